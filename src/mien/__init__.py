@@ -1,0 +1,1 @@
+"""mien: perceived facial expression."""

@@ -1,0 +1,36 @@
+"""mien's error types: one base class; each subclass also inherits the matching builtin."""
+
+from __future__ import annotations
+
+
+class MienError(Exception):
+    """Base class of every error mien raises on purpose."""
+
+
+class ImageError(MienError, ValueError):
+    """An image could not be used. ``path`` names the file (or ``"<bytes>"``/``"<array>"``)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class ImageNotFoundError(ImageError, FileNotFoundError):
+    """The path does not exist or is not a file."""
+
+
+class UnreadableImageError(ImageError):
+    """The file is not an image, or it is corrupt or truncated."""
+
+
+class ImageTooLargeError(ImageError):
+    """The image has more pixels than the configured cap (decompression-bomb guard)."""
+
+
+class WeightsError(MienError, RuntimeError):
+    """Model weights are missing, corrupt (sha256 mismatch) or do not fit their spec."""
+
+
+class DatasetError(MienError, ValueError):
+    """A labelled dataset folder is malformed, or its labels do not fit the model."""

@@ -1,0 +1,163 @@
+"""Decode any still image into mien's one internal form: upright ``(H, W, 3)`` uint8 BGR.
+
+Pillow does the decoding because it names what is wrong with a bad file and reads EXIF
+orientation; OpenCV does the colour conversions.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from mien.errors import ImageError, ImageNotFoundError, ImageTooLargeError, UnreadableImageError
+from mien.types import ImageBGR
+
+DEFAULT_MAX_PIXELS = 100_000_000
+"""Default pixel cap (width × height); larger images raise :class:`ImageTooLargeError`."""
+
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+)
+"""File suffixes (lower case) that folder recursion treats as images."""
+
+
+def read_image(
+    source: str | os.PathLike[str] | bytes | np.ndarray,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    name: str | None = None,
+) -> ImageBGR:
+    """Read a still image as an upright uint8 BGR array.
+
+    Handles grey, grey+alpha, palette, RGBA (composited on white), 16-bit (scaled to 8 bits),
+    CMYK and EXIF-rotated JPEGs (the orientation is applied, so coordinates refer to the image
+    as a person sees it). For an animated file only the first frame is read.
+
+    Args:
+        source: a path, the encoded file bytes, or an array: ``(H, W)`` grey or ``(H, W, 3)``
+            BGR, uint8 (other dtypes are rejected rather than guessed).
+        max_pixels: largest accepted ``width * height``; guards against decompression bombs.
+        name: how to name the source in errors (defaults to the path, ``<bytes>``/``<array>``).
+
+    Returns:
+        ``(H, W, 3)`` uint8 BGR, C-contiguous.
+
+    Raises:
+        ImageNotFoundError: the path does not exist or is a folder.
+        UnreadableImageError: not an image, corrupt or truncated, or an unusable array.
+        ImageTooLargeError: more than ``max_pixels`` pixels.
+    """
+    if isinstance(source, np.ndarray):
+        return _from_array(source, name or "<array>")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _decode(io.BytesIO(bytes(source)), name or "<bytes>", max_pixels)
+    path = Path(source)
+    label = name or str(path)
+    if not path.exists():
+        raise ImageNotFoundError(label, "no such file")
+    if not path.is_file():
+        raise ImageNotFoundError(label, "not a file")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise UnreadableImageError(label, f"cannot read file ({err.strerror or err})") from err
+    return _decode(io.BytesIO(data), label, max_pixels)
+
+
+def _decode(stream: io.BytesIO, label: str, max_pixels: int) -> ImageBGR:
+    if stream.getbuffer().nbytes == 0:
+        raise UnreadableImageError(label, "empty file")
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel cap below replaces Pillow's bomb warning for this call only.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(stream)
+    except Image.DecompressionBombError as err:
+        raise ImageTooLargeError(label, f"too many pixels ({err})") from err
+    except UnidentifiedImageError as err:
+        raise UnreadableImageError(label, "not a recognised image format") from err
+    except (OSError, ValueError, SyntaxError) as err:
+        raise UnreadableImageError(label, f"corrupt image header ({err})") from err
+    width, height = img.size
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            label, f"{width}x{height} = {width * height} pixels exceeds the cap of {max_pixels}"
+        )
+    if width < 1 or height < 1:
+        raise UnreadableImageError(label, f"image has no pixels ({width}x{height})")
+    try:
+        img.load()
+        img = ImageOps.exif_transpose(img) or img
+    except Image.DecompressionBombError as err:
+        raise ImageTooLargeError(label, f"too many pixels ({err})") from err
+    except (OSError, ValueError, SyntaxError, EOFError) as err:
+        raise UnreadableImageError(label, f"corrupt or truncated image data ({err})") from err
+    return _to_bgr(img, label)
+
+
+def _to_bgr(img: Image.Image, label: str) -> ImageBGR:
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img)
+        top = 65535 if mode != "I" or arr.max(initial=0) > 255 else 255
+        grey = np.clip(arr.astype(np.float64) * (255.0 / top), 0, 255).round().astype(np.uint8)
+        return cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        grey = np.clip(arr * (255.0 if arr.max(initial=0) <= 1.0 else 1.0), 0, 255)
+        return cv2.cvtColor(grey.round().astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    elif mode == "PA":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "La", "RGBa"):
+        background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, img.convert("RGBA"))
+    if img.mode == "1":
+        img = img.convert("L")
+    if img.mode == "L":
+        return cv2.cvtColor(np.asarray(img), cv2.COLOR_GRAY2BGR)
+    try:
+        rgb = np.asarray(img.convert("RGB"))
+    except (OSError, ValueError) as err:
+        raise UnreadableImageError(label, f"unsupported image mode {mode!r} ({err})") from err
+    return np.ascontiguousarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+
+def _from_array(arr: np.ndarray, label: str) -> ImageBGR:
+    if arr.dtype != np.uint8:
+        raise UnreadableImageError(label, f"array dtype must be uint8; got {arr.dtype}")
+    if arr.ndim == 2:
+        arr = cv2.cvtColor(arr, cv2.COLOR_GRAY2BGR)
+    elif arr.ndim == 3 and arr.shape[2] == 1:
+        arr = cv2.cvtColor(arr[:, :, 0], cv2.COLOR_GRAY2BGR)
+    elif not (arr.ndim == 3 and arr.shape[2] == 3):
+        raise UnreadableImageError(label, f"array must be (H, W), (H, W, 1) or (H, W, 3); got {arr.shape}")
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise UnreadableImageError(label, f"image has no pixels ({arr.shape})")
+    return np.ascontiguousarray(arr)
+
+
+def iter_image_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    """Expand paths: files are yielded as given, folders recursively (sorted, image suffixes).
+
+    A path that does not exist is yielded unchanged so the caller can record its failure.
+    """
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            yield from sorted(
+                f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+            )
+        else:
+            yield path
+
+
+__all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_SUFFIXES", "ImageError", "iter_image_paths", "read_image"]

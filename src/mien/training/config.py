@@ -1,0 +1,80 @@
+"""Training configuration: a dataclass of defaults, overlaid by a YAML file and CLI overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run; the resolved copy is written to ``<out>/config.yaml``.
+
+    Attributes (groups):
+        data: ``fer_dir`` (labels.csv layout with ``votes_*``), ``taiwanese_dir`` (optional
+            extra posed set, split by ``subject``), ``taiwanese_val_subjects``.
+        targets: ``vote_weight`` blends the FER+ vote distribution with the one-hot majority
+            label (1.0 = votes only); ``taiwanese_observer_weight`` blends observer ratings with
+            the performer's intended label.
+        model: ``arch`` (see :mod:`mien.training.nets`), ``widths``, ``depths``, ``stem``,
+            ``dropout``, ``input_size``.
+        optimisation: SGD with Nesterov momentum, one-cycle cosine LR with linear warm-up,
+            weight EMA, bf16 autocast on CPU.
+        augmentation: random similarity warp, flip, brightness/contrast, low-resolution and
+            random erasing, all on whole batches.
+    """
+
+    out: str = "runs/fer_resnet"
+    seed: int = 0
+    threads: int = 2
+    fer_dir: str = "../shared/data/fer"
+    taiwanese_dir: str | None = "../shared/data/taiwanese"
+    taiwanese_val_subjects: list[str] = field(default_factory=lambda: ["P01", "P08", "P15", "P22", "P29"])
+    vote_weight: float = 0.8
+    taiwanese_observer_weight: float = 0.5
+    arch: str = "fer_resnet"
+    widths: list[int] = field(default_factory=lambda: [48, 96, 192, 384])
+    depths: list[int] = field(default_factory=lambda: [2, 2, 2, 1])
+    stem: int = 32
+    dropout: float = 0.3
+    input_size: int = 48
+    epochs: int = 40
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    warmup_epochs: float = 2.0
+    ema_decay: float = 0.999
+    bf16: bool = True
+    rotate_deg: float = 12.0
+    scale_range: list[float] = field(default_factory=lambda: [0.8, 1.15])
+    translate: float = 0.08
+    brightness: float = 0.15
+    contrast: float = 0.3
+    lowres_p: float = 0.2
+    erase_p: float = 0.25
+    limit_train: int | None = None
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+        """Defaults, then the YAML file at ``path``, then ``overrides``.
+
+        Raises:
+            ValueError: a key that is not a field of this config.
+        """
+        values: dict[str, Any] = {}
+        if path is not None:
+            import yaml
+
+            values.update(yaml.safe_load(Path(path).read_text()) or {})
+        values.update(overrides or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys {unknown}; known keys are {sorted(known)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,145 @@
+"""Training data as in-memory arrays: FER2013 crops with FER+ vote targets, plus an optional
+posed set (Taiwanese Facial Expression Image Database) run through mien's own detector and
+aligner, so those crops are exactly what the product feeds the model at run time.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mien.types import EXPRESSIONS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ArraySet:
+    """Parallel arrays of a labelled image set.
+
+    Attributes:
+        images: ``(n, 48, 48)`` uint8 grey crops.
+        targets: ``(n, K)`` float32 target distributions over :data:`EXPRESSIONS` (rows sum to 1).
+        labels: ``(n,)`` int64 index of the hard (majority / intended) label.
+        source: ``(n,)`` str, where each row came from (for per-source reporting).
+    """
+
+    images: np.ndarray
+    targets: np.ndarray
+    labels: np.ndarray
+    source: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, mask: np.ndarray) -> ArraySet:
+        return ArraySet(self.images[mask], self.targets[mask], self.labels[mask], self.source[mask])
+
+    @staticmethod
+    def concat(sets: list[ArraySet]) -> ArraySet:
+        return ArraySet(*(np.concatenate([getattr(s, f) for s in sets]) for f in ("images", "targets", "labels", "source")))
+
+
+def load_fer(fer_dir: str | Path, split: str, *, vote_weight: float = 0.8, clean: bool = False) -> ArraySet:
+    """FER2013 crops of one split with FER+ targets.
+
+    Target = ``vote_weight`` × (normalised votes over the 8 expressions, ``unknown``/``NF``
+    dropped) + (1 − ``vote_weight``) × one-hot majority label. Training on the vote
+    distribution follows Barsoum et al., "Training Deep Networks for Facial Expression
+    Recognition with Crowd-Sourced Label Distribution" (ICMI 2016).
+
+    Args:
+        clean: drop rows whose image also appears in another split (``cross_split_dup_rows``).
+    """
+    fer_dir = Path(fer_dir)
+    rows = [r for r in csv.DictReader(open(fer_dir / "labels.csv", newline="")) if r["split"] == split]
+    if clean:
+        rows = [r for r in rows if not r.get("cross_split_dup_rows")]
+    index = {name: i for i, name in enumerate(EXPRESSIONS)}
+    n, k = len(rows), len(EXPRESSIONS)
+    images = np.empty((n, 48, 48), np.uint8)
+    votes = np.zeros((n, k), np.float32)
+    labels = np.empty(n, np.int64)
+    for i, r in enumerate(rows):
+        img = cv2.imread(str(fer_dir / r["path"]), cv2.IMREAD_GRAYSCALE)
+        if img is None:
+            raise FileNotFoundError(fer_dir / r["path"])
+        images[i] = img if img.shape == (48, 48) else cv2.resize(img, (48, 48), interpolation=cv2.INTER_AREA)
+        for name, j in index.items():
+            votes[i, j] = float(r[f"votes_{name}"])
+        labels[i] = index[r["label"]]
+    votes /= np.maximum(votes.sum(1, keepdims=True), 1e-6)
+    onehot = np.eye(k, dtype=np.float32)[labels]
+    targets = vote_weight * votes + (1 - vote_weight) * onehot
+    return ArraySet(images, targets.astype(np.float32), labels, np.full(n, f"fer_{split}"))
+
+
+def load_fer_clean_mask(fer_dir: str | Path, split: str) -> np.ndarray:
+    """``(n,)`` bool over :func:`load_fer` rows: ``True`` where the image has no copy in
+    another split (the rows of a clean validation figure)."""
+    rows = csv.DictReader(open(Path(fer_dir) / "labels.csv", newline=""))
+    return np.asarray([not r.get("cross_split_dup_rows") for r in rows if r["split"] == split])
+
+
+def load_taiwanese(
+    tw_dir: str | Path,
+    *,
+    val_subjects: list[str],
+    observer_weight: float = 0.5,
+) -> tuple[ArraySet, ArraySet]:
+    """Posed photos, detected and aligned by mien, plus a whole-image (no-detector) copy.
+
+    Each photo gives two rows: the aligned crop (as :class:`mien.Analyzer` makes it) and the
+    whole photo shrunk to 48×48 (as ``mien evaluate`` without ``--detect`` sees a whole-head
+    image). Target = ``observer_weight`` × observers' ratings + the rest on the intended label;
+    neutral photos (raters had no neutral option) get the intended label only.
+
+    Returns:
+        ``(train, val)`` split by performer: ``val_subjects`` go to ``val``.
+    """
+    from mien.alignment import align_faces, crop_whole_image
+    from mien.detection import MediaPipeFaceDetector
+    from mien.io import read_image
+
+    tw_dir = Path(tw_dir)
+    rows = list(csv.DictReader(open(tw_dir / "labels.csv", newline="")))
+    index = {name: i for i, name in enumerate(EXPRESSIONS)}
+    k = len(EXPRESSIONS)
+    out: dict[bool, list[tuple[np.ndarray, np.ndarray, int, str]]] = {True: [], False: []}
+    missed = 0
+    with MediaPipeFaceDetector("auto") as detector:
+        for r in rows:
+            image = read_image(tw_dir / r["path"])
+            label = index[r["label"]]
+            target = np.eye(k, dtype=np.float32)[label]
+            if r["label"] != "neutral":
+                observed = np.zeros(k, np.float32)
+                for name in ("happiness", "sadness", "anger", "disgust", "fear", "surprise"):
+                    observed[index[name]] = float(r[f"p_{name}"] or 0.0)
+                if observed.sum() > 0:
+                    observed /= observed.sum()
+                    target = observer_weight * observed + (1 - observer_weight) * target
+            is_val = r["subject"] in val_subjects
+            faces = detector.detect(image)
+            if len(faces):
+                crops, _ = align_faces(image, faces[int(np.argmax(faces.area))])
+                out[is_val].append((crops[0], target, label, "taiwanese_aligned"))
+            else:
+                missed += 1
+            out[is_val].append((crop_whole_image(image), target, label, "taiwanese_whole"))
+    log.info("taiwanese: %d photos, detector missed %d", len(rows), missed)
+
+    def pack(items: list[tuple[np.ndarray, np.ndarray, int, str]]) -> ArraySet:
+        return ArraySet(
+            np.stack([i[0] for i in items]),
+            np.stack([i[1] for i in items]).astype(np.float32),
+            np.asarray([i[2] for i in items], np.int64),
+            np.asarray([i[3] for i in items]),
+        )
+
+    return pack(out[False]), pack(out[True])

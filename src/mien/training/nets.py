@@ -1,0 +1,96 @@
+"""Expression-model architectures (torch; training only — inference runs the ONNX export)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _conv_bn(cin: int, cout: int, stride: int = 1, relu: bool = True) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout)]
+    if relu:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block (He et al., "Deep Residual Learning", CVPR 2016)."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = _conv_bn(cin, cout, stride)
+        self.conv2 = _conv_bn(cout, cout, 1, relu=False)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.conv2(self.conv1(x)) + self.shortcut(x))
+
+
+class Standardize(nn.Module):
+    """Per-image standardisation: ``(x - mean) / max(std, 1)`` over each image's pixels.
+
+    Makes the model blind to global brightness and contrast. Input is grey in ``[0, 255]``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        std = x.std(dim=(1, 2, 3), keepdim=True).clamp_min(1.0)
+        return (x - mean) / std
+
+
+class FerResNet(nn.Module):
+    """A small ResNet for ``(n, 1, 48, 48)`` grey face crops with values in ``[0, 255]``.
+
+    A stride-2 stem takes the crop to 24×24, then one stage per entry of ``widths`` (each after
+    the first halves the resolution). ``forward_features`` gives the pooled ``(n, C)`` features,
+    ``forward_head`` the ``(n, num_classes)`` logits (timm's split).
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 8,
+        widths: tuple[int, ...] | list[int] = (48, 96, 192, 384),
+        depths: tuple[int, ...] | list[int] = (2, 2, 2, 1),
+        stem: int = 32,
+        dropout: float = 0.3,
+    ) -> None:
+        super().__init__()
+        self.standardize = Standardize()
+        self.stem = _conv_bn(1, stem, 2)
+        blocks: list[nn.Module] = []
+        cin = stem
+        for i, (w, d) in enumerate(zip(widths, depths, strict=True)):
+            for j in range(d):
+                blocks.append(BasicBlock(cin, w, 2 if (j == 0 and i > 0) else 1))
+                cin = w
+        self.blocks = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(cin, num_classes)
+        self.num_features = cin
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.blocks(self.stem(self.standardize(x)))).flatten(1)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        return x if pre_logits else self.fc(self.dropout(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+ARCHS = {"fer_resnet": FerResNet}
+
+
+def build_model(arch: str, **kwargs: object) -> nn.Module:
+    """Build an architecture by name.
+
+    Raises:
+        ValueError: unknown ``arch``; the message lists the known ones.
+    """
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {sorted(ARCHS)}; got {arch!r}")
+    return ARCHS[arch](**kwargs)  # type: ignore[arg-type]

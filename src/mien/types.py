@@ -1,0 +1,181 @@
+"""Central data types: the one internal image form, keypoint order, label names, `Faces`.
+
+Conventions (used everywhere in mien):
+
+* **Image form.** Every image inside mien is ``ImageBGR``: a ``numpy.uint8`` array of shape
+  ``(H, W, 3)`` in OpenCV's BGR channel order, C-contiguous, already turned upright
+  (EXIF orientation applied). Conversion from files, bytes, PIL or RGB happens only at the
+  boundary, in :func:`mien.io.read_image`.
+* **Coordinates** are absolute ``float32`` pixels of that upright image, origin top-left,
+  x to the right, y down. Boxes are ``xyxy``. Sizes are ``(width, height)`` named ``*_wh``.
+* **Keypoints** follow MediaPipe BlazeFace's six points in :data:`KEYPOINT_NAMES` order.
+  "right" and "left" are the *subject's own* sides: in an unmirrored photo the subject's right
+  eye appears on the viewer's left (smaller x).
+* **Expression labels** are perceived (what a face looks like), never claims about felt emotion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+ImageBGR = npt.NDArray[np.uint8]
+"""``(H, W, 3)`` uint8 BGR image, the only internal image form."""
+
+KEYPOINT_NAMES: tuple[str, ...] = (
+    "right_eye",
+    "left_eye",
+    "nose_tip",
+    "mouth_center",
+    "right_ear_tragion",
+    "left_ear_tragion",
+)
+"""BlazeFace keypoint order; sides are the subject's own (right eye = viewer's left)."""
+
+KP = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
+"""Keypoint name -> index into the second axis of ``Faces.keypoints``."""
+
+EXPRESSIONS: tuple[str, ...] = (
+    "anger",
+    "disgust",
+    "fear",
+    "happiness",
+    "sadness",
+    "surprise",
+    "neutral",
+    "contempt",
+)
+"""Perceived-expression labels of mien's models, in output-column order."""
+
+
+def _as(array: Any, dtype: Any) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(array, dtype=dtype))
+
+
+@dataclass
+class Faces:
+    """The faces found in one image, as parallel arrays (first axis = face, length ``n``).
+
+    Attributes:
+        xyxy: ``(n, 4)`` float32 box corners ``x1, y1, x2, y2`` in pixels, clipped to the image.
+        confidence: ``(n,)`` float32 detector score in ``[0, 1]``.
+        keypoints: ``(n, 6, 2)`` float32 pixel ``(x, y)`` in :data:`KEYPOINT_NAMES` order, or
+            ``None``. Keypoints are not clipped (an ear may lie outside the image).
+        expression: ``(n, K)`` float32 calibrated probabilities, each row sums to 1, columns
+            named by the ``FrameResult.expression_names``; ``None`` before classification.
+        abstained: ``(n,)`` bool, ``True`` where the top probability is below the model's
+            abstention threshold; ``None`` before classification.
+        data: extra per-face arrays, each with first axis ``n``.
+
+    Raises:
+        ValueError: if an array has the wrong shape; the message gives expected and actual.
+    """
+
+    xyxy: npt.NDArray[np.float32]
+    confidence: npt.NDArray[np.float32]
+    keypoints: npt.NDArray[np.float32] | None = None
+    expression: npt.NDArray[np.float32] | None = None
+    abstained: npt.NDArray[np.bool_] | None = None
+    data: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.xyxy = _as(self.xyxy, np.float32)
+        if self.xyxy.size == 0:
+            self.xyxy = self.xyxy.reshape(0, 4)
+        n = len(self.xyxy)
+        _check(self.xyxy, "xyxy", (n, 4))
+        self.confidence = _as(self.confidence, np.float32)
+        _check(self.confidence, "confidence", (n,))
+        if self.keypoints is not None:
+            self.keypoints = _as(self.keypoints, np.float32)
+            if n == 0 and self.keypoints.size == 0:
+                self.keypoints = self.keypoints.reshape(0, len(KEYPOINT_NAMES), 2)
+            _check(self.keypoints, "keypoints", (n, len(KEYPOINT_NAMES), 2))
+        if self.expression is not None:
+            self.expression = _as(self.expression, np.float32)
+            if self.expression.ndim != 2 or len(self.expression) != n:
+                raise ValueError(f"expression must be (n={n}, K); got {self.expression.shape}")
+        if self.abstained is not None:
+            self.abstained = _as(self.abstained, bool)
+            _check(self.abstained, "abstained", (n,))
+        for key, value in self.data.items():
+            if len(value) != n:
+                raise ValueError(f"data[{key!r}] must have first axis n={n}; got {np.shape(value)}")
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __getitem__(self, index: int | slice | Sequence[int] | np.ndarray) -> Faces:
+        """Select faces by int, slice, index list or boolean mask; always returns ``Faces``."""
+        if isinstance(index, (int, np.integer)):
+            index = [int(index)]
+
+        def pick(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[index]
+
+        return Faces(
+            xyxy=self.xyxy[index],
+            confidence=self.confidence[index],
+            keypoints=pick(self.keypoints),
+            expression=pick(self.expression),
+            abstained=pick(self.abstained),
+            data={k: v[index] for k, v in self.data.items()},
+        )
+
+    @classmethod
+    def empty(cls) -> Faces:
+        """No faces: every array has first axis 0."""
+        return cls(
+            xyxy=np.zeros((0, 4), np.float32),
+            confidence=np.zeros((0,), np.float32),
+            keypoints=np.zeros((0, len(KEYPOINT_NAMES), 2), np.float32),
+        )
+
+    @property
+    def area(self) -> npt.NDArray[np.float32]:
+        """``(n,)`` float32 box areas in square pixels."""
+        return (self.xyxy[:, 2] - self.xyxy[:, 0]) * (self.xyxy[:, 3] - self.xyxy[:, 1])
+
+    def top_labels(self, names: Sequence[str]) -> list[str]:
+        """Argmax label name per face (``names`` are the expression column names).
+
+        Raises:
+            ValueError: if the faces have not been classified.
+        """
+        if self.expression is None:
+            raise ValueError("faces have no expression probabilities yet")
+        return [names[i] for i in self.expression.argmax(axis=1)]
+
+
+def _check(array: np.ndarray, name: str, shape: tuple[int, ...]) -> None:
+    if array.shape != shape:
+        raise ValueError(f"{name} must be {shape}; got {array.shape}")
+
+
+@dataclass
+class FrameResult:
+    """Everything mien found in one image or frame. Holds no pixels, so it is cheap to keep.
+
+    Attributes:
+        faces: the faces, with ``expression`` and ``abstained`` filled in.
+        frame_index: 0-based index of the frame in its source (0 for a still image).
+        timestamp_s: presentation timestamp in seconds (0.0 for a still image).
+        image_wh: ``(width, height)`` of the upright image in pixels.
+        source: where the image came from (a path, or a caller-given name).
+        expression_names: column names of ``faces.expression``.
+        abstain_threshold: the top probability below which a face is marked abstained.
+        timings_ms: wall time per stage in milliseconds (``detect``, ``align``, ``expression``).
+    """
+
+    faces: Faces
+    frame_index: int
+    timestamp_s: float
+    image_wh: tuple[int, int]
+    source: str
+    expression_names: tuple[str, ...]
+    abstain_threshold: float
+    timings_ms: dict[str, float] = field(default_factory=dict)
