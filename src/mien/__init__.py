@@ -1,1 +1,37 @@
-"""mien: perceived facial expression."""
+"""mien: perceived facial expression in images.
+
+mien reports what a face *looks like* (perceived expression) with calibrated uncertainty. It
+makes no claim about what anyone feels, intends or is.
+
+>>> import mien
+>>> result = mien.Analyzer().analyze("photo.jpg")
+>>> result.faces.xyxy, result.faces.expression
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from mien.errors import (
+    DatasetError,
+    ImageError,
+    ImageNotFoundError,
+    ImageTooLargeError,
+    MienError,
+    UnreadableImageError,
+    WeightsError,
+)
+from mien.io import read_image
+from mien.pipeline import Analyzer
+from mien.registry import create_model, list_models
+from mien.types import EXPRESSIONS, KEYPOINT_NAMES, Faces, FrameResult, ImageBGR
+
+try:
+    __version__ = version("mien")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0.0.0"
+
+__all__ = [
+    "EXPRESSIONS", "KEYPOINT_NAMES", "Analyzer", "DatasetError", "Faces", "FrameResult",
+    "ImageBGR", "ImageError", "ImageNotFoundError", "ImageTooLargeError", "MienError",
+    "UnreadableImageError", "WeightsError", "__version__", "create_model", "list_models",
+    "read_image",
+]

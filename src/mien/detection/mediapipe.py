@@ -6,9 +6,8 @@ of the picture (within ~2 m of a camera); the *full-range* model (192×192, spar
 small, distant faces and misses close-ups. On the 400 close-up photos of ``shared/media/faces``
 short-range finds 398 and full-range 43 (321 with the photo padded by half its size).
 
-``model="auto"`` (the default) runs short-range and, only when it finds nothing, full-range on
-the image padded by half its size on every side: close-ups cost one fast pass, and a photo whose
-faces are small still gets a second chance.
+``model="auto"`` (the default) runs short-range and, only when it finds nothing, full-range:
+close-ups cost one fast pass, and a photo whose faces are small still gets a second chance.
 """
 
 from __future__ import annotations
@@ -30,8 +29,8 @@ class MediaPipeFaceDetector:
     """BlazeFace face detector.
 
     Args:
-        model: ``"short"`` (short-range), ``"full"`` (full-range, image padded by half its
-            size first) or ``"auto"`` (short, then full if short finds nothing).
+        model: ``"short"`` (short-range), ``"full"`` (full-range) or ``"auto"`` (short, then
+            full if short finds nothing).
         min_confidence: detections scoring below this (in ``[0, 1]``) are dropped.
 
     Raises:
@@ -73,9 +72,7 @@ class MediaPipeFaceDetector:
             faces = self._run(0, rgb, pad=0)
             if len(faces) or self.model == "short":
                 return _clip(faces, image.shape[1], image.shape[0])
-        pad = max(rgb.shape[:2]) // 2
-        padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-        return _clip(self._run(1, padded, pad=pad), image.shape[1], image.shape[0])
+        return _clip(self._run(1, rgb, pad=0), image.shape[1], image.shape[0])
 
     def _run(self, selection: int, rgb: np.ndarray, *, pad: int) -> Faces:
         with warnings.catch_warnings():

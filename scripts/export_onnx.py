@@ -1,0 +1,34 @@
+"""Export a run's best checkpoint into the package: ``python scripts/export_onnx.py runs/fer_resnet_v1``.
+
+Writes ``src/mien/expression/weights/<name>.onnx`` + ``<name>.json`` and ``<run>/metrics.json``
+(see :mod:`mien.training.export`). Needs ``pip install -e .[train]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from mien.training.export import export_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("run", type=Path, help="run folder holding best.pt")
+    ap.add_argument("--name", default="fer_resnet_v1")
+    ap.add_argument("--weights-dir", type=Path, default=ROOT / "src/mien/expression/weights")
+    ap.add_argument("--flip-tta", choices=["auto", "on", "off"], default="auto")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    flip = {"auto": None, "on": True, "off": False}[args.flip_tta]
+    metrics = export_model(args.run / "best.pt", args.weights_dir, name=args.name, flip_tta=flip)
+    print(json.dumps({k: v for k, v in metrics.items() if k not in ("val", "val_clean")}
+                     | {"val_accuracy": metrics["val"]["accuracy"], "val_ece": metrics["val"]["ece_calibrated"]}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The ``mien`` command line (typer). Thin: options are parsed here, work happens in the library."""

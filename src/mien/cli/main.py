@@ -1,0 +1,237 @@
+"""``mien analyze | evaluate | models``: thin commands over the library."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Column, Table
+
+app = typer.Typer(
+    name="mien",
+    help="Perceived facial expression in images: what a face looks like, with calibrated "
+    "probabilities. Not a reading of anyone's inner emotion.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+err = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence C++ log lines (MediaPipe/TFLite start-up) written straight to file descriptor 2."""
+    try:
+        fd = sys.stderr.fileno()
+    except (OSError, ValueError):  # no real stderr (e.g. under a test runner): nothing to hide
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(devnull)
+        os.close(saved)
+
+
+def _make_analyzer(model: str, detector: str, min_confidence: float, max_pixels: int):  # noqa: ANN202
+    import numpy as np
+
+    from mien.errors import WeightsError
+    from mien.pipeline import Analyzer
+
+    try:
+        with _quiet_native_stderr():
+            analyzer = Analyzer(model, detector=detector, min_confidence=min_confidence,  # type: ignore[arg-type]
+                                max_pixels=max_pixels)
+            analyzer.detector.detect(np.zeros((64, 64, 3), np.uint8))  # build graphs quietly
+    except (ValueError, WeightsError) as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from e
+    return analyzer
+
+
+def _progress(total: int, enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=err, disable=not enabled, transient=True,
+    )
+
+
+@app.command()
+def analyze(
+    paths: Annotated[list[Path], typer.Argument(help="Image files or folders (folders recurse).")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write rows here (default: stdout).")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="json | jsonl | csv (default: from --out's suffix, else jsonl).")] = None,
+    annotate: Annotated[Path | None, typer.Option("--annotate", help="Write copies with boxes and labels drawn into this folder.")] = None,
+    model: Annotated[str, typer.Option(help="Expression model (see `mien models`).")] = "fer_resnet_v1",
+    detector: Annotated[str, typer.Option(help="auto | short | full (BlazeFace range).")] = "auto",
+    min_confidence: Annotated[float, typer.Option(min=0.0, max=1.0, help="Detector score threshold.")] = 0.5,
+    max_pixels: Annotated[int, typer.Option(min=1, help="Refuse images with more pixels than this.")] = 100_000_000,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table or progress bar.")] = False,
+) -> None:
+    """Find faces and their perceived expression; one row per face (or per face-less/failed file).
+
+    Exit status: 0 when every file was read (with or without faces), 1 when any file failed.
+    """
+    from mien.export import FORMATS, error_row, open_sink, result_rows, row_columns
+    from mien.io import iter_image_paths
+
+    if fmt is None:
+        suffix = out.suffix.lower().lstrip(".") if out else ""
+        fmt = suffix if suffix in FORMATS else "jsonl"
+    if fmt not in FORMATS:
+        err.print(f"[red]error:[/red] --format must be one of {list(FORMATS)}; got {fmt!r}")
+        raise typer.Exit(2)
+    files = list(iter_image_paths(paths))
+    if not files:
+        err.print("[yellow]no image files found[/yellow]")
+        raise typer.Exit(1)
+    analyzer = _make_analyzer(model, detector, min_confidence, max_pixels)
+    names = analyzer.expression_names
+    annotator = None
+    if annotate is not None:
+        from mien.annotate import ExpressionAnnotator
+
+        annotate.mkdir(parents=True, exist_ok=True)
+        annotator = ExpressionAnnotator()
+    roots = [Path(p) for p in paths if Path(p).is_dir()]
+    summary: list[tuple[str, str, str]] = []
+    n_failed = n_faces = 0
+    with open_sink(out, row_columns(names), fmt) as sink, _progress(len(files), not quiet and len(files) > 1) as bar:  # type: ignore[arg-type]
+        task = bar.add_task("analyzing", total=len(files))
+        for path in files:
+            try:
+                result = _analyze_one(analyzer, path, annotator, annotate, roots)
+            except Exception as e:  # noqa: BLE001 - a batch never dies on one file
+                from mien.errors import ImageError
+
+                message = e.problem if isinstance(e, ImageError) else f"{type(e).__name__}: {e}"
+                sink.append(error_row(str(path), message, names))
+                summary.append((str(path), "error", message))
+                n_failed += 1
+            else:
+                for row in result_rows(result):
+                    sink.append(row)
+                n_faces += len(result.faces)
+                labels = ", ".join(
+                    f"{row['label']} {row['label_probability']:.2f}" + (" (abstained)" if row["abstained"] else "")
+                    for row in result_rows(result) if row["status"] == "ok"
+                )
+                summary.append((str(path), str(len(result.faces)), labels or "no face"))
+            bar.advance(task)
+    analyzer.close()
+    if not quiet:
+        _print_summary(summary, n_faces, n_failed, out)
+    raise typer.Exit(1 if n_failed else 0)
+
+
+def _analyze_one(analyzer, path: Path, annotator, annotate_dir: Path | None, roots: list[Path]):  # noqa: ANN001, ANN202
+    from mien.io import read_image
+
+    image = read_image(path, max_pixels=analyzer.max_pixels)
+    result = analyzer.analyze(image, source=str(path))
+    if annotator is not None and annotate_dir is not None:
+        import cv2
+
+        scene = annotator.annotate(image.copy(), result)
+        target = annotate_dir / _relative_name(path, roots)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.suffix.lower() not in (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"):
+            target = target.with_suffix(".png")
+        ok, buf = cv2.imencode(target.suffix, scene)
+        if ok:
+            target.write_bytes(buf.tobytes())
+    return result
+
+
+def _relative_name(path: Path, roots: list[Path]) -> Path:
+    for root in roots:
+        with contextlib.suppress(ValueError):
+            return path.relative_to(root)
+    return Path(path.name)
+
+
+def _print_summary(summary: list[tuple[str, str, str]], n_faces: int, n_failed: int, out: Path | None) -> None:
+    if len(summary) <= 20:
+        table = Table("file", "faces", "perceived expression (probability)", box=None, header_style="bold")
+        for name, count, labels in summary:
+            table.add_row(name, count, labels, style="red" if count == "error" else None)
+        err.print(table)
+    where = f" → {out}" if out else ""
+    err.print(f"{len(summary)} file(s), {n_faces} face(s), {n_failed} failed{where}")
+
+
+@app.command()
+def evaluate(
+    dataset_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder with labels.csv (path,label,split,...).")],
+    split: Annotated[str | None, typer.Option(help="Only rows of this split.")] = None,
+    detect: Annotated[bool, typer.Option("--detect", help="Run detection + alignment and score the largest face.")] = False,
+    model: Annotated[str, typer.Option(help="Expression model (see `mien models`).")] = "fer_resnet_v1",
+    detector: Annotated[str, typer.Option(help="auto | short | full (with --detect).")] = "auto",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Score the model on a labelled folder; prints JSON (n, accuracy, macro_f1,
+    per_class_recall, confusion, ece, ...) to stdout."""
+    from mien.errors import DatasetError
+    from mien.evaluation.datasets import read_labels_csv
+    from mien.evaluation.runner import evaluate as run_evaluate
+
+    try:
+        dataset = read_labels_csv(dataset_dir, split=split)
+    except DatasetError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from e
+    analyzer = _make_analyzer(model, detector, 0.5, 100_000_000)
+    with _progress(len(dataset), not quiet) as bar:
+        task = bar.add_task("evaluating", total=len(dataset))
+        try:
+            report = run_evaluate(analyzer, dataset, detect=detect, progress=lambda k: bar.advance(task, k))
+        except DatasetError as e:
+            err.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(2) from e
+    analyzer.close()
+    typer.echo(json.dumps(report.to_dict(), indent=2))
+
+
+@app.command()
+def models() -> None:
+    """List the bundled expression models and their measured numbers."""
+    from mien.registry import get_spec, list_models
+
+    table = Table("labels", "input", "val accuracy", "ECE (calibrated)", "abstain below")
+    table.columns.insert(0, Column("name", no_wrap=True))
+    for name in list_models():
+        spec = get_spec(name)
+        m = spec.metrics
+        table.add_row(
+            name, ", ".join(spec.names), f"{spec.input_size}×{spec.input_size} {'grey' if spec.grey else 'BGR'}",
+            str(m.get("val_accuracy", "?")), str(m.get("val_ece_calibrated", "?")), str(spec.abstain_threshold),
+        )
+    Console().print(table)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"mien {version('mien')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """mien: perceived facial expression, measured locally."""

@@ -1,0 +1,1 @@
+"""Scoring: pure-numpy metrics, calibration, and the dataset runner behind ``mien evaluate``."""

@@ -1,0 +1,57 @@
+"""Labelled image folders in the ``labels.csv`` layout (``path,label,split`` + extra columns)."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from mien.errors import DatasetError
+
+
+@dataclass(frozen=True)
+class LabeledDataset:
+    """Image paths with one expression label each.
+
+    Attributes:
+        root: the dataset folder; ``paths`` are relative to it.
+        paths: image paths relative to ``root``.
+        labels: expression label per image (``len(labels) == len(paths)``).
+    """
+
+    root: Path
+    paths: tuple[str, ...]
+    labels: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDataset:
+    """Read ``root/labels.csv``.
+
+    Args:
+        root: dataset folder.
+        split: keep only rows whose ``split`` column equals this (``None`` keeps all rows).
+
+    Raises:
+        DatasetError: no ``labels.csv``, missing ``path``/``label`` columns, a ``split`` that
+            matches no row, or an empty file. Rows with an empty label are skipped.
+    """
+    root = Path(root)
+    csv_path = root / "labels.csv"
+    if not csv_path.is_file():
+        raise DatasetError(f"{csv_path}: not found (expected a labels.csv with path,label,split columns)")
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields = reader.fieldnames or []
+        missing = [c for c in ("path", "label") if c not in fields]
+        if missing:
+            raise DatasetError(f"{csv_path}: missing column(s) {missing}; has {fields}")
+        if split is not None and "split" not in fields:
+            raise DatasetError(f"{csv_path}: --split {split!r} given but the file has no split column")
+        rows = [r for r in reader if (split is None or r["split"] == split) and (r["label"] or "").strip()]
+    if not rows:
+        where = f" with split {split!r}" if split is not None else ""
+        raise DatasetError(f"{csv_path}: no labelled rows{where}")
+    return LabeledDataset(root, tuple(r["path"] for r in rows), tuple(r["label"].strip() for r in rows))

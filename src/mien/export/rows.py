@@ -1,0 +1,68 @@
+"""The flat row schema: one row per face per image (or one row for a face-less or failed file).
+
+Columns, in order: ``schema_version, source, status, error, frame_index, timestamp_s,
+image_width, image_height, face, x1, y1, x2, y2, det_confidence, p_<label>…, label,
+label_probability, abstained``.
+
+``status`` is ``ok`` (a face), ``no_face`` (image read, nothing found; face columns empty) or
+``error`` (the file could not be used; ``error`` says why). Boxes are pixels of the upright
+image. ``label`` is the perceived expression with the highest probability; ``abstained`` is
+true when that probability is below the model's threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mien.types import FrameResult
+
+SCHEMA_VERSION = "1"
+
+
+def row_columns(names: Sequence[str]) -> list[str]:
+    """Column names for a model with expression labels ``names``."""
+    return [
+        "schema_version", "source", "status", "error", "frame_index", "timestamp_s",
+        "image_width", "image_height", "face", "x1", "y1", "x2", "y2", "det_confidence",
+        *(f"p_{n}" for n in names), "label", "label_probability", "abstained",
+    ]
+
+
+def _blank(names: Sequence[str]) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(row_columns(names))
+    row["schema_version"] = SCHEMA_VERSION
+    return row
+
+
+def result_rows(result: FrameResult) -> list[dict[str, Any]]:
+    """Rows for one :class:`FrameResult`: one per face, or one ``no_face`` row."""
+    names = result.expression_names
+    base = _blank(names)
+    base.update(
+        source=result.source, frame_index=result.frame_index,
+        timestamp_s=round(result.timestamp_s, 6),
+        image_width=result.image_wh[0], image_height=result.image_wh[1],
+    )
+    faces = result.faces
+    if len(faces) == 0:
+        return [{**base, "status": "no_face"}]
+    rows = []
+    for i in range(len(faces)):
+        row = {**base, "status": "ok", "face": i}
+        x1, y1, x2, y2 = (round(float(v), 2) for v in faces.xyxy[i])
+        row.update(x1=x1, y1=y1, x2=x2, y2=y2, det_confidence=round(float(faces.confidence[i]), 4))
+        if faces.expression is not None:
+            p = faces.expression[i]
+            for n, v in zip(names, p, strict=True):
+                row[f"p_{n}"] = round(float(v), 5)
+            top = int(p.argmax())
+            row.update(label=names[top], label_probability=round(float(p[top]), 5))
+            row["abstained"] = bool(faces.abstained[i]) if faces.abstained is not None else None
+        rows.append(row)
+    return rows
+
+
+def error_row(source: str, error: str, names: Sequence[str]) -> dict[str, Any]:
+    """The row recording a file that could not be analysed."""
+    return {**_blank(names), "source": source, "status": "error", "error": error}

@@ -1,0 +1,56 @@
+"""Named expression models (timm-style): ``list_models("fer_*")``, ``create_model(name)``."""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+
+from mien.errors import WeightsError
+from mien.expression.model import ExpressionModel
+from mien.weights import WeightSpec, bundled_specs, verified_path
+
+DEFAULT_MODEL = "fer_resnet_v1"
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Names of bundled expression models matching a shell-style ``pattern``, sorted."""
+    return sorted(fnmatch.filter(bundled_specs(), pattern))
+
+
+def get_spec(name: str) -> WeightSpec:
+    """The bundled spec of model ``name``.
+
+    Raises:
+        ValueError: unknown name; the message lists the known ones.
+    """
+    specs = bundled_specs()
+    if name not in specs:
+        raise ValueError(f"model must be one of {sorted(specs)}; got {name!r}")
+    return specs[name]
+
+
+def create_model(name: str = DEFAULT_MODEL, *, weights: str | Path | None = None, threads: int = 0) -> ExpressionModel:
+    """Load an expression model; nothing is ever downloaded.
+
+    Args:
+        name: a bundled model name (see :func:`list_models`).
+        weights: your own ``.onnx`` file instead of the bundled one. If a spec ``.json`` with
+            the same stem lies beside it, that spec (and its sha256) is used; otherwise the
+            bundled spec of ``name`` describes it and no checksum applies.
+        threads: onnxruntime intra-op threads (``0`` = its default).
+
+    Raises:
+        ValueError: unknown ``name``.
+        WeightsError: the file is missing, fails its sha256, or does not load.
+    """
+    spec = get_spec(name)
+    if weights is not None:
+        sibling = Path(weights).with_suffix(".json")
+        if sibling.is_file():
+            spec = WeightSpec.from_json(sibling)
+        else:
+            spec = WeightSpec(**{**spec.__dict__, "sha256": ""})
+    path = verified_path(spec, weights)
+    if not spec.file.endswith(".onnx"):
+        raise WeightsError(f"{path}: spec {spec.name!r} names {spec.file!r}, not an ONNX file")
+    return ExpressionModel(spec, path, threads=threads)

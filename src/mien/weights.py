@@ -1,0 +1,113 @@
+"""Bundled model weights: a spec per weight file, sha256-checked on load, never downloaded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from mien.errors import WeightsError
+
+WEIGHTS_PACKAGE = "mien.expression.weights"
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """Everything needed to use one weight file correctly (timm's ``PretrainedCfg`` idea).
+
+    Attributes:
+        name: registry name, e.g. ``"fer_resnet_v1"``.
+        file: ONNX file name inside the package's ``expression/weights`` folder.
+        sha256: hex digest the file must have.
+        input_size: crop side in pixels (crops are ``input_size``×``input_size``).
+        grey: crops are single-channel grey (BT.601 luma) when true, else BGR.
+        input_range: ``(low, high)`` of the float32 pixel values the graph expects.
+        alignment: name of the alignment template the crops must follow (``"fer"``).
+        names: output column labels, in order.
+        temperature: divides the logits before softmax (temperature scaling, fitted on val).
+        abstain_threshold: a face is ``abstained`` when its top probability is below this.
+        flip_tta: average logits of the crop and its mirror image.
+        license: licence of the weights.
+        metrics: measured numbers (for the model card and ``mien models``).
+        train_config: the resolved training config that produced the weights.
+    """
+
+    name: str
+    file: str
+    sha256: str
+    input_size: int
+    grey: bool
+    input_range: tuple[float, float]
+    alignment: str
+    names: tuple[str, ...]
+    temperature: float
+    abstain_threshold: float
+    flip_tta: bool = False
+    license: str = "MIT"
+    metrics: dict[str, Any] = field(default_factory=dict)
+    train_config: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> WeightSpec:
+        """Read a spec JSON file.
+
+        Raises:
+            WeightsError: the file is missing or not a valid spec.
+        """
+        try:
+            raw = json.loads(Path(path).read_text())
+            raw["names"] = tuple(raw["names"])
+            raw["input_range"] = tuple(raw["input_range"])
+            return cls(**raw)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise WeightsError(f"{path}: not a valid weight spec ({err})") from err
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+
+def bundled_dir() -> Path:
+    """The folder holding the bundled weight files and their specs."""
+    return Path(str(resources.files(WEIGHTS_PACKAGE)))
+
+
+def bundled_specs() -> dict[str, WeightSpec]:
+    """Every bundled spec, by name."""
+    return {
+        spec.name: spec
+        for spec in (WeightSpec.from_json(p) for p in sorted(bundled_dir().glob("*.json")))
+    }
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verified_path(spec: WeightSpec, weights: str | Path | None = None) -> Path:
+    """Path of the weight file for ``spec``, checked against its sha256.
+
+    Args:
+        spec: the weight spec.
+        weights: a user-supplied file to use instead of the bundled one. It is checked against
+            ``spec.sha256`` as well unless ``spec.sha256`` is empty.
+
+    Raises:
+        WeightsError: the file is missing or its sha256 differs; the message names the path.
+    """
+    path = Path(weights) if weights is not None else bundled_dir() / spec.file
+    if not path.is_file():
+        raise WeightsError(f"{path}: weight file for {spec.name!r} not found (mien never downloads weights)")
+    actual = sha256_of(path)
+    if spec.sha256 and actual != spec.sha256:
+        raise WeightsError(
+            f"{path}: sha256 {actual} does not match {spec.name!r}'s {spec.sha256}; "
+            "the file is corrupt or not these weights"
+        )
+    return path

@@ -1,0 +1,127 @@
+"""The CLI through typer's CliRunner: formats, folders, failures, exit codes, annotation."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from mien.cli.main import app
+from mien.types import EXPRESSIONS
+from tests.helpers import SAMPLES, encode
+
+runner = CliRunner()
+P_COLUMNS = [f"p_{n}" for n in EXPRESSIONS]
+
+
+@pytest.fixture()
+def batch(tmp_path):
+    """A folder with a face, a blank photo, a corrupt file and a nested face."""
+    root = tmp_path / "photos"
+    (root / "nested").mkdir(parents=True)
+    (root / "hopper.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    (root / "nested" / "astronaut.jpg").write_bytes((SAMPLES / "astronaut.jpg").read_bytes())
+    (root / "blank.png").write_bytes(encode(Image.new("RGB", (120, 90), (200, 200, 200))))
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (root / "readme.txt").write_text("not an image, not picked up by folder recursion")
+    return root
+
+
+def test_analyze_folder_jsonl_rows_and_exit_status(batch):
+    result = runner.invoke(app, ["analyze", str(batch), "-q"])
+    assert result.exit_code == 1, result.output  # broken.jpg failed
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    by_file = {r["source"].split("/")[-1]: r for r in rows}
+    assert set(by_file) == {"hopper.jpg", "astronaut.jpg", "blank.png", "broken.jpg"}
+    assert by_file["blank.png"]["status"] == "no_face" and by_file["blank.png"]["label"] is None
+    assert by_file["broken.jpg"]["status"] == "error"
+    assert "not a recognised image format" in by_file["broken.jpg"]["error"] or "corrupt" in by_file["broken.jpg"]["error"]
+    face = by_file["hopper.jpg"]
+    assert face["status"] == "ok" and face["face"] == 0
+    probs = np.array([face[c] for c in P_COLUMNS])
+    assert probs.sum() == pytest.approx(1.0, abs=1e-3)
+    assert face["label"] == EXPRESSIONS[int(probs.argmax())]
+    assert face["label_probability"] == pytest.approx(probs.max(), abs=1e-5)
+    assert isinstance(face["abstained"], bool)
+    assert face["abstained"] == (face["label_probability"] < 0.5)
+    assert 150 < face["x1"] < 200 and 320 < face["y2"] < 360
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
+def test_out_file_formats_hold_the_same_rows(tmp_path, fmt):
+    out = tmp_path / f"rows.{fmt}"
+    result = runner.invoke(app, ["analyze", str(SAMPLES / "grace_hopper.jpg"), str(SAMPLES / "astronaut.jpg"), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(text)))
+    elif fmt == "json":
+        rows = json.loads(text)
+    else:
+        rows = [json.loads(line) for line in text.splitlines()]
+    assert len(rows) == 2
+    assert all(set(P_COLUMNS) <= set(r) for r in rows)
+    assert [r["source"].endswith(n) for r, n in zip(rows, ["grace_hopper.jpg", "astronaut.jpg"])] == [True, True]
+    assert {str(r["abstained"]).lower() for r in rows} <= {"true", "false"}
+
+
+def test_missing_path_is_a_row_not_a_crash(tmp_path):
+    result = runner.invoke(app, ["analyze", str(tmp_path / "nope.jpg"), str(SAMPLES / "astronaut.jpg"), "-f", "csv", "-q"])
+    assert result.exit_code == 1
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["status"] for r in rows] == ["error", "ok"]
+    assert rows[0]["error"] == "no such file"
+
+
+def test_annotate_writes_copies(batch, tmp_path):
+    out_dir = tmp_path / "drawn"
+    result = runner.invoke(app, ["analyze", str(batch), "--annotate", str(out_dir), "-q", "--out", str(tmp_path / "r.csv")])
+    assert result.exit_code == 1
+    written = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file())
+    assert written == ["blank.png", "hopper.jpg", "nested/astronaut.jpg"]
+    original = np.asarray(Image.open(batch / "hopper.jpg"))
+    drawn = np.asarray(Image.open(out_dir / "hopper.jpg"))
+    assert drawn.shape == original.shape
+    assert np.abs(drawn.astype(int) - original).mean() > 0.5  # something was drawn
+
+
+def test_summary_goes_to_stderr(tmp_path):
+    result = runner.invoke(app, ["analyze", str(SAMPLES / "grace_hopper.jpg"), "--out", str(tmp_path / "r.jsonl")])
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert "1 face(s)" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "match"), [(["--format", "xml"], "--format must be one of"), (["--model", "nope"], "model must be one of")])
+def test_bad_options_exit_2(args, match):
+    result = runner.invoke(app, ["analyze", str(SAMPLES / "astronaut.jpg"), *args])
+    assert result.exit_code == 2
+    assert match in result.stderr
+
+
+def test_evaluate_prints_json(tmp_path):
+    (tmp_path / "hopper.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    (tmp_path / "labels.csv").write_text("path,label,split,note\nhopper.jpg,neutral,val,x\n")
+    result = runner.invoke(app, ["evaluate", str(tmp_path), "--split", "val", "--detect", "-q"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert {"n", "accuracy", "macro_f1", "per_class_recall", "confusion", "ece"} <= set(report)
+    assert report["n"] == 1 and report["labels"] == ["neutral"]
+
+
+def test_evaluate_unknown_label_exits_2(tmp_path):
+    (tmp_path / "a.png").write_bytes(encode(Image.new("L", (48, 48))))
+    (tmp_path / "labels.csv").write_text("path,label,split\na.png,boredom,val\n")
+    result = runner.invoke(app, ["evaluate", str(tmp_path), "-q"])
+    assert result.exit_code == 2
+    assert "boredom" in result.stderr
+
+
+def test_models_and_version():
+    assert "fer_resnet_v1" in runner.invoke(app, ["models"]).stdout
+    assert runner.invoke(app, ["--version"]).stdout.startswith("mien ")

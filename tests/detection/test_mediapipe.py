@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mien.detection import MediaPipeFaceDetector
+from mien.io import read_image
+from mien.types import KP
+from tests.helpers import SAMPLES
+
+# Boxes measured once with BlazeFace short-range and checked by eye on the annotated samples.
+GRACE_HOPPER_BOX = (171.4, 146.9, 365.8, 341.4)
+ASTRONAUT_BOX = (177.1, 82.9, 273.1, 178.9)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    with MediaPipeFaceDetector("auto") as det:
+        yield det
+
+
+@pytest.mark.parametrize(("name", "box"), [("grace_hopper.jpg", GRACE_HOPPER_BOX), ("astronaut.jpg", ASTRONAUT_BOX)])
+def test_finds_the_face_at_the_right_place(detector, name, box):
+    faces = detector.detect(read_image(SAMPLES / name))
+    assert len(faces) == 1
+    np.testing.assert_allclose(faces.xyxy[0], box, atol=6)
+    assert 0.8 < faces.confidence[0] <= 1.0
+    kp = faces.keypoints[0]
+    # subject's right eye is on the viewer's left; eyes above nose above mouth
+    assert kp[KP["right_eye"], 0] < kp[KP["left_eye"], 0]
+    assert kp[KP["left_eye"], 1] < kp[KP["nose_tip"], 1] < kp[KP["mouth_center"], 1]
+    x1, y1, x2, y2 = faces.xyxy[0]
+    assert x1 < kp[KP["nose_tip"], 0] < x2 and y1 < kp[KP["nose_tip"], 1] < y2
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (64, 64, 3), (300, 200, 3)])
+def test_no_face_is_empty_not_an_error(detector, shape):
+    faces = detector.detect(np.full(shape, 127, np.uint8))
+    assert len(faces) == 0 and faces.xyxy.shape == (0, 4)
+
+
+def test_boxes_are_clipped_to_the_image(detector):
+    img = read_image(SAMPLES / "grace_hopper.jpg")[150:300, 200:330]  # face cut by every edge
+    faces = detector.detect(np.ascontiguousarray(img))
+    assert len(faces) >= 1
+    h, w = img.shape[:2]
+    assert (faces.xyxy[:, [0, 2]] >= 0).all() and (faces.xyxy[:, [0, 2]] <= w).all()
+    assert (faces.xyxy[:, [1, 3]] >= 0).all() and (faces.xyxy[:, [1, 3]] <= h).all()
+
+
+def test_auto_falls_back_to_full_range_for_small_faces():
+    import cv2
+
+    photo = cv2.resize(read_image(SAMPLES / "grace_hopper.jpg"), (128, 150), interpolation=cv2.INTER_AREA)
+    scene = np.full((800, 800, 3), 90, np.uint8)
+    scene[100:250, 100:228] = photo  # her face is now ~50 px wide in an 800 px scene
+    with MediaPipeFaceDetector("short") as short, MediaPipeFaceDetector("auto") as auto:
+        assert len(short.detect(scene)) == 0
+        found = auto.detect(scene)
+    assert len(found) == 1
+    expected = 100 + np.array([(GRACE_HOPPER_BOX[0] + GRACE_HOPPER_BOX[2]) / 2, (GRACE_HOPPER_BOX[1] + GRACE_HOPPER_BOX[3]) / 2]) / 4
+    center = (found.xyxy[0, :2] + found.xyxy[0, 2:]) / 2
+    np.testing.assert_allclose(center, expected, atol=8)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [({"model": "long"}, "model must be one of"), ({"min_confidence": 1.5}, "min_confidence")])
+def test_bad_options(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MediaPipeFaceDetector(**kwargs)
+
+
+@pytest.mark.shared
+def test_short_range_finds_nearly_all_shared_photos(detector, shared):
+    paths = sorted((shared / "media" / "faces").glob("*.jpg"))[:100]
+    found = sum(len(detector.detect(read_image(p))) > 0 for p in paths)
+    assert found >= 97

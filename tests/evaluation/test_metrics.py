@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mien.evaluation.metrics import (
+    accuracy,
+    confusion_matrix,
+    expected_calibration_error,
+    fit_temperature,
+    macro_f1,
+    nll,
+    per_class_f1,
+    per_class_recall,
+    softmax,
+)
+
+
+def test_confusion_recall_f1_by_hand():
+    y_true = np.array([0, 0, 1, 1, 1, 2])
+    y_pred = np.array([0, 1, 1, 1, 0, 0])
+    cm = confusion_matrix(y_true, y_pred, 3)
+    np.testing.assert_array_equal(cm, [[1, 1, 0], [1, 2, 0], [1, 0, 0]])
+    np.testing.assert_allclose(per_class_recall(cm), [1 / 2, 2 / 3, 0])
+    # class 0: tp 1, fp 2, fn 1 -> 2/5; class 1: tp 2, fp 1, fn 1 -> 4/6; class 2: 0
+    np.testing.assert_allclose(per_class_f1(cm), [0.4, 2 / 3, 0.0])
+    assert macro_f1(cm) == pytest.approx((0.4 + 2 / 3) / 3)
+    assert accuracy(y_true, y_pred) == pytest.approx(0.5)
+
+
+def test_missing_predictions_count_as_misses():
+    cm = np.array([[2, 0], [0, 1]])
+    np.testing.assert_allclose(per_class_recall(cm, missing=[0, 1]), [1.0, 0.5])
+    assert macro_f1(cm, missing=[0, 1]) == pytest.approx((1.0 + 2 / 3) / 2)
+
+
+def test_absent_class_is_left_out_of_macro_f1():
+    cm = np.array([[3, 0, 0], [0, 0, 0], [1, 0, 1]])
+    assert np.isnan(per_class_recall(cm)[1])
+    assert macro_f1(cm) == pytest.approx((6 / 7 + 2 / 3) / 2)
+
+
+def test_ece_by_hand():
+    # two bins: conf 0.9 (2 right of 2) and conf 0.6 (1 right of 2) -> 0.5*0.1 + 0.5*0.1
+    probs = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.4, 0.6]])
+    y = np.array([0, 0, 0, 0])
+    assert expected_calibration_error(probs, y, n_bins=15) == pytest.approx(0.1)
+    assert expected_calibration_error(np.eye(2), np.array([0, 1])) == pytest.approx(0.0)
+
+
+def test_softmax_rows_sum_to_one_and_temperature_flattens():
+    logits = np.array([[2.0, 0.0, -1.0], [1000.0, 0.0, 0.0]])
+    p = softmax(logits)
+    np.testing.assert_allclose(p.sum(1), 1, atol=1e-6)
+    assert p[1, 0] == pytest.approx(1.0)
+    assert softmax(logits, 4.0)[0].max() < p[0].max()
+
+
+def test_fit_temperature_recovers_the_true_temperature():
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(0, 2, (20000, 5))
+    p = np.exp(true_logits) / np.exp(true_logits).sum(1, keepdims=True)
+    y = (rng.random((len(p), 1)) > p.cumsum(1)).sum(1)  # one draw per row from p
+    overconfident = true_logits * 2.5  # a model whose logits are 2.5x too sharp
+    t = fit_temperature(overconfident, y)
+    assert t == pytest.approx(2.5, rel=0.05)
+    assert nll(overconfident, y, t) < nll(overconfident, y)

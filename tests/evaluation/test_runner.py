@@ -1,0 +1,112 @@
+"""``evaluate`` on a tiny hand-made set with a stub model, so every metric is computed by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mien.errors import DatasetError
+from mien.evaluation.datasets import read_labels_csv
+from mien.evaluation.runner import evaluate
+from mien.types import EXPRESSIONS
+from tests.helpers import encode
+
+# grey level of an image -> the class the stub "sees"
+GREY_TO_CLASS = {30: EXPRESSIONS.index("happiness"), 60: EXPRESSIONS.index("neutral"), 90: EXPRESSIONS.index("sadness")}
+
+
+class StubSpec:
+    input_size, grey, abstain_threshold, temperature = 48, True, 0.5, 1.0
+
+
+class StubExpression:
+    """Predicts 0.7 for the class its grey level encodes, 0.3/7 for each other label."""
+
+    names = EXPRESSIONS
+    spec = StubSpec()
+
+    def predict(self, crops):
+        out = np.full((len(crops), 8), 0.3 / 7, np.float32)
+        for i, c in enumerate(crops):
+            out[i, GREY_TO_CLASS[int(round(c.mean()))]] = 0.7
+        return out
+
+    def abstained(self, probs):
+        return probs.max(1) < 0.5
+
+
+@pytest.fixture()
+def stub_analyzer(analyzer, monkeypatch):
+    monkeypatch.setattr(analyzer, "expression", StubExpression())
+    return analyzer
+
+
+def write_set(root, rows, extra_header=""):
+    lines = ["path,label,split" + extra_header]
+    for name, grey, label, split in rows:
+        if grey is None:
+            (root / name).write_bytes(b"not an image")
+        else:
+            (root / name).write_bytes(encode(Image.new("L", (48, 48), grey)))
+        lines.append(f"{name},{label},{split}" + ("," if extra_header else ""))
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+
+
+HAND_SET = [
+    ("a.png", 30, "happiness", "test"),   # right
+    ("b.png", 60, "happiness", "test"),   # wrong (neutral)
+    ("c.png", 60, "neutral", "test"),     # right
+    ("d.png", 60, "neutral", "test"),     # right
+    ("e.png", 30, "sadness", "test"),     # wrong (happiness)
+    ("f.png", None, "sadness", "test"),   # unreadable -> wrong, reported
+    ("g.png", 90, "sadness", "train"),    # other split, ignored
+]
+
+
+def test_hand_computed_metrics(tmp_path, stub_analyzer):
+    write_set(tmp_path, HAND_SET, extra_header=",subject")
+    report = evaluate(stub_analyzer, read_labels_csv(tmp_path, split="test")).to_dict()
+    assert report["n"] == 6
+    assert report["labels"] == ["happiness", "sadness", "neutral"]  # present labels, model order
+    assert report["accuracy"] == pytest.approx(3 / 6)
+    assert report["per_class_recall"] == pytest.approx({"happiness": 0.5, "sadness": 0.0, "neutral": 1.0})
+    # F1: happiness 2/(2+1+1)=0.5, sadness 0, neutral 4/5
+    assert report["macro_f1"] == pytest.approx((0.5 + 0.0 + 0.8) / 3)
+    assert report["confusion"]["matrix"] == [[1, 0, 1], [1, 0, 0], [0, 0, 2]]
+    assert report["confusion"]["no_prediction"] == [0, 1, 0]
+    # restricted to 3 labels the top probability is 0.7 / (0.7 + 2 * 0.3 / 7); 3 of 5 right
+    top = 0.7 / (0.7 + 2 * 0.3 / 7)
+    assert report["ece"] == pytest.approx(abs(top - 0.6), abs=1e-5)
+    assert report["failed"] == [{"path": "f.png", "error": "not a recognised image format"}]
+    assert report["mode"] == "crop"
+
+
+def test_label_the_model_lacks_is_an_error(tmp_path, stub_analyzer):
+    write_set(tmp_path, [("a.png", 30, "joy", "test")])
+    with pytest.raises(DatasetError, match="'joy'"):
+        evaluate(stub_analyzer, read_labels_csv(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("content", "split", "match"),
+    [(None, None, "labels.csv: not found"), ("file,label\nx.png,neutral\n", None, "missing column"),
+     ("path,label,split\nx.png,neutral,train\n", "val", "no labelled rows with split 'val'"),
+     ("path,label\nx.png,neutral\n", "val", "no split column")],
+)
+def test_malformed_sets(tmp_path, content, split, match):
+    if content is not None:
+        (tmp_path / "labels.csv").write_text(content)
+    with pytest.raises(DatasetError, match=match):
+        read_labels_csv(tmp_path, split=split)
+
+
+def test_detect_mode_counts_faceless_images_as_wrong(tmp_path, analyzer, samples):
+    (tmp_path / "hopper.jpg").write_bytes((samples / "grace_hopper.jpg").read_bytes())
+    (tmp_path / "blank.png").write_bytes(encode(Image.new("RGB", (200, 200), (120, 120, 120))))
+    (tmp_path / "labels.csv").write_text("path,label,split\nhopper.jpg,neutral,x\nblank.png,happiness,x\n")
+    report = evaluate(analyzer, read_labels_csv(tmp_path), detect=True)
+    assert report.mode == "detect" and report.n == 2
+    assert report.no_face == ["blank.png"]
+    assert report.confusion["no_prediction"] == [1, 0]  # labels: happiness, neutral
+    assert report.per_class_recall["happiness"] == 0.0

@@ -1,0 +1,134 @@
+"""Every bad-input class the CLI and API must survive, with real values checked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mien.errors import ImageError, ImageNotFoundError, ImageTooLargeError, UnreadableImageError
+from mien.io import iter_image_paths, read_image
+from tests.helpers import SAMPLES, encode, jpeg_with_orientation, png_with_size
+
+
+def test_reads_jpeg_as_bgr():
+    img = read_image(SAMPLES / "grace_hopper.jpg")
+    assert img.shape == (600, 512, 3) and img.dtype == np.uint8
+    # the flag's blue star field is top-left: in BGR order channel 0 (blue) dominates there
+    b, g, r = img[50:100, 0:60].reshape(-1, 3).mean(0)
+    assert b > r + 20 and b > g + 20
+
+
+@pytest.mark.parametrize(
+    ("mode", "value", "expected_bgr"),
+    [
+        ("L", 200, (200, 200, 200)),
+        ("RGB", (10, 20, 30), (30, 20, 10)),
+        ("LA", (100, 255), (100, 100, 100)),          # opaque grey + alpha
+        ("RGBA", (255, 0, 0, 0), (255, 255, 255)),    # fully transparent -> white background
+        ("RGBA", (0, 0, 255, 255), (255, 0, 0)),      # opaque blue
+        ("1", 1, (255, 255, 255)),
+    ],
+)
+def test_modes_convert_to_bgr(mode, value, expected_bgr):
+    img = read_image(encode(Image.new(mode, (4, 3), value)))
+    assert img.shape == (3, 4, 3)
+    np.testing.assert_array_equal(img[0, 0], expected_bgr)
+
+
+def test_palette_png_with_transparency():
+    pal = Image.new("P", (5, 5), 1)
+    pal.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    pal.info["transparency"] = 0
+    img = read_image(encode(pal))
+    np.testing.assert_array_equal(img[0, 0], (0, 0, 255))  # palette index 1 = red
+
+
+def test_16bit_png_scaled_to_8bit():
+    arr = np.full((6, 7), 65535, np.uint16)
+    arr[0, 0] = 32896  # ~ half scale
+    img = read_image(encode(Image.fromarray(arr)))
+    assert img.dtype == np.uint8 and img.shape == (6, 7, 3)
+    assert img[1, 1, 0] == 255 and img[0, 0, 0] == 128
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_exif_orientation_is_applied(orientation):
+    upright = np.zeros((40, 60, 3), np.uint8)
+    upright[:10, :10] = (255, 255, 255)  # white square top-left when upright
+    stored = {3: np.rot90(upright, 2), 6: np.rot90(upright, 1), 8: np.rot90(upright, 3)}[orientation]
+    img = read_image(jpeg_with_orientation(np.ascontiguousarray(stored), orientation))
+    assert img.shape == (40, 60, 3)
+    assert img[:8, :8].mean() > 200 and img[-8:, -8:].mean() < 50
+
+
+def test_one_pixel_image():
+    assert read_image(encode(Image.new("RGB", (1, 1), (1, 2, 3)))).shape == (1, 1, 3)
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    with pytest.raises(ImageTooLargeError, match="pixels") as info:
+        read_image(png_with_size(50_000, 50_000), max_pixels=100_000_000, name="bomb.png")
+    assert "bomb.png" in str(info.value)
+    with pytest.raises(ImageTooLargeError, match="exceeds the cap"):
+        read_image(png_with_size(12_000, 12_000), max_pixels=100_000_000)
+    with pytest.raises(ImageTooLargeError, match="exceeds the cap of 100"):
+        read_image(encode(Image.new("L", (20, 20))), max_pixels=100)
+
+
+NOISE_JPEG = encode(Image.fromarray(np.random.default_rng(0).integers(0, 255, (128, 128, 3), dtype=np.uint8)), "JPEG")
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        (b"", "empty file"),
+        (b"hello, this is text", "not a recognised image format"),
+        (encode(Image.new("RGB", (64, 64)), "JPEG")[:200], "corrupt or truncated|corrupt image header"),
+        (NOISE_JPEG[: len(NOISE_JPEG) * 2 // 3], "corrupt or truncated"),
+        (encode(Image.new("RGB", (64, 64)), "PNG")[:60], "corrupt or truncated|corrupt image header"),
+    ],
+)
+def test_bad_bytes_raise_typed_errors(data, match):
+    with pytest.raises(UnreadableImageError, match=match) as info:
+        read_image(data, name="broken.jpg")
+    assert "broken.jpg" in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_missing_path_and_folder(tmp_path):
+    with pytest.raises(ImageNotFoundError, match="no such file") as info:
+        read_image(tmp_path / "nope.jpg")
+    assert isinstance(info.value, FileNotFoundError) and "nope.jpg" in str(info.value)
+    with pytest.raises(ImageNotFoundError, match="not a file"):
+        read_image(tmp_path)
+
+
+def test_non_ascii_path(tmp_path):
+    path = tmp_path / "visages été" / "фото_笑顔.png"
+    path.parent.mkdir()
+    path.write_bytes(encode(Image.new("RGB", (8, 8), (0, 255, 0))))
+    np.testing.assert_array_equal(read_image(path)[0, 0], (0, 255, 0))
+
+
+@pytest.mark.parametrize(
+    ("array", "ok"),
+    [(np.zeros((5, 5), np.uint8), True), (np.zeros((5, 5, 1), np.uint8), True),
+     (np.zeros((5, 5, 3), np.uint8), True), (np.zeros((5, 5, 4), np.uint8), False),
+     (np.zeros((5, 5, 3), np.float32), False), (np.zeros((0, 5, 3), np.uint8), False)],
+)
+def test_array_input(array, ok):
+    if ok:
+        assert read_image(array).shape == (5, 5, 3)
+    else:
+        with pytest.raises(ImageError):
+            read_image(array)
+
+
+def test_folder_recursion_sorted_and_filtered(tmp_path):
+    (tmp_path / "b").mkdir()
+    for name in ["b/2.png", "1.JPG", "notes.txt"]:
+        (tmp_path / name).write_bytes(b"x")
+    found = [p.relative_to(tmp_path).as_posix() for p in iter_image_paths([tmp_path])]
+    assert found == ["1.JPG", "b/2.png"]
+    assert list(iter_image_paths([tmp_path / "missing.jpg"])) == [tmp_path / "missing.jpg"]

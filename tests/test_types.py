@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from contextlib import nullcontext as does_not_raise
+
+import numpy as np
+import pytest
+
+from mien.types import EXPRESSIONS, KEYPOINT_NAMES, KP, Faces
+from tests.helpers import make_faces
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expectation"),
+    [
+        ({"xyxy": np.zeros((2, 4)), "confidence": np.ones(2)}, does_not_raise()),
+        ({"xyxy": np.zeros((2, 4)), "confidence": np.ones(3)}, pytest.raises(ValueError, match=r"confidence must be \(2,\); got \(3,\)")),
+        ({"xyxy": np.zeros((2, 5)), "confidence": np.ones(2)}, pytest.raises(ValueError, match=r"xyxy must be \(2, 4\)")),
+        ({"xyxy": np.zeros((1, 4)), "confidence": np.ones(1), "keypoints": np.zeros((1, 5, 2))}, pytest.raises(ValueError, match="keypoints")),
+        ({"xyxy": np.zeros((1, 4)), "confidence": np.ones(1), "expression": np.ones((2, 8)) / 8}, pytest.raises(ValueError, match="expression")),
+        ({"xyxy": np.zeros((1, 4)), "confidence": np.ones(1), "data": {"blur": np.zeros(3)}}, pytest.raises(ValueError, match="blur")),
+    ],
+)
+def test_faces_validates_shapes(kwargs, expectation):
+    with expectation:
+        Faces(**kwargs)
+
+
+def test_faces_indexing_keeps_parallel_arrays():
+    probs = np.eye(8, dtype=np.float32)[[3, 6, 0]]
+    faces = make_faces([[0, 0, 10, 10], [5, 5, 25, 25], [1, 1, 2, 2]], [0.9, 0.8, 0.6],
+                       expression=probs, abstained=[False, True, False])
+    picked = faces[faces.confidence > 0.7]
+    assert len(picked) == 2
+    np.testing.assert_array_equal(picked.xyxy[1], [5, 5, 25, 25])
+    assert picked.top_labels(EXPRESSIONS) == ["happiness", "neutral"]
+    assert faces[2].abstained.tolist() == [False]
+    np.testing.assert_allclose(faces.area, [100, 400, 1])
+
+
+def test_empty_faces():
+    empty = Faces.empty()
+    assert len(empty) == 0
+    assert empty.xyxy.shape == (0, 4)
+    assert empty.keypoints.shape == (0, 6, 2)
+    with pytest.raises(ValueError, match="no expression"):
+        empty.top_labels(EXPRESSIONS)
+
+
+def test_keypoint_and_label_names_are_defined_once():
+    assert KEYPOINT_NAMES[KP["left_eye"]] == "left_eye"
+    assert len(EXPRESSIONS) == 8 and EXPRESSIONS[-1] == "contempt"

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from mien import WeightsError, create_model, list_models
+from mien.registry import get_spec
+from mien.weights import bundled_dir, sha256_of
+
+
+def test_bundled_model_is_listed_and_verified():
+    assert list_models("fer_*") == ["fer_resnet_v1"]
+    spec = get_spec("fer_resnet_v1")
+    assert sha256_of(bundled_dir() / spec.file) == spec.sha256
+    assert (bundled_dir() / spec.file).stat().st_size <= 20 * 1024 * 1024
+    assert spec.names == ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral", "contempt")
+    assert spec.temperature > 0 and 0 < spec.abstain_threshold < 1
+
+
+def test_unknown_model_name():
+    with pytest.raises(ValueError, match=r"model must be one of \['fer_resnet_v1'\]"):
+        create_model("vgg_face")
+
+
+def test_corrupt_weights_fail_the_checksum(tmp_path):
+    spec = get_spec("fer_resnet_v1")
+    bad = tmp_path / "fer_resnet_v1.onnx"
+    data = bytearray((bundled_dir() / spec.file).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    shutil.copy(bundled_dir() / "fer_resnet_v1.json", tmp_path / "fer_resnet_v1.json")
+    with pytest.raises(WeightsError, match="sha256") as info:
+        create_model("fer_resnet_v1", weights=bad)
+    assert str(bad) in str(info.value)
+
+
+def test_missing_and_unloadable_weights(tmp_path):
+    with pytest.raises(WeightsError, match="not found"):
+        create_model("fer_resnet_v1", weights=tmp_path / "gone.onnx")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not onnx")
+    with pytest.raises(WeightsError, match="cannot load"):
+        create_model("fer_resnet_v1", weights=junk)
+
+
+def test_own_weights_file_without_spec_uses_the_named_spec(tmp_path):
+    copy = tmp_path / "mine.onnx"
+    shutil.copy(bundled_dir() / get_spec("fer_resnet_v1").file, copy)
+    model = create_model("fer_resnet_v1", weights=copy)
+    assert model.path == copy and model.spec.sha256 == ""
