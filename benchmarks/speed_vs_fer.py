@@ -1,0 +1,103 @@
+"""mien's whole image pipeline against the `fer` package's, on the same photos, in one run.
+
+Usage: python benchmarks/speed_vs_fer.py [--photos ../shared/media/faces] [--repeat 2]
+
+Both pipelines start from the file path (decode included), after one warm-up pass. Prints
+images/s, images with a face, faces found, and the classifier alone in ms per face. Needs
+``pip install -e .[bench] && pip install --no-deps fer``. The machine's other load changes
+absolute numbers: read the ratio, which comes from one interleaved run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from fer_peer import FerPeer
+from rich.console import Console
+from rich.table import Table
+
+from mien import Analyzer
+from mien.alignment import align_faces
+from mien.io import read_image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--photos", type=Path, default=ROOT.parent / "shared/media/faces")
+    ap.add_argument("--repeat", type=int, default=2, help="timed passes over the photos")
+    ap.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0 = default)")
+    args = ap.parse_args()
+    paths = sorted(p for p in args.photos.iterdir() if p.suffix.lower() in (".jpg", ".png"))
+    analyzer = Analyzer(threads=args.threads)
+    peer = FerPeer()
+
+    def run_mien() -> tuple[int, int]:
+        found = faces = 0
+        for p in paths:
+            n = len(analyzer.analyze(p).faces)
+            found += n > 0
+            faces += n
+        return found, faces
+
+    def run_peer() -> tuple[int, int]:
+        found = faces = 0
+        for p in paths:
+            boxes, _ = peer.detect(cv2.imread(str(p)))
+            found += len(boxes) > 0
+            faces += len(boxes)
+        return found, faces
+
+    counts = {"mien": run_mien(), "fer": run_peer()}  # warm-up, and the face counts
+    seconds = {"mien": 0.0, "fer": 0.0}
+    for _ in range(args.repeat):  # interleave so both see the same machine load
+        for name, fn in (("mien", run_mien), ("fer", run_peer)):
+            t = time.perf_counter()
+            fn()
+            seconds[name] += time.perf_counter() - t
+
+    # classifier alone, one face per call (the common case: one face per photo)
+    crops = []
+    for p in paths[:100]:
+        img = read_image(p)
+        f = analyzer.detector.detect(img)
+        if len(f):
+            crops.append(align_faces(img, f[:1])[0][0])
+    crops = np.stack(crops)
+    crops64 = np.stack([cv2.resize(c, (64, 64)) for c in crops])
+    for c in crops[:10]:
+        analyzer.expression.predict(c[None])
+    t = time.perf_counter()
+    for _ in range(3):
+        for c in crops:
+            analyzer.expression.predict(c[None])
+    mien_ms = (time.perf_counter() - t) / (3 * len(crops)) * 1e3
+    t = time.perf_counter()
+    for _ in range(3):
+        peer.classify(crops64)
+    peer_ms = (time.perf_counter() - t) / (3 * len(crops)) * 1e3
+    t = time.perf_counter()
+    analyzer.expression.predict(crops)
+    mien_batch_ms = (time.perf_counter() - t) / len(crops) * 1e3
+
+    n = len(paths) * args.repeat
+    table = Table(title=f"{len(paths)} photos from {args.photos} × {args.repeat} passes, {os.cpu_count()} CPUs")
+    for col in ("pipeline", "images/s", "images with a face", "faces found", "classifier ms/face"):
+        table.add_column(col, justify="right")
+    ips = {k: n / v for k, v in seconds.items()}
+    table.add_row("mien (BlazeFace + fer_resnet_v1, onnxruntime)", f"{ips['mien']:.1f}", f"{counts['mien'][0]}/{len(paths)}",
+                  str(counts["mien"][1]), f"{mien_ms:.3f} (batched: {mien_batch_ms:.3f})")
+    table.add_row("fer (Haar + mini-Xception TFLite int8)", f"{ips['fer']:.1f}", f"{counts['fer'][0]}/{len(paths)}",
+                  str(counts["fer"][1]), f"{peer_ms:.3f}")
+    table.add_row("ratio mien / fer", f"{ips['mien'] / ips['fer']:.2f}×", "", "", f"{peer_ms / mien_ms:.2f}× faster" if mien_ms < peer_ms else f"{mien_ms / peer_ms:.2f}× slower")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
