@@ -120,16 +120,27 @@ class Analyzer:
             },
         )
 
+    def whole_image_crop(self, image: str | os.PathLike[str] | bytes | ImageBGR) -> np.ndarray:
+        """The model input for a whole (pre-cropped) image: read it, convert it to the model's
+        colour form and resize it to its input size; no detector, no alignment.
+
+        Returns:
+            ``(S, S)`` uint8 grey (or ``(S, S, 3)`` BGR for a colour model).
+
+        Raises:
+            mien.errors.ImageError: the image cannot be read.
+        """
+        spec = self.expression.spec
+        img = read_image(image, max_pixels=self.max_pixels)
+        return crop_whole_image(img, size=spec.input_size, grey=spec.grey)
+
     def classify_crop(self, image: str | os.PathLike[str] | bytes | ImageBGR) -> np.ndarray:
-        """Classify a whole image as one already-cropped face (no detector, no alignment).
+        """Classify a whole image as one already-cropped face (see :meth:`whole_image_crop`).
 
         Returns:
             ``(K,)`` float32 calibrated probabilities.
         """
-        img = read_image(image, max_pixels=self.max_pixels)
-        spec = self.expression.spec
-        crop = crop_whole_image(img, size=spec.input_size, grey=spec.grey)
-        return self.expression.predict(crop[None])[0]
+        return self.expression.predict(self.whole_image_crop(image)[None])[0]
 
     def _classify(self, faces: Faces, crops: np.ndarray) -> Faces:
         probs = self.expression.predict(crops)
