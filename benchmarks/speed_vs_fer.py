@@ -87,15 +87,36 @@ def main() -> None:
     mien_batch_ms = (time.perf_counter() - t) / len(crops) * 1e3
 
     n = len(paths) * args.repeat
-    table = Table(title=f"{len(paths)} photos from {args.photos} × {args.repeat} passes, {os.cpu_count()} CPUs")
+    table = Table(
+        title=f"{len(paths)} photos from {args.photos} × {args.repeat} passes, "
+        f"{os.cpu_count()} CPUs"
+    )
     for col in ("pipeline", "images/s", "images with a face", "faces found", "classifier ms/face"):
         table.add_column(col, justify="right")
     ips = {k: n / v for k, v in seconds.items()}
-    table.add_row("mien (BlazeFace + fer_resnet_v1, onnxruntime)", f"{ips['mien']:.1f}", f"{counts['mien'][0]}/{len(paths)}",
-                  str(counts["mien"][1]), f"{mien_ms:.3f} (batched: {mien_batch_ms:.3f})")
-    table.add_row("fer (Haar + mini-Xception TFLite int8)", f"{ips['fer']:.1f}", f"{counts['fer'][0]}/{len(paths)}",
-                  str(counts["fer"][1]), f"{peer_ms:.3f}")
-    table.add_row("ratio mien / fer", f"{ips['mien'] / ips['fer']:.2f}×", "", "", f"{peer_ms / mien_ms:.2f}× faster" if mien_ms < peer_ms else f"{mien_ms / peer_ms:.2f}× slower")
+    table.add_row(
+        "mien (BlazeFace + fer_resnet_v1, onnxruntime)",
+        f"{ips['mien']:.1f}",
+        f"{counts['mien'][0]}/{len(paths)}",
+        str(counts["mien"][1]),
+        f"{mien_ms:.3f} (batched: {mien_batch_ms:.3f})",
+    )
+    table.add_row(
+        "fer (Haar + mini-Xception TFLite int8)",
+        f"{ips['fer']:.1f}",
+        f"{counts['fer'][0]}/{len(paths)}",
+        str(counts["fer"][1]),
+        f"{peer_ms:.3f}",
+    )
+    table.add_row(
+        "ratio mien / fer",
+        f"{ips['mien'] / ips['fer']:.2f}×",
+        "",
+        "",
+        f"{peer_ms / mien_ms:.2f}× faster"
+        if mien_ms < peer_ms
+        else f"{mien_ms / peer_ms:.2f}× slower",
+    )
     Console().print(table)
 
 

@@ -1,4 +1,6 @@
-"""Export a run's best checkpoint into the package: ``python scripts/export_onnx.py runs/fer_resnet_v1``.
+"""Export a run's best checkpoint into the package.
+
+Usage: ``python scripts/export_onnx.py runs/fer_resnet_v1``.
 
 Writes ``src/mien/expression/weights/<name>.onnx`` + ``<name>.json`` and ``<run>/metrics.json``
 (see :mod:`mien.training.export`). Needs ``pip install -e .[train]``.
@@ -26,8 +28,16 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     flip = {"auto": None, "on": True, "off": False}[args.flip_tta]
     metrics = export_model(args.run / "best.pt", args.weights_dir, name=args.name, flip_tta=flip)
-    print(json.dumps({k: v for k, v in metrics.items() if k not in ("val", "val_clean")}
-                     | {"val_accuracy": metrics["val"]["accuracy"], "val_ece": metrics["val"]["ece_calibrated"]}, indent=2))
+    print(
+        json.dumps(
+            {k: v for k, v in metrics.items() if k not in ("val", "val_clean")}
+            | {
+                "val_accuracy": metrics["val"]["accuracy"],
+                "val_ece": metrics["val"]["ece_calibrated"],
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

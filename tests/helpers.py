@@ -18,7 +18,9 @@ SAMPLES = ROOT / "samples"
 SHARED = ROOT.parent / "shared"
 
 
-def make_faces(xyxy: Sequence[Sequence[float]], confidence: Sequence[float] | None = None, **kw) -> Faces:
+def make_faces(
+    xyxy: Sequence[Sequence[float]], confidence: Sequence[float] | None = None, **kw
+) -> Faces:
     """Faces from box lists; confidence defaults to 0.9 each."""
     n = len(xyxy)
     return Faces(
@@ -37,11 +39,22 @@ def encode(img: Image.Image, fmt: str = "PNG", **params) -> bytes:
 def png_with_size(width: int, height: int) -> bytes:
     """A PNG whose header claims ``width``×``height`` (a decompression-bomb stand-in; the pixel
     data is a few bytes, never decodable to that size)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
+        + chunk(b"IEND", b"")
+    )
 
 
 def jpeg_with_orientation(rgb: np.ndarray, orientation: int) -> bytes:

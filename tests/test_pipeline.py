@@ -42,7 +42,7 @@ def test_no_face_is_an_empty_result(analyzer):
 
 
 def test_missing_file_raises_typed_error(analyzer, tmp_path):
-    with pytest.raises(ImageNotFoundError, match="missing.jpg"):
+    with pytest.raises(ImageNotFoundError, match=r"missing\.jpg"):
         analyzer.analyze(tmp_path / "missing.jpg")
 
 

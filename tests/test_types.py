@@ -13,11 +13,26 @@ from tests.helpers import make_faces
     ("kwargs", "expectation"),
     [
         ({"xyxy": np.zeros((2, 4)), "confidence": np.ones(2)}, does_not_raise()),
-        ({"xyxy": np.zeros((2, 4)), "confidence": np.ones(3)}, pytest.raises(ValueError, match=r"confidence must be \(2,\); got \(3,\)")),
-        ({"xyxy": np.zeros((2, 5)), "confidence": np.ones(2)}, pytest.raises(ValueError, match=r"xyxy must be \(2, 4\)")),
-        ({"xyxy": np.zeros((1, 4)), "confidence": np.ones(1), "keypoints": np.zeros((1, 5, 2))}, pytest.raises(ValueError, match="keypoints")),
-        ({"xyxy": np.zeros((1, 4)), "confidence": np.ones(1), "expression": np.ones((2, 8)) / 8}, pytest.raises(ValueError, match="expression")),
-        ({"xyxy": np.zeros((1, 4)), "confidence": np.ones(1), "data": {"blur": np.zeros(3)}}, pytest.raises(ValueError, match="blur")),
+        (
+            {"xyxy": np.zeros((2, 4)), "confidence": np.ones(3)},
+            pytest.raises(ValueError, match=r"confidence must be \(2,\); got \(3,\)"),
+        ),
+        (
+            {"xyxy": np.zeros((2, 5)), "confidence": np.ones(2)},
+            pytest.raises(ValueError, match=r"xyxy must be \(2, 4\)"),
+        ),
+        (
+            {"xyxy": np.zeros((1, 4)), "confidence": np.ones(1), "keypoints": np.zeros((1, 5, 2))},
+            pytest.raises(ValueError, match="keypoints"),
+        ),
+        (
+            {"xyxy": np.zeros((1, 4)), "confidence": np.ones(1), "expression": np.ones((2, 8)) / 8},
+            pytest.raises(ValueError, match="expression"),
+        ),
+        (
+            {"xyxy": np.zeros((1, 4)), "confidence": np.ones(1), "data": {"blur": np.zeros(3)}},
+            pytest.raises(ValueError, match="blur"),
+        ),
     ],
 )
 def test_faces_validates_shapes(kwargs, expectation):
@@ -27,8 +42,12 @@ def test_faces_validates_shapes(kwargs, expectation):
 
 def test_faces_indexing_keeps_parallel_arrays():
     probs = np.eye(8, dtype=np.float32)[[3, 6, 0]]
-    faces = make_faces([[0, 0, 10, 10], [5, 5, 25, 25], [1, 1, 2, 2]], [0.9, 0.8, 0.6],
-                       expression=probs, abstained=[False, True, False])
+    faces = make_faces(
+        [[0, 0, 10, 10], [5, 5, 25, 25], [1, 1, 2, 2]],
+        [0.9, 0.8, 0.6],
+        expression=probs,
+        abstained=[False, True, False],
+    )
     picked = faces[faces.confidence > 0.7]
     assert len(picked) == 2
     np.testing.assert_array_equal(picked.xyxy[1], [5, 5, 25, 25])

@@ -14,7 +14,16 @@ def test_bundled_model_is_listed_and_verified():
     spec = get_spec("fer_resnet_v1")
     assert sha256_of(bundled_dir() / spec.file) == spec.sha256
     assert (bundled_dir() / spec.file).stat().st_size <= 20 * 1024 * 1024
-    assert spec.names == ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral", "contempt")
+    assert spec.names == (
+        "anger",
+        "disgust",
+        "fear",
+        "happiness",
+        "sadness",
+        "surprise",
+        "neutral",
+        "contempt",
+    )
     assert spec.temperature > 0 and 0 < spec.abstain_threshold < 1
 
 

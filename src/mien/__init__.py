@@ -30,8 +30,21 @@ except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0"
 
 __all__ = [
-    "EXPRESSIONS", "KEYPOINT_NAMES", "Analyzer", "DatasetError", "Faces", "FrameResult",
-    "ImageBGR", "ImageError", "ImageNotFoundError", "ImageTooLargeError", "MienError",
-    "UnreadableImageError", "WeightsError", "__version__", "create_model", "list_models",
+    "EXPRESSIONS",
+    "KEYPOINT_NAMES",
+    "Analyzer",
+    "DatasetError",
+    "Faces",
+    "FrameResult",
+    "ImageBGR",
+    "ImageError",
+    "ImageNotFoundError",
+    "ImageTooLargeError",
+    "MienError",
+    "UnreadableImageError",
+    "WeightsError",
+    "__version__",
+    "create_model",
+    "list_models",
     "read_image",
 ]

@@ -55,7 +55,9 @@ class Analyzer:
         self.expression: ExpressionModel = create_model(model, weights=weights, threads=threads)
         spec = self.expression.spec
         if spec.alignment not in TEMPLATES:
-            raise ValueError(f"spec alignment must be one of {sorted(TEMPLATES)}; got {spec.alignment!r}")
+            raise ValueError(
+                f"spec alignment must be one of {sorted(TEMPLATES)}; got {spec.alignment!r}"
+            )
         self.template = TEMPLATES[spec.alignment]
         self.detector: FaceDetector = (
             MediaPipeFaceDetector(detector, min_confidence=min_confidence)
@@ -93,8 +95,10 @@ class Analyzer:
             mien.errors.ImageError: the image cannot be read (subclass says why).
         """
         if source is None:
-            source = str(image) if isinstance(image, (str, os.PathLike)) else (
-                "<bytes>" if isinstance(image, (bytes, bytearray)) else "<array>"
+            source = (
+                str(image)
+                if isinstance(image, (str, os.PathLike))
+                else ("<bytes>" if isinstance(image, (bytes, bytearray)) else "<array>")
             )
         t0 = time.perf_counter()
         img = read_image(image, max_pixels=self.max_pixels, name=source)
@@ -102,7 +106,9 @@ class Analyzer:
         faces = self.detector.detect(img)
         t2 = time.perf_counter()
         spec = self.expression.spec
-        crops, _ = align_faces(img, faces, size=spec.input_size, grey=spec.grey, template=self.template)
+        crops, _ = align_faces(
+            img, faces, size=spec.input_size, grey=spec.grey, template=self.template
+        )
         t3 = time.perf_counter()
         faces = self._classify(faces, crops)
         t4 = time.perf_counter()
@@ -115,8 +121,10 @@ class Analyzer:
             expression_names=self.expression_names,
             abstain_threshold=spec.abstain_threshold,
             timings_ms={
-                "read": (t1 - t0) * 1e3, "detect": (t2 - t1) * 1e3,
-                "align": (t3 - t2) * 1e3, "expression": (t4 - t3) * 1e3,
+                "read": (t1 - t0) * 1e3,
+                "detect": (t2 - t1) * 1e3,
+                "align": (t3 - t2) * 1e3,
+                "expression": (t4 - t3) * 1e3,
             },
         )
 
@@ -144,7 +152,9 @@ class Analyzer:
 
     def _classify(self, faces: Faces, crops: np.ndarray) -> Faces:
         probs = self.expression.predict(crops)
-        return dataclasses.replace(faces, expression=probs, abstained=self.expression.abstained(probs))
+        return dataclasses.replace(
+            faces, expression=probs, abstained=self.expression.abstained(probs)
+        )
 
     def close(self) -> None:
         """Free the detector's resources."""

@@ -29,7 +29,9 @@ def get_spec(name: str) -> WeightSpec:
     return specs[name]
 
 
-def create_model(name: str = DEFAULT_MODEL, *, weights: str | Path | None = None, threads: int = 0) -> ExpressionModel:
+def create_model(
+    name: str = DEFAULT_MODEL, *, weights: str | Path | None = None, threads: int = 0
+) -> ExpressionModel:
     """Load an expression model; nothing is ever downloaded.
 
     Args:

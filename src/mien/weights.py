@@ -103,7 +103,9 @@ def verified_path(spec: WeightSpec, weights: str | Path | None = None) -> Path:
     """
     path = Path(weights) if weights is not None else bundled_dir() / spec.file
     if not path.is_file():
-        raise WeightsError(f"{path}: weight file for {spec.name!r} not found (mien never downloads weights)")
+        raise WeightsError(
+            f"{path}: weight file for {spec.name!r} not found (mien never downloads weights)"
+        )
     actual = sha256_of(path)
     if spec.sha256 and actual != spec.sha256:
         raise WeightsError(

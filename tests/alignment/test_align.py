@@ -21,9 +21,12 @@ def keypoints_for(center=(100.0, 120.0), eye_dist=40.0, angle_deg=0.0) -> np.nda
     t = FER_TEMPLATE
     s = eye_dist / t.eye_distance  # crop side in source pixels
     canon = {
-        "right_eye": (-t.eye_distance / 2, 0.0), "left_eye": (t.eye_distance / 2, 0.0),
-        "nose_tip": (0.0, 0.2), "mouth_center": (0.0, t.eye_to_mouth),
-        "right_ear_tragion": (-0.35, 0.1), "left_ear_tragion": (0.35, 0.1),
+        "right_eye": (-t.eye_distance / 2, 0.0),
+        "left_eye": (t.eye_distance / 2, 0.0),
+        "nose_tip": (0.0, 0.2),
+        "mouth_center": (0.0, t.eye_to_mouth),
+        "right_ear_tragion": (-0.35, 0.1),
+        "left_ear_tragion": (0.35, 0.1),
     }
     a = math.radians(angle_deg)
     rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
@@ -35,8 +38,10 @@ def keypoints_for(center=(100.0, 120.0), eye_dist=40.0, angle_deg=0.0) -> np.nda
 
 @settings(max_examples=50, deadline=None)
 @given(
-    angle=st.floats(-60, 60), eye_dist=st.floats(8, 400),
-    cx=st.floats(-50, 500), cy=st.floats(-50, 500),
+    angle=st.floats(-60, 60),
+    eye_dist=st.floats(8, 400),
+    cx=st.floats(-50, 500),
+    cy=st.floats(-50, 500),
 )
 def test_eyes_and_mouth_land_on_the_template(angle, eye_dist, cx, cy):
     kp = keypoints_for((cx, cy), eye_dist, angle)
@@ -46,7 +51,9 @@ def test_eyes_and_mouth_land_on_the_template(angle, eye_dist, cx, cy):
     half = FER_TEMPLATE.eye_distance * SIZE / 2
     np.testing.assert_allclose(mapped[KP["right_eye"]], [ex * SIZE - half, ey * SIZE], atol=1e-2)
     np.testing.assert_allclose(mapped[KP["left_eye"]], [ex * SIZE + half, ey * SIZE], atol=1e-2)
-    np.testing.assert_allclose(mapped[KP["mouth_center"]], [ex * SIZE, (ey + FER_TEMPLATE.eye_to_mouth) * SIZE], atol=1e-2)
+    np.testing.assert_allclose(
+        mapped[KP["mouth_center"]], [ex * SIZE, (ey + FER_TEMPLATE.eye_to_mouth) * SIZE], atol=1e-2
+    )
 
 
 def test_matrices_round_trip_to_the_source():
@@ -65,7 +72,7 @@ def test_rotated_face_comes_out_upright():
     img = np.zeros((300, 300, 3), np.uint8)
     kp = keypoints_for((150, 150), 80, -30)
     for name in ("right_eye", "left_eye"):
-        cv2.circle(img, tuple(int(round(v)) for v in kp[KP[name]]), 6, (255, 255, 255), -1)
+        cv2.circle(img, tuple(round(v) for v in kp[KP[name]]), 6, (255, 255, 255), -1)
     crops, _ = align_faces(img, make_faces([[0, 0, 300, 300]], keypoints=kp[None]))
     crop = crops[0].astype(float)
     ys, xs = np.nonzero(crop > 128)

@@ -40,7 +40,10 @@ def test_analyze_folder_jsonl_rows_and_exit_status(batch):
     assert set(by_file) == {"hopper.jpg", "astronaut.jpg", "blank.png", "broken.jpg"}
     assert by_file["blank.png"]["status"] == "no_face" and by_file["blank.png"]["label"] is None
     assert by_file["broken.jpg"]["status"] == "error"
-    assert "not a recognised image format" in by_file["broken.jpg"]["error"] or "corrupt" in by_file["broken.jpg"]["error"]
+    assert (
+        "not a recognised image format" in by_file["broken.jpg"]["error"]
+        or "corrupt" in by_file["broken.jpg"]["error"]
+    )
     face = by_file["hopper.jpg"]
     assert face["status"] == "ok" and face["face"] == 0
     probs = np.array([face[c] for c in P_COLUMNS])
@@ -55,7 +58,17 @@ def test_analyze_folder_jsonl_rows_and_exit_status(batch):
 @pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
 def test_out_file_formats_hold_the_same_rows(tmp_path, fmt):
     out = tmp_path / f"rows.{fmt}"
-    result = runner.invoke(app, ["analyze", str(SAMPLES / "grace_hopper.jpg"), str(SAMPLES / "astronaut.jpg"), "--out", str(out), "-q"])
+    result = runner.invoke(
+        app,
+        [
+            "analyze",
+            str(SAMPLES / "grace_hopper.jpg"),
+            str(SAMPLES / "astronaut.jpg"),
+            "--out",
+            str(out),
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     text = out.read_text()
     if fmt == "csv":
@@ -66,12 +79,18 @@ def test_out_file_formats_hold_the_same_rows(tmp_path, fmt):
         rows = [json.loads(line) for line in text.splitlines()]
     assert len(rows) == 2
     assert all(set(P_COLUMNS) <= set(r) for r in rows)
-    assert [r["source"].endswith(n) for r, n in zip(rows, ["grace_hopper.jpg", "astronaut.jpg"])] == [True, True]
+    assert [
+        r["source"].endswith(n)
+        for r, n in zip(rows, ["grace_hopper.jpg", "astronaut.jpg"], strict=False)
+    ] == [True, True]
     assert {str(r["abstained"]).lower() for r in rows} <= {"true", "false"}
 
 
 def test_missing_path_is_a_row_not_a_crash(tmp_path):
-    result = runner.invoke(app, ["analyze", str(tmp_path / "nope.jpg"), str(SAMPLES / "astronaut.jpg"), "-f", "csv", "-q"])
+    result = runner.invoke(
+        app,
+        ["analyze", str(tmp_path / "nope.jpg"), str(SAMPLES / "astronaut.jpg"), "-f", "csv", "-q"],
+    )
     assert result.exit_code == 1
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["status"] for r in rows] == ["error", "ok"]
@@ -80,7 +99,10 @@ def test_missing_path_is_a_row_not_a_crash(tmp_path):
 
 def test_annotate_writes_copies(batch, tmp_path):
     out_dir = tmp_path / "drawn"
-    result = runner.invoke(app, ["analyze", str(batch), "--annotate", str(out_dir), "-q", "--out", str(tmp_path / "r.csv")])
+    result = runner.invoke(
+        app,
+        ["analyze", str(batch), "--annotate", str(out_dir), "-q", "--out", str(tmp_path / "r.csv")],
+    )
     assert result.exit_code == 1
     written = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file())
     assert written == ["blank.png", "hopper.jpg", "nested/astronaut.jpg"]
@@ -91,13 +113,21 @@ def test_annotate_writes_copies(batch, tmp_path):
 
 
 def test_summary_goes_to_stderr(tmp_path):
-    result = runner.invoke(app, ["analyze", str(SAMPLES / "grace_hopper.jpg"), "--out", str(tmp_path / "r.jsonl")])
+    result = runner.invoke(
+        app, ["analyze", str(SAMPLES / "grace_hopper.jpg"), "--out", str(tmp_path / "r.jsonl")]
+    )
     assert result.exit_code == 0
     assert result.stdout == ""
     assert "1 face(s)" in result.stderr
 
 
-@pytest.mark.parametrize(("args", "match"), [(["--format", "xml"], "--format must be one of"), (["--model", "nope"], "model must be one of")])
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--format", "xml"], "--format must be one of"),
+        (["--model", "nope"], "model must be one of"),
+    ],
+)
 def test_bad_options_exit_2(args, match):
     result = runner.invoke(app, ["analyze", str(SAMPLES / "astronaut.jpg"), *args])
     assert result.exit_code == 2

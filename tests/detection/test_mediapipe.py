@@ -19,7 +19,9 @@ def detector():
         yield det
 
 
-@pytest.mark.parametrize(("name", "box"), [("grace_hopper.jpg", GRACE_HOPPER_BOX), ("astronaut.jpg", ASTRONAUT_BOX)])
+@pytest.mark.parametrize(
+    ("name", "box"), [("grace_hopper.jpg", GRACE_HOPPER_BOX), ("astronaut.jpg", ASTRONAUT_BOX)]
+)
 def test_finds_the_face_at_the_right_place(detector, name, box):
     faces = detector.detect(read_image(SAMPLES / name))
     assert len(faces) == 1
@@ -51,19 +53,33 @@ def test_boxes_are_clipped_to_the_image(detector):
 def test_auto_falls_back_to_full_range_for_small_faces():
     import cv2
 
-    photo = cv2.resize(read_image(SAMPLES / "grace_hopper.jpg"), (128, 150), interpolation=cv2.INTER_AREA)
+    photo = cv2.resize(
+        read_image(SAMPLES / "grace_hopper.jpg"), (128, 150), interpolation=cv2.INTER_AREA
+    )
     scene = np.full((800, 800, 3), 90, np.uint8)
     scene[100:250, 100:228] = photo  # her face is now ~50 px wide in an 800 px scene
     with MediaPipeFaceDetector("short") as short, MediaPipeFaceDetector("auto") as auto:
         assert len(short.detect(scene)) == 0
         found = auto.detect(scene)
     assert len(found) == 1
-    expected = 100 + np.array([(GRACE_HOPPER_BOX[0] + GRACE_HOPPER_BOX[2]) / 2, (GRACE_HOPPER_BOX[1] + GRACE_HOPPER_BOX[3]) / 2]) / 4
+    expected = (
+        100
+        + np.array(
+            [
+                (GRACE_HOPPER_BOX[0] + GRACE_HOPPER_BOX[2]) / 2,
+                (GRACE_HOPPER_BOX[1] + GRACE_HOPPER_BOX[3]) / 2,
+            ]
+        )
+        / 4
+    )
     center = (found.xyxy[0, :2] + found.xyxy[0, 2:]) / 2
     np.testing.assert_allclose(center, expected, atol=8)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [({"model": "long"}, "model must be one of"), ({"min_confidence": 1.5}, "min_confidence")])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"model": "long"}, "model must be one of"), ({"min_confidence": 1.5}, "min_confidence")],
+)
 def test_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MediaPipeFaceDetector(**kwargs)

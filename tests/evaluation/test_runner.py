@@ -13,7 +13,11 @@ from mien.types import EXPRESSIONS
 from tests.helpers import encode
 
 # grey level of an image -> the class the stub "sees"
-GREY_TO_CLASS = {30: EXPRESSIONS.index("happiness"), 60: EXPRESSIONS.index("neutral"), 90: EXPRESSIONS.index("sadness")}
+GREY_TO_CLASS = {
+    30: EXPRESSIONS.index("happiness"),
+    60: EXPRESSIONS.index("neutral"),
+    90: EXPRESSIONS.index("sadness"),
+}
 
 
 class StubSpec:
@@ -29,7 +33,7 @@ class StubExpression:
     def predict(self, crops):
         out = np.full((len(crops), 8), 0.3 / 7, np.float32)
         for i, c in enumerate(crops):
-            out[i, GREY_TO_CLASS[int(round(c.mean()))]] = 0.7
+            out[i, GREY_TO_CLASS[round(c.mean())]] = 0.7
         return out
 
     def abstained(self, probs):
@@ -54,13 +58,13 @@ def write_set(root, rows, extra_header=""):
 
 
 HAND_SET = [
-    ("a.png", 30, "happiness", "test"),   # right
-    ("b.png", 60, "happiness", "test"),   # wrong (neutral)
-    ("c.png", 60, "neutral", "test"),     # right
-    ("d.png", 60, "neutral", "test"),     # right
-    ("e.png", 30, "sadness", "test"),     # wrong (happiness)
-    ("f.png", None, "sadness", "test"),   # unreadable -> wrong, reported
-    ("g.png", 90, "sadness", "train"),    # other split, ignored
+    ("a.png", 30, "happiness", "test"),  # right
+    ("b.png", 60, "happiness", "test"),  # wrong (neutral)
+    ("c.png", 60, "neutral", "test"),  # right
+    ("d.png", 60, "neutral", "test"),  # right
+    ("e.png", 30, "sadness", "test"),  # wrong (happiness)
+    ("f.png", None, "sadness", "test"),  # unreadable -> wrong, reported
+    ("g.png", 90, "sadness", "train"),  # other split, ignored
 ]
 
 
@@ -70,7 +74,9 @@ def test_hand_computed_metrics(tmp_path, stub_analyzer):
     assert report["n"] == 6
     assert report["labels"] == ["happiness", "sadness", "neutral"]  # present labels, model order
     assert report["accuracy"] == pytest.approx(3 / 6)
-    assert report["per_class_recall"] == pytest.approx({"happiness": 0.5, "sadness": 0.0, "neutral": 1.0})
+    assert report["per_class_recall"] == pytest.approx(
+        {"happiness": 0.5, "sadness": 0.0, "neutral": 1.0}
+    )
     # F1: happiness 2/(2+1+1)=0.5, sadness 0, neutral 4/5
     assert report["macro_f1"] == pytest.approx((0.5 + 0.0 + 0.8) / 3)
     assert report["confusion"]["matrix"] == [[1, 0, 1], [1, 0, 0], [0, 0, 2]]
@@ -90,9 +96,12 @@ def test_label_the_model_lacks_is_an_error(tmp_path, stub_analyzer):
 
 @pytest.mark.parametrize(
     ("content", "split", "match"),
-    [(None, None, "labels.csv: not found"), ("file,label\nx.png,neutral\n", None, "missing column"),
-     ("path,label,split\nx.png,neutral,train\n", "val", "no labelled rows with split 'val'"),
-     ("path,label\nx.png,neutral\n", "val", "no split column")],
+    [
+        (None, None, "labels.csv: not found"),
+        ("file,label\nx.png,neutral\n", None, "missing column"),
+        ("path,label,split\nx.png,neutral,train\n", "val", "no labelled rows with split 'val'"),
+        ("path,label\nx.png,neutral\n", "val", "no split column"),
+    ],
 )
 def test_malformed_sets(tmp_path, content, split, match):
     if content is not None:
@@ -104,7 +113,9 @@ def test_malformed_sets(tmp_path, content, split, match):
 def test_detect_mode_counts_faceless_images_as_wrong(tmp_path, analyzer, samples):
     (tmp_path / "hopper.jpg").write_bytes((samples / "grace_hopper.jpg").read_bytes())
     (tmp_path / "blank.png").write_bytes(encode(Image.new("RGB", (200, 200), (120, 120, 120))))
-    (tmp_path / "labels.csv").write_text("path,label,split\nhopper.jpg,neutral,x\nblank.png,happiness,x\n")
+    (tmp_path / "labels.csv").write_text(
+        "path,label,split\nhopper.jpg,neutral,x\nblank.png,happiness,x\n"
+    )
     report = evaluate(analyzer, read_labels_csv(tmp_path), detect=True)
     assert report.mode == "detect" and report.n == 2
     assert report.no_face == ["blank.png"]

@@ -24,9 +24,9 @@ def test_reads_jpeg_as_bgr():
     [
         ("L", 200, (200, 200, 200)),
         ("RGB", (10, 20, 30), (30, 20, 10)),
-        ("LA", (100, 255), (100, 100, 100)),          # opaque grey + alpha
-        ("RGBA", (255, 0, 0, 0), (255, 255, 255)),    # fully transparent -> white background
-        ("RGBA", (0, 0, 255, 255), (255, 0, 0)),      # opaque blue
+        ("LA", (100, 255), (100, 100, 100)),  # opaque grey + alpha
+        ("RGBA", (255, 0, 0, 0), (255, 255, 255)),  # fully transparent -> white background
+        ("RGBA", (0, 0, 255, 255), (255, 0, 0)),  # opaque blue
         ("1", 1, (255, 255, 255)),
     ],
 )
@@ -56,7 +56,9 @@ def test_16bit_png_scaled_to_8bit():
 def test_exif_orientation_is_applied(orientation):
     upright = np.zeros((40, 60, 3), np.uint8)
     upright[:10, :10] = (255, 255, 255)  # white square top-left when upright
-    stored = {3: np.rot90(upright, 2), 6: np.rot90(upright, 1), 8: np.rot90(upright, 3)}[orientation]
+    stored = {3: np.rot90(upright, 2), 6: np.rot90(upright, 1), 8: np.rot90(upright, 3)}[
+        orientation
+    ]
     img = read_image(jpeg_with_orientation(np.ascontiguousarray(stored), orientation))
     assert img.shape == (40, 60, 3)
     assert img[:8, :8].mean() > 200 and img[-8:, -8:].mean() < 50
@@ -76,7 +78,10 @@ def test_decompression_bomb_is_refused_before_decoding():
         read_image(encode(Image.new("L", (20, 20))), max_pixels=100)
 
 
-NOISE_JPEG = encode(Image.fromarray(np.random.default_rng(0).integers(0, 255, (128, 128, 3), dtype=np.uint8)), "JPEG")
+NOISE_JPEG = encode(
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (128, 128, 3), dtype=np.uint8)),
+    "JPEG",
+)
 
 
 @pytest.mark.parametrize(
@@ -84,9 +89,15 @@ NOISE_JPEG = encode(Image.fromarray(np.random.default_rng(0).integers(0, 255, (1
     [
         (b"", "empty file"),
         (b"hello, this is text", "not a recognised image format"),
-        (encode(Image.new("RGB", (64, 64)), "JPEG")[:200], "corrupt or truncated|corrupt image header"),
+        (
+            encode(Image.new("RGB", (64, 64)), "JPEG")[:200],
+            "corrupt or truncated|corrupt image header",
+        ),
         (NOISE_JPEG[: len(NOISE_JPEG) * 2 // 3], "corrupt or truncated"),
-        (encode(Image.new("RGB", (64, 64)), "PNG")[:60], "corrupt or truncated|corrupt image header"),
+        (
+            encode(Image.new("RGB", (64, 64)), "PNG")[:60],
+            "corrupt or truncated|corrupt image header",
+        ),
     ],
 )
 def test_bad_bytes_raise_typed_errors(data, match):
@@ -113,9 +124,14 @@ def test_non_ascii_path(tmp_path):
 
 @pytest.mark.parametrize(
     ("array", "ok"),
-    [(np.zeros((5, 5), np.uint8), True), (np.zeros((5, 5, 1), np.uint8), True),
-     (np.zeros((5, 5, 3), np.uint8), True), (np.zeros((5, 5, 4), np.uint8), False),
-     (np.zeros((5, 5, 3), np.float32), False), (np.zeros((0, 5, 3), np.uint8), False)],
+    [
+        (np.zeros((5, 5), np.uint8), True),
+        (np.zeros((5, 5, 1), np.uint8), True),
+        (np.zeros((5, 5, 3), np.uint8), True),
+        (np.zeros((5, 5, 4), np.uint8), False),
+        (np.zeros((5, 5, 3), np.float32), False),
+        (np.zeros((0, 5, 3), np.uint8), False),
+    ],
 )
 def test_array_input(array, ok):
     if ok:

@@ -50,9 +50,7 @@ def similarity_matrices(
     cos, sin = np.cos(-angle) * scale, np.sin(-angle) * scale
     tx = template.eye_center[0] * size - (cos * eye_mid[:, 0] - sin * eye_mid[:, 1])
     ty = template.eye_center[1] * size - (sin * eye_mid[:, 0] + cos * eye_mid[:, 1])
-    m = np.stack(
-        [np.stack([cos, -sin, tx], axis=1), np.stack([sin, cos, ty], axis=1)], axis=1
-    )
+    m = np.stack([np.stack([cos, -sin, tx], axis=1), np.stack([sin, cos, ty], axis=1)], axis=1)
     return m.astype(np.float32)
 
 
@@ -98,16 +96,23 @@ def align_faces(
 def _warp(src: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
     scale = math.hypot(float(m[0, 0]), float(m[1, 0]))  # crop px per source px
     if scale >= 0.5:
-        return cv2.warpAffine(src, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.warpAffine(
+            src, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
     factor = min(int(0.5 / scale) + 1, 8)
     big = cv2.warpAffine(
-        src, m * np.float32(factor), (size * factor, size * factor),
-        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
+        src,
+        m * np.float32(factor),
+        (size * factor, size * factor),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
     )
     return cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
 
 
-def crop_whole_image(image: ImageBGR, *, size: int = 48, grey: bool = True) -> npt.NDArray[np.uint8]:
+def crop_whole_image(
+    image: ImageBGR, *, size: int = 48, grey: bool = True
+) -> npt.NDArray[np.uint8]:
     """Treat a whole (pre-cropped) image as one face: resize it to ``size``×``size``.
 
     Returns ``(size, size)`` uint8 grey, or ``(size, size, 3)`` BGR when ``grey`` is false.
@@ -120,4 +125,8 @@ def crop_whole_image(image: ImageBGR, *, size: int = 48, grey: bool = True) -> n
 
 def invert_affine(matrices: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Invert ``(n, 2, 3)`` affine matrices (crop pixels -> source pixels)."""
-    return np.stack([cv2.invertAffineTransform(m) for m in matrices]).astype(np.float32).reshape(-1, 2, 3)
+    return (
+        np.stack([cv2.invertAffineTransform(m) for m in matrices])
+        .astype(np.float32)
+        .reshape(-1, 2, 3)
+    )

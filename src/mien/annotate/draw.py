@@ -33,9 +33,13 @@ class ExpressionAnnotator:
         scale = max(1.0, max(scene.shape[:2]) / 640)
         names = result.expression_names
         class_id = (
-            faces.expression.argmax(1) if faces.expression is not None else np.zeros(len(faces), int)
+            faces.expression.argmax(1)
+            if faces.expression is not None
+            else np.zeros(len(faces), int)
         )
-        detections = sv.Detections(xyxy=faces.xyxy.astype(np.float32), confidence=faces.confidence, class_id=class_id)
+        detections = sv.Detections(
+            xyxy=faces.xyxy.astype(np.float32), confidence=faces.confidence, class_id=class_id
+        )
         labels = []
         for i in range(len(faces)):
             if faces.expression is None:
@@ -47,11 +51,16 @@ class ExpressionAnnotator:
                 text += " ?"
             labels.append(text)
         scene = sv.BoxAnnotator(thickness=round(self.thickness * scale)).annotate(scene, detections)
-        scene = sv.LabelAnnotator(text_scale=0.5 * scale, text_thickness=max(1, round(scale)),
-                                  text_padding=round(5 * scale)).annotate(scene, detections, labels=labels)
+        scene = sv.LabelAnnotator(
+            text_scale=0.5 * scale,
+            text_thickness=max(1, round(scale)),
+            text_padding=round(5 * scale),
+        ).annotate(scene, detections, labels=labels)
         if self.keypoints and faces.keypoints is not None:
             r = max(1, round(2 * scale))
             for pts in faces.keypoints:
                 for x, y in pts:
-                    cv2.circle(scene, (round(float(x)), round(float(y))), r, (0, 255, 255), -1, cv2.LINE_AA)
+                    cv2.circle(
+                        scene, (round(float(x)), round(float(y))), r, (0, 255, 255), -1, cv2.LINE_AA
+                    )
         return scene

@@ -45,7 +45,7 @@ def _quiet_native_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _make_analyzer(model: str, detector: str, min_confidence: float, max_pixels: int):  # noqa: ANN202
+def _make_analyzer(model: str, detector: str, min_confidence: float, max_pixels: int):
     import numpy as np
 
     from mien.errors import WeightsError
@@ -53,8 +53,12 @@ def _make_analyzer(model: str, detector: str, min_confidence: float, max_pixels:
 
     try:
         with _quiet_native_stderr():
-            analyzer = Analyzer(model, detector=detector, min_confidence=min_confidence,  # type: ignore[arg-type]
-                                max_pixels=max_pixels)
+            analyzer = Analyzer(
+                model,
+                detector=detector,
+                min_confidence=min_confidence,  # type: ignore[arg-type]
+                max_pixels=max_pixels,
+            )
             analyzer.detector.detect(np.zeros((64, 64, 3), np.uint8))  # build graphs quietly
     except (ValueError, WeightsError) as e:
         err.print(f"[red]error:[/red] {e}")
@@ -64,22 +68,47 @@ def _make_analyzer(model: str, detector: str, min_confidence: float, max_pixels:
 
 def _progress(total: int, enabled: bool) -> Progress:
     return Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeRemainingColumn(), console=err, disable=not enabled, transient=True,
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not enabled,
+        transient=True,
     )
 
 
 @app.command()
 def analyze(
     paths: Annotated[list[Path], typer.Argument(help="Image files or folders (folders recurse).")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write rows here (default: stdout).")] = None,
-    fmt: Annotated[str | None, typer.Option("--format", "-f", help="json | jsonl | csv (default: from --out's suffix, else jsonl).")] = None,
-    annotate: Annotated[Path | None, typer.Option("--annotate", help="Write copies with boxes and labels drawn into this folder.")] = None,
-    model: Annotated[str, typer.Option(help="Expression model (see `mien models`).")] = "fer_resnet_v1",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write rows here (default: stdout).")
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", "-f", help="json | jsonl | csv (default: from --out's suffix, else jsonl)."
+        ),
+    ] = None,
+    annotate: Annotated[
+        Path | None,
+        typer.Option(
+            "--annotate", help="Write copies with boxes and labels drawn into this folder."
+        ),
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="Expression model (see `mien models`).")
+    ] = "fer_resnet_v1",
     detector: Annotated[str, typer.Option(help="auto | short | full (BlazeFace range).")] = "auto",
-    min_confidence: Annotated[float, typer.Option(min=0.0, max=1.0, help="Detector score threshold.")] = 0.5,
-    max_pixels: Annotated[int, typer.Option(min=1, help="Refuse images with more pixels than this.")] = 100_000_000,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table or progress bar.")] = False,
+    min_confidence: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Detector score threshold.")
+    ] = 0.5,
+    max_pixels: Annotated[
+        int, typer.Option(min=1, help="Refuse images with more pixels than this.")
+    ] = 100_000_000,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No summary table or progress bar.")
+    ] = False,
 ) -> None:
     """Find faces and their perceived expression; one row per face (or per face-less/failed file).
 
@@ -109,12 +138,15 @@ def analyze(
     roots = [Path(p) for p in paths if Path(p).is_dir()]
     summary: list[tuple[str, str, str]] = []
     n_failed = n_faces = 0
-    with open_sink(out, row_columns(names), fmt) as sink, _progress(len(files), not quiet and len(files) > 1) as bar:  # type: ignore[arg-type]
+    with (
+        open_sink(out, row_columns(names), fmt) as sink,
+        _progress(len(files), not quiet and len(files) > 1) as bar,
+    ):  # type: ignore[arg-type]
         task = bar.add_task("analyzing", total=len(files))
         for path in files:
             try:
                 result = _analyze_one(analyzer, path, annotator, annotate, roots)
-            except Exception as e:  # noqa: BLE001 - a batch never dies on one file
+            except Exception as e:
                 from mien.errors import ImageError
 
                 message = e.problem if isinstance(e, ImageError) else f"{type(e).__name__}: {e}"
@@ -126,8 +158,10 @@ def analyze(
                     sink.append(row)
                 n_faces += len(result.faces)
                 labels = ", ".join(
-                    f"{row['label']} {row['label_probability']:.2f}" + (" (abstained)" if row["abstained"] else "")
-                    for row in result_rows(result) if row["status"] == "ok"
+                    f"{row['label']} {row['label_probability']:.2f}"
+                    + (" (abstained)" if row["abstained"] else "")
+                    for row in result_rows(result)
+                    if row["status"] == "ok"
                 )
                 summary.append((str(path), str(len(result.faces)), labels or "no face"))
             bar.advance(task)
@@ -137,7 +171,7 @@ def analyze(
     raise typer.Exit(1 if n_failed else 0)
 
 
-def _analyze_one(analyzer, path: Path, annotator, annotate_dir: Path | None, roots: list[Path]):  # noqa: ANN001, ANN202
+def _analyze_one(analyzer, path: Path, annotator, annotate_dir: Path | None, roots: list[Path]):
     from mien.io import read_image
 
     image = read_image(path, max_pixels=analyzer.max_pixels)
@@ -163,9 +197,13 @@ def _relative_name(path: Path, roots: list[Path]) -> Path:
     return Path(path.name)
 
 
-def _print_summary(summary: list[tuple[str, str, str]], n_faces: int, n_failed: int, out: Path | None) -> None:
+def _print_summary(
+    summary: list[tuple[str, str, str]], n_faces: int, n_failed: int, out: Path | None
+) -> None:
     if len(summary) <= 20:
-        table = Table("file", "faces", "perceived expression (probability)", box=None, header_style="bold")
+        table = Table(
+            "file", "faces", "perceived expression (probability)", box=None, header_style="bold"
+        )
         for name, count, labels in summary:
             table.add_row(name, count, labels, style="red" if count == "error" else None)
         err.print(table)
@@ -175,10 +213,19 @@ def _print_summary(summary: list[tuple[str, str, str]], n_faces: int, n_failed: 
 
 @app.command()
 def evaluate(
-    dataset_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder with labels.csv (path,label,split,...).")],
+    dataset_dir: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, file_okay=False, help="Folder with labels.csv (path,label,split,...)."
+        ),
+    ],
     split: Annotated[str | None, typer.Option(help="Only rows of this split.")] = None,
-    detect: Annotated[bool, typer.Option("--detect", help="Run detection + alignment and score the largest face.")] = False,
-    model: Annotated[str, typer.Option(help="Expression model (see `mien models`).")] = "fer_resnet_v1",
+    detect: Annotated[
+        bool, typer.Option("--detect", help="Run detection + alignment and score the largest face.")
+    ] = False,
+    model: Annotated[
+        str, typer.Option(help="Expression model (see `mien models`).")
+    ] = "fer_resnet_v1",
     detector: Annotated[str, typer.Option(help="auto | short | full (with --detect).")] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -197,7 +244,9 @@ def evaluate(
     with _progress(len(dataset), not quiet) as bar:
         task = bar.add_task("evaluating", total=len(dataset))
         try:
-            report = run_evaluate(analyzer, dataset, detect=detect, progress=lambda k: bar.advance(task, k))
+            report = run_evaluate(
+                analyzer, dataset, detect=detect, progress=lambda k: bar.advance(task, k)
+            )
         except DatasetError as e:
             err.print(f"[red]error:[/red] {e}")
             raise typer.Exit(2) from e
@@ -216,8 +265,12 @@ def models() -> None:
         spec = get_spec(name)
         m = spec.metrics
         table.add_row(
-            name, ", ".join(spec.names), f"{spec.input_size}×{spec.input_size} {'grey' if spec.grey else 'BGR'}",
-            str(m.get("val_accuracy", "?")), str(m.get("val_ece_calibrated", "?")), str(spec.abstain_threshold),
+            name,
+            ", ".join(spec.names),
+            f"{spec.input_size}×{spec.input_size} {'grey' if spec.grey else 'BGR'}",
+            str(m.get("val_accuracy", "?")),
+            str(m.get("val_ece_calibrated", "?")),
+            str(spec.abstain_threshold),
         )
     Console().print(table)
 
@@ -232,6 +285,8 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
 ) -> None:
     """mien: perceived facial expression, measured locally."""

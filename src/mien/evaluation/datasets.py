@@ -41,7 +41,9 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
     root = Path(root)
     csv_path = root / "labels.csv"
     if not csv_path.is_file():
-        raise DatasetError(f"{csv_path}: not found (expected a labels.csv with path,label,split columns)")
+        raise DatasetError(
+            f"{csv_path}: not found (expected a labels.csv with path,label,split columns)"
+        )
     with open(csv_path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         fields = reader.fieldnames or []
@@ -49,9 +51,17 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
         if missing:
             raise DatasetError(f"{csv_path}: missing column(s) {missing}; has {fields}")
         if split is not None and "split" not in fields:
-            raise DatasetError(f"{csv_path}: --split {split!r} given but the file has no split column")
-        rows = [r for r in reader if (split is None or r["split"] == split) and (r["label"] or "").strip()]
+            raise DatasetError(
+                f"{csv_path}: --split {split!r} given but the file has no split column"
+            )
+        rows = [
+            r
+            for r in reader
+            if (split is None or r["split"] == split) and (r["label"] or "").strip()
+        ]
     if not rows:
         where = f" with split {split!r}" if split is not None else ""
         raise DatasetError(f"{csv_path}: no labelled rows{where}")
-    return LabeledDataset(root, tuple(r["path"] for r in rows), tuple(r["label"].strip() for r in rows))
+    return LabeledDataset(
+        root, tuple(r["path"] for r in rows), tuple(r["label"].strip() for r in rows)
+    )

@@ -95,7 +95,9 @@ def nll(logits: FloatArray, y_true: IntArray, temperature: float = 1.0) -> float
     return float(-logp[np.arange(len(z)), np.asarray(y_true)].mean())
 
 
-def fit_temperature(logits: FloatArray, y_true: IntArray, *, lo: float = 0.05, hi: float = 20.0) -> float:
+def fit_temperature(
+    logits: FloatArray, y_true: IntArray, *, lo: float = 0.05, hi: float = 20.0
+) -> float:
     """Temperature scaling (Guo et al., ICML 2017): the ``T > 0`` minimising validation NLL.
 
     Golden-section search on ``log T`` over ``[lo, hi]`` (NLL is unimodal in ``T``).

@@ -87,7 +87,9 @@ def evaluate(
     names = list(analyzer.expression_names)
     unknown = sorted(set(dataset.labels) - set(names))
     if unknown:
-        raise DatasetError(f"{dataset.root}: label(s) {unknown} are not among the model's labels {names}")
+        raise DatasetError(
+            f"{dataset.root}: label(s) {unknown} are not among the model's labels {names}"
+        )
     present = [n for n in names if n in set(dataset.labels)]
     cols = np.asarray([names.index(n) for n in present])
     y_true = np.asarray([present.index(label) for label in dataset.labels])
@@ -124,7 +126,7 @@ def evaluate(
                     flush()
         except ImageError as err:
             failed.append({"path": rel, "error": err.problem})
-        except Exception as err:  # noqa: BLE001 - one bad file never ends an evaluation
+        except Exception as err:
             failed.append({"path": rel, "error": f"{type(err).__name__}: {err}"})
         if progress is not None:
             progress(1)
@@ -138,7 +140,9 @@ def evaluate(
         n=len(dataset),
         accuracy=accuracy(y_true, y_pred),
         macro_f1=macro_f1(cm, missing),
-        per_class_recall={n: (None if np.isnan(r) else float(r)) for n, r in zip(present, recall, strict=True)},
+        per_class_recall={
+            n: (None if np.isnan(r) else float(r)) for n, r in zip(present, recall, strict=True)
+        },
         confusion={"labels": present, "matrix": cm.tolist(), "no_prediction": missing.tolist()},
         ece=ece,
         labels=present,

@@ -23,9 +23,24 @@ SCHEMA_VERSION = "1"
 def row_columns(names: Sequence[str]) -> list[str]:
     """Column names for a model with expression labels ``names``."""
     return [
-        "schema_version", "source", "status", "error", "frame_index", "timestamp_s",
-        "image_width", "image_height", "face", "x1", "y1", "x2", "y2", "det_confidence",
-        *(f"p_{n}" for n in names), "label", "label_probability", "abstained",
+        "schema_version",
+        "source",
+        "status",
+        "error",
+        "frame_index",
+        "timestamp_s",
+        "image_width",
+        "image_height",
+        "face",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "det_confidence",
+        *(f"p_{n}" for n in names),
+        "label",
+        "label_probability",
+        "abstained",
     ]
 
 
@@ -40,9 +55,11 @@ def result_rows(result: FrameResult) -> list[dict[str, Any]]:
     names = result.expression_names
     base = _blank(names)
     base.update(
-        source=result.source, frame_index=result.frame_index,
+        source=result.source,
+        frame_index=result.frame_index,
         timestamp_s=round(result.timestamp_s, 6),
-        image_width=result.image_wh[0], image_height=result.image_wh[1],
+        image_width=result.image_wh[0],
+        image_height=result.image_wh[1],
     )
     faces = result.faces
     if len(faces) == 0:

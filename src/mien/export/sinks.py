@@ -32,10 +32,17 @@ class RowSink:
         ValueError: unknown ``fmt``, or a row whose keys differ from ``columns``.
     """
 
-    def __init__(self, stream: IO[str], columns: Sequence[str], fmt: Format, *, owns_stream: bool = False) -> None:
+    def __init__(
+        self, stream: IO[str], columns: Sequence[str], fmt: Format, *, owns_stream: bool = False
+    ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"format must be one of {list(FORMATS)}; got {fmt!r}")
-        self.stream, self.columns, self.fmt, self.owns_stream = stream, list(columns), fmt, owns_stream
+        self.stream, self.columns, self.fmt, self.owns_stream = (
+            stream,
+            list(columns),
+            fmt,
+            owns_stream,
+        )
         self.count = 0
         self._csv = csv.DictWriter(stream, fieldnames=self.columns) if fmt == "csv" else None
         if self._csv is not None:

@@ -1,4 +1,4 @@
-"""Expression classifiers: aligned face crops in, calibrated perceived-expression probabilities out."""
+"""Expression classifiers: aligned face crops in, calibrated perceived-expression probabilities."""
 
 from mien.expression.model import ExpressionModel
 

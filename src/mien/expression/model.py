@@ -35,18 +35,26 @@ class ExpressionModel:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         try:
-            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
         except Exception as err:  # onnxruntime raises its own untyped errors
             raise WeightsError(f"{path}: onnxruntime cannot load this model ({err})") from err
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         channels = 1 if spec.grey else 3
-        if len(inputs) != 1 or list(inputs[0].shape[1:]) != [channels, spec.input_size, spec.input_size]:
+        if len(inputs) != 1 or list(inputs[0].shape[1:]) != [
+            channels,
+            spec.input_size,
+            spec.input_size,
+        ]:
             raise WeightsError(
                 f"{path}: input must be (n, {channels}, {spec.input_size}, {spec.input_size}); "
                 f"got {[i.shape for i in inputs]}"
             )
         if outputs[0].shape[-1] != len(spec.names):
-            raise WeightsError(f"{path}: output has {outputs[0].shape[-1]} classes; spec names {len(spec.names)}")
+            raise WeightsError(
+                f"{path}: output has {outputs[0].shape[-1]} classes; spec names {len(spec.names)}"
+            )
         self._input = inputs[0].name
 
     @property
@@ -71,7 +79,10 @@ class ExpressionModel:
         s = self.spec.input_size
         expected = (s, s) if self.spec.grey else (s, s, 3)
         if crops.dtype != np.uint8 or crops.shape[1:] != expected:
-            raise ValueError(f"crops must be uint8 (n, {', '.join(map(str, expected))}); got {crops.dtype} {crops.shape}")
+            raise ValueError(
+                f"crops must be uint8 (n, {', '.join(map(str, expected))}); "
+                f"got {crops.dtype} {crops.shape}"
+            )
         if len(crops) == 0:
             return np.zeros((0, len(self.names)), np.float32)
         x = crops.astype(np.float32)

@@ -139,7 +139,9 @@ def _from_array(arr: np.ndarray, label: str) -> ImageBGR:
     elif arr.ndim == 3 and arr.shape[2] == 1:
         arr = cv2.cvtColor(arr[:, :, 0], cv2.COLOR_GRAY2BGR)
     elif not (arr.ndim == 3 and arr.shape[2] == 3):
-        raise UnreadableImageError(label, f"array must be (H, W), (H, W, 1) or (H, W, 3); got {arr.shape}")
+        raise UnreadableImageError(
+            label, f"array must be (H, W), (H, W, 1) or (H, W, 3); got {arr.shape}"
+        )
     if arr.shape[0] < 1 or arr.shape[1] < 1:
         raise UnreadableImageError(label, f"image has no pixels ({arr.shape})")
     return np.ascontiguousarray(arr)

@@ -31,7 +31,9 @@ class TrainConfig:
     threads: int = 2
     fer_dir: str = "../shared/data/fer"
     taiwanese_dir: str | None = "../shared/data/taiwanese"
-    taiwanese_val_subjects: list[str] = field(default_factory=lambda: ["P01", "P08", "P15", "P22", "P29"])
+    taiwanese_val_subjects: list[str] = field(
+        default_factory=lambda: ["P01", "P08", "P15", "P22", "P29"]
+    )
     vote_weight: float = 0.8
     taiwanese_observer_weight: float = 0.5
     arch: str = "fer_resnet"
@@ -58,7 +60,9 @@ class TrainConfig:
     limit_train: int | None = None
 
     @classmethod
-    def load(cls, path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    def load(
+        cls, path: str | Path | None = None, overrides: dict[str, Any] | None = None
+    ) -> TrainConfig:
         """Defaults, then the YAML file at ``path``, then ``overrides``.
 
         Raises:

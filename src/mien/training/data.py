@@ -42,10 +42,17 @@ class ArraySet:
 
     @staticmethod
     def concat(sets: list[ArraySet]) -> ArraySet:
-        return ArraySet(*(np.concatenate([getattr(s, f) for s in sets]) for f in ("images", "targets", "labels", "source")))
+        return ArraySet(
+            *(
+                np.concatenate([getattr(s, f) for s in sets])
+                for f in ("images", "targets", "labels", "source")
+            )
+        )
 
 
-def load_fer(fer_dir: str | Path, split: str, *, vote_weight: float = 0.8, clean: bool = False) -> ArraySet:
+def load_fer(
+    fer_dir: str | Path, split: str, *, vote_weight: float = 0.8, clean: bool = False
+) -> ArraySet:
     """FER2013 crops of one split with FER+ targets.
 
     Target = ``vote_weight`` × (normalised votes over the 8 expressions, ``unknown``/``NF``
@@ -57,7 +64,9 @@ def load_fer(fer_dir: str | Path, split: str, *, vote_weight: float = 0.8, clean
         clean: drop rows whose image also appears in another split (``cross_split_dup_rows``).
     """
     fer_dir = Path(fer_dir)
-    rows = [r for r in csv.DictReader(open(fer_dir / "labels.csv", newline="")) if r["split"] == split]
+    rows = [
+        r for r in csv.DictReader(open(fer_dir / "labels.csv", newline="")) if r["split"] == split
+    ]
     if clean:
         rows = [r for r in rows if not r.get("cross_split_dup_rows")]
     index = {name: i for i, name in enumerate(EXPRESSIONS)}
@@ -69,7 +78,11 @@ def load_fer(fer_dir: str | Path, split: str, *, vote_weight: float = 0.8, clean
         img = cv2.imread(str(fer_dir / r["path"]), cv2.IMREAD_GRAYSCALE)
         if img is None:
             raise FileNotFoundError(fer_dir / r["path"])
-        images[i] = img if img.shape == (48, 48) else cv2.resize(img, (48, 48), interpolation=cv2.INTER_AREA)
+        images[i] = (
+            img
+            if img.shape == (48, 48)
+            else cv2.resize(img, (48, 48), interpolation=cv2.INTER_AREA)
+        )
         for name, j in index.items():
             votes[i, j] = float(r[f"votes_{name}"])
         labels[i] = index[r["label"]]

@@ -47,17 +47,33 @@ def export_onnx(checkpoint: str | Path, onnx_path: str | Path) -> TrainConfig:
     """Write the checkpoint's EMA network as ONNX; returns the training config."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     cfg = TrainConfig(**state["config"])
-    net = build_model(cfg.arch, num_classes=len(EXPRESSIONS), widths=cfg.widths, depths=cfg.depths,
-                      stem=cfg.stem, dropout=cfg.dropout)
+    net = build_model(
+        cfg.arch,
+        num_classes=len(EXPRESSIONS),
+        widths=cfg.widths,
+        depths=cfg.depths,
+        stem=cfg.stem,
+        dropout=cfg.dropout,
+    )
     net.load_state_dict(state["ema"])
     net.eval()
     dummy = torch.zeros(1, 1, cfg.input_size, cfg.input_size)
-    torch.onnx.export(net, (dummy,), str(onnx_path), input_names=["crops"], output_names=["logits"],
-                      dynamic_axes={"crops": {0: "n"}, "logits": {0: "n"}}, opset_version=17, dynamo=False)
+    torch.onnx.export(
+        net,
+        (dummy,),
+        str(onnx_path),
+        input_names=["crops"],
+        output_names=["logits"],
+        dynamic_axes={"crops": {0: "n"}, "logits": {0: "n"}},
+        opset_version=17,
+        dynamo=False,
+    )
     return cfg
 
 
-def onnx_logits(onnx_path: str | Path, images: np.ndarray, *, flip: bool = False, batch: int = 512) -> np.ndarray:
+def onnx_logits(
+    onnx_path: str | Path, images: np.ndarray, *, flip: bool = False, batch: int = 512
+) -> np.ndarray:
     """``(n, K)`` logits of ``(n, 48, 48)`` uint8 crops from the exported file (onnxruntime)."""
     import onnxruntime as ort
 
@@ -82,19 +98,28 @@ def evaluate_logits(logits: np.ndarray, labels: np.ndarray, temperature: float) 
     return {
         "accuracy": round(float((logits.argmax(1) == labels).mean()), 4),
         "macro_f1": round(macro_f1(cm), 4),
-        "per_class_recall": {n: round(float(r), 4) for n, r in zip(EXPRESSIONS, per_class_recall(cm), strict=True)},
+        "per_class_recall": {
+            n: round(float(r), 4) for n, r in zip(EXPRESSIONS, per_class_recall(cm), strict=True)
+        },
         "nll_uncalibrated": round(nll(logits, labels), 4),
         "nll_calibrated": round(nll(logits, labels, temperature), 4),
         "ece_uncalibrated": round(expected_calibration_error(softmax(logits), labels), 4),
         "ece_calibrated": round(expected_calibration_error(probs, labels), 4),
         "abstain_rate": round(float(1 - kept.mean()), 4),
-        "accuracy_when_not_abstained": round(float((probs.argmax(1) == labels)[kept].mean()), 4) if kept.any() else None,
+        "accuracy_when_not_abstained": round(float((probs.argmax(1) == labels)[kept].mean()), 4)
+        if kept.any()
+        else None,
         "confusion": cm.tolist(),
     }
 
 
-def export_model(checkpoint: str | Path, weights_dir: str | Path, *, name: str = "fer_resnet_v1",
-                 flip_tta: bool | None = None) -> dict[str, Any]:
+def export_model(
+    checkpoint: str | Path,
+    weights_dir: str | Path,
+    *,
+    name: str = "fer_resnet_v1",
+    flip_tta: bool | None = None,
+) -> dict[str, Any]:
     """Export, calibrate and write ``<weights_dir>/<name>.onnx`` + ``.json``; returns metrics.
 
     Args:
@@ -117,7 +142,7 @@ def export_model(checkpoint: str | Path, weights_dir: str | Path, *, name: str =
     metrics = {
         "val": evaluate_logits(logits, val.labels, temperature),
         "val_clean": evaluate_logits(logits[clean], val.labels[clean], temperature),
-        "n_val": int(len(val)),
+        "n_val": len(val),
         "n_val_clean": int(clean.sum()),
         "temperature": round(temperature, 4),
         "flip_tta": flip_tta,
@@ -129,12 +154,21 @@ def export_model(checkpoint: str | Path, weights_dir: str | Path, *, name: str =
     if timing.exists():
         metrics["train_wall_s"] = json.loads(timing.read_text())["train_wall_s"]
     spec = WeightSpec(
-        name=name, file=onnx_path.name, sha256=sha256_of(onnx_path), input_size=cfg.input_size,
-        grey=True, input_range=(0.0, 255.0), alignment="fer", names=EXPRESSIONS,
-        temperature=round(temperature, 4), abstain_threshold=ABSTAIN_THRESHOLD, flip_tta=flip_tta,
+        name=name,
+        file=onnx_path.name,
+        sha256=sha256_of(onnx_path),
+        input_size=cfg.input_size,
+        grey=True,
+        input_range=(0.0, 255.0),
+        alignment="fer",
+        names=EXPRESSIONS,
+        temperature=round(temperature, 4),
+        abstain_threshold=ABSTAIN_THRESHOLD,
+        flip_tta=flip_tta,
         license="MIT",
         metrics={
-            "val_accuracy": metrics["val"]["accuracy"], "val_macro_f1": metrics["val"]["macro_f1"],
+            "val_accuracy": metrics["val"]["accuracy"],
+            "val_macro_f1": metrics["val"]["macro_f1"],
             "val_ece_uncalibrated": metrics["val"]["ece_uncalibrated"],
             "val_ece_calibrated": metrics["val"]["ece_calibrated"],
             "val_clean_accuracy": metrics["val_clean"]["accuracy"],
@@ -145,5 +179,7 @@ def export_model(checkpoint: str | Path, weights_dir: str | Path, *, name: str =
     )
     spec.to_json(weights_dir / f"{name}.json")
     (ckpt_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    log.info("exported %s: val acc %.4f, T=%.3f", onnx_path, metrics["val"]["accuracy"], temperature)
+    log.info(
+        "exported %s: val acc %.4f, T=%.3f", onnx_path, metrics["val"]["accuracy"], temperature
+    )
     return metrics

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 
 from mien.training.augment import augment
 from mien.training.config import TrainConfig
@@ -37,7 +37,9 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 @torch.no_grad()
-def predict_logits(model: torch.nn.Module, images: np.ndarray, *, flip: bool = False, batch: int = 512) -> np.ndarray:
+def predict_logits(
+    model: torch.nn.Module, images: np.ndarray, *, flip: bool = False, batch: int = 512
+) -> np.ndarray:
     """``(n, K)`` float32 logits for ``(n, 48, 48)`` uint8 crops (mean over a flip if asked)."""
     model.eval()
     out = []
@@ -78,26 +80,43 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
     tw_val: ArraySet | None = None
     if cfg.taiwanese_dir and Path(cfg.taiwanese_dir).exists():
         tw_train, tw_val = load_taiwanese(
-            cfg.taiwanese_dir, val_subjects=cfg.taiwanese_val_subjects,
+            cfg.taiwanese_dir,
+            val_subjects=cfg.taiwanese_val_subjects,
             observer_weight=cfg.taiwanese_observer_weight,
         )
         train_set = ArraySet.concat([train_set, tw_train])
     if cfg.limit_train:
         train_set = train_set.subset(np.arange(min(cfg.limit_train, len(train_set))))
-    log.info("data: train %d, val %d (clean %d), taiwanese val %d, loaded in %.0f s",
-             len(train_set), len(val), int(clean.sum()), 0 if tw_val is None else len(tw_val),
-             time.time() - t_start)
+    log.info(
+        "data: train %d, val %d (clean %d), taiwanese val %d, loaded in %.0f s",
+        len(train_set),
+        len(val),
+        int(clean.sum()),
+        0 if tw_val is None else len(tw_val),
+        time.time() - t_start,
+    )
 
-    model = build_model(cfg.arch, num_classes=len(EXPRESSIONS), widths=cfg.widths,
-                        depths=cfg.depths, stem=cfg.stem, dropout=cfg.dropout)
+    model = build_model(
+        cfg.arch,
+        num_classes=len(EXPRESSIONS),
+        widths=cfg.widths,
+        depths=cfg.depths,
+        stem=cfg.stem,
+        dropout=cfg.dropout,
+    )
     model = model.to(memory_format=torch.channels_last)
     ema = copy.deepcopy(model).eval()
     decay, no_decay = [], []
-    for name, p in model.named_parameters():
+    for _name, p in model.named_parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
     opt = torch.optim.SGD(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
+        [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        nesterov=True,
     )
     steps_per_epoch = len(train_set) // cfg.batch_size
     total = steps_per_epoch * cfg.epochs
@@ -118,8 +137,19 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
     summary = out / "summary.csv"
     if start_epoch == 0:
         with open(summary, "w", newline="") as f:
-            csv.writer(f).writerow(["epoch", "lr", "train_loss", "val_acc", "val_acc_flip",
-                                    "val_clean_acc", "taiwanese_val_acc", "epoch_s", "elapsed_s"])
+            csv.writer(f).writerow(
+                [
+                    "epoch",
+                    "lr",
+                    "train_loss",
+                    "val_acc",
+                    "val_acc_flip",
+                    "val_clean_acc",
+                    "taiwanese_val_acc",
+                    "epoch_s",
+                    "elapsed_s",
+                ]
+            )
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.time()
         model.train()
@@ -140,7 +170,9 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
             step += 1
             d = min(cfg.ema_decay, (1 + step) / (10 + step))
             with torch.no_grad():
-                for pe, pm in zip(ema.state_dict().values(), model.state_dict().values(), strict=True):
+                for pe, pm in zip(
+                    ema.state_dict().values(), model.state_dict().values(), strict=True
+                ):
                     if pe.dtype.is_floating_point:
                         pe.mul_(d).add_(pm.detach(), alpha=1 - d)
                     else:
@@ -150,22 +182,59 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         acc = _accuracy(val_logits, val.labels)
         acc_flip = _accuracy(predict_logits(ema, val.images, flip=True), val.labels)
         acc_clean = _accuracy(val_logits[clean], val.labels[clean])
-        tw_acc = float("nan") if tw_val is None else _accuracy(predict_logits(ema, tw_val.images), tw_val.labels)
+        tw_acc = (
+            float("nan")
+            if tw_val is None
+            else _accuracy(predict_logits(ema, tw_val.images), tw_val.labels)
+        )
         elapsed = time.time() - t_start
         with open(summary, "a", newline="") as f:
-            csv.writer(f).writerow([epoch, f"{lr:.5f}", f"{np.mean(losses):.4f}", f"{acc:.4f}",
-                                    f"{acc_flip:.4f}", f"{acc_clean:.4f}", f"{tw_acc:.4f}",
-                                    f"{time.time() - t0:.1f}", f"{elapsed:.0f}"])
-        log.info("epoch %d loss %.4f val %.4f flip %.4f clean %.4f tw %.4f (%.0f s)",
-                 epoch, np.mean(losses), acc, acc_flip, acc_clean, tw_acc, time.time() - t0)
+            csv.writer(f).writerow(
+                [
+                    epoch,
+                    f"{lr:.5f}",
+                    f"{np.mean(losses):.4f}",
+                    f"{acc:.4f}",
+                    f"{acc_flip:.4f}",
+                    f"{acc_clean:.4f}",
+                    f"{tw_acc:.4f}",
+                    f"{time.time() - t0:.1f}",
+                    f"{elapsed:.0f}",
+                ]
+            )
+        log.info(
+            "epoch %d loss %.4f val %.4f flip %.4f clean %.4f tw %.4f (%.0f s)",
+            epoch,
+            np.mean(losses),
+            acc,
+            acc_flip,
+            acc_clean,
+            tw_acc,
+            time.time() - t0,
+        )
         if acc > best_acc:
             best_acc = acc
-            torch.save({"ema": ema.state_dict(), "epoch": epoch, "val_acc": acc, "config": cfg.to_dict()}, out / "best.pt")
-        torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                    "gen": gen.get_state(), "epoch": epoch, "best_acc": best_acc, "step": step,
-                    "elapsed_s": elapsed}, out / "last.pt")
+            torch.save(
+                {"ema": ema.state_dict(), "epoch": epoch, "val_acc": acc, "config": cfg.to_dict()},
+                out / "best.pt",
+            )
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "ema": ema.state_dict(),
+                "opt": opt.state_dict(),
+                "gen": gen.get_state(),
+                "epoch": epoch,
+                "best_acc": best_acc,
+                "step": step,
+                "elapsed_s": elapsed,
+            },
+            out / "last.pt",
+        )
     wall = time.time() - t_start
-    (out / "timing.json").write_text(json.dumps({"train_wall_s": round(wall, 1), "best_val_acc": best_acc}, indent=2))
+    (out / "timing.json").write_text(
+        json.dumps({"train_wall_s": round(wall, 1), "best_val_acc": best_acc}, indent=2)
+    )
     log.info("done in %.1f min, best val acc %.4f", wall / 60, best_acc)
     logging.getLogger("mien").removeHandler(handler)
     return out
