@@ -81,7 +81,7 @@ def test_out_file_formats_hold_the_same_rows(tmp_path, fmt):
     assert all(set(P_COLUMNS) <= set(r) for r in rows)
     assert [
         r["source"].endswith(n)
-        for r, n in zip(rows, ["grace_hopper.jpg", "astronaut.jpg"], strict=False)
+        for r, n in zip(rows, ["grace_hopper.jpg", "astronaut.jpg"], strict=True)
     ] == [True, True]
     assert {str(r["abstained"]).lower() for r in rows} <= {"true", "false"}
 
