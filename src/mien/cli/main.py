@@ -154,13 +154,14 @@ def analyze(
                 summary.append((str(path), "error", message))
                 n_failed += 1
             else:
-                for row in result_rows(result):
+                rows = result_rows(result)
+                for row in rows:
                     sink.append(row)
                 n_faces += len(result.faces)
                 labels = ", ".join(
                     f"{row['label']} {row['label_probability']:.2f}"
                     + (" (abstained)" if row["abstained"] else "")
-                    for row in result_rows(result)
+                    for row in rows
                     if row["status"] == "ok"
                 )
                 summary.append((str(path), str(len(result.faces)), labels or "no face"))
