@@ -24,10 +24,13 @@ def main() -> None:
     ap.add_argument("--name", default="fer_resnet_v1")
     ap.add_argument("--weights-dir", type=Path, default=ROOT / "src/mien/expression/weights")
     ap.add_argument("--flip-tta", choices=["auto", "on", "off"], default="auto")
+    ap.add_argument("--float32", action="store_true", help="ship float32 instead of int8")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     flip = {"auto": None, "on": True, "off": False}[args.flip_tta]
-    metrics = export_model(args.run / "best.pt", args.weights_dir, name=args.name, flip_tta=flip)
+    metrics = export_model(
+        args.run / "best.pt", args.weights_dir, name=args.name, flip_tta=flip, int8=not args.float32
+    )
     print(
         json.dumps(
             {k: v for k, v in metrics.items() if k not in ("val", "val_clean")}
