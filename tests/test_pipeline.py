@@ -60,3 +60,64 @@ def test_exif_rotated_photo_reports_boxes_in_the_upright_image(analyzer):
 def test_bad_constructor_options():
     with pytest.raises(ValueError, match="model must be one of"):
         Analyzer(detector="sideways")  # type: ignore[arg-type]
+
+
+# FER+ val crops (clean: no copy in train) with a strong annotator majority (votes out of 10)
+KNOWN_VAL = [
+    ("images/val/fer0030871.png", "anger"),  # 9 votes
+    ("images/val/fer0029954.png", "disgust"),  # 8 votes
+    ("images/val/fer0029739.png", "fear"),  # 10 votes
+    ("images/val/fer0031166.png", "happiness"),  # 10 votes
+    ("images/val/fer0030838.png", "sadness"),  # 10 votes
+    ("images/val/fer0028758.png", "surprise"),  # 10 votes
+    ("images/val/fer0031823.png", "neutral"),  # 10 votes
+]
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(("path", "label"), KNOWN_VAL)
+def test_fixed_val_crops_get_their_known_label(analyzer, shared, path, label):
+    probs = analyzer.classify_crop(shared / "data" / "fer" / path)
+    assert probs.sum() == pytest.approx(1.0, abs=1e-5)
+    assert EXPRESSIONS[int(probs.argmax())] == label
+    assert probs.max() > 0.6
+
+
+def test_run_keeps_order_and_records_failures(analyzer, tmp_path):
+    from mien.errors import ImageNotFoundError, UnreadableImageError
+
+    inputs = [
+        SAMPLES / "grace_hopper.jpg",
+        b"garbage bytes",
+        tmp_path / "missing.png",
+        read_image(SAMPLES / "astronaut.jpg"),
+        np.full((50, 50, 3), 0, np.uint8),
+    ]
+    items = list(analyzer.run(inputs, prefetch=2, keep_images=True))
+    assert [i.source for i in items] == [
+        str(SAMPLES / "grace_hopper.jpg"),
+        "<bytes>#1",
+        str(tmp_path / "missing.png"),
+        "<array>#3",
+        "<array>#4",
+    ]
+    assert isinstance(items[1].error, UnreadableImageError) and items[1].result is None
+    assert isinstance(items[2].error, ImageNotFoundError)
+    assert [len(i.result.faces) for i in (items[0], items[3], items[4])] == [1, 1, 0]
+    assert items[0].image.shape == (600, 512, 3)
+    single = analyzer.analyze(SAMPLES / "grace_hopper.jpg").faces.expression
+    np.testing.assert_allclose(items[0].result.faces.expression, single, atol=1e-6)
+
+
+def test_run_stops_early_without_reading_everything(analyzer):
+    seen = []
+
+    def sources():
+        for i in range(1000):
+            seen.append(i)
+            yield np.zeros((20, 20, 3), np.uint8)
+
+    for n, _ in enumerate(analyzer.run(sources(), prefetch=3)):
+        if n == 4:
+            break
+    assert len(seen) <= 4 + 1 + 3

@@ -1,10 +1,18 @@
-"""``Analyzer``: detect → align → classify for one image. It only wires the stages together."""
+"""``Analyzer``: read → detect → align → classify. It only wires the stages together.
+
+``analyze()`` handles one image; ``run()`` handles many, decoding the next files in a
+background thread while the current one is analysed, and never stops on a bad file.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import os
 import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +27,33 @@ from mien.registry import DEFAULT_MODEL, create_model
 from mien.types import Faces, FrameResult, ImageBGR
 
 TEMPLATES = {"fer": FER_TEMPLATE}
+
+ImageSource = str | os.PathLike[str] | bytes | ImageBGR
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One input of :meth:`Analyzer.run`: its result, or the error that stopped it.
+
+    Attributes:
+        source: the input's name (its path, or ``"<array>#i"``/``"<bytes>#i"`` by position).
+        result: the analysis; ``None`` when ``error`` is set.
+        error: why this input could not be analysed (an :class:`~mien.errors.ImageError` for
+            an unreadable file, or any unexpected exception); ``None`` on success.
+        image: the decoded ``(H, W, 3)`` uint8 BGR image when ``run(keep_images=True)``.
+    """
+
+    source: str
+    result: FrameResult | None
+    error: Exception | None = None
+    image: ImageBGR | None = None
+
+
+def _source_name(image: object, position: int | None = None) -> str:
+    if isinstance(image, (str, os.PathLike)):
+        return str(image)
+    kind = "<bytes>" if isinstance(image, (bytes, bytearray)) else "<array>"
+    return kind if position is None else f"{kind}#{position}"
 
 
 class Analyzer:
@@ -72,7 +107,7 @@ class Analyzer:
 
     def analyze(
         self,
-        image: str | os.PathLike[str] | bytes | ImageBGR,
+        image: ImageSource,
         *,
         source: str | None = None,
         frame_index: int = 0,
@@ -94,14 +129,73 @@ class Analyzer:
         Raises:
             mien.errors.ImageError: the image cannot be read (subclass says why).
         """
-        if source is None:
-            source = (
-                str(image)
-                if isinstance(image, (str, os.PathLike))
-                else ("<bytes>" if isinstance(image, (bytes, bytearray)) else "<array>")
-            )
+        source = _source_name(image) if source is None else source
         t0 = time.perf_counter()
         img = read_image(image, max_pixels=self.max_pixels, name=source)
+        read_ms = (time.perf_counter() - t0) * 1e3
+        return self._analyze_decoded(img, source, frame_index, timestamp_s, read_ms)
+
+    def run(
+        self,
+        images: Iterable[ImageSource],
+        *,
+        prefetch: int = 8,
+        keep_images: bool = False,
+    ) -> Iterator[BatchItem]:
+        """Analyse many images in order, decoding ahead in a background thread.
+
+        A file that cannot be read (or fails in any other way) yields an item with ``error``
+        set, and the run goes on. Stopping early (``break``) stops the reader too.
+
+        Args:
+            images: paths, encoded bytes or BGR arrays.
+            prefetch: how many images may be decoded ahead (memory: up to ``prefetch`` images).
+            keep_images: attach each decoded image to its item (e.g. to annotate it).
+
+        Yields:
+            One :class:`BatchItem` per input, in input order.
+
+        Raises:
+            ValueError: ``prefetch`` < 1.
+        """
+        if prefetch < 1:
+            raise ValueError(f"prefetch must be >= 1; got {prefetch}")
+
+        def read(image: ImageSource, name: str) -> tuple[ImageBGR, float]:
+            t0 = time.perf_counter()
+            img = read_image(image, max_pixels=self.max_pixels, name=name)
+            return img, (time.perf_counter() - t0) * 1e3
+
+        sources = enumerate(images)
+        window: deque[tuple[str, Future[tuple[ImageBGR, float]]]] = deque()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mien-read") as pool:
+
+            def submit_next() -> None:
+                for position, image in sources:
+                    name = _source_name(image, position)
+                    window.append((name, pool.submit(read, image, name)))
+                    return
+
+            for _ in range(prefetch):
+                submit_next()
+            try:
+                while window:
+                    name, future = window.popleft()
+                    submit_next()
+                    try:
+                        img, read_ms = future.result()
+                        result = self._analyze_decoded(img, name, 0, 0.0, read_ms)
+                    except Exception as err:  # a batch never dies on one input
+                        yield BatchItem(name, None, err)
+                        continue
+                    yield BatchItem(name, result, None, img if keep_images else None)
+            finally:
+                for _, future in window:
+                    future.cancel()
+
+    def _analyze_decoded(
+        self, img: ImageBGR, source: str, frame_index: int, timestamp_s: float, read_ms: float
+    ) -> FrameResult:
         t1 = time.perf_counter()
         faces = self.detector.detect(img)
         t2 = time.perf_counter()
@@ -121,14 +215,14 @@ class Analyzer:
             expression_names=self.expression_names,
             abstain_threshold=spec.abstain_threshold,
             timings_ms={
-                "read": (t1 - t0) * 1e3,
+                "read": read_ms,
                 "detect": (t2 - t1) * 1e3,
                 "align": (t3 - t2) * 1e3,
                 "expression": (t4 - t3) * 1e3,
             },
         )
 
-    def whole_image_crop(self, image: str | os.PathLike[str] | bytes | ImageBGR) -> np.ndarray:
+    def whole_image_crop(self, image: ImageSource) -> np.ndarray:
         """The model input for a whole (pre-cropped) image: read it, convert it to the model's
         colour form and resize it to its input size; no detector, no alignment.
 
@@ -142,7 +236,7 @@ class Analyzer:
         img = read_image(image, max_pixels=self.max_pixels)
         return crop_whole_image(img, size=spec.input_size, grey=spec.grey)
 
-    def classify_crop(self, image: str | os.PathLike[str] | bytes | ImageBGR) -> np.ndarray:
+    def classify_crop(self, image: ImageSource) -> np.ndarray:
         """Classify a whole image as one already-cropped face (see :meth:`whole_image_crop`).
 
         Returns:

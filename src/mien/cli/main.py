@@ -143,52 +143,63 @@ def analyze(
         _progress(len(files), not quiet and len(files) > 1) as bar,
     ):  # type: ignore[arg-type]
         task = bar.add_task("analyzing", total=len(files))
-        for path in files:
-            try:
-                result = _analyze_one(analyzer, path, annotator, annotate, roots)
-            except Exception as e:
-                from mien.errors import ImageError
-
-                message = e.problem if isinstance(e, ImageError) else f"{type(e).__name__}: {e}"
+        items = analyzer.run(files, keep_images=annotator is not None)
+        for path, item in zip(files, items, strict=True):
+            bar.advance(task)
+            if item.result is None:
+                message = _describe(item.error)
                 sink.append(error_row(str(path), message, names))
                 summary.append((str(path), "error", message))
                 n_failed += 1
-            else:
-                rows = result_rows(result)
-                for row in rows:
-                    sink.append(row)
-                n_faces += len(result.faces)
-                labels = ", ".join(
-                    f"{row['label']} {row['label_probability']:.2f}"
-                    + (" (abstained)" if row["abstained"] else "")
-                    for row in rows
-                    if row["status"] == "ok"
-                )
-                summary.append((str(path), str(len(result.faces)), labels or "no face"))
-            bar.advance(task)
+                continue
+            result = item.result
+            rows = result_rows(result)
+            for row in rows:
+                sink.append(row)
+            n_faces += len(result.faces)
+            labels = ", ".join(
+                f"{row['label']} {row['label_probability']:.2f}"
+                + (" (abstained)" if row["abstained"] else "")
+                for row in rows
+                if row["status"] == "ok"
+            )
+            summary.append((str(path), str(len(result.faces)), labels or "no face"))
+            if annotator is not None and annotate is not None and item.image is not None:
+                target = annotate / _relative_name(path, roots)
+                try:
+                    _write_annotated(annotator.annotate(item.image, result), target)
+                except OSError as e:
+                    err.print(f"[red]could not write {target}: {e}[/red]")
+                    n_failed += 1
     analyzer.close()
     if not quiet:
         _print_summary(summary, n_faces, n_failed, out)
     raise typer.Exit(1 if n_failed else 0)
 
 
-def _analyze_one(analyzer, path: Path, annotator, annotate_dir: Path | None, roots: list[Path]):
-    from mien.io import read_image
+def _describe(error: Exception | None) -> str:
+    from mien.errors import ImageError
 
-    image = read_image(path, max_pixels=analyzer.max_pixels)
-    result = analyzer.analyze(image, source=str(path))
-    if annotator is not None and annotate_dir is not None:
-        import cv2
+    if isinstance(error, ImageError):
+        return error.problem
+    return f"{type(error).__name__}: {error}"
 
-        scene = annotator.annotate(image.copy(), result)
-        target = annotate_dir / _relative_name(path, roots)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.suffix.lower() not in (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"):
-            target = target.with_suffix(".png")
-        ok, buf = cv2.imencode(target.suffix, scene)
-        if ok:
-            target.write_bytes(buf.tobytes())
-    return result
+
+def _write_annotated(scene, target: Path) -> None:
+    """Encode ``scene`` (BGR) to ``target``; unknown suffixes become PNG.
+
+    Raises:
+        OSError: the folder or file cannot be written, or the image cannot be encoded.
+    """
+    import cv2
+
+    if target.suffix.lower() not in (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"):
+        target = target.with_suffix(".png")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(target.suffix, scene)
+    if not ok:
+        raise OSError(f"cannot encode {target.suffix} image")
+    target.write_bytes(buf.tobytes())
 
 
 def _relative_name(path: Path, roots: list[Path]) -> Path:
