@@ -59,7 +59,7 @@ def main() -> None:
             cm = confusion_matrix(y, pred, 7)
             row += [f"{(pred == y).mean():.4f}", f"{macro_f1(cm):.4f}"]
         table.add_row(*row)
-    Console().print(table)
+    Console(width=120).print(table)
 
 
 if __name__ == "__main__":
