@@ -8,12 +8,16 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Column, Table
+
+if TYPE_CHECKING:
+    from mien.detection.mediapipe import DetectorModel
+    from mien.export.sinks import Format
 
 app = typer.Typer(
     name="mien",
@@ -55,8 +59,8 @@ def _make_analyzer(model: str, detector: str, min_confidence: float, max_pixels:
         with _quiet_native_stderr():
             analyzer = Analyzer(
                 model,
-                detector=detector,
-                min_confidence=min_confidence,  # type: ignore[arg-type]
+                detector=cast("DetectorModel", detector),
+                min_confidence=min_confidence,
                 max_pixels=max_pixels,
             )
             analyzer.detector.detect(np.zeros((64, 64, 3), np.uint8))  # build graphs quietly
@@ -139,9 +143,9 @@ def analyze(
     summary: list[tuple[str, str, str]] = []
     n_failed = n_faces = 0
     with (
-        open_sink(out, row_columns(names), fmt) as sink,
+        open_sink(out, row_columns(names), cast("Format", fmt)) as sink,
         _progress(len(files), not quiet and len(files) > 1) as bar,
-    ):  # type: ignore[arg-type]
+    ):
         task = bar.add_task("analyzing", total=len(files))
         items = analyzer.run(files, keep_images=annotator is not None)
         for path, item in zip(files, items, strict=True):
