@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
@@ -23,7 +24,7 @@ from fer_peer import FerPeer
 from rich.console import Console
 from rich.table import Table
 
-from mien import Analyzer
+from mien import Analyzer, FrameResult
 from mien.alignment import align_faces
 from mien.io import read_image
 
@@ -40,21 +41,15 @@ def main() -> None:
     analyzer = Analyzer(threads=args.threads)
     peer = FerPeer()
 
+    def count(results: Iterable[FrameResult]) -> tuple[int, int]:
+        sizes = [len(r.faces) for r in results]
+        return sum(n > 0 for n in sizes), sum(sizes)
+
     def run_mien() -> tuple[int, int]:
-        found = faces = 0
-        for item in analyzer.run(paths):
-            n = len(item.result.faces)
-            found += n > 0
-            faces += n
-        return found, faces
+        return count(item.result for item in analyzer.run(paths))
 
     def run_mien_single() -> tuple[int, int]:
-        found = faces = 0
-        for p in paths:
-            n = len(analyzer.analyze(p).faces)
-            found += n > 0
-            faces += n
-        return found, faces
+        return count(analyzer.analyze(p) for p in paths)
 
     def run_peer() -> tuple[int, int]:
         found = faces = 0

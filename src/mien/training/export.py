@@ -35,7 +35,7 @@ from mien.evaluation.metrics import (
 )
 from mien.training.config import TrainConfig
 from mien.training.data import load_fer, load_fer_clean_mask
-from mien.training.nets import build_model
+from mien.training.nets import build_from_config
 from mien.types import EXPRESSIONS
 from mien.weights import WeightSpec, sha256_of
 
@@ -49,14 +49,7 @@ def export_onnx(checkpoint: str | Path, onnx_path: str | Path) -> TrainConfig:
     """Write the checkpoint's EMA network as ONNX; returns the training config."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     cfg = TrainConfig(**state["config"])
-    net = build_model(
-        cfg.arch,
-        num_classes=len(EXPRESSIONS),
-        widths=cfg.widths,
-        depths=cfg.depths,
-        stem=cfg.stem,
-        dropout=cfg.dropout,
-    )
+    net = build_from_config(cfg, len(EXPRESSIONS))
     net.load_state_dict(state["ema"])
     net.eval()
     dummy = torch.zeros(1, 1, cfg.input_size, cfg.input_size)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from mien.training.augment import augment
 from mien.training.config import TrainConfig
 from mien.training.data import ArraySet, load_fer, load_fer_clean_mask, load_taiwanese
-from mien.training.nets import build_model
+from mien.training.nets import build_from_config
 from mien.types import EXPRESSIONS
 
 log = logging.getLogger(__name__)
@@ -96,14 +96,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         time.time() - t_start,
     )
 
-    model = build_model(
-        cfg.arch,
-        num_classes=len(EXPRESSIONS),
-        widths=cfg.widths,
-        depths=cfg.depths,
-        stem=cfg.stem,
-        dropout=cfg.dropout,
-    )
+    model = build_from_config(cfg, len(EXPRESSIONS))
     model = model.to(memory_format=torch.channels_last)
     ema = copy.deepcopy(model).eval()
     decay, no_decay = [], []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mien.training.config import TrainConfig
+
 
 def _conv_bn(cin: int, cout: int, stride: int = 1, relu: bool = True) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout)]
@@ -85,6 +87,18 @@ class FerResNet(nn.Module):
 
 
 ARCHS = {"fer_resnet": FerResNet}
+
+
+def build_from_config(cfg: TrainConfig, num_classes: int) -> nn.Module:
+    """The untrained network a :class:`~mien.training.config.TrainConfig` describes."""
+    return build_model(
+        cfg.arch,
+        num_classes=num_classes,
+        widths=cfg.widths,
+        depths=cfg.depths,
+        stem=cfg.stem,
+        dropout=cfg.dropout,
+    )
 
 
 def build_model(arch: str, **kwargs: object) -> nn.Module:
