@@ -78,7 +78,7 @@ def test_auto_falls_back_to_full_range_for_small_faces():
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"model": "long"}, "model must be one of"), ({"min_confidence": 1.5}, "min_confidence")],
+    [({"model": "long"}, "detector must be one of"), ({"min_confidence": 1.5}, "min_confidence")],
 )
 def test_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -90,3 +90,37 @@ def test_short_range_finds_nearly_all_shared_photos(detector, shared):
     paths = sorted((shared / "media" / "faces").glob("*.jpg"))[:100]
     found = sum(len(detector.detect(read_image(p))) > 0 for p in paths)
     assert found >= 97
+
+
+def test_min_confidence_is_applied(detector):
+    image = read_image(SAMPLES / "grace_hopper.jpg")
+    score = float(detector.detect(image).confidence[0])
+    with MediaPipeFaceDetector("auto", min_confidence=min(1.0, score + 0.01)) as strict:
+        assert len(strict.detect(image)) == 0
+
+
+def test_nested_boxes_are_dropped():
+    from mien.detection.mediapipe import _drop_nested
+    from tests.helpers import make_faces
+
+    faces = make_faces(
+        [[0, 0, 100, 100], [10, 10, 40, 40], [90, 90, 160, 160], [200, 0, 260, 60]],
+        [0.9, 0.6, 0.7, 0.55],
+    )
+    kept = _drop_nested(faces)  # the eye-sized box inside the face goes; overlaps stay
+    np.testing.assert_array_equal(kept.confidence, np.float32([0.9, 0.7, 0.55]))
+
+
+@pytest.mark.parametrize("shape", [(5, 100_000, 3), (40_000, 8, 3)])
+def test_extreme_sides_do_not_crash(detector, shape):
+    assert len(detector.detect(np.zeros(shape, np.uint8))) == 0
+
+
+def test_large_image_boxes_map_back_to_full_resolution(detector):
+    import cv2
+
+    photo = read_image(SAMPLES / "grace_hopper.jpg")
+    big = cv2.resize(photo, (5120, 6000), interpolation=cv2.INTER_LINEAR)  # shrunk to 4096 inside
+    faces = detector.detect(big)
+    assert len(faces) == 1
+    np.testing.assert_allclose(faces.xyxy[0], np.array(GRACE_HOPPER_BOX) * 10, atol=60)

@@ -13,10 +13,24 @@ short-range finds 398 and full-range 43 (321 with the photo padded by half its s
    the whole frame (a tight crop) is missed by pass 1 and found here (FER2013 val crops: 283 of
    300 found by pass 1, 300 of 300 with this pass);
 3. full-range on the image (small, distant faces).
+
+Whatever the model, three things are applied on top of MediaPipe:
+
+* detections scoring below ``min_confidence`` are dropped (MediaPipe's own graph keeps
+  everything above 0.5, so thresholds below 0.5 have no effect);
+* a detection lying mostly (≥ 80 % of its area) inside a higher-scoring one is dropped: faces do
+  not nest, and BlazeFace sometimes fires a second time on an eye or a spectacle lens;
+* images with a side longer than ``MAX_SIDE`` pixels are shrunk before detection (boxes are
+  mapped back to full resolution). MediaPipe's own resampling fails on sides of 32,767 px or
+  more, and the detectors look at the image at 128 or 192 px anyway.
+
+Limit: the whole image is seen at 128 px (short-range) or 192 px (full-range), so a face much
+smaller than about a twentieth of the image's longer side is missed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from typing import Any, Literal
@@ -28,6 +42,10 @@ from mien.types import KEYPOINT_NAMES, Faces, ImageBGR
 
 DetectorModel = Literal["short", "full", "auto"]
 DETECTOR_MODELS: tuple[str, ...] = ("short", "full", "auto")
+MAX_SIDE = 4096
+"""Longest image side, in pixels, handed to MediaPipe; larger images are shrunk first."""
+NESTED_OVERLAP = 0.8
+"""Share of a box's area inside a higher-scoring box above which it is dropped as nested."""
 
 
 class MediaPipeFaceDetector:
@@ -47,7 +65,7 @@ class MediaPipeFaceDetector:
 
     def __init__(self, model: DetectorModel = "auto", *, min_confidence: float = 0.5) -> None:
         if model not in DETECTOR_MODELS:
-            raise ValueError(f"model must be one of {list(DETECTOR_MODELS)}; got {model!r}")
+            raise ValueError(f"detector must be one of {list(DETECTOR_MODELS)}; got {model!r}")
         if not 0.0 <= min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be in [0, 1]; got {min_confidence!r}")
         self.model = model
@@ -72,19 +90,30 @@ class MediaPipeFaceDetector:
             detector's score, and 6 keypoints in :data:`~mien.types.KEYPOINT_NAMES` order.
             ``Faces.empty()`` when there is none.
         """
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        width, height = image.shape[1], image.shape[0]
+        height, width = image.shape[:2]
+        scale = min(1.0, MAX_SIDE / max(width, height))
+        if scale < 1.0:
+            small = (max(1, round(width * scale)), max(1, round(height * scale)))
+            image = cv2.resize(image, small, interpolation=cv2.INTER_AREA)
+        faces = self._detect(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        if scale < 1.0 and len(faces) and faces.keypoints is not None:
+            inv = np.float32(1.0 / scale)
+            faces = dataclasses.replace(
+                faces, xyxy=faces.xyxy * inv, keypoints=faces.keypoints * inv
+            )
+        keep = faces.confidence >= self.min_confidence
+        return _drop_nested(_clip(faces[keep] if not keep.all() else faces, width, height))
+
+    def _detect(self, rgb: np.ndarray) -> Faces:
         if self.model == "full":
-            return _clip(self._run(1, rgb, pad=0), width, height)
+            return self._run(1, rgb, pad=0)
         faces = self._run(0, rgb, pad=0)
         if len(faces) or self.model == "short":
-            return _clip(faces, width, height)
-        pad = max(width, height) // 4
+            return faces
+        pad = max(rgb.shape[:2]) // 4
         padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
         faces = self._run(0, padded, pad=pad)
-        if len(faces):
-            return _clip(faces, width, height)
-        return _clip(self._run(1, rgb, pad=0), width, height)
+        return faces if len(faces) else self._run(1, rgb, pad=0)
 
     def _run(self, selection: int, rgb: np.ndarray, *, pad: int) -> Faces:
         with warnings.catch_warnings():
@@ -122,6 +151,24 @@ class MediaPipeFaceDetector:
         self.close()
 
 
+def _drop_nested(faces: Faces) -> Faces:
+    """Drop boxes lying mostly inside a higher-scoring box (faces are sorted by score)."""
+    if len(faces) < 2:
+        return faces
+    xyxy = faces.xyxy
+    keep = np.ones(len(faces), bool)
+    for i in range(1, len(faces)):
+        for j in range(i):
+            if not keep[j]:
+                continue
+            ix = max(0.0, min(xyxy[i, 2], xyxy[j, 2]) - max(xyxy[i, 0], xyxy[j, 0]))
+            iy = max(0.0, min(xyxy[i, 3], xyxy[j, 3]) - max(xyxy[i, 1], xyxy[j, 1]))
+            if ix * iy >= NESTED_OVERLAP * max(float(faces.area[i]), 1e-6):
+                keep[i] = False
+                break
+    return faces if keep.all() else faces[keep]
+
+
 def _clip(faces: Faces, width: int, height: int) -> Faces:
     """Clip boxes to the image and drop boxes left with no area."""
     if not len(faces):
@@ -129,6 +176,6 @@ def _clip(faces: Faces, width: int, height: int) -> Faces:
     xyxy = faces.xyxy.copy()
     xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, width)
     xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, height)
-    faces.xyxy = xyxy
+    faces = dataclasses.replace(faces, xyxy=xyxy)
     keep = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
     return faces if keep.all() else faces[keep]
