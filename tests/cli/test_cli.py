@@ -155,3 +155,72 @@ def test_evaluate_unknown_label_exits_2(tmp_path):
 def test_models_and_version():
     assert "fer_resnet_v1" in runner.invoke(app, ["models"]).stdout
     assert runner.invoke(app, ["--version"]).stdout.startswith("mien ")
+
+
+def test_out_must_not_overwrite_an_input(tmp_path):
+    victim = tmp_path / "victim.jpg"
+    victim.write_bytes((SAMPLES / "astronaut.jpg").read_bytes())
+    before = victim.read_bytes()
+    for out in (victim, tmp_path, tmp_path / "rows.png"):
+        result = runner.invoke(app, ["analyze", str(victim), "--out", str(out), "-q"])
+        assert result.exit_code == 2, out
+        assert "--out" in result.stderr
+    assert victim.read_bytes() == before
+
+
+def test_annotate_never_overwrites_inputs_and_keeps_names_apart(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.jpg").write_bytes((SAMPLES / "astronaut.jpg").read_bytes())
+    before = (tmp_path / "a" / "x.jpg").read_bytes()
+    result = runner.invoke(
+        app, ["analyze", str(tmp_path / "a"), "--annotate", str(tmp_path / "a"), "-q"]
+    )
+    assert result.exit_code == 2 and "overwrite" in result.stderr
+    assert (tmp_path / "a" / "x.jpg").read_bytes() == before
+    out = tmp_path / "drawn"
+    args = ["analyze", str(tmp_path / "a" / "x.jpg"), str(tmp_path / "b" / "x.jpg")]
+    result = runner.invoke(
+        app, [*args, "--annotate", str(out), "-q", "-o", str(tmp_path / "r.csv")]
+    )
+    assert result.exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["x.jpg", "x_1.jpg"]
+
+
+def test_non_utf8_file_name_is_written_escaped(tmp_path):
+    import os
+
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    name = os.fsdecode(b"bad\xffname.jpg")
+    (folder / name).write_bytes((SAMPLES / "astronaut.jpg").read_bytes())
+    (folder / "z.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    out = tmp_path / "rows.csv"
+    result = runner.invoke(app, ["analyze", str(folder), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    assert "\\udcff" in rows[0]["source"]
+
+
+def test_broken_link_in_a_folder_is_a_failure_row(tmp_path):
+    folder = tmp_path / "links"
+    folder.mkdir()
+    (folder / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    result = runner.invoke(app, ["analyze", str(folder), "-f", "csv", "-q"])
+    assert result.exit_code == 1
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["status"], r["error"]) for r in rows] == [("error", "no such file")]
+
+
+def test_evaluate_reports_load_failures_and_reads_excel_bom(tmp_path):
+    (tmp_path / "hopper.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    (tmp_path / "broken.png").write_bytes(b"nope")
+    (tmp_path / "labels.csv").write_bytes(
+        "\ufeffpath,label,split\nhopper.jpg,neutral,val\nbroken.png,happiness,val\n".encode()
+    )
+    result = runner.invoke(app, ["evaluate", str(tmp_path), "-q"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["n"] == 2 and report["failed"][0]["path"] == "broken.png"
+    assert "failed to load" in result.stderr and "broken.png" in result.stderr

@@ -105,10 +105,15 @@ def analyze(
     ] = "fer_resnet_v1",
     detector: Annotated[str, typer.Option(help="auto | short | full (BlazeFace range).")] = "auto",
     min_confidence: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Detector score threshold.")
+        float,
+        typer.Option(min=0.0, max=1.0, help="Detector score threshold (MediaPipe's floor is 0.5)."),
     ] = 0.5,
     max_pixels: Annotated[
-        int, typer.Option(min=1, help="Refuse images with more pixels than this.")
+        int,
+        typer.Option(
+            min=1,
+            help="Refuse images with more pixels than this (Pillow refuses above ~179 M anyway).",
+        ),
     ] = 100_000_000,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No summary table or progress bar.")
@@ -131,6 +136,10 @@ def analyze(
     if not files:
         err.print("[yellow]no image files found[/yellow]")
         raise typer.Exit(1)
+    problem = _check_outputs(out, annotate, paths, files)
+    if problem:
+        err.print(f"[red]error:[/red] {problem}")
+        raise typer.Exit(2)
     analyzer = _make_analyzer(model, detector, min_confidence, max_pixels)
     names = analyzer.expression_names
     annotator = None
@@ -140,6 +149,8 @@ def analyze(
         annotate.mkdir(parents=True, exist_ok=True)
         annotator = ExpressionAnnotator()
     roots = [Path(p) for p in paths if Path(p).is_dir()]
+    inputs = {_resolved(f) for f in files}
+    written: set[Path] = set()
     summary: list[tuple[str, str, str]] = []
     n_failed = n_faces = 0
     with (
@@ -169,9 +180,12 @@ def analyze(
             )
             summary.append((str(path), str(len(result.faces)), labels or "no face"))
             if annotator is not None and annotate is not None and item.image is not None:
-                target = annotate / _relative_name(path, roots)
+                target = _unique(_image_name(annotate / _relative_name(path, roots)), written)
                 try:
+                    if _resolved(target) in inputs:
+                        raise OSError("it would overwrite an input image")
                     _write_annotated(annotator.annotate(item.image, result), target)
+                    written.add(target)
                 except OSError as e:
                     err.print(f"[red]could not write {target}: {e}[/red]")
                     n_failed += 1
@@ -189,16 +203,61 @@ def _describe(error: Exception | None) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+WRITABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path.absolute()
+
+
+def _check_outputs(
+    out: Path | None, annotate: Path | None, paths: list[Path], files: list[Path]
+) -> str | None:
+    """Why the requested outputs would destroy inputs or cannot be written, or ``None``."""
+    from mien.io import IMAGE_SUFFIXES
+
+    inputs = {_resolved(f) for f in files}
+    if out is not None:
+        if out.is_dir():
+            return f"--out {out} is a folder; give a file name such as results.csv"
+        if _resolved(out) in inputs:
+            return f"--out {out} is one of the input images; it would be overwritten"
+        if out.suffix.lower() in IMAGE_SUFFIXES:
+            return f"--out {out} looks like an image file; rows go to .csv, .json or .jsonl"
+    if annotate is not None:
+        if annotate.exists() and not annotate.is_dir():
+            return f"--annotate {annotate} is a file; give a folder"
+        folders = {_resolved(p) for p in paths if p.is_dir()} | {_resolved(f).parent for f in files}
+        if _resolved(annotate) in folders:
+            return f"--annotate {annotate} holds input images; copies would overwrite them"
+    return None
+
+
+def _image_name(target: Path) -> Path:
+    """``target`` with a suffix OpenCV can write (others become ``.png``)."""
+    return target if target.suffix.lower() in WRITABLE_SUFFIXES else target.with_suffix(".png")
+
+
+def _unique(target: Path, taken: set[Path]) -> Path:
+    """``target``, or ``name_1.ext``, ``name_2.ext``… if this run already wrote that name."""
+    candidate, i = target, 0
+    while candidate in taken:
+        i += 1
+        candidate = target.with_name(f"{target.stem}_{i}{target.suffix}")
+    return candidate
+
+
 def _write_annotated(scene, target: Path) -> None:
-    """Encode ``scene`` (BGR) to ``target``; unknown suffixes become PNG.
+    """Encode ``scene`` (BGR) to ``target``.
 
     Raises:
         OSError: the folder or file cannot be written, or the image cannot be encoded.
     """
     import cv2
 
-    if target.suffix.lower() not in (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"):
-        target = target.with_suffix(".png")
     target.parent.mkdir(parents=True, exist_ok=True)
     ok, buf = cv2.imencode(target.suffix, scene)
     if not ok:
@@ -216,12 +275,17 @@ def _relative_name(path: Path, roots: list[Path]) -> Path:
 def _print_summary(
     summary: list[tuple[str, str, str]], n_faces: int, n_failed: int, out: Path | None
 ) -> None:
-    if len(summary) <= 20:
-        table = Table(
-            "file", "faces", "perceived expression (probability)", box=None, header_style="bold"
-        )
-        for name, count, labels in summary:
+    """A table of every file (up to 20 files), else of the failed ones only; then the counts."""
+    rows = summary if len(summary) <= 20 else [r for r in summary if r[1] == "error"]
+    if rows:
+        table = Table(box=None, header_style="bold")
+        table.add_column("file", overflow="fold")
+        table.add_column("faces")
+        table.add_column("perceived expression (probability)", overflow="fold")
+        for name, count, labels in rows:
             table.add_row(name, count, labels, style="red" if count == "error" else None)
+        if len(summary) > 20:
+            err.print(f"failed files ({len(rows)}):")
         err.print(table)
     where = f" → {out}" if out else ""
     err.print(f"{len(summary)} file(s), {n_faces} face(s), {n_failed} failed{where}")
@@ -245,8 +309,12 @@ def evaluate(
     detector: Annotated[str, typer.Option(help="auto | short | full (with --detect).")] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Score the model on a labelled folder; prints JSON (n, accuracy, macro_f1,
-    per_class_recall, confusion, ece, ...) to stdout."""
+    """Score the model on a labelled folder and print JSON metrics to stdout.
+
+    The JSON holds n, accuracy, macro_f1, per_class_recall, confusion, ece (15 bins), the labels
+    scored, and the images with no face (--detect) or that failed to load. Exit status 1 when
+    any image failed to load (it still counts, as wrong).
+    """
     from mien.errors import DatasetError
     from mien.evaluation.datasets import read_labels_csv
     from mien.evaluation.runner import evaluate as run_evaluate
@@ -268,6 +336,15 @@ def evaluate(
             raise typer.Exit(2) from e
     analyzer.close()
     typer.echo(json.dumps(report.to_dict(), indent=2))
+    if report.no_face:
+        err.print(
+            f"[yellow]{len(report.no_face)} image(s) with no face found (counted as wrong)[/yellow]"
+        )
+    if report.failed:
+        err.print(f"[red]{len(report.failed)} image(s) failed to load (counted as wrong):[/red]")
+        for f in report.failed[:20]:
+            err.print(f"  {f['path']}: {f['error']}")
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -275,7 +352,7 @@ def models() -> None:
     """List the bundled expression models and their measured numbers."""
     from mien.registry import get_spec, list_models
 
-    table = Table("labels", "input", "val accuracy", "ECE (calibrated)", "abstain below")
+    table = Table("labels", "input", "val accuracy*", "val ECE*", "abstain below")
     table.columns.insert(0, Column("name", no_wrap=True))
     for name in list_models():
         spec = get_spec(name)
@@ -289,6 +366,9 @@ def models() -> None:
             str(spec.abstain_threshold),
         )
     Console().print(table)
+    Console().print(
+        "* on the validation split that also selected and calibrated the model (see MODEL_CARD.md)"
+    )
 
 
 def _version(value: bool) -> None:

@@ -85,4 +85,6 @@ def open_sink(path: str | Path | None, columns: Sequence[str], fmt: Format) -> R
         return RowSink(sys.stdout, columns, fmt)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return RowSink(open(path, "w", newline="", encoding="utf-8"), columns, fmt, owns_stream=True)
+    # backslashreplace: a file name that is not valid UTF-8 is written escaped, never fatal
+    stream = open(path, "w", newline="", encoding="utf-8", errors="backslashreplace")
+    return RowSink(stream, columns, fmt, owns_stream=True)
