@@ -58,7 +58,7 @@ def test_exif_rotated_photo_reports_boxes_in_the_upright_image(analyzer):
 
 
 def test_bad_constructor_options():
-    with pytest.raises(ValueError, match="model must be one of"):
+    with pytest.raises(ValueError, match="detector must be one of"):
         Analyzer(detector="sideways")  # type: ignore[arg-type]
 
 
@@ -121,3 +121,17 @@ def test_run_stops_early_without_reading_everything(analyzer):
         if n == 4:
             break
     assert len(seen) <= 4 + 1 + 3
+
+
+def test_run_refuses_a_single_image(analyzer):
+    with pytest.raises(TypeError, match="use analyze"):
+        list(analyzer.run(str(SAMPLES / "astronaut.jpg")))
+
+
+def test_unsupported_input_type_is_a_typed_error(analyzer):
+    from mien.errors import UnreadableImageError
+
+    with pytest.raises(UnreadableImageError, match="<NoneType>: not an image"):
+        analyzer.analyze(None)  # type: ignore[arg-type]
+    items = list(analyzer.run([None]))
+    assert items[0].source == "<NoneType>#0" and isinstance(items[0].error, UnreadableImageError)

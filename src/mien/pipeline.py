@@ -52,7 +52,12 @@ class BatchItem:
 def _source_name(image: object, position: int | None = None) -> str:
     if isinstance(image, (str, os.PathLike)):
         return str(image)
-    kind = "<bytes>" if isinstance(image, (bytes, bytearray)) else "<array>"
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        kind = "<bytes>"
+    elif isinstance(image, np.ndarray):
+        kind = "<array>"
+    else:
+        kind = f"<{type(image).__name__}>"
     return kind if position is None else f"{kind}#{position}"
 
 
@@ -157,9 +162,12 @@ class Analyzer:
 
         Raises:
             ValueError: ``prefetch`` < 1.
+            TypeError: ``images`` is a single image (a path, bytes or an array).
         """
         if prefetch < 1:
             raise ValueError(f"prefetch must be >= 1; got {prefetch}")
+        if isinstance(images, (str, bytes, bytearray, os.PathLike, np.ndarray)):
+            raise TypeError("run() takes an iterable of images; use analyze() for a single image")
 
         def read(image: ImageSource, name: str) -> tuple[ImageBGR, float]:
             t0 = time.perf_counter()

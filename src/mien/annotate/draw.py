@@ -55,6 +55,7 @@ class ExpressionAnnotator:
             text_scale=0.5 * scale,
             text_thickness=max(1, round(scale)),
             text_padding=round(5 * scale),
+            smart_position=True,
         ).annotate(scene, detections, labels=labels)
         if self.keypoints and faces.keypoints is not None:
             r = max(1, round(2 * scale))

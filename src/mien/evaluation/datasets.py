@@ -44,7 +44,7 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
         raise DatasetError(
             f"{csv_path}: not found (expected a labels.csv with path,label,split columns)"
         )
-    with open(csv_path, newline="", encoding="utf-8") as f:
+    with open(csv_path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel's byte-order mark
         reader = csv.DictReader(f)
         fields = reader.fieldnames or []
         missing = [c for c in ("path", "label") if c not in fields]

@@ -58,6 +58,11 @@ def read_image(
         return _from_array(source, name or "<array>")
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _decode(io.BytesIO(bytes(source)), name or "<bytes>", max_pixels)
+    if not isinstance(source, (str, os.PathLike)):
+        raise UnreadableImageError(
+            name or f"<{type(source).__name__}>",
+            "not an image: expected a path, encoded bytes or a uint8 array",
+        )
     path = Path(source)
     label = name or str(path)
     if not path.exists():
@@ -80,7 +85,10 @@ def _decode(stream: io.BytesIO, label: str, max_pixels: int) -> ImageBGR:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(stream)
     except Image.DecompressionBombError as err:
-        raise ImageTooLargeError(label, f"too many pixels ({err})") from err
+        raise ImageTooLargeError(
+            label,
+            f"too many pixels: more than Pillow decodes safely ({Image.MAX_IMAGE_PIXELS * 2})",
+        ) from err
     except UnidentifiedImageError as err:
         raise UnreadableImageError(label, "not a recognised image format") from err
     except (OSError, ValueError, SyntaxError) as err:
@@ -150,13 +158,19 @@ def _from_array(arr: np.ndarray, label: str) -> ImageBGR:
 def iter_image_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
     """Expand paths: files are yielded as given, folders recursively (sorted, image suffixes).
 
+    Inside folders only files whose suffix is in :data:`IMAGE_SUFFIXES` are taken; a file named
+    directly is always taken, whatever its suffix.
+
     A path that does not exist is yielded unchanged so the caller can record its failure.
     """
     for p in paths:
         path = Path(p)
         if path.is_dir():
+            # broken links are kept so that their failure is recorded, not silently skipped
             yield from sorted(
-                f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+                f
+                for f in path.rglob("*")
+                if (f.is_file() or f.is_symlink()) and f.suffix.lower() in IMAGE_SUFFIXES
             )
         else:
             yield path
