@@ -18,6 +18,7 @@ from rich.table import Column, Table
 if TYPE_CHECKING:
     from mien.detection.mediapipe import DetectorModel
     from mien.export.sinks import Format
+    from mien.pipeline import Analyzer
 
 app = typer.Typer(
     name="mien",
@@ -49,11 +50,11 @@ def _quiet_native_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _make_analyzer(model: str, detector: str, min_confidence: float, max_pixels: int):
+def _make_analyzer(model: str, detector: str, min_confidence: float, max_pixels: int) -> Analyzer:
     import numpy as np
 
     from mien.errors import WeightsError
-    from mien.pipeline import Analyzer
+    from mien.pipeline import Analyzer  # lazily: keeps --help fast
 
     try:
         with _quiet_native_stderr():
@@ -70,7 +71,7 @@ def _make_analyzer(model: str, detector: str, min_confidence: float, max_pixels:
     return analyzer
 
 
-def _progress(total: int, enabled: bool) -> Progress:
+def _progress(enabled: bool) -> Progress:
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -155,7 +156,7 @@ def analyze(
     n_failed = n_faces = 0
     with (
         open_sink(out, row_columns(names), cast("Format", fmt)) as sink,
-        _progress(len(files), not quiet and len(files) > 1) as bar,
+        _progress(not quiet and len(files) > 1) as bar,
     ):
         task = bar.add_task("analyzing", total=len(files))
         items = analyzer.run(files, keep_images=annotator is not None)
@@ -325,7 +326,7 @@ def evaluate(
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from e
     analyzer = _make_analyzer(model, detector, 0.5, 100_000_000)
-    with _progress(len(dataset), not quiet) as bar:
+    with _progress(not quiet) as bar:
         task = bar.add_task("evaluating", total=len(dataset))
         try:
             report = run_evaluate(
