@@ -67,8 +67,9 @@ class Analyzer:
     Args:
         model: bundled expression model name (``mien.list_models()``).
         weights: your own ``.onnx`` file for that model (see :func:`mien.create_model`).
-        detector: ``"auto"`` (BlazeFace short-range, then full-range if nothing found),
-            ``"short"`` or ``"full"``; or any object with ``detect(image) -> Faces``.
+        detector: ``"auto"`` (BlazeFace short-range, a padded retry, then full-range; see
+            :mod:`mien.detection.mediapipe`), ``"short"`` or ``"full"``; or any object with
+            ``detect(image) -> Faces``.
         min_confidence: detector score threshold in ``[0, 1]``.
         max_pixels: largest image accepted, in pixels (decompression-bomb guard).
         threads: onnxruntime threads for the expression model (``0`` = its default).
