@@ -11,7 +11,8 @@ from mien.training.config import TrainConfig
 
 
 def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
-    """Random similarity warp + flip, brightness/contrast, low resolution, random erasing.
+    """Random similarity warp + flip, brightness/contrast, gamma, blur, JPEG artefacts, low
+    resolution and random erasing (each strength or probability from ``cfg``; 0 = off).
 
     Args:
         x: ``(n, 1, H, W)`` float32 in ``[0, 255]``.
@@ -41,6 +42,34 @@ def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Te
     c = u(1 - cfg.contrast, 1 + cfg.contrast).view(n, 1, 1, 1)
     b = (u(-cfg.brightness, cfg.brightness) * 255).view(n, 1, 1, 1)
     x = (x - mean) * c + mean + b
+
+    if cfg.gamma > 0:
+        g = torch.exp(u(-cfg.gamma, cfg.gamma)).view(n, 1, 1, 1)
+        x = 255.0 * (x.clamp(0, 255) / 255.0) ** g
+
+    if cfg.blur_p > 0:
+        pick = torch.rand(n, generator=gen) < cfg.blur_p
+        if pick.any():
+            sigma = float(u(0.5, 1.5, 1))
+            k = torch.arange(-2, 3, dtype=torch.float32)
+            kern = torch.exp(-(k**2) / (2 * sigma**2))
+            kern = (kern / kern.sum()).view(1, 1, 1, 5)
+            y = F.conv2d(F.pad(x[pick], (2, 2, 0, 0), mode="replicate"), kern)
+            x[pick] = F.conv2d(F.pad(y, (0, 0, 2, 2), mode="replicate"), kern.transpose(2, 3))
+
+    if cfg.jpeg_p > 0:
+        pick = torch.nonzero(torch.rand(n, generator=gen) < cfg.jpeg_p).flatten().tolist()
+        if pick:
+            import cv2
+            import numpy as np
+
+            quality = int(torch.randint(20, 70, (1,), generator=gen))
+            for i in pick:
+                img = x[i, 0].clamp(0, 255).round().to(torch.uint8).numpy()
+                ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+                if ok:
+                    dec = cv2.imdecode(np.frombuffer(buf, np.uint8), cv2.IMREAD_GRAYSCALE)
+                    x[i, 0] = torch.from_numpy(dec.astype(np.float32))
 
     if cfg.lowres_p > 0:
         pick = torch.rand(n, generator=gen) < cfg.lowres_p

@@ -22,8 +22,9 @@ class TrainConfig:
             ``dropout``, ``input_size``.
         optimisation: SGD with Nesterov momentum, one-cycle cosine LR with linear warm-up,
             weight EMA, bf16 autocast on CPU.
-        augmentation: random similarity warp, flip, brightness/contrast, low-resolution and
-            random erasing, all on whole batches.
+        augmentation: random similarity warp, flip, brightness/contrast, gamma, blur, JPEG
+            artefacts, low resolution and random erasing.
+        ``taiwanese_repeat``: how many times each posed training photo appears per epoch.
     """
 
     out: str = "runs/fer_resnet"
@@ -36,6 +37,7 @@ class TrainConfig:
     )
     vote_weight: float = 0.8
     taiwanese_observer_weight: float = 0.5
+    taiwanese_repeat: int = 1
     arch: str = "fer_resnet"
     widths: list[int] = field(default_factory=lambda: [48, 96, 192, 384])
     depths: list[int] = field(default_factory=lambda: [2, 2, 2, 1])
@@ -57,6 +59,9 @@ class TrainConfig:
     contrast: float = 0.3
     lowres_p: float = 0.2
     erase_p: float = 0.25
+    gamma: float = 0.0
+    blur_p: float = 0.0
+    jpeg_p: float = 0.0
     limit_train: int | None = None
 
     @classmethod

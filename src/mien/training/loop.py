@@ -84,7 +84,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
             val_subjects=cfg.taiwanese_val_subjects,
             observer_weight=cfg.taiwanese_observer_weight,
         )
-        train_set = ArraySet.concat([train_set, tw_train])
+        train_set = ArraySet.concat([train_set] + [tw_train] * max(1, cfg.taiwanese_repeat))
     if cfg.limit_train:
         train_set = train_set.subset(np.arange(min(cfg.limit_train, len(train_set))))
     log.info(

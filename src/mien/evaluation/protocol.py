@@ -1,0 +1,112 @@
+"""The cross-dataset validation protocol: one model, several collections, one table.
+
+Sets (paths relative to the ``shared`` folder beside the repository):
+
+* ``fer_val`` — FER+ ``val`` crops, classified as crops (``data/fer``, ``split == "val"``);
+* ``taiwanese_heldout`` — posed photos of the performers in ``subsets/taiwanese_heldout.json``
+  (never trained or tuned on), through the whole pipeline (detect + align), intended labels;
+* ``media_faces`` — the 400 photos of ``media/faces`` through the whole pipeline; their labels
+  come from single annotators and agree with a second one about half the time, so this is an
+  *agreement* figure, never a tuning target.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from mien.evaluation.datasets import LabeledDataset, read_labels_csv
+from mien.evaluation.runner import EvalReport, evaluate
+from mien.pipeline import Analyzer
+
+
+@dataclass(frozen=True)
+class ProtocolSet:
+    """One collection of the protocol: its images and whether the detector runs."""
+
+    name: str
+    dataset: LabeledDataset
+    detect: bool
+    note: str
+
+
+def load_subset(name: str) -> dict[str, Any]:
+    """A frozen subset definition from ``mien/evaluation/subsets/<name>.json``."""
+    return json.loads(
+        resources.files("mien.evaluation.subsets").joinpath(f"{name}.json").read_text()
+    )
+
+
+def taiwanese_heldout(shared: Path) -> LabeledDataset:
+    """The held-out Taiwanese performers (intended labels)."""
+    root = shared / "data" / "taiwanese"
+    subset = load_subset("taiwanese_heldout")
+    with open(root / "labels.csv", newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r[subset["column"]] in set(subset["values"])]
+    return LabeledDataset(root, tuple(r["path"] for r in rows), tuple(r["label"] for r in rows))
+
+
+def protocol_sets(shared: str | Path) -> list[ProtocolSet]:
+    """The protocol's sets that exist under ``shared`` (missing ones are left out)."""
+    shared = Path(shared)
+    sets = []
+    if (shared / "data" / "fer" / "labels.csv").is_file():
+        sets.append(
+            ProtocolSet(
+                "fer_val",
+                read_labels_csv(shared / "data" / "fer", split="val"),
+                False,
+                "FER+ majority labels, 48×48 crops",
+            )
+        )
+    if (shared / "data" / "taiwanese" / "labels.csv").is_file():
+        sets.append(
+            ProtocolSet(
+                "taiwanese_heldout",
+                taiwanese_heldout(shared),
+                True,
+                "posed, held-out performers, intended labels, whole pipeline",
+            )
+        )
+    if (shared / "media" / "faces" / "labels.csv").is_file():
+        sets.append(
+            ProtocolSet(
+                "media_faces",
+                read_labels_csv(shared / "media" / "faces"),
+                True,
+                "agreement with noisy single-annotator labels, whole pipeline",
+            )
+        )
+    return sets
+
+
+def limited(dataset: LabeledDataset, limit: int | None) -> LabeledDataset:
+    """A spread-out subset of ``limit`` items (every ``len/limit``-th), or the whole set."""
+    if limit is None or limit >= len(dataset):
+        return dataset
+    step = len(dataset) / limit
+    idx = [int(i * step) for i in range(limit)]
+    return LabeledDataset(
+        dataset.root, tuple(dataset.paths[i] for i in idx), tuple(dataset.labels[i] for i in idx)
+    )
+
+
+def run_protocol(
+    analyzer: Analyzer,
+    sets: list[ProtocolSet],
+    *,
+    limit: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, EvalReport]:
+    """Evaluate ``analyzer`` on every set (at most ``limit`` images each)."""
+    reports = {}
+    for s in sets:
+        if progress is not None:
+            progress(s.name)
+        reports[s.name] = evaluate(analyzer, limited(s.dataset, limit), detect=s.detect)
+    return reports

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from mien.evaluation.protocol import load_subset, protocol_sets, run_protocol, taiwanese_heldout
+
+
+def test_heldout_performers_are_frozen():
+    subset = load_subset("taiwanese_heldout")
+    assert subset["column"] == "subject"
+    assert subset["values"] == ["P01", "P08", "P15", "P22", "P29"]
+
+
+@pytest.mark.shared
+def test_heldout_set_holds_only_those_performers(shared):
+    ds = taiwanese_heldout(shared)
+    rows = {
+        r["path"]: r for r in csv.DictReader(open(shared / "data" / "taiwanese" / "labels.csv"))
+    }
+    assert len(ds) == 211
+    assert {rows[p]["subject"] for p in ds.paths} == {"P01", "P08", "P15", "P22", "P29"}
+
+
+@pytest.mark.shared
+def test_protocol_runs_on_a_tiny_subset(analyzer, shared):
+    sets = protocol_sets(shared)
+    assert [s.name for s in sets] == ["fer_val", "taiwanese_heldout", "media_faces"]
+    assert [s.detect for s in sets] == [False, True, True]
+    reports = run_protocol(analyzer, sets, limit=6)
+    for name, report in reports.items():
+        assert report.n == 6, name
+        assert 0.0 <= report.accuracy <= 1.0
+        assert report.mode == ("crop" if name == "fer_val" else "detect")
