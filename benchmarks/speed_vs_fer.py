@@ -3,9 +3,9 @@
 Usage: python benchmarks/speed_vs_fer.py [--photos ../shared/media/faces] [--repeat 2]
 
 Both pipelines start from the file path (decode included), after one warm-up pass. mien is
-timed two ways: ``Analyzer.run`` over the list (what ``mien analyze`` does: the next files are
-decoded in a background thread) and one ``Analyzer.analyze`` call per path. Prints images/s,
-images with a face, faces found, and the classifier alone in ms per face. Needs
+timed two ways: ``Analyzer.analyze_batch`` over the list (what ``mien analyze`` does: the next
+files are decoded in a background thread) and one ``Analyzer.analyze`` call per path. Prints
+images/s, images with a face, faces found, and the classifier alone in ms per face. Needs
 ``pip install -e .[bench] && pip install --no-deps fer``. The machine's other load changes
 absolute numbers: read the ratio, which comes from one interleaved run.
 """
@@ -46,7 +46,7 @@ def main() -> None:
         return sum(n > 0 for n in sizes), sum(sizes)
 
     def run_mien() -> tuple[int, int]:
-        return count(item.result for item in analyzer.run(paths))
+        return count(item.result for item in analyzer.analyze_batch(paths))
 
     def run_mien_single() -> tuple[int, int]:
         return count(analyzer.analyze(p) for p in paths)
@@ -101,7 +101,7 @@ def main() -> None:
         table.add_column(col, justify="right")
     ips = {k: n / v for k, v in seconds.items()}
     rows = (
-        ("mien: Analyzer.run (as `mien analyze`)", "mien", f"{mien_ms:.3f}"),
+        ("mien: Analyzer.analyze_batch (as `mien analyze`)", "mien", f"{mien_ms:.3f}"),
         ("mien: one Analyzer.analyze per path", "mien_single", f"batched {mien_batch_ms:.3f}"),
         ("fer: Haar + mini-Xception TFLite int8", "fer", f"{peer_ms:.3f}"),
     )

@@ -93,7 +93,7 @@ def test_run_keeps_order_and_records_failures(analyzer, tmp_path):
         read_image(SAMPLES / "astronaut.jpg"),
         np.full((50, 50, 3), 0, np.uint8),
     ]
-    items = list(analyzer.run(inputs, prefetch=2, keep_images=True))
+    items = list(analyzer.analyze_batch(inputs, prefetch=2, keep_images=True))
     assert [i.source for i in items] == [
         str(SAMPLES / "grace_hopper.jpg"),
         "<bytes>#1",
@@ -117,7 +117,7 @@ def test_run_stops_early_without_reading_everything(analyzer):
             seen.append(i)
             yield np.zeros((20, 20, 3), np.uint8)
 
-    for n, _ in enumerate(analyzer.run(sources(), prefetch=3)):
+    for n, _ in enumerate(analyzer.analyze_batch(sources(), prefetch=3)):
         if n == 4:
             break
     assert len(seen) <= 4 + 1 + 3
@@ -125,7 +125,7 @@ def test_run_stops_early_without_reading_everything(analyzer):
 
 def test_run_refuses_a_single_image(analyzer):
     with pytest.raises(TypeError, match="use analyze"):
-        list(analyzer.run(str(SAMPLES / "astronaut.jpg")))
+        list(analyzer.analyze_batch(str(SAMPLES / "astronaut.jpg")))
 
 
 def test_unsupported_input_type_is_a_typed_error(analyzer):
@@ -133,5 +133,5 @@ def test_unsupported_input_type_is_a_typed_error(analyzer):
 
     with pytest.raises(UnreadableImageError, match="<NoneType>: not an image"):
         analyzer.analyze(None)  # type: ignore[arg-type]
-    items = list(analyzer.run([None]))
+    items = list(analyzer.analyze_batch([None]))
     assert items[0].source == "<NoneType>#0" and isinstance(items[0].error, UnreadableImageError)

@@ -28,6 +28,28 @@ class ImageTooLargeError(ImageError):
     """The image has more pixels than the configured cap (decompression-bomb guard)."""
 
 
+class VideoError(MienError, ValueError):
+    """A video file cannot be opened or decoded. ``path`` names it; ``problem`` says why."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class VideoDecodeError(VideoError):
+    """Decoding stopped before the end of the video (truncated or corrupt data). Every frame
+    before the break was delivered; ``last_timestamp_s`` is the last good one (or ``None``)."""
+
+    def __init__(self, path: str, problem: str, last_timestamp_s: float | None = None) -> None:
+        self.last_timestamp_s = last_timestamp_s
+        super().__init__(path, problem)
+
+
+class StreamError(MienError, ConnectionError):
+    """A live source cannot be opened (at all, or again within the reconnect budget)."""
+
+
 class WeightsError(MienError, RuntimeError):
     """Model weights are missing, corrupt (sha256 mismatch) or do not fit their spec."""
 

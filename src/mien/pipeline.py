@@ -1,7 +1,8 @@
 """``Analyzer``: read → detect → align → classify. It only wires the stages together.
 
-``analyze()`` handles one image; ``run()`` handles many, decoding the next files in a
-background thread while the current one is analysed, and never stops on a bad file.
+``analyze()`` handles one image; ``analyze_batch()`` handles many files, decoding the next ones in
+a background thread and never stopping on a bad file; ``run()`` follows the frames of one video
+or stream, with a tracker and per-track smoothing.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from mien.detection.mediapipe import DetectorModel
 from mien.expression import ExpressionModel
 from mien.io import DEFAULT_MAX_PIXELS, read_image
 from mien.registry import DEFAULT_MODEL, create_model
-from mien.types import Faces, FrameResult, ImageBGR
+from mien.tracking import ExpressionSmoother, FaceTracker
+from mien.types import Faces, Frame, FrameResult, ImageBGR
 
 TEMPLATES = {"fer": FER_TEMPLATE}
 
@@ -33,14 +35,14 @@ ImageSource = str | os.PathLike[str] | bytes | ImageBGR
 
 @dataclass(frozen=True)
 class BatchItem:
-    """One input of :meth:`Analyzer.run`: its result, or the error that stopped it.
+    """One input of :meth:`Analyzer.analyze_batch`: its result, or the error that stopped it.
 
     Attributes:
         source: the input's name (its path, or ``"<array>#i"``/``"<bytes>#i"`` by position).
         result: the analysis; ``None`` when ``error`` is set.
         error: why this input could not be analysed (an :class:`~mien.errors.ImageError` for
             an unreadable file, or any unexpected exception); ``None`` on success.
-        image: the decoded ``(H, W, 3)`` uint8 BGR image when ``run(keep_images=True)``.
+        image: the decoded ``(H, W, 3)`` uint8 BGR image with ``keep_images=True``.
     """
 
     source: str
@@ -141,7 +143,7 @@ class Analyzer:
         read_ms = (time.perf_counter() - t0) * 1e3
         return self._analyze_decoded(img, source, frame_index, timestamp_s, read_ms)
 
-    def run(
+    def analyze_batch(
         self,
         images: Iterable[ImageSource],
         *,
@@ -168,7 +170,9 @@ class Analyzer:
         if prefetch < 1:
             raise ValueError(f"prefetch must be >= 1; got {prefetch}")
         if isinstance(images, (str, bytes, bytearray, os.PathLike, np.ndarray)):
-            raise TypeError("run() takes an iterable of images; use analyze() for a single image")
+            raise TypeError(
+                "analyze_batch() takes an iterable of images; use analyze() for a single image"
+            )
 
         def read(image: ImageSource, name: str) -> tuple[ImageBGR, float]:
             t0 = time.perf_counter()
@@ -201,6 +205,43 @@ class Analyzer:
             finally:
                 for _, future in window:
                     future.cancel()
+
+    def run(
+        self,
+        frames: Iterable[Frame],
+        *,
+        tracker: FaceTracker | None = None,
+        smoother: ExpressionSmoother | None = None,
+    ) -> Iterator[FrameResult]:
+        """Analyse the frames of one video or stream in order, following faces across frames.
+
+        Args:
+            frames: :class:`~mien.types.Frame` objects, e.g. from :func:`mien.iter_frames` or
+                :class:`mien.LiveStream` (wrap them in :func:`mien.io.prefetch` to decode in a
+                background thread).
+            tracker: assigns ``track_id``; a new :class:`~mien.tracking.FaceTracker` when
+                ``None``. Its state lives as long as this generator: call ``reset()`` (or pass a
+                new one) for the next video.
+            smoother: fills ``faces.smoothed`` per track; a new
+                :class:`~mien.tracking.ExpressionSmoother` (τ = 0.5 s) when ``None``.
+
+        Yields:
+            One :class:`~mien.types.FrameResult` per frame, in order; a frame without faces
+            gives empty ``Faces`` (never a gap). Errors of the frame source propagate after the
+            frames before them were yielded.
+        """
+        tracker = FaceTracker() if tracker is None else tracker
+        smoother = ExpressionSmoother() if smoother is None else smoother
+        for frame in frames:
+            result = self._analyze_decoded(
+                frame.image, frame.source, frame.index, frame.timestamp_s, 0.0
+            )
+            t0 = time.perf_counter()
+            faces = tracker.update(result.faces, frame.timestamp_s)
+            faces = smoother.update(faces, frame.timestamp_s)
+            result.timings_ms["track"] = (time.perf_counter() - t0) * 1e3
+            del result.timings_ms["read"]
+            yield dataclasses.replace(result, faces=faces)
 
     def _analyze_decoded(
         self, img: ImageBGR, source: str, frame_index: int, timestamp_s: float, read_ms: float

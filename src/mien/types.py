@@ -69,6 +69,10 @@ class Faces:
             named by the ``FrameResult.expression_names``; ``None`` before classification.
         abstained: ``(n,)`` bool, ``True`` where the top probability is below the model's
             abstention threshold; ``None`` before classification.
+        track_id: ``(n,)`` int64 id of the face's track within one video or stream (ids start
+            at 1 and restart with every source; ``-1`` = not tracked); ``None`` for stills.
+        smoothed: ``(n, K)`` float32 per-track temporally smoothed probabilities (rows sum to
+            1), given beside ``expression``, never instead of it; ``None`` for stills.
         data: extra per-face arrays, each with first axis ``n``.
 
     Raises:
@@ -80,6 +84,8 @@ class Faces:
     keypoints: npt.NDArray[np.float32] | None = None
     expression: npt.NDArray[np.float32] | None = None
     abstained: npt.NDArray[np.bool_] | None = None
+    track_id: npt.NDArray[np.int64] | None = None
+    smoothed: npt.NDArray[np.float32] | None = None
     data: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -102,6 +108,13 @@ class Faces:
         if self.abstained is not None:
             self.abstained = _as(self.abstained, bool)
             _check(self.abstained, "abstained", (n,))
+        if self.track_id is not None:
+            self.track_id = _as(self.track_id, np.int64)
+            _check(self.track_id, "track_id", (n,))
+        if self.smoothed is not None:
+            self.smoothed = _as(self.smoothed, np.float32)
+            if self.smoothed.ndim != 2 or len(self.smoothed) != n:
+                raise ValueError(f"smoothed must be (n={n}, K); got {self.smoothed.shape}")
         for key, value in self.data.items():
             if len(value) != n:
                 raise ValueError(f"data[{key!r}] must have first axis n={n}; got {np.shape(value)}")
@@ -123,6 +136,8 @@ class Faces:
             keypoints=pick(self.keypoints),
             expression=pick(self.expression),
             abstained=pick(self.abstained),
+            track_id=pick(self.track_id),
+            smoothed=pick(self.smoothed),
             data={k: v[index] for k, v in self.data.items()},
         )
 
@@ -154,6 +169,25 @@ class Faces:
 def _check(array: np.ndarray, name: str, shape: tuple[int, ...]) -> None:
     if array.shape != shape:
         raise ValueError(f"{name} must be {shape}; got {array.shape}")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded image of a video file or live stream; the only type that carries pixels.
+
+    Attributes:
+        image: ``(H, W, 3)`` uint8 BGR, upright (container rotation already applied).
+        index: 0-based index of the frame in its source, counting every decoded frame (so
+            sampled or dropped frames leave gaps).
+        timestamp_s: presentation timestamp in seconds: the container's PTS for files (correct
+            for variable frame rate), seconds since the stream was opened for live sources.
+        source: the file path or stream address.
+    """
+
+    image: ImageBGR
+    index: int
+    timestamp_s: float
+    source: str
 
 
 @dataclass

@@ -159,7 +159,7 @@ def analyze(
         _progress(not quiet and len(files) > 1) as bar,
     ):
         task = bar.add_task("analyzing", total=len(files))
-        items = analyzer.run(files, keep_images=annotator is not None)
+        items = analyzer.analyze_batch(files, keep_images=annotator is not None)
         for path, item in zip(files, items, strict=True):
             bar.advance(task)
             if item.result is None:

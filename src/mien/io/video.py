@@ -1,0 +1,269 @@
+"""Video files with PyAV: probe the container, iterate frames with their real timestamps.
+
+Timestamps are the container's presentation timestamps (``pts × time_base``, seconds), so they
+are right for variable-frame-rate files; frame indices count every decoded frame from 0.
+Display rotation (the container's display matrix) is applied, so frames are upright.
+Frames are decoded sequentially from the start (no seeking), which keeps indices exact.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mien.errors import VideoDecodeError, VideoError
+from mien.types import Frame
+
+VIDEO_SUFFIXES = frozenset(
+    {
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".mkv",
+        ".webm",
+        ".avi",
+        ".mpg",
+        ".mpeg",
+        ".ts",
+        ".wmv",
+        ".flv",
+        ".3gp",
+        ".ogv",
+    }
+)
+"""Suffixes (lower case) that folder recursion treats as videos; named files are probed."""
+
+STILL_FORMATS = frozenset(
+    {
+        "image2",
+        "png_pipe",
+        "jpeg_pipe",
+        "bmp_pipe",
+        "webp_pipe",
+        "tiff_pipe",
+        "gif",
+        "gif_pipe",
+        "pgm_pipe",
+        "ppm_pipe",
+        "pam_pipe",
+        "pgmyuv_pipe",
+        "pbm_pipe",
+        "jpegls_pipe",
+        "j2k_pipe",
+        "jpegxl_pipe",
+        "qoi_pipe",
+        "sgi_pipe",
+        "psd_pipe",
+        "xbm_pipe",
+        "xpm_pipe",
+        "dpx_pipe",
+        "exr_pipe",
+        "hdr_pipe",
+        "pcx_pipe",
+        "pictor_pipe",
+        "pgx_pipe",
+        "photocd_pipe",
+        "sunrast_pipe",
+        "svg_pipe",
+        "tiff",
+        "ico",
+    }
+)
+"""FFmpeg demuxers of still images: such files are analysed as images, not videos."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about its first video stream.
+
+    Attributes:
+        path: the file.
+        width, height: frame size in pixels *after* rotation.
+        fps: average frame rate in frames per second (0.0 when unknown).
+        frame_count: frames the container declares (``None`` when it does not say).
+        duration_s: duration in seconds (``None`` when unknown).
+        rotation: degrees counter-clockwise applied to display each frame (0, 90, 180, -90).
+        codec: the codec name, e.g. ``"h264"``.
+        container: the demuxer name.
+    """
+
+    path: str
+    width: int
+    height: int
+    fps: float
+    frame_count: int | None
+    duration_s: float | None
+    rotation: int
+    codec: str
+    container: str
+
+    @property
+    def resolution_wh(self) -> tuple[int, int]:
+        return (self.width, self.height)
+
+
+def _open(path: str | os.PathLike[str]):
+    import av
+
+    p = Path(path)
+    if not p.exists():
+        raise VideoError(str(path), "no such file")
+    if not p.is_file():
+        raise VideoError(str(path), "not a file")
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as err:
+        raise VideoError(str(path), f"not a readable video ({err})") from err
+    if not container.streams.video:
+        container.close()
+        raise VideoError(str(path), "no video stream in the file")
+    return container
+
+
+def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
+    """Read a video's header.
+
+    Raises:
+        VideoError: the file is missing, not a media container, has no video stream, or is a
+            still image.
+    """
+    container = _open(path)
+    try:
+        if container.format.name in STILL_FORMATS:
+            raise VideoError(str(path), f"a still image ({container.format.name}), not a video")
+        stream = container.streams.video[0]
+        w, h = stream.codec_context.width, stream.codec_context.height
+        codec = stream.codec_context.name
+        rate = stream.average_rate or stream.guessed_rate
+        frames = int(stream.frames) or None
+        duration = None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000
+        rotation = _first_frame_rotation(container, stream)
+        if rotation % 180:
+            w, h = h, w
+        return VideoInfo(
+            path=str(path),
+            width=int(w),
+            height=int(h),
+            fps=float(rate) if rate else 0.0,
+            frame_count=frames,
+            duration_s=duration,
+            rotation=rotation,
+            codec=codec,
+            container=container.format.name,
+        )
+    finally:
+        container.close()
+
+
+def _first_frame_rotation(container, stream) -> int:
+    """Display rotation read off the first decoded frame (its display matrix)."""
+    import av
+
+    try:
+        for frame in container.decode(stream):
+            return int(frame.rotation or 0)
+    except av.error.FFmpegError:
+        return 0
+    return 0
+
+
+def is_video(path: str | os.PathLike[str]) -> bool:
+    """True when PyAV opens the file and finds a video stream in a non-still-image container."""
+    try:
+        probe_video(path)
+    except VideoError:
+        return False
+    return True
+
+
+def iter_frames(
+    path: str | os.PathLike[str],
+    *,
+    every: int = 1,
+    fps: float | None = None,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+) -> Iterator[Frame]:
+    """Decode a video file frame by frame.
+
+    Args:
+        path: the video file.
+        every: keep every ``every``-th decoded frame (by source index).
+        fps: keep at most this many frames per second of media time (by timestamp, so it is
+            right for variable frame rates); combined with ``every`` if both are given.
+        start_s: skip frames whose timestamp is earlier than this (seconds).
+        end_s: stop at the first frame whose timestamp is at or after this (seconds).
+
+    Yields:
+        :class:`~mien.types.Frame` with the upright BGR image, the 0-based source index and
+        the presentation timestamp in seconds. The container is closed when the generator
+        finishes, fails or is closed early (``break``).
+
+    Raises:
+        ValueError: bad sampling options.
+        VideoError: the file cannot be opened as a video.
+        VideoDecodeError: decoding broke off (truncated or corrupt file) — raised *after* every
+            frame before the break has been yielded.
+    """
+    import av
+
+    if every < 1:
+        raise ValueError(f"every must be >= 1; got {every}")
+    if fps is not None and fps <= 0:
+        raise ValueError(f"fps must be > 0; got {fps}")
+    if end_s is not None and end_s <= start_s:
+        raise ValueError(f"end_s must be after start_s; got start {start_s}, end {end_s}")
+    info = probe_video(path)
+    container = _open(path)
+    source = str(path)
+    index, last_t, next_t = -1, None, start_s
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                index += 1
+                t = float(frame.time) if frame.time is not None else index / (info.fps or 30.0)
+                last_t = t
+                if t < start_s - 1e-9:
+                    continue
+                if end_s is not None and t >= end_s - 1e-9:
+                    return
+                if index % every:
+                    continue
+                if fps is not None:
+                    if t < next_t - 1e-6:
+                        continue
+                    while next_t <= t + 1e-6:
+                        next_t += 1.0 / fps
+                image = frame.to_ndarray(format="bgr24")
+                k = (int(frame.rotation or 0) // 90) % 4
+                if k:
+                    image = np.rot90(image, k)
+                yield Frame(np.ascontiguousarray(image), index, t, source)
+        except av.error.FFmpegError as err:
+            where = (
+                "before the first frame"
+                if last_t is None
+                else f"after {last_t:.3f} s (frame {index})"
+            )
+            raise VideoDecodeError(source, f"decoding stopped {where}: {err}", last_t) from err
+        if end_s is None and info.duration_s and last_t is not None:
+            interval = 1.0 / info.fps if info.fps else 0.1
+            if last_t < info.duration_s - max(1.0, 3 * interval):
+                raise VideoDecodeError(
+                    source,
+                    f"the video ends at {last_t:.3f} s but the container says "
+                    f"{info.duration_s:.3f} s: truncated or corrupt file",
+                    last_t,
+                )
+    finally:
+        container.close()

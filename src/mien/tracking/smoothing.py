@@ -1,0 +1,66 @@
+"""Per-track temporal smoothing of expression probabilities.
+
+Method: an exponential moving average in media time. For a track seen at times t₀ < t₁ < …,
+``s_k = (1 − α_k) s_{k−1} + α_k p_k`` with ``α_k = 1 − exp(−(t_k − t_{k−1}) / τ)`` and
+``s_0 = p_0``. Because α depends on the elapsed time, the same ``τ`` (seconds) gives the same
+smoothing at any frame rate or sampling; a frame 1/30 s after the previous one with τ = 0.5 s
+weighs ≈ 6.4 %. The mean of probability vectors is itself a probability vector. The raw
+per-frame probabilities are always kept beside the smoothed ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from mien.types import Faces
+
+
+class ExpressionSmoother:
+    """Smooth ``faces.expression`` per ``track_id`` into ``faces.smoothed``.
+
+    Args:
+        tau_s: time constant in seconds (``0`` disables smoothing: smoothed = raw).
+        forget_s: drop a track's state when it has not been seen for this long.
+
+    Raises:
+        ValueError: negative ``tau_s`` or non-positive ``forget_s``.
+    """
+
+    def __init__(self, tau_s: float = 0.5, *, forget_s: float = 5.0) -> None:
+        if tau_s < 0:
+            raise ValueError(f"tau_s must be >= 0; got {tau_s}")
+        if forget_s <= 0:
+            raise ValueError(f"forget_s must be > 0; got {forget_s}")
+        self.tau_s = tau_s
+        self.forget_s = forget_s
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track's state."""
+        self._state: dict[int, tuple[float, np.ndarray]] = {}
+
+    def update(self, faces: Faces, timestamp_s: float) -> Faces:
+        """Returns ``faces`` with ``smoothed`` set (``(n, K)`` float32, rows sum to 1).
+
+        Raises:
+            ValueError: faces without ``expression`` or ``track_id``.
+        """
+        if faces.expression is None or faces.track_id is None:
+            raise ValueError("smoothing needs faces with expression and track_id")
+        t = float(timestamp_s)
+        self._state = {k: v for k, v in self._state.items() if t - v[0] <= self.forget_s}
+        out = np.empty_like(faces.expression)
+        for i, (tid, p) in enumerate(zip(faces.track_id.tolist(), faces.expression, strict=True)):
+            previous = self._state.get(tid)
+            if previous is None or self.tau_s == 0:
+                s = p.astype(np.float64)
+            else:
+                alpha = 1.0 - math.exp(-max(t - previous[0], 0.0) / self.tau_s)
+                s = (1.0 - alpha) * previous[1] + alpha * p
+            s = s / s.sum()
+            self._state[tid] = (t, s)
+            out[i] = s
+        return dataclasses.replace(faces, smoothed=out)
