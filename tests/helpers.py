@@ -63,3 +63,57 @@ def jpeg_with_orientation(rgb: np.ndarray, orientation: int) -> bytes:
     exif = Image.Exif()
     exif[0x0112] = orientation
     return encode(img, "JPEG", exif=exif.tobytes(), quality=95)
+
+
+def face_patch(name: str = "grace_hopper.jpg", size: int = 150) -> np.ndarray:
+    """A head-and-shoulders patch of a sample photo, ``size`` px square, BGR uint8."""
+    import cv2
+
+    from mien.io import read_image
+
+    img = read_image(SAMPLES / name)
+    crop = {"grace_hopper.jpg": img[100:400, 120:420], "astronaut.jpg": img[20:250, 110:340]}[name]
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def compose(
+    size_wh: tuple[int, int], patches: Sequence[tuple[np.ndarray, int, int]], grey: int = 90
+) -> np.ndarray:
+    """A BGR scene of ``size_wh`` with each ``(patch, x, y)`` pasted (clipped to the scene)."""
+    w, h = size_wh
+    scene = np.full((h, w, 3), grey, np.uint8)
+    for patch, x, y in patches:
+        ph, pw = patch.shape[:2]
+        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + pw, w), min(y + ph, h)
+        if x1 > x0 and y1 > y0:
+            scene[y0:y1, x0:x1] = patch[y0 - y : y1 - y, x0 - x : x1 - x]
+    return scene
+
+
+def write_clip(
+    path: Path, frames: Sequence[tuple[np.ndarray, float]], *, rotation: int | None = None
+) -> Path:
+    """Encode ``(bgr image, timestamp_s)`` pairs as H.264 MP4 with exact timestamps (1/1000 s
+    time base); ``rotation`` sets the display matrix (degrees counter-clockwise)."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        h, w = frames[0][0].shape[:2]
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        stream.codec_context.time_base = Fraction(1, 1000)
+        stream.options = {"preset": "ultrafast", "crf": "20"}
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for image, t in frames:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+            frame.pts = round(t * 1000)
+            frame.time_base = Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

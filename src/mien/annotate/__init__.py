@@ -1,5 +1,5 @@
 """Drawing results onto images (supervision's annotators). Drawing is never a result method."""
 
-from mien.annotate.draw import ExpressionAnnotator
+from mien.annotate.draw import NOTICE, ExpressionAnnotator, draw_notice
 
-__all__ = ["ExpressionAnnotator"]
+__all__ = ["NOTICE", "ExpressionAnnotator", "draw_notice"]

@@ -1,13 +1,19 @@
-"""The flat row schema: one row per face per image (or one row for a face-less or failed file).
+"""The flat row schema: one row per face per image or frame, or one row for a frame without a
+face or a file that failed.
 
 Columns, in order: ``schema_version, source, status, error, frame_index, timestamp_s,
-image_width, image_height, face, x1, y1, x2, y2, det_confidence, p_<label>…, label,
-label_probability, abstained``.
+image_width, image_height, face, track_id, x1, y1, x2, y2, det_confidence, p_<label>…, label,
+label_probability, abstained, ps_<label>…, smoothed_label``.
 
-``status`` is ``ok`` (a face), ``no_face`` (image read, nothing found; face columns empty) or
-``error`` (the file could not be used; ``error`` says why). Boxes are pixels of the upright
-image. ``label`` is the perceived expression with the highest probability; ``abstained`` is
-true when that probability is below the model's threshold.
+* ``status``: ``ok`` (a face), ``no_face`` (the image or frame was read and has no face; face
+  columns empty) or ``error`` (the file or video could not be used, or broke off; ``error`` says
+  why). A video therefore has at least one row per processed frame: no silent gaps.
+* ``frame_index`` (0-based in the source) and ``timestamp_s`` (the container's presentation
+  time, seconds) are 0 and 0.0 for still images.
+* Boxes are pixels of the upright image. ``label`` is the perceived expression with the highest
+  probability; ``abstained`` is true when that probability is below the model's threshold.
+* ``track_id`` (videos and streams; ids restart with every source) and the per-track smoothed
+  probabilities ``ps_<label>`` with their argmax ``smoothed_label`` are empty for stills.
 """
 
 from __future__ import annotations
@@ -23,25 +29,22 @@ SCHEMA_VERSION = "1"
 def row_columns(names: Sequence[str]) -> list[str]:
     """Column names for a model with expression labels ``names``."""
     return [
-        "schema_version",
-        "source",
-        "status",
-        "error",
-        "frame_index",
-        "timestamp_s",
-        "image_width",
-        "image_height",
-        "face",
-        "x1",
-        "y1",
-        "x2",
-        "y2",
-        "det_confidence",
-        *(f"p_{n}" for n in names),
-        "label",
-        "label_probability",
-        "abstained",
-    ]
+        "schema_version", "source", "status", "error", "frame_index", "timestamp_s",
+        "image_width", "image_height", "face", "track_id", "x1", "y1", "x2", "y2",
+        "det_confidence", *(f"p_{n}" for n in names), "label", "label_probability", "abstained",
+        *(f"ps_{n}" for n in names), "smoothed_label",
+    ]  # fmt: skip
+
+
+def column_types(names: Sequence[str]) -> dict[str, str]:
+    """Column -> ``"string" | "int" | "float" | "bool"`` (for typed sinks such as Parquet)."""
+    types = dict.fromkeys(row_columns(names), "float")
+    for c in ("schema_version", "source", "status", "error", "label", "smoothed_label"):
+        types[c] = "string"
+    for c in ("frame_index", "image_width", "image_height", "face", "track_id"):
+        types[c] = "int"
+    types["abstained"] = "bool"
+    return types
 
 
 def _blank(names: Sequence[str]) -> dict[str, Any]:
@@ -67,6 +70,8 @@ def result_rows(result: FrameResult) -> list[dict[str, Any]]:
     rows = []
     for i in range(len(faces)):
         row = {**base, "status": "ok", "face": i}
+        if faces.track_id is not None:
+            row["track_id"] = int(faces.track_id[i])
         x1, y1, x2, y2 = (round(float(v), 2) for v in faces.xyxy[i])
         row.update(x1=x1, y1=y1, x2=x2, y2=y2, det_confidence=round(float(faces.confidence[i]), 4))
         if faces.expression is not None:
@@ -76,10 +81,26 @@ def result_rows(result: FrameResult) -> list[dict[str, Any]]:
             top = int(p.argmax())
             row.update(label=names[top], label_probability=round(float(p[top]), 5))
             row["abstained"] = bool(faces.abstained[i]) if faces.abstained is not None else None
+        if faces.smoothed is not None:
+            s = faces.smoothed[i]
+            for n, v in zip(names, s, strict=True):
+                row[f"ps_{n}"] = round(float(v), 5)
+            row["smoothed_label"] = names[int(s.argmax())]
         rows.append(row)
     return rows
 
 
-def error_row(source: str, error: str, names: Sequence[str]) -> dict[str, Any]:
-    """The row recording a file that could not be analysed."""
-    return {**_blank(names), "source": source, "status": "error", "error": error}
+def error_row(
+    source: str,
+    error: str,
+    names: Sequence[str],
+    *,
+    frame_index: int | None = None,
+    timestamp_s: float | None = None,
+) -> dict[str, Any]:
+    """The row recording a file that could not be analysed (or a video that broke off after
+    ``frame_index`` / ``timestamp_s``)."""
+    return {
+        **_blank(names), "source": source, "status": "error", "error": error,
+        "frame_index": frame_index, "timestamp_s": timestamp_s,
+    }  # fmt: skip

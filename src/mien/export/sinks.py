@@ -1,5 +1,10 @@
-"""Streaming row sinks. Each row is written (and flushed) as it arrives, so a crash or a bad
-file later in a batch never loses finished results."""
+"""Streaming row sinks. CSV and JSON Lines rows are written and flushed as they arrive, so a
+crash or a bad file later in a batch never loses finished results; Parquet rows are buffered
+into row groups (``row_group_size`` rows) and written group by group, so memory stays flat
+however long the video.
+
+A Parquet file is readable only once :meth:`ParquetSink.close` has written its footer; use CSV
+or JSON Lines when a run may be killed."""
 
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
-Format = Literal["json", "jsonl", "csv"]
-FORMATS: tuple[str, ...] = ("json", "jsonl", "csv")
+_ARROW = {"string": "string", "int": "int64", "float": "float64", "bool": "bool_"}
+Format = Literal["json", "jsonl", "csv", "parquet"]
+FORMATS: tuple[str, ...] = ("json", "jsonl", "csv", "parquet")
 
 
 def _clean(value: Any) -> Any:
@@ -35,7 +41,7 @@ class RowSink:
     def __init__(
         self, stream: IO[str], columns: Sequence[str], fmt: Format, *, owns_stream: bool = False
     ) -> None:
-        if fmt not in FORMATS:
+        if fmt not in ("json", "jsonl", "csv"):
             raise ValueError(f"format must be one of {list(FORMATS)}; got {fmt!r}")
         self.stream, self.columns, self.fmt, self.owns_stream = (
             stream,
@@ -79,8 +85,77 @@ class RowSink:
         self.close()
 
 
-def open_sink(path: str | Path | None, columns: Sequence[str], fmt: Format) -> RowSink:
-    """A sink writing to ``path`` (parents created), or to stdout when ``path`` is ``None``."""
+class ParquetSink:
+    """Write rows to a Parquet file in row groups (pyarrow), with a typed schema.
+
+    Args:
+        path: the output file.
+        types: column -> ``"string" | "int" | "float" | "bool"``, in column order.
+        row_group_size: rows buffered before a row group is written.
+
+    Raises:
+        ValueError: a row whose keys differ from the columns.
+    """
+
+    def __init__(
+        self, path: str | Path, types: dict[str, str], *, row_group_size: int = 2048
+    ) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.columns = list(types)
+        self.schema = pa.schema([(c, getattr(pa, _ARROW[t])()) for c, t in types.items()])
+        self._writer = pq.ParquetWriter(str(path), self.schema)
+        self._buffer: list[dict[str, Any]] = []
+        self.row_group_size = row_group_size
+        self.count = 0
+
+    def append(self, row: dict[str, Any]) -> None:
+        if list(row) != self.columns:
+            raise ValueError(f"row columns {list(row)} do not match the sink's {self.columns}")
+        self._buffer.append({k: _clean(v) for k, v in row.items()})
+        self.count += 1
+        if len(self._buffer) >= self.row_group_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered rows as one row group."""
+        if self._buffer:
+            import pyarrow as pa
+
+            self._writer.write_table(pa.Table.from_pylist(self._buffer, schema=self.schema))
+            self._buffer.clear()
+
+    def close(self) -> None:
+        self.flush()
+        self._writer.close()
+
+    def __enter__(self) -> ParquetSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_sink(
+    path: str | Path | None,
+    columns: Sequence[str],
+    fmt: Format,
+    *,
+    types: dict[str, str] | None = None,
+) -> RowSink | ParquetSink:
+    """A sink writing to ``path`` (parents created), or to stdout when ``path`` is ``None``.
+
+    Raises:
+        ValueError: unknown ``fmt``; Parquet without a path or without ``types``.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {list(FORMATS)}; got {fmt!r}")
+    if fmt == "parquet":
+        if path is None or types is None:
+            raise ValueError("parquet output needs a file path (--out) and column types")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return ParquetSink(path, types)
     if path is None:
         return RowSink(sys.stdout, columns, fmt)
     path = Path(path)

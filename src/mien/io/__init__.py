@@ -1,5 +1,24 @@
-"""Readers at mien's boundary: everything becomes an upright uint8 BGR ``ImageBGR`` here."""
+"""Readers and writers at mien's boundary: images, video files, live streams.
+
+Everything becomes an upright uint8 BGR ``ImageBGR`` (or a :class:`~mien.types.Frame`) here.
+"""
 
 from mien.io.image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, iter_image_paths, read_image
+from mien.io.prefetch import prefetch
+from mien.io.stream import LiveStream
+from mien.io.video import VIDEO_SUFFIXES, VideoInfo, VideoWriter, is_video, iter_frames, probe_video
 
-__all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_SUFFIXES", "iter_image_paths", "read_image"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_SUFFIXES",
+    "VIDEO_SUFFIXES",
+    "LiveStream",
+    "VideoInfo",
+    "VideoWriter",
+    "is_video",
+    "iter_frames",
+    "iter_image_paths",
+    "prefetch",
+    "probe_video",
+    "read_image",
+]

@@ -155,11 +155,13 @@ def _from_array(arr: np.ndarray, label: str) -> ImageBGR:
     return np.ascontiguousarray(arr)
 
 
-def iter_image_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+def iter_image_paths(
+    paths: Iterable[str | os.PathLike[str]], *, suffixes: frozenset[str] = IMAGE_SUFFIXES
+) -> Iterator[Path]:
     """Expand paths: files are yielded as given, folders recursively (sorted, image suffixes).
 
-    Inside folders only files whose suffix is in :data:`IMAGE_SUFFIXES` are taken; a file named
-    directly is always taken, whatever its suffix.
+    Inside folders only files whose suffix is in ``suffixes`` (default :data:`IMAGE_SUFFIXES`)
+    are taken; a file named directly is always taken, whatever its suffix.
 
     A path that does not exist is yielded unchanged so the caller can record its failure.
     """
@@ -170,7 +172,7 @@ def iter_image_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
             yield from sorted(
                 f
                 for f in path.rglob("*")
-                if (f.is_file() or f.is_symlink()) and f.suffix.lower() in IMAGE_SUFFIXES
+                if (f.is_file() or f.is_symlink()) and f.suffix.lower() in suffixes
             )
         else:
             yield path

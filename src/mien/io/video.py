@@ -267,3 +267,84 @@ def iter_frames(
                 )
     finally:
         container.close()
+
+
+class VideoWriter:
+    """Write BGR frames to an H.264 MP4 with the given timestamps (PyAV, libx264).
+
+    Timestamps are kept in a 1/1000 s time base, so a variable-frame-rate source stays
+    variable-frame-rate. Frames must all have the size of the first one.
+
+    Args:
+        path: the output file (``.mp4``/``.mkv``/``.mov``).
+        fps: nominal frame rate for the stream header.
+        crf: x264 quality (lower is better; 23 is x264's default).
+
+    Raises:
+        VideoError: the file cannot be created.
+        ValueError: a frame of another size, or a timestamp not after the previous one.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, fps: float = 30.0, crf: int = 23) -> None:
+        import av
+
+        self.path = str(path)
+        self.fps = fps
+        self.crf = crf
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._container = av.open(self.path, mode="w")
+        except (av.error.FFmpegError, OSError) as err:
+            raise VideoError(self.path, f"cannot create video ({err})") from err
+        self._stream = None
+        self._last_pts: int | None = None
+        self.frames = 0
+
+    def write(self, image: np.ndarray, timestamp_s: float) -> None:
+        """Append ``image`` (``(H, W, 3)`` uint8 BGR) shown at ``timestamp_s`` seconds."""
+        from fractions import Fraction
+
+        import av
+
+        h, w = image.shape[:2]
+        if self._stream is None:
+            stream = self._container.add_stream(
+                "libx264", rate=Fraction(round(self.fps * 1000), 1000)
+            )
+            stream.width, stream.height = w - w % 2, h - h % 2
+            stream.pix_fmt = "yuv420p"
+            stream.time_base = Fraction(1, 1000)
+            stream.codec_context.time_base = Fraction(1, 1000)
+            stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+            self._stream = stream
+        stream = self._stream
+        if (w - w % 2, h - h % 2) != (stream.width, stream.height):
+            raise ValueError(f"frame is {w}x{h}; this video is {stream.width}x{stream.height}")
+        pts = round(timestamp_s * 1000)
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1
+        self._last_pts = pts
+        frame = av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(image[: stream.height, : stream.width]), format="bgr24"
+        )
+        frame.pts = pts
+        frame.time_base = Fraction(1, 1000)
+        for packet in stream.encode(frame):
+            self._container.mux(packet)
+        self.frames += 1
+
+    def close(self) -> None:
+        """Flush the encoder and finish the file (idempotent)."""
+        if self._container is None:
+            return
+        if self._stream is not None:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+        self._container.close()
+        self._container = None
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

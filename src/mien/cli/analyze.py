@@ -1,0 +1,357 @@
+"""``mien analyze``: images and video files in, one row per face per image or frame out."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, cast
+
+import typer
+from rich.table import Table
+
+from mien.cli.common import describe, err, fail, make_analyzer, progress, relative_name, resolved
+
+if TYPE_CHECKING:
+    from mien.annotate import ExpressionAnnotator
+    from mien.export.sinks import Format, ParquetSink, RowSink
+    from mien.pipeline import Analyzer
+
+WRITABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+VIDEO_OUT_SUFFIXES = (".mp4", ".mkv", ".mov")
+
+
+@dataclass
+class _Run:
+    """What one ``mien analyze`` call carries from file to file."""
+
+    analyzer: Analyzer
+    sink: RowSink | ParquetSink
+    names: tuple[str, ...]
+    annotator: ExpressionAnnotator | None
+    annotate: Path | None
+    roots: list[Path]
+    inputs: set[Path]
+    options: dict[str, Any]
+    written: set[Path] = field(default_factory=set)
+    summary: list[tuple[str, str, str]] = field(default_factory=list)
+    n_failed: int = 0
+    n_faces: int = 0
+
+    def error(self, path: Path, message: str, **where: Any) -> None:
+        from mien.export import error_row
+
+        self.sink.append(error_row(str(path), message, self.names, **where))
+        self.summary.append((str(path), "error", message))
+        self.n_failed += 1
+
+
+def analyze(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Image or video files, or folders (folders recurse).")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write rows here (default: stdout).")
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="json | jsonl | csv | parquet (default: from --out's suffix, else jsonl).",
+        ),
+    ] = None,
+    annotate: Annotated[
+        Path | None,
+        typer.Option(
+            "--annotate",
+            help="Folder for copies with boxes and labels drawn (videos become .mp4 there); "
+            "or an .mp4 file when the input is one video.",
+        ),
+    ] = None,
+    blur_faces: Annotated[
+        bool, typer.Option("--blur-faces", help="Blur every face in the annotated output.")
+    ] = False,
+    every: Annotated[int, typer.Option(min=1, help="Videos: analyse every N-th frame.")] = 1,
+    fps: Annotated[
+        float | None, typer.Option(min=0.001, help="Videos: at most F frames per second.")
+    ] = None,
+    start: Annotated[float, typer.Option(min=0.0, help="Videos: start at this second.")] = 0.0,
+    end: Annotated[float | None, typer.Option(help="Videos: stop at this second.")] = None,
+    smooth_tau: Annotated[
+        float,
+        typer.Option(min=0.0, help="Videos: time constant (s) of the per-track smoothing."),
+    ] = 0.5,
+    model: Annotated[
+        str, typer.Option(help="Expression model (see `mien models`).")
+    ] = "fer_resnet_v1",
+    detector: Annotated[str, typer.Option(help="auto | short | full (BlazeFace range).")] = "auto",
+    min_confidence: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Detector score threshold (MediaPipe's floor is 0.5)."),
+    ] = 0.5,
+    max_pixels: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Refuse images with more pixels than this (Pillow refuses above ~179 M anyway).",
+        ),
+    ] = 100_000_000,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No summary table or progress bar.")
+    ] = False,
+) -> None:
+    """Find faces and their perceived expression: one row per face per image or video frame.
+
+    A frame or image without a face gets a no_face row; a file that fails gets an error row and
+    the run goes on. Exit status: 0 when every file was read, 1 when any failed.
+    """
+    from mien.export import FORMATS, column_types, open_sink, row_columns
+    from mien.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, iter_image_paths
+
+    if fmt is None:
+        suffix = out.suffix.lower().lstrip(".") if out else ""
+        fmt = suffix if suffix in FORMATS else "jsonl"
+    if fmt not in FORMATS:
+        fail(f"--format must be one of {list(FORMATS)}; got {fmt!r}")
+    if fmt == "parquet" and out is None:
+        fail("--format parquet needs --out FILE")
+    if end is not None and end <= start:
+        fail(f"--end ({end}) must be after --start ({start})")
+    files = list(iter_image_paths(paths, suffixes=IMAGE_SUFFIXES | VIDEO_SUFFIXES))
+    if not files:
+        fail("no image or video files found", 1)
+    kinds = [(f, _kind(f)) for f in files]
+    problem = _check_outputs(out, annotate, paths, files, [f for f, k in kinds if k == "video"])
+    if problem:
+        fail(problem)
+    analyzer = make_analyzer(model, detector, min_confidence, max_pixels)
+    names = analyzer.expression_names
+    annotator = None
+    if annotate is not None:
+        from mien.annotate import ExpressionAnnotator
+
+        annotator = ExpressionAnnotator(blur_faces=blur_faces, bars=True)
+        if annotate.suffix.lower() not in VIDEO_OUT_SUFFIXES:
+            annotate.mkdir(parents=True, exist_ok=True)
+    options = {"every": every, "fps": fps, "start_s": start, "end_s": end, "tau": smooth_tau}
+    with (
+        open_sink(out, row_columns(names), cast("Format", fmt), types=column_types(names)) as sink,
+        progress(not quiet) as bar,
+    ):
+        roots = [p for p in paths if p.is_dir()]
+        inputs = {resolved(f) for f in files}
+        run = _Run(analyzer, sink, names, annotator, annotate, roots, inputs, options)
+        task = bar.add_task("files", total=len(files))
+        for kind, group in itertools.groupby(kinds, key=lambda fk: fk[1]):
+            group_paths = [f for f, _ in group]
+            if kind == "image":
+                _images(run, group_paths, bar, task)
+            else:
+                for path in group_paths:
+                    _video(run, path, bar)
+                    bar.advance(task)
+    analyzer.close()
+    if not quiet:
+        _print_summary(run.summary, run.n_faces, run.n_failed, out)
+    raise typer.Exit(1 if run.n_failed else 0)
+
+
+def _kind(path: Path) -> str:
+    """``"image"`` when Pillow recognises the content, ``"video"`` when PyAV finds a video
+    stream, else ``"image"`` (so the failure is reported by the image reader)."""
+    from PIL import Image, UnidentifiedImageError
+
+    from mien.io import is_video
+
+    try:
+        with Image.open(path):
+            return "image"
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        pass
+    except Exception:
+        return "image"
+    return "video" if path.is_file() and is_video(path) else "image"
+
+
+def _images(run: _Run, paths: list[Path], bar: Any, task: Any) -> None:
+    from mien.export import result_rows
+
+    items = run.analyzer.analyze_batch(paths, keep_images=run.annotator is not None)
+    for path, item in zip(paths, items, strict=True):
+        bar.advance(task)
+        if item.result is None:
+            run.error(path, describe(item.error))
+            continue
+        rows = result_rows(item.result)
+        for row in rows:
+            run.sink.append(row)
+        run.n_faces += len(item.result.faces)
+        run.summary.append((str(path), str(len(item.result.faces)), _labels(rows)))
+        if run.annotator is not None and run.annotate is not None and item.image is not None:
+            target = _unique(
+                _image_name(run.annotate / relative_name(path, run.roots)), run.written
+            )
+            try:
+                if resolved(target) in run.inputs:
+                    raise OSError("it would overwrite an input image")
+                _write_image(run.annotator.annotate(item.image, item.result), target)
+                run.written.add(target)
+            except OSError as e:
+                err.print(f"[red]could not write {target}: {e}[/red]")
+                run.n_failed += 1
+
+
+def _video(run: _Run, path: Path, bar: Any) -> None:
+    from mien.errors import MienError, VideoDecodeError
+    from mien.export import result_rows
+    from mien.io import VideoWriter, iter_frames, prefetch, probe_video
+    from mien.tracking import ExpressionSmoother, FaceTracker
+
+    o = run.options
+    try:
+        info = probe_video(path)
+    except MienError as e:
+        run.error(path, describe(e))
+        return
+    writer = None
+    if run.annotator is not None and run.annotate is not None:
+        target = run.annotate
+        if target.suffix.lower() not in VIDEO_OUT_SUFFIXES:
+            target = _unique(
+                (run.annotate / relative_name(path, run.roots)).with_suffix(".mp4"), run.written
+            )
+        run.written.add(target)
+        writer = VideoWriter(target, fps=info.fps or 30.0)
+    current: list[Any] = [None]
+
+    def remember(frames: Any) -> Any:
+        for frame in frames:
+            current[0] = frame
+            yield frame
+
+    frames = prefetch(iter_frames(path, every=o["every"], fps=o["fps"], start_s=o["start_s"],
+                                  end_s=o["end_s"]), 16)  # fmt: skip
+    task = bar.add_task(path.name, total=info.frame_count)
+    n_frames = n_faces = 0
+    tracks: set[int] = set()
+    try:
+        for result in run.analyzer.run(
+            remember(frames), tracker=FaceTracker(), smoother=ExpressionSmoother(o["tau"])
+        ):
+            for row in result_rows(result):
+                run.sink.append(row)
+            n_frames += 1
+            n_faces += len(result.faces)
+            if result.faces.track_id is not None:
+                tracks.update(result.faces.track_id.tolist())
+            if writer is not None:
+                writer.write(run.annotator.annotate(current[0].image.copy(), result),  # type: ignore[union-attr]
+                             result.timestamp_s)  # fmt: skip
+            bar.update(task, completed=current[0].index + 1)
+    except VideoDecodeError as e:
+        run.error(path, e.problem, timestamp_s=e.last_timestamp_s)
+    except MienError as e:
+        run.error(path, describe(e))
+    finally:
+        frames.close()
+        if writer is not None:
+            writer.close()
+        bar.remove_task(task)
+    run.n_faces += n_faces
+    run.summary.append((str(path), str(n_faces), f"video: {n_frames} frames, {len(tracks)} tracks"))
+
+
+def _labels(rows: list[dict[str, Any]]) -> str:
+    text = ", ".join(
+        f"{row['label']} {row['label_probability']:.2f}"
+        + (" (abstained)" if row["abstained"] else "")
+        for row in rows
+        if row["status"] == "ok"
+    )
+    return text or "no face"
+
+
+def _check_outputs(
+    out: Path | None,
+    annotate: Path | None,
+    paths: list[Path],
+    files: list[Path],
+    videos: list[Path],
+) -> str | None:
+    """Why the requested outputs would destroy inputs or cannot be written, or ``None``."""
+    from mien.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+
+    inputs = {resolved(f) for f in files}
+    if out is not None:
+        if out.is_dir():
+            return f"--out {out} is a folder; give a file name such as results.csv"
+        if resolved(out) in inputs:
+            return f"--out {out} is one of the inputs; it would be overwritten"
+        if out.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
+            return (
+                f"--out {out} looks like an image or video; rows go to .csv/.json/.jsonl/.parquet"
+            )
+    if annotate is not None:
+        if annotate.suffix.lower() in VIDEO_OUT_SUFFIXES:
+            if len(videos) != 1 or len(files) != 1:
+                return (
+                    f"--annotate {annotate} names one video file; give a folder for several inputs"
+                )
+            if resolved(annotate) in inputs:
+                return f"--annotate {annotate} is the input video; it would be overwritten"
+            return None
+        if annotate.exists() and not annotate.is_dir():
+            return f"--annotate {annotate} is a file; give a folder"
+        folders = {resolved(p) for p in paths if p.is_dir()} | {resolved(f).parent for f in files}
+        if resolved(annotate) in folders:
+            return f"--annotate {annotate} holds input files; copies would overwrite them"
+    return None
+
+
+def _image_name(target: Path) -> Path:
+    """``target`` with a suffix OpenCV can write (others become ``.png``)."""
+    return target if target.suffix.lower() in WRITABLE_SUFFIXES else target.with_suffix(".png")
+
+
+def _unique(target: Path, taken: set[Path]) -> Path:
+    """``target``, or ``name_1.ext``, ``name_2.ext``… if this run already wrote that name."""
+    candidate, i = target, 0
+    while candidate in taken:
+        i += 1
+        candidate = target.with_name(f"{target.stem}_{i}{target.suffix}")
+    return candidate
+
+
+def _write_image(scene: Any, target: Path) -> None:
+    """Encode ``scene`` (BGR) to ``target``.
+
+    Raises:
+        OSError: the folder or file cannot be written, or the image cannot be encoded.
+    """
+    import cv2
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(target.suffix, scene)
+    if not ok:
+        raise OSError(f"cannot encode {target.suffix} image")
+    target.write_bytes(buf.tobytes())
+
+
+def _print_summary(
+    summary: list[tuple[str, str, str]], n_faces: int, n_failed: int, out: Path | None
+) -> None:
+    """A table of every file (up to 20 files), else of the failed ones only; then the counts."""
+    rows = summary if len(summary) <= 20 else [r for r in summary if r[1] == "error"]
+    if rows:
+        table = Table(box=None, header_style="bold")
+        table.add_column("file", overflow="fold")
+        table.add_column("faces")
+        table.add_column("perceived expression (probability)", overflow="fold")
+        for name, count, labels in rows:
+            table.add_row(name, count, labels, style="red" if count == "error" else None)
+        if len(summary) > 20:
+            err.print(f"failed files ({len(rows)}):")
+        err.print(table)
+    where = f" → {out}" if out else ""
+    err.print(f"{len(summary)} file(s), {n_faces} face(s), {n_failed} failed{where}")

@@ -1,0 +1,101 @@
+"""Helpers shared by the CLI commands: the stderr console, analyzer set-up, progress, paths."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+if TYPE_CHECKING:
+    from mien.detection.mediapipe import DetectorModel
+    from mien.pipeline import Analyzer
+
+err = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence C++ log lines (MediaPipe/TFLite start-up) written straight to file descriptor 2."""
+    try:
+        fd = sys.stderr.fileno()
+    except (OSError, ValueError):  # no real stderr (e.g. under a test runner): nothing to hide
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(devnull)
+        os.close(saved)
+
+
+def make_analyzer(model: str, detector: str, min_confidence: float, max_pixels: int) -> Analyzer:
+    """An :class:`~mien.pipeline.Analyzer` with its MediaPipe graphs built quietly; exit 2 on a
+    bad option or missing weights."""
+    import numpy as np
+
+    from mien.errors import WeightsError
+    from mien.pipeline import Analyzer  # lazily: keeps --help fast
+
+    try:
+        with quiet_native_stderr():
+            analyzer = Analyzer(
+                model,
+                detector=cast("DetectorModel", detector),  # checked by Analyzer
+                min_confidence=min_confidence,
+                max_pixels=max_pixels,
+            )
+            analyzer.detector.detect(np.zeros((64, 64, 3), np.uint8))  # build graphs quietly
+    except (ValueError, WeightsError) as e:
+        fail(str(e))
+    return analyzer
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print ``error: message`` on stderr and exit with ``code``."""
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not enabled,
+        transient=True,
+    )
+
+
+def describe(error: BaseException | None) -> str:
+    """A one-line reason for a failed input: the problem of a mien error, else type + text."""
+    problem = getattr(error, "problem", None)
+    return problem if isinstance(problem, str) else f"{type(error).__name__}: {error}"
+
+
+def resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path.absolute()
+
+
+def relative_name(path: Path, roots: list[Path]) -> Path:
+    """``path`` relative to the input folder it came from, else its file name."""
+    for root in roots:
+        with contextlib.suppress(ValueError):
+            return path.relative_to(root)
+    return Path(path.name)

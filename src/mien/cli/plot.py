@@ -1,0 +1,36 @@
+"""``mien plot``: a PNG of each track's perceived-expression probabilities over time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mien.cli.common import err, fail
+
+
+def plot(
+    results: Annotated[
+        Path,
+        typer.Argument(help="Rows from `mien analyze`/`watch` (.csv, .jsonl, .json, .parquet)."),
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="PNG to write (default: RESULTS with .png).")
+    ] = None,
+    max_tracks: Annotated[
+        int, typer.Option(min=1, help="At most this many tracks (longest first).")
+    ] = 12,
+) -> None:
+    """Plot each track's expression probabilities over time, one panel per track."""
+    from mien.errors import DatasetError
+    from mien.plots import plot_tracks, read_rows
+
+    target = out or results.with_suffix(".png")
+    try:
+        fig = plot_tracks(read_rows(results), max_tracks=max_tracks)
+    except DatasetError as e:
+        fail(str(e))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(target, dpi=110)
+    err.print(f"wrote {target}")

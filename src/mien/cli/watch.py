@@ -1,0 +1,161 @@
+"""``mien watch``: analyse a live source (webcam, device, RTSP/HTTP URL) until stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, cast
+
+import typer
+
+from mien.cli.common import describe, err, fail, make_analyzer
+
+if TYPE_CHECKING:
+    from mien.export.sinks import Format
+
+
+def watch(
+    source: Annotated[
+        str, typer.Argument(help="Camera index (0), device path, or rtsp:// / http:// URL.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write rows here (csv/jsonl/json/parquet).")
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", "-f", help="Row format (default: from --out's suffix, else jsonl)."
+        ),
+    ] = None,
+    annotate: Annotated[
+        Path | None,
+        typer.Option("--annotate", help="Write an annotated .mp4 of what was analysed."),
+    ] = None,
+    preview: Annotated[
+        bool,
+        typer.Option("--preview/--no-preview", help="Show a preview window (needs a display)."),
+    ] = True,
+    lossless: Annotated[
+        bool,
+        typer.Option(
+            "--lossless", help="Analyse every frame (may fall behind) instead of the latest."
+        ),
+    ] = False,
+    max_seconds: Annotated[
+        float | None, typer.Option(min=0.0, help="Stop after this many seconds.")
+    ] = None,
+    smooth_tau: Annotated[
+        float, typer.Option(min=0.0, help="Time constant (s) of the per-track smoothing.")
+    ] = 0.5,
+    blur_faces: Annotated[
+        bool, typer.Option("--blur-faces", help="Blur faces in the preview and annotated video.")
+    ] = False,
+    give_up: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1,
+            help="Stop when the source stays away this many seconds (default: retry for ever).",
+        ),
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="Expression model (see `mien models`).")
+    ] = "fer_resnet_v1",
+    detector: Annotated[str, typer.Option(help="auto | short | full (BlazeFace range).")] = "auto",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status line.")] = False,
+) -> None:
+    """Analyse a live source until Ctrl-C, SIGTERM or --max-seconds; outputs are flushed on stop.
+
+    The preview and the annotated video always carry an "expression analysis active" notice.
+    The source is reconnected with back-off when it drops.
+    """
+    import cv2
+
+    from mien.annotate import ExpressionAnnotator, draw_notice
+    from mien.errors import MienError
+    from mien.export import FORMATS, column_types, open_sink, result_rows, row_columns
+    from mien.io import LiveStream, VideoWriter
+    from mien.tracking import ExpressionSmoother, FaceTracker
+
+    if fmt is None:
+        suffix = out.suffix.lower().lstrip(".") if out else ""
+        fmt = suffix if suffix in FORMATS else "jsonl"
+    if fmt not in FORMATS:
+        fail(f"--format must be one of {list(FORMATS)}; got {fmt!r}")
+    if fmt == "parquet" and out is None:
+        fail("--format parquet needs --out FILE")
+    show = preview and bool(os.environ.get("DISPLAY") or os.name == "nt")
+    if preview and not show and not quiet:
+        err.print("[yellow]no display: running without a preview window[/yellow]")
+    analyzer = make_analyzer(model, detector, 0.5, 100_000_000)
+    names = analyzer.expression_names
+    annotator = ExpressionAnnotator(bars=True, blur_faces=blur_faces)
+    stop = threading.Event()
+    previous = (
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
+    writer = VideoWriter(annotate, fps=30.0) if annotate is not None else None
+    stream = LiveStream(source, drop_frames=not lossless, give_up_s=give_up)
+    current: list = [None]
+    started = time.monotonic()
+    n_frames = n_faces = 0
+    last_status = started
+    failed = False
+
+    def frames():
+        for frame in stream:
+            if stop.is_set() or (
+                max_seconds is not None and time.monotonic() - started >= max_seconds
+            ):
+                return
+            current[0] = frame
+            yield frame
+
+    try:
+        with open_sink(
+            out, row_columns(names), cast("Format", fmt), types=column_types(names)
+        ) as sink:
+            for result in analyzer.run(
+                frames(), tracker=FaceTracker(), smoother=ExpressionSmoother(smooth_tau)
+            ):
+                for row in result_rows(result):
+                    sink.append(row)
+                n_frames += 1
+                n_faces += len(result.faces)
+                if writer is not None or show:
+                    scene = draw_notice(annotator.annotate(current[0].image.copy(), result))
+                    if writer is not None:
+                        writer.write(scene, result.timestamp_s)
+                    if show:
+                        cv2.imshow("mien watch", scene)
+                        if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+                            stop.set()
+                now = time.monotonic()
+                if not quiet and now - last_status >= 1.0:
+                    fps = n_frames / (now - started)
+                    err.print(
+                        f"{fps:5.1f} fps · {n_frames} frames · {n_faces} faces · "
+                        f"{stream.reconnects} reconnects · {stream.frames_dropped} dropped"
+                    )
+                    last_status = now
+    except KeyboardInterrupt:
+        pass
+    except MienError as e:
+        err.print(f"[red]error:[/red] {describe(e)}")
+        failed = True
+    finally:
+        stream.close()
+        if writer is not None:
+            writer.close()
+        if show:
+            cv2.destroyAllWindows()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        analyzer.close()
+    if not quiet:
+        err.print(f"stopped: {n_frames} frames, {n_faces} faces, {stream.reconnects} reconnects")
+    raise typer.Exit(1 if failed else 0)

@@ -1,0 +1,95 @@
+"""Video reading on clips generated here with PyAV (exact timestamps, rotation, truncation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mien.errors import VideoDecodeError, VideoError
+from mien.io import is_video, iter_frames, probe_video
+from tests.helpers import SAMPLES, write_clip
+
+VFR_TIMES = [0.0, 0.033, 0.1, 0.11, 0.5, 0.52, 0.9, 1.25, 1.3, 2.0]
+
+
+def level_frames(times, size=(96, 64)):
+    """Flat frames whose grey level encodes their position (0, 20, 40, ...)."""
+    w, h = size
+    return [(np.full((h, w, 3), (20 * i) % 240, np.uint8), t) for i, t in enumerate(times)]
+
+
+@pytest.fixture(scope="module")
+def vfr_clip(tmp_path_factory):
+    return write_clip(tmp_path_factory.mktemp("v") / "vfr.mp4", level_frames(VFR_TIMES))
+
+
+def test_variable_frame_rate_timestamps_and_indices(vfr_clip):
+    frames = list(iter_frames(vfr_clip))
+    assert [f.index for f in frames] == list(range(len(VFR_TIMES)))
+    np.testing.assert_allclose([f.timestamp_s for f in frames], VFR_TIMES, atol=1e-6)
+    levels = [round(f.image.mean() / 20) for f in frames]
+    assert levels == list(range(len(VFR_TIMES)))  # presentation order, none lost
+    assert frames[0].image.shape == (64, 96, 3) and frames[0].image.dtype == np.uint8
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "indices"),
+    [
+        ({"every": 3}, [0, 3, 6, 9]),
+        ({"fps": 2.0}, [0, 4, 7, 9]),  # first frames at or after 0, 0.5, 1.0 (1.25), 1.5 (2.0)
+        ({"start_s": 0.5, "end_s": 1.3}, [4, 5, 6, 7]),
+        ({"start_s": 0.2, "every": 2}, [4, 6, 8]),
+    ],
+)
+def test_sampling_keeps_source_indices(vfr_clip, kwargs, indices):
+    assert [f.index for f in iter_frames(vfr_clip, **kwargs)] == indices
+
+
+def test_rotation_metadata_is_applied(tmp_path):
+    stored = np.zeros((64, 96, 3), np.uint8)
+    stored[:16, -16:] = 255  # white block at the stored top-right corner
+    clip = write_clip(tmp_path / "rot.mp4", [(stored, 0.0), (stored, 0.1)], rotation=90)
+    info = probe_video(clip)
+    assert (info.rotation, info.width, info.height) == (90, 64, 96)
+    image = next(iter_frames(clip)).image
+    assert image.shape == (96, 64, 3)
+    # displayed = stored turned 90° counter-clockwise: top-right goes to top-left
+    assert image[:12, :12].mean() > 200 and image[-12:, -12:].mean() < 50
+
+
+def test_truncated_file_yields_frames_then_a_clear_error(tmp_path):
+    clip = write_clip(tmp_path / "long.mp4", level_frames([i / 10 for i in range(60)], (160, 120)))
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    got = []
+    with pytest.raises(VideoError) as info:
+        for frame in iter_frames(cut):
+            got.append(frame.timestamp_s)
+    assert str(cut) in str(info.value)
+    if isinstance(info.value, VideoDecodeError):
+        assert info.value.last_timestamp_s == pytest.approx(got[-1] if got else None)
+
+
+def test_not_a_video(tmp_path):
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    assert not is_video(text) and not is_video(SAMPLES / "grace_hopper.jpg")
+    with pytest.raises(VideoError, match=r"not a readable video|no video stream"):
+        probe_video(text)
+    with pytest.raises(VideoError, match="still image"):
+        probe_video(SAMPLES / "grace_hopper.jpg")
+    with pytest.raises(VideoError, match="no such file"):
+        list(iter_frames(tmp_path / "missing.mp4"))
+
+
+def test_early_break_closes_the_reader(vfr_clip):
+    frames = iter_frames(vfr_clip)
+    next(frames)
+    frames.close()  # no error, container released in finally
+
+
+def test_bad_sampling_options(vfr_clip):
+    for kwargs in ({"every": 0}, {"fps": 0.0}, {"start_s": 2.0, "end_s": 1.0}):
+        with pytest.raises(ValueError):
+            list(iter_frames(vfr_clip, **kwargs))

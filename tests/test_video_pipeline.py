@@ -1,0 +1,201 @@
+"""The video path end to end on generated clips: rows per frame, tracks, CLI, plots, streams."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import shutil
+import threading
+import time
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mien.cli.main import app
+from mien.io import LiveStream, iter_frames
+from mien.tracking import FaceTracker
+from tests.helpers import compose, face_patch, write_clip
+
+runner = CliRunner()
+SIZE = (360, 300)
+
+
+@pytest.fixture(scope="module")
+def enter_leave(tmp_path_factory):
+    """36 frames at 12 fps: empty, then Grace Hopper drifts across (frames 10-25), then empty."""
+    face = face_patch("grace_hopper.jpg", 130)
+    frames = []
+    for i in range(36):
+        patches = [(face, 40 + 6 * (i - 10), 80)] if 10 <= i <= 25 else []
+        frames.append((compose(SIZE, patches), i / 12))
+    return write_clip(tmp_path_factory.mktemp("clips") / "enter_leave.mp4", frames)
+
+
+@pytest.fixture(scope="module")
+def crossing(tmp_path_factory):
+    """Two faces swap sides: Grace Hopper on the top row left→right, the astronaut below."""
+    a, b = face_patch("grace_hopper.jpg", 130), face_patch("astronaut.jpg", 130)
+    frames = []
+    for i in range(24):
+        frames.append((compose((420, 300), [(a, 10 + 12 * i, 5), (b, 280 - 12 * i, 160)]), i / 15))
+    return write_clip(tmp_path_factory.mktemp("clips") / "crossing.mp4", frames)
+
+
+def rows_of(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_face_enters_and_leaves_one_row_per_frame(enter_leave, tmp_path):
+    out = tmp_path / "rows.csv"
+    result = runner.invoke(app, ["analyze", str(enter_leave), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    rows = rows_of(out.read_text())
+    assert [int(r["frame_index"]) for r in rows] == list(range(36))  # no gaps, no duplicates
+    np.testing.assert_allclose(
+        [float(r["timestamp_s"]) for r in rows], np.arange(36) / 12, atol=1e-3
+    )
+    status = [r["status"] for r in rows]
+    assert status[:10] == ["no_face"] * 10 and status[26:] == ["no_face"] * 10
+    assert status[10:26] == ["ok"] * 16
+    assert {r["track_id"] for r in rows[10:26]} == {"1"}
+    assert all(r["track_id"] == "" for r in rows[26:])  # no stale result after it leaves
+    probs = np.array(
+        [[float(r[f"ps_{n}"]) for n in ("anger", "happiness", "neutral")] for r in rows[10:26]]
+    )
+    assert (probs >= 0).all() and rows[12]["smoothed_label"] != ""
+
+
+def test_crossing_faces_keep_their_ids(crossing):
+    from mien import Analyzer
+
+    with Analyzer() as analyzer:
+        results = list(analyzer.run(iter_frames(crossing), tracker=FaceTracker()))
+    assert len(results) == 24
+    by_id: dict[int, list[float]] = {}
+    for r in results:
+        assert len(r.faces) == 2, r.frame_index
+        for box, tid in zip(r.faces.xyxy, r.faces.track_id, strict=True):
+            by_id.setdefault(int(tid), []).append(float(box[1]))
+    assert sorted(by_id) == [1, 2]
+    rows_y = sorted(np.mean(v) for v in by_id.values())
+    for ys in by_id.values():  # each id stays on its own row all the way through
+        assert max(ys) - min(ys) < 40
+    assert rows_y[1] - rows_y[0] > 100
+    assert all(r.faces.smoothed is not None for r in results)
+
+
+def test_black_frames_and_parquet_and_plot(tmp_path, enter_leave):
+    black = write_clip(
+        tmp_path / "black.mp4", [(np.zeros((120, 160, 3), np.uint8), i / 10) for i in range(7)]
+    )
+    out = tmp_path / "rows.parquet"
+    result = runner.invoke(app, ["analyze", str(black), str(enter_leave), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(out)
+    sources = table.column("source").to_pylist()
+    assert sources.count(str(black)) == 7 and sources.count(str(enter_leave)) == 36
+    assert set(table.column("status").to_pylist()[:7]) == {"no_face"}
+    assert str(table.schema.field("track_id").type) == "int64"
+    png = tmp_path / "tracks.png"
+    result = runner.invoke(app, ["plot", str(out), "--out", str(png)])
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_plot_refuses_results_without_tracks(tmp_path):
+    rows = tmp_path / "stills.jsonl"
+    result = runner.invoke(app, ["analyze", "samples/grace_hopper.jpg", "--out", str(rows), "-q"])
+    assert result.exit_code == 0
+    result = runner.invoke(app, ["plot", str(rows)])
+    assert result.exit_code == 2 and "no tracked faces" in result.stderr
+
+
+def test_annotated_video_and_sampling(enter_leave, tmp_path):
+    from mien.io import probe_video
+
+    target = tmp_path / "drawn.mp4"
+    args = ["analyze", str(enter_leave), "--every", "2", "--annotate", str(target), "--blur-faces"]
+    result = runner.invoke(app, [*args, "-f", "jsonl", "-q"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["frame_index"] for r in rows] == list(range(0, 36, 2))
+    info = probe_video(target)
+    assert info.frame_count == 18 and (info.width, info.height) == SIZE
+    frames = list(iter_frames(target))
+    np.testing.assert_allclose([f.timestamp_s for f in frames], np.arange(0, 36, 2) / 12, atol=2e-3)
+
+
+def test_truncated_video_keeps_rows_then_reports(tmp_path):
+    face = face_patch("grace_hopper.jpg", 130)
+    clip = write_clip(
+        tmp_path / "full.mp4", [(compose(SIZE, [(face, 100, 80)]), i / 10) for i in range(60)]
+    )
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(clip.read_bytes()[: clip.stat().st_size * 2 // 3])
+    result = runner.invoke(app, ["analyze", str(cut), "-f", "csv", "-q"])
+    assert result.exit_code == 1
+    rows = rows_of(result.stdout)
+    assert rows[-1]["status"] == "error" and str(cut) in rows[-1]["source"]
+    good = [r for r in rows if r["status"] != "error"]
+    assert [int(r["frame_index"]) for r in good] == list(range(len(good)))
+
+
+def test_live_stream_reconnects_after_the_source_goes_away(tmp_path, enter_leave):
+    source = tmp_path / "live.mp4"
+    shutil.copy(enter_leave, source)
+    hidden = tmp_path / "hidden.mp4"
+    seen = []
+    with LiveStream(
+        str(source), drop_frames=False, reconnect_s=0.05, max_reconnect_s=0.2
+    ) as stream:
+
+        def outage():  # the "camera" disappears for a while, then comes back
+            time.sleep(0.3)
+            source.rename(hidden)
+            time.sleep(0.6)
+            hidden.rename(source)
+
+        thread = threading.Thread(target=outage)
+        thread.start()
+        deadline = time.monotonic() + 20
+        for frame in stream:
+            seen.append(frame)
+            if (stream.reconnects >= 2 and len(seen) > 80) or time.monotonic() > deadline:
+                break
+        thread.join()
+    assert stream.reconnects >= 2
+    assert [f.index for f in seen] == list(range(len(seen)))  # lossless: every frame, in order
+    assert all(b.timestamp_s >= a.timestamp_s for a, b in itertools.pairwise(seen))
+
+
+def test_live_stream_that_never_opens_raises(tmp_path):
+    from mien.errors import StreamError
+
+    with LiveStream(str(tmp_path / "nothing.mp4"), open_timeout_s=0.3, reconnect_s=0.05) as stream:
+        with pytest.raises(StreamError, match="not opened"):
+            next(iter(stream))
+
+
+def test_watch_command_writes_rows(enter_leave, tmp_path):
+    out = tmp_path / "live.jsonl"
+    args = [
+        "watch",
+        str(enter_leave),
+        "--no-preview",
+        "--max-seconds",
+        "3",
+        "--out",
+        str(out),
+        "-q",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) > 10
+    assert {r["status"] for r in rows} <= {"ok", "no_face"}
+    assert any(r["status"] == "ok" and r["track_id"] >= 1 for r in rows)
