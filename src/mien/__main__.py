@@ -1,0 +1,5 @@
+"""``python -m mien`` runs the ``mien`` command."""
+
+from mien.cli.main import app
+
+app()
