@@ -16,13 +16,17 @@ from mien.errors import (
     ImageNotFoundError,
     ImageTooLargeError,
     MienError,
+    StreamError,
     UnreadableImageError,
+    VideoDecodeError,
+    VideoError,
     WeightsError,
 )
-from mien.io import read_image
+from mien.io import LiveStream, iter_frames, prefetch, probe_video, read_image
 from mien.pipeline import Analyzer
 from mien.registry import create_model, list_models
-from mien.types import EXPRESSIONS, KEYPOINT_NAMES, Faces, FrameResult, ImageBGR
+from mien.tracking import ExpressionSmoother, FaceTracker
+from mien.types import EXPRESSIONS, KEYPOINT_NAMES, Faces, Frame, FrameResult, ImageBGR
 
 try:
     __version__ = version("mien")
@@ -34,17 +38,27 @@ __all__ = [
     "KEYPOINT_NAMES",
     "Analyzer",
     "DatasetError",
+    "ExpressionSmoother",
+    "FaceTracker",
     "Faces",
+    "Frame",
     "FrameResult",
     "ImageBGR",
     "ImageError",
     "ImageNotFoundError",
     "ImageTooLargeError",
+    "LiveStream",
     "MienError",
+    "StreamError",
     "UnreadableImageError",
+    "VideoDecodeError",
+    "VideoError",
     "WeightsError",
     "__version__",
     "create_model",
+    "iter_frames",
     "list_models",
+    "prefetch",
+    "probe_video",
     "read_image",
 ]
