@@ -199,3 +199,30 @@ def test_watch_command_writes_rows(enter_leave, tmp_path):
     assert len(rows) > 10
     assert {r["status"] for r in rows} <= {"ok", "no_face"}
     assert any(r["status"] == "ok" and r["track_id"] >= 1 for r in rows)
+
+
+def test_watch_stops_cleanly_on_sigterm(enter_leave, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "live.csv"
+    cmd = [
+        sys.executable,
+        "-m",
+        "mien",
+        "watch",
+        str(enter_leave),
+        "--no-preview",
+        "-o",
+        str(out),
+        "-q",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 2000):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    rows = rows_of(out.read_text())
+    assert len(rows) > 5 and all(r["status"] in ("ok", "no_face") for r in rows)
