@@ -21,8 +21,13 @@ def test_analyze_path_gives_calibrated_probabilities(analyzer):
     assert faces.expression.shape == (1, 8) and faces.expression.dtype == np.float32
     np.testing.assert_allclose(faces.expression.sum(1), 1.0, atol=1e-5)
     assert (faces.expression >= 0).all()
-    assert faces.abstained.tolist() == [bool(faces.expression.max() < result.abstain_threshold)]
-    assert set(result.timings_ms) == {"read", "detect", "align", "expression"}
+    low = bool(faces.expression.max() < result.abstain_threshold)
+    assert faces.abstained.tolist() == [low or not faces.data["quality_ok"][0]]
+    assert set(result.timings_ms) == {"read", "detect", "align", "expression", "quality"}
+    q = faces.data
+    assert q["face_size_px"][0] == pytest.approx(194.5, abs=6)
+    assert q["sharpness"][0] > 1000 and not q["truncated"][0] and q["quality_ok"][0]
+    assert abs(q["yaw"][0]) < 10 and abs(q["roll"][0]) < 10  # a frontal, upright portrait
 
 
 def test_path_bytes_and_array_agree(analyzer):

@@ -24,6 +24,7 @@ from mien.detection.base import FaceDetector
 from mien.detection.mediapipe import DetectorModel
 from mien.expression import ExpressionModel
 from mien.io import DEFAULT_MAX_PIXELS, read_image
+from mien.quality import FaceMeshPose, QualityThresholds, assess
 from mien.registry import DEFAULT_MODEL, create_model
 from mien.tracking import ExpressionSmoother, FaceTracker
 from mien.types import Faces, Frame, FrameResult, ImageBGR
@@ -75,6 +76,11 @@ class Analyzer:
         min_confidence: detector score threshold in ``[0, 1]``.
         max_pixels: largest image accepted, in pixels (decompression-bomb guard).
         threads: onnxruntime threads for the expression model (``0`` = its default).
+        quality: add the quality values of :mod:`mien.quality` to ``faces.data`` and mark a
+            face ``abstained`` when ``quality_ok`` is false.
+        pose: measure head pose with FaceMesh (about 3 ms per face); without it the pose
+            values are NaN and do not affect ``quality_ok``.
+        thresholds: the limits behind ``quality_ok``.
 
     Raises:
         ValueError: unknown model or detector option.
@@ -94,6 +100,9 @@ class Analyzer:
         min_confidence: float = 0.5,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         threads: int = 0,
+        quality: bool = True,
+        pose: bool = True,
+        thresholds: QualityThresholds | None = None,
     ) -> None:
         self.expression: ExpressionModel = create_model(model, weights=weights, threads=threads)
         spec = self.expression.spec
@@ -108,6 +117,9 @@ class Analyzer:
             else detector
         )
         self.max_pixels = max_pixels
+        self.quality = quality
+        self.thresholds = thresholds or QualityThresholds()
+        self._pose = FaceMeshPose() if (quality and pose) else None
 
     @property
     def expression_names(self) -> tuple[str, ...]:
@@ -256,6 +268,9 @@ class Analyzer:
         t3 = time.perf_counter()
         faces = self._classify(faces, crops)
         t4 = time.perf_counter()
+        image_wh = (img.shape[1], img.shape[0])
+        if self.quality:
+            faces = self._assess(img, faces, crops, image_wh)
         return FrameResult(
             faces=faces,
             frame_index=frame_index,
@@ -269,8 +284,32 @@ class Analyzer:
                 "detect": (t2 - t1) * 1e3,
                 "align": (t3 - t2) * 1e3,
                 "expression": (t4 - t3) * 1e3,
+                "quality": (time.perf_counter() - t4) * 1e3,
             },
         )
+
+    def _assess(
+        self, img: ImageBGR, faces: Faces, crops: np.ndarray, image_wh: tuple[int, int]
+    ) -> Faces:
+        pose = (
+            self._pose.estimate(img, faces.xyxy) if self._pose is not None and len(faces) else None
+        )
+        values = assess(faces.xyxy, crops, image_wh, pose, self.thresholds)
+        abstained = faces.abstained if faces.abstained is not None else np.zeros(len(faces), bool)
+        return dataclasses.replace(
+            faces, abstained=abstained | ~values["quality_ok"], data={**faces.data, **values}
+        )
+
+    def crop_quality(self, image: ImageSource) -> dict[str, float | bool]:
+        """Quality values of a whole (pre-cropped) image taken as one face (the box is the
+        whole image, so ``truncated`` is false by definition)."""
+        img = read_image(image, max_pixels=self.max_pixels)
+        h, w = img.shape[:2]
+        box = np.array([[0, 0, w, h]], np.float32)
+        pose = self._pose.estimate(img, box) if self._pose is not None else None
+        crop = crop_whole_image(img, size=self.expression.spec.input_size)[None]
+        values = assess(box, crop, (w + 2, h + 2), pose, self.thresholds)
+        return {k: v[0].item() for k, v in values.items()}
 
     def whole_image_crop(self, image: ImageSource) -> np.ndarray:
         """The model input for a whole (pre-cropped) image: read it, convert it to the model's
@@ -300,9 +339,17 @@ class Analyzer:
             faces, expression=probs, abstained=self.expression.abstained(probs)
         )
 
+    def warm_up(self) -> None:
+        """Build every model now (MediaPipe graphs are otherwise built on first use)."""
+        self.detector.detect(np.zeros((64, 64, 3), np.uint8))
+        if self._pose is not None:
+            self._pose.warm_up()
+
     def close(self) -> None:
-        """Free the detector's resources."""
+        """Free the detector's (and the pose model's) resources."""
         self.detector.close()
+        if self._pose is not None:
+            self._pose.close()
 
     def __enter__(self) -> Analyzer:
         return self

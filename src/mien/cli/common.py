@@ -43,8 +43,6 @@ def quiet_native_stderr() -> Iterator[None]:
 def make_analyzer(model: str, detector: str, min_confidence: float, max_pixels: int) -> Analyzer:
     """An :class:`~mien.pipeline.Analyzer` with its MediaPipe graphs built quietly; exit 2 on a
     bad option or missing weights."""
-    import numpy as np
-
     from mien.errors import WeightsError
     from mien.pipeline import Analyzer  # lazily: keeps --help fast
 
@@ -56,7 +54,7 @@ def make_analyzer(model: str, detector: str, min_confidence: float, max_pixels: 
                 min_confidence=min_confidence,
                 max_pixels=max_pixels,
             )
-            analyzer.detector.detect(np.zeros((64, 64, 3), np.uint8))  # build graphs quietly
+            analyzer.warm_up()  # build the MediaPipe graphs while their C++ logs are hidden
     except (ValueError, WeightsError) as e:
         fail(str(e))
     return analyzer

@@ -3,7 +3,8 @@ face or a file that failed.
 
 Columns, in order: ``schema_version, source, status, error, frame_index, timestamp_s,
 image_width, image_height, face, track_id, x1, y1, x2, y2, det_confidence, p_<label>…, label,
-label_probability, abstained, ps_<label>…, smoothed_label``.
+label_probability, abstained, face_size_px, sharpness, yaw, pitch, roll, truncated, quality_ok,
+ps_<label>…, smoothed_label``.
 
 * ``status``: ``ok`` (a face), ``no_face`` (the image or frame was read and has no face; face
   columns empty) or ``error`` (the file or video could not be used, or broke off; ``error`` says
@@ -12,6 +13,9 @@ label_probability, abstained, ps_<label>…, smoothed_label``.
   time, seconds) are 0 and 0.0 for still images.
 * Boxes are pixels of the upright image. ``label`` is the perceived expression with the highest
   probability; ``abstained`` is true when that probability is below the model's threshold.
+* Quality (:mod:`mien.quality`): ``face_size_px``, ``sharpness``, ``yaw``/``pitch``/``roll``
+  (degrees; empty when not measured), ``truncated`` and ``quality_ok``; ``abstained`` is also
+  true when ``quality_ok`` is false.
 * ``track_id`` (videos and streams; ids restart with every source) and the per-track smoothed
   probabilities ``ps_<label>`` with their argmax ``smoothed_label`` are empty for stills.
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from mien.quality.measures import QUALITY_COLUMNS
 from mien.types import FrameResult
 
 SCHEMA_VERSION = "1"
@@ -32,7 +37,7 @@ def row_columns(names: Sequence[str]) -> list[str]:
         "schema_version", "source", "status", "error", "frame_index", "timestamp_s",
         "image_width", "image_height", "face", "track_id", "x1", "y1", "x2", "y2",
         "det_confidence", *(f"p_{n}" for n in names), "label", "label_probability", "abstained",
-        *(f"ps_{n}" for n in names), "smoothed_label",
+        *QUALITY_COLUMNS, *(f"ps_{n}" for n in names), "smoothed_label",
     ]  # fmt: skip
 
 
@@ -43,7 +48,8 @@ def column_types(names: Sequence[str]) -> dict[str, str]:
         types[c] = "string"
     for c in ("frame_index", "image_width", "image_height", "face", "track_id"):
         types[c] = "int"
-    types["abstained"] = "bool"
+    for c in ("abstained", "truncated", "quality_ok"):
+        types[c] = "bool"
     return types
 
 
@@ -81,6 +87,10 @@ def result_rows(result: FrameResult) -> list[dict[str, Any]]:
             top = int(p.argmax())
             row.update(label=names[top], label_probability=round(float(p[top]), 5))
             row["abstained"] = bool(faces.abstained[i]) if faces.abstained is not None else None
+        for c in QUALITY_COLUMNS:
+            if c in faces.data:
+                v = faces.data[c][i].item()
+                row[c] = v if isinstance(v, bool) or v != v else round(float(v), 2)  # NaN stays
         if faces.smoothed is not None:
             s = faces.smoothed[i]
             for n, v in zip(names, s, strict=True):

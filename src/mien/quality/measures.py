@@ -1,0 +1,115 @@
+"""Quality measures of each face and the combined ``quality_ok`` flag.
+
+* ``face_size_px``: the shorter side of the face box, in pixels of the source image.
+* ``sharpness``: variance of the Laplacian (Pech-Pacheco et al., "Diatom autofocusing in
+  brightfield microscopy", ICPR 2000) of the grey crop the model sees; low = blurred or
+  featureless.
+* ``yaw``, ``pitch``, ``roll``: head pose in degrees (:mod:`mien.quality.pose`); NaN when not
+  measured.
+* ``truncated``: the face box touches the image border (part of the face may be cut off).
+* ``quality_ok``: every measured value within :class:`QualityThresholds`; an unmeasured pose
+  does not fail it.
+
+The thresholds are chosen from measurements of how accuracy falls with each value (see the
+model card's quality table, made by ``mien evaluate --report``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+QUALITY_COLUMNS: tuple[str, ...] = (
+    "face_size_px", "sharpness", "yaw", "pitch", "roll", "truncated", "quality_ok",
+)  # fmt: skip
+"""Keys :func:`assess` adds to ``Faces.data`` (and columns of the row schema)."""
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    """Limits for ``quality_ok``.
+
+    Attributes:
+        min_face_px: smallest acceptable shorter box side, pixels.
+        min_sharpness: smallest acceptable Laplacian variance of the 48×48 model crop.
+        max_abs_yaw: largest acceptable |yaw|, degrees.
+        max_abs_pitch: largest acceptable |pitch|, degrees.
+        allow_truncated: accept faces whose box touches the image border.
+    """
+
+    min_face_px: float = 24.0
+    min_sharpness: float = 30.0
+    max_abs_yaw: float = 45.0
+    max_abs_pitch: float = 35.0
+    allow_truncated: bool = True
+
+
+def face_size(xyxy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """``(n,)`` shorter side of each ``xyxy`` box, pixels."""
+    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    return np.minimum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1])
+
+
+def sharpness(crops: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    """``(n,)`` variance of the 3×3 Laplacian of each ``(n, S, S)`` grey uint8 crop."""
+    return np.array(
+        [cv2.Laplacian(c, cv2.CV_64F, ksize=3).var() for c in np.asarray(crops)], np.float32
+    )
+
+
+def truncated(
+    xyxy: npt.NDArray[np.float32], image_wh: tuple[int, int], *, margin: float = 1.0
+) -> npt.NDArray[np.bool_]:
+    """``(n,)`` True where a box lies within ``margin`` pixels of an image edge."""
+    w, h = image_wh
+    b = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    return (
+        (b[:, 0] <= margin)
+        | (b[:, 1] <= margin)
+        | (b[:, 2] >= w - margin)
+        | (b[:, 3] >= h - margin)
+    )
+
+
+def quality_ok(values: dict[str, np.ndarray], t: QualityThresholds) -> npt.NDArray[np.bool_]:
+    """``(n,)`` combined flag from the measured ``values`` (see the module docstring)."""
+    ok = (values["face_size_px"] >= t.min_face_px) & (values["sharpness"] >= t.min_sharpness)
+    with np.errstate(invalid="ignore"):
+        ok &= ~(np.abs(values["yaw"]) > t.max_abs_yaw)  # NaN (unmeasured) passes
+        ok &= ~(np.abs(values["pitch"]) > t.max_abs_pitch)
+    if not t.allow_truncated:
+        ok &= ~values["truncated"]
+    return ok
+
+
+def assess(
+    xyxy: npt.NDArray[np.float32],
+    crops: npt.NDArray[np.uint8],
+    image_wh: tuple[int, int],
+    pose: npt.NDArray[np.float32] | None,
+    thresholds: QualityThresholds,
+) -> dict[str, np.ndarray]:
+    """All quality values for ``n`` faces, keyed by :data:`QUALITY_COLUMNS`.
+
+    Args:
+        xyxy: ``(n, 4)`` boxes, pixels.
+        crops: ``(n, S, S)`` grey uint8 model crops.
+        image_wh: source image size.
+        pose: ``(n, 3)`` yaw, pitch, roll in degrees, or ``None`` (not measured: NaN).
+        thresholds: limits for ``quality_ok``.
+    """
+    n = len(xyxy)
+    angles = np.full((n, 3), np.nan, np.float32) if pose is None else np.asarray(pose, np.float32)
+    values: dict[str, np.ndarray] = {
+        "face_size_px": face_size(xyxy),
+        "sharpness": sharpness(crops) if n else np.zeros(0, np.float32),
+        "yaw": angles[:, 0],
+        "pitch": angles[:, 1],
+        "roll": angles[:, 2],
+        "truncated": truncated(xyxy, image_wh),
+    }
+    values["quality_ok"] = quality_ok(values, thresholds)
+    return values
