@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from mien.detection.mediapipe import DetectorModel
     from mien.pipeline import Analyzer
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # never break file names across lines
 
 
 @contextlib.contextmanager

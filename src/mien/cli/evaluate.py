@@ -14,55 +14,96 @@ from mien.cli.common import err, fail, make_analyzer, progress
 
 
 def evaluate(
-    dataset_dir: Annotated[
-        Path,
+    dataset_dirs: Annotated[
+        list[Path],
         typer.Argument(
-            exists=True, file_okay=False, help="Folder with labels.csv (path,label,split,...)."
+            exists=True,
+            file_okay=False,
+            help="Folder(s) with labels.csv (path,label,split,...); several: side by side.",
         ),
     ],
     split: Annotated[str | None, typer.Option(help="Only rows of this split.")] = None,
     detect: Annotated[
         bool, typer.Option("--detect", help="Run detection + alignment and score the largest face.")
     ] = False,
+    by: Annotated[
+        list[str] | None, typer.Option("--by", help="Slice by this labels.csv column (repeatable).")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a Markdown report with figures here.")
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option(min=0, help="Bootstrap resamples for the 95 % intervals (0: none).")
+    ] = 1000,
+    quality_slices: Annotated[
+        bool,
+        typer.Option("--quality/--no-quality", help="Slice by face size, sharpness and head pose."),
+    ] = True,
     model: Annotated[
         str, typer.Option(help="Expression model (see `mien models`).")
     ] = "fer_resnet_v1",
-    detector: Annotated[str, typer.Option(help="auto | short | full (with --detect).")] = "auto",
+    detector: Annotated[
+        str, typer.Option(help="auto | short | full | multi (with --detect).")
+    ] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Score the model on a labelled folder and print JSON metrics to stdout.
+    """Score the model on labelled folders and print JSON metrics (an audit) to stdout.
 
-    The JSON holds n, accuracy, macro_f1, per_class_recall, confusion, ece (15 bins), the labels
-    scored, and the images with no face (--detect) or that failed to load. Exit status 1 when
-    any image failed to load (it still counts, as wrong).
+    One folder: a JSON object with n, accuracy, macro_f1, per_class_recall, confusion, ece (15
+    bins), their 95 % bootstrap intervals (ci), slices, and the images with no face (--detect)
+    or that failed to load. Several folders: {"datasets": {folder: that object}}. Exit status 1
+    when any image failed to load (it still counts, as wrong).
     """
     from mien.errors import DatasetError
     from mien.evaluation.datasets import read_labels_csv
     from mien.evaluation.runner import evaluate as run_evaluate
 
     try:
-        dataset = read_labels_csv(dataset_dir, split=split)
+        datasets = {str(d): read_labels_csv(d, split=split) for d in dataset_dirs}
     except DatasetError as e:
         fail(str(e))
     analyzer = make_analyzer(model, detector, 0.5, 100_000_000)
+    if not quality_slices:
+        analyzer.quality = False
+    reports = {}
     with progress(not quiet) as bar:
-        task = bar.add_task("evaluating", total=len(dataset))
-        try:
-            report = run_evaluate(
-                analyzer, dataset, detect=detect, progress=lambda k: bar.advance(task, k)
-            )
-        except DatasetError as e:
-            fail(str(e))
+        for name, dataset in datasets.items():
+            task = bar.add_task(f"evaluating {Path(name).name}", total=len(dataset))
+            try:
+                reports[name] = run_evaluate(
+                    analyzer,
+                    dataset,
+                    detect=detect,
+                    by=by or (),
+                    n_boot=bootstrap,
+                    quality_slices=quality_slices,
+                    progress=lambda k, t=task: bar.advance(t, k),
+                )
+            except DatasetError as e:
+                fail(str(e))
     analyzer.close()
-    typer.echo(json.dumps(report.to_dict(), indent=2))
-    if report.no_face:
-        err.print(
-            f"[yellow]{len(report.no_face)} image(s) with no face found (counted as wrong)[/yellow]"
-        )
-    if report.failed:
-        err.print(f"[red]{len(report.failed)} image(s) failed to load (counted as wrong):[/red]")
-        for f in report.failed[:20]:
-            err.print(f"  {f['path']}: {f['error']}")
+    if len(reports) == 1:
+        typer.echo(json.dumps(next(iter(reports.values())).to_dict(), indent=2))
+    else:
+        typer.echo(json.dumps({"datasets": {k: r.to_dict() for k, r in reports.items()}}, indent=2))
+    if report is not None:
+        from mien.evaluation.report import write_report
+
+        err.print(f"report: {write_report(reports, report)}")
+    failed = False
+    for name, r in reports.items():
+        if r.no_face:
+            err.print(
+                f"[yellow]{name}: {len(r.no_face)} image(s) without a face (counted as wrong)"
+            )
+        if r.failed:
+            failed = True
+            err.print(
+                f"[red]{name}: {len(r.failed)} image(s) failed to load (counted as wrong):[/red]"
+            )
+            for f in r.failed[:20]:
+                err.print(f"  {f['path']}: {f['error']}")
+    if failed:
         raise typer.Exit(1)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mien.errors import DatasetError
@@ -17,11 +17,14 @@ class LabeledDataset:
         root: the dataset folder; ``paths`` are relative to it.
         paths: image paths relative to ``root``.
         labels: expression label per image (``len(labels) == len(paths)``).
+        columns: the other ``labels.csv`` columns, each a tuple parallel to ``paths`` (used to
+            slice an audit, e.g. ``subject`` or a dataset's own demographic column).
     """
 
     root: Path
     paths: tuple[str, ...]
     labels: tuple[str, ...]
+    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -62,6 +65,10 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
     if not rows:
         where = f" with split {split!r}" if split is not None else ""
         raise DatasetError(f"{csv_path}: no labelled rows{where}")
+    extra = [c for c in fields if c not in ("path", "label")]
     return LabeledDataset(
-        root, tuple(r["path"] for r in rows), tuple(r["label"].strip() for r in rows)
+        root,
+        tuple(r["path"] for r in rows),
+        tuple(r["label"].strip() for r in rows),
+        {c: tuple((r.get(c) or "").strip() for r in rows) for c in extra},
     )

@@ -48,7 +48,13 @@ def taiwanese_heldout(shared: Path) -> LabeledDataset:
     subset = load_subset("taiwanese_heldout")
     with open(root / "labels.csv", newline="", encoding="utf-8") as f:
         rows = [r for r in csv.DictReader(f) if r[subset["column"]] in set(subset["values"])]
-    return LabeledDataset(root, tuple(r["path"] for r in rows), tuple(r["label"] for r in rows))
+    extra = ("subject", "observer_label")
+    return LabeledDataset(
+        root,
+        tuple(r["path"] for r in rows),
+        tuple(r["label"] for r in rows),
+        {c: tuple(r[c] for r in rows) for c in extra},
+    )
 
 
 def protocol_sets(shared: str | Path) -> list[ProtocolSet]:
@@ -92,7 +98,10 @@ def limited(dataset: LabeledDataset, limit: int | None) -> LabeledDataset:
     step = len(dataset) / limit
     idx = [int(i * step) for i in range(limit)]
     return LabeledDataset(
-        dataset.root, tuple(dataset.paths[i] for i in idx), tuple(dataset.labels[i] for i in idx)
+        dataset.root,
+        tuple(dataset.paths[i] for i in idx),
+        tuple(dataset.labels[i] for i in idx),
+        {c: tuple(v[i] for i in idx) for c, v in dataset.columns.items()},
     )
 
 

@@ -1,4 +1,5 @@
-"""``evaluate()``: score an :class:`~mien.pipeline.Analyzer` on a labelled image folder.
+"""``evaluate()``: score an :class:`~mien.pipeline.Analyzer` on a labelled image folder, with
+bootstrap confidence intervals and sliced accuracy (an audit).
 
 Policy:
 
@@ -10,17 +11,25 @@ Policy:
 * Only labels present in the set are scored: the model's probabilities are restricted to
   those labels and renormalised before the argmax, ECE and every other metric. A label the
   model does not have raises :class:`~mien.errors.DatasetError`.
+* Intervals: percentile bootstrap over images (:mod:`mien.evaluation.bootstrap`).
+* Slices: by any ``labels.csv`` column (``by``) and by the built-in quality bins of
+  :data:`QUALITY_BINS` (face size, sharpness, |yaw|, |pitch|, ``quality_ok``). Each slice has its
+  n, accuracy and interval; the worst-slice gap is the largest minus the smallest accuracy
+  among slices with at least ``min_slice_n`` images. A dataset's own group columns may be used
+  here to audit accuracy per group; mien never infers such groups itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from mien.errors import DatasetError, ImageError
+from mien.evaluation.bootstrap import bootstrap_accuracy, bootstrap_metrics
 from mien.evaluation.datasets import LabeledDataset
 from mien.evaluation.metrics import (
     accuracy,
@@ -29,7 +38,17 @@ from mien.evaluation.metrics import (
     macro_f1,
     per_class_recall,
 )
+from mien.io import read_image
 from mien.pipeline import Analyzer
+from mien.quality.measures import QUALITY_COLUMNS
+
+QUALITY_BINS: dict[str, tuple[float, ...]] = {
+    "face_size_px": (0, 32, 64, 128, float("inf")),
+    "sharpness": (0, 100, 300, 1000, 3000, float("inf")),
+    "abs_yaw": (0, 15, 30, 45, float("inf")),
+    "abs_pitch": (0, 15, 30, float("inf")),
+}
+"""Bin edges (left-closed) of the built-in quality slices."""
 
 
 @dataclass
@@ -41,12 +60,17 @@ class EvalReport:
         accuracy: share correct in ``[0, 1]``.
         macro_f1: unweighted mean F1 over ``labels``.
         per_class_recall: recall per label.
-        confusion: ``{"labels": [...], "matrix": [[...]]}``, rows true, columns predicted.
+        confusion: ``{"labels", "matrix", "no_prediction"}``, rows true, columns predicted.
         ece: expected calibration error, 15 equal-width bins, over the images with a prediction.
         labels: the labels scored (those present in the set, in the model's order).
         mode: ``"crop"`` or ``"detect"``.
         no_face: paths where ``detect`` found no face.
         failed: ``{"path", "error"}`` for images that could not be read.
+        ci: ``{"accuracy": [lo, hi], "macro_f1": …, "ece": …, "per_class_recall": {label: …}}``
+            (95 % percentile bootstrap; empty when ``n_boot`` was 0).
+        slices: ``{column: {"slices": {value: {"n", "accuracy", "ci"}}, "worst_gap"}}``.
+        items: per-image arrays for figures (``y_true``, ``y_pred``, ``probs`` and the quality
+            values); not part of :meth:`to_dict`.
     """
 
     n: int
@@ -59,9 +83,14 @@ class EvalReport:
     mode: str
     no_face: list[str]
     failed: list[dict[str, str]]
+    ci: dict[str, Any] = field(default_factory=dict)
+    slices: dict[str, Any] = field(default_factory=dict)
+    items: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("items")
+        return d
 
 
 def evaluate(
@@ -69,6 +98,10 @@ def evaluate(
     dataset: LabeledDataset,
     *,
     detect: bool = False,
+    by: Sequence[str] = (),
+    quality_slices: bool = True,
+    n_boot: int = 1000,
+    min_slice_n: int = 20,
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,
 ) -> EvalReport:
@@ -76,13 +109,17 @@ def evaluate(
 
     Args:
         analyzer: the pipeline (its expression model defines the label space).
-        dataset: images and labels.
+        dataset: images and labels (and extra columns for ``by``).
         detect: run detection + alignment and score the largest face.
+        by: ``labels.csv`` columns to slice by.
+        quality_slices: also slice by the built-in quality bins (needs ``analyzer.quality``).
+        n_boot: bootstrap resamples for the intervals (0: none).
+        min_slice_n: smallest slice counted in the worst-slice gap.
         batch_size: crops per model call in crop mode.
         progress: called with 1 after each image (for a progress bar).
 
     Raises:
-        DatasetError: the set has a label the model lacks.
+        DatasetError: the set has a label the model lacks, or ``by`` names a missing column.
     """
     names = list(analyzer.expression_names)
     unknown = sorted(set(dataset.labels) - set(names))
@@ -90,14 +127,23 @@ def evaluate(
         raise DatasetError(
             f"{dataset.root}: label(s) {unknown} are not among the model's labels {names}"
         )
+    missing_cols = [c for c in by if c not in dataset.columns]
+    if missing_cols:
+        raise DatasetError(
+            f"{dataset.root}: no column(s) {missing_cols} to slice by; "
+            f"has {sorted(dataset.columns)}"
+        )
     present = [n for n in names if n in set(dataset.labels)]
     cols = np.asarray([names.index(n) for n in present])
+    n = len(dataset)
     y_true = np.asarray([present.index(label) for label in dataset.labels])
-    y_pred = np.full(len(dataset), -1)
-    probs = np.full((len(dataset), len(present)), np.nan, np.float32)
+    y_pred = np.full(n, -1)
+    probs = np.full((n, len(present)), np.nan, np.float32)
+    quality = {c: np.full(n, np.nan) for c in QUALITY_COLUMNS}
+    want_quality = quality_slices and analyzer.quality
     no_face: list[str] = []
     failed: list[dict[str, str]] = []
-    pending: list[tuple[int, np.ndarray]] = []  # crop mode: (row, crop) awaiting a batch
+    pending: list[tuple[int, np.ndarray]] = []
 
     def record(i: int, p: np.ndarray) -> None:
         q = p[cols] / max(float(p[cols].sum()), 1e-12)
@@ -119,9 +165,17 @@ def evaluate(
                 if len(faces) == 0:
                     no_face.append(rel)
                 else:
-                    record(i, faces.expression[int(np.argmax(faces.area))])
+                    k = int(np.argmax(faces.area))
+                    record(i, faces.expression[k])
+                    for c in QUALITY_COLUMNS:
+                        if c in faces.data:
+                            quality[c][i] = float(faces.data[c][k])
             else:
-                pending.append((i, analyzer.whole_image_crop(path)))
+                img = read_image(path, max_pixels=analyzer.max_pixels)
+                pending.append((i, analyzer.whole_image_crop(img)))
+                if want_quality:
+                    for c, v in analyzer.crop_quality(img).items():
+                        quality[c][i] = float(v)
                 if len(pending) >= batch_size:
                     flush()
         except ImageError as err:
@@ -136,12 +190,35 @@ def evaluate(
     missing = np.bincount(y_true[~has], minlength=len(present))
     recall = per_class_recall(cm, missing)
     ece = expected_calibration_error(probs[has], y_true[has]) if has.any() else None
+    ci: dict[str, Any] = {}
+    if n_boot > 0 and n > 0:
+        b = bootstrap_metrics(y_true, y_pred, np.nan_to_num(probs), len(present), n_boot=n_boot)
+        ci = {
+            "level": 0.95,
+            "n_boot": n_boot,
+            "accuracy": list(b.accuracy),
+            "macro_f1": list(b.macro_f1),
+            "ece": None if b.ece is None else list(b.ece),
+            "per_class_recall": {
+                label: (None if r is None else list(r))
+                for label, r in zip(present, b.per_class_recall, strict=True)
+            },
+        }
+    correct = y_pred == y_true
+    columns = {c: np.asarray(dataset.columns[c]) for c in by}
+    if want_quality:
+        columns.update(_quality_bins(quality))
+    slices = {
+        c: _slice_table(values, correct, n_boot=min(n_boot, 500), min_n=min_slice_n)
+        for c, values in columns.items()
+    }
     return EvalReport(
-        n=len(dataset),
+        n=n,
         accuracy=accuracy(y_true, y_pred),
         macro_f1=macro_f1(cm, missing),
         per_class_recall={
-            n: (None if np.isnan(r) else float(r)) for n, r in zip(present, recall, strict=True)
+            name: (None if np.isnan(r) else float(r))
+            for name, r in zip(present, recall, strict=True)
         },
         confusion={"labels": present, "matrix": cm.tolist(), "no_prediction": missing.tolist()},
         ece=ece,
@@ -149,7 +226,53 @@ def evaluate(
         mode="detect" if detect else "crop",
         no_face=no_face,
         failed=failed,
+        ci=ci,
+        slices=slices,
+        items={"y_true": y_true, "y_pred": y_pred, "probs": probs, **quality},
     )
 
 
-__all__ = ["EvalReport", "evaluate"]
+def _quality_bins(quality: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Bin labels per image for the built-in quality slices (``unmeasured`` where NaN)."""
+    values = {
+        "face_size_px": quality["face_size_px"],
+        "sharpness": quality["sharpness"],
+        "abs_yaw": np.abs(quality["yaw"]),
+        "abs_pitch": np.abs(quality["pitch"]),
+    }
+    out = {}
+    for name, v in values.items():
+        edges = QUALITY_BINS[name]
+        labels = np.full(len(v), "unmeasured", dtype=object)
+        for lo, hi in itertools.pairwise(edges):
+            sel = (v >= lo) & (v < hi)
+            labels[sel] = f"[{lo:g}, {hi:g})" if np.isfinite(hi) else f">= {lo:g}"
+        out[f"quality:{name}"] = labels
+    ok = quality["quality_ok"]
+    out["quality:quality_ok"] = np.where(
+        np.isnan(ok), "unmeasured", np.where(ok > 0.5, "true", "false")
+    )
+    return out
+
+
+def _slice_table(
+    values: np.ndarray, correct: np.ndarray, *, n_boot: int, min_n: int
+) -> dict[str, Any]:
+    """Accuracy with n and a bootstrap interval per distinct value; the worst-slice gap."""
+    values = np.asarray(values, dtype=object)
+    values = np.where((values == "") | (values == None), "(blank)", values)  # noqa: E711
+    table: dict[str, Any] = {}
+    for value in sorted(set(values.tolist()), key=str):
+        sel = values == value
+        hits = correct[sel]
+        table[str(value)] = {
+            "n": int(sel.sum()),
+            "accuracy": float(hits.mean()),
+            "ci": list(bootstrap_accuracy(hits, n_boot=n_boot)) if n_boot else None,
+        }
+    counted = [v["accuracy"] for v in table.values() if v["n"] >= min_n]
+    gap = float(max(counted) - min(counted)) if len(counted) >= 2 else None
+    return {"slices": table, "worst_gap": gap, "min_n": min_n}
+
+
+__all__ = ["QUALITY_BINS", "EvalReport", "evaluate"]

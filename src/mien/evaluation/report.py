@@ -1,0 +1,160 @@
+"""``mien evaluate --report DIR``: a Markdown audit report with PNG figures.
+
+Figures per dataset: row-normalised confusion matrix, reliability diagram (15 bins),
+accuracy against coverage when abstaining on low confidence, and per-slice accuracy bars with
+their 95 % intervals. Several datasets get a side-by-side table.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from mien.evaluation.runner import EvalReport
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:60] or "set"
+
+
+def _fmt(value: float | None, ci: list[float] | None = None) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+
+def confusion_figure(report: EvalReport):
+    from matplotlib.figure import Figure
+
+    cm = np.asarray(report.confusion["matrix"], float)
+    rows = cm.sum(axis=1, keepdims=True) + np.asarray(report.confusion["no_prediction"])[:, None]
+    norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+    k = len(report.labels)
+    fig = Figure(figsize=(1.0 + 0.75 * k, 0.8 + 0.7 * k), layout="constrained")
+    ax = fig.subplots()
+    im = ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
+    ax.set_xticks(range(k), report.labels, rotation=45, ha="right")
+    ax.set_yticks(range(k), report.labels)
+    ax.set_xlabel("predicted (perceived)")
+    ax.set_ylabel("labelled")
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if norm[i, j] > 0.5 else "black")  # fmt: skip
+    fig.colorbar(im, ax=ax, shrink=0.8, label="share of the row")
+    return fig
+
+
+def reliability_figure(report: EvalReport, n_bins: int = 15):
+    from matplotlib.figure import Figure
+
+    y, p, probs = report.items["y_true"], report.items["y_pred"], report.items["probs"]
+    has = p >= 0
+    conf = np.nan_to_num(probs[has]).max(axis=1)
+    correct = (p[has] == y[has]).astype(float)
+    edges = np.linspace(0, 1, n_bins + 1)
+    b = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
+    acc = np.array([correct[b == i].mean() if (b == i).any() else np.nan for i in range(n_bins)])
+    count = np.bincount(b, minlength=n_bins)
+    fig = Figure(figsize=(5, 5), layout="constrained")
+    ax, ax2 = fig.subplots(2, 1, height_ratios=[3, 1], sharex=True)
+    ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
+    ax.bar(
+        edges[:-1], acc, width=1 / n_bins, align="edge", edgecolor="k", alpha=0.7, label="accuracy"
+    )
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"reliability (ECE {_fmt(report.ece)})", fontsize=10)
+    ax.legend(fontsize=8)
+    ax2.bar(edges[:-1], count, width=1 / n_bins, align="edge", color="grey")
+    ax2.set_xlabel("top probability (confidence)")
+    ax2.set_ylabel("images")
+    return fig
+
+
+def coverage_figure(report: EvalReport):
+    from matplotlib.figure import Figure
+
+    y, p, probs = report.items["y_true"], report.items["y_pred"], report.items["probs"]
+    conf = np.where(p >= 0, np.nan_to_num(probs).max(axis=1), -1.0)
+    order = np.argsort(-conf, kind="stable")
+    correct = (p == y)[order]
+    kept = np.arange(1, len(order) + 1)
+    fig = Figure(figsize=(5, 3.5), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(kept / len(order), np.cumsum(correct) / kept)
+    ax.set_xlabel("coverage (share of faces not abstained)")
+    ax.set_ylabel("accuracy on the faces kept")
+    ax.set_title("accuracy vs coverage when abstaining on low confidence", fontsize=10)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def slice_figure(name: str, table: dict):
+    from matplotlib.figure import Figure
+
+    slices = table["slices"]
+    keys = list(slices)
+    acc = np.array([slices[k]["accuracy"] for k in keys])
+    lo = np.array([(slices[k]["ci"] or [a, a])[0] for k, a in zip(keys, acc, strict=True)])
+    hi = np.array([(slices[k]["ci"] or [a, a])[1] for k, a in zip(keys, acc, strict=True)])
+    fig = Figure(figsize=(max(4.0, 0.6 * len(keys) + 2), 3.5), layout="constrained")
+    ax = fig.subplots()
+    ax.bar(range(len(keys)), acc, yerr=[acc - lo, hi - acc], capsize=3, color="C0", alpha=0.8)
+    ax.set_xticks(range(len(keys)), [f"{k}\nn={slices[k]['n']}" for k in keys], fontsize=7,
+                  rotation=30 if len(keys) > 5 else 0)  # fmt: skip
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy (95 % CI)")
+    ax.set_title(name, fontsize=10)
+    return fig
+
+
+def write_report(
+    reports: dict[str, EvalReport], out_dir: str | Path, *, title: str = "mien audit"
+) -> Path:
+    """Write ``report.md`` and its figures into ``out_dir``; returns the Markdown path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [f"# {title}", "",
+             "Perceived-expression accuracy: how often the model's top label matches the label "
+             "people gave the face. Intervals are 95 % percentile-bootstrap intervals over "
+             "images. These numbers describe how faces *look* to annotators, not what anyone "
+             "felt.", ""]  # fmt: skip
+    header = "| set | mode | n | accuracy | macro-F1 | ECE (15 bins) | no face | failed |"
+    lines += ["## Overview", "", header, "|---|---|---|---|---|---|---|---|"]
+    for name, r in reports.items():
+        lines.append(
+            f"| {name} | {r.mode} | {r.n} | {_fmt(r.accuracy, r.ci.get('accuracy'))} | "
+            f"{_fmt(r.macro_f1, r.ci.get('macro_f1'))} | {_fmt(r.ece, r.ci.get('ece'))} | "
+            f"{len(r.no_face)} | {len(r.failed)} |"
+        )
+    for name, r in reports.items():
+        slug = _slug(name)
+        lines += ["", f"## {name}", "", "| label | recall | n |", "|---|---|---|"]
+        support = np.asarray(r.confusion["matrix"]).sum(axis=1) + np.asarray(
+            r.confusion["no_prediction"]
+        )
+        for label, n_label in zip(r.labels, support, strict=True):
+            ci = (r.ci.get("per_class_recall") or {}).get(label)
+            lines.append(f"| {label} | {_fmt(r.per_class_recall[label], ci)} | {n_label} |")
+        figures = [("confusion", confusion_figure(r), "Confusion matrix (rows normalised)")]
+        if r.items:
+            figures += [("reliability", reliability_figure(r), "Reliability diagram"),
+                        ("coverage", coverage_figure(r), "Accuracy vs coverage")]  # fmt: skip
+        for key, fig, caption in figures:
+            path = out / f"{slug}_{key}.png"
+            fig.savefig(path, dpi=100)
+            lines += ["", f"![{caption}]({path.name})"]
+        for column, table in r.slices.items():
+            gap = f"Worst-slice gap (slices with n ≥ {table['min_n']}): {_fmt(table['worst_gap'])}"
+            lines += ["", f"### Slices by `{column}`", "", gap, "",
+                      "| slice | n | accuracy [95 % CI] |", "|---|---|---|"]  # fmt: skip
+            for value, s in table["slices"].items():
+                lines.append(f"| {value} | {s['n']} | {_fmt(s['accuracy'], s['ci'])} |")
+            path = out / f"{slug}_slices_{_slug(column)}.png"
+            slice_figure(f"{name} by {column}", table).savefig(path, dpi=100)
+            lines += ["", f"![accuracy by {column}]({path.name})"]
+    md = out / "report.md"
+    md.write_text("\n".join(lines) + "\n")
+    return md

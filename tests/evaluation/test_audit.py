@@ -1,0 +1,108 @@
+"""Bootstrap intervals, slices and the report, on tiny hand-made sets."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mien.evaluation.bootstrap import bootstrap_accuracy, bootstrap_metrics
+from mien.evaluation.datasets import read_labels_csv
+from mien.evaluation.report import write_report
+from mien.evaluation.runner import evaluate
+from tests.evaluation.test_runner import StubExpression
+from tests.helpers import encode
+
+
+@pytest.mark.parametrize(
+    ("correct", "expected"),
+    [
+        ([True] * 6, (1.0, 1.0)),
+        ([False] * 5, (0.0, 0.0)),
+        # 4 images, 2 right: P(0 right) = P(4 right) = 1/16 > 2.5 %, so the interval is [0, 1]
+        ([True, True, False, False], (0.0, 1.0)),
+        # 10 images, 9 right: P(X <= 6) = 1.3 % < 2.5 % < P(X <= 7) = 7.0 % for X ~ Bin(10, .9)
+        ([True] * 9 + [False], (0.7, 1.0)),
+    ],
+)
+def test_bootstrap_accuracy_by_hand(correct, expected):
+    lo, hi = bootstrap_accuracy(np.array(correct), n_boot=4000)
+    assert (lo, hi) == pytest.approx(expected, abs=1e-9)
+
+
+def test_bootstrap_metrics_degenerate_and_consistent():
+    y = np.array([0, 1, 2, 0, 1, 2])
+    probs = np.eye(3)[y] * 0.9 + 0.05
+    b = bootstrap_metrics(y, y, probs, 3, n_boot=500)
+    assert b.accuracy == (1.0, 1.0) and b.macro_f1 == (1.0, 1.0)
+    assert b.ece == pytest.approx((0.05, 0.05))
+    assert b.per_class_recall == [(1.0, 1.0)] * 3
+    pred = np.array([0, 1, 2, 0, -1, 1])  # one miss (no prediction), one wrong
+    b = bootstrap_metrics(y, pred, probs, 3, n_boot=2000, seed=1)
+    assert b.accuracy[0] <= 4 / 6 <= b.accuracy[1]
+    assert 0.0 <= b.accuracy[0] < b.accuracy[1] <= 1.0
+
+
+@pytest.fixture()
+def stub_analyzer(analyzer, monkeypatch):
+    monkeypatch.setattr(analyzer, "expression", StubExpression())
+    return analyzer
+
+
+def test_slices_with_blank_and_single_member_values(tmp_path, stub_analyzer):
+    # grey 30 -> happiness, 60 -> neutral (see StubExpression)
+    rows = [
+        ("a", 30, "happiness", "s1"),
+        ("b", 30, "happiness", "s1"),
+        ("c", 60, "happiness", "s1"),
+        ("d", 60, "neutral", ""),
+        ("e", 60, "neutral", ""),
+        ("f", 30, "neutral", "s2"),
+    ]
+    lines = ["path,label,split,subject"]
+    for name, grey, label, subject in rows:
+        (tmp_path / f"{name}.png").write_bytes(encode(Image.new("L", (48, 48), grey)))
+        lines.append(f"{name}.png,{label},test,{subject}")
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+    report = evaluate(
+        stub_analyzer,
+        read_labels_csv(tmp_path),
+        by=["subject"],
+        quality_slices=False,
+        n_boot=500,
+        min_slice_n=1,
+    )
+    table = report.slices["subject"]
+    assert set(table["slices"]) == {"(blank)", "s1", "s2"}
+    assert table["slices"]["s1"] == {"n": 3, "accuracy": pytest.approx(2 / 3), "ci": [0.0, 1.0]}
+    assert table["slices"]["(blank)"]["accuracy"] == 1.0 and table["slices"]["(blank)"]["ci"] == [
+        1.0,
+        1.0,
+    ]
+    assert table["slices"]["s2"] == {"n": 1, "accuracy": 0.0, "ci": [0.0, 0.0]}
+    assert table["worst_gap"] == pytest.approx(1.0)
+    assert report.ci["accuracy"][0] <= report.accuracy <= report.ci["accuracy"][1]
+    with pytest.raises(Exception, match="no column"):
+        evaluate(stub_analyzer, read_labels_csv(tmp_path), by=["age"])
+
+
+def test_report_files_and_figure_references(tmp_path, analyzer, samples):
+    data = tmp_path / "set"
+    data.mkdir()
+    for name in ("grace_hopper.jpg", "astronaut.jpg"):
+        (data / name).write_bytes((samples / name).read_bytes())
+    (data / "labels.csv").write_text(
+        "path,label,split,source\ngrace_hopper.jpg,neutral,t,a\nastronaut.jpg,happiness,t,b\n"
+    )
+    reports = {
+        "samples": evaluate(analyzer, read_labels_csv(data), detect=True, by=["source"], n_boot=200)
+    }
+    md = write_report(reports, tmp_path / "report")
+    text = md.read_text()
+    figures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    on_disk = sorted(p.name for p in md.parent.glob("*.png"))
+    assert sorted(figures) == on_disk and len(on_disk) >= 4
+    assert "quality:face_size_px" in text and "Slices by `source`" in text
+    assert all((md.parent / f).stat().st_size > 1000 for f in figures)
