@@ -66,5 +66,7 @@ def test_quality_ok_combines_thresholds_and_ignores_unmeasured_pose():
     pose = np.array([[0, 0, 0], [0, 0, 0], [70, 0, 0], [np.nan, np.nan, np.nan]], np.float32)
     t = QualityThresholds(min_face_px=24, min_sharpness=30, max_abs_yaw=45, max_abs_pitch=35)
     values = assess(boxes, crops, (300, 300), pose, t)
-    assert values["quality_ok"].tolist() == [True, False, False, True]
+    assert values["quality_ok"].tolist() == [True, False, False, False]  # no mesh found: fails
     assert np.isnan(values["yaw"][3])
+    unmeasured = assess(boxes, crops, (300, 300), None, t)  # pose not asked for: does not fail
+    assert unmeasured["quality_ok"].tolist() == [True, False, True, True]
