@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from mien.cli.analyze import analyze
+from mien.cli.card import model_card
 from mien.cli.evaluate import evaluate, models
 from mien.cli.plot import plot
 from mien.cli.watch import watch
@@ -23,6 +24,7 @@ app.command()(evaluate)
 app.command()(models)
 app.command()(plot)
 app.command()(watch)
+app.command(name="model-card")(model_card)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,44 @@
+"""``mien model-card``: regenerate a model's card from a fresh evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mien.cli.common import err, fail, make_analyzer
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def model_card(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the card (Markdown).")],
+    model: Annotated[
+        str, typer.Option(help="Expression model (see `mien models`).")
+    ] = "fer_resnet_v1",
+    shared: Annotated[
+        Path, typer.Option(help="The data folder beside the repository.")
+    ] = ROOT.parent / "shared",
+    bootstrap: Annotated[
+        int, typer.Option(min=0, help="Bootstrap resamples for the intervals.")
+    ] = 1000,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="At most N images per set (quick check).")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the evaluation JSON here.")
+    ] = None,
+) -> None:
+    """Evaluate the model on the cross-dataset protocol and write its model card."""
+    from mien.model_card import write_model_card
+
+    if not (shared / "data").is_dir():
+        fail(f"{shared}: no data folder (the card is measured on ../shared/data)")
+    analyzer = make_analyzer(model, "auto", 0.5, 100_000_000)
+    path, reports = write_model_card(analyzer, shared, out, n_boot=bootstrap, limit=limit)
+    analyzer.close()
+    if json_out is not None:
+        json_out.write_text(json.dumps({k: r.to_dict() for k, r in reports.items()}, indent=2))
+    err.print(f"wrote {path}")

@@ -1,0 +1,281 @@
+"""Generate a model's ``MODEL_CARD.md`` from its spec and fresh evaluation results.
+
+``mien model-card`` runs the cross-dataset protocol (:mod:`mien.evaluation.protocol`) with
+bootstrap intervals, measures calibration before and after temperature scaling on FER+
+``val``, measures the accuracy drop behind each quality flag, and writes the card. An ablation
+table is included when ``<weights>/<name>.ablation.json`` exists. The card is therefore
+regenerable by one command whenever the data beside the repository is present.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mien.evaluation.bootstrap import bootstrap_metrics
+from mien.evaluation.metrics import expected_calibration_error, softmax
+from mien.evaluation.runner import EvalReport
+from mien.weights import WeightSpec, bundled_dir
+
+CAVEAT = (
+    "Facial movements are not reliable read-outs of inner emotion: the same feeling shows in "
+    "many ways and the same movement has many causes, depending on the person, the culture and "
+    'the situation (Barrett, Adolphs, Marsella, Martinez & Pollak, "Emotional Expressions '
+    'Reconsidered", *Psychological Science in the Public Interest* 20(1), 2019). This model '
+    "reports how a face is likely to be *perceived* by annotators, with its uncertainty. It "
+    "does not measure what anyone feels, intends or is."
+)
+
+USES = """## Intended uses
+
+- Research and engineering in affective computing, psychology, HCI and media analysis, on
+  images and videos the user has consent to analyse: describing how faces are likely to be
+  perceived, with per-face uncertainty, abstention and quality flags.
+- Aggregate descriptions over many faces or frames, reported with their intervals.
+
+## Out of scope and refused uses
+
+- Inferring inner emotion, intent, honesty, guilt, mental state, personality or
+  "dangerousness".
+- Decisions about individuals: hiring, education, insurance, credit, policing, border
+  control, access to services. In particular: no use in workplaces or schools to infer what
+  people feel.
+- Identity recognition, face matching, watch lists, or tracking people across unrelated
+  footage; any demographic inference (race, ethnicity, skin colour, gender, age). The model
+  has no such outputs; mien keeps nothing about a face beyond the file or stream it is in.
+  A dataset's own demographic columns may be used only to audit accuracy per group
+  (`mien evaluate --by COLUMN`).
+"""
+
+
+def _ci(values: list[float] | tuple[float, float] | None) -> str:
+    return "" if not values else f" [{values[0]:.3f}, {values[1]:.3f}]"
+
+
+def calibration_table(model: Any, fer_dir: Path, *, n_boot: int = 1000) -> dict[str, Any]:
+    """ECE with intervals on FER+ ``val`` crops at T = 1 and at the shipped temperature."""
+    import cv2
+
+    from mien.evaluation.datasets import read_labels_csv
+
+    ds = read_labels_csv(fer_dir, split="val")
+    crops = np.stack([cv2.imread(str(fer_dir / p), cv2.IMREAD_GRAYSCALE) for p in ds.paths])
+    logits = np.concatenate([model.logits(crops[i : i + 512]) for i in range(0, len(crops), 512)])
+    y = np.asarray([model.names.index(label) for label in ds.labels])
+    out = {}
+    for name, t in (
+        ("uncalibrated (T = 1)", 1.0),
+        (f"calibrated (T = {model.spec.temperature})", model.spec.temperature),
+    ):
+        probs = softmax(logits, t)
+        b = bootstrap_metrics(y, probs.argmax(1), probs, len(model.names), n_boot=n_boot)
+        out[name] = {"ece": expected_calibration_error(probs, y), "ci": b.ece}
+    return out
+
+
+def quality_table(
+    reports: dict[str, EvalReport], thresholds: Any
+) -> list[tuple[str, str, dict[str, str]]]:
+    """Per quality flag and set: ``n flagged, accuracy flagged (accuracy of the others)``."""
+    flags = [
+        (
+            f"face < {thresholds.min_face_px:g} px",
+            lambda it: it["face_size_px"] < thresholds.min_face_px,
+        ),
+        (
+            f"sharpness < {thresholds.min_sharpness:g}",
+            lambda it: it["sharpness"] < thresholds.min_sharpness,
+        ),
+        (
+            f"abs(yaw) > {thresholds.max_abs_yaw:g}°",
+            lambda it: np.abs(it["yaw"]) > thresholds.max_abs_yaw,
+        ),
+        (
+            f"abs(pitch) > {thresholds.max_abs_pitch:g}°",
+            lambda it: np.abs(it["pitch"]) > thresholds.max_abs_pitch,
+        ),
+        ("FaceMesh found no face", lambda it: np.isnan(it["yaw"])),
+        ("quality_ok false", lambda it: it["quality_ok"] < 0.5),
+    ]
+    rows = []
+    for label, rule in flags:
+        cells = {}
+        for name, r in reports.items():
+            it = r.items
+            measured = ~np.isnan(it["face_size_px"])
+            with np.errstate(invalid="ignore"):
+                flagged = rule(it) & measured
+            ok = it["y_pred"] == it["y_true"]
+            rest = measured & ~flagged
+            cells[name] = (
+                f"{int(flagged.sum())}, {ok[flagged].mean():.2f} ({ok[rest].mean():.2f})"
+                if flagged.any()
+                else f"0 ({ok[rest].mean():.2f})"
+            )
+        rows.append((label, label, cells))
+    return rows
+
+
+def render(
+    spec: WeightSpec,
+    reports: dict[str, EvalReport],
+    calibration: dict[str, Any],
+    quality: list[tuple[str, str, dict[str, str]]],
+    ablation: list[dict[str, Any]] | None,
+    thresholds: Any,
+    weights_path: Path,
+) -> str:
+    """The card's Markdown."""
+    cfg = spec.train_config
+    m = spec.metrics
+    size = weights_path.stat().st_size
+    lines = [
+        f"# Model card: `{spec.name}`",
+        "",
+        "A perceived-facial-expression classifier trained by mien's own code. Given an aligned "
+        f"grey {spec.input_size}×{spec.input_size} face crop it gives calibrated probabilities "
+        f"for {len(spec.names)} labels: `{', '.join(spec.names)}`.",
+        "",
+        f"> {CAVEAT}",
+        "",
+        "*Generated by `mien model-card` from the spec and a fresh evaluation; edit the generator "
+        "(`src/mien/model_card.py`), not this file.*",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| file | `{spec.file}`, {size / 1e6:.1f} MB, sha256 `{spec.sha256[:12]}…` (checked on load) |",
+        f"| architecture | `{cfg.get('arch')}`: widths {cfg.get('widths')}, depths {cfg.get('depths')}, stem {cfg.get('stem')}, dropout {cfg.get('dropout')} |",
+        f"| precision | {m.get('precision', 'float32')} (onnxruntime) |",
+        f"| input | `(n, 1, {spec.input_size}, {spec.input_size})` float32 grey in [0, 255], aligned with the `{spec.alignment}` template |",
+        f"| output | logits; mien averages crop and mirror ({'on' if spec.flip_tta else 'off'}), divides by T = {spec.temperature} and applies softmax |",
+        f"| abstention | top probability < {spec.abstain_threshold}, or `quality_ok` false |",
+        f"| training wall time | {m.get('train_wall_s', 0) / 60:.1f} min on 2 CPU cores |"
+        if m.get("train_wall_s")
+        else "| training wall time | – |",
+        f"| licence | {spec.license} (weights and code); training images are research-use only |",
+        "",
+        "## Data",
+        "",
+        "- **FER2013 with FER+ labels**: 48×48 grey web faces (Goodfellow et al., ICONIP 2013); "
+        "labels from 10 annotators each (Barsoum et al., ICMI 2016). Trained on the `train` rows "
+        f"with a FER+ majority; target = {cfg.get('vote_weight')} × vote distribution + "
+        f"{1 - float(cfg.get('vote_weight', 1)):.1f} × one-hot majority.",
+        "- **Taiwanese Facial Expression Image Database** (Chen, Cho & Tseng, 2013; research "
+        f"use): posed photos of the performers not in `{cfg.get('taiwanese_val_subjects')}`, "
+        "passed through mien's own detector and aligner (plus the whole photo, shrunk), repeated "
+        f"{cfg.get('taiwanese_repeat', 1)}× per epoch; target = {cfg.get('taiwanese_observer_weight')} × "
+        "observer rating shares + the rest on the intended label.",
+        "- Selection and calibration use FER+ `val` only. The held-out performers and the media "
+        "photos were never trained or tuned on.",
+        "- The data has no demographic columns, so no per-group audit was possible here.",
+        "",
+        "## Recipe",
+        "",
+        f"`python scripts/train.py --config configs/...` with seed {cfg.get('seed')}: SGD with "
+        f"Nesterov momentum {cfg.get('momentum')}, batch {cfg.get('batch_size')}, peak LR "
+        f"{cfg.get('lr')}, {cfg.get('warmup_epochs')}-epoch warm-up then cosine over "
+        f"{cfg.get('epochs')} epochs, weight decay {cfg.get('weight_decay')}, EMA "
+        f"{cfg.get('ema_decay')}, bf16 autocast on the CPU. Augmentation: rotation "
+        f"±{cfg.get('rotate_deg')}°, scale {cfg.get('scale_range')}, shift ±{cfg.get('translate')}, "
+        f"flip, brightness ±{cfg.get('brightness')}, contrast ±{cfg.get('contrast')}, gamma "
+        f"±{cfg.get('gamma', 0)}, blur p={cfg.get('blur_p', 0)}, JPEG p={cfg.get('jpeg_p', 0)}, "
+        f"low resolution p={cfg.get('lowres_p')}, erasing p={cfg.get('erase_p')}. Then "
+        "`scripts/export_onnx.py`: ONNX export, int8 quantization, flip-TTA decision and "
+        "temperature fit on `val`. The resolved config is in the spec JSON beside the weights.",
+        "",
+        "## Measured (95 % bootstrap intervals over images)",
+        "",
+        "| set | mode | n | accuracy | macro-F1 | ECE (15 bins) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in reports.items():
+        lines.append(
+            f"| {name} | {r.mode} | {r.n} | {r.accuracy:.3f}{_ci(r.ci.get('accuracy'))} | "
+            f"{r.macro_f1:.3f}{_ci(r.ci.get('macro_f1'))} | "
+            f"{(r.ece or float('nan')):.3f}{_ci(r.ci.get('ece'))} |"
+        )
+    lines += ["", "FER+ `val` also picked the checkpoint, the flip averaging and the temperature, "
+              "so its numbers are slightly optimistic; the other sets were never tuned on. "
+              "`media_faces` labels come from single annotators (about half agree with a second "
+              "one): read it as agreement, not accuracy.", ""]  # fmt: skip
+    lines += ["### Recall per label (n)", "", "| label | " + " | ".join(reports) + " |",
+              "|---|" + "---|" * len(reports)]  # fmt: skip
+    for label in spec.names:
+        cells = []
+        for r in reports.values():
+            if label not in r.per_class_recall:
+                cells.append("–")
+                continue
+            j = r.labels.index(label)
+            n = int(np.asarray(r.confusion["matrix"])[j].sum() + r.confusion["no_prediction"][j])
+            rec = r.per_class_recall[label]
+            cells.append(
+                "–"
+                if rec is None
+                else f"{rec:.2f}{_ci((r.ci.get('per_class_recall') or {}).get(label))} ({n})"
+            )
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "### Calibration on FER+ `val`", "", "| | ECE (15 bins) |", "|---|---|"]
+    for name, c in calibration.items():
+        lines.append(f"| {name} | {c['ece']:.4f}{_ci(c['ci'])} |")
+    lines += ["", "### Quality flags", "",
+              f"Thresholds (`mien.quality.QualityThresholds`): face ≥ {thresholds.min_face_px:g} px, "
+              f"sharpness ≥ {thresholds.min_sharpness:g}, abs(yaw) ≤ {thresholds.max_abs_yaw:g}°, "
+              f"abs(pitch) ≤ {thresholds.max_abs_pitch:g}°, FaceMesh must find the face. Each cell: "
+              "faces flagged, their accuracy (accuracy of the others).", "",
+              "| flag | " + " | ".join(reports) + " |", "|---|" + "---|" * len(reports)]  # fmt: skip
+    for label, _, cells in quality:
+        lines.append(f"| {label} | " + " | ".join(cells.get(n, "–") for n in reports) + " |")
+    if ablation:
+        lines += ["", "## Ablations (each change measured on the protocol)", "",
+                  "| run | change | FER+ val | held-out performers | media agreement |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for a in ablation:
+            lines.append(
+                f"| {a['run']} | {a['change']} | {a['fer_val']:.3f} | {a['taiwanese_heldout']:.3f} | {a['media_faces']:.3f} |"
+            )
+    lines += ["", "## Limits", "",
+              "- Trained on grey web photos and posed portraits; profile views, heavy occlusion, "
+              "very low light, infants and non-photographic faces are outside what was checked.",
+              "- Rare labels (contempt, disgust, fear) have few training images; their recall "
+              "above has wide intervals. Treat them as unreliable.",
+              "- Calibration was fitted on FER+ `val`; on other footage check it with "
+              "`mien evaluate` on a labelled sample of your own.",
+              "- Upside-down faces get unreliable detector keypoints and confident but wrong "
+              "labels. In the two checks made (the bundled samples turned 180°) FaceMesh's pitch "
+              "fell outside the limits, so `quality_ok` was false and the faces abstained; this is "
+              "not guaranteed.", "", USES]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def write_model_card(
+    analyzer: Any,
+    shared: str | Path,
+    out: str | Path,
+    *,
+    n_boot: int = 1000,
+    limit: int | None = None,
+    weights_dir: Path | None = None,
+) -> tuple[Path, dict[str, EvalReport]]:
+    """Evaluate ``analyzer`` on the protocol and write its card to ``out``."""
+    from mien.evaluation.protocol import limited, protocol_sets
+    from mien.evaluation.runner import evaluate
+
+    shared = Path(shared)
+    spec = analyzer.expression.spec
+    reports = {
+        s.name: evaluate(analyzer, limited(s.dataset, limit), detect=s.detect, n_boot=n_boot)
+        for s in protocol_sets(shared)
+    }
+    calibration = calibration_table(analyzer.expression, shared / "data" / "fer", n_boot=n_boot)
+    weights_dir = weights_dir or bundled_dir()
+    ablation_file = weights_dir / f"{spec.name}.ablation.json"
+    ablation = json.loads(ablation_file.read_text()) if ablation_file.is_file() else None
+    text = render(spec, reports, calibration, quality_table(reports, analyzer.thresholds),
+                  ablation, analyzer.thresholds, analyzer.expression.path)  # fmt: skip
+    out = Path(out)
+    out.write_text(text)
+    return out, reports
