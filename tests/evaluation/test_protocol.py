@@ -33,3 +33,30 @@ def test_protocol_runs_on_a_tiny_subset(analyzer, shared):
         assert report.n == 6, name
         assert 0.0 <= report.accuracy <= 1.0
         assert report.mode == ("crop" if name == "fer_val" else "detect")
+
+
+@pytest.mark.shared
+def test_model_card_regenerates(tmp_path, shared):
+    from typer.testing import CliRunner
+
+    from mien.cli.main import app
+
+    out = tmp_path / "card.md"
+    args = [
+        "model-card",
+        "--out",
+        str(out),
+        "--limit",
+        "6",
+        "--bootstrap",
+        "50",
+        "--shared",
+        str(shared),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    for heading in ("## Data", "## Recipe", "## Measured", "### Calibration", "### Quality flags",
+                    "## Intended uses", "## Out of scope and refused uses", "Barrett"):  # fmt: skip
+        assert heading in text
+    assert "| taiwanese_heldout | detect | 6 |" in text
