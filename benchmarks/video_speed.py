@@ -95,8 +95,12 @@ def peak_rss_mb(clip: Path, out: Path) -> float:
         "try:\n    app(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, "analyze", str(clip), "-o", str(out), "-q"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code, "analyze", str(clip), "-o", str(out), "-q"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(done.stdout.strip().splitlines()[-1])
 
 
@@ -162,11 +166,15 @@ def main() -> None:
             long = make_clip(folder / "long.mp4", 1, args.long_minutes * 60)
             a = peak_rss_mb(short, folder / "a.csv")
             b = peak_rss_mb(long, folder / "b.csv")
-            console.print(f"peak RSS: 1 min {a:.0f} MiB, {args.long_minutes:.0f} min {b:.0f} MiB "
-                          f"({100 * (b - a) / a:+.1f} %)")  # fmt: skip
+            console.print(
+                f"peak RSS: 1 min {a:.0f} MiB, {args.long_minutes:.0f} min {b:.0f} MiB "
+                f"({100 * (b - a) / a:+.1f} %)"
+            )
         rows, decoded, err = vfr_check(folder)
-        console.print(f"VFR clip: {rows} frames in the rows, {decoded} decoded, "
-                      f"max |timestamp − PTS| = {err * 1000:.3f} ms")  # fmt: skip
+        console.print(
+            f"VFR clip: {rows} frames in the rows, {decoded} decoded, "
+            f"max |timestamp − PTS| = {err * 1000:.3f} ms"
+        )
 
 
 if __name__ == "__main__":

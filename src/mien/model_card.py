@@ -197,12 +197,20 @@ def render(
             f"{r.macro_f1:.3f}{_ci(r.ci.get('macro_f1'))} | "
             f"{(r.ece or float('nan')):.3f}{_ci(r.ci.get('ece'))} |"
         )
-    lines += ["", "FER+ `val` also picked the checkpoint, the flip averaging and the temperature, "
-              "so its numbers are slightly optimistic; the other sets were never tuned on. "
-              "`media_faces` labels come from single annotators (about half agree with a second "
-              "one): read it as agreement, not accuracy.", ""]  # fmt: skip
-    lines += ["### Recall per label (n)", "", "| label | " + " | ".join(reports) + " |",
-              "|---|" + "---|" * len(reports)]  # fmt: skip
+    lines += [
+        "",
+        "FER+ `val` also picked the checkpoint, the flip averaging and the temperature, "
+        "so its numbers are slightly optimistic; the other sets were never tuned on. "
+        "`media_faces` labels come from single annotators (about half agree with a second "
+        "one): read it as agreement, not accuracy.",
+        "",
+    ]
+    lines += [
+        "### Recall per label (n)",
+        "",
+        "| label | " + " | ".join(reports) + " |",
+        "|---|" + "---|" * len(reports),
+    ]
     for label in spec.names:
         cells = []
         for r in reports.values():
@@ -221,33 +229,49 @@ def render(
     lines += ["", "### Calibration on FER+ `val`", "", "| | ECE (15 bins) |", "|---|---|"]
     for name, c in calibration.items():
         lines.append(f"| {name} | {c['ece']:.4f}{_ci(c['ci'])} |")
-    lines += ["", "### Quality flags", "",
-              f"Thresholds (`mien.quality.QualityThresholds`): face ≥ {thresholds.min_face_px:g} px, "
-              f"sharpness ≥ {thresholds.min_sharpness:g}, abs(yaw) ≤ {thresholds.max_abs_yaw:g}°, "
-              f"abs(pitch) ≤ {thresholds.max_abs_pitch:g}°, FaceMesh must find the face. Each cell: "
-              "faces flagged, their accuracy (accuracy of the others).", "",
-              "| flag | " + " | ".join(reports) + " |", "|---|" + "---|" * len(reports)]  # fmt: skip
+    lines += [
+        "",
+        "### Quality flags",
+        "",
+        f"Thresholds (`mien.quality.QualityThresholds`): face ≥ {thresholds.min_face_px:g} px, "
+        f"sharpness ≥ {thresholds.min_sharpness:g}, abs(yaw) ≤ {thresholds.max_abs_yaw:g}°, "
+        f"abs(pitch) ≤ {thresholds.max_abs_pitch:g}°, FaceMesh must find the face. Each cell: "
+        "faces flagged, their accuracy (accuracy of the others).",
+        "",
+        "| flag | " + " | ".join(reports) + " |",
+        "|---|" + "---|" * len(reports),
+    ]
     for label, _, cells in quality:
         lines.append(f"| {label} | " + " | ".join(cells.get(n, "–") for n in reports) + " |")
     if ablation:
-        lines += ["", "## Ablations (each change measured on the protocol)", "",
-                  "| run | change | FER+ val | held-out performers | media agreement |",
-                  "|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            "## Ablations (each change measured on the protocol)",
+            "",
+            "| run | change | FER+ val | held-out performers | media agreement |",
+            "|---|---|---|---|---|",
+        ]
         for a in ablation:
             lines.append(
                 f"| {a['run']} | {a['change']} | {a['fer_val']:.3f} | {a['taiwanese_heldout']:.3f} | {a['media_faces']:.3f} |"
             )
-    lines += ["", "## Limits", "",
-              "- Trained on grey web photos and posed portraits; profile views, heavy occlusion, "
-              "very low light, infants and non-photographic faces are outside what was checked.",
-              "- Rare labels (contempt, disgust, fear) have few training images; their recall "
-              "above has wide intervals. Treat them as unreliable.",
-              "- Calibration was fitted on FER+ `val`; on other footage check it with "
-              "`mien evaluate` on a labelled sample of your own.",
-              "- Upside-down faces get unreliable detector keypoints and confident but wrong "
-              "labels. In the two checks made (the bundled samples turned 180°) FaceMesh's pitch "
-              "fell outside the limits, so `quality_ok` was false and the faces abstained; this is "
-              "not guaranteed.", "", USES]  # fmt: skip
+    lines += [
+        "",
+        "## Limits",
+        "",
+        "- Trained on grey web photos and posed portraits; profile views, heavy occlusion, "
+        "very low light, infants and non-photographic faces are outside what was checked.",
+        "- Rare labels (contempt, disgust, fear) have few training images; their recall "
+        "above has wide intervals. Treat them as unreliable.",
+        "- Calibration was fitted on FER+ `val`; on other footage check it with "
+        "`mien evaluate` on a labelled sample of your own.",
+        "- Upside-down faces get unreliable detector keypoints and confident but wrong "
+        "labels. In the two checks made (the bundled samples turned 180°) FaceMesh's pitch "
+        "fell outside the limits, so `quality_ok` was false and the faces abstained; this is "
+        "not guaranteed.",
+        "",
+        USES,
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -274,8 +298,15 @@ def write_model_card(
     weights_dir = weights_dir or bundled_dir()
     ablation_file = weights_dir / f"{spec.name}.ablation.json"
     ablation = json.loads(ablation_file.read_text()) if ablation_file.is_file() else None
-    text = render(spec, reports, calibration, quality_table(reports, analyzer.thresholds),
-                  ablation, analyzer.thresholds, analyzer.expression.path)  # fmt: skip
+    text = render(
+        spec,
+        reports,
+        calibration,
+        quality_table(reports, analyzer.thresholds),
+        ablation,
+        analyzer.thresholds,
+        analyzer.expression.path,
+    )
     out = Path(out)
     out.write_text(text)
     return out, reports

@@ -56,7 +56,15 @@ def test_model_card_regenerates(tmp_path, shared):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     text = out.read_text()
-    for heading in ("## Data", "## Recipe", "## Measured", "### Calibration", "### Quality flags",
-                    "## Intended uses", "## Out of scope and refused uses", "Barrett"):  # fmt: skip
+    for heading in (
+        "## Data",
+        "## Recipe",
+        "## Measured",
+        "### Calibration",
+        "### Quality flags",
+        "## Intended uses",
+        "## Out of scope and refused uses",
+        "Barrett",
+    ):
         assert heading in text
     assert "| taiwanese_heldout | detect | 6 |" in text

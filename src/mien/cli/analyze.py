@@ -230,8 +230,10 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
             current[0] = frame
             yield frame
 
-    frames = prefetch(iter_frames(path, every=o["every"], fps=o["fps"], start_s=o["start_s"],
-                                  end_s=o["end_s"]), 16)  # fmt: skip
+    frames = prefetch(
+        iter_frames(path, every=o["every"], fps=o["fps"], start_s=o["start_s"], end_s=o["end_s"]),
+        16,
+    )
     task = bar.add_task(path.name, total=info.frame_count)
     n_frames = n_faces = 0
     tracks: set[int] = set()
@@ -246,8 +248,10 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
             if result.faces.track_id is not None:
                 tracks.update(result.faces.track_id.tolist())
             if writer is not None:
-                writer.write(run.annotator.annotate(current[0].image.copy(), result),  # type: ignore[union-attr]
-                             result.timestamp_s)  # fmt: skip
+                writer.write(
+                    run.annotator.annotate(current[0].image.copy(), result),  # type: ignore[union-attr]
+                    result.timestamp_s,
+                )
             bar.update(task, completed=current[0].index + 1)
     except VideoDecodeError as e:
         run.error(path, e.problem, timestamp_s=e.last_timestamp_s)

@@ -10,6 +10,7 @@ from mien.cli.analyze import analyze
 from mien.cli.card import model_card
 from mien.cli.evaluate import evaluate, models
 from mien.cli.plot import plot
+from mien.cli.serve import serve
 from mien.cli.watch import watch
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app.command()(models)
 app.command()(plot)
 app.command()(watch)
 app.command(name="model-card")(model_card)
+app.command()(serve)
 
 
 def _version(value: bool) -> None:

@@ -41,8 +41,15 @@ def confusion_figure(report: EvalReport):
     ax.set_ylabel("labelled")
     for i in range(k):
         for j in range(k):
-            ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if norm[i, j] > 0.5 else "black")  # fmt: skip
+            ax.text(
+                j,
+                i,
+                f"{norm[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if norm[i, j] > 0.5 else "black",
+            )
     fig.colorbar(im, ax=ax, shrink=0.8, label="share of the row")
     return fig
 
@@ -102,8 +109,12 @@ def slice_figure(name: str, table: dict):
     fig = Figure(figsize=(max(4.0, 0.6 * len(keys) + 2), 3.5), layout="constrained")
     ax = fig.subplots()
     ax.bar(range(len(keys)), acc, yerr=[acc - lo, hi - acc], capsize=3, color="C0", alpha=0.8)
-    ax.set_xticks(range(len(keys)), [f"{k}\nn={slices[k]['n']}" for k in keys], fontsize=7,
-                  rotation=30 if len(keys) > 5 else 0)  # fmt: skip
+    ax.set_xticks(
+        range(len(keys)),
+        [f"{k}\nn={slices[k]['n']}" for k in keys],
+        fontsize=7,
+        rotation=30 if len(keys) > 5 else 0,
+    )
     ax.set_ylim(0, 1)
     ax.set_ylabel("accuracy (95 % CI)")
     ax.set_title(name, fontsize=10)
@@ -116,11 +127,15 @@ def write_report(
     """Write ``report.md`` and its figures into ``out_dir``; returns the Markdown path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    lines = [f"# {title}", "",
-             "Perceived-expression accuracy: how often the model's top label matches the label "
-             "people gave the face. Intervals are 95 % percentile-bootstrap intervals over "
-             "images. These numbers describe how faces *look* to annotators, not what anyone "
-             "felt.", ""]  # fmt: skip
+    lines = [
+        f"# {title}",
+        "",
+        "Perceived-expression accuracy: how often the model's top label matches the label "
+        "people gave the face. Intervals are 95 % percentile-bootstrap intervals over "
+        "images. These numbers describe how faces *look* to annotators, not what anyone "
+        "felt.",
+        "",
+    ]
     header = "| set | mode | n | accuracy | macro-F1 | ECE (15 bins) | no face | failed |"
     lines += ["## Overview", "", header, "|---|---|---|---|---|---|---|---|"]
     for name, r in reports.items():
@@ -140,16 +155,25 @@ def write_report(
             lines.append(f"| {label} | {_fmt(r.per_class_recall[label], ci)} | {n_label} |")
         figures = [("confusion", confusion_figure(r), "Confusion matrix (rows normalised)")]
         if r.items:
-            figures += [("reliability", reliability_figure(r), "Reliability diagram"),
-                        ("coverage", coverage_figure(r), "Accuracy vs coverage")]  # fmt: skip
+            figures += [
+                ("reliability", reliability_figure(r), "Reliability diagram"),
+                ("coverage", coverage_figure(r), "Accuracy vs coverage"),
+            ]
         for key, fig, caption in figures:
             path = out / f"{slug}_{key}.png"
             fig.savefig(path, dpi=100)
             lines += ["", f"![{caption}]({path.name})"]
         for column, table in r.slices.items():
             gap = f"Worst-slice gap (slices with n ≥ {table['min_n']}): {_fmt(table['worst_gap'])}"
-            lines += ["", f"### Slices by `{column}`", "", gap, "",
-                      "| slice | n | accuracy [95 % CI] |", "|---|---|---|"]  # fmt: skip
+            lines += [
+                "",
+                f"### Slices by `{column}`",
+                "",
+                gap,
+                "",
+                "| slice | n | accuracy [95 % CI] |",
+                "|---|---|---|",
+            ]
             for value, s in table["slices"].items():
                 lines.append(f"| {value} | {s['n']} | {_fmt(s['accuracy'], s['ci'])} |")
             path = out / f"{slug}_slices_{_slug(column)}.png"

@@ -34,11 +34,29 @@ SCHEMA_VERSION = "1"
 def row_columns(names: Sequence[str]) -> list[str]:
     """Column names for a model with expression labels ``names``."""
     return [
-        "schema_version", "source", "status", "error", "frame_index", "timestamp_s",
-        "image_width", "image_height", "face", "track_id", "x1", "y1", "x2", "y2",
-        "det_confidence", *(f"p_{n}" for n in names), "label", "label_probability", "abstained",
-        *QUALITY_COLUMNS, *(f"ps_{n}" for n in names), "smoothed_label",
-    ]  # fmt: skip
+        "schema_version",
+        "source",
+        "status",
+        "error",
+        "frame_index",
+        "timestamp_s",
+        "image_width",
+        "image_height",
+        "face",
+        "track_id",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "det_confidence",
+        *(f"p_{n}" for n in names),
+        "label",
+        "label_probability",
+        "abstained",
+        *QUALITY_COLUMNS,
+        *(f"ps_{n}" for n in names),
+        "smoothed_label",
+    ]
 
 
 def column_types(names: Sequence[str]) -> dict[str, str]:
@@ -111,6 +129,10 @@ def error_row(
     """The row recording a file that could not be analysed (or a video that broke off after
     ``frame_index`` / ``timestamp_s``)."""
     return {
-        **_blank(names), "source": source, "status": "error", "error": error,
-        "frame_index": frame_index, "timestamp_s": timestamp_s,
-    }  # fmt: skip
+        **_blank(names),
+        "source": source,
+        "status": "error",
+        "error": error,
+        "frame_index": frame_index,
+        "timestamp_s": timestamp_s,
+    }

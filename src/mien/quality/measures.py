@@ -38,8 +38,14 @@ import numpy as np
 import numpy.typing as npt
 
 QUALITY_COLUMNS: tuple[str, ...] = (
-    "face_size_px", "sharpness", "yaw", "pitch", "roll", "truncated", "quality_ok",
-)  # fmt: skip
+    "face_size_px",
+    "sharpness",
+    "yaw",
+    "pitch",
+    "roll",
+    "truncated",
+    "quality_ok",
+)
 """Keys :func:`assess` adds to ``Faces.data`` (and columns of the row schema)."""
 
 

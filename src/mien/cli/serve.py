@@ -1,0 +1,43 @@
+"""``mien serve``: the HTTP API and web page (FastAPI + uvicorn)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mien.cli.common import err, quiet_native_stderr
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to bind (loopback unless you choose otherwise).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Analyzers working in parallel.")] = 2,
+    max_inflight: Annotated[
+        int, typer.Option(min=1, help="Requests admitted at once; more get 503.")
+    ] = 8,
+    max_upload_mb: Annotated[float, typer.Option(min=0.01, help="Largest upload, MiB.")] = 10.0,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Per-request timeout, seconds.")] = 30.0,
+    model: Annotated[
+        str, typer.Option(help="Expression model (see `mien models`).")
+    ] = "fer_resnet_v1",
+) -> None:
+    """Serve the API (OpenAPI at /docs) and the web page at /. Nothing is stored."""
+    import uvicorn
+
+    from mien.service import ServiceSettings, create_app
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]binding to {host}: other machines can reach this service[/yellow]")
+    settings = ServiceSettings(
+        model=model,
+        workers=workers,
+        max_inflight=max_inflight,
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        timeout_s=timeout,
+    )
+    with quiet_native_stderr():
+        app = create_app(settings)
+    uvicorn.run(app, host=host, port=port, log_level="info")

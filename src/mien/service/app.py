@@ -1,0 +1,328 @@
+"""The FastAPI app: analyse uploads (``POST /v1/analyze``), a live stream over a WebSocket
+(``/v1/stream``), health and model info, and the web page at ``/``.
+
+The analyzers are created once in the app's lifespan. Requests are bounded: at most
+``max_inflight`` at a time (more get ``503`` with ``Retry-After``), each with a timeout, each
+upload capped in bytes and pixels. Nothing is stored: images live in memory for one request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from importlib import resources
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from fastapi import FastAPI, File, Request, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from mien.errors import ImageError, ImageTooLargeError
+from mien.export.rows import SCHEMA_VERSION
+from mien.service.schemas import AnalyzeOut, ErrorOut, FaceOut, FrameOut, HealthOut, ModelOut
+from mien.types import FrameResult
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Service limits and set-up.
+
+    Attributes:
+        model: bundled expression model name.
+        workers: analyzers (each with its own MediaPipe graphs) serving requests in parallel.
+        max_inflight: requests admitted at once (working or waiting for an analyzer); more get
+            503 with ``Retry-After``.
+        max_upload_bytes: largest accepted upload.
+        max_pixels: largest accepted image (decompression-bomb guard).
+        timeout_s: per-request analysis timeout (504 when exceeded).
+        pose: measure head pose (FaceMesh) for the quality flags.
+    """
+
+    model: str = "fer_resnet_v1"
+    workers: int = 1
+    max_inflight: int = 8
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_pixels: int = 40_000_000
+    timeout_s: float = 30.0
+    pose: bool = True
+
+
+def _version() -> str:
+    try:
+        return version("mien")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def _num(v: Any) -> float | None:
+    v = float(v)
+    return None if v != v else round(v, 4)
+
+
+def faces_out(result: FrameResult) -> list[FaceOut]:
+    """The result's faces as API objects (field names as in the export schema)."""
+    f = result.faces
+    names = result.expression_names
+    out = []
+    for i in range(len(f)):
+        p = f.expression[i]  # type: ignore[index]
+        top = int(p.argmax())
+        d = f.data
+        out.append(
+            FaceOut(
+                face=i,
+                track_id=None if f.track_id is None else int(f.track_id[i]),
+                x1=round(float(f.xyxy[i, 0]), 2),
+                y1=round(float(f.xyxy[i, 1]), 2),
+                x2=round(float(f.xyxy[i, 2]), 2),
+                y2=round(float(f.xyxy[i, 3]), 2),
+                det_confidence=round(float(f.confidence[i]), 4),
+                probabilities={n: round(float(v), 5) for n, v in zip(names, p, strict=True)},
+                label=names[top],
+                label_probability=round(float(p[top]), 5),
+                abstained=bool(f.abstained[i]) if f.abstained is not None else False,
+                face_size_px=_num(d["face_size_px"][i]) if "face_size_px" in d else None,
+                sharpness=_num(d["sharpness"][i]) if "sharpness" in d else None,
+                yaw=_num(d["yaw"][i]) if "yaw" in d else None,
+                pitch=_num(d["pitch"][i]) if "pitch" in d else None,
+                roll=_num(d["roll"][i]) if "roll" in d else None,
+                truncated=bool(d["truncated"][i]) if "truncated" in d else None,
+                quality_ok=bool(d["quality_ok"][i]) if "quality_ok" in d else None,
+                smoothed=None
+                if f.smoothed is None
+                else {n: round(float(v), 5) for n, v in zip(names, f.smoothed[i], strict=True)},
+            )
+        )
+    return out
+
+
+class ServiceError(Exception):
+    """An error answered as JSON ``{"error", "detail"}`` with ``status``."""
+
+    def __init__(
+        self, status: int, error: str, detail: str, headers: dict[str, str] | None = None
+    ) -> None:
+        self.status, self.error, self.detail, self.headers = status, error, detail, headers
+        super().__init__(detail)
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """The mien web app. Use ``with TestClient(create_app()) as client`` in tests."""
+    settings = settings or ServiceSettings()
+    state: dict[str, Any] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from mien.pipeline import Analyzer
+
+        pool: asyncio.Queue[Analyzer] = asyncio.Queue()
+        analyzers = []
+        for _ in range(max(1, settings.workers)):
+            a = Analyzer(settings.model, max_pixels=settings.max_pixels, pose=settings.pose)
+            a.warm_up()
+            analyzers.append(a)
+            pool.put_nowait(a)
+        state.update(pool=pool, inflight=0, spec=analyzers[0].expression.spec)
+        try:
+            yield
+        finally:
+            for a in analyzers:
+                a.close()
+
+    app = FastAPI(
+        title="mien",
+        version=_version(),
+        description="Perceived facial expression of the faces in an image: what a face looks "
+        "like, with calibrated probabilities. Not a reading of anyone's inner emotion. "
+        "Nothing is stored.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(
+            {"error": exc.error, "detail": exc.detail}, exc.status, headers=exc.headers
+        )
+
+    @contextlib.asynccontextmanager
+    async def admitted() -> AsyncIterator[Any]:
+        if state["inflight"] >= settings.max_inflight:
+            raise ServiceError(
+                503,
+                "busy",
+                f"{settings.max_inflight} requests in progress; retry shortly",
+                {"Retry-After": "1"},
+            )
+        state["inflight"] += 1
+        try:
+            analyzer = await asyncio.wait_for(state["pool"].get(), timeout=settings.timeout_s)
+        except TimeoutError as err:
+            state["inflight"] -= 1
+            raise ServiceError(
+                503, "busy", "no analyzer became free in time", {"Retry-After": "1"}
+            ) from err
+        try:
+            yield analyzer
+        finally:
+            state["pool"].put_nowait(analyzer)
+            state["inflight"] -= 1
+
+    async def run(analyzer: Any, fn: Any, *args: Any) -> Any:
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout=settings.timeout_s)
+        except TimeoutError as err:
+            raise ServiceError(
+                504, "timeout", f"analysis took longer than {settings.timeout_s} s"
+            ) from err
+
+    error_responses: dict[int | str, dict[str, Any]] = {
+        c: {"model": ErrorOut} for c in (400, 413, 422, 503, 504)
+    }
+
+    @app.post("/v1/analyze", response_model=AnalyzeOut, responses=error_responses)
+    async def analyze(file: UploadFile = File(..., description="an image file")) -> AnalyzeOut:  # noqa: B008
+        """Analyse one uploaded image; every face with its perceived-expression probabilities."""
+        data = await file.read(settings.max_upload_bytes + 1)
+        if len(data) > settings.max_upload_bytes:
+            raise ServiceError(
+                413, "too_large", f"upload exceeds {settings.max_upload_bytes} bytes"
+            )
+        if not data:
+            raise ServiceError(422, "empty", "the uploaded file is empty")
+        name = file.filename or "<upload>"
+        async with admitted() as analyzer:
+            try:
+                result = await run(analyzer, lambda: analyzer.analyze(data, source=name))
+            except ImageTooLargeError as err:
+                raise ServiceError(413, "too_large", str(err)) from err
+            except ImageError as err:
+                raise ServiceError(400, "bad_image", str(err)) from err
+        return AnalyzeOut(
+            schema_version=SCHEMA_VERSION,
+            image_width=result.image_wh[0],
+            image_height=result.image_wh[1],
+            faces=faces_out(result),
+            expression_names=list(result.expression_names),
+            timings_ms={k: round(v, 2) for k, v in result.timings_ms.items()},
+        )
+
+    @app.get("/v1/health", response_model=HealthOut)
+    async def health() -> HealthOut:
+        return HealthOut(
+            status="ok",
+            version=_version(),
+            busy=state.get("inflight", 0),
+            capacity=settings.max_inflight,
+        )
+
+    @app.get("/v1/model", response_model=ModelOut)
+    async def model() -> ModelOut:
+        spec = state["spec"]
+        card = resources.files("mien.expression.weights").joinpath("MODEL_CARD.md")
+        opening = card.read_text().split("\n## ")[0] if card.is_file() else ""
+        return ModelOut(
+            name=spec.name,
+            labels=list(spec.names),
+            input_size=spec.input_size,
+            temperature=spec.temperature,
+            abstain_threshold=spec.abstain_threshold,
+            metrics=spec.metrics,
+            version=_version(),
+            card=opening,
+        )
+
+    @app.websocket("/v1/stream")
+    async def stream(ws: WebSocket) -> None:
+        """Send JPEG frames as binary messages; each answer is one frame's faces (JSON), with
+        track ids across the connection. A slow client gets the newest frame analysed; older
+        unanswered frames are dropped, never queued without bound."""
+        from mien.tracking import ExpressionSmoother, FaceTracker
+        from mien.types import Frame
+
+        await ws.accept()
+        latest: dict[str, Any] = {"data": None, "index": -1}
+        arrived = asyncio.Event()
+        closed = False
+        t0 = time.monotonic()
+        tracker, smoother = FaceTracker(), ExpressionSmoother()
+
+        async def receive() -> None:
+            nonlocal closed
+            try:
+                while True:
+                    message = await ws.receive_bytes()
+                    if len(message) > settings.max_upload_bytes:
+                        await ws.send_json({"error": "too_large", "detail": "frame too large"})
+                        continue
+                    latest["data"], latest["index"] = message, latest["index"] + 1
+                    latest["t"] = time.monotonic() - t0
+                    arrived.set()
+            except (WebSocketDisconnect, RuntimeError):
+                closed = True
+                arrived.set()
+
+        receiver = asyncio.create_task(receive())
+        try:
+            while not closed:
+                await arrived.wait()
+                arrived.clear()
+                if closed or latest["data"] is None:
+                    break
+                data, index, t = latest["data"], latest["index"], latest["t"]
+                latest["data"] = None
+                try:
+                    async with admitted() as analyzer:
+
+                        def work(
+                            a: Any = analyzer, data: bytes = data, index: int = index, t: float = t
+                        ) -> FrameResult:
+                            from mien.io import read_image
+
+                            img = read_image(
+                                data, max_pixels=settings.max_pixels, name=f"frame {index}"
+                            )
+                            frame = Frame(img, index, t, "stream")
+                            return next(a.run([frame], tracker=tracker, smoother=smoother))
+
+                        result = await run(analyzer, work)
+                except ServiceError as err:
+                    await ws.send_json(
+                        {"error": err.error, "detail": err.detail, "frame_index": index}
+                    )
+                    continue
+                except ImageError as err:
+                    await ws.send_json(
+                        {"error": "bad_image", "detail": str(err), "frame_index": index}
+                    )
+                    continue
+                out = FrameOut(
+                    schema_version=SCHEMA_VERSION,
+                    image_width=result.image_wh[0],
+                    image_height=result.image_wh[1],
+                    faces=faces_out(result),
+                    expression_names=list(result.expression_names),
+                    timings_ms={k: round(v, 2) for k, v in result.timings_ms.items()},
+                    frame_index=index,
+                    timestamp_s=round(t, 3),
+                )
+                await ws.send_text(out.model_dump_json())
+        except WebSocketDisconnect:
+            pass
+        finally:
+            receiver.cancel()
+
+    static = resources.files("mien.service").joinpath("static")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(static.joinpath("index.html").read_text())
+
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    return app
+
+
+__all__ = ["ServiceSettings", "create_app", "faces_out"]

@@ -1,0 +1,132 @@
+// mien web page: upload a photo or stream the camera; draw boxes, labels and probability bars.
+"use strict";
+const canvas = document.getElementById("canvas");
+const ctx = canvas.getContext("2d");
+const statusEl = document.getElementById("status");
+const resultsEl = document.getElementById("results");
+const notice = document.getElementById("notice");
+const video = document.getElementById("video");
+const cameraBtn = document.getElementById("camera");
+const stopBtn = document.getElementById("stop");
+let socket = null;
+let stream = null;
+let waiting = false;
+let lastResult = null;
+
+function overlay(result) {
+  if (result) drawFaces(result.faces, canvas.width / result.image_width, canvas.height / result.image_height);
+}
+
+function setStatus(text) { statusEl.textContent = text; }
+
+function drawFaces(faces, scaleX, scaleY) {
+  ctx.lineWidth = 2;
+  ctx.font = "14px system-ui, sans-serif";
+  for (const f of faces) {
+    const x = f.x1 * scaleX, y = f.y1 * scaleY, w = (f.x2 - f.x1) * scaleX, h = (f.y2 - f.y1) * scaleY;
+    ctx.strokeStyle = f.abstained ? "#999" : "#f0a000";
+    ctx.strokeRect(x, y, w, h);
+    const probs = f.smoothed || f.probabilities;
+    const top = Object.entries(probs).sort((a, b) => b[1] - a[1])[0];
+    const text = (f.track_id ? "#" + f.track_id + " " : "") + top[0] + " " + top[1].toFixed(2) + (f.abstained ? " ?" : "");
+    ctx.fillStyle = "rgba(0,0,0,0.65)";
+    ctx.fillRect(x, Math.max(0, y - 18), ctx.measureText(text).width + 8, 18);
+    ctx.fillStyle = "white";
+    ctx.fillText(text, x + 4, Math.max(13, y - 5));
+    let row = 0;
+    for (const [label, p] of Object.entries(probs)) {
+      const bx = x + w + 4, by = y + row * 10;
+      ctx.fillStyle = "rgba(40,40,40,0.6)"; ctx.fillRect(bx, by, 60, 8);
+      ctx.fillStyle = "#f0a000"; ctx.fillRect(bx, by, 60 * p, 8);
+      ctx.fillStyle = "white"; ctx.font = "9px system-ui"; ctx.fillText(label.slice(0, 4), bx + 62, by + 8);
+      row += 1;
+    }
+    ctx.font = "14px system-ui, sans-serif";
+  }
+}
+
+function showTable(faces) {
+  if (!faces.length) { resultsEl.innerHTML = "<p>No face found.</p>"; return; }
+  const rows = faces.map(f => {
+    const bars = Object.entries(f.probabilities).map(([l, p]) =>
+      `<span title="${l} ${p.toFixed(3)}">${l} <span class="bar" style="width:${Math.round(60 * p)}px"></span></span>`).join(" ");
+    return `<tr><td>${f.face + 1}</td><td class="label">${f.label}</td><td>${f.label_probability.toFixed(2)}</td>` +
+      `<td>${f.abstained ? "abstained" : ""}</td><td>${f.quality_ok === false ? "low quality" : ""}</td><td>${bars}</td></tr>`;
+  }).join("");
+  resultsEl.innerHTML = `<p><span id="face-count">${faces.length}</span> face(s) — perceived expression</p>` +
+    `<table><tr><th>face</th><th>label</th><th>p</th><th></th><th></th><th>probabilities</th></tr>${rows}</table>`;
+}
+
+async function analyseFile(file) {
+  setStatus("Analysing…");
+  const img = new Image();
+  img.src = URL.createObjectURL(file);
+  await img.decode();
+  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+  ctx.drawImage(img, 0, 0);
+  const body = new FormData();
+  body.append("file", file);
+  const response = await fetch("/v1/analyze", { method: "POST", body });
+  const result = await response.json();
+  if (!response.ok) { setStatus("Error: " + result.detail); resultsEl.innerHTML = ""; return; }
+  drawFaces(result.faces, canvas.width / result.image_width, canvas.height / result.image_height);
+  showTable(result.faces);
+  setStatus(`Done: ${result.faces.length} face(s).`);
+  document.body.dataset.analysed = String(result.faces.length);
+}
+
+document.getElementById("file").addEventListener("change", e => {
+  if (e.target.files.length) analyseFile(e.target.files[0]).catch(err => setStatus("Error: " + err));
+});
+
+function sendFrame() {
+  if (!socket || socket.readyState !== WebSocket.OPEN || waiting || !video.videoWidth) return;
+  canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+  ctx.drawImage(video, 0, 0);
+  waiting = true;
+  canvas.toBlob(blob => { if (socket && blob) socket.send(blob); else waiting = false; }, "image/jpeg", 0.8);
+  overlay(lastResult);  // keep the last answer on screen until the next one arrives
+}
+
+async function startCamera() {
+  stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+  video.srcObject = stream;
+  await video.play();
+  notice.hidden = false;
+  cameraBtn.hidden = true; stopBtn.hidden = false;
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/v1/stream`);
+  socket.binaryType = "arraybuffer";
+  let frames = 0;
+  socket.onmessage = event => {
+    waiting = false;
+    const result = JSON.parse(event.data);
+    if (result.error) { setStatus("Error: " + result.detail); return; }
+    frames += 1;
+    lastResult = result;
+    ctx.drawImage(video, 0, 0);
+    overlay(result);
+    showTable(result.faces);
+    setStatus(`Live: frame ${result.frame_index}, ${result.faces.length} face(s).`);
+    document.body.dataset.liveFrames = String(frames);
+    requestAnimationFrame(sendFrame);
+  };
+  socket.onopen = () => { setStatus("Live."); sendFrame(); };
+  socket.onclose = () => setStatus("Camera stopped.");
+}
+
+function stopCamera() {
+  lastResult = null;
+  if (socket) socket.close();
+  socket = null;
+  if (stream) stream.getTracks().forEach(t => t.stop());
+  stream = null;
+  notice.hidden = true;
+  cameraBtn.hidden = false; stopBtn.hidden = true;
+}
+
+cameraBtn.addEventListener("click", () => startCamera().catch(err => setStatus("Camera error: " + err)));
+stopBtn.addEventListener("click", stopCamera);
+fetch("/v1/model").then(r => r.json()).then(m => {
+  document.getElementById("model").textContent = `model ${m.name}, mien ${m.version}`;
+}).catch(() => {});

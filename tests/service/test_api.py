@@ -1,0 +1,123 @@
+"""The HTTP API through FastAPI's TestClient: real photos, every error class, limits."""
+
+from __future__ import annotations
+
+import io
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from mien.service import ServiceSettings, create_app
+from tests.helpers import SAMPLES, SHARED, encode, png_with_size
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(
+        create_app(ServiceSettings(max_upload_bytes=2_000_000, max_pixels=20_000_000))
+    ) as c:
+        yield c
+
+
+def post(client, data: bytes, name: str = "photo.jpg"):
+    return client.post(
+        "/v1/analyze", files={"file": (name, io.BytesIO(data), "application/octet-stream")}
+    )
+
+
+def test_analyze_a_real_photo(client):
+    r = post(client, (SAMPLES / "grace_hopper.jpg").read_bytes())
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["image_width"], body["image_height"]) == (512, 600)
+    (face,) = body["faces"]
+    assert face["label"] == max(face["probabilities"], key=face["probabilities"].get)
+    assert sum(face["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert 150 < face["x1"] < 200 and {"abstained", "quality_ok", "yaw", "det_confidence"} <= set(
+        face
+    )
+    assert "perceived" in body["note"]
+
+
+@pytest.mark.shared
+def test_photos_from_the_shared_set(client):
+    for path in sorted((SHARED / "media" / "faces").glob("*.jpg"))[:5]:
+        r = post(client, path.read_bytes(), path.name)
+        assert r.status_code == 200 and len(r.json()["faces"]) >= 1
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "error"),
+    [
+        (b"", 422, "empty"),
+        (b"hello, not an image", 400, "bad_image"),
+        (encode(Image.new("RGB", (64, 64)), "JPEG")[:150], 400, "bad_image"),
+        (png_with_size(6000, 6000), 413, "too_large"),  # 36 MP > the 20 MP cap
+        (b"\xff" * 2_000_001, 413, "too_large"),  # bytes over the upload cap
+    ],
+)
+def test_bad_uploads_are_typed_4xx(client, data, status, error):
+    r = post(client, data)
+    assert r.status_code == status
+    assert r.json()["error"] == error and r.json()["detail"]
+
+
+def test_no_face_missing_field_and_server_survives(client):
+    r = post(client, encode(Image.new("RGB", (200, 150), (90, 90, 90)), "PNG"))
+    assert r.status_code == 200 and r.json()["faces"] == []
+    assert client.post("/v1/analyze").status_code == 422
+    health = client.get("/v1/health").json()
+    assert health["status"] == "ok" and health["busy"] == 0
+
+
+def test_model_info_and_openapi(client):
+    m = client.get("/v1/model").json()
+    assert m["labels"][-1] == "contempt" and m["input_size"] == 48 and "Model card" in m["card"]
+    assert "/v1/analyze" in client.get("/openapi.json").json()["paths"]
+    page = client.get("/")
+    assert page.status_code == 200 and "Nothing is stored" in page.text
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_saturation_gives_503_and_timeout_gives_504(monkeypatch):
+    from mien.pipeline import Analyzer
+
+    original = Analyzer.analyze
+
+    def slow(self, *a, **k):
+        time.sleep(0.8)
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(Analyzer, "analyze", slow)
+    photo = (SAMPLES / "astronaut.jpg").read_bytes()
+    with TestClient(create_app(ServiceSettings(max_inflight=1, pose=False))) as c:
+        with ThreadPoolExecutor(3) as pool:
+            codes = [f.result() for f in [pool.submit(lambda: post(c, photo)) for _ in range(3)]]
+        statuses = sorted(r.status_code for r in codes)
+        assert statuses[0] == 200 and 503 in statuses
+        busy = next(r for r in codes if r.status_code == 503)
+        assert busy.headers["retry-after"] == "1" and busy.json()["error"] == "busy"
+        assert post(c, photo).status_code == 200  # recovers
+    with TestClient(create_app(ServiceSettings(timeout_s=0.2, pose=False))) as c:
+        r = post(c, photo)
+        assert r.status_code == 504 and r.json()["error"] == "timeout"
+
+
+def test_websocket_stream_tracks_faces(client):
+    frame = (SAMPLES / "grace_hopper.jpg").read_bytes()
+    with client.websocket_connect("/v1/stream") as ws:
+        answers = []
+        for _ in range(3):
+            ws.send_bytes(frame)
+            answers.append(ws.receive_json())
+        ws.send_bytes(b"not a jpeg")
+        bad = ws.receive_json()
+    assert [a["frame_index"] for a in answers] == [0, 1, 2]
+    assert [a["faces"][0]["track_id"] for a in answers] == [1, 1, 1]
+    assert answers[2]["faces"][0]["smoothed"] is not None
+    assert bad["error"] == "bad_image" and bad["frame_index"] == 3
+    np.testing.assert_allclose(answers[0]["faces"][0]["x1"], answers[1]["faces"][0]["x1"], atol=1)

@@ -1,0 +1,137 @@
+"""The web page end to end in a real browser (Debian's Chromium driven by Playwright).
+
+Skipped where /usr/bin/chromium is absent; `.ci/run` installs it. The browser is never
+downloaded. A photo upload and a fake camera (a .y4m file made here from a sample photo) are
+both checked; screenshots are kept in test-artifacts/ at the repository root.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from mien.io import read_image
+from tests.helpers import ROOT, SAMPLES
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium (/usr/bin/chromium)"
+)
+
+
+@pytest.fixture(scope="module")
+def server():
+    import uvicorn
+
+    from mien.service import ServiceSettings, create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(ServiceSettings(pose=False)), host="127.0.0.1", port=port, log_level="warning"
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert srv.started
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def y4m_camera(path: Path, frames: int = 12) -> Path:
+    """A 320×240 .y4m "camera" showing Grace Hopper (Chromium's fake-camera file format)."""
+    img = cv2.resize(read_image(SAMPLES / "grace_hopper.jpg")[60:420, 80:440], (240, 240))
+    scene = np.full((240, 320, 3), 90, np.uint8)
+    scene[:, 40:280] = img
+    yuv = cv2.cvtColor(scene, cv2.COLOR_BGR2YUV_I420).tobytes()
+    with open(path, "wb") as f:
+        f.write(b"YUV4MPEG2 W320 H240 F10:1 Ip A1:1 C420jpeg\n")
+        for _ in range(frames):
+            f.write(b"FRAME\n" + yuv)
+    return path
+
+
+def test_upload_a_photo_and_see_the_result(server):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page()
+        page.goto(server)
+        assert "Nothing is stored on the server" in page.inner_text("#privacy")
+        page.set_input_files("#file", str(SAMPLES / "grace_hopper.jpg"))
+        page.wait_for_selector("body[data-analysed='1']", timeout=30_000)
+        assert page.inner_text("#face-count") == "1"
+        assert page.inner_text("#results td.label") in {
+            "neutral",
+            "happiness",
+            "sadness",
+            "surprise",
+            "anger",
+            "disgust",
+            "fear",
+            "contempt",
+        }
+        # the overlay was drawn: the canvas holds the photo size and orange box pixels
+        assert page.evaluate(
+            "[document.getElementById('canvas').width, document.getElementById('canvas').height]"
+        ) == [512, 600]
+        orange = page.evaluate(
+            """() => { const c = document.getElementById('canvas').getContext('2d');
+                 const d = c.getImageData(0, 0, 512, 600).data; let n = 0;
+                 for (let i = 0; i < d.length; i += 4)
+                   if (d[i] > 230 && d[i+1] > 150 && d[i+1] < 180 && d[i+2] < 20) n++;
+                 return n; }"""
+        )
+        assert orange > 200
+        page.screenshot(path=str(ARTIFACTS / "page_upload.png"), full_page=True)
+        browser.close()
+
+
+def test_live_camera_streams_results(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    camera = y4m_camera(tmp_path / "camera.y4m")
+    args = [
+        *ARGS,
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera}",
+    ]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        page = browser.new_page()
+        page.goto(server)
+        assert page.is_hidden("#notice")
+        page.click("#camera")
+        page.wait_for_function("Number(document.body.dataset.liveFrames || 0) >= 3", timeout=60_000)
+        assert page.is_visible("#notice") and "analysis active" in page.inner_text("#notice")
+        assert int(page.inner_text("#face-count")) >= 1
+        page.screenshot(path=str(ARTIFACTS / "page_camera.png"), full_page=True)
+        page.click("#stop")
+        assert page.is_hidden("#notice")
+        browser.close()
