@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -33,7 +34,8 @@ class ServiceSettings:
 
     Attributes:
         model: bundled expression model name.
-        workers: analyzers (each with its own MediaPipe graphs) serving requests in parallel.
+        workers: analyzers (each with its own MediaPipe graphs) serving requests in parallel;
+            each gets ``cpu_count // workers`` onnxruntime threads.
         max_inflight: requests admitted at once (working or waiting for an analyzer); more get
             503 with ``Retry-After``.
         max_upload_bytes: largest accepted upload.
@@ -121,8 +123,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
         pool: asyncio.Queue[Analyzer] = asyncio.Queue()
         analyzers = []
-        for _ in range(max(1, settings.workers)):
-            a = Analyzer(settings.model, max_pixels=settings.max_pixels, pose=settings.pose)
+        workers = max(1, settings.workers)
+        threads = max(1, (os.cpu_count() or 1) // workers)  # no oversubscription across workers
+        for _ in range(workers):
+            a = Analyzer(
+                settings.model, max_pixels=settings.max_pixels, pose=settings.pose, threads=threads
+            )
             a.warm_up()
             analyzers.append(a)
             pool.put_nowait(a)
