@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -13,31 +10,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from mien.logs import quiet_native_stderr
+
 if TYPE_CHECKING:
     from mien.detection.mediapipe import DetectorModel
     from mien.pipeline import Analyzer
 
 err = Console(stderr=True, soft_wrap=True)  # never break file names across lines
-
-
-@contextlib.contextmanager
-def quiet_native_stderr() -> Iterator[None]:
-    """Silence C++ log lines (MediaPipe/TFLite start-up) written straight to file descriptor 2."""
-    try:
-        fd = sys.stderr.fileno()
-    except (OSError, ValueError):  # no real stderr (e.g. under a test runner): nothing to hide
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-        yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(devnull)
-        os.close(saved)
 
 
 def make_analyzer(model: str, detector: str, min_confidence: float, max_pixels: int) -> Analyzer:

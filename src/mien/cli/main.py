@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from mien.cli.analyze import analyze
+from mien.cli.batch import batch
 from mien.cli.card import model_card
 from mien.cli.evaluate import evaluate, models
 from mien.cli.plot import plot
@@ -27,6 +28,7 @@ app.command()(plot)
 app.command()(watch)
 app.command(name="model-card")(model_card)
 app.command()(serve)
+app.command()(batch)
 
 
 def _version(value: bool) -> None:

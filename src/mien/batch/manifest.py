@@ -1,0 +1,122 @@
+"""The batch manifest: one SQLite row per input with its state, row count and error.
+
+States: ``pending`` → ``running`` → ``done`` | ``failed``. Every change is one SQLite
+transaction, and an input's Parquet file is renamed into place *before* its row says ``done``,
+so a run killed at any moment leaves either a finished file marked done, or an input that a
+resumed run redoes from scratch (its output is overwritten, never appended): no duplicates, no
+gaps. The run's configuration is stored too; another configuration is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from mien.errors import MienError
+
+
+class ManifestError(MienError, ValueError):
+    """The output folder belongs to another configuration, or its manifest is unreadable."""
+
+
+def input_id(path: str | Path) -> str:
+    """A stable id of an input: the first 16 hex digits of sha256 of its absolute path."""
+    return hashlib.sha256(
+        str(Path(path).absolute()).encode("utf-8", "surrogateescape")
+    ).hexdigest()[:16]
+
+
+class Manifest:
+    """``DIR/manifest.sqlite`` for one batch configuration.
+
+    Args:
+        out_dir: the batch output folder (created).
+        config: what defines the outputs (model, sampling, schema); stored on first use and
+            compared on every later open.
+
+    Raises:
+        ManifestError: the folder was made with a different ``config``.
+    """
+
+    def __init__(self, out_dir: str | Path, config: dict[str, Any]) -> None:
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.out_dir / "manifest.sqlite"
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS inputs (id TEXT PRIMARY KEY, path TEXT, state TEXT, "
+            "rows INTEGER, error TEXT, output TEXT, updated REAL)"
+        )
+        wanted = json.dumps(config, sort_keys=True)
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta VALUES ('config', ?)", (wanted,))
+        elif row[0] != wanted:
+            old, new = json.loads(row[0]), config
+            diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            raise ManifestError(
+                f"{self.out_dir} holds a batch made with another configuration "
+                f"(differs in {diff}); use a new --out folder or the same options"
+            )
+
+    def add(self, paths: Iterable[str | Path]) -> None:
+        """Register inputs as ``pending`` (inputs already known keep their state)."""
+        now = time.time()
+        with self._db:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO inputs VALUES (?, ?, 'pending', NULL, NULL, NULL, ?)",
+                [(input_id(p), str(p), now) for p in paths],
+            )
+
+    def todo(self, *, retry_failed: bool = False) -> list[tuple[str, str]]:
+        """``(id, path)`` of inputs to (re)do: pending, running (killed), and failed if asked."""
+        states = ("pending", "running", "failed") if retry_failed else ("pending", "running")
+        marks = ",".join("?" * len(states))
+        return self._db.execute(
+            f"SELECT id, path FROM inputs WHERE state IN ({marks}) ORDER BY path", states
+        ).fetchall()
+
+    def mark(
+        self,
+        id_: str,
+        state: str,
+        *,
+        rows: int | None = None,
+        error: str | None = None,
+        output: str | None = None,
+    ) -> None:
+        self._db.execute(
+            "UPDATE inputs SET state = ?, rows = ?, error = ?, output = ?, updated = ? "
+            "WHERE id = ?",
+            (state, rows, error, output, time.time(), id_),
+        )
+
+    def counts(self) -> dict[str, int]:
+        return dict(
+            self._db.execute("SELECT state, COUNT(*) FROM inputs GROUP BY state").fetchall()
+        )
+
+    def rows(self) -> list[dict[str, Any]]:
+        cur = self._db.execute(
+            "SELECT id, path, state, rows, error, output FROM inputs ORDER BY path"
+        )
+        return [
+            dict(zip(("id", "path", "state", "rows", "error", "output"), r, strict=True))
+            for r in cur
+        ]
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,123 @@
+"""``mien batch``: resumable runs over many images and videos (local processes or Ray)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mien.cli.common import err, fail, progress
+
+
+def _expand(sources: list[Path]) -> list[Path]:
+    """Files, folders (recursive) and ``.txt`` lists of paths (one per line, ``#`` comments)."""
+    from mien.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, iter_image_paths
+
+    paths: list[Path] = []
+    for src in sources:
+        if src.suffix.lower() == ".txt" and src.is_file():
+            lines = [ln.strip() for ln in src.read_text().splitlines()]
+            paths += [
+                Path(ln) if Path(ln).is_absolute() else src.parent / ln
+                for ln in lines
+                if ln and not ln.startswith("#")
+            ]
+        else:
+            paths += list(iter_image_paths([src], suffixes=IMAGE_SUFFIXES | VIDEO_SUFFIXES))
+    seen: set[Path] = set()
+    unique = []
+    for p in paths:
+        if p.absolute() not in seen:
+            seen.add(p.absolute())
+            unique.append(p)
+    return unique
+
+
+def batch(
+    sources: Annotated[
+        list[Path], typer.Argument(help="Files, folders, or .txt files listing paths.")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder: parts/*.parquet + manifest.sqlite.")
+    ],
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (or Ray actors).")] = 1,
+    engine: Annotated[str, typer.Option(help="local (process pool) | ray.")] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (default: start a local Ray).")
+    ] = None,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Redo inputs that failed before.")
+    ] = False,
+    every: Annotated[int, typer.Option(min=1, help="Videos: every N-th frame.")] = 1,
+    fps: Annotated[
+        float | None, typer.Option(min=0.001, help="Videos: at most F frames/s.")
+    ] = None,
+    start: Annotated[float, typer.Option(min=0.0, help="Videos: start second.")] = 0.0,
+    end: Annotated[float | None, typer.Option(help="Videos: end second.")] = None,
+    smooth_tau: Annotated[
+        float, typer.Option(min=0.0, help="Videos: smoothing time constant (s).")
+    ] = 0.5,
+    model: Annotated[
+        str, typer.Option(help="Expression model (see `mien models`).")
+    ] = "fer_resnet_v1",
+    detector: Annotated[str, typer.Option(help="auto | short | full | multi.")] = "auto",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Analyse many inputs into one Parquet file per input, resumably.
+
+    Re-running the same command skips finished inputs and redoes unfinished ones; a run killed
+    at any moment and resumed gives exactly the rows of an uninterrupted run. Exit status 1
+    when any input failed (see manifest.sqlite; --retry-failed retries them).
+    """
+    from mien.batch import BatchOptions, run_batch
+    from mien.batch.manifest import ManifestError
+
+    inputs = _expand(sources)
+    if not inputs:
+        fail("no inputs found", 1)
+    options = BatchOptions(
+        model=model,
+        detector=detector,
+        every=every,
+        fps=fps,
+        start_s=start,
+        end_s=end,
+        tau=smooth_tau,
+    )
+    stats = {"done": 0, "failed": 0, "frames": 0}
+    t0 = time.perf_counter()
+    with progress(not quiet) as bar:
+        task = bar.add_task("inputs", total=len(inputs))
+
+        def on_result(res: dict) -> None:
+            stats[res["state"]] = stats.get(res["state"], 0) + 1
+            stats["frames"] += res["frames"]
+            fps_all = stats["frames"] / max(time.perf_counter() - t0, 1e-9)
+            bar.update(
+                task,
+                advance=1,
+                description=f"done {stats['done']} · failed {stats['failed']} · "
+                f"{fps_all:.1f} frames/s",
+            )
+
+        try:
+            counts = run_batch(
+                inputs,
+                out,
+                options,
+                workers=workers,
+                engine=engine,
+                ray_address=ray_address,
+                retry_failed=retry_failed,
+                on_result=on_result,
+            )
+        except (ManifestError, ValueError, RuntimeError) as e:
+            fail(str(e))
+    elapsed = time.perf_counter() - t0
+    err.print(
+        f"{counts.get('done', 0)} done, {counts.get('failed', 0)} failed, "
+        f"{stats['frames']} frames this run in {elapsed:.1f} s → {out}"
+    )
+    raise typer.Exit(1 if counts.get("failed") else 0)

@@ -1,0 +1,118 @@
+"""Resumable batches: kill -9 then resume equals an uninterrupted run, failures, config guard,
+and the Ray engine on a local instance."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mien.batch import BatchOptions, run_batch
+from mien.batch.manifest import ManifestError
+from tests.helpers import SAMPLES, compose, face_patch, write_clip
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """Six short clips, two photos and one broken file."""
+    root = tmp_path_factory.mktemp("inputs")
+    face = face_patch("grace_hopper.jpg", 120)
+    for k in range(6):
+        frames = [
+            (compose((320, 240), [(face, 20 + 5 * i + 10 * k, 50)] if i % 7 else []), i / 10)
+            for i in range(12)
+        ]
+        write_clip(root / f"clip{k}.mp4", frames)
+    for name in ("grace_hopper.jpg", "astronaut.jpg"):
+        (root / name).write_bytes((SAMPLES / name).read_bytes())
+    (root / "broken.jpg").write_bytes(b"not a picture")
+    return sorted(root.iterdir())
+
+
+def table(out) -> pd.DataFrame:
+    parts = sorted((out / "parts").glob("*.parquet"))
+    df = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    return df.sort_values(["source", "frame_index", "face"], na_position="first").reset_index(
+        drop=True
+    )
+
+
+def states(out) -> dict[str, str]:
+    with sqlite3.connect(out / "manifest.sqlite") as db:
+        return {os.path.basename(p): s for p, s in db.execute("SELECT path, state FROM inputs")}
+
+
+@pytest.fixture(scope="module")
+def reference(inputs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference")
+    counts = run_batch(inputs, out, BatchOptions(), workers=1)
+    assert counts == {"done": 8, "failed": 1}
+    return out
+
+
+def test_outputs_and_failures(reference, inputs):
+    df = table(reference)
+    assert states(reference)["broken.jpg"] == "failed"
+    assert sorted(set(df["source"])) == sorted(str(p) for p in inputs if p.name != "broken.jpg")
+    clip = df[df["source"].str.endswith("clip0.mp4")]
+    assert clip["frame_index"].tolist() == list(range(12))  # one row per frame (no_face included)
+    assert not list((reference / "parts").glob("*.tmp*"))
+
+
+def test_kill_minus_9_then_resume_matches(inputs, reference, tmp_path):
+    out = tmp_path / "killed"
+    code = (
+        "import sys; from pathlib import Path; from mien.batch import BatchOptions, run_batch; "
+        "run_batch([Path(p) for p in sys.argv[2:]], Path(sys.argv[1]), BatchOptions(), workers=1)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(out), *map(str, inputs)], start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if (out / "manifest.sqlite").exists() and list(states(out).values()).count("done") >= 2:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the parent and its worker processes, mid-run
+    proc.wait()
+    before = states(out)
+    assert 2 <= list(before.values()).count("done") < 9
+    counts = run_batch(inputs, out, BatchOptions(), workers=1)
+    assert counts == {"done": 8, "failed": 1}
+    pd.testing.assert_frame_equal(table(out), table(reference))
+
+
+def test_resume_skips_done_and_retry_failed_retries(inputs, reference):
+    seen = []
+    run_batch(inputs, reference, BatchOptions(), workers=1, on_result=seen.append)
+    assert seen == []
+    run_batch(
+        inputs, reference, BatchOptions(), workers=1, retry_failed=True, on_result=seen.append
+    )
+    assert [s["state"] for s in seen] == ["failed"] and "not a recognised image format" in seen[0][
+        "error"
+    ]
+
+
+def test_other_configuration_is_refused(inputs, reference):
+    with pytest.raises(ManifestError, match=r"another configuration \(differs in \['every'\]\)"):
+        run_batch(inputs, reference, BatchOptions(every=2))
+
+
+def test_ray_engine_gives_the_same_rows(inputs, reference, tmp_path):
+    pytest.importorskip("ray")
+    out = tmp_path / "ray"
+    counts = run_batch(inputs, out, BatchOptions(), workers=1, engine="ray")
+    assert counts == {"done": 8, "failed": 1}
+    pd.testing.assert_frame_equal(table(out), table(reference))
+    np.testing.assert_array_equal(
+        sorted(p.name for p in (out / "parts").iterdir()),
+        sorted(p.name for p in (reference / "parts").iterdir()),
+    )
