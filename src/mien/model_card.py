@@ -63,7 +63,9 @@ def calibration_table(model: Any, fer_dir: Path, *, n_boot: int = 1000) -> dict[
 
     ds = read_labels_csv(fer_dir, split="val")
     crops = np.stack([cv2.imread(str(fer_dir / p), cv2.IMREAD_GRAYSCALE) for p in ds.paths])
-    logits = np.concatenate([model.logits(crops[i : i + 512]) for i in range(0, len(crops), 512)])
+    logits = np.concatenate(
+        [model.adjusted(model.logits(crops[i : i + 512])) for i in range(0, len(crops), 512)]
+    )
     y = np.asarray([model.names.index(label) for label in ds.labels])
     out = {}
     for name, t in (

@@ -30,6 +30,8 @@ class WeightSpec:
         temperature: divides the logits before softmax (temperature scaling, fitted on val).
         abstain_threshold: a face is ``abstained`` when its top probability is below this.
         flip_tta: average logits of the crop and its mirror image.
+        logit_bias: added to the logits before the temperature (post-hoc logit adjustment
+            for rare labels; empty = none).
         license: licence of the weights.
         metrics: measured numbers (for the model card and ``mien models``).
         train_config: the resolved training config that produced the weights.
@@ -46,6 +48,7 @@ class WeightSpec:
     temperature: float
     abstain_threshold: float
     flip_tta: bool = False
+    logit_bias: tuple[float, ...] = ()
     license: str = "MIT"
     metrics: dict[str, Any] = field(default_factory=dict)
     train_config: dict[str, Any] = field(default_factory=dict)
@@ -61,6 +64,7 @@ class WeightSpec:
             raw = json.loads(Path(path).read_text())
             raw["names"] = tuple(raw["names"])
             raw["input_range"] = tuple(raw["input_range"])
+            raw["logit_bias"] = tuple(raw.get("logit_bias", ()))
             return cls(**raw)
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise WeightsError(f"{path}: not a valid weight spec ({err})") from err

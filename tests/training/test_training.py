@@ -40,3 +40,21 @@ def test_augment_is_seeded_and_stays_in_range():
     assert a.shape == x.shape and float(a.min()) >= 0 and float(a.max()) <= 255
     torch.testing.assert_close(a, b)
     assert not torch.allclose(a, x)
+
+
+def test_logit_adjustment_picks_the_best_tau_within_the_accuracy_budget():
+    from mien.training.export import choose_logit_bias
+
+    rng = np.random.default_rng(0)
+    labels = rng.choice(3, size=600, p=[0.7, 0.2, 0.1])
+    logits = np.eye(3)[labels] * 1.0 + rng.normal(0, 0.8, (600, 3))
+    logits[:, 0] += 0.6  # a model biased towards the frequent class
+    train = rng.choice(3, size=5000, p=[0.7, 0.2, 0.1])
+    bias, tau, grid = choose_logit_bias(logits, labels, train)
+    assert grid[0]["tau"] == 0.0 and tau in [g["tau"] for g in grid]
+    assert abs(bias.sum()) < 1e-9 and bias[0] < bias[2]  # frequent class pushed down
+    chosen = next(g for g in grid if g["tau"] == tau)
+    assert chosen["accuracy"] >= grid[0]["accuracy"] - 0.002
+    assert chosen["macro_f1"] == max(
+        g["macro_f1"] for g in grid if g["accuracy"] >= grid[0]["accuracy"] - 0.002
+    )

@@ -93,10 +93,16 @@ class ExpressionModel:
             return ((out[: len(x)] + out[len(x) :]) / 2).astype(np.float32)
         return self._session.run(None, {self._input: np.ascontiguousarray(x)})[0].astype(np.float32)
 
+    def adjusted(self, logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """``logits`` plus the spec's ``logit_bias`` (unchanged when it is empty)."""
+        if not self.spec.logit_bias:
+            return logits
+        return logits + np.asarray(self.spec.logit_bias, np.float32)
+
     def predict(self, crops: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        """Calibrated probabilities ``softmax(logits / spec.temperature)``, ``(n, K)`` float32,
-        rows summing to 1."""
-        return softmax(self.logits(crops), self.spec.temperature)
+        """Calibrated probabilities ``softmax((logits + spec.logit_bias) / spec.temperature)``,
+        ``(n, K)`` float32, rows summing to 1."""
+        return softmax(self.adjusted(self.logits(crops)), self.spec.temperature)
 
     def abstained(self, probs: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
         """``(n,)`` bool: top probability below ``spec.abstain_threshold``."""
