@@ -67,13 +67,15 @@ def make_clip(path: Path, faces: int, seconds: float, fps: int = 30) -> Path:
     return path
 
 
-def time_pipeline(clip: Path, detector: str, out: Path) -> tuple[float, float, int]:
+def time_pipeline(
+    clip: Path, detector: str, out: Path, pose: bool = True
+) -> tuple[float, float, int]:
     """(frames/s, faces per frame, frames) for the whole path on ``clip``."""
     from mien import Analyzer
     from mien.export import open_sink, result_rows, row_columns
     from mien.io import iter_frames, prefetch
 
-    with Analyzer(detector=detector) as analyzer:  # type: ignore[arg-type]
+    with Analyzer(detector=detector, pose=pose) as analyzer:  # type: ignore[arg-type]
         names = analyzer.expression_names
         t = time.perf_counter()
         frames = faces = 0
@@ -151,7 +153,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         table = Table(title=f"{W}×{H}, 30 fps, {args.seconds:.0f} s, detection on every frame")
-        for col in ("clip", "detector", "frames", "frames/s", "faces per frame"):
+        for col in ("clip", "detector", "head pose", "frames", "frames/s", "faces per frame"):
             table.add_column(col, justify="right")
         for faces in (1, 4):
             clip = make_clip(folder / f"{faces}.mp4", faces, args.seconds)

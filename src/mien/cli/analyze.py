@@ -97,6 +97,10 @@ def analyze(
             help="Refuse images with more pixels than this (Pillow refuses above ~179 M anyway).",
         ),
     ] = 100_000_000,
+    pose: Annotated[
+        bool,
+        typer.Option("--pose/--no-pose", help="Measure head pose (FaceMesh, ~3 ms per face)."),
+    ] = True,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No summary table or progress bar.")
     ] = False,
@@ -125,7 +129,7 @@ def analyze(
     problem = _check_outputs(out, annotate, paths, files, [f for f, k in kinds if k == "video"])
     if problem:
         fail(problem)
-    analyzer = make_analyzer(model, detector, min_confidence, max_pixels)
+    analyzer = make_analyzer(model, detector, min_confidence, max_pixels, pose=pose)
     names = analyzer.expression_names
     annotator = None
     if annotate is not None:

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 err = Console(stderr=True, soft_wrap=True)  # never break file names across lines
 
 
-def make_analyzer(model: str, detector: str, min_confidence: float, max_pixels: int) -> Analyzer:
+def make_analyzer(
+    model: str, detector: str, min_confidence: float, max_pixels: int, *, pose: bool = True
+) -> Analyzer:
     """An :class:`~mien.pipeline.Analyzer` with its MediaPipe graphs built quietly; exit 2 on a
     bad option or missing weights."""
     from mien.errors import WeightsError
@@ -32,6 +34,7 @@ def make_analyzer(model: str, detector: str, min_confidence: float, max_pixels: 
                 detector=cast("DetectorModel", detector),  # checked by Analyzer
                 min_confidence=min_confidence,
                 max_pixels=max_pixels,
+                pose=pose,
             )
             analyzer.warm_up()  # build the MediaPipe graphs while their C++ logs are hidden
     except (ValueError, WeightsError) as e:

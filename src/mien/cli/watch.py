@@ -64,6 +64,9 @@ def watch(
         str, typer.Option(help="Expression model (see `mien models`).")
     ] = "fer_resnet_v1",
     detector: Annotated[str, typer.Option(help="auto | short | full (BlazeFace range).")] = "auto",
+    pose: Annotated[
+        bool, typer.Option("--pose/--no-pose", help="Measure head pose (FaceMesh, ~3 ms per face).")
+    ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status line.")] = False,
 ) -> None:
     """Analyse a live source until Ctrl-C, SIGTERM or --max-seconds; outputs are flushed on stop.
@@ -89,7 +92,7 @@ def watch(
     show = preview and bool(os.environ.get("DISPLAY") or os.name == "nt")
     if preview and not show and not quiet:
         err.print("[yellow]no display: running without a preview window[/yellow]")
-    analyzer = make_analyzer(model, detector, 0.5, 100_000_000)
+    analyzer = make_analyzer(model, detector, 0.5, 100_000_000, pose=pose)
     names = analyzer.expression_names
     annotator = ExpressionAnnotator(bars=True, blur_faces=blur_faces)
     stop = threading.Event()
