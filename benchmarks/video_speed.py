@@ -5,8 +5,8 @@ Usage: python benchmarks/video_speed.py [--seconds 60] [--long-minutes 10] [--sk
 1. Makes 640×480, 30 fps clips of ``--seconds`` from photos in ``../shared/media/faces``: one
    face, and four faces (2×2), drifting slowly. Times the whole path — decoding in a prefetch
    thread, detection on every frame, alignment, classification, tracking, smoothing, rows to a
-   CSV file — and prints frames/s and faces found per frame, for the ``auto`` and ``multi``
-   detectors.
+   CSV file — and prints frames/s and faces found per frame, for the ``auto`` detector with and
+   without head pose (FaceMesh) and for the ``multi`` detector.
 2. Runs ``mien analyze`` on a 1-minute and a ``--long-minutes`` clip in subprocesses and prints
    each peak RSS (memory must not grow with video length).
 3. Writes a variable-frame-rate clip and checks rows == decoded frames and timestamps == PTS.
@@ -157,10 +157,15 @@ def main() -> None:
             table.add_column(col, justify="right")
         for faces in (1, 4):
             clip = make_clip(folder / f"{faces}.mp4", faces, args.seconds)
-            for detector in ("auto", "multi"):
-                fps, per_frame, n = time_pipeline(clip, detector, folder / "rows.csv")
+            for detector, pose in (("auto", True), ("auto", False), ("multi", True)):
+                fps, per_frame, n = time_pipeline(clip, detector, folder / "rows.csv", pose)
                 table.add_row(
-                    f"{faces} face(s)", detector, str(n), f"{fps:.1f}", f"{per_frame:.2f}"
+                    f"{faces} face(s)",
+                    detector,
+                    "on" if pose else "off",
+                    str(n),
+                    f"{fps:.1f}",
+                    f"{per_frame:.2f}",
                 )
         console.print(table)
         if not args.skip_memory:
