@@ -3,9 +3,11 @@
 Usage: python benchmarks/speed_vs_fer.py [--photos ../shared/media/faces] [--repeat 2]
 
 Both pipelines start from the file path (decode included), after one warm-up pass. mien is
-timed two ways: ``Analyzer.analyze_batch`` over the list (what ``mien analyze`` does: the next
-files are decoded in a background thread) and one ``Analyzer.analyze`` call per path. Prints
-images/s, images with a face, faces found, and the classifier alone in ms per face. Needs
+timed three ways: ``Analyzer.analyze_batch`` over the list (what ``mien analyze`` does: the next
+files are decoded in a background thread), one ``Analyzer.analyze`` call per path, both with the
+default quality flags (FaceMesh head pose, about 3 ms per face), and ``analyze_batch`` without
+head pose (``--no-pose``). Prints images/s, images with a face, faces found, and the classifier
+alone in ms per face. Needs
 ``pip install -e .[bench] && pip install --no-deps fer``. The machine's other load changes
 absolute numbers: read the ratio, which comes from one interleaved run.
 """
@@ -39,6 +41,7 @@ def main() -> None:
     args = ap.parse_args()
     paths = sorted(p for p in args.photos.iterdir() if p.suffix.lower() in (".jpg", ".png"))
     analyzer = Analyzer(threads=args.threads)
+    no_pose = Analyzer(threads=args.threads, pose=False)
     peer = FerPeer()
 
     def count(results: Iterable[FrameResult]) -> tuple[int, int]:
@@ -51,6 +54,9 @@ def main() -> None:
     def run_mien_single() -> tuple[int, int]:
         return count(analyzer.analyze(p) for p in paths)
 
+    def run_mien_no_pose() -> tuple[int, int]:
+        return count(item.result for item in no_pose.analyze_batch(paths))
+
     def run_peer() -> tuple[int, int]:
         found = faces = 0
         for p in paths:
@@ -59,7 +65,12 @@ def main() -> None:
             faces += len(boxes)
         return found, faces
 
-    runs = (("mien", run_mien), ("mien_single", run_mien_single), ("fer", run_peer))
+    runs = (
+        ("mien", run_mien),
+        ("mien_single", run_mien_single),
+        ("mien_no_pose", run_mien_no_pose),
+        ("fer", run_peer),
+    )
     counts = {name: fn() for name, fn in runs}  # warm-up, and the face counts
     seconds = dict.fromkeys(counts, 0.0)
     for _ in range(args.repeat):  # interleave so all see the same machine load
@@ -103,6 +114,7 @@ def main() -> None:
     rows = (
         ("mien: Analyzer.analyze_batch (as `mien analyze`)", "mien", f"{mien_ms:.3f}"),
         ("mien: one Analyzer.analyze per path", "mien_single", f"batched {mien_batch_ms:.3f}"),
+        ("mien: analyze_batch, no head pose (--no-pose)", "mien_no_pose", ""),
         ("fer: Haar + mini-Xception TFLite int8", "fer", f"{peer_ms:.3f}"),
     )
     for label, key, ms in rows:
