@@ -201,7 +201,8 @@ def test_watch_command_writes_rows(enter_leave, tmp_path):
     assert any(r["status"] == "ok" and r["track_id"] >= 1 for r in rows)
 
 
-def test_watch_stops_cleanly_on_sigterm(enter_leave, tmp_path):
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_watch_stops_cleanly_on_a_signal(enter_leave, tmp_path, sig):
     import signal
     import subprocess
     import sys
@@ -218,11 +219,17 @@ def test_watch_stops_cleanly_on_sigterm(enter_leave, tmp_path):
         str(out),
         "-q",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # start with SIGINT ignored, as a shell does for `mien watch … &`: mien must still stop on it
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 2000):
         time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(getattr(signal, sig))
     assert proc.wait(timeout=30) == 0
     rows = rows_of(out.read_text())
     assert len(rows) > 5 and all(r["status"] in ("ok", "no_face") for r in rows)

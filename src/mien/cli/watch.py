@@ -96,11 +96,12 @@ def watch(
     names = analyzer.expression_names
     annotator = ExpressionAnnotator(bars=True, blur_faces=blur_faces)
     stop = threading.Event()
-    previous = (
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        if threading.current_thread() is threading.main_thread()
-        else None
-    )
+    # Ctrl-C and SIGTERM both stop cleanly, also when the shell started us in the background
+    # (where SIGINT would otherwise be ignored)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
     writer = VideoWriter(annotate, fps=30.0) if annotate is not None else None
     stream = LiveStream(source, drop_frames=not lossless, give_up_s=give_up)
     current: list = [None]
@@ -156,8 +157,8 @@ def watch(
             writer.close()
         if show:
             cv2.destroyAllWindows()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         analyzer.close()
     if not quiet:
         err.print(f"stopped: {n_frames} frames, {n_faces} faces, {stream.reconnects} reconnects")
