@@ -69,7 +69,9 @@ def test_bad_uploads_are_typed_4xx(client, data, status, error):
 def test_no_face_missing_field_and_server_survives(client):
     r = post(client, encode(Image.new("RGB", (200, 150), (90, 90, 90)), "PNG"))
     assert r.status_code == 200 and r.json()["faces"] == []
-    assert client.post("/v1/analyze").status_code == 422
+    missing = client.post("/v1/analyze")
+    assert missing.status_code == 422 and missing.json()["error"] == "invalid_request"
+    assert client.get("/nope").json() == {"error": "not_found", "detail": "Not Found"}
     health = client.get("/v1/health").json()
     assert health["status"] == "ok" and health["busy"] == 0
 
@@ -116,6 +118,11 @@ def test_websocket_stream_tracks_faces(client):
             answers.append(ws.receive_json())
         ws.send_bytes(b"not a jpeg")
         bad = ws.receive_json()
+        ws.send_text("hello")  # a text frame is answered, and the connection keeps working
+        text = ws.receive_json()
+        ws.send_bytes(frame)
+        after = ws.receive_json()
+    assert text["error"] == "bad_request" and after["frame_index"] == 4
     assert [a["frame_index"] for a in answers] == [0, 1, 2]
     assert [a["faces"][0]["track_id"] for a in answers] == [1, 1, 1]
     assert answers[2]["faces"][0]["smoothed"] is not None

@@ -19,8 +19,10 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from fastapi import FastAPI, File, Request, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mien.errors import ImageError, ImageTooLargeError
 from mien.export.rows import SCHEMA_VERSION
@@ -132,7 +134,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             a.warm_up()
             analyzers.append(a)
             pool.put_nowait(a)
-        state.update(pool=pool, inflight=0, spec=analyzers[0].expression.spec)
+        state.update(pool=pool, inflight=0, spec=analyzers[0].expression.spec, still_working=set())
         try:
             yield
         finally:
@@ -147,6 +149,22 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         "Nothing is stored.",
         lifespan=lifespan,
     )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = ", ".join(".".join(str(x) for x in e.get("loc", ())) for e in exc.errors())
+        return JSONResponse(
+            {"error": "invalid_request", "detail": f"missing or invalid: {fields}"}, 422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kinds = {404: "not_found", 405: "method_not_allowed"}
+        return JSONResponse(
+            {"error": kinds.get(exc.status_code, "http_error"), "detail": str(exc.detail)},
+            exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
@@ -174,13 +192,25 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         try:
             yield analyzer
         finally:
-            state["pool"].put_nowait(analyzer)
+            if id(analyzer) not in state["still_working"]:
+                state["pool"].put_nowait(analyzer)
             state["inflight"] -= 1
 
     async def run(analyzer: Any, fn: Any, *args: Any) -> Any:
+        """Run ``fn`` in a thread with the timeout. On timeout the analyzer is not handed to the
+        next request until its thread has really finished (an Analyzer is not thread-safe)."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(None, fn, *args)
         try:
-            return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout=settings.timeout_s)
+            return await asyncio.wait_for(asyncio.shield(future), timeout=settings.timeout_s)
         except TimeoutError as err:
+            state["still_working"].add(id(analyzer))
+
+            def release(_: Any) -> None:
+                state["still_working"].discard(id(analyzer))
+                state["pool"].put_nowait(analyzer)
+
+            future.add_done_callback(lambda f: loop.call_soon_threadsafe(release, f))
             raise ServiceError(
                 504, "timeout", f"analysis took longer than {settings.timeout_s} s"
             ) from err
@@ -260,14 +290,27 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             nonlocal closed
             try:
                 while True:
-                    message = await ws.receive_bytes()
+                    event = await ws.receive()
+                    if event["type"] == "websocket.disconnect":
+                        break
+                    message = event.get("bytes")
+                    if message is None:  # a text frame: say what is expected, keep listening
+                        await ws.send_json(
+                            {
+                                "error": "bad_request",
+                                "detail": "send each frame as a binary JPEG/PNG message",
+                            }
+                        )
+                        continue
                     if len(message) > settings.max_upload_bytes:
                         await ws.send_json({"error": "too_large", "detail": "frame too large"})
                         continue
                     latest["data"], latest["index"] = message, latest["index"] + 1
                     latest["t"] = time.monotonic() - t0
                     arrived.set()
-            except (WebSocketDisconnect, RuntimeError):
+            except Exception:
+                pass
+            finally:
                 closed = True
                 arrived.set()
 
@@ -301,9 +344,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                     )
                     continue
                 except ImageError as err:
-                    await ws.send_json(
-                        {"error": "bad_image", "detail": str(err), "frame_index": index}
-                    )
+                    kind = "too_large" if isinstance(err, ImageTooLargeError) else "bad_image"
+                    await ws.send_json({"error": kind, "detail": str(err), "frame_index": index})
                     continue
                 out = FrameOut(
                     schema_version=SCHEMA_VERSION,
