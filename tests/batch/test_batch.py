@@ -60,10 +60,36 @@ def reference(inputs, tmp_path_factory):
 def test_outputs_and_failures(reference, inputs):
     df = table(reference)
     assert states(reference)["broken.jpg"] == "failed"
-    assert sorted(set(df["source"])) == sorted(str(p) for p in inputs if p.name != "broken.jpg")
+    assert sorted(set(df["source"])) == sorted(str(p) for p in inputs)
+    broken = df[df["source"].str.endswith("broken.jpg")]
+    assert broken["status"].tolist() == ["error"] and "not a recognised" in broken["error"].iloc[0]
     clip = df[df["source"].str.endswith("clip0.mp4")]
     assert clip["frame_index"].tolist() == list(range(12))  # one row per frame (no_face included)
-    assert not list((reference / "parts").glob("*.tmp*"))
+    assert not list((reference / ".tmp").iterdir())
+
+
+def test_a_video_that_breaks_keeps_its_rows_and_a_changed_file_is_redone(tmp_path, inputs):
+    clip = next(p for p in inputs if p.name == "clip0.mp4")
+    frames = [(compose((320, 240), []), i / 10) for i in range(80)]
+    full = write_clip(tmp_path / "long.mkv", frames)  # Matroska: playable up to a cut
+    data = full.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out"
+    assert run_batch([cut, clip], out, BatchOptions()) == {"done": 1, "failed": 1}
+    rows = table(out)
+    broken = rows[rows["source"] == str(cut)]
+    assert broken["status"].value_counts().to_dict() == {"no_face": 16, "error": 1}
+    assert "truncated or corrupt" in broken["error"].dropna().iloc[0]
+    seen = []
+    run_batch([cut, clip], out, BatchOptions(), on_result=seen.append)
+    assert seen == []  # nothing changed: nothing redone
+    time.sleep(0.01)
+    cut.write_bytes(data)  # the file is replaced by a complete one
+    run_batch([cut, clip], out, BatchOptions(), on_result=seen.append)
+    assert [s["state"] for s in seen] == ["done"]
+    again = table(out)
+    assert (again[again["source"] == str(cut)]["status"] == "no_face").sum() == 80
 
 
 def test_kill_minus_9_then_resume_matches(inputs, reference, tmp_path):

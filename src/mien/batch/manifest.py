@@ -1,6 +1,7 @@
 """The batch manifest: one SQLite row per input with its state, row count and error.
 
-States: ``pending`` → ``running`` → ``done`` | ``failed``. Every change is one SQLite
+States: ``pending`` → ``running`` → ``done`` | ``failed``; an input whose file changed since
+(size or modification time) is ``pending`` again. Every change is one SQLite
 transaction, and an input's Parquet file is renamed into place *before* its row says ``done``,
 so a run killed at any moment leaves either a finished file marked done, or an input that a
 resumed run redoes from scratch (its output is overwritten, never appended): no duplicates, no
@@ -22,6 +23,15 @@ from mien.errors import MienError
 
 class ManifestError(MienError, ValueError):
     """The output folder belongs to another configuration, or its manifest is unreadable."""
+
+
+def _stamp(path: str | Path) -> str:
+    """``size:mtime_ns`` of a file (``missing`` when it cannot be read)."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return "missing"
+    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 def input_id(path: str | Path) -> str:
@@ -52,7 +62,7 @@ class Manifest:
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS inputs (id TEXT PRIMARY KEY, path TEXT, state TEXT, "
-            "rows INTEGER, error TEXT, output TEXT, updated REAL)"
+            "rows INTEGER, error TEXT, output TEXT, updated REAL, stamp TEXT)"
         )
         wanted = json.dumps(config, sort_keys=True)
         row = self._db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
@@ -67,13 +77,23 @@ class Manifest:
             )
 
     def add(self, paths: Iterable[str | Path]) -> None:
-        """Register inputs as ``pending`` (inputs already known keep their state)."""
+        """Register inputs as ``pending``. A known input keeps its state unless its file changed
+        (size or modification time) since it was processed: then it is ``pending`` again."""
         now = time.time()
         with self._db:
-            self._db.executemany(
-                "INSERT OR IGNORE INTO inputs VALUES (?, ?, 'pending', NULL, NULL, NULL, ?)",
-                [(input_id(p), str(p), now) for p in paths],
-            )
+            for p in paths:
+                id_, stamp = input_id(p), _stamp(p)
+                row = self._db.execute("SELECT stamp FROM inputs WHERE id = ?", (id_,)).fetchone()
+                if row is None:
+                    self._db.execute(
+                        "INSERT INTO inputs VALUES (?, ?, 'pending', NULL, NULL, NULL, ?, ?)",
+                        (id_, str(p), now, stamp),
+                    )
+                elif row[0] != stamp:
+                    self._db.execute(
+                        "UPDATE inputs SET state = 'pending', stamp = ?, updated = ? WHERE id = ?",
+                        (stamp, now, id_),
+                    )
 
     def todo(self, *, retry_failed: bool = False) -> list[tuple[str, str]]:
         """``(id, path)`` of inputs to (re)do: pending, running (killed), and failed if asked."""
@@ -98,10 +118,14 @@ class Manifest:
             (state, rows, error, output, time.time(), id_),
         )
 
-    def counts(self) -> dict[str, int]:
-        return dict(
-            self._db.execute("SELECT state, COUNT(*) FROM inputs GROUP BY state").fetchall()
-        )
+    def counts(self, paths: Iterable[str | Path] | None = None) -> dict[str, int]:
+        """Inputs per state: all of them, or only ``paths``."""
+        wanted = None if paths is None else {input_id(p) for p in paths}
+        out: dict[str, int] = {}
+        for id_, state in self._db.execute("SELECT id, state FROM inputs"):
+            if wanted is None or id_ in wanted:
+                out[state] = out.get(state, 0) + 1
+        return out
 
     def rows(self) -> list[dict[str, Any]]:
         cur = self._db.execute(

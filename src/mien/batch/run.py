@@ -62,7 +62,7 @@ def run_batch(
     retry_failed: bool = False,
     on_result: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, int]:
-    """Process the inputs that are not done yet; returns the manifest's state counts.
+    """Process the inputs that are not done yet; returns the state counts of ``inputs``.
 
     Raises:
         ValueError: unknown engine.
@@ -71,6 +71,10 @@ def run_batch(
     if engine not in ("local", "ray"):
         raise ValueError(f"engine must be one of ['local', 'ray']; got {engine!r}")
     with Manifest(out_dir, options.config()) as manifest:
+        scratch = Path(out_dir) / ".tmp"  # leftovers of a killed run: never published
+        if scratch.is_dir():
+            for leftover in scratch.iterdir():
+                leftover.unlink(missing_ok=True)
         manifest.add(inputs)
         todo = manifest.todo(retry_failed=retry_failed)
         for id_, _ in todo:
@@ -96,7 +100,7 @@ def run_batch(
                 _local(todo, out_dir, options, opts, workers, threads, record)
             else:
                 _ray(todo, out_dir, options, opts, workers, threads, ray_address, record)
-        return manifest.counts()
+        return manifest.counts(inputs)
 
 
 def _local(

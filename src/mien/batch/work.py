@@ -34,49 +34,50 @@ def process(
 ) -> dict[str, Any]:
     """Analyse one image or video and write ``out_dir/parts/<name>.parquet``.
 
+    The rows are the same as ``mien analyze`` writes: one per face per image or frame, a
+    ``no_face`` row for an empty frame, and an ``error`` row when the input fails — after the
+    rows of the frames before the break, for a video that breaks off. The file is written under
+    ``out_dir/.tmp`` and renamed into ``parts`` only when complete.
+
     Returns ``{"id", "state": "done"|"failed", "rows", "error", "output", "frames", "seconds"}``.
-    A video that breaks off keeps the rows before the break and is marked ``failed`` with the
-    reason (its partial rows are not published).
     """
     import time
 
     from mien.batch.video_or_image import analyze_input
-    from mien.export import ParquetSink, column_types
+    from mien.export import ParquetSink, column_types, error_row
 
     analyzer = analyzer or _ANALYZER
     parts = Path(out_dir) / "parts"
+    scratch = Path(out_dir) / ".tmp"
     parts.mkdir(parents=True, exist_ok=True)
+    scratch.mkdir(parents=True, exist_ok=True)
     final = parts / output_name(path, id_)
-    tmp = final.with_suffix(f".tmp{os.getpid()}")
+    tmp = scratch / f"{final.stem}.{os.getpid()}.parquet"
     t0 = time.perf_counter()
     rows = frames = 0
     error = None
-    try:
-        with ParquetSink(tmp, column_types(analyzer.expression_names)) as sink:
+    names = analyzer.expression_names
+    with ParquetSink(tmp, column_types(names)) as sink:
+        last_t = None
+        try:
             for result_rows in analyze_input(analyzer, Path(path), options):
                 frames += 1
                 for row in result_rows:
                     sink.append(row)
                     rows += 1
-    except Exception as err:
-        error = getattr(err, "problem", None) or f"{type(err).__name__}: {err}"
-    if error is not None:
-        tmp.unlink(missing_ok=True)
-        return {
-            "id": id_,
-            "state": "failed",
-            "rows": rows,
-            "error": error,
-            "output": None,
-            "frames": frames,
-            "seconds": time.perf_counter() - t0,
-        }
+                    last_t = row["timestamp_s"]
+        except Exception as err:
+            error = getattr(err, "problem", None) or f"{type(err).__name__}: {err}"
+            sink.append(
+                error_row(path, error, names, timestamp_s=getattr(err, "last_timestamp_s", last_t))
+            )
+            rows += 1
     os.replace(tmp, final)  # atomic: the file appears whole or not at all
     return {
         "id": id_,
-        "state": "done",
+        "state": "failed" if error else "done",
         "rows": rows,
-        "error": None,
+        "error": error,
         "output": final.name,
         "frames": frames,
         "seconds": time.perf_counter() - t0,

@@ -116,6 +116,15 @@ def batch(
         except (ManifestError, ValueError, RuntimeError) as e:
             fail(str(e))
     elapsed = time.perf_counter() - t0
+    if counts.get("failed"):
+        from mien.batch.manifest import Manifest
+
+        with Manifest(out, options.config()) as manifest:
+            failed = [r for r in manifest.rows() if r["state"] == "failed"]
+        wanted = {str(p) for p in inputs}
+        err.print("[red]failed inputs:[/red]")
+        for r in [r for r in failed if r["path"] in wanted][:20]:
+            err.print(f"  {r['path']}: {r['error']}")
     err.print(
         f"{counts.get('done', 0)} done, {counts.get('failed', 0)} failed, "
         f"{stats['frames']} frames this run in {elapsed:.1f} s → {out}"

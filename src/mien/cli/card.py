@@ -10,17 +10,15 @@ import typer
 
 from mien.cli.common import err, fail, make_analyzer
 
-ROOT = Path(__file__).resolve().parents[3]
-
 
 def model_card(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the card (Markdown).")],
     model: Annotated[
         str, typer.Option(help="Expression model (see `mien models`).")
     ] = "fer_resnet_v1",
-    shared: Annotated[
+    shared: Annotated[  # default: ../shared beside the repository, run from the repo root
         Path, typer.Option(help="The data folder beside the repository.")
-    ] = ROOT.parent / "shared",
+    ] = Path("../shared"),
     bootstrap: Annotated[
         int, typer.Option(min=0, help="Bootstrap resamples for the intervals.")
     ] = 1000,
