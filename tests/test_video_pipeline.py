@@ -6,7 +6,6 @@ import csv
 import io
 import itertools
 import json
-import shutil
 import threading
 import time
 
@@ -145,40 +144,83 @@ def test_truncated_video_keeps_rows_then_reports(tmp_path):
     assert [int(r["frame_index"]) for r in good] == list(range(len(good)))
 
 
-def test_live_stream_reconnects_after_the_source_goes_away(tmp_path, enter_leave):
-    source = tmp_path / "live.mp4"
-    shutil.copy(enter_leave, source)
-    hidden = tmp_path / "hidden.mp4"
-    seen = []
+def serve_folder(folder, port=0):
+    """A plain HTTP server for ``folder`` in a thread; returns (server, port)."""
+    import functools
+    import http.server
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", port), functools.partial(Quiet, directory=str(folder))
+    )
+    server.allow_reuse_address = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
+def test_live_stream_reconnects_after_the_server_goes_away(tmp_path):
+    face = face_patch("grace_hopper.jpg", 120)
+    write_clip(
+        tmp_path / "cam.mkv", [(compose((320, 240), [(face, 60, 40)]), i / 10) for i in range(20)]
+    )
+    server, port = serve_folder(tmp_path)
+    seen, after_restart = [], []
     with LiveStream(
-        str(source), drop_frames=False, reconnect_s=0.05, max_reconnect_s=0.2
+        f"http://127.0.0.1:{port}/cam.mkv", drop_frames=False, reconnect_s=0.05, max_reconnect_s=0.2
     ) as stream:
 
-        def outage():  # the "camera" disappears for a while, then comes back
-            time.sleep(0.3)
-            source.rename(hidden)
-            time.sleep(0.6)
-            hidden.rename(source)
+        def outage():  # the "camera" server dies for a while, then comes back on the same port
+            time.sleep(0.5)
+            server.shutdown()
+            server.server_close()
+            time.sleep(0.8)
+            restarted.append(serve_folder(tmp_path, port)[0])
 
+        restarted: list = []
         thread = threading.Thread(target=outage)
         thread.start()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         for frame in stream:
             seen.append(frame)
-            if (stream.reconnects >= 2 and len(seen) > 80) or time.monotonic() > deadline:
+            if restarted:
+                after_restart.append(frame)
+            if len(after_restart) > 30 or time.monotonic() > deadline:
                 break
         thread.join()
-    assert stream.reconnects >= 2
+    restarted[0].shutdown()
+    assert stream.reconnects >= 2 and len(after_restart) > 30
     assert [f.index for f in seen] == list(range(len(seen)))  # lossless: every frame, in order
     assert all(b.timestamp_s >= a.timestamp_s for a, b in itertools.pairwise(seen))
+
+
+def test_a_file_source_plays_once_at_its_own_pace(enter_leave):
+    t0 = time.monotonic()
+    with LiveStream(str(enter_leave), drop_frames=False) as stream:
+        frames = list(stream)
+    elapsed = time.monotonic() - t0
+    assert len(frames) == 36 and stream.reconnects == 0  # ends at the last frame, no loop
+    np.testing.assert_allclose([f.timestamp_s for f in frames], np.arange(36) / 12, atol=0.01)
+    assert elapsed > 2.5  # 36 frames at 12 fps take 3 s, like a camera
 
 
 def test_live_stream_that_never_opens_raises(tmp_path):
     from mien.errors import StreamError
 
-    with LiveStream(str(tmp_path / "nothing.mp4"), open_timeout_s=0.3, reconnect_s=0.05) as stream:
-        with pytest.raises(StreamError, match="not opened"):
+    with LiveStream(str(tmp_path / "nothing.mp4")) as stream:  # a local path: at once
+        with pytest.raises(StreamError, match="no such file"):
             next(iter(stream))
+    server, port = serve_folder(tmp_path)  # a URL that never answers with video: the timeout
+    try:
+        with LiveStream(
+            f"http://127.0.0.1:{port}/missing.mkv", open_timeout_s=0.5, reconnect_s=0.05
+        ) as stream:
+            with pytest.raises(StreamError, match="not opened"):
+                next(iter(stream))
+    finally:
+        server.shutdown()
 
 
 def test_watch_command_writes_rows(enter_leave, tmp_path):

@@ -73,7 +73,7 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
                 ax.plot(t, rows[f"ps_{label}"], color=colour, linewidth=1.6, label=label)
             else:
                 ax.plot(t, rows[f"p_{label}"], color=colour, linewidth=1.2, label=label)
-        ax.set_ylim(0, 1)
+        ax.set_ylim(-0.03, 1.03)  # lines at exactly 0 or 1 stay visible
         ax.set_ylabel("probability")
         ax.set_title(
             f"{Path(str(source)).name} · track {int(track)} · {len(rows)} frames", fontsize=9

@@ -85,7 +85,9 @@ def analyze(
     model: Annotated[
         str, typer.Option(help="Expression model (see `mien models`).")
     ] = "fer_resnet_v1",
-    detector: Annotated[str, typer.Option(help="auto | short | full (BlazeFace range).")] = "auto",
+    detector: Annotated[
+        str, typer.Option(help="auto | short | full | multi (BlazeFace range; see README).")
+    ] = "auto",
     min_confidence: Annotated[
         float,
         typer.Option(min=0.0, max=1.0, help="Detector score threshold (MediaPipe's floor is 0.5)."),
@@ -166,7 +168,7 @@ def _kind(path: Path) -> str:
     stream, else ``"image"`` (so the failure is reported by the image reader)."""
     from PIL import Image, UnidentifiedImageError
 
-    from mien.io import is_video
+    from mien.io import VIDEO_SUFFIXES, is_video
 
     try:
         with Image.open(path):
@@ -175,7 +177,9 @@ def _kind(path: Path) -> str:
         pass
     except Exception:
         return "image"
-    return "video" if path.is_file() and is_video(path) else "image"
+    if path.is_file() and (is_video(path) or path.suffix.lower() in VIDEO_SUFFIXES):
+        return "video"  # an unreadable .mp4 gets the video reader's reason, not "not an image"
+    return "image"
 
 
 def _images(run: _Run, paths: list[Path], bar: Any, task: Any) -> None:
@@ -301,6 +305,8 @@ def _check_outputs(
                 f"--out {out} looks like an image or video; rows go to .csv/.json/.jsonl/.parquet"
             )
     if annotate is not None:
+        if annotate.suffix.lower() in VIDEO_SUFFIXES - set(VIDEO_OUT_SUFFIXES):
+            return f"--annotate {annotate}: annotated videos are written as .mp4, .mkv or .mov"
         if annotate.suffix.lower() in VIDEO_OUT_SUFFIXES:
             if len(videos) != 1 or len(files) != 1:
                 return (

@@ -69,12 +69,17 @@ def evaluate(
     with progress(not quiet) as bar:
         for name, dataset in datasets.items():
             task = bar.add_task(f"evaluating {Path(name).name}", total=len(dataset))
+            columns = [c for c in by or () if c in dataset.columns]
+            if len(datasets) == 1:
+                columns = list(by or ())  # one set: a missing column is an error
+            for c in sorted(set(by or ()) - set(columns)):
+                err.print(f"[yellow]{name}: no column {c!r}; not sliced by it[/yellow]")
             try:
                 reports[name] = run_evaluate(
                     analyzer,
                     dataset,
                     detect=detect,
-                    by=by or (),
+                    by=columns,
                     n_boot=bootstrap,
                     quality_slices=quality_slices,
                     progress=lambda k, t=task: bar.advance(t, k),

@@ -27,6 +27,8 @@ def plot(
     from mien.plots import plot_tracks, read_rows
 
     target = out or results.with_suffix(".png")
+    if target.suffix.lower() not in (".png", ".pdf", ".svg", ".jpg", ".jpeg"):
+        fail(f"--out {target}: use a .png, .pdf, .svg or .jpg file name")
     try:
         fig = plot_tracks(read_rows(results), max_tracks=max_tracks)
     except DatasetError as e:

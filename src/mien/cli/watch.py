@@ -63,7 +63,9 @@ def watch(
     model: Annotated[
         str, typer.Option(help="Expression model (see `mien models`).")
     ] = "fer_resnet_v1",
-    detector: Annotated[str, typer.Option(help="auto | short | full (BlazeFace range).")] = "auto",
+    detector: Annotated[
+        str, typer.Option(help="auto | short | full | multi (BlazeFace range; see README).")
+    ] = "auto",
     pose: Annotated[
         bool, typer.Option("--pose/--no-pose", help="Measure head pose (FaceMesh, ~3 ms per face).")
     ] = True,
@@ -103,7 +105,12 @@ def watch(
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     writer = VideoWriter(annotate, fps=30.0) if annotate is not None else None
-    stream = LiveStream(source, drop_frames=not lossless, give_up_s=give_up)
+    stream = LiveStream(
+        source,
+        drop_frames=not lossless,
+        give_up_s=give_up,
+        open_timeout_s=give_up if give_up is not None else 10.0,
+    )
     current: list = [None]
     started = time.monotonic()
     n_frames = n_faces = 0

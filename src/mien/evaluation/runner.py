@@ -255,6 +255,14 @@ def _quality_bins(quality: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def _slice_order(value: object) -> tuple[int, float, str]:
+    """Quality bins by their lower edge (``[0, 15)`` before ``>= 45``), then text values."""
+    import re
+
+    m = re.match(r"^(?:\[|>= )([0-9.]+)", str(value))
+    return (0, float(m.group(1)), "") if m else (1, 0.0, str(value))
+
+
 def _slice_table(
     values: np.ndarray, correct: np.ndarray, *, n_boot: int, min_n: int
 ) -> dict[str, Any]:
@@ -262,7 +270,7 @@ def _slice_table(
     values = np.asarray(values, dtype=object)
     values = np.where((values == "") | (values == None), "(blank)", values)  # noqa: E711
     table: dict[str, Any] = {}
-    for value in sorted(set(values.tolist()), key=str):
+    for value in sorted(set(values.tolist()), key=_slice_order):
         sel = values == value
         hits = correct[sel]
         table[str(value)] = {

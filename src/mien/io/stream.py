@@ -3,14 +3,20 @@
 OpenCV's ``VideoCapture`` opens the source (V4L2 for cameras, FFmpeg for URLs and files). The
 reader thread keeps only the latest frame by default, so analysis never lags behind the camera
 (``drop_frames=False`` keeps every frame in a bounded buffer instead, blocking the reader when
-full). When the source drops, the reader reconnects with exponential back-off. Timestamps are
-seconds since the stream was opened (monotonic clock); indices count every frame read from
-the source, so dropped frames leave gaps.
+full). When a camera or stream drops, the reader reconnects with exponential back-off.
+Timestamps are seconds since the stream was opened (monotonic clock); indices count every frame
+read from the source, so dropped frames leave gaps.
+
+A regular video *file* given as the source is played once at its own frame rate, like a
+camera, and the stream ends at its last frame; its timestamps are the file's media time. (To
+analyse a file as fast as possible, use ``mien analyze``.) A local path that does not exist is
+an error at once.
 """
 
 from __future__ import annotations
 
 import collections
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -65,6 +71,8 @@ class LiveStream:
         self.reconnects = 0
         self.frames_read = 0
         self.frames_dropped = 0
+        self.is_file = isinstance(self.source, str) and os.path.isfile(self.source)
+        self.ended = False
         self._frames: collections.deque[Frame] = collections.deque(
             maxlen=1 if drop_frames else buffer
         )
@@ -72,8 +80,15 @@ class LiveStream:
         self._stop = threading.Event()
         self._error: StreamError | None = None
         self._t0 = time.monotonic()
+        if (
+            isinstance(self.source, str)
+            and _looks_local(self.source)
+            and not os.path.exists(self.source)
+        ):
+            self._error = StreamError(f"{self.source}: no such file or device")
         self._thread = threading.Thread(target=self._read, name="mien-live", daemon=True)
-        self._thread.start()
+        if self._error is None:
+            self._thread.start()
 
     @property
     def name(self) -> str:
@@ -113,9 +128,18 @@ class LiveStream:
                 if not ok or image is None:
                     cap.release()
                     cap = None
+                    if self.is_file and connected_once:  # a file ends: no reconnect, no loop
+                        self.ended = True
+                        return
                     continue
                 last_frame = time.monotonic()
-                frame = Frame(image, self.frames_read, last_frame - self._t0, self.name)
+                t = last_frame - self._t0
+                if self.is_file:  # play at the file's own pace, stamped with its media time
+                    t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                    ahead = t - (last_frame - self._t0)
+                    if ahead > 0 and self._stop.wait(ahead):
+                        return
+                frame = Frame(image, self.frames_read, t, self.name)
                 self.frames_read += 1
                 with self._cond:
                     if self.drop_frames:
@@ -136,7 +160,7 @@ class LiveStream:
             with self._cond:
                 self._cond.notify_all()
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str) -> None:  # called from the reader thread
         with self._cond:
             self._error = StreamError(message)
             self._cond.notify_all()
@@ -144,7 +168,12 @@ class LiveStream:
     def __iter__(self) -> Iterator[Frame]:
         while True:
             with self._cond:
-                while not self._frames and self._error is None and not self._stop.is_set():
+                while (
+                    not self._frames
+                    and self._error is None
+                    and not self._stop.is_set()
+                    and not (self.ended or (not self._thread.is_alive() and self._started))
+                ):
                     self._cond.wait(0.1)
                 if self._frames:
                     frame = self._frames.popleft()
@@ -155,15 +184,25 @@ class LiveStream:
                     return
             yield frame
 
+    @property
+    def _started(self) -> bool:
+        return self._thread.ident is not None
+
     def close(self) -> None:
         """Stop the reader thread and release the source (idempotent)."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        self._thread.join(timeout=5.0)
+        if self._started:
+            self._thread.join(timeout=5.0)
 
     def __enter__(self) -> LiveStream:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _looks_local(source: str) -> bool:
+    """A file or device path rather than a URL (``rtsp://``, ``http://`` …)."""
+    return "://" not in source

@@ -148,8 +148,8 @@ class FaceMeshPose:
         return out
 
     def warm_up(self) -> None:
-        """Build the FaceMesh graph now."""
-        self._graph()
+        """Build the FaceMesh graph and its sub-models now (they load on the first image)."""
+        self._graph().process(np.zeros((64, 64, 3), np.uint8))
 
     def close(self) -> None:
         if self._mesh is not None:
