@@ -103,6 +103,20 @@ def run_batch(
         return manifest.counts(inputs)
 
 
+def _crashed(id_: str, err: BaseException) -> dict[str, Any]:
+    """The result recorded for an input whose worker died."""
+    error = f"worker crashed: {type(err).__name__}: {err}"
+    return {
+        "id": id_,
+        "state": "failed",
+        "rows": 0,
+        "output": None,
+        "error": error,
+        "frames": 0,
+        "seconds": 0.0,
+    }
+
+
 def _local(
     todo: list[tuple[str, str]],
     out_dir: Path,
@@ -129,17 +143,7 @@ def _local(
             try:
                 record(future.result())
             except Exception as err:
-                record(
-                    {
-                        "id": futures[future],
-                        "state": "failed",
-                        "rows": 0,
-                        "output": None,
-                        "error": f"worker crashed: {type(err).__name__}: {err}",
-                        "frames": 0,
-                        "seconds": 0.0,
-                    }
-                )
+                record(_crashed(futures[future], err))
 
 
 def _ray(
@@ -197,17 +201,7 @@ def _ray(
             try:
                 record(ray.get(ref))
             except Exception as err:
-                record(
-                    {
-                        "id": id_,
-                        "state": "failed",
-                        "rows": 0,
-                        "output": None,
-                        "error": f"worker crashed: {type(err).__name__}: {err}",
-                        "frames": 0,
-                        "seconds": 0.0,
-                    }
-                )
+                record(_crashed(id_, err))
             if queue:
                 nid, path = queue.pop(0)
                 pending[actor.process.remote(path, nid)] = (nid, actor)  # type: ignore[assignment]

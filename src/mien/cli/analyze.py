@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 from rich.table import Table
 
-from mien.cli.common import describe, err, fail, make_analyzer, progress, relative_name, resolved
+from mien.cli.common import (
+    describe,
+    err,
+    fail,
+    make_analyzer,
+    progress,
+    relative_name,
+    resolve_format,
+    resolved,
+)
 
 if TYPE_CHECKING:
     from mien.annotate import ExpressionAnnotator
@@ -112,16 +121,10 @@ def analyze(
     A frame or image without a face gets a no_face row; a file that fails gets an error row and
     the run goes on. Exit status: 0 when every file was read, 1 when any failed.
     """
-    from mien.export import FORMATS, column_types, open_sink, row_columns
+    from mien.export import column_types, open_sink, row_columns
     from mien.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, iter_image_paths
 
-    if fmt is None:
-        suffix = out.suffix.lower().lstrip(".") if out else ""
-        fmt = suffix if suffix in FORMATS else "jsonl"
-    if fmt not in FORMATS:
-        fail(f"--format must be one of {list(FORMATS)}; got {fmt!r}")
-    if fmt == "parquet" and out is None:
-        fail("--format parquet needs --out FILE")
+    fmt = resolve_format(out, fmt)
     if end is not None and end <= start:
         fail(f"--end ({end}) must be after --start ({start})")
     files = list(iter_image_paths(paths, suffixes=IMAGE_SUFFIXES | VIDEO_SUFFIXES))

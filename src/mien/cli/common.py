@@ -42,6 +42,20 @@ def make_analyzer(
     return analyzer
 
 
+def resolve_format(out: Path | None, fmt: str | None) -> str:
+    """The row format: ``fmt``, else ``--out``'s suffix, else jsonl; exit 2 when unusable."""
+    from mien.export import FORMATS
+
+    if fmt is None:
+        suffix = out.suffix.lower().lstrip(".") if out else ""
+        fmt = suffix if suffix in FORMATS else "jsonl"
+    if fmt not in FORMATS:
+        fail(f"--format must be one of {list(FORMATS)}; got {fmt!r}")
+    if fmt == "parquet" and out is None:
+        fail("--format parquet needs --out FILE")
+    return fmt
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``error: message`` on stderr and exit with ``code``."""
     err.print(f"[red]error:[/red] {message}")

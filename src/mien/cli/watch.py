@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from mien.cli.common import describe, err, fail, make_analyzer
+from mien.cli.common import describe, err, make_analyzer, resolve_format
 
 if TYPE_CHECKING:
     from mien.export.sinks import Format
@@ -80,17 +80,11 @@ def watch(
 
     from mien.annotate import ExpressionAnnotator, draw_notice
     from mien.errors import MienError
-    from mien.export import FORMATS, column_types, open_sink, result_rows, row_columns
+    from mien.export import column_types, open_sink, result_rows, row_columns
     from mien.io import LiveStream, VideoWriter
     from mien.tracking import ExpressionSmoother, FaceTracker
 
-    if fmt is None:
-        suffix = out.suffix.lower().lstrip(".") if out else ""
-        fmt = suffix if suffix in FORMATS else "jsonl"
-    if fmt not in FORMATS:
-        fail(f"--format must be one of {list(FORMATS)}; got {fmt!r}")
-    if fmt == "parquet" and out is None:
-        fail("--format parquet needs --out FILE")
+    fmt = resolve_format(out, fmt)
     show = preview and bool(os.environ.get("DISPLAY") or os.name == "nt")
     if preview and not show and not quiet:
         err.print("[yellow]no display: running without a preview window[/yellow]")

@@ -104,6 +104,18 @@ def faces_out(result: FrameResult) -> list[FaceOut]:
     return out
 
 
+def analysis_fields(result: FrameResult) -> dict[str, Any]:
+    """The fields an :class:`AnalyzeOut` (or a stream's :class:`FrameOut`) takes from a result."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "image_width": result.image_wh[0],
+        "image_height": result.image_wh[1],
+        "faces": faces_out(result),
+        "expression_names": list(result.expression_names),
+        "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
+    }
+
+
 class ServiceError(Exception):
     """An error answered as JSON ``{"error", "detail"}`` with ``status``."""
 
@@ -237,14 +249,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 raise ServiceError(413, "too_large", str(err)) from err
             except ImageError as err:
                 raise ServiceError(400, "bad_image", str(err)) from err
-        return AnalyzeOut(
-            schema_version=SCHEMA_VERSION,
-            image_width=result.image_wh[0],
-            image_height=result.image_wh[1],
-            faces=faces_out(result),
-            expression_names=list(result.expression_names),
-            timings_ms={k: round(v, 2) for k, v in result.timings_ms.items()},
-        )
+        return AnalyzeOut(**analysis_fields(result))
 
     @app.get("/v1/health", response_model=HealthOut)
     async def health() -> HealthOut:
@@ -348,14 +353,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                     await ws.send_json({"error": kind, "detail": str(err), "frame_index": index})
                     continue
                 out = FrameOut(
-                    schema_version=SCHEMA_VERSION,
-                    image_width=result.image_wh[0],
-                    image_height=result.image_wh[1],
-                    faces=faces_out(result),
-                    expression_names=list(result.expression_names),
-                    timings_ms={k: round(v, 2) for k, v in result.timings_ms.items()},
-                    frame_index=index,
-                    timestamp_s=round(t, 3),
+                    **analysis_fields(result), frame_index=index, timestamp_s=round(t, 3)
                 )
                 await ws.send_text(out.model_dump_json())
         except WebSocketDisconnect:
