@@ -1,0 +1,34 @@
+"""Collect cross-dataset protocol results into ``<weights>/<name>.ablation.json`` (for the card).
+
+Usage: python scripts/ablation_table.py OUT.json RUN=CHANGE=RESULTS.json [...]
+
+Each argument names a run, the change it tests, and the JSON written by
+``benchmarks/cross_dataset.py --json`` for that run's export.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def main() -> None:
+    out, *items = sys.argv[1:]
+    rows = []
+    for item in items:
+        run, change, path = item.split("=", 2)
+        reports = json.loads(Path(path).read_text())
+        rows.append(
+            {
+                "run": run,
+                "change": change,
+                **{k: round(v["accuracy"], 4) for k, v in reports.items()},
+            }
+        )
+    Path(out).write_text(json.dumps(rows, indent=2) + "\n")
+    print(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
