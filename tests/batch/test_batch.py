@@ -45,8 +45,15 @@ def table(out) -> pd.DataFrame:
 
 
 def states(out) -> dict[str, str]:
+    """Input name -> state; empty while the manifest is still being created."""
+    if not (out / "manifest.sqlite").exists():
+        return {}
     with sqlite3.connect(out / "manifest.sqlite") as db:
-        return {os.path.basename(p): s for p, s in db.execute("SELECT path, state FROM inputs")}
+        try:
+            rows = db.execute("SELECT path, state FROM inputs").fetchall()
+        except sqlite3.OperationalError:  # the writer has made the file, not yet the tables
+            return {}
+        return {os.path.basename(p): s for p, s in rows}
 
 
 @pytest.fixture(scope="module")

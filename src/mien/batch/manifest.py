@@ -59,10 +59,13 @@ class Manifest:
         self.path = self.out_dir / "manifest.sqlite"
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        self._db.execute(
+        # One transaction: a reader sees both tables or neither, never half a schema.
+        self._db.executescript(
+            "BEGIN; "
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT); "
             "CREATE TABLE IF NOT EXISTS inputs (id TEXT PRIMARY KEY, path TEXT, state TEXT, "
-            "rows INTEGER, error TEXT, output TEXT, updated REAL, stamp TEXT)"
+            "rows INTEGER, error TEXT, output TEXT, updated REAL, stamp TEXT); "
+            "COMMIT;"
         )
         wanted = json.dumps(config, sort_keys=True)
         row = self._db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
