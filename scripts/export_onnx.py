@@ -1,6 +1,6 @@
 """Export a run's best checkpoint into the package.
 
-Usage: ``python scripts/export_onnx.py runs/fer_resnet_v1``.
+Usage: ``python scripts/export_onnx.py runs/fer_resnet_v2 [--name fer_resnet_v2]``.
 
 Writes ``src/mien/expression/weights/<name>.onnx`` + ``<name>.json`` and ``<run>/metrics.json``
 (see :mod:`mien.training.export`). Needs ``pip install -e .[train]``.
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("run", type=Path, help="run folder holding best.pt")
-    ap.add_argument("--name", default="fer_resnet_v1")
+    ap.add_argument("--name", default=None, help="model name (default: the run folder's name)")
     ap.add_argument("--weights-dir", type=Path, default=ROOT / "src/mien/expression/weights")
     ap.add_argument("--flip-tta", choices=["auto", "on", "off"], default="auto")
     ap.add_argument("--float32", action="store_true", help="ship float32 instead of int8")
@@ -29,7 +29,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     flip = {"auto": None, "on": True, "off": False}[args.flip_tta]
     metrics = export_model(
-        args.run / "best.pt", args.weights_dir, name=args.name, flip_tta=flip, int8=not args.float32
+        args.run / "best.pt",
+        args.weights_dir,
+        name=args.name or args.run.name,
+        flip_tta=flip,
+        int8=not args.float32,
     )
     print(
         json.dumps(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from mien.errors import WeightsError
 from mien.expression.model import ExpressionModel
-from mien.weights import WeightSpec, bundled_specs, verified_path
+from mien.weights import DEFAULT_MODEL, WeightSpec, bundled_specs, verified_path
 
-DEFAULT_MODEL = "fer_resnet_v1"
+__all__ = ["DEFAULT_MODEL", "create_model", "get_spec", "list_models"]
 
 
 def list_models(pattern: str = "*") -> list[str]:

@@ -12,6 +12,8 @@ from typing import Any
 from mien.errors import WeightsError
 
 WEIGHTS_PACKAGE = "mien.expression.weights"
+#: The expression model used when none is named (the one shipped model; see its card).
+DEFAULT_MODEL = "fer_resnet_v1"
 
 
 @dataclass(frozen=True)

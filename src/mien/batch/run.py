@@ -19,6 +19,7 @@ from typing import Any
 
 from mien.batch.manifest import Manifest
 from mien.batch.work import init_worker, process_in_worker
+from mien.weights import DEFAULT_MODEL
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class BatchOptions:
         tau: smoothing time constant, seconds.
     """
 
-    model: str = "fer_resnet_v1"
+    model: str = DEFAULT_MODEL
     detector: str = "auto"
     every: int = 1
     fps: float | None = None

@@ -20,6 +20,7 @@ from mien.cli.common import (
     resolve_format,
     resolved,
 )
+from mien.weights import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from mien.annotate import ExpressionAnnotator
@@ -93,7 +94,7 @@ def analyze(
     ] = 0.5,
     model: Annotated[
         str, typer.Option(help="Expression model (see `mien models`).")
-    ] = "fer_resnet_v1",
+    ] = DEFAULT_MODEL,
     detector: Annotated[
         str, typer.Option(help="auto | short | full | multi (BlazeFace range; see README).")
     ] = "auto",

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from mien.cli.common import err, fail, progress
+from mien.weights import DEFAULT_MODEL
 
 
 def _expand(sources: list[Path]) -> list[Path]:
@@ -61,7 +62,7 @@ def batch(
     ] = 0.5,
     model: Annotated[
         str, typer.Option(help="Expression model (see `mien models`).")
-    ] = "fer_resnet_v1",
+    ] = DEFAULT_MODEL,
     detector: Annotated[str, typer.Option(help="auto | short | full | multi.")] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:

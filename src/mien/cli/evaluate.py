@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from mien.cli.common import err, fail, make_analyzer, progress
+from mien.weights import DEFAULT_MODEL
 
 
 def evaluate(
@@ -41,7 +42,7 @@ def evaluate(
     ] = True,
     model: Annotated[
         str, typer.Option(help="Expression model (see `mien models`).")
-    ] = "fer_resnet_v1",
+    ] = DEFAULT_MODEL,
     detector: Annotated[
         str, typer.Option(help="auto | short | full | multi (with --detect).")
     ] = "auto",

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from mien.cli.common import err, quiet_native_stderr
+from mien.weights import DEFAULT_MODEL
 
 
 def serve(
@@ -22,7 +23,7 @@ def serve(
     timeout: Annotated[float, typer.Option(min=0.1, help="Per-request timeout, seconds.")] = 30.0,
     model: Annotated[
         str, typer.Option(help="Expression model (see `mien models`).")
-    ] = "fer_resnet_v1",
+    ] = DEFAULT_MODEL,
 ) -> None:
     """Serve the API (OpenAPI at /docs) and the web page at /. Nothing is stored."""
     import uvicorn

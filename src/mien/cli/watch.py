@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 
 from mien.cli.common import describe, err, make_analyzer, resolve_format
+from mien.weights import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from mien.export.sinks import Format
@@ -62,7 +63,7 @@ def watch(
     ] = None,
     model: Annotated[
         str, typer.Option(help="Expression model (see `mien models`).")
-    ] = "fer_resnet_v1",
+    ] = DEFAULT_MODEL,
     detector: Annotated[
         str, typer.Option(help="auto | short | full | multi (BlazeFace range; see README).")
     ] = "auto",

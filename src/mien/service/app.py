@@ -28,6 +28,7 @@ from mien.errors import ImageError, ImageTooLargeError
 from mien.export.rows import SCHEMA_VERSION
 from mien.service.schemas import AnalyzeOut, ErrorOut, FaceOut, FrameOut, HealthOut, ModelOut
 from mien.types import FrameResult
+from mien.weights import DEFAULT_MODEL
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class ServiceSettings:
         pose: measure head pose (FaceMesh) for the quality flags.
     """
 
-    model: str = "fer_resnet_v1"
+    model: str = DEFAULT_MODEL
     workers: int = 1
     max_inflight: int = 8
     max_upload_bytes: int = 10 * 1024 * 1024

@@ -40,7 +40,7 @@ from mien.training.config import TrainConfig
 from mien.training.data import load_fer, load_fer_clean_mask
 from mien.training.nets import build_from_config
 from mien.types import EXPRESSIONS
-from mien.weights import WeightSpec, sha256_of
+from mien.weights import DEFAULT_MODEL, WeightSpec, sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def export_model(
     checkpoint: str | Path,
     weights_dir: str | Path,
     *,
-    name: str = "fer_resnet_v1",
+    name: str = DEFAULT_MODEL,
     flip_tta: bool | None = None,
     int8: bool = True,
     logit_adjust: bool = True,
