@@ -13,8 +13,9 @@ run() {
     $PY scripts/train.py --config configs/fer_resnet.yaml out=$out epochs=$EPOCHS "$@"
   fi
   $PY scripts/export_onnx.py "$out" --weights-dir "$out/export" > "$out/export.log" 2>&1
-  $PY benchmarks/cross_dataset.py --weights "$out/export/fer_resnet_v1.onnx" --json "$out/cross_dataset.json"
+  $PY benchmarks/cross_dataset.py --weights "$out/export/$name.onnx" --json "$out/cross_dataset.json"
 }
 run a_base
-run b_tw3 taiwanese_repeat=3 taiwanese_observer_weight=0.25
-run c_tw3_photo taiwanese_repeat=3 taiwanese_observer_weight=0.25 gamma=0.3 blur_p=0.15 jpeg_p=0.2
+# v2's data change alone (Taiwanese training performers 5x, intended-label targets), no photometric
+# augmentation; the full 40-epoch v1 and v2 runs come from configs/fer_resnet{,_v2}.yaml.
+run b_tw5 taiwanese_repeat=5 taiwanese_observer_weight=0.0
