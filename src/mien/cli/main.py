@@ -20,6 +20,7 @@ app = typer.Typer(
     "like, with calibrated probabilities. Not a reading of anyone's inner emotion.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode="markdown",
 )
 app.command()(analyze)
 app.command()(evaluate)
