@@ -101,10 +101,17 @@ def test_label_the_model_lacks_is_an_error(tmp_path, stub_analyzer):
         ("file,label\nx.png,neutral\n", None, "missing column"),
         ("path,label,split\nx.png,neutral,train\n", "val", "no labelled rows with split 'val'"),
         ("path,label\nx.png,neutral\n", "val", "no split column"),
+        (b"path,label,split\n\xe9.jpg,happiness,test\n", None, r"not UTF-8 text \(byte 17"),
+        ("path,label\nx.png,neutral\n".encode("utf-16"), None, "not UTF-8 text"),
+        ("dir", None, "is a folder"),
     ],
 )
 def test_malformed_sets(tmp_path, content, split, match):
-    if content is not None:
+    if content == "dir":
+        (tmp_path / "labels.csv").mkdir()
+    elif isinstance(content, bytes):
+        (tmp_path / "labels.csv").write_bytes(content)
+    elif content is not None:
         (tmp_path / "labels.csv").write_text(content)
     with pytest.raises(DatasetError, match=match):
         read_labels_csv(tmp_path, split=split)

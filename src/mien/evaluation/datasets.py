@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mien.errors import DatasetError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,16 +42,28 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
         split: keep only rows whose ``split`` column equals this (``None`` keeps all rows).
 
     Raises:
-        DatasetError: no ``labels.csv``, missing ``path``/``label`` columns, a ``split`` that
-            matches no row, or an empty file. Rows with an empty label are skipped.
+        DatasetError: no ``labels.csv`` (or it is a folder), not UTF-8 text, missing
+            ``path``/``label`` columns, a ``split`` that matches no row, or an empty file.
+            Rows with an empty label are skipped (their count is logged).
     """
     root = Path(root)
     csv_path = root / "labels.csv"
+    if csv_path.is_dir():
+        raise DatasetError(f"{csv_path}: is a folder, not a labels.csv file")
     if not csv_path.is_file():
         raise DatasetError(
             f"{csv_path}: not found (expected a labels.csv with path,label,split columns)"
         )
-    with open(csv_path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel's byte-order mark
+    try:
+        # -sig: Excel's byte-order mark; anything that is not UTF-8 is refused, not guessed.
+        text = csv_path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DatasetError(
+            f"{csv_path}: not UTF-8 text (byte {e.start}: {e.reason}); save it as UTF-8"
+        ) from None
+    except OSError as e:
+        raise DatasetError(f"{csv_path}: cannot be read ({e.strerror or e})") from None
+    with io.StringIO(text, newline="") as f:
         reader = csv.DictReader(f)
         fields = reader.fieldnames or []
         missing = [c for c in ("path", "label") if c not in fields]
@@ -57,11 +73,11 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
             raise DatasetError(
                 f"{csv_path}: --split {split!r} given but the file has no split column"
             )
-        rows = [
-            r
-            for r in reader
-            if (split is None or r["split"] == split) and (r["label"] or "").strip()
-        ]
+        rows = [r for r in reader if split is None or r["split"] == split]
+    unlabelled = sum(not (r["label"] or "").strip() for r in rows)
+    if unlabelled:
+        log.warning("%s: %d row(s) with an empty label skipped", csv_path, unlabelled)
+        rows = [r for r in rows if (r["label"] or "").strip()]
     if not rows:
         where = f" with split {split!r}" if split is not None else ""
         raise DatasetError(f"{csv_path}: no labelled rows{where}")
