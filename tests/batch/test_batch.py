@@ -122,6 +122,48 @@ def test_kill_minus_9_then_resume_matches(inputs, reference, tmp_path):
     pd.testing.assert_frame_equal(table(out), table(reference))
 
 
+def test_ctrl_c_stops_promptly_records_finished_inputs_and_resumes(inputs, reference, tmp_path):
+    out = tmp_path / "interrupted"
+    code = "import sys; from mien.cli.main import app; app(sys.argv[1:])"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "batch", *map(str, inputs), "--out", str(out), "-q"],
+        start_new_session=True,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and list(states(out).values()).count("done") < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the parent and its workers
+    t0 = time.monotonic()
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert time.monotonic() - t0 < 10
+    assert "interrupted" in stderr and "run the same command again to resume" in stderr
+    after = states(out)
+    assert list(after.values()).count("done") >= 2
+    assert "failed" not in {s for name, s in after.items() if name != "broken.jpg"}
+    counts = run_batch(inputs, out, BatchOptions(), workers=1)
+    assert counts == {"done": 8, "failed": 1}
+    pd.testing.assert_frame_equal(table(out), table(reference))
+
+
+def test_non_utf8_input_name_is_processed_and_kept_apart(tmp_path):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    (folder / os.fsdecode(b"bad\xffname.jpg")).write_bytes((SAMPLES / "astronaut.jpg").read_bytes())
+    (folder / "z.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    inputs = sorted(folder.iterdir())
+    assert run_batch(inputs, tmp_path / "out", BatchOptions()) == {"done": 2}
+    rows = table(tmp_path / "out")
+    assert sorted(rows["source"].str.contains("\\\\udcff")) == [False, True]
+    redone = []
+    assert run_batch(inputs, tmp_path / "out", BatchOptions(), on_result=redone.append) == {
+        "done": 2
+    }
+    assert redone == []  # found again in the manifest by its raw name
+
+
 def test_resume_skips_done_and_retry_failed_retries(inputs, reference):
     seen = []
     run_batch(inputs, reference, BatchOptions(), workers=1, on_result=seen.append)

@@ -187,20 +187,36 @@ def test_annotate_never_overwrites_inputs_and_keeps_names_apart(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["x.jpg", "x_1.jpg"]
 
 
-def test_non_utf8_file_name_is_written_escaped(tmp_path):
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_non_utf8_file_name_is_written_escaped(tmp_path, suffix):
     import os
+
+    import pandas as pd
 
     folder = tmp_path / "odd"
     folder.mkdir()
     name = os.fsdecode(b"bad\xffname.jpg")
     (folder / name).write_bytes((SAMPLES / "astronaut.jpg").read_bytes())
     (folder / "z.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
-    out = tmp_path / "rows.csv"
+    out = tmp_path / f"rows.{suffix}"
     result = runner.invoke(app, ["analyze", str(folder), "--out", str(out), "-q"])
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert [r["status"] for r in rows] == ["ok", "ok"]
-    assert "\\udcff" in rows[0]["source"]
+    rows = pd.read_csv(out) if suffix == "csv" else pd.read_parquet(out)
+    assert rows["status"].tolist() == ["ok", "ok"]
+    assert "\\udcff" in rows["source"][0]
+
+
+def test_file_names_that_look_like_markup_print_as_they_are(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # short relative names: the summary table does not elide them
+    folder = tmp_path / "t"
+    (folder / "a[").mkdir(parents=True)
+    (folder / "a[" / "]b.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    (folder / "bad[bold].jpg").write_bytes(b"junk")
+    out = tmp_path / "o.csv"
+    result = runner.invoke(app, ["analyze", "t", "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "a[/]b.jpg" in result.stderr and "bad[bold].jpg" in result.stderr
+    assert len(list(csv.DictReader(io.StringIO(out.read_text())))) == 2
 
 
 def test_broken_link_in_a_folder_is_a_failure_row(tmp_path):

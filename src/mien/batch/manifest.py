@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -32,6 +33,27 @@ def _stamp(path: str | Path) -> str:
     except OSError:
         return "missing"
     return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def _stored_path(path: str | Path) -> str | bytes:
+    """A path as SQLite can hold it: text, or the raw bytes of a name that is not UTF-8."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text)
+    return text
+
+
+def _loaded_path(value: str | bytes) -> str:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def _text(value: str | None) -> str | None:
+    """Text safe for SQLite: undecodable file-name bytes written as escapes."""
+    if value is None:
+        return None
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def input_id(path: str | Path) -> str:
@@ -90,7 +112,7 @@ class Manifest:
                 if row is None:
                     self._db.execute(
                         "INSERT INTO inputs VALUES (?, ?, 'pending', NULL, NULL, NULL, ?, ?)",
-                        (id_, str(p), now, stamp),
+                        (id_, _stored_path(p), now, stamp),
                     )
                 elif row[0] != stamp:
                     self._db.execute(
@@ -102,9 +124,10 @@ class Manifest:
         """``(id, path)`` of inputs to (re)do: pending, running (killed), and failed if asked."""
         states = ("pending", "running", "failed") if retry_failed else ("pending", "running")
         marks = ",".join("?" * len(states))
-        return self._db.execute(
+        cur = self._db.execute(
             f"SELECT id, path FROM inputs WHERE state IN ({marks}) ORDER BY path", states
-        ).fetchall()
+        )
+        return [(id_, _loaded_path(path)) for id_, path in cur]
 
     def mark(
         self,
@@ -118,7 +141,7 @@ class Manifest:
         self._db.execute(
             "UPDATE inputs SET state = ?, rows = ?, error = ?, output = ?, updated = ? "
             "WHERE id = ?",
-            (state, rows, error, output, time.time(), id_),
+            (state, rows, _text(error), _text(output), time.time(), id_),
         )
 
     def counts(self, paths: Iterable[str | Path] | None = None) -> dict[str, int]:
@@ -134,9 +157,9 @@ class Manifest:
         cur = self._db.execute(
             "SELECT id, path, state, rows, error, output FROM inputs ORDER BY path"
         )
+        keys = ("id", "path", "state", "rows", "error", "output")
         return [
-            dict(zip(("id", "path", "state", "rows", "error", "output"), r, strict=True))
-            for r in cur
+            dict(zip(keys, (r[0], _text(_loaded_path(r[1])), *r[2:]), strict=True)) for r in cur
         ]
 
     def close(self) -> None:

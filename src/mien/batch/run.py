@@ -11,6 +11,7 @@ output folder. Per-worker state is only the loaded analyzer.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -131,20 +132,36 @@ def _local(
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     ctx = mp.get_context("spawn")  # MediaPipe graphs must not be forked
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         workers,
         mp_context=ctx,
         initializer=init_worker,
         initargs=(options.model, options.detector, threads),
-    ) as pool:
-        futures = {
-            pool.submit(process_in_worker, path, id_, str(out_dir), opts): id_ for id_, path in todo
-        }
+    )
+    futures = {
+        pool.submit(process_in_worker, path, id_, str(out_dir), opts): id_ for id_, path in todo
+    }
+    recorded: set[Any] = set()
+    try:
         for future in as_completed(futures):
+            recorded.add(future)
             try:
                 record(future.result())
             except Exception as err:
                 record(_crashed(futures[future], err))
+    except KeyboardInterrupt:
+        # Stop now: record what already finished, drop the queue, end the workers. Inputs in
+        # flight stay "running" and are redone on resume (their temp files are cleared then).
+        for future in futures:
+            if future not in recorded and future.done() and not future.cancelled():
+                with contextlib.suppress(Exception):
+                    record(future.result())
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.terminate()
+        raise
+    pool.shutdown(wait=True)
 
 
 def _ray(

@@ -5,7 +5,9 @@ Each worker process (or Ray actor) loads one :class:`~mien.pipeline.Analyzer` an
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,14 @@ _ANALYZER: Any = None
 
 
 def init_worker(model: str, detector: str, threads: int) -> None:
-    """Process-pool initializer: load the analyzer once per worker process."""
+    """Process-pool initializer: load the analyzer once per worker process.
+
+    Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the parent alone decides
+    what is recorded before it ends them (an interrupted input must stay unfinished, not fail).
+    """
     global _ANALYZER
+    with contextlib.suppress(ValueError):  # not the main thread (a Ray actor): nothing to do
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("GLOG_minloglevel", "2")
     from mien.logs import quiet_native_stderr
     from mien.pipeline import Analyzer

@@ -210,7 +210,7 @@ def _images(run: _Run, paths: list[Path], bar: Any, task: Any) -> None:
                 _write_image(run.annotator.annotate(item.image, item.result), target)
                 run.written.add(target)
             except OSError as e:
-                err.print(f"[red]could not write {target}: {e}[/red]")
+                err.print(f"could not write {target}: {e}", style="red")
                 run.n_failed += 1
 
 

@@ -116,6 +116,13 @@ def batch(
             )
         except (ManifestError, ValueError, RuntimeError) as e:
             fail(str(e))
+        except KeyboardInterrupt:
+            err.print(
+                f"interrupted: {stats['done']} done, {stats['failed']} failed this run; "
+                "run the same command again to resume",
+                style="yellow",
+            )
+            raise typer.Exit(130) from None
     elapsed = time.perf_counter() - t0
     if counts.get("failed"):
         from mien.batch.manifest import Manifest
@@ -123,7 +130,7 @@ def batch(
         with Manifest(out, options.config()) as manifest:
             failed = [r for r in manifest.rows() if r["state"] == "failed"]
         wanted = {str(p) for p in inputs}
-        err.print("[red]failed inputs:[/red]")
+        err.print("failed inputs:", style="red")
         for r in [r for r in failed if r["path"] in wanted][:20]:
             err.print(f"  {r['path']}: {r['error']}")
     err.print(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, cast
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from mien.logs import quiet_native_stderr
 
@@ -16,7 +17,8 @@ if TYPE_CHECKING:
     from mien.detection.mediapipe import DetectorModel
     from mien.pipeline import Analyzer
 
-err = Console(stderr=True, soft_wrap=True)  # never break file names across lines
+# No markup: file names such as "a[red].jpg" must print as they are. Colour via style=.
+err = Console(stderr=True, soft_wrap=True, markup=False)  # soft_wrap: never break file names
 
 
 def make_analyzer(
@@ -58,13 +60,13 @@ def resolve_format(out: Path | None, fmt: str | None) -> str:
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``error: message`` on stderr and exit with ``code``."""
-    err.print(f"[red]error:[/red] {message}")
+    err.print(Text.assemble(("error:", "red"), " ", message))
     raise typer.Exit(code)
 
 
 def progress(enabled: bool) -> Progress:
     return Progress(
-        TextColumn("[progress.description]{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),

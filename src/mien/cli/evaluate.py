@@ -74,7 +74,7 @@ def evaluate(
             if len(datasets) == 1:
                 columns = list(by or ())  # one set: a missing column is an error
             for c in sorted(set(by or ()) - set(columns)):
-                err.print(f"[yellow]{name}: no column {c!r}; not sliced by it[/yellow]")
+                err.print(f"{name}: no column {c!r}; not sliced by it", style="yellow")
             try:
                 reports[name] = run_evaluate(
                     analyzer,
@@ -100,12 +100,13 @@ def evaluate(
     for name, r in reports.items():
         if r.no_face:
             err.print(
-                f"[yellow]{name}: {len(r.no_face)} image(s) without a face (counted as wrong)"
+                f"{name}: {len(r.no_face)} image(s) without a face (counted as wrong)",
+                style="yellow",
             )
         if r.failed:
             failed = True
             err.print(
-                f"[red]{name}: {len(r.failed)} image(s) failed to load (counted as wrong):[/red]"
+                f"{name}: {len(r.failed)} image(s) failed to load (counted as wrong):", style="red"
             )
             for f in r.failed[:20]:
                 err.print(f"  {f['path']}: {f['error']}")

@@ -31,7 +31,7 @@ def serve(
     from mien.service import ServiceSettings, create_app
 
     if host not in ("127.0.0.1", "localhost", "::1"):
-        err.print(f"[yellow]binding to {host}: other machines can reach this service[/yellow]")
+        err.print(f"binding to {host}: other machines can reach this service", style="yellow")
     settings = ServiceSettings(
         model=model,
         workers=workers,

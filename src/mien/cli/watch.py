@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
+from rich.text import Text
 
 from mien.cli.common import describe, err, make_analyzer, resolve_format
 from mien.weights import DEFAULT_MODEL
@@ -88,7 +89,7 @@ def watch(
     fmt = resolve_format(out, fmt)
     show = preview and bool(os.environ.get("DISPLAY") or os.name == "nt")
     if preview and not show and not quiet:
-        err.print("[yellow]no display: running without a preview window[/yellow]")
+        err.print("no display: running without a preview window", style="yellow")
     analyzer = make_analyzer(model, detector, 0.5, 100_000_000, pose=pose)
     names = analyzer.expression_names
     annotator = ExpressionAnnotator(bars=True, blur_faces=blur_faces)
@@ -151,7 +152,7 @@ def watch(
     except KeyboardInterrupt:
         pass
     except MienError as e:
-        err.print(f"[red]error:[/red] {describe(e)}")
+        err.print(Text.assemble(("error:", "red"), " ", describe(e)))
         failed = True
     finally:
         stream.close()

@@ -22,7 +22,16 @@ FORMATS: tuple[str, ...] = ("json", "jsonl", "csv", "parquet")
 
 
 def _clean(value: Any) -> Any:
-    return None if isinstance(value, float) and math.isnan(value) else value
+    """NaN -> None; a string holding undecodable file-name bytes (surrogates) -> escaped text,
+    as the text formats write it (Arrow strings must be valid UTF-8)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 class RowSink:
