@@ -134,6 +134,28 @@ def test_bad_options_exit_2(args, match):
     assert match in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["analyze", "{img}", "-o", "{file}/o.csv"], "--out {file}/o.csv: cannot be written"),
+        (["analyze", "{img}", "--annotate", "{file}/a"], "cannot create the folder"),
+        (["batch", "{img}", "--out", "{file}"], "--out {file} is a file; give a folder"),
+        (["plot", "{file}", "-o", "{file}/p.png"], "cannot be written"),
+        (["evaluate", "{tmp}", "--report", "{file}"], "--report {file} is a file"),
+        (["watch", "{img}", "-o", "{file}/w.csv", "--no-preview"], "cannot be written"),
+    ],
+)
+def test_unwritable_outputs_fail_before_any_work(tmp_path, args, match):
+    (tmp_path / "labels.csv").write_text("path,label\nx.jpg,neutral\n")
+    blocker = tmp_path / "notes.txt"  # a file where a folder is needed
+    blocker.write_text("x")
+    fill = {"img": str(SAMPLES / "astronaut.jpg"), "file": str(blocker), "tmp": str(tmp_path)}
+    result = runner.invoke(app, [a.format(**fill) for a in args])
+    assert result.exit_code == 2, result.output
+    assert match.format(**fill) in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_evaluate_prints_json(tmp_path):
     (tmp_path / "hopper.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
     (tmp_path / "labels.csv").write_text("path,label,split,note\nhopper.jpg,neutral,val,x\n")

@@ -19,6 +19,7 @@ from mien.cli.common import (
     relative_name,
     resolve_format,
     resolved,
+    unwritable,
 )
 from mien.weights import DEFAULT_MODEL
 
@@ -132,7 +133,9 @@ def analyze(
     if not files:
         fail("no image or video files found", 1)
     kinds = [(f, _kind(f)) for f in files]
-    problem = _check_outputs(out, annotate, paths, files, [f for f, k in kinds if k == "video"])
+    problem = _check_outputs(
+        out, annotate, paths, files, [f for f, k in kinds if k == "video"]
+    ) or _check_writable(out, annotate)
     if problem:
         fail(problem)
     analyzer = make_analyzer(model, detector, min_confidence, max_pixels, pose=pose)
@@ -324,6 +327,16 @@ def _check_outputs(
         folders = {resolved(p) for p in paths if p.is_dir()} | {resolved(f).parent for f in files}
         if resolved(annotate) in folders:
             return f"--annotate {annotate} holds input files; copies would overwrite them"
+    return None
+
+
+def _check_writable(out: Path | None, annotate: Path | None) -> str | None:
+    if out is not None and (problem := unwritable(out, "--out")):
+        return problem
+    if annotate is not None:
+        return unwritable(
+            annotate, "--annotate", folder=annotate.suffix.lower() not in VIDEO_OUT_SUFFIXES
+        )
     return None
 
 

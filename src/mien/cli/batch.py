@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mien.cli.common import err, fail, progress
+from mien.cli.common import err, fail, progress, unwritable
 from mien.weights import DEFAULT_MODEL
 
 
@@ -78,6 +78,8 @@ def batch(
     inputs = _expand(sources)
     if not inputs:
         fail("no inputs found", 1)
+    if problem := unwritable(out, "--out", folder=True):
+        fail(problem)
     options = BatchOptions(
         model=model,
         detector=detector,

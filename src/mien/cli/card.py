@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mien.cli.common import err, fail, make_analyzer
+from mien.cli.common import err, fail, make_analyzer, unwritable
 from mien.weights import DEFAULT_MODEL
 
 
@@ -35,6 +35,9 @@ def model_card(
 
     if not (shared / "data").is_dir():
         fail(f"{shared}: no data folder (the card is measured on ../shared/data)")
+    for path, option in ((out, "--out"), (json_out, "--json")):
+        if path is not None and (problem := unwritable(path, option)):
+            fail(problem)
     analyzer = make_analyzer(model, "auto", 0.5, 100_000_000)
     path, reports = write_model_card(analyzer, shared, out, n_boot=bootstrap, limit=limit)
     analyzer.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -56,6 +57,37 @@ def resolve_format(out: Path | None, fmt: str | None) -> str:
     if fmt == "parquet" and out is None:
         fail("--format parquet needs --out FILE")
     return fmt
+
+
+def unwritable(path: Path, option: str, *, folder: bool = False) -> str | None:
+    """Why ``path`` cannot be written as a file (or, with ``folder``, as a folder), or ``None``.
+
+    Checked before any work starts, so a long run never ends in a traceback at its last step.
+    Missing parent folders (and the folder itself) are created.
+    """
+    if folder:
+        if path.exists() and not path.is_dir():
+            return f"{option} {path} is a file; give a folder"
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            return f"{option} {path}: cannot create the folder ({e.strerror or e})"
+        if not os.access(path, os.W_OK):
+            return f"{option} {path}: the folder is not writable"
+        return None
+    if path.is_dir():
+        return f"{option} {path} is a folder; give a file name"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            if not os.access(path, os.W_OK):
+                return f"{option} {path}: the file is not writable"
+        else:
+            path.open("xb").close()
+            path.unlink()
+    except OSError as e:
+        return f"{option} {path}: cannot be written ({e.strerror or e})"
+    return None
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

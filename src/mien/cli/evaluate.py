@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
-from mien.cli.common import err, fail, make_analyzer, progress
+from mien.cli.common import err, fail, make_analyzer, progress, unwritable
 from mien.weights import DEFAULT_MODEL
 
 
@@ -63,6 +63,8 @@ def evaluate(
         datasets = {str(d): read_labels_csv(d, split=split) for d in dataset_dirs}
     except DatasetError as e:
         fail(str(e))
+    if report is not None and (problem := unwritable(report, "--report", folder=True)):
+        fail(problem)
     analyzer = make_analyzer(model, detector, 0.5, 100_000_000)
     if not quality_slices:
         analyzer.quality = False

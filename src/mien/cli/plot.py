@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mien.cli.common import err, fail
+from mien.cli.common import err, fail, unwritable
 
 
 def plot(
@@ -29,6 +29,8 @@ def plot(
     target = out or results.with_suffix(".png")
     if target.suffix.lower() not in (".png", ".pdf", ".svg", ".jpg", ".jpeg"):
         fail(f"--out {target}: use a .png, .pdf, .svg or .jpg file name")
+    if problem := unwritable(target, "--out"):
+        fail(problem)
     try:
         fig = plot_tracks(read_rows(results), max_tracks=max_tracks)
     except DatasetError as e:

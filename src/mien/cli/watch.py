@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 from rich.text import Text
 
-from mien.cli.common import describe, err, make_analyzer, resolve_format
+from mien.cli.common import describe, err, fail, make_analyzer, resolve_format, unwritable
 from mien.weights import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -59,7 +59,8 @@ def watch(
         float | None,
         typer.Option(
             min=0.1,
-            help="Stop when the source stays away this many seconds (default: retry for ever).",
+            help="Stop when the source stays away this many seconds (default: wait up to 10 s for "
+            "the first frame, then reconnect for ever).",
         ),
     ] = None,
     model: Annotated[
@@ -87,6 +88,9 @@ def watch(
     from mien.tracking import ExpressionSmoother, FaceTracker
 
     fmt = resolve_format(out, fmt)
+    for path, option in ((out, "--out"), (annotate, "--annotate")):
+        if path is not None and (problem := unwritable(path, option)):
+            fail(problem)
     show = preview and bool(os.environ.get("DISPLAY") or os.name == "nt")
     if preview and not show and not quiet:
         err.print("no display: running without a preview window", style="yellow")
@@ -105,7 +109,11 @@ def watch(
         source,
         drop_frames=not lossless,
         give_up_s=give_up,
-        open_timeout_s=give_up if give_up is not None else 10.0,
+        # --max-seconds also bounds the wait for the first frame
+        open_timeout_s=min(
+            give_up if give_up is not None else 10.0,
+            max_seconds if max_seconds is not None else float("inf"),
+        ),
     )
     current: list = [None]
     started = time.monotonic()
@@ -150,7 +158,7 @@ def watch(
                     )
                     last_status = now
     except KeyboardInterrupt:
-        pass
+        stop.set()
     except MienError as e:
         err.print(Text.assemble(("error:", "red"), " ", describe(e)))
         failed = True
@@ -163,6 +171,11 @@ def watch(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         analyzer.close()
+    if n_frames == 0 and not failed and not stop.is_set():
+        err.print(
+            Text.assemble(("error:", "red"), f" {source}: no frames could be read (not a video?)")
+        )
+        failed = True
     if not quiet:
         err.print(f"stopped: {n_frames} frames, {n_faces} faces, {stream.reconnects} reconnects")
     raise typer.Exit(1 if failed else 0)
