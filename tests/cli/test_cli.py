@@ -126,6 +126,8 @@ def test_summary_goes_to_stderr(tmp_path):
     [
         (["--format", "xml"], "--format must be one of"),
         (["--model", "nope"], "model must be one of"),
+        (["-o", "out.xyz"], "unknown suffix .xyz"),
+        (["--annotate", "one.png"], "give a folder for annotated images"),
     ],
 )
 def test_bad_options_exit_2(args, match):
@@ -262,3 +264,20 @@ def test_evaluate_reports_load_failures_and_reads_excel_bom(tmp_path):
     report = json.loads(result.stdout)
     assert report["n"] == 2 and report["failed"][0]["path"] == "broken.png"
     assert "failed to load" in result.stderr and "broken.png" in result.stderr
+
+
+def test_batch_list_file_recurses_folders_and_warns_about_foreign_parts(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("astronaut.jpg", "grace_hopper.jpg"):
+        (photos / name).write_bytes((SAMPLES / name).read_bytes())
+    listing = tmp_path / "inputs.txt"
+    listing.write_text("# one folder\nphotos\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["batch", str(listing), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "2 done, 0 failed" in result.stderr
+    result = runner.invoke(app, ["batch", str(photos / "astronaut.jpg"), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "1 file(s) in" in result.stderr and "grace_hopper-" in result.stderr
+    assert len(list((out / "parts").glob("*.parquet"))) == 2  # kept, never deleted

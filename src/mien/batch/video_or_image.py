@@ -18,14 +18,14 @@ def analyze_input(
         MienError: the file cannot be read or decoding broke off (after the frames before).
     """
     from mien.export import result_rows
-    from mien.io import is_video, iter_frames, prefetch, read_image
+    from mien.io import VIDEO_SUFFIXES, is_video, iter_frames, prefetch, read_image
     from mien.tracking import ExpressionSmoother, FaceTracker
 
     try:
         image = read_image(path, max_pixels=analyzer.max_pixels)
     except ImageError:
-        if not is_video(path):
-            raise
+        if not is_video(path) and path.suffix.lower() not in VIDEO_SUFFIXES:
+            raise  # a broken .mp4 gets the decoder's reason, not the image reader's
         frames = prefetch(
             iter_frames(
                 path,

@@ -127,6 +127,8 @@ def analyze(
     from mien.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, iter_image_paths
 
     fmt = resolve_format(out, fmt)
+    if blur_faces and annotate is None:
+        err.print("--blur-faces blurs the annotated copies: add --annotate DIR", style="yellow")
     if end is not None and end <= start:
         fail(f"--end ({end}) must be after --start ({start})")
     files = list(iter_image_paths(paths, suffixes=IMAGE_SUFFIXES | VIDEO_SUFFIXES))
@@ -278,6 +280,13 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
             writer.close()
         bar.remove_task(task)
     run.n_faces += n_faces
+    if n_frames == 0 and not any(r[0] == str(path) for r in run.summary):
+        err.print(
+            f"{path}: no frames between --start {o['start_s']:g} s and --end "
+            f"{'its end' if o['end_s'] is None else str(o['end_s']) + ' s'} "
+            f"(the video lasts {info.duration_s or 0:.1f} s)",
+            style="yellow",
+        )
     run.summary.append((str(path), str(n_faces), f"video: {n_frames} frames, {len(tracks)} tracks"))
 
 
@@ -322,6 +331,11 @@ def _check_outputs(
             if resolved(annotate) in inputs:
                 return f"--annotate {annotate} is the input video; it would be overwritten"
             return None
+        if annotate.suffix.lower() in IMAGE_SUFFIXES and not annotate.is_dir():
+            return (
+                f"--annotate {annotate}: give a folder for annotated images "
+                "(or an .mp4 name for a single video)"
+            )
         if annotate.exists() and not annotate.is_dir():
             return f"--annotate {annotate} is a file; give a folder"
         folders = {resolved(p) for p in paths if p.is_dir()} | {resolved(f).parent for f in files}

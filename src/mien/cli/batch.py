@@ -20,11 +20,16 @@ def _expand(sources: list[Path]) -> list[Path]:
     for src in sources:
         if src.suffix.lower() == ".txt" and src.is_file():
             lines = [ln.strip() for ln in src.read_text().splitlines()]
-            paths += [
+            listed = [
                 Path(ln) if Path(ln).is_absolute() else src.parent / ln
                 for ln in lines
                 if ln and not ln.startswith("#")
             ]
+            for p in listed:  # a listed folder recurses, as on the command line
+                if p.is_dir():
+                    paths += list(iter_image_paths([p], suffixes=IMAGE_SUFFIXES | VIDEO_SUFFIXES))
+                else:
+                    paths.append(p)
         else:
             paths += list(iter_image_paths([src], suffixes=IMAGE_SUFFIXES | VIDEO_SUFFIXES))
     seen: set[Path] = set()
@@ -135,8 +140,26 @@ def batch(
         err.print("failed inputs:", style="red")
         for r in [r for r in failed if r["path"] in wanted][:20]:
             err.print(f"  {r['path']}: {r['error']}")
+    _warn_foreign_parts(out, inputs)
     err.print(
         f"{counts.get('done', 0)} done, {counts.get('failed', 0)} failed, "
         f"{stats['frames']} frames this run in {elapsed:.1f} s → {out}"
     )
     raise typer.Exit(1 if counts.get("failed") else 0)
+
+
+def _warn_foreign_parts(out: Path, inputs: list[Path]) -> None:
+    """Say when ``out/parts`` also holds files of inputs not given this time (kept, never
+    deleted: a folder of parts is read whole, so the user must know)."""
+    from mien.batch.manifest import input_id
+    from mien.batch.work import output_name
+
+    expected = {output_name(str(p), input_id(p)) for p in inputs}
+    foreign = sorted(f.name for f in (out / "parts").glob("*.parquet") if f.name not in expected)
+    if foreign:
+        err.print(
+            f"{len(foreign)} file(s) in {out / 'parts'} belong to inputs not given this time "
+            f"(e.g. {foreign[0]}); reading the folder whole includes them. They were kept: "
+            "delete them, or use a new --out.",
+            style="yellow",
+        )

@@ -51,7 +51,12 @@ def resolve_format(out: Path | None, fmt: str | None) -> str:
 
     if fmt is None:
         suffix = out.suffix.lower().lstrip(".") if out else ""
-        fmt = suffix if suffix in FORMATS else "jsonl"
+        if suffix and suffix not in FORMATS:
+            fail(
+                f"--out {out}: unknown suffix .{suffix}; use .csv, .json, .jsonl or .parquet, "
+                "or give --format"
+            )
+        fmt = suffix or "jsonl"
     if fmt not in FORMATS:
         fail(f"--format must be one of {list(FORMATS)}; got {fmt!r}")
     if fmt == "parquet" and out is None:
