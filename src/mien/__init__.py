@@ -8,7 +8,7 @@ makes no claim about what anyone feels, intends or is.
 >>> result.faces.xyxy, result.faces.expression
 """
 
-from importlib.metadata import PackageNotFoundError, version
+import importlib.metadata as _metadata
 
 from mien.errors import (
     DatasetError,
@@ -29,8 +29,8 @@ from mien.tracking import ExpressionSmoother, FaceTracker
 from mien.types import EXPRESSIONS, KEYPOINT_NAMES, Faces, Frame, FrameResult, ImageBGR
 
 try:
-    __version__ = version("mien")
-except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = _metadata.version("mien")
+except _metadata.PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0"
 
 __all__ = [

@@ -144,8 +144,13 @@ def write_report(
             f"{_fmt(r.macro_f1, r.ci.get('macro_f1'))} | {_fmt(r.ece, r.ci.get('ece'))} | "
             f"{len(r.no_face)} | {len(r.failed)} |"
         )
+    # figure names from each set's folder name; the whole path only where two names clash
+    short = {name: _slug(Path(name).name) for name in reports}
+    slugs = {
+        name: s if list(short.values()).count(s) == 1 else _slug(name) for name, s in short.items()
+    }
     for name, r in reports.items():
-        slug = _slug(name)
+        slug = slugs[name]
         lines += ["", f"## {name}", "", "| label | recall | n |", "|---|---|---|"]
         support = np.asarray(r.confusion["matrix"]).sum(axis=1) + np.asarray(
             r.confusion["no_prediction"]
