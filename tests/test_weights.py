@@ -5,13 +5,13 @@ import shutil
 import pytest
 
 from mien import WeightsError, create_model, list_models
-from mien.registry import get_spec
+from mien.registry import DEFAULT_MODEL, get_spec
 from mien.weights import bundled_dir, sha256_of
 
 
 def test_bundled_model_is_listed_and_verified():
-    assert list_models("fer_*") == ["fer_resnet_v1"]
-    spec = get_spec("fer_resnet_v1")
+    assert list_models("fer_*") == [DEFAULT_MODEL]  # one shipped model: the one its card describes
+    spec = get_spec(DEFAULT_MODEL)
     assert sha256_of(bundled_dir() / spec.file) == spec.sha256
     assert (bundled_dir() / spec.file).stat().st_size <= 20 * 1024 * 1024
     assert spec.names == (
@@ -28,33 +28,41 @@ def test_bundled_model_is_listed_and_verified():
 
 
 def test_unknown_model_name():
-    with pytest.raises(ValueError, match=r"model must be one of \['fer_resnet_v1'\]"):
+    with pytest.raises(ValueError, match=rf"model must be one of \['{DEFAULT_MODEL}'\]"):
         create_model("vgg_face")
 
 
 def test_corrupt_weights_fail_the_checksum(tmp_path):
-    spec = get_spec("fer_resnet_v1")
-    bad = tmp_path / "fer_resnet_v1.onnx"
+    spec = get_spec(DEFAULT_MODEL)
+    bad = tmp_path / spec.file
     data = bytearray((bundled_dir() / spec.file).read_bytes())
     data[len(data) // 2] ^= 0xFF
     bad.write_bytes(bytes(data))
-    shutil.copy(bundled_dir() / "fer_resnet_v1.json", tmp_path / "fer_resnet_v1.json")
+    shutil.copy(bundled_dir() / f"{DEFAULT_MODEL}.json", tmp_path / f"{DEFAULT_MODEL}.json")
     with pytest.raises(WeightsError, match="sha256") as info:
-        create_model("fer_resnet_v1", weights=bad)
+        create_model(DEFAULT_MODEL, weights=bad)
     assert str(bad) in str(info.value)
 
 
 def test_missing_and_unloadable_weights(tmp_path):
     with pytest.raises(WeightsError, match="not found"):
-        create_model("fer_resnet_v1", weights=tmp_path / "gone.onnx")
+        create_model(DEFAULT_MODEL, weights=tmp_path / "gone.onnx")
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not onnx")
     with pytest.raises(WeightsError, match="cannot load"):
-        create_model("fer_resnet_v1", weights=junk)
+        create_model(DEFAULT_MODEL, weights=junk)
 
 
 def test_own_weights_file_without_spec_uses_the_named_spec(tmp_path):
     copy = tmp_path / "mine.onnx"
-    shutil.copy(bundled_dir() / get_spec("fer_resnet_v1").file, copy)
-    model = create_model("fer_resnet_v1", weights=copy)
+    shutil.copy(bundled_dir() / get_spec(DEFAULT_MODEL).file, copy)
+    model = create_model(DEFAULT_MODEL, weights=copy)
     assert model.path == copy and model.spec.sha256 == ""
+
+
+def test_model_card_describes_the_shipped_weights():
+    spec = get_spec(DEFAULT_MODEL)
+    card = (bundled_dir() / "MODEL_CARD.md").read_text()
+    assert card.startswith(f"# Model card: `{DEFAULT_MODEL}`")
+    assert f"sha256 `{spec.sha256[:12]}" in card
+    assert "Quick check only" not in card  # the shipped card is measured on the full sets

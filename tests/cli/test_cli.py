@@ -177,7 +177,9 @@ def test_evaluate_unknown_label_exits_2(tmp_path):
 
 
 def test_models_and_version():
-    assert "fer_resnet_v1" in runner.invoke(app, ["models"]).stdout
+    from mien.registry import DEFAULT_MODEL
+
+    assert DEFAULT_MODEL in runner.invoke(app, ["models"]).stdout
     assert runner.invoke(app, ["--version"]).stdout.startswith("mien ")
 
 

@@ -48,13 +48,38 @@ ABSTAIN_THRESHOLD = 0.5
 """A face is abstained when no label reaches even odds (top calibrated probability < 0.5)."""
 
 
-def export_onnx(checkpoint: str | Path, onnx_path: str | Path) -> TrainConfig:
-    """Write the checkpoint's EMA network as ONNX; returns the training config."""
+class MeanLogits(torch.nn.Module):
+    """An ensemble as one network: the mean of its members' logits (one ONNX graph)."""
+
+    def __init__(self, members: list[torch.nn.Module]) -> None:
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(x) for m in self.members]).mean(0)
+
+
+def load_network(checkpoint: str | Path) -> tuple[torch.nn.Module, TrainConfig]:
+    """The checkpoint's EMA network (eval mode) and its training config."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     cfg = TrainConfig(**state["config"])
     net = build_from_config(cfg, len(EXPRESSIONS))
     net.load_state_dict(state["ema"])
-    net.eval()
+    return net.eval(), cfg
+
+
+def export_onnx(checkpoint: str | Path | list[str | Path], onnx_path: str | Path) -> TrainConfig:
+    """Write the checkpoint's EMA network as ONNX; returns the training config.
+
+    Several checkpoints (same input size) become one graph averaging their logits
+    (:class:`MeanLogits`); the first one's config is returned.
+    """
+    checkpoints = checkpoint if isinstance(checkpoint, list) else [checkpoint]
+    loaded = [load_network(c) for c in checkpoints]
+    cfg = loaded[0][1]
+    if any(c.input_size != cfg.input_size for _, c in loaded):
+        raise ValueError("ensemble members must share one input size")
+    net = loaded[0][0] if len(loaded) == 1 else MeanLogits([n for n, _ in loaded]).eval()
     dummy = torch.zeros(1, 1, cfg.input_size, cfg.input_size)
     torch.onnx.export(
         net,
@@ -183,8 +208,14 @@ def choose_logit_bias(
     return bias - bias.mean(), best["tau"], grid
 
 
+def _member(checkpoint: Path) -> dict[str, Any]:
+    """An ensemble member's config, as the card reports it."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    return {"checkpoint": str(checkpoint), **state["config"]}
+
+
 def export_model(
-    checkpoint: str | Path,
+    checkpoint: str | Path | list[str | Path],
     weights_dir: str | Path,
     *,
     name: str = DEFAULT_MODEL,
@@ -206,7 +237,10 @@ def export_model(
     """
     weights_dir = Path(weights_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_dir = Path(checkpoint).parent
+    members = [Path(c) for c in (checkpoint if isinstance(checkpoint, list) else [checkpoint])]
+    # a single run's files go beside its checkpoint; an ensemble gets runs/<name>/
+    ckpt_dir = members[0].parent if len(members) == 1 else members[0].parent.parent / name
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
     fp32_path = ckpt_dir / f"{name}.fp32.onnx"
     onnx_path = weights_dir / f"{name}.onnx"
     cfg = export_onnx(checkpoint, fp32_path)
@@ -246,9 +280,9 @@ def export_model(
         "val_accuracy_shipped_no_tta": round(float((plain.argmax(1) == val.labels).mean()), 4),
         "onnx_bytes": onnx_path.stat().st_size,
     }
-    timing = ckpt_dir / "timing.json"
-    if timing.exists():
-        metrics["train_wall_s"] = json.loads(timing.read_text())["train_wall_s"]
+    timings = [m.parent / "timing.json" for m in members]
+    if all(t.exists() for t in timings):  # an ensemble's cost is all its members' training
+        metrics["train_wall_s"] = sum(json.loads(t.read_text())["train_wall_s"] for t in timings)
     spec = WeightSpec(
         name=name,
         file=onnx_path.name,
@@ -272,7 +306,8 @@ def export_model(
             "precision": metrics["precision"],
             "train_wall_s": metrics.get("train_wall_s"),
         },
-        train_config=cfg.to_dict(),
+        train_config=cfg.to_dict()
+        | ({"ensemble_members": [_member(m) for m in members]} if len(members) > 1 else {}),
     )
     spec.to_json(weights_dir / f"{name}.json")
     (ckpt_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
