@@ -121,6 +121,26 @@ def quality_table(
     return rows
 
 
+def _member_differences(members: list[dict[str, Any]]) -> list[str]:
+    """Markdown lines: the config keys in which an ensemble's members differ (else none)."""
+    if not members:
+        return []
+    skip = {"checkpoint", "out"}
+    keys = sorted(
+        k
+        for k in set().union(*members)
+        if k not in skip and len({json.dumps(m.get(k), sort_keys=True) for m in members}) > 1
+    )
+    lines = [
+        "The recipe above is the first member's; the members differ only in:",
+        "",
+        "| setting | " + " | ".join(f"`{m.get('out')}`" for m in members) + " |",
+        "|---|" + "---|" * len(members),
+    ]
+    lines += [f"| `{k}` | " + " | ".join(str(m.get(k)) for m in members) + " |" for k in keys]
+    return [*lines, ""]
+
+
 def render(
     spec: WeightSpec,
     reports: dict[str, EvalReport],
@@ -133,6 +153,8 @@ def render(
 ) -> str:
     """The card's Markdown (with a warning banner when ``limit`` cut the sets short)."""
     cfg = spec.train_config
+    members = cfg.get("ensemble_members") or []
+    member_runs = ", ".join(f"`{member.get('out')}`" for member in members)
     m = spec.metrics
     size = weights_path.stat().st_size
     lines = [
@@ -155,7 +177,9 @@ def render(
         "| | |",
         "|---|---|",
         f"| file | `{spec.file}`, {size / 1e6:.1f} MB, sha256 `{spec.sha256[:12]}…` (checked on load) |",
-        f"| architecture | `{cfg.get('arch')}`: widths {cfg.get('widths')}, depths {cfg.get('depths')}, stem {cfg.get('stem')}, dropout {cfg.get('dropout')} |",
+        f"| architecture | `{cfg.get('arch')}`: widths {cfg.get('widths')}, depths {cfg.get('depths')}, stem {cfg.get('stem')}, dropout {cfg.get('dropout')} |"
+        if not members
+        else f"| architecture | one graph averaging the logits of {len(members)} `{cfg.get('arch')}` networks (widths {cfg.get('widths')}, depths {cfg.get('depths')}), trained by the runs {member_runs} |",
         f"| precision | {m.get('precision', 'float32')} (onnxruntime) |",
         f"| input | `(n, 1, {spec.input_size}, {spec.input_size})` float32 grey in [0, 255], aligned with the `{spec.alignment}` template |",
         f"| output | logits; mien averages crop and mirror ({'on' if spec.flip_tta else 'off'}), divides by T = {spec.temperature} and applies softmax |",
@@ -194,6 +218,7 @@ def render(
         "`scripts/export_onnx.py`: ONNX export, int8 quantization, flip-TTA decision and "
         "temperature fit on `val`. The resolved config is in the spec JSON beside the weights.",
         "",
+        *_member_differences(members),
         "## Measured (95 % bootstrap intervals over images)",
         "",
         "| set | mode | n | accuracy | macro-F1 | ECE (15 bins) |",
