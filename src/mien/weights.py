@@ -81,10 +81,16 @@ def bundled_dir() -> Path:
 
 
 def bundled_specs() -> dict[str, WeightSpec]:
-    """Every bundled spec, by name."""
+    """Every bundled spec, by name: each ``<name>.json`` beside a ``<name>.onnx`` (other JSON
+    there, such as ``<name>.ablation.json``, is documentation)."""
+    folder = bundled_dir()
     return {
         spec.name: spec
-        for spec in (WeightSpec.from_json(p) for p in sorted(bundled_dir().glob("*.json")))
+        for spec in (
+            WeightSpec.from_json(p)
+            for p in sorted(folder.glob("*.json"))
+            if (folder / f"{p.stem}.onnx").is_file()
+        )
     }
 
 
