@@ -275,3 +275,37 @@ def test_watch_stops_cleanly_on_a_signal(enter_leave, tmp_path, sig):
     assert proc.wait(timeout=30) == 0
     rows = rows_of(out.read_text())
     assert len(rows) > 5 and all(r["status"] in ("ok", "no_face") for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("interval", "measured_frames"), [(0.25, [10, 13, 16, 19, 22, 25]), (0.0, list(range(10, 26)))]
+)
+def test_head_pose_is_measured_per_track_at_most_once_per_interval(
+    enter_leave, interval, measured_frames
+):
+    """At 12 fps a 0.25 s interval measures every third frame; the rows between carry the last
+    measurement; 0 measures every frame."""
+    from mien import Analyzer
+
+    analyzer = Analyzer(pose_interval_s=interval)
+    calls = []
+    estimate = analyzer._pose.estimate
+
+    def counting(image, xyxy):
+        calls.append(len(xyxy))
+        return estimate(image, xyxy)
+
+    analyzer._pose.estimate = counting
+    results = list(analyzer.run(iter_frames(enter_leave)))
+    seen = [r for r in results if len(r.faces)]
+    assert [r.frame_index for r in seen] == list(range(10, 26))
+    assert len(calls) == len(measured_frames) and set(calls) == {1}
+    yaws = [float(r.faces.data["yaw"][0]) for r in seen]
+    assert not np.isnan(yaws).any()
+    if interval:
+        for k in range(len(seen)):
+            first = max(f for f in measured_frames if f <= seen[k].frame_index)
+            assert yaws[k] == yaws[first - 10]  # carried, not re-measured
+    for r in seen:  # a face that fails the quality limits is abstained
+        assert r.faces.data["quality_ok"][0] or r.faces.abstained[0]
+    analyzer.close()

@@ -23,7 +23,13 @@ err = Console(stderr=True, soft_wrap=True, markup=False)  # soft_wrap: never bre
 
 
 def make_analyzer(
-    model: str, detector: str, min_confidence: float, max_pixels: int, *, pose: bool = True
+    model: str,
+    detector: str,
+    min_confidence: float,
+    max_pixels: int,
+    *,
+    pose: bool = True,
+    pose_interval: float = 0.2,
 ) -> Analyzer:
     """An :class:`~mien.pipeline.Analyzer` with its MediaPipe graphs built quietly; exit 2 on a
     bad option or missing weights."""
@@ -38,6 +44,7 @@ def make_analyzer(
                 min_confidence=min_confidence,
                 max_pixels=max_pixels,
                 pose=pose,
+                pose_interval_s=pose_interval,
             )
             analyzer.warm_up()  # build the MediaPipe graphs while their C++ logs are hidden
     except (ValueError, WeightsError) as e:

@@ -70,8 +70,19 @@ def watch(
         str, typer.Option(help="auto | short | full | multi (BlazeFace range; see README).")
     ] = "auto",
     pose: Annotated[
-        bool, typer.Option("--pose/--no-pose", help="Measure head pose (FaceMesh, ~3 ms per face).")
+        bool,
+        typer.Option(
+            "--pose/--no-pose", help="Measure head pose (FaceMesh, about 5–7 ms per face)."
+        ),
     ] = True,
+    pose_interval: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Videos: measure each track's head pose at most once per this many seconds "
+            "(rows between carry the last value; 0 = every frame).",
+        ),
+    ] = 0.2,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status line.")] = False,
 ) -> None:
     """Analyse a live source until Ctrl-C, SIGTERM or --max-seconds; outputs are flushed on stop.
@@ -94,7 +105,9 @@ def watch(
     show = preview and bool(os.environ.get("DISPLAY") or os.name == "nt")
     if preview and not show and not quiet:
         err.print("no display: running without a preview window", style="yellow")
-    analyzer = make_analyzer(model, detector, 0.5, 100_000_000, pose=pose)
+    analyzer = make_analyzer(
+        model, detector, 0.5, 100_000_000, pose=pose, pose_interval=pose_interval
+    )
     names = analyzer.expression_names
     annotator = ExpressionAnnotator(bars=True, blur_faces=blur_faces)
     stop = threading.Event()
