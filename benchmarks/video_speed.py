@@ -5,8 +5,9 @@ Usage: python benchmarks/video_speed.py [--seconds 60] [--long-minutes 10] [--sk
 1. Makes 640×480, 30 fps clips of ``--seconds`` from photos in ``../shared/media/faces``: one
    face, and four faces (2×2), drifting slowly. Times the whole path — decoding in a prefetch
    thread, detection on every frame, alignment, classification, tracking, smoothing, rows to a
-   CSV file — and prints frames/s and faces found per frame, for the ``auto`` detector with and
-   without head pose (FaceMesh) and for the ``multi`` detector.
+   CSV file — and prints frames/s and faces found per frame, for the ``auto`` detector with head
+   pose (FaceMesh) per track every 0.2 s (the default), on every frame, and off, and for the
+   ``multi`` detector.
 2. Runs ``mien analyze`` on a 1-minute and a ``--long-minutes`` clip in subprocesses and prints
    each peak RSS (memory must not grow with video length).
 3. Writes a variable-frame-rate clip and checks rows == decoded frames and timestamps == PTS.
@@ -68,14 +69,17 @@ def make_clip(path: Path, faces: int, seconds: float, fps: int = 30) -> Path:
 
 
 def time_pipeline(
-    clip: Path, detector: str, out: Path, pose: bool = True
+    clip: Path, detector: str, out: Path, pose: float | None = 0.2
 ) -> tuple[float, float, int]:
-    """(frames/s, faces per frame, frames) for the whole path on ``clip``."""
+    """(frames/s, faces per frame, frames) for the whole path on ``clip``; ``pose`` is the
+    per-track head-pose interval in seconds (``0``: every frame, ``None``: no head pose)."""
     from mien import Analyzer
     from mien.export import open_sink, result_rows, row_columns
     from mien.io import iter_frames, prefetch
 
-    with Analyzer(detector=detector, pose=pose) as analyzer:  # type: ignore[arg-type]
+    with Analyzer(  # type: ignore[arg-type]
+        detector=detector, pose=pose is not None, pose_interval_s=pose or 0.0
+    ) as analyzer:
         names = analyzer.expression_names
         t = time.perf_counter()
         frames = faces = 0
@@ -157,12 +161,17 @@ def main() -> None:
             table.add_column(col, justify="right")
         for faces in (1, 4):
             clip = make_clip(folder / f"{faces}.mp4", faces, args.seconds)
-            for detector, pose in (("auto", True), ("auto", False), ("multi", True)):
+            for detector, pose in (
+                ("auto", 0.2),
+                ("auto", 0.0),
+                ("auto", None),
+                ("multi", 0.2),
+            ):
                 fps, per_frame, n = time_pipeline(clip, detector, folder / "rows.csv", pose)
                 table.add_row(
                     f"{faces} face(s)",
                     detector,
-                    "on" if pose else "off",
+                    "off" if pose is None else "every frame" if pose == 0 else f"every {pose} s",
                     str(n),
                     f"{fps:.1f}",
                     f"{per_frame:.2f}",
