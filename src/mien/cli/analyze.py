@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from mien.cli.common import (
+    PoseInterval,
     describe,
     err,
     fail,
@@ -116,14 +117,7 @@ def analyze(
             "--pose/--no-pose", help="Measure head pose (FaceMesh, about 5–7 ms per face)."
         ),
     ] = True,
-    pose_interval: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            help="Videos: measure each track's head pose at most once per this many seconds "
-            "(rows between carry the last value; 0 = every frame).",
-        ),
-    ] = 0.2,
+    pose_interval: PoseInterval = 0.2,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No summary table or progress bar.")
     ] = False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
@@ -17,6 +17,16 @@ from mien.logs import quiet_native_stderr
 if TYPE_CHECKING:
     from mien.detection.mediapipe import DetectorModel
     from mien.pipeline import Analyzer
+
+PoseInterval = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        help="Videos: measure each track's head pose at most once per this many seconds "
+        "(rows between carry the last value; 0 = every frame).",
+    ),
+]
+"""The ``--pose-interval`` option shared by ``analyze`` and ``watch``."""
 
 # No markup: file names such as "a[red].jpg" must print as they are. Colour via style=.
 err = Console(stderr=True, soft_wrap=True, markup=False)  # soft_wrap: never break file names

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 from rich.text import Text
 
-from mien.cli.common import describe, err, fail, make_analyzer, resolve_format, unwritable
+from mien.cli.common import (
+    PoseInterval,
+    describe,
+    err,
+    fail,
+    make_analyzer,
+    resolve_format,
+    unwritable,
+)
 from mien.weights import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -75,14 +83,7 @@ def watch(
             "--pose/--no-pose", help="Measure head pose (FaceMesh, about 5–7 ms per face)."
         ),
     ] = True,
-    pose_interval: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            help="Videos: measure each track's head pose at most once per this many seconds "
-            "(rows between carry the last value; 0 = every frame).",
-        ),
-    ] = 0.2,
+    pose_interval: PoseInterval = 0.2,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status line.")] = False,
 ) -> None:
     """Analyse a live source until Ctrl-C, SIGTERM or --max-seconds; outputs are flushed on stop.
