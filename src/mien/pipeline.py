@@ -291,7 +291,10 @@ class Analyzer:
             measured = self._pose.estimate(img, faces.xyxy[due])
             for row, i in enumerate(due):
                 poses[ids[i]] = (timestamp_s, measured[row])
-        for tid in [t for t, (at, _) in poses.items() if not 0 <= timestamp_s - at < 5.0]:
+        keep_s = max(5.0, self.pose_interval_s)
+        for tid in [
+            t for t, (at, _) in poses.items() if t not in ids and not 0 <= timestamp_s - at < keep_s
+        ]:
             del poses[tid]  # tracks gone for a while (or a new video's clock)
         angles = np.stack([poses[tid][1] for tid in ids]).astype(np.float32)
         data = {**faces.data, "yaw": angles[:, 0], "pitch": angles[:, 1], "roll": angles[:, 2]}
