@@ -19,3 +19,5 @@ run a_base
 # v2's data change alone (Taiwanese training performers 5x, intended-label targets), no photometric
 # augmentation; the full 40-epoch v1 and v2 runs come from configs/fer_resnet{,_v2}.yaml.
 run b_tw5 taiwanese_repeat=5 taiwanese_observer_weight=0.0
+# v2's photometric augmentation alone
+run c_photo gamma=0.3 blur_p=0.15 jpeg_p=0.2
