@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mien.evaluation.bootstrap import bootstrap_accuracy, bootstrap_metrics
+from mien.evaluation.bootstrap import bootstrap_accuracy, bootstrap_metrics, wilson_interval
 from mien.evaluation.datasets import read_labels_csv
 from mien.evaluation.report import write_report
 from mien.evaluation.runner import evaluate
@@ -76,12 +76,13 @@ def test_slices_with_blank_and_single_member_values(tmp_path, stub_analyzer):
     )
     table = report.slices["subject"]
     assert set(table["slices"]) == {"(blank)", "s1", "s2"}
-    assert table["slices"]["s1"] == {"n": 3, "accuracy": pytest.approx(2 / 3), "ci": [0.0, 1.0]}
-    assert table["slices"]["(blank)"]["accuracy"] == 1.0 and table["slices"]["(blank)"]["ci"] == [
-        1.0,
-        1.0,
-    ]
-    assert table["slices"]["s2"] == {"n": 1, "accuracy": 0.0, "ci": [0.0, 0.0]}
+    # Wilson 95 % intervals by hand: 2/3 [0.2077, 0.9385], 2/2 [0.3424, 1], 0/1 [0, 0.7935]
+    s1, blank, s2 = (table["slices"][k] for k in ("s1", "(blank)", "s2"))
+    assert (s1["n"], s1["accuracy"]) == (3, pytest.approx(2 / 3))
+    assert s1["ci"] == pytest.approx([0.2077, 0.9385], abs=1e-4)
+    assert blank["accuracy"] == 1.0 and blank["ci"] == pytest.approx([0.3424, 1.0], abs=1e-4)
+    assert (s2["n"], s2["accuracy"]) == (1, 0.0)
+    assert s2["ci"] == pytest.approx([0.0, 0.7935], abs=1e-4)
     assert table["worst_gap"] == pytest.approx(1.0)
     assert report.ci["accuracy"][0] <= report.accuracy <= report.ci["accuracy"][1]
     with pytest.raises(Exception, match="no column"):
@@ -106,3 +107,10 @@ def test_report_files_and_figure_references(tmp_path, analyzer, samples):
     assert sorted(figures) == on_disk and len(on_disk) >= 4
     assert "quality:face_size_px" in text and "Slices by `source`" in text
     assert all((md.parent / f).stat().st_size > 1000 for f in figures)
+
+
+def test_wilson_interval_by_hand():
+    # 8 of 10: the textbook Wilson 95 % interval is [0.490, 0.943]
+    lo, hi = wilson_interval(8, 10)
+    assert (lo, hi) == (pytest.approx(0.4902, abs=1e-4), pytest.approx(0.9433, abs=1e-4))
+    assert all(np.isnan(wilson_interval(0, 0)))

@@ -14,7 +14,8 @@ Policy:
 * Intervals: percentile bootstrap over images (:mod:`mien.evaluation.bootstrap`).
 * Slices: by any ``labels.csv`` column (``by``) and by the built-in quality bins of
   :data:`QUALITY_BINS` (face size, sharpness, |yaw|, |pitch|, ``quality_ok``). Each slice has its
-  n, accuracy and interval; the worst-slice gap is the largest minus the smallest accuracy
+  n, accuracy and 95 % Wilson score interval (honest for small slices, where a bootstrap
+  collapses to [1, 1] or [0, 0]); the worst-slice gap is the largest minus the smallest accuracy
   among slices with at least ``min_slice_n`` images. A dataset's own group columns may be used
   here to audit accuracy per group; mien never infers such groups itself.
 """
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from mien.errors import DatasetError, ImageError
-from mien.evaluation.bootstrap import bootstrap_accuracy, bootstrap_metrics
+from mien.evaluation.bootstrap import bootstrap_metrics, wilson_interval
 from mien.evaluation.datasets import LabeledDataset
 from mien.evaluation.metrics import (
     accuracy,
@@ -266,7 +267,7 @@ def _slice_order(value: object) -> tuple[int, float, str]:
 def _slice_table(
     values: np.ndarray, correct: np.ndarray, *, n_boot: int, min_n: int
 ) -> dict[str, Any]:
-    """Accuracy with n and a bootstrap interval per distinct value; the worst-slice gap."""
+    """Accuracy with n and a 95 % Wilson interval per distinct value; the worst-slice gap."""
     values = np.asarray(values, dtype=object)
     values = np.where((values == "") | (values == None), "(blank)", values)  # noqa: E711
     table: dict[str, Any] = {}
@@ -276,7 +277,7 @@ def _slice_table(
         table[str(value)] = {
             "n": int(sel.sum()),
             "accuracy": float(hits.mean()),
-            "ci": list(bootstrap_accuracy(hits, n_boot=n_boot)) if n_boot else None,
+            "ci": list(wilson_interval(int(hits.sum()), len(hits))) if n_boot else None,
         }
     counted = [v["accuracy"] for v in table.values() if v["n"] >= min_n]
     gap = float(max(counted) - min(counted)) if len(counted) >= 2 else None
