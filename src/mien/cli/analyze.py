@@ -11,6 +11,9 @@ import typer
 from rich.table import Table
 
 from mien.cli.common import (
+    DetectorMode,
+    MeasurePose,
+    ModelName,
     PoseInterval,
     describe,
     err,
@@ -94,12 +97,8 @@ def analyze(
         float,
         typer.Option(min=0.0, help="Videos: time constant (s) of the per-track smoothing."),
     ] = 0.5,
-    model: Annotated[
-        str, typer.Option(help="Expression model (see `mien models`).")
-    ] = DEFAULT_MODEL,
-    detector: Annotated[
-        str, typer.Option(help="auto | short | full | multi (BlazeFace range; see README).")
-    ] = "auto",
+    model: ModelName = DEFAULT_MODEL,
+    detector: DetectorMode = "auto",
     min_confidence: Annotated[
         float,
         typer.Option(min=0.0, max=1.0, help="Detector score threshold (MediaPipe's floor is 0.5)."),
@@ -111,12 +110,7 @@ def analyze(
             help="Refuse images with more pixels than this (Pillow refuses above ~179 M anyway).",
         ),
     ] = 100_000_000,
-    pose: Annotated[
-        bool,
-        typer.Option(
-            "--pose/--no-pose", help="Measure head pose (FaceMesh, about 5–7 ms per face)."
-        ),
-    ] = True,
+    pose: MeasurePose = True,
     pose_interval: PoseInterval = 0.2,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No summary table or progress bar.")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mien.cli.common import err, fail, progress, unwritable
+from mien.cli.common import DetectorMode, ModelName, err, fail, progress, unwritable
 from mien.weights import DEFAULT_MODEL
 
 
@@ -65,10 +65,8 @@ def batch(
     smooth_tau: Annotated[
         float, typer.Option(min=0.0, help="Videos: smoothing time constant (s).")
     ] = 0.5,
-    model: Annotated[
-        str, typer.Option(help="Expression model (see `mien models`).")
-    ] = DEFAULT_MODEL,
-    detector: Annotated[str, typer.Option(help="auto | short | full | multi.")] = "auto",
+    model: ModelName = DEFAULT_MODEL,
+    detector: DetectorMode = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Analyse many inputs into one Parquet file per input, resumably.

@@ -8,15 +8,13 @@ from typing import Annotated
 
 import typer
 
-from mien.cli.common import err, fail, make_analyzer, unwritable
+from mien.cli.common import ModelName, err, fail, make_analyzer, unwritable
 from mien.weights import DEFAULT_MODEL
 
 
 def model_card(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the card (Markdown).")],
-    model: Annotated[
-        str, typer.Option(help="Expression model (see `mien models`).")
-    ] = DEFAULT_MODEL,
+    model: ModelName = DEFAULT_MODEL,
     shared: Annotated[  # default: ../shared beside the repository, run from the repo root
         Path, typer.Option(help="The data folder beside the repository.")
     ] = Path("../shared"),

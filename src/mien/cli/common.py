@@ -18,6 +18,20 @@ if TYPE_CHECKING:
     from mien.detection.mediapipe import DetectorModel
     from mien.pipeline import Analyzer
 
+ModelName = Annotated[str, typer.Option(help="Expression model (see `mien models`).")]
+"""The ``--model`` option of every command that loads a model."""
+
+DetectorMode = Annotated[
+    str, typer.Option(help="auto | short | full | multi (BlazeFace range; see README).")
+]
+"""The ``--detector`` option."""
+
+MeasurePose = Annotated[
+    bool,
+    typer.Option("--pose/--no-pose", help="Measure head pose (FaceMesh, about 5–7 ms per face)."),
+]
+"""The ``--pose/--no-pose`` option of ``analyze`` and ``watch``."""
+
 PoseInterval = Annotated[
     float,
     typer.Option(

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
-from mien.cli.common import err, fail, make_analyzer, progress, unwritable
+from mien.cli.common import ModelName, err, fail, make_analyzer, progress, unwritable
 from mien.weights import DEFAULT_MODEL
 
 
@@ -40,9 +40,7 @@ def evaluate(
         bool,
         typer.Option("--quality/--no-quality", help="Slice by face size, sharpness and head pose."),
     ] = True,
-    model: Annotated[
-        str, typer.Option(help="Expression model (see `mien models`).")
-    ] = DEFAULT_MODEL,
+    model: ModelName = DEFAULT_MODEL,
     detector: Annotated[
         str, typer.Option(help="auto | short | full | multi (with --detect).")
     ] = "auto",

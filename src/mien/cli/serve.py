@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mien.cli.common import err, quiet_native_stderr
+from mien.cli.common import ModelName, err, quiet_native_stderr
 from mien.weights import DEFAULT_MODEL
 
 
@@ -21,9 +21,7 @@ def serve(
     ] = 8,
     max_upload_mb: Annotated[float, typer.Option(min=0.01, help="Largest upload, MiB.")] = 10.0,
     timeout: Annotated[float, typer.Option(min=0.1, help="Per-request timeout, seconds.")] = 30.0,
-    model: Annotated[
-        str, typer.Option(help="Expression model (see `mien models`).")
-    ] = DEFAULT_MODEL,
+    model: ModelName = DEFAULT_MODEL,
 ) -> None:
     """Serve the API (OpenAPI at /docs) and the web page at /. Nothing is stored."""
     import uvicorn

@@ -13,6 +13,9 @@ import typer
 from rich.text import Text
 
 from mien.cli.common import (
+    DetectorMode,
+    MeasurePose,
+    ModelName,
     PoseInterval,
     describe,
     err,
@@ -71,18 +74,9 @@ def watch(
             "the first frame, then reconnect for ever).",
         ),
     ] = None,
-    model: Annotated[
-        str, typer.Option(help="Expression model (see `mien models`).")
-    ] = DEFAULT_MODEL,
-    detector: Annotated[
-        str, typer.Option(help="auto | short | full | multi (BlazeFace range; see README).")
-    ] = "auto",
-    pose: Annotated[
-        bool,
-        typer.Option(
-            "--pose/--no-pose", help="Measure head pose (FaceMesh, about 5–7 ms per face)."
-        ),
-    ] = True,
+    model: ModelName = DEFAULT_MODEL,
+    detector: DetectorMode = "auto",
+    pose: MeasurePose = True,
     pose_interval: PoseInterval = 0.2,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status line.")] = False,
 ) -> None:
