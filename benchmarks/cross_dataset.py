@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mien import Analyzer
-from mien.evaluation.protocol import protocol_sets, run_protocol
+from mien.evaluation.protocol import observer_reference, protocol_sets, run_protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,8 +55,18 @@ def main() -> None:
             recall,
         )
     console.print(table)
+    out = {k: v.to_dict() for k, v in reports.items()}
+    if "taiwanese_heldout" in reports:
+        ref = observer_reference(args.shared)
+        recall = ", ".join(f"{k} {r:.2f} ({n})" for k, (r, n) in ref.per_class_recall.items())
+        console.print(
+            f"human reference on taiwanese_heldout (observers' plurality vs intended label): "
+            f"{ref.accuracy_all:.4f} of {ref.n_all} photos, {ref.accuracy_expressive:.4f} of the "
+            f"{ref.n_expressive} non-neutral ones; recall {recall}"
+        )
+        out["observer_reference"] = ref.__dict__
     if args.json:
-        args.json.write_text(json.dumps({k: v.to_dict() for k, v in reports.items()}, indent=2))
+        args.json.write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

@@ -19,11 +19,15 @@ def main() -> None:
     for item in items:
         run, change, path = item.split("=", 2)
         reports = json.loads(Path(path).read_text())
+        rare = reports["fer_val"]["per_class_recall"]
         rows.append(
             {
                 "run": run,
                 "change": change,
-                **{k: round(v["accuracy"], 4) for k, v in reports.items()},
+                **{k: round(v["accuracy"], 4) for k, v in reports.items() if "accuracy" in v},
+                "fer_val_recall": {
+                    k: round(rare[k], 4) for k in ("fear", "disgust", "contempt") if k in rare
+                },
             }
         )
     Path(out).write_text(json.dumps(rows, indent=2) + "\n")

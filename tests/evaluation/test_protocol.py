@@ -4,7 +4,14 @@ import csv
 
 import pytest
 
-from mien.evaluation.protocol import load_subset, protocol_sets, run_protocol, taiwanese_heldout
+from mien.evaluation.protocol import (
+    load_subset,
+    observer_reference,
+    protocol_sets,
+    run_protocol,
+    taiwanese_heldout,
+    taiwanese_heldout_perceived,
+)
 
 
 def test_heldout_performers_are_frozen():
@@ -24,10 +31,38 @@ def test_heldout_set_holds_only_those_performers(shared):
 
 
 @pytest.mark.shared
+def test_perceived_set_uses_the_observers_plurality_on_expressive_photos(shared):
+    ds = taiwanese_heldout_perceived(shared)
+    rows = {
+        r["path"]: r for r in csv.DictReader(open(shared / "data" / "taiwanese" / "labels.csv"))
+    }
+    assert len(ds) == 199  # the 211 held-out photos less their 12 neutral ones
+    assert all(rows[p]["label"] != "neutral" for p in ds.paths)
+    assert list(ds.labels) == [rows[p]["observer_label"] for p in ds.paths]
+    assert list(ds.columns["intended_label"]) == [rows[p]["label"] for p in ds.paths]
+
+
+@pytest.mark.shared
+def test_observer_reference_known_values(shared):
+    ref = observer_reference(shared)
+    assert (ref.n_all, ref.n_expressive) == (211, 199)
+    assert ref.accuracy_all == pytest.approx(143 / 211)
+    assert ref.accuracy_expressive == pytest.approx(143 / 199)
+    assert ref.per_class_recall["fear"] == (pytest.approx(7 / 34), 34)
+    assert ref.per_class_recall["happiness"] == (1.0, 36)
+    assert ref.per_class_recall["neutral"] == (0.0, 12)
+
+
+@pytest.mark.shared
 def test_protocol_runs_on_a_tiny_subset(analyzer, shared):
     sets = protocol_sets(shared)
-    assert [s.name for s in sets] == ["fer_val", "taiwanese_heldout", "media_faces"]
-    assert [s.detect for s in sets] == [False, True, True]
+    assert [s.name for s in sets] == [
+        "fer_val",
+        "taiwanese_heldout",
+        "taiwanese_heldout_perceived",
+        "media_faces",
+    ]
+    assert [s.detect for s in sets] == [False, True, True, True]
     reports = run_protocol(analyzer, sets, limit=6)
     for name, report in reports.items():
         assert report.n == 6, name
@@ -68,3 +103,5 @@ def test_model_card_regenerates(tmp_path, shared):
     ):
         assert heading in text
     assert "| taiwanese_heldout | detect | 6 |" in text
+    assert "| taiwanese_heldout_perceived | detect | 6 |" in text
+    assert "**Human reference.** On `taiwanese_heldout` the observers' own plurality" in text

@@ -5,6 +5,9 @@ Sets (paths relative to the ``shared`` folder beside the repository):
 * ``fer_val`` — FER+ ``val`` crops, classified as crops (``data/fer``, ``split == "val"``);
 * ``taiwanese_heldout`` — posed photos of the performers in ``subsets/taiwanese_heldout.json``
   (never trained or tuned on), through the whole pipeline (detect + align), intended labels;
+* ``taiwanese_heldout_perceived`` — the same performers' non-neutral photos, labelled with
+  what most of their 50–100 observers chose (``observer_label``): the figure that matches
+  what mien claims to measure, *perceived* expression;
 * ``media_faces`` — the 400 photos of ``media/faces`` through the whole pipeline; their labels
   come from single annotators and agree with a second one about half the time, so this is an
   *agreement* figure, never a tuning target.
@@ -35,6 +38,29 @@ class ProtocolSet:
     note: str
 
 
+@dataclass(frozen=True)
+class ObserverReference:
+    """How often the observers' plurality choice equals the performer's intended label.
+
+    The human reference for ``taiwanese_heldout``: a model that matched the observers exactly
+    would score ``accuracy_all`` on that set. Observers had no "neutral" option, so neutral
+    photos always count as misses in ``accuracy_all``.
+
+    Attributes:
+        n_all: photos of the held-out performers.
+        accuracy_all: plurality == intended over all ``n_all`` photos, in [0, 1].
+        n_expressive: the non-neutral ones.
+        accuracy_expressive: plurality == intended over those, in [0, 1].
+        per_class_recall: intended label → (share read as that label, n).
+    """
+
+    n_all: int
+    accuracy_all: float
+    n_expressive: int
+    accuracy_expressive: float
+    per_class_recall: dict[str, tuple[float, int]]
+
+
 def load_subset(name: str) -> dict[str, Any]:
     """A frozen subset definition from ``mien/evaluation/subsets/<name>.json``."""
     return json.loads(
@@ -54,6 +80,35 @@ def taiwanese_heldout(shared: Path) -> LabeledDataset:
         tuple(r["path"] for r in rows),
         tuple(r["label"] for r in rows),
         {c: tuple(r[c] for r in rows) for c in extra},
+    )
+
+
+def taiwanese_heldout_perceived(shared: Path) -> LabeledDataset:
+    """The held-out performers' non-neutral photos, labelled with the observers' plurality."""
+    ds = taiwanese_heldout(shared)
+    keep = [i for i, label in enumerate(ds.labels) if label != "neutral"]
+    observed = ds.columns["observer_label"]
+    return LabeledDataset(
+        ds.root,
+        tuple(ds.paths[i] for i in keep),
+        tuple(observed[i] for i in keep),
+        {"intended_label": tuple(ds.labels[i] for i in keep)}
+        | {c: tuple(v[i] for i in keep) for c, v in ds.columns.items()},
+    )
+
+
+def observer_reference(shared: str | Path) -> ObserverReference:
+    """The observers' own agreement with the intended labels on the held-out performers."""
+    ds = taiwanese_heldout(Path(shared))
+    observed = ds.columns["observer_label"]
+    hits = [o == t for o, t in zip(observed, ds.labels, strict=True)]
+    expressive = [h for h, t in zip(hits, ds.labels, strict=True) if t != "neutral"]
+    recall = {}
+    for label in dict.fromkeys(sorted(ds.labels)):
+        mine = [h for h, t in zip(hits, ds.labels, strict=True) if t == label]
+        recall[label] = (sum(mine) / len(mine), len(mine))
+    return ObserverReference(
+        len(hits), sum(hits) / len(hits), len(expressive), sum(expressive) / len(expressive), recall
     )
 
 
@@ -77,6 +132,14 @@ def protocol_sets(shared: str | Path) -> list[ProtocolSet]:
                 taiwanese_heldout(shared),
                 True,
                 "posed, held-out performers, intended labels, whole pipeline",
+            )
+        )
+        sets.append(
+            ProtocolSet(
+                "taiwanese_heldout_perceived",
+                taiwanese_heldout_perceived(shared),
+                True,
+                "same performers, non-neutral photos, observers' plurality label, whole pipeline",
             )
         )
     if (shared / "media" / "faces" / "labels.csv").is_file():

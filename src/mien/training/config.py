@@ -25,6 +25,14 @@ class TrainConfig:
         augmentation: random similarity warp, flip, brightness/contrast, gamma, blur, JPEG
             artefacts, low resolution and random erasing.
         ``taiwanese_repeat``: how many times each posed training photo appears per epoch.
+        ``smiles_dir``: optional SMILEsmileD crops (detected and aligned by mien): smiles are
+            happiness positives, non-smiles only say "not happiness" (a non-smile is not
+            neutral), trained with ``-log(1 - p_happiness)``.
+        ``class_balance``: β of class-balanced sampling; each row is drawn with probability
+            ∝ ``n_c ** -β`` for its hard label's count ``n_c`` (0 = every row once per epoch,
+            1 = every class equally often). Rows are drawn with replacement when β > 0.
+        ``init_from``: a checkpoint (``best.pt``) whose EMA weights start the run (fine-tuning);
+            ``None`` starts from random weights.
     """
 
     out: str = "runs/fer_resnet"
@@ -38,6 +46,9 @@ class TrainConfig:
     vote_weight: float = 0.8
     taiwanese_observer_weight: float = 0.5
     taiwanese_repeat: int = 1
+    smiles_dir: str | None = None
+    class_balance: float = 0.0
+    init_from: str | None = None
     arch: str = "fer_resnet"
     widths: list[int] = field(default_factory=lambda: [48, 96, 192, 384])
     depths: list[int] = field(default_factory=lambda: [2, 2, 2, 1])

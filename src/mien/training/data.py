@@ -17,6 +17,9 @@ from mien.types import EXPRESSIONS
 
 log = logging.getLogger(__name__)
 
+NOT_HAPPINESS = -1
+"""Hard label of a row whose only information is that the face is not smiling."""
+
 
 @dataclass
 class ArraySet:
@@ -25,7 +28,9 @@ class ArraySet:
     Attributes:
         images: ``(n, 48, 48)`` uint8 grey crops.
         targets: ``(n, K)`` float32 target distributions over :data:`EXPRESSIONS` (rows sum to 1).
-        labels: ``(n,)`` int64 index of the hard (majority / intended) label.
+        labels: ``(n,)`` int64 index of the hard (majority / intended) label, or
+            :data:`NOT_HAPPINESS` for a row that only says "not happiness" (its target row is
+            all zeros; see :func:`load_smiles`).
         source: ``(n,)`` str, where each row came from (for per-source reporting).
     """
 
@@ -156,3 +161,59 @@ def load_taiwanese(
         )
 
     return pack(out[False]), pack(out[True])
+
+
+def load_smiles(smiles_dir: str | Path) -> ArraySet:
+    """SMILEsmileD crops (Arnaud 2013, from Labeled Faces in the Wild), detected and aligned
+    by mien so they are framed like the crops the product classifies.
+
+    Smiles become happiness rows (one-hot target). Non-smiles become :data:`NOT_HAPPINESS`
+    rows with an all-zero target: a non-smile is not "neutral", so the loss for them is
+    ``-log(1 - p_happiness)`` only. Rows flagged ``label_conflict`` (in both folders) and
+    photos the detector misses are dropped.
+    """
+    from mien.alignment import align_faces
+    from mien.detection import MediaPipeFaceDetector
+    from mien.io import read_image
+
+    smiles_dir = Path(smiles_dir)
+    rows = [
+        r
+        for r in csv.DictReader(open(smiles_dir / "labels.csv", newline=""))
+        if not r.get("label_conflict")
+    ]
+    k = len(EXPRESSIONS)
+    happy = EXPRESSIONS.index("happiness")
+    images, targets, labels = [], [], []
+    missed = 0
+    with MediaPipeFaceDetector("auto") as detector:
+        for r in rows:
+            image = read_image(smiles_dir / r["path"])
+            faces = detector.detect(image)
+            if not len(faces):
+                missed += 1
+                continue
+            crops, _ = align_faces(image, faces[int(np.argmax(faces.area))])
+            images.append(crops[0])
+            smile = r["smile"] == "1"
+            targets.append(np.eye(k, dtype=np.float32)[happy] if smile else np.zeros(k, np.float32))
+            labels.append(happy if smile else NOT_HAPPINESS)
+    log.info("smiles: %d photos, detector missed %d", len(rows), missed)
+    n = len(images)
+    return ArraySet(
+        np.stack(images),
+        np.stack(targets),
+        np.asarray(labels, np.int64),
+        np.full(n, "smiles"),
+    )
+
+
+def balanced_weights(labels: np.ndarray, beta: float) -> np.ndarray:
+    """``(n,)`` float64 sampling weights ∝ ``n_c ** -beta`` for each row's label count.
+
+    ``beta = 0`` gives uniform weights, ``beta = 1`` equal total weight per label (the
+    :data:`NOT_HAPPINESS` rows count as one more group). Sums to 1.
+    """
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    w = counts[inverse].astype(np.float64) ** -beta
+    return w / w.sum()

@@ -22,7 +22,14 @@ import torch.nn.functional as F
 
 from mien.training.augment import augment
 from mien.training.config import TrainConfig
-from mien.training.data import ArraySet, load_fer, load_fer_clean_mask, load_taiwanese
+from mien.training.data import (
+    ArraySet,
+    balanced_weights,
+    load_fer,
+    load_fer_clean_mask,
+    load_smiles,
+    load_taiwanese,
+)
 from mien.training.nets import build_from_config
 from mien.types import EXPRESSIONS
 
@@ -50,6 +57,22 @@ def predict_logits(
             logits = (logits + model(torch.flip(x, dims=[3]))) / 2
         out.append(logits.float())
     return torch.cat(out).numpy()
+
+
+HAPPINESS = EXPRESSIONS.index("happiness")
+
+
+def soft_target_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy against ``(n, K)`` target distributions.
+
+    A row whose target is all zeros (a SMILEsmileD non-smile) says only "not happiness" and
+    costs ``-log(1 - p_happiness)`` instead.
+    """
+    logp = F.log_softmax(logits, dim=1)
+    ce = -(targets * logp).sum(1)
+    p_happy = logp[:, HAPPINESS].exp().clamp(max=1 - 1e-6)
+    not_happy = -torch.log1p(-p_happy)
+    return torch.where(targets.sum(1) > 0, ce, not_happy).mean()
 
 
 def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
@@ -85,6 +108,8 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
             observer_weight=cfg.taiwanese_observer_weight,
         )
         train_set = ArraySet.concat([train_set] + [tw_train] * max(1, cfg.taiwanese_repeat))
+    if cfg.smiles_dir:
+        train_set = ArraySet.concat([train_set, load_smiles(cfg.smiles_dir)])
     if cfg.limit_train:
         train_set = train_set.subset(np.arange(min(cfg.limit_train, len(train_set))))
     log.info(
@@ -97,6 +122,9 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
     )
 
     model = build_from_config(cfg, len(EXPRESSIONS))
+    if cfg.init_from:
+        model.load_state_dict(torch.load(cfg.init_from, weights_only=False)["ema"])
+        log.info("initialised from %s", cfg.init_from)
     model = model.to(memory_format=torch.channels_last)
     ema = copy.deepcopy(model).eval()
     decay, no_decay = [], []
@@ -127,6 +155,11 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
 
     images = torch.from_numpy(train_set.images).unsqueeze(1)
     targets = torch.from_numpy(train_set.targets)
+    sample_weights = (
+        torch.from_numpy(balanced_weights(train_set.labels, cfg.class_balance))
+        if cfg.class_balance > 0
+        else None
+    )
     summary = out / "summary.csv"
     if start_epoch == 0:
         with open(summary, "w", newline="") as f:
@@ -146,7 +179,11 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.time()
         model.train()
-        order = torch.randperm(len(train_set), generator=gen)
+        order = (
+            torch.randperm(len(train_set), generator=gen)
+            if sample_weights is None
+            else torch.multinomial(sample_weights, len(train_set), True, generator=gen)
+        )
         losses = []
         for b in range(steps_per_epoch):
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
@@ -156,7 +193,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
                 g["lr"] = lr
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
                 logits = model(x)
-            loss = torch.sum(-targets[idx] * F.log_softmax(logits.float(), dim=1), dim=1).mean()
+            loss = soft_target_loss(logits.float(), targets[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
