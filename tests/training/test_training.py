@@ -58,3 +58,16 @@ def test_logit_adjustment_picks_the_best_tau_within_the_accuracy_budget():
     assert chosen["macro_f1"] == max(
         g["macro_f1"] for g in grid if g["accuracy"] >= grid[0]["accuracy"] - 0.002
     )
+
+
+def test_soft_target_loss_is_cross_entropy_and_not_happiness_for_empty_targets():
+    from mien.training.loop import HAPPINESS, soft_target_loss
+
+    logits = torch.tensor([[0.5, -1.0, 0.0, 2.0, 0.1, 0.0, 0.3, -2.0]] * 2)
+    targets = torch.zeros(2, 8)
+    targets[0, HAPPINESS] = 0.6
+    targets[0, 6] = 0.4
+    p = torch.softmax(logits[0], 0)
+    ce = -(0.6 * torch.log(p[HAPPINESS]) + 0.4 * torch.log(p[6]))
+    not_happy = -torch.log(1 - p[HAPPINESS])
+    torch.testing.assert_close(soft_target_loss(logits, targets), (ce + not_happy) / 2)
