@@ -105,3 +105,36 @@ def test_model_card_regenerates(tmp_path, shared):
     assert "| taiwanese_heldout | detect | 6 |" in text
     assert "| taiwanese_heldout_perceived | detect | 6 |" in text
     assert "**Human reference.** On `taiwanese_heldout` the observers' own plurality" in text
+
+
+@pytest.mark.shared
+def test_protocol_scripts_run_on_a_tiny_subset(tmp_path, shared):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    cross, compare = tmp_path / "cross.json", tmp_path / "compare.json"
+    common = ["--limit", "3", "--shared", str(shared)]
+    for script, args in (
+        ("cross_dataset.py", ["--json", str(cross)]),
+        ("compare_models.py", ["bundled", "bundled", "--json", str(compare)]),
+    ):
+        done = subprocess.run(
+            [sys.executable, str(root / "benchmarks" / script), *args, *common],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    reports = json.loads(cross.read_text())
+    assert {k: v["n"] for k, v in reports.items() if k != "observer_reference"} == {
+        "fer_val": 3,
+        "taiwanese_heldout": 3,
+        "taiwanese_heldout_perceived": 3,
+        "media_faces": 3,
+    }
+    assert reports["observer_reference"]["n_all"] == 211
+    for row in json.loads(compare.read_text()).values():  # a model against itself
+        assert (row["diff"], row["only_a"], row["only_b"], row["p_mcnemar"]) == (0.0, 0, 0, 1.0)

@@ -208,6 +208,31 @@ def choose_logit_bias(
     return bias - bias.mean(), best["tau"], grid
 
 
+def training_wall_s(checkpoints: list[Path]) -> float | None:
+    """Seconds of training behind these checkpoints, from each run's ``timing.json``.
+
+    Counts every run that made the weights once: ensemble members, the ingredients of a
+    weight average (``soup_of``) and the checkpoints they were fine-tuned from
+    (``init_from``). ``None`` when a run's ``timing.json`` is missing.
+    """
+    runs: set[Path] = set()
+    todo = list(checkpoints)
+    while todo:
+        ckpt = Path(todo.pop())
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        parts = [Path(i["checkpoint"]) for i in state.get("soup_of", [])]
+        if parts:
+            todo += parts
+            continue
+        runs.add(ckpt.parent.resolve())
+        if state["config"].get("init_from"):
+            todo.append(Path(state["config"]["init_from"]))
+    timings = [r / "timing.json" for r in runs]
+    if not all(t.exists() for t in timings):
+        return None
+    return round(sum(json.loads(t.read_text())["train_wall_s"] for t in timings), 1)
+
+
 def _member(checkpoint: Path) -> dict[str, Any]:
     """An ensemble member's config, as the card reports it."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
@@ -280,9 +305,14 @@ def export_model(
         "val_accuracy_shipped_no_tta": round(float((plain.argmax(1) == val.labels).mean()), 4),
         "onnx_bytes": onnx_path.stat().st_size,
     }
-    timings = [m.parent / "timing.json" for m in members]
-    if all(t.exists() for t in timings):  # an ensemble's cost is all its members' training
-        metrics["train_wall_s"] = sum(json.loads(t.read_text())["train_wall_s"] for t in timings)
+    soup_of = [
+        ingredient
+        for m in members
+        for ingredient in torch.load(m, map_location="cpu", weights_only=False).get("soup_of", [])
+    ]
+    wall = training_wall_s(members)
+    if wall is not None:
+        metrics["train_wall_s"] = wall
     spec = WeightSpec(
         name=name,
         file=onnx_path.name,
@@ -305,9 +335,12 @@ def export_model(
             "val_clean_accuracy": metrics["val_clean"]["accuracy"],
             "precision": metrics["precision"],
             "train_wall_s": metrics.get("train_wall_s"),
+            "logit_adjust_tau": tau,
         },
         train_config=cfg.to_dict()
-        | ({"ensemble_members": [_member(m) for m in members]} if len(members) > 1 else {}),
+        | ({"ensemble_members": [_member(m) for m in members]} if len(members) > 1 else {})
+        | ({"soup_of": soup_of} if soup_of else {})
+        | ({"init_config": _member(Path(cfg.init_from))} if cfg.init_from else {}),
     )
     spec.to_json(weights_dir / f"{name}.json")
     (ckpt_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
