@@ -1,6 +1,7 @@
 """Cross-dataset validation protocol: FER+ val, held-out Taiwanese performers, media agreement.
 
-Usage: python benchmarks/cross_dataset.py [--weights MODEL.onnx] [--limit N] [--json OUT]
+Usage: python benchmarks/cross_dataset.py [--weights MODEL.onnx] [--limit N] [--sets NAME ...]
+[--json OUT]
 
 ``--weights`` scores another ONNX export (its spec ``.json`` must lie beside it); the default is
 the bundled model. Prints accuracy, macro-F1, ECE and per-class recall (with n) for each set.
@@ -27,10 +28,14 @@ def main() -> None:
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     ap.add_argument("--limit", type=int, default=None, help="at most N images per set")
+    ap.add_argument("--sets", nargs="+", default=None, help="only these sets (default: all)")
     ap.add_argument("--json", type=Path, default=None, help="also write the reports here")
     args = ap.parse_args()
     analyzer = Analyzer(weights=args.weights)
-    reports = run_protocol(analyzer, protocol_sets(args.shared), limit=args.limit)
+    sets = [s for s in protocol_sets(args.shared) if args.sets is None or s.name in args.sets]
+    if not sets:
+        ap.error(f"no set named {args.sets}")
+    reports = run_protocol(analyzer, sets, limit=args.limit)
     console = Console(width=160)
     table = Table(title=f"cross-dataset protocol: {args.weights or analyzer.expression.spec.name}")
     for col in ("set", "n", "accuracy", "macro-F1", "ECE", "recall (n) per class"):

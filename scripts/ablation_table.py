@@ -1,9 +1,10 @@
 """Collect cross-dataset protocol results into ``<weights>/<name>.ablation.json`` (for the card).
 
-Usage: python scripts/ablation_table.py OUT.json RUN=CHANGE=RESULTS.json [...]
+Usage: python scripts/ablation_table.py OUT.json RUN=CHANGE=RESULTS.json[,MORE.json] [...]
 
 Each argument names a run, the change it tests, and the JSON written by
-``benchmarks/cross_dataset.py --json`` for that run's export.
+``benchmarks/cross_dataset.py --json`` for that run's export (several, comma-separated, are
+merged: e.g. a later ``--sets`` run that adds one set).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ def main() -> None:
     rows = []
     for item in items:
         run, change, path = item.split("=", 2)
-        reports = json.loads(Path(path).read_text())
+        reports = {}
+        for one in path.split(","):
+            reports.update(json.loads(Path(one).read_text()))
         rare = reports["fer_val"]["per_class_recall"]
         rows.append(
             {
