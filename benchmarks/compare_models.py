@@ -6,7 +6,8 @@ Both models see the same images (their spec ``.json`` must lie beside each ``.on
 ``bundled`` means the bundled default). For each set it prints both accuracies, the difference
 B − A with a 95 % paired bootstrap interval (2,000 resamples of images), and McNemar's exact
 two-sided p-value on the images where exactly one model is right (McNemar, Psychometrika 12,
-1947). A difference whose interval holds 0 is within noise.
+1947). It does the same bootstrap for macro-F1 (the rare labels weigh as much as the common
+ones). A difference whose interval holds 0 is within noise.
 """
 
 from __future__ import annotations
@@ -47,6 +48,43 @@ def paired_interval(
     return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
 
 
+def macro_f1_rows(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
+    """Macro-F1 of each row of ``(b, n)`` label arrays over the labels present in that row's
+    ``y_true`` (``y_pred == -1``, no prediction, counts as wrong)."""
+    b = y_true.shape[0]
+    offsets = (np.arange(b) * (k + 1))[:, None]
+    cm = np.bincount(
+        (offsets * (k + 1) + y_true * (k + 1) + (y_pred + 1)).ravel(), minlength=b * (k + 1) ** 2
+    ).reshape(b, k + 1, k + 1)[:, :k, 1:]
+    tp = np.diagonal(cm, axis1=1, axis2=2).astype(np.float64)
+    support = cm.sum(2) + 0.0  # rows: true label (no-prediction column dropped above)
+    support += np.bincount((offsets + y_true)[y_pred == -1], minlength=b * (k + 1)).reshape(
+        b, k + 1
+    )[:, :k]
+    predicted = cm.sum(1)
+    f1 = np.where(support + predicted > 0, 2 * tp / np.maximum(support + predicted, 1), 0.0)
+    present = support > 0
+    return (f1 * present).sum(1) / np.maximum(present.sum(1), 1)
+
+
+def paired_f1_interval(
+    y_true: np.ndarray,
+    pred_a: np.ndarray,
+    pred_b: np.ndarray,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Macro-F1 difference B − A and its 95 % paired bootstrap interval."""
+    k = int(y_true.max()) + 1
+    point = macro_f1_rows(y_true[None], pred_b[None], k) - macro_f1_rows(
+        y_true[None], pred_a[None], k
+    )
+    idx = np.random.default_rng(seed).integers(0, len(y_true), (n_boot, len(y_true)))
+    diffs = macro_f1_rows(y_true[idx], pred_b[idx], k) - macro_f1_rows(y_true[idx], pred_a[idx], k)
+    return float(point[0]), float(np.quantile(diffs, 0.025)), float(np.quantile(diffs, 0.975))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("a")
@@ -56,14 +94,19 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     sets = protocol_sets(args.shared)
-    right = {}
+    right: dict[str, dict[str, np.ndarray]] = {}
+    preds: dict[str, dict[str, np.ndarray]] = {}
+    truth: dict[str, np.ndarray] = {}
     for key in ("a", "b"):
         weights = getattr(args, key)
         analyzer = Analyzer(weights=None if weights == "bundled" else Path(weights))
         reports = run_protocol(analyzer, sets, limit=args.limit)
         right[key] = {n: r.items["y_pred"] == r.items["y_true"] for n, r in reports.items()}
+        preds[key] = {n: r.items["y_pred"] for n, r in reports.items()}
+        truth = {n: r.items["y_true"] for n, r in reports.items()}
     table = Table(title=f"A = {args.a}, B = {args.b}")
-    for col in ("set", "n", "A", "B", "B − A", "95 % CI", "only A right", "only B right", "p"):
+    columns = ("set", "n", "A", "B", "B − A", "95 % CI", "only A right", "only B right", "p")
+    for col in (*columns, "macro-F1 B − A", "95 % CI "):
         table.add_column(col, justify="left" if col == "set" else "right")
     out = {}
     for name in right["a"]:
@@ -71,6 +114,7 @@ def main() -> None:
         lo, hi = paired_interval(ra, rb)
         only_a, only_b = int((ra & ~rb).sum()), int((rb & ~ra).sum())
         p = mcnemar_exact(only_a, only_b)
+        f1_diff, f1_lo, f1_hi = paired_f1_interval(truth[name], preds["a"][name], preds["b"][name])
         out[name] = {
             "n": len(ra),
             "a": float(ra.mean()),
@@ -80,6 +124,8 @@ def main() -> None:
             "only_a": only_a,
             "only_b": only_b,
             "p_mcnemar": p,
+            "macro_f1_diff": f1_diff,
+            "macro_f1_ci": [f1_lo, f1_hi],
         }
         table.add_row(
             name,
@@ -91,6 +137,8 @@ def main() -> None:
             str(only_a),
             str(only_b),
             f"{p:.3f}",
+            f"{f1_diff:+.4f}",
+            f"[{f1_lo:+.4f}, {f1_hi:+.4f}]",
         )
     Console(width=160).print(table)
     if args.json:

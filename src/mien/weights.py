@@ -13,7 +13,7 @@ from mien.errors import WeightsError
 
 WEIGHTS_PACKAGE = "mien.expression.weights"
 #: The expression model used when none is named (the one shipped model; see its card).
-DEFAULT_MODEL = "fer_resnet_v1"
+DEFAULT_MODEL = "fer_resnet_v3"
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class WeightSpec:
     """Everything needed to use one weight file correctly (timm's ``PretrainedCfg`` idea).
 
     Attributes:
-        name: registry name, e.g. ``"fer_resnet_v1"``.
+        name: registry name, e.g. ``"fer_resnet_v3"``.
         file: ONNX file name inside the package's ``expression/weights`` folder.
         sha256: hex digest the file must have.
         input_size: crop side in pixels (crops are ``input_size``×``input_size``).

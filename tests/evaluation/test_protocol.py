@@ -138,3 +138,4 @@ def test_protocol_scripts_run_on_a_tiny_subset(tmp_path, shared):
     assert reports["observer_reference"]["n_all"] == 211
     for row in json.loads(compare.read_text()).values():  # a model against itself
         assert (row["diff"], row["only_a"], row["only_b"], row["p_mcnemar"]) == (0.0, 0, 0, 1.0)
+        assert row["macro_f1_diff"] == 0.0 and row["macro_f1_ci"] == [0.0, 0.0]
