@@ -295,7 +295,13 @@ def render(
         f"| input | `(n, 1, {spec.input_size}, {spec.input_size})` float32 grey in [0, 255], aligned with the `{spec.alignment}` template |",
         f"| output | logits; mien averages crop and mirror ({'on' if spec.flip_tta else 'off'}), divides by T = {spec.temperature} and applies softmax |",
         f"| abstention | top probability < {spec.abstain_threshold}, or `quality_ok` false |",
-        f"| training wall time | {m.get('train_wall_s', 0) / 60:.1f} min on 2 CPU cores |"
+        f"| training wall time | {m.get('train_wall_s', 0) / 60:.1f} min on 2 CPU cores"
+        + (
+            f", summed over every run behind the weights ({len(cfg.get('soup_of') or [])} "
+            "fine-tunings, which ran two or three at a time, and the run they started from) |"
+            if cfg.get("soup_of")
+            else " |"
+        )
         if m.get("train_wall_s")
         else "| training wall time | – |",
         f"| licence | {spec.license} (weights and code); training images are research-use only |",
