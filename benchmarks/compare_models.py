@@ -21,8 +21,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from mien import Analyzer
-from mien.evaluation.protocol import protocol_sets, run_protocol
+from mien.errors import MienError
+from mien.evaluation.protocol import protocol_analyzer, run_protocol, select_sets
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,14 +93,18 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    sets = protocol_sets(args.shared)
+    if args.limit is not None and args.limit < 1:
+        ap.error("--limit must be at least 1")
+    try:  # check both models and the data before the long part
+        sets = select_sets(args.shared)
+        analyzers = {"a": protocol_analyzer(args.a), "b": protocol_analyzer(args.b)}
+    except MienError as e:
+        ap.error(str(e))
     right: dict[str, dict[str, np.ndarray]] = {}
     preds: dict[str, dict[str, np.ndarray]] = {}
     truth: dict[str, np.ndarray] = {}
     for key in ("a", "b"):
-        weights = getattr(args, key)
-        analyzer = Analyzer(weights=None if weights == "bundled" else Path(weights))
-        reports = run_protocol(analyzer, sets, limit=args.limit)
+        reports = run_protocol(analyzers[key], sets, limit=args.limit)
         right[key] = {n: r.items["y_pred"] == r.items["y_true"] for n, r in reports.items()}
         preds[key] = {n: r.items["y_pred"] for n, r in reports.items()}
         truth = {n: r.items["y_true"] for n, r in reports.items()}
@@ -140,7 +144,7 @@ def main() -> None:
             f"{f1_diff:+.4f}",
             f"[{f1_lo:+.4f}, {f1_hi:+.4f}]",
         )
-    Console(width=160).print(table)
+    Console(width=200).print(table)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
 

@@ -17,8 +17,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from mien import Analyzer
-from mien.evaluation.protocol import observer_reference, protocol_sets, run_protocol
+from mien.errors import MienError
+from mien.evaluation.protocol import (
+    observer_reference,
+    protocol_analyzer,
+    run_protocol,
+    select_sets,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,10 +36,13 @@ def main() -> None:
     ap.add_argument("--sets", nargs="+", default=None, help="only these sets (default: all)")
     ap.add_argument("--json", type=Path, default=None, help="also write the reports here")
     args = ap.parse_args()
-    analyzer = Analyzer(weights=args.weights)
-    sets = [s for s in protocol_sets(args.shared) if args.sets is None or s.name in args.sets]
-    if not sets:
-        ap.error(f"no set named {args.sets}")
+    if args.limit is not None and args.limit < 1:
+        ap.error("--limit must be at least 1")
+    try:
+        sets = select_sets(args.shared, args.sets)
+        analyzer = protocol_analyzer(args.weights)
+    except MienError as e:
+        ap.error(str(e))
     reports = run_protocol(analyzer, sets, limit=args.limit)
     console = Console(width=160)
     table = Table(title=f"cross-dataset protocol: {args.weights or analyzer.expression.spec.name}")
@@ -65,7 +73,8 @@ def main() -> None:
         ref = observer_reference(args.shared)
         recall = ", ".join(f"{k} {r:.2f} ({n})" for k, (r, n) in ref.per_class_recall.items())
         console.print(
-            f"human reference on taiwanese_heldout (observers' plurality vs intended label): "
+            "human reference on taiwanese_heldout, all photos whatever --limit (observers' "
+            "plurality vs intended label): "
             f"{ref.accuracy_all:.4f} of {ref.n_all} photos, {ref.accuracy_expressive:.4f} of the "
             f"{ref.n_expressive} non-neutral ones; recall {recall}"
         )

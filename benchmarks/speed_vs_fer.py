@@ -5,7 +5,7 @@ Usage: python benchmarks/speed_vs_fer.py [--photos ../shared/media/faces] [--rep
 Both pipelines start from the file path (decode included), after one warm-up pass. mien is
 timed three ways: ``Analyzer.analyze_batch`` over the list (what ``mien analyze`` does: the next
 files are decoded in a background thread), one ``Analyzer.analyze`` call per path, both with the
-default quality flags (FaceMesh head pose, about 3 ms per face), and ``analyze_batch`` without
+default quality flags (FaceMesh head pose, about 5–7 ms per face), and ``analyze_batch`` without
 head pose (``--no-pose``). Prints images/s, images with a face, faces found, and the classifier
 alone in ms per face. Needs
 ``pip install -e .[bench] && pip install --no-deps fer``. The machine's other load changes

@@ -17,14 +17,17 @@ run() {
   $PY benchmarks/cross_dataset.py --weights "$out/export/$name.onnx" \
     --json "$out/cross_dataset.json" > "$out/cross.txt" 2>&1
 }
+pids=()
 if [ "${ROUND2:-0}" != 1 ]; then
   # round 1: the control, class balance, class balance + SMILEsmileD
-  run d_ft &
-  run e_ft_bal class_balance=0.5 &
-  run f_ft_bal_smiles class_balance=0.5 smiles_dir=../shared/data/smiles &
+  run d_ft & pids+=($!)
+  run e_ft_bal class_balance=0.5 & pids+=($!)
+  run f_ft_bal_smiles class_balance=0.5 smiles_dir=../shared/data/smiles & pids+=($!)
 else
   # round 2 (ROUND2=1): more balanced arms to average with the first (scripts/soup.py)
-  run h_ft_bal_seed2 class_balance=0.5 seed=2 &
-  run i_ft_bal03 class_balance=0.3 seed=3 &
+  run h_ft_bal_seed2 class_balance=0.5 seed=2 & pids+=($!)
+  run i_ft_bal03 class_balance=0.3 seed=3 & pids+=($!)
 fi
-wait
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done  # a failed arm fails the script
+exit $status

@@ -16,23 +16,49 @@ from pathlib import Path
 import torch
 
 
+def load(run: Path) -> dict:
+    """``run/best.pt`` with its EMA weights and config, or exit with one line naming it."""
+    path = run / "best.pt"
+    if not path.is_file():
+        raise SystemExit(f"{run}: no best.pt (is it a training run folder?)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # a truncated or foreign file
+        raise SystemExit(f"{path}: not a readable checkpoint ({e})") from e
+    if not isinstance(state, dict) or "ema" not in state or "config" not in state:
+        raise SystemExit(f"{path}: not a best.pt from scripts/train.py (no 'ema' or 'config')")
+    return state
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("out", type=Path)
     ap.add_argument("runs", type=Path, nargs="+")
     args = ap.parse_args()
-    states = [torch.load(r / "best.pt", weights_only=False) for r in args.runs]
-    inits = {s["config"].get("init_from") for s in states}
+    runs = [r.resolve() for r in args.runs]
+    if len(set(runs)) != len(runs) or len(runs) < 2:
+        ap.error("give at least two different runs")
+    if args.out.resolve() in runs or (args.out / "best.pt").exists():
+        ap.error(f"{args.out}: is one of the runs or already holds a best.pt; pick a new folder")
+    states = [load(r) for r in args.runs]
+    inits = {
+        None if s["config"].get("init_from") is None else Path(s["config"]["init_from"]).resolve()
+        for s in states
+    }
     if len(inits) != 1 or None in inits:
-        raise SystemExit(
-            f"the runs must share one init_from checkpoint; got {sorted(map(str, inits))}"
-        )
+        got = sorted(map(str, inits))
+        raise SystemExit(f"the runs must share one init_from checkpoint; got {got}")
+    first = states[0]["ema"]
+    for run, state in zip(args.runs[1:], states[1:], strict=True):
+        ema = state["ema"]
+        if ema.keys() != first.keys() or any(ema[k].shape != first[k].shape for k in first):
+            raise SystemExit(f"{run}: its network differs from {args.runs[0]}'s (keys or shapes)")
     soup = {}
-    for key, first in states[0]["ema"].items():
-        if first.dtype.is_floating_point:
+    for key, value in first.items():
+        if value.dtype.is_floating_point:
             soup[key] = sum(s["ema"][key] for s in states) / len(states)
         else:
-            soup[key] = first.clone()
+            soup[key] = value.clone()
     config = dict(states[0]["config"])
     config["out"] = str(args.out)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -151,6 +151,37 @@ def _all_configs(cfg: dict[str, Any]) -> list[dict[str, Any]]:
     return parts or [cfg]
 
 
+def _read_as(counts: dict[str, int], label: str) -> str:
+    """ "7 of 34 photos (surprise 13, happiness 6, …)": how observers read one posed label."""
+    n = sum(counts.values())
+    others = ", ".join(f"{k} {v}" for k, v in counts.items() if k != label)
+    return f"{counts.get(label, 0)} of {n} photos (the others: {others})"
+
+
+def performer_intervals(
+    reports: dict[str, EvalReport], subjects: dict[str, tuple[str, ...]]
+) -> dict[str, Any] | None:
+    """Accuracy intervals that resample performers (``subjects``: set name → performer per
+    image) instead of images, with the range of per-performer accuracy; ``None`` if no set
+    has performers."""
+    from mien.evaluation.bootstrap import group_bootstrap_accuracy
+
+    ci, accs = {}, []
+    for name, groups in subjects.items():
+        r = reports.get(name)
+        if r is None or not r.items:
+            continue
+        correct = r.items["y_pred"] == r.items["y_true"]
+        ci[name] = group_bootstrap_accuracy(correct, groups)
+        if not accs:  # the spread of per-performer accuracy, on the first such set
+            g = np.asarray(groups)
+            accs = [float(correct[g == k].mean()) for k in np.unique(g)]
+    if not ci:
+        return None
+    n_groups = len({k for groups in subjects.values() for k in groups})
+    return {"ci": ci, "min": min(accs), "max": max(accs), "n_groups": n_groups}
+
+
 def _data_lines(cfg: dict[str, Any]) -> list[str]:
     """The card's "Data" section."""
     runs = _all_configs(cfg)
@@ -179,8 +210,11 @@ def _data_lines(cfg: dict[str, Any]) -> list[str]:
     if any(balance):
         lines.append(
             "- **Class-balanced sampling**: each row drawn with probability ∝ n_label^−β, "
-            f"β ∈ {balance} across the runs (β = 0: plain shuffling), so the rare labels "
-            "(contempt 119, disgust 119, fear 532 FER+ training images) are seen more often."
+            f"β ∈ {balance} across the runs (β = 0: plain shuffling). The counts n_label are "
+            "over all training rows, the Taiwanese copies included (each posed photo appears "
+            f"2 × {cfg.get('taiwanese_repeat', 1)} times per epoch), so disgust and fear are far "
+            "less rare there than in FER+ alone (119 and 532 images) and contempt (119 rows, "
+            "FER+ only) is the label that gains most weight."
         )
     lines += [
         "- Checkpoints, flip averaging, the logit bias and the temperature were chosen on "
@@ -202,8 +236,8 @@ def _optimiser(c: dict[str, Any]) -> str:
         f"{c.get('ema_decay')}, bf16 autocast on the CPU, seed {c.get('seed')}. Augmentation: "
         f"rotation ±{c.get('rotate_deg')}°, scale {c.get('scale_range')}, shift "
         f"±{c.get('translate')}, flip, brightness ±{c.get('brightness')}, contrast "
-        f"±{c.get('contrast')}, gamma ±{c.get('gamma', 0)}, blur p={c.get('blur_p', 0)}, JPEG "
-        f"p={c.get('jpeg_p', 0)}, low resolution p={c.get('lowres_p')}, erasing "
+        f"±{c.get('contrast')}, gamma ±{c.get('gamma') or 0:g}, blur p={c.get('blur_p') or 0:g}, JPEG "
+        f"p={c.get('jpeg_p') or 0:g}, low resolution p={c.get('lowres_p')}, erasing "
         f"p={c.get('erase_p')}."
     )
 
@@ -261,6 +295,7 @@ def render(
     weights_path: Path,
     limit: int | None = None,
     reference: Any = None,
+    performer_ci: dict[str, Any] | None = None,
 ) -> str:
     """The card's Markdown (with a warning banner when ``limit`` cut the sets short)."""
     cfg = spec.train_config
@@ -329,27 +364,50 @@ def render(
         "",
         *(
             [
-                "**Human reference.** On `taiwanese_heldout` the observers' own plurality "
-                "choice equals the performer's intended label for "
+                "**Human reference (not a ceiling).** On `taiwanese_heldout` the observers' "
+                "own plurality choice equals the performer's intended label for "
                 f"{reference.accuracy_all:.3f} of the {reference.n_all} photos "
                 f"({reference.accuracy_expressive:.3f} of the {reference.n_expressive} "
-                "non-neutral ones; raters had no neutral option). Per intended label: "
+                "non-neutral ones; raters had no neutral option, so neutral photos count as "
+                "their misses by construction). Per intended label: "
                 + ", ".join(
                     f"{k} {r:.2f} ({n})" for k, (r, n) in reference.per_class_recall.items()
                 )
-                + ". Posed fear, in particular, mostly *looks like* surprise or sadness to "
-                "people; `taiwanese_heldout_perceived` scores the model against what the "
-                "observers saw, which is what mien claims to measure.",
+                + ". Posed fear is read as fear in "
+                + _read_as(reference.read_as.get("fear", {}), "fear")
+                + ". `taiwanese_heldout_perceived` scores the model against what the observers "
+                "saw (their plurality label, under half the votes for some photos), which is "
+                "what mien claims to measure.",
                 "",
             ]
             if reference is not None
             else []
         ),
         "FER+ `val` also picked the checkpoint, the flip averaging and the temperature, "
-        "so its numbers are slightly optimistic; the other sets were never tuned on. "
+        "so its numbers are slightly optimistic; the other sets were never trained on nor "
+        "used for those choices, but they were used to compare candidate models (see Data). "
         "`media_faces` labels come from single annotators (about half agree with a second "
-        "one): read it as agreement, not accuracy.",
+        "one): read it as agreement, not accuracy. Each set is scored over the labels it "
+        "contains ("
+        + ", ".join(f"{name} {len(r.labels)}" for name, r in reports.items())
+        + "), so the accuracies are not on one scale.",
         "",
+        *(
+            [
+                "Intervals above resample images. The held-out photos come from only "
+                f"{performer_ci['n_groups']} performers, whose accuracies on the first set "
+                "range from "
+                f"{performer_ci['min']:.2f} to {performer_ci['max']:.2f}; resampling "
+                "performers instead gives accuracy intervals of "
+                + ", ".join(
+                    f"{name} [{lo:.3f}, {hi:.3f}]" for name, (lo, hi) in performer_ci["ci"].items()
+                )
+                + " (cluster bootstrap).",
+                "",
+            ]
+            if performer_ci
+            else []
+        ),
     ]
     lines += [
         "### Recall per label (n)",
@@ -449,9 +507,10 @@ def write_model_card(
 
     shared = Path(shared)
     spec = analyzer.expression.spec
+    sets = protocol_sets(shared)
     reports = {
         s.name: evaluate(analyzer, limited(s.dataset, limit), detect=s.detect, n_boot=n_boot)
-        for s in protocol_sets(shared)
+        for s in sets
     }
     calibration = calibration_table(analyzer.expression, shared / "data" / "fer", n_boot=n_boot)
     weights_dir = weights_dir or bundled_dir()
@@ -467,6 +526,14 @@ def write_model_card(
         analyzer.expression.path,
         limit,
         observer_reference(shared) if "taiwanese_heldout" in reports else None,
+        performer_intervals(
+            reports,
+            {
+                s.name: limited(s.dataset, limit).columns["subject"]
+                for s in sets
+                if "subject" in s.dataset.columns
+            },
+        ),
     )
     out = Path(out)
     out.write_text(text)

@@ -65,3 +65,18 @@ def test_fit_temperature_recovers_the_true_temperature():
     t = fit_temperature(overconfident, y)
     assert t == pytest.approx(2.5, rel=0.05)
     assert nll(overconfident, y, t) < nll(overconfident, y)
+
+
+def test_group_bootstrap_resamples_whole_groups():
+    from mien.evaluation.bootstrap import group_bootstrap_accuracy
+
+    # every group 50 % right: any resample of groups is 50 % right
+    correct = np.array([True, False] * 10)
+    groups = np.repeat(np.arange(5), 4)
+    assert group_bootstrap_accuracy(correct, groups) == (0.5, 0.5)
+    # one group all right, one all wrong: the interval spans most of [0, 1], far wider than
+    # the image bootstrap of the same 50 % accuracy
+    correct = np.array([True] * 50 + [False] * 50)
+    lo, hi = group_bootstrap_accuracy(correct, ["a"] * 50 + ["b"] * 50)
+    assert lo == 0.0 and hi == 1.0
+    assert np.isnan(group_bootstrap_accuracy(np.array([], bool), [])[0])

@@ -51,6 +51,13 @@ def test_observer_reference_known_values(shared):
     assert ref.per_class_recall["fear"] == (pytest.approx(7 / 34), 34)
     assert ref.per_class_recall["happiness"] == (1.0, 36)
     assert ref.per_class_recall["neutral"] == (0.0, 12)
+    assert ref.read_as["fear"] == {
+        "surprise": 13,
+        "fear": 7,
+        "happiness": 6,
+        "anger": 5,
+        "sadness": 3,
+    }
 
 
 @pytest.mark.shared
@@ -104,7 +111,8 @@ def test_model_card_regenerates(tmp_path, shared):
         assert heading in text
     assert "| taiwanese_heldout | detect | 6 |" in text
     assert "| taiwanese_heldout_perceived | detect | 6 |" in text
-    assert "**Human reference.** On `taiwanese_heldout` the observers' own plurality" in text
+    assert "**Human reference (not a ceiling).** On `taiwanese_heldout`" in text
+    assert "resampling performers instead gives accuracy intervals of taiwanese_heldout [" in text
 
 
 @pytest.mark.shared

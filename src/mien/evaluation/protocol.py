@@ -4,10 +4,12 @@ Sets (paths relative to the ``shared`` folder beside the repository):
 
 * ``fer_val`` — FER+ ``val`` crops, classified as crops (``data/fer``, ``split == "val"``);
 * ``taiwanese_heldout`` — posed photos of the performers in ``subsets/taiwanese_heldout.json``
-  (never trained or tuned on), through the whole pipeline (detect + align), intended labels;
+  (never trained on nor used to pick checkpoints; used to compare candidate models), through
+  the whole pipeline (detect + align), intended labels;
 * ``taiwanese_heldout_perceived`` — the same performers' non-neutral photos, labelled with
-  what most of their 50–100 observers chose (``observer_label``): the figure that matches
-  what mien claims to measure, *perceived* expression;
+  their observers' plurality choice (``observer_label`` as the dataset gives it; 99–100 raters
+  a photo, and in 40 of the 199 photos the plurality is under half the votes): the figure that
+  matches what mien claims to measure, *perceived* expression;
 * ``media_faces`` — the 400 photos of ``media/faces`` through the whole pipeline; their labels
   come from single annotators and agree with a second one about half the time, so this is an
   *agreement* figure, never a tuning target.
@@ -23,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from mien.errors import DatasetError, WeightsError
 from mien.evaluation.datasets import LabeledDataset, read_labels_csv
 from mien.evaluation.runner import EvalReport, evaluate
 from mien.pipeline import Analyzer
@@ -52,6 +55,7 @@ class ObserverReference:
         n_expressive: the non-neutral ones.
         accuracy_expressive: plurality == intended over those, in [0, 1].
         per_class_recall: intended label → (share read as that label, n).
+        read_as: intended label → {observers' plurality label: photos}.
     """
 
     n_all: int
@@ -59,6 +63,7 @@ class ObserverReference:
     n_expressive: int
     accuracy_expressive: float
     per_class_recall: dict[str, tuple[float, int]]
+    read_as: dict[str, dict[str, int]]
 
 
 def load_subset(name: str) -> dict[str, Any]:
@@ -103,12 +108,19 @@ def observer_reference(shared: str | Path) -> ObserverReference:
     observed = ds.columns["observer_label"]
     hits = [o == t for o, t in zip(observed, ds.labels, strict=True)]
     expressive = [h for h, t in zip(hits, ds.labels, strict=True) if t != "neutral"]
-    recall = {}
+    recall, read_as = {}, {}
     for label in dict.fromkeys(sorted(ds.labels)):
         mine = [h for h, t in zip(hits, ds.labels, strict=True) if t == label]
         recall[label] = (sum(mine) / len(mine), len(mine))
+        seen = [o for o, t in zip(observed, ds.labels, strict=True) if t == label]
+        read_as[label] = {o: seen.count(o) for o in sorted(set(seen), key=lambda o: -seen.count(o))}
     return ObserverReference(
-        len(hits), sum(hits) / len(hits), len(expressive), sum(expressive) / len(expressive), recall
+        len(hits),
+        sum(hits) / len(hits),
+        len(expressive),
+        sum(expressive) / len(expressive),
+        recall,
+        read_as,
     )
 
 
@@ -154,8 +166,68 @@ def protocol_sets(shared: str | Path) -> list[ProtocolSet]:
     return sets
 
 
+SET_NAMES = ("fer_val", "taiwanese_heldout", "taiwanese_heldout_perceived", "media_faces")
+"""Every set of the protocol, in table order."""
+
+
+def select_sets(shared: str | Path, names: list[str] | None = None) -> list[ProtocolSet]:
+    """The protocol sets named in ``names`` (all that exist when ``None``).
+
+    Raises:
+        DatasetError: a name not in :data:`SET_NAMES`, no protocol data at all under
+            ``shared``, or a named set whose data is missing.
+    """
+    unknown = sorted(set(names or ()) - set(SET_NAMES))
+    if unknown:
+        raise DatasetError(f"unknown set(s) {unknown}; the sets are {list(SET_NAMES)}")
+    sets = protocol_sets(shared)
+    if not sets:
+        raise DatasetError(
+            f"no protocol data under {Path(shared).resolve()} (expected data/fer, "
+            "data/taiwanese or media/faces with a labels.csv); pass --shared"
+        )
+    if names:
+        missing = sorted(set(names) - {s.name for s in sets})
+        if missing:
+            raise DatasetError(f"set(s) {missing} have no data under {Path(shared).resolve()}")
+        sets = [s for s in sets if s.name in names]
+    return sets
+
+
+def protocol_analyzer(weights: str | Path | None) -> Analyzer:
+    """An :class:`Analyzer` for the bundled model (``None`` or ``"bundled"``) or for an
+    exported ONNX file, which must have its spec JSON (same stem) beside it, so that its
+    labels, temperature, logit bias and checksum are the ones it was exported with.
+
+    Raises:
+        WeightsError: the file or its spec is missing, or the model does not load.
+    """
+    if weights is None or str(weights) == "bundled":
+        return Analyzer()
+    path = Path(weights)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such file")
+    if not path.with_suffix(".json").is_file():
+        raise WeightsError(
+            f"{path}: its spec {path.with_suffix('.json').name} is missing beside it "
+            "(scripts/export_onnx.py writes both)"
+        )
+    try:
+        return Analyzer(weights=path)
+    except WeightsError:
+        raise
+    except Exception as e:  # onnxruntime's own errors for a file that is not a model
+        raise WeightsError(f"{path}: does not load as an ONNX model ({e})") from e
+
+
 def limited(dataset: LabeledDataset, limit: int | None) -> LabeledDataset:
-    """A spread-out subset of ``limit`` items (every ``len/limit``-th), or the whole set."""
+    """A spread-out subset of ``limit`` items (every ``len/limit``-th), or the whole set.
+
+    Raises:
+        ValueError: ``limit`` below 1.
+    """
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
     if limit is None or limit >= len(dataset):
         return dataset
     step = len(dataset) / limit

@@ -216,9 +216,13 @@ def training_wall_s(checkpoints: list[Path]) -> float | None:
     (``init_from``). ``None`` when a run's ``timing.json`` is missing.
     """
     runs: set[Path] = set()
+    seen: set[Path] = set()
     todo = list(checkpoints)
     while todo:
         ckpt = Path(todo.pop())
+        if ckpt.resolve() in seen:  # a checkpoint that lists itself must not loop forever
+            continue
+        seen.add(ckpt.resolve())
         state = torch.load(ckpt, map_location="cpu", weights_only=False)
         parts = [Path(i["checkpoint"]) for i in state.get("soup_of", [])]
         if parts:
