@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mien.errors import MienError
+from mien.evaluation.bootstrap import macro_f1_rows
 from mien.evaluation.protocol import protocol_analyzer, run_protocol, select_sets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,25 +47,6 @@ def paired_interval(
     idx = rng.integers(0, len(diff), (n_boot, len(diff)))
     means = diff[idx].mean(1)
     return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
-
-
-def macro_f1_rows(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
-    """Macro-F1 of each row of ``(b, n)`` label arrays over the labels present in that row's
-    ``y_true`` (``y_pred == -1``, no prediction, counts as wrong)."""
-    b = y_true.shape[0]
-    offsets = (np.arange(b) * (k + 1))[:, None]
-    cm = np.bincount(
-        (offsets * (k + 1) + y_true * (k + 1) + (y_pred + 1)).ravel(), minlength=b * (k + 1) ** 2
-    ).reshape(b, k + 1, k + 1)[:, :k, 1:]
-    tp = np.diagonal(cm, axis1=1, axis2=2).astype(np.float64)
-    support = cm.sum(2) + 0.0  # rows: true label (no-prediction column dropped above)
-    support += np.bincount((offsets + y_true)[y_pred == -1], minlength=b * (k + 1)).reshape(
-        b, k + 1
-    )[:, :k]
-    predicted = cm.sum(1)
-    f1 = np.where(support + predicted > 0, 2 * tp / np.maximum(support + predicted, 1), 0.0)
-    present = support > 0
-    return (f1 * present).sum(1) / np.maximum(present.sum(1), 1)
 
 
 def paired_f1_interval(

@@ -508,9 +508,9 @@ def write_model_card(
     shared = Path(shared)
     spec = analyzer.expression.spec
     sets = protocol_sets(shared)
+    data = {s.name: limited(s.dataset, limit) for s in sets}
     reports = {
-        s.name: evaluate(analyzer, limited(s.dataset, limit), detect=s.detect, n_boot=n_boot)
-        for s in sets
+        s.name: evaluate(analyzer, data[s.name], detect=s.detect, n_boot=n_boot) for s in sets
     }
     calibration = calibration_table(analyzer.expression, shared / "data" / "fer", n_boot=n_boot)
     weights_dir = weights_dir or bundled_dir()
@@ -528,11 +528,7 @@ def write_model_card(
         observer_reference(shared) if "taiwanese_heldout" in reports else None,
         performer_intervals(
             reports,
-            {
-                s.name: limited(s.dataset, limit).columns["subject"]
-                for s in sets
-                if "subject" in s.dataset.columns
-            },
+            {name: d.columns["subject"] for name, d in data.items() if "subject" in d.columns},
         ),
     )
     out = Path(out)

@@ -80,3 +80,17 @@ def test_group_bootstrap_resamples_whole_groups():
     lo, hi = group_bootstrap_accuracy(correct, ["a"] * 50 + ["b"] * 50)
     assert lo == 0.0 and hi == 1.0
     assert np.isnan(group_bootstrap_accuracy(np.array([], bool), [])[0])
+
+
+def test_macro_f1_rows_matches_macro_f1_with_misses():
+    from mien.evaluation.bootstrap import macro_f1_rows
+
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 5, (3, 200))
+    y_true[y_true == 4] = 3  # a label no row holds
+    y_pred = np.where(rng.random((3, 200)) < 0.6, y_true, rng.integers(-1, 5, (3, 200)))
+    rows = macro_f1_rows(y_true, y_pred, 5)
+    for t, p, got in zip(y_true, y_pred, rows, strict=True):
+        miss = p == -1
+        cm = confusion_matrix(t[~miss], p[~miss], 5)
+        assert got == pytest.approx(macro_f1(cm, np.bincount(t[miss], minlength=5)))

@@ -29,6 +29,40 @@ def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
     return (float(lo), float(hi))
 
 
+def _confusions(t: np.ndarray, p: np.ndarray, k: int) -> np.ndarray:
+    """``(b, K, K + 1)`` confusion matrix of each row of ``(b, n)`` label arrays; the extra
+    last column counts "no prediction" (``p == -1``)."""
+    b = t.shape[0]
+    col = np.where(p < 0, k, p)
+    flat = (np.arange(b)[:, None] * k * (k + 1) + t * (k + 1) + col).ravel()
+    return np.bincount(flat, minlength=b * k * (k + 1)).reshape(b, k, k + 1)
+
+
+def _macro_f1(cm: np.ndarray) -> np.ndarray:
+    """``(b,)`` macro-F1 of ``(b, K, K + 1)`` confusions, over the classes present in each."""
+    k = cm.shape[1]
+    tp = cm[:, np.arange(k), np.arange(k)].astype(np.float64)
+    support = cm.sum(axis=2)
+    predicted = cm[:, :, :k].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(support > 0, 2 * tp / (support + predicted), np.nan)
+        return np.nanmean(f1, axis=1)
+
+
+def macro_f1_rows(
+    y_true: npt.NDArray[np.integer], y_pred: npt.NDArray[np.integer], num_classes: int
+) -> npt.NDArray[np.float64]:
+    """Macro-F1 of each row of ``(b, n)`` label arrays, all rows at once (e.g. resamples).
+
+    As :func:`mien.evaluation.metrics.macro_f1`: the mean F1 over the classes present in that
+    row's ``y_true``; ``y_pred == -1`` (no prediction) counts as a miss.
+
+    Returns:
+        ``(b,)`` float64 in ``[0, 1]``.
+    """
+    return _macro_f1(_confusions(np.asarray(y_true), np.asarray(y_pred), num_classes))
+
+
 def bootstrap_metrics(
     y_true: npt.NDArray[np.integer],
     y_pred: npt.NDArray[np.integer],
@@ -61,18 +95,12 @@ def bootstrap_metrics(
     idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
     t, p = y_true[idx], y_pred[idx]
     acc = (t == p).mean(axis=1)
-    # confusion per resample, with an extra column for "no prediction"
-    col = np.where(p < 0, k, p)
-    flat = (np.arange(n_boot)[:, None] * k * (k + 1) + t * (k + 1) + col).ravel()
-    cm = np.bincount(flat, minlength=n_boot * k * (k + 1)).reshape(n_boot, k, k + 1)
+    cm = _confusions(t, p, k)
     tp = cm[:, np.arange(k), np.arange(k)].astype(np.float64)
     support = cm.sum(axis=2)
-    predicted = cm[:, :, :k].sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         recall = np.where(support > 0, tp / support, np.nan)
-        f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), np.nan)
-        f1 = np.where(support > 0, f1, np.nan)  # macro over classes present in the resample
-        macro = np.nanmean(f1, axis=1)
+    macro = _macro_f1(cm)
     ece_ci = None
     has = y_pred >= 0
     if has.any():

@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mien.detection.base import FaceDetector
 from mien.types import EXPRESSIONS
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,18 @@ def load_fer_clean_mask(fer_dir: str | Path, split: str) -> np.ndarray:
     return np.asarray([not r.get("cross_split_dup_rows") for r in rows if r["split"] == split])
 
 
+def _largest_face_crop(detector: FaceDetector, image: np.ndarray) -> np.ndarray | None:
+    """The ``(48, 48)`` uint8 aligned crop of the image's largest detected face, as the
+    product makes it at run time; ``None`` when no face is found."""
+    from mien.alignment import align_faces
+
+    faces = detector.detect(image)
+    if not len(faces):
+        return None
+    crops, _ = align_faces(image, faces[int(np.argmax(faces.area))])
+    return crops[0]
+
+
 def load_taiwanese(
     tw_dir: str | Path,
     *,
@@ -120,7 +133,7 @@ def load_taiwanese(
     Returns:
         ``(train, val)`` split by performer: ``val_subjects`` go to ``val``.
     """
-    from mien.alignment import align_faces, crop_whole_image
+    from mien.alignment import crop_whole_image
     from mien.detection import MediaPipeFaceDetector
     from mien.io import read_image
 
@@ -143,10 +156,9 @@ def load_taiwanese(
                     observed /= observed.sum()
                     target = observer_weight * observed + (1 - observer_weight) * target
             is_val = r["subject"] in val_subjects
-            faces = detector.detect(image)
-            if len(faces):
-                crops, _ = align_faces(image, faces[int(np.argmax(faces.area))])
-                out[is_val].append((crops[0], target, label, "taiwanese_aligned"))
+            crop = _largest_face_crop(detector, image)
+            if crop is not None:
+                out[is_val].append((crop, target, label, "taiwanese_aligned"))
             else:
                 missed += 1
             out[is_val].append((crop_whole_image(image), target, label, "taiwanese_whole"))
@@ -172,7 +184,6 @@ def load_smiles(smiles_dir: str | Path) -> ArraySet:
     ``-log(1 - p_happiness)`` only. Rows flagged ``label_conflict`` (in both folders) and
     photos the detector misses are dropped.
     """
-    from mien.alignment import align_faces
     from mien.detection import MediaPipeFaceDetector
     from mien.io import read_image
 
@@ -188,13 +199,11 @@ def load_smiles(smiles_dir: str | Path) -> ArraySet:
     missed = 0
     with MediaPipeFaceDetector("auto") as detector:
         for r in rows:
-            image = read_image(smiles_dir / r["path"])
-            faces = detector.detect(image)
-            if not len(faces):
+            crop = _largest_face_crop(detector, read_image(smiles_dir / r["path"]))
+            if crop is None:
                 missed += 1
                 continue
-            crops, _ = align_faces(image, faces[int(np.argmax(faces.area))])
-            images.append(crops[0])
+            images.append(crop)
             smile = r["smile"] == "1"
             targets.append(np.eye(k, dtype=np.float32)[happy] if smile else np.zeros(k, np.float32))
             labels.append(happy if smile else NOT_HAPPINESS)

@@ -276,8 +276,8 @@ def export_model(
     val = load_fer(cfg.fer_dir, "val")
     clean = load_fer_clean_mask(cfg.fer_dir, "val")
     fp32_acc = float((onnx_logits(fp32_path, val.images).argmax(1) == val.labels).mean())
-    if int8:
-        train = load_fer(cfg.fer_dir, "train")
+    train = load_fer(cfg.fer_dir, "train") if int8 or logit_adjust else None
+    if train is not None and int8:
         pick = np.random.default_rng(seed).choice(len(train), 512, replace=False)
         quantize_onnx(fp32_path, onnx_path, train.images[pick])
     else:
@@ -289,9 +289,8 @@ def export_model(
         flip_tta = gain >= 0.003
     logits = flipped if flip_tta else plain
     bias, tau, adjust_table = np.zeros(len(EXPRESSIONS)), 0.0, []
-    if logit_adjust:
-        train_labels = load_fer(cfg.fer_dir, "train").labels
-        bias, tau, adjust_table = choose_logit_bias(logits, val.labels, train_labels)
+    if train is not None and logit_adjust:
+        bias, tau, adjust_table = choose_logit_bias(logits, val.labels, train.labels)
     logits = logits + bias
     temperature = fit_temperature(logits, val.labels)
     metrics = {
@@ -309,11 +308,8 @@ def export_model(
         "val_accuracy_shipped_no_tta": round(float((plain.argmax(1) == val.labels).mean()), 4),
         "onnx_bytes": onnx_path.stat().st_size,
     }
-    soup_of = [
-        ingredient
-        for m in members
-        for ingredient in torch.load(m, map_location="cpu", weights_only=False).get("soup_of", [])
-    ]
+    states = [torch.load(m, map_location="cpu", weights_only=False) for m in members]
+    soup_of = [ingredient for state in states for ingredient in state.get("soup_of", [])]
     wall = training_wall_s(members)
     if wall is not None:
         metrics["train_wall_s"] = wall
@@ -342,7 +338,16 @@ def export_model(
             "logit_adjust_tau": tau,
         },
         train_config=cfg.to_dict()
-        | ({"ensemble_members": [_member(m) for m in members]} if len(members) > 1 else {})
+        | (
+            {
+                "ensemble_members": [
+                    {"checkpoint": str(m), **state["config"]}
+                    for m, state in zip(members, states, strict=True)
+                ]
+            }
+            if len(members) > 1
+            else {}
+        )
         | ({"soup_of": soup_of} if soup_of else {})
         | ({"init_config": _member(Path(cfg.init_from))} if cfg.init_from else {}),
     )
