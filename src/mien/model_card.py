@@ -242,6 +242,28 @@ def _optimiser(c: dict[str, Any]) -> str:
     )
 
 
+def _wall_time_row(m: dict[str, Any], cfg: dict[str, Any]) -> str:
+    """The card's training-time row: minutes per device, summed over every run behind the
+    weights (teachers, the run fine-tuned from, the averaged fine-tunes)."""
+    by_device = m.get("train_wall_s_by_device") or (
+        {"cpu": m["train_wall_s"]} if m.get("train_wall_s") else {}
+    )
+    if not by_device:
+        return "| training wall time | – |"
+    names = {"cpu": "on 2 CPU cores", "cuda": "on one H200 GPU"}
+    parts = " + ".join(
+        f"{sec / 60:.1f} min {names.get(dev, 'on ' + dev)}"
+        for dev, sec in sorted(by_device.items())
+    )
+    several = bool(cfg.get("soup_of") or cfg.get("init_config") or cfg.get("teachers_of"))
+    return f"| training wall time | {parts}" + (
+        ", summed over every run behind the weights (runs on the CPU ran two or three at a "
+        "time, so their sum exceeds the elapsed time) |"
+        if several
+        else " |"
+    )
+
+
 def _recipe_lines(cfg: dict[str, Any], spec: WeightSpec) -> list[str]:
     """The card's "Recipe" section: each training stage, the weight averaging, the export."""
     lines = []
@@ -330,15 +352,7 @@ def render(
         f"| input | `(n, 1, {spec.input_size}, {spec.input_size})` float32 grey in [0, 255], aligned with the `{spec.alignment}` template |",
         f"| output | logits; mien averages crop and mirror ({'on' if spec.flip_tta else 'off'}), divides by T = {spec.temperature} and applies softmax |",
         f"| abstention | top probability < {spec.abstain_threshold}, or `quality_ok` false |",
-        f"| training wall time | {m.get('train_wall_s', 0) / 60:.1f} min on 2 CPU cores"
-        + (
-            f", summed over every run behind the weights ({len(cfg.get('soup_of') or [])} "
-            "fine-tunings, which ran two or three at a time, and the run they started from) |"
-            if cfg.get("soup_of")
-            else " |"
-        )
-        if m.get("train_wall_s")
-        else "| training wall time | – |",
+        _wall_time_row(m, cfg),
         f"| licence | {spec.license} (weights and code); training images are research-use only |",
         "",
         *_data_lines(cfg),

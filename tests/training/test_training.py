@@ -71,3 +71,73 @@ def test_soft_target_loss_is_cross_entropy_and_not_happiness_for_empty_targets()
     ce = -(0.6 * torch.log(p[HAPPINESS]) + 0.4 * torch.log(p[6]))
     not_happy = -torch.log(1 - p[HAPPINESS])
     torch.testing.assert_close(soft_target_loss(logits, targets), (ce + not_happy) / 2)
+
+
+def test_upsampling_network_takes_48px_crops_and_resizes_inside():
+    cfg = TrainConfig(widths=[8, 16], depths=[1, 1], stem=8, upsample_to=64)
+    net = build_from_config(cfg, 8).eval()
+    seen = []
+    net.stem.register_forward_hook(lambda _m, inp, _out: seen.append(inp[0].shape))
+    assert net(torch.rand(2, 1, 48, 48) * 255).shape == (2, 8)
+    assert seen == [(2, 1, 64, 64)]
+
+
+def test_distill_targets_mix_the_teachers_mean_and_leave_empty_rows():
+    from mien.training.loop import distill_targets
+
+    class Fixed(torch.nn.Module):
+        def __init__(self, logits):
+            super().__init__()
+            self.logits = torch.tensor(logits)
+
+        def forward(self, x):
+            return self.logits.expand(len(x), -1)
+
+    teachers = [Fixed([2.0, 0.0, 0.0]), Fixed([0.0, 2.0, 0.0])]
+    targets = torch.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
+    out = distill_targets(teachers, torch.zeros(2, 1, 4, 4), targets, alpha=0.5)
+    p = torch.softmax(torch.tensor([2.0, 0.0, 0.0]), 0)
+    mean = (p + p[[1, 0, 2]]) / 2
+    torch.testing.assert_close(out[0], 0.5 * targets[0] + 0.5 * mean)
+    torch.testing.assert_close(out[1], targets[1])  # a "not happiness" row stays as it is
+    assert float(out[0].sum()) == pytest.approx(1.0)
+    torch.testing.assert_close(
+        distill_targets(teachers, torch.zeros(1, 1, 4, 4), targets[:1], 0.0), targets[:1]
+    )
+
+
+def test_train_from_a_cache_with_a_teacher_and_a_time_budget(tmp_path):
+    from mien.training.data import ArraySet, TrainingData
+    from mien.training.loop import train
+
+    rng = np.random.default_rng(0)
+
+    def part(n):
+        labels = rng.integers(0, 8, n)
+        return ArraySet(
+            rng.integers(0, 256, (n, 48, 48), dtype=np.uint8),
+            np.eye(8, dtype=np.float32)[labels],
+            labels.astype(np.int64),
+            np.full(n, "synthetic"),
+        )
+
+    TrainingData(part(64), part(16), np.ones(16, bool)).save(tmp_path / "cache.npz")
+    small = {"widths": [8, 16], "depths": [1, 1], "stem": 8, "batch_size": 16, "threads": 1}
+    common = {"data_cache": str(tmp_path / "cache.npz"), "bf16": False, **small}
+    teacher = train(TrainConfig(out=str(tmp_path / "t"), epochs=1, upsample_to=56, **common))
+    student = train(
+        TrainConfig(
+            out=str(tmp_path / "s"),
+            epochs=6,
+            time_budget_s=1e-3,  # spent at once: the schedule stops after the second epoch
+            teachers=[str(teacher / "best.pt")],
+            **common,
+        )
+    )
+    rows = (student / "summary.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 2
+    state = torch.load(student / "best.pt", weights_only=False)
+    assert state["config"]["epochs"] == 2 and state["config"]["teachers"] == [
+        str(teacher / "best.pt")
+    ]
+    assert all(t.device.type == "cpu" for t in state["ema"].values())

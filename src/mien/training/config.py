@@ -19,7 +19,7 @@ class TrainConfig:
             label (1.0 = votes only); ``taiwanese_observer_weight`` blends observer ratings with
             the performer's intended label.
         model: ``arch`` (see :mod:`mien.training.nets`), ``widths``, ``depths``, ``stem``,
-            ``dropout``, ``input_size``.
+            ``dropout``, ``input_size``, ``upsample_to``.
         optimisation: SGD with Nesterov momentum, one-cycle cosine LR with linear warm-up,
             weight EMA, bf16 autocast on CPU.
         augmentation: random similarity warp, flip, brightness/contrast, gamma, blur, JPEG
@@ -33,6 +33,22 @@ class TrainConfig:
             1 = every class equally often). Rows are drawn with replacement when β > 0.
         ``init_from``: a checkpoint (``best.pt``) whose EMA weights start the run (fine-tuning);
             ``None`` starts from random weights.
+        ``data_cache``: a ``.npz`` of the prepared rows (:meth:`TrainingData.save`,
+            ``scripts/pack_training_data.py``) read instead of the raw sets, so a machine without
+            the data, the detector or the aligner can train.
+        ``device``: ``"cpu"`` or ``"cuda"``; bf16 autocast runs on either.
+        ``time_budget_s``: when set, the schedule is shortened after the first epoch so the
+            run ends within about this many seconds (``epochs`` is then an upper bound).
+        distillation: ``teachers`` (checkpoints whose mean probability, at temperature
+            ``distill_temperature``, on the *same augmented view* is mixed into each row's
+            target with weight ``distill_alpha``; Hinton et al., "Distilling the Knowledge in a
+            Neural Network", 2015; consistent views after Beyer et al., "Knowledge distillation:
+            A good teacher is patient and consistent", CVPR 2022).
+        ``teacher_probs``: offline distillation: a ``.npz`` of a teacher's probabilities on
+            the cache's training rows (``scripts/predict_ensemble.py``), mixed into the targets
+            with weight ``distill_alpha`` (for a machine that cannot run the teacher).
+        ``upsample_to``: the side the crop is resized to inside the network (``None`` = none;
+            the network still takes ``input_size`` crops).
     """
 
     out: str = "runs/fer_resnet"
@@ -55,6 +71,7 @@ class TrainConfig:
     stem: int = 32
     dropout: float = 0.3
     input_size: int = 48
+    upsample_to: int | None = None
     epochs: int = 40
     batch_size: int = 128
     lr: float = 0.1
@@ -74,6 +91,13 @@ class TrainConfig:
     blur_p: float = 0.0
     jpeg_p: float = 0.0
     limit_train: int | None = None
+    data_cache: str | None = None
+    device: str = "cpu"
+    time_budget_s: float | None = None
+    teachers: list[str] = field(default_factory=list)
+    distill_alpha: float = 0.5
+    distill_temperature: float = 1.0
+    teacher_probs: str | None = None
 
     @classmethod
     def load(

@@ -208,12 +208,15 @@ def choose_logit_bias(
     return bias - bias.mean(), best["tau"], grid
 
 
-def training_wall_s(checkpoints: list[Path]) -> float | None:
-    """Seconds of training behind these checkpoints, from each run's ``timing.json``.
+def training_wall_s(checkpoints: list[Path]) -> dict[str, float] | None:
+    """Seconds of training behind these checkpoints per device (``{"cpu": s, "cuda": s}``),
+    from each run's ``timing.json`` and ``config.yaml``.
 
     Counts every run that made the weights once: ensemble members, the ingredients of a
-    weight average (``soup_of``) and the checkpoints they were fine-tuned from
-    (``init_from``). ``None`` when a run's ``timing.json`` is missing.
+    weight average (``soup_of``), the checkpoints they were fine-tuned from (``init_from``)
+    and the teachers they were distilled from (``teachers``, whose checkpoints need not be
+    present: only their run folders' ``timing.json``). ``None`` when a run's
+    ``timing.json`` is missing.
     """
     runs: set[Path] = set()
     seen: set[Path] = set()
@@ -229,12 +232,38 @@ def training_wall_s(checkpoints: list[Path]) -> float | None:
             todo += parts
             continue
         runs.add(ckpt.parent.resolve())
+        runs.update(Path(t).parent.resolve() for t in state["config"].get("teachers") or [])
         if state["config"].get("init_from"):
             todo.append(Path(state["config"]["init_from"]))
-    timings = [r / "timing.json" for r in runs]
-    if not all(t.exists() for t in timings):
+    if not all((r / "timing.json").exists() for r in runs):
         return None
-    return round(sum(json.loads(t.read_text())["train_wall_s"] for t in timings), 1)
+    import yaml
+
+    by_device: dict[str, float] = {}
+    for r in sorted(runs):
+        config = r / "config.yaml"
+        device = (
+            (yaml.safe_load(config.read_text()) or {}).get("device", "cpu")
+            if config.exists()
+            else "cpu"
+        )
+        wall = json.loads((r / "timing.json").read_text())["train_wall_s"]
+        by_device[device] = round(by_device.get(device, 0.0) + wall, 1)
+    return by_device
+
+
+def _teacher(checkpoint: str) -> dict[str, Any]:
+    """A distillation teacher as the card reports it: its run's config and best ``val``
+    accuracy (read from the run folder, so the large checkpoint itself need not be here)."""
+    import yaml
+
+    run = Path(checkpoint).parent
+    out: dict[str, Any] = {"checkpoint": checkpoint}
+    if (run / "config.yaml").exists():
+        out |= yaml.safe_load((run / "config.yaml").read_text()) or {}
+    if (run / "timing.json").exists():
+        out |= json.loads((run / "timing.json").read_text())
+    return out
 
 
 def _member(checkpoint: Path) -> dict[str, Any]:
@@ -312,7 +341,13 @@ def export_model(
     soup_of = [ingredient for state in states for ingredient in state.get("soup_of", [])]
     wall = training_wall_s(members)
     if wall is not None:
-        metrics["train_wall_s"] = wall
+        metrics["train_wall_s"] = round(sum(wall.values()), 1)
+        metrics["train_wall_s_by_device"] = wall
+    init_config = _member(Path(cfg.init_from)) if cfg.init_from else None
+    behind = (
+        [state["config"] for state in states] + soup_of + ([init_config] if init_config else [])
+    )
+    teachers = sorted({t for c in behind for t in c.get("teachers") or []})
     spec = WeightSpec(
         name=name,
         file=onnx_path.name,
@@ -335,6 +370,7 @@ def export_model(
             "val_clean_accuracy": metrics["val_clean"]["accuracy"],
             "precision": metrics["precision"],
             "train_wall_s": metrics.get("train_wall_s"),
+            "train_wall_s_by_device": metrics.get("train_wall_s_by_device"),
             "logit_adjust_tau": tau,
         },
         train_config=cfg.to_dict()
@@ -349,7 +385,8 @@ def export_model(
             else {}
         )
         | ({"soup_of": soup_of} if soup_of else {})
-        | ({"init_config": _member(Path(cfg.init_from))} if cfg.init_from else {}),
+        | ({"teachers_of": [_teacher(t) for t in teachers]} if teachers else {})
+        | ({"init_config": init_config} if init_config else {}),
     )
     spec.to_json(weights_dir / f"{name}.json")
     (ckpt_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))

@@ -22,14 +22,7 @@ import torch.nn.functional as F
 
 from mien.training.augment import augment
 from mien.training.config import TrainConfig
-from mien.training.data import (
-    ArraySet,
-    balanced_weights,
-    load_fer,
-    load_fer_clean_mask,
-    load_smiles,
-    load_taiwanese,
-)
+from mien.training.data import balanced_weights, load_training_data
 from mien.training.nets import build_from_config
 from mien.types import EXPRESSIONS
 
@@ -47,16 +40,46 @@ def seed_everything(seed: int) -> torch.Generator:
 def predict_logits(
     model: torch.nn.Module, images: np.ndarray, *, flip: bool = False, batch: int = 512
 ) -> np.ndarray:
-    """``(n, K)`` float32 logits for ``(n, 48, 48)`` uint8 crops (mean over a flip if asked)."""
+    """``(n, K)`` float32 logits for ``(n, 48, 48)`` uint8 crops (mean over a flip if asked),
+    computed on the model's device."""
     model.eval()
+    device = next(model.parameters()).device
     out = []
     for i in range(0, len(images), batch):
-        x = torch.from_numpy(images[i : i + batch]).float().unsqueeze(1)
+        x = torch.from_numpy(images[i : i + batch]).float().unsqueeze(1).to(device)
         logits = model(x)
         if flip:
             logits = (logits + model(torch.flip(x, dims=[3]))) / 2
-        out.append(logits.float())
+        out.append(logits.float().cpu())
     return torch.cat(out).numpy()
+
+
+def load_teacher(checkpoint: str | Path, device: torch.device) -> torch.nn.Module:
+    """A checkpoint's EMA network in eval mode on ``device`` (its own config gives the
+    architecture, so a teacher may be wider or upsample its input)."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    net = build_from_config(TrainConfig(**state["config"]), len(EXPRESSIONS))
+    net.load_state_dict(state["ema"])
+    return net.to(device, memory_format=torch.channels_last).eval()
+
+
+@torch.no_grad()
+def distill_targets(
+    teachers: list[torch.nn.Module],
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    alpha: float,
+    temperature: float = 1.0,
+) -> torch.Tensor:
+    """Targets mixed with the teachers' mean probability on the same input ``x``.
+
+    ``(1 - alpha) * targets + alpha * mean_t softmax(teacher_t(x) / temperature)``, for
+    ``(n, K)`` float32 ``targets``; rows whose target is all zeros (a "not happiness" row)
+    are left as they are. Returns ``(n, K)`` float32 rows summing to 1 (or 0).
+    """
+    probs = torch.stack([F.softmax(t(x).float() / temperature, dim=1) for t in teachers]).mean(0)
+    mixed = (1 - alpha) * targets + alpha * probs
+    return torch.where(targets.sum(1, keepdim=True) > 0, mixed, targets)
 
 
 HAPPINESS = EXPRESSIONS.index("happiness")
@@ -97,21 +120,9 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
     gen = seed_everything(cfg.seed)
     t_start = time.time()
 
-    train_set = load_fer(cfg.fer_dir, "train", vote_weight=cfg.vote_weight)
-    val = load_fer(cfg.fer_dir, "val", vote_weight=cfg.vote_weight)
-    clean = load_fer_clean_mask(cfg.fer_dir, "val")
-    tw_val: ArraySet | None = None
-    if cfg.taiwanese_dir and Path(cfg.taiwanese_dir).exists():
-        tw_train, tw_val = load_taiwanese(
-            cfg.taiwanese_dir,
-            val_subjects=cfg.taiwanese_val_subjects,
-            observer_weight=cfg.taiwanese_observer_weight,
-        )
-        train_set = ArraySet.concat([train_set] + [tw_train] * max(1, cfg.taiwanese_repeat))
-    if cfg.smiles_dir:
-        train_set = ArraySet.concat([train_set, load_smiles(cfg.smiles_dir)])
-    if cfg.limit_train:
-        train_set = train_set.subset(np.arange(min(cfg.limit_train, len(train_set))))
+    data = load_training_data(cfg)
+    train_set = data.train_rows(cfg.taiwanese_repeat)
+    val, clean, tw_val = data.val, data.val_clean, data.taiwanese_val
     log.info(
         "data: train %d, val %d (clean %d), taiwanese val %d, loaded in %.0f s",
         len(train_set),
@@ -120,13 +131,24 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         0 if tw_val is None else len(tw_val),
         time.time() - t_start,
     )
+    device = torch.device(cfg.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    teachers = [load_teacher(t, device) for t in cfg.teachers]
+    if teachers:
+        log.info("distilling from %d teacher(s), alpha %.2f", len(teachers), cfg.distill_alpha)
 
     model = build_from_config(cfg, len(EXPRESSIONS))
     if cfg.init_from:
-        model.load_state_dict(torch.load(cfg.init_from, weights_only=False)["ema"])
+        init = torch.load(cfg.init_from, map_location="cpu", weights_only=False)
+        model.load_state_dict(init["ema"])
         log.info("initialised from %s", cfg.init_from)
-    model = model.to(memory_format=torch.channels_last)
+    model = model.to(device, memory_format=torch.channels_last)
     ema = copy.deepcopy(model).eval()
+    ema_float = [t for t in ema.state_dict().values() if t.dtype.is_floating_point]
+    model_float = [t for t in model.state_dict().values() if t.dtype.is_floating_point]
+    ema_other = [t for t in ema.state_dict().values() if not t.dtype.is_floating_point]
+    model_other = [t for t in model.state_dict().values() if not t.dtype.is_floating_point]
     decay, no_decay = [], []
     for _name, p in model.named_parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
@@ -144,17 +166,19 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
     warmup = int(cfg.warmup_epochs * steps_per_epoch)
     start_epoch, best_acc, step = 0, -1.0, 0
     if resume and (out / "last.pt").exists():
-        state = torch.load(out / "last.pt", weights_only=False)
+        state = torch.load(out / "last.pt", map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
         gen.set_state(state["gen"])
         start_epoch, best_acc, step = state["epoch"] + 1, state["best_acc"], state["step"]
+        cfg.epochs = state.get("epochs", cfg.epochs)
+        total = steps_per_epoch * cfg.epochs
         t_start -= state["elapsed_s"]
         log.info("resumed at epoch %d", start_epoch)
 
-    images = torch.from_numpy(train_set.images).unsqueeze(1)
-    targets = torch.from_numpy(train_set.targets)
+    images = torch.from_numpy(train_set.images).unsqueeze(1).to(device)
+    targets = torch.from_numpy(train_set.targets).to(device)
     sample_weights = (
         torch.from_numpy(balanced_weights(train_set.labels, cfg.class_balance))
         if cfg.class_balance > 0
@@ -177,6 +201,8 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
                 ]
             )
     for epoch in range(start_epoch, cfg.epochs):
+        if epoch >= cfg.epochs:  # the time budget shortened the schedule
+            break
         t0 = time.time()
         model.train()
         order = (
@@ -186,28 +212,38 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         )
         losses = []
         for b in range(steps_per_epoch):
-            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size].to(device)
             x = augment(images[idx].float(), cfg, gen).contiguous(memory_format=torch.channels_last)
             lr = _lr_at(step, total, warmup, cfg.lr)
             for g in opt.param_groups:
                 g["lr"] = lr
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            target = targets[idx]
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                if teachers:
+                    target = distill_targets(
+                        teachers, x, target, cfg.distill_alpha, cfg.distill_temperature
+                    )
                 logits = model(x)
-            loss = soft_target_loss(logits.float(), targets[idx])
+            loss = soft_target_loss(logits.float(), target)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             step += 1
             d = min(cfg.ema_decay, (1 + step) / (10 + step))
             with torch.no_grad():
-                for pe, pm in zip(
-                    ema.state_dict().values(), model.state_dict().values(), strict=True
-                ):
-                    if pe.dtype.is_floating_point:
-                        pe.mul_(d).add_(pm.detach(), alpha=1 - d)
-                    else:
-                        pe.copy_(pm)
-            losses.append(loss.item())
+                torch._foreach_mul_(ema_float, d)
+                torch._foreach_add_(ema_float, model_float, alpha=1 - d)
+                for pe, pm in zip(ema_other, model_other, strict=True):
+                    pe.copy_(pm)
+            losses.append(loss.detach())
+        losses = [float(torch.stack(losses).mean())] if losses else [float("nan")]
+        if epoch == 1 and start_epoch == 0 and cfg.time_budget_s:
+            # epoch 1 is the first at full speed (epoch 0 pays for start-up and kernel tuning)
+            fit = int((cfg.time_budget_s - (time.time() - t_start)) // (time.time() - t0)) + 2
+            if fit < cfg.epochs:
+                log.info("time budget: %d epochs instead of %d", max(fit, 2), cfg.epochs)
+                cfg.epochs = max(fit, 2)
+                total = steps_per_epoch * cfg.epochs
         val_logits = predict_logits(ema, val.images)
         acc = _accuracy(val_logits, val.labels)
         acc_flip = _accuracy(predict_logits(ema, val.images, flip=True), val.labels)
@@ -245,7 +281,12 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         if acc > best_acc:
             best_acc = acc
             torch.save(
-                {"ema": ema.state_dict(), "epoch": epoch, "val_acc": acc, "config": cfg.to_dict()},
+                {
+                    "ema": {k: v.cpu() for k, v in ema.state_dict().items()},
+                    "epoch": epoch,
+                    "val_acc": acc,
+                    "config": cfg.to_dict(),
+                },
                 out / "best.pt",
             )
         torch.save(
@@ -257,11 +298,17 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
                 "epoch": epoch,
                 "best_acc": best_acc,
                 "step": step,
+                "epochs": cfg.epochs,
                 "elapsed_s": elapsed,
             },
             out / "last.pt",
         )
     wall = time.time() - t_start
+    if cfg.time_budget_s:  # the schedule may have been shortened: keep the record true
+        (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        best = torch.load(out / "best.pt", weights_only=False)
+        best["config"] = cfg.to_dict()
+        torch.save(best, out / "best.pt")
     (out / "timing.json").write_text(
         json.dumps({"train_wall_s": round(wall, 1), "best_val_acc": best_acc}, indent=2)
     )

@@ -49,8 +49,11 @@ class FerResNet(nn.Module):
     """A small ResNet for ``(n, 1, 48, 48)`` grey face crops with values in ``[0, 255]``.
 
     A stride-2 stem takes the crop to 24×24, then one stage per entry of ``widths`` (each after
-    the first halves the resolution). ``forward_features`` gives the pooled ``(n, C)`` features,
-    ``forward_head`` the ``(n, num_classes)`` logits (timm's split).
+    the first halves the resolution). With ``upsample_to`` set, the crop is first resized
+    (bilinear) to ``upsample_to``×``upsample_to``, which buys resolution in every stage at
+    ``(upsample_to / 48)²`` times the compute (used for larger teachers). ``forward_features``
+    gives the pooled ``(n, C)`` features, ``forward_head`` the ``(n, num_classes)`` logits
+    (timm's split).
     """
 
     def __init__(
@@ -60,8 +63,10 @@ class FerResNet(nn.Module):
         depths: tuple[int, ...] | list[int] = (2, 2, 2, 1),
         stem: int = 32,
         dropout: float = 0.3,
+        upsample_to: int | None = None,
     ) -> None:
         super().__init__()
+        self.upsample_to = upsample_to
         self.standardize = Standardize()
         self.stem = _conv_bn(1, stem, 2)
         blocks: list[nn.Module] = []
@@ -77,6 +82,9 @@ class FerResNet(nn.Module):
         self.num_features = cin
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        if self.upsample_to:
+            side = (self.upsample_to, self.upsample_to)
+            x = nn.functional.interpolate(x, size=side, mode="bilinear", align_corners=False)
         return self.pool(self.blocks(self.stem(self.standardize(x)))).flatten(1)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
@@ -98,6 +106,7 @@ def build_from_config(cfg: TrainConfig, num_classes: int) -> nn.Module:
         depths=cfg.depths,
         stem=cfg.stem,
         dropout=cfg.dropout,
+        upsample_to=cfg.upsample_to,
     )
 
 

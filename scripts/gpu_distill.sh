@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Issue 7's GPU run (about 8 minutes on one H200): two wide teachers, then two students
+# distilled from their mean (the no-teacher controls are v1 and d_ft, trained on CPU). Runs on a torch-only box from the data
+# cache (scripts/pack_training_data.py) and v1's weights, both in gpu_carry/ (git-ignored).
+#   phase 1, side by side: teachers t1, t2 (configs/gpu/teacher.yaml, seeds 11, 12);
+#   phase 2, side by side: s1_kd (v1's recipe + the teachers) and s2_ft_kd (the fine-tune
+#            control d_ft's recipe, from v1, + the teachers).
+# mien imports without its optional extras, so PYTHONPATH=src is all the box needs.
+# Brings back to $OUT: the students' best.pt, the teachers' soft labels, every log.
+# Usage there: bash scripts/gpu_distill.sh   (EXTRA="device=cpu limit_train=300 ..." for a dry run)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH=src PYTHONUNBUFFERED=1
+PY=${PY:-python3}
+OUT=${OUT:-runs/gpu/out}
+CACHE=${CACHE:-gpu_carry/fer_tw.npz}
+TEACHERS="[runs/gpu/t1/best.pt,runs/gpu/t2/best.pt]"
+read -r -a EXTRA <<< "${EXTRA:-}"
+mkdir -p runs/gpu "$OUT"
+train() {
+  local name=$1 cfg=$2; shift 2
+  $PY scripts/train.py --config "$cfg" out=runs/gpu/$name data_cache=$CACHE "$@" "${EXTRA[@]}" \
+    > runs/gpu/$name.log 2>&1
+  echo "$name: exit $? at $(date +%T)"; tail -n 2 runs/gpu/$name.log
+  case $name in s*) cp runs/gpu/$name/best.pt "$OUT/$name.pt" ;; esac  # a student's weights, at once
+}
+echo "start $(date +%T)"; nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+train t1 configs/gpu/teacher.yaml seed=11 &
+train t2 configs/gpu/teacher.yaml seed=12 &
+wait
+$PY scripts/predict_ensemble.py runs/gpu/t1/best.pt runs/gpu/t2/best.pt --data-cache $CACHE \
+  --out "$OUT/teacher_probs.npz" 2>&1 | tee runs/gpu/ensemble.txt
+train s1_kd configs/gpu/student.yaml "teachers=$TEACHERS" &
+train s2_ft_kd configs/fer_resnet_ft.yaml device=cuda threads=3 \
+  init_from=gpu_carry/v1_ema_fp16.pt "teachers=$TEACHERS" distill_alpha=0.5 &
+wait
+tar czf "$OUT/logs.tgz" runs/gpu/*.log runs/gpu/ensemble.txt runs/gpu/*/summary.csv \
+  runs/gpu/*/config.yaml runs/gpu/*/timing.json runs/gpu/*/train.log 2>/dev/null
+echo "done $(date +%T)"; ls -la "$OUT"

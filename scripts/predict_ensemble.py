@@ -1,0 +1,56 @@
+"""Probabilities of a checkpoint ensemble (mean over members, flip-averaged) on every part of a
+training-data cache, with its accuracy on FER+ ``val`` and the held-out Taiwanese rows.
+
+``python scripts/predict_ensemble.py CKPT [CKPT ...] --data-cache runs/cache/fer_tw.npz
+--out preds.npz``
+
+The ``.npz`` holds ``<part>.probs`` ``(n, K)`` float16 for each part (``fer_train``, ``val``,
+``taiwanese_train``, ``taiwanese_val``): a teacher's soft labels for offline distillation.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from mien.training.data import PARTS, TrainingData
+from mien.training.loop import load_teacher, predict_logits
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("checkpoints", nargs="+")
+    ap.add_argument("--data-cache", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    members = [load_teacher(c, device) for c in args.checkpoints]
+    data = TrainingData.load(args.data_cache)
+    out: dict[str, np.ndarray] = {}
+    for name in PARTS:
+        part = getattr(data, name)
+        if part is None:
+            continue
+        probs = np.mean(
+            [
+                torch.softmax(torch.from_numpy(predict_logits(m, part.images, flip=True)), 1).numpy()
+                for m in members
+            ],
+            axis=0,
+        )
+        out[f"{name}.probs"] = probs.astype(np.float16)
+        if name in ("val", "taiwanese_val"):
+            acc = float((probs.argmax(1) == part.labels).mean())
+            print(f"{name:14s} n={len(part):5d} ensemble of {len(members)} accuracy {acc:.4f}")
+            if name == "val":
+                clean = data.val_clean
+                acc_c = float((probs[clean].argmax(1) == part.labels[clean]).mean())
+                print(f"{'val (clean)':14s} n={int(clean.sum()):5d} accuracy {acc_c:.4f}")
+    np.savez(args.out, **out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""The training-data cache (numpy + OpenCV only, so this runs in CI too)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mien.training.data import ArraySet, TrainingData
+
+
+def _part(rng: np.random.Generator, n: int, source: str) -> ArraySet:
+    targets = rng.random((n, 8)).astype(np.float32)
+    return ArraySet(
+        rng.integers(0, 256, (n, 48, 48), dtype=np.uint8),
+        targets / targets.sum(1, keepdims=True),
+        rng.integers(0, 8, n).astype(np.int64),
+        np.full(n, source),
+    )
+
+
+def test_cache_round_trip_is_exact_and_keeps_missing_parts_missing(tmp_path):
+    rng = np.random.default_rng(0)
+    data = TrainingData(
+        _part(rng, 5, "fer_train"),
+        _part(rng, 3, "fer_val"),
+        np.array([True, False, True]),
+        taiwanese_train=_part(rng, 2, "taiwanese_aligned"),
+    )
+    data.save(tmp_path / "c.npz")
+    back = TrainingData.load(tmp_path / "c.npz")
+    for name in ("fer_train", "val", "taiwanese_train"):
+        a, b = getattr(data, name), getattr(back, name)
+        for f in ("images", "targets", "labels", "source"):  # WebP is lossless: pixels equal
+            np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+    np.testing.assert_array_equal(back.val_clean, data.val_clean)
+    assert back.taiwanese_val is None and back.smiles is None
+
+
+def test_train_rows_repeat_the_taiwanese_part():
+    rng = np.random.default_rng(1)
+    data = TrainingData(_part(rng, 4, "fer_train"), _part(rng, 2, "v"), np.ones(2, bool))
+    assert len(data.train_rows(5)) == 4
+    data.taiwanese_train = _part(rng, 3, "taiwanese_whole")
+    rows = data.train_rows(5)
+    assert len(rows) == 4 + 3 * 5
+    assert (rows.source == "taiwanese_whole").sum() == 15
+
+
+def test_a_file_that_is_not_a_cache_is_refused(tmp_path):
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    with pytest.raises(ValueError, match="not a training-data cache"):
+        TrainingData.load(tmp_path / "other.npz")
