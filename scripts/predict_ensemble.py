@@ -34,13 +34,8 @@ def main() -> None:
         part = getattr(data, name)
         if part is None:
             continue
-        probs = np.mean(
-            [
-                torch.softmax(torch.from_numpy(predict_logits(m, part.images, flip=True)), 1).numpy()
-                for m in members
-            ],
-            axis=0,
-        )
+        logits = [torch.from_numpy(predict_logits(m, part.images, flip=True)) for m in members]
+        probs = np.mean([torch.softmax(x, 1).numpy() for x in logits], axis=0)
         out[f"{name}.probs"] = probs.astype(np.float16)
         if name in ("val", "taiwanese_val"):
             acc = float((probs.argmax(1) == part.labels).mean())
