@@ -233,7 +233,8 @@ def _optimiser(c: dict[str, Any]) -> str:
         f"SGD with Nesterov momentum {c.get('momentum')}, batch {c.get('batch_size')}, peak LR "
         f"{c.get('lr')}, {c.get('warmup_epochs')}-epoch warm-up then cosine over "
         f"{c.get('epochs')} epochs, weight decay {c.get('weight_decay')}, EMA "
-        f"{c.get('ema_decay')}, bf16 autocast on the CPU, seed {c.get('seed')}. Augmentation: "
+        f"{c.get('ema_decay')}, bf16 autocast on the "
+        f"{'GPU' if c.get('device') == 'cuda' else 'CPU'}, seed {c.get('seed')}. Augmentation: "
         f"rotation ±{c.get('rotate_deg')}°, scale {c.get('scale_range')}, shift "
         f"±{c.get('translate')}, flip, brightness ±{c.get('brightness')}, contrast "
         f"±{c.get('contrast')}, gamma ±{c.get('gamma') or 0:g}, blur p={c.get('blur_p') or 0:g}, JPEG "
@@ -264,23 +265,65 @@ def _wall_time_row(m: dict[str, Any], cfg: dict[str, Any]) -> str:
     )
 
 
+def _teacher_lines(teachers: list[dict[str, Any]]) -> list[str]:
+    """The card's line on the distillation teachers (none when there are none)."""
+    if not teachers:
+        return []
+    t = teachers[0]
+    accs = ", ".join(f"{x.get('best_val_acc', float('nan')):.3f}" for x in teachers)
+    runs = ", ".join(f"`{x.get('out')}`" for x in teachers)
+    return [
+        f"0. **Teachers** ({runs}; "
+        "`configs/gpu/teacher.yaml`, `scripts/gpu_distill.sh`): wider networks, widths "
+        f"{t.get('widths')}, depths {t.get('depths')}, stem {t.get('stem')}, the crop upsampled to "
+        f"{t.get('upsample_to')} px inside (about 8× v1's time per face, "
+        "`benchmarks/arch_cost.py`, so they cannot ship), trained from random weights on one "
+        f"GPU with seeds {[x.get('seed') for x in teachers]}: {_optimiser(t)} FER+ `val` "
+        f"accuracy of their EMA weights {accs} (float32, no flip). They are not shipped; only "
+        "their probabilities are.",
+    ]
+
+
+def _distilled(c: dict[str, Any]) -> str:
+    """How a run used the teachers: online, offline, or not at all."""
+    if c.get("teachers"):
+        return (
+            f" Each target mixed {c.get('distill_alpha')} : {1 - float(c.get('distill_alpha')):g} "
+            "with the teachers' mean probability on the *same augmented view* (distillation: "
+            'Hinton et al., 2015; consistent views: Beyer et al., "A good teacher is patient '
+            'and consistent", CVPR 2022).'
+        )
+    if c.get("teacher_probs"):
+        return (
+            f" Targets mixed {c.get('distill_alpha')} with the teachers' stored probabilities "
+            "(their flip-averaged output on each un-augmented training crop: offline "
+            "distillation, since the teachers are too slow to run on the CPU)."
+        )
+    return ""
+
+
 def _recipe_lines(cfg: dict[str, Any], spec: WeightSpec) -> list[str]:
-    """The card's "Recipe" section: each training stage, the weight averaging, the export."""
-    lines = []
+    """The card's "Recipe" section: the teachers, each training stage, the weight averaging,
+    the export."""
+    lines = _teacher_lines(cfg.get("teachers_of") or [])
     parent = cfg.get("init_config")
+    balance = (
+        f" Class-balanced sampling β = {cfg.get('class_balance')}."
+        if cfg.get("class_balance")
+        else ""
+    )
     if parent:
         lines += [
-            f"1. **From random weights** (`{parent.get('out')}`): {_optimiser(parent)}",
+            f"1. **From random weights** (`{parent.get('out')}`): {_optimiser(parent)}"
+            + _distilled(parent),
             f"2. **Fine-tuned** from that run's EMA weights (`init_from: "
-            f"{cfg.get('init_from')}`): {_optimiser(cfg)}"
-            + (
-                f" Class-balanced sampling β = {cfg.get('class_balance')}."
-                if cfg.get("class_balance")
-                else ""
-            ),
+            f"{cfg.get('init_from')}`): {_optimiser(cfg)}{balance}{_distilled(cfg)}",
         ]
     else:
-        lines.append(f"`python scripts/train.py --config configs/...`: {_optimiser(cfg)}")
+        lines.append(
+            f"`python scripts/train.py --config configs/...`: {_optimiser(cfg)}{balance}"
+            + _distilled(cfg)
+        )
     soup = cfg.get("soup_of") or []
     if soup:
         names = ", ".join(f"`{c.get('out')}`" for c in soup)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -141,3 +143,27 @@ def test_train_from_a_cache_with_a_teacher_and_a_time_budget(tmp_path):
         str(teacher / "best.pt")
     ]
     assert all(t.device.type == "cpu" for t in state["ema"].values())
+
+
+def test_training_time_is_summed_per_device_over_teachers_and_parents(tmp_path):
+    import json
+
+    import yaml
+
+    from mien.training.export import training_wall_s
+
+    def run(name, wall, device, **config):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "timing.json").write_text(json.dumps({"train_wall_s": wall}))
+        (folder / "config.yaml").write_text(yaml.safe_dump({"device": device}))
+        torch.save({"ema": {}, "config": config}, folder / "best.pt")
+        return str(folder / "best.pt")
+
+    teacher = run("teacher", 100.0, "cuda")
+    (tmp_path / "teacher" / "best.pt").unlink()  # a teacher's weights need not be here
+    student = run("student", 50.0, "cuda", teachers=[teacher])
+    finetune = run("finetune", 30.0, "cpu", init_from=student)
+    assert training_wall_s([Path(finetune)]) == {"cpu": 30.0, "cuda": 150.0}
+    (tmp_path / "student" / "timing.json").unlink()
+    assert training_wall_s([Path(finetune)]) is None
