@@ -7,7 +7,9 @@
 #            control d_ft's recipe, from v1, + the teachers).
 # mien imports without its optional extras, so PYTHONPATH=src is all the box needs.
 # Brings back to $OUT: the students' best.pt, the teachers' soft labels, every log.
-# Usage there: bash scripts/gpu_distill.sh   (EXTRA="device=cpu limit_train=300 ..." for a dry run)
+# Usage there: bash scripts/gpu_distill.sh   (a dry run here on a small cache:
+#   CACHE=small.npz PY=.venv/bin/python EXTRA="device=cpu epochs=2 threads=1" bash scripts/gpu_distill.sh)
+# Needs bash >= 4.4. Every run has a time budget, so the whole script ends in about 8 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH=src PYTHONUNBUFFERED=1
@@ -25,15 +27,22 @@ train() {
   case $name in s*) cp runs/gpu/$name/best.pt "$OUT/$name.pt" ;; esac  # a student's weights, at once
 }
 echo "start $(date +%T)"; nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+logs() {  # after each phase, so a run cut short still brings its logs back
+  tar czf "$OUT/logs.tgz" runs/gpu/*.log runs/gpu/*/summary.csv runs/gpu/*/config.yaml \
+    runs/gpu/*/timing.json runs/gpu/*/train.log runs/gpu/ensemble.txt 2>/dev/null
+}
 train t1 configs/gpu/teacher.yaml seed=11 &
 train t2 configs/gpu/teacher.yaml seed=12 &
 wait
+logs
+for t in t1 t2; do
+  [ -f runs/gpu/$t/best.pt ] || { echo "teacher $t failed: no students"; exit 1; }
+done
 $PY scripts/predict_ensemble.py runs/gpu/t1/best.pt runs/gpu/t2/best.pt --data-cache $CACHE \
   --out "$OUT/teacher_probs.npz" 2>&1 | tee runs/gpu/ensemble.txt
 train s1_kd configs/gpu/student.yaml "teachers=$TEACHERS" &
 train s2_ft_kd configs/fer_resnet_ft.yaml device=cuda threads=3 \
-  init_from=gpu_carry/v1_ema_fp16.pt "teachers=$TEACHERS" distill_alpha=0.5 &
+  init_from=gpu_carry/v1_ema_fp16.pt "teachers=$TEACHERS" distill_alpha=0.5 time_budget_s=230 &
 wait
-tar czf "$OUT/logs.tgz" runs/gpu/*.log runs/gpu/ensemble.txt runs/gpu/*/summary.csv \
-  runs/gpu/*/config.yaml runs/gpu/*/timing.json runs/gpu/*/train.log 2>/dev/null
+logs
 echo "done $(date +%T)"; ls -la "$OUT"

@@ -4,8 +4,9 @@ training-data cache, with its accuracy on FER+ ``val`` and the held-out Taiwanes
 ``python scripts/predict_ensemble.py CKPT [CKPT ...] --data-cache runs/cache/fer_tw.npz
 --out preds.npz``
 
-The ``.npz`` holds ``<part>.probs`` ``(n, K)`` float16 for each part (``fer_train``, ``val``,
-``taiwanese_train``, ``taiwanese_val``): a teacher's soft labels for offline distillation.
+The ``.npz`` holds ``<part>.probs`` ``(n, K)`` float16 for each part the cache has
+(:data:`mien.training.data.PARTS`): a teacher's soft labels for offline distillation
+(``teacher_probs``).
 """
 
 from __future__ import annotations

@@ -251,15 +251,15 @@ def _wall_time_row(m: dict[str, Any], cfg: dict[str, Any]) -> str:
     )
     if not by_device:
         return "| training wall time | – |"
-    names = {"cpu": "on 2 CPU cores", "cuda": "on one H200 GPU"}
+    names = {"cpu": "on 2 CPU cores", "cuda": "on one GPU"}
     parts = " + ".join(
         f"{sec / 60:.1f} min {names.get(dev, 'on ' + dev)}"
         for dev, sec in sorted(by_device.items())
     )
     several = bool(cfg.get("soup_of") or cfg.get("init_config") or cfg.get("teachers_of"))
     return f"| training wall time | {parts}" + (
-        ", summed over every run behind the weights (runs on the CPU ran two or three at a "
-        "time, so their sum exceeds the elapsed time) |"
+        ", summed over every run behind the weights (runs shared a device two or three at a "
+        "time, so the sums exceed the elapsed time) |"
         if several
         else " |"
     )
@@ -272,15 +272,15 @@ def _teacher_lines(teachers: list[dict[str, Any]]) -> list[str]:
     t = teachers[0]
     accs = ", ".join(f"{x.get('best_val_acc', float('nan')):.3f}" for x in teachers)
     runs = ", ".join(f"`{x.get('out')}`" for x in teachers)
+    where = "a GPU" if t.get("device") == "cuda" else "the CPU"
     return [
-        f"0. **Teachers** ({runs}; "
-        "`configs/gpu/teacher.yaml`, `scripts/gpu_distill.sh`): wider networks, widths "
+        f"0. **Teachers** ({runs}, `scripts/gpu_distill.sh`): wider networks, widths "
         f"{t.get('widths')}, depths {t.get('depths')}, stem {t.get('stem')}, the crop upsampled to "
-        f"{t.get('upsample_to')} px inside (about 8× v1's time per face, "
-        "`benchmarks/arch_cost.py`, so they cannot ship), trained from random weights on one "
-        f"GPU with seeds {[x.get('seed') for x in teachers]}: {_optimiser(t)} FER+ `val` "
-        f"accuracy of their EMA weights {accs} (float32, no flip). They are not shipped; only "
-        "their probabilities are.",
+        f"{t.get('upsample_to') or 48} px inside (`python benchmarks/arch_cost.py` times such a "
+        "network against v1's; too slow to ship), trained from random weights on "
+        f"{where} with seeds {[x.get('seed') for x in teachers]}: {_optimiser(t)} FER+ `val` "
+        f"accuracy of their EMA weights {accs} (float32, no flip). Nothing of theirs ships: "
+        "the student learns from their outputs.",
     ]
 
 
@@ -288,16 +288,19 @@ def _distilled(c: dict[str, Any]) -> str:
     """How a run used the teachers: online, offline, or not at all."""
     if c.get("teachers"):
         return (
-            f" Each target mixed {c.get('distill_alpha')} : {1 - float(c.get('distill_alpha')):g} "
-            "with the teachers' mean probability on the *same augmented view* (distillation: "
+            f" Each target = {1 - float(c.get('distill_alpha')):g} × its label target + "
+            f"{c.get('distill_alpha')} × the teachers' mean probability on the *same augmented "
+            "view* (distillation: "
             'Hinton et al., 2015; consistent views: Beyer et al., "A good teacher is patient '
             'and consistent", CVPR 2022).'
         )
     if c.get("teacher_probs"):
         return (
-            f" Targets mixed {c.get('distill_alpha')} with the teachers' stored probabilities "
-            "(their flip-averaged output on each un-augmented training crop: offline "
-            "distillation, since the teachers are too slow to run on the CPU)."
+            f" Each target = {1 - float(c.get('distill_alpha')):g} × its label target + "
+            f"{c.get('distill_alpha')} × the teachers' stored probabilities "
+            f"(`{c.get('teacher_probs')}`: their flip-averaged output on each un-augmented "
+            "training crop; offline distillation, since the teachers are too slow to run on the "
+            "CPU)."
         )
     return ""
 

@@ -25,15 +25,16 @@ def test_cache_round_trip_is_exact_and_keeps_missing_parts_missing(tmp_path):
         _part(rng, 3, "fer_val"),
         np.array([True, False, True]),
         taiwanese_train=_part(rng, 2, "taiwanese_aligned"),
+        taiwanese_val=_part(rng, 0, "empty"),
     )
     data.save(tmp_path / "c.npz")
     back = TrainingData.load(tmp_path / "c.npz")
-    for name in ("fer_train", "val", "taiwanese_train"):
+    for name in ("fer_train", "val", "taiwanese_train", "taiwanese_val"):
         a, b = getattr(data, name), getattr(back, name)
         for f in ("images", "targets", "labels", "source"):  # WebP is lossless: pixels equal
             np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
     np.testing.assert_array_equal(back.val_clean, data.val_clean)
-    assert back.taiwanese_val is None and back.smiles is None
+    assert back.taiwanese_val.images.shape == (0, 48, 48) and back.smiles is None
 
 
 def test_train_rows_repeat_the_taiwanese_part():

@@ -131,18 +131,27 @@ def test_train_from_a_cache_with_a_teacher_and_a_time_budget(tmp_path):
         TrainConfig(
             out=str(tmp_path / "s"),
             epochs=6,
-            time_budget_s=1e-3,  # spent at once: the schedule stops after the second epoch
+            warmup_epochs=0.5,
+            # spent at once: the schedule stops at the first epoch after warm-up + 1 of decay
+            time_budget_s=1e-3,
             teachers=[str(teacher / "best.pt")],
             **common,
         )
     )
     rows = (student / "summary.csv").read_text().strip().splitlines()
-    assert len(rows) == 1 + 2
+    assert len(rows) == 1 + 3
     state = torch.load(student / "best.pt", weights_only=False)
-    assert state["config"]["epochs"] == 2 and state["config"]["teachers"] == [
+    assert state["config"]["epochs"] == 3 and state["config"]["teachers"] == [
         str(teacher / "best.pt")
     ]
     assert all(t.device.type == "cpu" for t in state["ema"].values())
+    # resuming keeps the shortened schedule; without a budget a larger `epochs` extends a run
+    train(TrainConfig.load(student / "config.yaml"), resume=True)
+    assert len((student / "summary.csv").read_text().strip().splitlines()) == 1 + 3
+    train(TrainConfig(out=str(teacher), epochs=2, upsample_to=56, **common), resume=True)
+    assert len((teacher / "summary.csv").read_text().strip().splitlines()) == 1 + 2
+    with pytest.raises(ValueError, match="not both"):
+        train(TrainConfig(out=str(tmp_path / "x"), teachers=["a"], teacher_probs="b", **common))
 
 
 def test_training_time_is_summed_per_device_over_teachers_and_parents(tmp_path):

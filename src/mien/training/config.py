@@ -44,9 +44,12 @@ class TrainConfig:
             target with weight ``distill_alpha``; Hinton et al., "Distilling the Knowledge in a
             Neural Network", 2015; consistent views after Beyer et al., "Knowledge distillation:
             A good teacher is patient and consistent", CVPR 2022).
+        ``limit_train``: keep only the first rows of FER+ ``train`` (quick runs; the Taiwanese
+            and SMILEsmileD rows are kept).
         ``teacher_probs``: offline distillation: a ``.npz`` of a teacher's probabilities on
             the cache's training rows (``scripts/predict_ensemble.py``), mixed into the targets
-            with weight ``distill_alpha`` (for a machine that cannot run the teacher).
+            with weight ``distill_alpha`` (for a machine that cannot run the teacher); not
+            together with ``teachers``.
         ``upsample_to``: the side the crop is resized to inside the network (``None`` = none;
             the network still takes ``input_size`` crops).
     """

@@ -305,8 +305,10 @@ def _encode(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (np.concatenate(blobs) if blobs else np.zeros(0, np.uint8)), ends
 
 
-def _decode(data: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`_encode`: ``(n, H, W)`` uint8."""
+def _decode(data: np.ndarray, ends: np.ndarray, side: int = 48) -> np.ndarray:
+    """Inverse of :func:`_encode`: ``(n, H, W)`` uint8 (``(0, side, side)`` when empty)."""
+    if not len(ends):
+        return np.zeros((0, side, side), np.uint8)
     starts = np.concatenate([[0], ends[:-1]])
     return np.stack(
         [

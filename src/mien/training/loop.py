@@ -120,6 +120,8 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
     gen = seed_everything(cfg.seed)
     t_start = time.time()
 
+    if cfg.teachers and cfg.teacher_probs:
+        raise ValueError("set teachers (online distillation) or teacher_probs (offline), not both")
     data = load_training_data(cfg)
     train_set = data.train_rows(cfg.taiwanese_repeat)
     val, clean, tw_val = data.val, data.val_clean, data.taiwanese_val
@@ -165,15 +167,18 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
     total = steps_per_epoch * cfg.epochs
     warmup = int(cfg.warmup_epochs * steps_per_epoch)
     start_epoch, best_acc, step = 0, -1.0, 0
+    budget_epochs: int | None = None
     if resume and (out / "last.pt").exists():
-        state = torch.load(out / "last.pt", map_location=device, weights_only=False)
+        state = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
         gen.set_state(state["gen"])
         start_epoch, best_acc, step = state["epoch"] + 1, state["best_acc"], state["step"]
-        cfg.epochs = state.get("epochs", cfg.epochs)
-        total = steps_per_epoch * cfg.epochs
+        budget_epochs = state.get("budget_epochs")
+        if budget_epochs:  # a time budget shortened the schedule: keep it
+            cfg.epochs = budget_epochs
+            total = steps_per_epoch * cfg.epochs
         t_start -= state["elapsed_s"]
         log.info("resumed at epoch %d", start_epoch)
 
@@ -237,13 +242,6 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
                     pe.copy_(pm)
             losses.append(loss.detach())
         losses = [float(torch.stack(losses).mean())] if losses else [float("nan")]
-        if epoch == 1 and start_epoch == 0 and cfg.time_budget_s:
-            # epoch 1 is the first at full speed (epoch 0 pays for start-up and kernel tuning)
-            fit = int((cfg.time_budget_s - (time.time() - t_start)) // (time.time() - t0)) + 2
-            if fit < cfg.epochs:
-                log.info("time budget: %d epochs instead of %d", max(fit, 2), cfg.epochs)
-                cfg.epochs = max(fit, 2)
-                total = steps_per_epoch * cfg.epochs
         val_logits = predict_logits(ema, val.images)
         acc = _accuracy(val_logits, val.labels)
         acc_flip = _accuracy(predict_logits(ema, val.images, flip=True), val.labels)
@@ -278,6 +276,15 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
             tw_acc,
             time.time() - t0,
         )
+        if epoch == 1 and start_epoch == 0 and cfg.time_budget_s:
+            # epoch 1 is the first at full speed (epoch 0 pays for start-up and kernel tuning);
+            # its time includes validation. Never stop before the LR has decayed after warm-up.
+            fit = int((cfg.time_budget_s - (time.time() - t_start)) // (time.time() - t0)) + 2
+            fit = max(fit, math.ceil(cfg.warmup_epochs) + 2)
+            if fit < cfg.epochs:
+                log.info("time budget: %d epochs instead of %d", fit, cfg.epochs)
+                cfg.epochs = budget_epochs = fit
+                total = steps_per_epoch * cfg.epochs
         if acc > best_acc:
             best_acc = acc
             torch.save(
@@ -298,13 +305,13 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
                 "epoch": epoch,
                 "best_acc": best_acc,
                 "step": step,
-                "epochs": cfg.epochs,
+                "budget_epochs": budget_epochs,
                 "elapsed_s": elapsed,
             },
             out / "last.pt",
         )
     wall = time.time() - t_start
-    if cfg.time_budget_s:  # the schedule may have been shortened: keep the record true
+    if budget_epochs:  # the schedule was shortened: keep the record true
         (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         best = torch.load(out / "best.pt", weights_only=False)
         best["config"] = cfg.to_dict()
