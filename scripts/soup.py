@@ -5,7 +5,10 @@ uniform mean of the runs' EMA weights (batch-norm statistics included), ready fo
 ``scripts/export_onnx.py OUT_RUN``. Method: Wortsman et al., "Model soups: averaging weights of
 multiple fine-tuned models improves accuracy without increasing inference time" (ICML 2022).
 The runs must have the same architecture and, for the average to make sense, start from the
-same checkpoint (``init_from``). Needs ``pip install -e .[train]``.
+same checkpoint (``init_from``). That checkpoint's own run may join the average: weight
+interpolation between a model and its fine-tunes is WiSE-FT (Wortsman et al., "Robust
+fine-tuning of zero-shot models", CVPR 2022), which helps under distribution shift. The first
+run's config becomes the soup's (list a fine-tuned run first). Needs ``pip install -e .[train]``.
 """
 
 from __future__ import annotations
@@ -44,6 +47,12 @@ def main() -> None:
     inits = {
         None if s["config"].get("init_from") is None else Path(s["config"]["init_from"]).resolve()
         for s in states
+    }
+    parents = {(r / "best.pt").resolve() for r in runs} & inits
+    inits = {
+        None if s["config"].get("init_from") is None else Path(s["config"]["init_from"]).resolve()
+        for r, s in zip(runs, states, strict=True)
+        if (r / "best.pt").resolve() not in parents  # the shared init's own run may join
     }
     if len(inits) != 1 or None in inits:
         got = sorted(map(str, inits))

@@ -176,3 +176,38 @@ def test_training_time_is_summed_per_device_over_teachers_and_parents(tmp_path):
     assert training_wall_s([Path(finetune)]) == {"cpu": 30.0, "cuda": 150.0}
     (tmp_path / "student" / "timing.json").unlink()
     assert training_wall_s([Path(finetune)]) is None
+
+
+def test_soup_averages_fine_tunes_and_may_include_their_parent(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+
+    def run(name, value, init_from=None):
+        (tmp_path / name).mkdir()
+        state = {"ema": {"w": torch.full((2,), value), "n": torch.tensor(3)}, "config": {}}
+        state["config"]["init_from"] = init_from
+        torch.save(state, tmp_path / name / "best.pt")
+        return str(tmp_path / name)
+
+    parent = run("parent", 0.0)
+    a = run("a", 3.0, init_from=parent + "/best.pt")
+    b = run("b", 6.0, init_from=parent + "/best.pt")
+    other = run("other", 9.0, init_from="elsewhere/best.pt")
+
+    def soup(out, *runs):
+        cmd = [sys.executable, str(root / "scripts/soup.py"), str(tmp_path / out), *runs]
+        return subprocess.run(cmd, capture_output=True, text=True)
+
+    assert soup("ab_parent", a, b, parent).returncode == 0
+    state = torch.load(tmp_path / "ab_parent" / "best.pt", weights_only=False)
+    torch.testing.assert_close(state["ema"]["w"], torch.full((2,), 3.0))
+    assert int(state["ema"]["n"]) == 3 and state["config"]["init_from"] == parent + "/best.pt"
+    assert [i["checkpoint"] for i in state["soup_of"]] == [
+        a + "/best.pt",
+        b + "/best.pt",
+        parent + "/best.pt",
+    ]
+    failed = soup("mixed", a, other)
+    assert failed.returncode != 0 and "must share one init_from" in failed.stderr
