@@ -7,39 +7,44 @@
 #            control d_ft's recipe, from v1, + the teachers).
 # mien imports without its optional extras, so PYTHONPATH=src is all the box needs.
 # Brings back to $OUT: the students' best.pt, the teachers' soft labels, every log.
-# Usage there: bash scripts/gpu_distill.sh   (a dry run here on a small cache:
-#   CACHE=small.npz PY=.venv/bin/python EXTRA="device=cpu epochs=2 threads=1" bash scripts/gpu_distill.sh)
+# Usage there: bash scripts/gpu_distill.sh   (a dry run here on a small cache, in its own folder:
+#   python scripts/pack_training_data.py --config configs/fer_resnet_ft.yaml --out /tmp/small.npz \
+#     --max-rows 200
+#   RUNS=/tmp/dry OUT=/tmp/dry/out CACHE=/tmp/small.npz PY=.venv/bin/python \
+#     EXTRA="device=cpu epochs=3 threads=1" bash scripts/gpu_distill.sh)
 # Needs bash >= 4.4. Every run has a time budget, so the whole script ends in about 8 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH=src PYTHONUNBUFFERED=1
 PY=${PY:-python3}
-OUT=${OUT:-runs/gpu/out}
+RUNS=${RUNS:-runs/gpu}
+OUT=${OUT:-$RUNS/out}
 CACHE=${CACHE:-gpu_carry/fer_tw.npz}
-TEACHERS="[runs/gpu/t1/best.pt,runs/gpu/t2/best.pt]"
+TEACHERS="[$RUNS/t1/best.pt,$RUNS/t2/best.pt]"
 read -r -a EXTRA <<< "${EXTRA:-}"
-mkdir -p runs/gpu "$OUT"
+if [ -e "$RUNS/t1" ]; then echo "$RUNS/t1 exists: set RUNS to a new folder"; exit 1; fi
+mkdir -p "$RUNS" "$OUT"
 train() {
   local name=$1 cfg=$2; shift 2
-  $PY scripts/train.py --config "$cfg" out=runs/gpu/$name data_cache=$CACHE "$@" "${EXTRA[@]}" \
-    > runs/gpu/$name.log 2>&1
-  echo "$name: exit $? at $(date +%T)"; tail -n 2 runs/gpu/$name.log
-  case $name in s*) cp runs/gpu/$name/best.pt "$OUT/$name.pt" ;; esac  # a student's weights, at once
+  $PY scripts/train.py --config "$cfg" out=$RUNS/$name data_cache=$CACHE "$@" "${EXTRA[@]}" \
+    > "$RUNS/$name.log" 2>&1
+  echo "$name: exit $? at $(date +%T)"; tail -n 2 "$RUNS/$name.log"
+  case $name in s*) cp "$RUNS/$name/best.pt" "$OUT/$name.pt" ;; esac  # a student's weights, at once
 }
 echo "start $(date +%T)"; nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 logs() {  # after each phase, so a run cut short still brings its logs back
-  tar czf "$OUT/logs.tgz" runs/gpu/*.log runs/gpu/*/summary.csv runs/gpu/*/config.yaml \
-    runs/gpu/*/timing.json runs/gpu/*/train.log runs/gpu/ensemble.txt 2>/dev/null
+  tar czf "$OUT/logs.tgz" "$RUNS"/*.log "$RUNS"/*/summary.csv "$RUNS"/*/config.yaml \
+    "$RUNS"/*/timing.json "$RUNS"/*/train.log "$RUNS"/ensemble.txt 2>/dev/null
 }
 train t1 configs/gpu/teacher.yaml seed=11 &
 train t2 configs/gpu/teacher.yaml seed=12 &
 wait
 logs
 for t in t1 t2; do
-  [ -f runs/gpu/$t/best.pt ] || { echo "teacher $t failed: no students"; exit 1; }
+  [ -f "$RUNS/$t/best.pt" ] || { echo "teacher $t failed: no students"; exit 1; }
 done
-$PY scripts/predict_ensemble.py runs/gpu/t1/best.pt runs/gpu/t2/best.pt --data-cache $CACHE \
-  --out "$OUT/teacher_probs.npz" 2>&1 | tee runs/gpu/ensemble.txt
+$PY scripts/predict_ensemble.py "$RUNS/t1/best.pt" "$RUNS/t2/best.pt" --data-cache "$CACHE" \
+  --out "$OUT/teacher_probs.npz" 2>&1 | tee "$RUNS/ensemble.txt"
 train s1_kd configs/gpu/student.yaml "teachers=$TEACHERS" &
 train s2_ft_kd configs/fer_resnet_ft.yaml device=cuda threads=3 \
   init_from=gpu_carry/v1_ema_fp16.pt "teachers=$TEACHERS" distill_alpha=0.5 time_budget_s=230 &

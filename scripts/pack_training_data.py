@@ -13,6 +13,7 @@ import argparse
 import logging
 import time
 
+import numpy as np
 import yaml
 
 from mien.training.config import TrainConfig
@@ -23,6 +24,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--config", default=None)
     ap.add_argument("--out", required=True, help="the .npz to write")
+    ap.add_argument(
+        "--max-rows", type=int, default=None, help="keep the first N rows of every part (dry runs)"
+    )
     ap.add_argument("overrides", nargs="*", help="key=value pairs")
     args = ap.parse_args()
     overrides = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.overrides)}
@@ -30,6 +34,13 @@ def main() -> None:
     cfg = TrainConfig.load(args.config, overrides)
     t0 = time.time()
     data = load_training_data(cfg)
+    if args.max_rows is not None:
+        keep = np.arange(args.max_rows)
+        for name in PARTS:
+            part = getattr(data, name)
+            if part is not None:
+                setattr(data, name, part.subset(keep[: len(part)]))
+        data.val_clean = data.val_clean[: args.max_rows]
     data.save(args.out)
     for name in PARTS:
         part = getattr(data, name)
