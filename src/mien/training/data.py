@@ -256,7 +256,7 @@ class TrainingData:
     def save(self, path: str | Path) -> None:
         """Write every part to one ``.npz``: a cache for a machine without the raw data, the
         detector or the aligner (a GPU box, say). Images are stored as lossless WebP (about
-        1.6 kB a crop, 30 % under raw pixels), so FER+ and the Taiwanese rows fit in 50 MB.
+        1.6 kB a crop, 30 % under raw pixels), so FER+ and the Taiwanese rows take 53 MB.
         Targets are stored as built, so the cache fixes ``vote_weight`` and
         ``taiwanese_observer_weight``."""
         arrays: dict[str, np.ndarray] = {"val_clean": self.val_clean}
