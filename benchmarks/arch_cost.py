@@ -103,7 +103,7 @@ def main() -> None:
                 f"{flipped:.2f}",
                 f"{flipped / base:.1f}×",
             )
-    Console().print(table)
+    Console(width=120).print(table)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ run() {
   local name=$1; shift
   local out=runs/ablate/$name
   if [ ! -f "$out/timing.json" ]; then
-    $PY scripts/train.py --config configs/fer_resnet.yaml out=$out epochs=$EPOCHS "$@"
+    $PY scripts/train.py --resume --config configs/fer_resnet.yaml out=$out epochs=$EPOCHS "$@"
   fi
   $PY scripts/export_onnx.py "$out" --weights-dir "$out/export" > "$out/export.log" 2>&1
   $PY benchmarks/cross_dataset.py --weights "$out/export/$name.onnx" --json "$out/cross_dataset.json"

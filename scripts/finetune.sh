@@ -11,7 +11,7 @@ run() {
   local out=runs/ft/$name
   mkdir -p "$out"
   if [ ! -f "$out/timing.json" ]; then
-    $PY scripts/train.py --config configs/fer_resnet_ft.yaml out=$out "$@" > "$out/nohup.log" 2>&1
+    $PY scripts/train.py --resume --config configs/fer_resnet_ft.yaml out=$out "$@" > "$out/nohup.log" 2>&1
   fi
   $PY scripts/export_onnx.py "$out" --weights-dir "$out/export" > "$out/export.log" 2>&1
   $PY benchmarks/cross_dataset.py --weights "$out/export/$name.onnx" \

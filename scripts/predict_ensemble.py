@@ -12,6 +12,7 @@ The ``.npz`` holds ``<part>.probs`` ``(n, K)`` float16 for each part the cache h
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,13 +23,17 @@ from mien.training.loop import load_teacher, predict_logits
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("checkpoints", nargs="+")
+    ap.add_argument("checkpoints", nargs="+", help="best.pt files or run folders")
     ap.add_argument("--data-cache", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
     device = torch.device(args.device)
-    members = [load_teacher(c, device) for c in args.checkpoints]
+    paths = [Path(c) / "best.pt" if Path(c).is_dir() else Path(c) for c in args.checkpoints]
+    for path in [*paths, Path(args.data_cache)]:
+        if not path.is_file():
+            raise SystemExit(f"{path}: no such file")
+    members = [load_teacher(c, device) for c in paths]
     data = TrainingData.load(args.data_cache)
     out: dict[str, np.ndarray] = {}
     for name in PARTS:

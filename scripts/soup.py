@@ -54,9 +54,19 @@ def main() -> None:
         for r, s in zip(runs, states, strict=True)
         if (r / "best.pt").resolve() not in parents  # the shared init's own run may join
     }
-    if len(inits) != 1 or None in inits:
+    if None in inits:
+        raise SystemExit(
+            "some runs have no init_from (trained from random weights): only fine-tunes of one "
+            "checkpoint (and that checkpoint's own run) can be averaged"
+        )
+    if len(inits) != 1:
         got = sorted(map(str, inits))
         raise SystemExit(f"the runs must share one init_from checkpoint; got {got}")
+    if states[0]["config"].get("init_from") is None:
+        order = [r for r, s in zip(args.runs, states, strict=True) if s["config"].get("init_from")]
+        raise SystemExit(
+            f"list a fine-tuned run first (its config becomes the soup's), e.g. {order[0]}"
+        )
     first = states[0]["ema"]
     for run, state in zip(args.runs[1:], states[1:], strict=True):
         ema = state["ema"]

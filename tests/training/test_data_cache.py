@@ -51,3 +51,21 @@ def test_a_file_that_is_not_a_cache_is_refused(tmp_path):
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
     with pytest.raises(ValueError, match="not a training-data cache"):
         TrainingData.load(tmp_path / "other.npz")
+
+
+def test_teacher_probabilities_are_mixed_and_a_wrong_file_is_refused(tmp_path):
+    from mien.training.data import mix_teacher_probs
+
+    rng = np.random.default_rng(2)
+    data = TrainingData(_part(rng, 4, "fer_train"), _part(rng, 2, "v"), np.ones(2, bool))
+    before = data.fer_train.targets.copy()
+    teacher = np.eye(8, dtype=np.float16)[[0, 1, 2, 3]]
+    np.savez(tmp_path / "probs.npz", **{"fer_train.probs": teacher})
+    mix_teacher_probs(data, tmp_path / "probs.npz", alpha=0.25)
+    np.testing.assert_allclose(data.fer_train.targets, 0.75 * before + 0.25 * teacher, atol=1e-6)
+    np.savez(tmp_path / "short.npz", **{"fer_train.probs": teacher[:3]})
+    with pytest.raises(ValueError, match="fer_train has 3 teacher rows, the data 4"):
+        mix_teacher_probs(data, tmp_path / "short.npz", alpha=0.5)
+    data.save(tmp_path / "cache.npz")  # a cache is not a teacher file
+    with pytest.raises(ValueError, match=r"no fer_train\.probs"):
+        mix_teacher_probs(data, tmp_path / "cache.npz", alpha=0.5)

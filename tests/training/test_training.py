@@ -150,6 +150,8 @@ def test_train_from_a_cache_with_a_teacher_and_a_time_budget(tmp_path):
     assert len((student / "summary.csv").read_text().strip().splitlines()) == 1 + 3
     train(TrainConfig(out=str(teacher), epochs=2, upsample_to=56, **common), resume=True)
     assert len((teacher / "summary.csv").read_text().strip().splitlines()) == 1 + 2
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        train(TrainConfig(out=str(teacher), epochs=1, **common))
     with pytest.raises(ValueError, match="not both"):
         train(TrainConfig(out=str(tmp_path / "x"), teachers=["a"], teacher_probs="b", **common))
 
@@ -211,3 +213,7 @@ def test_soup_averages_fine_tunes_and_may_include_their_parent(tmp_path):
     ]
     failed = soup("mixed", a, other)
     assert failed.returncode != 0 and "must share one init_from" in failed.stderr
+    failed = soup("parent_first", parent, a, b)
+    assert failed.returncode != 0 and "list a fine-tuned run first" in failed.stderr
+    failed = soup("scratch", parent, run("scratch2", 1.0))
+    assert failed.returncode != 0 and "no init_from" in failed.stderr

@@ -353,9 +353,16 @@ def mix_teacher_probs(data: TrainingData, path: str | Path, alpha: float) -> Non
     arrays in the cache's row order (``scripts/predict_ensemble.py``).
 
     Raises:
-        ValueError: a part's row count differs from the stored probabilities'.
+        ValueError: the file holds no ``fer_train.probs``, or a part's row count differs from
+            the stored probabilities'.
     """
     with np.load(path) as z:
+        if "fer_train.probs" not in z:
+            raise ValueError(
+                f"{path}: no fer_train.probs; not a teacher-probabilities file "
+                "(scripts/predict_ensemble.py)"
+            )
+        log.info("offline distillation: targets mixed %.2f with %s", alpha, path)
         for name in ("fer_train", "taiwanese_train"):
             part = getattr(data, name)
             if part is None or f"{name}.probs" not in z:

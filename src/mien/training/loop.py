@@ -105,9 +105,16 @@ def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
     return peak * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
-    """Train per ``cfg``; returns the run folder. See the module docstring for its files."""
+def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False) -> Path:
+    """Train per ``cfg``; returns the run folder. See the module docstring for its files.
+
+    Raises:
+        FileExistsError: ``cfg.out`` already holds a finished or started run (``best.pt`` or
+            ``last.pt``) and neither ``resume`` nor ``overwrite`` is set.
+    """
     out = Path(cfg.out)
+    if not (resume or overwrite) and any((out / f).exists() for f in ("best.pt", "last.pt")):
+        raise FileExistsError(f"{out}: already holds a run; resume it, or overwrite it on purpose")
     out.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(out / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
