@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mien.training.config import TrainConfig
+from mien.training.export import write_onnx
 from mien.training.nets import build_from_config
 from mien.types import EXPRESSIONS
 
@@ -82,16 +83,7 @@ def main() -> None:
             cfg = TrainConfig.load(path)
             net = build_from_config(cfg, len(EXPRESSIONS)).eval()
             onnx_path = Path(tmp) / f"{path.stem}.onnx"
-            torch.onnx.export(
-                net,
-                torch.zeros(1, 1, 48, 48),
-                str(onnx_path),
-                input_names=["crops"],
-                output_names=["logits"],
-                dynamic_axes={"crops": {0: "n"}, "logits": {0: "n"}},
-                opset_version=17,
-                dynamo=False,
-            )
+            write_onnx(net, onnx_path)
             plain, flipped = ms_per_face(onnx_path, flip=False), ms_per_face(onnx_path, flip=True)
             base = base or flipped
             params = sum(p.numel() for p in net.parameters()) / 1e6

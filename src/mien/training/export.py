@@ -80,10 +80,16 @@ def export_onnx(checkpoint: str | Path | list[str | Path], onnx_path: str | Path
     if any(c.input_size != cfg.input_size for _, c in loaded):
         raise ValueError("ensemble members must share one input size")
     net = loaded[0][0] if len(loaded) == 1 else MeanLogits([n for n, _ in loaded]).eval()
-    dummy = torch.zeros(1, 1, cfg.input_size, cfg.input_size)
+    write_onnx(net, onnx_path, cfg.input_size)
+    return cfg
+
+
+def write_onnx(net: torch.nn.Module, onnx_path: str | Path, input_size: int = 48) -> None:
+    """Export ``net`` (eval mode) as ONNX opset 17: input ``crops`` ``(n, 1, input_size,
+    input_size)`` float32, output ``logits`` ``(n, K)``, dynamic batch."""
     torch.onnx.export(
         net,
-        (dummy,),
+        (torch.zeros(1, 1, input_size, input_size),),
         str(onnx_path),
         input_names=["crops"],
         output_names=["logits"],
@@ -91,7 +97,6 @@ def export_onnx(checkpoint: str | Path | list[str | Path], onnx_path: str | Path
         opset_version=17,
         dynamo=False,
     )
-    return cfg
 
 
 QUANTIZED_OPS = ("Conv", "Gemm", "Add", "Relu", "GlobalAveragePool")
