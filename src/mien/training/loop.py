@@ -248,7 +248,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False) ->
                 for pe, pm in zip(ema_other, model_other, strict=True):
                     pe.copy_(pm)
             losses.append(loss.detach())
-        losses = [float(torch.stack(losses).mean())] if losses else [float("nan")]
+        mean_loss = float(torch.stack(losses).mean()) if losses else float("nan")
         val_logits = predict_logits(ema, val.images)
         acc = _accuracy(val_logits, val.labels)
         acc_flip = _accuracy(predict_logits(ema, val.images, flip=True), val.labels)
@@ -264,7 +264,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False) ->
                 [
                     epoch,
                     f"{lr:.5f}",
-                    f"{np.mean(losses):.4f}",
+                    f"{mean_loss:.4f}",
                     f"{acc:.4f}",
                     f"{acc_flip:.4f}",
                     f"{acc_clean:.4f}",
@@ -276,7 +276,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False) ->
         log.info(
             "epoch %d loss %.4f val %.4f flip %.4f clean %.4f tw %.4f (%.0f s)",
             epoch,
-            np.mean(losses),
+            mean_loss,
             acc,
             acc_flip,
             acc_clean,
