@@ -38,7 +38,7 @@ from mien.evaluation.metrics import (
 )
 from mien.training.config import TrainConfig
 from mien.training.data import load_fer, load_fer_clean_mask
-from mien.training.nets import build_from_config
+from mien.training.nets import load_network
 from mien.types import EXPRESSIONS
 from mien.weights import DEFAULT_MODEL, WeightSpec, sha256_of
 
@@ -57,15 +57,6 @@ class MeanLogits(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([m(x) for m in self.members]).mean(0)
-
-
-def load_network(checkpoint: str | Path) -> tuple[torch.nn.Module, TrainConfig]:
-    """The checkpoint's EMA network (eval mode) and its training config."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    cfg = TrainConfig(**state["config"])
-    net = build_from_config(cfg, len(EXPRESSIONS))
-    net.load_state_dict(state["ema"])
-    return net.eval(), cfg
 
 
 def export_onnx(checkpoint: str | Path | list[str | Path], onnx_path: str | Path) -> TrainConfig:

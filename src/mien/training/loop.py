@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from mien.training.augment import augment
 from mien.training.config import TrainConfig
 from mien.training.data import balanced_weights, load_training_data
-from mien.training.nets import build_from_config
+from mien.training.nets import build_from_config, load_network
 from mien.types import EXPRESSIONS
 
 log = logging.getLogger(__name__)
@@ -57,10 +57,7 @@ def predict_logits(
 def load_teacher(checkpoint: str | Path, device: torch.device) -> torch.nn.Module:
     """A checkpoint's EMA network in eval mode on ``device`` (its own config gives the
     architecture, so a teacher may be wider or upsample its input)."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    net = build_from_config(TrainConfig(**state["config"]), len(EXPRESSIONS))
-    net.load_state_dict(state["ema"])
-    return net.to(device, memory_format=torch.channels_last).eval()
+    return load_network(checkpoint)[0].to(device, memory_format=torch.channels_last)
 
 
 @torch.no_grad()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
 from mien.training.config import TrainConfig
+from mien.types import EXPRESSIONS
 
 
 def _conv_bn(cin: int, cout: int, stride: int = 1, relu: bool = True) -> nn.Sequential:
@@ -108,6 +111,16 @@ def build_from_config(cfg: TrainConfig, num_classes: int) -> nn.Module:
         dropout=cfg.dropout,
         upsample_to=cfg.upsample_to,
     )
+
+
+def load_network(checkpoint: str | Path) -> tuple[nn.Module, TrainConfig]:
+    """A ``best.pt``'s EMA network (eval mode, on the CPU) and its training config; the
+    config gives the architecture, so any width, depth or ``upsample_to`` loads."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    cfg = TrainConfig(**state["config"])
+    net = build_from_config(cfg, len(EXPRESSIONS))
+    net.load_state_dict(state["ema"])
+    return net.eval(), cfg
 
 
 def build_model(arch: str, **kwargs: object) -> nn.Module:
