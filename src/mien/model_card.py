@@ -472,6 +472,8 @@ def render(
     lines += [
         "### Recall per label (n)",
         "",
+        "Intervals: 95 % Wilson score (recall is a proportion of that label's n images).",
+        "",
         "| label | " + " | ".join(reports) + " |",
         "|---|" + "---|" * len(reports),
     ]

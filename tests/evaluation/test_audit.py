@@ -38,11 +38,16 @@ def test_bootstrap_metrics_degenerate_and_consistent():
     b = bootstrap_metrics(y, y, probs, 3, n_boot=500)
     assert b.accuracy == (1.0, 1.0) and b.macro_f1 == (1.0, 1.0)
     assert b.ece == pytest.approx((0.05, 0.05))
-    assert b.per_class_recall == [(1.0, 1.0)] * 3
+    # recall 2/2 per label: a Wilson interval, not the bootstrap's collapsed (1, 1)
+    assert b.per_class_recall == [pytest.approx((0.3424, 1.0), abs=1e-4)] * 3
     pred = np.array([0, 1, 2, 0, -1, 1])  # one miss (no prediction), one wrong
     b = bootstrap_metrics(y, pred, probs, 3, n_boot=2000, seed=1)
     assert b.accuracy[0] <= 4 / 6 <= b.accuracy[1]
     assert 0.0 <= b.accuracy[0] < b.accuracy[1] <= 1.0
+    # labels 1 and 2: 1 of 2 (the miss counts against label 1); Wilson (1, 2) by hand
+    assert b.per_class_recall[1] == pytest.approx((0.0945, 0.9055), abs=1e-4)
+    assert b.per_class_recall[2] == b.per_class_recall[1]
+    assert bootstrap_metrics(y, pred, probs, 4, n_boot=10).per_class_recall[3] is None
 
 
 @pytest.fixture()

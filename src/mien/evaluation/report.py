@@ -132,9 +132,9 @@ def write_report(
         "",
         "Perceived-expression accuracy: how often the model's top label matches the label "
         "people gave the face. Intervals are 95 % percentile-bootstrap intervals over "
-        "images; slice accuracies get 95 % Wilson score intervals, which stay honest for "
-        "small slices. These numbers describe how faces *look* to annotators, not what "
-        "anyone felt.",
+        "images; per-class recall and slice accuracies get 95 % Wilson score intervals, "
+        "which stay honest for small n. These numbers describe how faces *look* to "
+        "annotators, not what anyone felt.",
         "",
     ]
     header = "| set | mode | n | accuracy | macro-F1 | ECE (15 bins) | no face | failed |"

@@ -11,7 +11,8 @@ Policy:
 * Only labels present in the set are scored: the model's probabilities are restricted to
   those labels and renormalised before the argmax, ECE and every other metric. A label the
   model does not have raises :class:`~mien.errors.DatasetError`.
-* Intervals: percentile bootstrap over images (:mod:`mien.evaluation.bootstrap`).
+* Intervals: percentile bootstrap over images (:mod:`mien.evaluation.bootstrap`); per-class
+  recall gets a Wilson score interval (a binomial proportion over that label's images).
 * Slices: by any ``labels.csv`` column (``by``) and by the built-in quality bins of
   :data:`QUALITY_BINS` (face size, sharpness, |yaw|, |pitch|, ``quality_ok``). Each slice has its
   n, accuracy and 95 % Wilson score interval (honest for small slices, where a bootstrap
@@ -68,7 +69,8 @@ class EvalReport:
         no_face: paths where ``detect`` found no face.
         failed: ``{"path", "error"}`` for images that could not be read.
         ci: ``{"accuracy": [lo, hi], "macro_f1": …, "ece": …, "per_class_recall": {label: …}}``
-            (95 % percentile bootstrap; empty when ``n_boot`` was 0).
+            (95 %: percentile bootstrap, Wilson score for per-class recall; empty when
+            ``n_boot`` was 0).
         slices: ``{column: {"slices": {value: {"n", "accuracy", "ci"}}, "worst_gap"}}``.
         items: per-image arrays for figures (``y_true``, ``y_pred``, ``probs`` and the quality
             values); not part of :meth:`to_dict`.
