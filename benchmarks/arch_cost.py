@@ -3,7 +3,9 @@
 Usage: python benchmarks/arch_cost.py [CONFIG ...]   (default: v1's recipe and the GPU teacher)
 
 For each config it builds the network (random weights: cost does not depend on them), exports
-it to float32 ONNX and times onnxruntime on batches of 32 crops of 48×48, with and without the
+it to float32 ONNX and times onnxruntime on batches of 32 crops of the config's ``input_size``
+(48 unless set; ``key=value`` after a config overrides it, e.g.
+``configs/fer_resnet.yaml:input_size=64``), with and without the
 flip average mien runs. It prints parameters, multiply-accumulates per crop (convolutions and
 the classifier, counted from the layer shapes) and milliseconds per face, plus each config's
 time as a ratio to the first one's (the ratio, measured in one run, is what transfers to
@@ -20,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -32,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = [ROOT / "configs/fer_resnet.yaml", ROOT / "configs/gpu/teacher.yaml"]
 
 
-def macs_per_crop(net: torch.nn.Module) -> int:
-    """Multiply-accumulates of the convolutions and linear layers for one 48×48 crop."""
+def macs_per_crop(net: torch.nn.Module, size: int = 48) -> int:
+    """Multiply-accumulates of the convolutions and linear layers for one ``size`` px crop."""
     total = 0
 
     def hook(module: torch.nn.Module, _inp: tuple, out: torch.Tensor) -> None:
@@ -46,19 +49,19 @@ def macs_per_crop(net: torch.nn.Module) -> int:
 
     handles = [m.register_forward_hook(hook) for m in net.modules()]
     with torch.no_grad():
-        net(torch.zeros(1, 1, 48, 48))
+        net(torch.zeros(1, 1, size, size))
     for h in handles:
         h.remove()
     return total
 
 
-def ms_per_face(path: Path, *, flip: bool, repeats: int = 30) -> float:
+def ms_per_face(path: Path, *, flip: bool, size: int = 48, repeats: int = 30) -> float:
     """Median over ``repeats`` batches of 32, in milliseconds per face."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2
     sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
-    x = np.random.default_rng(0).uniform(0, 255, (32, 1, 48, 48)).astype(np.float32)
+    x = np.random.default_rng(0).uniform(0, 255, (32, 1, size, size)).astype(np.float32)
     batch = np.concatenate([x, x[..., ::-1]]) if flip else x
     for _ in range(3):
         sess.run(None, {name: batch})
@@ -70,27 +73,41 @@ def ms_per_face(path: Path, *, flip: bool, repeats: int = 30) -> float:
     return 1000 * float(np.median(times)) / len(x)
 
 
+def parse_config(arg: str) -> tuple[str, TrainConfig]:
+    """``PATH`` or ``PATH:key=value,key=value`` → (a label for the table, the config)."""
+    path, _, rest = arg.partition(":")
+    overrides = {
+        k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in rest.split(",") if kv)
+    }
+    p = Path(path).resolve()
+    label = str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) + (f" {rest}" if rest else "")
+    return label, TrainConfig.load(p, overrides)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("configs", nargs="*", type=Path, default=DEFAULT)
+    ap.add_argument("configs", nargs="*", default=[str(p) for p in DEFAULT])
     args = ap.parse_args()
     table = Table(title="architecture cost per face (float32 onnxruntime, 2 threads, batch 32)")
-    for col in ("config", "params (M)", "MMACs / crop", "ms / face", "with flip", "ratio"):
+    for col in ("config", "px", "params (M)", "MMACs / crop", "ms / face", "with flip", "ratio"):
         table.add_column(col, justify="left" if col == "config" else "right", no_wrap=True)
     base = None
     with tempfile.TemporaryDirectory() as tmp:
-        for path in args.configs:
-            cfg = TrainConfig.load(path)
+        for i, arg in enumerate(args.configs):
+            label, cfg = parse_config(arg)
+            size = cfg.input_size
             net = build_from_config(cfg, len(EXPRESSIONS)).eval()
-            onnx_path = Path(tmp) / f"{path.stem}.onnx"
-            write_onnx(net, onnx_path)
-            plain, flipped = ms_per_face(onnx_path, flip=False), ms_per_face(onnx_path, flip=True)
+            onnx_path = Path(tmp) / f"{i}.onnx"
+            write_onnx(net, onnx_path, size)
+            plain = ms_per_face(onnx_path, flip=False, size=size)
+            flipped = ms_per_face(onnx_path, flip=True, size=size)
             base = base or flipped
             params = sum(p.numel() for p in net.parameters()) / 1e6
             table.add_row(
-                str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),
+                label,
+                str(size),
                 f"{params:.2f}",
-                f"{macs_per_crop(net) / 1e6:.0f}",
+                f"{macs_per_crop(net, size) / 1e6:.0f}",
                 f"{plain:.2f}",
                 f"{flipped:.2f}",
                 f"{flipped / base:.1f}×",

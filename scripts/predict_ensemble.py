@@ -5,8 +5,8 @@ training-data cache, with its accuracy on FER+ ``val`` and the held-out Taiwanes
 --out preds.npz``
 
 The ``.npz`` holds ``<part>.probs`` ``(n, K)`` float16 for each part the cache has
-(:data:`mien.training.data.PARTS`): a teacher's soft labels for offline distillation
-(``teacher_probs``).
+(:data:`mien.training.data.PARTS`) and ``<part>.fingerprint`` (the rows they belong to): a
+teacher's soft labels for offline distillation (``teacher_probs``).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def main() -> None:
         logits = [torch.from_numpy(predict_logits(m, part.images, flip=True)) for m in members]
         probs = np.mean([torch.softmax(x, 1).numpy() for x in logits], axis=0)
         out[f"{name}.probs"] = probs.astype(np.float16)
+        out[f"{name}.fingerprint"] = np.str_(part.fingerprint())
         if name in ("val", "taiwanese_val"):
             acc = float((probs.argmax(1) == part.labels).mean())
             print(f"{name:14s} n={len(part):5d} ensemble of {len(members)} accuracy {acc:.4f}")

@@ -91,6 +91,16 @@ def test_colour_crops_and_whole_image_crop():
     assert whole.shape == (SIZE, SIZE) and whole.dtype == np.uint8
 
 
+def test_whole_image_crop_of_a_grey_image_and_its_errors():
+    grey = np.arange(48 * 48, dtype=np.uint8).reshape(48, 48)
+    np.testing.assert_array_equal(crop_whole_image(grey, size=48), grey)  # same size: as is
+    big = crop_whole_image(grey, size=64)
+    assert big.shape == (64, 64) and big.dtype == np.uint8
+    np.testing.assert_array_equal(big, crop_whole_image(np.dstack([grey] * 3), size=64))
+    with pytest.raises(ValueError, match="grey image cannot give a colour crop"):
+        crop_whole_image(grey, grey=False)
+
+
 def test_no_faces_gives_empty_arrays():
     from mien.types import Faces
 

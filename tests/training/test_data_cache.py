@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from mien.training.data import ArraySet, TrainingData
 
 
-def _part(rng: np.random.Generator, n: int, source: str) -> ArraySet:
+def _part(rng: np.random.Generator, n: int, source: str, side: int = 48) -> ArraySet:
     targets = rng.random((n, 8)).astype(np.float32)
     return ArraySet(
-        rng.integers(0, 256, (n, 48, 48), dtype=np.uint8),
+        rng.integers(0, 256, (n, side, side), dtype=np.uint8),
         targets / targets.sum(1, keepdims=True),
         rng.integers(0, 8, n).astype(np.int64),
         np.full(n, source),
@@ -66,6 +68,53 @@ def test_teacher_probabilities_are_mixed_and_a_wrong_file_is_refused(tmp_path):
     np.savez(tmp_path / "short.npz", **{"fer_train.probs": teacher[:3]})
     with pytest.raises(ValueError, match="fer_train has 3 teacher rows, the data 4"):
         mix_teacher_probs(data, tmp_path / "short.npz", alpha=0.5)
+    good = {"fer_train.probs": teacher, "fer_train.fingerprint": data.fer_train.fingerprint()}
+    np.savez(tmp_path / "marked.npz", **good)
+    mix_teacher_probs(data, tmp_path / "marked.npz", alpha=0.0)  # same rows: accepted
+    shuffled = data.fer_train.subset(np.array([1, 0, 2, 3]))
+    assert shuffled.fingerprint() != data.fer_train.fingerprint()
+    np.savez(tmp_path / "other.npz", **(good | {"fer_train.fingerprint": shuffled.fingerprint()}))
+    with pytest.raises(ValueError, match="predicted on other rows than these"):
+        mix_teacher_probs(data, tmp_path / "other.npz", alpha=0.5)
     data.save(tmp_path / "cache.npz")  # a cache is not a teacher file
     with pytest.raises(ValueError, match=r"no fer_train\.probs"):
         mix_teacher_probs(data, tmp_path / "cache.npz", alpha=0.5)
+
+
+def test_a_64_px_cache_keeps_its_side_and_a_config_of_another_size_refuses_it(tmp_path):
+    from mien.training.config import TrainConfig
+    from mien.training.data import load_training_data
+
+    rng = np.random.default_rng(3)
+    data = TrainingData(
+        _part(rng, 3, "fer_train", 64),
+        _part(rng, 2, "fer_val", 64),
+        np.ones(2, bool),
+        taiwanese_val=_part(rng, 0, "empty", 64),
+    )
+    data.save(tmp_path / "c64.npz")
+    back = TrainingData.load(tmp_path / "c64.npz")
+    assert back.side == 64 and back.taiwanese_val.images.shape == (0, 64, 64)
+    np.testing.assert_array_equal(back.fer_train.images, data.fer_train.images)
+    cfg = TrainConfig(data_cache=str(tmp_path / "c64.npz"))  # input_size 48 by default
+    with pytest.raises(ValueError, match="crops are 64 px, the config's input_size is 48"):
+        load_training_data(cfg)
+    cfg.input_size = 64
+    assert load_training_data(cfg).side == 64
+
+
+FER = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fer"
+
+
+@pytest.mark.skipif(not FER.exists(), reason="needs ../shared/data/fer")
+def test_fer_crops_at_64_px_are_the_48_px_images_enlarged_as_at_run_time():
+    from mien.alignment import crop_whole_image
+    from mien.training.data import load_fer
+
+    small, large = load_fer(FER, "val"), load_fer(FER, "val", size=64)
+    assert small.images.shape[1:] == (48, 48) and large.images.shape[1:] == (64, 64)
+    np.testing.assert_array_equal(large.labels, small.labels)
+    for i in (0, 17, len(small) - 1):  # exactly what the pipeline does to a 48 px image
+        np.testing.assert_array_equal(large.images[i], crop_whole_image(small.images[i], size=64))
+        bgr = np.repeat(small.images[i][..., None], 3, axis=2)
+        np.testing.assert_array_equal(large.images[i], crop_whole_image(bgr, size=64))

@@ -44,6 +44,16 @@ def test_augment_is_seeded_and_stays_in_range():
     assert not torch.allclose(a, x)
 
 
+def test_augment_and_network_take_64_px_crops():
+    cfg = TrainConfig(input_size=64, lowres_p=1.0, erase_p=1.0)  # every row gets both
+    x = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (8, 1, 64, 64))).float()
+    a = augment(x.clone(), cfg, torch.Generator().manual_seed(1))
+    assert a.shape == (8, 1, 64, 64) and float(a.min()) >= 0 and float(a.max()) <= 255
+    net = build_from_config(TrainConfig(widths=[8, 16], depths=[1, 1], stem=8), 8).eval()
+    small = net(torch.nn.functional.interpolate(x, size=(48, 48), mode="area"))
+    assert net(x).shape == small.shape == (8, 8)  # the same weights at either size
+
+
 def test_logit_adjustment_picks_the_best_tau_within_the_accuracy_budget():
     from mien.training.export import choose_logit_bias
 

@@ -113,11 +113,20 @@ def _warp(src: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
 def crop_whole_image(
     image: ImageBGR, *, size: int = 48, grey: bool = True
 ) -> npt.NDArray[np.uint8]:
-    """Treat a whole (pre-cropped) image as one face: resize it to ``size``×``size``.
+    """Treat a whole (pre-cropped) image as one face: resize it to ``size``×``size``
+    (area averaging to shrink, bilinear to enlarge).
+
+    Args:
+        image: ``(H, W, 3)`` uint8 BGR, or ``(H, W)`` uint8 grey (taken as is when ``grey``).
 
     Returns ``(size, size)`` uint8 grey, or ``(size, size, 3)`` BGR when ``grey`` is false.
     """
-    src = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if grey else image
+    if image.ndim == 2:
+        if not grey:
+            raise ValueError("crop_whole_image: a grey image cannot give a colour crop")
+        src = image
+    else:
+        src = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if grey else image
     h, w = src.shape[:2]
     interp = cv2.INTER_AREA if (h > size or w > size) else cv2.INTER_LINEAR
     return cv2.resize(src, (size, size), interpolation=interp)

@@ -78,7 +78,8 @@ def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Te
     if cfg.lowres_p > 0:
         pick = (torch.rand(n, generator=gen) < cfg.lowres_p).to(dev)
         if pick.any():
-            side = int(torch.randint(16, 36, (1,), generator=gen))
+            side = int(torch.randint(16, 36, (1,), generator=gen))  # of 48 px: scale to h
+            side = round(side * h / 48)
             small = F.interpolate(x[pick], size=(side, side), mode="area")
             x[pick] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
 

@@ -6,6 +6,7 @@ aligner, so those crops are exactly what the product feeds the model at run time
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,8 @@ class ArraySet:
     """Parallel arrays of a labelled image set.
 
     Attributes:
-        images: ``(n, 48, 48)`` uint8 grey crops.
+        images: ``(n, S, S)`` uint8 grey crops (``S`` = the run's ``input_size``, 48 by
+            default).
         targets: ``(n, K)`` float32 target distributions over :data:`EXPRESSIONS` (rows sum to 1).
         labels: ``(n,)`` int64 index of the hard (majority / intended) label, or
             :data:`NOT_HAPPINESS` for a row that only says "not happiness" (its target row is
@@ -47,6 +49,13 @@ class ArraySet:
     def __len__(self) -> int:
         return len(self.images)
 
+    def fingerprint(self) -> str:
+        """16 hex digits of sha256 over the pixels and hard labels: names these exact rows, in
+        this order (a stored teacher's probabilities are checked against it)."""
+        h = hashlib.sha256(np.ascontiguousarray(self.images).tobytes())
+        h.update(np.ascontiguousarray(self.labels, np.int64).tobytes())
+        return h.hexdigest()[:16]
+
     def subset(self, mask: np.ndarray) -> ArraySet:
         return ArraySet(self.images[mask], self.targets[mask], self.labels[mask], self.source[mask])
 
@@ -61,7 +70,12 @@ class ArraySet:
 
 
 def load_fer(
-    fer_dir: str | Path, split: str, *, vote_weight: float = 0.8, clean: bool = False
+    fer_dir: str | Path,
+    split: str,
+    *,
+    vote_weight: float = 0.8,
+    clean: bool = False,
+    size: int = 48,
 ) -> ArraySet:
     """FER2013 crops of one split with FER+ targets.
 
@@ -72,7 +86,11 @@ def load_fer(
 
     Args:
         clean: drop rows whose image also appears in another split (``cross_split_dup_rows``).
+        size: crop side; the 48×48 images are resized as :func:`mien.alignment.crop_whole_image`
+            resizes a whole image at run time (bilinear to enlarge).
     """
+    from mien.alignment import crop_whole_image
+
     fer_dir = Path(fer_dir)
     rows = [
         r for r in csv.DictReader(open(fer_dir / "labels.csv", newline="")) if r["split"] == split
@@ -81,18 +99,14 @@ def load_fer(
         rows = [r for r in rows if not r.get("cross_split_dup_rows")]
     index = {name: i for i, name in enumerate(EXPRESSIONS)}
     n, k = len(rows), len(EXPRESSIONS)
-    images = np.empty((n, 48, 48), np.uint8)
+    images = np.empty((n, size, size), np.uint8)
     votes = np.zeros((n, k), np.float32)
     labels = np.empty(n, np.int64)
     for i, r in enumerate(rows):
         img = cv2.imread(str(fer_dir / r["path"]), cv2.IMREAD_GRAYSCALE)
         if img is None:
             raise FileNotFoundError(fer_dir / r["path"])
-        images[i] = (
-            img
-            if img.shape == (48, 48)
-            else cv2.resize(img, (48, 48), interpolation=cv2.INTER_AREA)
-        )
+        images[i] = img if img.shape == (size, size) else crop_whole_image(img, size=size)
         for name, j in index.items():
             votes[i, j] = float(r[f"votes_{name}"])
         labels[i] = index[r["label"]]
@@ -109,15 +123,17 @@ def load_fer_clean_mask(fer_dir: str | Path, split: str) -> np.ndarray:
     return np.asarray([not r.get("cross_split_dup_rows") for r in rows if r["split"] == split])
 
 
-def _largest_face_crop(detector: FaceDetector, image: np.ndarray) -> np.ndarray | None:
-    """The ``(48, 48)`` uint8 aligned crop of the image's largest detected face, as the
+def _largest_face_crop(
+    detector: FaceDetector, image: np.ndarray, size: int = 48
+) -> np.ndarray | None:
+    """The ``(size, size)`` uint8 aligned crop of the image's largest detected face, as the
     product makes it at run time; ``None`` when no face is found."""
     from mien.alignment import align_faces
 
     faces = detector.detect(image)
     if not len(faces):
         return None
-    crops, _ = align_faces(image, faces[int(np.argmax(faces.area))])
+    crops, _ = align_faces(image, faces[int(np.argmax(faces.area))], size=size)
     return crops[0]
 
 
@@ -126,13 +142,15 @@ def load_taiwanese(
     *,
     val_subjects: list[str],
     observer_weight: float = 0.5,
+    size: int = 48,
 ) -> tuple[ArraySet, ArraySet]:
     """Posed photos, detected and aligned by mien, plus a whole-image (no-detector) copy.
 
     Each photo gives two rows: the aligned crop (as :class:`mien.Analyzer` makes it) and the
-    whole photo shrunk to 48×48 (as ``mien evaluate`` without ``--detect`` sees a whole-head
-    image). Target = ``observer_weight`` × observers' ratings + the rest on the intended label;
-    neutral photos (raters had no neutral option) get the intended label only.
+    whole photo resized to ``size``×``size`` (as ``mien evaluate`` without ``--detect`` sees
+    a whole-head image); ``size`` is the model's input side. Target = ``observer_weight`` ×
+    observers' ratings + the rest on the intended label; neutral photos (raters had no
+    neutral option) get the intended label only.
 
     Returns:
         ``(train, val)`` split by performer: ``val_subjects`` go to ``val``.
@@ -160,12 +178,14 @@ def load_taiwanese(
                     observed /= observed.sum()
                     target = observer_weight * observed + (1 - observer_weight) * target
             is_val = r["subject"] in val_subjects
-            crop = _largest_face_crop(detector, image)
+            crop = _largest_face_crop(detector, image, size)
             if crop is not None:
                 out[is_val].append((crop, target, label, "taiwanese_aligned"))
             else:
                 missed += 1
-            out[is_val].append((crop_whole_image(image), target, label, "taiwanese_whole"))
+            out[is_val].append(
+                (crop_whole_image(image, size=size), target, label, "taiwanese_whole")
+            )
     log.info("taiwanese: %d photos, detector missed %d", len(rows), missed)
 
     def pack(items: list[tuple[np.ndarray, np.ndarray, int, str]]) -> ArraySet:
@@ -179,14 +199,14 @@ def load_taiwanese(
     return pack(out[False]), pack(out[True])
 
 
-def load_smiles(smiles_dir: str | Path) -> ArraySet:
+def load_smiles(smiles_dir: str | Path, *, size: int = 48) -> ArraySet:
     """SMILEsmileD crops (Arnaud 2013, from Labeled Faces in the Wild), detected and aligned
     by mien so they are framed like the crops the product classifies.
 
     Smiles become happiness rows (one-hot target). Non-smiles become :data:`NOT_HAPPINESS`
     rows with an all-zero target: a non-smile is not "neutral", so the loss for them is
     ``-log(1 - p_happiness)`` only. Rows flagged ``label_conflict`` (in both folders) and
-    photos the detector misses are dropped.
+    photos the detector misses are dropped. Crops are ``size`` px.
     """
     from mien.detection import MediaPipeFaceDetector
     from mien.io import read_image
@@ -203,7 +223,7 @@ def load_smiles(smiles_dir: str | Path) -> ArraySet:
     missed = 0
     with MediaPipeFaceDetector("auto") as detector:
         for r in rows:
-            crop = _largest_face_crop(detector, read_image(smiles_dir / r["path"]))
+            crop = _largest_face_crop(detector, read_image(smiles_dir / r["path"]), size)
             if crop is None:
                 missed += 1
                 continue
@@ -244,6 +264,11 @@ class TrainingData:
     taiwanese_val: ArraySet | None = None
     smiles: ArraySet | None = None
 
+    @property
+    def side(self) -> int:
+        """The crops' side in pixels (every part has the same)."""
+        return int(self.val.images.shape[1])
+
     def train_rows(self, taiwanese_repeat: int = 1) -> ArraySet:
         """FER+ ``train``, the Taiwanese training rows ``taiwanese_repeat`` times, smiles."""
         parts = [self.fer_train]
@@ -259,7 +284,7 @@ class TrainingData:
         1.6 kB a crop, 30 % under raw pixels), so FER+ and the Taiwanese rows take 53 MB.
         Targets are stored as built, so the cache fixes ``vote_weight`` and
         ``taiwanese_observer_weight``."""
-        arrays: dict[str, np.ndarray] = {"val_clean": self.val_clean}
+        arrays: dict[str, np.ndarray] = {"val_clean": self.val_clean, "side": np.int64(self.side)}
         for name in PARTS:
             part = getattr(self, name)
             if part is not None:
@@ -278,11 +303,12 @@ class TrainingData:
             ValueError: the file is not such a cache.
         """
         with np.load(path) as z:
+            side = int(z["side"]) if "side" in z else 48  # caches before 0.2.1 were all 48 px
 
             def part(name: str) -> ArraySet | None:
                 if f"{name}.webp" not in z:
                     return None
-                images = _decode(z[f"{name}.webp"], z[f"{name}.webp_ends"])
+                images = _decode(z[f"{name}.webp"], z[f"{name}.webp_ends"], side)
                 return ArraySet(
                     images, *(z[f"{name}.{f}"] for f in ("targets", "labels", "source"))
                 )
@@ -305,7 +331,7 @@ def _encode(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (np.concatenate(blobs) if blobs else np.zeros(0, np.uint8)), ends
 
 
-def _decode(data: np.ndarray, ends: np.ndarray, side: int = 48) -> np.ndarray:
+def _decode(data: np.ndarray, ends: np.ndarray, side: int) -> np.ndarray:
     """Inverse of :func:`_encode`: ``(n, H, W)`` uint8 (``(0, side, side)`` when empty)."""
     if not len(ends):
         return np.zeros((0, side, side), np.uint8)
@@ -321,13 +347,23 @@ def _decode(data: np.ndarray, ends: np.ndarray, side: int = 48) -> np.ndarray:
 def load_training_data(cfg: TrainConfig) -> TrainingData:
     """The parts a run with ``cfg`` reads: from ``cfg.data_cache`` when set (see
     :meth:`TrainingData.save`), else from the raw sets (which runs the face detector over the
-    Taiwanese and SMILEsmileD photos). ``limit_train`` keeps the first rows of FER+ ``train``."""
+    Taiwanese and SMILEsmileD photos). Crops are ``cfg.input_size`` px. ``limit_train`` keeps
+    the first rows of FER+ ``train``.
+
+    Raises:
+        ValueError: the cache's crops are not ``cfg.input_size`` px.
+    """
+    size = cfg.input_size
     if cfg.data_cache:
         data = TrainingData.load(cfg.data_cache)
+        if data.side != size:
+            raise ValueError(
+                f"{cfg.data_cache}: crops are {data.side} px, the config's input_size is {size}"
+            )
     else:
         data = TrainingData(
-            load_fer(cfg.fer_dir, "train", vote_weight=cfg.vote_weight),
-            load_fer(cfg.fer_dir, "val", vote_weight=cfg.vote_weight),
+            load_fer(cfg.fer_dir, "train", vote_weight=cfg.vote_weight, size=size),
+            load_fer(cfg.fer_dir, "val", vote_weight=cfg.vote_weight, size=size),
             load_fer_clean_mask(cfg.fer_dir, "val"),
         )
         if cfg.taiwanese_dir and Path(cfg.taiwanese_dir).exists():
@@ -335,9 +371,10 @@ def load_training_data(cfg: TrainConfig) -> TrainingData:
                 cfg.taiwanese_dir,
                 val_subjects=cfg.taiwanese_val_subjects,
                 observer_weight=cfg.taiwanese_observer_weight,
+                size=size,
             )
         if cfg.smiles_dir:
-            data.smiles = load_smiles(cfg.smiles_dir)
+            data.smiles = load_smiles(cfg.smiles_dir, size=size)
     if cfg.teacher_probs:
         mix_teacher_probs(data, cfg.teacher_probs, cfg.distill_alpha)
     if cfg.limit_train:
@@ -350,11 +387,14 @@ def mix_teacher_probs(data: TrainingData, path: str | Path, alpha: float) -> Non
 
     ``target = (1 - alpha) * target + alpha * teacher`` for the rows of ``fer_train`` and
     ``taiwanese_train``, in place. ``path`` is a ``.npz`` with ``<part>.probs`` ``(n, K)``
-    arrays in the cache's row order (``scripts/predict_ensemble.py``).
+    arrays in the cache's row order and ``<part>.fingerprint`` (:meth:`ArraySet.fingerprint`
+    of the rows they were predicted on), as ``scripts/predict_ensemble.py`` writes it. A file
+    without fingerprints (written before 0.2.1) is matched by row count only, with a warning.
 
     Raises:
-        ValueError: the file holds no ``fer_train.probs``, or a part's row count differs from
-            the stored probabilities'.
+        ValueError: the file holds no ``fer_train.probs``; a part's row count differs from
+            the stored probabilities'; or its fingerprint differs (other rows, other order, or
+            crops of another size).
     """
     with np.load(path) as z:
         if "fer_train.probs" not in z:
@@ -371,6 +411,13 @@ def mix_teacher_probs(data: TrainingData, path: str | Path, alpha: float) -> Non
             if probs.shape != part.targets.shape:
                 raise ValueError(
                     f"{path}: {name} has {probs.shape[0]} teacher rows, the data {len(part)}"
+                )
+            if f"{name}.fingerprint" not in z:
+                log.warning("%s: no %s.fingerprint; matched by row count only", path, name)
+            elif str(z[f"{name}.fingerprint"]) != part.fingerprint():
+                raise ValueError(
+                    f"{path}: {name} probabilities were predicted on other rows than these "
+                    f"(fingerprint {z[f'{name}.fingerprint']}, the data's {part.fingerprint()})"
                 )
             probs /= probs.sum(1, keepdims=True)
             part.targets = ((1 - alpha) * part.targets + alpha * probs).astype(np.float32)

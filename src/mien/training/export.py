@@ -3,8 +3,8 @@
 Steps (``scripts/export_onnx.py``):
 
 1. rebuild the network from the checkpoint's config and load its EMA weights;
-2. export to ONNX (opset 17, dynamic batch), input ``(n, 1, 48, 48)`` float32 grey in
-   ``[0, 255]``, output logits ``(n, 8)``;
+2. export to ONNX (opset 17, dynamic batch), input ``(n, 1, S, S)`` float32 grey in
+   ``[0, 255]`` (``S`` = the config's ``input_size``, 48 by default), output logits ``(n, 8)``;
 3. quantize it to int8 (onnxruntime static QDQ quantization, per-channel int8 weights, uint8
    activations calibrated on 512 seeded FER2013 *train* crops; convolutions, residual adds and
    the classifier only, the input standardisation stays float);
@@ -97,7 +97,7 @@ def quantize_onnx(src: str | Path, dst: str | Path, calibration: np.ndarray) -> 
     """Static int8 QDQ quantization of ``src`` into ``dst``.
 
     Args:
-        calibration: ``(n, 48, 48)`` uint8 crops whose activation ranges set the scales.
+        calibration: ``(n, S, S)`` uint8 crops whose activation ranges set the scales.
     """
     import onnx
     from onnxruntime.quantization import (
@@ -139,7 +139,7 @@ def quantize_onnx(src: str | Path, dst: str | Path, calibration: np.ndarray) -> 
 def onnx_logits(
     onnx_path: str | Path, images: np.ndarray, *, flip: bool = False, batch: int = 512
 ) -> np.ndarray:
-    """``(n, K)`` logits of ``(n, 48, 48)`` uint8 crops from the exported file (onnxruntime)."""
+    """``(n, K)`` logits of ``(n, S, S)`` uint8 crops from the exported file (onnxruntime)."""
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -298,10 +298,10 @@ def export_model(
     fp32_path = ckpt_dir / f"{name}.fp32.onnx"
     onnx_path = weights_dir / f"{name}.onnx"
     cfg = export_onnx(checkpoint, fp32_path)
-    val = load_fer(cfg.fer_dir, "val")
+    val = load_fer(cfg.fer_dir, "val", size=cfg.input_size)
     clean = load_fer_clean_mask(cfg.fer_dir, "val")
     fp32_acc = float((onnx_logits(fp32_path, val.images).argmax(1) == val.labels).mean())
-    train = load_fer(cfg.fer_dir, "train") if int8 or logit_adjust else None
+    train = load_fer(cfg.fer_dir, "train", size=cfg.input_size) if int8 or logit_adjust else None
     if train is not None and int8:
         pick = np.random.default_rng(seed).choice(len(train), 512, replace=False)
         quantize_onnx(fp32_path, onnx_path, train.images[pick])

@@ -40,7 +40,7 @@ def seed_everything(seed: int) -> torch.Generator:
 def predict_logits(
     model: torch.nn.Module, images: np.ndarray, *, flip: bool = False, batch: int = 512
 ) -> np.ndarray:
-    """``(n, K)`` float32 logits for ``(n, 48, 48)`` uint8 crops (mean over a flip if asked),
+    """``(n, K)`` float32 logits for ``(n, S, S)`` uint8 crops (mean over a flip if asked),
     computed on the model's device."""
     model.eval()
     device = next(model.parameters()).device

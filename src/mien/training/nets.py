@@ -49,12 +49,14 @@ class Standardize(nn.Module):
 
 
 class FerResNet(nn.Module):
-    """A small ResNet for ``(n, 1, 48, 48)`` grey face crops with values in ``[0, 255]``.
+    """A small ResNet for ``(n, 1, S, S)`` grey face crops with values in ``[0, 255]``
+    (``S`` = 48 for mien's models; any side works, the head pools globally).
 
-    A stride-2 stem takes the crop to 24×24, then one stage per entry of ``widths`` (each after
-    the first halves the resolution). With ``upsample_to`` set, the crop is first resized
-    (bilinear) to ``upsample_to``×``upsample_to``, which buys resolution in every stage at
-    ``(upsample_to / 48)²`` times the compute (used for larger teachers). ``forward_features``
+    A stride-2 stem takes a 48 px crop to 24×24, then one stage per entry of ``widths`` (each
+    after the first halves the resolution). Compute grows as ``S²``: a 64 px crop costs
+    ``(64 / 48)²`` = 1.78 times a 48 px one. With ``upsample_to`` set, the crop is first
+    resized (bilinear) to ``upsample_to``×``upsample_to``, which buys resolution in every stage
+    at ``(upsample_to / S)²`` times the compute (used for larger teachers). ``forward_features``
     gives the pooled ``(n, C)`` features, ``forward_head`` the ``(n, num_classes)`` logits
     (timm's split).
     """
