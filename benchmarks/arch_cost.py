@@ -4,8 +4,8 @@ Usage: python benchmarks/arch_cost.py [CONFIG ...]   (default: v1's recipe and t
 
 For each config it builds the network (random weights: cost does not depend on them), exports
 it to float32 ONNX and times onnxruntime on batches of 32 crops of the config's ``input_size``
-(48 unless set; ``key=value`` after a config overrides it, e.g.
-``configs/fer_resnet.yaml:input_size=64``), with and without the
+(48 unless set; ``:key=value;key=value`` after a config overrides it, e.g.
+``'configs/fer_resnet.yaml:input_size=64'``), with and without the
 flip average mien runs. It prints parameters, multiply-accumulates per crop (convolutions and
 the classifier, counted from the layer shapes) and milliseconds per face, plus each config's
 time as a ratio to the first one's (the ratio, measured in one run, is what transfers to
@@ -15,6 +15,7 @@ another machine). Needs the ``mien[train]`` extra (torch, onnx).
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -74,11 +75,19 @@ def ms_per_face(path: Path, *, flip: bool, size: int = 48, repeats: int = 30) ->
 
 
 def parse_config(arg: str) -> tuple[str, TrainConfig]:
-    """``PATH`` or ``PATH:key=value,key=value`` → (a label for the table, the config)."""
-    path, _, rest = arg.partition(":")
-    overrides = {
-        k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in rest.split(",") if kv)
-    }
+    """``PATH.yaml`` or ``PATH.yaml:key=value;key=value`` → (a label for the table, the config).
+
+    Values are YAML (``widths=[32, 64]``). Raises:
+        ValueError: not a ``.yaml`` path, a pair without ``=``, or an unknown key.
+    """
+    m = re.fullmatch(r"(.+?\.ya?ml)(?::(.*))?", arg)
+    if m is None:
+        raise ValueError(f"{arg!r}: expected PATH.yaml or PATH.yaml:key=value;key=value")
+    path, rest = m.group(1), m.group(2) or ""
+    pairs = [kv for kv in rest.split(";") if kv.strip()]
+    if any("=" not in kv for kv in pairs):
+        raise ValueError(f"{arg!r}: overrides must be key=value pairs separated by ';'")
+    overrides = {k.strip(): yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in pairs)}
     p = Path(path).resolve()
     label = str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) + (f" {rest}" if rest else "")
     return label, TrainConfig.load(p, overrides)
@@ -94,7 +103,10 @@ def main() -> None:
     base = None
     with tempfile.TemporaryDirectory() as tmp:
         for i, arg in enumerate(args.configs):
-            label, cfg = parse_config(arg)
+            try:
+                label, cfg = parse_config(arg)
+            except (ValueError, FileNotFoundError) as e:
+                ap.error(str(e))
             size = cfg.input_size
             net = build_from_config(cfg, len(EXPRESSIONS)).eval()
             onnx_path = Path(tmp) / f"{i}.onnx"

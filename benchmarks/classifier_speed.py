@@ -5,7 +5,8 @@ Usage: python benchmarks/classifier_speed.py [MODEL ...] [--rounds 40] [--batch 
 Each MODEL is ``bundled`` (the default model) or an exported ``.onnx`` with its spec ``.json``
 beside it (``scripts/export_onnx.py`` writes both). Every model runs as mien runs it:
 onnxruntime on 2 threads, crops of the spec's ``input_size``, with the spec's flip average
-(``flip_tta``). The models take turns batch by batch (interleaved), so the machine's other load
+(``flip_tta``). The models take turns batch by batch (interleaved, each round starting with
+the next model), so the machine's other load
 falls on all of them alike: read the ratio to the first model, which transfers to another
 machine, rather than the milliseconds. Cost does not depend on the pixels, so the crops are
 seeded noise.
@@ -21,6 +22,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from mien.errors import WeightsError
 from mien.expression.model import ExpressionModel
 from mien.registry import get_spec
 from mien.weights import DEFAULT_MODEL, WeightSpec, verified_path
@@ -47,7 +49,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=40, help="timed batches per model")
     ap.add_argument("--batch", type=int, default=32, help="faces per batch")
     args = ap.parse_args()
-    models = [load(m) for m in args.models]
+    try:
+        models = [load(m) for m in args.models]
+    except (FileNotFoundError, WeightsError) as e:
+        ap.error(str(e))
     rng = np.random.default_rng(0)
     crops = [
         rng.integers(0, 256, (args.batch, m.spec.input_size, m.spec.input_size), dtype=np.uint8)
@@ -57,10 +62,11 @@ def main() -> None:
         for _ in range(3):
             m.logits(x)
     times: list[list[float]] = [[] for _ in models]
-    for _ in range(args.rounds):
-        for i, (m, x) in enumerate(zip(models, crops, strict=True)):
+    for r in range(args.rounds):
+        for j in range(len(models)):  # each round starts with the next model: no order bias
+            i = (r + j) % len(models)
             t = time.perf_counter()
-            m.logits(x)
+            models[i].logits(crops[i])
             times[i].append((time.perf_counter() - t) / args.batch)
     ms = [1000 * float(np.median(t)) for t in times]
     table = Table(

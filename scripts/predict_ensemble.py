@@ -33,8 +33,11 @@ def main() -> None:
     for path in [*paths, Path(args.data_cache)]:
         if not path.is_file():
             raise SystemExit(f"{path}: no such file")
-    members = [load_teacher(c, device) for c in paths]
     data = TrainingData.load(args.data_cache)
+    try:
+        members = [load_teacher(c, device, data.side) for c in paths]
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from e
     out: dict[str, np.ndarray] = {}
     for name in PARTS:
         part = getattr(data, name)

@@ -67,6 +67,10 @@ def main() -> None:
         raise SystemExit(
             f"list a fine-tuned run first (its config becomes the soup's), e.g. {order[0]}"
         )
+    sizes = {r: s["config"].get("input_size", 48) for r, s in zip(args.runs, states, strict=True)}
+    if len(set(sizes.values())) > 1:
+        got = ", ".join(f"{r}: {px} px" for r, px in sizes.items())
+        raise SystemExit(f"the runs were trained on crops of different sizes ({got})")
     first = states[0]["ema"]
     for run, state in zip(args.runs[1:], states[1:], strict=True):
         ema = state["ema"]

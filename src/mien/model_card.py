@@ -59,10 +59,19 @@ def calibration_table(model: Any, fer_dir: Path, *, n_boot: int = 1000) -> dict[
     """ECE with intervals on FER+ ``val`` crops at T = 1 and at the shipped temperature."""
     import cv2
 
+    from mien.alignment import crop_whole_image
     from mien.evaluation.datasets import read_labels_csv
 
     ds = read_labels_csv(fer_dir, split="val")
-    crops = np.stack([cv2.imread(str(fer_dir / p), cv2.IMREAD_GRAYSCALE) for p in ds.paths])
+    size = model.spec.input_size  # 48 px images, resized as the pipeline resizes them
+    crops = np.stack(
+        [
+            crop_whole_image(
+                np.asarray(cv2.imread(str(fer_dir / p), cv2.IMREAD_GRAYSCALE)), size=size
+            )
+            for p in ds.paths
+        ]
+    )
     logits = np.concatenate(
         [model.adjusted(model.logits(crops[i : i + 512])) for i in range(0, len(crops), 512)]
     )
@@ -276,7 +285,7 @@ def _teacher_lines(teachers: list[dict[str, Any]]) -> list[str]:
     return [
         f"0. **Teachers** ({runs}, `scripts/gpu_distill.sh`): wider networks, widths "
         f"{t.get('widths')}, depths {t.get('depths')}, stem {t.get('stem')}, the crop upsampled to "
-        f"{t.get('upsample_to') or 48} px inside (`python benchmarks/arch_cost.py` times such a "
+        f"{t.get('upsample_to') or t.get('input_size', 48)} px inside (`python benchmarks/arch_cost.py` times such a "
         "network against v1's; too slow to ship), trained from random weights on "
         f"{where} with seeds {[x.get('seed') for x in teachers]}: {_optimiser(t)} FER+ `val` "
         f"accuracy of their EMA weights {accs} (float32, no flip). Nothing of theirs ships: "
@@ -472,8 +481,11 @@ def render(
     lines += [
         "### Recall per label (n)",
         "",
-        "Intervals: 95 % Wilson score (recall is a proportion of that label's n images).",
-        "",
+        *(
+            ["Intervals: 95 % Wilson score (recall is a proportion of that label's n images).", ""]
+            if any(r.ci for r in reports.values())
+            else []
+        ),
         "| label | " + " | ".join(reports) + " |",
         "|---|" + "---|" * len(reports),
     ]

@@ -48,6 +48,10 @@ def test_bootstrap_metrics_degenerate_and_consistent():
     assert b.per_class_recall[1] == pytest.approx((0.0945, 0.9055), abs=1e-4)
     assert b.per_class_recall[2] == b.per_class_recall[1]
     assert bootstrap_metrics(y, pred, probs, 4, n_boot=10).per_class_recall[3] is None
+    # another level: Wilson's z follows it (90 %: z = 1.645)
+    b90 = bootstrap_metrics(y, pred, probs, 3, n_boot=10, level=0.9)
+    assert b90.per_class_recall[1] == pytest.approx(wilson_interval(1, 2, z=1.644854), abs=1e-6)
+    assert b90.per_class_recall[1][0] > b.per_class_recall[1][0]
 
 
 @pytest.fixture()

@@ -58,6 +58,19 @@ def test_size_sharpness_truncation():
     assert s[0] == 0.0 and s[1] > 10_000
 
 
+def test_sharpness_is_measured_at_48_px_whatever_the_crop_side():
+    import cv2
+
+    rng = np.random.default_rng(0)
+    face = cv2.GaussianBlur(rng.integers(0, 256, (48, 48)).astype(np.uint8), (3, 3), 0.8)
+    big = cv2.resize(face, (64, 64), interpolation=cv2.INTER_LINEAR)  # a 64 px model's crop
+    back = cv2.resize(big, (48, 48), interpolation=cv2.INTER_AREA)
+    assert sharpness(big[None])[0] == sharpness(back[None])[0]
+    # at its own side the enlarged crop would look blurrier: that is what is avoided
+    raw = cv2.Laplacian(big, cv2.CV_64F, ksize=3).var()
+    assert raw < 0.7 * sharpness(big[None])[0]
+
+
 def test_quality_ok_combines_thresholds_and_ignores_unmeasured_pose():
     boxes = np.array(
         [[10, 10, 110, 110], [10, 10, 20, 20], [10, 10, 110, 110], [10, 10, 110, 110]], np.float32

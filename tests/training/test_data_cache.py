@@ -118,3 +118,31 @@ def test_fer_crops_at_64_px_are_the_48_px_images_enlarged_as_at_run_time():
         np.testing.assert_array_equal(large.images[i], crop_whole_image(small.images[i], size=64))
         bgr = np.repeat(small.images[i][..., None], 3, axis=2)
         np.testing.assert_array_equal(large.images[i], crop_whole_image(bgr, size=64))
+
+
+def test_a_cache_without_a_side_key_is_48_px_and_a_mismatched_part_is_refused(tmp_path):
+    rng = np.random.default_rng(4)
+    data = TrainingData(
+        _part(rng, 2, "fer_train"), _part(rng, 2, "v"), np.ones(2, bool),
+        taiwanese_val=_part(rng, 0, "empty"),
+    )  # fmt: skip
+    data.save(tmp_path / "c.npz")
+    with np.load(tmp_path / "c.npz") as z:  # as written before caches recorded their side
+        np.savez(tmp_path / "old.npz", **{k: z[k] for k in z.files if k != "side"})
+    old = TrainingData.load(tmp_path / "old.npz")
+    assert old.side == 48 and old.taiwanese_val.images.shape == (0, 48, 48)
+    data.taiwanese_train = _part(rng, 1, "taiwanese_aligned", 64)
+    with pytest.raises(ValueError, match="crops differ in size"):
+        data.save(tmp_path / "mixed.npz")
+
+
+def test_teacher_probabilities_without_fingerprints_are_used_with_a_warning(tmp_path, caplog):
+    from mien.training.data import mix_teacher_probs
+
+    rng = np.random.default_rng(5)
+    data = TrainingData(_part(rng, 2, "fer_train"), _part(rng, 2, "v"), np.ones(2, bool))
+    np.savez(tmp_path / "p.npz", **{"fer_train.probs": np.eye(8, dtype=np.float16)[[0, 1]]})
+    with caplog.at_level("WARNING", logger="mien"):
+        mix_teacher_probs(data, tmp_path / "p.npz", alpha=1.0)
+    assert "no fer_train.fingerprint; matched by row count only" in caplog.text
+    np.testing.assert_allclose(data.fer_train.targets, np.eye(8)[[0, 1]], atol=1e-6)

@@ -227,3 +227,79 @@ def test_soup_averages_fine_tunes_and_may_include_their_parent(tmp_path):
     assert failed.returncode != 0 and "list a fine-tuned run first" in failed.stderr
     failed = soup("scratch", parent, run("scratch2", 1.0))
     assert failed.returncode != 0 and "no init_from" in failed.stderr
+    big = run("big", 1.0, init_from=parent + "/best.pt")
+    state = torch.load(tmp_path / "big" / "best.pt", weights_only=False)
+    state["config"]["input_size"] = 64
+    torch.save(state, tmp_path / "big" / "best.pt")
+    failed = soup("sizes", a, big)
+    assert failed.returncode != 0 and "crops of different sizes" in failed.stderr
+    assert f"{big}: 64 px" in failed.stderr
+
+
+def _tiny_checkpoint(path: Path, **config) -> Path:
+    cfg = TrainConfig(widths=[8, 16], depths=[1, 1], stem=8, **config)
+    net = build_from_config(cfg, 8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"ema": net.state_dict(), "config": cfg.to_dict()}, path)
+    return path
+
+
+def test_a_64_px_checkpoint_exports_and_runs_as_64_px_and_teachers_must_match(tmp_path):
+    import onnxruntime as ort
+
+    from mien.expression.model import ExpressionModel
+    from mien.training.export import export_onnx
+    from mien.training.loop import load_teacher
+    from mien.weights import WeightSpec
+
+    ckpt = _tiny_checkpoint(tmp_path / "r" / "best.pt", input_size=64)
+    cfg = export_onnx(ckpt, tmp_path / "m.onnx")
+    assert cfg.input_size == 64
+    shape = ort.InferenceSession(str(tmp_path / "m.onnx")).get_inputs()[0].shape
+    assert shape[1:] == [1, 64, 64]
+    spec = WeightSpec(
+        name="m", file="m.onnx", sha256="", input_size=64, grey=True, input_range=(0.0, 255.0),
+        alignment="fer", names=tuple(f"l{i}" for i in range(8)), temperature=1.0,
+        abstain_threshold=0.5,
+    )  # fmt: skip
+    model = ExpressionModel(spec, tmp_path / "m.onnx")
+    assert model.logits(np.zeros((2, 64, 64), np.uint8)).shape == (2, 8)
+    with pytest.raises(ValueError, match="must be uint8 \\(n, 64, 64\\)"):
+        model.logits(np.zeros((2, 48, 48), np.uint8))
+    assert load_teacher(ckpt, torch.device("cpu"), 64) is not None
+    with pytest.raises(ValueError, match="the teacher takes 64 px crops, the data is 48 px"):
+        load_teacher(ckpt, torch.device("cpu"), 48)
+
+
+GOLDEN_SUM = 1202338.5  # augment() as of 0.2.0 (commit 32aad4d), the code v1 and v3 trained with
+GOLDEN_ROW = [118.444, 121.368, 125.313, 130.669]
+
+
+def test_augment_at_48_px_is_unchanged():
+    """Golden values of the default augmentation at 48 px (seed 1): a change to augment() must
+    not move what every earlier run was trained on."""
+    cfg = TrainConfig(lowres_p=1.0, blur_p=1.0, gamma=0.2)
+    x = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (4, 1, 48, 48))).float()
+    a = augment(x, cfg, torch.Generator().manual_seed(1))
+    assert float(a.sum()) == pytest.approx(GOLDEN_SUM, rel=1e-5)
+    np.testing.assert_allclose(a[0, 0, 20, 20:24].numpy(), GOLDEN_ROW, atol=1e-2)
+
+
+def test_arch_cost_config_argument(tmp_path):
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("arch_cost", root / "benchmarks/arch_cost.py")
+    arch_cost = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(arch_cost)
+    (tmp_path / "c.yaml").write_text("epochs: 3\n")
+    label, cfg = arch_cost.parse_config(f"{tmp_path}/c.yaml:input_size=64;widths=[8, 16]")
+    assert (cfg.input_size, cfg.widths, cfg.epochs) == (64, [8, 16], 3)
+    assert label.endswith("c.yaml input_size=64;widths=[8, 16]")
+    assert arch_cost.parse_config(f"{tmp_path}/c.yaml")[1].input_size == 48
+    with pytest.raises(ValueError, match="key=value pairs"):
+        arch_cost.parse_config(f"{tmp_path}/c.yaml:input_size64")
+    with pytest.raises(ValueError, match=r"expected PATH\.yaml"):
+        arch_cost.parse_config("configs/nothing")
+    with pytest.raises(ValueError, match="unknown config keys"):
+        arch_cost.parse_config(f"{tmp_path}/c.yaml:size=3")

@@ -126,10 +126,10 @@ def crop_whole_image(
             raise ValueError("crop_whole_image: a grey image cannot give a colour crop")
         src = image
     else:
-        src = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if grey else image
+        src = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if grey else image, np.uint8)
     h, w = src.shape[:2]
     interp = cv2.INTER_AREA if (h > size or w > size) else cv2.INTER_LINEAR
-    return cv2.resize(src, (size, size), interpolation=interp)
+    return np.asarray(cv2.resize(src, (size, size), interpolation=interp), np.uint8)
 
 
 def invert_affine(matrices: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

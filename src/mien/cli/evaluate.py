@@ -49,9 +49,10 @@ def evaluate(
     """Score the model on labelled folders and print JSON metrics (an audit) to stdout.
 
     One folder: a JSON object with n, accuracy, macro_f1, per_class_recall, confusion, ece (15
-    bins), their 95 % bootstrap intervals (ci), slices, and the images with no face (--detect)
-    or that failed to load. Several folders: {"datasets": {folder: that object}}. Exit status 1
-    when any image failed to load (it still counts, as wrong).
+    bins), their 95 % intervals (ci: bootstrap; Wilson score for per-class recall), slices,
+    and the images with no face (--detect) or that failed to load. Several folders:
+    {"datasets": {folder: that object}}. Exit status 1 when any image failed to load (it still
+    counts, as wrong).
     """
     from mien.errors import DatasetError
     from mien.evaluation.datasets import read_labels_csv

@@ -178,9 +178,10 @@ def group_bootstrap_accuracy(
 def wilson_interval(successes: int, n: int, *, z: float = 1.959964) -> tuple[float, float]:
     """Wilson score interval of a proportion ``successes / n`` (95 % for the default ``z``).
 
-    Used for the accuracy of slices: unlike the percentile bootstrap it does not collapse to
-    ``[1, 1]`` or ``[0, 0]`` when a small slice is all right or all wrong. Source: E. B. Wilson,
-    "Probable inference, the law of succession, and statistical inference", *JASA* 22 (1927).
+    Used for per-class recall and the accuracy of slices: unlike the percentile bootstrap it
+    does not collapse to ``[1, 1]`` or ``[0, 0]`` when a small slice is all right or all wrong.
+    Source: E. B. Wilson, "Probable inference, the law of succession, and statistical
+    inference", *JASA* 22 (1927).
 
     Returns:
         ``(low, high)`` in ``[0, 1]``; ``(nan, nan)`` when ``n == 0``.

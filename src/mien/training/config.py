@@ -19,7 +19,9 @@ class TrainConfig:
             label (1.0 = votes only); ``taiwanese_observer_weight`` blends observer ratings with
             the performer's intended label.
         model: ``arch`` (see :mod:`mien.training.nets`), ``widths``, ``depths``, ``stem``,
-            ``dropout``, ``input_size``, ``upsample_to``.
+            ``dropout``, ``input_size``, ``upsample_to``. ``input_size`` is also the side of
+            every training crop (FER's 48 px images are resized to it, the Taiwanese and
+            SMILEsmileD photos aligned at it); a ``data_cache`` must have been packed at it.
         optimisation: SGD with Nesterov momentum, one-cycle cosine LR with linear warm-up,
             weight EMA, bf16 autocast on CPU.
         augmentation: random similarity warp, flip, brightness/contrast, gamma, blur, JPEG

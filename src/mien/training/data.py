@@ -106,7 +106,9 @@ def load_fer(
         img = cv2.imread(str(fer_dir / r["path"]), cv2.IMREAD_GRAYSCALE)
         if img is None:
             raise FileNotFoundError(fer_dir / r["path"])
-        images[i] = img if img.shape == (size, size) else crop_whole_image(img, size=size)
+        images[i] = (
+            img if img.shape == (size, size) else crop_whole_image(np.asarray(img), size=size)
+        )
         for name, j in index.items():
             votes[i, j] = float(r[f"votes_{name}"])
         labels[i] = index[r["label"]]
@@ -284,7 +286,17 @@ class TrainingData:
         1.6 kB a crop, 30 % under raw pixels), so FER+ and the Taiwanese rows take 53 MB.
         Targets are stored as built, so the cache fixes ``vote_weight`` and
         ``taiwanese_observer_weight``."""
-        arrays: dict[str, np.ndarray] = {"val_clean": self.val_clean, "side": np.int64(self.side)}
+        sides = {
+            name: getattr(self, name).images.shape[1:]
+            for name in PARTS
+            if getattr(self, name) is not None
+        }
+        if len(set(sides.values())) > 1:
+            raise ValueError(f"the parts' crops differ in size: {sides}")
+        arrays: dict[str, np.ndarray] = {
+            "val_clean": self.val_clean,
+            "side": np.asarray(self.side, np.int64),
+        }
         for name in PARTS:
             part = getattr(self, name)
             if part is not None:
@@ -303,7 +315,7 @@ class TrainingData:
             ValueError: the file is not such a cache.
         """
         with np.load(path) as z:
-            side = int(z["side"]) if "side" in z else 48  # caches before 0.2.1 were all 48 px
+            side = int(z["side"]) if "side" in z else 48  # caches without "side" are 48 px
 
             def part(name: str) -> ArraySet | None:
                 if f"{name}.webp" not in z:
@@ -358,7 +370,8 @@ def load_training_data(cfg: TrainConfig) -> TrainingData:
         data = TrainingData.load(cfg.data_cache)
         if data.side != size:
             raise ValueError(
-                f"{cfg.data_cache}: crops are {data.side} px, the config's input_size is {size}"
+                f"{cfg.data_cache}: crops are {data.side} px, the config's input_size is {size}; "
+                f"pack a cache for it (scripts/pack_training_data.py ... input_size={size})"
             )
     else:
         data = TrainingData(
@@ -389,7 +402,8 @@ def mix_teacher_probs(data: TrainingData, path: str | Path, alpha: float) -> Non
     ``taiwanese_train``, in place. ``path`` is a ``.npz`` with ``<part>.probs`` ``(n, K)``
     arrays in the cache's row order and ``<part>.fingerprint`` (:meth:`ArraySet.fingerprint`
     of the rows they were predicted on), as ``scripts/predict_ensemble.py`` writes it. A file
-    without fingerprints (written before 0.2.1) is matched by row count only, with a warning.
+    without fingerprints (written by an earlier predict_ensemble.py) is matched by row count
+    only, with a warning.
 
     Raises:
         ValueError: the file holds no ``fer_train.probs``; a part's row count differs from
@@ -417,7 +431,9 @@ def mix_teacher_probs(data: TrainingData, path: str | Path, alpha: float) -> Non
             elif str(z[f"{name}.fingerprint"]) != part.fingerprint():
                 raise ValueError(
                     f"{path}: {name} probabilities were predicted on other rows than these "
-                    f"(fingerprint {z[f'{name}.fingerprint']}, the data's {part.fingerprint()})"
+                    f"(fingerprint {z[f'{name}.fingerprint']}, the data's {part.fingerprint()}): "
+                    "another cache, row order or crop size; rerun scripts/predict_ensemble.py "
+                    "on this run's data_cache"
                 )
             probs /= probs.sum(1, keepdims=True)
             part.targets = ((1 - alpha) * part.targets + alpha * probs).astype(np.float32)

@@ -54,10 +54,23 @@ def predict_logits(
     return torch.cat(out).numpy()
 
 
-def load_teacher(checkpoint: str | Path, device: torch.device) -> torch.nn.Module:
+def load_teacher(
+    checkpoint: str | Path, device: torch.device, input_size: int | None = None
+) -> torch.nn.Module:
     """A checkpoint's EMA network in eval mode on ``device`` (its own config gives the
-    architecture, so a teacher may be wider or upsample its input)."""
-    return load_network(checkpoint)[0].to(device, memory_format=torch.channels_last)
+    architecture, so a teacher may be wider or upsample its input).
+
+    Raises:
+        ValueError: ``input_size`` is given and the teacher was trained on crops of another
+            size (it would see crops it never learned from).
+    """
+    net, cfg = load_network(checkpoint)
+    if input_size is not None and cfg.input_size != input_size:
+        raise ValueError(
+            f"{checkpoint}: the teacher takes {cfg.input_size} px crops, the data is "
+            f"{input_size} px"
+        )
+    return net.to(device, memory_format=torch.channels_last)
 
 
 @torch.no_grad()
@@ -140,7 +153,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False) ->
     device = torch.device(cfg.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    teachers = [load_teacher(t, device) for t in cfg.teachers]
+    teachers = [load_teacher(t, device, data.side) for t in cfg.teachers]
     if teachers:
         log.info("distilling from %d teacher(s), alpha %.2f", len(teachers), cfg.distill_alpha)
 
