@@ -21,6 +21,7 @@ from fer_peer import FER_LABELS, FerPeer
 from rich.console import Console
 from rich.table import Table
 
+from mien.alignment import crop_whole_image
 from mien.evaluation.metrics import confusion_matrix, macro_f1
 from mien.registry import create_model
 
@@ -52,7 +53,9 @@ def main() -> None:
     ):
         paths, y = load(args.data, csv_name, args.split)
         crops = np.stack([cv2.imread(str(args.data / p), cv2.IMREAD_GRAYSCALE) for p in paths])
-        pm = model.predict(crops)[:, cols].argmax(1)
+        size = model.spec.input_size  # 48 px images, resized as the pipeline resizes them
+        ours = np.stack([crop_whole_image(c, size=size) for c in crops])
+        pm = model.predict(ours)[:, cols].argmax(1)
         pf = peer.classify(np.stack([cv2.resize(c, (64, 64)) for c in crops])).argmax(1)
         row = [name, str(len(y))]
         for pred in (pm, pf):

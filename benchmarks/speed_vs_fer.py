@@ -85,7 +85,7 @@ def main() -> None:
         img = read_image(p)
         f = analyzer.detector.detect(img)
         if len(f):
-            crops.append(align_faces(img, f[:1])[0][0])
+            crops.append(align_faces(img, f[:1], size=analyzer.expression.spec.input_size)[0][0])
     crops = np.stack(crops)
     crops64 = np.stack([cv2.resize(c, (64, 64)) for c in crops])
     for c in crops[:10]:
