@@ -79,6 +79,19 @@ def main() -> None:
             f"{ref.n_expressive} non-neutral ones; recall {recall}"
         )
         out["observer_reference"] = ref.__dict__
+        agree = reports["taiwanese_heldout"].slices.get("observers_agree", {}).get("slices", {})
+        parts = [
+            f"{what} {agree[key]['accuracy']:.4f} [{agree[key]['ci'][0]:.3f}, "
+            f"{agree[key]['ci'][1]:.3f}] (n {agree[key]['n']})"
+            for key, what in (
+                ("yes", "where they agree with the intended label"),
+                ("no", "where they read another"),
+                ("neutral", "neutral (no option for them)"),
+            )
+            if key in agree
+        ]
+        if parts:
+            console.print("taiwanese_heldout by the observers' reading: " + "; ".join(parts))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
 

@@ -28,6 +28,12 @@ def test_heldout_set_holds_only_those_performers(shared):
     }
     assert len(ds) == 211
     assert {rows[p]["subject"] for p in ds.paths} == {"P01", "P08", "P15", "P22", "P29"}
+    agree = ds.columns["observers_agree"]
+    assert (agree.count("yes"), agree.count("no"), agree.count("neutral")) == (143, 56, 12)
+    for p, a in zip(ds.paths, agree, strict=True):
+        r = rows[p]
+        assert a == ("neutral" if r["label"] == "neutral" else
+                     "yes" if r["observer_label"] == r["label"] else "no")  # fmt: skip
 
 
 @pytest.mark.shared
@@ -71,6 +77,7 @@ def test_protocol_runs_on_a_tiny_subset(analyzer, shared):
     ]
     assert [s.detect for s in sets] == [False, True, True, True]
     reports = run_protocol(analyzer, sets, limit=6)
+    assert "observers_agree" in reports["taiwanese_heldout"].slices
     for name, report in reports.items():
         assert report.n == 6, name
         assert 0.0 <= report.accuracy <= 1.0

@@ -5,7 +5,10 @@ Sets (paths relative to the ``shared`` folder beside the repository):
 * ``fer_val`` — FER+ ``val`` crops, classified as crops (``data/fer``, ``split == "val"``);
 * ``taiwanese_heldout`` — posed photos of the performers in ``subsets/taiwanese_heldout.json``
   (never trained on nor used to pick checkpoints; used to compare candidate models), through
-  the whole pipeline (detect + align), intended labels;
+  the whole pipeline (detect + align), intended labels; sliced by ``observers_agree``
+  (``yes`` where the observers' plurality choice is the intended label, ``no`` where it is
+  another, ``neutral`` for the neutral photos, which the observers could not choose), which
+  separates the model's errors from the poses that people, too, read otherwise;
 * ``taiwanese_heldout_perceived`` — the same performers' non-neutral photos, labelled with
   their observers' plurality choice (``observer_label`` as the dataset gives it; 99–100 raters
   a photo, and in 40 of the 199 photos the plurality is under half the votes): the figure that
@@ -39,6 +42,8 @@ class ProtocolSet:
     dataset: LabeledDataset
     detect: bool
     note: str
+    by: tuple[str, ...] = ()
+    """Columns of ``dataset`` to slice the accuracy by (see :func:`~mien.evaluation.evaluate`)."""
 
 
 @dataclass(frozen=True)
@@ -74,17 +79,25 @@ def load_subset(name: str) -> dict[str, Any]:
 
 
 def taiwanese_heldout(shared: Path) -> LabeledDataset:
-    """The held-out Taiwanese performers (intended labels)."""
+    """The held-out Taiwanese performers (intended labels), with the columns ``subject``,
+    ``observer_label`` and ``observers_agree`` (``yes``/``no``, ``neutral`` for the neutral
+    photos: the observers had no neutral option)."""
     root = shared / "data" / "taiwanese"
     subset = load_subset("taiwanese_heldout")
     with open(root / "labels.csv", newline="", encoding="utf-8") as f:
         rows = [r for r in csv.DictReader(f) if r[subset["column"]] in set(subset["values"])]
     extra = ("subject", "observer_label")
+    agree = tuple(
+        "neutral"
+        if r["label"] == "neutral"
+        else ("yes" if r["observer_label"] == r["label"] else "no")
+        for r in rows
+    )
     return LabeledDataset(
         root,
         tuple(r["path"] for r in rows),
         tuple(r["label"] for r in rows),
-        {c: tuple(r[c] for r in rows) for c in extra},
+        {c: tuple(r[c] for r in rows) for c in extra} | {"observers_agree": agree},
     )
 
 
@@ -144,6 +157,7 @@ def protocol_sets(shared: str | Path) -> list[ProtocolSet]:
                 taiwanese_heldout(shared),
                 True,
                 "posed, held-out performers, intended labels, whole pipeline",
+                by=("observers_agree",),
             )
         )
         sets.append(
@@ -252,5 +266,5 @@ def run_protocol(
     for s in sets:
         if progress is not None:
             progress(s.name)
-        reports[s.name] = evaluate(analyzer, limited(s.dataset, limit), detect=s.detect)
+        reports[s.name] = evaluate(analyzer, limited(s.dataset, limit), detect=s.detect, by=s.by)
     return reports
