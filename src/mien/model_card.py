@@ -55,6 +55,25 @@ def _ci(values: list[float] | tuple[float, float] | None) -> str:
     return "" if not values else f" [{values[0]:.3f}, {values[1]:.3f}]"
 
 
+def _by_observers(report: EvalReport | None) -> str:
+    """The model's ``taiwanese_heldout`` accuracy split by ``observers_agree``, as a sentence
+    (empty when the report has no such slices)."""
+    slices = ((report.slices if report else {}).get("observers_agree") or {}).get("slices") or {}
+    parts = [
+        f"{what} {slices[key]['accuracy']:.3f}{_ci(slices[key].get('ci'))} (n {slices[key]['n']})"
+        for key, what in (
+            ("yes", "on the photos whose observers chose the intended label"),
+            ("no", "on those they read as another expression"),
+            ("neutral", "on the neutral photos"),
+        )
+        if key in slices
+    ]
+    if not parts:
+        return ""
+    wilson = any(slices[k].get("ci") for k in slices)
+    return "The model scores " + ", ".join(parts) + (" (Wilson intervals). " if wilson else ". ")
+
+
 def calibration_table(model: Any, fer_dir: Path, *, n_boot: int = 1000) -> dict[str, Any]:
     """ECE with intervals on FER+ ``val`` crops at T = 1 and at the shipped temperature."""
     import cv2
@@ -444,7 +463,9 @@ def render(
                 )
                 + ". Posed fear is read as fear in "
                 + _read_as(reference.read_as.get("fear", {}), "fear")
-                + ". `taiwanese_heldout_perceived` scores the model against what the observers "
+                + ". "
+                + _by_observers(reports.get("taiwanese_heldout"))
+                + "`taiwanese_heldout_perceived` scores the model against what the observers "
                 "saw (their plurality label, under half the votes for some photos), which is "
                 "what mien claims to measure.",
                 "",
@@ -584,7 +605,8 @@ def write_model_card(
     sets = protocol_sets(shared)
     data = {s.name: limited(s.dataset, limit) for s in sets}
     reports = {
-        s.name: evaluate(analyzer, data[s.name], detect=s.detect, n_boot=n_boot) for s in sets
+        s.name: evaluate(analyzer, data[s.name], detect=s.detect, n_boot=n_boot, by=s.by)
+        for s in sets
     }
     calibration = calibration_table(analyzer.expression, shared / "data" / "fer", n_boot=n_boot)
     weights_dir = weights_dir or bundled_dir()

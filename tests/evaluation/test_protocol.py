@@ -119,6 +119,8 @@ def test_model_card_regenerates(tmp_path, shared):
     assert "| taiwanese_heldout | detect | 6 |" in text
     assert "| taiwanese_heldout_perceived | detect | 6 |" in text
     assert "**Human reference (not a ceiling).** On `taiwanese_heldout`" in text
+    assert "The model scores on the photos whose observers chose the intended label " in text
+    assert "Intervals: 95 % Wilson score" in text
     assert "resampling performers instead gives accuracy intervals of taiwanese_heldout [" in text
 
 
