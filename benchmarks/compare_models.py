@@ -7,7 +7,10 @@ Both models see the same images (their spec ``.json`` must lie beside each ``.on
 B − A with a 95 % paired bootstrap interval (2,000 resamples of images), and McNemar's exact
 two-sided p-value on the images where exactly one model is right (McNemar, Psychometrika 12,
 1947). It does the same bootstrap for macro-F1 (the rare labels weigh as much as the common
-ones). A difference whose interval holds 0 is within noise.
+ones). A difference whose interval holds 0 is within noise. For sets of few people (the
+Taiwanese performers, column ``subject``) it also gives the interval from resampling whole
+people (a cluster bootstrap), which is wider and more honest there: photos of one person are
+not independent.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from rich.table import Table
 
 from mien.errors import MienError
 from mien.evaluation.bootstrap import macro_f1_rows
-from mien.evaluation.protocol import protocol_analyzer, run_protocol, select_sets
+from mien.evaluation.protocol import limited, protocol_analyzer, run_protocol, select_sets
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,6 +49,24 @@ def paired_interval(
     diff = right_b.astype(np.float64) - right_a.astype(np.float64)
     idx = rng.integers(0, len(diff), (n_boot, len(diff)))
     means = diff[idx].mean(1)
+    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
+def paired_group_interval(
+    right_a: np.ndarray,
+    right_b: np.ndarray,
+    groups: np.ndarray,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """95 % percentile interval of the accuracy difference B − A over resamples of whole
+    groups (people): the cluster bootstrap (Davison & Hinkley 1997, §3.8)."""
+    _, g = np.unique(groups, return_inverse=True)
+    diff = np.bincount(g, weights=right_b.astype(np.float64) - right_a.astype(np.float64))
+    size = np.bincount(g).astype(np.float64)
+    pick = np.random.default_rng(seed).integers(0, len(size), (n_boot, len(size)))
+    means = diff[pick].sum(1) / size[pick].sum(1)
     return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
 
 
@@ -90,9 +111,14 @@ def main() -> None:
         right[key] = {n: r.items["y_pred"] == r.items["y_true"] for n, r in reports.items()}
         preds[key] = {n: r.items["y_pred"] for n, r in reports.items()}
         truth = {n: r.items["y_true"] for n, r in reports.items()}
+    subjects = {
+        s.name: np.asarray(limited(s.dataset, args.limit).columns["subject"])
+        for s in sets
+        if "subject" in s.dataset.columns
+    }
     table = Table(title=f"A = {args.a}, B = {args.b}")
-    columns = ("set", "n", "A", "B", "B − A", "95 % CI", "only A right", "only B right", "p")
-    for col in (*columns, "macro-F1 B − A", "95 % CI "):
+    columns = ("set", "n", "A", "B", "B − A", "95 % CI", "by person", "only A right")
+    for col in (*columns, "only B right", "p", "macro-F1 B − A", "95 % CI "):
         table.add_column(col, justify="left" if col == "set" else "right")
     out = {}
     for name in right["a"]:
@@ -101,12 +127,14 @@ def main() -> None:
         only_a, only_b = int((ra & ~rb).sum()), int((rb & ~ra).sum())
         p = mcnemar_exact(only_a, only_b)
         f1_diff, f1_lo, f1_hi = paired_f1_interval(truth[name], preds["a"][name], preds["b"][name])
+        by_person = paired_group_interval(ra, rb, subjects[name]) if name in subjects else None
         out[name] = {
             "n": len(ra),
             "a": float(ra.mean()),
             "b": float(rb.mean()),
             "diff": float(rb.mean() - ra.mean()),
             "ci": [lo, hi],
+            "ci_by_subject": None if by_person is None else list(by_person),
             "only_a": only_a,
             "only_b": only_b,
             "p_mcnemar": p,
@@ -120,6 +148,7 @@ def main() -> None:
             f"{rb.mean():.4f}",
             f"{rb.mean() - ra.mean():+.4f}",
             f"[{lo:+.4f}, {hi:+.4f}]",
+            "" if by_person is None else f"[{by_person[0]:+.4f}, {by_person[1]:+.4f}]",
             str(only_a),
             str(only_b),
             f"{p:.3f}",

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Rebuild the ablation table of the shipped card (src/mien/expression/weights/fer_resnet_v3.ablation.json)
 # from the runs' protocol results in runs/ (git-ignored; produced by scripts/ablate.sh,
-# scripts/finetune.sh, scripts/gpu_distill.sh and configs/fer_resnet_kd_ft.yaml; see the README).
+# scripts/finetune.sh, scripts/gpu_distill.sh, configs/fer_resnet_kd_ft.yaml and
+# scripts/input_size.sh; see the README).
 # Usage: bash scripts/ablation_rows.sh [OUT.json]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-src/mien/expression/weights/fer_resnet_v3.ablation.json}
-A=runs/ablate; F=runs/ft; G=runs/gpu; F2=runs/ft2
+A=runs/ablate; F=runs/ft; G=runs/gpu; F2=runs/ft2; R=runs/ft64
 ${PY:-.venv/bin/python} scripts/ablation_table.py "$OUT" \
  "a_base=v1 recipe, 12 epochs (flip average, logit adjustment τ 0.2)=$A/a_base/cross_dataset.json,$A/a_base/perceived.json" \
  "b_tw5=a_base + Taiwanese training performers 5× per epoch, intended-label targets (12 epochs)=$A/b_tw5/cross_dataset.json,$A/b_tw5/perceived.json" \
@@ -27,4 +28,8 @@ ${PY:-.venv/bin/python} scripts/ablation_table.py "$OUT" \
  "m_kd_ft_bal=s1_kd fine-tuned 8 epochs on the CPU, class balance β 0.5, targets mixed 0.5 with the teachers' stored probabilities (τ 0.1)=$F2/m_kd_ft_bal/cross_dataset.json" \
  "n_kd_ft_bal_s2=m_kd_ft_bal with seed 2 (τ 0.05)=$F2/n_kd_ft_bal_s2/cross_dataset.json" \
  "o_soup_mn=weight average of m_kd_ft_bal and n_kd_ft_bal_s2 (τ 0.05)=$F2/o_soup_mn/cross_dataset.json" \
- "p_wise=weight average of s1_kd, m_kd_ft_bal and n_kd_ft_bal_s2 (parent and fine-tunes, WiSE-FT; τ 0.15)=$F2/p_wise/cross_dataset.json" > /dev/null
+ "p_wise=weight average of s1_kd, m_kd_ft_bal and n_kd_ft_bal_s2 (parent and fine-tunes, WiSE-FT; τ 0.15)=$F2/p_wise/cross_dataset.json" \
+ "q_ft64=d_ft at 64 px: Taiwanese crops aligned at 64 px, FER's enlarged (no flip average chosen; τ 0.15)=$R/q_ft64/q_ft64.cross.json" \
+ "r_ft64_bal=e_ft_bal at 64 px (τ TAU_R)=$R/r_ft64_bal/r_ft64_bal.cross.json" \
+ "s_soup64=weight average of q_ft64 and r_ft64_bal (g_soup_de at 64 px; FLIP_S)=$R/s_soup64/s_soup64.cross.json" \
+ "s_soup64_noflip=s_soup64 without its flip average (NOFLIP_S)=$R/s_soup64/s_soup64_noflip.cross.json" > /dev/null
