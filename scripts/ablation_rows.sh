@@ -30,6 +30,6 @@ ${PY:-.venv/bin/python} scripts/ablation_table.py "$OUT" \
  "o_soup_mn=weight average of m_kd_ft_bal and n_kd_ft_bal_s2 (τ 0.05)=$F2/o_soup_mn/cross_dataset.json" \
  "p_wise=weight average of s1_kd, m_kd_ft_bal and n_kd_ft_bal_s2 (parent and fine-tunes, WiSE-FT; τ 0.15)=$F2/p_wise/cross_dataset.json" \
  "q_ft64=d_ft at 64 px: Taiwanese crops aligned at 64 px, FER's enlarged (no flip average chosen; τ 0.15)=$R/q_ft64/q_ft64.cross.json" \
- "r_ft64_bal=e_ft_bal at 64 px (τ TAU_R)=$R/r_ft64_bal/r_ft64_bal.cross.json" \
- "s_soup64=weight average of q_ft64 and r_ft64_bal (g_soup_de at 64 px; FLIP_S)=$R/s_soup64/s_soup64.cross.json" \
- "s_soup64_noflip=s_soup64 without its flip average (NOFLIP_S)=$R/s_soup64/s_soup64_noflip.cross.json" > /dev/null
+ "r_ft64_bal=e_ft_bal at 64 px (no flip average chosen; τ 0)=$R/r_ft64_bal/r_ft64_bal.cross.json" \
+ "s_soup64=weight average of q_ft64 and r_ft64_bal (g_soup_de at 64 px; flip average; τ 0.1)=$R/s_soup64/s_soup64.cross.json" \
+ "s_soup64_noflip=s_soup64 without its flip average, the cost of v3 (τ 0.15)=$R/s_soup64/s_soup64_noflip.cross.json" > /dev/null
