@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mien.errors import MienError
-from mien.evaluation.bootstrap import macro_f1_rows
+from mien.evaluation.bootstrap import group_bootstrap_mean, macro_f1_rows
 from mien.evaluation.protocol import limited, protocol_analyzer, run_protocol, select_sets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,12 +62,8 @@ def paired_group_interval(
 ) -> tuple[float, float]:
     """95 % percentile interval of the accuracy difference B − A over resamples of whole
     groups (people): the cluster bootstrap (Davison & Hinkley 1997, §3.8)."""
-    _, g = np.unique(groups, return_inverse=True)
-    diff = np.bincount(g, weights=right_b.astype(np.float64) - right_a.astype(np.float64))
-    size = np.bincount(g).astype(np.float64)
-    pick = np.random.default_rng(seed).integers(0, len(size), (n_boot, len(size)))
-    means = diff[pick].sum(1) / size[pick].sum(1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+    diff = right_b.astype(np.float64) - right_a.astype(np.float64)
+    return group_bootstrap_mean(diff, groups, n_boot=n_boot, seed=seed)
 
 
 def paired_f1_interval(

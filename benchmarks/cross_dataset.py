@@ -20,6 +20,7 @@ from rich.table import Table
 from mien.errors import MienError
 from mien.evaluation.protocol import (
     observer_reference,
+    observers_split,
     protocol_analyzer,
     run_protocol,
     select_sets,
@@ -79,19 +80,14 @@ def main() -> None:
             f"{ref.n_expressive} non-neutral ones; recall {recall}"
         )
         out["observer_reference"] = ref.__dict__
-        agree = reports["taiwanese_heldout"].slices.get("observers_agree", {}).get("slices", {})
         parts = [
-            f"{what} {agree[key]['accuracy']:.4f} [{agree[key]['ci'][0]:.3f}, "
-            f"{agree[key]['ci'][1]:.3f}] (n {agree[key]['n']})"
-            for key, what in (
-                ("yes", "where they agree with the intended label"),
-                ("no", "where they read another"),
-                ("neutral", "neutral (no option for them)"),
-            )
-            if key in agree
+            f"{what}: {s['accuracy']:.4f}"
+            + (f" [{s['ci'][0]:.3f}, {s['ci'][1]:.3f}]" if s.get("ci") else "")
+            + f" (n {s['n']})"
+            for what, s in observers_split(reports["taiwanese_heldout"])
         ]
         if parts:
-            console.print("taiwanese_heldout by the observers' reading: " + "; ".join(parts))
+            console.print("taiwanese_heldout by the observers' reading, on " + "; on ".join(parts))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
 

@@ -58,19 +58,13 @@ def _ci(values: list[float] | tuple[float, float] | None) -> str:
 def _by_observers(report: EvalReport | None) -> str:
     """The model's ``taiwanese_heldout`` accuracy split by ``observers_agree``, as a sentence
     (empty when the report has no such slices)."""
-    slices = ((report.slices if report else {}).get("observers_agree") or {}).get("slices") or {}
-    parts = [
-        f"{what} {slices[key]['accuracy']:.3f}{_ci(slices[key].get('ci'))} (n {slices[key]['n']})"
-        for key, what in (
-            ("yes", "on the photos whose observers chose the intended label"),
-            ("no", "on those they read as another expression"),
-            ("neutral", "on the neutral photos"),
-        )
-        if key in slices
-    ]
-    if not parts:
+    from mien.evaluation.protocol import observers_split
+
+    split = observers_split(report)
+    if not split:
         return ""
-    wilson = any(slices[k].get("ci") for k in slices)
+    parts = [f"on {what} {s['accuracy']:.3f}{_ci(s.get('ci'))} (n {s['n']})" for what, s in split]
+    wilson = any(s.get("ci") for _, s in split)
     return "The model scores " + ", ".join(parts) + (" (Wilson intervals). " if wilson else ". ")
 
 

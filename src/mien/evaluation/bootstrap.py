@@ -165,14 +165,33 @@ def group_bootstrap_accuracy(
     Returns:
         ``(low, high)`` in ``[0, 1]``; ``(nan, nan)`` when there are no images.
     """
-    correct = np.asarray(correct, bool)
-    if len(correct) == 0:
+    values = np.asarray(correct, bool).astype(np.float64)
+    return group_bootstrap_mean(values, groups, n_boot=n_boot, level=level, seed=seed)
+
+
+def group_bootstrap_mean(
+    values: npt.ArrayLike,
+    groups: npt.ArrayLike,
+    *,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Cluster-bootstrap interval of the mean of ``(n,)`` per-image values (e.g. 1/0 correct,
+    or a paired difference in {−1, 0, 1}), resampling whole groups; see
+    :func:`group_bootstrap_accuracy`.
+
+    Returns:
+        ``(low, high)``; ``(nan, nan)`` when there are no values.
+    """
+    values = np.asarray(values, np.float64)
+    if len(values) == 0:
         return (float("nan"), float("nan"))
     _, g = np.unique(np.asarray(groups), return_inverse=True)
-    hits = np.bincount(g, weights=correct.astype(np.float64))
+    sums = np.bincount(g, weights=values)
     sizes = np.bincount(g).astype(np.float64)
     pick = np.random.default_rng(seed).integers(0, len(sizes), size=(n_boot, len(sizes)))
-    return _interval(hits[pick].sum(axis=1) / sizes[pick].sum(axis=1), level)
+    return _interval(sums[pick].sum(axis=1) / sizes[pick].sum(axis=1), level)
 
 
 def wilson_interval(successes: int, n: int, *, z: float = 1.959964) -> tuple[float, float]:

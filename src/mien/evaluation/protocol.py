@@ -115,6 +115,22 @@ def taiwanese_heldout_perceived(shared: Path) -> LabeledDataset:
     )
 
 
+OBSERVERS_AGREE: tuple[tuple[str, str], ...] = (
+    ("yes", "the photos whose observers chose the intended label"),
+    ("no", "the photos they read as another expression"),
+    ("neutral", "the neutral photos (no option for them)"),
+)
+"""The ``observers_agree`` values of ``taiwanese_heldout`` and what each means."""
+
+
+def observers_split(report: EvalReport | None) -> list[tuple[str, dict[str, Any]]]:
+    """A ``taiwanese_heldout`` report's accuracy per ``observers_agree`` value, in the order of
+    :data:`OBSERVERS_AGREE`: ``[(meaning, {"n", "accuracy", "ci"}), ...]`` (``ci`` a Wilson
+    interval, ``None`` without intervals); empty when the report was not sliced so."""
+    slices = ((report.slices if report else {}).get("observers_agree") or {}).get("slices") or {}
+    return [(what, slices[key]) for key, what in OBSERVERS_AGREE if key in slices]
+
+
 def observer_reference(shared: str | Path) -> ObserverReference:
     """The observers' own agreement with the intended labels on the held-out performers."""
     ds = taiwanese_heldout(Path(shared))
