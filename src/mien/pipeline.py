@@ -25,7 +25,7 @@ from mien.detection.mediapipe import DetectorModel
 from mien.expression import ExpressionModel
 from mien.io import DEFAULT_MAX_PIXELS, read_image
 from mien.quality import FaceMeshPose, QualityThresholds, assess
-from mien.quality.measures import quality_ok
+from mien.quality.measures import QUALITY_CROP_SIDE, quality_ok
 from mien.registry import DEFAULT_MODEL, create_model
 from mien.tracking import ExpressionSmoother, FaceTracker
 from mien.types import Faces, Frame, FrameResult, ImageBGR
@@ -357,6 +357,9 @@ class Analyzer:
             if with_pose and self._pose is not None and len(faces)
             else None
         )
+        spec = self.expression.spec
+        if spec.input_size != QUALITY_CROP_SIDE or not spec.grey:  # quality reads 48 px grey
+            crops, _ = align_faces(img, faces, size=QUALITY_CROP_SIDE, template=self.template)
         values = assess(faces.xyxy, crops, image_wh, pose, self.thresholds)
         abstained = faces.abstained if faces.abstained is not None else np.zeros(len(faces), bool)
         return dataclasses.replace(
@@ -370,7 +373,7 @@ class Analyzer:
         h, w = img.shape[:2]
         box = np.array([[0, 0, w, h]], np.float32)
         pose = self._pose.estimate(img, box) if self._pose is not None else None
-        crop = crop_whole_image(img, size=self.expression.spec.input_size)[None]
+        crop = crop_whole_image(img, size=QUALITY_CROP_SIDE)[None]
         values = assess(box, crop, (w + 2, h + 2), pose, self.thresholds)
         return {k: v[0].item() for k, v in values.items()}
 

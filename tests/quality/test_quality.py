@@ -58,17 +58,36 @@ def test_size_sharpness_truncation():
     assert s[0] == 0.0 and s[1] > 10_000
 
 
-def test_sharpness_is_measured_at_48_px_whatever_the_crop_side():
-    import cv2
+def test_quality_is_measured_on_a_48_px_crop_whatever_the_models_input_size(analyzer):
+    import dataclasses
 
-    rng = np.random.default_rng(0)
-    face = cv2.GaussianBlur(rng.integers(0, 256, (48, 48)).astype(np.uint8), (3, 3), 0.8)
-    big = cv2.resize(face, (64, 64), interpolation=cv2.INTER_LINEAR)  # a 64 px model's crop
-    back = cv2.resize(big, (48, 48), interpolation=cv2.INTER_AREA)
-    assert sharpness(big[None])[0] == sharpness(back[None])[0]
-    # at its own side the enlarged crop would look blurrier: that is what is avoided
-    raw = cv2.Laplacian(big, cv2.CV_64F, ksize=3).var()
-    assert raw < 0.7 * sharpness(big[None])[0]
+    from tests.helpers import SAMPLES
+
+    class Big:  # a 64 px model: uniform probabilities, checks the crops it is given
+        names = analyzer.expression.names
+        spec = dataclasses.replace(analyzer.expression.spec, input_size=64)
+
+        def predict(self, crops):
+            assert crops.shape[1:] == (64, 64)
+            return np.full((len(crops), len(self.names)), 1 / len(self.names), np.float32)
+
+        def abstained(self, probs):
+            return probs.max(1) < 0.5
+
+    image = SAMPLES / "grace_hopper.jpg"
+    small = analyzer.analyze(image).faces.data
+    whole = analyzer.crop_quality(image)
+    bundled = analyzer.expression
+    try:
+        analyzer.expression = Big()
+        big = analyzer.analyze(image).faces.data
+        big_whole = analyzer.crop_quality(image)
+    finally:
+        analyzer.expression = bundled
+    assert small["sharpness"][0] > 3000
+    np.testing.assert_array_equal(big["sharpness"], small["sharpness"])
+    np.testing.assert_array_equal(big["quality_ok"], small["quality_ok"])
+    assert big_whole["sharpness"] == whole["sharpness"]
 
 
 def test_quality_ok_combines_thresholds_and_ignores_unmeasured_pose():

@@ -55,8 +55,8 @@ class QualityThresholds:
 
     Attributes:
         min_face_px: smallest acceptable shorter box side, pixels.
-        min_sharpness: smallest acceptable Laplacian variance of the model crop, measured at
-            48×48 (:func:`sharpness`).
+        min_sharpness: smallest acceptable Laplacian variance of the 48×48 grey aligned crop
+            (:data:`QUALITY_CROP_SIDE`; :func:`sharpness`).
         max_abs_yaw: largest acceptable |yaw|, degrees.
         max_abs_pitch: largest acceptable |pitch|, degrees.
         allow_truncated: accept faces whose box touches the image border.
@@ -77,27 +77,17 @@ def face_size(xyxy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return np.minimum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1])
 
 
-SHARPNESS_SIDE = 48
-"""Side, pixels, at which :func:`sharpness` measures a crop (mien's 48 px crop)."""
+QUALITY_CROP_SIDE = 48
+"""Side, pixels, of the grey aligned crop the quality measures read (:func:`sharpness`).
+:class:`mien.Analyzer` cuts it at this side whatever the model's input size, so one
+threshold means the same for every model."""
 
 
 def sharpness(crops: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-    """``(n,)`` variance of the 3×3 Laplacian of each ``(n, S, S)`` grey uint8 crop, measured
-    at :data:`SHARPNESS_SIDE` px (a crop of another side is resized with area averaging
-    first), so one threshold means the same for models of any input size."""
-    side = SHARPNESS_SIDE
+    """``(n,)`` variance of the 3×3 Laplacian of each ``(n, S, S)`` grey uint8 crop. The value
+    depends on ``S``: mien measures :data:`QUALITY_CROP_SIDE` px crops."""
     return np.array(
-        [
-            cv2.Laplacian(
-                c
-                if c.shape == (side, side)
-                else cv2.resize(c, (side, side), interpolation=cv2.INTER_AREA),
-                cv2.CV_64F,
-                ksize=3,
-            ).var()
-            for c in np.asarray(crops)
-        ],
-        np.float32,
+        [cv2.Laplacian(c, cv2.CV_64F, ksize=3).var() for c in np.asarray(crops)], np.float32
     )
 
 
