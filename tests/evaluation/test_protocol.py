@@ -156,12 +156,13 @@ def test_protocol_scripts_run_on_a_tiny_subset(tmp_path, shared):
     for row in json.loads(compare.read_text()).values():  # a model against itself
         assert (row["diff"], row["only_a"], row["only_b"], row["p_mcnemar"]) == (0.0, 0, 0, 1.0)
         assert row["macro_f1_diff"] == 0.0 and row["macro_f1_ci"] == [0.0, 0.0]
-    by_subject = {k: v["ci_by_subject"] for k, v in json.loads(compare.read_text()).items()}
+    by_subject = {k: v["by_subject"] for k, v in json.loads(compare.read_text()).items()}
     assert by_subject["fer_val"] is None and by_subject["media_faces"] is None
-    assert by_subject["taiwanese_heldout"] == [0.0, 0.0]
+    assert by_subject["taiwanese_heldout"]["mean_diff"] == 0.0
+    assert by_subject["taiwanese_heldout"]["p_sign_flip"] == 1.0
 
 
-def test_the_paired_interval_by_person_resamples_whole_people():
+def test_the_person_level_test_flips_each_persons_difference():
     import importlib.util
     from pathlib import Path
 
@@ -171,12 +172,15 @@ def test_the_paired_interval_by_person_resamples_whole_people():
     spec = importlib.util.spec_from_file_location("compare_models", path)
     cm = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cm)
-    # two people: B gains 1.0 on person x (4 photos), 0 on person y (4 photos)
-    a = np.array([False] * 4 + [True] * 4)
-    b = np.ones(8, bool)
-    people = np.array(["x"] * 4 + ["y"] * 4)
-    lo, hi = cm.paired_group_interval(a, b, people, n_boot=4000)
-    assert (lo, hi) == (0.0, 1.0)  # resamples are {x,x}: 1, {y,y}: 0, {x,y}: 0.5
-    # the image-level interval of the same data is narrower
-    lo_i, hi_i = cm.paired_interval(a, b, n_boot=4000)
-    assert 0.0 < lo_i and hi_i < 1.0
+    # 5 people, 4 photos each; B gains 2, 1, 1, 0 and 0 photos: differences .5, .25, .25, 0, 0
+    people = np.repeat(list("vwxyz"), 4)
+    a = np.zeros(20, bool)
+    b = np.zeros(20, bool)
+    b[[0, 1, 4, 8]] = True
+    out = cm.by_person(a, b, people)
+    assert out["people"] == 5 and out["mean_diff"] == 0.2
+    assert out["diffs"] == {"v": 0.5, "w": 0.25, "x": 0.25, "y": 0.0, "z": 0.0}
+    # only "all three gains positive" and "all negative" reach |mean| 0.2: 2 of 8 sign patterns
+    assert out["p_sign_flip"] == 0.25
+    one = cm.by_person(a[:4], b[:4], people[:4])  # one person: no evidence at all
+    assert (one["people"], one["p_sign_flip"]) == (1, 1.0)
