@@ -9,7 +9,8 @@ it to float32 ONNX and times onnxruntime on batches of 32 crops of the config's 
 flip average mien runs. It prints parameters, multiply-accumulates per crop (convolutions and
 the classifier, counted from the layer shapes) and milliseconds per face, plus each config's
 time as a ratio to the first one's (the ratio, measured in one run, is what transfers to
-another machine). Needs the ``mien[train]`` extra (torch, onnx).
+another machine; the configs are timed interleaved). Needs the ``mien[train]`` extra (torch,
+onnx).
 """
 
 from __future__ import annotations
@@ -56,22 +57,35 @@ def macs_per_crop(net: torch.nn.Module, size: int = 48) -> int:
     return total
 
 
-def ms_per_face(path: Path, *, flip: bool, size: int = 48, repeats: int = 30) -> float:
-    """Median over ``repeats`` batches of 32, in milliseconds per face."""
+def ms_per_face(
+    paths: list[Path], sizes: list[int], *, rounds: int = 30
+) -> list[tuple[float, float]]:
+    """``(plain, with flip)`` medians over ``rounds`` batches of 32, ms per face, per model.
+
+    The models take turns batch by batch (interleaved, each round starting with the next one),
+    so the machine's other load falls on all of them alike.
+    """
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2
-    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
-    x = np.random.default_rng(0).uniform(0, 255, (32, 1, size, size)).astype(np.float32)
-    batch = np.concatenate([x, x[..., ::-1]]) if flip else x
-    for _ in range(3):
-        sess.run(None, {name: batch})
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        sess.run(None, {name: batch})
-        times.append(time.perf_counter() - t)
-    return 1000 * float(np.median(times)) / len(x)
+    runs = []
+    for path, size in zip(paths, sizes, strict=True):
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        x = np.random.default_rng(0).uniform(0, 255, (32, 1, size, size)).astype(np.float32)
+        name = sess.get_inputs()[0].name
+        for batch in (x, np.concatenate([x, x[..., ::-1]])):
+            runs.append((sess, name, batch))
+            for _ in range(3):  # warm-up
+                sess.run(None, {name: batch})
+    times: list[list[float]] = [[] for _ in runs]
+    for r in range(rounds):
+        for j in range(len(runs)):
+            i = (r + j) % len(runs)
+            sess, name, batch = runs[i]
+            t = time.perf_counter()
+            sess.run(None, {name: batch})
+            times[i].append(time.perf_counter() - t)
+    ms = [1000 * float(np.median(t)) / 32 for t in times]
+    return [(ms[k], ms[k + 1]) for k in range(0, len(ms), 2)]
 
 
 def parse_config(arg: str) -> tuple[str, TrainConfig]:
@@ -97,33 +111,34 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("configs", nargs="*", default=[str(p) for p in DEFAULT])
     args = ap.parse_args()
+    parsed = []
+    for arg in args.configs:  # every argument is checked before anything is timed
+        try:
+            parsed.append(parse_config(arg))
+        except (ValueError, TypeError, FileNotFoundError, yaml.YAMLError) as e:
+            ap.error(f"{arg}: {e}")
     table = Table(title="architecture cost per face (float32 onnxruntime, 2 threads, batch 32)")
     for col in ("config", "px", "params (M)", "MMACs / crop", "ms / face", "with flip", "ratio"):
-        table.add_column(col, justify="left" if col == "config" else "right", no_wrap=True)
-    base = None
+        table.add_column(col, justify="left" if col == "config" else "right")
     with tempfile.TemporaryDirectory() as tmp:
-        for i, arg in enumerate(args.configs):
-            try:
-                label, cfg = parse_config(arg)
-            except (ValueError, FileNotFoundError) as e:
-                ap.error(str(e))
-            size = cfg.input_size
+        nets, paths = [], []
+        for i, (_, cfg) in enumerate(parsed):
             net = build_from_config(cfg, len(EXPRESSIONS)).eval()
-            onnx_path = Path(tmp) / f"{i}.onnx"
-            write_onnx(net, onnx_path, size)
-            plain = ms_per_face(onnx_path, flip=False, size=size)
-            flipped = ms_per_face(onnx_path, flip=True, size=size)
-            base = base or flipped
-            params = sum(p.numel() for p in net.parameters()) / 1e6
-            table.add_row(
-                label,
-                str(size),
-                f"{params:.2f}",
-                f"{macs_per_crop(net, size) / 1e6:.0f}",
-                f"{plain:.2f}",
-                f"{flipped:.2f}",
-                f"{flipped / base:.1f}×",
-            )
+            paths.append(Path(tmp) / f"{i}.onnx")
+            write_onnx(net, paths[-1], cfg.input_size)
+            nets.append(net)
+        timed = ms_per_face(paths, [cfg.input_size for _, cfg in parsed])
+    base = timed[0][1]
+    for (label, cfg), net, (plain, flipped) in zip(parsed, nets, timed, strict=True):
+        table.add_row(
+            label,
+            str(cfg.input_size),
+            f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f}",
+            f"{macs_per_crop(net, cfg.input_size) / 1e6:.0f}",
+            f"{plain:.2f}",
+            f"{flipped:.2f}",
+            f"{flipped / base:.1f}×",
+        )
     Console(width=120).print(table)
 
 

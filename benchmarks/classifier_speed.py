@@ -38,8 +38,11 @@ def load(model: str) -> ExpressionModel:
         spec = get_spec(DEFAULT_MODEL)
         return ExpressionModel(spec, verified_path(spec), threads=2)
     path = Path(model)
-    if not path.is_file() or not path.with_suffix(".json").is_file():
-        raise FileNotFoundError(f"{path}: needs the .onnx and its spec .json beside it")
+    if path.suffix != ".onnx":
+        raise FileNotFoundError(f"{path}: give the .onnx file (its spec .json lies beside it)")
+    for need in (path, path.with_suffix(".json")):
+        if not need.is_file():
+            raise FileNotFoundError(f"{need}: no such file (an export writes the .onnx and .json)")
     return ExpressionModel(WeightSpec.from_json(path.with_suffix(".json")), path, threads=2)
 
 
@@ -49,6 +52,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=40, help="timed batches per model")
     ap.add_argument("--batch", type=int, default=32, help="faces per batch")
     args = ap.parse_args()
+    if args.rounds < 1 or args.batch < 1:
+        ap.error("--rounds and --batch must be at least 1")
     try:
         models = [load(m) for m in args.models]
     except (FileNotFoundError, WeightsError) as e:

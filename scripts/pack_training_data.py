@@ -29,11 +29,18 @@ def main() -> None:
     )
     ap.add_argument("overrides", nargs="*", help="key=value pairs")
     args = ap.parse_args()
+    if any("=" not in o for o in args.overrides):
+        ap.error("overrides must be key=value")
     overrides = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.overrides)}
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    cfg = TrainConfig.load(args.config, overrides)
+    if args.max_rows is not None and args.max_rows < 1:
+        ap.error("--max-rows must be at least 1")
     t0 = time.time()
-    data = load_training_data(cfg)
+    try:
+        cfg = TrainConfig.load(args.config, overrides)
+        data = load_training_data(cfg)
+    except (ValueError, TypeError, FileNotFoundError) as e:
+        raise SystemExit(f"error: {e}") from e
     if args.max_rows is not None:
         keep = np.arange(args.max_rows)
         for name in PARTS:

@@ -293,9 +293,11 @@ def test_arch_cost_config_argument(tmp_path):
     arch_cost = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(arch_cost)
     (tmp_path / "c.yaml").write_text("epochs: 3\n")
-    label, cfg = arch_cost.parse_config(f"{tmp_path}/c.yaml:input_size=64;widths=[8, 16]")
+    label, cfg = arch_cost.parse_config(
+        f"{tmp_path}/c.yaml:input_size=64;widths=[8, 16];depths=[1, 1]"
+    )
     assert (cfg.input_size, cfg.widths, cfg.epochs) == (64, [8, 16], 3)
-    assert label.endswith("c.yaml input_size=64;widths=[8, 16]")
+    assert label.endswith("c.yaml input_size=64;widths=[8, 16];depths=[1, 1]")
     assert arch_cost.parse_config(f"{tmp_path}/c.yaml")[1].input_size == 48
     with pytest.raises(ValueError, match="key=value pairs"):
         arch_cost.parse_config(f"{tmp_path}/c.yaml:input_size64")
@@ -303,3 +305,17 @@ def test_arch_cost_config_argument(tmp_path):
         arch_cost.parse_config("configs/nothing")
     with pytest.raises(ValueError, match="unknown config keys"):
         arch_cost.parse_config(f"{tmp_path}/c.yaml:size=3")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"input_size": "abc"}, "whole number of pixels"),
+        ({"input_size": 64.5}, "whole number of pixels"),
+        ({"input_size": 8}, "at least 16 px"),
+        ({"widths": [32, 64]}, "one entry per stage; got 2 widths and 4 depths"),
+    ],
+)
+def test_config_refuses_a_crop_size_or_network_that_cannot_work(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig.load(None, overrides)

@@ -10,9 +10,10 @@ Sets (paths relative to the ``shared`` folder beside the repository):
   another, ``neutral`` for the neutral photos, which the observers could not choose), which
   separates the model's errors from the poses that people, too, read otherwise;
 * ``taiwanese_heldout_perceived`` — the same performers' non-neutral photos, labelled with
-  their observers' plurality choice (``observer_label`` as the dataset gives it; 99–100 raters
-  a photo, and in 40 of the 199 photos the plurality is under half the votes): the figure that
-  matches what mien claims to measure, *perceived* expression;
+  their observers' plurality choice (``observer_label`` as the dataset gives it, which also
+  settles its one tie, ``images/disgust/2221e12.jpg``, anger = disgust = 0.34, as anger; 99–100
+  raters a photo, and in 40 of the 199 photos the plurality is under half the votes): the
+  figure that matches what mien claims to measure, *perceived* expression;
 * ``media_faces`` — the 400 photos of ``media/faces`` through the whole pipeline; their labels
   come from single annotators and agree with a second one about half the time, so this is an
   *agreement* figure, never a tuning target.
@@ -235,6 +236,8 @@ def protocol_analyzer(weights: str | Path | None) -> Analyzer:
     if weights is None or str(weights) == "bundled":
         return Analyzer()
     path = Path(weights)
+    if path.suffix == ".json":
+        raise WeightsError(f"{path}: give the .onnx file; its spec .json lies beside it")
     if not path.is_file():
         raise WeightsError(f"{path}: no such file")
     if not path.with_suffix(".json").is_file():

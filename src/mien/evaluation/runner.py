@@ -199,6 +199,12 @@ def evaluate(
         ci = {
             "level": 0.95,
             "n_boot": n_boot,
+            "method": {
+                "accuracy": "percentile bootstrap",
+                "macro_f1": "percentile bootstrap",
+                "ece": "percentile bootstrap",
+                "per_class_recall": "wilson",
+            },
             "accuracy": list(b.accuracy),
             "macro_f1": list(b.macro_f1),
             "ece": None if b.ece is None else list(b.ece),

@@ -104,6 +104,20 @@ class TrainConfig:
     distill_temperature: float = 1.0
     teacher_probs: str | None = None
 
+    def __post_init__(self) -> None:
+        """Raises ValueError for a crop size or network shape that cannot work."""
+        if isinstance(self.input_size, bool) or not isinstance(self.input_size, int):
+            raise ValueError(
+                f"input_size must be a whole number of pixels; got {self.input_size!r}"
+            )
+        if self.input_size < 16:
+            raise ValueError(f"input_size must be at least 16 px; got {self.input_size}")
+        if len(self.widths) != len(self.depths):
+            raise ValueError(
+                f"widths and depths need one entry per stage; got {len(self.widths)} widths "
+                f"and {len(self.depths)} depths"
+            )
+
     @classmethod
     def load(
         cls, path: str | Path | None = None, overrides: dict[str, Any] | None = None
