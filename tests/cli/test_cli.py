@@ -283,3 +283,29 @@ def test_batch_list_file_recurses_folders_and_warns_about_foreign_parts(tmp_path
     assert result.exit_code == 0, result.output
     assert "1 file(s) in" in result.stderr and "grace_hopper-" in result.stderr
     assert len(list((out / "parts").glob("*.parquet"))) == 2  # kept, never deleted
+
+
+def test_weights_option_runs_an_exported_model_and_refuses_a_wrong_file(tmp_path):
+    import shutil
+
+    from mien.weights import DEFAULT_MODEL, bundled_dir
+
+    for suffix in (".onnx", ".json"):  # an "export": the bundled files under another folder
+        shutil.copy(bundled_dir() / f"{DEFAULT_MODEL}{suffix}", tmp_path / f"mine{suffix}")
+    image = str(SAMPLES / "grace_hopper.jpg")
+    plain = runner.invoke(app, ["analyze", image, "--format", "jsonl", "-q"])
+    mine = runner.invoke(
+        app, ["analyze", image, "--format", "jsonl", "-q", "--weights", str(tmp_path / "mine.onnx")]
+    )
+    assert plain.exit_code == mine.exit_code == 0, mine.output
+    a, b = json.loads(plain.stdout.splitlines()[0]), json.loads(mine.stdout.splitlines()[0])
+    assert (a["label"], a["sharpness"]) == (b["label"], b["sharpness"])
+    for wrong, message in (
+        (tmp_path / "mine.json", "give the .onnx file"),
+        (tmp_path / "none.onnx", "none.onnx: no such file"),
+    ):
+        result = runner.invoke(app, ["analyze", image, "--weights", str(wrong)])
+        assert result.exit_code == 2 and message in result.output
+    (tmp_path / "mine.json").unlink()  # an .onnx without its spec
+    result = runner.invoke(app, ["analyze", image, "--weights", str(tmp_path / "mine.onnx")])
+    assert result.exit_code == 2 and "mine.json: no such file" in result.output

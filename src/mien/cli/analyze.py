@@ -15,6 +15,7 @@ from mien.cli.common import (
     MeasurePose,
     ModelName,
     PoseInterval,
+    Weights,
     describe,
     err,
     fail,
@@ -98,6 +99,7 @@ def analyze(
         typer.Option(min=0.0, help="Videos: time constant (s) of the per-track smoothing."),
     ] = 0.5,
     model: ModelName = DEFAULT_MODEL,
+    weights: Weights = None,
     detector: DetectorMode = "auto",
     min_confidence: Annotated[
         float,
@@ -139,7 +141,13 @@ def analyze(
     if problem:
         fail(problem)
     analyzer = make_analyzer(
-        model, detector, min_confidence, max_pixels, pose=pose, pose_interval=pose_interval
+        model,
+        detector,
+        min_confidence,
+        max_pixels,
+        pose=pose,
+        pose_interval=pose_interval,
+        weights=weights,
     )
     names = analyzer.expression_names
     annotator = None

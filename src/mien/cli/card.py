@@ -8,13 +8,14 @@ from typing import Annotated
 
 import typer
 
-from mien.cli.common import ModelName, err, fail, make_analyzer, unwritable
+from mien.cli.common import ModelName, Weights, err, fail, make_analyzer, unwritable
 from mien.weights import DEFAULT_MODEL
 
 
 def model_card(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the card (Markdown).")],
     model: ModelName = DEFAULT_MODEL,
+    weights: Weights = None,
     shared: Annotated[  # default: ../shared beside the repository, run from the repo root
         Path, typer.Option(help="The data folder beside the repository.")
     ] = Path("../shared"),
@@ -36,7 +37,7 @@ def model_card(
     for path, option in ((out, "--out"), (json_out, "--json")):
         if path is not None and (problem := unwritable(path, option)):
             fail(problem)
-    analyzer = make_analyzer(model, "auto", 0.5, 100_000_000)
+    analyzer = make_analyzer(model, "auto", 0.5, 100_000_000, weights=weights)
     path, reports = write_model_card(analyzer, shared, out, n_boot=bootstrap, limit=limit)
     analyzer.close()
     if json_out is not None:

@@ -21,6 +21,15 @@ if TYPE_CHECKING:
 ModelName = Annotated[str, typer.Option(help="Expression model (see `mien models`).")]
 """The ``--model`` option of every command that loads a model."""
 
+Weights = Annotated[
+    Path | None,
+    typer.Option(
+        help="Your own exported .onnx instead of the bundled weights (its spec .json, written "
+        "by scripts/export_onnx.py, must lie beside it). Local files only.",
+    ),
+]
+"""The ``--weights`` option of ``analyze``, ``evaluate`` and ``model-card``."""
+
 DetectorMode = Annotated[
     str, typer.Option(help="auto | short | full | multi (BlazeFace range; see README).")
 ]
@@ -54,16 +63,25 @@ def make_analyzer(
     *,
     pose: bool = True,
     pose_interval: float = 0.2,
+    weights: Path | None = None,
 ) -> Analyzer:
     """An :class:`~mien.pipeline.Analyzer` with its MediaPipe graphs built quietly; exit 2 on a
-    bad option or missing weights."""
+    bad option or missing weights. ``weights``: an exported ``.onnx`` with its spec beside it
+    (see :func:`mien.evaluation.protocol.protocol_analyzer`), instead of ``model``."""
     from mien.errors import WeightsError
     from mien.pipeline import Analyzer  # lazily: keeps --help fast
 
+    if weights is not None:
+        if weights.suffix != ".onnx":
+            fail(f"--weights {weights}: give the .onnx file (its spec .json lies beside it)")
+        for need in (weights, weights.with_suffix(".json")):
+            if not need.is_file():
+                fail(f"--weights: {need}: no such file (scripts/export_onnx.py writes both)")
     try:
         with quiet_native_stderr():
             analyzer = Analyzer(
                 model,
+                weights=weights,
                 detector=cast("DetectorModel", detector),  # checked by Analyzer
                 min_confidence=min_confidence,
                 max_pixels=max_pixels,

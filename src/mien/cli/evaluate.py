@@ -10,7 +10,15 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
-from mien.cli.common import ModelName, err, fail, make_analyzer, progress, unwritable
+from mien.cli.common import (
+    ModelName,
+    Weights,
+    err,
+    fail,
+    make_analyzer,
+    progress,
+    unwritable,
+)
 from mien.weights import DEFAULT_MODEL
 
 
@@ -41,6 +49,7 @@ def evaluate(
         typer.Option("--quality/--no-quality", help="Slice by face size, sharpness and head pose."),
     ] = True,
     model: ModelName = DEFAULT_MODEL,
+    weights: Weights = None,
     detector: Annotated[
         str, typer.Option(help="auto | short | full | multi (with --detect).")
     ] = "auto",
@@ -64,7 +73,7 @@ def evaluate(
         fail(str(e))
     if report is not None and (problem := unwritable(report, "--report", folder=True)):
         fail(problem)
-    analyzer = make_analyzer(model, detector, 0.5, 100_000_000)
+    analyzer = make_analyzer(model, detector, 0.5, 100_000_000, weights=weights)
     if not quality_slices:
         analyzer.quality = False
     reports = {}
