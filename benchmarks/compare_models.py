@@ -9,8 +9,8 @@ two-sided p-value on the images where exactly one model is right (McNemar, Psych
 1947). It does the same bootstrap for macro-F1 (the rare labels weigh as much as the common
 ones). A difference whose interval holds 0 is within noise. For sets of few people (the
 Taiwanese performers, column ``subject``) it also takes the person as the unit: the number of
-people, the mean of their per-person differences and an exact sign-flip p-value (photos of one
-person are not independent; with 5 people no p can fall below 0.0625).
+people, the mean of their per-person differences and a sign-flip p-value (exact up to 16
+people; photos of one person are not independent; with 5 people no p can fall below 0.0625).
 """
 
 from __future__ import annotations
@@ -55,28 +55,32 @@ def paired_interval(
 def by_person(
     right_a: np.ndarray, right_b: np.ndarray, groups: np.ndarray, *, n_draws: int = 20000
 ) -> dict[str, object]:
-    """The accuracy difference B − A person by person, and an exact sign-flip test of it.
+    """The accuracy difference B − A person by person, and a sign-flip test of it.
 
     Photos of one person are not independent, so with few people the person is the unit: the
-    test flips the sign of each person's difference in every possible way (Monte Carlo with
-    ``n_draws`` seeded draws above 16 people) and gives the two-sided share of flips whose mean
-    is at least as far from 0 as the observed one (Fisher's randomisation test). With 5 people
-    the smallest possible p is 2/32 = 0.0625.
+    test flips the sign of each person's difference in every possible way (exact up to 16
+    people; above, ``n_draws`` seeded random flips plus the observed one, p = (k + 1) /
+    (n_draws + 1)) and gives the two-sided share of flips whose mean is at least as far from 0
+    as the observed one (Fisher's randomisation test). With 5 people the smallest possible p
+    is 2/32 = 0.0625, doubled for each person whose difference is 0.
 
     Returns:
         ``{"people": G, "mean_diff": mean of the per-person differences, "p_sign_flip": p,
         "diffs": {person: difference}}``.
     """
     names, g = np.unique(groups, return_inverse=True)
+    if len(names) == 0:
+        return {"people": 0, "mean_diff": float("nan"), "p_sign_flip": float("nan"), "diffs": {}}
     diff = right_b.astype(np.float64) - right_a.astype(np.float64)
     per = np.bincount(g, weights=diff) / np.bincount(g)
     n = len(per)
     if n <= 16:
         signs = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
+        p = float((np.abs((signs * per).mean(1)) >= abs(per.mean()) - 1e-12).mean())
     else:
         signs = np.random.default_rng(0).choice([-1, 1], size=(n_draws, n))
-    flipped = np.abs((signs * per).mean(1))
-    p = float((flipped >= abs(per.mean()) - 1e-12).mean())
+        k = int((np.abs((signs * per).mean(1)) >= abs(per.mean()) - 1e-12).sum())
+        p = (k + 1) / (n_draws + 1)
     return {
         "people": n,
         "mean_diff": float(per.mean()),

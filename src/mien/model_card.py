@@ -18,7 +18,7 @@ import numpy as np
 from mien.evaluation.bootstrap import bootstrap_metrics
 from mien.evaluation.metrics import expected_calibration_error, softmax
 from mien.evaluation.runner import EvalReport
-from mien.weights import WeightSpec, bundled_dir
+from mien.weights import WeightSpec
 
 CAVEAT = (
     "Facial movements are not reliable read-outs of inner emotion: the same feeling shows in "
@@ -183,25 +183,25 @@ def _read_as(counts: dict[str, int], label: str) -> str:
 def performer_intervals(
     reports: dict[str, EvalReport], subjects: dict[str, tuple[str, ...]]
 ) -> dict[str, Any] | None:
-    """Accuracy intervals that resample performers (``subjects``: set name → performer per
-    image) instead of images, with the range of per-performer accuracy; ``None`` if no set
-    has performers."""
-    from mien.evaluation.bootstrap import group_bootstrap_accuracy
+    """Accuracy with the performer as the unit (``subjects``: set name → performer per image):
+    per set, the mean of the performers' accuracies with a Student t interval
+    (:func:`~mien.evaluation.bootstrap.group_accuracy_interval`), and the range of
+    per-performer accuracy on the first set; ``None`` if no set has performers."""
+    from mien.evaluation.bootstrap import group_accuracy_interval
 
-    ci, accs = {}, []
+    per_set, accs = {}, []
     for name, groups in subjects.items():
         r = reports.get(name)
         if r is None or not r.items:
             continue
-        correct = r.items["y_pred"] == r.items["y_true"]
-        ci[name] = group_bootstrap_accuracy(correct, groups)
+        out = group_accuracy_interval(r.items["y_pred"] == r.items["y_true"], groups)
+        per_set[name] = out
         if not accs:  # the spread of per-performer accuracy, on the first such set
-            g = np.asarray(groups)
-            accs = [float(correct[g == k].mean()) for k in np.unique(g)]
-    if not ci:
+            accs = list(out["per_group"].values())
+    if not per_set:
         return None
     n_groups = len({k for groups in subjects.values() for k in groups})
-    return {"ci": ci, "min": min(accs), "max": max(accs), "n_groups": n_groups}
+    return {"sets": per_set, "min": min(accs), "max": max(accs), "n_groups": n_groups}
 
 
 def _data_lines(cfg: dict[str, Any]) -> list[str]:
@@ -481,12 +481,14 @@ def render(
                 "Intervals above resample images. The held-out photos come from only "
                 f"{performer_ci['n_groups']} performers, whose accuracies on the first set "
                 "range from "
-                f"{performer_ci['min']:.2f} to {performer_ci['max']:.2f}; resampling "
-                "performers instead gives accuracy intervals of "
+                f"{performer_ci['min']:.2f} to {performer_ci['max']:.2f}. With the performer "
+                "as the unit (the mean of their accuracies, a Student t interval over "
+                f"{performer_ci['n_groups']} performers): "
                 + ", ".join(
-                    f"{name} [{lo:.3f}, {hi:.3f}]" for name, (lo, hi) in performer_ci["ci"].items()
+                    f"{name} {o['mean']:.3f} [{o['ci'][0]:.3f}, {o['ci'][1]:.3f}]"
+                    for name, o in performer_ci["sets"].items()
                 )
-                + " (cluster bootstrap).",
+                + ".",
                 "",
             ]
             if performer_ci
@@ -603,7 +605,7 @@ def write_model_card(
         for s in sets
     }
     calibration = calibration_table(analyzer.expression, shared / "data" / "fer", n_boot=n_boot)
-    weights_dir = weights_dir or bundled_dir()
+    weights_dir = weights_dir or analyzer.expression.path.parent  # beside the weights used
     ablation_file = weights_dir / f"{spec.name}.ablation.json"
     ablation = json.loads(ablation_file.read_text()) if ablation_file.is_file() else None
     text = render(

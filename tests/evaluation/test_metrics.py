@@ -67,19 +67,23 @@ def test_fit_temperature_recovers_the_true_temperature():
     assert nll(overconfident, y, t) < nll(overconfident, y)
 
 
-def test_group_bootstrap_resamples_whole_groups():
-    from mien.evaluation.bootstrap import group_bootstrap_accuracy
+def test_group_accuracy_interval_takes_the_person_as_the_unit():
+    from mien.evaluation.bootstrap import T_975, group_accuracy_interval
 
-    # every group 50 % right: any resample of groups is 50 % right
-    correct = np.array([True, False] * 10)
-    groups = np.repeat(np.arange(5), 4)
-    assert group_bootstrap_accuracy(correct, groups) == (0.5, 0.5)
-    # one group all right, one all wrong: the interval spans most of [0, 1], far wider than
-    # the image bootstrap of the same 50 % accuracy
-    correct = np.array([True] * 50 + [False] * 50)
-    lo, hi = group_bootstrap_accuracy(correct, ["a"] * 50 + ["b"] * 50)
-    assert lo == 0.0 and hi == 1.0
-    assert np.isnan(group_bootstrap_accuracy(np.array([], bool), [])[0])
+    # 5 people, 4 photos each, accuracies 1, .75, .5, .25, 0: mean .5, sd .3953, t(4) 2.776
+    correct = np.array([1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], bool)
+    out = group_accuracy_interval(correct, np.repeat(list("abcde"), 4))
+    assert out["n_groups"] == 5 and out["mean"] == 0.5
+    half = 2.776 * np.sqrt(0.15625) / np.sqrt(5)
+    assert out["ci"] == pytest.approx((0.5 - half, 0.5 + half))
+    assert out["per_group"] == {"a": 1.0, "b": 0.75, "c": 0.5, "d": 0.25, "e": 0.0}
+    # every person 50 % right: no spread between people
+    same = group_accuracy_interval(np.array([True, False] * 10), np.repeat(np.arange(5), 4))
+    assert same["ci"] == (0.5, 0.5)
+    assert np.isnan(group_accuracy_interval(correct[:4], ["a"] * 4)["ci"][0])  # one person
+    assert group_accuracy_interval(np.array([], bool), [])["n_groups"] == 0
+    stats = pytest.importorskip("scipy.stats")
+    np.testing.assert_allclose(T_975, stats.t.ppf(0.975, np.arange(1, 31)), atol=6e-4)
 
 
 def test_macro_f1_rows_matches_macro_f1_with_misses():

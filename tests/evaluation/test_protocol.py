@@ -121,7 +121,7 @@ def test_model_card_regenerates(tmp_path, shared):
     assert "**Human reference (not a ceiling).** On `taiwanese_heldout`" in text
     assert "The model scores on the photos whose observers chose the intended label " in text
     assert "Intervals: 95 % Wilson score" in text
-    assert "resampling performers instead gives accuracy intervals of taiwanese_heldout [" in text
+    assert "a Student t interval over 5 performers): taiwanese_heldout 0." in text
 
 
 @pytest.mark.shared
@@ -184,3 +184,7 @@ def test_the_person_level_test_flips_each_persons_difference():
     assert out["p_sign_flip"] == 0.25
     one = cm.by_person(a[:4], b[:4], people[:4])  # one person: no evidence at all
     assert (one["people"], one["p_sign_flip"]) == (1, 1.0)
+    assert cm.by_person(b, a, people)["p_sign_flip"] == 0.25  # B worse: the same p
+    assert np.isnan(cm.by_person(a[:0], b[:0], people[:0])["p_sign_flip"])
+    many = cm.by_person(np.zeros(20, bool), np.ones(20, bool), np.arange(20), n_draws=999)
+    assert many["people"] == 20 and many["p_sign_flip"] == 1 / 1000  # never 0: (k + 1) / (N + 1)

@@ -121,7 +121,9 @@ OBSERVERS_AGREE: tuple[tuple[str, str], ...] = (
     ("no", "the photos they read as another expression"),
     ("neutral", "the neutral photos (no option for them)"),
 )
-"""The ``observers_agree`` values of ``taiwanese_heldout`` and what each means."""
+"""The ``observers_agree`` values of ``taiwanese_heldout`` and what each means. The dataset's
+``observer_label`` settles its one tie (``images/disgust/2221e12.jpg``: anger = disgust =
+0.34) as anger, so that photo counts as ``no``."""
 
 
 def observers_split(report: EvalReport | None) -> list[tuple[str, dict[str, Any]]]:

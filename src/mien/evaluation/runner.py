@@ -68,9 +68,9 @@ class EvalReport:
         mode: ``"crop"`` or ``"detect"``.
         no_face: paths where ``detect`` found no face.
         failed: ``{"path", "error"}`` for images that could not be read.
-        ci: ``{"accuracy": [lo, hi], "macro_f1": …, "ece": …, "per_class_recall": {label: …}}``
-            (95 %: percentile bootstrap, Wilson score for per-class recall; empty when
-            ``n_boot`` was 0).
+        ci: ``{"level", "n_boot", "method", "accuracy": [lo, hi], "macro_f1": …, "ece": …,
+            "per_class_recall": {label: …}}`` (95 %: percentile bootstrap, Wilson score for
+            per-class recall, as ``method`` says; empty when ``n_boot`` was 0).
         slices: ``{column: {"slices": {value: {"n", "accuracy", "ci"}}, "worst_gap"}}``.
         items: per-image arrays for figures (``y_true``, ``y_pred``, ``probs`` and the quality
             values); not part of :meth:`to_dict`.

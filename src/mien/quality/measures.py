@@ -2,8 +2,8 @@
 
 * ``face_size_px``: the shorter side of the face box, in pixels of the source image.
 * ``sharpness``: variance of the Laplacian (Pech-Pacheco et al., "Diatom autofocusing in
-  brightfield microscopy", ICPR 2000) of the grey crop the model sees; low = blurred or
-  featureless.
+  brightfield microscopy", ICPR 2000) of the 48×48 grey aligned crop
+  (:data:`QUALITY_CROP_SIDE`, whatever the model's input size); low = blurred or featureless.
 * ``yaw``, ``pitch``, ``roll``: head pose in degrees (:mod:`mien.quality.pose`); NaN when not
   measured.
 * ``truncated``: the face box touches the image border (part of the face may be cut off).
@@ -130,7 +130,8 @@ def assess(
 
     Args:
         xyxy: ``(n, 4)`` boxes, pixels.
-        crops: ``(n, S, S)`` grey uint8 model crops.
+        crops: ``(n, 48, 48)`` grey uint8 aligned crops (:data:`QUALITY_CROP_SIDE`; crops of
+            another side give sharpness values the thresholds were not set for).
         image_wh: source image size.
         pose: ``(n, 3)`` yaw, pitch, roll in degrees, or ``None`` (not measured: NaN).
         thresholds: limits for ``quality_ok``.

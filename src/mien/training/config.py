@@ -125,7 +125,8 @@ class TrainConfig:
         """Defaults, then the YAML file at ``path``, then ``overrides``.
 
         Raises:
-            ValueError: a key that is not a field of this config.
+            ValueError: a key that is not a field of this config, or a value
+                :meth:`__post_init__` refuses (``input_size``, ``widths``/``depths``).
         """
         values: dict[str, Any] = {}
         if path is not None:
