@@ -306,6 +306,17 @@ def test_weights_option_runs_an_exported_model_and_refuses_a_wrong_file(tmp_path
     ):
         result = runner.invoke(app, ["analyze", image, "--weights", str(wrong)])
         assert result.exit_code == 2 and message in result.output
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(SAMPLES / "grace_hopper.jpg", data / "g.jpg")
+    (data / "labels.csv").write_text("path,label,split\ng.jpg,neutral,test\n")
+    mine_onnx = str(tmp_path / "mine.onnx")
+    result = runner.invoke(app, ["evaluate", str(data), "--weights", mine_onnx, "-q"])
+    assert result.exit_code == 0, result.output
+    used = json.loads(result.stdout)["model"]
+    assert used["file"] == mine_onnx and used["name"] == DEFAULT_MODEL and used["sha256"]
+    result = runner.invoke(app, ["evaluate", str(data), "--model", "x", "--weights", mine_onnx])
+    assert result.exit_code == 2 and "not both" in result.output
     (tmp_path / "mine.json").unlink()  # an .onnx without its spec
     result = runner.invoke(app, ["analyze", image, "--weights", str(tmp_path / "mine.onnx")])
     assert result.exit_code == 2 and "mine.json: no such file" in result.output

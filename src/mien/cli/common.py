@@ -72,6 +72,10 @@ def make_analyzer(
     from mien.pipeline import Analyzer  # lazily: keeps --help fast
 
     if weights is not None:
+        from mien.weights import DEFAULT_MODEL
+
+        if model != DEFAULT_MODEL:
+            fail("give --model (a bundled model) or --weights (your own export), not both")
         if weights.suffix != ".onnx":
             fail(f"--weights {weights}: give the .onnx file (its spec .json lies beside it)")
         for need in (weights, weights.with_suffix(".json")):

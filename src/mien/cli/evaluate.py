@@ -57,11 +57,11 @@ def evaluate(
 ) -> None:
     """Score the model on labelled folders and print JSON metrics (an audit) to stdout.
 
-    One folder: a JSON object with n, accuracy, macro_f1, per_class_recall, confusion, ece (15
-    bins), their 95 % intervals (ci: bootstrap; Wilson score for per-class recall), slices,
-    and the images with no face (--detect) or that failed to load. Several folders:
-    {"datasets": {folder: that object}}. Exit status 1 when any image failed to load (it still
-    counts, as wrong).
+    One folder: a JSON object with the model used (name, file, sha256), n, accuracy,
+    macro_f1, per_class_recall, confusion, ece (15 bins), their 95 % intervals (ci: bootstrap;
+    Wilson score for per-class recall), slices, and the images with no face (--detect) or that
+    failed to load. Several folders: {"model": ..., "datasets": {folder: that object}}. Exit
+    status 1 when any image failed to load (it still counts, as wrong).
     """
     from mien.errors import DatasetError
     from mien.evaluation.datasets import read_labels_csv
@@ -97,11 +97,14 @@ def evaluate(
                 )
             except DatasetError as e:
                 fail(str(e))
+    spec = analyzer.expression.spec
+    used = {"name": spec.name, "file": str(analyzer.expression.path), "sha256": spec.sha256}
     analyzer.close()
     if len(reports) == 1:
-        typer.echo(json.dumps(next(iter(reports.values())).to_dict(), indent=2))
+        typer.echo(json.dumps({"model": used} | next(iter(reports.values())).to_dict(), indent=2))
     else:
-        typer.echo(json.dumps({"datasets": {k: r.to_dict() for k, r in reports.items()}}, indent=2))
+        out = {"model": used, "datasets": {k: r.to_dict() for k, r in reports.items()}}
+        typer.echo(json.dumps(out, indent=2))
     if report is not None:
         from mien.evaluation.report import write_report
 
