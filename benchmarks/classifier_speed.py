@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 from rich.console import Console
@@ -25,24 +24,19 @@ from rich.table import Table
 from mien.errors import WeightsError
 from mien.expression.model import ExpressionModel
 from mien.registry import get_spec
-from mien.weights import DEFAULT_MODEL, WeightSpec, verified_path
+from mien.weights import DEFAULT_MODEL, WeightSpec, check_export, verified_path
 
 
 def load(model: str) -> ExpressionModel:
     """``bundled`` or an exported ``.onnx`` (spec beside it) as a 2-thread model.
 
     Raises:
-        FileNotFoundError: the file or its spec is missing.
+        WeightsError: not an .onnx, or the file or its spec is missing.
     """
     if model == "bundled":
         spec = get_spec(DEFAULT_MODEL)
         return ExpressionModel(spec, verified_path(spec), threads=2)
-    path = Path(model)
-    if path.suffix != ".onnx":
-        raise FileNotFoundError(f"{path}: give the .onnx file (its spec .json lies beside it)")
-    for need in (path, path.with_suffix(".json")):
-        if not need.is_file():
-            raise FileNotFoundError(f"{need}: no such file (an export writes the .onnx and .json)")
+    path = check_export(model)
     return ExpressionModel(WeightSpec.from_json(path.with_suffix(".json")), path, threads=2)
 
 

@@ -102,6 +102,23 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def check_export(path: str | Path) -> Path:
+    """The ``.onnx`` of an export (``scripts/export_onnx.py``), checked to have its spec
+    ``.json`` beside it; returns it as a :class:`~pathlib.Path`.
+
+    Raises:
+        WeightsError: ``path`` is not an ``.onnx`` (its ``.json`` was given, say), or the file or
+            its spec is missing; the message names the file.
+    """
+    path = Path(path)
+    if path.suffix != ".onnx":
+        raise WeightsError(f"{path}: give the .onnx file; its spec .json lies beside it")
+    for need in (path, path.with_suffix(".json")):
+        if not need.is_file():
+            raise WeightsError(f"{need}: no such file (scripts/export_onnx.py writes both)")
+    return path
+
+
 def verified_path(spec: WeightSpec, weights: str | Path | None = None) -> Path:
     """Path of the weight file for ``spec``, checked against its sha256.
 

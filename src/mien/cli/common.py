@@ -67,21 +67,16 @@ def make_analyzer(
 ) -> Analyzer:
     """An :class:`~mien.pipeline.Analyzer` with its MediaPipe graphs built quietly; exit 2 on a
     bad option or missing weights. ``weights``: an exported ``.onnx`` with its spec beside it
-    (see :func:`mien.evaluation.protocol.protocol_analyzer`), instead of ``model``."""
+    (:func:`mien.weights.check_export`), instead of ``model``."""
     from mien.errors import WeightsError
     from mien.pipeline import Analyzer  # lazily: keeps --help fast
+    from mien.weights import DEFAULT_MODEL, check_export
 
-    if weights is not None:
-        from mien.weights import DEFAULT_MODEL
-
-        if model != DEFAULT_MODEL:
-            fail("give --model (a bundled model) or --weights (your own export), not both")
-        if weights.suffix != ".onnx":
-            fail(f"--weights {weights}: give the .onnx file (its spec .json lies beside it)")
-        for need in (weights, weights.with_suffix(".json")):
-            if not need.is_file():
-                fail(f"--weights: {need}: no such file (scripts/export_onnx.py writes both)")
+    if weights is not None and model != DEFAULT_MODEL:
+        fail("give --model (a bundled model) or --weights (your own export), not both")
     try:
+        if weights is not None:
+            check_export(weights)
         with quiet_native_stderr():
             analyzer = Analyzer(
                 model,

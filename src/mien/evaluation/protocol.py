@@ -33,6 +33,7 @@ from mien.errors import DatasetError, WeightsError
 from mien.evaluation.datasets import LabeledDataset, read_labels_csv
 from mien.evaluation.runner import EvalReport, evaluate
 from mien.pipeline import Analyzer
+from mien.weights import check_export
 
 
 @dataclass(frozen=True)
@@ -237,16 +238,7 @@ def protocol_analyzer(weights: str | Path | None) -> Analyzer:
     """
     if weights is None or str(weights) == "bundled":
         return Analyzer()
-    path = Path(weights)
-    if path.suffix == ".json":
-        raise WeightsError(f"{path}: give the .onnx file; its spec .json lies beside it")
-    if not path.is_file():
-        raise WeightsError(f"{path}: no such file")
-    if not path.with_suffix(".json").is_file():
-        raise WeightsError(
-            f"{path}: its spec {path.with_suffix('.json').name} is missing beside it "
-            "(scripts/export_onnx.py writes both)"
-        )
+    path = check_export(weights)
     try:
         return Analyzer(weights=path)
     except WeightsError:
