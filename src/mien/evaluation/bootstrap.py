@@ -8,7 +8,8 @@ resamples as misses. All resamples are computed at once with numpy.
 Per-class recall is the exception: with the class's images fixed it is a binomial proportion
 (hits / n), so it gets a Wilson score interval (:func:`wilson_interval`), which stays honest
 for the rare labels' small n (contempt 13 in FER+ ``val``) where a percentile bootstrap
-collapses to ``[0, 0]`` or ``[1, 1]``.
+collapses to ``[0, 0]`` or ``[1, 1]``. Accuracy over a few people (performers) takes the person
+as the unit with a Student t interval (:func:`group_accuracy_interval`).
 """
 
 from __future__ import annotations
