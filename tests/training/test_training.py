@@ -314,6 +314,8 @@ def test_arch_cost_config_argument(tmp_path):
         ({"input_size": 64.5}, "whole number of pixels"),
         ({"input_size": 8}, "at least 16 px"),
         ({"widths": [32, 64]}, "one entry per stage; got 2 widths and 4 depths"),
+        ({"widths": [], "depths": []}, "at least one stage"),
+        ({"upsample_to": 8}, "upsample_to must be None or a whole number"),
     ],
 )
 def test_config_refuses_a_crop_size_or_network_that_cannot_work(overrides, message):

@@ -112,6 +112,17 @@ class TrainConfig:
             )
         if self.input_size < 16:
             raise ValueError(f"input_size must be at least 16 px; got {self.input_size}")
+        if self.upsample_to is not None and (
+            isinstance(self.upsample_to, bool)
+            or not isinstance(self.upsample_to, int)
+            or self.upsample_to < 16
+        ):
+            raise ValueError(
+                f"upsample_to must be None or a whole number of pixels >= 16; got "
+                f"{self.upsample_to!r}"
+            )
+        if not self.widths:
+            raise ValueError("widths needs at least one stage")
         if len(self.widths) != len(self.depths):
             raise ValueError(
                 f"widths and depths need one entry per stage; got {len(self.widths)} widths "
