@@ -19,8 +19,8 @@ from rich.table import Table
 
 from mien.errors import MienError
 from mien.evaluation.protocol import (
+    describe_observers_split,
     observer_reference,
-    observers_split,
     protocol_analyzer,
     run_protocol,
     select_sets,
@@ -80,14 +80,9 @@ def main() -> None:
             f"{ref.n_expressive} non-neutral ones; recall {recall}"
         )
         out["observer_reference"] = ref.__dict__
-        parts = [
-            f"{what}: {s['accuracy']:.4f}"
-            + (f" [{s['ci'][0]:.3f}, {s['ci'][1]:.3f}]" if s.get("ci") else "")
-            + f" (n {s['n']})"
-            for what, s in observers_split(reports["taiwanese_heldout"])
-        ]
-        if parts:
-            console.print("taiwanese_heldout by the observers' reading, on " + "; on ".join(parts))
+        split = describe_observers_split(reports["taiwanese_heldout"])
+        if split:
+            console.print("taiwanese_heldout by the observers' reading: " + split)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
 

@@ -55,19 +55,6 @@ def _ci(values: list[float] | tuple[float, float] | None) -> str:
     return "" if not values else f" [{values[0]:.3f}, {values[1]:.3f}]"
 
 
-def _by_observers(report: EvalReport | None) -> str:
-    """The model's ``taiwanese_heldout`` accuracy split by ``observers_agree``, as a sentence
-    (empty when the report has no such slices)."""
-    from mien.evaluation.protocol import observers_split
-
-    split = observers_split(report)
-    if not split:
-        return ""
-    parts = [f"on {what} {s['accuracy']:.3f}{_ci(s.get('ci'))} (n {s['n']})" for what, s in split]
-    wilson = any(s.get("ci") for _, s in split)
-    return "The model scores " + ", ".join(parts) + (" (Wilson intervals). " if wilson else ". ")
-
-
 def calibration_table(model: Any, fer_dir: Path, *, n_boot: int = 1000) -> dict[str, Any]:
     """ECE with intervals on FER+ ``val`` crops at T = 1 and at the shipped temperature."""
     import cv2
@@ -388,6 +375,8 @@ def render(
     performer_ci: dict[str, Any] | None = None,
 ) -> str:
     """The card's Markdown (with a warning banner when ``limit`` cut the sets short)."""
+    from mien.evaluation.protocol import describe_observers_split  # lazily, as elsewhere here
+
     cfg = spec.train_config
     members = cfg.get("ensemble_members") or []
     member_runs = ", ".join(f"`{member.get('out')}`" for member in members)
@@ -458,7 +447,7 @@ def render(
                 + ". Posed fear is read as fear in "
                 + _read_as(reference.read_as.get("fear", {}), "fear")
                 + ". "
-                + _by_observers(reports.get("taiwanese_heldout"))
+                + describe_observers_split(reports.get("taiwanese_heldout"))
                 + "`taiwanese_heldout_perceived` scores the model against what the observers "
                 "saw (their plurality label, under half the votes for some photos), which is "
                 "what mien claims to measure.",

@@ -135,6 +135,21 @@ def observers_split(report: EvalReport | None) -> list[tuple[str, dict[str, Any]
     return [(what, slices[key]) for key, what in OBSERVERS_AGREE if key in slices]
 
 
+def describe_observers_split(report: EvalReport | None) -> str:
+    """:func:`observers_split` as one sentence for the card and ``cross_dataset.py`` (empty
+    when the report was not sliced so)."""
+    split = observers_split(report)
+    if not split:
+        return ""
+
+    def ci(s: dict[str, Any]) -> str:
+        return f" [{s['ci'][0]:.3f}, {s['ci'][1]:.3f}]" if s.get("ci") else ""
+
+    parts = [f"on {what} {s['accuracy']:.3f}{ci(s)} (n {s['n']})" for what, s in split]
+    wilson = any(s.get("ci") for _, s in split)
+    return "The model scores " + ", ".join(parts) + (" (Wilson intervals). " if wilson else ". ")
+
+
 def observer_reference(shared: str | Path) -> ObserverReference:
     """The observers' own agreement with the intended labels on the held-out performers."""
     ds = taiwanese_heldout(Path(shared))
