@@ -117,3 +117,20 @@ def write_clip(
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def make_export(folder: Path, name: str = "mine") -> Path:
+    """A stand-in for ``scripts/export_onnx.py``'s output: the bundled weights copied into
+    ``folder`` as ``<name>.onnx`` with a spec ``<name>.json`` that names the model ``name``.
+    Returns the ``.onnx`` path."""
+    import json
+    import shutil
+
+    from mien.weights import DEFAULT_MODEL, bundled_dir
+
+    onnx = folder / f"{name}.onnx"
+    shutil.copy(bundled_dir() / f"{DEFAULT_MODEL}.onnx", onnx)
+    spec = json.loads((bundled_dir() / f"{DEFAULT_MODEL}.json").read_text())
+    spec.update(name=name, file=onnx.name)
+    onnx.with_suffix(".json").write_text(json.dumps(spec))
+    return onnx

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from mien.cli.main import app
 from mien.io import LiveStream, iter_frames
 from mien.tracking import FaceTracker
-from tests.helpers import compose, face_patch, write_clip
+from tests.helpers import compose, face_patch, make_export, write_clip
 
 runner = CliRunner()
 SIZE = (360, 300)
@@ -223,11 +223,13 @@ def test_live_stream_that_never_opens_raises(tmp_path):
         server.shutdown()
 
 
-def test_watch_command_writes_rows(enter_leave, tmp_path):
+def test_watch_command_writes_rows_with_your_own_weights(enter_leave, tmp_path):
     out = tmp_path / "live.jsonl"
     args = [
         "watch",
         str(enter_leave),
+        "--weights",
+        str(make_export(tmp_path, "mine")),
         "--no-preview",
         "--max-seconds",
         "3",
@@ -241,6 +243,7 @@ def test_watch_command_writes_rows(enter_leave, tmp_path):
     assert len(rows) > 10
     assert {r["status"] for r in rows} <= {"ok", "no_face"}
     assert any(r["status"] == "ok" and r["track_id"] >= 1 for r in rows)
+    assert {r["model"] for r in rows} == {"mine"}
 
 
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])

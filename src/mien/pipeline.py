@@ -132,7 +132,13 @@ class Analyzer:
 
     @property
     def expression_names(self) -> tuple[str, ...]:
+        """The expression labels, in the order of ``faces.expression``'s columns."""
         return self.expression.names
+
+    @property
+    def model_name(self) -> str:
+        """The expression model's name (its spec's ``name``), as rows record it."""
+        return self.expression.spec.name
 
     def analyze(
         self,
@@ -334,6 +340,7 @@ class Analyzer:
             source=source,
             expression_names=self.expression_names,
             abstain_threshold=spec.abstain_threshold,
+            model=self.model_name,
             timings_ms={
                 "read": read_ms,
                 "detect": (t2 - t1) * 1e3,

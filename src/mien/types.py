@@ -203,6 +203,8 @@ class FrameResult:
         expression_names: column names of ``faces.expression``.
         abstain_threshold: the top probability below which a face is marked abstained.
         timings_ms: wall time per stage in milliseconds (``detect``, ``align``, ``expression``).
+        model: name of the expression model that produced ``faces.expression`` (its spec's
+            ``name``, e.g. ``"fer_resnet_v3"``); empty when not recorded.
     """
 
     faces: Faces
@@ -213,3 +215,4 @@ class FrameResult:
     expression_names: tuple[str, ...]
     abstain_threshold: float
     timings_ms: dict[str, float] = field(default_factory=dict)
+    model: str = ""

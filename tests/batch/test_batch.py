@@ -16,6 +16,7 @@ import pytest
 
 from mien.batch import BatchOptions, run_batch
 from mien.batch.manifest import ManifestError
+from mien.weights import DEFAULT_MODEL
 from tests.helpers import SAMPLES, compose, face_patch, write_clip
 
 
@@ -70,6 +71,7 @@ def test_outputs_and_failures(reference, inputs):
     assert sorted(set(df["source"])) == sorted(str(p) for p in inputs)
     broken = df[df["source"].str.endswith("broken.jpg")]
     assert broken["status"].tolist() == ["error"] and "not a recognised" in broken["error"].iloc[0]
+    assert set(df["model"]) == {DEFAULT_MODEL}
     clip = df[df["source"].str.endswith("clip0.mp4")]
     assert clip["frame_index"].tolist() == list(range(12))  # one row per frame (no_face included)
     assert not list((reference / ".tmp").iterdir())

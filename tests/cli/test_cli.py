@@ -12,8 +12,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from mien.cli.main import app
+from mien.export import SCHEMA_VERSION
 from mien.types import EXPRESSIONS
-from tests.helpers import SAMPLES, encode
+from mien.weights import DEFAULT_MODEL
+from tests.helpers import SAMPLES, encode, make_export
 
 runner = CliRunner()
 P_COLUMNS = [f"p_{n}" for n in EXPRESSIONS]
@@ -40,6 +42,8 @@ def test_analyze_folder_jsonl_rows_and_exit_status(batch):
     assert set(by_file) == {"hopper.jpg", "astronaut.jpg", "blank.png", "broken.jpg"}
     assert by_file["blank.png"]["status"] == "no_face" and by_file["blank.png"]["label"] is None
     assert by_file["broken.jpg"]["status"] == "error"
+    # every row, the failed file's included, names the model that made it
+    assert {(r["model"], r["schema_version"]) for r in rows} == {(DEFAULT_MODEL, SCHEMA_VERSION)}
     assert (
         "not a recognised image format" in by_file["broken.jpg"]["error"]
         or "corrupt" in by_file["broken.jpg"]["error"]
@@ -320,3 +324,33 @@ def test_weights_option_runs_an_exported_model_and_refuses_a_wrong_file(tmp_path
     (tmp_path / "mine.json").unlink()  # an .onnx without its spec
     result = runner.invoke(app, ["analyze", image, "--weights", str(tmp_path / "mine.onnx")])
     assert result.exit_code == 2 and "mine.json: no such file" in result.output
+
+
+def test_batch_with_your_own_weights_names_them_and_will_not_resume_with_others(tmp_path):
+    import pandas as pd
+
+    mine = make_export(tmp_path, "mine")
+    out = tmp_path / "out"
+    photo = str(SAMPLES / "grace_hopper.jpg")
+    result = runner.invoke(app, ["batch", photo, "--out", str(out), "--weights", str(mine), "-q"])
+    assert result.exit_code == 0, result.output
+    (part,) = (out / "parts").glob("*.parquet")
+    rows = pd.read_parquet(part)
+    assert rows["model"].tolist() == ["mine"] and rows["status"].tolist() == ["ok"]
+    # the manifest knows the export by name and sha256: the bundled model may not resume it
+    result = runner.invoke(app, ["batch", photo, "--out", str(out), "-q"])
+    assert result.exit_code == 2 and "another configuration" in result.output
+    # the same export from another path resumes: nothing left to do
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for f in (mine, mine.with_suffix(".json")):
+        f.rename(moved / f.name)
+    result = runner.invoke(
+        app, ["batch", photo, "--out", str(out), "--weights", str(moved / "mine.onnx"), "-q"]
+    )
+    assert result.exit_code == 0 and "0 frames this run" in result.output, result.output
+    for command in (["batch", photo, "--out", str(out)], ["serve"]):  # exit 2 before any work
+        result = runner.invoke(app, [*command, "--weights", str(mine)])
+        assert result.exit_code == 2 and "mine.onnx: no such file" in result.output
+    result = runner.invoke(app, ["serve", "--model", "x", "--weights", str(moved / "mine.onnx")])
+    assert result.exit_code == 2 and "not both" in result.output

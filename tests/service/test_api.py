@@ -11,8 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from mien.export import SCHEMA_VERSION
 from mien.service import ServiceSettings, create_app
-from tests.helpers import SAMPLES, SHARED, encode, png_with_size
+from mien.weights import DEFAULT_MODEL
+from tests.helpers import SAMPLES, SHARED, encode, make_export, png_with_size
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +43,16 @@ def test_analyze_a_real_photo(client):
         face
     )
     assert "perceived" in body["note"]
+    assert body["model"] == DEFAULT_MODEL and body["schema_version"] == SCHEMA_VERSION
+
+
+def test_your_own_weights_are_named_and_get_no_bundled_card(tmp_path):
+    settings = ServiceSettings(weights=make_export(tmp_path, "mine"), pose=False)
+    with TestClient(create_app(settings)) as c:
+        body = post(c, (SAMPLES / "grace_hopper.jpg").read_bytes()).json()
+        info = c.get("/v1/model").json()
+    assert body["model"] == info["name"] == "mine"
+    assert info["card"] == ""  # the bundled card does not describe these weights
 
 
 @pytest.mark.shared

@@ -28,13 +28,16 @@ class BatchOptions:
     """Options that define a batch's outputs (stored in its manifest).
 
     Attributes:
-        model: expression model name.
+        model: bundled expression model name.
+        weights: path of your own export (``.onnx`` with its spec ``.json`` beside it) instead
+            of the bundled weights. Ray workers must see the same path.
         detector: BlazeFace mode.
         every, fps, start_s, end_s: video sampling (as ``mien analyze``).
         tau: smoothing time constant, seconds.
     """
 
     model: str = DEFAULT_MODEL
+    weights: str | None = None
     detector: str = "auto"
     every: int = 1
     fps: float | None = None
@@ -43,14 +46,26 @@ class BatchOptions:
     tau: float = 0.5
 
     def config(self) -> dict[str, Any]:
+        """What the manifest keeps to refuse resuming with other options: the options, the
+        model's name and sha256 (an export is known by these, not by its path) and the row
+        schema.
+
+        Raises:
+            ValueError: unknown bundled ``model``.
+            WeightsError: ``weights`` is not an export with its spec beside it.
+        """
         from mien.export.rows import SCHEMA_VERSION
         from mien.registry import get_spec
+        from mien.weights import WeightSpec, check_export, sha256_of
 
-        return {
-            **asdict(self),
-            "weights_sha256": get_spec(self.model).sha256,
-            "schema": SCHEMA_VERSION,
-        }
+        config = {k: v for k, v in asdict(self).items() if k != "weights"}
+        if self.weights is None:
+            sha256 = get_spec(self.model).sha256
+        else:
+            path = check_export(self.weights)
+            config["model"] = WeightSpec.from_json(path.with_suffix(".json")).name
+            sha256 = sha256_of(path)
+        return {**config, "weights_sha256": sha256, "schema": SCHEMA_VERSION}
 
 
 def run_batch(
@@ -136,7 +151,7 @@ def _local(
         workers,
         mp_context=ctx,
         initializer=init_worker,
-        initargs=(options.model, options.detector, threads),
+        initargs=(options.model, options.detector, threads, options.weights),
     )
     futures = {
         pool.submit(process_in_worker, path, id_, str(out_dir), opts): id_ for id_, path in todo
@@ -196,7 +211,7 @@ def _ray(
         def __init__(self) -> None:
             from mien.batch import work
 
-            work.init_worker(options.model, options.detector, threads)
+            work.init_worker(options.model, options.detector, threads, options.weights)
 
         def process(self, path: str, id_: str) -> dict[str, Any]:
             from mien.batch import work

@@ -14,8 +14,9 @@ from typing import Any
 _ANALYZER: Any = None
 
 
-def init_worker(model: str, detector: str, threads: int) -> None:
-    """Process-pool initializer: load the analyzer once per worker process.
+def init_worker(model: str, detector: str, threads: int, weights: str | None = None) -> None:
+    """Process-pool initializer: load the analyzer once per worker process (``weights``: an
+    export's ``.onnx`` instead of the bundled model's file).
 
     Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the parent alone decides
     what is recorded before it ends them (an interrupted input must stay unfinished, not fail).
@@ -28,7 +29,12 @@ def init_worker(model: str, detector: str, threads: int) -> None:
     from mien.pipeline import Analyzer
 
     with quiet_native_stderr():
-        _ANALYZER = Analyzer(model, detector=detector, threads=threads)  # type: ignore[arg-type]
+        _ANALYZER = Analyzer(
+            model,
+            weights=weights,
+            detector=detector,  # type: ignore[arg-type]
+            threads=threads,
+        )
         _ANALYZER.warm_up()
 
 
@@ -76,9 +82,8 @@ def process(
                     last_t = row["timestamp_s"]
         except Exception as err:
             error = getattr(err, "problem", None) or f"{type(err).__name__}: {err}"
-            sink.append(
-                error_row(path, error, names, timestamp_s=getattr(err, "last_timestamp_s", last_t))
-            )
+            where = getattr(err, "last_timestamp_s", last_t)
+            sink.append(error_row(path, error, names, timestamp_s=where, model=analyzer.model_name))
             rows += 1
     os.replace(tmp, final)  # atomic: the file appears whole or not at all
     return {

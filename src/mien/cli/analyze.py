@@ -57,7 +57,8 @@ class _Run:
     def error(self, path: Path, message: str, **where: Any) -> None:
         from mien.export import error_row
 
-        self.sink.append(error_row(str(path), message, self.names, **where))
+        row = error_row(str(path), message, self.names, model=self.analyzer.model_name, **where)
+        self.sink.append(row)
         self.summary.append((str(path), "error", message))
         self.n_failed += 1
 

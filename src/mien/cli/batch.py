@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from mien.cli.common import DetectorMode, ModelName, err, fail, progress, unwritable
+from mien.cli.common import (
+    DetectorMode,
+    ModelName,
+    Weights,
+    check_weights,
+    err,
+    fail,
+    progress,
+    unwritable,
+)
 from mien.weights import DEFAULT_MODEL
 
 
@@ -66,6 +75,7 @@ def batch(
         float, typer.Option(min=0.0, help="Videos: smoothing time constant (s).")
     ] = 0.5,
     model: ModelName = DEFAULT_MODEL,
+    weights: Weights = None,
     detector: DetectorMode = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -83,8 +93,10 @@ def batch(
         fail("no inputs found", 1)
     if problem := unwritable(out, "--out", folder=True):
         fail(problem)
+    check_weights(model, weights)
     options = BatchOptions(
         model=model,
+        weights=None if weights is None else str(weights.resolve()),
         detector=detector,
         every=every,
         fps=fps,

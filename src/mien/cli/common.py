@@ -28,7 +28,7 @@ Weights = Annotated[
         "by scripts/export_onnx.py, must lie beside it). Local files only.",
     ),
 ]
-"""The ``--weights`` option of ``analyze``, ``evaluate`` and ``model-card``."""
+"""The ``--weights`` option of every command that loads a model."""
 
 DetectorMode = Annotated[
     str, typer.Option(help="auto | short | full | multi (BlazeFace range; see README).")
@@ -55,6 +55,23 @@ PoseInterval = Annotated[
 err = Console(stderr=True, soft_wrap=True, markup=False)  # soft_wrap: never break file names
 
 
+def check_weights(model: str, weights: Path | None) -> None:
+    """Exit 2 with one line unless ``--model``/``--weights`` name one loadable model: not both,
+    and an export's ``.onnx`` with its spec beside it that loads and matches its sha256."""
+    from mien.errors import WeightsError
+    from mien.registry import create_model
+    from mien.weights import DEFAULT_MODEL, check_export
+
+    if weights is None:
+        return
+    if model != DEFAULT_MODEL:
+        fail("give --model (a bundled model) or --weights (your own export), not both")
+    try:
+        create_model(model, weights=check_export(weights), threads=1)  # loads and checks it
+    except (ValueError, WeightsError) as e:
+        fail(str(e))
+
+
 def make_analyzer(
     model: str,
     detector: str,
@@ -70,13 +87,9 @@ def make_analyzer(
     (:func:`mien.weights.check_export`), instead of ``model``."""
     from mien.errors import WeightsError
     from mien.pipeline import Analyzer  # lazily: keeps --help fast
-    from mien.weights import DEFAULT_MODEL, check_export
 
-    if weights is not None and model != DEFAULT_MODEL:
-        fail("give --model (a bundled model) or --weights (your own export), not both")
+    check_weights(model, weights)
     try:
-        if weights is not None:
-            check_export(weights)
         with quiet_native_stderr():
             analyzer = Analyzer(
                 model,

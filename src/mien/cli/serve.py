@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mien.cli.common import ModelName, err, quiet_native_stderr
+from mien.cli.common import ModelName, Weights, check_weights, err, quiet_native_stderr
 from mien.weights import DEFAULT_MODEL
 
 
@@ -22,16 +22,19 @@ def serve(
     max_upload_mb: Annotated[float, typer.Option(min=0.01, help="Largest upload, MiB.")] = 10.0,
     timeout: Annotated[float, typer.Option(min=0.1, help="Per-request timeout, seconds.")] = 30.0,
     model: ModelName = DEFAULT_MODEL,
+    weights: Weights = None,
 ) -> None:
     """Serve the API (OpenAPI at /docs) and the web page at /. Nothing is stored."""
     import uvicorn
 
     from mien.service import ServiceSettings, create_app
 
+    check_weights(model, weights)
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"binding to {host}: other machines can reach this service", style="yellow")
     settings = ServiceSettings(
         model=model,
+        weights=weights,
         workers=workers,
         max_inflight=max_inflight,
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),

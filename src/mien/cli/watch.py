@@ -17,6 +17,7 @@ from mien.cli.common import (
     MeasurePose,
     ModelName,
     PoseInterval,
+    Weights,
     describe,
     err,
     fail,
@@ -75,6 +76,7 @@ def watch(
         ),
     ] = None,
     model: ModelName = DEFAULT_MODEL,
+    weights: Weights = None,
     detector: DetectorMode = "auto",
     pose: MeasurePose = True,
     pose_interval: PoseInterval = 0.2,
@@ -101,7 +103,13 @@ def watch(
     if preview and not show and not quiet:
         err.print("no display: running without a preview window", style="yellow")
     analyzer = make_analyzer(
-        model, detector, 0.5, 100_000_000, pose=pose, pose_interval=pose_interval
+        model,
+        detector,
+        0.5,
+        100_000_000,
+        pose=pose,
+        pose_interval=pose_interval,
+        weights=weights,
     )
     names = analyzer.expression_names
     annotator = ExpressionAnnotator(bars=True, blur_faces=blur_faces)

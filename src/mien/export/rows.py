@@ -1,11 +1,13 @@
 """The flat row schema: one row per face per image or frame, or one row for a frame without a
 face or a file that failed.
 
-Columns, in order: ``schema_version, source, status, error, frame_index, timestamp_s,
+Columns, in order: ``schema_version, model, source, status, error, frame_index, timestamp_s,
 image_width, image_height, face, track_id, x1, y1, x2, y2, det_confidence, p_<label>…, label,
 label_probability, abstained, face_size_px, sharpness, yaw, pitch, roll, truncated, quality_ok,
 ps_<label>…, smoothed_label``.
 
+* ``model``: the expression model's name (``fer_resnet_v3``, or an export's own name given
+  with ``--weights``), so rows from different models never mix unnoticed.
 * ``status``: ``ok`` (a face), ``no_face`` (the image or frame was read and has no face; face
   columns empty) or ``error`` (the file or video could not be used, or broke off; ``error`` says
   why). A video therefore has at least one row per processed frame: no silent gaps.
@@ -28,13 +30,15 @@ from typing import Any
 from mien.quality.measures import QUALITY_COLUMNS
 from mien.types import FrameResult
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+"""Bumped when columns change: 2 added ``model`` (mien 0.2.2)."""
 
 
 def row_columns(names: Sequence[str]) -> list[str]:
     """Column names for a model with expression labels ``names``."""
     return [
         "schema_version",
+        "model",
         "source",
         "status",
         "error",
@@ -62,7 +66,7 @@ def row_columns(names: Sequence[str]) -> list[str]:
 def column_types(names: Sequence[str]) -> dict[str, str]:
     """Column -> ``"string" | "int" | "float" | "bool"`` (for typed sinks such as Parquet)."""
     types = dict.fromkeys(row_columns(names), "float")
-    for c in ("schema_version", "source", "status", "error", "label", "smoothed_label"):
+    for c in ("schema_version", "model", "source", "status", "error", "label", "smoothed_label"):
         types[c] = "string"
     for c in ("frame_index", "image_width", "image_height", "face", "track_id"):
         types[c] = "int"
@@ -82,6 +86,7 @@ def result_rows(result: FrameResult) -> list[dict[str, Any]]:
     names = result.expression_names
     base = _blank(names)
     base.update(
+        model=result.model,
         source=result.source,
         frame_index=result.frame_index,
         timestamp_s=round(result.timestamp_s, 6),
@@ -125,11 +130,13 @@ def error_row(
     *,
     frame_index: int | None = None,
     timestamp_s: float | None = None,
+    model: str = "",
 ) -> dict[str, Any]:
     """The row recording a file that could not be analysed (or a video that broke off after
-    ``frame_index`` / ``timestamp_s``)."""
+    ``frame_index`` / ``timestamp_s``) by the expression model ``model``."""
     return {
         **_blank(names),
+        "model": model,
         "source": source,
         "status": "error",
         "error": error,

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, File, Request, UploadFile, WebSocket, WebSocketDisconnect
@@ -37,6 +38,8 @@ class ServiceSettings:
 
     Attributes:
         model: bundled expression model name.
+        weights: your own export (``.onnx`` with its spec ``.json`` beside it) instead of the
+            bundled weights; ``None`` for the bundled ones.
         workers: analyzers (each with its own MediaPipe graphs) serving requests in parallel;
             each gets ``cpu_count // workers`` onnxruntime threads.
         max_inflight: requests admitted at once (working or waiting for an analyzer); more get
@@ -48,6 +51,7 @@ class ServiceSettings:
     """
 
     model: str = DEFAULT_MODEL
+    weights: Path | None = None
     workers: int = 1
     max_inflight: int = 8
     max_upload_bytes: int = 10 * 1024 * 1024
@@ -109,6 +113,7 @@ def analysis_fields(result: FrameResult) -> dict[str, Any]:
     """The fields an :class:`AnalyzeOut` (or a stream's :class:`FrameOut`) takes from a result."""
     return {
         "schema_version": SCHEMA_VERSION,
+        "model": result.model,
         "image_width": result.image_wh[0],
         "image_height": result.image_wh[1],
         "faces": faces_out(result),
@@ -142,7 +147,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         threads = max(1, (os.cpu_count() or 1) // workers)  # no oversubscription across workers
         for _ in range(workers):
             a = Analyzer(
-                settings.model, max_pixels=settings.max_pixels, pose=settings.pose, threads=threads
+                settings.model,
+                weights=settings.weights,
+                max_pixels=settings.max_pixels,
+                pose=settings.pose,
+                threads=threads,
             )
             a.warm_up()
             analyzers.append(a)
@@ -264,8 +273,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     @app.get("/v1/model", response_model=ModelOut)
     async def model() -> ModelOut:
         spec = state["spec"]
-        card = resources.files("mien.expression.weights").joinpath("MODEL_CARD.md")
-        opening = card.read_text().split("\n## ")[0] if card.is_file() else ""
+        opening = ""
+        if settings.weights is None:  # the bundled card describes the bundled weights only
+            card = resources.files("mien.expression.weights").joinpath("MODEL_CARD.md")
+            opening = card.read_text().split("\n## ")[0] if card.is_file() else ""
         return ModelOut(
             name=spec.name,
             labels=list(spec.names),

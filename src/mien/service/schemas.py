@@ -31,6 +31,7 @@ class FaceOut(BaseModel):
 
 class AnalyzeOut(BaseModel):
     schema_version: str
+    model: str = Field(description="the expression model's name (GET /v1/model describes it)")
     image_width: int
     image_height: int
     faces: list[FaceOut]
@@ -64,4 +65,6 @@ class ModelOut(BaseModel):
     abstain_threshold: float
     metrics: dict[str, object]
     version: str
-    card: str = Field(description="the model card's opening, Markdown")
+    card: str = Field(
+        description="the model card's opening, Markdown (empty for your own --weights)"
+    )
