@@ -285,6 +285,24 @@ def test_augment_at_48_px_is_unchanged():
     np.testing.assert_allclose(a[0, 0, 20, 20:24].numpy(), GOLDEN_ROW, atol=1e-2)
 
 
+def test_augment_blur_scales_with_the_crop_side():
+    """The same draw blurs a point twice as wide at 96 px as at 48 px (σ and kernel scale)."""
+    cfg = TrainConfig(
+        rotate_deg=0.0, scale_range=(1.0, 1.0), translate=0.0, brightness=0.0, contrast=0.0,
+        lowres_p=0.0, erase_p=0.0, blur_p=1.0,
+    )  # fmt: skip
+
+    def spread(side: int) -> float:
+        x = torch.zeros(1, 1, side, side)
+        x[0, 0, side // 2, side // 2] = 255.0
+        y = augment(x, cfg, torch.Generator().manual_seed(3))[0, 0].sum(0)  # along x
+        pos = torch.arange(side, dtype=torch.float32)
+        mean = (y * pos).sum() / y.sum()
+        return float(((y * (pos - mean) ** 2).sum() / y.sum()).sqrt())
+
+    assert spread(96) / spread(48) == pytest.approx(2.0, rel=0.05)
+
+
 def test_arch_cost_config_argument(tmp_path):
     import importlib.util
 

@@ -54,12 +54,15 @@ def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Te
     if cfg.blur_p > 0:
         pick = (torch.rand(n, generator=gen) < cfg.blur_p).to(dev)
         if pick.any():
-            sigma = float(u(0.5, 1.5, 1))
-            k = torch.arange(-2, 3, dtype=torch.float32)
+            # sigma 0.5 to 1.5 px and a 5-tap kernel at 48 px; both scale with the side, so a 64 or
+            # 96 px crop is blurred as much as the same face at 48 px
+            sigma = float(u(0.5, 1.5, 1)) * (h / 48)
+            r = max(2, round(2 * h / 48))
+            k = torch.arange(-r, r + 1, dtype=torch.float32)
             kern = torch.exp(-(k**2) / (2 * sigma**2))
-            kern = (kern / kern.sum()).view(1, 1, 1, 5).to(dev)
-            y = F.conv2d(F.pad(x[pick], (2, 2, 0, 0), mode="replicate"), kern)
-            x[pick] = F.conv2d(F.pad(y, (0, 0, 2, 2), mode="replicate"), kern.transpose(2, 3))
+            kern = (kern / kern.sum()).view(1, 1, 1, 2 * r + 1).to(dev)
+            y = F.conv2d(F.pad(x[pick], (r, r, 0, 0), mode="replicate"), kern)
+            x[pick] = F.conv2d(F.pad(y, (0, 0, r, r), mode="replicate"), kern.transpose(2, 3))
 
     if cfg.jpeg_p > 0:
         pick = torch.nonzero(torch.rand(n, generator=gen) < cfg.jpeg_p).flatten().tolist()
