@@ -51,8 +51,9 @@ USES = """## Intended uses
 """
 
 
-def _ci(values: list[float] | tuple[float, float] | None) -> str:
-    return "" if not values else f" [{values[0]:.3f}, {values[1]:.3f}]"
+def _ci(values: list[float] | tuple[float, float] | None, digits: int = 3) -> str:
+    """`` [lo, hi]`` with as many decimals as the point estimate beside it (or nothing)."""
+    return "" if not values else f" [{values[0]:.{digits}f}, {values[1]:.{digits}f}]"
 
 
 def calibration_table(model: Any, fer_dir: Path, *, n_boot: int = 1000) -> dict[str, Any]:
@@ -470,7 +471,7 @@ def render(
                 "Intervals above resample images. The held-out photos come from only "
                 f"{performer_ci['n_groups']} performers, whose accuracies on the first set "
                 "range from "
-                f"{performer_ci['min']:.2f} to {performer_ci['max']:.2f}. With the performer "
+                f"{performer_ci['min']:.3f} to {performer_ci['max']:.3f}. With the performer "
                 "as the unit (the mean of their accuracies, a Student t interval over "
                 f"{performer_ci['n_groups']} performers): "
                 + ", ".join(
@@ -507,12 +508,12 @@ def render(
             cells.append(
                 "–"
                 if rec is None
-                else f"{rec:.2f}{_ci((r.ci.get('per_class_recall') or {}).get(label))} ({n})"
+                else f"{rec:.2f}{_ci((r.ci.get('per_class_recall') or {}).get(label), 2)} ({n})"
             )
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", "### Calibration on FER+ `val`", "", "| | ECE (15 bins) |", "|---|---|"]
     for name, c in calibration.items():
-        lines.append(f"| {name} | {c['ece']:.4f}{_ci(c['ci'])} |")
+        lines.append(f"| {name} | {c['ece']:.3f}{_ci(c['ci'])} |")
     lines += [
         "",
         "### Quality flags",
