@@ -4,7 +4,7 @@
 # balance β 0.5), seed 1. This repeats both pairs with seed 2 (the 48 px class-balanced arm with
 # seed 2 already exists: runs/ft/h_ft_bal_seed2), averages them, exports and scores each soup,
 # and compares the two soups paired (benchmarks/compare_models.py). If 64 px again loses on the
-# perceived labels, the finding is not one seed's luck. About 70 min on 2 cores.
+# perceived labels, the finding is not one seed's luck. About 90 min on 2 cores.
 # Usage: bash scripts/seed_repeat.sh   (runs/seeds/; a rerun keeps finished training runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,13 +26,14 @@ score() {  # RUN NAME [export options...]
   cp $R/$run/metrics.json $R/$run/$name.metrics.json
   $PY benchmarks/cross_dataset.py --weights $R/$run/export/$name.onnx --json $R/$run/$name.cross.json > $R/$run/$name.cross.txt 2>&1
 }
-# two arms side by side, one thread each; then the third with both threads
+# two arms side by side, one thread each; the third starts when the (shorter) 48 px arm ends
 train configs/fer_resnet_ft.yaml d_ft_s2 data_cache=runs/cache/fer_tw.npz threads=1 &
 p1=$!
 train configs/fer_resnet_ft64.yaml q_ft64_s2 data_cache=runs/cache/fer_tw64.npz threads=1 &
 p2=$!
-wait $p1; wait $p2
-train configs/fer_resnet_ft64.yaml r_ft64_bal_s2 data_cache=runs/cache/fer_tw64.npz class_balance=0.5 threads=2
+wait $p1
+train configs/fer_resnet_ft64.yaml r_ft64_bal_s2 data_cache=runs/cache/fer_tw64.npz class_balance=0.5 threads=1
+wait $p2
 [ -f $R/g2_soup/best.pt ] || $PY scripts/soup.py $R/g2_soup $R/d_ft_s2 runs/ft/h_ft_bal_seed2
 [ -f $R/s2_soup64/best.pt ] || $PY scripts/soup.py $R/s2_soup64 $R/q_ft64_s2 $R/r_ft64_bal_s2
 score g2_soup g2_soup
