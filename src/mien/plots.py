@@ -49,7 +49,8 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     """One panel per track: each label's probability (y, 0–1) against time in seconds (x).
 
     Smoothed probabilities (``ps_*``) are drawn solid and the raw per-frame ones (``p_*``)
-    faint. Tracks are taken per source, longest first, at most ``max_tracks``.
+    faint. Tracks are taken per source (and per model, when rows of several models were
+    joined), longest first, at most ``max_tracks``; each panel names its model.
 
     Raises:
         DatasetError: the rows hold no tracked faces (e.g. still images only).
@@ -60,11 +61,14 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     if faces.empty:
         raise DatasetError("no tracked faces in these results (still images have no tracks)")
     labels = [c[2:] for c in df.columns if c.startswith("p_")]
-    groups = sorted(faces.groupby(["source", "track_id"]), key=lambda g: -len(g[1]))[:max_tracks]
+    faces = faces.assign(model=faces["model"].fillna("")) if "model" in faces else faces
+    keys = ["source", "model", "track_id"] if "model" in faces else ["source", "track_id"]
+    groups = sorted(faces.groupby(keys), key=lambda g: -len(g[1]))[:max_tracks]
     fig = Figure(figsize=(10, 2.2 * len(groups) + 0.6), layout="constrained")
     axes = fig.subplots(len(groups), 1, squeeze=False, sharex=False)[:, 0]
     colours = [f"C{i}" for i in range(len(labels))]
-    for ax, ((source, track), rows) in zip(axes, groups, strict=True):
+    for ax, (key, rows) in zip(axes, groups, strict=True):
+        source, track, model = key[0], key[-1], (key[1] if len(key) == 3 else "")
         rows = rows.sort_values("timestamp_s")
         t = rows["timestamp_s"].to_numpy()
         for label, colour in zip(labels, colours, strict=True):
@@ -76,7 +80,9 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
         ax.set_ylim(-0.03, 1.03)  # lines at exactly 0 or 1 stay visible
         ax.set_ylabel("probability")
         ax.set_title(
-            f"{Path(str(source)).name} · track {int(track)} · {len(rows)} frames", fontsize=9
+            f"{Path(str(source)).name} · track {int(track)} · {len(rows)} frames"
+            + (f" · {model}" if model else ""),
+            fontsize=9,
         )
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("time (s)")
