@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from mien import WeightsError, create_model, list_models
 from mien.registry import DEFAULT_MODEL, get_spec
 from mien.weights import bundled_dir, sha256_of
+from tests.helpers import make_export
 
 
 def test_bundled_model_is_listed_and_verified():
@@ -51,6 +53,17 @@ def test_missing_and_unloadable_weights(tmp_path):
     junk.write_bytes(b"not onnx")
     with pytest.raises(WeightsError, match="cannot load"):
         create_model(DEFAULT_MODEL, weights=junk)
+
+
+def test_a_spec_naming_an_unknown_alignment_is_refused_on_load(tmp_path):
+    onnx = make_export(tmp_path, "odd")
+    spec = json.loads(onnx.with_suffix(".json").read_text())
+    onnx.with_suffix(".json").write_text(json.dumps({**spec, "alignment": "other"}))
+    with pytest.raises(
+        WeightsError, match="alignment must be one of \\['fer'\\]; got 'other'"
+    ) as e:
+        create_model(DEFAULT_MODEL, weights=onnx)
+    assert str(onnx) in str(e.value)
 
 
 def test_own_weights_file_without_spec_uses_the_named_spec(tmp_path):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mien.alignment import FER_TEMPLATE, align_faces, crop_whole_image
+from mien.alignment import TEMPLATES, align_faces, crop_whole_image
 from mien.detection import MediaPipeFaceDetector
 from mien.detection.base import FaceDetector
 from mien.detection.mediapipe import DetectorModel
@@ -29,8 +29,6 @@ from mien.quality.measures import QUALITY_CROP_SIDE, quality_ok
 from mien.registry import DEFAULT_MODEL, create_model
 from mien.tracking import ExpressionSmoother, FaceTracker
 from mien.types import Faces, Frame, FrameResult, ImageBGR
-
-TEMPLATES = {"fer": FER_TEMPLATE}
 
 ImageSource = str | os.PathLike[str] | bytes | ImageBGR
 
@@ -89,7 +87,7 @@ class Analyzer:
 
     Raises:
         ValueError: unknown model or detector option.
-        WeightsError: weights missing or corrupt.
+        WeightsError: weights missing or corrupt, or a spec naming an unknown alignment.
 
     Example:
         >>> result = Analyzer().analyze("photo.jpg")
@@ -111,12 +109,7 @@ class Analyzer:
         thresholds: QualityThresholds | None = None,
     ) -> None:
         self.expression: ExpressionModel = create_model(model, weights=weights, threads=threads)
-        spec = self.expression.spec
-        if spec.alignment not in TEMPLATES:
-            raise ValueError(
-                f"spec alignment must be one of {sorted(TEMPLATES)}; got {spec.alignment!r}"
-            )
-        self.template = TEMPLATES[spec.alignment]
+        self.template = TEMPLATES[self.expression.spec.alignment]  # checked by create_model
         self.detector: FaceDetector = (
             MediaPipeFaceDetector(detector, min_confidence=min_confidence)
             if isinstance(detector, str)

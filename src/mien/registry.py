@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 
+from mien.alignment.templates import TEMPLATES
 from mien.errors import WeightsError
 from mien.expression.model import ExpressionModel
 from mien.weights import DEFAULT_MODEL, WeightSpec, bundled_specs, verified_path
@@ -43,7 +44,8 @@ def create_model(
 
     Raises:
         ValueError: unknown ``name``.
-        WeightsError: the file is missing, fails its sha256, or does not load.
+        WeightsError: the file is missing, fails its sha256, does not load, or its spec names
+            an unknown alignment template.
     """
     spec = get_spec(name)
     if weights is not None:
@@ -55,4 +57,8 @@ def create_model(
     path = verified_path(spec, weights)
     if not spec.file.endswith(".onnx"):
         raise WeightsError(f"{path}: spec {spec.name!r} names {spec.file!r}, not an ONNX file")
+    if spec.alignment not in TEMPLATES:
+        raise WeightsError(
+            f"{path}: spec alignment must be one of {sorted(TEMPLATES)}; got {spec.alignment!r}"
+        )
     return ExpressionModel(spec, path, threads=threads)

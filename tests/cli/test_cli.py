@@ -340,6 +340,9 @@ def test_batch_with_your_own_weights_names_them_and_will_not_resume_with_others(
     # the manifest knows the export by name and sha256: the bundled model may not resume it
     result = runner.invoke(app, ["batch", photo, "--out", str(out), "-q"])
     assert result.exit_code == 2 and "another configuration" in result.output
+    other = make_export(tmp_path, "other")  # another export is refused too
+    result = runner.invoke(app, ["batch", photo, "--out", str(out), "--weights", str(other), "-q"])
+    assert result.exit_code == 2 and "differs in ['model']" in result.output
     # the same export from another path resumes: nothing left to do
     moved = tmp_path / "moved"
     moved.mkdir()
@@ -354,3 +357,12 @@ def test_batch_with_your_own_weights_names_them_and_will_not_resume_with_others(
         assert result.exit_code == 2 and "mine.onnx: no such file" in result.output
     result = runner.invoke(app, ["serve", "--model", "x", "--weights", str(moved / "mine.onnx")])
     assert result.exit_code == 2 and "not both" in result.output
+    result = runner.invoke(app, ["serve", "--model", "nope"])
+    assert result.exit_code == 2 and "model must be one of" in result.output
+    spec = json.loads((moved / "mine.json").read_text())  # an export with an unknown alignment
+    (moved / "mine.json").write_text(json.dumps({**spec, "alignment": "other"}))
+    fresh = tmp_path / "fresh"
+    for command in (["batch", photo, "--out", str(fresh)], ["serve"]):
+        result = runner.invoke(app, [*command, "--weights", str(moved / "mine.onnx")])
+        assert result.exit_code == 2 and "mine.onnx: spec alignment must be" in result.output
+    assert not fresh.exists()  # refused before the output folder was made

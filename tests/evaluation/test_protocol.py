@@ -188,3 +188,11 @@ def test_the_person_level_test_flips_each_persons_difference():
     assert np.isnan(cm.by_person(a[:0], b[:0], people[:0])["p_sign_flip"])
     many = cm.by_person(np.zeros(20, bool), np.ones(20, bool), np.arange(20), n_draws=999)
     assert many["people"] == 20 and many["p_sign_flip"] == 1 / 1000  # never 0: (k + 1) / (N + 1)
+
+
+def test_card_intervals_carry_the_decimals_of_their_estimate():
+    from mien.model_card import _ci
+
+    assert _ci((0.7661, 0.8559)) == " [0.766, 0.856]"  # beside a 3-decimal accuracy
+    assert _ci((0.7661, 0.8559), 2) == " [0.77, 0.86]"  # beside a 2-decimal recall
+    assert _ci(None) == ""

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from mien.export import SCHEMA_VERSION
+from mien.registry import get_spec
 from mien.service import ServiceSettings, create_app
 from mien.weights import DEFAULT_MODEL
 from tests.helpers import SAMPLES, SHARED, encode, make_export, png_with_size
@@ -91,6 +92,7 @@ def test_no_face_missing_field_and_server_survives(client):
 def test_model_info_and_openapi(client):
     m = client.get("/v1/model").json()
     assert m["labels"][-1] == "contempt" and m["input_size"] == 48 and "Model card" in m["card"]
+    assert m["sha256"] == get_spec(DEFAULT_MODEL).sha256
     assert "/v1/analyze" in client.get("/openapi.json").json()["paths"]
     page = client.get("/")
     assert page.status_code == 200 and "Nothing is stored" in page.text

@@ -91,9 +91,9 @@ def batch(
     inputs = _expand(sources)
     if not inputs:
         fail("no inputs found", 1)
+    check_weights(model, weights)  # before unwritable(), which creates the folder
     if problem := unwritable(out, "--out", folder=True):
         fail(problem)
-    check_weights(model, weights)
     options = BatchOptions(
         model=model,
         weights=None if weights is None else str(weights.resolve()),

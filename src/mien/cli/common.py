@@ -56,18 +56,20 @@ err = Console(stderr=True, soft_wrap=True, markup=False)  # soft_wrap: never bre
 
 
 def check_weights(model: str, weights: Path | None) -> None:
-    """Exit 2 with one line unless ``--model``/``--weights`` name one loadable model: not both,
-    and an export's ``.onnx`` with its spec beside it that loads and matches its sha256."""
+    """Exit 2 with one line unless ``--model``/``--weights`` name one usable model: a bundled
+    name, or (not both) an export's ``.onnx`` with its spec beside it that loads, matches its
+    sha256 and names a known alignment."""
     from mien.errors import WeightsError
-    from mien.registry import create_model
+    from mien.registry import create_model, get_spec
     from mien.weights import DEFAULT_MODEL, check_export
 
-    if weights is None:
-        return
-    if model != DEFAULT_MODEL:
+    if weights is not None and model != DEFAULT_MODEL:
         fail("give --model (a bundled model) or --weights (your own export), not both")
     try:
-        create_model(model, weights=check_export(weights), threads=1)  # loads and checks it
+        if weights is None:
+            get_spec(model)
+        else:
+            create_model(model, weights=check_export(weights), threads=1)  # loads and checks it
     except (ValueError, WeightsError) as e:
         fail(str(e))
 

@@ -29,7 +29,7 @@ from mien.errors import ImageError, ImageTooLargeError
 from mien.export.rows import SCHEMA_VERSION
 from mien.service.schemas import AnalyzeOut, ErrorOut, FaceOut, FrameOut, HealthOut, ModelOut
 from mien.types import FrameResult
-from mien.weights import DEFAULT_MODEL
+from mien.weights import DEFAULT_MODEL, sha256_of
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             a.warm_up()
             analyzers.append(a)
             pool.put_nowait(a)
-        state.update(pool=pool, inflight=0, spec=analyzers[0].expression.spec, still_working=set())
+        state.update(
+            pool=pool,
+            inflight=0,
+            spec=analyzers[0].expression.spec,
+            sha256=sha256_of(analyzers[0].expression.path),
+            still_working=set(),
+        )
         try:
             yield
         finally:
@@ -279,6 +285,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             opening = card.read_text().split("\n## ")[0] if card.is_file() else ""
         return ModelOut(
             name=spec.name,
+            sha256=state["sha256"],
             labels=list(spec.names),
             input_size=spec.input_size,
             temperature=spec.temperature,

@@ -59,6 +59,7 @@ class HealthOut(BaseModel):
 
 class ModelOut(BaseModel):
     name: str
+    sha256: str = Field(description="sha256 of the weight file in use")
     labels: list[str]
     input_size: int
     temperature: float
