@@ -366,3 +366,14 @@ def test_batch_with_your_own_weights_names_them_and_will_not_resume_with_others(
         result = runner.invoke(app, [*command, "--weights", str(moved / "mine.onnx")])
         assert result.exit_code == 2 and "mine.onnx: spec alignment must be" in result.output
     assert not fresh.exists()  # refused before the output folder was made
+
+
+def test_batch_lists_a_failed_input_however_its_path_is_spelled(tmp_path, monkeypatch):
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["batch", "broken.jpg", "--out", "out", "-q"])
+    assert result.exit_code == 1
+    result = runner.invoke(app, ["batch", str(tmp_path / "broken.jpg"), "--out", "out", "-q"])
+    assert result.exit_code == 1
+    listed = result.stderr.split("failed inputs:")[1].split("\n")[1]
+    assert listed.startswith("  broken.jpg: ")  # stored as first given; listed all the same

@@ -142,13 +142,13 @@ def batch(
             raise typer.Exit(130) from None
     elapsed = time.perf_counter() - t0
     if counts.get("failed"):
-        from mien.batch.manifest import Manifest
+        from mien.batch.manifest import Manifest, input_id
 
         with Manifest(out, options.config()) as manifest:
             failed = [r for r in manifest.rows() if r["state"] == "failed"]
-        wanted = {str(p) for p in inputs}
+        wanted = {input_id(p) for p in inputs}  # by id: the stored spelling may differ
         err.print("failed inputs:", style="red")
-        for r in [r for r in failed if r["path"] in wanted][:20]:
+        for r in [r for r in failed if r["id"] in wanted][:20]:
             err.print(f"  {r['path']}: {r['error']}")
     _warn_foreign_parts(out, inputs)
     err.print(
