@@ -28,3 +28,5 @@ def test_rows_of_two_models_are_never_one_track():
 def test_rows_without_a_model_column_still_plot():
     fig = plot_tracks(rows("x", 4).drop(columns="model"))
     assert [ax.get_title() for ax in fig.axes] == ["a.mp4 · track 1 · 4 frames"]
+    (legend,) = fig.legends  # one figure legend (below the panels, clear of every title)
+    assert [t.get_text() for t in legend.get_texts()] == list(EXPRESSIONS)

@@ -86,7 +86,8 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
         )
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("time (s)")
-    axes[0].legend(ncol=len(labels), fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 1.45))
+    handles, names = axes[0].get_legend_handles_labels()  # one legend, below every panel
+    fig.legend(handles, names, ncol=len(labels), fontsize=7, loc="outside lower center")
     fig.suptitle(
         title or "perceived expression per track (solid: smoothed, faint: per frame)", fontsize=10
     )
