@@ -29,7 +29,7 @@ class AlignTemplate:
 
 
 FER_TEMPLATE = AlignTemplate(eye_center=(0.5, 0.400), eye_distance=0.366, eye_to_mouth=0.387)
+"""FER2013 framing, measured by ``scripts/derive_template.py`` (medians over 3,000 crops)."""
 
 TEMPLATES: dict[str, AlignTemplate] = {"fer": FER_TEMPLATE}
 """The templates a weight spec's ``alignment`` may name."""
-"""FER2013 framing, measured by ``scripts/derive_template.py`` (medians over 3,000 crops)."""
