@@ -11,6 +11,12 @@ ones). A difference whose interval holds 0 is within noise. For sets of few peop
 Taiwanese performers, column ``subject``) it also takes the person as the unit: the number of
 people, the mean of their per-person differences and a sign-flip p-value (exact up to 16
 people; photos of one person are not independent; with 5 people no p can fall below 0.0625).
+
+Every interval and p here treats the two models as fixed: it says whether *these two weight
+files* differ on these images, not whether their *recipes* do. Training noise is not in it. Two
+seeds of one recipe (runs/ft/g_soup_de and runs/seeds/g2_soup, scripts/seed_repeat.sh) differ
+on taiwanese_heldout by -0.043 [-0.076, -0.010], McNemar p = 0.022. To compare recipes, repeat
+each with several seeds.
 """
 
 from __future__ import annotations

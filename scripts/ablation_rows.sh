@@ -2,12 +2,12 @@
 # Rebuild the ablation table of the shipped card (src/mien/expression/weights/fer_resnet_v3.ablation.json)
 # from the runs' protocol results in runs/ (git-ignored; produced by scripts/ablate.sh,
 # scripts/finetune.sh, scripts/gpu_distill.sh, configs/fer_resnet_kd_ft.yaml and
-# scripts/input_size.sh; see the README).
+# scripts/input_size.sh, scripts/seed_repeat.sh; see the README).
 # Usage: bash scripts/ablation_rows.sh [OUT.json]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-src/mien/expression/weights/fer_resnet_v3.ablation.json}
-A=runs/ablate; F=runs/ft; G=runs/gpu; F2=runs/ft2; R=runs/ft64
+A=runs/ablate; F=runs/ft; G=runs/gpu; F2=runs/ft2; R=runs/ft64; S=runs/seeds
 ${PY:-.venv/bin/python} scripts/ablation_table.py "$OUT" \
  "a_base=v1 recipe, 12 epochs (flip average, logit adjustment τ 0.2)=$A/a_base/cross_dataset.json,$A/a_base/perceived.json" \
  "b_tw5=a_base + Taiwanese training performers 5× per epoch, intended-label targets (12 epochs)=$A/b_tw5/cross_dataset.json,$A/b_tw5/perceived.json" \
@@ -32,4 +32,8 @@ ${PY:-.venv/bin/python} scripts/ablation_table.py "$OUT" \
  "q_ft64=d_ft at 64 px: Taiwanese crops aligned at 64 px, FER's enlarged (no flip average chosen; τ 0.15)=$R/q_ft64/q_ft64.cross.json" \
  "r_ft64_bal=e_ft_bal at 64 px (no flip average chosen; τ 0)=$R/r_ft64_bal/r_ft64_bal.cross.json" \
  "s_soup64=weight average of q_ft64 and r_ft64_bal (g_soup_de at 64 px; flip average; τ 0.1)=$R/s_soup64/s_soup64.cross.json" \
- "s_soup64_noflip=s_soup64 without its flip average, the cost of v3 (τ 0.15)=$R/s_soup64/s_soup64_noflip.cross.json" > /dev/null
+ "s_soup64_noflip=s_soup64 without its flip average, the cost of v3 (τ 0.15)=$R/s_soup64/s_soup64_noflip.cross.json" \
+ "d_ft_s2=d_ft with seed 2 (τ 0.2)=$S/d_ft_s2/d_ft_s2.cross.json" \
+ "g2_soup=g_soup_de with seed 2: weight average of d_ft_s2 and h_ft_bal_seed2 (τ 0.05)=$S/g2_soup/g2_soup.cross.json" \
+ "q_ft64_s2=q_ft64 with seed 2 (flip average; τ 0)=$S/q_ft64_s2/q_ft64_s2.cross.json" \
+ "s2_soup64=s_soup64 with seed 2: weight average of q_ft64_s2 and r_ft64_bal seed 2 (S2_DESC)=$S/s2_soup64/s2_soup64.cross.json" > /dev/null

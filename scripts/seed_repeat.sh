@@ -5,7 +5,7 @@
 # seed 2 already exists: runs/ft/h_ft_bal_seed2), averages them, exports and scores each soup,
 # and compares the two soups paired (benchmarks/compare_models.py). If 64 px again loses on the
 # perceived labels, the finding is not one seed's luck. About 90 min on 2 cores.
-# Usage: bash scripts/seed_repeat.sh   (runs/seeds/; a rerun keeps finished training runs)
+# Usage: bash scripts/seed_repeat.sh   (runs/seeds/; a rerun keeps finished runs, soups and scores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -20,8 +20,9 @@ train() {  # CONFIG NAME key=value...
   [ -f $R/$name/timing.json ] || $PY scripts/train.py --resume --config $config out=$R/$name seed=2 "$@" \
     > $R/$name/nohup.log 2>&1
 }
-score() {  # RUN NAME [export options...]
+score() {  # RUN NAME [export options...]; kept when already scored
   local run=$1 name=$2; shift 2
+  [ -f $R/$run/$name.cross.json ] && return 0
   $PY scripts/export_onnx.py $R/$run --name $name --weights-dir $R/$run/export "$@" > $R/$run/$name.export.log 2>&1
   cp $R/$run/metrics.json $R/$run/$name.metrics.json
   $PY benchmarks/cross_dataset.py --weights $R/$run/export/$name.onnx --json $R/$run/$name.cross.json > $R/$run/$name.cross.txt 2>&1

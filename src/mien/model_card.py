@@ -51,6 +51,41 @@ USES = """## Intended uses
 """
 
 
+SEED_PAIRS = (
+    ("d_ft", "d_ft_s2"),
+    ("e_ft_bal", "h_ft_bal_seed2"),
+    ("g_soup_de", "g2_soup"),
+    ("q_ft64", "q_ft64_s2"),
+    ("s_soup64", "s2_soup64"),
+)
+"""Ablation runs that repeat one recipe with another seed (``scripts/seed_repeat.sh``)."""
+
+ABLATION_SETS = ("fer_val", "taiwanese_heldout", "taiwanese_heldout_perceived", "media_faces")
+
+
+def seed_spread(
+    ablation: list[dict[str, Any]], pairs: tuple[tuple[str, str], ...] = SEED_PAIRS
+) -> tuple[list[tuple[str, str]], dict[str, float]]:
+    """The largest accuracy difference, per set, between two seeds of one recipe.
+
+    Args:
+        ablation: rows of ``<model>.ablation.json`` (``run`` and one accuracy per set).
+        pairs: run names that differ only in their seed.
+
+    Returns:
+        The pairs found in ``ablation`` and ``{set: max |difference|}`` over them (empty when
+        none is found).
+    """
+    by_run = {a["run"]: a for a in ablation}
+    found = [(a, b) for a, b in pairs if a in by_run and b in by_run]
+    spread = {
+        name: max(abs(by_run[a][name] - by_run[b][name]) for a, b in found)
+        for name in ABLATION_SETS
+        if found and all(by_run[r].get(name) is not None for pair in found for r in pair)
+    }
+    return found, spread
+
+
 def _ci(values: list[float] | tuple[float, float] | None, digits: int = 3) -> str:
     """`` [lo, hi]`` with as many decimals as the point estimate beside it (or nothing)."""
     return "" if not values else f" [{values[0]:.{digits}f}, {values[1]:.{digits}f}]"
@@ -536,6 +571,20 @@ def render(
             "Accuracy on each set; the last column is FER+ `val` recall of the rare labels "
             "(n 62, 24, 13).",
             "",
+        ]
+        pairs, spread = seed_spread(ablation)
+        if spread:
+            lines += [
+                f"**Seed noise.** {len(pairs)} pairs of rows repeat one recipe with another seed ("
+                + ", ".join(f"{a} and {b}" for a, b in pairs)
+                + "). They differ by up to "
+                + ", ".join(f"{v:.3f} on {k}" for k, v in spread.items())
+                + ". The intervals of `benchmarks/compare_models.py` do not hold this training "
+                "noise: a difference between two rows smaller than it is no evidence that one "
+                "recipe beats the other.",
+                "",
+            ]
+        lines += [
             "| run | change | FER+ val | held-out performers (intended) | held-out (perceived) "
             "| media agreement | FER+ val recall fear / disgust / contempt |",
             "|---|---|---|---|---|---|---|",

@@ -196,3 +196,23 @@ def test_card_intervals_carry_the_decimals_of_their_estimate():
     assert _ci((0.7661, 0.8559)) == " [0.766, 0.856]"  # beside a 3-decimal accuracy
     assert _ci((0.7661, 0.8559), 2) == " [0.77, 0.86]"  # beside a 2-decimal recall
     assert _ci(None) == ""
+
+
+def test_seed_spread_is_the_largest_gap_between_seeds_of_one_recipe():
+    from mien.model_card import seed_spread
+
+    sets = ("fer_val", "taiwanese_heldout", "taiwanese_heldout_perceived", "media_faces")
+    rows = [
+        {"run": "a", **dict(zip(sets, (0.80, 0.60, 0.70, 0.75), strict=True))},
+        {"run": "a2", **dict(zip(sets, (0.81, 0.65, 0.69, 0.75), strict=True))},
+        {"run": "b", **dict(zip(sets, (0.80, 0.60, 0.70, 0.75), strict=True))},
+        {"run": "b2", **dict(zip(sets, (0.78, 0.62, 0.70, 0.76), strict=True))},
+        {"run": "lone", **dict(zip(sets, (0.1, 0.1, 0.1, 0.1), strict=True))},
+    ]
+    pairs, spread = seed_spread(rows, (("a", "a2"), ("b", "b2"), ("lone", "missing")))
+    assert pairs == [("a", "a2"), ("b", "b2")]
+    assert spread == pytest.approx(
+        {"fer_val": 0.02, "taiwanese_heldout": 0.05, "taiwanese_heldout_perceived": 0.01,
+         "media_faces": 0.01}
+    )  # fmt: skip
+    assert seed_spread(rows, (("lone", "missing"),)) == ([], {})
