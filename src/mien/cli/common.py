@@ -55,10 +55,11 @@ PoseInterval = Annotated[
 err = Console(stderr=True, soft_wrap=True, markup=False)  # soft_wrap: never break file names
 
 
-def check_weights(model: str, weights: Path | None) -> None:
+def check_weights(model: str, weights: Path | None, *, load: bool = True) -> None:
     """Exit 2 with one line unless ``--model``/``--weights`` name one usable model: a bundled
-    name, or (not both) an export's ``.onnx`` with its spec beside it that loads, matches its
-    sha256 and names a known alignment."""
+    name, or (not both) an export's ``.onnx`` with its spec beside it that (with ``load``)
+    loads, matches its sha256 and names a known alignment. A caller that loads the model
+    right away itself passes ``load=False``."""
     from mien.errors import WeightsError
     from mien.registry import create_model, get_spec
     from mien.weights import DEFAULT_MODEL, check_export
@@ -68,8 +69,10 @@ def check_weights(model: str, weights: Path | None) -> None:
     try:
         if weights is None:
             get_spec(model)
-        else:
+        elif load:
             create_model(model, weights=check_export(weights), threads=1)  # loads and checks it
+        else:
+            check_export(weights)
     except (ValueError, WeightsError) as e:
         fail(str(e))
 
@@ -90,7 +93,7 @@ def make_analyzer(
     from mien.errors import WeightsError
     from mien.pipeline import Analyzer  # lazily: keeps --help fast
 
-    check_weights(model, weights)
+    check_weights(model, weights, load=False)  # the Analyzer below loads and checks it
     try:
         with quiet_native_stderr():
             analyzer = Analyzer(
