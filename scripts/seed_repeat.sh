@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 R=runs/seeds
 mkdir -p $R
-for f in runs/cache/fer_tw.npz runs/cache/fer_tw64.npz runs/ft/h_ft_bal_seed2/best.pt; do
+for f in runs/cache/fer_tw.npz runs/cache/fer_tw64.npz runs/ft/h_ft_bal_seed2/best.pt \
+    runs/ft/g_soup_de/export/g_soup_de.onnx; do
   [ -f $f ] || { echo "missing $f (see scripts/finetune.sh, scripts/input_size.sh)"; exit 1; }
 done
 train() {  # CONFIG NAME key=value...
@@ -41,3 +42,6 @@ score g2_soup g2_soup
 score s2_soup64 s2_soup64
 $PY benchmarks/compare_models.py $R/g2_soup/export/g2_soup.onnx $R/s2_soup64/export/s2_soup64.onnx \
   --json $R/cmp_g2_s2.json > $R/cmp_g2_s2.txt 2>&1
+# the seed noise of one recipe: the same 48 px soup, seed 1 against seed 2
+$PY benchmarks/compare_models.py runs/ft/g_soup_de/export/g_soup_de.onnx $R/g2_soup/export/g2_soup.onnx \
+  --json $R/cmp_g_g2.json > $R/cmp_g_g2.txt 2>&1
