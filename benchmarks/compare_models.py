@@ -14,9 +14,9 @@ people; photos of one person are not independent; with 5 people no p can fall be
 
 Every interval and p here treats the two models as fixed: it says whether *these two weight
 files* differ on these images, not whether their *recipes* do. Training noise is not in it. Two
-seeds of one recipe (runs/ft/g_soup_de and runs/seeds/g2_soup, scripts/seed_repeat.sh) differ
-on taiwanese_heldout by -0.043 [-0.076, -0.010], McNemar p = 0.022. To compare recipes, repeat
-each with several seeds.
+seeds of one recipe (``scripts/seed_repeat.sh``; the README and the model card give the figures)
+differ on taiwanese_heldout by -0.043 [-0.076, -0.010], McNemar p = 0.022. To compare recipes,
+repeat each with several seeds.
 """
 
 from __future__ import annotations

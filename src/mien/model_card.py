@@ -58,7 +58,8 @@ SEED_PAIRS = (
     ("q_ft64", "q_ft64_s2"),
     ("s_soup64", "s2_soup64"),
 )
-"""Ablation runs that repeat one recipe with another seed (``scripts/seed_repeat.sh``)."""
+"""Ablation runs that repeat one training recipe with another seed (``scripts/seed_repeat.sh``);
+their exports' flip-average and τ choices, made on FER+ ``val``, may differ with the seed."""
 
 ABLATION_SETS = ("fer_val", "taiwanese_heldout", "taiwanese_heldout_perceived", "media_faces")
 
@@ -70,7 +71,7 @@ def seed_spread(
 
     Args:
         ablation: rows of ``<model>.ablation.json`` (``run`` and one accuracy per set).
-        pairs: run names that differ only in their seed.
+        pairs: run names whose training differs only in its seed.
 
     Returns:
         The pairs found in ``ablation`` and ``{set: max |difference|}`` over them (empty when
@@ -575,13 +576,15 @@ def render(
         pairs, spread = seed_spread(ablation)
         if spread:
             lines += [
-                f"**Seed noise.** {len(pairs)} pairs of rows repeat one recipe with another seed ("
+                f"**Seed noise.** {len(pairs)} pairs of rows repeat one training recipe with "
+                "another seed ("
                 + ", ".join(f"{a} and {b}" for a, b in pairs)
-                + "). They differ by up to "
+                + "; each export's flip average and τ, chosen on FER+ `val`, follow the seed). "
+                "They differ by up to "
                 + ", ".join(f"{v:.3f} on {k}" for k, v in spread.items())
                 + ". The intervals of `benchmarks/compare_models.py` do not hold this training "
-                "noise: a difference between two rows smaller than it is no evidence that one "
-                "recipe beats the other.",
+                "noise: a difference between two rows smaller than this spread is no evidence "
+                "that one recipe beats the other.",
                 "",
             ]
         lines += [
