@@ -35,5 +35,6 @@ ${PY:-.venv/bin/python} scripts/ablation_table.py "$OUT" \
  "s_soup64_noflip=s_soup64 without its flip average, the cost of v3 (τ 0.15)=$R/s_soup64/s_soup64_noflip.cross.json" \
  "d_ft_s2=d_ft with seed 2 (τ 0.2)=$S/d_ft_s2/d_ft_s2.cross.json" \
  "g2_soup=g_soup_de with seed 2: weight average of d_ft_s2 and h_ft_bal_seed2 (τ 0.05)=$S/g2_soup/g2_soup.cross.json" \
+ "g3_soup=g_soup_de with seed 3: weight average of d_ft_s3 and e_ft_bal_s3 (both seed 3; τ 0.1)=$S/g3_soup/g3_soup.cross.json" \
  "q_ft64_s2=q_ft64 with seed 2 (flip average; τ 0)=$S/q_ft64_s2/q_ft64_s2.cross.json" \
  "s2_soup64=s_soup64 with seed 2: weight average of q_ft64_s2 and r_ft64_bal_s2 (e_ft_bal at 64 px, seed 2; flip average; τ 0)=$S/s2_soup64/s2_soup64.cross.json" > /dev/null

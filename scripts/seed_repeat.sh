@@ -6,6 +6,7 @@
 # and compares the two soups paired (benchmarks/compare_models.py). If 64 px again loses on the
 # perceived labels, the finding is not one seed's luck. About 90 min on 2 cores.
 # Usage: bash scripts/seed_repeat.sh   (runs/seeds/; a rerun keeps finished runs, soups and scores)
+#        SEED3=1 bash scripts/seed_repeat.sh   then also the 48 px pair with seed 3 (g3_soup, 35 min)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -15,7 +16,7 @@ for f in runs/cache/fer_tw.npz runs/cache/fer_tw64.npz runs/ft/h_ft_bal_seed2/be
     runs/ft/g_soup_de/export/g_soup_de.onnx; do
   [ -f $f ] || { echo "missing $f (see scripts/finetune.sh, scripts/input_size.sh)"; exit 1; }
 done
-train() {  # CONFIG NAME key=value...
+train() {  # CONFIG NAME key=value... (seed 2 unless one is given)
   local config=$1 name=$2; shift 2
   mkdir -p $R/$name
   [ -f $R/$name/timing.json ] || $PY scripts/train.py --resume --config $config out=$R/$name seed=2 "$@" \
@@ -45,3 +46,12 @@ $PY benchmarks/compare_models.py $R/g2_soup/export/g2_soup.onnx $R/s2_soup64/exp
 # the seed noise of one recipe: the same 48 px soup, seed 1 against seed 2
 $PY benchmarks/compare_models.py runs/ft/g_soup_de/export/g_soup_de.onnx $R/g2_soup/export/g2_soup.onnx \
   --json $R/cmp_g_g2.json > $R/cmp_g_g2.txt 2>&1
+if [ "${SEED3:-0}" = 1 ]; then  # the 48 px pair once more, seed 3, side by side
+  train configs/fer_resnet_ft.yaml d_ft_s3 data_cache=runs/cache/fer_tw.npz threads=1 seed=3 &
+  p1=$!
+  train configs/fer_resnet_ft.yaml e_ft_bal_s3 data_cache=runs/cache/fer_tw.npz threads=1 seed=3 class_balance=0.5 &
+  p2=$!
+  wait $p1; wait $p2
+  [ -f $R/g3_soup/best.pt ] || $PY scripts/soup.py $R/g3_soup $R/d_ft_s3 $R/e_ft_bal_s3
+  score g3_soup g3_soup
+fi

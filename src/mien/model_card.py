@@ -55,6 +55,8 @@ SEED_PAIRS = (
     ("d_ft", "d_ft_s2"),
     ("e_ft_bal", "h_ft_bal_seed2"),
     ("g_soup_de", "g2_soup"),
+    ("g_soup_de", "g3_soup"),
+    ("g2_soup", "g3_soup"),
     ("q_ft64", "q_ft64_s2"),
     ("s_soup64", "s2_soup64"),
 )
