@@ -61,14 +61,13 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     if faces.empty:
         raise DatasetError("no tracked faces in these results (still images have no tracks)")
     labels = [c[2:] for c in df.columns if c.startswith("p_")]
-    faces = faces.assign(model=faces["model"].fillna("")) if "model" in faces else faces
-    keys = ["source", "model", "track_id"] if "model" in faces else ["source", "track_id"]
-    groups = sorted(faces.groupby(keys), key=lambda g: -len(g[1]))[:max_tracks]
+    faces = faces.assign(model=faces["model"].fillna("") if "model" in faces else "")
+    by = ["source", "model", "track_id"]
+    groups = sorted(faces.groupby(by), key=lambda g: -len(g[1]))[:max_tracks]
     fig = Figure(figsize=(10, 2.2 * len(groups) + 0.6), layout="constrained")
     axes = fig.subplots(len(groups), 1, squeeze=False, sharex=False)[:, 0]
     colours = [f"C{i}" for i in range(len(labels))]
-    for ax, (key, rows) in zip(axes, groups, strict=True):
-        source, track, model = key[0], key[-1], (key[1] if len(key) == 3 else "")
+    for ax, ((source, model, track), rows) in zip(axes, groups, strict=True):
         rows = rows.sort_values("timestamp_s")
         t = rows["timestamp_s"].to_numpy()
         for label, colour in zip(labels, colours, strict=True):

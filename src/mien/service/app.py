@@ -156,11 +156,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             a.warm_up()
             analyzers.append(a)
             pool.put_nowait(a)
+        spec = analyzers[0].expression.spec
         state.update(
             pool=pool,
             inflight=0,
-            spec=analyzers[0].expression.spec,
-            sha256=sha256_of(analyzers[0].expression.path),
+            spec=spec,
+            sha256=spec.sha256 or sha256_of(analyzers[0].expression.path),  # checked on load
             still_working=set(),
         )
         try:
