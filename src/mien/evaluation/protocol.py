@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -80,14 +80,21 @@ def load_subset(name: str) -> dict[str, Any]:
     )
 
 
-def taiwanese_heldout(shared: Path) -> LabeledDataset:
-    """The held-out Taiwanese performers (intended labels), with the columns ``subject``,
-    ``observer_label`` and ``observers_agree`` (``yes``/``no``, ``neutral`` for the neutral
-    photos: the observers had no neutral option)."""
+def taiwanese_performers(shared: Path, subjects: Sequence[str]) -> LabeledDataset:
+    """The posed photos of the Taiwanese performers in ``subjects`` (intended labels), with the
+    columns ``subject``, ``observer_label`` and ``observers_agree`` (``yes``/``no``,
+    ``neutral`` for the neutral photos: the observers had no neutral option).
+
+    Raises:
+        DatasetError: a name in ``subjects`` is not a performer of the set.
+    """
     root = shared / "data" / "taiwanese"
-    subset = load_subset("taiwanese_heldout")
     with open(root / "labels.csv", newline="", encoding="utf-8") as f:
-        rows = [r for r in csv.DictReader(f) if r[subset["column"]] in set(subset["values"])]
+        every = list(csv.DictReader(f))
+    unknown = sorted(set(subjects) - {r["subject"] for r in every})
+    if unknown:
+        raise DatasetError(f"{root / 'labels.csv'}: no performer(s) {unknown}")
+    rows = [r for r in every if r["subject"] in set(subjects)]
     extra = ("subject", "observer_label")
     agree = tuple(
         "neutral"
@@ -103,9 +110,9 @@ def taiwanese_heldout(shared: Path) -> LabeledDataset:
     )
 
 
-def taiwanese_heldout_perceived(shared: Path) -> LabeledDataset:
-    """The held-out performers' non-neutral photos, labelled with the observers' plurality."""
-    ds = taiwanese_heldout(shared)
+def perceived(ds: LabeledDataset) -> LabeledDataset:
+    """The non-neutral photos of a :func:`taiwanese_performers` set, labelled with the
+    observers' plurality (``intended_label`` keeps the performer's)."""
     keep = [i for i, label in enumerate(ds.labels) if label != "neutral"]
     observed = ds.columns["observer_label"]
     return LabeledDataset(
@@ -115,6 +122,23 @@ def taiwanese_heldout_perceived(shared: Path) -> LabeledDataset:
         {"intended_label": tuple(ds.labels[i] for i in keep)}
         | {c: tuple(v[i] for i in keep) for c, v in ds.columns.items()},
     )
+
+
+def taiwanese_heldout(shared: Path) -> LabeledDataset:
+    """The held-out Taiwanese performers (``subsets/taiwanese_heldout.json``); see
+    :func:`taiwanese_performers`."""
+    return taiwanese_performers(shared, load_subset("taiwanese_heldout")["values"])
+
+
+def taiwanese_heldout_perceived(shared: Path) -> LabeledDataset:
+    """The held-out performers' non-neutral photos, labelled with the observers' plurality."""
+    return perceived(taiwanese_heldout(shared))
+
+
+def taiwanese_folds() -> list[list[str]]:
+    """The 4 performer folds of ``subsets/taiwanese_folds.json`` (fold 0 is
+    ``taiwanese_heldout``): disjoint lists of performer ids covering all 29 performers."""
+    return [list(f) for f in load_subset("taiwanese_folds")["folds"]]
 
 
 OBSERVERS_AGREE: tuple[tuple[str, str], ...] = (
@@ -150,9 +174,16 @@ def describe_observers_split(report: EvalReport | None) -> str:
     return "The model scores " + ", ".join(parts) + (" (Wilson intervals). " if wilson else ". ")
 
 
-def observer_reference(shared: str | Path) -> ObserverReference:
-    """The observers' own agreement with the intended labels on the held-out performers."""
-    ds = taiwanese_heldout(Path(shared))
+def observer_reference(
+    shared: str | Path, subjects: Sequence[str] | None = None
+) -> ObserverReference:
+    """The observers' own agreement with the intended labels on the held-out performers (or
+    on the performers in ``subjects``)."""
+    ds = (
+        taiwanese_heldout(Path(shared))
+        if subjects is None
+        else taiwanese_performers(Path(shared), subjects)
+    )
     observed = ds.columns["observer_label"]
     hits = [o == t for o, t in zip(observed, ds.labels, strict=True)]
     expressive = [h for h, t in zip(hits, ds.labels, strict=True) if t != "neutral"]

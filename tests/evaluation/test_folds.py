@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mien.errors import DatasetError
+from mien.evaluation.folds import Scored, observer_scored, pool_folds, run_folds
+from mien.evaluation.protocol import (
+    load_subset,
+    observer_reference,
+    taiwanese_folds,
+    taiwanese_heldout,
+    taiwanese_performers,
+)
+from tests.helpers import ROOT
+
+
+def test_folds_are_frozen_and_fold_0_is_the_heldout_split():
+    folds = taiwanese_folds()
+    assert len(folds) == 4
+    assert folds[0] == load_subset("taiwanese_heldout")["values"]
+    assert [len(f) for f in folds] == [5, 8, 8, 8]
+    every = [p for f in folds for p in f]
+    assert len(every) == len(set(every)) == 29  # disjoint
+
+
+@pytest.mark.shared
+def test_folds_cover_every_performer(shared):
+    rows = list(csv.DictReader(open(shared / "data" / "taiwanese" / "labels.csv")))
+    assert {p for f in taiwanese_folds() for p in f} == {r["subject"] for r in rows}
+
+
+@pytest.mark.shared
+def test_taiwanese_performers_matches_heldout_and_refuses_unknown(shared):
+    a = taiwanese_heldout(shared)
+    b = taiwanese_performers(shared, ["P29", "P01", "P08", "P15", "P22"])
+    assert a.paths == b.paths and a.labels == b.labels
+    with pytest.raises(DatasetError, match=r"no performer\(s\) \['P04'\]"):
+        taiwanese_performers(shared, ["P01", "P04"])
+
+
+def _scored(correct, subject, label, fold):
+    return Scored(
+        np.asarray(correct, bool), np.asarray(subject), np.asarray(label), np.asarray(fold)
+    )
+
+
+def test_pool_folds_known_values():
+    s = Scored.concat(
+        [
+            _scored([1, 1, 0, 1], list("AABB"), ["fear", "anger", "fear", "anger"], [0] * 4),
+            _scored([0, 0], ["C", "C"], ["fear", "fear"], [1, 1]),
+        ]
+    )
+    p = pool_folds(s)
+    assert p["n"] == 6 and p["accuracy"] == pytest.approx(0.5)
+    assert p["per_class_recall"] == {"anger": (1.0, 2), "fear": (0.25, 4)}
+    assert p["per_fold"] == {
+        0: {"n": 4, "accuracy": 0.75, "performers": 2},
+        1: {"n": 2, "accuracy": 0.0, "performers": 1},
+    }
+    by = p["by_performer"]  # performers A 1.0, B 0.5, C 0.0: mean 0.5, t(2) 4.303 * 0.5 / sqrt(3)
+    assert by["n_groups"] == 3 and by["mean"] == pytest.approx(0.5)
+    assert by["ci"] == (0.0, 1.0)  # 0.5 ± 1.242, clipped
+    lo, hi = p["accuracy_ci"]
+    assert lo == pytest.approx(0.188, abs=1e-3) and hi == pytest.approx(0.812, abs=1e-3)
+
+
+@pytest.mark.shared
+def test_observer_reference_over_all_folds(shared):
+    """The observers' plurality matches the intended label on 896 of the 1232 photos (0.727),
+    fold 0 giving the fixed split's 143 of 211."""
+    parts = [
+        observer_scored(taiwanese_performers(shared, f), k) for k, f in enumerate(taiwanese_folds())
+    ]
+    p = pool_folds(Scored.concat(parts))
+    assert p["n"] == 1232 and round(p["accuracy"] * 1232) == 896
+    assert p["per_fold"][0]["accuracy"] == pytest.approx(observer_reference(shared).accuracy_all)
+    assert p["per_class_recall"]["neutral"] == (0.0, 78)
+    assert p["per_class_recall"]["happiness"] == (1.0, 226)
+
+
+def test_run_folds_needs_one_model_per_fold(tmp_path):
+    with pytest.raises(ValueError, match="4 folds need 4 models, got 2"):
+        run_folds(["bundled", "bundled"], tmp_path)
+
+
+@pytest.mark.shared
+def test_performer_folds_script_on_a_tiny_subset(shared, tmp_path):
+    out = tmp_path / "folds.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "performer_folds.py"),
+         "bundled", "bundled", "bundled", "bundled",
+         "--limit", "3", "--shared", str(shared), "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "all, by performer" in proc.stdout
+    summary = json.loads(out.read_text())
+    assert summary["intended"]["n"] == 12
+    assert [f["n"] for f in summary["intended"]["per_fold"].values()] == [3, 3, 3, 3]
+    assert summary["observers"]["n"] == 12  # the same photos as the model's
+    assert summary["perceived"]["n"] <= 12  # neutral photos have no observed label
+    assert summary["weights"] == ["bundled"] * 4
