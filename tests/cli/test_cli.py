@@ -122,7 +122,7 @@ def test_summary_goes_to_stderr(tmp_path):
     )
     assert result.exit_code == 0
     assert result.stdout == ""
-    assert "1 face(s)" in result.stderr
+    assert "1 file(s), 1 face(s), 0 failed, model fer_resnet_v3" in result.stderr
 
 
 @pytest.mark.parametrize(

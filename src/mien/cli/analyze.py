@@ -177,7 +177,7 @@ def analyze(
                     bar.advance(task)
     analyzer.close()
     if not quiet:
-        _print_summary(run.summary, run.n_faces, run.n_failed, out)
+        _print_summary(run.summary, run.n_faces, run.n_failed, out, analyzer.model_name)
     raise typer.Exit(1 if run.n_failed else 0)
 
 
@@ -393,9 +393,14 @@ def _write_image(scene: Any, target: Path) -> None:
 
 
 def _print_summary(
-    summary: list[tuple[str, str, str]], n_faces: int, n_failed: int, out: Path | None
+    summary: list[tuple[str, str, str]],
+    n_faces: int,
+    n_failed: int,
+    out: Path | None,
+    model: str,
 ) -> None:
-    """A table of every file (up to 20 files), else of the failed ones only; then the counts."""
+    """A table of every file (up to 20 files), else of the failed ones only; then the counts
+    and the expression model that made the probabilities."""
     rows = summary if len(summary) <= 20 else [r for r in summary if r[1] == "error"]
     if rows:
         table = Table(box=None, header_style="bold")
@@ -408,4 +413,6 @@ def _print_summary(
             err.print(f"failed files ({len(rows)}):")
         err.print(table)
     where = f" → {out}" if out else ""
-    err.print(f"{len(summary)} file(s), {n_faces} face(s), {n_failed} failed{where}")
+    err.print(
+        f"{len(summary)} file(s), {n_faces} face(s), {n_failed} failed, model {model}{where}"
+    )
