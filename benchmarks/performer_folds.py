@@ -3,13 +3,16 @@ performers it never saw, pooled over all 29 performers (see :mod:`mien.evaluatio
 
 Usage: python benchmarks/performer_folds.py FOLD0.onnx FOLD1.onnx FOLD2.onnx FOLD3.onnx
 [--limit N] [--json OUT]
+       python benchmarks/performer_folds.py --compare A.json B.json   (two --json outputs)
 
 Models come in fold order (``src/mien/evaluation/subsets/taiwanese_folds.json``); train them
 with ``bash scripts/performer_folds.sh``. ``bundled`` scores the bundled model, which trained on
 folds 1-3: a check of the tool, not a held-out figure. Prints, per fold and pooled, accuracy
 against the intended labels, against the observers' plurality (non-neutral photos), and the
 observers' own agreement with the intended labels (the human reference), with the performer as
-the unit (mean of the performers' accuracies, Student t interval).
+the unit (mean of the performers' accuracies, Student t interval). ``--compare`` pairs two
+recipes' results photo by photo: the difference B − A by performer (t interval, sign-flip p)
+and over images (bootstrap interval, McNemar's p).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mien.errors import MienError
-from mien.evaluation.folds import pool_folds, run_folds
+from mien.evaluation.folds import Scored, compare_folds, pool_folds, run_folds
 from mien.evaluation.protocol import taiwanese_folds
 from mien.logs import quiet_native_stderr
 
@@ -33,15 +36,47 @@ def _ci(lo_hi: tuple[float, float]) -> str:
     return f"[{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]"
 
 
+def compare(path_a: Path, path_b: Path) -> None:
+    """Print the paired difference B − A of two ``--json`` results."""
+    a, b = (json.loads(Path(p).read_text())["photos"] for p in (path_a, path_b))
+    table = Table(title=f"B − A, paired photo by photo (A {path_a}, B {path_b})")
+    for col in ("labels", "photos", "A", "B", "B − A by performer", "sign-flip p", "over photos",
+                "McNemar p"):  # fmt: skip
+        table.add_column(col, justify="left" if col == "labels" else "right")
+    for what in ("intended", "perceived"):
+        c = compare_folds(Scored.from_dict(a[what]), Scored.from_dict(b[what]))
+        g = c["by_performer"]
+        table.add_row(
+            what,
+            str(c["n"]),
+            f"{c['accuracy_a']:.3f}",
+            f"{c['accuracy_b']:.3f}",
+            f"{g['mean_diff']:+.3f} [{g['ci'][0]:+.3f}, {g['ci'][1]:+.3f}] ({g['people']})",
+            f"{g['p_sign_flip']:.3f}",
+            f"{c['diff']:+.3f} [{c['diff_ci_images'][0]:+.3f}, {c['diff_ci_images'][1]:+.3f}]",
+            f"{c['mcnemar_p']:.3f}",
+        )
+    Console(width=160).print(table)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("weights", nargs="+", help="one model per fold, in fold order")
+    ap.add_argument("weights", nargs="*", help="one model per fold, in fold order")
+    ap.add_argument("--compare", nargs=2, type=Path, metavar=("A.json", "B.json"), default=None)
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     ap.add_argument("--limit", type=int, default=None, help="at most N photos per fold")
     ap.add_argument("--json", type=Path, default=None, help="also write the summary here")
     args = ap.parse_args()
     if args.limit is not None and args.limit < 1:
         ap.error("--limit must be at least 1")
+    if args.compare:
+        if args.weights:
+            ap.error("--compare takes two --json results, not models")
+        try:
+            compare(*args.compare)
+        except (OSError, KeyError, ValueError) as e:
+            ap.error(f"--compare: {e}")
+        return
     folds = taiwanese_folds()
     if len(args.weights) != len(folds):
         ap.error(f"give {len(folds)} models, one per fold, in fold order")

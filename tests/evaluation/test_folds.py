@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from mien.errors import DatasetError
-from mien.evaluation.folds import Scored, observer_scored, pool_folds, run_folds
+from mien.evaluation.folds import (
+    Scored,
+    compare_folds,
+    observer_scored,
+    pool_folds,
+    run_folds,
+)
 from mien.evaluation.protocol import (
     load_subset,
     observer_reference,
@@ -107,3 +113,26 @@ def test_performer_folds_script_on_a_tiny_subset(shared, tmp_path):
     assert summary["observers"]["n"] == 12  # the same photos as the model's
     assert summary["perceived"]["n"] <= 12  # neutral photos have no observed label
     assert summary["weights"] == ["bundled"] * 4
+    assert len(summary["photos"]["intended"]["correct"]) == 12
+    same = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "performer_folds.py"),
+         "--compare", str(out), str(out)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert same.returncode == 0, same.stderr
+    assert "+0.000 [+0.000, +0.000] (12)" in same.stdout  # intended: 12 photos, 12 people
+    assert "│     1.000 │" in same.stdout  # McNemar p with no discordant photo
+
+
+def test_compare_folds_pairs_photo_by_photo():
+    people, labels = list("AABBCC"), ["fear"] * 6
+    a = _scored([0, 0, 1, 0, 1, 1], people, labels, [0] * 6)
+    b = _scored([1, 1, 1, 1, 1, 0], people, labels, [0] * 6)
+    c = compare_folds(a, b)
+    assert c["n"] == 6 and c["diff"] == pytest.approx(2 / 6)
+    assert c["by_performer"]["diffs"] == {"A": 1.0, "B": 0.5, "C": -0.5}
+    assert c["by_performer"]["mean_diff"] == pytest.approx(1 / 3)
+    assert c["mcnemar_p"] == pytest.approx(0.625)  # 3 against 1 discordant photos
+    assert Scored.from_dict(a.to_dict()).to_dict() == a.to_dict()  # JSON round trip
+    with pytest.raises(ValueError, match="not scored on the same photos"):
+        compare_folds(a, _scored([1] * 6, list("AABBCD"), labels, [0] * 6))

@@ -163,15 +163,10 @@ def test_protocol_scripts_run_on_a_tiny_subset(tmp_path, shared):
 
 
 def test_the_person_level_test_flips_each_persons_difference():
-    import importlib.util
-    from pathlib import Path
-
     import numpy as np
 
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "compare_models.py"
-    spec = importlib.util.spec_from_file_location("compare_models", path)
-    cm = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cm)
+    from mien.evaluation import paired as cm
+
     # 5 people, 4 photos each; B gains 2, 1, 1, 0 and 0 photos: differences .5, .25, .25, 0, 0
     people = np.repeat(list("vwxyz"), 4)
     a = np.zeros(20, bool)
@@ -182,6 +177,8 @@ def test_the_person_level_test_flips_each_persons_difference():
     assert out["diffs"] == {"v": 0.5, "w": 0.25, "x": 0.25, "y": 0.0, "z": 0.0}
     # only "all three gains positive" and "all negative" reach |mean| 0.2: 2 of 8 sign patterns
     assert out["p_sign_flip"] == 0.25
+    sd = np.std([0.5, 0.25, 0.25, 0, 0], ddof=1)  # t(4) = 2.776
+    assert out["ci"] == pytest.approx((0.2 - 2.776 * sd / 5**0.5, 0.2 + 2.776 * sd / 5**0.5))
     one = cm.by_person(a[:4], b[:4], people[:4])  # one person: no evidence at all
     assert (one["people"], one["p_sign_flip"]) == (1, 1.0)
     assert cm.by_person(b, a, people)["p_sign_flip"] == 0.25  # B worse: the same p

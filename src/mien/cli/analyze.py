@@ -413,6 +413,4 @@ def _print_summary(
             err.print(f"failed files ({len(rows)}):")
         err.print(table)
     where = f" → {out}" if out else ""
-    err.print(
-        f"{len(summary)} file(s), {n_faces} face(s), {n_failed} failed, model {model}{where}"
-    )
+    err.print(f"{len(summary)} file(s), {n_faces} face(s), {n_failed} failed, model {model}{where}")

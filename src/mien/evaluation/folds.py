@@ -59,6 +59,25 @@ class Scored:
             np.full(len(y_true), fold, np.int64),
         )
 
+    def to_dict(self) -> dict[str, list[Any]]:
+        """JSON-ready lists (see :meth:`from_dict`)."""
+        return {
+            "correct": self.correct.tolist(),
+            "subject": self.subject.tolist(),
+            "label": self.label.tolist(),
+            "fold": self.fold.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, list[Any]]) -> Scored:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            np.asarray(d["correct"], bool),
+            np.asarray(d["subject"], str),
+            np.asarray(d["label"], str),
+            np.asarray(d["fold"], np.int64),
+        )
+
     @classmethod
     def concat(cls, parts: Sequence[Scored]) -> Scored:
         """The folds' outcomes end to end."""
@@ -139,7 +158,8 @@ class FoldsResult:
     no_face: dict[int, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (no per-image arrays)."""
+        """JSON-ready: the pooled figures and, under ``"photos"``, the per-photo outcomes that
+        :func:`compare_folds` reads."""
         return {
             "weights": self.weights,
             "folds": self.folds,
@@ -147,6 +167,7 @@ class FoldsResult:
             "perceived": pool_folds(self.perceived),
             "observers": pool_folds(self.observers),
             "no_face": self.no_face,
+            "photos": {"intended": self.intended.to_dict(), "perceived": self.perceived.to_dict()},
         }
 
 
@@ -199,3 +220,32 @@ def run_folds(
         Scored.concat(observers),
         no_face,
     )
+
+
+def compare_folds(a: Scored, b: Scored) -> dict[str, Any]:
+    """Paired difference B − A of two recipes scored on the same photos.
+
+    The performer is the unit (:func:`~mien.evaluation.paired.by_person`: mean of the
+    per-performer differences, Student t interval, sign-flip p); the image-level bootstrap
+    interval and McNemar's p are given beside it. Each fold's model is one training run, so
+    the performer-level figures hold the variation between the folds' models, though not that
+    of rerunning a fold with another seed.
+
+    Raises:
+        ValueError: the two were not scored on the same photos (performers or labels differ).
+    """
+    from mien.evaluation.paired import by_person, mcnemar_exact, paired_interval
+
+    if not (np.array_equal(a.subject, b.subject) and np.array_equal(a.label, b.label)):
+        raise ValueError("the two results were not scored on the same photos in the same order")
+    only_a = int((a.correct & ~b.correct).sum())
+    only_b = int((b.correct & ~a.correct).sum())
+    return {
+        "n": len(a.correct),
+        "accuracy_a": float(a.correct.mean()),
+        "accuracy_b": float(b.correct.mean()),
+        "diff": float(b.correct.mean() - a.correct.mean()),
+        "diff_ci_images": paired_interval(a.correct, b.correct),
+        "mcnemar_p": mcnemar_exact(only_a, only_b),
+        "by_performer": by_person(a.correct, b.correct, a.subject),
+    }
