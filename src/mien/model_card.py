@@ -230,6 +230,49 @@ def performer_intervals(
     return {"sets": per_set, "min": min(accs), "max": max(accs), "n_groups": n_groups}
 
 
+def folds_lines(folds: dict[str, Any]) -> list[str]:
+    """The card's section on cross-validation by performer, from ``<name>.folds.json``
+    (``scripts/folds_table.py``): one row per recipe, then the observers' reference."""
+
+    def by_performer(s: dict[str, Any]) -> str:
+        lo, hi = s["by_performer_ci"]
+        return f"{s['by_performer']:.3f} [{lo:.3f}, {hi:.3f}]"
+
+    def per_fold(s: dict[str, Any]) -> str:
+        return ", ".join(f"{v:.3f}" for v in s["per_fold"].values())
+
+    folds_obs = folds["observers"]
+    n_perf, n_folds = folds_obs["performers"], len(folds_obs["per_fold"])
+    lines = [
+        "## Cross-validation by performer (recipes, not these weights)",
+        "",
+        f"The held-out rows above rest on 5 performers. To score a recipe on all {n_perf}, "
+        f"`bash scripts/performer_folds.sh` trains one model per fold ({n_folds} folds, "
+        "`subsets/taiwanese_folds.json`; fold 0 is the held-out set), each from a parent "
+        "trained on FER+ alone and fine-tuned without its fold's performers, so no model is "
+        "scored on a performer it saw; `benchmarks/performer_folds.py` scores each on its fold "
+        "through the whole pipeline. The recipes are shorter than this model's (12 + 4 epochs, "
+        "one run, no weight average), so the figures describe the family of recipes, not these "
+        f"weights. Accuracy is the mean of the {n_perf} performers' accuracies with a Student t "
+        "interval; then the accuracy of each fold in order.",
+        "",
+        "| recipe | change | intended labels | per fold | perceived labels (non-neutral) | "
+        "per fold |",
+        "|---|---|---|---|---|---|",
+    ]
+    for a in folds["arms"]:
+        lines.append(
+            f"| {a['run']} | {a['change']} | {by_performer(a['intended'])} | "
+            f"{per_fold(a['intended'])} | {by_performer(a['perceived'])} | {per_fold(a['perceived'])} |"
+        )
+    lines.append(
+        "| observers' plurality | the human reference: the label most raters chose, against "
+        f"the intended one (neutral photos count as misses) | {by_performer(folds_obs)} | "
+        f"{per_fold(folds_obs)} | – | – |"
+    )
+    return [*lines, ""]
+
+
 def _data_lines(cfg: dict[str, Any]) -> list[str]:
     """The card's "Data" section."""
     runs = _all_configs(cfg)
@@ -412,6 +455,7 @@ def render(
     limit: int | None = None,
     reference: Any = None,
     performer_ci: dict[str, Any] | None = None,
+    folds: dict[str, Any] | None = None,
 ) -> str:
     """The card's Markdown (with a warning banner when ``limit`` cut the sets short)."""
     from mien.evaluation.protocol import describe_observers_split  # lazily, as elsewhere here
@@ -607,6 +651,8 @@ def render(
                 + " / ".join(cell(rare.get(k)) for k in ("fear", "disgust", "contempt"))
                 + " |"
             )
+    if folds:
+        lines += ["", *folds_lines(folds)]
     lines += [
         "",
         "## Limits",
@@ -652,6 +698,8 @@ def write_model_card(
     weights_dir = weights_dir or analyzer.expression.path.parent  # beside the weights used
     ablation_file = weights_dir / f"{spec.name}.ablation.json"
     ablation = json.loads(ablation_file.read_text()) if ablation_file.is_file() else None
+    folds_file = weights_dir / f"{spec.name}.folds.json"
+    folds = json.loads(folds_file.read_text()) if folds_file.is_file() else None
     text = render(
         spec,
         reports,
@@ -666,6 +714,7 @@ def write_model_card(
             reports,
             {name: d.columns["subject"] for name, d in data.items() if "subject" in d.columns},
         ),
+        folds,
     )
     out = Path(out)
     out.write_text(text)

@@ -136,3 +136,31 @@ def test_compare_folds_pairs_photo_by_photo():
     assert Scored.from_dict(a.to_dict()).to_dict() == a.to_dict()  # JSON round trip
     with pytest.raises(ValueError, match="not scored on the same photos"):
         compare_folds(a, _scored([1] * 6, list("AABBCD"), labels, [0] * 6))
+
+
+def test_card_section_lists_each_recipe_and_the_observers():
+    from mien.model_card import folds_lines
+
+    def arm(mean, per_fold):
+        return {
+            "performers": 29,
+            "by_performer": mean,
+            "by_performer_ci": [mean - 0.05, mean + 0.05],
+            "per_fold": {str(k): v for k, v in enumerate(per_fold)},
+        }
+
+    folds = {
+        "arms": [
+            {
+                "run": "ft",
+                "change": "fine-tune",
+                "intended": arm(0.65, [0.6, 0.7, 0.6, 0.7]),
+                "perceived": arm(0.72, [0.7, 0.7, 0.7, 0.8]),
+            }
+        ],
+        "observers": arm(0.7274, [0.6777, 0.7054, 0.7554, 0.7533]),
+    }
+    text = "\n".join(folds_lines(folds))
+    assert "To score a recipe on all 29," in text and "(4 folds," in text
+    assert "| ft | fine-tune | 0.650 [0.600, 0.700] | 0.600, 0.700, 0.600, 0.700 | 0.720" in text
+    assert "| 0.727 [0.677, 0.777] | 0.678, 0.705, 0.755, 0.753 | – | – |" in text

@@ -1,0 +1,58 @@
+"""Collect cross-validation-by-performer results into ``<weights>/<name>.folds.json`` (the card).
+
+Usage: python scripts/folds_table.py OUT.json ARM=CHANGE=RESULT.json [...]
+
+Each argument names a recipe (arm), what it changes, and the JSON written by
+``benchmarks/performer_folds.py --json`` for that arm's fold models. The per-photo outcomes are
+left out; the observers' reference is taken from the first arm (it is the same for every arm).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def summary(pooled: dict[str, Any]) -> dict[str, Any]:
+    """The figures the card prints from one ``pool_folds`` result, rounded to 4 decimals."""
+    g = pooled["by_performer"]
+    return {
+        "n": pooled["n"],
+        "performers": g["n_groups"],
+        "accuracy": round(pooled["accuracy"], 4),
+        "by_performer": round(g["mean"], 4),
+        "by_performer_ci": [round(v, 4) for v in g["ci"]],
+        "per_fold": {k: round(v["accuracy"], 4) for k, v in pooled["per_fold"].items()},
+        "per_class_recall": {
+            k: [round(r, 4), n] for k, (r, n) in pooled["per_class_recall"].items()
+        },
+    }
+
+
+def main() -> None:
+    if len(sys.argv) < 3:
+        raise SystemExit(__doc__)
+    out, *items = sys.argv[1:]
+    arms, observers = [], None
+    for item in items:
+        run, change, path = item.split("=", 2)
+        result = json.loads(Path(path).read_text())
+        arms.append(
+            {
+                "run": run,
+                "change": change,
+                "folds": result["folds"],
+                "intended": summary(result["intended"]),
+                "perceived": summary(result["perceived"]),
+            }
+        )
+        observers = observers or summary(result["observers"])
+    text = json.dumps({"arms": arms, "observers": observers}, indent=2) + "\n"
+    Path(out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
