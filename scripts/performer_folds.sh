@@ -8,36 +8,50 @@
 # (Taiwanese training performers 5x, targets 0.5 observer shares + 0.5 intended; 4 epochs here)
 # with that fold's performers left out. The folds are in
 # src/mien/evaluation/subsets/taiwanese_folds.json (fold 0 = taiwanese_heldout).
-# The numbers measure this shorter recipe, not the shipped v3: fold 0 ties the two together.
-# About 75 min on 2 cores. Score: python benchmarks/performer_folds.py runs/folds/f{0,1,2,3}/export/*.onnx
-# Usage: bash scripts/performer_folds.sh   (runs/folds/; a rerun keeps finished runs and exports)
+# The numbers measure this shorter recipe, not the shipped v3. The parent itself is exported
+# too: it never saw a Taiwanese photo, so it is one model for every fold.
+#
+# Usage: bash scripts/performer_folds.sh              the recipe above (runs/folds/f0..f3)
+#        bash scripts/performer_folds.sh ARM key=value...   the same with overrides, applied
+#            to the data cache and the fine-tune (runs/folds/ARM/f0..f3), e.g.
+#            bash scripts/performer_folds.sh obs0 taiwanese_observer_weight=0
+# About 20 min for the parent and 22 min per pair of folds on 2 cores; a rerun keeps finished
+# runs and exports. Score: python benchmarks/performer_folds.py runs/folds/f?/export/fold?.onnx
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 R=runs/folds
-mkdir -p $R runs/cache
+ARM=${1:-}
+[ $# -gt 0 ] && shift
+if [ -z "$ARM" ]; then D=$R; TAG=; else D=$R/$ARM; TAG=${ARM}_; fi
+mkdir -p $D runs/cache
 train() {  # CONFIG OUT key=value...
   local config=$1 out=$2; shift 2
   mkdir -p $out
   [ -f $out/timing.json ] || $PY scripts/train.py --resume --config $config out=$out seed=1 "$@" \
     > $out/nohup.log 2>&1
 }
+export_run() {  # RUN NAME
+  [ -f $1/export/$2.onnx ] || $PY scripts/export_onnx.py $1 --name $2 --weights-dir $1/export \
+    > $1/export.log 2>&1
+}
 folds() {  # the performers of fold K as a YAML list
   $PY -c "import json,sys; f=json.load(open('src/mien/evaluation/subsets/taiwanese_folds.json'))['folds']; print('[' + ','.join(f[int(sys.argv[1])]) + ']')" $1
 }
-fold() {  # K: pack its cache, fine-tune the parent without its performers, export
-  local k=$1 cache=runs/cache/fer_tw_f$1.npz
+fold() {  # K key=value...: pack its cache, fine-tune the parent without its performers, export
+  local k=$1 cache=runs/cache/fer_tw_${TAG}f$1.npz; shift
   [ -f $cache ] || $PY scripts/pack_training_data.py --config configs/fer_resnet_ft.yaml --out $cache \
-    "taiwanese_val_subjects=$(folds $k)" > $R/pack_f$k.log 2>&1
-  train configs/fer_resnet_ft.yaml $R/f$k init_from=$R/parent/best.pt data_cache=$cache epochs=4 threads=1
-  [ -f $R/f$k/export/fold$k.onnx ] || $PY scripts/export_onnx.py $R/f$k --name fold$k \
-    --weights-dir $R/f$k/export > $R/f$k/export.log 2>&1
+    "taiwanese_val_subjects=$(folds $k)" "$@" > $D/pack_f$k.log 2>&1
+  train configs/fer_resnet_ft.yaml $D/f$k init_from=$R/parent/best.pt data_cache=$cache epochs=4 \
+    threads=1 "$@"
+  export_run $D/f$k ${TAG}fold$k
 }
 train configs/fer_resnet.yaml $R/parent taiwanese_dir=null epochs=12 threads=2
-fold 0 & p0=$!
-fold 1 & p1=$!
+fold 0 "$@" & p0=$!
+fold 1 "$@" & p1=$!
 wait $p0; wait $p1
-fold 2 & p2=$!
-fold 3 & p3=$!
+fold 2 "$@" & p2=$!
+fold 3 "$@" & p3=$!
 wait $p2; wait $p3
-echo "done: python benchmarks/performer_folds.py $R/f{0,1,2,3}/export/fold?.onnx"
+export_run $R/parent parent
+echo "done: python benchmarks/performer_folds.py $D/f{0,1,2,3}/export/${TAG}fold?.onnx"
