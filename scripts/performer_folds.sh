@@ -42,16 +42,19 @@ fold() {  # K key=value...: pack its cache, fine-tune the parent without its per
   local k=$1 cache=runs/cache/fer_tw_${TAG}f$1.npz; shift
   [ -f $cache ] || $PY scripts/pack_training_data.py --config configs/fer_resnet_ft.yaml --out $cache \
     "taiwanese_val_subjects=$(folds $k)" "$@" > $D/pack_f$k.log 2>&1
+  # the cache holds the split; taiwanese_val_subjects is repeated so the run's config records it
   train configs/fer_resnet_ft.yaml $D/f$k init_from=$R/parent/best.pt data_cache=$cache epochs=4 \
-    threads=1 "$@"
+    threads=1 "taiwanese_val_subjects=$(folds $k)" "$@"
   export_run $D/f$k ${TAG}fold$k
 }
 train configs/fer_resnet.yaml $R/parent taiwanese_dir=null epochs=12 threads=2
+export_run $R/parent parent
+failed=0
 fold 0 "$@" & p0=$!
 fold 1 "$@" & p1=$!
-wait $p0; wait $p1
+wait $p0 || failed=1; wait $p1 || failed=1  # both finish before the next pair starts
 fold 2 "$@" & p2=$!
 fold 3 "$@" & p3=$!
-wait $p2; wait $p3
-export_run $R/parent parent
+wait $p2 || failed=1; wait $p3 || failed=1
+[ $failed = 0 ] || { echo "a fold failed: see $D/f*/nohup.log"; exit 1; }
 echo "done: python benchmarks/performer_folds.py $D/f{0,1,2,3}/export/${TAG}fold?.onnx"
