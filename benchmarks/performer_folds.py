@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -33,18 +34,45 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _ci(lo_hi: tuple[float, float]) -> str:
+    if lo_hi[0] != lo_hi[0]:  # nan: too few photos or performers
+        return "–"
     return f"[{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]"
 
 
+def _photos(path: Path, what: str) -> Scored:
+    """One ``--json`` result's per-photo outcomes (``what``: intended or perceived).
+
+    Raises:
+        ValueError: the file is unreadable or not a result of this script, naming the file.
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+        return Scored.from_dict(data["photos"][what])
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read ({e.strerror})") from e
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not JSON ({e})") from e
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(
+            f"{path}: not a performer_folds.py --json result (photos.{what}: {e})"
+        ) from e
+
+
 def compare(path_a: Path, path_b: Path) -> None:
-    """Print the paired difference B − A of two ``--json`` results."""
-    a, b = (json.loads(Path(p).read_text())["photos"] for p in (path_a, path_b))
+    """Print the paired difference B − A of two ``--json`` results.
+
+    Raises:
+        ValueError: a file is not such a result, or the two hold other photos.
+    """
     table = Table(title=f"B − A, paired photo by photo (A {path_a}, B {path_b})")
     for col in ("labels", "photos", "A", "B", "B − A by performer", "sign-flip p", "over photos",
-                "McNemar p"):  # fmt: skip
+                "McNemar p", "B − A per fold"):  # fmt: skip
         table.add_column(col, justify="left" if col == "labels" else "right")
     for what in ("intended", "perceived"):
-        c = compare_folds(Scored.from_dict(a[what]), Scored.from_dict(b[what]))
+        try:
+            c = compare_folds(_photos(path_a, what), _photos(path_b, what))
+        except ValueError as e:
+            raise ValueError(f"{what} labels: {e}") from e
         g = c["by_performer"]
         table.add_row(
             what,
@@ -55,8 +83,14 @@ def compare(path_a: Path, path_b: Path) -> None:
             f"{g['p_sign_flip']:.3f}",
             f"{c['diff']:+.3f} [{c['diff_ci_images'][0]:+.3f}, {c['diff_ci_images'][1]:+.3f}]",
             f"{c['mcnemar_p']:.3f}",
+            ", ".join(f"{v:+.3f}" for v in c["per_fold"].values()),
         )
-    Console(width=160).print(table)
+    console = Console(width=180)
+    console.print(table)
+    console.print(
+        "Each fold's performers share one trained model per recipe, so these intervals hold "
+        "no training noise: weigh a difference against the seed spread too."
+    )
 
 
 def main() -> None:
@@ -65,7 +99,9 @@ def main() -> None:
     ap.add_argument("--compare", nargs=2, type=Path, metavar=("A.json", "B.json"), default=None)
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     ap.add_argument("--limit", type=int, default=None, help="at most N photos per fold")
-    ap.add_argument("--json", type=Path, default=None, help="also write the summary here")
+    ap.add_argument(
+        "--json", type=Path, default=None, help="also write the figures and per-photo outcomes"
+    )
     args = ap.parse_args()
     if args.limit is not None and args.limit < 1:
         ap.error("--limit must be at least 1")
@@ -74,7 +110,7 @@ def main() -> None:
             ap.error("--compare takes two --json results, not models")
         try:
             compare(*args.compare)
-        except (OSError, KeyError, ValueError) as e:
+        except ValueError as e:
             ap.error(f"--compare: {e}")
         return
     folds = taiwanese_folds()
@@ -84,37 +120,55 @@ def main() -> None:
     try:
         with quiet_native_stderr():  # MediaPipe's start-up lines, once per fold's model
             result = run_folds(args.weights, args.shared, limit=args.limit, progress=console.print)
-    except MienError as e:
+    except (MienError, OSError) as e:
         ap.error(str(e))
     pooled = {
         "intended": pool_folds(result.intended),
         "perceived": pool_folds(result.perceived),
         "observers": pool_folds(result.observers),
     }
-    table = Table(title="Taiwanese performers, each fold scored by the model that never saw it")
-    for col in ("fold", "performers", "photos", "intended", "perceived", "observers vs intended"):
+    reused = any(w == "bundled" for w in args.weights) or len(set(args.weights)) < len(folds)
+    title = (
+        "Taiwanese performers, fold k scored by model k (a model given for several folds, or "
+        "the bundled one, saw some of them: not a held-out figure)"
+        if reused
+        else "Taiwanese performers, each fold scored by the model trained without it"
+    )
+    table = Table(title=title)
+    for col in ("fold", "performers", "intended (n)", "perceived (n)",
+                "observers vs intended (n)"):  # fmt: skip
         table.add_column(col, justify="left" if col == "fold" else "right")
+
+    def cell(d: dict[str, Any] | None) -> str:
+        return "–" if d is None else f"{d['accuracy']:.3f} ({d['n']})"
+
     for k in range(len(folds)):
-        cells = [pooled[s]["per_fold"][k] for s in ("intended", "perceived", "observers")]
-        table.add_row(
-            str(k),
-            str(cells[0]["performers"]),
-            str(cells[0]["n"]),
-            *(f"{c['accuracy']:.3f}" for c in cells),
-        )
+        cells = [pooled[s]["per_fold"].get(k) for s in ("intended", "perceived", "observers")]
+        table.add_row(str(k), str(len(folds[k])), *(cell(c) for c in cells))
     table.add_section()
-    for what, key in (("all, over photos", "accuracy"), ("all, by performer", "by_performer")):
+    for what, key in (
+        ("pooled, by photo", "accuracy"),
+        ("pooled, by performer", "by_performer"),
+    ):
         row = []
         for s in ("intended", "perceived", "observers"):
             p = pooled[s]
             if key == "accuracy":
-                row.append(f"{p['accuracy']:.3f} {_ci(p['accuracy_ci'])}")
+                row.append(f"{p['accuracy']:.3f} {_ci(p['accuracy_ci'])} ({p['n']})")
             else:
                 g = p["by_performer"]
-                row.append(f"{g['mean']:.3f} {_ci(g['ci'])}")
-        n_perf = pooled["intended"]["by_performer"]["n_groups"]
-        table.add_row(what, str(n_perf), str(pooled["intended"]["n"]), *row)
+                row.append(f"{g['mean']:.3f} {_ci(g['ci'])} ({g['n_groups']})")
+        table.add_row(what, str(sum(len(f) for f in folds)), *row)
     console.print(table)
+    console.print(
+        "n: photos, or performers on the 'by performer' row. By photo: Wilson interval, photos "
+        "taken as independent (they are not). By performer: the mean of the performers' "
+        "accuracies, Student t interval. Perceived: non-neutral photos against the observers' "
+        "plurality. Observers vs intended: the human reference; neutral photos count as "
+        "misses (raters had no neutral option)."
+    )
+    if args.limit is not None:
+        console.print(f"--limit {args.limit}: a few photos per fold, for checks only")
     for s, title in (
         ("intended", "recall per intended label (n)"),
         ("perceived", "recall per observed label (n)"),

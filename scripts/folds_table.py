@@ -2,9 +2,10 @@
 
 Usage: python scripts/folds_table.py OUT.json ARM=CHANGE=RESULT.json [...]
 
-Each argument names a recipe (arm), what it changes, and the JSON written by
+Each argument names a recipe (arm), what it changes (may hold "="), and the JSON written by
 ``benchmarks/performer_folds.py --json`` for that arm's fold models. The per-photo outcomes are
-left out; the observers' reference is taken from the first arm (it is the same for every arm).
+left out. Every arm must cover the same folds and photos with models of its own (not the
+bundled one); the observers' reference, the same for all, is taken from the first.
 """
 
 from __future__ import annotations
@@ -37,8 +38,16 @@ def main() -> None:
     out, *items = sys.argv[1:]
     arms, observers = [], None
     for item in items:
-        run, change, path = item.split("=", 2)
+        run, rest = item.split("=", 1)
+        change, path = rest.rsplit("=", 1)
         result = json.loads(Path(path).read_text())
+        if "bundled" in result["weights"]:
+            raise SystemExit(f"{path}: scored the bundled model, which saw folds 1-3")
+        if arms and (result["folds"], result["intended"]["n"]) != (
+            arms[0]["folds"],
+            arms[0]["intended"]["n"],
+        ):
+            raise SystemExit(f"{path}: other folds or photos than {items[0]}")
         arms.append(
             {
                 "run": run,

@@ -243,18 +243,21 @@ def folds_lines(folds: dict[str, Any]) -> list[str]:
 
     folds_obs = folds["observers"]
     n_perf, n_folds = folds_obs["performers"], len(folds_obs["per_fold"])
+    n_fixed = len(folds["arms"][0]["folds"][0]) if folds["arms"] else 0
     lines = [
         "## Cross-validation by performer (recipes, not these weights)",
         "",
-        f"The held-out rows above rest on 5 performers. To score a recipe on all {n_perf}, "
+        f"The held-out rows above rest on {n_fixed} performers. To score a recipe on all "
+        f"{n_perf}, "
         f"`bash scripts/performer_folds.sh` trains one model per fold ({n_folds} folds, "
         "`subsets/taiwanese_folds.json`; fold 0 is the held-out set), each from a parent "
         "trained on FER+ alone and fine-tuned without its fold's performers, so no model is "
         "scored on a performer it saw; `benchmarks/performer_folds.py` scores each on its fold "
-        "through the whole pipeline. The recipes are shorter than this model's (12 + 4 epochs, "
-        "one run, no weight average), so the figures describe the family of recipes, not these "
-        f"weights. Accuracy is the mean of the {n_perf} performers' accuracies with a Student t "
-        "interval; then the accuracy of each fold in order.",
+        "through the whole pipeline. The recipes are shorter than this model's (one run each, "
+        "no weight average; the rows say how), so the figures describe the family of recipes, "
+        f"not these weights. Accuracy is the mean of the {n_perf} performers' accuracies with a "
+        "Student t interval; then the accuracy of each fold in order. Each fold's performers "
+        "share one trained model, so the interval holds no training noise.",
         "",
         "| recipe | change | intended labels | per fold | perceived labels (non-neutral) | "
         "per fold |",

@@ -4,6 +4,7 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,8 +52,13 @@ def test_taiwanese_performers_matches_heldout_and_refuses_unknown(shared):
 
 
 def _scored(correct, subject, label, fold):
+    paths = [f"{s}/{i}.jpg" for i, s in enumerate(subject)]
     return Scored(
-        np.asarray(correct, bool), np.asarray(subject), np.asarray(label), np.asarray(fold)
+        np.asarray(correct, bool),
+        np.asarray(paths),
+        np.asarray(subject),
+        np.asarray(label),
+        np.asarray(fold, np.int64),
     )
 
 
@@ -106,7 +112,8 @@ def test_performer_folds_script_on_a_tiny_subset(shared, tmp_path):
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert "all, by performer" in proc.stdout
+    assert "pooled, by performer" in proc.stdout
+    assert "not a held-out figure" in proc.stdout  # the bundled model saw folds 1-3
     summary = json.loads(out.read_text())
     assert summary["intended"]["n"] == 12
     assert [f["n"] for f in summary["intended"]["per_fold"].values()] == [3, 3, 3, 3]
@@ -134,8 +141,11 @@ def test_compare_folds_pairs_photo_by_photo():
     assert c["by_performer"]["mean_diff"] == pytest.approx(1 / 3)
     assert c["mcnemar_p"] == pytest.approx(0.625)  # 3 against 1 discordant photos
     assert Scored.from_dict(a.to_dict()).to_dict() == a.to_dict()  # JSON round trip
+    assert c["per_fold"] == {0: pytest.approx(2 / 6)}
     with pytest.raises(ValueError, match="not scored on the same photos"):
         compare_folds(a, _scored([1] * 6, list("AABBCD"), labels, [0] * 6))
+    with pytest.raises(ValueError, match="different lengths"):
+        Scored(a.correct, a.path[:2], a.subject, a.label, a.fold)
 
 
 def test_card_section_lists_each_recipe_and_the_observers():
@@ -154,6 +164,7 @@ def test_card_section_lists_each_recipe_and_the_observers():
             {
                 "run": "ft",
                 "change": "fine-tune",
+                "folds": [["P01", "P08", "P15", "P22", "P29"], ["P02"], ["P03"], ["P05"]],
                 "intended": arm(0.65, [0.6, 0.7, 0.6, 0.7]),
                 "perceived": arm(0.72, [0.7, 0.7, 0.7, 0.8]),
             }
@@ -161,6 +172,43 @@ def test_card_section_lists_each_recipe_and_the_observers():
         "observers": arm(0.7274, [0.6777, 0.7054, 0.7554, 0.7533]),
     }
     text = "\n".join(folds_lines(folds))
-    assert "To score a recipe on all 29," in text and "(4 folds," in text
+    assert "rest on 5 performers. To score a recipe on all 29," in text and "(4 folds," in text
     assert "| ft | fine-tune | 0.650 [0.600, 0.700] | 0.600, 0.700, 0.600, 0.700 | 0.720" in text
     assert "| 0.727 [0.677, 0.777] | 0.678, 0.705, 0.755, 0.753 | – | – |" in text
+
+
+@pytest.mark.shared
+def test_compare_names_the_bad_file(shared, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"weights": []}')
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "performer_folds.py"),
+         "--compare", str(bad), str(bad)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert f"{bad}: not a performer_folds.py --json result" in proc.stderr
+
+
+def test_fold_scores_use_fixed_labels_and_one_pass():
+    """Perceived predictions are the argmax of the same probabilities over the 6 labels the
+    observers had; a photo without a face (nan row) is wrong under both."""
+    from mien.evaluation.datasets import LabeledDataset
+    from mien.evaluation.folds import INTENDED_LABELS, _fold_scores
+
+    ds = LabeledDataset(
+        Path("."),
+        ("a.jpg", "b.jpg", "c.jpg"),
+        ("fear", "neutral", "sadness"),
+        {"subject": ("P1", "P1", "P2"), "observer_label": ("surprise", "", "sadness")},
+    )
+    probs = np.full((3, 7), 0.01, np.float32)
+    probs[0, INTENDED_LABELS.index("neutral")] = 0.6  # top: neutral; among the 6: surprise
+    probs[0, INTENDED_LABELS.index("surprise")] = 0.3
+    probs[1, INTENDED_LABELS.index("neutral")] = 0.9
+    probs[2] = np.nan
+    intended, seen = _fold_scores(ds, probs, 2)
+    assert intended.correct.tolist() == [False, True, False]
+    assert seen.path.tolist() == ["a.jpg", "c.jpg"]  # the neutral photo has no observed label
+    assert seen.correct.tolist() == [True, False]
+    assert seen.fold.tolist() == [2, 2]

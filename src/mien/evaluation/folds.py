@@ -6,6 +6,11 @@ the unit is about ±0.27 wide. Scoring a *recipe* over all 29 performers needs o
 without its fold's performers. :func:`run_folds` scores fold ``k``'s model on fold ``k``
 through the whole pipeline, against the intended labels and against the observers' plurality,
 and :func:`pool_folds` pools the folds with the performer as the unit.
+
+Labels are fixed, whatever subset is scored: the 7 intended labels (no contempt) for the
+intended-label figures, the 6 the observers could choose for the perceived ones, so that folds
+and ``--limit`` subsets are one task. The perceived prediction of a photo is the argmax of the
+same probabilities over those 6 labels (one pipeline pass per photo, not two).
 """
 
 from __future__ import annotations
@@ -22,47 +27,50 @@ from mien.evaluation.bootstrap import group_accuracy_interval, wilson_interval
 from mien.evaluation.datasets import LabeledDataset
 from mien.evaluation.protocol import (
     limited,
-    perceived,
     protocol_analyzer,
     taiwanese_folds,
     taiwanese_performers,
 )
-from mien.evaluation.runner import EvalReport, evaluate
+from mien.evaluation.runner import evaluate
+
+INTENDED_LABELS = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
+"""The labels the Taiwanese performers posed (no contempt)."""
+OBSERVED_LABELS = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
+"""The labels the observers could choose (no neutral, no contempt)."""
 
 
 @dataclass
 class Scored:
-    """Per-image outcome of some folds, as parallel ``(n,)`` arrays.
+    """Per-photo outcomes, as parallel ``(n,)`` arrays (all of one length).
 
     Attributes:
-        correct: bool, the top label equals the reference label (an image without a face or
+        correct: bool, the top label equals the reference label (a photo without a face or
             that failed to read counts as wrong).
+        path: str, the photo's path relative to the dataset folder (pairs two results).
         subject: str, the performer of each photo.
         label: str, the reference label (intended, or the observers' plurality).
-        fold: int, the fold the photo belongs to.
+        fold: int64, the fold the photo belongs to.
+
+    Raises:
+        ValueError: the arrays differ in length.
     """
 
     correct: npt.NDArray[np.bool_]
+    path: npt.NDArray[np.str_]
     subject: npt.NDArray[np.str_]
     label: npt.NDArray[np.str_]
     fold: npt.NDArray[np.int64]
 
-    @classmethod
-    def from_report(cls, report: EvalReport, subjects: Sequence[str], fold: int) -> Scored:
-        """One fold's :class:`EvalReport` (with its per-image ``items``) and the performer of
-        each of its photos."""
-        y_true, y_pred = report.items["y_true"], report.items["y_pred"]
-        return cls(
-            y_pred == y_true,
-            np.asarray(subjects, str),
-            np.asarray(report.labels, str)[y_true],
-            np.full(len(y_true), fold, np.int64),
-        )
+    def __post_init__(self) -> None:
+        lengths = {len(a) for a in (self.correct, self.path, self.subject, self.label, self.fold)}
+        if len(lengths) > 1:
+            raise ValueError(f"Scored: arrays of different lengths {sorted(lengths)}")
 
     def to_dict(self) -> dict[str, list[Any]]:
         """JSON-ready lists (see :meth:`from_dict`)."""
         return {
             "correct": self.correct.tolist(),
+            "path": self.path.tolist(),
             "subject": self.subject.tolist(),
             "label": self.label.tolist(),
             "fold": self.fold.tolist(),
@@ -70,9 +78,14 @@ class Scored:
 
     @classmethod
     def from_dict(cls, d: dict[str, list[Any]]) -> Scored:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            KeyError: a field is missing. ValueError: the lists differ in length.
+        """
         return cls(
             np.asarray(d["correct"], bool),
+            np.asarray(d["path"], str),
             np.asarray(d["subject"], str),
             np.asarray(d["label"], str),
             np.asarray(d["fold"], np.int64),
@@ -80,12 +93,13 @@ class Scored:
 
     @classmethod
     def concat(cls, parts: Sequence[Scored]) -> Scored:
-        """The folds' outcomes end to end."""
+        """The parts' outcomes end to end."""
         return cls(
-            np.concatenate([p.correct for p in parts]),
-            np.concatenate([p.subject for p in parts]),
-            np.concatenate([p.label for p in parts]),
-            np.concatenate([p.fold for p in parts]),
+            np.concatenate([p.correct for p in parts]).astype(bool),
+            np.concatenate([p.path for p in parts]).astype(str),
+            np.concatenate([p.subject for p in parts]).astype(str),
+            np.concatenate([p.label for p in parts]).astype(str),
+            np.concatenate([p.fold for p in parts]).astype(np.int64),
         )
 
 
@@ -93,11 +107,12 @@ def pool_folds(scored: Scored) -> dict[str, Any]:
     """Pooled accuracy of several folds.
 
     Returns:
-        ``{"n": images, "accuracy": over images, "accuracy_ci": Wilson (images are not
-        independent: read it as a lower bound on the spread), "by_performer":`` the mean of
-        the performers' accuracies with its Student t interval (see
-        :func:`~mien.evaluation.bootstrap.group_accuracy_interval`) ``, "per_class_recall":
-        {label: (recall, n)}, "per_fold": {fold: {"n", "accuracy", "performers"}}}``.
+        ``{"n": photos, "accuracy": over photos in [0, 1] (nan when empty), "accuracy_ci":
+        Wilson, which treats photos as independent (they are not: read it as a lower bound
+        on the spread), "by_performer":`` the mean of the performers' accuracies with its
+        Student t interval (:func:`~mien.evaluation.bootstrap.group_accuracy_interval`)
+        ``, "per_class_recall": {label: (recall, n)}, "per_fold": {fold: {"n", "accuracy",
+        "performers"}}}`` (fold keys are ints; strings after a JSON round trip).
     """
     n = len(scored.correct)
     hits = int(scored.correct.sum())
@@ -127,10 +142,15 @@ def observer_scored(ds: LabeledDataset, fold: int) -> Scored:
     """The human reference in :class:`Scored` form: on a
     :func:`~mien.evaluation.protocol.taiwanese_performers` set, the observers' plurality label
     against the intended one, photo by photo (neutral photos count as misses: raters had no
-    neutral option)."""
+    neutral option).
+
+    Raises:
+        KeyError: ``ds`` lacks the ``observer_label`` or ``subject`` column.
+    """
     labels = np.asarray(ds.labels, str)
     return Scored(
         np.asarray(ds.columns["observer_label"], str) == labels,
+        np.asarray(ds.paths, str),
         np.asarray(ds.columns["subject"], str),
         labels,
         np.full(len(labels), fold, np.int64),
@@ -144,10 +164,10 @@ class FoldsResult:
     Attributes:
         weights: the model scored on each fold (``"bundled"`` or an export's path).
         folds: the performers of each fold.
-        intended: per-image outcomes against the performers' intended labels.
-        perceived: the same on the non-neutral photos, against the observers' plurality.
+        intended: per-photo outcomes against the performers' intended labels (7 labels).
+        perceived: the non-neutral photos against the observers' plurality (6 labels).
         observers: the observers' plurality against the intended labels (the human reference).
-        no_face: photos where the detector found no face, per fold.
+        no_face: photos where the detector found no face (counted wrong), per fold.
     """
 
     weights: list[str]
@@ -171,6 +191,27 @@ class FoldsResult:
         }
 
 
+def _fold_scores(ds: LabeledDataset, probs: np.ndarray, k: int) -> tuple[Scored, Scored]:
+    """Intended and perceived outcomes of one fold from ``(n, 7)`` probabilities over
+    :data:`INTENDED_LABELS` (a row of nan: no face or unreadable, wrong under both)."""
+    has = ~np.isnan(probs).any(axis=1)
+    top = np.where(has, np.nan_to_num(probs, nan=-1.0).argmax(axis=1), -1)
+    labels = np.asarray(ds.labels, str)
+    names = np.asarray(INTENDED_LABELS, str)
+    pred = np.where(top >= 0, names[np.maximum(top, 0)], "")
+    paths = np.asarray(ds.paths, str)
+    subjects = np.asarray(ds.columns["subject"], str)
+    fold = np.full(len(labels), k, np.int64)
+    intended = Scored(pred == labels, paths, subjects, labels, fold)
+    observed_cols = [INTENDED_LABELS.index(name) for name in OBSERVED_LABELS]
+    keep = labels != "neutral"
+    sub = np.nan_to_num(probs[keep][:, observed_cols], nan=-1.0)
+    pred_p = np.where(has[keep], np.asarray(OBSERVED_LABELS, str)[sub.argmax(axis=1)], "")
+    observed = np.asarray(ds.columns["observer_label"], str)[keep]
+    seen = Scored(pred_p == observed, paths[keep], subjects[keep], observed, fold[keep])
+    return intended, seen
+
+
 def run_folds(
     weights: Sequence[str | Path | None],
     shared: str | Path,
@@ -179,7 +220,8 @@ def run_folds(
     limit: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> FoldsResult:
-    """Score fold ``k``'s model on fold ``k``'s performers, whole pipeline (detect + align).
+    """Score fold ``k``'s model on fold ``k``'s performers, whole pipeline (detect + align,
+    largest face), one pass per photo.
 
     Args:
         weights: one model per fold, in fold order: an export's ``.onnx`` (spec beside it) or
@@ -191,27 +233,34 @@ def run_folds(
         progress: called with a line before each fold.
 
     Raises:
-        ValueError: ``weights`` and ``folds`` differ in length.
+        ValueError: ``weights`` and ``folds`` differ in length, or ``limit`` is below 1.
         WeightsError: an export is missing or does not load.
-        DatasetError: a fold names an unknown performer.
+        DatasetError: a fold names an unknown performer, or a model lacks a posed label
+            (checked for every fold before any model runs).
+        FileNotFoundError: no ``data/taiwanese/labels.csv`` under ``shared``.
     """
     folds = [list(f) for f in (folds if folds is not None else taiwanese_folds())]
     if len(weights) != len(folds):
         raise ValueError(f"{len(folds)} folds need {len(folds)} models, got {len(weights)}")
     shared = Path(shared)
+    sets = [limited(taiwanese_performers(shared, f), limit) for f in folds]
     intended, seen, observers, no_face = [], [], [], {}
-    for k, (w, subjects) in enumerate(zip(weights, folds, strict=True)):
+    for k, (w, ds) in enumerate(zip(weights, sets, strict=True)):
         if progress is not None:
-            progress(f"fold {k}: {len(subjects)} performers, model {w or 'bundled'}")
-        analyzer = protocol_analyzer(w)
-        ds = limited(taiwanese_performers(shared, subjects), limit)
-        r = evaluate(analyzer, ds, detect=True, quality_slices=False, n_boot=0)
-        intended.append(Scored.from_report(r, ds.columns["subject"], k))
+            progress(f"fold {k}: {len(folds[k])} performers, model {w or 'bundled'}")
+        with protocol_analyzer(w) as analyzer:
+            r = evaluate(
+                analyzer, ds, detect=True, quality_slices=False, n_boot=0, labels=INTENDED_LABELS
+            )
+        if r.labels != list(INTENDED_LABELS):  # the model's order differs: reorder the columns
+            probs = r.items["probs"][:, [r.labels.index(n) for n in INTENDED_LABELS]]
+        else:
+            probs = r.items["probs"]
+        a, b = _fold_scores(ds, probs, k)
+        intended.append(a)
+        seen.append(b)
         observers.append(observer_scored(ds, k))
         no_face[k] = r.no_face
-        ds_p = perceived(ds)
-        r_p = evaluate(analyzer, ds_p, detect=True, quality_slices=False, n_boot=0)
-        seen.append(Scored.from_report(r_p, ds_p.columns["subject"], k))
     return FoldsResult(
         [str(w or "bundled") for w in weights],
         folds,
@@ -226,20 +275,36 @@ def compare_folds(a: Scored, b: Scored) -> dict[str, Any]:
     """Paired difference B − A of two recipes scored on the same photos.
 
     The performer is the unit (:func:`~mien.evaluation.paired.by_person`: mean of the
-    per-performer differences, Student t interval, sign-flip p); the image-level bootstrap
-    interval and McNemar's p are given beside it. Each fold's model is one training run, so
-    the performer-level figures hold the variation between the folds' models, though not that
-    of rerunning a fold with another seed.
+    per-performer differences, Student t interval, sign-flip p); the photo-level bootstrap
+    interval and McNemar's p are given beside it, and the difference within each fold. Each
+    fold's performers share one pair of trained models, so training noise is shared within a
+    fold and these intervals and p-values are too narrow for a difference between *recipes*:
+    weigh a difference against the seed spread as well (the model card gives it).
+
+    Returns:
+        ``{"n", "accuracy_a", "accuracy_b", "diff", "diff_ci_images": (lo, hi),
+        "mcnemar_p", "by_performer": by_person's dict, "per_fold": {fold: difference}}``.
 
     Raises:
-        ValueError: the two were not scored on the same photos (performers or labels differ).
+        ValueError: the two were not scored on the same photos (paths, labels or folds
+            differ).
     """
     from mien.evaluation.paired import by_person, mcnemar_exact, paired_interval
 
-    if not (np.array_equal(a.subject, b.subject) and np.array_equal(a.label, b.label)):
-        raise ValueError("the two results were not scored on the same photos in the same order")
+    same = len(a.path) == len(b.path) and all(
+        np.array_equal(x, y) for x, y in ((a.path, b.path), (a.label, b.label), (a.fold, b.fold))
+    )
+    if not same:
+        raise ValueError(
+            f"the two results were not scored on the same photos ({len(a.path)} and "
+            f"{len(b.path)} photos; paths, labels and folds must match in order)"
+        )
     only_a = int((a.correct & ~b.correct).sum())
     only_b = int((b.correct & ~a.correct).sum())
+    per_fold = {
+        int(k): float(b.correct[a.fold == k].mean() - a.correct[a.fold == k].mean())
+        for k in sorted(set(a.fold.tolist()))
+    }
     return {
         "n": len(a.correct),
         "accuracy_a": float(a.correct.mean()),
@@ -248,4 +313,5 @@ def compare_folds(a: Scored, b: Scored) -> dict[str, Any]:
         "diff_ci_images": paired_interval(a.correct, b.correct),
         "mcnemar_p": mcnemar_exact(only_a, only_b),
         "by_performer": by_person(a.correct, b.correct, a.subject),
+        "per_fold": per_fold,
     }

@@ -8,9 +8,10 @@ Policy:
 * With ``detect`` the whole pipeline runs and the **largest** face (box area) is scored; an
   image with **no face** counts as wrong and is listed under ``no_face``.
 * An image that cannot be read counts as wrong and is listed under ``failed``.
-* Only labels present in the set are scored: the model's probabilities are restricted to
-  those labels and renormalised before the argmax, ECE and every other metric. A label the
-  model does not have raises :class:`~mien.errors.DatasetError`.
+* Only labels present in the set are scored (or the ``labels`` given, a superset of them): the
+  model's probabilities are restricted to those labels and renormalised before the argmax, ECE
+  and every other metric. A label the model does not have raises
+  :class:`~mien.errors.DatasetError`.
 * Intervals: percentile bootstrap over images (:mod:`mien.evaluation.bootstrap`); per-class
   recall gets a Wilson score interval (a binomial proportion over that label's images).
 * Slices: by any ``labels.csv`` column (``by``) and by the built-in quality bins of
@@ -107,6 +108,7 @@ def evaluate(
     min_slice_n: int = 20,
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,
+    labels: Sequence[str] | None = None,
 ) -> EvalReport:
     """Score ``analyzer`` on ``dataset``; see the module docstring for the policy.
 
@@ -120,12 +122,19 @@ def evaluate(
         min_slice_n: smallest slice counted in the worst-slice gap.
         batch_size: crops per model call in crop mode.
         progress: called with 1 after each image (for a progress bar).
+        labels: the labels to score over (default: those present in ``dataset``); a fixed
+            set keeps subsets of one collection on one task (e.g. a few photos per fold).
 
     Raises:
-        DatasetError: the set has a label the model lacks, or ``by`` names a missing column.
+        DatasetError: the set has a label the model lacks, a label outside ``labels``, or
+            ``by`` names a missing column.
     """
     names = list(analyzer.expression_names)
-    unknown = sorted(set(dataset.labels) - set(names))
+    if labels is not None:
+        outside = sorted(set(dataset.labels) - set(labels))
+        if outside:
+            raise DatasetError(f"{dataset.root}: label(s) {outside} are not in labels={labels}")
+    unknown = sorted((set(labels) if labels is not None else set(dataset.labels)) - set(names))
     if unknown:
         raise DatasetError(
             f"{dataset.root}: label(s) {unknown} are not among the model's labels {names}"
@@ -136,10 +145,11 @@ def evaluate(
             f"{dataset.root}: no column(s) {missing_cols} to slice by; "
             f"has {sorted(dataset.columns)}"
         )
-    present = [n for n in names if n in set(dataset.labels)]
-    cols = np.asarray([names.index(n) for n in present])
+    wanted = set(labels) if labels is not None else set(dataset.labels)
+    present = [n for n in names if n in wanted]
+    cols = np.asarray([names.index(n) for n in present], np.int64)
     n = len(dataset)
-    y_true = np.asarray([present.index(label) for label in dataset.labels])
+    y_true = np.asarray([present.index(label) for label in dataset.labels], np.int64)
     y_pred = np.full(n, -1)
     probs = np.full((n, len(present)), np.nan, np.float32)
     quality = {c: np.full(n, np.nan) for c in QUALITY_COLUMNS}
