@@ -130,7 +130,8 @@ def main() -> None:
     reused = any(w == "bundled" for w in args.weights) or len(set(args.weights)) < len(folds)
     title = (
         "Taiwanese performers, fold k scored by model k (a model given for several folds, or "
-        "the bundled one, saw some of them: not a held-out figure)"
+        "the bundled one, may have trained on some of them: check before reading this as "
+        "held-out)"
         if reused
         else "Taiwanese performers, each fold scored by the model trained without it"
     )

@@ -113,7 +113,7 @@ def test_performer_folds_script_on_a_tiny_subset(shared, tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "pooled, by performer" in proc.stdout
-    assert "not a held-out figure" in proc.stdout  # the bundled model saw folds 1-3
+    assert "check before reading this as" in proc.stdout  # the bundled model saw folds 1-3
     summary = json.loads(out.read_text())
     assert summary["intended"]["n"] == 12
     assert [f["n"] for f in summary["intended"]["per_fold"].values()] == [3, 3, 3, 3]
