@@ -15,7 +15,16 @@ from mien.evaluation.bootstrap import T_975, macro_f1_rows
 
 
 def mcnemar_exact(only_a: int, only_b: int) -> float:
-    """Two-sided exact McNemar p-value: binomial test of ``only_b`` out of the discordant pairs."""
+    """Two-sided exact McNemar p-value: binomial test of ``only_b`` out of the discordant pairs
+    (McNemar, *Psychometrika* 12, 1947).
+
+    Args:
+        only_a: images only model A got right (>= 0).
+        only_b: images only model B got right (>= 0).
+
+    Returns:
+        p in ``[0, 1]``; 1.0 when no image is discordant.
+    """
     n = only_a + only_b
     if n == 0:
         return 1.0
@@ -27,7 +36,20 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
 def paired_interval(
     right_a: np.ndarray, right_b: np.ndarray, *, n_boot: int = 2000, seed: int = 0
 ) -> tuple[float, float]:
-    """95 % percentile interval of ``mean(right_b) − mean(right_a)`` over image resamples."""
+    """95 % percentile interval of ``mean(right_b) − mean(right_a)`` over image resamples.
+
+    Args:
+        right_a, right_b: ``(n,)`` bool, each model right on each image (same images, n >= 1).
+        n_boot: resamples. seed: for the resampling.
+
+    Returns:
+        ``(low, high)`` in ``[-1, 1]``.
+
+    Raises:
+        ValueError: empty arrays.
+    """
+    if len(right_a) == 0:
+        raise ValueError("paired_interval: no images")
     rng = np.random.default_rng(seed)
     diff = right_b.astype(np.float64) - right_a.astype(np.float64)
     idx = rng.integers(0, len(diff), (n_boot, len(diff)))
@@ -88,8 +110,23 @@ def paired_f1_interval(
     n_boot: int = 2000,
     seed: int = 0,
 ) -> tuple[float, float, float]:
-    """Macro-F1 difference B − A and its 95 % paired bootstrap interval."""
+    """Macro-F1 difference B − A and its 95 % paired bootstrap interval.
+
+    Args:
+        y_true: ``(n,)`` int class indices; pred_a, pred_b: ``(n,)`` int predictions, ``-1``
+            for none (counted wrong). K is one more than the largest index in any of them.
+
+    Returns:
+        ``(difference, low, high)``.
+
+    Raises:
+        ValueError: empty arrays.
+    """
+    if len(y_true) == 0:
+        raise ValueError("paired_f1_interval: no images")
     k = int(y_true.max()) + 1
+    if max(int(pred_a.max()), int(pred_b.max())) >= k:
+        k = max(int(pred_a.max()), int(pred_b.max())) + 1  # a label predicted but never true
     point = macro_f1_rows(y_true[None], pred_b[None], k) - macro_f1_rows(
         y_true[None], pred_a[None], k
     )
