@@ -146,3 +146,29 @@ def test_teacher_probabilities_without_fingerprints_are_used_with_a_warning(tmp_
         mix_teacher_probs(data, tmp_path / "p.npz", alpha=1.0)
     assert "no fer_train.fingerprint; matched by row count only" in caplog.text
     np.testing.assert_allclose(data.fer_train.targets, np.eye(8)[[0, 1]], atol=1e-6)
+
+
+def test_a_cache_for_other_held_out_performers_is_refused(tmp_path):
+    from mien.training.config import TrainConfig
+    from mien.training.data import load_training_data
+
+    rng = np.random.default_rng(3)
+    data = TrainingData(
+        _part(rng, 4, "fer_train"),
+        _part(rng, 2, "v"),
+        np.ones(2, bool),
+        taiwanese_val_subjects=("P02", "P06"),
+    )
+    data.save(tmp_path / "fold.npz")
+    assert TrainingData.load(tmp_path / "fold.npz").taiwanese_val_subjects == ("P02", "P06")
+    ok = TrainConfig.load(
+        None, {"data_cache": str(tmp_path / "fold.npz"), "taiwanese_val_subjects": ["P06", "P02"]}
+    )
+    assert load_training_data(ok).taiwanese_val_subjects == ("P02", "P06")
+    other = TrainConfig.load(None, {"data_cache": str(tmp_path / "fold.npz")})  # fold 0's
+    with pytest.raises(ValueError, match=r"fold.npz: holds out performers \['P02', 'P06'\]"):
+        load_training_data(other)
+    data.taiwanese_val_subjects = None  # a cache from before 0.2.3: not checked
+    data.save(tmp_path / "old.npz")
+    old = TrainConfig.load(None, {"data_cache": str(tmp_path / "old.npz")})
+    assert load_training_data(old).taiwanese_val_subjects is None

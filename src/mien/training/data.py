@@ -265,6 +265,9 @@ class TrainingData:
     taiwanese_train: ArraySet | None = None
     taiwanese_val: ArraySet | None = None
     smiles: ArraySet | None = None
+    taiwanese_val_subjects: tuple[str, ...] | None = None
+    """The performers in ``taiwanese_val`` (kept in a cache, so that a run whose config holds
+    out other performers is refused); ``None`` when unknown (caches from before 0.2.3)."""
 
     @property
     def side(self) -> int:
@@ -297,6 +300,8 @@ class TrainingData:
             "val_clean": self.val_clean,
             "side": np.asarray(self.side, np.int64),
         }
+        if self.taiwanese_val_subjects is not None:
+            arrays["taiwanese_val_subjects"] = np.asarray(self.taiwanese_val_subjects, str)
         for name in PARTS:
             part = getattr(self, name)
             if part is not None:
@@ -328,7 +333,12 @@ class TrainingData:
             parts = {name: part(name) for name in PARTS}
             if parts["fer_train"] is None or parts["val"] is None or "val_clean" not in z:
                 raise ValueError(f"{path}: not a training-data cache (TrainingData.save)")
-            return cls(val_clean=z["val_clean"], **parts)  # type: ignore[arg-type]
+            subjects = (
+                tuple(str(v) for v in z["taiwanese_val_subjects"])
+                if "taiwanese_val_subjects" in z
+                else None
+            )
+            return cls(val_clean=z["val_clean"], **parts, taiwanese_val_subjects=subjects)  # type: ignore[arg-type]
 
 
 def _encode(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -363,7 +373,8 @@ def load_training_data(cfg: TrainConfig) -> TrainingData:
     the first rows of FER+ ``train``.
 
     Raises:
-        ValueError: the cache's crops are not ``cfg.input_size`` px.
+        ValueError: the cache's crops are not ``cfg.input_size`` px, or it holds out other
+            Taiwanese performers than ``cfg.taiwanese_val_subjects``.
     """
     size = cfg.input_size
     if cfg.data_cache:
@@ -372,6 +383,12 @@ def load_training_data(cfg: TrainConfig) -> TrainingData:
             raise ValueError(
                 f"{cfg.data_cache}: crops are {data.side} px, the config's input_size is {size}; "
                 f"pack a cache for it (scripts/pack_training_data.py ... input_size={size})"
+            )
+        held = data.taiwanese_val_subjects
+        if held is not None and sorted(held) != sorted(cfg.taiwanese_val_subjects):
+            raise ValueError(
+                f"{cfg.data_cache}: holds out performers {sorted(held)}, the config "
+                f"{sorted(cfg.taiwanese_val_subjects)}; pack a cache for this split"
             )
     else:
         data = TrainingData(
@@ -386,6 +403,7 @@ def load_training_data(cfg: TrainConfig) -> TrainingData:
                 observer_weight=cfg.taiwanese_observer_weight,
                 size=size,
             )
+            data.taiwanese_val_subjects = tuple(cfg.taiwanese_val_subjects)
         if cfg.smiles_dir:
             data.smiles = load_smiles(cfg.smiles_dir, size=size)
     if cfg.teacher_probs:
