@@ -58,6 +58,10 @@ def _photos(path: Path, what: str) -> Scored:
         ) from e
 
 
+def _p(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def compare(path_a: Path, path_b: Path) -> None:
     """Print the paired difference B − A of two ``--json`` results.
 
@@ -80,9 +84,9 @@ def compare(path_a: Path, path_b: Path) -> None:
             f"{c['accuracy_a']:.3f}",
             f"{c['accuracy_b']:.3f}",
             f"{g['mean_diff']:+.3f} [{g['ci'][0]:+.3f}, {g['ci'][1]:+.3f}] ({g['people']})",
-            f"{g['p_sign_flip']:.3f}",
+            _p(g["p_sign_flip"]),
             f"{c['diff']:+.3f} [{c['diff_ci_images'][0]:+.3f}, {c['diff_ci_images'][1]:+.3f}]",
-            f"{c['mcnemar_p']:.3f}",
+            _p(c["mcnemar_p"]),
             ", ".join(f"{v:+.3f}" for v in c["per_fold"].values()),
         )
     console = Console(width=180)
