@@ -174,16 +174,10 @@ def describe_observers_split(report: EvalReport | None) -> str:
     return "The model scores " + ", ".join(parts) + (" (Wilson intervals). " if wilson else ". ")
 
 
-def observer_reference(
-    shared: str | Path, subjects: Sequence[str] | None = None
-) -> ObserverReference:
-    """The observers' own agreement with the intended labels on the held-out performers (or
-    on the performers in ``subjects``)."""
-    ds = (
-        taiwanese_heldout(Path(shared))
-        if subjects is None
-        else taiwanese_performers(Path(shared), subjects)
-    )
+def observer_reference(shared: str | Path) -> ObserverReference:
+    """The observers' own agreement with the intended labels on the held-out performers (for
+    any folds, see :func:`mien.evaluation.folds.observer_scored`)."""
+    ds = taiwanese_heldout(Path(shared))
     observed = ds.columns["observer_label"]
     hits = [o == t for o, t in zip(observed, ds.labels, strict=True)]
     expressive = [h for h, t in zip(hits, ds.labels, strict=True) if t != "neutral"]
