@@ -17,17 +17,18 @@ from typing import Any
 
 
 def summary(pooled: dict[str, Any]) -> dict[str, Any]:
-    """The figures the card prints from one ``pool_folds`` result, rounded to 4 decimals."""
+    """The figures the card prints from one ``pool_folds`` result (6 decimals, so that the
+    card's 3 are rounded once)."""
     g = pooled["by_performer"]
     return {
         "n": pooled["n"],
         "performers": g["n_groups"],
-        "accuracy": round(pooled["accuracy"], 4),
-        "by_performer": round(g["mean"], 4),
-        "by_performer_ci": [round(v, 4) for v in g["ci"]],
-        "per_fold": {k: round(v["accuracy"], 4) for k, v in pooled["per_fold"].items()},
+        "accuracy": round(pooled["accuracy"], 6),
+        "by_performer": round(g["mean"], 6),
+        "by_performer_ci": [round(v, 6) for v in g["ci"]],
+        "per_fold": {k: round(v["accuracy"], 6) for k, v in pooled["per_fold"].items()},
         "per_class_recall": {
-            k: [round(r, 4), n] for k, (r, n) in pooled["per_class_recall"].items()
+            k: [round(r, 6), n] for k, (r, n) in pooled["per_class_recall"].items()
         },
     }
 

@@ -15,9 +15,8 @@
 #        bash scripts/performer_folds.sh ARM key=value...   the same with overrides, applied
 #            to the data cache and the fine-tune (runs/folds/ARM/f0..f3), e.g.
 #            bash scripts/performer_folds.sh obs0 taiwanese_observer_weight=0
-# About 21 min for the parent and 20 min per pair of folds with their exports, on 2 cores (measured
-# 2026-11-30); a rerun keeps finished
-# runs and exports. Score: python benchmarks/performer_folds.py runs/folds/f?/export/fold?.onnx
+# About 21 min for the parent and 15-17 min per pair of folds with their exports, on 2 cores
+# (measured 2026-11-30); a rerun keeps finished runs and exports. Score: python benchmarks/performer_folds.py runs/folds/f?/export/fold?.onnx
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}

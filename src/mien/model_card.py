@@ -250,7 +250,8 @@ def folds_lines(folds: dict[str, Any]) -> list[str]:
         f"The held-out rows above rest on {n_fixed} performers. To score a recipe on all "
         f"{n_perf}, "
         f"`bash scripts/performer_folds.sh` trains one model per fold ({n_folds} folds, "
-        "`subsets/taiwanese_folds.json`; fold 0 is the held-out set), each from a parent "
+        "`src/mien/evaluation/subsets/taiwanese_folds.json`; fold 0 is the held-out set), each "
+        "from a parent "
         "trained on FER+ alone and fine-tuned without its fold's performers, so no model is "
         "scored on a performer it saw; `benchmarks/performer_folds.py` scores each on its fold "
         "through the whole pipeline. The recipes are shorter than this model's (one run each, "
@@ -273,7 +274,7 @@ def folds_lines(folds: dict[str, Any]) -> list[str]:
         f"the intended one (neutral photos count as misses) | {by_performer(folds_obs)} | "
         f"{per_fold(folds_obs)} | – | – |"
     )
-    return [*lines, ""]
+    return lines
 
 
 def _data_lines(cfg: dict[str, Any]) -> list[str]:
