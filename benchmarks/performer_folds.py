@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mien.errors import MienError
-from mien.evaluation.folds import Scored, compare_folds, pool_folds, run_folds
+from mien.evaluation.folds import Scored, compare_folds, run_folds
 from mien.evaluation.protocol import taiwanese_folds
 from mien.logs import quiet_native_stderr
 
@@ -126,11 +126,7 @@ def main() -> None:
             result = run_folds(args.weights, args.shared, limit=args.limit, progress=console.print)
     except (MienError, OSError) as e:
         ap.error(str(e))
-    pooled = {
-        "intended": pool_folds(result.intended),
-        "perceived": pool_folds(result.perceived),
-        "observers": pool_folds(result.observers),
-    }
+    pooled = result.to_dict()  # the pooled figures, and the per-photo outcomes for --json
     reused = any(w == "bundled" for w in args.weights) or len(set(args.weights)) < len(folds)
     title = (
         "Taiwanese performers, fold k scored by model k (a model given for several folds, or "
@@ -190,7 +186,7 @@ def main() -> None:
     missed = sum(len(v) for v in result.no_face.values())
     console.print(f"photos without a detected face (counted wrong): {missed}")
     if args.json:
-        args.json.write_text(json.dumps(result.to_dict(), indent=2))
+        args.json.write_text(json.dumps(pooled, indent=2))
 
 
 if __name__ == "__main__":
