@@ -195,17 +195,16 @@ def _fold_scores(ds: LabeledDataset, probs: np.ndarray, k: int) -> tuple[Scored,
     """Intended and perceived outcomes of one fold from ``(n, 7)`` probabilities over
     :data:`INTENDED_LABELS` (a row of nan: no face or unreadable, wrong under both)."""
     has = ~np.isnan(probs).any(axis=1)
-    top = np.where(has, np.nan_to_num(probs, nan=-1.0).argmax(axis=1), -1)
+    filled = np.nan_to_num(probs, nan=-1.0)
     labels = np.asarray(ds.labels, str)
-    names = np.asarray(INTENDED_LABELS, str)
-    pred = np.where(top >= 0, names[np.maximum(top, 0)], "")
+    pred = np.where(has, np.asarray(INTENDED_LABELS, str)[filled.argmax(axis=1)], "")
     paths = np.asarray(ds.paths, str)
     subjects = np.asarray(ds.columns["subject"], str)
     fold = np.full(len(labels), k, np.int64)
     intended = Scored(pred == labels, paths, subjects, labels, fold)
     observed_cols = [INTENDED_LABELS.index(name) for name in OBSERVED_LABELS]
     keep = labels != "neutral"
-    sub = np.nan_to_num(probs[keep][:, observed_cols], nan=-1.0)
+    sub = filled[keep][:, observed_cols]
     pred_p = np.where(has[keep], np.asarray(OBSERVED_LABELS, str)[sub.argmax(axis=1)], "")
     observed = np.asarray(ds.columns["observer_label"], str)[keep]
     seen = Scored(pred_p == observed, paths[keep], subjects[keep], observed, fold[keep])
@@ -235,8 +234,8 @@ def run_folds(
     Raises:
         ValueError: ``weights`` and ``folds`` differ in length, or ``limit`` is below 1.
         WeightsError: an export is missing or does not load.
-        DatasetError: a fold names an unknown performer, or a model lacks a posed label
-            (checked for every fold before any model runs).
+        DatasetError: a fold names an unknown performer (checked for every fold before any
+            model runs), or a model lacks a posed label.
         FileNotFoundError: no ``data/taiwanese/labels.csv`` under ``shared``.
     """
     folds = [list(f) for f in (folds if folds is not None else taiwanese_folds())]
@@ -252,10 +251,7 @@ def run_folds(
             r = evaluate(
                 analyzer, ds, detect=True, quality_slices=False, n_boot=0, labels=INTENDED_LABELS
             )
-        if r.labels != list(INTENDED_LABELS):  # the model's order differs: reorder the columns
-            probs = r.items["probs"][:, [r.labels.index(n) for n in INTENDED_LABELS]]
-        else:
-            probs = r.items["probs"]
+        probs = r.items["probs"][:, [r.labels.index(n) for n in INTENDED_LABELS]]  # our order
         a, b = _fold_scores(ds, probs, k)
         intended.append(a)
         seen.append(b)
