@@ -194,7 +194,7 @@ def test_fold_scores_use_fixed_labels_and_one_pass():
     """Perceived predictions are the argmax of the same probabilities over the 6 labels the
     observers had; a photo without a face (nan row) is wrong under both."""
     from mien.evaluation.datasets import LabeledDataset
-    from mien.evaluation.folds import INTENDED_LABELS, _fold_scores
+    from mien.evaluation.folds import INTENDED_LABELS, fold_scores
 
     ds = LabeledDataset(
         Path("."),
@@ -207,7 +207,7 @@ def test_fold_scores_use_fixed_labels_and_one_pass():
     probs[0, INTENDED_LABELS.index("surprise")] = 0.3
     probs[1, INTENDED_LABELS.index("neutral")] = 0.9
     probs[2] = np.nan
-    intended, seen = _fold_scores(ds, probs, 2)
+    intended, seen = fold_scores(ds, probs, 2)
     assert intended.correct.tolist() == [False, True, False]
     assert seen.path.tolist() == ["a.jpg", "c.jpg"]  # the neutral photo has no observed label
     assert seen.correct.tolist() == [True, False]

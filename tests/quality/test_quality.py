@@ -102,3 +102,32 @@ def test_quality_ok_combines_thresholds_and_ignores_unmeasured_pose():
     assert np.isnan(values["yaw"][3])
     unmeasured = assess(boxes, crops, (300, 300), None, t)  # pose not asked for: does not fail
     assert unmeasured["quality_ok"].tolist() == [True, False, True, True]
+
+
+def test_facemesh_landmarks_are_in_image_pixels_and_follow_the_face(analyzer):
+    import cv2
+
+    from mien.quality.pose import MESH_INDICES, MESH_POINTS, FaceMeshPose
+    from tests.helpers import SAMPLES
+
+    image = cv2.imread(str(SAMPLES / "grace_hopper.jpg"))
+    box = analyzer.detector.detect(image).xyxy[:1]
+    shifted = cv2.copyMakeBorder(image, 40, 0, 25, 0, cv2.BORDER_CONSTANT)
+    with FaceMeshPose() as mesh:
+        points = mesh.landmarks(image, box)
+        moved = mesh.landmarks(shifted, box + np.array([25, 40, 25, 40], np.float32))
+        pose = mesh.estimate(image, box)
+        nothing = mesh.landmarks(np.zeros((200, 200, 3), np.uint8), np.array([[50, 50, 150, 150]]))
+    assert points.shape == (1, MESH_POINTS, 3) and points.dtype == np.float32
+    x1, y1, x2, y2 = box[0]
+    inner = points[0, list(MESH_INDICES), :2]  # nose, chin, eye and mouth corners
+    assert ((inner >= [x1 - 5, y1 - 5]) & (inner <= [x2 + 5, y2 + 5])).all()
+    assert points[0, 33, 0] < points[0, 263, 0]  # the image-left eye corner is on the left
+    # the same face 25 px right and 40 px down: the same landmarks, moved by that much
+    shift = moved[0, :, :2] - points[0, :, :2]
+    np.testing.assert_allclose(shift, np.broadcast_to([25, 40], (MESH_POINTS, 2)), atol=1.0)
+    np.testing.assert_allclose(moved[0, :, 2], points[0, :, 2], atol=1.0)
+    # pose is read off six of these landmarks
+    expected = head_pose(inner, (image.shape[1], image.shape[0]))
+    np.testing.assert_allclose(pose[0, 0], expected[0], atol=1e-3)
+    assert np.isnan(nothing).all()

@@ -191,9 +191,21 @@ class FoldsResult:
         }
 
 
-def _fold_scores(ds: LabeledDataset, probs: np.ndarray, k: int) -> tuple[Scored, Scored]:
-    """Intended and perceived outcomes of one fold from ``(n, 7)`` probabilities over
-    :data:`INTENDED_LABELS` (a row of nan: no face or unreadable, wrong under both)."""
+def fold_scores(ds: LabeledDataset, probs: np.ndarray, k: int) -> tuple[Scored, Scored]:
+    """Intended and perceived outcomes of fold ``k`` of a
+    :func:`~mien.evaluation.protocol.taiwanese_performers` set.
+
+    Args:
+        ds: the fold's photos.
+        probs: ``(n, 7)`` probabilities (or any scores) over :data:`INTENDED_LABELS`, one row
+            per photo of ``ds``; a row of NaN (no face, unreadable) is wrong under both.
+        k: the fold's index, recorded in the outcomes.
+
+    Returns:
+        ``(intended, perceived)``: every photo against its intended label (argmax over the 7),
+        and the non-neutral photos against the observers' plurality (argmax over
+        :data:`OBSERVED_LABELS`).
+    """
     has = ~np.isnan(probs).any(axis=1)
     filled = np.nan_to_num(probs, nan=-1.0)
     labels = np.asarray(ds.labels, str)
@@ -252,7 +264,7 @@ def run_folds(
                 analyzer, ds, detect=True, quality_slices=False, n_boot=0, labels=INTENDED_LABELS
             )
         probs = r.items["probs"][:, [r.labels.index(n) for n in INTENDED_LABELS]]  # our order
-        a, b = _fold_scores(ds, probs, k)
+        a, b = fold_scores(ds, probs, k)
         intended.append(a)
         seen.append(b)
         observers.append(observer_scored(ds, k))

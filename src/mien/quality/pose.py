@@ -44,6 +44,9 @@ PITCH_OFFSET_DEG = 14.6
 photos of the Taiwanese set was −14.6° (IQR −17.4 to −12.3) before this correction; the bias
 comes from the generic camera and template, not from the heads."""
 
+MESH_POINTS = 468
+"""Landmarks of FaceMesh without iris refinement (the canonical face model's vertices)."""
+
 MESH_INDICES = (1, 152, 33, 263, 61, 291)
 """FaceMesh landmark indices matching :data:`FACE_3D_TEMPLATE` row by row."""
 
@@ -116,16 +119,19 @@ class FaceMeshPose:
             )
         return self._mesh
 
-    def estimate(self, image: np.ndarray, xyxy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """``(n, 3)`` float32 ``yaw, pitch, roll`` in degrees per box (pitch corrected by
-        :data:`PITCH_OFFSET_DEG`); NaN where FaceMesh finds no face in the crop.
+    def landmarks(
+        self, image: np.ndarray, xyxy: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        """``(n, 468, 3)`` float32 FaceMesh landmarks per box, in the image's pixels: ``x``
+        right, ``y`` down, ``z`` depth on the same scale as ``x`` (smaller is nearer the
+        camera; MediaPipe's convention); NaN rows where FaceMesh finds no face in the crop.
 
         Args:
             image: ``(H, W, 3)`` uint8 BGR.
-            xyxy: ``(n, 4)`` face boxes in pixels.
+            xyxy: ``(n, 4)`` face boxes in pixels; FaceMesh runs on a ``size`` px square crop
+                of side ``margin`` × the box's longer side, centred on the box.
         """
-        out = np.full((len(xyxy), 3), np.nan, np.float32)
-        h_img, w_img = image.shape[:2]
+        out = np.full((len(xyxy), MESH_POINTS, 3), np.nan, np.float32)
         for i, (x1, y1, x2, y2) in enumerate(np.asarray(xyxy, np.float64)):
             side = max(x2 - x1, y2 - y1) * self.margin
             if side < 4:
@@ -139,11 +145,29 @@ class FaceMeshPose:
                 found = self._graph().process(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
             if not found.multi_face_landmarks:
                 continue
-            lm = found.multi_face_landmarks[0].landmark
-            crop_pts = np.array([[lm[k].x * self.size, lm[k].y * self.size] for k in MESH_INDICES])
-            # back to image pixels, then solve with the full image's camera
-            pts = (crop_pts - [self.size / 2 - cx * s, self.size / 2 - cy * s]) / s
-            out[i] = head_pose(pts, (w_img, h_img))
+            lm = found.multi_face_landmarks[0].landmark[:MESH_POINTS]
+            crop_pts = np.array([[p.x, p.y, p.z] for p in lm]) * self.size
+            # back to image pixels (z only scales)
+            crop_pts[:, :2] -= [self.size / 2 - cx * s, self.size / 2 - cy * s]
+            out[i] = crop_pts / s
+        return out
+
+    def estimate(self, image: np.ndarray, xyxy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """``(n, 3)`` float32 ``yaw, pitch, roll`` in degrees per box (pitch corrected by
+        :data:`PITCH_OFFSET_DEG`); NaN where FaceMesh finds no face in the crop.
+
+        Args:
+            image: ``(H, W, 3)`` uint8 BGR.
+            xyxy: ``(n, 4)`` face boxes in pixels.
+        """
+        out = np.full((len(xyxy), 3), np.nan, np.float32)
+        h_img, w_img = image.shape[:2]
+        points = self.landmarks(image, xyxy)
+        for i, pts in enumerate(points):
+            if np.isnan(pts).any():
+                continue
+            # solve with the full image's camera
+            out[i] = head_pose(pts[list(MESH_INDICES), :2].astype(np.float64), (w_img, h_img))
             out[i, 1] += PITCH_OFFSET_DEG
         return out
 
