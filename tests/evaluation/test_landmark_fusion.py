@@ -6,6 +6,7 @@ import importlib.util
 import sys
 
 import numpy as np
+import pytest
 
 from tests.helpers import ROOT
 
@@ -57,3 +58,46 @@ def test_head_learns_a_shape_difference_and_abstains_without_landmarks():
     np.testing.assert_array_equal(lp[2], 0.0)  # no landmarks: no opinion
     fused = lf.fuse(np.array([[0.6, 0.3, 0.1]]), lp[2:])
     np.testing.assert_allclose(fused, np.log([[0.6, 0.3, 0.1]]))
+
+
+def test_a_folds_head_never_trains_on_that_fold(monkeypatch):
+    rng = np.random.default_rng(2)
+    points = [rng.normal(size=(6, 10, 2)) for _ in range(4)]
+    labels = [np.full(6, j, np.int64) for j in range(4)]  # fold j's photos all have label j
+    extra = (rng.normal(size=(3, 10, 2)), np.full(3, 5, np.int64))
+    seen = []
+    monkeypatch.setattr(lf.LandmarkHead, "fit", lambda self, p, y, w: seen.append((p, y, w)))
+    for k in range(4):
+        lf.head_without(k, points, labels, 6)
+        lf.head_without(k, points, labels, 6, extra=extra)
+    for k in range(4):
+        for p, y, _ in seen[2 * k : 2 * k + 2]:
+            assert k not in set(y.tolist())
+            assert not any(np.array_equal(p[i], points[k][0]) for i in range(len(p)))
+        p, y, w = seen[2 * k + 1]  # with extra faces: the folds' rows weigh 5, the others 1
+        np.testing.assert_array_equal(w, [lf.TAIWANESE_WEIGHT] * 18 + [1.0] * 3)
+        assert y[-3:].tolist() == [5, 5, 5]
+
+
+def test_whitened_features_and_few_rows():
+    rng = np.random.default_rng(3)
+    shapes = rng.normal(size=(200, 15, 2))
+    head = lf.LandmarkHead(2, components=6).fit(shapes, rng.integers(0, 2, 200))
+    z = head._features(shapes)
+    np.testing.assert_allclose(z.mean(0), 0.0, atol=1e-9)
+    np.testing.assert_allclose(z.std(0), 1.0, atol=1e-9)  # unit variance on its training rows
+    # fewer rows than components: no component is whitened out of its rank
+    few = lf.LandmarkHead(2, components=64).fit(shapes[:5], np.array([0, 1, 0, 1, 0]))
+    assert few.basis.shape[1] <= 4 and np.abs(few.log_probs(shapes[:5])).max() < 50
+    with pytest.raises(ValueError, match="2 or more"):
+        lf.LandmarkHead(2).fit(np.full((3, 15, 2), np.nan), np.zeros(3, np.int64))
+
+
+def test_set_accuracy_uses_the_sets_labels_and_counts_missing_faces_wrong():
+    names = ("anger", "happiness", "neutral", "contempt")
+    scores = np.array(
+        [[0.1, 0.2, 0.3, 0.9], [0.5, 0.1, 0.2, 0.0], [np.nan] * 4, [0.0, 0.7, 0.2, 0.1]]
+    )
+    # contempt is not in the set: row 0's argmax over the set's labels is neutral
+    labels = ("neutral", "anger", "anger", "happiness")
+    assert lf._set_accuracy(scores, names, labels) == 0.75

@@ -107,7 +107,7 @@ def test_quality_ok_combines_thresholds_and_ignores_unmeasured_pose():
 def test_facemesh_landmarks_are_in_image_pixels_and_follow_the_face(analyzer):
     import cv2
 
-    from mien.quality.pose import MESH_INDICES, MESH_POINTS, FaceMeshPose
+    from mien.quality.pose import MESH_INDICES, MESH_POINTS, PITCH_OFFSET_DEG, FaceMeshPose
     from tests.helpers import SAMPLES
 
     image = cv2.imread(str(SAMPLES / "grace_hopper.jpg"))
@@ -128,6 +128,13 @@ def test_facemesh_landmarks_are_in_image_pixels_and_follow_the_face(analyzer):
     np.testing.assert_allclose(shift, np.broadcast_to([25, 40], (MESH_POINTS, 2)), atol=1.0)
     np.testing.assert_allclose(moved[0, :, 2], points[0, :, 2], atol=1.0)
     # pose is read off six of these landmarks
-    expected = head_pose(inner, (image.shape[1], image.shape[0]))
-    np.testing.assert_allclose(pose[0, 0], expected[0], atol=1e-3)
+    expected = np.array(head_pose(inner, (image.shape[1], image.shape[0])))
+    np.testing.assert_allclose(pose[0], expected + np.array([0, PITCH_OFFSET_DEG, 0]), atol=1e-3)
+    # the same photo 1.5x larger: x, y and z all in that image's pixels, so 1.5x as large
+    big = cv2.resize(image, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
+    with FaceMeshPose() as mesh:
+        scaled = mesh.landmarks(big, box * 1.5)[0] / 1.5
+    np.testing.assert_allclose(scaled[:, :2], points[0, :, :2], atol=2.0)
+    np.testing.assert_allclose(scaled[:, 2], points[0, :, 2], atol=4.0)  # depth is noisier
+    assert np.ptp(points[0, :, 2]) > 20  # depth varies across the face (not all zero)
     assert np.isnan(nothing).all()
