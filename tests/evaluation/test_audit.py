@@ -123,3 +123,21 @@ def test_wilson_interval_by_hand():
     lo, hi = wilson_interval(8, 10)
     assert (lo, hi) == (pytest.approx(0.4902, abs=1e-4), pytest.approx(0.9433, abs=1e-4))
     assert all(np.isnan(wilson_interval(0, 0)))
+
+
+def test_wilson_interval_holds_its_estimate_when_all_right_or_all_wrong():
+    # rounding used to give 0.9999999999999999 for 4 of 4, and a negative error bar in the report
+    for n in range(1, 200):
+        assert wilson_interval(n, n)[1] == 1.0 and wilson_interval(0, n)[0] == 0.0
+        for k in (0, 1, n // 2, n - 1, n):
+            lo, hi = wilson_interval(k, n)
+            assert 0.0 <= lo <= k / n <= hi <= 1.0
+
+
+def test_slice_figure_draws_a_slice_that_is_all_right(tmp_path):
+    from mien.evaluation.report import slice_figure
+
+    table = {"slices": {"a": {"accuracy": 1.0, "n": 4, "ci": [0.51, 0.9999999999999999]},
+                        "b": {"accuracy": 0.0, "n": 3, "ci": [1e-17, 0.56]}}}  # fmt: skip
+    slice_figure("by subject", table).savefig(tmp_path / "s.png")
+    assert (tmp_path / "s.png").stat().st_size > 1000

@@ -201,7 +201,9 @@ def wilson_interval(successes: int, n: int, *, z: float = 1.959964) -> tuple[flo
     inference", *JASA* 22 (1927).
 
     Returns:
-        ``(low, high)`` in ``[0, 1]``; ``(nan, nan)`` when ``n == 0``.
+        ``(low, high)`` in ``[0, 1]`` with ``low <= successes / n <= high`` (exactly 1 when all
+        succeed, exactly 0 when none do: rounding would otherwise leave 0.9999999999999999);
+        ``(nan, nan)`` when ``n == 0``.
     """
     if n <= 0:
         return (float("nan"), float("nan"))
@@ -209,4 +211,9 @@ def wilson_interval(successes: int, n: int, *, z: float = 1.959964) -> tuple[flo
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z / denom * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+    low, high = max(0.0, centre - half), min(1.0, centre + half)
+    if successes >= n:
+        high = 1.0
+    if successes <= 0:
+        low = 0.0
+    return (float(min(low, p)), float(max(high, p)))

@@ -108,7 +108,8 @@ def slice_figure(name: str, table: dict):
     hi = np.array([(slices[k]["ci"] or [a, a])[1] for k, a in zip(keys, acc, strict=True)])
     fig = Figure(figsize=(max(4.0, 0.6 * len(keys) + 2), 3.5), layout="constrained")
     ax = fig.subplots()
-    ax.bar(range(len(keys)), acc, yerr=[acc - lo, hi - acc], capsize=3, color="C0", alpha=0.8)
+    err = [np.clip(acc - lo, 0, None), np.clip(hi - acc, 0, None)]  # never negative
+    ax.bar(range(len(keys)), acc, yerr=err, capsize=3, color="C0", alpha=0.8)
     ax.set_xticks(
         range(len(keys)),
         [f"{k}\nn={slices[k]['n']}" for k in keys],
