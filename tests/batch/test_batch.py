@@ -193,3 +193,20 @@ def test_ray_engine_gives_the_same_rows(inputs, reference, tmp_path):
         sorted(p.name for p in (out / "parts").iterdir()),
         sorted(p.name for p in (reference / "parts").iterdir()),
     )
+
+
+def test_a_second_run_on_the_same_folder_is_refused_while_the_first_holds_it(inputs, tmp_path):
+    from mien.batch.manifest import Manifest
+
+    out = tmp_path / "busy"
+    config = BatchOptions().config()
+    with Manifest(out, config):  # a run in progress (any process: flock is per open file)
+        with pytest.raises(ManifestError, match=r"another mien batch is writing to this folder"):
+            run_batch(inputs[:1], out, BatchOptions())
+        with Manifest(out, config, lock=False) as reader:  # reading the manifest is fine
+            assert reader.rows() == []
+    assert run_batch(inputs[-2:-1], out, BatchOptions()) == {"done": 1}  # free once it ends
+    with pytest.raises(ManifestError, match="another configuration"):
+        Manifest(out, BatchOptions(every=2).config())
+    with Manifest(out, config):  # a refused configuration does not keep the lock
+        pass

@@ -17,13 +17,35 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from mien.errors import MienError
 
 
 class ManifestError(MienError, ValueError):
     """The output folder belongs to another configuration, or its manifest is unreadable."""
+
+
+def _take_lock(path: Path) -> IO[bytes] | None:
+    """Open ``path`` and hold an exclusive, non-blocking ``flock`` on it.
+
+    Raises:
+        ManifestError: another process holds it.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; runs are not guarded against each other
+        return None
+    handle = open(path, "ab")  # held open until Manifest.close
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ManifestError(
+            f"{path.parent}: another mien batch is writing to this folder (it holds {path.name});"
+            " wait for it to finish, or give another --out"
+        ) from None
+    return handle
 
 
 def _stamp(path: str | Path) -> str:
@@ -70,14 +92,20 @@ class Manifest:
         out_dir: the batch output folder (created).
         config: what defines the outputs (model, sampling, schema); stored on first use and
             compared on every later open.
+        lock: hold ``DIR/.lock`` (an exclusive ``flock``) until :meth:`close`, so that two
+            runs never write one folder at once (they would redo each other's inputs and
+            record false failures). The OS drops the lock when a process dies, so a killed
+            run leaves none behind. Not taken on systems without ``fcntl`` (Windows).
 
     Raises:
-        ManifestError: the folder was made with a different ``config``.
+        ManifestError: the folder was made with a different ``config``, or another process
+            holds its lock.
     """
 
-    def __init__(self, out_dir: str | Path, config: dict[str, Any]) -> None:
+    def __init__(self, out_dir: str | Path, config: dict[str, Any], *, lock: bool = True) -> None:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = _take_lock(self.out_dir / ".lock") if lock else None
         self.path = self.out_dir / "manifest.sqlite"
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -96,6 +124,7 @@ class Manifest:
         elif row[0] != wanted:
             old, new = json.loads(row[0]), config
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            self.close()  # let go of the lock before refusing
             raise ManifestError(
                 f"{self.out_dir} holds a batch made with another configuration "
                 f"(differs in {diff}); use a new --out folder or the same options"
@@ -164,6 +193,9 @@ class Manifest:
 
     def close(self) -> None:
         self._db.close()
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the flock
+            self._lock = None
 
     def __enter__(self) -> Manifest:
         return self

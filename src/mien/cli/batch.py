@@ -144,7 +144,7 @@ def batch(
     if counts.get("failed"):
         from mien.batch.manifest import Manifest, input_id
 
-        with Manifest(out, options.config()) as manifest:
+        with Manifest(out, options.config(), lock=False) as manifest:  # read only
             failed = [r for r in manifest.rows() if r["state"] == "failed"]
         wanted = {input_id(p) for p in inputs}  # by id: the stored spelling may differ
         err.print("failed inputs:", style="red")
