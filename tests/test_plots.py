@@ -30,3 +30,21 @@ def test_rows_without_a_model_column_still_plot():
     assert [ax.get_title() for ax in fig.axes] == ["a.mp4 · track 1 · 4 frames"]
     (legend,) = fig.legends  # one figure legend (below the panels, clear of every title)
     assert [t.get_text() for t in legend.get_texts()] == list(EXPRESSIONS)
+
+
+def test_a_track_that_goes_unseen_is_drawn_with_a_break():
+    import numpy as np
+
+    from mien.plots import frame_step, with_gaps
+
+    t = np.array([0.0, 0.1, 0.2, 0.7, 0.8])  # unseen from 0.3 to 0.6 s
+    times, cut = with_gaps(t, frame_step(np.arange(10) / 10))
+    np.testing.assert_allclose(times, [0.0, 0.1, 0.2, 0.45, 0.7, 0.8])
+    np.testing.assert_array_equal(np.isnan(cut([1, 2, 3, 4, 5])), [0, 0, 0, 1, 0, 0])
+    assert frame_step(np.array([2.0])) == float("inf")  # one frame: nothing to break
+    seen = rows("m", 10)
+    seen = seen[(seen["timestamp_s"] < 0.25) | (seen["timestamp_s"] > 0.65)]
+    unseen = rows("m", 10).iloc[3:7].assign(status="no_face", track_id=float("nan"))
+    fig = plot_tracks(pd.concat([seen, unseen]))
+    ys = fig.axes[0].lines[0].get_ydata()
+    assert len(ys) == 7 and np.isnan(ys[3]) and not np.isnan(np.delete(ys, 3)).any()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,12 +48,40 @@ def read_rows(path: str | Path) -> pd.DataFrame:
     return df
 
 
+def frame_step(timestamps_s: np.ndarray) -> float:
+    """The median step in seconds between a source's sampled frames (``inf`` with fewer than
+    two distinct timestamps)."""
+    t = np.unique(np.asarray(timestamps_s, np.float64))
+    return float(np.median(np.diff(t))) if len(t) > 1 else float("inf")
+
+
+def with_gaps(
+    t: np.ndarray, step_s: float, *, tolerance: float = 1.5
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """Times of one track with a break wherever it skips more than ``tolerance`` steps.
+
+    Args:
+        t: ``(n,)`` sorted timestamps in seconds.
+        step_s: the source's frame step (:func:`frame_step`).
+
+    Returns:
+        ``(times, cut)``: times with one midpoint added inside each gap, and a function that
+        puts NaN at those points of an ``(n,)`` series (matplotlib breaks a line at NaN).
+    """
+    t = np.asarray(t, np.float64)
+    at = np.flatnonzero(np.diff(t) > tolerance * step_s) + 1
+    times = np.insert(t, at, (t[at - 1] + t[at]) / 2)
+    return times, lambda values: np.insert(np.asarray(values, np.float64), at, np.nan)
+
+
 def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = None) -> Figure:
     """One panel per track: each label's probability (y, 0–1) against time in seconds (x).
 
     Smoothed probabilities (``ps_*``) are drawn solid and the raw per-frame ones (``p_*``)
     faint. Tracks are taken per source (and per model, when rows of several models were
-    joined), longest first, at most ``max_tracks``; each panel names its model.
+    joined), longest first, at most ``max_tracks``; each panel names its model. A line breaks
+    where its track was not seen for more than 1.5 sampled frames (the source's median step
+    between frames), so a gap is never drawn as if the face had been there.
 
     Raises:
         DatasetError: the rows hold no tracked faces (e.g. still images only).
@@ -69,13 +100,15 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     colours = [f"C{i}" for i in range(len(labels))]
     for ax, ((source, model, track), rows) in zip(axes, groups, strict=True):
         rows = rows.sort_values("timestamp_s")
-        t = rows["timestamp_s"].to_numpy()
+        sampled = df.loc[df["source"] == source, "timestamp_s"].dropna().unique()
+        t, cut = with_gaps(rows["timestamp_s"].to_numpy(), frame_step(sampled))
         for label, colour in zip(labels, colours, strict=True):
+            raw = cut(rows[f"p_{label}"])
             if f"ps_{label}" in rows and rows[f"ps_{label}"].notna().any():
-                ax.plot(t, rows[f"p_{label}"], color=colour, alpha=0.25, linewidth=0.8)
-                ax.plot(t, rows[f"ps_{label}"], color=colour, linewidth=1.6, label=label)
+                ax.plot(t, raw, color=colour, alpha=0.25, linewidth=0.8)
+                ax.plot(t, cut(rows[f"ps_{label}"]), color=colour, linewidth=1.6, label=label)
             else:
-                ax.plot(t, rows[f"p_{label}"], color=colour, linewidth=1.2, label=label)
+                ax.plot(t, raw, color=colour, linewidth=1.2, label=label)
         ax.set_ylim(-0.03, 1.03)  # lines at exactly 0 or 1 stay visible
         ax.set_ylabel("probability")
         ax.set_title(
