@@ -132,6 +132,7 @@ def test_summary_goes_to_stderr(tmp_path):
         (["--model", "nope"], "model must be one of"),
         (["-o", "out.xyz"], "unknown suffix .xyz"),
         (["--annotate", "one.png"], "give a folder for annotated images"),
+        (["--annotate", "one.mp4"], "but the input is an image; give a folder"),
     ],
 )
 def test_bad_options_exit_2(args, match):

@@ -20,6 +20,7 @@ from mien.cli.common import (
     err,
     fail,
     make_analyzer,
+    plural,
     progress,
     relative_name,
     resolve_format,
@@ -296,7 +297,8 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
             f"(the video lasts {info.duration_s or 0:.1f} s)",
             style="yellow",
         )
-    run.summary.append((str(path), str(n_faces), f"video: {n_frames} frames, {len(tracks)} tracks"))
+    seen = f"video: {plural(n_frames, 'frame')}, {plural(len(tracks), 'track')}"
+    run.summary.append((str(path), str(n_faces), seen))
 
 
 def _labels(rows: list[dict[str, Any]]) -> str:
@@ -333,6 +335,11 @@ def _check_outputs(
         if annotate.suffix.lower() in VIDEO_SUFFIXES - set(VIDEO_OUT_SUFFIXES):
             return f"--annotate {annotate}: annotated videos are written as .mp4, .mkv or .mov"
         if annotate.suffix.lower() in VIDEO_OUT_SUFFIXES:
+            if len(files) == 1 and not videos:
+                return (
+                    f"--annotate {annotate} names a video file, but the input is an image; "
+                    "give a folder for annotated images"
+                )
             if len(videos) != 1 or len(files) != 1:
                 return (
                     f"--annotate {annotate} names one video file; give a folder for several inputs"

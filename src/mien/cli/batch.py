@@ -15,6 +15,7 @@ from mien.cli.common import (
     check_weights,
     err,
     fail,
+    plural,
     progress,
     unwritable,
 )
@@ -153,7 +154,7 @@ def batch(
     _warn_foreign_parts(out, inputs)
     err.print(
         f"{counts.get('done', 0)} done, {counts.get('failed', 0)} failed, "
-        f"{stats['frames']} frames this run in {elapsed:.1f} s → {out}"
+        f"{plural(stats['frames'], 'frame')} this run in {elapsed:.1f} s → {out}"
     )
     raise typer.Exit(1 if counts.get("failed") else 0)
 

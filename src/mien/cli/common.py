@@ -161,6 +161,11 @@ def unwritable(path: Path, option: str, *, folder: bool = False) -> str | None:
     return None
 
 
+def plural(n: int, word: str) -> str:
+    """``"1 frame"``, ``"2 frames"``, ``"0 frames"``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``error: message`` on stderr and exit with ``code``."""
     err.print(Text.assemble(("error:", "red"), " ", message))

@@ -22,6 +22,7 @@ from mien.cli.common import (
     err,
     fail,
     make_analyzer,
+    plural,
     resolve_format,
     unwritable,
 )
@@ -193,5 +194,8 @@ def watch(
         )
         failed = True
     if not quiet:
-        err.print(f"stopped: {n_frames} frames, {n_faces} faces, {stream.reconnects} reconnects")
+        err.print(
+            f"stopped: {plural(n_frames, 'frame')}, {plural(n_faces, 'face')}, "
+            f"{plural(stream.reconnects, 'reconnect')}"
+        )
     raise typer.Exit(1 if failed else 0)
