@@ -378,3 +378,20 @@ def test_batch_lists_a_failed_input_however_its_path_is_spelled(tmp_path, monkey
     assert result.exit_code == 1
     listed = result.stderr.split("failed inputs:")[1].split("\n")[1]
     assert listed.startswith("  broken.jpg: ")  # stored as first given; listed all the same
+
+
+def test_summary_says_why_a_face_abstained():
+    from mien.cli.analyze import _labels
+
+    ok = {"status": "ok", "label": "happiness", "label_probability": 0.98}
+    rows = [
+        {**ok, "abstained": True, "quality_ok": np.False_},
+        {**ok, "label_probability": 0.41, "abstained": True, "quality_ok": True},
+        {**ok, "abstained": False, "quality_ok": True},
+        {"status": "no_face"},
+    ]
+    assert _labels(rows) == (
+        "happiness 0.98 (abstained: quality flags), happiness 0.41 (abstained: low confidence), "
+        "happiness 0.98"
+    )
+    assert _labels([{"status": "no_face"}]) == "no face"

@@ -302,9 +302,16 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
 
 
 def _labels(rows: list[dict[str, Any]]) -> str:
+    def why(row: dict[str, Any]) -> str:
+        if not row["abstained"]:
+            return ""
+        quality_ok = row.get("quality_ok")
+        if quality_ok is not None and not quality_ok:  # None: quality not measured
+            return " (abstained: quality flags)"
+        return " (abstained: low confidence)"
+
     text = ", ".join(
-        f"{row['label']} {row['label_probability']:.2f}"
-        + (" (abstained)" if row["abstained"] else "")
+        f"{row['label']} {row['label_probability']:.2f}{why(row)}"
         for row in rows
         if row["status"] == "ok"
     )
