@@ -395,3 +395,18 @@ def test_summary_says_why_a_face_abstained():
         "happiness 0.98"
     )
     assert _labels([{"status": "no_face"}]) == "no face"
+
+
+def test_serve_passes_its_limits_to_the_service(monkeypatch):
+    import uvicorn
+
+    import mien.service
+
+    seen = {}
+    monkeypatch.setattr(mien.service, "create_app", lambda settings: seen.setdefault("s", settings))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.setdefault("run", kw))
+    result = runner.invoke(app, ["serve", "--max-pixels", "1234", "--max-upload-mb", "2"])
+    assert result.exit_code == 0, result.output
+    settings = seen["s"]
+    assert settings.max_pixels == 1234 and settings.max_upload_bytes == 2 * 1024 * 1024
+    assert seen["run"]["host"] == "127.0.0.1"

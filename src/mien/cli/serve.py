@@ -21,6 +21,10 @@ def serve(
     ] = 8,
     max_upload_mb: Annotated[float, typer.Option(min=0.01, help="Largest upload, MiB.")] = 10.0,
     timeout: Annotated[float, typer.Option(min=0.1, help="Per-request timeout, seconds.")] = 30.0,
+    max_pixels: Annotated[
+        int,
+        typer.Option(min=1, help="Largest image or stream frame, in pixels (bomb guard; 413)."),
+    ] = 40_000_000,
     model: ModelName = DEFAULT_MODEL,
     weights: Weights = None,
 ) -> None:
@@ -39,6 +43,7 @@ def serve(
         max_inflight=max_inflight,
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         timeout_s=timeout,
+        max_pixels=max_pixels,
     )
     with quiet_native_stderr():
         app = create_app(settings)
