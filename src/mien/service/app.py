@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mien.errors import ImageError, ImageTooLargeError
 from mien.export.rows import SCHEMA_VERSION
+from mien.logs import quiet_native_stderr
 from mien.service.schemas import AnalyzeOut, ErrorOut, FaceOut, FrameOut, HealthOut, ModelOut
 from mien.types import FrameResult
 from mien.weights import DEFAULT_MODEL, sha256_of
@@ -145,17 +146,18 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         analyzers = []
         workers = max(1, settings.workers)
         threads = max(1, (os.cpu_count() or 1) // workers)  # no oversubscription across workers
-        for _ in range(workers):
-            a = Analyzer(
-                settings.model,
-                weights=settings.weights,
-                max_pixels=settings.max_pixels,
-                pose=settings.pose,
-                threads=threads,
-            )
-            a.warm_up()
-            analyzers.append(a)
-            pool.put_nowait(a)
+        with quiet_native_stderr():  # MediaPipe's and TF Lite's start-up lines, per worker
+            for _ in range(workers):
+                a = Analyzer(
+                    settings.model,
+                    weights=settings.weights,
+                    max_pixels=settings.max_pixels,
+                    pose=settings.pose,
+                    threads=threads,
+                )
+                a.warm_up()
+                analyzers.append(a)
+                pool.put_nowait(a)
         spec = analyzers[0].expression.spec
         state.update(
             pool=pool,
