@@ -410,3 +410,18 @@ def test_serve_passes_its_limits_to_the_service(monkeypatch):
     settings = seen["s"]
     assert settings.max_pixels == 1234 and settings.max_upload_bytes == 2 * 1024 * 1024
     assert seen["run"]["host"] == "127.0.0.1"
+
+
+def test_a_start_past_the_end_of_a_video_says_so(tmp_path):
+    from tests.helpers import write_clip
+
+    clip = write_clip(
+        tmp_path / "short.mp4", [(np.full((64, 64, 3), 90, np.uint8), i / 10) for i in range(10)]
+    )
+    result = runner.invoke(
+        app, ["analyze", str(clip), "--start", "10", "-q", "-o", str(tmp_path / "r.csv")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "short.mp4: no frames from --start 10 s to the end (the video lasts 0.9 s)" in (
+        result.stderr
+    )  # ten frames 0.1 s apart: the last starts at 0.9 s

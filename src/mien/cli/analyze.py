@@ -291,9 +291,9 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
         bar.remove_task(task)
     run.n_faces += n_faces
     if n_frames == 0 and not any(r[0] == str(path) for r in run.summary):
+        until = "the end" if o["end_s"] is None else f"--end {o['end_s']:g} s"
         err.print(
-            f"{path}: no frames between --start {o['start_s']:g} s and --end "
-            f"{'its end' if o['end_s'] is None else str(o['end_s']) + ' s'} "
+            f"{path}: no frames from --start {o['start_s']:g} s to {until} "
             f"(the video lasts {info.duration_s or 0:.1f} s)",
             style="yellow",
         )
