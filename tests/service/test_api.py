@@ -142,3 +142,16 @@ def test_websocket_stream_tracks_faces(client):
     assert answers[2]["faces"][0]["smoothed"] is not None
     assert bad["error"] == "bad_image" and bad["frame_index"] == 3
     np.testing.assert_allclose(answers[0]["faces"][0]["x1"], answers[1]["faces"][0]["x1"], atol=1)
+
+
+def test_a_video_upload_is_told_where_videos_go(client, tmp_path):
+    from tests.helpers import write_clip
+
+    clip = write_clip(
+        tmp_path / "c.mp4", [(np.zeros((32, 32, 3), np.uint8), i / 10) for i in range(3)]
+    )
+    r = post(client, clip.read_bytes(), "c.mp4")
+    assert r.status_code == 400 and r.json()["error"] == "bad_image"
+    assert "this looks like a video: send its frames to WS /v1/stream" in r.json()["detail"]
+    r = post(client, b"hello, not an image")
+    assert "video" not in r.json()["detail"]

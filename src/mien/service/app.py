@@ -133,6 +133,18 @@ class ServiceError(Exception):
         super().__init__(detail)
 
 
+def _looks_like_video(data: bytes) -> bool:
+    """The first bytes of an MP4/MOV (``ftyp`` box), Matroska/WebM or AVI file."""
+    return (
+        (
+            data[4:8] == b"ftyp"
+            and data[8:12] not in (b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1")
+        )
+        or data[:4] == b"\x1a\x45\xdf\xa3"
+        or (data[:4] == b"RIFF" and data[8:12] == b"AVI ")
+    )
+
+
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """The mien web app. Use ``with TestClient(create_app()) as client`` in tests."""
     settings = settings or ServiceSettings()
@@ -267,7 +279,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             except ImageTooLargeError as err:
                 raise ServiceError(413, "too_large", str(err)) from err
             except ImageError as err:
-                raise ServiceError(400, "bad_image", str(err)) from err
+                hint = (
+                    "; this looks like a video: send its frames to WS /v1/stream, or run "
+                    "`mien analyze` on the file"
+                    if _looks_like_video(data)
+                    else ""
+                )
+                raise ServiceError(400, "bad_image", f"{err}{hint}") from err
         return AnalyzeOut(**analysis_fields(result))
 
     @app.get("/v1/health", response_model=HealthOut)
