@@ -254,8 +254,9 @@ def folds_lines(folds: dict[str, Any]) -> list[str]:
         "from a parent "
         "trained on FER+ alone and fine-tuned without its fold's performers, so no model is "
         "scored on a performer it saw; `benchmarks/performer_folds.py` scores each on its fold "
-        "through the whole pipeline. The recipes are shorter than this model's (one run each, "
-        "no weight average; the rows say how), so the figures describe the family of recipes, "
+        "through the whole pipeline. The recipes are simpler than this model's (one run each, "
+        "no weight average, most also shorter; the rows say how), so the figures describe the "
+        "family of recipes, "
         f"not these weights. Accuracy is the mean of the {n_perf} performers' accuracies with a "
         "Student t interval; then the accuracy of each fold in order. Each fold's performers "
         "share one trained model, so the interval holds no training noise.",
