@@ -117,10 +117,12 @@ def test_facemesh_landmarks_are_in_image_pixels_and_follow_the_face(analyzer):
         points = mesh.landmarks(image, box)
         moved = mesh.landmarks(shifted, box + np.array([25, 40, 25, 40], np.float32))
         pose = mesh.estimate(image, box)
+        picked = mesh.landmarks(image, box, MESH_INDICES)
         nothing = mesh.landmarks(np.zeros((200, 200, 3), np.uint8), np.array([[50, 50, 150, 150]]))
     assert points.shape == (1, MESH_POINTS, 3) and points.dtype == np.float32
     x1, y1, x2, y2 = box[0]
     inner = points[0, list(MESH_INDICES), :2]  # nose, chin, eye and mouth corners
+    np.testing.assert_array_equal(picked[0], points[0, list(MESH_INDICES)])
     assert ((inner >= [x1 - 5, y1 - 5]) & (inner <= [x2 + 5, y2 + 5])).all()
     assert points[0, 33, 0] < points[0, 263, 0]  # the image-left eye corner is on the left
     # the same face 25 px right and 40 px down: the same landmarks, moved by that much

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import cv2
@@ -120,9 +121,12 @@ class FaceMeshPose:
         return self._mesh
 
     def landmarks(
-        self, image: np.ndarray, xyxy: npt.NDArray[np.float32]
+        self,
+        image: np.ndarray,
+        xyxy: npt.NDArray[np.float32],
+        indices: Sequence[int] | None = None,
     ) -> npt.NDArray[np.float32]:
-        """``(n, 468, 3)`` float32 FaceMesh landmarks per box, in the image's pixels: ``x``
+        """``(n, P, 3)`` float32 FaceMesh landmarks per box, in the image's pixels: ``x``
         right, ``y`` down, ``z`` depth on the same scale as ``x`` (smaller is nearer the
         camera; MediaPipe's convention); NaN rows where FaceMesh finds no face in the crop.
 
@@ -130,8 +134,10 @@ class FaceMeshPose:
             image: ``(H, W, 3)`` uint8 BGR.
             xyxy: ``(n, 4)`` face boxes in pixels; FaceMesh runs on a ``size`` px square crop
                 of side ``margin`` × the box's longer side, centred on the box.
+            indices: the landmarks to return, in this order (default: all ``P = 468``).
         """
-        out = np.full((len(xyxy), MESH_POINTS, 3), np.nan, np.float32)
+        wanted = list(range(MESH_POINTS)) if indices is None else list(indices)
+        out = np.full((len(xyxy), len(wanted), 3), np.nan, np.float32)
         for i, (x1, y1, x2, y2) in enumerate(np.asarray(xyxy, np.float64)):
             side = max(x2 - x1, y2 - y1) * self.margin
             if side < 4:
@@ -145,8 +151,8 @@ class FaceMeshPose:
                 found = self._graph().process(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
             if not found.multi_face_landmarks:
                 continue
-            lm = found.multi_face_landmarks[0].landmark[:MESH_POINTS]
-            crop_pts = np.array([[p.x, p.y, p.z] for p in lm]) * self.size
+            lm = found.multi_face_landmarks[0].landmark
+            crop_pts = np.array([[lm[k].x, lm[k].y, lm[k].z] for k in wanted]) * self.size
             # back to image pixels (z only scales)
             crop_pts[:, :2] -= [self.size / 2 - cx * s, self.size / 2 - cy * s]
             out[i] = crop_pts / s
@@ -162,12 +168,12 @@ class FaceMeshPose:
         """
         out = np.full((len(xyxy), 3), np.nan, np.float32)
         h_img, w_img = image.shape[:2]
-        points = self.landmarks(image, xyxy)
+        points = self.landmarks(image, xyxy, MESH_INDICES)
         for i, pts in enumerate(points):
             if np.isnan(pts).any():
                 continue
             # solve with the full image's camera
-            out[i] = head_pose(pts[list(MESH_INDICES), :2].astype(np.float64), (w_img, h_img))
+            out[i] = head_pose(pts[:, :2].astype(np.float64), (w_img, h_img))
             out[i, 1] += PITCH_OFFSET_DEG
         return out
 
