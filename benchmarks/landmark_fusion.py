@@ -49,7 +49,7 @@ from mien.evaluation.protocol import limited, protocol_analyzer, taiwanese_folds
 from mien.evaluation.protocol import taiwanese_performers as performers
 from mien.io import read_image
 from mien.logs import quiet_native_stderr
-from mien.quality.pose import FaceMeshPose
+from mien.quality.pose import MESH_POINTS, FaceMeshPose
 
 ROOT = Path(__file__).resolve().parents[1]
 TAIWANESE_WEIGHT = 5.0
@@ -83,10 +83,11 @@ def look(weights: str | None, ds: LabeledDataset, *, detect: bool, cnn: bool = T
     """
     if detect and not cnn:
         raise ValueError("cnn=False is for crop mode; with detect the pipeline runs the CNN")
-    with protocol_analyzer(weights) as analyzer, FaceMeshPose() as mesh:
+    # no head pose in the pipeline pass: FaceMesh runs once per face, below
+    with protocol_analyzer(weights, pose=False) as analyzer, FaceMeshPose() as mesh:
         names = tuple(analyzer.expression_names)
         probs = np.full((len(ds), len(names)), np.nan, np.float32)
-        points = np.full((len(ds), 468, 2), np.nan, np.float32)
+        points = np.full((len(ds), MESH_POINTS, 2), np.nan, np.float32)
         for i, rel in enumerate(ds.paths):
             try:
                 img = read_image(ds.root / rel, max_pixels=analyzer.max_pixels)

@@ -212,8 +212,4 @@ def wilson_interval(successes: int, n: int, *, z: float = 1.959964) -> tuple[flo
     centre = (p + z * z / (2 * n)) / denom
     half = z / denom * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     low, high = max(0.0, centre - half), min(1.0, centre + half)
-    if successes >= n:
-        high = 1.0
-    if successes <= 0:
-        low = 0.0
-    return (float(min(low, p)), float(max(high, p)))
+    return (float(min(low, p)), float(max(high, p)))  # p itself at the ends, not 1 - 1e-16

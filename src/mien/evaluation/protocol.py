@@ -268,19 +268,20 @@ def select_sets(shared: str | Path, names: list[str] | None = None) -> list[Prot
     return sets
 
 
-def protocol_analyzer(weights: str | Path | None) -> Analyzer:
+def protocol_analyzer(weights: str | Path | None, *, pose: bool = True) -> Analyzer:
     """An :class:`Analyzer` for the bundled model (``None`` or ``"bundled"``) or for an
     exported ONNX file, which must have its spec JSON (same stem) beside it, so that its
     labels, temperature, logit bias and checksum are the ones it was exported with.
+    ``pose=False`` skips head pose (FaceMesh): probabilities are the same, abstention may not be.
 
     Raises:
         WeightsError: the file or its spec is missing, or the model does not load.
     """
     if weights is None or str(weights) == "bundled":
-        return Analyzer()
+        return Analyzer(pose=pose)
     path = check_export(weights)
     try:
-        return Analyzer(weights=path)
+        return Analyzer(weights=path, pose=pose)
     except WeightsError:
         raise
     except Exception as e:  # onnxruntime's own errors for a file that is not a model
