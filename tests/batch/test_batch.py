@@ -210,3 +210,20 @@ def test_a_second_run_on_the_same_folder_is_refused_while_the_first_holds_it(inp
         Manifest(out, BatchOptions(every=2).config())
     with Manifest(out, config):  # a refused configuration does not keep the lock
         pass
+
+
+def test_analyzer_options_reach_the_workers_and_join_the_configuration(inputs, reference, tmp_path):
+    photos = [p for p in inputs if p.name in ("grace_hopper.jpg", "astronaut.jpg")]
+    old_keys = {"model", "detector", "every", "fps", "start_s", "end_s", "tau"}
+    assert set(BatchOptions().config()) == old_keys | {"weights_sha256", "schema"}  # resumable
+    out = tmp_path / "no_pose"
+    assert run_batch(photos, out, BatchOptions(pose=False)) == {"done": 2}
+    no_pose, ref = table(out), table(reference)
+    ref = ref[ref["source"].isin(no_pose["source"])].reset_index(drop=True)
+    assert no_pose["yaw"].isna().all() and ref["yaw"].notna().all()
+    pd.testing.assert_series_equal(no_pose["label"], ref["label"])  # same faces, same labels
+    with pytest.raises(ManifestError, match=r"differs in \['pose'\]"):
+        run_batch(photos, out, BatchOptions())
+    capped = tmp_path / "capped"
+    assert run_batch(photos, capped, BatchOptions(max_pixels=1000)) == {"failed": 2}
+    assert table(capped)["error"].str.contains("pixels").all()

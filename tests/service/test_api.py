@@ -66,7 +66,7 @@ def test_photos_from_the_shared_set(client):
 @pytest.mark.parametrize(
     ("data", "status", "error"),
     [
-        (b"", 422, "empty"),
+        (b"", 400, "empty"),  # a file, but no image: like an unreadable one
         (b"hello, not an image", 400, "bad_image"),
         (encode(Image.new("RGB", (64, 64)), "JPEG")[:150], 400, "bad_image"),
         (png_with_size(6000, 6000), 413, "too_large"),  # 36 MP > the 20 MP cap

@@ -20,6 +20,7 @@ from typing import Any
 
 from mien.batch.manifest import Manifest
 from mien.batch.work import init_worker, process_in_worker
+from mien.io import DEFAULT_MAX_PIXELS
 from mien.weights import DEFAULT_MODEL
 
 
@@ -34,6 +35,10 @@ class BatchOptions:
         detector: BlazeFace mode.
         every, fps, start_s, end_s: video sampling (as ``mien analyze``).
         tau: smoothing time constant, seconds.
+        min_confidence: detector score threshold in [0, 1].
+        max_pixels: images with more pixels are refused (an ``error`` row).
+        pose: measure head pose (FaceMesh); ``False`` leaves the pose columns empty.
+        pose_interval_s: videos: each track's head pose at most once per this many seconds.
     """
 
     model: str = DEFAULT_MODEL
@@ -44,6 +49,22 @@ class BatchOptions:
     start_s: float = 0.0
     end_s: float | None = None
     tau: float = 0.5
+    min_confidence: float = 0.5
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    pose: bool = True
+    pose_interval_s: float = 0.2
+
+    def analyzer_kwargs(self) -> dict[str, Any]:
+        """The :class:`~mien.pipeline.Analyzer` arguments each worker loads its model with."""
+        return {
+            "model": self.model,
+            "weights": self.weights,
+            "detector": self.detector,
+            "min_confidence": self.min_confidence,
+            "max_pixels": self.max_pixels,
+            "pose": self.pose,
+            "pose_interval_s": self.pose_interval_s,
+        }
 
     def config(self) -> dict[str, Any]:
         """What the manifest keeps to refuse resuming with other options: the options, the
@@ -58,7 +79,11 @@ class BatchOptions:
         from mien.registry import get_spec
         from mien.weights import WeightSpec, check_export, sha256_of
 
-        config = {k: v for k, v in asdict(self).items() if k != "weights"}
+        config = {
+            k: v
+            for k, v in asdict(self).items()
+            if k != "weights" and not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])
+        }  # options added in 0.2.5 are kept only when set, so older folders stay resumable
         if self.weights is None:
             sha256 = get_spec(self.model).sha256
         else:
@@ -66,6 +91,15 @@ class BatchOptions:
             config["model"] = WeightSpec.from_json(path.with_suffix(".json")).name
             sha256 = sha256_of(path)
         return {**config, "weights_sha256": sha256, "schema": SCHEMA_VERSION}
+
+
+_LATER_FIELDS = {
+    "min_confidence": 0.5,
+    "max_pixels": DEFAULT_MAX_PIXELS,
+    "pose": True,
+    "pose_interval_s": 0.2,
+}
+"""Options added after folders were first written, with the value those folders used."""
 
 
 def run_batch(
@@ -151,7 +185,7 @@ def _local(
         workers,
         mp_context=ctx,
         initializer=init_worker,
-        initargs=(options.model, options.detector, threads, options.weights),
+        initargs=(options.analyzer_kwargs(), threads),
     )
     futures = {
         pool.submit(process_in_worker, path, id_, str(out_dir), opts): id_ for id_, path in todo
@@ -211,7 +245,7 @@ def _ray(
         def __init__(self) -> None:
             from mien.batch import work
 
-            work.init_worker(options.model, options.detector, threads, options.weights)
+            work.init_worker(options.analyzer_kwargs(), threads)
 
         def process(self, path: str, id_: str) -> dict[str, Any]:
             from mien.batch import work

@@ -14,9 +14,13 @@ from typing import Any
 _ANALYZER: Any = None
 
 
-def init_worker(model: str, detector: str, threads: int, weights: str | None = None) -> None:
-    """Process-pool initializer: load the analyzer once per worker process (``weights``: an
-    export's ``.onnx`` instead of the bundled model's file).
+def init_worker(analyzer_kwargs: dict[str, Any], threads: int) -> None:
+    """Process-pool initializer: load the analyzer once per worker process.
+
+    Args:
+        analyzer_kwargs: :class:`~mien.pipeline.Analyzer`'s arguments
+            (:meth:`~mien.batch.BatchOptions.analyzer_kwargs`).
+        threads: onnxruntime threads per worker.
 
     Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the parent alone decides
     what is recorded before it ends them (an interrupted input must stay unfinished, not fail).
@@ -28,13 +32,9 @@ def init_worker(model: str, detector: str, threads: int, weights: str | None = N
     from mien.logs import quiet_native_stderr
     from mien.pipeline import Analyzer
 
+    kwargs = dict(analyzer_kwargs)
     with quiet_native_stderr():
-        _ANALYZER = Analyzer(
-            model,
-            weights=weights,
-            detector=detector,  # type: ignore[arg-type]
-            threads=threads,
-        )
+        _ANALYZER = Analyzer(kwargs.pop("model"), threads=threads, **kwargs)
         _ANALYZER.warm_up()
 
 

@@ -12,7 +12,9 @@ from rich.table import Table
 
 from mien.cli.common import (
     DetectorMode,
+    MaxPixels,
     MeasurePose,
+    MinConfidence,
     ModelName,
     PoseInterval,
     Weights,
@@ -103,17 +105,8 @@ def analyze(
     model: ModelName = DEFAULT_MODEL,
     weights: Weights = None,
     detector: DetectorMode = "auto",
-    min_confidence: Annotated[
-        float,
-        typer.Option(min=0.0, max=1.0, help="Detector score threshold (MediaPipe's floor is 0.5)."),
-    ] = 0.5,
-    max_pixels: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            help="Refuse images with more pixels than this (Pillow refuses above ~179 M anyway).",
-        ),
-    ] = 100_000_000,
+    min_confidence: MinConfidence = 0.5,
+    max_pixels: MaxPixels = 100_000_000,
     pose: MeasurePose = True,
     pose_interval: PoseInterval = 0.2,
     quiet: Annotated[

@@ -10,7 +10,11 @@ import typer
 
 from mien.cli.common import (
     DetectorMode,
+    MaxPixels,
+    MeasurePose,
+    MinConfidence,
     ModelName,
+    PoseInterval,
     Weights,
     check_weights,
     err,
@@ -78,6 +82,10 @@ def batch(
     model: ModelName = DEFAULT_MODEL,
     weights: Weights = None,
     detector: DetectorMode = "auto",
+    min_confidence: MinConfidence = 0.5,
+    max_pixels: MaxPixels = 100_000_000,
+    pose: MeasurePose = True,
+    pose_interval: PoseInterval = 0.2,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Analyse many inputs into one Parquet file per input, resumably.
@@ -104,6 +112,10 @@ def batch(
         start_s=start,
         end_s=end,
         tau=smooth_tau,
+        min_confidence=min_confidence,
+        max_pixels=max_pixels,
+        pose=pose,
+        pose_interval_s=pose_interval,
     )
     stats = {"done": 0, "failed": 0, "frames": 0}
     t0 = time.perf_counter()

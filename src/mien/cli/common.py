@@ -35,11 +35,26 @@ DetectorMode = Annotated[
 ]
 """The ``--detector`` option."""
 
+MinConfidence = Annotated[
+    float,
+    typer.Option(min=0.0, max=1.0, help="Detector score threshold (MediaPipe's floor is 0.5)."),
+]
+"""The ``--min-confidence`` option of ``analyze`` and ``batch``."""
+
+MaxPixels = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Refuse images with more pixels than this (Pillow refuses above ~179 M anyway).",
+    ),
+]
+"""The ``--max-pixels`` option of ``analyze`` and ``batch``."""
+
 MeasurePose = Annotated[
     bool,
     typer.Option("--pose/--no-pose", help="Measure head pose (FaceMesh, about 5–7 ms per face)."),
 ]
-"""The ``--pose/--no-pose`` option of ``analyze`` and ``watch``."""
+"""The ``--pose/--no-pose`` option of ``analyze``, ``batch`` and ``watch``."""
 
 PoseInterval = Annotated[
     float,

@@ -271,7 +271,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 413, "too_large", f"upload exceeds {settings.max_upload_bytes} bytes"
             )
         if not data:
-            raise ServiceError(422, "empty", "the uploaded file is empty")
+            raise ServiceError(400, "empty", "the uploaded file is empty (0 bytes)")
         name = file.filename or "<upload>"
         async with admitted() as analyzer:
             try:
