@@ -223,15 +223,36 @@ def fold_scores(ds: LabeledDataset, probs: np.ndarray, k: int) -> tuple[Scored, 
     return intended, seen
 
 
-def run_folds(
+@dataclass(frozen=True)
+class FoldProbabilities:
+    """One fold's photos and its model's probabilities over them.
+
+    Attributes:
+        k: the fold's index.
+        performers: the fold's performers.
+        dataset: the fold's photos (a :func:`~mien.evaluation.protocol.taiwanese_performers`
+            set, possibly ``limited``).
+        probs: ``(n, 7)`` float probabilities over :data:`INTENDED_LABELS`, one row per photo
+            of ``dataset``; a row of NaN where no face was found or the photo was unreadable.
+        no_face: the photos (paths) where no face was found.
+    """
+
+    k: int
+    performers: list[str]
+    dataset: LabeledDataset
+    probs: np.ndarray
+    no_face: list[str]
+
+
+def fold_probabilities(
     weights: Sequence[str | Path | None],
     shared: str | Path,
     *,
     folds: Sequence[Sequence[str]] | None = None,
     limit: int | None = None,
     progress: Callable[[str], None] | None = None,
-) -> FoldsResult:
-    """Score fold ``k``'s model on fold ``k``'s performers, whole pipeline (detect + align,
+) -> list[FoldProbabilities]:
+    """Run fold ``k``'s model on fold ``k``'s performers, whole pipeline (detect + align,
     largest face), one pass per photo.
 
     Args:
@@ -242,6 +263,9 @@ def run_folds(
         folds: performer lists (default :func:`~mien.evaluation.protocol.taiwanese_folds`).
         limit: at most this many photos per fold (spread out; for quick checks).
         progress: called with a line before each fold.
+
+    Returns:
+        One :class:`FoldProbabilities` per fold, in fold order.
 
     Raises:
         ValueError: ``weights`` and ``folds`` differ in length, or ``limit`` is below 1.
@@ -255,7 +279,7 @@ def run_folds(
         raise ValueError(f"{len(folds)} folds need {len(folds)} models, got {len(weights)}")
     shared = Path(shared)
     sets = [limited(taiwanese_performers(shared, f), limit) for f in folds]
-    intended, seen, observers, no_face = [], [], [], {}
+    out = []
     for k, (w, ds) in enumerate(zip(weights, sets, strict=True)):
         if progress is not None:
             progress(f"fold {k}: {len(folds[k])} performers, model {w or 'bundled'}")
@@ -264,11 +288,29 @@ def run_folds(
                 analyzer, ds, detect=True, quality_slices=False, n_boot=0, labels=INTENDED_LABELS
             )
         probs = r.items["probs"][:, [r.labels.index(n) for n in INTENDED_LABELS]]  # our order
-        a, b = fold_scores(ds, probs, k)
+        out.append(FoldProbabilities(k, folds[k], ds, probs, list(r.no_face)))
+    return out
+
+
+def score_folds(
+    weights: Sequence[str | Path | None], parts: Sequence[FoldProbabilities]
+) -> FoldsResult:
+    """Score :func:`fold_probabilities`' output (or probabilities derived from it, e.g. an
+    ensemble's mean) against the intended labels, the observers' plurality and the observers'
+    own reference.
+
+    Args:
+        weights: what produced the probabilities, one entry per fold (recorded only).
+        parts: one :class:`FoldProbabilities` per fold, in fold order.
+    """
+    intended, seen, observers, no_face, folds = [], [], [], {}, []
+    for part in parts:
+        a, b = fold_scores(part.dataset, part.probs, part.k)
         intended.append(a)
         seen.append(b)
-        observers.append(observer_scored(ds, k))
-        no_face[k] = r.no_face
+        observers.append(observer_scored(part.dataset, part.k))
+        no_face[part.k] = part.no_face
+        folds.append(list(part.performers))
     return FoldsResult(
         [str(w or "bundled") for w in weights],
         folds,
@@ -277,6 +319,21 @@ def run_folds(
         Scored.concat(observers),
         no_face,
     )
+
+
+def run_folds(
+    weights: Sequence[str | Path | None],
+    shared: str | Path,
+    *,
+    folds: Sequence[Sequence[str]] | None = None,
+    limit: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> FoldsResult:
+    """:func:`fold_probabilities` scored by :func:`score_folds`: each fold's model on the
+    performers it never saw. Arguments and errors as :func:`fold_probabilities`.
+    """
+    parts = fold_probabilities(weights, shared, folds=folds, limit=limit, progress=progress)
+    return score_folds(weights, parts)
 
 
 def compare_folds(a: Scored, b: Scored) -> dict[str, Any]:
