@@ -2,7 +2,7 @@
 ablation for issue 7; nothing here ships).
 
 Usage: python benchmarks/label_shift.py FOLD0.onnx .. FOLD3.onnx [more arms, 4 models each]
-[--limit N] [--no-harm]
+[--source fer_val|training] [--limit N] [--no-harm]
 
 Each arm is 4 models in fold order (``bash scripts/performer_folds.sh``). For every arm, and for
 the mean of the arms' probabilities when more than one is given (an ensemble of recipes), the
@@ -10,15 +10,20 @@ fold models' calibrated probabilities on their own folds are scored as they are 
 label-shift correction (Saerens, Latinne & Decaestecker, "Adjusting the outputs of a classifier
 to new a priori probabilities", Neural Computation 14(1), 2002):
 
-- ``U``: the target prior taken as uniform over the 7 posed labels (the set is near-balanced by
-  design: an upper bound on what knowing the target's label mix buys);
+- ``U``: the target prior taken as uniform over the 7 posed labels;
 - ``EM fold``: the target prior estimated by their EM from each fold's unlabelled photos;
-- ``EM performer``: the same from each performer's photos alone (one person's session).
+- ``EM performer``: the same from each performer's photos alone (one person's session);
+- ``true mix``: the fold's real label mix (uses the test labels: a diagnostic ceiling for a
+  known prior, never a method).
 
-The source prior is FER+ `val`'s label mix, the set each export's temperature was fitted on.
-Unless ``--no-harm``, fold 0's model of each arm is also scored on FER+ `val` and the media
-photos before and after EM over the whole set, the check that the correction could be offered
-on other data. Performer = unit, Student t interval over 29 (``mien.evaluation.folds``).
+The source prior (what the posteriors assume) is, with ``--source fer_val`` (the plan's choice),
+FER+ `val`'s label mix, the set each export's temperature was fitted on; with ``--source
+training``, each fold model's own training mix (:func:`training_prior`: its run's data cache,
+repeats and class balance, then the export's logit bias and temperature), which needs the run
+folder and its cache beside the export. Unless ``--no-harm``, fold 0's model of each arm is also
+scored on FER+ `val` (in-sample: it fitted the temperature) and the media photos before and
+after EM over the whole set (source prior: FER+ `val`'s mix over the model's labels, +1 each).
+Performer = unit, Student t interval over 29 (``mien.evaluation.folds``).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from mien.evaluation.folds import (
     pool_folds,
     score_folds,
 )
+from mien.evaluation.paired import mcnemar_exact
 from mien.evaluation.protocol import limited, protocol_analyzer
 from mien.evaluation.runner import evaluate
 from mien.logs import quiet_native_stderr
@@ -112,21 +118,88 @@ def by_group(probs: np.ndarray, groups: np.ndarray, source: np.ndarray) -> np.nd
     return out
 
 
-def variants(parts: list[FoldProbabilities], source: np.ndarray) -> dict[str, list]:
-    """The plain probabilities and the three corrections, as per-fold parts."""
+def true_mix(labels: tuple[str, ...]) -> np.ndarray:
+    """``(7,)`` the share of each of :data:`INTENDED_LABELS` among ``labels`` (+1e-3 each)."""
+    counts = Counter(labels)
+    mix = np.array([counts[n] for n in INTENDED_LABELS], np.float64) + 1e-3
+    return mix / mix.sum()
+
+
+def variants(parts: list[FoldProbabilities], sources: list[np.ndarray]) -> dict[str, list]:
+    """The plain probabilities and the corrections, as per-fold parts (``sources``: each
+    fold's ``(7,)`` source prior)."""
     uniform = np.ones(len(INTENDED_LABELS))
 
     def per_fold(fn):
-        return [FoldProbabilities(p.k, p.performers, p.dataset, fn(p), p.no_face) for p in parts]
+        return [
+            FoldProbabilities(p.k, p.performers, p.dataset, fn(p, s), p.no_face)
+            for p, s in zip(parts, sources, strict=True)
+        ]
 
     return {
         "": parts,
-        " + U": per_fold(lambda p: reweight(p.probs, source, uniform)),
-        " + EM fold": per_fold(lambda p: by_group(p.probs, np.zeros(len(p.probs)), source)),
+        " + U": per_fold(lambda p, s: reweight(p.probs, s, uniform)),
+        " + EM fold": per_fold(lambda p, s: by_group(p.probs, np.zeros(len(p.probs)), s)),
         " + EM performer": per_fold(
-            lambda p: by_group(p.probs, np.asarray(p.dataset.columns["subject"]), source)
+            lambda p, s: by_group(p.probs, np.asarray(p.dataset.columns["subject"]), s)
         ),
+        " + true mix": per_fold(lambda p, s: reweight(p.probs, s, true_mix(p.dataset.labels))),
     }
+
+
+def training_prior(weights: str | Path) -> np.ndarray:
+    """``(7,)`` the class prior an exported fold model's probabilities assume on its training
+    distribution, over :data:`INTENDED_LABELS`.
+
+    The mean training target (FER+ ``train`` plus the Taiwanese rows ``taiwanese_repeat``
+    times, weighted as the run sampled them under ``class_balance``), times ``exp(bias)`` for
+    the export's logit bias, to the power ``1 / temperature`` (the export's probabilities are
+    ``softmax((logits + bias) / T)``).
+
+    Raises:
+        FileNotFoundError: no ``config.yaml`` in the export's run folder (``EXPORT/../..``), or
+            its data cache is missing.
+    """
+    from mien.training.config import TrainConfig
+    from mien.training.data import balanced_weights, load_training_data
+    from mien.types import EXPRESSIONS
+    from mien.weights import WeightSpec
+
+    onnx = Path(weights)
+    run = onnx.parent.parent
+    if not (run / "config.yaml").is_file():
+        raise FileNotFoundError(f"{onnx}: no run config at {run / 'config.yaml'}")
+    cfg = TrainConfig.load(run / "config.yaml")
+    rows = load_training_data(cfg).train_rows(cfg.taiwanese_repeat)
+    if cfg.class_balance > 0:
+        w = balanced_weights(rows.labels, cfg.class_balance)
+    else:
+        w = np.full(len(rows.labels), 1.0 / len(rows.labels))
+    mix = dict(zip(EXPRESSIONS, (rows.targets * w[:, None]).sum(axis=0), strict=True))
+    spec = WeightSpec.from_json(onnx.with_suffix(".json"))
+    bias = dict(zip(spec.names, spec.logit_bias or np.zeros(len(spec.names)), strict=True))
+    prior = np.array(
+        [(mix[n] * np.exp(bias[n])) ** (1.0 / spec.temperature) for n in INTENDED_LABELS]
+    )
+    return prior / prior.sum()
+
+
+def ensemble(arms: list[list[FoldProbabilities]]) -> list[FoldProbabilities]:
+    """Per fold, the mean of the arms' probabilities.
+
+    Raises:
+        ValueError: the arms did not score the same photos of a fold, or found faces in
+            different photos (their rows would not pair).
+    """
+    out = []
+    for ps in zip(*arms, strict=True):
+        first = ps[0]
+        for p in ps[1:]:
+            if p.dataset.paths != first.dataset.paths or sorted(p.no_face) != sorted(first.no_face):
+                raise ValueError(f"fold {first.k}: the arms scored different photos or faces")
+        mean = np.mean([p.probs for p in ps], axis=0)
+        out.append(FoldProbabilities(first.k, first.performers, first.dataset, mean, first.no_face))
+    return out
 
 
 def _fmt(g: dict) -> str:
@@ -141,7 +214,8 @@ def _diff(c: dict) -> str:
 
 
 def harm(weights: str, sets: list[tuple[str, LabeledDataset, bool]], val_counts: Counter) -> list:
-    """Accuracy of one model on each set: plain, after EM over the whole set, and after U."""
+    """Accuracy of one model on each set: plain, after EM over the whole set, and after U; the
+    photos EM gains and loses, McNemar's p, and EM's prior."""
     rows = []
     with protocol_analyzer(weights) as analyzer:
         for name, ds, detect in sets:
@@ -153,10 +227,15 @@ def harm(weights: str, sets: list[tuple[str, LabeledDataset, bool]], val_counts:
             em = probs.copy()
             em[has] = em_prior(probs[has], source)[0]
             u = reweight(probs, source, np.ones(len(r.labels)))
-            accs = [
-                float(np.where(has, q.argmax(axis=1) == y, False).mean()) for q in (probs, em, u)
-            ]
-            rows.append((name, len(y), *accs))
+            right = [np.where(has, q.argmax(axis=1) == y, False) for q in (probs, em, u)]
+            gained = int((right[1] & ~right[0]).sum())
+            lost = int((right[0] & ~right[1]).sum())
+            q = em_prior(probs[has], source)[1]
+            prior = {n: round(float(v), 3) for n, v in zip(r.labels, q, strict=True)}
+            rows.append(
+                (name, len(y), *(float(c.mean()) for c in right), gained, lost,
+                 mcnemar_exact(lost, gained), prior)
+            )  # fmt: skip
     return rows
 
 
@@ -166,6 +245,12 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     ap.add_argument("--limit", type=int, default=None, help="at most N photos per fold or set")
     ap.add_argument("--no-harm", action="store_true", help="skip FER+ val and the media photos")
+    ap.add_argument(
+        "--source",
+        choices=("fer_val", "training"),
+        default="fer_val",
+        help="the source prior: FER+ val's label mix, or each model's training mix",
+    )
     args = ap.parse_args()
     if len(args.weights) % 4:
         ap.error(f"give 4 models per arm (one per fold), got {len(args.weights)}")
@@ -185,24 +270,25 @@ def main() -> None:
             harms = [] if args.no_harm else [(a[0], harm(a[0], others, val_counts)) for a in arms]
     except (MienError, OSError, ValueError) as e:  # reported once stderr is back
         ap.error(str(e))
-    source = np.array([val_counts[n] for n in INTENDED_LABELS], np.float64)
-    named = {f"arm {i + 1}": p for i, p in enumerate(parts)}
-    if len(parts) > 1:
-        named["ensemble"] = [
-            FoldProbabilities(
-                ps[0].k, ps[0].performers, ps[0].dataset, np.mean([p.probs for p in ps], 0),
-                ps[0].no_face,
-            )
-            for ps in zip(*parts, strict=True)
-        ]  # fmt: skip
+    fer_val = np.array([val_counts[n] for n in INTENDED_LABELS], np.float64)
+    try:
+        sources = [
+            [training_prior(w) if args.source == "training" else fer_val for w in a] for a in arms
+        ]
+        named = {f"arm {i + 1}": p for i, p in enumerate(parts)}
+        if len(parts) > 1:
+            named["ensemble"] = ensemble(parts)
+            sources.append([np.mean(s, axis=0) for s in zip(*sources, strict=True)])
+    except (OSError, ValueError) as e:
+        ap.error(str(e))
     for i, a in enumerate(arms):
         console.print(f"arm {i + 1}: {', '.join(a)}")
     table = Table(title="Taiwanese performers, fold k's model on fold k (whole pipeline)")
     for col in ("", "intended, by performer", "per fold", "perceived, by performer"):
         table.add_column(col, justify="left" if not col else "right")
     scored = {}
-    for name, ps in named.items():
-        for suffix, vs in variants(ps, source).items():
+    for (name, ps), src in zip(named.items(), sources, strict=True):
+        for suffix, vs in variants(ps, src).items():
             r = score_folds([""] * len(vs), vs)
             scored[name + suffix] = r
             pi, pp = pool_folds(r.intended), pool_folds(r.perceived)
@@ -212,7 +298,8 @@ def main() -> None:
             )
     console.print(table)
     console.print("Paired, B − A by performer: mean [t interval] sign-flip p (per fold)")
-    pairs = [(n, n + s) for n in named for s in (" + U", " + EM fold", " + EM performer")]
+    fixes = (" + U", " + EM fold", " + EM performer", " + true mix")
+    pairs = [(n, n + s) for n in named for s in fixes]
     pairs += [(a, "ensemble") for a in named if a != "ensemble" and "ensemble" in named]
     for a, b in pairs:
         for what in ("intended", "perceived"):
@@ -220,8 +307,11 @@ def main() -> None:
             console.print(f"  {b} − {a}, {what}: {_diff(c)}")
     for w, rows in harms:
         console.print(f"fold 0's model {w}:")
-        for name, n, plain, em, u in rows:
-            console.print(f"  {name} (n {n}): plain {plain:.4f}, EM {em:.4f}, U {u:.4f}")
+        for name, n, plain, em, u, gained, lost, p, prior in rows:
+            console.print(
+                f"  {name} (n {n}): plain {plain:.4f}, EM {em:.4f} (gains {gained}, loses "
+                f"{lost}, McNemar p {p:.3f}), U {u:.4f}; EM prior {prior}"
+            )
 
 
 if __name__ == "__main__":

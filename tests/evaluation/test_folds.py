@@ -212,3 +212,31 @@ def test_fold_scores_use_fixed_labels_and_one_pass():
     assert seen.path.tolist() == ["a.jpg", "c.jpg"]  # the neutral photo has no observed label
     assert seen.correct.tolist() == [True, False]
     assert seen.fold.tolist() == [2, 2]
+
+
+def test_score_folds_pools_each_folds_scores_and_the_observers():
+    from mien.evaluation.datasets import LabeledDataset
+    from mien.evaluation.folds import INTENDED_LABELS, FoldProbabilities, fold_scores, score_folds
+
+    def part(k, labels, observed, subject):
+        ds = LabeledDataset(
+            Path("."),
+            tuple(f"{k}/{i}.jpg" for i in range(len(labels))),
+            labels,
+            {"subject": (subject,) * len(labels), "observer_label": observed},
+        )
+        probs = np.eye(7)[[INTENDED_LABELS.index("happiness")] * len(labels)]
+        return FoldProbabilities(k, [subject], ds, probs, [])
+
+    parts = [
+        part(0, ("happiness", "fear"), ("happiness", "surprise"), "P1"),
+        part(1, ("anger", "happiness", "neutral"), ("disgust", "happiness", ""), "P2"),
+    ]
+    r = score_folds(["m0.onnx", "m1.onnx"], parts)
+    expected = [fold_scores(p.dataset, p.probs, p.k) for p in parts]
+    assert r.intended.correct.tolist() == [True, False, False, True, False]
+    assert r.intended.correct.tolist() == [*expected[0][0].correct, *expected[1][0].correct]
+    assert r.perceived.correct.tolist() == [True, False, False, True]  # neutral has no observed
+    assert r.observers.correct.tolist() == [True, False, False, True, False]
+    assert r.folds == [["P1"], ["P2"]] and r.weights == ["m0.onnx", "m1.onnx"]
+    assert r.to_dict()["intended"]["by_performer"]["mean"] == pytest.approx((0.5 + 1 / 3) / 2)
