@@ -48,3 +48,21 @@ def test_a_track_that_goes_unseen_is_drawn_with_a_break():
     fig = plot_tracks(pd.concat([seen, unseen]))
     ys = fig.axes[0].lines[0].get_ydata()
     assert len(ys) == 7 and np.isnan(ys[3]) and not np.isnan(np.delete(ys, 3)).any()
+
+
+def test_read_rows_takes_a_folder_of_parquet_parts(tmp_path):
+    import pytest
+
+    from mien.errors import DatasetError
+    from mien.plots import read_rows
+
+    a, b = rows("m", 3), rows("m", 2).assign(source="b.mp4")
+    (tmp_path / "parts").mkdir()
+    a.to_parquet(tmp_path / "parts" / "a.parquet")
+    b.to_parquet(tmp_path / "parts" / "b.parquet")
+    got = read_rows(tmp_path / "parts")
+    assert got["source"].tolist() == ["a.mp4"] * 3 + ["b.mp4"] * 2
+    with pytest.raises(DatasetError, match=r"a folder without \.parquet files"):
+        read_rows(tmp_path)
+    with pytest.raises(DatasetError, match="no such file"):
+        read_rows(tmp_path / "nope.csv")

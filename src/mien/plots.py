@@ -16,19 +16,27 @@ from mien.errors import DatasetError
 
 
 def read_rows(path: str | Path) -> pd.DataFrame:
-    """Rows written by ``mien analyze`` / ``mien watch`` (CSV, JSON Lines, JSON or Parquet).
+    """Rows written by ``mien analyze`` / ``mien watch`` (CSV, JSON Lines, JSON or Parquet), or
+    a folder of Parquet files (``mien batch``'s ``parts/``).
 
     Raises:
-        DatasetError: the file is missing, of an unknown kind, or not in mien's row schema.
+        DatasetError: the file is missing, of an unknown kind, or not in mien's row schema; the
+            folder holds no ``.parquet`` file.
     """
     import pandas as pd
 
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        parts = sorted(path.glob("*.parquet"))
+        if not parts:
+            raise DatasetError(f"{path}: a folder without .parquet files (give a results file)")
+    elif not path.is_file():
         raise DatasetError(f"{path}: no such file")
     suffix = path.suffix.lower()
     try:
-        if suffix == ".csv":
+        if path.is_dir():
+            df = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+        elif suffix == ".csv":
             df = pd.read_csv(path)
         elif suffix == ".jsonl":
             df = pd.read_json(path, lines=True)

@@ -227,3 +227,89 @@ def test_analyzer_options_reach_the_workers_and_join_the_configuration(inputs, r
     capped = tmp_path / "capped"
     assert run_batch(photos, capped, BatchOptions(max_pixels=1000)) == {"failed": 2}
     assert table(capped)["error"].str.contains("pixels").all()
+
+
+def test_lost_or_damaged_parts_are_redone_and_vanished_inputs_keep_their_rows(inputs, tmp_path):
+    photos = [p for p in inputs if p.suffix == ".jpg" and p.name != "broken.jpg"]
+    work = tmp_path / "in"
+    work.mkdir()
+    mine = []
+    for p in photos:
+        (work / p.name).write_bytes(p.read_bytes())
+        mine.append(work / p.name)
+    out = tmp_path / "out"
+    assert run_batch(mine, out, BatchOptions()) == {"done": 2}
+    first = table(out)
+    parts = sorted((out / "parts").glob("*.parquet"))
+    parts[0].unlink()  # deleted
+    parts[1].write_bytes(parts[1].read_bytes()[:300])  # cut short
+    warnings, redone = [], []
+    counts = run_batch(
+        mine, out, BatchOptions(), on_result=redone.append, on_warning=warnings.append
+    )
+    assert counts == {"done": 2} and len(redone) == 2
+    assert "2 input(s) had a missing or damaged Parquet file" in warnings[0]
+    pd.testing.assert_frame_equal(table(out), first)
+    (work / photos[0].name).rename(tmp_path / "away.jpg")  # a share that went away
+    warnings, redone = [], []
+    counts = run_batch(
+        mine, out, BatchOptions(), on_result=redone.append, on_warning=warnings.append
+    )
+    assert counts == {"done": 2} and redone == []
+    assert "1 finished input(s) are missing now" in warnings[0] and "rows were kept" in warnings[0]
+    pd.testing.assert_frame_equal(table(out), first)
+
+
+def test_pose_interval_is_no_setting_without_pose():
+    assert "pose_interval_s" not in BatchOptions(pose=False, pose_interval_s=1.0).config()
+    assert BatchOptions(pose_interval_s=1.0).config()["pose_interval_s"] == 1.0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_workers_end_when_the_parent_is_killed(inputs, tmp_path, sig):
+    """Only the parent gets the signal (kill PID, timeout, a scheduler): its workers must not
+    live on as orphans; SIGTERM stops the CLI like Ctrl-C."""
+    out = tmp_path / "orphans"
+    code = "import sys; from mien.cli.main import app; app(sys.argv[1:])"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "batch", *map(str, inputs), "--out", str(out), "-q",
+         "--workers", "2"],
+        start_new_session=True,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and "done" not in states(out).values():
+        time.sleep(0.05)
+    children = subprocess.run(
+        ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+    ).stdout.split()
+    workers = [int(c) for c in children]
+    assert workers
+    os.kill(proc.pid, sig)
+    _, stderr = proc.communicate(timeout=60)
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 130 and "run the same command again to resume" in stderr
+    deadline = time.monotonic() + 15
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [w for w in alive if _alive(w)]
+    assert alive == [], f"orphaned workers {alive}"
+    os.killpg(proc.pid, signal.SIGKILL) if _alive_group(proc.pid) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def _alive_group(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except OSError:
+        return False
+    return True

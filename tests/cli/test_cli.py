@@ -425,3 +425,42 @@ def test_a_start_past_the_end_of_a_video_says_so(tmp_path):
     assert "short.mp4: no frames from --start 10 s to the end (the video lasts 0.9 s)" in (
         result.stderr
     )  # ten frames 0.1 s apart: the last starts at 0.9 s
+
+
+def test_a_video_that_breaks_off_is_one_line_of_the_summary(tmp_path):
+    from tests.helpers import write_clip
+
+    frames = [(np.full((64, 64, 3), 90, np.uint8), i / 10) for i in range(80)]
+    data = write_clip(tmp_path / "long.mkv", frames).read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])  # Matroska: playable up to the cut
+    result = runner.invoke(app, ["analyze", str(cut), "-o", str(tmp_path / "r.csv")])
+    assert result.exit_code == 1
+    assert "1 file(s), 0 face(s), 1 failed" in result.stderr  # not 2 files
+    assert "track" in result.stderr  # the error line says what was read before the break
+
+
+def test_batch_refuses_bad_options_before_making_its_folder(tmp_path):
+    for args, match in (
+        (["--start", "5", "--end", "2"], "--end (2.0) must be after --start (5.0)"),
+        (["--engine", "foo"], "--engine must be local or ray, got 'foo'"),
+    ):
+        out = tmp_path / "never"
+        result = runner.invoke(app, ["batch", str(SAMPLES), "--out", str(out), *args])
+        assert result.exit_code == 2 and match in result.stderr
+        assert not out.exists()
+
+
+def test_batch_says_when_a_video_gave_no_frame(tmp_path):
+    from tests.helpers import write_clip
+
+    clip = write_clip(
+        tmp_path / "short.mp4", [(np.full((64, 64, 3), 90, np.uint8), i / 10) for i in range(10)]
+    )
+    result = runner.invoke(
+        app, ["batch", str(clip), "--start", "10", "-q", "--out", str(tmp_path / "b")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 input gave no frame and no row (e.g. " in result.stderr and "short.mp4" in (
+        result.stderr
+    )

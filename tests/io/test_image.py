@@ -143,8 +143,10 @@ def test_array_input(array, ok):
 
 def test_folder_recursion_sorted_and_filtered(tmp_path):
     (tmp_path / "b").mkdir()
-    for name in ["b/2.png", "1.JPG", "notes.txt"]:
+    (tmp_path / ".thumbs").mkdir()
+    for name in ["b/2.png", "1.JPG", "notes.txt", "._1.JPG", "b/.hidden.png", ".thumbs/3.png"]:
         (tmp_path / name).write_bytes(b"x")
     found = [p.relative_to(tmp_path).as_posix() for p in iter_image_paths([tmp_path])]
-    assert found == ["1.JPG", "b/2.png"]
+    assert found == ["1.JPG", "b/2.png"]  # hidden names (macOS's ._ forks) are skipped
+    assert list(iter_image_paths([tmp_path / "._1.JPG"])) == [tmp_path / "._1.JPG"]  # named
     assert list(iter_image_paths([tmp_path / "missing.jpg"])) == [tmp_path / "missing.jpg"]

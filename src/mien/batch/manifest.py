@@ -130,24 +130,63 @@ class Manifest:
                 f"(differs in {diff}); use a new --out folder or the same options"
             )
 
-    def add(self, paths: Iterable[str | Path]) -> None:
+    def add(self, paths: Iterable[str | Path]) -> list[str]:
         """Register inputs as ``pending``. A known input keeps its state unless its file changed
-        (size or modification time) since it was processed: then it is ``pending`` again."""
+        (size or modification time) since it was processed: then it is ``pending`` again. A
+        ``done`` input whose file is missing now (a share that went away) stays ``done``: its
+        finished rows are kept, not replaced by an error.
+
+        Returns:
+            The paths of ``done`` inputs whose file is missing now.
+        """
         now = time.time()
+        gone = []
         with self._db:
             for p in paths:
                 id_, stamp = input_id(p), _stamp(p)
-                row = self._db.execute("SELECT stamp FROM inputs WHERE id = ?", (id_,)).fetchone()
+                row = self._db.execute(
+                    "SELECT stamp, state FROM inputs WHERE id = ?", (id_,)
+                ).fetchone()
                 if row is None:
                     self._db.execute(
                         "INSERT INTO inputs VALUES (?, ?, 'pending', NULL, NULL, NULL, ?, ?)",
                         (id_, _stored_path(p), now, stamp),
                     )
+                elif stamp == "missing" and row[1] == "done":
+                    gone.append(str(p))
                 elif row[0] != stamp:
                     self._db.execute(
                         "UPDATE inputs SET state = 'pending', stamp = ?, updated = ? WHERE id = ?",
                         (stamp, now, id_),
                     )
+        return gone
+
+    def redo_lost_outputs(self) -> list[str]:
+        """Set ``done`` and ``failed`` inputs whose Parquet file in ``parts/`` is missing or
+        unreadable (deleted, cut short) back to ``pending``. (A worker that crashed wrote no
+        file: its input stays ``failed``, for ``--retry-failed``.)
+
+        Returns:
+            Their paths.
+        """
+        import pyarrow.parquet as pq
+
+        lost = []
+        rows = self._db.execute(
+            "SELECT id, path, output FROM inputs WHERE state IN ('done', 'failed') "
+            "AND output IS NOT NULL"
+        ).fetchall()
+        for id_, path, output in rows:
+            part = self.out_dir / "parts" / _loaded_path(output)
+            try:
+                pq.read_metadata(part)
+            except (OSError, ValueError):  # missing, not Parquet, or cut short
+                lost.append(_loaded_path(path))
+                self._db.execute(
+                    "UPDATE inputs SET state = 'pending', updated = ? WHERE id = ?",
+                    (time.time(), id_),
+                )
+        return lost
 
     def todo(self, *, retry_failed: bool = False) -> list[tuple[str, str]]:
         """``(id, path)`` of inputs to (re)do: pending, running (killed), and failed if asked."""

@@ -84,6 +84,8 @@ class BatchOptions:
             for k, v in asdict(self).items()
             if k != "weights" and not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])
         }  # options added in 0.2.5 are kept only when set, so older folders stay resumable
+        if not self.pose:  # the interval means nothing without pose
+            config.pop("pose_interval_s", None)
         if self.weights is None:
             sha256 = get_spec(self.model).sha256
         else:
@@ -112,8 +114,12 @@ def run_batch(
     ray_address: str | None = None,
     retry_failed: bool = False,
     on_result: Callable[[dict[str, Any]], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> dict[str, int]:
     """Process the inputs that are not done yet; returns the state counts of ``inputs``.
+
+    Finished inputs whose Parquet file was deleted or damaged are redone; finished inputs whose
+    file is missing now keep their rows. ``on_warning`` is told about both.
 
     Raises:
         ValueError: unknown engine.
@@ -126,7 +132,18 @@ def run_batch(
         if scratch.is_dir():
             for leftover in scratch.iterdir():
                 leftover.unlink(missing_ok=True)
-        manifest.add(inputs)
+        gone = manifest.add(inputs)
+        lost = manifest.redo_lost_outputs()
+        if on_warning is not None and gone:
+            on_warning(
+                f"{len(gone)} finished input(s) are missing now (e.g. {gone[0]}); their rows "
+                "were kept"
+            )
+        if on_warning is not None and lost:
+            on_warning(
+                f"{len(lost)} input(s) had a missing or damaged Parquet file in parts/ (e.g. "
+                f"{lost[0]}); they are redone"
+            )
         todo = manifest.todo(retry_failed=retry_failed)
         for id_, _ in todo:
             manifest.mark(id_, "running")

@@ -32,10 +32,29 @@ def init_worker(analyzer_kwargs: dict[str, Any], threads: int) -> None:
     from mien.logs import quiet_native_stderr
     from mien.pipeline import Analyzer
 
+    _exit_with_parent()
     kwargs = dict(analyzer_kwargs)
     with quiet_native_stderr():
         _ANALYZER = Analyzer(kwargs.pop("model"), threads=threads, **kwargs)
         _ANALYZER.warm_up()
+
+
+def _exit_with_parent(poll_s: float = 1.0) -> None:
+    """End this worker within ``poll_s`` once the process that started it is gone (killed with
+    SIGKILL or SIGTERM, which do not reach the workers): an orphan would keep its memory and
+    could still publish an input's file after the run was stopped."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def output_name(path: str, id_: str) -> str:

@@ -291,6 +291,12 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
             style="yellow",
         )
     seen = f"video: {plural(n_frames, 'frame')}, {plural(len(tracks), 'track')}"
+    broke = [i for i, r in enumerate(run.summary) if r[0] == str(path) and r[1] == "error"]
+    if broke:  # one line per file: the error, with what was read before it
+        name, _, message = run.summary[broke[-1]]
+        if n_frames:
+            run.summary[broke[-1]] = (name, "error", f"{message} (after {seen})")
+        return
     run.summary.append((str(path), str(n_faces), seen))
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -97,6 +101,10 @@ def batch(
     from mien.batch import BatchOptions, run_batch
     from mien.batch.manifest import ManifestError
 
+    if engine not in ("local", "ray"):
+        fail(f"--engine must be local or ray, got {engine!r}")
+    if end is not None and end <= start:
+        fail(f"--end ({end}) must be after --start ({start})")
     inputs = _expand(sources)
     if not inputs:
         fail("no inputs found", 1)
@@ -118,13 +126,16 @@ def batch(
         pose_interval_s=pose_interval,
     )
     stats = {"done": 0, "failed": 0, "frames": 0}
+    frameless: list[str] = []  # videos with no frame in range (e.g. --start past the end)
     t0 = time.perf_counter()
-    with progress(not quiet) as bar:
+    with _terminate_as_interrupt(), progress(not quiet) as bar:
         task = bar.add_task("inputs", total=len(inputs))
 
         def on_result(res: dict) -> None:
             stats[res["state"]] = stats.get(res["state"], 0) + 1
             stats["frames"] += res["frames"]
+            if res["state"] == "done" and res["frames"] == 0:
+                frameless.append(res["id"])
             fps_all = stats["frames"] / max(time.perf_counter() - t0, 1e-9)
             bar.update(
                 task,
@@ -143,10 +154,11 @@ def batch(
                 ray_address=ray_address,
                 retry_failed=retry_failed,
                 on_result=on_result,
+                on_warning=lambda line: err.print(line, style="yellow"),
             )
         except (ManifestError, ValueError, RuntimeError) as e:
             fail(str(e))
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (see _terminate_as_interrupt)
             err.print(
                 f"interrupted: {stats['done']} done, {stats['failed']} failed this run; "
                 "run the same command again to resume",
@@ -163,12 +175,39 @@ def batch(
         err.print("failed inputs:", style="red")
         for r in [r for r in failed if r["id"] in wanted][:20]:
             err.print(f"  {r['path']}: {r['error']}")
+    if frameless:
+        from mien.batch.manifest import input_id
+
+        names = [str(p) for p in inputs if input_id(p) in set(frameless)]
+        err.print(
+            f"{plural(len(frameless), 'input')} gave no frame and no row (e.g. {names[0]}): "
+            "a video with no frame between --start and --end?",
+            style="yellow",
+        )
     _warn_foreign_parts(out, inputs)
     err.print(
         f"{counts.get('done', 0)} done, {counts.get('failed', 0)} failed, "
         f"{plural(stats['frames'], 'frame')} this run in {elapsed:.1f} s → {out}"
     )
     raise typer.Exit(1 if counts.get("failed") else 0)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, ``timeout``, a job scheduler) stops the run the way Ctrl-C does:
+    finished inputs recorded, workers ended, a line on how to resume."""
+
+    def raise_interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _warn_foreign_parts(out: Path, inputs: list[Path]) -> None:

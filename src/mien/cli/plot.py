@@ -13,7 +13,10 @@ from mien.cli.common import err, fail, unwritable
 def plot(
     results: Annotated[
         Path,
-        typer.Argument(help="Rows from `mien analyze`/`watch` (.csv, .jsonl, .json, .parquet)."),
+        typer.Argument(
+            help="Rows from `mien analyze`/`watch` (.csv, .jsonl, .json, .parquet), or a "
+            "folder of .parquet files (`mien batch`'s parts/)."
+        ),
     ],
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="PNG to write (default: RESULTS with .png).")

@@ -161,7 +161,9 @@ def iter_image_paths(
     """Expand paths: files are yielded as given, folders recursively (sorted, image suffixes).
 
     Inside folders only files whose suffix is in ``suffixes`` (default :data:`IMAGE_SUFFIXES`)
-    are taken; a file named directly is always taken, whatever its suffix.
+    are taken, and hidden names (starting with ``.``, e.g. macOS's ``._photo.jpg`` resource
+    forks, or anything under a hidden folder) are skipped; a file named directly is always
+    taken, whatever its name or suffix.
 
     A path that does not exist is yielded unchanged so the caller can record its failure.
     """
@@ -172,7 +174,9 @@ def iter_image_paths(
             yield from sorted(
                 f
                 for f in path.rglob("*")
-                if (f.is_file() or f.is_symlink()) and f.suffix.lower() in suffixes
+                if (f.is_file() or f.is_symlink())
+                and f.suffix.lower() in suffixes
+                and not any(part.startswith(".") for part in f.relative_to(path).parts)
             )
         else:
             yield path
