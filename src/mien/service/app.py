@@ -3,7 +3,9 @@
 
 The analyzers are created once in the app's lifespan. Requests are bounded: at most
 ``max_inflight`` at a time (more get ``503`` with ``Retry-After``), each with a timeout, each
-upload capped in bytes and pixels. Nothing is stored: images live in memory for one request.
+upload capped in bytes (refused by its declared length before it is read) and pixels, and a
+client that stalls mid-upload is answered 408 (:mod:`mien.service.body`). Nothing is stored:
+images live in memory for one request.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from mien.errors import ImageError, ImageTooLargeError
 from mien.export.rows import SCHEMA_VERSION
 from mien.logs import quiet_native_stderr
+from mien.service.body import MULTIPART_SLACK, BodyGuard
 from mien.service.schemas import AnalyzeOut, ErrorOut, FaceOut, FrameOut, HealthOut, ModelOut
 from mien.types import FrameResult
 from mien.weights import DEFAULT_MODEL, sha256_of
@@ -47,7 +50,8 @@ class ServiceSettings:
             503 with ``Retry-After``.
         max_upload_bytes: largest accepted upload.
         max_pixels: largest accepted image (decompression-bomb guard).
-        timeout_s: per-request analysis timeout (504 when exceeded).
+        timeout_s: per-request analysis timeout (504 when exceeded), and the longest wait
+            for the next chunk of an upload (408).
         pose: measure head pose (FaceMesh) for the quality flags.
     """
 
@@ -191,6 +195,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         "like, with calibrated probabilities. Not a reading of anyone's inner emotion. "
         "Nothing is stored.",
         lifespan=lifespan,
+    )
+
+    app.add_middleware(
+        BodyGuard,
+        max_bytes=settings.max_upload_bytes + MULTIPART_SLACK,
+        timeout_s=settings.timeout_s,
     )
 
     @app.exception_handler(RequestValidationError)

@@ -1,0 +1,80 @@
+"""BodyGuard: uploads over the cap or stalled mid-way are answered before the app runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from mien.service.body import BodyGuard
+
+
+async def _echo(scope, receive, send):
+    """An app that answers the length of the body it was given."""
+    size = 0
+    while True:
+        m = await receive()
+        size += len(m.get("body", b""))
+        if not m.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": str(size).encode()})
+
+
+def _run(scope, messages, *, stall=False, max_bytes=100, timeout_s=0.2):
+    """Drive the guard with ``messages``; then, if ``stall``, a client that sends nothing."""
+    sent, asked = [], []
+    queue = list(messages)
+
+    async def receive():
+        asked.append(1)
+        if queue:
+            return queue.pop(0)
+        if stall:
+            await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(m):
+        sent.append(m)
+
+    guard = BodyGuard(_echo, max_bytes=max_bytes, timeout_s=timeout_s)
+    asyncio.run(guard(scope, receive, send))
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, body, len(asked)
+
+
+def _post(length=None):
+    headers = [] if length is None else [(b"content-length", str(length).encode())]
+    return {"type": "http", "method": "POST", "headers": headers}
+
+
+def chunk(n, more):
+    return {"type": "http.request", "body": b"x" * n, "more_body": more}
+
+
+def test_a_body_in_chunks_reaches_the_app_whole():
+    status, body, _ = _run(_post(90), [chunk(40, True), chunk(50, False)])
+    assert (status, body) == (200, b"90")
+
+
+def test_a_declared_length_over_the_cap_is_refused_before_reading():
+    status, body, asked = _run(_post(10**9), [chunk(40, True)])
+    assert status == 413 and json.loads(body)["error"] == "too_large" and asked == 0
+
+
+def test_a_body_that_grows_past_the_cap_is_refused():
+    status, body, _ = _run(_post(), [chunk(60, True), chunk(60, True), chunk(1, False)])
+    assert status == 413 and json.loads(body)["error"] == "too_large"
+
+
+def test_a_client_that_stalls_gets_408():
+    status, body, _ = _run(_post(90), [chunk(40, True)], stall=True)
+    assert status == 408 and json.loads(body) == {
+        "error": "timeout",
+        "detail": "no upload data for 0.2 s",
+    }
+
+
+def test_other_requests_pass_untouched():
+    status, body, _ = _run({"type": "http", "method": "GET", "headers": []}, [chunk(500, False)])
+    assert (status, body) == (200, b"500")  # no cap on a GET
