@@ -412,19 +412,30 @@ def test_serve_passes_its_limits_to_the_service(monkeypatch):
     assert seen["run"]["host"] == "127.0.0.1"
 
 
-def test_a_start_past_the_end_of_a_video_says_so(tmp_path):
+def _short_clip(tmp_path):
+    """Ten grey frames 0.1 s apart: the last starts at 0.9 s."""
     from tests.helpers import write_clip
 
-    clip = write_clip(
-        tmp_path / "short.mp4", [(np.full((64, 64, 3), 90, np.uint8), i / 10) for i in range(10)]
-    )
+    frames = [(np.full((64, 64, 3), 90, np.uint8), i / 10) for i in range(10)]
+    return write_clip(tmp_path / "short.mp4", frames)
+
+
+def test_a_start_past_the_end_of_a_video_says_so(tmp_path):
+    clip = _short_clip(tmp_path)
     result = runner.invoke(
         app, ["analyze", str(clip), "--start", "10", "-q", "-o", str(tmp_path / "r.csv")]
     )
     assert result.exit_code == 0, result.output
     assert "short.mp4: no frames from --start 10 s to the end (the video lasts 0.9 s)" in (
         result.stderr
-    )  # ten frames 0.1 s apart: the last starts at 0.9 s
+    )
+    result = runner.invoke(
+        app, ["batch", str(clip), "--start", "10", "-q", "--out", str(tmp_path / "b")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 input gave no frame and no row (e.g. " in result.stderr and "short.mp4" in (
+        result.stderr
+    )
 
 
 def test_a_video_that_breaks_off_is_one_line_of_the_summary(tmp_path):
@@ -449,18 +460,3 @@ def test_batch_refuses_bad_options_before_making_its_folder(tmp_path):
         result = runner.invoke(app, ["batch", str(SAMPLES), "--out", str(out), *args])
         assert result.exit_code == 2 and match in result.stderr
         assert not out.exists()
-
-
-def test_batch_says_when_a_video_gave_no_frame(tmp_path):
-    from tests.helpers import write_clip
-
-    clip = write_clip(
-        tmp_path / "short.mp4", [(np.full((64, 64, 3), 90, np.uint8), i / 10) for i in range(10)]
-    )
-    result = runner.invoke(
-        app, ["batch", str(clip), "--start", "10", "-q", "--out", str(tmp_path / "b")]
-    )
-    assert result.exit_code == 0, result.output
-    assert "1 input gave no frame and no row (e.g. " in result.stderr and "short.mp4" in (
-        result.stderr
-    )
