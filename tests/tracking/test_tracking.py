@@ -36,7 +36,27 @@ def test_short_gap_keeps_the_id_long_gap_gives_a_new_one():
     assert tracker.update(make_faces(box), 0.0).track_id.tolist() == [1]
     tracker.update(make_faces(np.zeros((0, 4))), 0.1)
     assert tracker.update(make_faces(box), 0.4).track_id.tolist() == [1]  # 0.4 s unseen < 0.5
+    for t in (0.6, 0.9, 1.2):  # sampled frames without the face
+        tracker.update(make_faces(np.zeros((0, 4))), t)
     assert tracker.update(make_faces(box), 1.5).track_id.tolist() == [2]  # gone 1.1 s: new face
+
+
+def test_sparse_sampling_keeps_tracks():
+    """At --fps 1 on 29.97 fps video frames are 1.001 s apart: more than max_age_s, yet the
+    face was seen in every sampled frame, so it keeps its id; it ends after max_missed
+    sampled frames without it."""
+    tracker = FaceTracker()  # max_age_s 1.0, max_missed 2
+    box = [[100, 100, 160, 160]]
+    ids = [tracker.update(make_faces(box), k * 1.001).track_id.tolist() for k in range(4)]
+    assert ids == [[1]] * 4
+    for k in (4, 5):  # two sampled frames without the face: still one track
+        tracker.update(make_faces(np.zeros((0, 4))), k * 1.001)
+    assert tracker.update(make_faces(box), 6 * 1.001).track_id.tolist() == [1]
+    for k in (7, 8, 9):  # three: it ended
+        tracker.update(make_faces(np.zeros((0, 4))), k * 1.001)
+    assert tracker.update(make_faces(box), 10 * 1.001).track_id.tolist() == [2]
+    with pytest.raises(ValueError, match="max_missed"):
+        FaceTracker(max_missed=-1)
 
 
 def test_velocity_prediction_bridges_a_missed_detection():

@@ -7,8 +7,10 @@ requires the `opencv-python` wheel, which must not sit beside MediaPipe's
 Method (Bewley et al., "Simple Online and Realtime Tracking", ICIP 2016, without the Kalman
 filter): each track predicts its box by its last box plus its smoothed velocity times the time
 elapsed; detections are matched to predictions greedily by IoU (highest first, at least
-``min_iou``); unmatched detections start new tracks; a track unseen for ``max_age_s`` seconds
-ends. Time is media time, so the tracker behaves the same at any sampling rate.
+``min_iou``); unmatched detections start new tracks; a track ends once it is unseen for more
+than ``max_age_s`` seconds *and* more than ``max_missed`` sampled frames. Time is media time,
+and the frame count keeps a track alive across sparse sampling (``--fps 1`` puts 1 s between
+frames, which alone would end every track at every frame).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class _Track:
     velocity: np.ndarray  # (4,) pixels per second
     last_t: float
     hits: int
+    last_frame: int
 
 
 def iou_matrix(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
@@ -51,8 +54,11 @@ class FaceTracker:
 
     Args:
         min_iou: smallest IoU between a track's predicted box and a detection to match them.
-        max_age_s: a track not matched for this many seconds of media time ends; a face that
-            comes back later gets a new id.
+        max_age_s: a track not matched for this many seconds of media time ends, provided it
+            also missed more than ``max_missed`` sampled frames; a face that comes back later
+            gets a new id.
+        max_missed: sampled frames a track may miss whatever the time between them, so that
+            sparse sampling (one frame a second or fewer) keeps tracks.
         velocity_smoothing: weight of the newest velocity estimate in ``[0, 1]``.
 
     Raises:
@@ -62,16 +68,24 @@ class FaceTracker:
     """
 
     def __init__(
-        self, *, min_iou: float = 0.25, max_age_s: float = 1.0, velocity_smoothing: float = 0.5
+        self,
+        *,
+        min_iou: float = 0.25,
+        max_age_s: float = 1.0,
+        max_missed: int = 2,
+        velocity_smoothing: float = 0.5,
     ) -> None:
         if not 0.0 < min_iou <= 1.0:
             raise ValueError(f"min_iou must be in (0, 1]; got {min_iou}")
         if max_age_s <= 0:
             raise ValueError(f"max_age_s must be > 0; got {max_age_s}")
+        if max_missed < 0:
+            raise ValueError(f"max_missed must be >= 0; got {max_missed}")
         if not 0.0 <= velocity_smoothing <= 1.0:
             raise ValueError(f"velocity_smoothing must be in [0, 1]; got {velocity_smoothing}")
         self.min_iou = min_iou
         self.max_age_s = max_age_s
+        self.max_missed = max_missed
         self.velocity_smoothing = velocity_smoothing
         self.reset()
 
@@ -80,6 +94,7 @@ class FaceTracker:
         self._tracks: list[_Track] = []
         self._next_id = 1
         self._last_t: float | None = None
+        self._frame = 0
 
     def update(self, faces: Faces, timestamp_s: float) -> Faces:
         """Assign track ids to one frame's faces.
@@ -92,7 +107,12 @@ class FaceTracker:
             ``faces`` with ``track_id`` set, ``(n,)`` int64, every id ≥ 1.
         """
         t = float(timestamp_s)
-        self._tracks = [tr for tr in self._tracks if t - tr.last_t <= self.max_age_s]
+        self._frame += 1
+        self._tracks = [
+            tr
+            for tr in self._tracks
+            if t - tr.last_t <= self.max_age_s or self._frame - tr.last_frame <= self.max_missed + 1
+        ]
         ids = np.full(len(faces), -1, np.int64)
         if self._tracks and len(faces):
             predicted = np.stack([tr.box + tr.velocity * (t - tr.last_t) for tr in self._tracks])
@@ -106,7 +126,8 @@ class FaceTracker:
                 iou[ti, :] = -1.0
                 iou[:, di] = -1.0
         for di in np.flatnonzero(ids < 0):
-            track = _Track(self._next_id, faces.xyxy[di].astype(np.float64), np.zeros(4), t, 1)
+            box = faces.xyxy[di].astype(np.float64)
+            track = _Track(self._next_id, box, np.zeros(4), t, 1, self._frame)
             self._tracks.append(track)
             ids[di] = track.track_id
             self._next_id += 1
@@ -121,4 +142,5 @@ class FaceTracker:
             track.velocity = a * velocity + (1 - a) * track.velocity
         track.box = box.astype(np.float64)
         track.last_t = t
+        track.last_frame = self._frame
         track.hits += 1
