@@ -27,6 +27,7 @@ from mien.cli.common import (
     relative_name,
     resolve_format,
     resolved,
+    sigterm_as_interrupt,
     unwritable,
 )
 from mien.weights import DEFAULT_MODEL
@@ -154,6 +155,7 @@ def analyze(
             annotate.mkdir(parents=True, exist_ok=True)
     options = {"every": every, "fps": fps, "start_s": start, "end_s": end, "tau": smooth_tau}
     with (
+        sigterm_as_interrupt(),
         open_sink(out, row_columns(names), cast("Format", fmt), types=column_types(names)) as sink,
         progress(not quiet) as bar,
     ):

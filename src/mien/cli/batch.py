@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +21,7 @@ from mien.cli.common import (
     fail,
     plural,
     progress,
+    sigterm_as_interrupt,
     unwritable,
 )
 from mien.weights import DEFAULT_MODEL
@@ -128,7 +125,7 @@ def batch(
     stats = {"done": 0, "failed": 0, "frames": 0}
     frameless: list[str] = []  # videos with no frame in range (e.g. --start past the end)
     t0 = time.perf_counter()
-    with _terminate_as_interrupt(), progress(not quiet) as bar:
+    with sigterm_as_interrupt(), progress(not quiet) as bar:
         task = bar.add_task("inputs", total=len(inputs))
 
         def on_result(res: dict) -> None:
@@ -158,7 +155,7 @@ def batch(
             )
         except (ManifestError, ValueError, RuntimeError) as e:
             fail(str(e))
-        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (see _terminate_as_interrupt)
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (sigterm_as_interrupt)
             err.print(
                 f"interrupted: {stats['done']} done, {stats['failed']} failed this run; "
                 "run the same command again to resume",
@@ -190,24 +187,6 @@ def batch(
         f"{plural(stats['frames'], 'frame')} this run in {elapsed:.1f} s → {out}"
     )
     raise typer.Exit(1 if counts.get("failed") else 0)
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (``kill``, ``timeout``, a job scheduler) stops the run the way Ctrl-C does:
-    finished inputs recorded, workers ended, a line on how to resume."""
-
-    def raise_interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, raise_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _warn_foreign_parts(out: Path, inputs: list[Path]) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
@@ -179,6 +182,25 @@ def unwritable(path: Path, option: str, *, folder: bool = False) -> str | None:
 def plural(n: int, word: str) -> str:
     """``"1 frame"``, ``"2 frames"``, ``"0 frames"``."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, ``timeout``, a job scheduler at its time limit) stops a command the
+    way Ctrl-C does: output files are closed whole (a Parquet footer, a JSON array's end) and
+    finished work is recorded. A no-op outside the main thread."""
+
+    def raise_interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
