@@ -166,11 +166,28 @@ def test_unwritable_outputs_fail_before_any_work(tmp_path, args, match):
 def test_evaluate_prints_json(tmp_path):
     (tmp_path / "hopper.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
     (tmp_path / "labels.csv").write_text("path,label,split,note\nhopper.jpg,neutral,val,x\n")
-    result = runner.invoke(app, ["evaluate", str(tmp_path), "--split", "val", "--detect", "-q"])
+    args = ["evaluate", str(tmp_path), "--split", "val", "--detect", "-q"]
+    result = runner.invoke(app, args)  # one label: every prediction would be right
+    assert result.exit_code == 2 and "only the label(s) ['neutral'] to score over" in (
+        result.stderr
+    )
+    result = runner.invoke(app, [*args, "--all-labels"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert {"n", "accuracy", "macro_f1", "per_class_recall", "confusion", "ece"} <= set(report)
-    assert report["n"] == 1 and report["labels"] == ["neutral"]
+    assert report["n"] == 1 and report["labels"] == list(EXPRESSIONS)
+    assert report["accuracy"] == 1.0  # neutral 0.62 is the top of all 8
+
+
+def test_evaluate_warns_about_repeated_rows(tmp_path):
+    for name in ("a.jpg", "b.jpg"):
+        (tmp_path / name).write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    rows = "a.jpg,neutral\na.jpg,sadness\nb.jpg,neutral\n"
+    (tmp_path / "labels.csv").write_text("path,label\n" + rows)
+    result = runner.invoke(app, ["evaluate", str(tmp_path), "--detect", "-q", "--bootstrap", "0"])
+    assert result.exit_code == 0, result.output
+    assert "1 row(s) repeat an image already listed" in result.stderr
+    assert json.loads(result.stdout)["n"] == 3
 
 
 def test_evaluate_unknown_label_exits_2(tmp_path):
@@ -316,7 +333,9 @@ def test_weights_option_runs_an_exported_model_and_refuses_a_wrong_file(tmp_path
     shutil.copy(SAMPLES / "grace_hopper.jpg", data / "g.jpg")
     (data / "labels.csv").write_text("path,label,split\ng.jpg,neutral,test\n")
     mine_onnx = str(tmp_path / "mine.onnx")
-    result = runner.invoke(app, ["evaluate", str(data), "--weights", mine_onnx, "-q"])
+    result = runner.invoke(
+        app, ["evaluate", str(data), "--weights", mine_onnx, "-q", "--all-labels"]
+    )
     assert result.exit_code == 0, result.output
     used = json.loads(result.stdout)["model"]
     assert used["file"] == mine_onnx and used["name"] == DEFAULT_MODEL and used["sha256"]

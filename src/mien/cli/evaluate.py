@@ -53,6 +53,13 @@ def evaluate(
     detector: Annotated[
         str, typer.Option(help="auto | short | full | multi (with --detect).")
     ] = "auto",
+    all_labels: Annotated[
+        bool,
+        typer.Option(
+            "--all-labels",
+            help="Score over all the model's labels, not only those the set contains.",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Score the model on labelled folders and print JSON metrics (an audit) to stdout.
@@ -71,6 +78,14 @@ def evaluate(
         datasets = {str(d): read_labels_csv(d, split=split) for d in dataset_dirs}
     except DatasetError as e:
         fail(str(e))
+    for name, dataset in datasets.items():
+        repeats = len(dataset.paths) - len(set(dataset.paths))
+        if repeats:
+            err.print(
+                f"{name}: {repeats} row(s) repeat an image already listed; each row counts as "
+                "an image (one row per annotator inflates n and narrows the intervals)",
+                style="yellow",
+            )
     if report is not None and (problem := unwritable(report, "--report", folder=True)):
         fail(problem)
     analyzer = make_analyzer(model, detector, 0.5, 100_000_000, weights=weights)
@@ -94,6 +109,7 @@ def evaluate(
                     n_boot=bootstrap,
                     quality_slices=quality_slices,
                     progress=lambda k, t=task: bar.advance(t, k),
+                    labels=analyzer.expression_names if all_labels else None,
                 )
             except DatasetError as e:
                 fail(str(e))

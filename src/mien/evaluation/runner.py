@@ -124,10 +124,11 @@ def evaluate(
         progress: called with 1 after each image (for a progress bar).
         labels: the labels to score over (default: those present in ``dataset``); a fixed
             set keeps subsets of one collection on one task (e.g. a few photos per fold).
+            At least two are needed.
 
     Raises:
-        DatasetError: the set has a label the model lacks, a label outside ``labels``, or
-            ``by`` names a missing column.
+        DatasetError: the set has a label the model lacks, a label outside ``labels``, fewer
+            than two labels to score over, or ``by`` names a missing column.
     """
     names = list(analyzer.expression_names)
     if labels is not None:
@@ -147,6 +148,12 @@ def evaluate(
         )
     wanted = set(labels) if labels is not None else set(dataset.labels)
     present = [n for n in names if n in wanted]
+    if len(present) < 2:
+        raise DatasetError(
+            f"{dataset.root}: only the label(s) {present} to score over; restricted to the "
+            "labels a set contains, every prediction would be right. Score over the model's "
+            "labels instead (labels=analyzer.expression_names; CLI: --all-labels)"
+        )
     cols = np.asarray([names.index(n) for n in present], np.int64)
     n = len(dataset)
     y_true = np.asarray([present.index(label) for label in dataset.labels], np.int64)
