@@ -163,3 +163,26 @@ def test_unsupported_input_type_is_a_typed_error(analyzer):
         analyzer.analyze(None)  # type: ignore[arg-type]
     items = list(analyzer.analyze_batch([None]))
     assert items[0].source == "<NoneType>#0" and isinstance(items[0].error, UnreadableImageError)
+
+
+def test_an_analyzer_dropped_without_close_frees_its_threads():
+    """A notebook re-running `a = Analyzer()` must not pile up MediaPipe graphs."""
+    import gc
+    from pathlib import Path
+
+    status = Path("/proc/self/status")
+    if not status.exists():
+        pytest.skip("needs /proc")
+
+    def threads() -> int:
+        line = next(ln for ln in status.read_text().splitlines() if ln.startswith("Threads:"))
+        return int(line.split()[1])
+
+    counts = []
+    for _ in range(4):
+        a = Analyzer()
+        a.analyze(SAMPLES / "grace_hopper.jpg")
+        del a
+        gc.collect()
+        counts.append(threads())
+    assert counts[-1] <= counts[0], counts  # before: +3 to 4 threads per dropped analyzer

@@ -108,6 +108,8 @@ class Analyzer:
         pose_interval_s: float = 0.2,
         thresholds: QualityThresholds | None = None,
     ) -> None:
+        if pose_interval_s < 0:  # checked before any model is built
+            raise ValueError(f"pose_interval_s must be >= 0; got {pose_interval_s}")
         self.expression: ExpressionModel = create_model(model, weights=weights, threads=threads)
         self.template = TEMPLATES[self.expression.spec.alignment]  # checked by create_model
         self.detector: FaceDetector = (
@@ -119,8 +121,6 @@ class Analyzer:
         self.quality = quality
         self.thresholds = thresholds or QualityThresholds()
         self._pose = FaceMeshPose() if (quality and pose) else None
-        if pose_interval_s < 0:
-            raise ValueError(f"pose_interval_s must be >= 0; got {pose_interval_s}")
         self.pose_interval_s = pose_interval_s
 
     @property

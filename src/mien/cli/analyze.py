@@ -91,7 +91,11 @@ def analyze(
         ),
     ] = None,
     blur_faces: Annotated[
-        bool, typer.Option("--blur-faces", help="Blur every face in the annotated output.")
+        bool,
+        typer.Option(
+            "--blur-faces",
+            help="Blur the detected faces in the annotated output (missed faces stay sharp).",
+        ),
     ] = False,
     every: Annotated[int, typer.Option(min=1, help="Videos: analyse every N-th frame.")] = 1,
     fps: Annotated[

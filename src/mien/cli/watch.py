@@ -66,7 +66,12 @@ def watch(
         float, typer.Option(min=0.0, help="Time constant (s) of the per-track smoothing.")
     ] = 0.5,
     blur_faces: Annotated[
-        bool, typer.Option("--blur-faces", help="Blur faces in the preview and annotated video.")
+        bool,
+        typer.Option(
+            "--blur-faces",
+            help="Blur the detected faces in the preview and annotated video "
+            "(missed faces stay sharp).",
+        ),
     ] = False,
     give_up: Annotated[
         float | None,

@@ -36,6 +36,7 @@ smaller than about a twentieth of the image's longer side is missed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import warnings
@@ -157,6 +158,10 @@ class MediaPipeFaceDetector:
         for graph in self._graphs.values():
             graph.close()
         self._graphs.clear()
+
+    def __del__(self) -> None:  # an instance dropped without close() frees its graphs too
+        with contextlib.suppress(Exception):
+            self.close()
 
     def __enter__(self) -> MediaPipeFaceDetector:
         return self

@@ -3,8 +3,9 @@ crash or a bad file later in a batch never loses finished results; Parquet rows 
 into row groups (``row_group_size`` rows) and written group by group, so memory stays flat
 however long the video.
 
-A Parquet file is readable only once :meth:`ParquetSink.close` has written its footer; use CSV
-or JSON Lines when a run may be killed."""
+A Parquet file is readable only once :meth:`ParquetSink.close` has written its footer (and a
+JSON array once :meth:`RowSink.close` has closed it); use CSV or JSON Lines when a run may be
+killed. Closing twice is harmless; appending to a closed sink raises ``ValueError``."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ class RowSink:
         owns_stream: close the stream on :meth:`close`.
 
     Raises:
-        ValueError: unknown ``fmt``, or a row whose keys differ from ``columns``.
+        ValueError: unknown ``fmt``; a row whose keys differ from ``columns``, or any row
+            after :meth:`close`.
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class RowSink:
             owns_stream,
         )
         self.count = 0
+        self.closed = False
         self._csv = csv.DictWriter(stream, fieldnames=self.columns) if fmt == "csv" else None
         if self._csv is not None:
             self._csv.writeheader()
@@ -66,6 +69,9 @@ class RowSink:
             stream.write("[")
 
     def append(self, row: dict[str, Any]) -> None:
+        """Write one row (keys exactly the sink's columns, in order)."""
+        if self.closed:
+            raise ValueError("append to a closed sink")
         if list(row) != self.columns:
             raise ValueError(f"row columns {list(row)} do not match the sink's {self.columns}")
         if self._csv is not None:
@@ -81,6 +87,10 @@ class RowSink:
         self.stream.flush()
 
     def close(self) -> None:
+        """Finish the file (a JSON array's closing bracket); a second call does nothing."""
+        if self.closed:
+            return
+        self.closed = True
         if self.fmt == "json":
             self.stream.write("\n]\n" if self.count else "]\n")
         self.stream.flush()
@@ -103,7 +113,7 @@ class ParquetSink:
         row_group_size: rows buffered before a row group is written.
 
     Raises:
-        ValueError: a row whose keys differ from the columns.
+        ValueError: a row whose keys differ from the columns, or any row after :meth:`close`.
     """
 
     def __init__(
@@ -118,8 +128,12 @@ class ParquetSink:
         self._buffer: list[dict[str, Any]] = []
         self.row_group_size = row_group_size
         self.count = 0
+        self.closed = False
 
     def append(self, row: dict[str, Any]) -> None:
+        """Buffer one row (keys exactly the sink's columns, in order)."""
+        if self.closed:
+            raise ValueError("append to a closed sink")
         if list(row) != self.columns:
             raise ValueError(f"row columns {list(row)} do not match the sink's {self.columns}")
         self._buffer.append({k: _clean(v) for k, v in row.items()})
@@ -136,6 +150,10 @@ class ParquetSink:
             self._buffer.clear()
 
     def close(self) -> None:
+        """Write the last row group and the footer; a second call does nothing."""
+        if self.closed:
+            return
+        self.closed = True
         self.flush()
         self._writer.close()
 

@@ -19,6 +19,7 @@ about z (positive: the head tilts clockwise in the image). A frontal face is (0,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections.abc import Sequence
@@ -185,6 +186,10 @@ class FaceMeshPose:
         if self._mesh is not None:
             self._mesh.close()
             self._mesh = None
+
+    def __del__(self) -> None:  # an instance dropped without close() frees its graphs too
+        with contextlib.suppress(Exception):
+            self.close()
 
     def __enter__(self) -> FaceMeshPose:
         return self
