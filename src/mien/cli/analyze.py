@@ -101,8 +101,12 @@ def analyze(
     fps: Annotated[
         float | None, typer.Option(min=0.001, help="Videos: at most F frames per second.")
     ] = None,
-    start: Annotated[float, typer.Option(min=0.0, help="Videos: start at this second.")] = 0.0,
-    end: Annotated[float | None, typer.Option(help="Videos: stop at this second.")] = None,
+    start: Annotated[
+        float, typer.Option(min=0.0, help="Videos: start this many seconds after the first frame.")
+    ] = 0.0,
+    end: Annotated[
+        float | None, typer.Option(help="Videos: stop this many seconds after the first frame.")
+    ] = None,
     smooth_tau: Annotated[
         float,
         typer.Option(min=0.0, help="Videos: time constant (s) of the per-track smoothing."),

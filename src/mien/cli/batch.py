@@ -75,8 +75,12 @@ def batch(
     fps: Annotated[
         float | None, typer.Option(min=0.001, help="Videos: at most F frames/s.")
     ] = None,
-    start: Annotated[float, typer.Option(min=0.0, help="Videos: start second.")] = 0.0,
-    end: Annotated[float | None, typer.Option(help="Videos: end second.")] = None,
+    start: Annotated[
+        float, typer.Option(min=0.0, help="Videos: start this many seconds after the first frame.")
+    ] = 0.0,
+    end: Annotated[
+        float | None, typer.Option(help="Videos: stop this many seconds after the first frame.")
+    ] = None,
     smooth_tau: Annotated[
         float, typer.Option(min=0.0, help="Videos: smoothing time constant (s).")
     ] = 0.5,

@@ -199,13 +199,15 @@ def iter_frames(
         every: keep every ``every``-th decoded frame (by source index).
         fps: keep at most this many frames per second of media time (by timestamp, so it is
             right for variable frame rates); combined with ``every`` if both are given.
-        start_s: skip frames whose timestamp is earlier than this (seconds).
-        end_s: stop at the first frame whose timestamp is at or after this (seconds).
+        start_s: skip frames earlier than this many seconds after the first frame (a file
+            whose timestamps start at 100 s, as MPEG-TS recordings often do, starts at 0 here).
+        end_s: stop at the first frame at or after this many seconds after the first frame.
 
     Yields:
         :class:`~mien.types.Frame` with the upright BGR image, the 0-based source index and
-        the presentation timestamp in seconds. The container is closed when the generator
-        finishes, fails or is closed early (``break``).
+        the presentation timestamp in seconds (the container's own, not shifted). The
+        container is closed when the generator finishes, fails or is closed early
+        (``break``).
 
     Raises:
         ValueError: bad sampling options.
@@ -224,7 +226,7 @@ def iter_frames(
     info = probe_video(path)
     container = _open(path)
     source = str(path)
-    index, last_t, next_t = -1, None, start_s
+    index, last_t, origin, next_t = -1, None, 0.0, start_s
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -233,9 +235,12 @@ def iter_frames(
                 index += 1
                 t = float(frame.time) if frame.time is not None else index / (info.fps or 30.0)
                 last_t = t
-                if t < start_s - 1e-9:
+                if index == 0:
+                    origin = t
+                    next_t += origin
+                if t - origin < start_s - 1e-9:
                     continue
-                if end_s is not None and t >= end_s - 1e-9:
+                if end_s is not None and t - origin >= end_s - 1e-9:
                     return
                 if index % every:
                     continue
@@ -256,12 +261,12 @@ def iter_frames(
                 else f"after {last_t:.3f} s (frame {index})"
             )
             raise VideoDecodeError(source, f"decoding stopped {where}: {err}", last_t) from err
-        if end_s is None and info.duration_s and last_t is not None:
+        if info.duration_s and last_t is not None:  # never reached end_s: check the length
             interval = 1.0 / info.fps if info.fps else 0.1
-            if last_t < info.duration_s - max(1.0, 3 * interval):
+            if last_t - origin < info.duration_s - max(1.0, 3 * interval):
                 raise VideoDecodeError(
                     source,
-                    f"the video ends at {last_t:.3f} s but the container says "
+                    f"the video ends at {last_t - origin:.3f} s but the container says "
                     f"{info.duration_s:.3f} s: truncated or corrupt file",
                     last_t,
                 )
