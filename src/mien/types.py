@@ -68,7 +68,8 @@ class Faces:
         expression: ``(n, K)`` float32 calibrated probabilities, each row sums to 1, columns
             named by the ``FrameResult.expression_names``; ``None`` before classification.
         abstained: ``(n,)`` bool, ``True`` where the top probability is below the model's
-            abstention threshold; ``None`` before classification.
+            abstention threshold or the face fails the quality checks (``quality_ok`` false in
+            ``data``); ``None`` before classification.
         track_id: ``(n,)`` int64 id of the face's track within one video or stream (ids start
             at 1 and restart with every source; ``-1`` = not tracked); ``None`` for stills.
         smoothed: ``(n, K)`` float32 per-track temporally smoothed probabilities (rows sum to
