@@ -97,7 +97,14 @@ def test_variants_true_mix_uses_each_folds_labels_and_ensemble_checks_alignment(
     parts = _parts([("fear", "fear", "anger"), ("happiness", "neutral")])
     sources = [np.ones(7) / 7] * 2
     v = ls.variants(parts, sources)
-    assert list(v) == ["", " + U", " + EM fold", " + EM performer", " + true mix"]
+    assert list(v) == [
+        "",
+        " + U",
+        " + EM fold",
+        " + EM performer",
+        " + true mix",
+        " + centred per performer",
+    ]
     np.testing.assert_allclose(v[" + U"][0].probs, parts[0].probs)  # uniform source: unchanged
     mix = v[" + true mix"][0].probs[0]
     assert INTENDED_LABELS[int(mix.argmax())] == "fear"
@@ -109,3 +116,12 @@ def test_variants_true_mix_uses_each_folds_labels_and_ensemble_checks_alignment(
     np.testing.assert_allclose(mean[1].probs, parts[1].probs)
     with pytest.raises(ValueError, match="fold 0: the arms scored different photos or faces"):
         ls.ensemble([parts, _parts([("fear", "fear", "anger"), ("happiness", "neutral")], ["x"])])
+
+
+def test_centring_takes_out_each_groups_baseline():
+    p = np.array([[0.7, 0.3], [0.6, 0.4], [0.2, 0.8], [np.nan, np.nan]])
+    out = ls.centre_by_group(p, np.array(["a", "a", "b", "a"]))
+    assert np.isnan(out[3]).all()
+    np.testing.assert_allclose(out[2], [0.5, 0.5])  # alone in its group: nothing left
+    assert out[0, 0] > 0.5 > out[1, 0]  # a's two photos, relative to a's mean
+    np.testing.assert_allclose(out[:3].sum(axis=1), 1.0)
