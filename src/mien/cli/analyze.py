@@ -12,11 +12,13 @@ from rich.table import Table
 
 from mien.cli.common import (
     DetectorMode,
+    EndSeconds,
     MaxPixels,
     MeasurePose,
     MinConfidence,
     ModelName,
     PoseInterval,
+    StartSeconds,
     Weights,
     describe,
     err,
@@ -101,12 +103,8 @@ def analyze(
     fps: Annotated[
         float | None, typer.Option(min=0.001, help="Videos: at most F frames per second.")
     ] = None,
-    start: Annotated[
-        float, typer.Option(min=0.0, help="Videos: start this many seconds after the first frame.")
-    ] = 0.0,
-    end: Annotated[
-        float | None, typer.Option(help="Videos: stop this many seconds after the first frame.")
-    ] = None,
+    start: StartSeconds = 0.0,
+    end: EndSeconds = None,
     smooth_tau: Annotated[
         float,
         typer.Option(min=0.0, help="Videos: time constant (s) of the per-track smoothing."),

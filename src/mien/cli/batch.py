@@ -10,11 +10,13 @@ import typer
 
 from mien.cli.common import (
     DetectorMode,
+    EndSeconds,
     MaxPixels,
     MeasurePose,
     MinConfidence,
     ModelName,
     PoseInterval,
+    StartSeconds,
     Weights,
     check_weights,
     err,
@@ -75,12 +77,8 @@ def batch(
     fps: Annotated[
         float | None, typer.Option(min=0.001, help="Videos: at most F frames/s.")
     ] = None,
-    start: Annotated[
-        float, typer.Option(min=0.0, help="Videos: start this many seconds after the first frame.")
-    ] = 0.0,
-    end: Annotated[
-        float | None, typer.Option(help="Videos: stop this many seconds after the first frame.")
-    ] = None,
+    start: StartSeconds = 0.0,
+    end: EndSeconds = None,
     smooth_tau: Annotated[
         float, typer.Option(min=0.0, help="Videos: smoothing time constant (s).")
     ] = 0.5,

@@ -38,6 +38,16 @@ DetectorMode = Annotated[
 ]
 """The ``--detector`` option."""
 
+StartSeconds = Annotated[
+    float, typer.Option(min=0.0, help="Videos: start this many seconds after the first frame.")
+]
+"""The ``--start`` option of ``analyze`` and ``batch``."""
+
+EndSeconds = Annotated[
+    float | None, typer.Option(help="Videos: stop this many seconds after the first frame.")
+]
+"""The ``--end`` option of ``analyze`` and ``batch``."""
+
 MinConfidence = Annotated[
     float,
     typer.Option(min=0.0, max=1.0, help="Detector score threshold (MediaPipe's floor is 0.5)."),
