@@ -242,13 +242,15 @@ def _diff(c: dict) -> str:
     return f"{g['mean_diff']:+.3f} {ci} p {g['p_sign_flip']:.3f} ({folds})"
 
 
-def harm(weights: str, sets: list[tuple[str, LabeledDataset, bool]], val_counts: Counter) -> list:
+def harm(
+    weights: str, sets: list[tuple[str, LabeledDataset, bool, list[str]]], val_counts: Counter
+) -> list:
     """Accuracy of one model on each set: plain, after EM over the whole set, and after U; the
     photos EM gains and loses, McNemar's p, and EM's prior."""
     rows = []
     with protocol_analyzer(weights) as analyzer:
-        for name, ds, detect in sets:
-            r = evaluate(analyzer, ds, detect=detect, quality_slices=False, n_boot=0)
+        for name, ds, detect, labels in sets:
+            r = evaluate(analyzer, ds, detect=detect, quality_slices=False, n_boot=0, labels=labels)
             y = np.array([r.labels.index(s) for s in ds.labels])
             probs = np.asarray(r.items["probs"], np.float64)
             has = ~np.isnan(probs).any(axis=1)
@@ -295,7 +297,9 @@ def main() -> None:
                 ("FER+ val", read_labels_csv(args.shared / "data" / "fer", split="val"), False),
                 ("media", read_labels_csv(args.shared / "media" / "faces"), True),
             ]
-            others = [(n, limited(ds, args.limit), d) for n, ds, d in others]
+            others = [
+                (n, limited(ds, args.limit), d, sorted(set(ds.labels))) for n, ds, d in others
+            ]
             harms = [] if args.no_harm else [(a[0], harm(a[0], others, val_counts)) for a in arms]
     except (MienError, OSError, ValueError) as e:  # reported once stderr is back
         ap.error(str(e))

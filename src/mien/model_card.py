@@ -696,7 +696,14 @@ def write_model_card(
     sets = protocol_sets(shared)
     data = {s.name: limited(s.dataset, limit) for s in sets}
     reports = {
-        s.name: evaluate(analyzer, data[s.name], detect=s.detect, n_boot=n_boot, by=s.by)
+        s.name: evaluate(
+            analyzer,
+            data[s.name],
+            detect=s.detect,
+            n_boot=n_boot,
+            by=s.by,
+            labels=sorted(set(s.dataset.labels)),  # the whole set's, also for a --limit subset
+        )
         for s in sets
     }
     calibration = calibration_table(analyzer.expression, shared / "data" / "fer", n_boot=n_boot)

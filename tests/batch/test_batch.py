@@ -265,14 +265,25 @@ def test_pose_interval_is_no_setting_without_pose():
     assert BatchOptions(pose_interval_s=1.0).config()["pose_interval_s"] == 1.0
 
 
+@pytest.fixture(scope="module")
+def long_inputs(tmp_path_factory):
+    """Twelve 60-frame clips: seconds of work for two workers, so a signal lands mid-run."""
+    root = tmp_path_factory.mktemp("long")
+    face = face_patch("grace_hopper.jpg", 100)
+    for k in range(12):
+        frames = [(compose((320, 240), [(face, 20 + i, 50)]), i / 25) for i in range(60)]
+        write_clip(root / f"long{k:02d}.mp4", frames)
+    return sorted(root.iterdir())
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
-def test_workers_end_when_the_parent_is_killed(inputs, tmp_path, sig):
+def test_workers_end_when_the_parent_is_killed(long_inputs, tmp_path, sig):
     """Only the parent gets the signal (kill PID, timeout, a scheduler): its workers must not
     live on as orphans; SIGTERM stops the CLI like Ctrl-C."""
     out = tmp_path / "orphans"
     code = "import sys; from mien.cli.main import app; app(sys.argv[1:])"
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, "batch", *map(str, inputs), "--out", str(out), "-q",
+        [sys.executable, "-c", code, "batch", *map(str, long_inputs), "--out", str(out), "-q",
          "--workers", "2"],
         start_new_session=True,
         stderr=subprocess.PIPE,
@@ -288,6 +299,7 @@ def test_workers_end_when_the_parent_is_killed(inputs, tmp_path, sig):
     assert workers
     os.kill(proc.pid, sig)
     _, stderr = proc.communicate(timeout=60)
+    assert "done" in states(out).values() and "running" in states(out).values()  # mid-run
     if sig == signal.SIGTERM:
         assert proc.returncode == 130 and "run the same command again to resume" in stderr
     deadline = time.monotonic() + 15

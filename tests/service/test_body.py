@@ -78,3 +78,51 @@ def test_a_client_that_stalls_gets_408():
 def test_other_requests_pass_untouched():
     status, body, _ = _run({"type": "http", "method": "GET", "headers": []}, [chunk(500, False)])
     assert (status, body) == (200, b"500")  # no cap on a GET
+
+
+def test_a_trickling_upload_meets_the_overall_deadline():
+    """A chunk every 0.05 s never trips the per-chunk wait (0.2 s), but four times it in all
+    (0.8 s) ends the upload."""
+    sent = []
+
+    async def receive():
+        await asyncio.sleep(0.05)
+        return chunk(1, True)
+
+    async def send(m):
+        sent.append(m)
+
+    guard = BodyGuard(_echo, max_bytes=10**6, timeout_s=0.2)
+    asyncio.run(guard(_post(), receive, send))
+    body = json.loads(sent[-1]["body"])
+    assert sent[0]["status"] == 408 and body["detail"] == "the upload took more than 0.8 s"
+
+
+def test_uploads_beyond_the_concurrency_cap_get_503():
+    async def main():
+        guard = BodyGuard(_echo, max_bytes=100, timeout_s=5.0, max_concurrent=1)
+        release = asyncio.Event()
+        first_sent, second_sent = [], []
+
+        async def slow_receive():
+            await release.wait()
+            return chunk(3, False)
+
+        async def fast_receive():
+            return chunk(3, False)
+
+        async def collect(box, m):
+            box.append(m)
+
+        first = asyncio.create_task(guard(_post(), slow_receive, lambda m: collect(first_sent, m)))
+        await asyncio.sleep(0.05)  # the first is reading its body
+        await guard(_post(), fast_receive, lambda m: collect(second_sent, m))
+        release.set()
+        await first
+        await guard(_post(), fast_receive, lambda m: collect(second_sent, m))  # a free slot
+        return first_sent, second_sent
+
+    first_sent, second_sent = asyncio.run(main())
+    assert first_sent[0]["status"] == 200
+    assert [m["status"] for m in second_sent if "status" in m] == [503, 200]
+    assert (b"retry-after", b"1") in second_sent[0]["headers"]

@@ -161,27 +161,30 @@ class Manifest:
                     )
         return gone
 
-    def redo_lost_outputs(self) -> list[str]:
-        """Set ``done`` and ``failed`` inputs whose Parquet file in ``parts/`` is missing or
-        unreadable (deleted, cut short) back to ``pending``. (A worker that crashed wrote no
-        file: its input stays ``failed``, for ``--retry-failed``.)
+    def redo_lost_outputs(self, paths: Iterable[str | Path]) -> list[str]:
+        """Set those of ``paths`` that are ``done`` or ``failed`` but whose Parquet file in
+        ``parts/`` is missing or unreadable (deleted, cut short) back to ``pending``. (A worker
+        that crashed wrote no file: its input stays ``failed``, for ``--retry-failed``.)
 
         Returns:
-            Their paths.
+            Their paths, as given.
         """
         import pyarrow.parquet as pq
 
+        given = {input_id(p): str(p) for p in paths}
         lost = []
         rows = self._db.execute(
             "SELECT id, path, output FROM inputs WHERE state IN ('done', 'failed') "
             "AND output IS NOT NULL"
         ).fetchall()
-        for id_, path, output in rows:
+        for id_, _, output in rows:
+            if id_ not in given:
+                continue
             part = self.out_dir / "parts" / _loaded_path(output)
             try:
                 pq.read_metadata(part)
             except (OSError, ValueError):  # missing, not Parquet, or cut short
-                lost.append(_loaded_path(path))
+                lost.append(given[id_])
                 self._db.execute(
                     "UPDATE inputs SET state = 'pending', updated = ? WHERE id = ?",
                     (time.time(), id_),

@@ -133,7 +133,8 @@ def run_batch(
             for leftover in scratch.iterdir():
                 leftover.unlink(missing_ok=True)
         gone = manifest.add(inputs)
-        lost = manifest.redo_lost_outputs()
+        lost = manifest.redo_lost_outputs(inputs)
+        gone = [g for g in gone if g not in set(lost)]  # nothing left to keep: redone
         if on_warning is not None and gone:
             on_warning(
                 f"{len(gone)} finished input(s) are missing now (e.g. {gone[0]}); their rows "
@@ -202,7 +203,7 @@ def _local(
         workers,
         mp_context=ctx,
         initializer=init_worker,
-        initargs=(options.analyzer_kwargs(), threads),
+        initargs=(options.analyzer_kwargs(), threads, os.getpid()),
     )
     futures = {
         pool.submit(process_in_worker, path, id_, str(out_dir), opts): id_ for id_, path in todo

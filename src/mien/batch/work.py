@@ -14,13 +14,15 @@ from typing import Any
 _ANALYZER: Any = None
 
 
-def init_worker(analyzer_kwargs: dict[str, Any], threads: int) -> None:
+def init_worker(analyzer_kwargs: dict[str, Any], threads: int, parent: int | None = None) -> None:
     """Process-pool initializer: load the analyzer once per worker process.
 
     Args:
         analyzer_kwargs: :class:`~mien.pipeline.Analyzer`'s arguments
             (:meth:`~mien.batch.BatchOptions.analyzer_kwargs`).
         threads: onnxruntime threads per worker.
+        parent: the pid of the process that started the pool (default: this one's parent);
+            the worker ends when it is gone.
 
     Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the parent alone decides
     what is recorded before it ends them (an interrupted input must stay unfinished, not fail).
@@ -32,21 +34,22 @@ def init_worker(analyzer_kwargs: dict[str, Any], threads: int) -> None:
     from mien.logs import quiet_native_stderr
     from mien.pipeline import Analyzer
 
-    _exit_with_parent()
+    _exit_with_parent(os.getppid() if parent is None else parent)
     kwargs = dict(analyzer_kwargs)
     with quiet_native_stderr():
         _ANALYZER = Analyzer(kwargs.pop("model"), threads=threads, **kwargs)
         _ANALYZER.warm_up()
 
 
-def _exit_with_parent(poll_s: float = 1.0) -> None:
-    """End this worker within ``poll_s`` once the process that started it is gone (killed with
-    SIGKILL or SIGTERM, which do not reach the workers): an orphan would keep its memory and
-    could still publish an input's file after the run was stopped."""
+def _exit_with_parent(parent: int, poll_s: float = 1.0) -> None:
+    """End this worker within ``poll_s`` once ``parent`` (the process that started it) is gone,
+    killed with SIGKILL or SIGTERM, which do not reach the workers: an orphan would keep its
+    memory and could still publish an input's file after the run was stopped."""
     import threading
     import time
 
-    parent = os.getppid()
+    if os.getppid() != parent:  # it died while this worker was starting
+        os._exit(1)
 
     def watch() -> None:
         while True:
@@ -72,7 +75,8 @@ def process(
     rows of the frames before the break, for a video that breaks off. The file is written under
     ``out_dir/.tmp`` and renamed into ``parts`` only when complete.
 
-    Returns ``{"id", "state": "done"|"failed", "rows", "error", "output", "frames", "seconds"}``.
+    Returns ``{"id", "path", "state": "done"|"failed", "rows", "error", "output", "frames",
+    "seconds"}``.
     """
     import time
 
@@ -107,6 +111,7 @@ def process(
     os.replace(tmp, final)  # atomic: the file appears whole or not at all
     return {
         "id": id_,
+        "path": path,
         "state": "failed" if error else "done",
         "rows": rows,
         "error": error,

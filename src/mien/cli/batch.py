@@ -125,7 +125,7 @@ def batch(
         pose_interval_s=pose_interval,
     )
     stats = {"done": 0, "failed": 0, "frames": 0}
-    frameless: list[str] = []  # videos with no frame in range (e.g. --start past the end)
+    frameless: list[str] = []  # paths of videos with no frame in range (--start past the end)
     t0 = time.perf_counter()
     with sigterm_as_interrupt(), progress(not quiet) as bar:
         task = bar.add_task("inputs", total=len(inputs))
@@ -134,7 +134,7 @@ def batch(
             stats[res["state"]] = stats.get(res["state"], 0) + 1
             stats["frames"] += res["frames"]
             if res["state"] == "done" and res["frames"] == 0:
-                frameless.append(res["id"])
+                frameless.append(res.get("path") or res["id"])
             fps_all = stats["frames"] / max(time.perf_counter() - t0, 1e-9)
             bar.update(
                 task,
@@ -175,11 +175,8 @@ def batch(
         for r in [r for r in failed if r["id"] in wanted][:20]:
             err.print(f"  {r['path']}: {r['error']}")
     if frameless:
-        from mien.batch.manifest import input_id
-
-        names = [str(p) for p in inputs if input_id(p) in set(frameless)]
         err.print(
-            f"{plural(len(frameless), 'input')} gave no frame and no row (e.g. {names[0]}): "
+            f"{plural(len(frameless), 'input')} gave no frame and no row (e.g. {frameless[0]}): "
             "a video with no frame between --start and --end?",
             style="yellow",
         )

@@ -201,6 +201,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
     finished work is recorded. A no-op outside the main thread."""
 
     def raise_interrupt(*_: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the footer
         raise KeyboardInterrupt
 
     if threading.current_thread() is not threading.main_thread():

@@ -320,5 +320,11 @@ def run_protocol(
     for s in sets:
         if progress is not None:
             progress(s.name)
-        reports[s.name] = evaluate(analyzer, limited(s.dataset, limit), detect=s.detect, by=s.by)
+        reports[s.name] = evaluate(
+            analyzer,
+            limited(s.dataset, limit),
+            detect=s.detect,
+            by=s.by,
+            labels=sorted(set(s.dataset.labels)),  # the whole set's, also for a --limit subset
+        )
     return reports

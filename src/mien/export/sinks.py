@@ -154,8 +154,10 @@ class ParquetSink:
         if self.closed:
             return
         self.closed = True
-        self.flush()
-        self._writer.close()
+        try:
+            self.flush()
+        finally:
+            self._writer.close()
 
     def __enter__(self) -> ParquetSink:
         return self

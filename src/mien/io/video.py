@@ -226,17 +226,20 @@ def iter_frames(
     info = probe_video(path)
     container = _open(path)
     source = str(path)
-    index, last_t, origin, next_t = -1, None, 0.0, start_s
+    index, last_t, origin, next_t = -1, None, None, start_s
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        if stream.start_time is not None and stream.time_base is not None:
+            origin = float(stream.start_time * stream.time_base)
         try:
             for frame in container.decode(stream):
                 index += 1
                 t = float(frame.time) if frame.time is not None else index / (info.fps or 30.0)
                 last_t = t
-                if index == 0:
+                if origin is None:  # no start time in the stream: its first frame's
                     origin = t
+                if index == 0:
                     next_t += origin
                 if t - origin < start_s - 1e-9:
                     continue
@@ -261,7 +264,7 @@ def iter_frames(
                 else f"after {last_t:.3f} s (frame {index})"
             )
             raise VideoDecodeError(source, f"decoding stopped {where}: {err}", last_t) from err
-        if info.duration_s and last_t is not None:  # never reached end_s: check the length
+        if end_s is None and info.duration_s and last_t is not None:
             interval = 1.0 / info.fps if info.fps else 0.1
             if last_t - origin < info.duration_s - max(1.0, 3 * interval):
                 raise VideoDecodeError(

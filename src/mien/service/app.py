@@ -201,6 +201,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         BodyGuard,
         max_bytes=settings.max_upload_bytes + MULTIPART_SLACK,
         timeout_s=settings.timeout_s,
+        max_concurrent=settings.max_inflight,
     )
 
     @app.exception_handler(RequestValidationError)

@@ -3,14 +3,17 @@
 Starlette's multipart parser spools a whole upload (to disk past 1 MB) before the endpoint can
 refuse it, and waits as long as a client keeps the connection open. :class:`BodyGuard` reads
 the body first, with the declared ``Content-Length`` checked before any byte: a body over the
-cap gets 413 at once, a client that sends nothing for ``timeout_s`` gets 408, and the app is
-handed the body from memory. Only ``POST`` requests are guarded (WebSocket frames are not).
+cap gets 413 at once, a client that sends nothing for ``timeout_s`` or takes longer than
+``4 × timeout_s`` in all gets 408, more than ``max_concurrent`` bodies being read at once get
+503 (so memory stays under ``max_concurrent × max_bytes``), and the app is handed the body from
+memory. Only ``POST`` requests are guarded (WebSocket frames are not).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 MULTIPART_SLACK = 64 * 1024
@@ -20,7 +23,9 @@ Scope = dict[str, Any]
 Message = dict[str, Any]
 
 
-async def _reply(send: Any, status: int, error: str, detail: str) -> None:
+async def _reply(
+    send: Any, status: int, error: str, detail: str, extra: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
     body = json.dumps({"error": error, "detail": detail}).encode()
     await send(
         {
@@ -30,6 +35,7 @@ async def _reply(send: Any, status: int, error: str, detail: str) -> None:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
+                *extra,
             ],
         }
     )
@@ -37,17 +43,23 @@ async def _reply(send: Any, status: int, error: str, detail: str) -> None:
 
 
 class BodyGuard:
-    """ASGI middleware: a ``POST`` body is read whole, within ``max_bytes`` and with at most
-    ``timeout_s`` seconds between chunks, before the app sees it.
+    """ASGI middleware: a ``POST`` body is read whole, within ``max_bytes``, with at most
+    ``timeout_s`` seconds between chunks and ``4 × timeout_s`` in all, before the app sees it.
 
     Args:
         app: the ASGI app behind.
         max_bytes: largest body accepted (bytes); larger gets 413 ``too_large``.
-        timeout_s: longest wait for the next chunk (seconds); longer gets 408 ``timeout``.
+        timeout_s: longest wait for the next chunk (seconds); longer, or a body that takes
+            more than four times this in all, gets 408 ``timeout``.
+        max_concurrent: bodies read at once; one more gets 503 ``busy`` with ``Retry-After``.
     """
 
-    def __init__(self, app: Any, *, max_bytes: int, timeout_s: float) -> None:
+    def __init__(
+        self, app: Any, *, max_bytes: int, timeout_s: float, max_concurrent: int = 8
+    ) -> None:
         self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
+        self.max_concurrent = max_concurrent
+        self._reading = 0
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST":
@@ -58,23 +70,17 @@ class BodyGuard:
         if declared.isdigit() and int(declared) > self.max_bytes:
             await _reply(send, 413, "too_large", too_large)
             return
-        chunks, size = [], 0
-        while True:
-            try:
-                message = await asyncio.wait_for(receive(), self.timeout_s)
-            except TimeoutError:
-                await _reply(send, 408, "timeout", f"no upload data for {self.timeout_s:g} s")
-                return
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.max_bytes:
-                await _reply(send, 413, "too_large", too_large)
-                return
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        if self._reading >= self.max_concurrent:
+            busy = f"{self.max_concurrent} uploads in progress; retry shortly"
+            await _reply(send, 503, "busy", busy, ((b"retry-after", b"1"),))
+            return
+        self._reading += 1
+        try:
+            body = await self._read(receive, send, too_large)
+        finally:
+            self._reading -= 1
+        if body is None:
+            return
         delivered = False
 
         async def replay() -> Message:
@@ -85,3 +91,30 @@ class BodyGuard:
             return await receive()  # after the body: wait for the disconnect, as Starlette does
 
         await self.app(scope, replay, send)
+
+    async def _read(self, receive: Any, send: Any, too_large: str) -> bytes | None:
+        """The whole body, or ``None`` after answering 408/413 (or on a disconnect)."""
+        chunks, size = [], 0
+        deadline = time.monotonic() + 4 * self.timeout_s
+        while True:
+            wait = min(self.timeout_s, deadline - time.monotonic())
+            try:
+                message = await asyncio.wait_for(receive(), max(wait, 0.0))
+            except TimeoutError:
+                slow = time.monotonic() >= deadline - 1e-3
+                detail = (
+                    f"the upload took more than {4 * self.timeout_s:g} s"
+                    if slow
+                    else f"no upload data for {self.timeout_s:g} s"
+                )
+                await _reply(send, 408, "timeout", detail)
+                return None
+            if message["type"] == "http.disconnect":
+                return None
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await _reply(send, 413, "too_large", too_large)
+                return None
+            if not message.get("more_body", False):
+                return b"".join(chunks)

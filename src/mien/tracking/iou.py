@@ -8,13 +8,15 @@ Method (Bewley et al., "Simple Online and Realtime Tracking", ICIP 2016, without
 filter): each track predicts its box by its last box plus its smoothed velocity times the time
 elapsed; detections are matched to predictions greedily by IoU (highest first, at least
 ``min_iou``); unmatched detections start new tracks; a track ends once it is unseen for more
-than ``max_age_s`` seconds *and* more than ``max_missed`` sampled frames. Time is media time,
-and the frame count keeps a track alive across sparse sampling (``--fps 1`` puts 1 s between
-frames, which alone would end every track at every frame).
+than ``max(max_age_s, (max_missed + 1.5) × step)``, where ``step`` is the median time between
+the last 16 frames (this one included). Time is media time; scaling by the step keeps tracks
+across sparse sampling (``--fps 1`` puts 1 s between frames, which a fixed 1 s limit would end
+at every frame), while a stall in a live source (minutes without frames) still ends them.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from dataclasses import dataclass
 
@@ -31,7 +33,6 @@ class _Track:
     velocity: np.ndarray  # (4,) pixels per second
     last_t: float
     hits: int
-    last_frame: int
 
 
 def iou_matrix(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
@@ -54,11 +55,11 @@ class FaceTracker:
 
     Args:
         min_iou: smallest IoU between a track's predicted box and a detection to match them.
-        max_age_s: a track not matched for this many seconds of media time ends, provided it
-            also missed more than ``max_missed`` sampled frames; a face that comes back later
-            gets a new id.
-        max_missed: sampled frames a track may miss whatever the time between them, so that
-            sparse sampling (one frame a second or fewer) keeps tracks.
+        max_age_s: a track not matched for this many seconds of media time ends (unless the
+            frames come further apart: see ``max_missed``); a face that comes back later gets
+            a new id.
+        max_missed: sampled frames a track may miss, at the source's usual step between
+            frames, so that sparse sampling (one frame a second or fewer) keeps tracks.
         velocity_smoothing: weight of the newest velocity estimate in ``[0, 1]``.
 
     Raises:
@@ -94,7 +95,7 @@ class FaceTracker:
         self._tracks: list[_Track] = []
         self._next_id = 1
         self._last_t: float | None = None
-        self._frame = 0
+        self._steps: collections.deque[float] = collections.deque(maxlen=16)
 
     def update(self, faces: Faces, timestamp_s: float) -> Faces:
         """Assign track ids to one frame's faces.
@@ -107,12 +108,11 @@ class FaceTracker:
             ``faces`` with ``track_id`` set, ``(n,)`` int64, every id ≥ 1.
         """
         t = float(timestamp_s)
-        self._frame += 1
-        self._tracks = [
-            tr
-            for tr in self._tracks
-            if t - tr.last_t <= self.max_age_s or self._frame - tr.last_frame <= self.max_missed + 1
-        ]
+        if self._last_t is not None and t > self._last_t:
+            self._steps.append(t - self._last_t)  # one long gap does not move the median
+        step = float(np.median(self._steps)) if self._steps else 0.0
+        limit = max(self.max_age_s, (self.max_missed + 1.5) * step)
+        self._tracks = [tr for tr in self._tracks if t - tr.last_t <= limit]
         ids = np.full(len(faces), -1, np.int64)
         if self._tracks and len(faces):
             predicted = np.stack([tr.box + tr.velocity * (t - tr.last_t) for tr in self._tracks])
@@ -127,7 +127,7 @@ class FaceTracker:
                 iou[:, di] = -1.0
         for di in np.flatnonzero(ids < 0):
             box = faces.xyxy[di].astype(np.float64)
-            track = _Track(self._next_id, box, np.zeros(4), t, 1, self._frame)
+            track = _Track(self._next_id, box, np.zeros(4), t, 1)
             self._tracks.append(track)
             ids[di] = track.track_id
             self._next_id += 1
@@ -142,5 +142,4 @@ class FaceTracker:
             track.velocity = a * velocity + (1 - a) * track.velocity
         track.box = box.astype(np.float64)
         track.last_t = t
-        track.last_frame = self._frame
         track.hits += 1
