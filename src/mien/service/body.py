@@ -1,4 +1,4 @@
-"""Reading a request's body before the app does: a cap in bytes and a deadline per chunk.
+"""Reading a request's body before the app does: caps on bytes, time and concurrent uploads.
 
 Starlette's multipart parser spools a whole upload (to disk past 1 MB) before the endpoint can
 refuse it, and waits as long as a client keeps the connection open. :class:`BodyGuard` reads

@@ -126,8 +126,7 @@ class FaceTracker:
                 iou[ti, :] = -1.0
                 iou[:, di] = -1.0
         for di in np.flatnonzero(ids < 0):
-            box = faces.xyxy[di].astype(np.float64)
-            track = _Track(self._next_id, box, np.zeros(4), t, 1)
+            track = _Track(self._next_id, faces.xyxy[di].astype(np.float64), np.zeros(4), t, 1)
             self._tracks.append(track)
             ids[di] = track.track_id
             self._next_id += 1
