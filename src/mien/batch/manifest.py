@@ -174,10 +174,10 @@ class Manifest:
         given = {input_id(p): str(p) for p in paths}
         lost = []
         rows = self._db.execute(
-            "SELECT id, path, output FROM inputs WHERE state IN ('done', 'failed') "
+            "SELECT id, output FROM inputs WHERE state IN ('done', 'failed') "
             "AND output IS NOT NULL"
         ).fetchall()
-        for id_, _, output in rows:
+        for id_, output in rows:
             if id_ not in given:
                 continue
             part = self.out_dir / "parts" / _loaded_path(output)

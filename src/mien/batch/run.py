@@ -134,7 +134,7 @@ def run_batch(
                 leftover.unlink(missing_ok=True)
         gone = manifest.add(inputs)
         lost = manifest.redo_lost_outputs(inputs)
-        gone = [g for g in gone if g not in set(lost)]  # nothing left to keep: redone
+        gone = sorted(set(gone) - set(lost))  # a lost part leaves nothing to keep: redone
         if on_warning is not None and gone:
             on_warning(
                 f"{len(gone)} finished input(s) are missing now (e.g. {gone[0]}); their rows "
