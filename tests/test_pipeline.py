@@ -49,6 +49,8 @@ def test_no_face_is_an_empty_result(analyzer):
 def test_missing_file_raises_typed_error(analyzer, tmp_path):
     with pytest.raises(ImageNotFoundError, match=r"missing\.jpg"):
         analyzer.analyze(tmp_path / "missing.jpg")
+    with pytest.raises(ImageNotFoundError, match="empty path"):
+        analyzer.analyze("")  # not the current folder's "not a file"
 
 
 def test_exif_rotated_photo_reports_boxes_in_the_upright_image(analyzer):

@@ -190,6 +190,11 @@ def test_evaluate_warns_about_repeated_rows(tmp_path):
     assert json.loads(result.stdout)["n"] == 3
 
 
+def test_evaluate_refuses_a_folder_given_twice(tmp_path):
+    result = runner.invoke(app, ["evaluate", str(tmp_path), str(tmp_path / "."), "-q"])
+    assert result.exit_code == 2 and "a folder is given twice" in result.stderr
+
+
 def test_evaluate_unknown_label_exits_2(tmp_path):
     (tmp_path / "a.png").write_bytes(encode(Image.new("L", (48, 48))))
     (tmp_path / "labels.csv").write_text("path,label,split\na.png,boredom,val\n")

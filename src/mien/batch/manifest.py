@@ -174,8 +174,7 @@ class Manifest:
         given = {input_id(p): str(p) for p in paths}
         lost = []
         rows = self._db.execute(
-            "SELECT id, output FROM inputs WHERE state IN ('done', 'failed') "
-            "AND output IS NOT NULL"
+            "SELECT id, output FROM inputs WHERE state IN ('done', 'failed') AND output IS NOT NULL"
         ).fetchall()
         for id_, output in rows:
             if id_ not in given:

@@ -63,6 +63,8 @@ def read_image(
             name or f"<{type(source).__name__}>",
             "not an image: expected a path, encoded bytes or a uint8 array",
         )
+    if not os.fspath(source):
+        raise ImageNotFoundError(name or "''", "empty path")
     path = Path(source)
     label = name or str(path)
     if not path.exists():
