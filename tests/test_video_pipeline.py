@@ -246,6 +246,27 @@ def test_watch_command_writes_rows_with_your_own_weights(enter_leave, tmp_path):
     assert {r["model"] for r in rows} == {"mine"}
 
 
+def test_watch_never_writes_over_its_source_video(tmp_path, enter_leave):
+    import shutil
+
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(enter_leave, clip)
+    before = clip.read_bytes()
+    for args, match in (
+        (["--annotate", str(clip)], "--annotate"),
+        (["--out", str(clip), "--format", "jsonl"], "--out"),
+    ):
+        result = runner.invoke(app, ["watch", str(clip), "--no-preview", "-q", *args])
+        assert result.exit_code == 2 and f"{match} {clip} is the source video" in result.output
+    same = tmp_path / "same.mp4"
+    result = runner.invoke(
+        app, ["watch", str(clip), "--no-preview", "--out", str(same), "--format", "jsonl",
+              "--annotate", str(same)],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "--out and --annotate are one file" in result.output
+    assert clip.read_bytes() == before and not same.exists()
+
+
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
 def test_watch_stops_cleanly_on_a_signal(enter_leave, tmp_path, sig):
     import signal

@@ -135,3 +135,28 @@ def test_live_camera_streams_results(server, tmp_path):
         page.click("#stop")
         assert page.is_hidden("#notice")
         browser.close()
+
+
+def test_a_format_the_browser_cannot_show_is_still_analysed_and_errors_clear_old_results(
+    server, tmp_path
+):
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    tiff = tmp_path / "hopper.tif"
+    Image.open(SAMPLES / "grace_hopper.jpg").save(tiff)  # Chromium cannot decode TIFF
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a picture")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page()
+        page.goto(server)
+        page.set_input_files("#file", str(tiff))
+        page.wait_for_selector("body[data-analysed='1']", timeout=30_000)
+        assert page.inner_text("#face-count") == "1"
+        assert "cannot display the image" in page.inner_text("#status")
+        page.set_input_files("#file", str(broken))
+        page.wait_for_function("document.getElementById('status').innerText.startsWith('Error')")
+        assert page.inner_text("#results") == ""  # the TIFF's results are gone
+        assert page.evaluate("document.body.dataset.analysed") is None
+        browser.close()

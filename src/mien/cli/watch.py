@@ -24,6 +24,7 @@ from mien.cli.common import (
     make_analyzer,
     plural,
     resolve_format,
+    resolved,
     unwritable,
 )
 from mien.weights import DEFAULT_MODEL
@@ -102,6 +103,8 @@ def watch(
     from mien.tracking import ExpressionSmoother, FaceTracker
 
     fmt = resolve_format(out, fmt)
+    if problem := _clashes(source, out, annotate):
+        fail(problem)
     for path, option in ((out, "--out"), (annotate, "--annotate")):
         if path is not None and (problem := unwritable(path, option)):
             fail(problem)
@@ -204,3 +207,15 @@ def watch(
             f"{plural(stream.reconnects, 'reconnect')}"
         )
     raise typer.Exit(1 if failed else 0)
+
+
+def _clashes(source: str, out: Path | None, annotate: Path | None) -> str | None:
+    """Why ``--out``/``--annotate`` would destroy the source file or each other, or ``None``."""
+    source_file = Path(source)
+    src = resolved(source_file) if source_file.is_file() else None
+    for path, option in ((out, "--out"), (annotate, "--annotate")):
+        if path is not None and src is not None and resolved(path) == src:
+            return f"{option} {path} is the source video; it would be overwritten"
+    if out is not None and annotate is not None and resolved(out) == resolved(annotate):
+        return f"--out and --annotate are one file ({out}); give two names"
+    return None

@@ -59,19 +59,25 @@ function showTable(faces) {
 
 async function analyseFile(file) {
   setStatus("Analysing…");
+  resultsEl.innerHTML = "";  // never leave the previous file's results under this one's name
+  canvas.width = 0; canvas.height = 0;
+  delete document.body.dataset.analysed;
   const img = new Image();
   img.src = URL.createObjectURL(file);
-  await img.decode();
-  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
-  ctx.drawImage(img, 0, 0);
+  let shown = true;
+  try { await img.decode(); } catch { shown = false; }  // e.g. TIFF: the server still reads it
+  if (shown) {
+    canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+    ctx.drawImage(img, 0, 0);
+  }
   const body = new FormData();
   body.append("file", file);
   const response = await fetch("/v1/analyze", { method: "POST", body });
   const result = await response.json();
-  if (!response.ok) { setStatus("Error: " + result.detail); resultsEl.innerHTML = ""; return; }
-  drawFaces(result.faces, canvas.width / result.image_width, canvas.height / result.image_height);
+  if (!response.ok) { setStatus("Error: " + result.detail); return; }
+  if (shown) drawFaces(result.faces, canvas.width / result.image_width, canvas.height / result.image_height);
   showTable(result.faces);
-  setStatus(`Done: ${result.faces.length} face(s).`);
+  setStatus(`Done: ${result.faces.length} face(s).` + (shown ? "" : " This browser cannot display the image; the results are in the table."));
   document.body.dataset.analysed = String(result.faces.length);
 }
 
@@ -101,7 +107,11 @@ async function startCamera() {
   socket.onmessage = event => {
     waiting = false;
     const result = JSON.parse(event.data);
-    if (result.error) { setStatus("Error: " + result.detail); return; }
+    if (result.error) {  // e.g. busy: say so, and try again shortly rather than stop
+      setStatus("Error: " + result.detail + " (retrying)");
+      setTimeout(sendFrame, 1000);
+      return;
+    }
     frames += 1;
     lastResult = result;
     ctx.drawImage(video, 0, 0);
