@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,7 @@ from mien.evaluation.folds import (
     pool_folds,
     score_folds,
 )
+from mien.evaluation.metrics import softmax
 from mien.evaluation.paired import mcnemar_exact
 from mien.evaluation.protocol import limited, protocol_analyzer
 from mien.evaluation.runner import evaluate
@@ -110,15 +112,23 @@ def em_prior(
     return reweight(p, s, q), q
 
 
-def by_group(probs: np.ndarray, groups: np.ndarray, source: np.ndarray) -> np.ndarray:
-    """:func:`em_prior` run separately on each group's rows (rows of NaN are left as they are)."""
+def per_group(
+    probs: np.ndarray, groups: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """``fn`` applied to each group's rows alone, ``(m, k) -> (m, k)``; rows of NaN (no face)
+    are left as they are and never enter ``fn``."""
     out = np.array(probs, np.float64)
     has = ~np.isnan(out).any(axis=1)
     for g in np.unique(groups):
         m = (groups == g) & has
         if m.any():
-            out[m] = em_prior(out[m], source)[0]
+            out[m] = fn(out[m])
     return out
+
+
+def by_group(probs: np.ndarray, groups: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """:func:`em_prior` run separately on each group's rows (rows of NaN are left as they are)."""
+    return per_group(probs, groups, lambda p: em_prior(p, source)[0])
 
 
 def true_mix(labels: tuple[str, ...]) -> np.ndarray:
@@ -164,16 +174,12 @@ def centre_by_group(probs: npt.NDArray[np.floating], groups: np.ndarray) -> np.n
     Returns:
         ``(n, k)`` float64 rows summing to 1.
     """
-    logp = np.log(np.clip(np.asarray(probs, np.float64), 1e-6, 1.0))
-    has = ~np.isnan(logp).any(axis=1)
-    out = np.full_like(logp, np.nan)
-    for g in np.unique(groups):
-        m = (groups == g) & has
-        if m.any():
-            z = logp[m] - logp[m].mean(axis=0)
-            z = np.exp(z - z.max(axis=1, keepdims=True))
-            out[m] = z / z.sum(axis=1, keepdims=True)
-    return out
+
+    def centre(p: np.ndarray) -> np.ndarray:
+        logp = np.log(np.clip(p, 1e-6, 1.0))
+        return softmax(logp - logp.mean(axis=0))
+
+    return per_group(probs, groups, centre)
 
 
 def training_prior(weights: str | Path) -> np.ndarray:
