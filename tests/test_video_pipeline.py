@@ -214,11 +214,14 @@ def test_live_stream_that_never_opens_raises(tmp_path):
             next(iter(stream))
     server, port = serve_folder(tmp_path)  # a URL that never answers with video: the timeout
     try:
+        t0 = time.monotonic()
         with LiveStream(
-            f"http://127.0.0.1:{port}/missing.mkv", open_timeout_s=0.5, reconnect_s=0.05
+            f"http://127.0.0.1:{port}/missing.mkv", open_timeout_s=1.0, reconnect_s=0.9
         ) as stream:
             with pytest.raises(StreamError, match="not opened"):
                 next(iter(stream))
+        # the back-off (0.9 s, then 1.8 s) is cut short at the limit: tries at 0, 0.9 and ~1.05 s
+        assert time.monotonic() - t0 < 2.2  # not 2.7 s
     finally:
         server.shutdown()
 

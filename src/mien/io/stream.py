@@ -117,7 +117,9 @@ class LiveStream:
                             what = "came back" if connected_once else "opened"
                             self._fail(f"{self.name}: the source has not {what} for {waited:.1f} s")
                             return
-                        self._stop.wait(delay)
+                        # back off, but never sleep past the limit
+                        left = delay if limit is None else max(0.0, limit - waited) + 0.05
+                        self._stop.wait(min(delay, left))
                         delay = min(delay * 2, self.max_reconnect_s)
                         continue
                     if connected_once:
