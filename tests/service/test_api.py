@@ -79,6 +79,13 @@ def test_bad_uploads_are_typed_4xx(client, data, status, error):
     assert r.json()["error"] == error and r.json()["detail"]
 
 
+def test_two_files_in_one_request_are_refused(client):
+    jpg = (SAMPLES / "grace_hopper.jpg").read_bytes()
+    r = client.post("/v1/analyze", files=[("file", ("a.jpg", jpg)), ("file", ("b.jpg", jpg))])
+    assert r.status_code == 400 and r.json()["error"] == "several_files"
+    assert "got 2" in r.json()["detail"]
+
+
 def test_no_face_missing_field_and_server_survives(client):
     r = post(client, encode(Image.new("RGB", (200, 150), (90, 90, 90)), "PNG"))
     assert r.status_code == 200 and r.json()["faces"] == []
@@ -96,6 +103,7 @@ def test_model_info_and_openapi(client):
     assert "/v1/analyze" in client.get("/openapi.json").json()["paths"]
     page = client.get("/")
     assert page.status_code == 200 and "Nothing is stored" in page.text
+    assert 'rel="icon"' in page.text  # no /favicon.ico request that 404s in the log
     assert client.get("/static/app.js").status_code == 200
 
 

@@ -274,8 +274,16 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     }
 
     @app.post("/v1/analyze", response_model=AnalyzeOut, responses=error_responses)
-    async def analyze(file: UploadFile = File(..., description="an image file")) -> AnalyzeOut:  # noqa: B008
+    async def analyze(
+        request: Request,
+        file: UploadFile = File(..., description="an image file"),  # noqa: B008
+    ) -> AnalyzeOut:
         """Analyse one uploaded image; every face with its perceived-expression probabilities."""
+        parts = len((await request.form()).getlist("file"))  # the form FastAPI already parsed
+        if parts > 1:
+            raise ServiceError(
+                400, "several_files", f"send one image per request; got {parts} 'file' parts"
+            )
         data = await file.read(settings.max_upload_bytes + 1)
         if len(data) > settings.max_upload_bytes:
             raise ServiceError(
