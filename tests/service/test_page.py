@@ -85,6 +85,7 @@ def test_upload_a_photo_and_see_the_result(server):
         page.set_input_files("#file", str(SAMPLES / "grace_hopper.jpg"))
         page.wait_for_selector("body[data-analysed='1']", timeout=30_000)
         assert page.inner_text("#face-count") == "1"
+        assert page.inner_text("#results tr:nth-child(2) td:first-child") == "1"  # face number
         assert page.inner_text("#results td.label") in {
             "neutral",
             "happiness",
@@ -131,6 +132,9 @@ def test_live_camera_streams_results(server, tmp_path):
         page.wait_for_function("Number(document.body.dataset.liveFrames || 0) >= 3", timeout=60_000)
         assert page.is_visible("#notice") and "analysis active" in page.inner_text("#notice")
         assert int(page.inner_text("#face-count")) >= 1
+        # live: the table shows each face's track and its smoothed label, as the canvas does
+        assert "smoothed per track" in page.inner_text("#results")
+        assert page.inner_text("#results tr:nth-child(2) td:first-child").startswith("#")
         page.screenshot(path=str(ARTIFACTS / "page_camera.png"), full_page=True)
         page.click("#stop")
         assert page.is_hidden("#notice")

@@ -28,7 +28,7 @@ function drawFaces(faces, scaleX, scaleY) {
     ctx.strokeRect(x, y, w, h);
     const probs = f.smoothed || f.probabilities;
     const top = Object.entries(probs).sort((a, b) => b[1] - a[1])[0];
-    const text = (f.track_id ? "#" + f.track_id + " " : "") + top[0] + " " + top[1].toFixed(2) + (f.abstained ? " ?" : "");
+    const text = faceTag(f) + " " + top[0] + " " + top[1].toFixed(2) + (f.abstained ? " ?" : "");
     ctx.fillStyle = "rgba(0,0,0,0.65)";
     ctx.fillRect(x, Math.max(0, y - 18), ctx.measureText(text).width + 8, 18);
     ctx.fillStyle = "white";
@@ -45,16 +45,24 @@ function drawFaces(faces, scaleX, scaleY) {
   }
 }
 
+// the face's name on the canvas and in the table: its track in live mode, else its number
+function faceTag(f) { return f.track_id != null ? "#" + f.track_id : String(f.face + 1); }
+
 function showTable(faces) {
   if (!faces.length) { resultsEl.innerHTML = "<p>No face found.</p>"; return; }
+  // live answers carry probabilities smoothed per track: the table shows what the canvas shows
+  const live = faces.some(f => f.smoothed);
   const rows = faces.map(f => {
-    const bars = Object.entries(f.probabilities).map(([l, p]) =>
-      `<span title="${l} ${p.toFixed(3)}">${l} <span class="bar" style="width:${Math.round(60 * p)}px"></span></span>`).join(" ");
-    return `<tr><td>${f.face + 1}</td><td class="label">${f.label}</td><td>${f.label_probability.toFixed(2)}</td>` +
+    const probs = f.smoothed || f.probabilities;
+    const [label, p] = Object.entries(probs).sort((a, b) => b[1] - a[1])[0];
+    const bars = Object.entries(probs).map(([l, q]) =>
+      `<span title="${l} ${q.toFixed(3)}">${l} <span class="bar" style="width:${Math.round(60 * q)}px"></span></span>`).join(" ");
+    return `<tr><td>${faceTag(f)}</td><td class="label">${label}</td><td>${p.toFixed(2)}</td>` +
       `<td>${f.abstained ? "abstained" : ""}</td><td>${f.quality_ok === false ? "low quality" : ""}</td><td>${bars}</td></tr>`;
   }).join("");
-  resultsEl.innerHTML = `<p><span id="face-count">${faces.length}</span> face(s) — perceived expression</p>` +
-    `<table><tr><th>face</th><th>label</th><th>p</th><th></th><th></th><th>probabilities</th></tr>${rows}</table>`;
+  resultsEl.innerHTML = `<p><span id="face-count">${faces.length}</span> face(s) — perceived expression` +
+    (live ? ", smoothed per track (time constant 0.5 s)" : "") + `</p>` +
+    `<table><tr><th>${live ? "track" : "face"}</th><th>label</th><th>p</th><th></th><th></th><th>probabilities</th></tr>${rows}</table>`;
 }
 
 async function analyseFile(file) {
