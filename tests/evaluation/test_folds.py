@@ -149,7 +149,7 @@ def test_compare_folds_pairs_photo_by_photo():
 
 
 def test_card_section_lists_each_recipe_and_the_observers():
-    from mien.model_card import folds_lines
+    from mien.model_card.tables import folds_lines
 
     def arm(mean, per_fold):
         return {

@@ -188,7 +188,7 @@ def test_the_person_level_test_flips_each_persons_difference():
 
 
 def test_card_intervals_carry_the_decimals_of_their_estimate():
-    from mien.model_card import _ci
+    from mien.model_card.tables import ci as _ci
 
     assert _ci((0.7661, 0.8559)) == " [0.766, 0.856]"  # beside a 3-decimal accuracy
     assert _ci((0.7661, 0.8559), 2) == " [0.77, 0.86]"  # beside a 2-decimal recall
@@ -196,7 +196,7 @@ def test_card_intervals_carry_the_decimals_of_their_estimate():
 
 
 def test_seed_spread_is_the_largest_gap_between_seeds_of_one_recipe():
-    from mien.model_card import seed_spread
+    from mien.model_card.tables import seed_spread
 
     sets = ("fer_val", "taiwanese_heldout", "taiwanese_heldout_perceived", "media_faces")
     rows = [
