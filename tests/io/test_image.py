@@ -150,3 +150,20 @@ def test_folder_recursion_sorted_and_filtered(tmp_path):
     assert found == ["1.JPG", "b/2.png"]  # hidden names (macOS's ._ forks) are skipped
     assert list(iter_image_paths([tmp_path / "._1.JPG"])) == [tmp_path / "._1.JPG"]  # named
     assert list(iter_image_paths([tmp_path / "missing.jpg"])) == [tmp_path / "missing.jpg"]
+
+
+def test_folder_links_are_followed_once_and_loops_end(tmp_path):
+    data = tmp_path / "data" / "session1"
+    data.mkdir(parents=True)
+    (data / "a.jpg").write_bytes(b"x")
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "own.png").write_bytes(b"x")
+    (study / "session1").symlink_to(data, target_is_directory=True)  # a linked data folder
+    (study / "again").symlink_to(data, target_is_directory=True)  # the same folder twice
+    (data / "loop").symlink_to(study, target_is_directory=True)  # and a loop back
+    (study / "gone.jpg").symlink_to(tmp_path / "nothing.jpg")  # a broken link
+    found = [p.relative_to(study).as_posix() for p in iter_image_paths([study])]
+    # the linked folder is read once (through the first link by name), the loop ends, the
+    # broken link is kept so that its failure is recorded
+    assert found == ["again/a.jpg", "gone.jpg", "own.png"]

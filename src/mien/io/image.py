@@ -167,21 +167,34 @@ def iter_image_paths(
     forks, or anything under a hidden folder) are skipped; a file named directly is always
     taken, whatever its name or suffix.
 
+    Links to folders are followed (researchers link data folders into a study folder); a folder
+    reached a second time, through a loop or a second link, is not read again.
+
     A path that does not exist is yielded unchanged so the caller can record its failure.
     """
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            # broken links are kept so that their failure is recorded, not silently skipped
-            yield from sorted(
-                f
-                for f in path.rglob("*")
-                if (f.is_file() or f.is_symlink())
-                and f.suffix.lower() in suffixes
-                and not any(part.startswith(".") for part in f.relative_to(path).parts)
-            )
+            yield from sorted(_files_under(path, suffixes))
         else:
             yield path
+
+
+def _files_under(folder: Path, suffixes: frozenset[str]) -> Iterator[Path]:
+    """Files under ``folder`` with one of ``suffixes``, following folder links once each."""
+    seen: set[str] = set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:  # a link loop, or a folder linked twice
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # the first link met, by name
+        for name in files:
+            f = Path(root, name)
+            # broken links are kept so that their failure is recorded, not silently skipped
+            if not name.startswith(".") and f.suffix.lower() in suffixes:
+                yield f
 
 
 __all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_SUFFIXES", "ImageError", "iter_image_paths", "read_image"]
