@@ -7,6 +7,7 @@ import io
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
@@ -188,6 +189,34 @@ def test_evaluate_warns_about_repeated_rows(tmp_path):
     assert result.exit_code == 0, result.output
     assert "1 row(s) repeat an image already listed" in result.stderr
     assert json.loads(result.stdout)["n"] == 3
+
+
+def test_evaluate_writes_per_image_predictions_and_reads_a_named_csv(tmp_path):
+    (tmp_path / "hopper.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    (tmp_path / "grey.png").write_bytes(encode(Image.new("RGB", (200, 150), (90, 90, 90))))
+    (tmp_path / "broken.png").write_bytes(b"nope")
+    rows = "hopper.jpg,neutral,p1\nhopper.jpg,sadness,p1\ngrey.png,anger,p2\nbroken.png,fear,p3\n"
+    labels = tmp_path / "other_labels.csv"  # not labels.csv: named directly
+    labels.write_text("path,label,subject\n" + rows)
+    out = tmp_path / "pred.csv"
+    args = ["evaluate", str(labels), "--detect", "-q", "--bootstrap", "0"]
+    result = runner.invoke(app, [*args, "--predictions", str(labels)])
+    assert result.exit_code == 2 and "is an input labels CSV" in result.stderr
+    result = runner.invoke(app, [*args, "--predictions", str(out)])
+    assert result.exit_code == 1, result.output  # one image failed to load
+    report = json.loads(result.stdout)
+    pred = pd.read_csv(out)
+    assert list(pred.columns[:6]) == ["path", "label", "predicted", "correct", "status", "error"]
+    assert list(pred["status"]) == ["ok", "ok", "no_face", "failed"]
+    assert list(pred["subject"]) == ["p1", "p1", "p2", "p3"]
+    assert pred.loc[0, "predicted"] == pred.loc[1, "predicted"] == "neutral"
+    assert pred["predicted"].iloc[2:].isna().all()
+    assert isinstance(pred.loc[3, "error"], str) and pred.loc[3, "error"]
+    p_cols = [f"p_{name}" for name in report["labels"]]
+    assert report["labels"] == ["anger", "fear", "sadness", "neutral"]  # the set's, in order
+    assert pred.loc[0, p_cols].sum() == pytest.approx(1.0, abs=1e-5)
+    assert pred["correct"].mean() == pytest.approx(report["accuracy"])  # 1 of 4
+    assert pred.loc[0, "face_size_px"] > 100 and np.isnan(pred.loc[2, "face_size_px"])
 
 
 def test_evaluate_refuses_a_folder_given_twice(tmp_path):

@@ -27,8 +27,8 @@ def evaluate(
         list[Path],
         typer.Argument(
             exists=True,
-            file_okay=False,
-            help="Folder(s) with labels.csv (path,label,split,...); several: side by side.",
+            help="Folder(s) with labels.csv (path,label,split,...), or a labels CSV whose paths "
+            "are relative to its folder; several: side by side.",
         ),
     ],
     split: Annotated[str | None, typer.Option(help="Only rows of this split.")] = None,
@@ -41,8 +41,20 @@ def evaluate(
     report: Annotated[
         Path | None, typer.Option("--report", help="Write a Markdown report with figures here.")
     ] = None,
+    predictions: Annotated[
+        Path | None,
+        typer.Option(
+            "--predictions",
+            help="Also write one CSV row per image: label, predicted, status, probabilities "
+            "over the scored labels, quality values and the set's own columns.",
+        ),
+    ] = None,
     bootstrap: Annotated[
-        int, typer.Option(min=0, help="Bootstrap resamples for the 95 % intervals (0: none).")
+        int,
+        typer.Option(
+            min=0,
+            help="Bootstrap resamples for the 95 % intervals (0: none, and no Wilson intervals).",
+        ),
     ] = 1000,
     quality_slices: Annotated[
         bool,
@@ -90,6 +102,11 @@ def evaluate(
             )
     if report is not None and (problem := unwritable(report, "--report", folder=True)):
         fail(problem)
+    if predictions is not None:
+        if any(d.is_file() and d.resolve() == predictions.resolve() for d in dataset_dirs):
+            fail(f"--predictions {predictions} is an input labels CSV; give another name")
+        if problem := unwritable(predictions, "--predictions"):
+            fail(problem)
     analyzer = make_analyzer(model, detector, 0.5, 100_000_000, weights=weights)
     if not quality_slices:
         analyzer.quality = False
@@ -123,6 +140,9 @@ def evaluate(
     else:
         out = {"model": used, "datasets": {k: r.to_dict() for k, r in reports.items()}}
         typer.echo(json.dumps(out, indent=2))
+    if predictions is not None:
+        _write_predictions(predictions, reports, datasets)
+        err.print(f"predictions: {predictions}")
     if report is not None:
         from mien.evaluation.report import write_report
 
@@ -143,6 +163,23 @@ def evaluate(
                 err.print(f"  {f['path']}: {f['error']}")
     if failed:
         raise typer.Exit(1)
+
+
+def _write_predictions(path: Path, reports: dict, datasets: dict) -> None:
+    """The per-image rows of every set as one CSV (a ``set`` column first when several)."""
+    import csv
+
+    from mien.evaluation.runner import prediction_rows
+
+    rows = []
+    for name, r in reports.items():
+        for row in prediction_rows(r, datasets[name]):
+            rows.append(({"set": name} if len(reports) > 1 else {}) | row)
+    columns = list(dict.fromkeys(c for row in rows for c in row))  # first seen, in order
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def models() -> None:

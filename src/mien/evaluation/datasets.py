@@ -35,10 +35,12 @@ class LabeledDataset:
 
 
 def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDataset:
-    """Read ``root/labels.csv``.
+    """Read ``root/labels.csv``, or a labels CSV named directly.
 
     Args:
-        root: dataset folder.
+        root: dataset folder (its ``labels.csv`` is read), or a ``.csv`` file whose ``path``
+            column is relative to the file's folder (e.g. another label set for the same
+            images, such as ``fer/labels_fer2013.csv``).
         split: keep only rows whose ``split`` column equals this (``None`` keeps all rows).
 
     Raises:
@@ -47,7 +49,10 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
             Rows with an empty label are skipped (their count is logged).
     """
     root = Path(root)
-    csv_path = root / "labels.csv"
+    if root.is_file():
+        csv_path, root = root, root.parent
+    else:
+        csv_path = root / "labels.csv"
     if csv_path.is_dir():
         raise DatasetError(f"{csv_path}: is a folder, not a labels.csv file")
     if not csv_path.is_file():

@@ -258,6 +258,52 @@ def evaluate(
     )
 
 
+def prediction_rows(report: EvalReport, dataset: LabeledDataset) -> list[dict[str, Any]]:
+    """One row per scored image: what :func:`evaluate` predicted, to check or compare models.
+
+    Args:
+        report: :func:`evaluate`'s report on ``dataset`` (its ``items`` are used).
+        dataset: the set it scored, in the same order.
+
+    Returns:
+        Dicts with ``path`` (relative to ``dataset.root``), ``label`` (the set's), ``predicted``
+        (``None`` without a prediction), ``correct``, ``status`` (``ok``, ``no_face`` or
+        ``failed``), ``error``, ``p_<label>`` for each scored label (probabilities renormalised
+        over ``report.labels``, as scored; ``None`` without a prediction), the quality values
+        (``face_size_px``, ``sharpness``, ``yaw``, ``pitch``, ``roll`` …; ``None`` when not
+        measured) and the set's own columns (e.g. ``subject``).
+
+    Raises:
+        ValueError: ``report`` has no per-image items or does not match ``dataset``'s length.
+    """
+    items = report.items
+    if not items or len(items["y_true"]) != len(dataset):
+        raise ValueError("the report's per-image items do not match this dataset")
+    failed = {f["path"]: f["error"] for f in report.failed}
+    no_face = set(report.no_face)
+    quality = [c for c in QUALITY_COLUMNS if c in items]
+    rows = []
+    for i, (path, label) in enumerate(zip(dataset.paths, dataset.labels, strict=True)):
+        k = int(items["y_pred"][i])
+        status = "failed" if path in failed else "no_face" if path in no_face else "ok"
+        row: dict[str, Any] = {
+            "path": path,
+            "label": label,
+            "predicted": report.labels[k] if k >= 0 else None,
+            "correct": k == int(items["y_true"][i]),
+            "status": status,
+            "error": failed.get(path),
+        }
+        for j, name in enumerate(report.labels):
+            row[f"p_{name}"] = None if k < 0 else round(float(items["probs"][i, j]), 6)
+        for c in quality:
+            v = float(items[c][i])
+            row[c] = None if np.isnan(v) else v
+        row.update({c: values[i] for c, values in dataset.columns.items() if c not in row})
+        rows.append(row)
+    return rows
+
+
 def _quality_bins(quality: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Bin labels per image for the built-in quality slices (``unmeasured`` where NaN)."""
     values = {
@@ -309,4 +355,4 @@ def _slice_table(
     return {"slices": table, "worst_gap": gap, "min_n": min_n}
 
 
-__all__ = ["QUALITY_BINS", "EvalReport", "evaluate"]
+__all__ = ["QUALITY_BINS", "EvalReport", "evaluate", "prediction_rows"]
