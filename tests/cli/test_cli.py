@@ -151,6 +151,7 @@ def test_bad_options_exit_2(args, match):
         (["plot", "{file}", "-o", "{file}/p.png"], "cannot be written"),
         (["evaluate", "{tmp}", "--report", "{file}"], "--report {file} is a file"),
         (["watch", "{img}", "-o", "{file}/w.csv", "--no-preview"], "cannot be written"),
+        (["watch", "{img}", "--max-seconds", "0", "--no-preview"], "must be above 0; got 0"),
     ],
 )
 def test_unwritable_outputs_fail_before_any_work(tmp_path, args, match):

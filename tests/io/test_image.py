@@ -167,3 +167,16 @@ def test_folder_links_are_followed_once_and_loops_end(tmp_path):
     # the linked folder is read once (through the first link by name), the loop ends, the
     # broken link is kept so that its failure is recorded
     assert found == ["again/a.jpg", "gone.jpg", "own.png"]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b"\x00\x00\x00\x18ftypisom", b"\x1a\x45\xdf\xa3\x01\x00\x00\x00", b"RIFF\x00\x00\x00\x00AVI "],
+)
+def test_a_video_given_as_an_image_is_named_as_a_video(head):
+    from mien.errors import UnreadableImageError
+
+    with pytest.raises(UnreadableImageError, match=r"a video, not an image.*iter_frames"):
+        read_image(head + bytes(200), name="clip.mp4")
+    with pytest.raises(UnreadableImageError, match="not a recognised image format"):
+        read_image(b"\x00\x00\x00\x18ftypheic" + bytes(200))  # a HEIF still is not a video

@@ -160,6 +160,6 @@ def test_a_video_upload_is_told_where_videos_go(client, tmp_path):
     )
     r = post(client, clip.read_bytes(), "c.mp4")
     assert r.status_code == 400 and r.json()["error"] == "bad_image"
-    assert "this looks like a video: send its frames to WS /v1/stream" in r.json()["detail"]
+    assert "a video, not an image: send its frames to WS /v1/stream" in r.json()["detail"]
     r = post(client, b"hello, not an image")
     assert "video" not in r.json()["detail"]

@@ -17,7 +17,11 @@ def model_card(
     model: ModelName = DEFAULT_MODEL,
     weights: Weights = None,
     shared: Annotated[  # default: ../shared beside the repository, run from the repo root
-        Path, typer.Option(help="The data folder beside the repository.")
+        Path,
+        typer.Option(
+            help="The folder holding data/ and media/ (relative to the current directory: the "
+            "default is right when run from the repository's root)."
+        ),
     ] = Path("../shared"),
     bootstrap: Annotated[
         int, typer.Option(min=0, help="Bootstrap resamples for the intervals.")

@@ -61,7 +61,7 @@ def watch(
         ),
     ] = False,
     max_seconds: Annotated[
-        float | None, typer.Option(min=0.0, help="Stop after this many seconds.")
+        float | None, typer.Option(help="Stop after this many seconds (above 0).")
     ] = None,
     smooth_tau: Annotated[
         float, typer.Option(min=0.0, help="Time constant (s) of the per-track smoothing.")
@@ -103,6 +103,8 @@ def watch(
     from mien.tracking import ExpressionSmoother, FaceTracker
 
     fmt = resolve_format(out, fmt)
+    if max_seconds is not None and not max_seconds > 0:
+        fail(f"--max-seconds must be above 0; got {max_seconds:g}")
     if problem := _clashes(source, out, annotate):
         fail(problem)
     for path, option in ((out, "--out"), (annotate, "--annotate")):

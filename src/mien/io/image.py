@@ -92,6 +92,12 @@ def _decode(stream: io.BytesIO, label: str, max_pixels: int) -> ImageBGR:
             f"too many pixels: more than Pillow decodes safely ({Image.MAX_IMAGE_PIXELS * 2})",
         ) from err
     except UnidentifiedImageError as err:
+        if looks_like_video(stream.getbuffer()[:12].tobytes()):
+            raise UnreadableImageError(
+                label,
+                "a video, not an image: analyse its frames with "
+                "Analyzer.run(mien.io.iter_frames(path)) or `mien analyze`",
+            ) from err
         raise UnreadableImageError(label, "not a recognised image format") from err
     except (OSError, ValueError, SyntaxError) as err:
         raise UnreadableImageError(label, f"corrupt image header ({err})") from err
@@ -157,6 +163,19 @@ def _from_array(arr: np.ndarray, label: str) -> ImageBGR:
     return np.ascontiguousarray(arr)
 
 
+def looks_like_video(head: bytes) -> bool:
+    """Whether ``head`` (a file's first 12 bytes or more) opens an MP4/MOV (an ``ftyp`` box
+    that is not a HEIF/AVIF still), Matroska/WebM or AVI file."""
+    return (
+        (
+            head[4:8] == b"ftyp"
+            and head[8:12] not in (b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1")
+        )
+        or head[:4] == b"\x1a\x45\xdf\xa3"
+        or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
+    )
+
+
 def iter_image_paths(
     paths: Iterable[str | os.PathLike[str]], *, suffixes: frozenset[str] = IMAGE_SUFFIXES
 ) -> Iterator[Path]:
@@ -197,4 +216,11 @@ def _files_under(folder: Path, suffixes: frozenset[str]) -> Iterator[Path]:
                 yield f
 
 
-__all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_SUFFIXES", "ImageError", "iter_image_paths", "read_image"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_SUFFIXES",
+    "ImageError",
+    "iter_image_paths",
+    "looks_like_video",
+    "read_image",
+]

@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mien.errors import ImageError, ImageTooLargeError
 from mien.export.rows import SCHEMA_VERSION
+from mien.io.image import looks_like_video
 from mien.logs import quiet_native_stderr
 from mien.service.body import MULTIPART_SLACK, BodyGuard
 from mien.service.schemas import AnalyzeOut, ErrorOut, FaceOut, FrameOut, HealthOut, ModelOut
@@ -135,18 +136,6 @@ class ServiceError(Exception):
     ) -> None:
         self.status, self.error, self.detail, self.headers = status, error, detail, headers
         super().__init__(detail)
-
-
-def _looks_like_video(data: bytes) -> bool:
-    """The first bytes of an MP4/MOV (``ftyp`` box), Matroska/WebM or AVI file."""
-    return (
-        (
-            data[4:8] == b"ftyp"
-            and data[8:12] not in (b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1")
-        )
-        or data[:4] == b"\x1a\x45\xdf\xa3"
-        or (data[:4] == b"RIFF" and data[8:12] == b"AVI ")
-    )
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -298,13 +287,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             except ImageTooLargeError as err:
                 raise ServiceError(413, "too_large", str(err)) from err
             except ImageError as err:
-                hint = (
-                    "; this looks like a video: send its frames to WS /v1/stream, or run "
+                problem = (
+                    f"{name}: a video, not an image: send its frames to WS /v1/stream, or run "
                     "`mien analyze` on the file"
-                    if _looks_like_video(data)
-                    else ""
+                    if looks_like_video(data[:12])
+                    else str(err)
                 )
-                raise ServiceError(400, "bad_image", f"{err}{hint}") from err
+                raise ServiceError(400, "bad_image", problem) from err
         return AnalyzeOut(**analysis_fields(result))
 
     @app.get("/v1/health", response_model=HealthOut)
