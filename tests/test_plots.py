@@ -35,13 +35,15 @@ def test_rows_without_a_model_column_still_plot():
 def test_a_track_that_goes_unseen_is_drawn_with_a_break():
     import numpy as np
 
-    from mien.plots import frame_step, with_gaps
+    from mien.plots import track_breaks, with_gaps
 
     t = np.array([0.0, 0.1, 0.2, 0.7, 0.8])  # unseen from 0.3 to 0.6 s
-    times, cut = with_gaps(t, frame_step(np.arange(10) / 10))
+    breaks = track_breaks(t, np.arange(10) / 10)
+    np.testing.assert_array_equal(breaks, [0, 0, 1, 0])
+    times, cut = with_gaps(t, breaks)
     np.testing.assert_allclose(times, [0.0, 0.1, 0.2, 0.45, 0.7, 0.8])
     np.testing.assert_array_equal(np.isnan(cut([1, 2, 3, 4, 5])), [0, 0, 0, 1, 0, 0])
-    assert frame_step(np.array([2.0])) == float("inf")  # one frame: nothing to break
+    assert track_breaks(np.array([2.0]), np.array([1.0, 2.0, 3.0])).shape == (0,)
     seen = rows("m", 10)
     seen = seen[(seen["timestamp_s"] < 0.25) | (seen["timestamp_s"] > 0.65)]
     unseen = rows("m", 10).iloc[3:7].assign(status="no_face", track_id=float("nan"))
@@ -66,3 +68,178 @@ def test_read_rows_takes_a_folder_of_parquet_parts(tmp_path):
         read_rows(tmp_path)
     with pytest.raises(DatasetError, match="no such file"):
         read_rows(tmp_path / "nope.csv")
+
+
+def vfr_rows(timestamps: list[float], absent: set[int] = frozenset()) -> pd.DataFrame:
+    """Track 1 in frames ``0..n-1`` at ``timestamps``; a ``no_face`` row at each frame in
+    ``absent`` (analysed, face not there)."""
+    out = rows("m", len(timestamps)).assign(
+        frame_index=range(len(timestamps)), timestamp_s=timestamps
+    )
+    gone = out["frame_index"].isin(absent)
+    out.loc[gone, "status"] = "no_face"
+    out.loc[gone, "track_id"] = float("nan")
+    return out
+
+
+# a variable frame rate: steps of 33 ms, then 167 ms and 200 ms (old rule: > 1.5 x median)
+VFR = [0.0, 0.033, 0.067, 0.1, 0.267, 0.3, 0.333, 0.533, 0.567, 0.6]
+
+
+def test_a_face_in_every_frame_of_a_variable_frame_rate_video_is_one_line():
+    import numpy as np
+
+    fig = plot_tracks(vfr_rows(VFR))
+    ys = fig.axes[0].lines[0].get_ydata()
+    assert len(ys) == len(VFR) and not np.isnan(ys).any()
+    # frames sampled sparsely (--fps / --every: no rows in between) never break it either
+    fig = plot_tracks(vfr_rows(VFR).iloc[::3])
+    assert not np.isnan(fig.axes[0].lines[0].get_ydata()).any()
+
+
+def test_a_variable_frame_rate_line_breaks_only_where_the_face_was_absent():
+    import numpy as np
+
+    fig = plot_tracks(vfr_rows(VFR, absent={5, 6}))  # analysed, face gone at 0.3 and 0.333 s
+    line = fig.axes[0].lines[0]
+    ys, xs = line.get_ydata(), line.get_xdata()
+    assert len(ys) == len(VFR) - 2 + 1 and np.flatnonzero(np.isnan(ys)).tolist() == [5]
+    assert xs[5] == (0.267 + 0.533) / 2  # the break sits between frames 4 and 7
+    # another model's rows for the same frames say nothing about this model's track
+    other = vfr_rows(VFR).assign(model="other", track_id=2.0).iloc[4:8]
+    other.loc[:, "status"] = "no_face"
+    fig = plot_tracks(pd.concat([vfr_rows(VFR), other]))
+    assert not np.isnan(fig.axes[0].lines[0].get_ydata()).any()
+
+
+def test_tracks_beyond_max_tracks_are_reported():
+    import warnings
+
+    import pytest
+
+    from mien.plots import TracksLeftOut
+
+    three = pd.concat([rows("m", 6 - k).assign(track_id=float(k)) for k in range(3)])
+    with pytest.warns(TracksLeftOut, match=r"the 2 longest of 3 tracks; 1 left out") as got:
+        fig = plot_tracks(three, max_tracks=2)
+    assert (got[0].message.shown, got[0].message.total) == (2, 3)
+    assert [ax.get_title().split(" · ")[1] for ax in fig.axes] == ["track 0", "track 1"]
+    assert fig.get_suptitle().endswith("\nthe 2 longest of 3 tracks shown")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # all drawn: no warning, no note
+        fig = plot_tracks(three, max_tracks=3)
+    assert "shown" not in fig.get_suptitle()
+
+
+def test_mien_plot_says_which_tracks_it_left_out(tmp_path):
+    from typer.testing import CliRunner
+
+    from mien.cli.main import app
+
+    three = pd.concat([rows("m", 6 - k).assign(track_id=k) for k in range(3)])
+    three.to_csv(tmp_path / "rows.csv", index=False)
+    png = tmp_path / "rows.png"
+    result = CliRunner().invoke(app, ["plot", str(tmp_path / "rows.csv"), "--max-tracks", "1"])
+    assert result.exit_code == 0, result.output
+    assert "note: drew the 1 longest of 3 tracks; 2 left out" in result.stderr
+    assert "--max-tracks" in result.stderr and png.stat().st_size > 1000
+    result = CliRunner().invoke(app, ["plot", str(tmp_path / "rows.csv")])
+    assert result.exit_code == 0 and "note:" not in result.stderr
+
+
+def written_rows() -> tuple[list[str], dict[str, str], list[dict]]:
+    """Columns, column types and rows from the row schema: two faces in one frame (one
+    abstains; one pose not measured), a frame without a face and a file that failed."""
+    import numpy as np
+
+    from mien.export import column_types, error_row, result_rows, row_columns
+    from mien.types import FrameResult
+    from tests.helpers import make_faces
+
+    names = EXPRESSIONS
+    k = len(names)
+    expression = np.full((2, k), 0.1 / (k - 1), np.float32)
+    expression[0, 0], expression[1, 1] = 0.9, 0.1  # face 1: unsure
+    faces = make_faces(
+        [[10.25, 20.5, 60.75, 80.0], [100, 20, 150, 90]],
+        [0.97, 0.61],
+        expression=expression,
+        abstained=np.array([False, True]),
+        track_id=np.array([7, 8]),
+        smoothed=expression,
+        data={
+            "face_size_px": np.array([50.5, 50.0]),
+            "sharpness": np.array([120.25, 3.5]),
+            "yaw": np.array([4.5, np.nan]),
+            "pitch": np.array([-2.0, np.nan]),
+            "roll": np.array([0.5, np.nan]),
+            "truncated": np.array([False, True]),
+            "quality_ok": np.array([True, False]),
+        },
+    )
+
+    def frame(index: int, t: float, f) -> FrameResult:
+        return FrameResult(f, index, t, (640, 480), "clips/001.mp4", names, 0.5, model="fer")
+
+    rows = [
+        *result_rows(frame(2, 1 / 15, faces)),  # timestamp_s 0.066667
+        *result_rows(frame(3, 0.1, faces[:0])),  # no_face: face columns empty (None)
+        error_row("NA", "not an image", names, model="fer"),  # a file named NA, failed
+    ]
+    return row_columns(names), column_types(names), rows
+
+
+def test_read_rows_gives_one_set_of_dtypes_and_values_from_every_format(tmp_path):
+    import numpy as np
+
+    from mien.export import FORMATS, open_sink
+    from mien.plots import read_rows
+
+    columns, types, written = written_rows()
+    got = {}
+    for fmt in FORMATS:
+        path = tmp_path / f"rows.{fmt}"
+        with open_sink(path, columns, fmt, types=types) as sink:
+            for row in written:
+                sink.append(row)
+        got[fmt] = read_rows(path)
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "rows.parquet").rename(tmp_path / "parts" / "a.parquet")
+    got["parts/"] = read_rows(tmp_path / "parts")
+
+    df = got["parquet"]
+    assert list(df.columns) == columns
+    expected = {"string": "string", "int": "Int64", "bool": "boolean", "float": "float64"}
+    assert {c: str(t) for c, t in df.dtypes.items()} == {c: expected[types[c]] for c in columns}
+    for fmt, other in got.items():  # same dtypes, same values, whatever the format
+        pd.testing.assert_frame_equal(other, df, check_exact=True, obj=fmt)
+
+    assert df["schema_version"].tolist() == ["2"] * 4
+    assert df["source"].tolist() == ["clips/001.mp4"] * 3 + ["NA"]  # text stays text
+    assert df["status"].tolist() == ["ok", "ok", "no_face", "error"]
+    assert df["timestamp_s"].iloc[0] == 0.066667 and np.isnan(df["timestamp_s"].iloc[3])
+    assert df["face"].tolist() == [0, 1, pd.NA, pd.NA]
+    assert df["track_id"].tolist() == [7, 8, pd.NA, pd.NA]
+    assert df["frame_index"].tolist() == [2, 2, 3, pd.NA]
+    assert df["abstained"].tolist() == [False, True, pd.NA, pd.NA]
+    assert df["quality_ok"].tolist() == [True, False, pd.NA, pd.NA]
+    assert df["x1"].iloc[0] == 10.25 and df["p_" + EXPRESSIONS[0]].iloc[0] == 0.9
+    assert df["yaw"].iloc[0] == 4.5 and df["yaw"].isna().tolist() == [False, True, True, True]
+    assert df["error"].tolist() == [pd.NA, pd.NA, pd.NA, "not an image"]
+    assert df[~df.abstained]["face"].tolist() == [0]  # missing (no face) counts as not kept
+    assert df[df.quality_ok.fillna(False)]["track_id"].tolist() == [7]
+
+
+def test_read_rows_refuses_a_schema_column_of_the_wrong_kind(tmp_path):
+    import pytest
+
+    from mien.errors import DatasetError
+    from mien.plots import read_rows
+
+    rows("m", 2).assign(track_id=[1.5, 2.0]).to_csv(tmp_path / "rows.csv", index=False)
+    with pytest.raises(DatasetError, match="'track_id'"):
+        read_rows(tmp_path / "rows.csv")
+    bad = tmp_path / "rows.jsonl"
+    bad.write_text('{"source": "a.mp4", "status": "ok"\n')
+    with pytest.raises(DatasetError, match="cannot read results"):
+        read_rows(bad)

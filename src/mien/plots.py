@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,13 +16,98 @@ if TYPE_CHECKING:
 
 from mien.errors import DatasetError
 
+DTYPES = {"string": "string", "int": "Int64", "bool": "boolean", "float": "float64"}
+"""A column kind of :func:`mien.export.column_types` -> the pandas dtype :func:`read_rows`
+gives it."""
+
+_CSV_NA = (
+    *("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND"),
+    *("1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"),
+)  # pandas' default missing-value markers (read_csv's ``na_values`` docs)
+
+
+class TracksLeftOut(UserWarning):
+    """:func:`plot_tracks` drew only the ``shown`` longest of the rows' ``total`` tracks."""
+
+    def __init__(self, shown: int, total: int) -> None:
+        self.shown, self.total = shown, total
+        super().__init__(
+            f"drew the {shown} longest of {total} tracks; {total - shown} left out "
+            "(raise max_tracks to see them)"
+        )
+
+
+def row_dtypes(columns: Sequence[str]) -> dict[str, str]:
+    """Column -> pandas dtype for the mien columns among ``columns`` (:data:`DTYPES` of
+    :func:`mien.export.column_types`): ``string``, ``Int64``, ``boolean`` or ``float64``.
+
+    The expression labels are taken from the ``p_<label>`` columns present, so ``p_*`` and
+    ``ps_*`` of any model are known; other columns are left out.
+    """
+    from mien.export import column_types
+
+    kinds = column_types([c[2:] for c in columns if c.startswith("p_")])
+    return {c: DTYPES[kinds[c]] for c in columns if c in kinds}
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    text = [c for c, dtype in row_dtypes(header).items() if dtype == "string"]
+    # text is read as text ("001" stays "001"), and only an empty field is missing there (a
+    # file or label named "NA" stays); the other columns are cast by _typed
+    na = {c: [""] if c in text else list(_CSV_NA) for c in header}
+    return pd.read_csv(
+        path, dtype=dict.fromkeys(text, "string"), keep_default_na=False, na_values=na
+    )
+
+
+def _read_json(path: Path, *, lines: bool) -> pd.DataFrame:
+    """Rows of a JSON array or of JSON Lines, each number parsed exactly by Python (``0.066667``
+    stays ``0.066667``) and no type guessed from the values (``"2"`` stays text)."""
+    import pandas as pd
+
+    with open(path, encoding="utf-8") as f:
+        records = [json.loads(line) for line in f if line.strip()] if lines else json.load(f)
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ValueError("expected row objects (a JSON array of them, or one per line)")
+    return pd.DataFrame.from_records(records)
+
+
+def _typed(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """``df`` with each mien column in its :func:`row_dtypes` dtype; an empty string counts as
+    missing in a string column, as it must in CSV."""
+    import pandas as pd
+
+    for column, dtype in row_dtypes([str(c) for c in df.columns]).items():
+        try:
+            values = df[column].astype(dtype)
+        except (TypeError, ValueError) as err:
+            raise DatasetError(f"{path}: column {column!r} is not {dtype} ({err})") from err
+        df[column] = values.replace("", pd.NA) if dtype == "string" else values
+    return df
+
 
 def read_rows(path: str | Path) -> pd.DataFrame:
     """Rows written by ``mien analyze`` / ``mien watch`` (CSV, JSON Lines, JSON or Parquet), or
-    a folder of Parquet files (``mien batch``'s ``parts/``).
+    a folder of Parquet files (``mien batch``'s ``parts/``), with the same dtypes whatever the
+    format.
+
+    Each column of mien's row schema gets the pandas dtype of its kind in
+    :func:`mien.export.column_types` (see :func:`row_dtypes`): text (``source``, ``status``,
+    ``label``, ``schema_version``…) ``string``; ``frame_index``, ``image_width``,
+    ``image_height``, ``face``, ``track_id`` ``Int64``; ``abstained``, ``truncated``,
+    ``quality_ok`` ``boolean``; the rest (``timestamp_s`` in seconds, boxes in pixels,
+    probabilities ``p_*``/``ps_*`` in [0, 1], quality measures) ``float64``. Missing values are
+    ``<NA>`` (``NaN`` in float columns), and an empty string is missing (CSV cannot tell them
+    apart), so ``df[~df.abstained]`` keeps the faces that did not abstain. Numbers come back as
+    written (``0.066667``, not ``0.06666699999999999``). Columns outside the schema keep the
+    dtype the format reader gives them.
 
     Raises:
-        DatasetError: the file is missing, of an unknown kind, or not in mien's row schema; the
+        DatasetError: the file is missing, of an unknown kind, not readable in its format or
+            not in mien's row schema (a schema column whose values do not fit its dtype); the
             folder holds no ``.parquet`` file.
     """
     import pandas as pd
@@ -37,47 +124,59 @@ def read_rows(path: str | Path) -> pd.DataFrame:
         if path.is_dir():
             df = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
         elif suffix == ".csv":
-            df = pd.read_csv(path)
-        elif suffix == ".jsonl":
-            df = pd.read_json(path, lines=True)
-        elif suffix == ".json":
-            df = pd.read_json(path)
+            df = _read_csv(path)
+        elif suffix in (".jsonl", ".json"):
+            df = _read_json(path, lines=suffix == ".jsonl")
         elif suffix == ".parquet":
             df = pd.read_parquet(path)
         else:
             raise DatasetError(
                 f"{path}: unknown results format (use .csv, .jsonl, .json, .parquet)"
             )
-    except (ValueError, OSError) as err:
+    except (ValueError, TypeError, OSError) as err:  # JSONDecodeError, UnicodeDecodeError too
         raise DatasetError(f"{path}: cannot read results ({err})") from err
     missing = {"source", "status", "timestamp_s", "track_id"} - set(df.columns)
     if missing:
         raise DatasetError(f"{path}: not mien results (missing columns {sorted(missing)})")
-    return df
+    return _typed(df, path)
 
 
-def frame_step(timestamps_s: np.ndarray) -> float:
-    """The median step in seconds between a source's sampled frames (``inf`` with fewer than
-    two distinct timestamps)."""
-    t = np.unique(np.asarray(timestamps_s, np.float64))
-    return float(np.median(np.diff(t))) if len(t) > 1 else float("inf")
+def track_breaks(positions: np.ndarray, analysed: np.ndarray) -> np.ndarray:
+    """Where a track's line must break: between two consecutive points of the track that
+    enclose an analysed frame of its source in which the track is absent.
+
+    Args:
+        positions: ``(n,)`` the track's frame indices (or timestamps), in drawing order.
+        analysed: ``(m,)`` frame indices (or timestamps, as ``positions``) of every frame of
+            the source that was analysed, in any order, repeats allowed.
+
+    Returns:
+        ``(max(n - 1, 0),)`` bool: True between points ``i`` and ``i + 1`` when an analysed
+        frame lies strictly between them. Frames never sampled (``--fps``, ``--every``, a
+        variable frame rate) leave no rows, so they never break a line.
+    """
+    pos = np.asarray(positions, np.float64)
+    frames = np.unique(np.asarray(analysed, np.float64))
+    lo, hi = np.minimum(pos[:-1], pos[1:]), np.maximum(pos[:-1], pos[1:])
+    inside = np.searchsorted(frames, hi, "left") - np.searchsorted(frames, lo, "right")
+    return inside > 0
 
 
 def with_gaps(
-    t: np.ndarray, step_s: float, *, tolerance: float = 1.5
+    t: np.ndarray, breaks: np.ndarray
 ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-    """Times of one track with a break wherever it skips more than ``tolerance`` steps.
+    """Times of one track with a break where ``breaks`` says (:func:`track_breaks`).
 
     Args:
         t: ``(n,)`` sorted timestamps in seconds.
-        step_s: the source's frame step (:func:`frame_step`).
+        breaks: ``(n - 1,)`` bool, True to break between points ``i`` and ``i + 1``.
 
     Returns:
-        ``(times, cut)``: times with one midpoint added inside each gap, and a function that
+        ``(times, cut)``: times with one midpoint added inside each break, and a function that
         puts NaN at those points of an ``(n,)`` series (matplotlib breaks a line at NaN).
     """
     t = np.asarray(t, np.float64)
-    at = np.flatnonzero(np.diff(t) > tolerance * step_s) + 1
+    at = np.flatnonzero(np.asarray(breaks, bool)) + 1
     times = np.insert(t, at, (t[at - 1] + t[at]) / 2)
     return times, lambda values: np.insert(np.asarray(values, np.float64), at, np.nan)
 
@@ -87,29 +186,53 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
 
     Smoothed probabilities (``ps_*``) are drawn solid and the raw per-frame ones (``p_*``)
     faint. Tracks are taken per source (and per model, when rows of several models were
-    joined), longest first, at most ``max_tracks``; each panel names its model. A line breaks
-    where its track was not seen for more than 1.5 sampled frames (the source's median step
-    between frames), so a gap is never drawn as if the face had been there.
+    joined), longest first, at most ``max_tracks``; each panel names its model. When there
+    are more tracks, the figure's title says how many were left out and a
+    :class:`TracksLeftOut` warning is issued.
+
+    A line breaks only where its track is absent from frames that were analysed: rows (``ok``
+    or ``no_face``) of the same source and model whose ``frame_index`` lies between two
+    consecutive points of the track (``timestamp_s`` where ``frame_index`` is missing). So a
+    gap is never drawn as if the face had been there, and a face present in every analysed
+    frame is one unbroken line however irregular the timestamps (variable frame rate,
+    ``--fps``/``--every`` sampling, dropped live frames).
+
+    Args:
+        df: rows as :func:`read_rows` gives them (``source``, ``status``, ``track_id``,
+            ``timestamp_s``, ``p_*``; ``model``, ``frame_index`` and ``ps_*`` when present).
+        max_tracks: draw at most this many tracks, the longest (most rows) first.
+        title: the figure's title (default: what the lines show).
 
     Raises:
         DatasetError: the rows hold no tracked faces (e.g. still images only).
     """
     from matplotlib.figure import Figure
 
+    df = df.assign(model=df["model"].fillna("") if "model" in df else "")
     faces = df[(df["status"] == "ok") & df["track_id"].notna()]
     if faces.empty:
         raise DatasetError("no tracked faces in these results (still images have no tracks)")
     labels = [c[2:] for c in df.columns if c.startswith("p_")]
-    faces = faces.assign(model=faces["model"].fillna("") if "model" in faces else "")
     by = ["source", "model", "track_id"]
-    groups = sorted(faces.groupby(by), key=lambda g: -len(g[1]))[:max_tracks]
+    groups = sorted(faces.groupby(by), key=lambda g: -len(g[1]))
+    n_tracks, groups = len(groups), groups[:max_tracks]
+    left_out = ""
+    if n_tracks > len(groups):
+        left_out = f"the {len(groups)} longest of {n_tracks} tracks shown"
+        warnings.warn(TracksLeftOut(len(groups), n_tracks), stacklevel=2)
+    analysed = df[df["status"].isin(["ok", "no_face"])]
     fig = Figure(figsize=(10, 2.2 * len(groups) + 0.6), layout="constrained")
     axes = fig.subplots(len(groups), 1, squeeze=False, sharex=False)[:, 0]
     colours = [f"C{i}" for i in range(len(labels))]
     for ax, ((source, model, track), rows) in zip(axes, groups, strict=True):
-        rows = rows.sort_values("timestamp_s")
-        sampled = df.loc[df["source"] == source, "timestamp_s"].dropna().unique()
-        t, cut = with_gaps(rows["timestamp_s"].to_numpy(), frame_step(sampled))
+        rows = rows.sort_values("timestamp_s", kind="stable")
+        same = analysed[(analysed["source"] == source) & (analysed["model"] == model)]
+        key = "frame_index"
+        if key not in rows or rows[key].isna().any():
+            key = "timestamp_s"  # rows without frame indices (hand-made, or older files)
+        frames = same[key].dropna().to_numpy(np.float64)
+        breaks = track_breaks(rows[key].to_numpy(np.float64), frames)
+        t, cut = with_gaps(rows["timestamp_s"].to_numpy(np.float64), breaks)
         for label, colour in zip(labels, colours, strict=True):
             raw = cut(rows[f"p_{label}"])
             if f"ps_{label}" in rows and rows[f"ps_{label}"].notna().any():
@@ -128,7 +251,6 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     axes[-1].set_xlabel("time (s)")
     handles, names = axes[0].get_legend_handles_labels()  # one legend, below every panel
     fig.legend(handles, names, ncol=len(labels), fontsize=7, loc="outside lower center")
-    fig.suptitle(
-        title or "perceived expression per track (solid: smoothed, faint: per frame)", fontsize=10
-    )
+    heading = title or "perceived expression per track (solid: smoothed, faint: per frame)"
+    fig.suptitle(heading + (f"\n{left_out}" if left_out else ""), fontsize=10)
     return fig

@@ -22,12 +22,22 @@ def plot(
         Path | None, typer.Option("--out", "-o", help="PNG to write (default: RESULTS with .png).")
     ] = None,
     max_tracks: Annotated[
-        int, typer.Option(min=1, help="At most this many tracks (longest first).")
+        int,
+        typer.Option(
+            min=1,
+            help="At most this many tracks (longest first; a note says how many are left out).",
+        ),
     ] = 12,
 ) -> None:
-    """Plot each track's expression probabilities over time, one panel per track."""
+    """Plot each track's expression probabilities over time, one panel per track.
+
+    With more tracks than --max-tracks, a note on stderr and the figure's title say how many
+    were left out.
+    """
+    import warnings
+
     from mien.errors import DatasetError
-    from mien.plots import plot_tracks, read_rows
+    from mien.plots import TracksLeftOut, plot_tracks, read_rows
 
     target = out or results.with_suffix(".png")
     if target.suffix.lower() not in (".png", ".pdf", ".svg", ".jpg", ".jpeg"):
@@ -35,9 +45,20 @@ def plot(
     if problem := unwritable(target, "--out"):
         fail(problem)
     try:
-        fig = plot_tracks(read_rows(results), max_tracks=max_tracks)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", TracksLeftOut)
+            fig = plot_tracks(read_rows(results), max_tracks=max_tracks)
     except DatasetError as e:
         fail(str(e))
+    for w in caught:  # ours as a note; any other warning passes on unchanged
+        if isinstance(n := w.message, TracksLeftOut):
+            err.print(
+                f"note: drew the {n.shown} longest of {n.total} tracks; {n.total - n.shown} "
+                "left out (raise --max-tracks to see them)",
+                style="yellow",
+            )
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     target.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(target, dpi=110)
     err.print(f"wrote {target}")
