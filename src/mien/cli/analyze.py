@@ -101,7 +101,12 @@ def analyze(
     ] = False,
     every: Annotated[int, typer.Option(min=1, help="Videos: analyse every N-th frame.")] = 1,
     fps: Annotated[
-        float | None, typer.Option(min=0.001, help="Videos: at most F frames per second.")
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="Videos: about F frames per second (the first frame in each 1/F s slot of "
+            "media time).",
+        ),
     ] = None,
     start: StartSeconds = 0.0,
     end: EndSeconds = None,

@@ -75,7 +75,7 @@ def batch(
     ] = False,
     every: Annotated[int, typer.Option(min=1, help="Videos: every N-th frame.")] = 1,
     fps: Annotated[
-        float | None, typer.Option(min=0.001, help="Videos: at most F frames/s.")
+        float | None, typer.Option(min=0.001, help="Videos: about F frames/s (see analyze).")
     ] = None,
     start: StartSeconds = 0.0,
     end: EndSeconds = None,

@@ -197,8 +197,10 @@ def iter_frames(
     Args:
         path: the video file.
         every: keep every ``every``-th decoded frame (by source index).
-        fps: keep at most this many frames per second of media time (by timestamp, so it is
-            right for variable frame rates); combined with ``every`` if both are given.
+        fps: keep about this many frames per second of media time: the first frame in each
+            ``1/fps``-second slot (by timestamp, so it holds for variable frame rates; two kept
+            frames in neighbouring slots can be closer than ``1/fps``); combined with ``every``
+            if both are given.
         start_s: skip frames earlier than this many seconds after the first frame (a file
             whose timestamps start at 100 s, as MPEG-TS recordings often do, starts at 0 here).
         end_s: stop at the first frame at or after this many seconds after the first frame.
