@@ -133,6 +133,7 @@ def test_summary_goes_to_stderr(tmp_path):
         (["--model", "nope"], "model must be one of"),
         (["-o", "out.xyz"], "unknown suffix .xyz"),
         (["--annotate", "one.png"], "give a folder for annotated images"),
+        (["-o", "out.csv", "-f", "jsonl"], "names a .csv file but --format is jsonl"),
         (["--annotate", "one.mp4"], "but the input is an image; give a folder"),
     ],
 )

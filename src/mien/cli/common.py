@@ -153,6 +153,9 @@ def resolve_format(out: Path | None, fmt: str | None) -> str:
         fmt = suffix or "jsonl"
     if fmt not in FORMATS:
         fail(f"--format must be one of {list(FORMATS)}; got {fmt!r}")
+    suffix = out.suffix.lower().lstrip(".") if out else ""
+    if suffix in FORMATS and suffix != fmt:  # readers (mien plot, pandas) go by the suffix
+        fail(f"--out {out} names a .{suffix} file but --format is {fmt}; make them agree")
     if fmt == "parquet" and out is None:
         fail("--format parquet needs --out FILE")
     return fmt
