@@ -269,6 +269,16 @@ def test_annotate_never_overwrites_inputs_and_keeps_names_apart(tmp_path):
     )
     assert result.exit_code == 0
     assert sorted(p.name for p in out.iterdir()) == ["x.jpg", "x_1.jpg"]
+    assert f"annotated {tmp_path / 'b' / 'x.jpg'} → {out / 'x_1.jpg'}" in result.stderr
+    # a format OpenCV cannot write keeps its full name: y.pgm and y.png do not collide
+    both = tmp_path / "both"
+    both.mkdir()
+    Image.open(SAMPLES / "astronaut.jpg").save(both / "y.png")
+    Image.open(SAMPLES / "astronaut.jpg").convert("L").save(both / "y.pgm")
+    drawn = tmp_path / "drawn2"
+    result = runner.invoke(app, ["analyze", str(both), "--annotate", str(drawn), "-q", "-f", "csv"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in drawn.iterdir()) == ["y.pgm.png", "y.png"]
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])

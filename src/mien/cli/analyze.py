@@ -223,7 +223,7 @@ def _images(run: _Run, paths: list[Path], bar: Any, task: Any) -> None:
         run.summary.append((str(path), str(len(item.result.faces)), _labels(rows)))
         if run.annotator is not None and run.annotate is not None and item.image is not None:
             target = _unique(
-                _image_name(run.annotate / relative_name(path, run.roots)), run.written
+                _image_name(run.annotate / relative_name(path, run.roots)), run.written, path
             )
             try:
                 if resolved(target) in run.inputs:
@@ -252,7 +252,7 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
         target = run.annotate
         if target.suffix.lower() not in VIDEO_OUT_SUFFIXES:
             target = _unique(
-                (run.annotate / relative_name(path, run.roots)).with_suffix(".mp4"), run.written
+                _video_name(run.annotate / relative_name(path, run.roots)), run.written, path
             )
         run.written.add(target)
         writer = VideoWriter(target, fps=info.fps or 30.0)
@@ -390,16 +390,27 @@ def _check_writable(out: Path | None, annotate: Path | None) -> str | None:
 
 
 def _image_name(target: Path) -> Path:
-    """``target`` with a suffix OpenCV can write (others become ``.png``)."""
-    return target if target.suffix.lower() in WRITABLE_SUFFIXES else target.with_suffix(".png")
+    """``target`` if OpenCV can write its suffix, else ``target`` + ``.png`` (``y.pgm`` →
+    ``y.pgm.png``: the source's full name stays, so it cannot meet ``y.png``'s output)."""
+    if target.suffix.lower() in WRITABLE_SUFFIXES:
+        return target
+    return target.with_name(target.name + ".png")
 
 
-def _unique(target: Path, taken: set[Path]) -> Path:
-    """``target``, or ``name_1.ext``, ``name_2.ext``… if this run already wrote that name."""
+def _video_name(target: Path) -> Path:
+    """``target`` as an ``.mp4`` name: ``x.mp4`` stays, ``x.mkv`` → ``x.mkv.mp4``."""
+    return target if target.suffix.lower() == ".mp4" else target.with_name(target.name + ".mp4")
+
+
+def _unique(target: Path, taken: set[Path], source: Path) -> Path:
+    """``target``, or ``name_1.ext``, ``name_2.ext``… if this run already wrote that name (two
+    inputs with one name, from different places); the renaming is printed."""
     candidate, i = target, 0
     while candidate in taken:
         i += 1
         candidate = target.with_name(f"{target.stem}_{i}{target.suffix}")
+    if i:
+        err.print(f"annotated {source} → {candidate} ({target.name} was taken)", style="yellow")
     return candidate
 
 
