@@ -1,5 +1,12 @@
 """Drawing results onto images (supervision's annotators). Drawing is never a result method."""
 
-from mien.annotate.draw import NOTICE, ExpressionAnnotator, draw_notice
+from mien.annotate.draw import (
+    CAPTION,
+    NOTICE,
+    ExpressionAnnotator,
+    bar_panels,
+    draw_caption,
+    draw_notice,
+)
 
-__all__ = ["NOTICE", "ExpressionAnnotator", "draw_notice"]
+__all__ = ["CAPTION", "NOTICE", "ExpressionAnnotator", "bar_panels", "draw_caption", "draw_notice"]

@@ -11,6 +11,10 @@ from mien.types import FrameResult, ImageBGR
 NOTICE = "expression analysis active"
 """The notice drawn on live previews so that people being analysed can see it."""
 
+CAPTION = "perceived expression, not felt emotion"
+"""The caption drawn on every annotated image and frame, so that a copy shared on its own still
+says what its labels mean."""
+
 
 class ExpressionAnnotator:
     """Draw each face's box, ``#track label probability`` (``?`` when abstained), its keypoints
@@ -22,6 +26,7 @@ class ExpressionAnnotator:
         bars: draw a bar chart of the probabilities beside each box.
         blur_faces: blur every face box first (privacy); keypoints are then not drawn.
         smoothed: label and bars from the smoothed probabilities when a face has them.
+        caption: draw :data:`CAPTION` at the bottom left of every annotated scene.
 
     Example:
         >>> scene = ExpressionAnnotator().annotate(image.copy(), result)
@@ -35,12 +40,14 @@ class ExpressionAnnotator:
         bars: bool = False,
         blur_faces: bool = False,
         smoothed: bool = True,
+        caption: bool = True,
     ) -> None:
         self.thickness = thickness
         self.keypoints = keypoints
         self.bars = bars
         self.blur_faces = blur_faces
         self.smoothed = smoothed
+        self.caption = caption
 
     def annotate(self, scene: ImageBGR, result: FrameResult) -> ImageBGR:
         """Draw on ``scene`` (``(H, W, 3)`` uint8 BGR, modified in place) and return it."""
@@ -48,7 +55,7 @@ class ExpressionAnnotator:
 
         faces = result.faces
         if len(faces) == 0:
-            return scene
+            return draw_caption(scene) if self.caption else scene
         scale = max(1.0, max(scene.shape[:2]) / 640)
         names = result.expression_names
         probs = faces.expression
@@ -88,22 +95,69 @@ class ExpressionAnnotator:
                         scene, (round(float(x)), round(float(y))), r, (0, 255, 255), -1, cv2.LINE_AA
                     )
         if self.bars and probs is not None:
-            for box, p in zip(faces.xyxy, probs, strict=True):
-                _draw_bars(scene, box, p, names, scale)
-        return scene
+            row, width = max(6, round(7 * scale)), round(60 * scale)
+            size = (width + round(30 * scale), len(names) * (row + 2))
+            corners = bar_panels(faces.xyxy, size, scene.shape[1], scene.shape[0])
+            for (x, y), p in zip(corners, probs, strict=True):
+                _draw_bars(scene, x, y, p, names, scale)
+        return draw_caption(scene) if self.caption else scene
+
+
+def bar_panels(
+    xyxy: np.ndarray, size: tuple[int, int], width: int, height: int
+) -> list[tuple[int, int]]:
+    """Where each face's probability bars go: the top-left corner of a ``size`` = ``(w, h)``
+    pixel panel per box, so that panels overlap neither each other nor another face's box.
+
+    Tried in turn for each box (in order): right of the box, left of it, below it, inside its
+    top-right corner, each moved inside the ``width`` × ``height`` image; the first that
+    overlaps no other box or panel is taken, else the one that overlaps them least.
+
+    Args:
+        xyxy: ``(n, 4)`` boxes in pixels.
+        size: the panel's width and height in pixels.
+        width: image width in pixels.
+        height: image height in pixels.
+
+    Returns:
+        ``n`` ``(x, y)`` corners in pixels.
+    """
+    w, h = size
+    boxes = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    placed: list[tuple[float, float, float, float]] = []
+    corners = []
+
+    def overlap(x: float, y: float, own: int) -> float:
+        others = [tuple(b) for j, b in enumerate(boxes) if j != own] + placed
+        return sum(
+            max(0.0, min(x + w, o[2]) - max(x, o[0])) * max(0.0, min(y + h, o[3]) - max(y, o[1]))
+            for o in others
+        )
+
+    for i, (x1, y1, x2, y2) in enumerate(boxes):
+        top = max(0.0, y1)
+        options = [(x2 + 4, top), (x1 - w - 4, top), (x1, y2 + 4), (x2 - w - 2, top + 2)]
+        inside = [
+            (min(max(0.0, x), max(0.0, width - w)), min(max(0.0, y), max(0.0, height - h)))
+            for x, y in options
+        ]
+        costs = [overlap(x, y, i) for x, y in inside]
+        exact = [k for k, (o, c) in enumerate(zip(options, inside, strict=True)) if o == c]
+        free = [k for k in exact if costs[k] == 0]
+        x, y = inside[free[0] if free else int(np.argmin(costs))]
+        x, y = round(x), round(y)
+        placed.append((x, y, x + w, y + h))
+        corners.append((x, y))
+    return corners
 
 
 def _draw_bars(
-    scene: ImageBGR, box: np.ndarray, p: np.ndarray, names: tuple[str, ...], scale: float
+    scene: ImageBGR, x: int, y: int, p: np.ndarray, names: tuple[str, ...], scale: float
 ) -> None:
-    """A small horizontal bar per label to the right of ``box`` (left if no room)."""
-    h_img, w_img = scene.shape[:2]
+    """A small horizontal bar per label, with its name, from ``(x, y)`` down."""
+    h_img = scene.shape[0]
     row = max(6, round(7 * scale))
     width = round(60 * scale)
-    x = int(box[2]) + 4
-    if x + width + 30 * scale > w_img:
-        x = max(0, int(box[0]) - width - round(34 * scale))
-    y = max(0, int(box[1]))
     for k, (name, v) in enumerate(zip(names, p, strict=True)):
         y0 = y + k * (row + 2)
         if y0 + row > h_img:
@@ -120,6 +174,25 @@ def _draw_bars(
             1,
             cv2.LINE_AA,
         )
+
+
+def draw_caption(scene: ImageBGR, text: str = CAPTION) -> ImageBGR:
+    """Draw a small caption (bottom-left, on a dark band) on ``scene`` in place and return it."""
+    scale = max(0.35, scene.shape[1] / 1800)
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    h = scene.shape[0]
+    cv2.rectangle(scene, (0, h - th - base - 8), (tw + 10, h), (30, 30, 30), -1)
+    cv2.putText(
+        scene,
+        text,
+        (5, h - base - 3),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        scale,
+        (255, 255, 255),
+        1,
+        cv2.LINE_AA,
+    )
+    return scene
 
 
 def draw_notice(scene: ImageBGR, text: str = NOTICE) -> ImageBGR:

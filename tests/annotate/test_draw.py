@@ -1,0 +1,64 @@
+"""Probability-bar placement and the annotator's drawing."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from mien.annotate.draw import bar_panels
+from mien.types import Faces
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize(
+    "xyxy",
+    [
+        [[180, 60, 320, 220], [330, 70, 470, 230]],  # two faces side by side, close together
+        [[500, 60, 630, 200], [360, 60, 490, 200]],  # the right one at the image's edge
+        [[10, 10, 200, 200]],  # one face
+    ],
+)
+def test_bar_panels_avoid_boxes_and_each_other(xyxy):
+    size = (90, 80)
+    corners = bar_panels(np.asarray(xyxy, np.float32), size, 640, 360)
+    panels = [(x, y, x + size[0], y + size[1]) for x, y in corners]
+    for i, p in enumerate(panels):
+        assert 0 <= p[0] and p[2] <= 640 and 0 <= p[1] and p[3] <= 360
+        assert not any(_overlap(p, b) for j, b in enumerate(xyxy) if j != i)
+        assert not any(_overlap(p, q) for j, q in enumerate(panels) if j != i)
+
+
+def test_bar_panels_prefer_the_right_then_left_then_below():
+    size = (90, 80)
+    assert bar_panels(np.array([[100, 50, 200, 150]]), size, 640, 360) == [(204, 50)]
+    assert bar_panels(np.array([[500, 50, 600, 150]]), size, 640, 360) == [(406, 50)]
+    # a face filling the width: below it
+    assert bar_panels(np.array([[0, 20, 640, 200]]), size, 640, 360) == [(0, 204)]
+
+
+def test_bar_panels_go_inside_their_own_box_when_nothing_outside_is_free():
+    xyxy = np.array([[62, 60, 295, 290], [365, 22, 640, 295]])  # two big faces, 655 x 300
+    corners = bar_panels(xyxy, (90, 80), 655, 300)
+    for (x, y), (x1, y1, x2, y2) in zip(corners, xyxy, strict=True):
+        assert x1 <= x and x + 90 <= x2 and y1 <= y and y + 80 <= y2  # on its own face only
+
+
+def test_every_annotated_scene_carries_the_perceived_caption():
+    from mien.annotate import ExpressionAnnotator
+    from mien.pipeline import Analyzer
+    from tests.helpers import SAMPLES
+
+    with Analyzer(pose=False) as analyzer:
+        result = analyzer.analyze(SAMPLES / "grace_hopper.jpg")
+    image = np.full((400, 300, 3), 128, np.uint8)  # boxes well away from the bottom left
+    drawn = ExpressionAnnotator().annotate(image.copy(), result)
+    plain = ExpressionAnnotator(caption=False).annotate(image.copy(), result)
+    corner = (slice(-12, None), slice(0, 100))  # the caption's dark band, bottom left
+    assert np.median(drawn[corner]) == 30 and plain[corner].mean() == 128  # the band, its text
+    empty = dataclasses.replace(result, faces=Faces.empty())
+    assert np.median(ExpressionAnnotator().annotate(image.copy(), empty)[corner]) == 30
