@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mien.tracking import ExpressionSmoother, FaceTracker
-from mien.tracking.iou import iou_matrix
+from mien.tracking.iou import cascade_match, iou_matrix
 from tests.helpers import make_faces
 
 
@@ -70,6 +70,31 @@ def test_velocity_prediction_bridges_a_missed_detection():
     assert tracker.update(make_faces([[140, 0, 180, 40]]), 0.7).track_id.tolist() == [1]
 
 
+def test_cascade_match_lets_recently_matched_tracks_choose_first():
+    iou = np.array([[0.9, 0.0], [0.6, 0.3], [0.0, 0.8]])
+    # track 0 missed 3 frames: track 1, matched in the previous frame, keeps detection 0
+    assert cascade_match(iou, np.array([3, 0, 0]), 0.25).tolist() == [-1, 0, 1]
+    # all equally recent: greedy by IoU, highest first; 0.3 is free but track 1 is below 0.5
+    assert cascade_match(iou, np.array([0, 0, 0]), 0.5).tolist() == [0, -1, 1]
+    assert cascade_match(np.zeros((2, 0)), np.array([0, 1]), 0.25).tolist() == [-1, -1]
+
+
+def test_a_lost_track_coasts_for_coast_s_then_stops():
+    """A face moving 300 px/s leaves the detector for 25 frames and is found again where its
+    track stopped coasting (0.5 s on): same id. Coasting on for the whole gap would put the
+    prediction 250 px further, off the face."""
+    tracker = FaceTracker(coast_s=0.5)
+    for k in range(10):
+        seen = tracker.update(make_faces([[10 * k, 0, 10 * k + 60, 60]]), k / 30)
+        assert seen.track_id.tolist() == [1]
+    for k in range(10, 35):
+        tracker.update(make_faces(np.zeros((0, 4))), k / 30)
+    x = 90 + 300 * 0.5
+    assert tracker.update(make_faces([[x, 0, x + 60, 60]]), 35 / 30).track_id.tolist() == [1]
+    with pytest.raises(ValueError, match="coast_s"):
+        FaceTracker(coast_s=-1)
+
+
 def test_smoother_time_constant():
     smoother = ExpressionSmoother(tau_s=0.5)
     p0, p1 = np.eye(8, dtype=np.float32)[[6]], np.eye(8, dtype=np.float32)[[3]]
@@ -94,3 +119,41 @@ def test_tau_zero_and_bad_arguments():
         ExpressionSmoother().update(make_faces([[0, 0, 1, 1]], expression=p), 0)
     with pytest.raises(ValueError):
         FaceTracker(min_iou=0)
+
+
+def _crossing(hidden: int, seed: int) -> list[tuple[float, np.ndarray]]:
+    """Two 80-px faces on one row at 30 fps, A moving right and B left at 1.5 px a frame; B
+    passes in front of A, which is not detected for ``hidden`` frames. Boxes jitter as a
+    detector's do (±3 px and ±10 % in size). Each frame: (time, boxes), B's box last."""
+    rng = np.random.default_rng(seed)
+
+    def box(x: float) -> np.ndarray:
+        half = 40 * (1 + rng.uniform(-0.1, 0.1))
+        exact = np.array([x + 40 - half, 140 - half, x + 40 + half, 140 + half])
+        return exact + rng.uniform(-3, 3, 4)
+
+    frames = []
+    start = 60 - hidden // 2  # B reaches A at k = 60
+    for k in range(120):
+        xa, xb = 100 + 1.5 * k, 280 - 1.5 * k
+        a_hidden = start <= k < start + hidden
+        frames.append((k / 30, np.stack([box(xb)] if a_hidden else [box(xa), box(xb)])))
+    return frames
+
+
+@pytest.mark.parametrize("seed", range(16))
+@pytest.mark.parametrize(("hidden", "a_after"), [(24, 1), (30, 3), (36, 3)])
+def test_crossing_faces_keep_their_ids(hidden, a_after, seed):
+    """The face in front keeps its id all through; the hidden face's coasting track never
+    takes the other face's box. Seen again within the age limit (1 s) near where its track
+    coasted to, the hidden face gets its id back; later it gets a new id, never B's."""
+    tracker = FaceTracker()
+    a_ids, b_ids = [], []
+    for t, boxes in _crossing(hidden, seed):
+        ids = tracker.update(make_faces(boxes), t).track_id.tolist()
+        b_ids.append(ids[-1])
+        if len(ids) == 2:
+            a_ids.append(ids[0])
+    assert b_ids == [2] * len(b_ids)
+    before = 60 - hidden // 2
+    assert a_ids == [1] * before + [a_after] * (120 - hidden - before)

@@ -5,13 +5,18 @@ requires the `opencv-python` wheel, which must not sit beside MediaPipe's
 `opencv-contrib-python`. Faces are few per frame, so greedy IoU matching is enough.
 
 Method (Bewley et al., "Simple Online and Realtime Tracking", ICIP 2016, without the Kalman
-filter): each track predicts its box by its last box plus its smoothed velocity times the time
-elapsed; detections are matched to predictions greedily by IoU (highest first, at least
-``min_iou``); unmatched detections start new tracks; a track ends once it is unseen for more
-than ``max(max_age_s, (max_missed + 1.5) × step)``, where ``step`` is the median time between
-the last 16 frames (this one included). Time is media time; scaling by the step keeps tracks
-across sparse sampling (``--fps 1`` puts 1 s between frames, which a fixed 1 s limit would end
-at every frame), while a stall in a live source (minutes without frames) still ends them.
+filter, plus the matching cascade of Wojke et al., "Simple Online and Realtime Tracking with a
+Deep Association Metric", ICIP 2017, without its appearance term): each track predicts its box
+by moving its last box (same size) by the smoothed velocity of its centre times the time
+elapsed, that time capped at ``max(coast_s, step)``, so a track that lost its face stops
+instead of drifting on; tracks take detections in order of recency (those matched in the
+previous frame first, then those that missed one frame, and so on), greedily by IoU within each
+group (highest first, at least ``min_iou``); unmatched detections start new tracks; a track
+ends once it is unseen for more than ``max(max_age_s, (max_missed + 1.5) × step)``, where
+``step`` is the median time between the last 16 frames (this one included). Time is media
+time; scaling by the step keeps tracks across sparse sampling (``--fps 1`` puts 1 s between
+frames, which a fixed 1 s limit would end at every frame), while a stall in a live source
+(minutes without frames) still ends them.
 """
 
 from __future__ import annotations
@@ -30,9 +35,10 @@ from mien.types import Faces
 class _Track:
     track_id: int
     box: np.ndarray  # (4,) xyxy at last_t
-    velocity: np.ndarray  # (4,) pixels per second
+    velocity: np.ndarray  # (2,) of the box centre, pixels per second
     last_t: float
     hits: int
+    missed: int = 0  # frames since the last match; 0: matched in the previous frame
 
 
 def iou_matrix(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
@@ -50,8 +56,57 @@ def iou_matrix(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.ND
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
 
 
+def cascade_match(
+    iou: npt.NDArray[np.float64], missed: npt.NDArray[np.int64], min_iou: float
+) -> npt.NDArray[np.int64]:
+    """Match tracks to detections, the most recently matched tracks first.
+
+    Tracks are taken in groups of equal ``missed`` (smallest first); within a group the pair
+    with the highest IoU is matched first, then the next among the tracks and detections
+    still free, down to ``min_iou``. A track that has lost its face thus never takes a
+    detection from a track that was matched more recently, however much it overlaps.
+
+    Args:
+        iou: ``(t, d)`` IoU between each track's predicted box and each detection.
+        missed: ``(t,)`` frames since each track was last matched (0: the previous frame).
+        min_iou: smallest IoU that matches.
+
+    Returns:
+        ``(t,)`` int64: for each track, the index of its detection, or -1 for none.
+    """
+    missed = np.asarray(missed).reshape(-1)
+    iou = np.array(iou, np.float64, copy=True).reshape(len(missed), -1)
+    match = np.full(len(missed), -1, np.int64)
+    for m in np.unique(missed):
+        in_group = (missed == m)[:, None]
+        while iou.size:
+            candidates = np.where(in_group, iou, -1.0)
+            ti, di = np.unravel_index(int(np.argmax(candidates)), iou.shape)
+            if candidates[ti, di] < min_iou:
+                break
+            match[ti] = di
+            iou[ti, :] = -1.0
+            iou[:, di] = -1.0
+    return match
+
+
+def _centre(box: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
+    """``(2,)`` centre ``(x, y)`` in pixels of one ``xyxy`` box."""
+    box = np.asarray(box, np.float64)
+    return (box[:2] + box[2:]) / 2
+
+
 class FaceTracker:
     """Gives each face a ``track_id`` that stays the same while the face stays in view.
+
+    Association looks only at boxes (no face embedding, no identity). The rule: tracks matched
+    in the previous frame choose first, so a face detected in consecutive frames keeps its
+    id; a track that lost its face (say, behind another face crossing in front) moves its box
+    on at its centre's last velocity for at most ``coast_s``, then waits there, and can take only
+    a detection that no more recently matched track took. A face that reappears while that
+    track still overlaps it, within the age limit, gets its id back; otherwise a new id.
+    Still possible: two faces that swap places while both are hidden swap ids, and so do two
+    faces seen side by side when the detector's boxes jump from one to the other.
 
     Args:
         min_iou: smallest IoU between a track's predicted box and a detection to match them.
@@ -61,6 +116,8 @@ class FaceTracker:
         max_missed: sampled frames a track may miss, at the source's usual step between
             frames, so that sparse sampling (one frame a second or fewer) keeps tracks.
         velocity_smoothing: weight of the newest velocity estimate in ``[0, 1]``.
+        coast_s: seconds of media time a missed track's predicted box keeps moving at its
+            last velocity (at least one step between frames); after that it stays put.
 
     Raises:
         ValueError: an argument out of range.
@@ -75,6 +132,7 @@ class FaceTracker:
         max_age_s: float = 1.0,
         max_missed: int = 2,
         velocity_smoothing: float = 0.5,
+        coast_s: float = 0.5,
     ) -> None:
         if not 0.0 < min_iou <= 1.0:
             raise ValueError(f"min_iou must be in (0, 1]; got {min_iou}")
@@ -84,10 +142,13 @@ class FaceTracker:
             raise ValueError(f"max_missed must be >= 0; got {max_missed}")
         if not 0.0 <= velocity_smoothing <= 1.0:
             raise ValueError(f"velocity_smoothing must be in [0, 1]; got {velocity_smoothing}")
+        if coast_s < 0:
+            raise ValueError(f"coast_s must be >= 0; got {coast_s}")
         self.min_iou = min_iou
         self.max_age_s = max_age_s
         self.max_missed = max_missed
         self.velocity_smoothing = velocity_smoothing
+        self.coast_s = coast_s
         self.reset()
 
     def reset(self) -> None:
@@ -115,18 +176,25 @@ class FaceTracker:
         self._tracks = [tr for tr in self._tracks if t - tr.last_t <= limit]
         ids = np.full(len(faces), -1, np.int64)
         if self._tracks and len(faces):
-            predicted = np.stack([tr.box + tr.velocity * (t - tr.last_t) for tr in self._tracks])
-            iou = iou_matrix(predicted, faces.xyxy)
-            while True:
-                ti, di = np.unravel_index(int(np.argmax(iou)), iou.shape)
-                if iou[ti, di] < self.min_iou:
-                    break
-                self._advance(self._tracks[ti], faces.xyxy[di], t)
-                ids[di] = self._tracks[ti].track_id
-                iou[ti, :] = -1.0
-                iou[:, di] = -1.0
+            coast = max(self.coast_s, step)
+            predicted = np.stack(
+                [
+                    tr.box + np.tile(tr.velocity, 2) * min(t - tr.last_t, coast)
+                    for tr in self._tracks
+                ]
+            )
+            missed = np.array([tr.missed for tr in self._tracks], np.int64)
+            match = cascade_match(iou_matrix(predicted, faces.xyxy), missed, self.min_iou)
+        else:
+            match = np.full(len(self._tracks), -1, np.int64)
+        for track, di in zip(self._tracks, match.tolist(), strict=True):
+            if di < 0:
+                track.missed += 1
+            else:
+                self._advance(track, faces.xyxy[di], t)
+                ids[di] = track.track_id
         for di in np.flatnonzero(ids < 0):
-            track = _Track(self._next_id, faces.xyxy[di].astype(np.float64), np.zeros(4), t, 1)
+            track = _Track(self._next_id, faces.xyxy[di].astype(np.float64), np.zeros(2), t, 1)
             self._tracks.append(track)
             ids[di] = track.track_id
             self._next_id += 1
@@ -136,9 +204,10 @@ class FaceTracker:
     def _advance(self, track: _Track, box: np.ndarray, t: float) -> None:
         dt = t - track.last_t
         if dt > 1e-6:
-            velocity = (box - track.box) / dt
+            velocity = (_centre(box) - _centre(track.box)) / dt
             a = self.velocity_smoothing if track.hits > 1 else 1.0
             track.velocity = a * velocity + (1 - a) * track.velocity
         track.box = box.astype(np.float64)
         track.last_t = t
         track.hits += 1
+        track.missed = 0
