@@ -188,3 +188,21 @@ def test_an_analyzer_dropped_without_close_frees_its_threads():
         gc.collect()
         counts.append(threads())
     assert counts[-1] <= counts[0], counts  # before: +3 to 4 threads per dropped analyzer
+
+
+def test_the_python_api_prints_nothing_on_stderr():
+    """MediaPipe and TF Lite's start-up lines are kept off a notebook's stderr too."""
+    import subprocess
+    import sys
+
+    code = (
+        "from mien import Analyzer\n"
+        "with Analyzer() as a:\n"
+        f"    r = a.analyze({str(SAMPLES / 'grace_hopper.jpg')!r})\n"
+        "print(len(r.faces), r.faces.data['yaw'][0] == r.faces.data['yaw'][0])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split() == ["1", "True"]  # a face, its pose measured
+    assert done.stderr == ""

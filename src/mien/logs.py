@@ -1,8 +1,9 @@
 """Keeping MediaPipe/TFLite's C++ start-up log lines off the terminal.
 
 They are written straight to file descriptor 2 by native code, so Python's logging and
-warnings cannot filter them. Used at the CLI boundary and in batch worker processes (never on
-import, never globally).
+warnings cannot filter them. Used around the creation of each MediaPipe graph (so the Python
+API is quiet in a notebook too), at the CLI boundary and in batch worker processes (never on
+import, never globally). Other threads' writes to stderr are lost for those moments.
 """
 
 from __future__ import annotations

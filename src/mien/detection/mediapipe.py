@@ -85,9 +85,17 @@ class MediaPipeFaceDetector:
             os.environ.setdefault("GLOG_minloglevel", "2")  # quiet MediaPipe's C++ start-up log
             from mediapipe.python.solutions import face_detection
 
-            self._graphs[selection] = face_detection.FaceDetection(
-                model_selection=selection, min_detection_confidence=self.min_confidence
-            )
+            from mien.logs import quiet_native_stderr
+
+            # TF Lite's start-up lines come on the first image: one blank image, quietly, so
+            # that the Python API is quiet in a notebook too
+            with quiet_native_stderr(), warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # protobuf deprecation noise
+                graph = face_detection.FaceDetection(
+                    model_selection=selection, min_detection_confidence=self.min_confidence
+                )
+                graph.process(np.zeros((64, 64, 3), np.uint8))
+            self._graphs[selection] = graph
         return self._graphs[selection]
 
     def detect(self, image: ImageBGR) -> Faces:

@@ -113,12 +113,19 @@ class FaceMeshPose:
             os.environ.setdefault("GLOG_minloglevel", "2")
             from mediapipe.python.solutions import face_mesh
 
-            self._mesh = face_mesh.FaceMesh(
-                static_image_mode=True,
-                max_num_faces=1,
-                refine_landmarks=False,
-                min_detection_confidence=0.3,
-            )
+            from mien.logs import quiet_native_stderr
+
+            # TF Lite's start-up lines come on the first image: one blank image, quietly, so
+            # that the Python API is quiet in a notebook too
+            with quiet_native_stderr(), warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # protobuf deprecation noise
+                self._mesh = face_mesh.FaceMesh(
+                    static_image_mode=True,
+                    max_num_faces=1,
+                    refine_landmarks=False,
+                    min_detection_confidence=0.3,
+                )
+                self._mesh.process(np.zeros((64, 64, 3), np.uint8))
         return self._mesh
 
     def landmarks(
@@ -180,7 +187,7 @@ class FaceMeshPose:
 
     def warm_up(self) -> None:
         """Build the FaceMesh graph and its sub-models now (they load on the first image)."""
-        self._graph().process(np.zeros((64, 64, 3), np.uint8))
+        self._graph()
 
     def close(self) -> None:
         if self._mesh is not None:
