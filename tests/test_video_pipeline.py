@@ -67,6 +67,17 @@ def test_face_enters_and_leaves_one_row_per_frame(enter_leave, tmp_path):
     assert (probs >= 0).all() and rows[12]["smoothed_label"] != ""
 
 
+def test_the_summary_gives_each_track_its_time_and_label(enter_leave, tmp_path):
+    import re
+
+    args = ["analyze", str(enter_leave), "-o", str(tmp_path / "r.csv")]
+    result = runner.invoke(app, args, env={"COLUMNS": "250"})  # one line per file
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stderr.split())
+    # the face is in frames 10-25 of 36 at 12 fps: 16 frames, 1.3 s
+    assert re.search(r"video: 36 frames, 1 track; #1 [a-z]+ \d+% of 1\.3 s", text), text
+
+
 def test_crossing_faces_keep_their_ids(crossing):
     from mien import Analyzer
 

@@ -269,17 +269,18 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
     )
     task = bar.add_task(path.name, total=info.frame_count)
     n_frames = n_faces = 0
-    tracks: set[int] = set()
+    seen_rows: list[tuple[str, float, Any, Any]] = []  # for the per-track line of the summary
     try:
         for result in run.analyzer.run(
             remember(frames), tracker=FaceTracker(), smoother=ExpressionSmoother(o["tau"])
         ):
             for row in result_rows(result):
                 run.sink.append(row)
+                seen_rows.append(
+                    (row["status"], row["timestamp_s"], row["track_id"], row["smoothed_label"])
+                )
             n_frames += 1
             n_faces += len(result.faces)
-            if result.faces.track_id is not None:
-                tracks.update(result.faces.track_id.tolist())
             if writer is not None:
                 writer.write(
                     run.annotator.annotate(current[0].image.copy(), result),  # type: ignore[union-attr]
@@ -303,7 +304,10 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
             f"(the video lasts {info.duration_s or 0:.1f} s)",
             style="yellow",
         )
+    tracks = _track_lines(path, seen_rows, run.analyzer.expression_names)
     seen = f"video: {plural(n_frames, 'frame')}, {plural(len(tracks), 'track')}"
+    if tracks:
+        seen += "; " + ", ".join(tracks[:5]) + (", …" if len(tracks) > 5 else "")
     broke = [i for i, r in enumerate(run.summary) if r[0] == str(path) and r[1] == "error"]
     if broke:  # one line per file: the error, with what was read before it
         name, _, message = run.summary[broke[-1]]
@@ -311,6 +315,25 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
             run.summary[broke[-1]] = (name, "error", f"{message} (after {seen})")
         return
     run.summary.append((str(path), str(n_faces), seen))
+
+
+def _track_lines(
+    path: Path, rows: list[tuple[str, float, Any, Any]], names: tuple[str, ...]
+) -> list[str]:
+    """``#id label share of seen_s`` per track, longest seen first (:func:`track_summary`)."""
+    import pandas as pd
+
+    from mien.summary import track_summary
+
+    frame = pd.DataFrame(rows, columns=["status", "timestamp_s", "track_id", "label"])
+    if not frame["track_id"].notna().any():
+        return []
+    summary = track_summary(frame.assign(source=str(path)), labels=names)
+    summary = summary.sort_values(["seen_s", "track_id"], ascending=[False, True])
+    return [
+        f"#{r.track_id} {r.label} {getattr(r, 'share_' + r.label):.0%} of {r.seen_s:.1f} s"
+        for r in summary.itertuples()
+    ]
 
 
 def _labels(rows: list[dict[str, Any]]) -> str:

@@ -1,0 +1,133 @@
+"""Per-track summaries of video rows, weighted by time: how long each track was seen and how
+its expression was perceived over that time.
+
+Frames are weighted by the time they stand for, not counted: on a variable-frame-rate video (a
+phone's) or with ``--fps``/``--every`` sampling, frames are unevenly spaced, and a share of
+frames is not a share of time. Each analysed frame of a source stands for the time up to the
+source's next analysed frame; the last one for the median step. Summaries describe how faces
+are likely to be *perceived*; they say nothing about what anyone felt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mien.errors import DatasetError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def frame_durations(timestamps_s: np.ndarray) -> np.ndarray:
+    """The time each analysed frame stands for.
+
+    Args:
+        timestamps_s: ``(n,)`` presentation timestamps in seconds of one source's analysed
+            frames, sorted ascending, without repeats.
+
+    Returns:
+        ``(n,)`` float64 seconds: the step to the next frame; the last frame gets the median
+        step (0.0 when there is a single frame).
+    """
+    t = np.asarray(timestamps_s, np.float64).reshape(-1)
+    if len(t) < 2:
+        return np.zeros(len(t))
+    steps = np.diff(t)
+    return np.append(steps, float(np.median(steps)))
+
+
+def track_summary(
+    df: pd.DataFrame, *, smoothed: bool = True, labels: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """One row per track: when it was seen, for how long, and its perceived expression over
+    that time.
+
+    Args:
+        df: rows of ``mien analyze`` / ``mien watch`` / ``mien batch`` (e.g. from
+            :func:`mien.plots.read_rows`, or ``pandas.DataFrame(rows)`` of
+            :func:`mien.export.result_rows`); needs ``source``, ``status``, ``timestamp_s``,
+            ``track_id``, ``label`` and the ``p_<label>`` columns. ``no_face`` rows count as
+            analysed frames (time in which the track was not seen).
+        smoothed: use the per-track smoothed columns (``ps_*``, ``smoothed_label``) where they
+            exist, else the per-frame ones (``p_*``, ``label``).
+        labels: the expression labels (default: those of the ``p_<label>`` columns); the
+            ``mean_<label>`` columns are given only for labels whose probabilities the rows
+            hold.
+
+    Returns:
+        A DataFrame sorted by ``source``, ``model`` and ``track_id`` with: ``source``,
+        ``model`` (empty when the rows have none), ``track_id``, ``first_s`` and ``last_s``
+        (timestamps in seconds), ``frames``, ``seen_s`` (seconds the track stands for, see
+        :func:`frame_durations`), ``label`` (the label held longest), ``share_<label>`` (the
+        share of ``seen_s`` with that top label; they sum to 1), ``mean_<label>`` (the
+        time-weighted mean probability) and, when the rows have ``abstained``,
+        ``abstained_share`` (the share of ``seen_s`` in frames where the per-frame prediction
+        abstained).
+
+    Raises:
+        DatasetError: a needed column is missing, or no row has a ``track_id`` (still images
+            have no tracks).
+    """
+    import pandas as pd
+
+    missing = {"source", "status", "timestamp_s", "track_id", "label"} - set(df.columns)
+    if missing:
+        raise DatasetError(f"rows without the column(s) {sorted(missing)}: not mien results")
+    names = list(labels) if labels is not None else [c[2:] for c in df if c.startswith("p_")]
+    use_smoothed = smoothed and "smoothed_label" in df and df["smoothed_label"].notna().any()
+    prefix = "ps_" if use_smoothed and all(f"ps_{n}" in df for n in names) else "p_"
+    measured = [n for n in names if f"{prefix}{n}" in df]
+    df = df.assign(model=df["model"].fillna("") if "model" in df else "")
+    analysed = df[df["status"].isin(["ok", "no_face"])]
+    faces = analysed[(analysed["status"] == "ok") & analysed["track_id"].notna()]
+    if faces.empty:
+        raise DatasetError("no tracked faces in these rows (still images have no tracks)")
+    durations = []
+    for (source, model), rows in analysed.groupby(["source", "model"], sort=False):
+        t = np.unique(rows["timestamp_s"].dropna().to_numpy(np.float64))
+        durations.append(
+            pd.DataFrame(
+                {
+                    "source": source,
+                    "model": model,
+                    "timestamp_s": t,
+                    "duration_s": frame_durations(t),
+                }
+            )
+        )
+    faces = faces.merge(pd.concat(durations), on=["source", "model", "timestamp_s"], how="left")
+    top = faces["smoothed_label"].fillna(faces["label"]) if use_smoothed else faces["label"]
+    out = []
+    for (source, model, track), rows in faces.groupby(["source", "model", "track_id"]):
+        w = rows["duration_s"].to_numpy(np.float64)
+        seen = float(w.sum())
+        if seen == 0:  # a single analysed frame: no time to weigh by, count the frame
+            w = np.ones_like(w)
+        labels = top.loc[rows.index]
+        share = {n: float(w[(labels == n).to_numpy()].sum()) for n in names}
+        row = {
+            "source": source,
+            "model": model,
+            "track_id": int(track),
+            "first_s": float(rows["timestamp_s"].min()),
+            "last_s": float(rows["timestamp_s"].max()),
+            "frames": len(rows),
+            "seen_s": seen,
+            "label": max(share, key=share.__getitem__),
+        }
+        scale = 1.0 / float(w.sum())
+        row.update({f"share_{n}": share[n] * scale for n in names})
+        for n in measured:
+            p = rows[f"{prefix}{n}"].to_numpy(np.float64)
+            row[f"mean_{n}"] = float((p * w).sum() * scale)
+        if "abstained" in rows:
+            abstained = rows["abstained"].fillna(False).to_numpy(bool)
+            row["abstained_share"] = float(w[abstained].sum() * scale)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+__all__ = ["frame_durations", "track_summary"]

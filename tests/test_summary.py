@@ -1,0 +1,60 @@
+"""Per-track summaries weighted by time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mien.errors import DatasetError
+from mien.summary import frame_durations, track_summary
+
+
+def _rows() -> pd.DataFrame:
+    """A variable-frame-rate clip: frames at 0, 0.1, 0.2, 0.5, 0.6 s; track 1 in all of them,
+    track 2 in the last two, one frame without a face at 0.7 s."""
+    rows = []
+
+    def face(t, track, label, p_happy, abstained=False):
+        rows.append(
+            {"source": "a.mp4", "status": "ok", "timestamp_s": t, "track_id": track,
+             "label": label, "p_happiness": p_happy, "p_neutral": 1 - p_happy,
+             "ps_happiness": p_happy, "ps_neutral": 1 - p_happy, "smoothed_label": label,
+             "abstained": abstained}
+        )  # fmt: skip
+
+    for t, label, p in [(0.0, "neutral", 0.2), (0.1, "neutral", 0.3), (0.2, "happiness", 0.9)]:
+        face(t, 1, label, p)
+    face(0.5, 1, "happiness", 0.8, abstained=True)
+    face(0.6, 1, "happiness", 0.7)
+    face(0.5, 2, "neutral", 0.1)
+    face(0.6, 2, "neutral", 0.1)
+    rows.append({"source": "a.mp4", "status": "no_face", "timestamp_s": 0.7, "track_id": None})
+    return pd.DataFrame(rows)
+
+
+def test_frame_durations():
+    np.testing.assert_allclose(
+        frame_durations([0.0, 0.1, 0.2, 0.5, 0.6]), [0.1, 0.1, 0.3, 0.1, 0.1]
+    )
+    assert frame_durations([3.0]).tolist() == [0.0] and frame_durations([]).size == 0
+
+
+def test_track_summary_weighs_frames_by_the_time_they_stand_for():
+    s = track_summary(_rows()).set_index("track_id")
+    # steps 0.1 0.1 0.3 0.1 0.1, and the frame at 0.7 s takes the median step
+    assert s.loc[1, "frames"] == 5 and s.loc[1, "seen_s"] == pytest.approx(0.7)
+    assert s.loc[1, "share_happiness"] == pytest.approx(0.5 / 0.7)  # 3 of 5 frames, 5/7 of time
+    assert s.loc[1, "label"] == "happiness"
+    assert s.loc[1, "mean_happiness"] == pytest.approx((0.02 + 0.03 + 0.27 + 0.08 + 0.07) / 0.7)
+    assert s.loc[1, "abstained_share"] == pytest.approx(0.1 / 0.7)
+    assert (s.loc[1, "first_s"], s.loc[1, "last_s"]) == (0.0, 0.6)
+    assert s.loc[2, "seen_s"] == pytest.approx(0.2) and s.loc[2, "label"] == "neutral"
+    assert (s["share_happiness"] + s["share_neutral"]).tolist() == pytest.approx([1.0, 1.0])
+
+
+def test_track_summary_needs_tracks():
+    with pytest.raises(DatasetError, match="no tracked faces"):
+        track_summary(_rows().assign(track_id=None))
+    with pytest.raises(DatasetError, match="track_id"):
+        track_summary(_rows().drop(columns="track_id"))
