@@ -566,3 +566,10 @@ def test_sigterm_during_analyze_leaves_a_whole_parquet_file(tmp_path):
     assert proc.returncode == 130, stderr
     rows = pd.read_parquet(out)  # a footer: readable
     assert len(rows) < 600 and rows["frame_index"].is_monotonic_increasing
+
+
+def test_min_confidence_below_mediapipes_floor_is_named():
+    args = ["analyze", str(SAMPLES / "grace_hopper.jpg"), "-f", "csv", "--min-confidence", "0.3"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0
+    assert "--min-confidence 0.3 acts as 0.5" in result.stderr

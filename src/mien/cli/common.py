@@ -122,6 +122,12 @@ def make_analyzer(
     from mien.pipeline import Analyzer  # lazily: keeps --help fast
 
     check_weights(model, weights, load=False)  # the Analyzer below loads and checks it
+    if min_confidence < 0.5:
+        err.print(
+            f"--min-confidence {min_confidence:g} acts as 0.5: MediaPipe's face detector "
+            "keeps no detection scoring below 0.5",
+            style="yellow",
+        )
     try:
         with quiet_native_stderr():
             analyzer = Analyzer(
