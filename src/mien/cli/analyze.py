@@ -255,7 +255,8 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
                 _video_name(run.annotate / relative_name(path, run.roots)), run.written, path
             )
         run.written.add(target)
-        writer = VideoWriter(target, fps=info.fps or 30.0)
+        rate = (info.fps or 30.0) / o["every"]  # the sampled rate: the last frame lasts one step
+        writer = VideoWriter(target, fps=min(rate, o["fps"]) if o["fps"] else rate)
     current: list[Any] = [None]
 
     def remember(frames: Any) -> Any:
