@@ -11,24 +11,41 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator
+
+_lock = threading.Lock()
+_depth = 0  # nested or overlapping users (threads) of the redirection
+_saved: int | None = None
 
 
 @contextlib.contextmanager
 def quiet_native_stderr() -> Iterator[None]:
-    """Point file descriptor 2 at /dev/null for the duration (no-op without a real stderr)."""
+    """Point file descriptor 2 at /dev/null for the duration (no-op without a real stderr).
+
+    Safe across threads: the first user redirects, the last one restores, so overlapping uses
+    never leave stderr muted.
+    """
+    global _depth, _saved
     try:
         fd = sys.stderr.fileno()
     except (OSError, ValueError):  # no real stderr (e.g. under a test runner): nothing to hide
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    with _lock:
+        if _depth == 0:
+            sys.stderr.flush()
+            _saved = os.dup(fd)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+        _depth += 1
     try:
-        os.dup2(devnull, fd)
         yield
     finally:
-        os.dup2(saved, fd)
-        os.close(devnull)
-        os.close(saved)
+        with _lock:
+            _depth -= 1
+            if _depth == 0 and _saved is not None:
+                os.dup2(_saved, fd)
+                os.close(_saved)
+                _saved = None
