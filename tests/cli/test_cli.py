@@ -202,8 +202,13 @@ def test_evaluate_writes_per_image_predictions_and_reads_a_named_csv(tmp_path):
     labels.write_text("path,label,subject\n" + rows)
     out = tmp_path / "pred.csv"
     args = ["evaluate", str(labels), "--detect", "-q", "--bootstrap", "0"]
-    result = runner.invoke(app, [*args, "--predictions", str(labels)])
-    assert result.exit_code == 2 and "is an input labels CSV" in result.stderr
+    for given in (labels, tmp_path / "labels.csv"):  # named, or the folder's own
+        (tmp_path / "labels.csv").write_text("path,label\nhopper.jpg,neutral\ngrey.png,anger\n")
+        folder_args = [*args[:1], str(tmp_path), *args[2:]] if given.name == "labels.csv" else args
+        result = runner.invoke(app, [*folder_args, "--predictions", str(given)])
+        assert result.exit_code == 2 and "is an input labels CSV" in result.stderr, given
+    result = runner.invoke(app, ["evaluate", str(tmp_path), str(tmp_path / "labels.csv"), "-q"])
+    assert result.exit_code == 2 and "a set is given twice" in result.stderr
     result = runner.invoke(app, [*args, "--predictions", str(out)])
     assert result.exit_code == 1, result.output  # one image failed to load
     report = json.loads(result.stdout)
@@ -219,11 +224,12 @@ def test_evaluate_writes_per_image_predictions_and_reads_a_named_csv(tmp_path):
     assert pred.loc[0, p_cols].sum() == pytest.approx(1.0, abs=1e-5)
     assert pred["correct"].mean() == pytest.approx(report["accuracy"])  # 1 of 4
     assert pred.loc[0, "face_size_px"] > 100 and np.isnan(pred.loc[2, "face_size_px"])
+    assert str(pred.loc[0, "quality_ok"]) in ("True", "False")  # a flag, not 1.0 / 0.0
 
 
 def test_evaluate_refuses_a_folder_given_twice(tmp_path):
     result = runner.invoke(app, ["evaluate", str(tmp_path), str(tmp_path / "."), "-q"])
-    assert result.exit_code == 2 and "a folder is given twice" in result.stderr
+    assert result.exit_code == 2 and "a set is given twice" in result.stderr
 
 
 def test_evaluate_unknown_label_exits_2(tmp_path):

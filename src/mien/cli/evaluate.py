@@ -86,8 +86,9 @@ def evaluate(
     from mien.evaluation.datasets import read_labels_csv
     from mien.evaluation.runner import evaluate as run_evaluate
 
-    if len({d.resolve() for d in dataset_dirs}) < len(dataset_dirs):
-        fail("a folder is given twice; give each once")
+    label_files = [(d if d.is_file() else d / "labels.csv").resolve() for d in dataset_dirs]
+    if len(set(label_files)) < len(label_files):
+        fail("a set is given twice (a folder, or its labels.csv); give each once")
     try:
         datasets = {str(d): read_labels_csv(d, split=split) for d in dataset_dirs}
     except DatasetError as e:
@@ -103,7 +104,7 @@ def evaluate(
     if report is not None and (problem := unwritable(report, "--report", folder=True)):
         fail(problem)
     if predictions is not None:
-        if any(d.is_file() and d.resolve() == predictions.resolve() for d in dataset_dirs):
+        if predictions.resolve() in label_files:
             fail(f"--predictions {predictions} is an input labels CSV; give another name")
         if problem := unwritable(predictions, "--predictions"):
             fail(problem)

@@ -268,10 +268,12 @@ def prediction_rows(report: EvalReport, dataset: LabeledDataset) -> list[dict[st
     Returns:
         Dicts with ``path`` (relative to ``dataset.root``), ``label`` (the set's), ``predicted``
         (``None`` without a prediction), ``correct``, ``status`` (``ok``, ``no_face`` or
-        ``failed``), ``error``, ``p_<label>`` for each scored label (probabilities renormalised
-        over ``report.labels``, as scored; ``None`` without a prediction), the quality values
-        (``face_size_px``, ``sharpness``, ``yaw``, ``pitch``, ``roll`` …; ``None`` when not
-        measured) and the set's own columns (e.g. ``subject``).
+        ``failed``; ``no_prediction`` if none was recorded otherwise), ``error``,
+        ``p_<label>`` for each scored label (probabilities renormalised over ``report.labels``,
+        as scored; ``None`` without a prediction), the quality values that were measured
+        (``face_size_px``, ``sharpness``, ``yaw``, ``pitch``, ``roll``, ``truncated`` and
+        ``quality_ok`` as booleans …; ``None`` where not measured) and the set's own columns
+        (e.g. ``subject``; one named like a column above is left out).
 
     Raises:
         ValueError: ``report`` has no per-image items or does not match ``dataset``'s length.
@@ -281,11 +283,21 @@ def prediction_rows(report: EvalReport, dataset: LabeledDataset) -> list[dict[st
         raise ValueError("the report's per-image items do not match this dataset")
     failed = {f["path"]: f["error"] for f in report.failed}
     no_face = set(report.no_face)
-    quality = [c for c in QUALITY_COLUMNS if c in items]
+    # only what was measured (none with quality off); flags as booleans, as in the rows
+    quality = [c for c in QUALITY_COLUMNS if c in items and not np.isnan(items[c]).all()]
+    flags = {"truncated", "quality_ok"}
     rows = []
     for i, (path, label) in enumerate(zip(dataset.paths, dataset.labels, strict=True)):
         k = int(items["y_pred"][i])
-        status = "failed" if path in failed else "no_face" if path in no_face else "ok"
+        status = (
+            "failed"
+            if path in failed
+            else "no_face"
+            if path in no_face
+            else "ok"
+            if k >= 0
+            else "no_prediction"
+        )
         row: dict[str, Any] = {
             "path": path,
             "label": label,
@@ -298,7 +310,7 @@ def prediction_rows(report: EvalReport, dataset: LabeledDataset) -> list[dict[st
             row[f"p_{name}"] = None if k < 0 else round(float(items["probs"][i, j]), 6)
         for c in quality:
             v = float(items[c][i])
-            row[c] = None if np.isnan(v) else v
+            row[c] = None if np.isnan(v) else bool(v) if c in flags else v
         row.update({c: values[i] for c, values in dataset.columns.items() if c not in row})
         rows.append(row)
     return rows
