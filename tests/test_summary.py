@@ -58,3 +58,33 @@ def test_track_summary_needs_tracks():
         track_summary(_rows().assign(track_id=None))
     with pytest.raises(DatasetError, match="track_id"):
         track_summary(_rows().drop(columns="track_id"))
+
+
+def test_track_times_frame_by_frame_agree_with_the_table():
+    from mien.summary import TrackTimes
+
+    df = _rows()
+    times = TrackTimes()
+    for t, frame in df.groupby("timestamp_s", sort=True):
+        faces = frame[frame["status"] == "ok"]
+        times.add(float(t), dict(zip(faces["track_id"].astype(int), faces["label"], strict=True)))
+    table = track_summary(df).set_index("track_id")
+    got = {k: (label, share, seen) for k, label, share, seen in times.tracks()}
+    for k in (1, 2):
+        label, share, seen = got[k]
+        assert label == table.loc[k, "label"]
+        assert share == pytest.approx(table.loc[k, f"share_{label}"])
+        assert seen == pytest.approx(table.loc[k, "seen_s"])
+    assert [k for k, *_ in times.tracks()] == [1, 2]  # longest seen first
+
+
+def test_repeated_timestamps_and_unlabelled_rows_count_once_or_not_at_all():
+    df = _rows()
+    twice = pd.concat([df, df.iloc[[0]]], ignore_index=True)  # track 1 at 0.0 s twice
+    assert track_summary(twice).set_index("track_id").loc[1, "seen_s"] == pytest.approx(0.7)
+    unlabelled = df.astype({"label": "string", "smoothed_label": "string"})
+    unlabelled.loc[0, ["label", "smoothed_label"]] = pd.NA
+    s = track_summary(unlabelled).set_index("track_id")
+    assert s.loc[1, "frames"] == 4 and s.loc[1, "seen_s"] == pytest.approx(0.6)
+    with pytest.raises(DatasetError, match="no expression labels"):
+        track_summary(df.drop(columns=[c for c in df if c.startswith("p_")]))

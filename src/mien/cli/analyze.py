@@ -239,6 +239,7 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
     from mien.errors import MienError, VideoDecodeError
     from mien.export import result_rows
     from mien.io import VideoWriter, iter_frames, prefetch, probe_video
+    from mien.summary import TrackTimes
     from mien.tracking import ExpressionSmoother, FaceTracker
 
     o = run.options
@@ -270,16 +271,18 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
     )
     task = bar.add_task(path.name, total=info.frame_count)
     n_frames = n_faces = 0
-    seen_rows: list[tuple[str, float, Any, Any]] = []  # for the per-track line of the summary
+    times = TrackTimes()  # for the per-track line of the summary
     try:
         for result in run.analyzer.run(
             remember(frames), tracker=FaceTracker(), smoother=ExpressionSmoother(o["tau"])
         ):
-            for row in result_rows(result):
+            rows = result_rows(result)
+            for row in rows:
                 run.sink.append(row)
-                seen_rows.append(
-                    (row["status"], row["timestamp_s"], row["track_id"], row["smoothed_label"])
-                )
+            times.add(
+                result.timestamp_s,
+                {r["track_id"]: r["smoothed_label"] or r["label"] for r in rows if r["track_id"]},
+            )
             n_frames += 1
             n_faces += len(result.faces)
             if writer is not None:
@@ -305,7 +308,9 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
             f"(the video lasts {info.duration_s or 0:.1f} s)",
             style="yellow",
         )
-    tracks = _track_lines(path, seen_rows, run.analyzer.expression_names)
+    tracks = [
+        f"#{k} {label} {share:.0%} of {seen:.1f} s" for k, label, share, seen in times.tracks()
+    ]
     seen = f"video: {plural(n_frames, 'frame')}, {plural(len(tracks), 'track')}"
     if tracks:
         seen += "; " + ", ".join(tracks[:5]) + (", …" if len(tracks) > 5 else "")
@@ -316,25 +321,6 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
             run.summary[broke[-1]] = (name, "error", f"{message} (after {seen})")
         return
     run.summary.append((str(path), str(n_faces), seen))
-
-
-def _track_lines(
-    path: Path, rows: list[tuple[str, float, Any, Any]], names: tuple[str, ...]
-) -> list[str]:
-    """``#id label share of seen_s`` per track, longest seen first (:func:`track_summary`)."""
-    import pandas as pd
-
-    from mien.summary import track_summary
-
-    frame = pd.DataFrame(rows, columns=["status", "timestamp_s", "track_id", "label"])
-    if not frame["track_id"].notna().any():
-        return []
-    summary = track_summary(frame.assign(source=str(path)), labels=names)
-    summary = summary.sort_values(["seen_s", "track_id"], ascending=[False, True])
-    return [
-        f"#{r.track_id} {r.label} {getattr(r, 'share_' + r.label):.0%} of {r.seen_s:.1f} s"
-        for r in summary.itertuples()
-    ]
 
 
 def _labels(rows: list[dict[str, Any]]) -> str:
