@@ -74,6 +74,7 @@ def test_cascade_match_lets_recently_matched_tracks_choose_first():
     iou = np.array([[0.9, 0.0], [0.6, 0.3], [0.0, 0.8]])
     # track 0 missed 3 frames: track 1, matched in the previous frame, keeps detection 0
     assert cascade_match(iou, np.array([3, 0, 0]), 0.25).tolist() == [-1, 0, 1]
+    assert cascade_match(np.zeros((0, 3)), np.zeros(0, np.int64), 0.25).tolist() == []  # no track
     # all equally recent: greedy by IoU, highest first; 0.3 is free but track 1 is below 0.5
     assert cascade_match(iou, np.array([0, 0, 0]), 0.5).tolist() == [0, -1, 1]
     assert cascade_match(np.zeros((2, 0)), np.array([0, 1]), 0.25).tolist() == [-1, -1]

@@ -163,14 +163,16 @@ def _from_array(arr: np.ndarray, label: str) -> ImageBGR:
     return np.ascontiguousarray(arr)
 
 
+VIDEO_BRANDS = (b"iso", b"mp4", b"mp41", b"mp42", b"avc1", b"M4V", b"qt  ", b"3gp", b"3g2")
+"""Prefixes of the ``ftyp`` brands of MP4, QuickTime and 3GPP video files (HEIF/AVIF stills
+and camera raw files such as Canon's CR3 also open with ``ftyp``, under other brands)."""
+
+
 def looks_like_video(head: bytes) -> bool:
-    """Whether ``head`` (a file's first 12 bytes or more) opens an MP4/MOV (an ``ftyp`` box
-    that is not a HEIF/AVIF still), Matroska/WebM or AVI file."""
+    """Whether ``head`` (a file's first 12 bytes or more) opens an MP4/MOV/3GP (an ``ftyp``
+    box of a :data:`VIDEO_BRANDS` brand), Matroska/WebM or AVI file."""
     return (
-        (
-            head[4:8] == b"ftyp"
-            and head[8:12] not in (b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1")
-        )
+        (head[4:8] == b"ftyp" and head[8:12].startswith(VIDEO_BRANDS))
         or head[:4] == b"\x1a\x45\xdf\xa3"
         or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
     )

@@ -319,7 +319,7 @@ class VideoWriter:
         h, w = image.shape[:2]
         if self._stream is None:
             stream = self._container.add_stream(
-                "libx264", rate=Fraction(round(self.fps * 1000), 1000)
+                "libx264", rate=Fraction(max(1, round(self.fps * 1000)), 1000)
             )
             stream.width, stream.height = w - w % 2, h - h % 2
             stream.pix_fmt = "yuv420p"

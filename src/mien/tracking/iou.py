@@ -75,8 +75,10 @@ def cascade_match(
         ``(t,)`` int64: for each track, the index of its detection, or -1 for none.
     """
     missed = np.asarray(missed).reshape(-1)
-    iou = np.array(iou, np.float64, copy=True).reshape(len(missed), -1)
     match = np.full(len(missed), -1, np.int64)
+    if len(missed) == 0:
+        return match
+    iou = np.array(iou, np.float64, copy=True).reshape(len(missed), -1)
     for m in np.unique(missed):
         in_group = (missed == m)[:, None]
         while iou.size:
