@@ -78,6 +78,9 @@ def test_cascade_match_lets_recently_matched_tracks_choose_first():
     # all equally recent: greedy by IoU, highest first; 0.3 is free but track 1 is below 0.5
     assert cascade_match(iou, np.array([0, 0, 0]), 0.5).tolist() == [0, -1, 1]
     assert cascade_match(np.zeros((2, 0)), np.array([0, 1]), 0.25).tolist() == [-1, -1]
+    # both lost for a while (6 and 4 frames): the overlap decides, not which was lost longer
+    # (the face in front, missed by the detector as it passed, kept its own id)
+    assert cascade_match(np.array([[0.7], [0.4]]), np.array([6, 4]), 0.25).tolist() == [0, -1]
 
 
 def test_a_lost_track_coasts_for_coast_s_then_stops():

@@ -10,8 +10,8 @@ Deep Association Metric", ICIP 2017, without its appearance term): each track pr
 by moving its last box (same size) by the smoothed velocity of its centre times the time
 elapsed, that time capped at ``max(coast_s, step)``, so a track that lost its face stops
 instead of drifting on; tracks take detections in order of recency (those matched in the
-previous frame first, then those that missed one frame, and so on), greedily by IoU within each
-group (highest first, at least ``min_iou``); unmatched detections start new tracks; a track
+previous frame first, then all the others), greedily by IoU within each group (highest
+first, at least ``min_iou``); unmatched detections start new tracks; a track
 ends once it is unseen for more than ``max(max_age_s, (max_missed + 1.5) × step)``, where
 ``step`` is the median time between the last 16 frames (this one included). Time is media
 time; scaling by the step keeps tracks across sparse sampling (``--fps 1`` puts 1 s between
@@ -59,12 +59,14 @@ def iou_matrix(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.ND
 def cascade_match(
     iou: npt.NDArray[np.float64], missed: npt.NDArray[np.int64], min_iou: float
 ) -> npt.NDArray[np.int64]:
-    """Match tracks to detections, the most recently matched tracks first.
+    """Match tracks to detections, the tracks matched in the previous frame first.
 
-    Tracks are taken in groups of equal ``missed`` (smallest first); within a group the pair
+    Two rounds: first the tracks with ``missed == 0``, then all the others together (however
+    long each has been lost: among lost tracks only the overlap counts, so a face that both
+    tracks lost for a while goes to the track that predicts it best). In each round the pair
     with the highest IoU is matched first, then the next among the tracks and detections
     still free, down to ``min_iou``. A track that has lost its face thus never takes a
-    detection from a track that was matched more recently, however much it overlaps.
+    detection from a track that was matched in the previous frame, however much it overlaps.
 
     Args:
         iou: ``(t, d)`` IoU between each track's predicted box and each detection.
@@ -79,8 +81,8 @@ def cascade_match(
     if len(missed) == 0:
         return match
     iou = np.array(iou, np.float64, copy=True).reshape(len(missed), -1)
-    for m in np.unique(missed):
-        in_group = (missed == m)[:, None]
+    for in_round in (missed == 0, missed > 0):
+        in_group = in_round[:, None]
         while iou.size:
             candidates = np.where(in_group, iou, -1.0)
             ti, di = np.unravel_index(int(np.argmax(candidates)), iou.shape)
