@@ -206,9 +206,24 @@ def test_evaluate_writes_per_image_predictions_and_reads_a_named_csv(tmp_path):
         (tmp_path / "labels.csv").write_text("path,label\nhopper.jpg,neutral\ngrey.png,anger\n")
         folder_args = [*args[:1], str(tmp_path), *args[2:]] if given.name == "labels.csv" else args
         result = runner.invoke(app, [*folder_args, "--predictions", str(given)])
-        assert result.exit_code == 2 and "is an input labels CSV" in result.stderr, given
+        assert result.exit_code == 2 and "is an input of this run" in result.stderr, given
     result = runner.invoke(app, ["evaluate", str(tmp_path), str(tmp_path / "labels.csv"), "-q"])
     assert result.exit_code == 2 and "a set is given twice" in result.stderr
+    (tmp_path / "hard.csv").hardlink_to(labels)  # the same file under another name
+    for victim, message in (
+        (tmp_path / "hard.csv", "is an input of this run"),
+        (tmp_path / "grey.png", "give a .csv file"),
+    ):
+        before = victim.read_bytes()
+        result = runner.invoke(app, [*args, "--predictions", str(victim)])
+        assert result.exit_code == 2 and message in result.stderr, victim
+        assert victim.read_bytes() == before
+    image_as_csv = tmp_path / "shot.csv"  # an image of the set, named .csv
+    image_as_csv.write_bytes((tmp_path / "hopper.jpg").read_bytes())
+    with_image = tmp_path / "with_image.csv"
+    with_image.write_text("path,label\nshot.csv,neutral\ngrey.png,anger\n")
+    result = runner.invoke(app, ["evaluate", str(with_image), "--predictions", str(image_as_csv)])
+    assert result.exit_code == 2 and "is an input of this run" in result.stderr
     result = runner.invoke(app, [*args, "--predictions", str(out)])
     assert result.exit_code == 1, result.output  # one image failed to load
     report = json.loads(result.stdout)

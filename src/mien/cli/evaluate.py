@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -104,8 +105,10 @@ def evaluate(
     if report is not None and (problem := unwritable(report, "--report", folder=True)):
         fail(problem)
     if predictions is not None:
-        if predictions.resolve() in label_files:
-            fail(f"--predictions {predictions} is an input labels CSV; give another name")
+        if predictions.suffix.lower() != ".csv":
+            fail(f"--predictions {predictions}: give a .csv file")
+        if _is_input(predictions, label_files, datasets.values()):
+            fail(f"--predictions {predictions} is an input of this run; give another name")
         if problem := unwritable(predictions, "--predictions"):
             fail(problem)
     analyzer = make_analyzer(model, detector, 0.5, 100_000_000, weights=weights)
@@ -164,6 +167,17 @@ def evaluate(
                 err.print(f"  {f['path']}: {f['error']}")
     if failed:
         raise typer.Exit(1)
+
+
+def _is_input(path: Path, label_files: list[Path], datasets: Iterable[Any]) -> bool:
+    """Whether ``path`` is (or is a link to the same file as) a labels file or an image of the
+    sets."""
+    import os
+
+    if not path.exists():
+        return False
+    inputs = [*label_files, *(d.root / p for d in datasets for p in d.paths)]
+    return any(q.exists() and os.path.samefile(path, q) for q in inputs)
 
 
 def _write_predictions(path: Path, reports: dict, datasets: dict) -> None:
