@@ -52,6 +52,18 @@ def test_a_track_that_goes_unseen_is_drawn_with_a_break():
     assert len(ys) == 7 and np.isnan(ys[3]) and not np.isnan(np.delete(ys, 3)).any()
 
 
+def test_points_no_line_reaches_are_drawn_as_dots():
+    import numpy as np
+
+    from mien.plots import isolated
+
+    np.testing.assert_array_equal(isolated(np.array([0, 1, 1, 0], bool)), [0, 0, 1, 0, 0])
+    np.testing.assert_array_equal(isolated(np.zeros(0, bool)), [1])  # a track of one point
+    one = plot_tracks(rows("m", 1))  # a single frame: a dot per label, not an empty panel
+    dots = [ln for ln in one.axes[0].lines if ln.get_marker() == "o"]
+    assert len(dots) == len(EXPRESSIONS) and dots[3].get_ydata().tolist() == [1.0]  # happiness
+
+
 def test_read_rows_takes_a_folder_of_parquet_parts(tmp_path):
     import pytest
 

@@ -162,6 +162,14 @@ def track_breaks(positions: np.ndarray, analysed: np.ndarray) -> np.ndarray:
     return inside > 0
 
 
+def isolated(breaks: np.ndarray) -> np.ndarray:
+    """``(n,)`` bool: the points of a track with a break on each side (or a track of one
+    point), which a line cannot show, from the ``(n - 1,)`` breaks of :func:`track_breaks`."""
+    b = np.asarray(breaks, bool)
+    edge = np.ones(1, bool)
+    return np.concatenate([edge, b]) & np.concatenate([b, edge])
+
+
 def with_gaps(
     t: np.ndarray, breaks: np.ndarray
 ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
@@ -233,13 +241,20 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
         frames = same[key].dropna().to_numpy(np.float64)
         breaks = track_breaks(rows[key].to_numpy(np.float64), frames)
         t, cut = with_gaps(rows["timestamp_s"].to_numpy(np.float64), breaks)
+        alone = isolated(breaks)  # points no line reaches: drawn as dots
+        t_alone = rows["timestamp_s"].to_numpy(np.float64)[alone]
         for label, colour in zip(labels, colours, strict=True):
             raw = cut(rows[f"p_{label}"])
+            main = f"p_{label}"
             if f"ps_{label}" in rows and rows[f"ps_{label}"].notna().any():
+                main = f"ps_{label}"
                 ax.plot(t, raw, color=colour, alpha=0.25, linewidth=0.8)
-                ax.plot(t, cut(rows[f"ps_{label}"]), color=colour, linewidth=1.6, label=label)
+                ax.plot(t, cut(rows[main]), color=colour, linewidth=1.6, label=label)
             else:
                 ax.plot(t, raw, color=colour, linewidth=1.2, label=label)
+            if alone.any():
+                values = rows[main].to_numpy(np.float64)[alone]
+                ax.plot(t_alone, values, color=colour, linestyle="none", marker="o", markersize=3)
         ax.set_ylim(-0.03, 1.03)  # lines at exactly 0 or 1 stay visible
         ax.set_ylabel("probability")
         ax.set_title(
