@@ -88,3 +88,16 @@ def test_repeated_timestamps_and_unlabelled_rows_count_once_or_not_at_all():
     assert s.loc[1, "frames"] == 4 and s.loc[1, "seen_s"] == pytest.approx(0.6)
     with pytest.raises(DatasetError, match="no expression labels"):
         track_summary(df.drop(columns=[c for c in df if c.startswith("p_")]))
+
+
+def test_a_tie_goes_to_the_earlier_label_in_both():
+    from mien.summary import TrackTimes
+
+    rows = pd.DataFrame(
+        {"source": "a.mp4", "status": "ok", "track_id": 1, "timestamp_s": [0.0, 0.5],
+         "label": ["neutral", "happiness"], "p_happiness": [0.2, 0.9], "p_neutral": [0.8, 0.1]}
+    )  # fmt: skip
+    times = TrackTimes(["happiness", "neutral"])  # the model's order
+    times.add(0.0, {1: "neutral"})
+    times.add(0.5, {1: "happiness"})
+    assert times.tracks()[0][1] == track_summary(rows).loc[0, "label"] == "happiness"

@@ -219,7 +219,10 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     df = df.assign(model=df["model"].fillna("") if "model" in df else "")
     faces = df[(df["status"] == "ok") & df["track_id"].notna()]
     if faces.empty:
-        raise DatasetError("no tracked faces in these results (still images have no tracks)")
+        raise DatasetError(
+            "no tracked faces in these results (no face was found, or only still images, which "
+            "have no tracks)"
+        )
     labels = [c[2:] for c in df.columns if c.startswith("p_")]
     by = ["source", "model", "track_id"]
     groups = sorted(faces.groupby(by), key=lambda g: -len(g[1]))

@@ -10,6 +10,7 @@ are likely to be *perceived*; they say nothing about what anyone felt.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -92,7 +93,10 @@ def track_summary(
     # is one frame
     faces = faces.drop_duplicates(["source", "model", "track_id", "timestamp_s"])
     if faces.empty:
-        raise DatasetError("no tracked faces in these rows (still images have no tracks)")
+        raise DatasetError(
+            "no tracked faces in these rows (no face was found, or only still images, which "
+            "have no tracks)"
+        )
     durations = []
     for (source, model), rows in analysed.groupby(["source", "model"], sort=False):
         t = np.unique(rows["timestamp_s"].dropna().to_numpy(np.float64))
@@ -140,8 +144,12 @@ def track_summary(
 
 class TrackTimes:
     """Per-track time per top label, added up frame by frame: :func:`track_summary`'s rule
-    for a stream of frames, in memory that does not grow with the video (8 bytes per frame for
-    the median step, the rest per track).
+    for a stream of frames, in little memory (8 bytes per frame for the median step, about
+    20 MB for 24 h at 30 fps; the rest per track).
+
+    Args:
+        labels: the expression labels in the model's order, which breaks ties between labels
+            held equally long, as :func:`track_summary` does (default: the order first seen).
 
     Example:
         >>> times = TrackTimes()
@@ -153,8 +161,9 @@ class TrackTimes:
         [(1, 'happiness', 0.666..., 0.3...)]
     """
 
-    def __init__(self) -> None:
-        self._steps: list[float] = []
+    def __init__(self, labels: Sequence[str] = ()) -> None:
+        self._order = {label: k for k, label in enumerate(labels)}
+        self._steps = array("d")
         self._last_t: float | None = None
         self._pending: dict[int, str] = {}
         self._seconds: dict[int, dict[str, float]] = {}
@@ -193,13 +202,14 @@ class TrackTimes:
         in a single frame, is weighed by frames)."""
         seconds = {k: dict(v) for k, v in self._seconds.items()}
         frames = {k: dict(v) for k, v in self._frames.items()}
-        last = float(np.median(self._steps)) if self._steps else 0.0
+        last = float(np.median(np.frombuffer(self._steps))) if self._steps else 0.0
         self._credit(seconds, frames, self._pending, last)
         out = []
         for track, per in seconds.items():
             seen = sum(per.values())
             weights = per if seen > 0 else {k: float(v) for k, v in frames[track].items()}
-            label = max(weights, key=weights.__getitem__)
+            first = sorted(weights, key=lambda k: self._order.get(k, len(self._order)))
+            label = max(first, key=weights.__getitem__)  # a tie goes to the earlier label
             out.append((track, label, weights[label] / sum(weights.values()), seen))
         return sorted(out, key=lambda r: (-r[3], r[0]))
 

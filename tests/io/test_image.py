@@ -171,7 +171,15 @@ def test_folder_links_are_followed_once_and_loops_end(tmp_path):
 
 @pytest.mark.parametrize(
     "head",
-    [b"\x00\x00\x00\x18ftypisom", b"\x1a\x45\xdf\xa3\x01\x00\x00\x00", b"RIFF\x00\x00\x00\x00AVI "],
+    [
+        b"\x00\x00\x00\x18ftypisom",  # MP4
+        b"\x1a\x45\xdf\xa3\x01\x00\x00\x00",  # Matroska / WebM
+        b"RIFF\x00\x00\x00\x00AVI ",  # AVI
+        b"FLV\x01\x05",  # Flash video
+        b"\x30\x26\xb2\x75\x8e\x66\xcf\x11",  # ASF / WMV
+        b"\x00\x00\x01\xba\x44",  # MPEG program stream (.mpg)
+        (b"\x47" + bytes(187)) * 3,  # MPEG transport stream (.ts): a sync byte every 188
+    ],
 )
 def test_a_video_given_as_an_image_is_named_as_a_video(head):
     from mien.errors import UnreadableImageError

@@ -271,7 +271,7 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
     )
     task = bar.add_task(path.name, total=info.frame_count)
     n_frames = n_faces = 0
-    times = TrackTimes()  # for the per-track line of the summary
+    times = TrackTimes(run.analyzer.expression_names)  # for the summary's per-track line
     try:
         for result in run.analyzer.run(
             remember(frames), tracker=FaceTracker(), smoother=ExpressionSmoother(o["tau"])
@@ -313,7 +313,9 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
     ]
     seen = f"video: {plural(n_frames, 'frame')}, {plural(len(tracks), 'track')}"
     if tracks:
-        seen += "; " + ", ".join(tracks[:5]) + (", …" if len(tracks) > 5 else "")
+        seen += (
+            "; " + ", ".join(tracks[:5]) + (f", {len(tracks) - 5} more" if len(tracks) > 5 else "")
+        )
     broke = [i for i, r in enumerate(run.summary) if r[0] == str(path) and r[1] == "error"]
     if broke:  # one line per file: the error, with what was read before it
         name, _, message = run.summary[broke[-1]]

@@ -92,7 +92,7 @@ def _decode(stream: io.BytesIO, label: str, max_pixels: int) -> ImageBGR:
             f"too many pixels: more than Pillow decodes safely ({Image.MAX_IMAGE_PIXELS * 2})",
         ) from err
     except UnidentifiedImageError as err:
-        if looks_like_video(stream.getbuffer()[:12].tobytes()):
+        if looks_like_video(stream.getbuffer()[:400].tobytes()):
             raise UnreadableImageError(
                 label,
                 "a video, not an image: analyse its frames with "
@@ -169,12 +169,17 @@ and camera raw files such as Canon's CR3 also open with ``ftyp``, under other br
 
 
 def looks_like_video(head: bytes) -> bool:
-    """Whether ``head`` (a file's first 12 bytes or more) opens an MP4/MOV/3GP (an ``ftyp``
-    box of a :data:`VIDEO_BRANDS` brand), Matroska/WebM or AVI file."""
+    """Whether ``head`` (a file's first bytes; 377 or more to recognise MPEG-TS) opens an
+    MP4/MOV/3GP (an ``ftyp`` box of a :data:`VIDEO_BRANDS` brand), Matroska/WebM, AVI, FLV,
+    ASF/WMV, MPEG program stream or MPEG transport stream file."""
     return (
         (head[4:8] == b"ftyp" and head[8:12].startswith(VIDEO_BRANDS))
         or head[:4] == b"\x1a\x45\xdf\xa3"
         or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
+        or head[:3] == b"FLV"
+        or head[:4] == b"\x30\x26\xb2\x75"  # the ASF header object's GUID
+        or head[:4] == b"\x00\x00\x01\xba"  # an MPEG-PS pack header
+        or (len(head) > 376 and head[0] == head[188] == head[376] == 0x47)  # TS sync bytes
     )
 
 

@@ -290,7 +290,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 problem = (
                     f"{name}: a video, not an image: send its frames to WS /v1/stream, or run "
                     "`mien analyze` on the file"
-                    if looks_like_video(data[:12])
+                    if looks_like_video(data[:400])
                     else str(err)
                 )
                 raise ServiceError(400, "bad_image", problem) from err
