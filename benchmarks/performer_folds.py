@@ -3,6 +3,8 @@ performers it never saw, pooled over all 29 performers (see :mod:`mien.evaluatio
 
 Usage: python benchmarks/performer_folds.py FOLD0.onnx FOLD1.onnx FOLD2.onnx FOLD3.onnx
 [--limit N] [--json OUT]
+       python benchmarks/performer_folds.py --folds 0,1 FOLD0.onnx FOLD1.onnx   (a pilot on
+       some folds: pooled figures then cover only their performers)
        python benchmarks/performer_folds.py --compare A.json B.json   (two --json outputs)
 
 Models come in fold order (``src/mien/evaluation/subsets/taiwanese_folds.json``); train them
@@ -104,6 +106,12 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     ap.add_argument("--limit", type=int, default=None, help="at most N photos per fold")
     ap.add_argument(
+        "--folds",
+        default=None,
+        metavar="K,K",
+        help="score only these folds, e.g. 0,1 (one model each, in this order); default all",
+    )
+    ap.add_argument(
         "--json", type=Path, default=None, help="also write the figures and per-photo outcomes"
     )
     args = ap.parse_args()
@@ -117,13 +125,27 @@ def main() -> None:
         except ValueError as e:
             ap.error(f"--compare: {e}")
         return
-    folds = taiwanese_folds()
+    every = taiwanese_folds()
+    try:
+        ids = [int(k) for k in args.folds.split(",")] if args.folds else list(range(len(every)))
+    except ValueError:
+        ids = []
+    if not ids or len(set(ids)) != len(ids) or not all(0 <= k < len(every) for k in ids):
+        ap.error(f"--folds: fold numbers joined by commas, each of 0..{len(every) - 1} once")
+    folds = [every[k] for k in ids]
     if len(args.weights) != len(folds):
-        ap.error(f"give {len(folds)} models, one per fold, in fold order")
+        ap.error(f"give {len(folds)} models, one per fold, in the order of the folds")
     console = Console(width=160)
     try:
         with quiet_native_stderr():  # MediaPipe's start-up lines, once per fold's model
-            result = run_folds(args.weights, args.shared, limit=args.limit, progress=console.print)
+            result = run_folds(
+                args.weights,
+                args.shared,
+                folds=folds,
+                fold_ids=ids,
+                limit=args.limit,
+                progress=console.print,
+            )
     except (MienError, OSError) as e:
         ap.error(str(e))
     pooled = result.to_dict()  # the pooled figures, and the per-photo outcomes for --json
@@ -143,9 +165,9 @@ def main() -> None:
     def cell(d: dict[str, Any] | None) -> str:
         return "–" if d is None else f"{d['accuracy']:.3f} ({d['n']})"
 
-    for k in range(len(folds)):
+    for k, performers in zip(ids, folds, strict=True):
         cells = [pooled[s]["per_fold"].get(k) for s in ("intended", "perceived", "observers")]
-        table.add_row(str(k), str(len(folds[k])), *(cell(c) for c in cells))
+        table.add_row(str(k), str(len(performers)), *(cell(c) for c in cells))
     table.add_section()
     for what, key in (
         ("pooled, by photo", "accuracy"),

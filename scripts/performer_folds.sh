@@ -15,6 +15,7 @@
 #        bash scripts/performer_folds.sh ARM key=value...   the same with overrides, applied
 #            to the data cache and the fine-tune (runs/folds/ARM/f0..f3), e.g.
 #            bash scripts/performer_folds.sh obs0 taiwanese_observer_weight=0
+#        FOLDS="0 1" bash scripts/performer_folds.sh ARM ...   only those folds (a pilot)
 # About 21 min for the parent and 15-17 min per pair of folds with their exports, on 2 cores
 # (measured 2026-11-30); a rerun keeps finished runs and exports. Score: python benchmarks/performer_folds.py runs/folds/f?/export/fold?.onnx
 set -euo pipefail
@@ -50,11 +51,11 @@ fold() {  # K key=value...: pack its cache, fine-tune the parent without its per
 train configs/fer_resnet.yaml $R/parent taiwanese_dir=null epochs=12 threads=2
 export_run $R/parent parent
 failed=0
-fold 0 "$@" & p0=$!
-fold 1 "$@" & p1=$!
-wait $p0 || failed=1; wait $p1 || failed=1  # both finish before the next pair starts
-fold 2 "$@" & p2=$!
-fold 3 "$@" & p3=$!
-wait $p2 || failed=1; wait $p3 || failed=1
+read -r -a todo <<< "${FOLDS:-0 1 2 3}"
+for ((i = 0; i < ${#todo[@]}; i += 2)); do  # two at a time: both finish before the next pair
+  pids=()
+  for k in "${todo[@]:i:2}"; do fold "$k" "$@" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || failed=1; done
+done
 [ $failed = 0 ] || { echo "a fold failed: see $D/f*/nohup.log"; exit 1; }
 echo "done: python benchmarks/performer_folds.py $D/f{0,1,2,3}/export/${TAG}fold?.onnx"

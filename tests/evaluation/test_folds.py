@@ -102,6 +102,41 @@ def test_run_folds_needs_one_model_per_fold(tmp_path):
         run_folds(["bundled", "bundled"], tmp_path)
 
 
+def test_run_folds_fold_ids_number_each_fold_once(tmp_path):
+    folds = taiwanese_folds()[:2]
+    with pytest.raises(ValueError, match="must number the 2 folds, each once"):
+        run_folds(["bundled", "bundled"], tmp_path, folds=folds, fold_ids=[1, 1])
+    with pytest.raises(ValueError, match="must number the 2 folds"):
+        run_folds(["bundled", "bundled"], tmp_path, folds=folds, fold_ids=[0])
+
+
+@pytest.mark.shared
+def test_performer_folds_script_scores_some_folds_under_their_numbers(shared, tmp_path):
+    out = tmp_path / "pilot.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "performer_folds.py"),
+         "--folds", "3,1", "bundled", "bundled",
+         "--limit", "2", "--shared", str(shared), "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(out.read_text())
+    assert sorted(summary["intended"]["per_fold"]) == ["1", "3"]
+    assert summary["intended"]["n"] == 4
+    # each fold's photos come from its own performers (file names start with the number)
+    folds = summary["photos"]["intended"]["fold"]
+    paths = summary["photos"]["intended"]["path"]
+    for k, path in zip(folds, paths, strict=True):
+        assert "P" + Path(path).name[:2] in taiwanese_folds()[k]
+    assert sorted(set(folds)) == [1, 3]
+    bad = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "performer_folds.py"),
+         "--folds", "1,1", "bundled", "bundled"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "each of 0..3 once" in bad.stderr
+
+
 @pytest.mark.shared
 def test_performer_folds_script_on_a_tiny_subset(shared, tmp_path):
     out = tmp_path / "folds.json"

@@ -249,6 +249,7 @@ def fold_probabilities(
     shared: str | Path,
     *,
     folds: Sequence[Sequence[str]] | None = None,
+    fold_ids: Sequence[int] | None = None,
     limit: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[FoldProbabilities]:
@@ -261,6 +262,9 @@ def fold_probabilities(
             of the tool, not a held-out figure).
         shared: the folder holding ``data/taiwanese``.
         folds: performer lists (default :func:`~mien.evaluation.protocol.taiwanese_folds`).
+        fold_ids: the fold number of each entry of ``folds`` (default 0, 1, ...), so that a
+            subset of the folds keeps its numbers (a pilot on folds 0 and 1: ``folds`` = those
+            two lists, ``fold_ids`` = ``[0, 1]``).
         limit: at most this many photos per fold (spread out; for quick checks).
         progress: called with a line before each fold.
 
@@ -268,7 +272,8 @@ def fold_probabilities(
         One :class:`FoldProbabilities` per fold, in fold order.
 
     Raises:
-        ValueError: ``weights`` and ``folds`` differ in length, or ``limit`` is below 1.
+        ValueError: ``weights``, ``folds`` and ``fold_ids`` differ in length, ``fold_ids``
+            repeats a number, or ``limit`` is below 1.
         WeightsError: an export is missing or does not load.
         DatasetError: a fold names an unknown performer (checked for every fold before any
             model runs), or a model lacks a posed label.
@@ -277,18 +282,21 @@ def fold_probabilities(
     folds = [list(f) for f in (folds if folds is not None else taiwanese_folds())]
     if len(weights) != len(folds):
         raise ValueError(f"{len(folds)} folds need {len(folds)} models, got {len(weights)}")
+    ids = list(fold_ids) if fold_ids is not None else list(range(len(folds)))
+    if len(ids) != len(folds) or len(set(ids)) != len(ids):
+        raise ValueError(f"fold_ids {ids} must number the {len(folds)} folds, each once")
     shared = Path(shared)
     sets = [limited(taiwanese_performers(shared, f), limit) for f in folds]
     out = []
-    for k, (w, ds) in enumerate(zip(weights, sets, strict=True)):
+    for i, (k, w, ds) in enumerate(zip(ids, weights, sets, strict=True)):
         if progress is not None:
-            progress(f"fold {k}: {len(folds[k])} performers, model {w or 'bundled'}")
+            progress(f"fold {k}: {len(folds[i])} performers, model {w or 'bundled'}")
         with protocol_analyzer(w) as analyzer:
             r = evaluate(
                 analyzer, ds, detect=True, quality_slices=False, n_boot=0, labels=INTENDED_LABELS
             )
         probs = r.items["probs"][:, [r.labels.index(n) for n in INTENDED_LABELS]]  # our order
-        out.append(FoldProbabilities(k, folds[k], ds, probs, list(r.no_face)))
+        out.append(FoldProbabilities(k, folds[i], ds, probs, list(r.no_face)))
     return out
 
 
@@ -326,13 +334,16 @@ def run_folds(
     shared: str | Path,
     *,
     folds: Sequence[Sequence[str]] | None = None,
+    fold_ids: Sequence[int] | None = None,
     limit: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> FoldsResult:
     """:func:`fold_probabilities` scored by :func:`score_folds`: each fold's model on the
     performers it never saw. Arguments and errors as :func:`fold_probabilities`.
     """
-    parts = fold_probabilities(weights, shared, folds=folds, limit=limit, progress=progress)
+    parts = fold_probabilities(
+        weights, shared, folds=folds, fold_ids=fold_ids, limit=limit, progress=progress
+    )
     return score_folds(weights, parts)
 
 
