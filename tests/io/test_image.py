@@ -190,3 +190,45 @@ def test_a_video_given_as_an_image_is_named_as_a_video(head):
         read_image(b"\x00\x00\x00\x18ftypheic" + bytes(200))  # a HEIF still is not a video
     with pytest.raises(UnreadableImageError, match="not a recognised image format"):
         read_image(b"\x00\x00\x00\x18ftypcrx " + bytes(200))  # nor a Canon CR3 raw
+
+
+DDS_HEADER = (
+    b"DDS "
+    + (124).to_bytes(4, "little")
+    + (0x1007).to_bytes(4, "little")
+    + (4).to_bytes(4, "little") * 2
+    + (16).to_bytes(4, "little")
+    + bytes(52)
+    + (32).to_bytes(4, "little")
+    + bytes(44)
+    + bytes(64)
+)  # a DDS file that made Pillow's DDS reader raise NotImplementedError (a 500 from the service)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [DDS_HEADER, encode(Image.new("RGB", (4, 4)), "ICO"), encode(Image.new("RGB", (4, 4)), "TGA")],
+    ids=["dds", "ico", "tga"],
+)
+def test_formats_outside_the_list_are_refused_by_name(data):
+    with pytest.raises(
+        UnreadableImageError, match=r"not a recognised image format \(mien reads JPEG"
+    ):
+        read_image(data, name="photo.jpg")
+
+
+def test_a_decoder_bug_becomes_a_typed_error(monkeypatch):
+    def broken_load(self):
+        raise TypeError("'str' object cannot be interpreted as an integer")
+
+    data = encode(Image.new("RGB", (4, 4)), "PNG")
+    monkeypatch.setattr(Image.Image, "load", broken_load)
+    with pytest.raises(UnreadableImageError, match=r"decoder failed on this file \(TypeError"):
+        read_image(data, name="crafted.png")
+
+
+def test_float_image_with_nan_and_inf_reads_without_warnings(recwarn):
+    arr = np.array([[np.nan, np.inf], [-np.inf, 100.4]], np.float32)
+    out = read_image(encode(Image.fromarray(arr, mode="F"), "TIFF"))
+    assert out[..., 0].tolist() == [[0, 255], [0, 100]]
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

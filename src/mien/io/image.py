@@ -27,6 +27,11 @@ IMAGE_SUFFIXES = frozenset(
 )
 """File suffixes (lower case) that folder recursion treats as images."""
 
+IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "DIB", "GIF", "TIFF", "WEBP", "PPM", "AVIF")
+"""The Pillow decoders :func:`read_image` uses. Pillow knows some 40 formats; the rarely used
+ones are a large surface for crafted files (an upload to ``mien serve`` is untrusted), so any
+other format is refused as "not a recognised image format"."""
+
 
 def read_image(
     source: str | os.PathLike[str] | bytes | np.ndarray,
@@ -81,11 +86,35 @@ def read_image(
 def _decode(stream: io.BytesIO, label: str, max_pixels: int) -> ImageBGR:
     if stream.getbuffer().nbytes == 0:
         raise UnreadableImageError(label, "empty file")
+    with warnings.catch_warnings():
+        # Our own pixel cap replaces Pillow's bomb warning, for this call only.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        img = _open(stream, label)
+        width, height = img.size
+        if width * height > max_pixels:
+            raise ImageTooLargeError(
+                label, f"{width}x{height} = {width * height} pixels exceeds the cap of {max_pixels}"
+            )
+        if width < 1 or height < 1:
+            raise UnreadableImageError(label, f"image has no pixels ({width}x{height})")
+        try:
+            img.load()
+            img = ImageOps.exif_transpose(img) or img
+        except Image.DecompressionBombError as err:
+            raise ImageTooLargeError(label, f"too many pixels ({err})") from err
+        except (OSError, ValueError, SyntaxError, EOFError) as err:
+            raise UnreadableImageError(label, f"corrupt or truncated image data ({err})") from err
+        except Exception as err:  # a decoder's own bug on a crafted file: still a bad image
+            raise UnreadableImageError(
+                label, f"the decoder failed on this file ({type(err).__name__}: {err})"
+            ) from err
+    return _to_bgr(img, label)
+
+
+def _open(stream: io.BytesIO, label: str) -> Image.Image:
+    """``Image.open`` limited to :data:`IMAGE_FORMATS`, its errors made :class:`ImageError`."""
     try:
-        with warnings.catch_warnings():
-            # Our own pixel cap below replaces Pillow's bomb warning for this call only.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(stream)
+        return Image.open(stream, formats=IMAGE_FORMATS)
     except Image.DecompressionBombError as err:
         raise ImageTooLargeError(
             label,
@@ -98,24 +127,17 @@ def _decode(stream: io.BytesIO, label: str, max_pixels: int) -> ImageBGR:
                 "a video, not an image: analyse its frames with "
                 "Analyzer.run(mien.io.iter_frames(path)) or `mien analyze`",
             ) from err
-        raise UnreadableImageError(label, "not a recognised image format") from err
+        raise UnreadableImageError(
+            label,
+            "not a recognised image format (mien reads JPEG, PNG, BMP, GIF, TIFF, WebP, "
+            "PPM/PGM and AVIF)",
+        ) from err
     except (OSError, ValueError, SyntaxError) as err:
         raise UnreadableImageError(label, f"corrupt image header ({err})") from err
-    width, height = img.size
-    if width * height > max_pixels:
-        raise ImageTooLargeError(
-            label, f"{width}x{height} = {width * height} pixels exceeds the cap of {max_pixels}"
-        )
-    if width < 1 or height < 1:
-        raise UnreadableImageError(label, f"image has no pixels ({width}x{height})")
-    try:
-        img.load()
-        img = ImageOps.exif_transpose(img) or img
-    except Image.DecompressionBombError as err:
-        raise ImageTooLargeError(label, f"too many pixels ({err})") from err
-    except (OSError, ValueError, SyntaxError, EOFError) as err:
-        raise UnreadableImageError(label, f"corrupt or truncated image data ({err})") from err
-    return _to_bgr(img, label)
+    except Exception as err:  # a decoder's own bug on a crafted file: still a bad image
+        raise UnreadableImageError(
+            label, f"the decoder failed on this file ({type(err).__name__}: {err})"
+        ) from err
 
 
 def _to_bgr(img: Image.Image, label: str) -> ImageBGR:
@@ -126,7 +148,7 @@ def _to_bgr(img: Image.Image, label: str) -> ImageBGR:
         grey = np.clip(arr.astype(np.float64) * (255.0 / top), 0, 255).round().astype(np.uint8)
         return cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
     if mode == "F":
-        arr = np.asarray(img, dtype=np.float64)
+        arr = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=255.0, neginf=0.0)
         grey = np.clip(arr * (255.0 if arr.max(initial=0) <= 1.0 else 1.0), 0, 255)
         return cv2.cvtColor(grey.round().astype(np.uint8), cv2.COLOR_GRAY2BGR)
     if mode == "P":
