@@ -163,3 +163,59 @@ def test_a_video_upload_is_told_where_videos_go(client, tmp_path):
     assert "a video, not an image: send its frames to WS /v1/stream" in r.json()["detail"]
     r = post(client, b"hello, not an image")
     assert "video" not in r.json()["detail"]
+
+
+def test_crafted_files_and_our_own_bugs_get_json_answers(monkeypatch):
+    from tests.io.test_image import DDS_HEADER
+
+    frame = (SAMPLES / "grace_hopper.jpg").read_bytes()
+    with TestClient(create_app(ServiceSettings(pose=False)), raise_server_exceptions=False) as c:
+        r = post(c, DDS_HEADER)  # Pillow's DDS reader raised NotImplementedError: a text 500
+        assert r.status_code == 400 and r.json()["error"] == "bad_image"
+        assert "not a recognised image format" in r.json()["detail"]
+        with c.websocket_connect("/v1/stream") as ws:
+            ws.send_bytes(DDS_HEADER)
+            assert ws.receive_json()["error"] == "bad_image"  # it closed the connection (1006)
+            ws.send_bytes(frame)
+            assert ws.receive_json()["frame_index"] == 1
+
+        from mien.pipeline import Analyzer
+
+        def bug(self, *a, **k):
+            raise RuntimeError("a bug of ours")
+
+        monkeypatch.setattr(Analyzer, "analyze", bug)
+        monkeypatch.setattr(Analyzer, "run", bug)
+        r = post(c, frame)
+        assert r.status_code == 500
+        assert r.json() == {"error": "internal", "detail": "the server failed (RuntimeError)"}
+        with c.websocket_connect("/v1/stream") as ws:
+            ws.send_bytes(frame)
+            answer = ws.receive_json()
+            assert answer["error"] == "internal" and answer["frame_index"] == 0
+            ws.send_text("still there?")
+            assert ws.receive_json()["error"] == "bad_request"
+
+
+def test_uploads_over_a_mebibyte_stay_in_memory(monkeypatch):
+    import tempfile
+
+    from starlette.formparsers import MultiPartParser
+
+    spooled = []
+    real = tempfile.SpooledTemporaryFile
+
+    class Spy(real):
+        def rollover(self):  # moving the upload to a file on disk
+            spooled.append(self._max_size)
+            super().rollover()
+
+    monkeypatch.setattr("starlette.formparsers.SpooledTemporaryFile", Spy)
+    big = encode(
+        Image.fromarray(np.random.default_rng(1).integers(0, 255, (700, 700, 3), np.uint8)), "PNG"
+    )
+    assert len(big) > 1024 * 1024
+    with TestClient(create_app(ServiceSettings(pose=False))) as c:
+        assert post(c, big, "big.png").status_code == 200
+    assert spooled == []
+    assert MultiPartParser.spool_max_size >= 10 * 1024 * 1024

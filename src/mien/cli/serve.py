@@ -19,7 +19,10 @@ def serve(
     max_inflight: Annotated[
         int, typer.Option(min=1, help="Requests admitted at once; more get 503.")
     ] = 8,
-    max_upload_mb: Annotated[float, typer.Option(min=0.01, help="Largest upload, MiB.")] = 10.0,
+    max_upload_mb: Annotated[
+        float,
+        typer.Option(min=0.01, max=1024, help="Largest upload, MiB (each is held in memory)."),
+    ] = 10.0,
     timeout: Annotated[float, typer.Option(min=0.1, help="Per-request timeout, seconds.")] = 30.0,
     max_pixels: Annotated[
         int,

@@ -5,7 +5,8 @@ The analyzers are created once in the app's lifespan. Requests are bounded: at m
 ``max_inflight`` at a time (more get ``503`` with ``Retry-After``), each with a timeout, each
 upload capped in bytes (refused by its declared length before it is read) and pixels, and a
 client that stalls mid-upload is answered 408 (:mod:`mien.service.body`). Nothing is stored:
-images live in memory for one request.
+images live in memory for one request (Starlette's multipart parser, which would spool an
+upload over 1 MiB to a temporary file, is told to keep up to the upload cap in memory).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartParser
 
 from mien.errors import ImageError, ImageTooLargeError
 from mien.export.rows import SCHEMA_VERSION
@@ -186,6 +188,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
 
+    # Starlette spools each uploaded file to a temporary file past spool_max_size (1 MiB): keep
+    # every accepted upload in memory instead (BodyGuard already caps the body at this size).
+    # A class attribute, so this holds for every app in the process; it is only ever raised.
+    MultiPartParser.spool_max_size = max(
+        MultiPartParser.spool_max_size, settings.max_upload_bytes + MULTIPART_SLACK
+    )
     app.add_middleware(
         BodyGuard,
         max_bytes=settings.max_upload_bytes + MULTIPART_SLACK,
@@ -213,6 +221,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
         return JSONResponse(
             {"error": exc.error, "detail": exc.detail}, exc.status, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        # A bug of ours: JSON like every other answer, without the traceback (that goes to the
+        # server's log, as uvicorn logs it).
+        return JSONResponse(
+            {"error": "internal", "detail": f"the server failed ({type(exc).__name__})"}, 500
         )
 
     @contextlib.asynccontextmanager
@@ -259,7 +275,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             ) from err
 
     error_responses: dict[int | str, dict[str, Any]] = {
-        c: {"model": ErrorOut} for c in (400, 413, 422, 503, 504)
+        c: {"model": ErrorOut} for c in (400, 408, 413, 422, 500, 503, 504)
     }
 
     @app.post("/v1/analyze", response_model=AnalyzeOut, responses=error_responses)
@@ -398,7 +414,22 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                     continue
                 except ImageError as err:
                     kind = "too_large" if isinstance(err, ImageTooLargeError) else "bad_image"
-                    await ws.send_json({"error": kind, "detail": str(err), "frame_index": index})
+                    detail = (
+                        f"frame {index}: a video, not an image: send each frame as a JPEG or "
+                        "PNG message"
+                        if looks_like_video(data[:400])
+                        else str(err)
+                    )
+                    await ws.send_json({"error": kind, "detail": detail, "frame_index": index})
+                    continue
+                except Exception as err:  # a bug of ours: answer it and keep the connection
+                    await ws.send_json(
+                        {
+                            "error": "internal",
+                            "detail": f"the server failed on this frame ({type(err).__name__})",
+                            "frame_index": index,
+                        }
+                    )
                     continue
                 out = FrameOut(
                     **analysis_fields(result), frame_index=index, timestamp_s=round(t, 3)
