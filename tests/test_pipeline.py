@@ -190,8 +190,10 @@ def test_an_analyzer_dropped_without_close_frees_its_threads():
     assert counts[-1] <= counts[0], counts  # before: +3 to 4 threads per dropped analyzer
 
 
-def test_the_python_api_prints_nothing_on_stderr():
-    """MediaPipe and TF Lite's start-up lines are kept off a notebook's stderr too."""
+def test_the_python_api_prints_nothing_on_stderr_and_keeps_nothing(tmp_path):
+    """MediaPipe and TF Lite's start-up lines are kept off a notebook's stderr too, and
+    onnxruntime's usage-event queue (meant for Microsoft) is never started."""
+    import os
     import subprocess
     import sys
 
@@ -201,8 +203,16 @@ def test_the_python_api_prints_nothing_on_stderr():
         f"    r = a.analyze({str(SAMPLES / 'grace_hopper.jpg')!r})\n"
         "print(len(r.faces), r.faces.data['yaw'][0] == r.faces.data['yaw'][0])\n"
     )
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env["HOME"] = str(tmp_path)  # onnxruntime 1.32 wrote ~/.cache/Microsoft/.../onnxruntime.db
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=env,
     )
     assert done.stdout.split() == ["1", "True"]  # a face, its pose measured
     assert done.stderr == ""
+    assert not (tmp_path / ".cache" / "Microsoft").exists()

@@ -9,6 +9,13 @@ makes no claim about what anyone feels, intends or is.
 """
 
 import importlib.metadata as _metadata
+import os as _os
+
+# onnxruntime (1.32 and later) otherwise keeps a device id and a queue of usage events, meant
+# for Microsoft, under ~/.cache/Microsoft/DeveloperTools; mien keeps everything local. The
+# variable is read when onnxruntime is imported, so this must come before that (a program that
+# imported onnxruntime before mien has it on already; set ORT_DISABLE_TELEMETRY=1 yourself).
+_os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from mien.errors import (
     DatasetError,
@@ -17,6 +24,7 @@ from mien.errors import (
     ImageTooLargeError,
     MienError,
     StreamError,
+    UnknownModelError,
     UnreadableImageError,
     VideoDecodeError,
     VideoError,
@@ -50,6 +58,7 @@ __all__ = [
     "LiveStream",
     "MienError",
     "StreamError",
+    "UnknownModelError",
     "UnreadableImageError",
     "VideoDecodeError",
     "VideoError",
