@@ -30,8 +30,13 @@ def test_bundled_model_is_listed_and_verified():
 
 
 def test_unknown_model_name():
-    with pytest.raises(ValueError, match=rf"model must be one of \['{DEFAULT_MODEL}'\]"):
+    import mien
+
+    with pytest.raises(
+        mien.UnknownModelError, match=rf"model must be one of \['{DEFAULT_MODEL}'\]"
+    ) as info:
         create_model("vgg_face")
+    assert isinstance(info.value, mien.MienError) and isinstance(info.value, ValueError)
 
 
 def test_corrupt_weights_fail_the_checksum(tmp_path):

@@ -54,5 +54,9 @@ class WeightsError(MienError, RuntimeError):
     """Model weights are missing, corrupt (sha256 mismatch) or do not fit their spec."""
 
 
+class UnknownModelError(MienError, ValueError):
+    """A model name that is not bundled (:func:`mien.list_models` gives the known ones)."""
+
+
 class DatasetError(MienError, ValueError):
     """A labelled dataset folder is malformed, or its labels do not fit the model."""

@@ -6,7 +6,7 @@ import fnmatch
 from pathlib import Path
 
 from mien.alignment.templates import TEMPLATES
-from mien.errors import WeightsError
+from mien.errors import UnknownModelError, WeightsError
 from mien.expression.model import ExpressionModel
 from mien.weights import DEFAULT_MODEL, WeightSpec, bundled_specs, verified_path
 
@@ -22,11 +22,11 @@ def get_spec(name: str) -> WeightSpec:
     """The bundled spec of model ``name``.
 
     Raises:
-        ValueError: unknown name; the message lists the known ones.
+        UnknownModelError: unknown name (a ``ValueError``); the message lists the known ones.
     """
     specs = bundled_specs()
     if name not in specs:
-        raise ValueError(f"model must be one of {sorted(specs)}; got {name!r}")
+        raise UnknownModelError(f"model must be one of {sorted(specs)}; got {name!r}")
     return specs[name]
 
 
@@ -43,7 +43,7 @@ def create_model(
         threads: onnxruntime intra-op threads (``0`` = its default).
 
     Raises:
-        ValueError: unknown ``name``.
+        UnknownModelError: unknown ``name`` (a ``ValueError``).
         WeightsError: the file is missing, fails its sha256, does not load, or its spec names
             an unknown alignment template.
     """
