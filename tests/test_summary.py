@@ -101,3 +101,23 @@ def test_a_tie_goes_to_the_earlier_label_in_both():
     times.add(0.0, {1: "neutral"})
     times.add(0.5, {1: "happiness"})
     assert times.tracks()[0][1] == track_summary(rows).loc[0, "label"] == "happiness"
+
+
+def test_a_tie_of_times_summed_from_timestamp_steps_is_still_a_tie():
+    """Five neutral then five happiness frames at 5 fps from 1 s: the steps' sums differ in
+    their last bits (0.5000000000000001 against 0.5), which decided the label before."""
+    from mien.summary import TrackTimes
+
+    t = [1.0 + 0.2 * i for i in range(10)]
+    labels = ["neutral"] * 5 + ["happiness"] * 5
+    rows = pd.DataFrame(
+        {"source": "a.mp4", "status": "ok", "track_id": 1, "timestamp_s": t, "label": labels,
+         "p_happiness": [0.1] * 5 + [0.9] * 5, "p_neutral": [0.9] * 5 + [0.1] * 5}
+    )  # fmt: skip
+    s = track_summary(rows)
+    assert s.loc[0, "share_neutral"] != s.loc[0, "share_happiness"]  # not equal to the bit
+    assert s.loc[0, "label"] == "happiness"  # the earlier label in the model's order
+    times = TrackTimes(["happiness", "neutral"])
+    for ts, label in zip(t, labels, strict=True):
+        times.add(ts, {1: label})
+    assert times.tracks()[0][1] == "happiness"

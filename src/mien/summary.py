@@ -128,7 +128,9 @@ def track_summary(
             "last_s": float(rows["timestamp_s"].max()),
             "frames": len(rows),
             "seen_s": seen,
-            "label": max(share, key=share.__getitem__),
+            # the label held longest; times equal to the nanosecond (sums of timestamp steps
+            # differ in their last bits) are a tie, which goes to the earlier label
+            "label": max(share, key=lambda n: round(share[n], 9)),
         }
         scale = 1.0 / float(w.sum())
         row.update({f"share_{n}": share[n] * scale for n in names})
@@ -209,7 +211,8 @@ class TrackTimes:
             seen = sum(per.values())
             weights = per if seen > 0 else {k: float(v) for k, v in frames[track].items()}
             first = sorted(weights, key=lambda k: self._order.get(k, len(self._order)))
-            label = max(first, key=weights.__getitem__)  # a tie goes to the earlier label
+            # a tie (to the nanosecond) goes to the earlier label
+            label = max(first, key=lambda k: round(weights[k], 9))
             out.append((track, label, weights[label] / sum(weights.values()), seen))
         return sorted(out, key=lambda r: (-r[3], r[0]))
 
