@@ -585,6 +585,11 @@ def test_sigterm_during_analyze_leaves_a_whole_parquet_file(tmp_path):
     os.kill(proc.pid, signal.SIGTERM)  # at once: 600 frames take seconds more
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
+    # it says so (it printed a blank line: a partial file looked like a whole run)
+    assert (
+        f"interrupted after 0 of 1 file (the one in progress may be partly written): the rows so far are in {out}"
+        in " ".join(stderr.split())
+    )
     rows = pd.read_parquet(out)  # a footer: readable
     assert len(rows) < 600 and rows["frame_index"].is_monotonic_increasing
 

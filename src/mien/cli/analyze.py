@@ -165,23 +165,37 @@ def analyze(
         if annotate.suffix.lower() not in VIDEO_OUT_SUFFIXES:
             annotate.mkdir(parents=True, exist_ok=True)
     options = {"every": every, "fps": fps, "start_s": start, "end_s": end, "tau": smooth_tau}
-    with (
-        sigterm_as_interrupt(),
-        open_sink(out, row_columns(names), cast("Format", fmt), types=column_types(names)) as sink,
-        progress(not quiet) as bar,
-    ):
-        roots = [p for p in paths if p.is_dir()]
-        inputs = {resolved(f) for f in files}
-        run = _Run(analyzer, sink, names, annotator, annotate, roots, inputs, options)
-        task = bar.add_task("files", total=len(files))
-        for kind, group in itertools.groupby(kinds, key=lambda fk: fk[1]):
-            group_paths = [f for f, _ in group]
-            if kind == "image":
-                _images(run, group_paths, bar, task)
-            else:
-                for path in group_paths:
-                    _video(run, path, bar)
-                    bar.advance(task)
+    run: _Run | None = None
+    try:
+        with (
+            sigterm_as_interrupt(),
+            open_sink(
+                out, row_columns(names), cast("Format", fmt), types=column_types(names)
+            ) as sink,
+            progress(not quiet) as bar,
+        ):
+            roots = [p for p in paths if p.is_dir()]
+            inputs = {resolved(f) for f in files}
+            run = _Run(analyzer, sink, names, annotator, annotate, roots, inputs, options)
+            task = bar.add_task("files", total=len(files))
+            for kind, group in itertools.groupby(kinds, key=lambda fk: fk[1]):
+                group_paths = [f for f, _ in group]
+                if kind == "image":
+                    _images(run, group_paths, bar, task)
+                else:
+                    for path in group_paths:
+                        _video(run, path, bar)
+                        bar.advance(task)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the output is closed whole, and says so
+        analyzer.close()
+        done = len({r[0] for r in run.summary}) if run is not None else 0
+        where = f"the rows so far are in {out}" if out is not None else "the rows so far went out"
+        err.print(
+            f"interrupted after {done} of {plural(len(files), 'file')} (the one in progress "
+            f"may be partly written): {where}, each row whole, but not a complete run",
+            style="yellow",
+        )
+        raise typer.Exit(130) from None
     analyzer.close()
     if not quiet:
         _print_summary(run.summary, run.n_faces, run.n_failed, out, analyzer.model_name)
