@@ -237,6 +237,15 @@ def test_live_stream_that_never_opens_raises(tmp_path):
         server.shutdown()
 
 
+def test_a_camera_that_is_not_there_fails_without_opencvs_warnings(capfd):
+    from mien.errors import StreamError
+
+    with LiveStream(99, open_timeout_s=0.3, reconnect_s=0.1) as stream:  # no camera 99
+        with pytest.raises(StreamError, match="99: the source has not opened"):
+            next(iter(stream))
+    assert "WARN" not in capfd.readouterr().err  # OpenCV logged a dozen per attempt
+
+
 def test_watch_command_writes_rows_with_your_own_weights(enter_leave, tmp_path):
     out = tmp_path / "live.jsonl"
     args = [

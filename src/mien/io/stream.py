@@ -95,7 +95,13 @@ class LiveStream:
         return str(self.source)
 
     def _open(self) -> cv2.VideoCapture | None:
-        cap = cv2.VideoCapture(self.source)
+        # OpenCV logs a dozen warnings per failed attempt (each backend it tries, then "camera
+        # index out of range"); the failure is reported once, by _fail, instead
+        previous = cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        try:
+            cap = cv2.VideoCapture(self.source)
+        finally:
+            cv2.utils.logging.setLogLevel(previous)
         if cap.isOpened():
             return cap
         cap.release()
