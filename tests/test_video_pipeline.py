@@ -356,3 +356,24 @@ def test_head_pose_is_measured_per_track_at_most_once_per_interval(
     for r in seen:  # a face that fails the quality limits is abstained
         assert r.faces.data["quality_ok"][0] or r.faces.abstained[0]
     analyzer.close()
+
+
+def test_a_stream_analysed_a_frame_per_call_keeps_its_pose_interval(enter_leave):
+    """The service calls run() once per frame: with one poses dict (and one tracker) the pose
+    is measured every 0.25 s, as in one call; a fresh dict each call measured every frame."""
+    from mien import Analyzer
+
+    frames = [f for f in iter_frames(enter_leave) if 10 <= f.index < 22]  # a face in each
+    with Analyzer(pose_interval_s=0.25) as analyzer:
+        calls = []
+        estimate = analyzer._pose.estimate
+        analyzer._pose.estimate = lambda image, xyxy: calls.append(1) or estimate(image, xyxy)
+        tracker, poses = FaceTracker(), {}
+        for frame in frames:
+            next(analyzer.run([frame], tracker=tracker, poses=poses))
+        assert len(calls) == 4  # frames 10, 13, 16, 19 at 12 fps
+        calls.clear()
+        tracker = FaceTracker()
+        for frame in frames:
+            next(analyzer.run([frame], tracker=tracker))
+        assert len(calls) == 12

@@ -232,6 +232,7 @@ class Analyzer:
         *,
         tracker: FaceTracker | None = None,
         smoother: ExpressionSmoother | None = None,
+        poses: dict[int, tuple[float, np.ndarray]] | None = None,
     ) -> Iterator[FrameResult]:
         """Analyse the frames of one video or stream in order, following faces across frames.
 
@@ -244,6 +245,11 @@ class Analyzer:
                 new one) for the next video.
             smoother: fills ``faces.smoothed`` per track; a new
                 :class:`~mien.tracking.ExpressionSmoother` (τ = 0.5 s) when ``None``.
+            poses: the head poses measured so far, per track (``{track_id: (timestamp_s,
+                (3,) yaw/pitch/roll degrees)}``), filled in place; a track's pose is measured
+                again once it is ``pose_interval_s`` old. A new dict when ``None``; pass one
+                dict, with one tracker, when a stream is analysed a frame per call (as the
+                service does), or FaceMesh runs on every frame.
 
         Yields:
             One :class:`~mien.types.FrameResult` per frame, in order; a frame without faces
@@ -252,7 +258,7 @@ class Analyzer:
         """
         tracker = FaceTracker() if tracker is None else tracker
         smoother = ExpressionSmoother() if smoother is None else smoother
-        poses: dict[int, tuple[float, np.ndarray]] = {}  # track id -> (measured at, angles)
+        poses = {} if poses is None else poses  # track id -> (measured at, angles)
         for frame in frames:
             result = self._analyze_decoded(
                 frame.image, frame.source, frame.index, frame.timestamp_s, 0.0, with_pose=False

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -354,6 +355,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         closed = False
         t0 = time.monotonic()
         tracker, smoother = FaceTracker(), ExpressionSmoother()
+        poses: dict[int, Any] = {}  # head pose per track, measured every pose_interval_s
+        # one frame at a time: after a 504 the abandoned frame's thread may still be updating
+        # the tracker when the next frame starts on another analyzer
+        one_at_a_time = threading.Lock()
 
         async def receive() -> None:
             nonlocal closed
@@ -404,7 +409,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                                 data, max_pixels=settings.max_pixels, name=f"frame {index}"
                             )
                             frame = Frame(img, index, t, "stream")
-                            return next(a.run([frame], tracker=tracker, smoother=smoother))
+                            with one_at_a_time:
+                                frames = a.run(
+                                    [frame], tracker=tracker, smoother=smoother, poses=poses
+                                )
+                                return next(frames)
 
                         result = await run(analyzer, work)
                 except ServiceError as err:
