@@ -84,7 +84,13 @@ def test_hand_computed_metrics(tmp_path, stub_analyzer):
     # restricted to 3 labels the top probability is 0.7 / (0.7 + 2 * 0.3 / 7); 3 of 5 right
     top = 0.7 / (0.7 + 2 * 0.3 / 7)
     assert report["ece"] == pytest.approx(abs(top - 0.6), abs=1e-5)
-    assert report["failed"] == [{"path": "f.png", "error": "not a recognised image format"}]
+    assert report["failed"] == [
+        {
+            "path": "f.png",
+            "error": "not a recognised image format (mien reads JPEG, PNG, BMP, GIF, TIFF, "
+            "WebP, PPM/PGM and AVIF)",
+        }
+    ]
     assert report["mode"] == "crop"
 
 
