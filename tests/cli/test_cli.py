@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -173,6 +174,12 @@ def test_evaluate_prints_json(tmp_path):
     result = runner.invoke(app, args)  # one label: every prediction would be right
     assert result.exit_code == 2 and "only the label(s) ['neutral'] to score over" in (
         result.stderr
+    )
+    assert f"{tmp_path / 'labels.csv'}: only" in " ".join(result.stderr.split())  # the file
+    by = runner.invoke(app, [*args, "--all-labels", "--by", "nosuch"])
+    assert by.exit_code == 2
+    assert "no column(s) ['nosuch'] to slice by; its columns besides path and label: " in (
+        " ".join(by.stderr.split())
     )
     result = runner.invoke(app, [*args, "--all-labels"])
     assert result.exit_code == 0, result.output
@@ -401,10 +408,12 @@ def test_weights_option_runs_an_exported_model_and_refuses_a_wrong_file(tmp_path
     (data / "labels.csv").write_text("path,label,split\ng.jpg,neutral,test\n")
     mine_onnx = str(tmp_path / "mine.onnx")
     result = runner.invoke(
-        app, ["evaluate", str(data), "--weights", mine_onnx, "-q", "--all-labels"]
+        app,
+        ["evaluate", str(data), "--weights", os.path.relpath(mine_onnx), "-q", "--all-labels"],
     )
     assert result.exit_code == 0, result.output
     used = json.loads(result.stdout)["model"]
+    # given as a relative path, recorded absolute (as the bundled model's is)
     assert used["file"] == mine_onnx and used["name"] == DEFAULT_MODEL and used["sha256"]
     result = runner.invoke(app, ["evaluate", str(data), "--model", "x", "--weights", mine_onnx])
     assert result.exit_code == 2 and "not both" in result.output
@@ -586,10 +595,9 @@ def test_sigterm_during_analyze_leaves_a_whole_parquet_file(tmp_path):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     # it says so (it printed a blank line: a partial file looked like a whole run)
-    assert (
-        f"interrupted after 0 of 1 file (the one in progress may be partly written): the rows so far are in {out}"
-        in " ".join(stderr.split())
-    )
+    said = " ".join(stderr.split())
+    assert "interrupted after 0 of 1 file (the one in progress may be partly written)" in said
+    assert f"the rows so far are in {out}, each row whole, but not a complete run" in said
     rows = pd.read_parquet(out)  # a footer: readable
     assert len(rows) < 600 and rows["frame_index"].is_monotonic_increasing
 

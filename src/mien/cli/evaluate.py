@@ -137,7 +137,11 @@ def evaluate(
             except DatasetError as e:
                 fail(str(e))
     spec = analyzer.expression.spec
-    used = {"name": spec.name, "file": str(analyzer.expression.path), "sha256": spec.sha256}
+    used = {
+        "name": spec.name,
+        "file": str(Path(analyzer.expression.path).resolve()),
+        "sha256": spec.sha256,
+    }
     analyzer.close()
     if len(reports) == 1:
         typer.echo(json.dumps({"model": used} | next(iter(reports.values())).to_dict(), indent=2))

@@ -23,15 +23,22 @@ class LabeledDataset:
         labels: expression label per image (``len(labels) == len(paths)``).
         columns: the other ``labels.csv`` columns, each a tuple parallel to ``paths`` (used to
             slice an audit, e.g. ``subject`` or a dataset's own demographic column).
+        source: the labels CSV the set was read from (``None`` for a set built in code).
     """
 
     root: Path
     paths: tuple[str, ...]
     labels: tuple[str, ...]
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    source: Path | None = None
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    @property
+    def name(self) -> str:
+        """How errors name the set: its labels CSV, else its folder."""
+        return str(self.source if self.source is not None else self.root)
 
 
 def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDataset:
@@ -92,4 +99,5 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
         tuple(r["path"] for r in rows),
         tuple(r["label"].strip() for r in rows),
         {c: tuple((r.get(c) or "").strip() for r in rows) for c in extra},
+        csv_path,
     )

@@ -305,6 +305,7 @@ def limited(dataset: LabeledDataset, limit: int | None) -> LabeledDataset:
         tuple(dataset.paths[i] for i in idx),
         tuple(dataset.labels[i] for i in idx),
         {c: tuple(v[i] for i in idx) for c, v in dataset.columns.items()},
+        dataset.source,
     )
 
 

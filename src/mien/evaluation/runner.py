@@ -134,23 +134,23 @@ def evaluate(
     if labels is not None:
         outside = sorted(set(dataset.labels) - set(labels))
         if outside:
-            raise DatasetError(f"{dataset.root}: label(s) {outside} are not in labels={labels}")
+            raise DatasetError(f"{dataset.name}: label(s) {outside} are not in labels={labels}")
     unknown = sorted((set(labels) if labels is not None else set(dataset.labels)) - set(names))
     if unknown:
         raise DatasetError(
-            f"{dataset.root}: label(s) {unknown} are not among the model's labels {names}"
+            f"{dataset.name}: label(s) {unknown} are not among the model's labels {names}"
         )
     missing_cols = [c for c in by if c not in dataset.columns]
     if missing_cols:
         raise DatasetError(
-            f"{dataset.root}: no column(s) {missing_cols} to slice by; "
-            f"has {sorted(dataset.columns)}"
+            f"{dataset.name}: no column(s) {missing_cols} to slice by; its columns besides "
+            f"path and label: {sorted(dataset.columns)}"
         )
     wanted = set(labels) if labels is not None else set(dataset.labels)
     present = [n for n in names if n in wanted]
     if len(present) < 2:
         raise DatasetError(
-            f"{dataset.root}: only the label(s) {present} to score over; restricted to the "
+            f"{dataset.name}: only the label(s) {present} to score over; restricted to the "
             "labels a set contains, every prediction would be right. Score over the model's "
             "labels instead (labels=analyzer.expression_names; CLI: --all-labels)"
         )
