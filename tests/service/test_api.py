@@ -219,3 +219,16 @@ def test_uploads_over_a_mebibyte_stay_in_memory(monkeypatch):
         assert post(c, big, "big.png").status_code == 200
     assert spooled == []
     assert MultiPartParser.spool_max_size >= 10 * 1024 * 1024
+
+
+def test_a_page_of_another_site_cannot_open_the_stream(client):
+    from starlette.websockets import WebSocketDisconnect
+
+    with pytest.raises(WebSocketDisconnect) as info:
+        with client.websocket_connect("/v1/stream", headers={"origin": "http://evil.example"}):
+            pass
+    assert info.value.code == 1008
+    frame = (SAMPLES / "grace_hopper.jpg").read_bytes()
+    with client.websocket_connect("/v1/stream", headers={"origin": "http://testserver"}) as ws:
+        ws.send_bytes(frame)  # the server's own page
+        assert ws.receive_json()["frame_index"] == 0

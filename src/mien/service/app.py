@@ -22,6 +22,7 @@ from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, File, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
@@ -345,10 +346,17 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def stream(ws: WebSocket) -> None:
         """Send JPEG frames as binary messages; each answer is one frame's faces (JSON), with
         track ids across the connection. A slow client gets the newest frame analysed; older
-        unanswered frames are dropped, never queued without bound."""
+        unanswered frames are dropped, never queued without bound. A browser page of another
+        origin than the server's is refused (close code 1008)."""
         from mien.tracking import ExpressionSmoother, FaceTracker
         from mien.types import Frame
 
+        origin = ws.headers.get("origin")
+        if origin is not None and urlsplit(origin).netloc != ws.headers.get("host"):
+            # a page of another site (a browser always sends Origin) may not use this server's
+            # CPU through the visitor's browser; clients outside a browser send no Origin
+            await ws.close(code=1008, reason="cross-origin connections are refused")
+            return
         await ws.accept()
         latest: dict[str, Any] = {"data": None, "index": -1}
         arrived = asyncio.Event()
