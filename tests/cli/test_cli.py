@@ -607,3 +607,35 @@ def test_min_confidence_below_mediapipes_floor_is_named():
     result = runner.invoke(app, args)
     assert result.exit_code == 0
     assert "--min-confidence 0.3 acts as 0.5" in result.stderr
+
+
+def test_annotated_copies_inside_the_input_folder_are_not_read_back(tmp_path):
+    """`analyze photos/ --annotate photos/drawn` then `analyze photos/` read the copies as new
+    photos (twice the rows), and the same --annotate command again was refused."""
+    import shutil
+
+    from mien.io import ANNOTATED_MARKER
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("grace_hopper.jpg", "astronaut.jpg"):
+        shutil.copy(SAMPLES / name, photos / name)
+    drawn = photos / "drawn"
+    for _ in range(2):  # the same command twice
+        first = runner.invoke(
+            app, ["analyze", str(photos), "--annotate", str(drawn), "-f", "csv", "--no-pose"]
+        )
+        assert first.exit_code == 0, first.output
+    assert (drawn / ANNOTATED_MARKER).is_file()
+    assert sorted(p.name for p in drawn.glob("*.jpg")) == ["astronaut.jpg", "grace_hopper.jpg"]
+    again = runner.invoke(app, ["analyze", str(photos), "-f", "csv", "--no-pose"])
+    assert again.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(again.stdout)))
+    assert sorted(r["source"].rsplit("/", 1)[-1] for r in rows) == [
+        "astronaut.jpg",
+        "grace_hopper.jpg",
+    ]
+    assert len(rows) == 2
+    assert f"skipped {drawn}: annotated copies of an earlier run" in " ".join(again.stderr.split())
+    named = runner.invoke(app, ["analyze", str(drawn), "-f", "csv", "--no-pose"])
+    assert len(list(csv.DictReader(io.StringIO(named.stdout)))) == 2  # named: read

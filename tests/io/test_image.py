@@ -232,3 +232,15 @@ def test_float_image_with_nan_and_inf_reads_without_warnings(recwarn):
     out = read_image(encode(Image.fromarray(arr, mode="F"), "TIFF"))
     assert out[..., 0].tolist() == [[0, 255], [0, 100]]
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_folders_of_annotated_copies_are_skipped_unless_named(tmp_path):
+    from mien.io import ANNOTATED_MARKER
+
+    (tmp_path / "drawn").mkdir()
+    for name in ["a.jpg", "drawn/a.jpg", f"drawn/{ANNOTATED_MARKER}"]:
+        (tmp_path / name).write_bytes(b"x")
+    skipped: list = []
+    assert list(iter_image_paths([tmp_path], skipped=skipped)) == [tmp_path / "a.jpg"]
+    assert skipped == [tmp_path / "drawn"]
+    assert list(iter_image_paths([tmp_path / "drawn"])) == [tmp_path / "drawn" / "a.jpg"]

@@ -138,7 +138,13 @@ def analyze(
         err.print("--blur-faces blurs the annotated copies: add --annotate DIR", style="yellow")
     if end is not None and end <= start:
         fail(f"--end ({end}) must be after --start ({start})")
-    files = list(iter_image_paths(paths, suffixes=IMAGE_SUFFIXES | VIDEO_SUFFIXES))
+    skipped: list[Path] = []
+    files = list(iter_image_paths(paths, suffixes=IMAGE_SUFFIXES | VIDEO_SUFFIXES, skipped=skipped))
+    for folder in skipped:
+        err.print(
+            f"skipped {folder}: annotated copies of an earlier run (name it to analyse them)",
+            style="yellow",
+        )
     if not files:
         fail("no image or video files found", 1)
     kinds = [(f, _kind(f)) for f in files]
@@ -163,7 +169,13 @@ def analyze(
 
         annotator = ExpressionAnnotator(blur_faces=blur_faces, bars=True)
         if annotate.suffix.lower() not in VIDEO_OUT_SUFFIXES:
+            from mien.io import ANNOTATED_MARKER
+
             annotate.mkdir(parents=True, exist_ok=True)
+            (annotate / ANNOTATED_MARKER).write_text(
+                "Annotated copies written by `mien analyze --annotate`. Folder scans skip a "
+                "folder holding this file, so these copies are not analysed as new photos.\n"
+            )
     options = {"every": every, "fps": fps, "start_s": start, "end_s": end, "tau": smooth_tau}
     run: _Run | None = None
     try:
@@ -401,7 +413,10 @@ def _check_outputs(
             return f"--annotate {annotate} is a file; give a folder"
         folders = {resolved(p) for p in paths if p.is_dir()} | {resolved(f).parent for f in files}
         if resolved(annotate) in folders:
-            return f"--annotate {annotate} holds input files; copies would overwrite them"
+            return (
+                f"--annotate {annotate} holds input files, which copies would overwrite; "
+                "give a folder outside the inputs"
+            )
     return None
 
 

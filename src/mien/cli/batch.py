@@ -29,9 +29,15 @@ from mien.cli.common import (
 from mien.weights import DEFAULT_MODEL
 
 
-def _expand(sources: list[Path]) -> list[Path]:
-    """Files, folders (recursive) and ``.txt`` lists of paths (one per line, ``#`` comments)."""
+def _expand(sources: list[Path], skipped: list[Path] | None = None) -> list[Path]:
+    """Files, folders (recursive) and ``.txt`` lists of paths (one per line, ``#`` comments);
+    folders of annotated copies found inside a folder are appended to ``skipped``."""
     from mien.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, iter_image_paths
+
+    def scan(folder: Path) -> list[Path]:
+        return list(
+            iter_image_paths([folder], suffixes=IMAGE_SUFFIXES | VIDEO_SUFFIXES, skipped=skipped)
+        )
 
     paths: list[Path] = []
     for src in sources:
@@ -44,11 +50,11 @@ def _expand(sources: list[Path]) -> list[Path]:
             ]
             for p in listed:  # a listed folder recurses, as on the command line
                 if p.is_dir():
-                    paths += list(iter_image_paths([p], suffixes=IMAGE_SUFFIXES | VIDEO_SUFFIXES))
+                    paths += scan(p)
                 else:
                     paths.append(p)
         else:
-            paths += list(iter_image_paths([src], suffixes=IMAGE_SUFFIXES | VIDEO_SUFFIXES))
+            paths += scan(src)
     seen: set[Path] = set()
     unique = []
     for p in paths:
@@ -104,7 +110,13 @@ def batch(
         fail(f"--engine must be local or ray, got {engine!r}")
     if end is not None and end <= start:
         fail(f"--end ({end}) must be after --start ({start})")
-    inputs = _expand(sources)
+    skipped: list[Path] = []
+    inputs = _expand(sources, skipped)
+    for folder in skipped:
+        err.print(
+            f"skipped {folder}: annotated copies written by mien analyze (name it to include it)",
+            style="yellow",
+        )
     if not inputs:
         fail("no inputs found", 1)
     check_weights(model, weights)  # before unwritable(), which creates the folder

@@ -205,8 +205,16 @@ def looks_like_video(head: bytes) -> bool:
     )
 
 
+ANNOTATED_MARKER = ".mien-annotated"
+"""A file that ``mien analyze --annotate DIR`` leaves in ``DIR``: folder scans skip a folder
+holding it, so annotated copies inside an input folder are not read back as new photos."""
+
+
 def iter_image_paths(
-    paths: Iterable[str | os.PathLike[str]], *, suffixes: frozenset[str] = IMAGE_SUFFIXES
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    suffixes: frozenset[str] = IMAGE_SUFFIXES,
+    skipped: list[Path] | None = None,
 ) -> Iterator[Path]:
     """Expand paths: files are yielded as given, folders recursively (sorted, image suffixes).
 
@@ -218,17 +226,23 @@ def iter_image_paths(
     Links to folders are followed (researchers link data folders into a study folder); a folder
     reached a second time, through a loop or a second link, is not read again.
 
+    A folder found inside a given one that holds :data:`ANNOTATED_MARKER` (annotated copies
+    written by ``mien analyze --annotate``) is skipped, and appended to ``skipped`` when a
+    list is given; a folder given directly is read.
+
     A path that does not exist is yielded unchanged so the caller can record its failure.
     """
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            yield from sorted(_files_under(path, suffixes))
+            yield from sorted(_files_under(path, suffixes, skipped))
         else:
             yield path
 
 
-def _files_under(folder: Path, suffixes: frozenset[str]) -> Iterator[Path]:
+def _files_under(
+    folder: Path, suffixes: frozenset[str], skipped: list[Path] | None = None
+) -> Iterator[Path]:
     """Files under ``folder`` with one of ``suffixes``, following folder links once each."""
     seen: set[str] = set()
     for root, dirs, files in os.walk(folder, followlinks=True):
@@ -237,6 +251,11 @@ def _files_under(folder: Path, suffixes: frozenset[str]) -> Iterator[Path]:
             dirs[:] = []
             continue
         seen.add(real)
+        if ANNOTATED_MARKER in files and Path(root) != folder:
+            dirs[:] = []
+            if skipped is not None:
+                skipped.append(Path(root))
+            continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # the first link met, by name
         for name in files:
             f = Path(root, name)
