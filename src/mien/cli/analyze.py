@@ -128,7 +128,8 @@ def analyze(
     """Find faces and their perceived expression: one row per face per image or video frame.
 
     A frame or image without a face gets a no_face row; a file that fails gets an error row and
-    the run goes on. Exit status: 0 when every file was read, 1 when any failed.
+    the run goes on. Exit status: 0 when every file was read, 1 when any failed, 2 for a usage
+    error, 130 when interrupted (Ctrl-C or SIGTERM; the output file is whole).
     """
     from mien.export import column_types, open_sink, row_columns
     from mien.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, iter_image_paths

@@ -101,7 +101,8 @@ def batch(
 
     Re-running the same command skips finished inputs and redoes unfinished ones; a run killed
     at any moment and resumed gives exactly the rows of an uninterrupted run. Exit status 1
-    when any input failed (see manifest.sqlite; --retry-failed retries them).
+    when any input failed (see manifest.sqlite; --retry-failed retries them), 2 for a usage
+    error, 130 when interrupted.
     """
     from mien.batch import BatchOptions, run_batch
     from mien.batch.manifest import ManifestError
