@@ -216,3 +216,20 @@ def test_the_python_api_prints_nothing_on_stderr_and_keeps_nothing(tmp_path):
     assert done.stdout.split() == ["1", "True"]  # a face, its pose measured
     assert done.stderr == ""
     assert not (tmp_path / ".cache" / "Microsoft").exists()
+
+
+@pytest.mark.shared
+def test_a_batch_leaves_the_warning_filters_alone():
+    """Per-call warnings.catch_warnings blocks in the reader thread and the MediaPipe calls
+    restored each other's filters: after a batch every UserWarning was ignored for good."""
+    import warnings
+
+    from mien import Analyzer
+    from tests.helpers import SHARED
+
+    paths = sorted((SHARED / "media" / "faces").glob("*.jpg"))[:40]
+    before = list(warnings.filters)
+    with Analyzer() as analyzer:
+        assert sum(item.error is None for item in analyzer.analyze_batch(paths)) == 40
+    added = [f for f in warnings.filters if f not in before]
+    assert all(f[1] is not None and "GetPrototype" in f[1].pattern for f in added), added

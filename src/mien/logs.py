@@ -49,3 +49,19 @@ def quiet_native_stderr() -> Iterator[None]:
                 os.dup2(_saved, fd)
                 os.close(_saved)
                 _saved = None
+
+
+PROTOBUF_DEPRECATION = r"SymbolDatabase\.GetPrototype\(\) is deprecated"
+"""The start of protobuf's deprecation warning that MediaPipe 0.10 triggers on every graph call
+(nothing a user of mien can act on)."""
+
+
+def ignore_protobuf_deprecation() -> None:
+    """Filter out that one warning, process-wide, by its message (called where MediaPipe is
+    imported). A ``warnings.catch_warnings`` block per call instead is not thread-safe: blocks
+    entered and left by two threads (an image decoded in a reader thread while a frame is
+    analysed) restore each other's saved filters and can leave every ``UserWarning`` ignored
+    for good."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=PROTOBUF_DEPRECATION, category=UserWarning)

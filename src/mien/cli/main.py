@@ -47,3 +47,10 @@ def main(
     ] = False,
 ) -> None:
     """mien: perceived facial expression, measured locally."""
+    import warnings
+
+    from PIL import Image
+
+    # mien's own pixel cap (--max-pixels) decides; Pillow's warning above 89 M pixels would
+    # only repeat it (the library leaves the warning to its caller: see mien.io.image)
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)

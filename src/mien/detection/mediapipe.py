@@ -85,12 +85,12 @@ class MediaPipeFaceDetector:
             os.environ.setdefault("GLOG_minloglevel", "2")  # quiet MediaPipe's C++ start-up log
             from mediapipe.python.solutions import face_detection
 
-            from mien.logs import quiet_native_stderr
+            from mien.logs import ignore_protobuf_deprecation, quiet_native_stderr
 
+            ignore_protobuf_deprecation()
             # TF Lite's start-up lines come on the first image: one blank image, quietly, so
             # that the Python API is quiet in a notebook too
-            with quiet_native_stderr(), warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # protobuf deprecation noise
+            with quiet_native_stderr():
                 graph = face_detection.FaceDetection(
                     model_selection=selection, min_detection_confidence=self.min_confidence
                 )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -23,8 +22,9 @@ DEFAULT_MAX_PIXELS = 100_000_000
 """Default pixel cap (width × height); larger images raise :class:`ImageTooLargeError`."""
 
 IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
-)
+    {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm",
+     ".pbm", ".pnm", ".avif"}
+)  # fmt: skip
 """File suffixes (lower case) that folder recursion treats as images."""
 
 IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "DIB", "GIF", "TIFF", "WEBP", "PPM", "AVIF")
@@ -86,35 +86,43 @@ def read_image(
 def _decode(stream: io.BytesIO, label: str, max_pixels: int) -> ImageBGR:
     if stream.getbuffer().nbytes == 0:
         raise UnreadableImageError(label, "empty file")
-    with warnings.catch_warnings():
-        # Our own pixel cap replaces Pillow's bomb warning, for this call only.
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        img = _open(stream, label)
-        width, height = img.size
-        if width * height > max_pixels:
-            raise ImageTooLargeError(
-                label, f"{width}x{height} = {width * height} pixels exceeds the cap of {max_pixels}"
-            )
-        if width < 1 or height < 1:
-            raise UnreadableImageError(label, f"image has no pixels ({width}x{height})")
-        try:
-            img.load()
-            img = ImageOps.exif_transpose(img) or img
-        except Image.DecompressionBombError as err:
-            raise ImageTooLargeError(label, f"too many pixels ({err})") from err
-        except (OSError, ValueError, SyntaxError, EOFError) as err:
-            raise UnreadableImageError(label, f"corrupt or truncated image data ({err})") from err
-        except Exception as err:  # a decoder's own bug on a crafted file: still a bad image
-            raise UnreadableImageError(
-                label, f"the decoder failed on this file ({type(err).__name__}: {err})"
-            ) from err
+    # Pillow warns (DecompressionBombWarning) above 89 M pixels; our own cap below decides. The
+    # warning is not filtered here: a warnings.catch_warnings block is not thread-safe, and
+    # images are decoded in reader threads (the CLI filters it for its own process).
+    img = _open(stream, label)
+    width, height = img.size
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            label, f"{width}x{height} = {width * height} pixels exceeds the cap of {max_pixels}"
+        )
+    if width < 1 or height < 1:
+        raise UnreadableImageError(label, f"image has no pixels ({width}x{height})")
+    try:
+        img.load()
+        img = ImageOps.exif_transpose(img) or img
+    except Image.DecompressionBombError as err:
+        raise ImageTooLargeError(label, f"too many pixels ({err})") from err
+    except (OSError, ValueError, SyntaxError, EOFError) as err:
+        raise UnreadableImageError(label, f"corrupt or truncated image data ({err})") from err
+    except MemoryError:
+        raise
+    except Exception as err:  # a decoder's own bug on a crafted file: still a bad image
+        raise UnreadableImageError(
+            label, f"the decoder failed on this file ({type(err).__name__}: {err})"
+        ) from err
     return _to_bgr(img, label)
+
+
+def available_formats() -> tuple[str, ...]:
+    """:data:`IMAGE_FORMATS` that this Pillow has (AVIF came with Pillow 11.3)."""
+    Image.init()
+    return tuple(f for f in IMAGE_FORMATS if f in Image.OPEN)
 
 
 def _open(stream: io.BytesIO, label: str) -> Image.Image:
     """``Image.open`` limited to :data:`IMAGE_FORMATS`, its errors made :class:`ImageError`."""
     try:
-        return Image.open(stream, formats=IMAGE_FORMATS)
+        return Image.open(stream, formats=available_formats())
     except Image.DecompressionBombError as err:
         raise ImageTooLargeError(
             label,
@@ -134,6 +142,8 @@ def _open(stream: io.BytesIO, label: str) -> Image.Image:
         ) from err
     except (OSError, ValueError, SyntaxError) as err:
         raise UnreadableImageError(label, f"corrupt image header ({err})") from err
+    except MemoryError:
+        raise
     except Exception as err:  # a decoder's own bug on a crafted file: still a bad image
         raise UnreadableImageError(
             label, f"the decoder failed on this file ({type(err).__name__}: {err})"

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -113,12 +112,12 @@ class FaceMeshPose:
             os.environ.setdefault("GLOG_minloglevel", "2")
             from mediapipe.python.solutions import face_mesh
 
-            from mien.logs import quiet_native_stderr
+            from mien.logs import ignore_protobuf_deprecation, quiet_native_stderr
 
+            ignore_protobuf_deprecation()
             # TF Lite's start-up lines come on the first image: one blank image, quietly, so
             # that the Python API is quiet in a notebook too
-            with quiet_native_stderr(), warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # protobuf deprecation noise
+            with quiet_native_stderr():
                 self._mesh = face_mesh.FaceMesh(
                     static_image_mode=True,
                     max_num_faces=1,
@@ -154,9 +153,7 @@ class FaceMeshPose:
             cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
             m = np.array([[s, 0, self.size / 2 - cx * s], [0, s, self.size / 2 - cy * s]])
             crop = cv2.warpAffine(image, m, (self.size, self.size), borderMode=cv2.BORDER_CONSTANT)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                found = self._graph().process(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
+            found = self._graph().process(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
             if not found.multi_face_landmarks:
                 continue
             lm = found.multi_face_landmarks[0].landmark
