@@ -111,7 +111,7 @@ def test_annotate_writes_copies(batch, tmp_path):
     )
     assert result.exit_code == 1
     written = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file())
-    assert written == ["blank.png", "hopper.jpg", "nested/astronaut.jpg"]
+    assert written == [".mien-annotated", "blank.png", "hopper.jpg", "nested/astronaut.jpg"]
     original = np.asarray(Image.open(batch / "hopper.jpg"))
     drawn = np.asarray(Image.open(out_dir / "hopper.jpg"))
     assert drawn.shape == original.shape
@@ -296,7 +296,7 @@ def test_annotate_never_overwrites_inputs_and_keeps_names_apart(tmp_path):
         app, [*args, "--annotate", str(out), "-q", "-o", str(tmp_path / "r.csv")]
     )
     assert result.exit_code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["x.jpg", "x_1.jpg"]
+    assert sorted(p.name for p in out.iterdir()) == [".mien-annotated", "x.jpg", "x_1.jpg"]
     assert f"annotated {tmp_path / 'b' / 'x.jpg'} → {out / 'x_1.jpg'}" in result.stderr
     # a format OpenCV cannot write keeps its full name: y.pgm and y.png do not collide
     both = tmp_path / "both"
@@ -306,7 +306,7 @@ def test_annotate_never_overwrites_inputs_and_keeps_names_apart(tmp_path):
     drawn = tmp_path / "drawn2"
     result = runner.invoke(app, ["analyze", str(both), "--annotate", str(drawn), "-q", "-f", "csv"])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in drawn.iterdir()) == ["y.pgm.png", "y.png"]
+    assert sorted(p.name for p in drawn.iterdir()) == [".mien-annotated", "y.pgm.png", "y.png"]
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
@@ -639,3 +639,9 @@ def test_annotated_copies_inside_the_input_folder_are_not_read_back(tmp_path):
     assert f"skipped {drawn}: annotated copies of an earlier run" in " ".join(again.stderr.split())
     named = runner.invoke(app, ["analyze", str(drawn), "-f", "csv", "--no-pose"])
     assert len(list(csv.DictReader(io.StringIO(named.stdout)))) == 2  # named: read
+    # a folder that already held other files gets no marker (its own photos would be hidden)
+    mine = tmp_path / "archive"
+    mine.mkdir()
+    shutil.copy(SAMPLES / "astronaut.jpg", mine / "mine.jpg")
+    runner.invoke(app, ["analyze", str(photos / "astronaut.jpg"), "--annotate", str(mine), "-q"])
+    assert (mine / "astronaut.jpg").is_file() and not (mine / ANNOTATED_MARKER).exists()

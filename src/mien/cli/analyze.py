@@ -172,11 +172,15 @@ def analyze(
         if annotate.suffix.lower() not in VIDEO_OUT_SUFFIXES:
             from mien.io import ANNOTATED_MARKER
 
+            # only a folder of ours gets the marker: one that held other files (the user's own
+            # photos, or a parent of the inputs) would be hidden from later scans
+            ours = not annotate.exists() or (annotate / ANNOTATED_MARKER).exists()
             annotate.mkdir(parents=True, exist_ok=True)
-            (annotate / ANNOTATED_MARKER).write_text(
-                "Annotated copies written by `mien analyze --annotate`. Folder scans skip a "
-                "folder holding this file, so these copies are not analysed as new photos.\n"
-            )
+            if ours or not any(annotate.iterdir()):
+                (annotate / ANNOTATED_MARKER).write_text(
+                    "Annotated copies written by `mien analyze --annotate`. Folder scans skip a "
+                    "folder holding this file, so these copies are not analysed as new photos.\n"
+                )
     options = {"every": every, "fps": fps, "start_s": start, "end_s": end, "tau": smooth_tau}
     run: _Run | None = None
     try:
@@ -221,9 +225,10 @@ def _kind(path: Path) -> str:
     from PIL import Image, UnidentifiedImageError
 
     from mien.io import VIDEO_SUFFIXES, is_video
+    from mien.io.image import available_formats
 
     try:
-        with Image.open(path):
+        with Image.open(path, formats=available_formats()):  # the formats read_image reads
             return "image"
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         pass
