@@ -224,11 +224,62 @@ def test_uploads_over_a_mebibyte_stay_in_memory(monkeypatch):
 def test_a_page_of_another_site_cannot_open_the_stream(client):
     from starlette.websockets import WebSocketDisconnect
 
-    with pytest.raises(WebSocketDisconnect) as info:
-        with client.websocket_connect("/v1/stream", headers={"origin": "http://evil.example"}):
-            pass
-    assert info.value.code == 1008
+    with client.websocket_connect("/v1/stream", headers={"origin": "http://evil.example"}) as ws:
+        with pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_json()
+    assert info.value.code == 1008 and "cross-origin" in info.value.reason
     frame = (SAMPLES / "grace_hopper.jpg").read_bytes()
     with client.websocket_connect("/v1/stream", headers={"origin": "http://testserver"}) as ws:
         ws.send_bytes(frame)  # the server's own page
         assert ws.receive_json()["frame_index"] == 0
+    # a form posted by another site's page: refused before any work
+    r = client.post(
+        "/v1/analyze",
+        files={"file": ("a.jpg", frame)},
+        headers={"origin": "http://evil.example"},
+    )
+    assert r.status_code == 403 and r.json()["error"] == "cross_origin"
+    ok = client.post(
+        "/v1/analyze", files={"file": ("a.jpg", frame)}, headers={"origin": "http://testserver"}
+    )
+    assert ok.status_code == 200
+
+
+def test_a_loopback_server_answers_only_to_loopback_names():
+    settings = ServiceSettings(pose=False, allowed_hosts=("127.0.0.1", "localhost"))
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:8000") as c:
+        assert c.get("/v1/health").status_code == 200
+        rebound = c.get("/v1/health", headers={"host": "evil.example:8000"})
+        assert rebound.status_code == 400  # a DNS-rebinding page, under its own name
+
+
+def test_after_a_stream_timeout_the_next_frames_wait_without_taking_analyzers(monkeypatch):
+    """A frame abandoned at 504 keeps running; the connection's next frames are answered busy
+    at once (they took a free analyzer each and timed out behind it, emptying the pool)."""
+    from mien.pipeline import Analyzer
+
+    original = Analyzer.run
+    slow = {"left": 1}
+
+    def run(self, frames, **kw):
+        if slow["left"]:
+            slow["left"] -= 1
+            time.sleep(1.5)
+        return original(self, frames, **kw)
+
+    monkeypatch.setattr(Analyzer, "run", run)
+    frame = (SAMPLES / "grace_hopper.jpg").read_bytes()
+    settings = ServiceSettings(workers=2, timeout_s=0.5, pose=False)
+    with TestClient(create_app(settings)) as c:
+        with c.websocket_connect("/v1/stream") as ws:
+            ws.send_bytes(frame)
+            assert ws.receive_json()["error"] == "timeout"
+            t0 = time.monotonic()
+            ws.send_bytes(frame)
+            busy = ws.receive_json()
+            assert busy["error"] == "busy" and busy["frame_index"] == 1
+            assert time.monotonic() - t0 < 0.4  # answered at once, no analyzer taken
+            assert post(c, frame).status_code == 200  # other clients still get an analyzer
+            time.sleep(1.2)  # the abandoned frame ends
+            ws.send_bytes(frame)
+            assert ws.receive_json()["faces"][0]["track_id"] == 1

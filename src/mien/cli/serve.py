@@ -37,7 +37,8 @@ def serve(
     from mien.service import ServiceSettings, create_app
 
     check_weights(model, weights)
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    if not loopback:
         err.print(f"binding to {host}: other machines can reach this service", style="yellow")
     settings = ServiceSettings(
         model=model,
@@ -47,6 +48,8 @@ def serve(
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         timeout_s=timeout,
         max_pixels=max_pixels,
+        # on loopback, only loopback names: a DNS-rebinding page's own name is refused
+        allowed_hosts=("127.0.0.1", "localhost", "::1", "[::1]") if loopback else None,
     )
     with quiet_native_stderr():
         app = create_app(settings)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -30,6 +31,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartParser
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from mien.errors import ImageError, ImageTooLargeError
 from mien.export.rows import SCHEMA_VERSION
@@ -39,6 +41,15 @@ from mien.service.body import MULTIPART_SLACK, BodyGuard
 from mien.service.schemas import AnalyzeOut, ErrorOut, FaceOut, FrameOut, HealthOut, ModelOut
 from mien.types import FrameResult
 from mien.weights import DEFAULT_MODEL, sha256_of
+
+log = logging.getLogger("mien.service")
+
+
+def cross_origin(origin: str | None, host: str | None) -> bool:
+    """Whether a browser request comes from a page of another origin: its ``Origin`` header
+    names another host:port than the ``Host`` it was sent to. Programs outside a browser send
+    no ``Origin`` (not cross-origin)."""
+    return origin is not None and urlsplit(origin).netloc != (host or "")
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,9 @@ class ServiceSettings:
         timeout_s: per-request analysis timeout (504 when exceeded), and the longest wait
             for the next chunk of an upload (408).
         pose: measure head pose (FaceMesh) for the quality flags.
+        allowed_hosts: the ``Host`` names accepted (Starlette's ``TrustedHostMiddleware``;
+            others get 400), or ``None`` for any. ``mien serve`` on a loopback address allows
+            only loopback names, so a DNS-rebinding page cannot reach it under its own name.
     """
 
     model: str = DEFAULT_MODEL
@@ -68,6 +82,7 @@ class ServiceSettings:
     max_pixels: int = 40_000_000
     timeout_s: float = 30.0
     pose: bool = True
+    allowed_hosts: tuple[str, ...] | None = None
 
 
 def _version() -> str:
@@ -196,6 +211,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     MultiPartParser.spool_max_size = max(
         MultiPartParser.spool_max_size, settings.max_upload_bytes + MULTIPART_SLACK
     )
+    if settings.allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     app.add_middleware(
         BodyGuard,
         max_bytes=settings.max_upload_bytes + MULTIPART_SLACK,
@@ -277,7 +294,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             ) from err
 
     error_responses: dict[int | str, dict[str, Any]] = {
-        c: {"model": ErrorOut} for c in (400, 408, 413, 422, 500, 503, 504)
+        c: {"model": ErrorOut} for c in (400, 403, 408, 413, 422, 500, 503, 504)
     }
 
     @app.post("/v1/analyze", response_model=AnalyzeOut, responses=error_responses)
@@ -285,7 +302,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         request: Request,
         file: UploadFile = File(..., description="an image file"),  # noqa: B008
     ) -> AnalyzeOut:
-        """Analyse one uploaded image; every face with its perceived-expression probabilities."""
+        """Analyse one uploaded image; every face with its perceived-expression probabilities.
+        A browser page of another origin is refused (403)."""
+        if cross_origin(request.headers.get("origin"), request.headers.get("host")):
+            raise ServiceError(
+                403, "cross_origin", "requests from pages of another origin are refused"
+            )
         parts = len((await request.form()).getlist("file"))  # the form FastAPI already parsed
         if parts > 1:
             raise ServiceError(
@@ -352,9 +374,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         from mien.types import Frame
 
         origin = ws.headers.get("origin")
-        if origin is not None and urlsplit(origin).netloc != ws.headers.get("host"):
-            # a page of another site (a browser always sends Origin) may not use this server's
-            # CPU through the visitor's browser; clients outside a browser send no Origin
+        if cross_origin(origin, ws.headers.get("host")):
+            # accepted, then closed with a reason: refused at the handshake, a browser sees
+            # only 1006 and no reason
+            await ws.accept()
             await ws.close(code=1008, reason="cross-origin connections are refused")
             return
         await ws.accept()
@@ -365,8 +388,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         tracker, smoother = FaceTracker(), ExpressionSmoother()
         poses: dict[int, Any] = {}  # head pose per track, measured every pose_interval_s
         # one frame at a time: after a 504 the abandoned frame's thread may still be updating
-        # the tracker when the next frame starts on another analyzer
-        one_at_a_time = threading.Lock()
+        # the tracker; until it ends, new frames are answered "busy" without taking an analyzer
+        idle = threading.Event()
+        idle.set()
 
         async def receive() -> None:
             nonlocal closed
@@ -405,6 +429,17 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                     break
                 data, index, t = latest["data"], latest["index"], latest["t"]
                 latest["data"] = None
+                if not idle.is_set():
+                    await ws.send_json(
+                        {
+                            "error": "busy",
+                            "detail": "the previous frame is still being analysed; send the next",
+                            "frame_index": index,
+                        }
+                    )
+                    continue
+                idle.clear()
+                submitted = False
                 try:
                     async with admitted() as analyzer:
 
@@ -413,16 +448,19 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                         ) -> FrameResult:
                             from mien.io import read_image
 
-                            img = read_image(
-                                data, max_pixels=settings.max_pixels, name=f"frame {index}"
-                            )
-                            frame = Frame(img, index, t, "stream")
-                            with one_at_a_time:
+                            try:
+                                img = read_image(
+                                    data, max_pixels=settings.max_pixels, name=f"frame {index}"
+                                )
+                                frame = Frame(img, index, t, "stream")
                                 frames = a.run(
                                     [frame], tracker=tracker, smoother=smoother, poses=poses
                                 )
                                 return next(frames)
+                            finally:
+                                idle.set()
 
+                        submitted = True
                         result = await run(analyzer, work)
                 except ServiceError as err:
                     await ws.send_json(
@@ -439,7 +477,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                     )
                     await ws.send_json({"error": kind, "detail": detail, "frame_index": index})
                     continue
-                except Exception as err:  # a bug of ours: answer it and keep the connection
+                except Exception as err:  # a bug of ours: log it, answer it, keep the connection
+                    log.exception("stream frame %d failed", index)
                     await ws.send_json(
                         {
                             "error": "internal",
@@ -448,6 +487,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                         }
                     )
                     continue
+                finally:
+                    if not submitted:  # refused before its work began: the next frame may go
+                        idle.set()
                 out = FrameOut(
                     **analysis_fields(result), frame_index=index, timestamp_s=round(t, 3)
                 )
