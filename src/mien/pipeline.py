@@ -241,8 +241,9 @@ class Analyzer:
                 :class:`mien.LiveStream` (wrap them in :func:`mien.io.prefetch` to decode in a
                 background thread).
             tracker: assigns ``track_id``; a new :class:`~mien.tracking.FaceTracker` when
-                ``None``. Its state lives as long as this generator: call ``reset()`` (or pass a
-                new one) for the next video.
+                ``None``. Its state outlives this generator: for the next video call
+                ``reset()`` on it and on ``smoother`` (or pass new ones); a first frame earlier
+                than the last one seen resets both by itself.
             smoother: fills ``faces.smoothed`` per track; a new
                 :class:`~mien.tracking.ExpressionSmoother` (τ = 0.5 s) when ``None``.
             poses: the head poses measured so far, per track (``{track_id: (timestamp_s,

@@ -99,6 +99,22 @@ def test_a_lost_track_coasts_for_coast_s_then_stops():
         FaceTracker(coast_s=-1)
 
 
+def test_time_going_back_starts_afresh_a_reused_tracker_and_smoother():
+    """The next video's first frame (t back to 0) must not continue the last video's track or
+    its smoothed expression (a face in video 2 took id 1 and stayed 'happiness' for 0.4 s)."""
+    tracker, smoother = FaceTracker(), ExpressionSmoother(tau_s=0.5)
+    happy, neutral = np.eye(8, dtype=np.float32)[[3]], np.eye(8, dtype=np.float32)[[6]]
+    for k in range(5):  # video 1: a happy face at the top left, then a second face
+        faces = make_faces([[0, 0, 50, 50], [100, 0, 150, 50]], expression=np.repeat(happy, 2, 0))
+        smoother.update(tracker.update(faces, k / 10), k / 10)
+    video2 = make_faces([[100, 0, 150, 50]], expression=neutral)  # where face 2 was
+    out = smoother.update(tracker.update(video2, 0.0), 0.0)
+    assert out.track_id.tolist() == [1]  # a new track (it took id 2), ids restart
+    np.testing.assert_allclose(out.smoothed, neutral)  # nothing carried over
+    again = smoother.update(tracker.update(video2, 0.0), 0.0)  # the same time: one frame
+    assert again.track_id.tolist() == [1]
+
+
 def test_smoother_time_constant():
     smoother = ExpressionSmoother(tau_s=0.5)
     p0, p1 = np.eye(8, dtype=np.float32)[[6]], np.eye(8, dtype=np.float32)[[3]]

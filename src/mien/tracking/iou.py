@@ -167,12 +167,17 @@ class FaceTracker:
 
         Args:
             faces: the frame's faces (``xyxy`` in pixels).
-            timestamp_s: the frame's media time in seconds (non-decreasing).
+            timestamp_s: the frame's media time in seconds, non-decreasing within one video
+                or stream. A time earlier than the previous frame's starts afresh, as
+                :meth:`reset` does (a tracker reused for the next video must not carry a face's
+                id into it).
 
         Returns:
             ``faces`` with ``track_id`` set, ``(n,)`` int64, every id ≥ 1.
         """
         t = float(timestamp_s)
+        if self._last_t is not None and t < self._last_t:
+            self.reset()
         if self._last_t is not None and t > self._last_t:
             self._steps.append(t - self._last_t)  # one long gap does not move the median
         step = float(np.median(self._steps)) if self._steps else 0.0

@@ -41,9 +41,14 @@ class ExpressionSmoother:
     def reset(self) -> None:
         """Forget every track's state."""
         self._state: dict[int, tuple[float, np.ndarray]] = {}
+        self._last_t: float | None = None
 
     def update(self, faces: Faces, timestamp_s: float) -> Faces:
         """Returns ``faces`` with ``smoothed`` set (``(n, K)`` float32, rows sum to 1).
+
+        ``timestamp_s`` (seconds) is non-decreasing within one video or stream; a time earlier
+        than the previous frame's starts afresh, as :meth:`reset` does (one video's expression
+        is not carried into the next).
 
         Raises:
             ValueError: faces without ``expression`` or ``track_id``.
@@ -51,6 +56,9 @@ class ExpressionSmoother:
         if faces.expression is None or faces.track_id is None:
             raise ValueError("smoothing needs faces with expression and track_id")
         t = float(timestamp_s)
+        if self._last_t is not None and t < self._last_t:
+            self.reset()
+        self._last_t = t
         self._state = {k: v for k, v in self._state.items() if t - v[0] <= self.forget_s}
         out = np.empty_like(faces.expression)
         for i, (tid, p) in enumerate(zip(faces.track_id.tolist(), faces.expression, strict=True)):
