@@ -104,3 +104,17 @@ def test_start_and_end_count_from_the_first_frame(tmp_path):
     assert first == pytest.approx(100.0, abs=1e-3)
     got = [f.timestamp_s for f in iter_frames(clip, start_s=1.0, end_s=2.0)]
     assert got == pytest.approx([101.0 + i / 10 for i in range(10)], abs=1e-3)
+
+
+def test_a_matroska_file_whose_times_start_late_is_not_called_truncated(tmp_path):
+    """Frames at 100.0-101.9 s: FFmpeg gives the MKV's duration as 102 s (counted from 0), and
+    the whole file was reported 'truncated or corrupt' after its last frame."""
+    from tests.helpers import write_clip
+
+    image = np.zeros((32, 32, 3), np.uint8)
+    clip = write_clip(tmp_path / "late.mkv", [(image, 100 + i / 10) for i in range(20)])
+    frames = list(iter_frames(clip))
+    assert len(frames) == 20
+    assert frames[0].timestamp_s == pytest.approx(100.0) and frames[-1].timestamp_s == (
+        pytest.approx(101.9)
+    )

@@ -268,7 +268,11 @@ def iter_frames(
             raise VideoDecodeError(source, f"decoding stopped {where}: {err}", last_t) from err
         if end_s is None and info.duration_s and last_t is not None:
             interval = 1.0 / info.fps if info.fps else 0.1
-            if last_t - origin < info.duration_s - max(1.0, 3 * interval):
+            short = info.duration_s - max(1.0, 3 * interval)
+            # some containers (Matroska) count the duration from time 0, not from the first
+            # frame: a file whose frames start at 100 s and end at 101.9 s says 102 s. Short
+            # under both readings, or it is not called truncated.
+            if last_t - origin < short and not (origin > 0 and last_t >= short):
                 raise VideoDecodeError(
                     source,
                     f"the video ends at {last_t - origin:.3f} s but the container says "
