@@ -233,3 +233,20 @@ def test_a_batch_leaves_the_warning_filters_alone():
         assert sum(item.error is None for item in analyzer.analyze_batch(paths)) == 40
     added = [f for f in warnings.filters if f not in before]
     assert all(f[1] is not None and "GetPrototype" in f[1].pattern for f in added), added
+
+
+def test_a_failing_input_iterable_keeps_the_items_before_its_error():
+    """A generator of paths that raised after 5 good ones gave 0 of 5 items (prefetch 8)."""
+    from mien import Analyzer
+
+    def paths():
+        for _ in range(5):
+            yield SAMPLES / "grace_hopper.jpg"
+        raise OSError("the listing broke")
+
+    with Analyzer(pose=False) as analyzer:
+        items = []
+        with pytest.raises(OSError, match="the listing broke"):
+            for item in analyzer.analyze_batch(paths()):
+                items.append(item)
+    assert len(items) == 5 and all(item.error is None for item in items)

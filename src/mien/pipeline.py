@@ -173,7 +173,9 @@ class Analyzer:
         """Analyse many images in order, decoding ahead in a background thread.
 
         A file that cannot be read (or fails in any other way) yields an item with ``error``
-        set, and the run goes on. Stopping early (``break``) stops the reader too.
+        set, and the run goes on. Stopping early (``break``) stops the reader too. An error
+        raised by ``images`` itself (a generator that fails) is raised after the items taken
+        from it before the error have been yielded.
 
         Args:
             images: paths, encoded bytes or BGR arrays.
@@ -203,11 +205,18 @@ class Analyzer:
         window: deque[tuple[str, Future[tuple[ImageBGR, float]]]] = deque()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mien-read") as pool:
 
+            failure: list[Exception] = []  # the error of `images` itself, raised at the end
+
             def submit_next() -> None:
-                for position, image in sources:
-                    name = _source_name(image, position)
-                    window.append((name, pool.submit(read, image, name)))
+                if failure:
                     return
+                try:
+                    for position, image in sources:
+                        name = _source_name(image, position)
+                        window.append((name, pool.submit(read, image, name)))
+                        return
+                except Exception as err:
+                    failure.append(err)
 
             for _ in range(prefetch):
                 submit_next()
@@ -222,6 +231,8 @@ class Analyzer:
                         yield BatchItem(name, None, err)
                         continue
                     yield BatchItem(name, result, None, img if keep_images else None)
+                if failure:
+                    raise failure[0]
             finally:
                 for _, future in window:
                     future.cancel()
