@@ -250,3 +250,22 @@ def test_a_failing_input_iterable_keeps_the_items_before_its_error():
             for item in analyzer.analyze_batch(paths()):
                 items.append(item)
     assert len(items) == 5 and all(item.error is None for item in items)
+
+
+def test_one_analyzer_shared_by_two_threads_gives_the_sequential_results():
+    """Two threads calling one Analyzer broke its MediaPipe graphs for good ("Graph has
+    errors"), even for later single-threaded calls; now the calls take turns."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mien import Analyzer
+
+    paths = [SAMPLES / "grace_hopper.jpg", SAMPLES / "astronaut.jpg"] * 4
+    with Analyzer() as analyzer:
+        expected = [analyzer.analyze(p).faces.expression for p in paths]
+        with ThreadPoolExecutor(2) as pool:
+            got = list(pool.map(lambda p: analyzer.analyze(p).faces.expression, paths))
+        for a, b in zip(expected, got, strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert len(analyzer.analyze(paths[0]).faces) == 1  # still works afterwards
+    with pytest.raises(ValueError, match="an object with detect"):
+        Analyzer(detector=None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -21,7 +22,7 @@ import numpy as np
 from mien.alignment import TEMPLATES, align_faces, crop_whole_image
 from mien.detection import MediaPipeFaceDetector
 from mien.detection.base import FaceDetector
-from mien.detection.mediapipe import DetectorModel
+from mien.detection.mediapipe import DETECTOR_MODELS, DetectorModel
 from mien.expression import ExpressionModel
 from mien.io import DEFAULT_MAX_PIXELS, read_image
 from mien.quality import FaceMeshPose, QualityThresholds, assess
@@ -70,9 +71,12 @@ class Analyzer:
         model: bundled expression model name (``mien.list_models()``).
         weights: your own ``.onnx`` file for that model (see :func:`mien.create_model`).
         detector: ``"auto"`` (BlazeFace short-range, a padded retry, then full-range; see
-            :mod:`mien.detection.mediapipe`), ``"short"`` or ``"full"``; or any object with
-            ``detect(image) -> Faces``.
-        min_confidence: detector score threshold in ``[0, 1]``.
+            :mod:`mien.detection.mediapipe`), ``"short"``, ``"full"`` or ``"multi"`` (both
+            ranges on every image, for faces of mixed sizes); or a
+            :class:`~mien.detection.FaceDetector` (``detect(image) -> Faces`` with keypoints,
+            and ``close()``).
+        min_confidence: detector score threshold in ``[0, 1]`` (MediaPipe's own floor is 0.5:
+            lower values act as 0.5).
         max_pixels: largest image accepted, in pixels (decompression-bomb guard).
         threads: onnxruntime threads for the expression model (``0`` = its default).
         quality: add the quality values of :mod:`mien.quality` to ``faces.data`` and mark a
@@ -85,8 +89,12 @@ class Analyzer:
             frame time). ``0`` measures every face on every frame. Still images always measure.
         thresholds: the limits behind ``quality_ok``.
 
+    An Analyzer may be shared between threads: their calls take turns (MediaPipe's graphs are
+    not thread-safe). For work in parallel, give each thread its own Analyzer.
+
     Raises:
-        ValueError: unknown model or detector option.
+        ValueError: unknown model or detector option, or a detector object without
+            ``detect``/``close``.
         WeightsError: weights missing or corrupt, or a spec naming an unknown alignment.
 
     Example:
@@ -108,8 +116,17 @@ class Analyzer:
         pose_interval_s: float = 0.2,
         thresholds: QualityThresholds | None = None,
     ) -> None:
-        if pose_interval_s < 0:  # checked before any model is built
+        if not pose_interval_s >= 0:  # checked before any model is built (NaN too)
             raise ValueError(f"pose_interval_s must be >= 0; got {pose_interval_s}")
+        if not isinstance(detector, str) and not (
+            callable(getattr(detector, "detect", None))
+            and callable(getattr(detector, "close", None))
+        ):
+            raise ValueError(
+                f"detector must be one of {DETECTOR_MODELS} or an object with detect() and "
+                f"close(); got {detector!r}"
+            )
+        self._lock = threading.RLock()  # MediaPipe graphs: one call at a time
         self.expression: ExpressionModel = create_model(model, weights=weights, threads=threads)
         self.template = TEMPLATES[self.expression.spec.alignment]  # checked by create_model
         self.detector: FaceDetector = (
@@ -204,7 +221,6 @@ class Analyzer:
         sources = enumerate(images)
         window: deque[tuple[str, Future[tuple[ImageBGR, float]]]] = deque()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mien-read") as pool:
-
             failure: list[Exception] = []  # the error of `images` itself, raised at the end
 
             def submit_next() -> None:
@@ -279,7 +295,8 @@ class Analyzer:
             faces = tracker.update(result.faces, frame.timestamp_s)
             t1 = time.perf_counter()
             if self.quality and self._pose is not None and len(faces):
-                faces = self._track_pose(frame.image, faces, frame.timestamp_s, poses)
+                with self._lock:
+                    faces = self._track_pose(frame.image, faces, frame.timestamp_s, poses)
                 result.timings_ms["quality"] += (time.perf_counter() - t1) * 1e3
             t2 = time.perf_counter()
             faces = smoother.update(faces, frame.timestamp_s)
@@ -321,6 +338,21 @@ class Analyzer:
         )
 
     def _analyze_decoded(
+        self,
+        img: ImageBGR,
+        source: str,
+        frame_index: int,
+        timestamp_s: float,
+        read_ms: float,
+        *,
+        with_pose: bool = True,
+    ) -> FrameResult:
+        with self._lock:
+            return self._analyze_locked(
+                img, source, frame_index, timestamp_s, read_ms, with_pose=with_pose
+            )
+
+    def _analyze_locked(
         self,
         img: ImageBGR,
         source: str,
@@ -390,7 +422,8 @@ class Analyzer:
         img = read_image(image, max_pixels=self.max_pixels)
         h, w = img.shape[:2]
         box = np.array([[0, 0, w, h]], np.float32)
-        pose = self._pose.estimate(img, box) if self._pose is not None else None
+        with self._lock:
+            pose = self._pose.estimate(img, box) if self._pose is not None else None
         crop = crop_whole_image(img, size=QUALITY_CROP_SIDE)[None]
         values = assess(box, crop, (w + 2, h + 2), pose, self.thresholds)
         return {k: v[0].item() for k, v in values.items()}
@@ -425,15 +458,17 @@ class Analyzer:
 
     def warm_up(self) -> None:
         """Build every model now (MediaPipe graphs are otherwise built on first use)."""
-        self.detector.detect(np.zeros((64, 64, 3), np.uint8))
-        if self._pose is not None:
-            self._pose.warm_up()
+        with self._lock:
+            self.detector.detect(np.zeros((64, 64, 3), np.uint8))
+            if self._pose is not None:
+                self._pose.warm_up()
 
     def close(self) -> None:
         """Free the detector's (and the pose model's) resources."""
-        self.detector.close()
-        if self._pose is not None:
-            self._pose.close()
+        with self._lock:
+            self.detector.close()
+            if self._pose is not None:
+                self._pose.close()
 
     def __enter__(self) -> Analyzer:
         return self
