@@ -105,7 +105,11 @@ def photo_crops(
         one = faces[[k]]
         for j, (_, scale, dx, dy) in enumerate(JITTERS):
             crops, _ = align_faces(
-                img, one, size=size, template=jittered(template, scale, dx, dy, size)
+                img,
+                one,
+                size=size,
+                grey=spec.grey,
+                template=jittered(template, scale, dx, dy, size),
             )
             out[i, j] = crops[0]
         found[i] = True
@@ -175,7 +179,8 @@ def fer_table(model: ExpressionModel, shared: Path, limit: int | None) -> Table:
     val = load_fer(shared / "data" / "fer", "val", size=model.spec.input_size)
     images, labels = val.images, val.labels
     if limit is not None:
-        images, labels = images[:limit], labels[:limit]
+        keep = np.linspace(0, len(labels) - 1, min(limit, len(labels))).round().astype(int)
+        images, labels = images[keep], labels[keep]  # spread out, as --limit elsewhere
     crops = np.stack(
         [np.stack([warp_crop(im, s, dx, dy) for _, s, dx, dy in JITTERS]) for im in images]
     )
@@ -223,6 +228,13 @@ def main() -> None:
             cache[k] = (ds, crops, found)
         for title, weights, ks in runs:
             analyzer = bundled if weights is None else protocol_analyzer(weights, pose=False)
+            a, b = analyzer.expression.spec, bundled.expression.spec
+            if (a.input_size, a.grey, a.alignment) != (b.input_size, b.grey, b.alignment):
+                ap.error(
+                    f"{weights}: the crops are cut for {b.input_size} px "
+                    f"{'grey' if b.grey else 'colour'} {b.alignment}-aligned models; this one "
+                    f"takes {a.input_size} px {'grey' if a.grey else 'colour'} {a.alignment}"
+                )
             crops = np.concatenate([cache[k][1] for k in ks])
             found = np.concatenate([cache[k][2] for k in ks])
             datasets = [(k, cache[k][0]) for k in ks]

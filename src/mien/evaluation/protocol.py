@@ -107,6 +107,7 @@ def taiwanese_performers(shared: Path, subjects: Sequence[str]) -> LabeledDatase
         tuple(r["path"] for r in rows),
         tuple(r["label"] for r in rows),
         {c: tuple(r[c] for r in rows) for c in extra} | {"observers_agree": agree},
+        root / "labels.csv",
     )
 
 
@@ -121,6 +122,7 @@ def perceived(ds: LabeledDataset) -> LabeledDataset:
         tuple(observed[i] for i in keep),
         {"intended_label": tuple(ds.labels[i] for i in keep)}
         | {c: tuple(v[i] for i in keep) for c, v in ds.columns.items()},
+        ds.source,
     )
 
 

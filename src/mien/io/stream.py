@@ -26,6 +26,8 @@ import cv2
 from mien.errors import StreamError
 from mien.types import Frame
 
+_OPENING = threading.Lock()  # OpenCV's log level is process-wide: see LiveStream._open
+
 
 class LiveStream:
     """Iterate frames of a live source; ``with LiveStream(0) as s: for frame in s: ...``.
@@ -97,11 +99,12 @@ class LiveStream:
     def _open(self) -> cv2.VideoCapture | None:
         # OpenCV logs a dozen warnings per failed attempt (each backend it tries, then "camera
         # index out of range"); the failure is reported once, by _fail, instead
-        previous = cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-        try:
-            cap = cv2.VideoCapture(self.source)
-        finally:
-            cv2.utils.logging.setLogLevel(previous)
+        with _OPENING:  # one stream at a time changes the process-wide level and restores it
+            previous = cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+            try:
+                cap = cv2.VideoCapture(self.source)
+            finally:
+                cv2.utils.logging.setLogLevel(previous)
         if cap.isOpened():
             return cap
         cap.release()
