@@ -271,3 +271,20 @@ def test_one_analyzer_shared_by_two_threads_gives_the_sequential_results():
         assert len(analyzer.analyze(paths[0]).faces) == 1  # still works afterwards
     with pytest.raises(ValueError, match="an object with detect"):
         Analyzer(detector=None)
+
+
+def test_run_takes_grey_frames_and_names_a_bad_one():
+    """run() passed a hand-made grey frame to OpenCV ("Bad number of channels") and a float one
+    to a TypeError; it now converts and checks frames as analyze() does."""
+    import cv2
+
+    from mien import Analyzer, UnreadableImageError
+    from mien.types import Frame
+
+    bgr = cv2.imread(str(SAMPLES / "grace_hopper.jpg"))
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    with Analyzer(pose=False) as analyzer:
+        (result,) = analyzer.run([Frame(grey, 0, 0.0, "cam")])
+        assert len(result.faces) == 1
+        with pytest.raises(UnreadableImageError, match="cam frame 1: array dtype must be uint8"):
+            list(analyzer.run([Frame(bgr.astype(np.float32), 1, 0.1, "cam")]))

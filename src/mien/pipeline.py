@@ -288,15 +288,18 @@ class Analyzer:
         smoother = ExpressionSmoother() if smoother is None else smoother
         poses = {} if poses is None else poses  # track id -> (measured at, angles)
         for frame in frames:
+            # a frame built by hand may hold a grey or 4-channel array: the same checks and
+            # conversions as analyze() (no copy for the BGR frames of iter_frames)
+            image = read_image(frame.image, name=f"{frame.source} frame {frame.index}")
             result = self._analyze_decoded(
-                frame.image, frame.source, frame.index, frame.timestamp_s, 0.0, with_pose=False
+                image, frame.source, frame.index, frame.timestamp_s, 0.0, with_pose=False
             )
             t0 = time.perf_counter()
             faces = tracker.update(result.faces, frame.timestamp_s)
             t1 = time.perf_counter()
             if self.quality and self._pose is not None and len(faces):
                 with self._lock:
-                    faces = self._track_pose(frame.image, faces, frame.timestamp_s, poses)
+                    faces = self._track_pose(image, faces, frame.timestamp_s, poses)
                 result.timings_ms["quality"] += (time.perf_counter() - t1) * 1e3
             t2 = time.perf_counter()
             faces = smoother.update(faces, frame.timestamp_s)

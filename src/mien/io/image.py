@@ -48,7 +48,8 @@ def read_image(
     Args:
         source: a path, the encoded file bytes, or an array: ``(H, W)`` grey or ``(H, W, 3)``
             BGR, uint8 (other dtypes are rejected rather than guessed).
-        max_pixels: largest accepted ``width * height``; guards against decompression bombs.
+        max_pixels: largest accepted ``width * height`` of an encoded file; guards against
+            decompression bombs (an array is already in memory and is not checked).
         name: how to name the source in errors (defaults to the path, ``<bytes>``/``<array>``).
 
     Returns:
