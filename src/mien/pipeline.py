@@ -283,6 +283,10 @@ class Analyzer:
             One :class:`~mien.types.FrameResult` per frame, in order; a frame without faces
             gives empty ``Faces`` (never a gap). Errors of the frame source propagate after the
             frames before them were yielded.
+
+        Raises:
+            UnreadableImageError: a frame's image is not a uint8 ``(H, W)``, ``(H, W, 1)`` or
+                ``(H, W, 3)`` array (grey frames are converted to BGR).
         """
         tracker = FaceTracker() if tracker is None else tracker
         smoother = ExpressionSmoother() if smoother is None else smoother
