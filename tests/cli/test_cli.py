@@ -645,3 +645,34 @@ def test_annotated_copies_inside_the_input_folder_are_not_read_back(tmp_path):
     shutil.copy(SAMPLES / "astronaut.jpg", mine / "mine.jpg")
     runner.invoke(app, ["analyze", str(photos / "astronaut.jpg"), "--annotate", str(mine), "-q"])
     assert (mine / "astronaut.jpg").is_file() and not (mine / ANNOTATED_MARKER).exists()
+
+
+def test_a_still_format_mien_does_not_read_is_an_error_not_a_video(tmp_path):
+    """A real DDS file, refused by the image reader, fell through to FFmpeg's dds_pipe demuxer
+    and was analysed as a one-frame video; a cut AVIF got a video decoder's error."""
+    dds = tmp_path / "texture.dds"
+    Image.open(SAMPLES / "grace_hopper.jpg").convert("RGB").save(dds, "DDS")
+    avif = tmp_path / "cut.avif"
+    Image.open(SAMPLES / "grace_hopper.jpg").save(avif, "AVIF")
+    avif.write_bytes(avif.read_bytes()[: avif.stat().st_size // 2])
+    result = runner.invoke(app, ["analyze", str(dds), str(avif), "-f", "csv", "--no-pose"])
+    assert result.exit_code == 1
+    rows = {r["source"].rsplit("/", 1)[-1]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    assert rows["texture.dds"]["status"] == "error"
+    assert "not a recognised image format" in rows["texture.dds"]["error"]
+    assert rows["cut.avif"]["status"] == "error"
+    assert "decoding stopped" not in rows["cut.avif"]["error"]  # an image's reason
+
+
+def test_a_video_cut_before_its_first_frame_is_an_error(tmp_path):
+    from tests.helpers import write_clip
+
+    rng = np.random.default_rng(0)
+    frames = [(rng.integers(0, 255, (96, 96, 3), dtype=np.uint8), i / 10) for i in range(30)]
+    clip = write_clip(tmp_path / "c.mkv", frames)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(clip.read_bytes()[:3000])
+    result = runner.invoke(app, ["analyze", str(cut), "-f", "csv", "--no-pose"])
+    assert result.exit_code == 1  # it gave no row and exit 0
+    (row,) = csv.DictReader(io.StringIO(result.stdout))
+    assert row["status"] == "error" and "no frame could be decoded" in row["error"]

@@ -176,7 +176,14 @@ def analyze(
             # photos, or a parent of the inputs) would be hidden from later scans
             ours = not annotate.exists() or (annotate / ANNOTATED_MARKER).exists()
             annotate.mkdir(parents=True, exist_ok=True)
-            if ours or not any(annotate.iterdir()):
+            if not ours and any(not p.name.startswith(".") for p in annotate.iterdir()):
+                err.print(
+                    f"--annotate {annotate} already holds other files: it gets no "
+                    f"{ANNOTATED_MARKER} marker, so a later scan of a folder around it reads "
+                    "the copies as photos (give a new or empty folder to avoid that)",
+                    style="yellow",
+                )
+            else:
                 (annotate / ANNOTATED_MARKER).write_text(
                     "Annotated copies written by `mien analyze --annotate`. Folder scans skip a "
                     "folder holding this file, so these copies are not analysed as new photos.\n"
@@ -234,6 +241,14 @@ def _kind(path: Path) -> str:
         pass
     except Exception:
         return "image"
+    from mien.io.image import looks_like_video
+
+    try:
+        head = path.read_bytes()[:400] if path.is_file() else b""
+    except OSError:
+        head = b""
+    if head[4:8] == b"ftyp" and not looks_like_video(head):
+        return "image"  # an ISO still (AVIF, HEIF) that Pillow could not read: say so as an image
     if path.is_file() and (is_video(path) or path.suffix.lower() in VIDEO_SUFFIXES):
         return "video"  # an unreadable .mp4 gets the video reader's reason, not "not an image"
     return "image"

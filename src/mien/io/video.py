@@ -73,7 +73,14 @@ STILL_FORMATS = frozenset(
         "ico",
     }
 )
-"""FFmpeg demuxers of still images: such files are analysed as images, not videos."""
+"""FFmpeg demuxers of still images: such files are analysed as images, not videos (with
+every other ``*_pipe`` demuxer: see :func:`is_still_format`)."""
+
+
+def is_still_format(name: str) -> bool:
+    """Whether FFmpeg's demuxer ``name`` reads a still image: one of :data:`STILL_FORMATS` or
+    any ``*_pipe`` demuxer (FFmpeg's image readers: ``dds_pipe``, ``xwd_pipe``, ...)."""
+    return name in STILL_FORMATS or name.endswith("_pipe")
 
 
 @dataclass(frozen=True)
@@ -133,7 +140,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     """
     container = _open(path)
     try:
-        if container.format.name in STILL_FORMATS:
+        if is_still_format(container.format.name):
             raise VideoError(str(path), f"a still image ({container.format.name}), not a video")
         stream = container.streams.video[0]
         w, h = stream.codec_context.width, stream.codec_context.height
@@ -266,6 +273,15 @@ def iter_frames(
                 else f"after {last_t:.3f} s (frame {index})"
             )
             raise VideoDecodeError(source, f"decoding stopped {where}: {err}", last_t) from err
+        if last_t is None and info.duration_s and start_s < info.duration_s:
+            # not one frame decoded, though the container promises some (a file cut before its
+            # first frame decodes silently to nothing)
+            raise VideoDecodeError(
+                source,
+                f"no frame could be decoded, but the container says {info.duration_s:.3f} s: "
+                "truncated or corrupt file",
+                None,
+            )
         if end_s is None and info.duration_s and last_t is not None:
             interval = 1.0 / info.fps if info.fps else 0.1
             short = info.duration_s - max(1.0, 3 * interval)
@@ -273,9 +289,10 @@ def iter_frames(
             # frame: a file whose frames start at 100 s and end at 101.9 s says 102 s. Short
             # under both readings, or it is not called truncated.
             if last_t - origin < short and not (origin > 0 and last_t >= short):
+                own = f" ({last_t:.3f} s in the file's own time)" if origin > 0 else ""
                 raise VideoDecodeError(
                     source,
-                    f"the video ends at {last_t - origin:.3f} s but the container says "
+                    f"the video ends at {last_t - origin:.3f} s{own} but the container says "
                     f"{info.duration_s:.3f} s: truncated or corrupt file",
                     last_t,
                 )
