@@ -118,3 +118,21 @@ def test_a_matroska_file_whose_times_start_late_is_not_called_truncated(tmp_path
     assert frames[0].timestamp_s == pytest.approx(100.0) and frames[-1].timestamp_s == (
         pytest.approx(101.9)
     )
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"every": 0}, "every must be a whole number"),
+        ({"every": 1.5}, "every must be a whole number"),  # kept frames 0, 3, 6, ...
+        ({"fps": float("nan")}, "fps must be > 0"),  # kept every frame
+        ({"start_s": float("nan")}, "start_s must be >= 0"),
+        ({"start_s": -1.0}, "start_s must be >= 0"),
+    ],
+)
+def test_bad_sampling_options_are_refused(tmp_path, options, match):
+    clip = write_clip(
+        tmp_path / "c.mp4", [(np.zeros((32, 32, 3), np.uint8), i / 10) for i in range(3)]
+    )
+    with pytest.raises(ValueError, match=match):
+        next(iter_frames(clip, **options))

@@ -219,17 +219,20 @@ def iter_frames(
         (``break``).
 
     Raises:
-        ValueError: bad sampling options.
+        ValueError: bad sampling options (checked at the first ``next()``, as the generator
+            starts).
         VideoError: the file cannot be opened as a video.
         VideoDecodeError: decoding broke off (truncated or corrupt file) — raised *after* every
             frame before the break has been yielded.
     """
     import av
 
-    if every < 1:
-        raise ValueError(f"every must be >= 1; got {every}")
-    if fps is not None and fps <= 0:
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"every must be a whole number >= 1; got {every!r}")
+    if fps is not None and not fps > 0:  # NaN too
         raise ValueError(f"fps must be > 0; got {fps}")
+    if not start_s >= 0 or (end_s is not None and end_s != end_s):
+        raise ValueError(f"start_s must be >= 0 and end_s a number; got {start_s}, {end_s}")
     if end_s is not None and end_s <= start_s:
         raise ValueError(f"end_s must be after start_s; got start {start_s}, end {end_s}")
     info = probe_video(path)
