@@ -68,3 +68,14 @@ def test_empty_faces():
 def test_keypoint_and_label_names_are_defined_once():
     assert KEYPOINT_NAMES[KP["left_eye"]] == "left_eye"
     assert len(EXPRESSIONS) == 8 and EXPRESSIONS[-1] == "contempt"
+
+
+def test_faces_take_a_tuple_of_indices_and_refuse_a_bool():
+    from tests.helpers import make_faces
+
+    faces = make_faces([[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]])
+    assert faces[(0, 2)].xyxy[:, 0].tolist() == [0, 40]  # a tuple raised IndexError
+    assert faces[[True, False, True]].xyxy[:, 0].tolist() == [0, 40]
+    assert len(faces[()]) == 0
+    with pytest.raises(TypeError, match="index faces with"):
+        faces[True]  # gave face 1

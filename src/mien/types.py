@@ -124,9 +124,19 @@ class Faces:
         return len(self.xyxy)
 
     def __getitem__(self, index: int | slice | Sequence[int] | np.ndarray) -> Faces:
-        """Select faces by int, slice, index list or boolean mask; always returns ``Faces``."""
+        """Select faces by int, slice, index list or tuple, or boolean mask; always returns
+        ``Faces``. A slice gives views of the arrays (as numpy does); the others give copies.
+
+        Raises:
+            TypeError: a bool or another type of index (``faces[True]`` is not face 1).
+        """
+        if isinstance(index, (bool, np.bool_)):
+            raise TypeError("index faces with an int, a slice, indices or a boolean mask")
         if isinstance(index, (int, np.integer)):
             index = [int(index)]
+        elif isinstance(index, (list, tuple)):
+            index = np.asarray(index, dtype=bool if index and isinstance(index[0], bool) else int)
+            index = index.reshape(-1)
 
         def pick(a: np.ndarray | None) -> np.ndarray | None:
             return None if a is None else a[index]
