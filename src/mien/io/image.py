@@ -115,7 +115,7 @@ def _decode(stream: io.BytesIO, label: str, max_pixels: int) -> ImageBGR:
 
 
 def available_formats() -> tuple[str, ...]:
-    """:data:`IMAGE_FORMATS` that this Pillow has (AVIF came with Pillow 11.3)."""
+    """:data:`IMAGE_FORMATS` that this Pillow has (older Pillow releases have no AVIF plugin)."""
     Image.init()
     return tuple(f for f in IMAGE_FORMATS if f in Image.OPEN)
 
