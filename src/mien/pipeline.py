@@ -354,51 +354,37 @@ class Analyzer:
         *,
         with_pose: bool = True,
     ) -> FrameResult:
-        with self._lock:
-            return self._analyze_locked(
-                img, source, frame_index, timestamp_s, read_ms, with_pose=with_pose
+        with self._lock:  # the MediaPipe graphs: one call at a time
+            t1 = time.perf_counter()
+            faces = self.detector.detect(img)
+            t2 = time.perf_counter()
+            spec = self.expression.spec
+            crops, _ = align_faces(
+                img, faces, size=spec.input_size, grey=spec.grey, template=self.template
             )
-
-    def _analyze_locked(
-        self,
-        img: ImageBGR,
-        source: str,
-        frame_index: int,
-        timestamp_s: float,
-        read_ms: float,
-        *,
-        with_pose: bool = True,
-    ) -> FrameResult:
-        t1 = time.perf_counter()
-        faces = self.detector.detect(img)
-        t2 = time.perf_counter()
-        spec = self.expression.spec
-        crops, _ = align_faces(
-            img, faces, size=spec.input_size, grey=spec.grey, template=self.template
-        )
-        t3 = time.perf_counter()
-        faces = self._classify(faces, crops)
-        t4 = time.perf_counter()
-        image_wh = (img.shape[1], img.shape[0])
-        if self.quality:
-            faces = self._assess(img, faces, crops, image_wh, with_pose=with_pose)
-        return FrameResult(
-            faces=faces,
-            frame_index=frame_index,
-            timestamp_s=timestamp_s,
-            image_wh=(img.shape[1], img.shape[0]),
-            source=source,
-            expression_names=self.expression_names,
-            abstain_threshold=spec.abstain_threshold,
-            model=self.model_name,
-            timings_ms={
-                "read": read_ms,
-                "detect": (t2 - t1) * 1e3,
-                "align": (t3 - t2) * 1e3,
-                "expression": (t4 - t3) * 1e3,
-                "quality": (time.perf_counter() - t4) * 1e3,
-            },
-        )
+            t3 = time.perf_counter()
+            faces = self._classify(faces, crops)
+            t4 = time.perf_counter()
+            image_wh = (img.shape[1], img.shape[0])
+            if self.quality:
+                faces = self._assess(img, faces, crops, image_wh, with_pose=with_pose)
+            return FrameResult(
+                faces=faces,
+                frame_index=frame_index,
+                timestamp_s=timestamp_s,
+                image_wh=(img.shape[1], img.shape[0]),
+                source=source,
+                expression_names=self.expression_names,
+                abstain_threshold=spec.abstain_threshold,
+                model=self.model_name,
+                timings_ms={
+                    "read": read_ms,
+                    "detect": (t2 - t1) * 1e3,
+                    "align": (t3 - t2) * 1e3,
+                    "expression": (t4 - t3) * 1e3,
+                    "quality": (time.perf_counter() - t4) * 1e3,
+                },
+            )
 
     def _assess(
         self,

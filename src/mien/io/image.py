@@ -107,11 +107,17 @@ def _decode(stream: io.BytesIO, label: str, max_pixels: int) -> ImageBGR:
         raise UnreadableImageError(label, f"corrupt or truncated image data ({err})") from err
     except MemoryError:
         raise
-    except Exception as err:  # a decoder's own bug on a crafted file: still a bad image
-        raise UnreadableImageError(
-            label, f"the decoder failed on this file ({type(err).__name__}: {err})"
-        ) from err
+    except Exception as err:
+        raise _decoder_bug(label, err) from err
     return _to_bgr(img, label)
+
+
+def _decoder_bug(label: str, err: Exception) -> UnreadableImageError:
+    """A Pillow decoder's own exception on a crafted file (``NotImplementedError``,
+    ``AttributeError``, ...) is still a bad image."""
+    return UnreadableImageError(
+        label, f"the decoder failed on this file ({type(err).__name__}: {err})"
+    )
 
 
 def available_formats() -> tuple[str, ...]:
@@ -145,10 +151,8 @@ def _open(stream: io.BytesIO, label: str) -> Image.Image:
         raise UnreadableImageError(label, f"corrupt image header ({err})") from err
     except MemoryError:
         raise
-    except Exception as err:  # a decoder's own bug on a crafted file: still a bad image
-        raise UnreadableImageError(
-            label, f"the decoder failed on this file ({type(err).__name__}: {err})"
-        ) from err
+    except Exception as err:
+        raise _decoder_bug(label, err) from err
 
 
 def _to_bgr(img: Image.Image, label: str) -> ImageBGR:
