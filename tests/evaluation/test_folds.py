@@ -110,14 +110,20 @@ def test_run_folds_fold_ids_number_each_fold_once(tmp_path):
         run_folds(["bundled", "bundled"], tmp_path, folds=folds, fold_ids=[0])
 
 
+def _benchmark(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``benchmarks/performer_folds.py ARGS`` in a subprocess."""
+    script = str(ROOT / "benchmarks" / "performer_folds.py")
+    return subprocess.run(
+        [sys.executable, script, *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
 @pytest.mark.shared
 def test_performer_folds_script_scores_some_folds_under_their_numbers(shared, tmp_path):
     out = tmp_path / "pilot.json"
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "performer_folds.py"),
-         "--folds", "3,1", "bundled", "bundled",
-         "--limit", "2", "--shared", str(shared), "--json", str(out)],
-        capture_output=True, text=True, timeout=300,
+    proc = _benchmark(
+        "--folds", "3,1", "bundled", "bundled", "--limit", "2", "--shared", str(shared),
+        "--json", str(out),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(out.read_text())
@@ -129,11 +135,7 @@ def test_performer_folds_script_scores_some_folds_under_their_numbers(shared, tm
     for k, path in zip(folds, paths, strict=True):
         assert "P" + Path(path).name[:2] in taiwanese_folds()[k]
     assert sorted(set(folds)) == [1, 3]
-    bad = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "performer_folds.py"),
-         "--folds", "1,1", "bundled", "bundled"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    bad = _benchmark("--folds", "1,1", "bundled", "bundled", timeout=60)
     assert bad.returncode == 2 and "each of 0..3 once" in bad.stderr
 
 
