@@ -25,6 +25,10 @@ R=runs/folds
 ARM=${1:-}
 [ $# -gt 0 ] && shift
 if [ -z "$ARM" ]; then D=$R; TAG=; else D=$R/$ARM; TAG=${ARM}_; fi
+read -r -a todo <<< "${FOLDS:-0 1 2 3}"
+for k in "${todo[@]}"; do
+  [[ $k =~ ^[0-3]$ ]] || { echo "FOLDS: fold numbers 0-3 separated by spaces, e.g. FOLDS=\"0 1\"; got '$FOLDS'"; exit 2; }
+done
 mkdir -p $D runs/cache
 train() {  # CONFIG OUT key=value...
   local config=$1 out=$2; shift 2
@@ -51,11 +55,12 @@ fold() {  # K key=value...: pack its cache, fine-tune the parent without its per
 train configs/fer_resnet.yaml $R/parent taiwanese_dir=null epochs=12 threads=2
 export_run $R/parent parent
 failed=0
-read -r -a todo <<< "${FOLDS:-0 1 2 3}"
 for ((i = 0; i < ${#todo[@]}; i += 2)); do  # two at a time: both finish before the next pair
   pids=()
   for k in "${todo[@]:i:2}"; do fold "$k" "$@" & pids+=($!); done
   for p in "${pids[@]}"; do wait "$p" || failed=1; done
 done
 [ $failed = 0 ] || { echo "a fold failed: see $D/f*/nohup.log"; exit 1; }
-echo "done: python benchmarks/performer_folds.py $D/f{0,1,2,3}/export/${TAG}fold?.onnx"
+models=$(for k in "${todo[@]}"; do printf ' %s' "$D/f$k/export/${TAG}fold$k.onnx"; done)
+ids=$(IFS=,; echo "${todo[*]}")
+echo "done: python benchmarks/performer_folds.py --folds $ids$models"
