@@ -221,15 +221,14 @@ def test_the_python_api_prints_nothing_on_stderr_and_keeps_nothing(tmp_path):
 
 
 @pytest.mark.shared
-def test_a_batch_leaves_the_warning_filters_alone():
+def test_a_batch_leaves_the_warning_filters_alone(shared):
     """Per-call warnings.catch_warnings blocks in the reader thread and the MediaPipe calls
     restored each other's filters: after a batch every UserWarning was ignored for good."""
     import warnings
 
     from mien import Analyzer
-    from tests.helpers import SHARED
 
-    paths = sorted((SHARED / "media" / "faces").glob("*.jpg"))[:40]
+    paths = sorted((shared / "media" / "faces").glob("*.jpg"))[:40]
     before = list(warnings.filters)
     with Analyzer() as analyzer:
         assert sum(item.error is None for item in analyzer.analyze_batch(paths)) == 40
