@@ -57,8 +57,8 @@ def test_your_own_weights_are_named_and_get_no_bundled_card(tmp_path):
 
 
 @pytest.mark.shared
-def test_photos_from_the_shared_set(client):
-    for path in sorted((SHARED / "media" / "faces").glob("*.jpg"))[:5]:
+def test_photos_from_the_shared_set(client, shared):
+    for path in sorted((shared / "media" / "faces").glob("*.jpg"))[:5]:
         r = post(client, path.read_bytes(), path.name)
         assert r.status_code == 200 and len(r.json()["faces"]) >= 1
 
