@@ -15,7 +15,7 @@ from mien.export import SCHEMA_VERSION
 from mien.registry import get_spec
 from mien.service import ServiceSettings, create_app
 from mien.weights import DEFAULT_MODEL
-from tests.helpers import SAMPLES, SHARED, encode, make_export, png_with_size
+from tests.helpers import SAMPLES, encode, make_export, png_with_size
 
 
 @pytest.fixture(scope="module")
