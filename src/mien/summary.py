@@ -128,9 +128,7 @@ def track_summary(
             "last_s": float(rows["timestamp_s"].max()),
             "frames": len(rows),
             "seen_s": seen,
-            # the label held longest; times equal to the nanosecond (sums of timestamp steps
-            # differ in their last bits) are a tie, which goes to the earlier label
-            "label": max(share, key=lambda n: round(share[n], 9)),
+            "label": held_longest(share),
         }
         scale = 1.0 / float(w.sum())
         row.update({f"share_{n}": share[n] * scale for n in names})
@@ -142,6 +140,13 @@ def track_summary(
             row["abstained_share"] = float(w[abstained].sum() * scale)
         out.append(row)
     return pd.DataFrame(out)
+
+
+def held_longest(times: dict[str, float]) -> str:
+    """The label with the most time (seconds, or frames), ``times`` in the model's label order.
+    Times equal to the nanosecond are a tie (sums of timestamp steps differ in their last
+    bits), which goes to the earlier label."""
+    return max(times, key=lambda label: round(times[label], 9))
 
 
 class TrackTimes:
@@ -211,8 +216,7 @@ class TrackTimes:
             seen = sum(per.values())
             weights = per if seen > 0 else {k: float(v) for k, v in frames[track].items()}
             first = sorted(weights, key=lambda k: self._order.get(k, len(self._order)))
-            # a tie (to the nanosecond) goes to the earlier label
-            label = max(first, key=lambda k: round(weights[k], 9))
+            label = held_longest({k: weights[k] for k in first})
             out.append((track, label, weights[label] / sum(weights.values()), seen))
         return sorted(out, key=lambda r: (-r[3], r[0]))
 

@@ -232,7 +232,7 @@ def _kind(path: Path) -> str:
     from PIL import Image, UnidentifiedImageError
 
     from mien.io import VIDEO_SUFFIXES, is_video
-    from mien.io.image import available_formats
+    from mien.io.image import available_formats, looks_like_video
 
     try:
         with Image.open(path, formats=available_formats()):  # the formats read_image reads
@@ -241,10 +241,9 @@ def _kind(path: Path) -> str:
         pass
     except Exception:
         return "image"
-    from mien.io.image import looks_like_video
-
     try:
-        head = path.read_bytes()[:400] if path.is_file() else b""
+        with open(path, "rb") as f:  # the head only: a video may be gigabytes
+            head = f.read(400)
     except OSError:
         head = b""
     if head[4:8] == b"ftyp" and not looks_like_video(head):
