@@ -16,6 +16,10 @@
 #            to the data cache and the fine-tune (runs/folds/ARM/f0..f3), e.g.
 #            bash scripts/performer_folds.sh obs0 taiwanese_observer_weight=0
 #        FOLDS="0 1" bash scripts/performer_folds.sh ARM ...   only those folds (a pilot)
+#        PARENT=NAME PARENT_ARGS="key=value ..." bash scripts/performer_folds.sh ARM ...
+#            another parent (runs/folds/NAME, trained with those overrides) for the folds to
+#            start from, e.g. a wider network; the ARM's overrides must then repeat its
+#            architecture keys, since the fine-tune builds its network from its own config
 # About 21 min for the parent and 15-17 min per pair of folds with their exports, on 2 cores
 # (measured 2026-11-30); a rerun keeps finished runs and exports. Score: python benchmarks/performer_folds.py runs/folds/f?/export/fold?.onnx
 set -euo pipefail
@@ -26,6 +30,9 @@ ARM=${1:-}
 [ $# -gt 0 ] && shift
 if [ -z "$ARM" ]; then D=$R; TAG=; else D=$R/$ARM; TAG=${ARM}_; fi
 read -r -a todo <<< "${FOLDS:-0 1 2 3}"
+PARENT=${PARENT:-parent}
+[[ $PARENT =~ ^[A-Za-z0-9_]+$ ]] || { echo "PARENT: a folder name under $R; got '$PARENT'"; exit 2; }
+read -r -a parent_args <<< "${PARENT_ARGS:-}"
 for k in "${todo[@]}"; do
   [[ $k =~ ^[0-3]$ ]] || { echo "FOLDS: fold numbers 0-3 separated by spaces, e.g. FOLDS=\"0 1\"; got '$FOLDS'"; exit 2; }
 done
@@ -48,12 +55,12 @@ fold() {  # K key=value...: pack its cache, fine-tune the parent without its per
   [ -f $cache ] || $PY scripts/pack_training_data.py --config configs/fer_resnet_ft.yaml --out $cache \
     "taiwanese_val_subjects=$(folds $k)" "$@" > $D/pack_f$k.log 2>&1
   # the cache holds the split; taiwanese_val_subjects is repeated so the run's config records it
-  train configs/fer_resnet_ft.yaml $D/f$k init_from=$R/parent/best.pt data_cache=$cache epochs=4 \
+  train configs/fer_resnet_ft.yaml $D/f$k init_from=$R/$PARENT/best.pt data_cache=$cache epochs=4 \
     threads=1 "taiwanese_val_subjects=$(folds $k)" "$@"
   export_run $D/f$k ${TAG}fold$k
 }
-train configs/fer_resnet.yaml $R/parent taiwanese_dir=null epochs=12 threads=2
-export_run $R/parent parent
+train configs/fer_resnet.yaml $R/$PARENT taiwanese_dir=null epochs=12 threads=2 ${parent_args[@]+"${parent_args[@]}"}
+export_run $R/$PARENT $PARENT
 failed=0
 for ((i = 0; i < ${#todo[@]}; i += 2)); do  # two at a time: both finish before the next pair
   pids=()
