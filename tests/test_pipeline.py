@@ -285,5 +285,7 @@ def test_run_takes_grey_frames_and_names_a_bad_one():
     with Analyzer(pose=False) as analyzer:
         (result,) = analyzer.run([Frame(grey, 0, 0.0, "cam")])
         assert len(result.faces) == 1
+        # the keys FrameResult's docstring promises for a video frame
+        assert set(result.timings_ms) == {"detect", "align", "expression", "quality", "track"}
         with pytest.raises(UnreadableImageError, match="cam frame 1: array dtype must be uint8"):
             list(analyzer.run([Frame(bgr.astype(np.float32), 1, 0.1, "cam")]))

@@ -213,7 +213,11 @@ class FrameResult:
         source: where the image came from (a path, or a caller-given name).
         expression_names: column names of ``faces.expression``.
         abstain_threshold: the top probability below which a face is marked abstained.
-        timings_ms: wall time per stage in milliseconds (``detect``, ``align``, ``expression``).
+        timings_ms: wall time per stage in milliseconds. A still image has ``read`` (decoding, or
+            checking an array passed in), ``detect``, ``align``, ``expression`` and ``quality``
+            (sharpness and head pose); a video frame has ``detect``, ``align``,
+            ``expression``, ``quality`` (head pose, measured per track) and ``track``
+            (tracking and smoothing) and no ``read``: its frames arrive decoded.
         model: name of the expression model that produced ``faces.expression`` (its spec's
             ``name``, e.g. ``"fer_resnet_v3"``); empty when not recorded.
     """
