@@ -676,3 +676,15 @@ def test_a_video_cut_before_its_first_frame_is_an_error(tmp_path):
     assert result.exit_code == 1  # it gave no row and exit 0
     (row,) = csv.DictReader(io.StringIO(result.stdout))
     assert row["status"] == "error" and "no frame could be decoded" in row["error"]
+
+
+def test_analyze_names_an_empty_folder(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(app, ["analyze", str(empty)])
+    assert result.exit_code == 1 and f"no image or video files found in {empty}" in result.output
+    photo = tmp_path / "hopper.jpg"
+    photo.write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    result = runner.invoke(app, ["analyze", str(photo), str(empty), "-o", str(tmp_path / "o.csv")])
+    assert result.exit_code == 0
+    assert f"{empty}: no image or video files in this folder" in " ".join(result.output.split())

@@ -141,3 +141,21 @@ def test_slice_figure_draws_a_slice_that_is_all_right(tmp_path):
                         "b": {"accuracy": 0.0, "n": 3, "ci": [1e-17, 0.56]}}}  # fmt: skip
     slice_figure("by subject", table).savefig(tmp_path / "s.png")
     assert (tmp_path / "s.png").stat().st_size > 1000
+
+
+def test_report_names_distinct_figures_and_states_its_protocol(tmp_path, stub_analyzer):
+    sets = {}
+    for name in ("a.b", "a_b"):  # one slug for both
+        d = tmp_path / name
+        d.mkdir()
+        (d / "x.png").write_bytes(encode(Image.new("L", (48, 48), 30)))
+        (d / "y.png").write_bytes(encode(Image.new("L", (48, 48), 60)))
+        (d / "labels.csv").write_text("path,label\nx.png,happiness\ny.png,neutral\n")
+        sets[str(d)] = evaluate(stub_analyzer, read_labels_csv(d), quality_slices=False, n_boot=0)
+    md = write_report(sets, tmp_path / "report")
+    text = md.read_text()
+    figures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(figures) == 6 and len(set(figures)) == 6  # 3 per set, none overwritten
+    assert "No intervals were computed" in text and "percentile-bootstrap" not in text
+    assert text.count("Scored over the 2 labels this set contains (happiness, neutral)") == 2
+    assert "keeps 2 of 2 faces (1.000): accuracy 1.000 on those kept" in text

@@ -134,3 +134,70 @@ def test_detect_mode_counts_faceless_images_as_wrong(tmp_path, analyzer, samples
     assert report.no_face == ["blank.png"]
     assert report.confusion["no_prediction"] == [1, 0]  # labels: happiness, neutral
     assert report.per_class_recall["happiness"] == 0.0
+
+
+def test_restriction_and_abstention_are_reported(tmp_path, stub_analyzer):
+    write_set(tmp_path, HAND_SET)
+    dataset = read_labels_csv(tmp_path, split="test")
+    report = evaluate(stub_analyzer, dataset, quality_slices=False, n_boot=0)
+    assert report.labels_restricted is True  # 3 of the stub's 8 labels
+    # the stub's top probability over all 8 labels is 0.7 >= 0.5: all 5 predictions kept
+    assert report.abstention == {
+        "threshold": 0.5,
+        "n_kept": 5,
+        "n_abstained": 0,
+        "coverage": 1.0,
+        "accuracy_kept": pytest.approx(3 / 5),
+        "accuracy_abstained": None,
+    }
+    full = evaluate(stub_analyzer, dataset, quality_slices=False, n_boot=0, labels=EXPRESSIONS)
+    assert full.labels_restricted is False
+    # with quality measured, flat grey crops fail quality_ok and abstain, as in analyze
+    checked = evaluate(stub_analyzer, dataset, n_boot=0)
+    ok = checked.items["quality_ok"]
+    has = ~np.isnan(checked.items["abstained"])
+    assert np.array_equal(checked.items["abstained"][has], (ok[has] == 0).astype(float))
+    assert checked.abstention["n_abstained"] == int((ok[has] == 0).sum())
+
+
+def test_prediction_rows_keep_the_sets_clashing_columns(tmp_path, stub_analyzer):
+    from mien.evaluation.runner import prediction_rows
+
+    (tmp_path / "a.png").write_bytes(encode(Image.new("L", (48, 48), 30)))
+    (tmp_path / "b.png").write_bytes(encode(Image.new("L", (48, 48), 60)))
+    (tmp_path / "labels.csv").write_text(
+        "path,label,predicted,p_happiness,subject\n"
+        "a.png,happiness,their_guess,0.9,s1\nb.png,neutral,x,0.1,s2\n"
+    )
+    dataset = read_labels_csv(tmp_path)
+    report = evaluate(stub_analyzer, dataset, quality_slices=False, n_boot=0)
+    rows = prediction_rows(report, dataset)
+    assert rows[0]["predicted"] == "happiness" and rows[0]["set_predicted"] == "their_guess"
+    assert rows[1]["predicted"] == "neutral" and rows[1]["p_happiness"] == pytest.approx(
+        0.3 / 7 / (0.7 + 0.3 / 7), abs=1e-6
+    )
+    assert rows[1]["set_p_happiness"] == "0.1"
+    assert rows[0]["subject"] == "s1" and rows[0]["abstained"] is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "path;label;split\na.png;Happiness ;VAL\nb.png;neutral;train\n",
+        "Path\tLabel\tSplit\n a.png \tHAPPINESS\tval \nb.png\tneutral\ttrain\n",
+    ],
+)
+def test_spreadsheet_layouts_are_read(tmp_path, text):
+    (tmp_path / "labels.csv").write_text(text)
+    dataset = read_labels_csv(tmp_path, split="Val")
+    assert (dataset.paths, dataset.labels) == (("a.png",), ("happiness",))
+
+
+def test_empty_and_binary_label_files(tmp_path):
+    (tmp_path / "labels.csv").write_text("\n")
+    with pytest.raises(DatasetError, match=r"labels\.csv: is empty"):
+        read_labels_csv(tmp_path)
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)))
+    with pytest.raises(DatasetError, match=r"photo\.jpg: not a labels CSV"):
+        read_labels_csv(photo)

@@ -147,7 +147,11 @@ def analyze(
             style="yellow",
         )
     if not files:
-        fail("no image or video files found", 1)
+        fail(f"no image or video files found in {', '.join(map(str, paths))}", 1)
+    empty = [p for p in paths if p.is_dir() and not any(f.is_relative_to(p) for f in files)]
+    for folder in empty:
+        if folder not in skipped:
+            err.print(f"{folder}: no image or video files in this folder", style="yellow")
     kinds = [(f, _kind(f)) for f in files]
     problem = _check_outputs(
         out, annotate, paths, files, [f for f, k in kinds if k == "video"]

@@ -70,7 +70,9 @@ def evaluate(
         bool,
         typer.Option(
             "--all-labels",
-            help="Score over all the model's labels, not only those the set contains.",
+            help="Score over all the model's labels (what analyze outputs), not only those "
+            "the set contains. Without it the probabilities are renormalised over the set's "
+            "labels: the usual cross-set protocol, but fewer labels make an easier task.",
         ),
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -78,10 +80,12 @@ def evaluate(
     """Score the model on labelled folders and print JSON metrics (an audit) to stdout.
 
     One folder: a JSON object with the model used (name, file, sha256), n, accuracy,
-    macro_f1, per_class_recall, confusion, ece (15 bins), their 95 % intervals (ci: bootstrap;
-    Wilson score for per-class recall), slices, and the images with no face (--detect) or that
-    failed to load. Several folders: {"model": ..., "datasets": {folder: that object}}. Exit
-    status 1 when any image failed to load (it still counts, as wrong).
+    macro_f1 (over the labels the set contains), per_class_recall, confusion, ece (15 bins),
+    their 95 % intervals (ci: bootstrap; Wilson score for per-class recall), slices, mien's
+    abstention (coverage, accuracy kept and abstained), labels_restricted, and the images with
+    no face (--detect) or that failed to load. Several folders: {"model": ..., "datasets":
+    {folder: that object}}. Exit status 1 when any image failed to load (it still counts, as
+    wrong).
     """
     from mien.errors import DatasetError
     from mien.evaluation.datasets import read_labels_csv
@@ -112,6 +116,12 @@ def evaluate(
         if problem := unwritable(predictions, "--predictions"):
             fail(problem)
     analyzer = make_analyzer(model, detector, 0.5, 100_000_000, weights=weights)
+    if not detect:
+        err.print(
+            "crop mode: each image is scored as one aligned face crop, with no detection; "
+            "for photos of people use --detect",
+            style="dim",
+        )
     if not quality_slices:
         analyzer.quality = False
     reports = {}
@@ -142,6 +152,7 @@ def evaluate(
         "file": str(Path(analyzer.expression.path).resolve()),
         "sha256": spec.sha256,
     }
+    n_model_labels = len(analyzer.expression_names)
     analyzer.close()
     if len(reports) == 1:
         typer.echo(json.dumps({"model": used} | next(iter(reports.values())).to_dict(), indent=2))
@@ -157,6 +168,13 @@ def evaluate(
         err.print(f"report: {write_report(reports, report)}")
     failed = False
     for name, r in reports.items():
+        if r.labels_restricted:
+            err.print(
+                f"{name}: scored over its {len(r.labels)} labels ({', '.join(r.labels)}) of the "
+                f"model's {n_model_labels}, probabilities renormalised over "
+                "them; --all-labels scores what analyze outputs",
+                style="yellow",
+            )
         if r.no_face:
             err.print(
                 f"{name}: {len(r.no_face)} image(s) without a face (counted as wrong)",
@@ -193,7 +211,9 @@ def _write_predictions(path: Path, reports: dict, datasets: dict) -> None:
     rows = []
     for name, r in reports.items():
         for row in prediction_rows(r, datasets[name]):
-            rows.append(({"set": name} if len(reports) > 1 else {}) | row)
+            if len(reports) > 1:  # the set's own "set" column, if any, becomes set_set
+                row = {"set": name} | {("set_set" if k == "set" else k): v for k, v in row.items()}
+            rows.append(row)
     columns = list(dict.fromkeys(c for row in rows for c in row))  # first seen, in order
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, columns)

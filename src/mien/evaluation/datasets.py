@@ -12,6 +12,8 @@ from mien.errors import DatasetError
 
 log = logging.getLogger(__name__)
 
+_KNOWN = ("path", "label", "split")
+
 
 @dataclass(frozen=True)
 class LabeledDataset:
@@ -48,7 +50,12 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
         root: dataset folder (its ``labels.csv`` is read), or a ``.csv`` file whose ``path``
             column is relative to the file's folder (e.g. another label set for the same
             images, such as ``fer/labels_fer2013.csv``).
-        split: keep only rows whose ``split`` column equals this (``None`` keeps all rows).
+        split: keep only rows whose ``split`` column equals this, ignoring case and spaces
+            around it (``None`` keeps all rows).
+
+    Comma-separated, or semicolon- or tab-separated when the header line has no comma (as
+    spreadsheets write in some locales). The ``path``, ``label`` and ``split`` headers match
+    in any case; labels are lower-cased and, like paths, stripped of spaces around them.
 
     Raises:
         DatasetError: no ``labels.csv`` (or it is a folder), not UTF-8 text, missing
@@ -70,14 +77,26 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
         # -sig: Excel's byte-order mark; anything that is not UTF-8 is refused, not guessed.
         text = csv_path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
+        if csv_path.suffix.lower() not in (".csv", ".tsv", ".txt"):
+            raise DatasetError(
+                f"{csv_path}: not a labels CSV (binary data); give a CSV with path,label "
+                "columns, or a folder holding labels.csv"
+            ) from None
         raise DatasetError(
             f"{csv_path}: not UTF-8 text (byte {e.start}: {e.reason}); save it as UTF-8"
         ) from None
     except OSError as e:
         raise DatasetError(f"{csv_path}: cannot be read ({e.strerror or e})") from None
+    if not text.strip():
+        raise DatasetError(f"{csv_path}: is empty (expected a header line path,label,split)")
+    header = text.splitlines()[0]
+    delimiter = next((d for d in (",", ";", "\t") if d in header), ",")
     with io.StringIO(text, newline="") as f:
-        reader = csv.DictReader(f)
-        fields = reader.fieldnames or []
+        reader = csv.DictReader(f, delimiter=delimiter)
+        fields = list(reader.fieldnames or [])
+        # the three columns mien reads match in any case; other columns keep their names
+        fields = [c.strip().lower() if c.strip().lower() in _KNOWN else c for c in fields]
+        reader.fieldnames = fields
         missing = [c for c in ("path", "label") if c not in fields]
         if missing:
             raise DatasetError(f"{csv_path}: missing column(s) {missing}; has {fields}")
@@ -85,7 +104,8 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
             raise DatasetError(
                 f"{csv_path}: --split {split!r} given but the file has no split column"
             )
-        rows = [r for r in reader if split is None or r["split"] == split]
+        want = None if split is None else split.strip().lower()
+        rows = [r for r in reader if want is None or (r["split"] or "").strip().lower() == want]
     unlabelled = sum(not (r["label"] or "").strip() for r in rows)
     if unlabelled:
         log.warning("%s: %d row(s) with an empty label skipped", csv_path, unlabelled)
@@ -96,8 +116,8 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
     extra = [c for c in fields if c not in ("path", "label")]
     return LabeledDataset(
         root,
-        tuple(r["path"] for r in rows),
-        tuple(r["label"].strip() for r in rows),
+        tuple((r["path"] or "").strip() for r in rows),
+        tuple(r["label"].strip().lower() for r in rows),
         {c: tuple((r.get(c) or "").strip() for r in rows) for c in extra},
         csv_path,
     )

@@ -19,6 +19,20 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:60] or "set"
 
 
+def _figure_names(names: list[str]) -> dict[str, str]:
+    """A distinct file-name stem per set: its folder's name, the whole path where two clash,
+    then a counter where the slugs still clash (``a.b`` and ``a_b`` give one slug)."""
+    short = {name: _slug(Path(name).name) for name in names}
+    stems = {n: s if list(short.values()).count(s) == 1 else _slug(n) for n, s in short.items()}
+    out: dict[str, str] = {}
+    for name in names:
+        stem, k = stems[name], 1
+        while (stem if k == 1 else f"{stem}_{k}") in out.values():
+            k += 1
+        out[name] = stem if k == 1 else f"{stem}_{k}"
+    return out
+
+
 def _fmt(value: float | None, ci: list[float] | None = None) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "–"
@@ -90,10 +104,20 @@ def coverage_figure(report: EvalReport):
     kept = np.arange(1, len(order) + 1)
     fig = Figure(figsize=(5, 3.5), layout="constrained")
     ax = fig.subplots()
-    ax.plot(kept / len(order), np.cumsum(correct) / kept)
-    ax.set_xlabel("coverage (share of faces not abstained)")
+    ax.plot(kept / len(order), np.cumsum(correct) / kept, label="threshold on the top probability")
+    a = report.abstention
+    if a and a["accuracy_kept"] is not None:  # mien's own rule, over all labels and quality
+        ax.plot(
+            a["n_kept"] / len(order),
+            a["accuracy_kept"],
+            "o",
+            color="C3",
+            label=f"mien's abstention (top probability < {a['threshold']:g}, or quality)",
+        )
+    ax.set_xlabel("coverage (share of faces kept)")
     ax.set_ylabel("accuracy on the faces kept")
     ax.set_title("accuracy vs coverage when abstaining on low confidence", fontsize=10)
+    ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     return fig
 
@@ -128,14 +152,19 @@ def write_report(
     """Write ``report.md`` and its figures into ``out_dir``; returns the Markdown path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    with_ci = any(r.ci for r in reports.values())
+    intervals = (
+        "Intervals are 95 % percentile-bootstrap intervals over images; per-class recall and "
+        "slice accuracies get 95 % Wilson score intervals, which stay honest for small n. "
+        if with_ci
+        else "No intervals were computed (bootstrap 0): treat every figure as a point estimate. "
+    )
     lines = [
         f"# {title}",
         "",
         "Perceived-expression accuracy: how often the model's top label matches the label "
-        "people gave the face. Intervals are 95 % percentile-bootstrap intervals over "
-        "images; per-class recall and slice accuracies get 95 % Wilson score intervals, "
-        "which stay honest for small n. These numbers describe how faces *look* to "
-        "annotators, not what anyone felt.",
+        f"people gave the face. Macro-F1 averages over the labels each set contains. {intervals}"
+        "These numbers describe how faces *look* to annotators, not what anyone felt.",
         "",
     ]
     header = "| set | mode | n | accuracy | macro-F1 | ECE (15 bins) | no face | failed |"
@@ -146,14 +175,30 @@ def write_report(
             f"{_fmt(r.macro_f1, r.ci.get('macro_f1'))} | {_fmt(r.ece, r.ci.get('ece'))} | "
             f"{len(r.no_face)} | {len(r.failed)} |"
         )
-    # figure names from each set's folder name; the whole path only where two names clash
-    short = {name: _slug(Path(name).name) for name in reports}
-    slugs = {
-        name: s if list(short.values()).count(s) == 1 else _slug(name) for name, s in short.items()
-    }
+    slugs = _figure_names(list(reports))
     for name, r in reports.items():
         slug = slugs[name]
-        lines += ["", f"## {name}", "", "| label | recall | n |", "|---|---|---|"]
+        lines += ["", f"## {name}", ""]
+        if r.labels_restricted:
+            lines += [
+                f"Scored over the {len(r.labels)} labels this set contains "
+                f"({', '.join(r.labels)}); "
+                "the model's probabilities were renormalised over them, which makes the task "
+                "easier than the model's full label set (`--all-labels` scores over all of "
+                "them, as `mien analyze` outputs).",
+                "",
+            ]
+        a = r.abstention
+        if a:
+            lines += [
+                f"mien's abstention (top probability over all the model's labels below "
+                f"{a['threshold']:g}, or `quality_ok` false) keeps {a['n_kept']} of "
+                f"{a['n_kept'] + a['n_abstained']} faces ({a['coverage']:.3f}): accuracy "
+                f"{_fmt(a['accuracy_kept'])} on those kept, {_fmt(a['accuracy_abstained'])} on "
+                "those abstained.",
+                "",
+            ]
+        lines += ["| label | recall | n |", "|---|---|---|"]
         support = np.asarray(r.confusion["matrix"]).sum(axis=1) + np.asarray(
             r.confusion["no_prediction"]
         )

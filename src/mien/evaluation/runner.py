@@ -11,7 +11,16 @@ Policy:
 * Only labels present in the set are scored (or the ``labels`` given, a superset of them): the
   model's probabilities are restricted to those labels and renormalised before the argmax, ECE
   and every other metric. A label the model does not have raises
-  :class:`~mien.errors.DatasetError`.
+  :class:`~mien.errors.DatasetError`. This is the usual cross-dataset protocol (a set without
+  contempt is not marked wrong for a contempt answer), but the fewer the labels, the easier the
+  task: the report's ``labels_restricted`` says when it happened, and ``labels=`` the model's
+  own labels (CLI ``--all-labels``) scores what :meth:`~mien.pipeline.Analyzer.analyze` outputs.
+* Macro-F1 averages the F1 of the labels that occur in the set's labels (a label only ever
+  predicted adds false positives to the others' precision, not a zero of its own).
+* Abstention is reported as mien applies it, independent of the restriction: a face abstains
+  when its top probability over *all* the model's labels is below the model's threshold, or its
+  ``quality_ok`` is false (where measured); ``abstention`` gives the share kept and the accuracy
+  on kept and abstained faces.
 * Intervals: percentile bootstrap over images (:mod:`mien.evaluation.bootstrap`); per-class
   recall gets a Wilson score interval (a binomial proportion over that label's images).
 * Slices: by any ``labels.csv`` column (``by``) and by the built-in quality bins of
@@ -61,11 +70,13 @@ class EvalReport:
     Attributes:
         n: images scored (failures and face-less images included, as wrong).
         accuracy: share correct in ``[0, 1]``.
-        macro_f1: unweighted mean F1 over ``labels``.
+        macro_f1: unweighted mean F1 over the labels that occur in the set.
         per_class_recall: recall per label.
         confusion: ``{"labels", "matrix", "no_prediction"}``, rows true, columns predicted.
         ece: expected calibration error, 15 equal-width bins, over the images with a prediction.
         labels: the labels scored (those present in the set, in the model's order).
+        labels_restricted: whether ``labels`` are fewer than the model's (probabilities
+            renormalised over them; see the module docstring).
         mode: ``"crop"`` or ``"detect"``.
         no_face: paths where ``detect`` found no face.
         failed: ``{"path", "error"}`` for images that could not be read.
@@ -73,8 +84,13 @@ class EvalReport:
             "per_class_recall": {label: …}}`` (95 %: percentile bootstrap, Wilson score for
             per-class recall, as ``method`` says; empty when ``n_boot`` was 0).
         slices: ``{column: {"slices": {value: {"n", "accuracy", "ci"}}, "worst_gap"}}``.
-        items: per-image arrays for figures (``y_true``, ``y_pred``, ``probs`` and the quality
-            values); not part of :meth:`to_dict`.
+        abstention: mien's own abstention rule on the images with a prediction:
+            ``{"threshold", "n_kept", "n_abstained", "coverage", "accuracy_kept",
+            "accuracy_abstained"}`` (accuracies ``None`` for an empty group); ``None`` when no
+            image got a prediction.
+        items: per-image arrays for figures (``y_true``, ``y_pred``, ``probs``, ``abstained``
+            (float 1/0, NaN without a prediction) and the quality values); not part of
+            :meth:`to_dict`.
     """
 
     n: int
@@ -89,6 +105,8 @@ class EvalReport:
     failed: list[dict[str, str]]
     ci: dict[str, Any] = field(default_factory=dict)
     slices: dict[str, Any] = field(default_factory=dict)
+    labels_restricted: bool = False
+    abstention: dict[str, Any] | None = None
     items: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -159,6 +177,7 @@ def evaluate(
     y_true = np.asarray([present.index(label) for label in dataset.labels], np.int64)
     y_pred = np.full(n, -1)
     probs = np.full((n, len(present)), np.nan, np.float32)
+    abstained = np.full(n, np.nan)  # mien's rule, over all the model's labels
     quality = {c: np.full(n, np.nan) for c in QUALITY_COLUMNS}
     want_quality = quality_slices and analyzer.quality
     no_face: list[str] = []
@@ -169,6 +188,7 @@ def evaluate(
         q = p[cols] / max(float(p[cols].sum()), 1e-12)
         probs[i] = q
         y_pred[i] = int(q.argmax())
+        abstained[i] = float(analyzer.expression.abstained(p[None])[0])
 
     def flush() -> None:
         if pending:
@@ -187,6 +207,8 @@ def evaluate(
                 else:
                     k = int(np.argmax(faces.area))
                     record(i, faces.expression[k])
+                    if faces.abstained is not None:  # the pipeline's own, quality included
+                        abstained[i] = float(faces.abstained[k])
                     for c in QUALITY_COLUMNS:
                         if c in faces.data:
                             quality[c][i] = float(faces.data[c][k])
@@ -205,6 +227,8 @@ def evaluate(
         if progress is not None:
             progress(1)
     flush()
+    ok = quality["quality_ok"]
+    abstained[(ok == 0) & ~np.isnan(abstained)] = 1.0  # crop mode: quality_ok where measured
     has = y_pred >= 0
     cm = confusion_matrix(y_true[has], y_pred[has], len(present))
     missing = np.bincount(y_true[~has], minlength=len(present))
@@ -254,8 +278,33 @@ def evaluate(
         failed=failed,
         ci=ci,
         slices=slices,
-        items={"y_true": y_true, "y_pred": y_pred, "probs": probs, **quality},
+        labels_restricted=len(present) < len(names),
+        abstention=_abstention(abstained, y_pred == y_true, analyzer.expression.spec),
+        items={
+            "y_true": y_true,
+            "y_pred": y_pred,
+            "probs": probs,
+            "abstained": abstained,
+            **quality,
+        },
     )
+
+
+def _abstention(abstained: np.ndarray, correct: np.ndarray, spec: Any) -> dict[str, Any] | None:
+    """Coverage and accuracy of kept and abstained faces (NaN in ``abstained``: no prediction)."""
+    has = ~np.isnan(abstained)
+    if not has.any():
+        return None
+    out = abstained[has] > 0.5
+    hits = correct[has]
+    return {
+        "threshold": float(spec.abstain_threshold),
+        "n_kept": int((~out).sum()),
+        "n_abstained": int(out.sum()),
+        "coverage": float((~out).mean()),
+        "accuracy_kept": float(hits[~out].mean()) if (~out).any() else None,
+        "accuracy_abstained": float(hits[out].mean()) if out.any() else None,
+    }
 
 
 def prediction_rows(report: EvalReport, dataset: LabeledDataset) -> list[dict[str, Any]]:
@@ -272,8 +321,10 @@ def prediction_rows(report: EvalReport, dataset: LabeledDataset) -> list[dict[st
         ``p_<label>`` for each scored label (probabilities renormalised over ``report.labels``,
         as scored; ``None`` without a prediction), the quality values that were measured
         (``face_size_px``, ``sharpness``, ``yaw``, ``pitch``, ``roll``, ``truncated`` and
-        ``quality_ok`` as booleans …; ``None`` where not measured) and the set's own columns
-        (e.g. ``subject``; one named like a column above is left out).
+        ``quality_ok`` as booleans …; ``None`` where not measured), ``abstained`` (mien's rule
+        over all the model's labels and ``quality_ok``; ``None`` without a prediction) and the
+        set's own columns (e.g. ``subject``; one named like a column above is kept as
+        ``set_<name>``).
 
     Raises:
         ValueError: ``report`` has no per-image items or does not match ``dataset``'s length.
@@ -311,7 +362,10 @@ def prediction_rows(report: EvalReport, dataset: LabeledDataset) -> list[dict[st
         for c in quality:
             v = float(items[c][i])
             row[c] = None if np.isnan(v) else bool(v) if c in flags else v
-        row.update({c: values[i] for c, values in dataset.columns.items() if c not in row})
+        a = float(items["abstained"][i]) if "abstained" in items else float("nan")
+        row["abstained"] = None if np.isnan(a) else bool(a)
+        for c, values in dataset.columns.items():
+            row[f"set_{c}" if c in row else c] = values[i]
         rows.append(row)
     return rows
 
