@@ -137,7 +137,12 @@ def test_annotated_video_and_sampling(enter_leave, tmp_path):
     info = probe_video(target)
     assert info.frame_count == 18 and (info.width, info.height) == SIZE
     frames = list(iter_frames(target))
-    np.testing.assert_allclose([f.timestamp_s for f in frames], np.arange(0, 36, 2) / 12, atol=2e-3)
+    # the source's own timestamps (its 1/1000 s time base), kept within 1/180000 s by the
+    # writer's 1/90000 s time base
+    np.testing.assert_allclose(
+        [f.timestamp_s for f in frames], [r["timestamp_s"] for r in rows], atol=6e-6
+    )
+    assert [r["timestamp_s"] for r in rows][1] == 0.167
 
 
 def test_truncated_video_keeps_rows_then_reports(tmp_path):
@@ -377,3 +382,61 @@ def test_a_stream_analysed_a_frame_per_call_keeps_its_pose_interval(enter_leave)
         for frame in frames:
             next(analyzer.run([frame], tracker=tracker))
         assert len(calls) == 12
+
+
+def _ts_clip(path, n, t0, size, x0=60, g=10):
+    """An MPEG-TS H.264 clip (keyframe every ``g`` frames, no B-frames) at 10 fps from ``t0``."""
+    from fractions import Fraction
+
+    import av
+
+    face = face_patch("grace_hopper.jpg", 130)
+    with av.open(str(path), "w", format="mpegts") as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = *size, "yuv420p"
+        s.time_base = s.codec_context.time_base = Fraction(1, 1000)
+        s.options = {"preset": "ultrafast", "g": str(g), "keyint_min": str(g), "bf": "0"}
+        for i in range(n):
+            frame = av.VideoFrame.from_ndarray(
+                compose(size, [(face, x0 + 4 * i, 80)]), format="bgr24"
+            )
+            frame.pts, frame.time_base = round((t0 + i / 10) * 1000), Fraction(1, 1000)
+            for packet in s.encode(frame):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+    return path
+
+
+def test_times_count_from_the_first_decoded_frame(tmp_path):
+    # a recording cut inside its first GOP: the stream starts at 10.1 s, but the first frame
+    # that decodes is the next keyframe's, at 11.0 s; --start/--fps count from that frame
+    full = _ts_clip(tmp_path / "full.ts", 40, 10.0, SIZE)
+    cut = tmp_path / "cut.ts"
+    cut.write_bytes(full.read_bytes()[188 * 10 :])  # whole TS packets
+    assert [f.timestamp_s for f in itertools.islice(iter_frames(cut), 2)] == pytest.approx(
+        [11.0, 11.1]
+    )
+    first = next(iter(iter_frames(cut, start_s=0.5)))
+    assert first.timestamp_s == pytest.approx(11.5)
+    kept = [f.timestamp_s for f in iter_frames(cut, fps=2.0, end_s=2.0)]
+    assert kept == pytest.approx([11.0, 11.5, 12.0, 12.5])
+
+
+def test_annotate_survives_a_change_of_frame_size(tmp_path):
+    from mien.io import probe_video
+
+    # two TS recordings joined byte for byte: 360x300, then 480x300 (a stream that changes
+    # resolution); the annotated copy keeps the first size and the run goes on
+    a = _ts_clip(tmp_path / "a.ts", 10, 0.0, SIZE)
+    b = _ts_clip(tmp_path / "b.ts", 10, 1.0, (480, 300))
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(a.read_bytes() + b.read_bytes())
+    target = tmp_path / "drawn.mp4"
+    result = runner.invoke(app, ["analyze", str(joined), "--annotate", str(target), "-f", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = rows_of(result.stdout)
+    assert len({r["frame_index"] for r in rows}) == 20 and {r["status"] for r in rows} == {"ok"}
+    assert "10 frame(s) of" in " ".join(result.stderr.split())
+    info = probe_video(target)
+    assert (info.width, info.height, info.frame_count) == (*SIZE, 20)

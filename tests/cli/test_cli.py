@@ -688,3 +688,9 @@ def test_analyze_names_an_empty_folder(tmp_path):
     result = runner.invoke(app, ["analyze", str(photo), str(empty), "-o", str(tmp_path / "o.csv")])
     assert result.exit_code == 0
     assert f"{empty}: no image or video files in this folder" in " ".join(result.output.split())
+
+
+def test_format_is_case_blind():
+    result = runner.invoke(app, ["analyze", str(SAMPLES / "grace_hopper.jpg"), "-f", "CSV", "-q"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].startswith("schema_version,")

@@ -89,7 +89,8 @@ def analyze(
         typer.Option(
             "--annotate",
             help="Folder for copies with boxes and labels drawn (videos become .mp4 there); "
-            "or an .mp4 file when the input is one video.",
+            "or an .mp4, .mkv or .mov file when the input is one video. An annotated video "
+            "holds the analysed frames only, at their source timestamps.",
         ),
     ] = None,
     blur_faces: Annotated[
@@ -345,10 +346,19 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
         run.error(path, e.problem, timestamp_s=e.last_timestamp_s)
     except MienError as e:
         run.error(path, describe(e))
+    except Exception as e:  # one file's failure must not end the run (rows so far are kept)
+        run.error(path, f"{type(e).__name__}: {e}")
     finally:
         frames.close()
         if writer is not None:
             writer.close()
+            if writer.resized:
+                err.print(
+                    f"{path}: the frame size changed; {writer.resized} frame(s) of "
+                    f"{writer.path} were scaled "
+                    "to the first frame's size (letterboxed)",
+                    style="yellow",
+                )
         bar.remove_task(task)
     run.n_faces += n_faces
     if n_frames == 0 and not any(r[0] == str(path) for r in run.summary):

@@ -157,6 +157,7 @@ def resolve_format(out: Path | None, fmt: str | None) -> str:
                 "or give --format"
             )
         fmt = suffix or "jsonl"
+    fmt = fmt.strip().lower()  # -f CSV
     if fmt not in FORMATS:
         fail(f"--format must be one of {list(FORMATS)}; got {fmt!r}")
     suffix = out.suffix.lower().lstrip(".") if out else ""

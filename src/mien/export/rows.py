@@ -132,8 +132,9 @@ def error_row(
     timestamp_s: float | None = None,
     model: str = "",
 ) -> dict[str, Any]:
-    """The row recording a file that could not be analysed (or a video that broke off after
-    ``frame_index`` / ``timestamp_s``) by the expression model ``model``."""
+    """The row recording a file that could not be analysed by the expression model ``model``:
+    for a video that broke off, ``timestamp_s`` is the last frame decoded before the break
+    (decoded, not necessarily analysed under ``--every``/``--fps``), rounded like every row's."""
     return {
         **_blank(names),
         "model": model,
@@ -141,5 +142,5 @@ def error_row(
         "status": "error",
         "error": error,
         "frame_index": frame_index,
-        "timestamp_s": timestamp_s,
+        "timestamp_s": None if timestamp_s is None else round(timestamp_s, 6),
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -242,14 +243,21 @@ def iter_frames(
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        if stream.start_time is not None and stream.time_base is not None:
-            origin = float(stream.start_time * stream.time_base)
+        # times count from the first decoded frame, not the stream's start_time: a recording
+        # cut mid-GOP starts at a frame that cannot be decoded (stream start 10.76 s, first
+        # frame 10.80 s), and --start/--end/--fps are promised from the first frame. The
+        # container's duration counts from the stream's start: the truncation check uses it.
+        stream_start = (
+            float(stream.start_time * stream.time_base)
+            if stream.start_time is not None and stream.time_base is not None
+            else None
+        )
         try:
             for frame in container.decode(stream):
                 index += 1
                 t = float(frame.time) if frame.time is not None else index / (info.fps or 30.0)
                 last_t = t
-                if origin is None:  # no start time in the stream: its first frame's
+                if origin is None:
                     origin = t
                 if index == 0:
                     next_t += origin
@@ -286,6 +294,7 @@ def iter_frames(
                 None,
             )
         if end_s is None and info.duration_s and last_t is not None:
+            origin = origin if stream_start is None else stream_start
             interval = 1.0 / info.fps if info.fps else 0.1
             short = info.duration_s - max(1.0, 3 * interval)
             # some containers (Matroska) count the duration from time 0, not from the first
@@ -303,11 +312,33 @@ def iter_frames(
         container.close()
 
 
+_WRITER_TIME_BASE = Fraction(1, 90000)
+
+
+def _letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` scaled to fit ``width`` x ``height`` without distortion, centred on black."""
+    import cv2
+
+    h, w = image.shape[:2]
+    scale = min(width / w, height / h)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    out = np.zeros((height, width, 3), np.uint8)
+    x, y = (width - new_w) // 2, (height - new_h) // 2
+    out[y : y + new_h, x : x + new_w] = cv2.resize(
+        image, (new_w, new_h), interpolation=cv2.INTER_AREA
+    )
+    return out
+
+
 class VideoWriter:
     """Write BGR frames to an H.264 MP4 with the given timestamps (PyAV, libx264).
 
-    Timestamps are kept in a 1/1000 s time base, so a variable-frame-rate source stays
-    variable-frame-rate. Frames must all have the size of the first one.
+    Timestamps are kept in a 1/90000 s time base (MPEG's), so a variable-frame-rate source
+    stays variable-frame-rate and each timestamp is off by at most 1/180000 s; a timestamp not
+    after the previous one is moved 1/90000 s after it. The video has the size of the first
+    frame, cut to even numbers (one column or row dropped, as H.264's 4:2:0 needs); a later
+    frame of another size (a stream that changes resolution) is scaled to fit and letterboxed,
+    and counted in :attr:`resized`.
 
     Args:
         path: the output file (``.mp4``/``.mkv``/``.mov``).
@@ -316,7 +347,6 @@ class VideoWriter:
 
     Raises:
         VideoError: the file cannot be created.
-        ValueError: a frame of another size, or a timestamp not after the previous one.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, fps: float = 30.0, crf: int = 23) -> None:
@@ -333,11 +363,10 @@ class VideoWriter:
         self._stream = None
         self._last_pts: int | None = None
         self.frames = 0
+        self.resized = 0
 
     def write(self, image: np.ndarray, timestamp_s: float) -> None:
         """Append ``image`` (``(H, W, 3)`` uint8 BGR) shown at ``timestamp_s`` seconds."""
-        from fractions import Fraction
-
         import av
 
         h, w = image.shape[:2]
@@ -347,14 +376,15 @@ class VideoWriter:
             )
             stream.width, stream.height = w - w % 2, h - h % 2
             stream.pix_fmt = "yuv420p"
-            stream.time_base = Fraction(1, 1000)
-            stream.codec_context.time_base = Fraction(1, 1000)
+            stream.time_base = _WRITER_TIME_BASE
+            stream.codec_context.time_base = _WRITER_TIME_BASE
             stream.options = {"crf": str(self.crf), "preset": "veryfast"}
             self._stream = stream
         stream = self._stream
         if (w - w % 2, h - h % 2) != (stream.width, stream.height):
-            raise ValueError(f"frame is {w}x{h}; this video is {stream.width}x{stream.height}")
-        pts = round(timestamp_s * 1000)
+            image = _letterbox(image, stream.width, stream.height)
+            self.resized += 1
+        pts = round(timestamp_s * _WRITER_TIME_BASE.denominator)
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1
         self._last_pts = pts
@@ -362,7 +392,7 @@ class VideoWriter:
             np.ascontiguousarray(image[: stream.height, : stream.width]), format="bgr24"
         )
         frame.pts = pts
-        frame.time_base = Fraction(1, 1000)
+        frame.time_base = _WRITER_TIME_BASE
         for packet in stream.encode(frame):
             self._container.mux(packet)
         self.frames += 1
