@@ -56,7 +56,9 @@ def write_model_card(
         )
         for s in sets
     }
-    calibration = calibration_table(analyzer.expression, shared / "data" / "fer", n_boot=n_boot)
+    calibration = calibration_table(
+        analyzer.expression, shared / "data" / "fer", n_boot=n_boot, limit=limit
+    )
     weights_dir = weights_dir or analyzer.expression.path.parent  # beside the weights used
     ablation_file = weights_dir / f"{spec.name}.ablation.json"
     ablation = json.loads(ablation_file.read_text()) if ablation_file.is_file() else None
