@@ -158,4 +158,6 @@ def test_report_names_distinct_figures_and_states_its_protocol(tmp_path, stub_an
     assert len(figures) == 6 and len(set(figures)) == 6  # 3 per set, none overwritten
     assert "No intervals were computed" in text and "percentile-bootstrap" not in text
     assert text.count("Scored over the 2 labels this set contains (happiness, neutral)") == 2
-    assert "keeps 2 of 2 faces (1.000): accuracy 1.000 on those kept" in text
+    assert "keeps 2 of 2 faces with a prediction (1.000)" in text
+    assert "is right on 1.000 of those kept and – of those abstained" in text
+    assert "quality_ok" not in text.split("## ")[2]  # quality was not measured

@@ -144,6 +144,7 @@ def test_restriction_and_abstention_are_reported(tmp_path, stub_analyzer):
     # the stub's top probability over all 8 labels is 0.7 >= 0.5: all 5 predictions kept
     assert report.abstention == {
         "threshold": 0.5,
+        "quality_checked": False,
         "n_kept": 5,
         "n_abstained": 0,
         "coverage": 1.0,
@@ -184,13 +185,19 @@ def test_prediction_rows_keep_the_sets_clashing_columns(tmp_path, stub_analyzer)
     "text",
     [
         "path;label;split\na.png;Happiness ;VAL\nb.png;neutral;train\n",
-        "Path\tLabel\tSplit\n a.png \tHAPPINESS\tval \nb.png\tneutral\ttrain\n",
+        "Path\tLabel\tSplit\tnote, free\n a.png \tHAPPINESS\tval \t\nb.png\tneutral\ttrain\t\n",
     ],
 )
 def test_spreadsheet_layouts_are_read(tmp_path, text):
     (tmp_path / "labels.csv").write_text(text)
     dataset = read_labels_csv(tmp_path, split="Val")
     assert (dataset.paths, dataset.labels) == (("a.png",), ("happiness",))
+
+
+def test_a_column_named_twice_is_refused(tmp_path):
+    (tmp_path / "labels.csv").write_text("path,Label,label\na.png,happiness,neutral\n")
+    with pytest.raises(DatasetError, match=r"more than one column reads as \['label'\]"):
+        read_labels_csv(tmp_path)
 
 
 def test_empty_and_binary_label_files(tmp_path):
@@ -201,3 +208,41 @@ def test_empty_and_binary_label_files(tmp_path):
     photo.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)))
     with pytest.raises(DatasetError, match=r"photo\.jpg: not a labels CSV"):
         read_labels_csv(photo)
+
+
+class ContemptStub(StubExpression):
+    """Top label contempt (0.55) over all 8, outside a happiness/neutral set; restricted to the
+    set, happiness (0.30 against 0.15) or, for grey 60, sadness 0.45 and neutral 0.40."""
+
+    def predict(self, crops):
+        out = np.zeros((len(crops), 8), np.float32)
+        for i, c in enumerate(crops):
+            if round(c.mean()) == 30:
+                out[i, [EXPRESSIONS.index(n) for n in ("contempt", "happiness", "neutral")]] = (
+                    0.55,
+                    0.30,
+                    0.15,
+                )
+            else:  # top over all 8 below 0.5: abstains
+                out[i, [EXPRESSIONS.index(n) for n in ("sadness", "neutral", "anger")]] = (
+                    0.45,
+                    0.40,
+                    0.15,
+                )
+        return out
+
+
+def test_abstention_scores_the_models_own_output(tmp_path, analyzer, monkeypatch):
+    monkeypatch.setattr(analyzer, "expression", ContemptStub())
+    (tmp_path / "a.png").write_bytes(encode(Image.new("L", (48, 48), 30)))
+    (tmp_path / "b.png").write_bytes(encode(Image.new("L", (48, 48), 60)))
+    (tmp_path / "labels.csv").write_text("path,label\na.png,happiness\nb.png,neutral\n")
+    report = evaluate(analyzer, read_labels_csv(tmp_path), quality_slices=False, n_boot=0)
+    # the restricted task gets both right (happiness 0.30 > neutral 0.15; neutral > nothing
+    # else in the set) ...
+    assert report.accuracy == 1.0
+    # ... but a.png is kept with mien's output "contempt" (wrong), and b.png abstains (0.45)
+    # though its restricted top (neutral, 1.0 of the set's mass) is confident and right
+    assert report.abstention["n_kept"] == 1 and report.abstention["n_abstained"] == 1
+    assert report.abstention["accuracy_kept"] == 0.0
+    assert report.abstention["accuracy_abstained"] == 0.0  # its top over all is sadness

@@ -136,3 +136,26 @@ def test_bad_sampling_options_are_refused(tmp_path, options, match):
     )
     with pytest.raises(ValueError, match=match):
         next(iter_frames(clip, **options))
+
+
+@pytest.mark.parametrize(
+    ("suffix", "tick"), [(".mp4", 1 / 90000), (".mov", 1 / 90000), (".mkv", 1e-3)]
+)
+def test_writer_keeps_timestamps_to_its_tick_and_letterboxes(tmp_path, suffix, tick):
+    from mien.io import VideoWriter
+
+    times = [0.0, 1 / 30, 2 / 30, 2 / 30, 0.1]  # a repeat is moved one tick later
+    path = tmp_path / f"out{suffix}"
+    with VideoWriter(path, fps=30) as writer:
+        for i, t in enumerate(times):
+            size = (241, 321) if i < 3 else (120, 320)  # odd sizes, then a change of size
+            writer.write(np.full((*size, 3), 40 * i, np.uint8), t)
+    assert writer.resized == 2
+    info = probe_video(path)
+    assert (info.width, info.height) == (320, 240)
+    got = [f.timestamp_s for f in iter_frames(path)]
+    want = [0.0, 1 / 30, 2 / 30, 2 / 30 + tick, 0.1]
+    np.testing.assert_allclose(got, want, atol=tick / 2 + 1e-9)
+    last = next(f for i, f in enumerate(iter_frames(path)) if i == 4).image
+    # 320x120 scaled to fit 320x240 unchanged in size, centred: black bands above and below
+    assert last[:50].max() < 20 and abs(int(last[120, 160].mean()) - 160) < 10

@@ -351,7 +351,10 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
     finally:
         frames.close()
         if writer is not None:
-            writer.close()
+            try:
+                writer.close()
+            except Exception as e:  # e.g. a full disk while flushing: this file's error only
+                run.error(path, f"annotated video {writer.path}: {type(e).__name__}: {e}")
             if writer.resized:
                 err.print(
                     f"{path}: the frame size changed; {writer.resized} frame(s) of "

@@ -193,6 +193,12 @@ def watch(
         stream.close()
         if writer is not None:
             writer.close()
+            if writer.resized:
+                err.print(
+                    f"the stream's frame size changed; {writer.resized} frame(s) of "
+                    f"{writer.path} were scaled to the first frame's size (letterboxed)",
+                    style="yellow",
+                )
         if show:
             cv2.destroyAllWindows()
         for sig, handler in previous.items():

@@ -15,6 +15,11 @@ log = logging.getLogger(__name__)
 _KNOWN = ("path", "label", "split")
 
 
+def _header_names(line: str, delimiter: str) -> set[str]:
+    """The lower-cased, stripped names of a header line split at ``delimiter``."""
+    return {c.strip().lower() for c in next(csv.reader([line], delimiter=delimiter), [])}
+
+
 @dataclass(frozen=True)
 class LabeledDataset:
     """Image paths with one expression label each.
@@ -90,12 +95,20 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
     if not text.strip():
         raise DatasetError(f"{csv_path}: is empty (expected a header line path,label,split)")
     header = text.splitlines()[0]
-    delimiter = next((d for d in (",", ";", "\t") if d in header), ",")
+    delimiter = next(  # the one whose header has path and label; else a comma
+        (d for d in (",", ";", "\t") if {"path", "label"} <= _header_names(header, d)), ","
+    )
     with io.StringIO(text, newline="") as f:
         reader = csv.DictReader(f, delimiter=delimiter)
         fields = list(reader.fieldnames or [])
         # the three columns mien reads match in any case; other columns keep their names
         fields = [c.strip().lower() if c.strip().lower() in _KNOWN else c for c in fields]
+        twice = sorted({c for c in fields if c in _KNOWN and fields.count(c) > 1})
+        if twice:
+            raise DatasetError(
+                f"{csv_path}: more than one column reads as {twice} (headers match in any "
+                "case); keep one"
+            )
         reader.fieldnames = fields
         missing = [c for c in ("path", "label") if c not in fields]
         if missing:

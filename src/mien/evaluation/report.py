@@ -106,15 +106,17 @@ def coverage_figure(report: EvalReport):
     ax = fig.subplots()
     ax.plot(kept / len(order), np.cumsum(correct) / kept, label="threshold on the top probability")
     a = report.abstention
-    if a and a["accuracy_kept"] is not None:  # mien's own rule, over all labels and quality
+    if a and a["accuracy_kept"] is not None:  # mien's own rule and output, over all labels
+        quality = ", or quality" if a["quality_checked"] else ""
         ax.plot(
             a["n_kept"] / len(order),
             a["accuracy_kept"],
             "o",
             color="C3",
-            label=f"mien's abstention (top probability < {a['threshold']:g}, or quality)",
+            label=f"mien's abstention (top probability < {a['threshold']:g}{quality}; "
+            "its output over all labels)",
         )
-    ax.set_xlabel("coverage (share of faces kept)")
+    ax.set_xlabel("coverage (share of the images kept)")
     ax.set_ylabel("accuracy on the faces kept")
     ax.set_title("accuracy vs coverage when abstaining on low confidence", fontsize=10)
     ax.legend(fontsize=7)
@@ -190,12 +192,14 @@ def write_report(
             ]
         a = r.abstention
         if a:
+            quality = ", or `quality_ok` false" if a["quality_checked"] else ""
             lines += [
                 f"mien's abstention (top probability over all the model's labels below "
-                f"{a['threshold']:g}, or `quality_ok` false) keeps {a['n_kept']} of "
-                f"{a['n_kept'] + a['n_abstained']} faces ({a['coverage']:.3f}): accuracy "
-                f"{_fmt(a['accuracy_kept'])} on those kept, {_fmt(a['accuracy_abstained'])} on "
-                "those abstained.",
+                f"{a['threshold']:g}{quality}) keeps {a['n_kept']} of "
+                f"{a['n_kept'] + a['n_abstained']} faces with a prediction "
+                f"({a['coverage']:.3f}). Its output (the top label over all the model's labels, "
+                f"as `mien analyze` gives it) is right on {_fmt(a['accuracy_kept'])} of those "
+                f"kept and {_fmt(a['accuracy_abstained'])} of those abstained.",
                 "",
             ]
         lines += ["| label | recall | n |", "|---|---|---|"]

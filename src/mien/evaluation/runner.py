@@ -20,7 +20,7 @@ Policy:
 * Abstention is reported as mien applies it, independent of the restriction: a face abstains
   when its top probability over *all* the model's labels is below the model's threshold, or its
   ``quality_ok`` is false (where measured); ``abstention`` gives the share kept and the accuracy
-  on kept and abstained faces.
+  on kept and abstained faces of the model's own top label over all its labels.
 * Intervals: percentile bootstrap over images (:mod:`mien.evaluation.bootstrap`); per-class
   recall gets a Wilson score interval (a binomial proportion over that label's images).
 * Slices: by any ``labels.csv`` column (``by``) and by the built-in quality bins of
@@ -85,9 +85,11 @@ class EvalReport:
             per-class recall, as ``method`` says; empty when ``n_boot`` was 0).
         slices: ``{column: {"slices": {value: {"n", "accuracy", "ci"}}, "worst_gap"}}``.
         abstention: mien's own abstention rule on the images with a prediction:
-            ``{"threshold", "n_kept", "n_abstained", "coverage", "accuracy_kept",
-            "accuracy_abstained"}`` (accuracies ``None`` for an empty group); ``None`` when no
-            image got a prediction.
+            ``{"threshold", "quality_checked", "n_kept", "n_abstained", "coverage" (share of
+            those images kept), "accuracy_kept", "accuracy_abstained"}``; the accuracies are
+            those of the model's top label over *all* its labels (what ``analyze`` outputs),
+            not of the restricted task (``None`` for an empty group); ``None`` when no image
+            got a prediction.
         items: per-image arrays for figures (``y_true``, ``y_pred``, ``probs``, ``abstained``
             (float 1/0, NaN without a prediction) and the quality values); not part of
             :meth:`to_dict`.
@@ -178,6 +180,7 @@ def evaluate(
     y_pred = np.full(n, -1)
     probs = np.full((n, len(present)), np.nan, np.float32)
     abstained = np.full(n, np.nan)  # mien's rule, over all the model's labels
+    top_all = np.full(n, -1)  # the model's own top label (what analyze outputs), by index
     quality = {c: np.full(n, np.nan) for c in QUALITY_COLUMNS}
     want_quality = quality_slices and analyzer.quality
     no_face: list[str] = []
@@ -189,6 +192,7 @@ def evaluate(
         probs[i] = q
         y_pred[i] = int(q.argmax())
         abstained[i] = float(analyzer.expression.abstained(p[None])[0])
+        top_all[i] = int(np.argmax(p))
 
     def flush() -> None:
         if pending:
@@ -279,7 +283,12 @@ def evaluate(
         ci=ci,
         slices=slices,
         labels_restricted=len(present) < len(names),
-        abstention=_abstention(abstained, y_pred == y_true, analyzer.expression.spec),
+        abstention=_abstention(
+            abstained,
+            np.asarray([names[k] if k >= 0 else "" for k in top_all]) == np.asarray(dataset.labels),
+            analyzer.expression.spec,
+            quality_checked=not np.isnan(ok).all(),
+        ),
         items={
             "y_true": y_true,
             "y_pred": y_pred,
@@ -290,8 +299,11 @@ def evaluate(
     )
 
 
-def _abstention(abstained: np.ndarray, correct: np.ndarray, spec: Any) -> dict[str, Any] | None:
-    """Coverage and accuracy of kept and abstained faces (NaN in ``abstained``: no prediction)."""
+def _abstention(
+    abstained: np.ndarray, correct: np.ndarray, spec: Any, *, quality_checked: bool
+) -> dict[str, Any] | None:
+    """Coverage and accuracy of kept and abstained faces (NaN in ``abstained``: no prediction);
+    ``correct``: the model's top label over all its labels equals the set's label."""
     has = ~np.isnan(abstained)
     if not has.any():
         return None
@@ -299,6 +311,7 @@ def _abstention(abstained: np.ndarray, correct: np.ndarray, spec: Any) -> dict[s
     hits = correct[has]
     return {
         "threshold": float(spec.abstain_threshold),
+        "quality_checked": quality_checked,
         "n_kept": int((~out).sum()),
         "n_abstained": int(out.sum()),
         "coverage": float((~out).mean()),

@@ -333,9 +333,10 @@ def _letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
 class VideoWriter:
     """Write BGR frames to an H.264 MP4 with the given timestamps (PyAV, libx264).
 
-    Timestamps are kept in a 1/90000 s time base (MPEG's), so a variable-frame-rate source
-    stays variable-frame-rate and each timestamp is off by at most 1/180000 s; a timestamp not
-    after the previous one is moved 1/90000 s after it. The video has the size of the first
+    Timestamps are kept in a 1/90000 s time base (MPEG's; Matroska's own is 1/1000 s, so
+    ``.mkv``/``.webm`` files get that), so a variable-frame-rate source stays
+    variable-frame-rate and each timestamp is off by at most half a tick; a timestamp not after
+    the previous one is moved one tick after it. The video has the size of the first
     frame, cut to even numbers (one column or row dropped, as H.264's 4:2:0 needs); a later
     frame of another size (a stream that changes resolution) is scaled to fit and letterboxed,
     and counted in :attr:`resized`.
@@ -361,6 +362,8 @@ class VideoWriter:
         except (av.error.FFmpegError, OSError) as err:
             raise VideoError(self.path, f"cannot create video ({err})") from err
         self._stream = None
+        matroska = Path(path).suffix.lower() in (".mkv", ".webm")
+        self._time_base = Fraction(1, 1000) if matroska else _WRITER_TIME_BASE
         self._last_pts: int | None = None
         self.frames = 0
         self.resized = 0
@@ -376,15 +379,15 @@ class VideoWriter:
             )
             stream.width, stream.height = w - w % 2, h - h % 2
             stream.pix_fmt = "yuv420p"
-            stream.time_base = _WRITER_TIME_BASE
-            stream.codec_context.time_base = _WRITER_TIME_BASE
+            stream.time_base = self._time_base
+            stream.codec_context.time_base = self._time_base
             stream.options = {"crf": str(self.crf), "preset": "veryfast"}
             self._stream = stream
         stream = self._stream
         if (w - w % 2, h - h % 2) != (stream.width, stream.height):
             image = _letterbox(image, stream.width, stream.height)
             self.resized += 1
-        pts = round(timestamp_s * _WRITER_TIME_BASE.denominator)
+        pts = round(timestamp_s * self._time_base.denominator)
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1
         self._last_pts = pts
@@ -392,7 +395,7 @@ class VideoWriter:
             np.ascontiguousarray(image[: stream.height, : stream.width]), format="bgr24"
         )
         frame.pts = pts
-        frame.time_base = _WRITER_TIME_BASE
+        frame.time_base = self._time_base
         for packet in stream.encode(frame):
             self._container.mux(packet)
         self.frames += 1
