@@ -19,7 +19,9 @@
 #        PARENT=NAME PARENT_ARGS="key=value ..." bash scripts/performer_folds.sh ARM ...
 #            another parent (runs/folds/NAME, trained with those overrides) for the folds to
 #            start from, e.g. a wider network; the ARM's overrides must then repeat its
-#            architecture keys, since the fine-tune builds its network from its own config
+#            architecture keys, since the fine-tune builds its network from its own config.
+#            Each parent and arm folder records what it was made from (made_from.txt); a rerun
+#            with other settings under the same name is refused, not mixed with the old runs.
 # About 21 min for the parent and 15-17 min per pair of folds with their exports, on 2 cores
 # (measured 2026-11-30); a rerun keeps finished runs and exports. Score: python benchmarks/performer_folds.py runs/folds/f?/export/fold?.onnx
 set -euo pipefail
@@ -59,6 +61,16 @@ fold() {  # K key=value...: pack its cache, fine-tune the parent without its per
     threads=1 "taiwanese_val_subjects=$(folds $k)" "$@"
   export_run $D/f$k ${TAG}fold$k
 }
+stamp() {  # FOLDER TEXT: record what FOLDER was made from; refuse to reuse it for another
+  local f=$1/made_from.txt
+  mkdir -p "$1"
+  if [ -f "$f" ] && [ "$(cat "$f")" != "$2" ]; then
+    echo "$1 was made from '$(cat "$f")', not '$2': give another name, or delete it"; exit 2
+  fi
+  [ -f "$f" ] || echo "$2" > "$f"
+}
+stamp $R/$PARENT "parent ${PARENT_ARGS:-}"
+[ -z "$ARM" ] || stamp $D "arm $ARM from $PARENT: $*"
 train configs/fer_resnet.yaml $R/$PARENT taiwanese_dir=null epochs=12 threads=2 ${parent_args[@]+"${parent_args[@]}"}
 export_run $R/$PARENT $PARENT
 failed=0
