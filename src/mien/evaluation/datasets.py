@@ -58,9 +58,10 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
         split: keep only rows whose ``split`` column equals this, ignoring case and spaces
             around it (``None`` keeps all rows).
 
-    Comma-separated, or semicolon- or tab-separated when the header line has no comma (as
-    spreadsheets write in some locales). The ``path``, ``label`` and ``split`` headers match
-    in any case; labels are lower-cased and, like paths, stripped of spaces around them.
+    Comma-, semicolon- or tab-separated (as spreadsheets write in some locales): the first of
+    these whose split of the header line holds ``path`` and ``label``, else a comma. The
+    ``path``, ``label`` and ``split`` headers match in any case; labels are lower-cased and,
+    like paths, stripped of spaces around them.
 
     Raises:
         DatasetError: no ``labels.csv`` (or it is a folder), not UTF-8 text, missing

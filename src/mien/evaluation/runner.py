@@ -15,8 +15,9 @@ Policy:
   contempt is not marked wrong for a contempt answer), but the fewer the labels, the easier the
   task: the report's ``labels_restricted`` says when it happened, and ``labels=`` the model's
   own labels (CLI ``--all-labels``) scores what :meth:`~mien.pipeline.Analyzer.analyze` outputs.
-* Macro-F1 averages the F1 of the labels that occur in the set's labels (a label only ever
-  predicted adds false positives to the others' precision, not a zero of its own).
+* Macro-F1 averages the F1 of the labels that occur in the set's labels (with ``labels`` wider
+  than the set, a label only ever predicted costs the true labels' recall but adds no zero F1
+  of its own).
 * Abstention is reported as mien applies it, independent of the restriction: a face abstains
   when its top probability over *all* the model's labels is below the model's threshold, or its
   ``quality_ok`` is false (where measured); ``abstention`` gives the share kept and the accuracy
