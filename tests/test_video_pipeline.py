@@ -440,3 +440,17 @@ def test_annotate_survives_a_change_of_frame_size(tmp_path):
     assert "10 frame(s) of" in " ".join(result.stderr.split())
     info = probe_video(target)
     assert (info.width, info.height, info.frame_count) == (*SIZE, 20)
+
+
+def test_frames_timed_before_the_first_are_kept(tmp_path):
+    # two recordings joined byte for byte, the later-timed one first: the clock goes back at
+    # the seam; every frame is still yielded (none is "before --start"), and --fps restarts
+    # its slots there
+    late = _ts_clip(tmp_path / "late.ts", 10, 2.0, SIZE)
+    early = _ts_clip(tmp_path / "early.ts", 10, 0.0, SIZE)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(late.read_bytes() + early.read_bytes())
+    times = [f.timestamp_s for f in iter_frames(joined)]
+    assert times == pytest.approx([2.0 + i / 10 for i in range(10)] + [i / 10 for i in range(10)])
+    sampled = [f.timestamp_s for f in iter_frames(joined, fps=2.0)]
+    assert sampled == pytest.approx([2.0, 2.5, 0.0, 0.5])

@@ -144,7 +144,9 @@ def test_bad_sampling_options_are_refused(tmp_path, options, match):
 def test_writer_keeps_timestamps_to_its_tick_and_letterboxes(tmp_path, suffix, tick):
     from mien.io import VideoWriter
 
-    times = [0.0, 1 / 30, 2 / 30, 2 / 30, 0.1]  # a repeat is moved one tick later
+    # a start off the whole millisecond (an MP4 edit list in ms would shift every frame);
+    # a repeat is moved one tick later
+    times = [0.3003 + t for t in (0.0, 1 / 30, 2 / 30, 2 / 30, 0.1)]
     path = tmp_path / f"out{suffix}"
     with VideoWriter(path, fps=30) as writer:
         for i, t in enumerate(times):
@@ -154,8 +156,21 @@ def test_writer_keeps_timestamps_to_its_tick_and_letterboxes(tmp_path, suffix, t
     info = probe_video(path)
     assert (info.width, info.height) == (320, 240)
     got = [f.timestamp_s for f in iter_frames(path)]
-    want = [0.0, 1 / 30, 2 / 30, 2 / 30 + tick, 0.1]
+    want = [0.3003 + t for t in (0.0, 1 / 30, 2 / 30, 2 / 30 + tick, 0.1)]
     np.testing.assert_allclose(got, want, atol=tick / 2 + 1e-9)
     last = next(f for i, f in enumerate(iter_frames(path)) if i == 4).image
     # 320x120 scaled to fit 320x240 unchanged in size, centred: black bands above and below
     assert last[:50].max() < 20 and abs(int(last[120, 160].mean()) - 160) < 10
+
+
+def test_writer_goes_on_after_the_clock_goes_back(tmp_path):
+    from mien.io import VideoWriter
+
+    path = tmp_path / "out.mp4"
+    times = [1.0, 1.1, 1.2, 0.0, 0.1]  # two recordings joined: the second starts at 0
+    with VideoWriter(path, fps=10) as writer:
+        for i, t in enumerate(times):
+            writer.write(np.full((48, 64, 3), 40 * i, np.uint8), t)
+    assert writer.time_resets == 1
+    got = [f.timestamp_s for f in iter_frames(path)]
+    np.testing.assert_allclose(got, [1.0, 1.1, 1.2, 1.3, 1.4], atol=1e-5)

@@ -355,6 +355,12 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
                 writer.close()
             except Exception as e:  # e.g. a full disk while flushing: this file's error only
                 run.error(path, f"annotated video {writer.path}: {type(e).__name__}: {e}")
+            if writer.time_resets:
+                err.print(
+                    f"{path}: the clock went back {writer.time_resets} time(s); {writer.path} "
+                    "goes on one frame step later there (the rows keep the source's times)",
+                    style="yellow",
+                )
             if writer.resized:
                 err.print(
                     f"{path}: the frame size changed; {writer.resized} frame(s) of "

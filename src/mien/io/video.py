@@ -239,7 +239,7 @@ def iter_frames(
     info = probe_video(path)
     container = _open(path)
     source = str(path)
-    index, last_t, origin, next_t = -1, None, None, start_s
+    index, last_t, max_t, origin, next_t = -1, None, None, None, start_s
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -256,18 +256,24 @@ def iter_frames(
             for frame in container.decode(stream):
                 index += 1
                 t = float(frame.time) if frame.time is not None else index / (info.fps or 30.0)
+                went_back = last_t is not None and t < last_t - 1e-6
                 last_t = t
+                max_t = t if max_t is None else max(max_t, t)
                 if origin is None:
                     origin = t
                 if index == 0:
                     next_t += origin
-                if t - origin < start_s - 1e-9:
+                # without --start every frame is kept, even one timed before the first (two
+                # recordings joined, a stream whose clock restarts)
+                if start_s > 0 and t - origin < start_s - 1e-9:
                     continue
                 if end_s is not None and t - origin >= end_s - 1e-9:
                     return
                 if index % every:
                     continue
                 if fps is not None:
+                    if went_back:  # the clock went back: the slots restart here
+                        next_t = t
                     if t < next_t - 1e-6:
                         continue
                     while next_t <= t + 1e-6:
@@ -293,7 +299,8 @@ def iter_frames(
                 "truncated or corrupt file",
                 None,
             )
-        if end_s is None and info.duration_s and last_t is not None:
+        if end_s is None and info.duration_s and max_t is not None:
+            last_t = max_t  # the latest time reached, should the clock have gone back
             origin = origin if stream_start is None else stream_start
             interval = 1.0 / info.fps if info.fps else 0.1
             short = info.duration_s - max(1.0, 3 * interval)
@@ -336,10 +343,12 @@ class VideoWriter:
     Timestamps are kept in a 1/90000 s time base (MPEG's; Matroska's own is 1/1000 s, so
     ``.mkv``/``.webm`` files get that), so a variable-frame-rate source stays
     variable-frame-rate and each timestamp is off by at most half a tick; a timestamp not after
-    the previous one is moved one tick after it. The video has the size of the first
-    frame, cut to even numbers (one column or row dropped, as H.264's 4:2:0 needs); a later
-    frame of another size (a stream that changes resolution) is scaled to fit and letterboxed,
-    and counted in :attr:`resized`.
+    the previous one is moved one tick after it, and a clock that goes back by more than a
+    frame step (recordings joined, a restarted stream) is continued one frame step after the
+    previous frame, counted in :attr:`time_resets`, so the video still plays every frame. The
+    video has the size of the first frame, cut to even numbers (one column or row dropped, as
+    H.264's 4:2:0 needs); a later frame of another size (a stream that changes resolution) is
+    scaled to fit and letterboxed, and counted in :attr:`resized`.
 
     Args:
         path: the output file (``.mp4``/``.mkv``/``.mov``).
@@ -358,7 +367,11 @@ class VideoWriter:
         self.crf = crf
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._container = av.open(self.path, mode="w")
+            # MP4/MOV: the movie's own timescale (1/1000 s by default) would round the edit
+            # list's start, shifting every frame of a video that does not start on a whole ms
+            mp4 = Path(path).suffix.lower() in (".mp4", ".mov", ".m4v")
+            options = {"movie_timescale": str(_WRITER_TIME_BASE.denominator)} if mp4 else {}
+            self._container = av.open(self.path, mode="w", options=options)
         except (av.error.FFmpegError, OSError) as err:
             raise VideoError(self.path, f"cannot create video ({err})") from err
         self._stream = None
@@ -367,6 +380,8 @@ class VideoWriter:
         self._last_pts: int | None = None
         self.frames = 0
         self.resized = 0
+        self.time_resets = 0
+        self._offset = 0  # ticks added since the clock went back
 
     def write(self, image: np.ndarray, timestamp_s: float) -> None:
         """Append ``image`` (``(H, W, 3)`` uint8 BGR) shown at ``timestamp_s`` seconds."""
@@ -387,9 +402,16 @@ class VideoWriter:
         if (w - w % 2, h - h % 2) != (stream.width, stream.height):
             image = _letterbox(image, stream.width, stream.height)
             self.resized += 1
-        pts = round(timestamp_s * self._time_base.denominator)
-        if self._last_pts is not None and pts <= self._last_pts:
-            pts = self._last_pts + 1
+        pts = round(timestamp_s * self._time_base.denominator) + self._offset
+        last = self._last_pts
+        if last is not None and pts <= last:
+            step = max(1, round(self._time_base.denominator / self.fps))
+            if last - pts > step:  # the clock went back: go on one frame step later
+                self._offset += last + step - pts
+                pts = last + step
+                self.time_resets += 1
+            else:
+                pts = last + 1
         self._last_pts = pts
         frame = av.VideoFrame.from_ndarray(
             np.ascontiguousarray(image[: stream.height, : stream.width]), format="bgr24"
