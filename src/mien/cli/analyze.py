@@ -355,19 +355,8 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
                 writer.close()
             except Exception as e:  # e.g. a full disk while flushing: this file's error only
                 run.error(path, f"annotated video {writer.path}: {type(e).__name__}: {e}")
-            if writer.time_resets:
-                err.print(
-                    f"{path}: the clock went back {writer.time_resets} time(s); {writer.path} "
-                    "goes on one frame step later there (the rows keep the source's times)",
-                    style="yellow",
-                )
-            if writer.resized:
-                err.print(
-                    f"{path}: the frame size changed; {writer.resized} frame(s) of "
-                    f"{writer.path} were scaled "
-                    "to the first frame's size (letterboxed)",
-                    style="yellow",
-                )
+            for note in writer.adjustments():
+                err.print(f"{path}: {note}", style="yellow")
         bar.remove_task(task)
     run.n_faces += n_faces
     if n_frames == 0 and not any(r[0] == str(path) for r in run.summary):

@@ -193,12 +193,8 @@ def watch(
         stream.close()
         if writer is not None:
             writer.close()
-            if writer.resized:
-                err.print(
-                    f"the stream's frame size changed; {writer.resized} frame(s) of "
-                    f"{writer.path} were scaled to the first frame's size (letterboxed)",
-                    style="yellow",
-                )
+            for note in writer.adjustments():
+                err.print(f"{source}: {note}", style="yellow")
         if show:
             cv2.destroyAllWindows()
         for sig, handler in previous.items():

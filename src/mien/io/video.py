@@ -422,6 +422,22 @@ class VideoWriter:
             self._container.mux(packet)
         self.frames += 1
 
+    def adjustments(self) -> list[str]:
+        """What the writer changed to keep the video playable (empty when nothing): the
+        frames it letterboxed, the times the clock went back."""
+        notes = []
+        if self.time_resets:
+            notes.append(
+                f"the clock went back {self.time_resets} time(s); {self.path} goes on one frame "
+                "step later there (the rows keep the source's times)"
+            )
+        if self.resized:
+            notes.append(
+                f"the frame size changed; {self.resized} frame(s) of {self.path} were scaled to "
+                "the first frame's size (letterboxed)"
+            )
+        return notes
+
     def close(self) -> None:
         """Flush the encoder and finish the file (idempotent)."""
         if self._container is None:
