@@ -110,6 +110,7 @@ def test_label_the_model_lacks_is_an_error(tmp_path, stub_analyzer):
         (b"path,label,split\n\xe9.jpg,happiness,test\n", None, r"not UTF-8 text \(byte 17"),
         ("path,label\nx.png,neutral\n".encode("utf-16"), None, "not UTF-8 text"),
         ("dir", None, "is a folder"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01", None, "not a labels CSV \\(binary data\\)"),
     ],
 )
 def test_malformed_sets(tmp_path, content, split, match):
@@ -179,6 +180,29 @@ def test_prediction_rows_keep_the_sets_clashing_columns(tmp_path, stub_analyzer)
     )
     assert rows[1]["set_p_happiness"] == "0.1"
     assert rows[0]["subject"] == "s1" and rows[0]["abstained"] is False
+
+
+def test_prediction_rows_rename_until_no_clash_in_any_case(tmp_path, stub_analyzer):
+    from mien.evaluation.runner import prediction_rows
+
+    (tmp_path / "a.png").write_bytes(encode(Image.new("L", (48, 48), 30)))
+    (tmp_path / "b.png").write_bytes(encode(Image.new("L", (48, 48), 60)))
+    (tmp_path / "labels.csv").write_text(
+        "path,label,predicted,set_predicted,Predicted,p_contempt,Subject\n"
+        "a.png,happiness,g1,g2,g3,0.5,s1\nb.png,neutral,,,,,\n"
+    )
+    dataset = read_labels_csv(tmp_path)
+    # a 7-label run: the model's p_contempt is not filled, the set's is still renamed
+    report = evaluate(stub_analyzer, dataset, quality_slices=False, n_boot=0)
+    row = prediction_rows(report, dataset)[0]
+    assert row["predicted"] == "happiness"
+    assert row["set_set_predicted"] == "g1"  # set_predicted is the set's own
+    assert row["set_predicted"] == "g2"
+    assert row["set_set_set_Predicted"] == "g3"
+    assert row["set_p_contempt"] == "0.5" and "p_contempt" not in row
+    assert row["Subject"] == "s1"
+    names = [k.lower() for k in row]
+    assert len(names) == len(set(names))  # no two columns differ only in case
 
 
 @pytest.mark.parametrize(

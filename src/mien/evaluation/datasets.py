@@ -48,6 +48,18 @@ class LabeledDataset:
         return str(self.source if self.source is not None else self.root)
 
 
+def _looks_binary(path: Path) -> bool:
+    """Whether a file that failed to decode is binary data (a NUL byte in its first 4 KiB, as
+    images, videos and archives have) rather than text in another encoding (UTF-16 text,
+    which has NUL bytes too, starts with its byte-order mark)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff"))
+
+
 def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDataset:
     """Read ``root/labels.csv``, or a labels CSV named directly.
 
@@ -83,7 +95,7 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
         # -sig: Excel's byte-order mark; anything that is not UTF-8 is refused, not guessed.
         text = csv_path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
-        if csv_path.suffix.lower() not in (".csv", ".tsv", ".txt"):
+        if csv_path.suffix.lower() not in (".csv", ".tsv", ".txt") or _looks_binary(csv_path):
             raise DatasetError(
                 f"{csv_path}: not a labels CSV (binary data); give a CSV with path,label "
                 "columns, or a folder holding labels.csv"

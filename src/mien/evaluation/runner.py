@@ -54,6 +54,7 @@ from mien.evaluation.metrics import (
 from mien.io import read_image
 from mien.pipeline import Analyzer
 from mien.quality.measures import QUALITY_COLUMNS
+from mien.types import EXPRESSIONS
 
 QUALITY_BINS: dict[str, tuple[float, ...]] = {
     "face_size_px": (0, 32, 64, 128, float("inf")),
@@ -337,8 +338,9 @@ def prediction_rows(report: EvalReport, dataset: LabeledDataset) -> list[dict[st
         (``face_size_px``, ``sharpness``, ``yaw``, ``pitch``, ``roll``, ``truncated`` and
         ``quality_ok`` as booleans …; ``None`` where not measured), ``abstained`` (mien's rule
         over all the model's labels and ``quality_ok``; ``None`` without a prediction) and the
-        set's own columns (e.g. ``subject``; one named like a column above is kept as
-        ``set_<name>``).
+        set's own columns (e.g. ``subject``; one whose name, in any case, is taken by a column
+        above, by ``p_<label>`` of any expression label, or by another renamed column is kept
+        as ``set_<name>``, ``set_set_<name>``, …).
 
     Raises:
         ValueError: ``report`` has no per-image items or does not match ``dataset``'s length.
@@ -351,6 +353,7 @@ def prediction_rows(report: EvalReport, dataset: LabeledDataset) -> list[dict[st
     # only what was measured (none with quality off); flags as booleans, as in the rows
     quality = [c for c in QUALITY_COLUMNS if c in items and not np.isnan(items[c]).all()]
     flags = {"truncated", "quality_ok"}
+    names = _set_column_names(list(dataset.columns), report.labels)
     rows = []
     for i, (path, label) in enumerate(zip(dataset.paths, dataset.labels, strict=True)):
         k = int(items["y_pred"][i])
@@ -379,9 +382,31 @@ def prediction_rows(report: EvalReport, dataset: LabeledDataset) -> list[dict[st
         a = float(items["abstained"][i]) if "abstained" in items else float("nan")
         row["abstained"] = None if np.isnan(a) else bool(a)
         for c, values in dataset.columns.items():
-            row[f"set_{c}" if c in row else c] = values[i]
+            row[names[c]] = values[i]
         rows.append(row)
     return rows
+
+
+def _set_column_names(columns: list[str], labels: Sequence[str]) -> dict[str, str]:
+    """Names for a set's own columns in prediction rows: ``set_`` prefixed until no clash.
+
+    A clash is a name equal, in any case, to one of mien's columns (whether or not this run
+    fills it: ``p_contempt`` of a 7-label run too), or to another of the set's names.
+    """
+    ours = ["path", "label", "predicted", "correct", "status", "error", "abstained"]
+    ours += [*QUALITY_COLUMNS, *(f"p_{n}" for n in (*EXPRESSIONS, *labels))]
+    ours_lower = {c.lower() for c in ours}
+    taken = ours_lower | {c.lower() for c in columns}
+    out = {}
+    for c in columns:
+        name = c
+        if c.lower() in ours_lower:
+            name = f"set_{c}"
+            while name.lower() in taken:
+                name = f"set_{name}"
+            taken.add(name.lower())
+        out[c] = name
+    return out
 
 
 def _quality_bins(quality: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
