@@ -150,7 +150,8 @@ def test_report_names_distinct_figures_and_states_its_protocol(tmp_path, stub_an
         d.mkdir()
         (d / "x.png").write_bytes(encode(Image.new("L", (48, 48), 30)))
         (d / "y.png").write_bytes(encode(Image.new("L", (48, 48), 60)))
-        (d / "labels.csv").write_text("path,label\nx.png,happiness\ny.png,neutral\n")
+        (d / "z.png").write_bytes(b"not an image")
+        (d / "labels.csv").write_text("path,label\nx.png,happiness\ny.png,neutral\nz.png,neutral\n")
         sets[str(d)] = evaluate(stub_analyzer, read_labels_csv(d), quality_slices=False, n_boot=0)
     md = write_report(sets, tmp_path / "report")
     text = md.read_text()
@@ -158,6 +159,6 @@ def test_report_names_distinct_figures_and_states_its_protocol(tmp_path, stub_an
     assert len(figures) == 6 and len(set(figures)) == 6  # 3 per set, none overwritten
     assert "No intervals were computed" in text and "percentile-bootstrap" not in text
     assert text.count("Scored over the 2 labels this set contains (happiness, neutral)") == 2
-    assert "keeps 2 of 2 faces with a prediction (1.000)" in text
+    assert "keeps 2 of 2 faces with a prediction (1.000; 1 image(s) without one" in text
     assert "is right on 1.000 of those kept and – of those abstained" in text
     assert "quality_ok" not in text.split("## ")[2]  # quality was not measured

@@ -148,6 +148,7 @@ def test_restriction_and_abstention_are_reported(tmp_path, stub_analyzer):
         "quality_checked": False,
         "n_kept": 5,
         "n_abstained": 0,
+        "n_no_prediction": 1,  # f.png is unreadable: in neither count
         "coverage": 1.0,
         "accuracy_kept": pytest.approx(3 / 5),
         "accuracy_abstained": None,

@@ -197,7 +197,13 @@ def write_report(
                 f"mien's abstention (top probability over all the model's labels below "
                 f"{a['threshold']:g}{quality}) keeps {a['n_kept']} of "
                 f"{a['n_kept'] + a['n_abstained']} faces with a prediction "
-                f"({a['coverage']:.3f}). Its output (the top label over all the model's labels, "
+                f"({a['coverage']:.3f}"
+                + (
+                    f"; {a['n_no_prediction']} image(s) without one are in neither"
+                    if a.get("n_no_prediction")
+                    else ""
+                )
+                + "). Its output (the top label over all the model's labels, "
                 f"as `mien analyze` gives it) is right on {_fmt(a['accuracy_kept'])} of those "
                 f"kept and {_fmt(a['accuracy_abstained'])} of those abstained.",
                 "",

@@ -87,8 +87,9 @@ class EvalReport:
             per-class recall, as ``method`` says; empty when ``n_boot`` was 0).
         slices: ``{column: {"slices": {value: {"n", "accuracy", "ci"}}, "worst_gap"}}``.
         abstention: mien's own abstention rule on the images with a prediction:
-            ``{"threshold", "quality_checked", "n_kept", "n_abstained", "coverage" (share of
-            those images kept), "accuracy_kept", "accuracy_abstained"}``; the accuracies are
+            ``{"threshold", "quality_checked", "n_kept", "n_abstained", "n_no_prediction"
+            (images not counted in either: unreadable, or no face found), "coverage" (share of
+            the images with a prediction kept), "accuracy_kept", "accuracy_abstained"}``; the accuracies are
             those of the model's top label over *all* its labels (what ``analyze`` outputs),
             not of the restricted task (``None`` for an empty group); ``None`` when no image
             got a prediction.
@@ -316,6 +317,7 @@ def _abstention(
         "quality_checked": quality_checked,
         "n_kept": int((~out).sum()),
         "n_abstained": int(out.sum()),
+        "n_no_prediction": int((~has).sum()),
         "coverage": float((~out).mean()),
         "accuracy_kept": float(hits[~out].mean()) if (~out).any() else None,
         "accuracy_abstained": float(hits[out].mean()) if out.any() else None,
