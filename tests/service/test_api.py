@@ -94,6 +94,10 @@ def test_no_face_missing_field_and_server_survives(client):
     assert client.get("/nope").json() == {"error": "not_found", "detail": "Not Found"}
     health = client.get("/v1/health").json()
     assert health["status"] == "ok" and health["busy"] == 0
+    for path in ("/v1/health", "/"):  # uptime probes send HEAD
+        head = client.head(path)
+        assert head.status_code == 200 and head.content == b""
+    assert client.head("/v1/model").status_code == 405
 
 
 def test_model_info_and_openapi(client):

@@ -336,6 +336,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 raise ServiceError(400, "bad_image", problem) from err
         return AnalyzeOut(**analysis_fields(result))
 
+    # HEAD too, for uptime probes (``curl -I``): the headers without the body
+    @app.head("/v1/health", include_in_schema=False)
     @app.get("/v1/health", response_model=HealthOut)
     async def health() -> HealthOut:
         return HealthOut(
@@ -501,7 +503,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     static = resources.files("mien.service").joinpath("static")
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.api_route(
+        "/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
+    )
     async def index() -> HTMLResponse:
         return HTMLResponse(static.joinpath("index.html").read_text())
 
