@@ -255,3 +255,38 @@ def test_read_rows_refuses_a_schema_column_of_the_wrong_kind(tmp_path):
     bad.write_text('{"source": "a.mp4", "status": "ok"\n')
     with pytest.raises(DatasetError, match="cannot read results"):
         read_rows(bad)
+
+
+def test_short_names_tell_same_named_files_apart():
+    from mien.plots import short_names
+
+    assert short_names(["a/b/s1.mp4", "c/b/s1.mp4", "d/x.mp4", "d/x.mp4"]) == {
+        "a/b/s1.mp4": "a/b/s1.mp4",
+        "c/b/s1.mp4": "c/b/s1.mp4",
+        "d/x.mp4": "x.mp4",
+    }
+
+
+def test_panels_name_sources_apart_share_their_time_axis_and_shade_abstention():
+    """Two participants' session1.mp4 had the same title; each panel had its own x range."""
+    a = rows("m", 5).assign(source="p01/session1.mp4", abstained=[0, 1, 1, 0, 0])
+    later = rows("m", 3).assign(source="p01/session1.mp4", track_id=2.0, abstained=0)
+    later["timestamp_s"] = [1.0, 1.1, 1.2]
+    b = rows("m", 1).assign(source="p02/session1.mp4", abstained=0)
+    df = pd.concat([later, b, a]).astype({"abstained": bool})
+    fig = plot_tracks(df)
+    assert [ax.get_title() for ax in fig.axes] == [
+        "p01/session1.mp4 · track 1 · 5 frames · m",  # in time order within a source
+        "p01/session1.mp4 · track 2 · 3 frames · m",
+        "p02/session1.mp4 · track 1 · 1 frame · m",
+    ]
+    first, second, single = fig.axes
+    assert first.get_xlim() == second.get_xlim()  # one source: one time axis
+    lo, hi = first.get_xlim()
+    assert lo < 0.0 and hi > 1.2
+    assert single.get_xlim() == (-0.5, 0.5)  # one frame: half a second either side
+    (band,) = first.patches  # frames at 0.1 and 0.2 s abstained: 0.1 s to the next frame
+    assert (band.get_x(), band.get_x() + band.get_width()) == (0.1, 0.3)
+    assert not second.patches
+    assert "grey: abstained" in fig.get_suptitle()
+    assert all(ax.get_xlabel() == "time (s)" for ax in fig.axes)

@@ -6,7 +6,7 @@ import json
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -189,13 +189,49 @@ def with_gaps(
     return times, lambda values: np.insert(np.asarray(values, np.float64), at, np.nan)
 
 
+def short_names(sources: Sequence[str]) -> dict[str, str]:
+    """The shortest trailing part of each path that tells it from the others: ``p01/s1.mp4``
+    and ``p02/s1.mp4`` for two ``s1.mp4`` files, just ``a.mp4`` where the name is unique."""
+    parts = {s: Path(s).parts or (s,) for s in set(sources)}
+    out = {}
+    for s, p in parts.items():
+        k = 1
+        while k < len(p) and any(q[-k:] == p[-k:] for o, q in parts.items() if o != s):
+            k += 1
+        out[s] = "/".join(p[-k:])
+    return out
+
+
+def shade_abstained(ax: Any, rows: pd.DataFrame) -> None:
+    """Grey bands where a track's per-frame prediction abstained: from each such frame to
+    the track's next frame (the median step after its last)."""
+    t = rows["timestamp_s"].to_numpy(np.float64)
+    abstained = rows["abstained"].fillna(False).to_numpy(bool)
+    if not abstained.any():
+        return
+    steps = np.diff(t)
+    step = float(np.median(steps)) if len(steps) else 0.0
+    ends = np.append(t[1:], t[-1] + step)
+    start = None
+    for i, a in enumerate(abstained):  # one band per run of abstained frames
+        if a and start is None:
+            start = t[i]
+        if start is not None and (not a or i == len(t) - 1):
+            end = ends[i] if a else t[i]
+            ax.axvspan(start, max(end, start + 1e-3), color="0.85", zorder=0, linewidth=0)
+            start = None
+
+
 def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = None) -> Figure:
     """One panel per track: each label's probability (y, 0–1) against time in seconds (x).
 
     Smoothed probabilities (``ps_*``) are drawn solid and the raw per-frame ones (``p_*``)
-    faint. Tracks are taken per source (and per model, when rows of several models were
-    joined), longest first, at most ``max_tracks``; each panel names its model. When there
-    are more tracks, the figure's title says how many were left out and a
+    faint; grey bands mark frames whose prediction abstained (with an ``abstained`` column).
+    Tracks are taken per source (and per model, when rows of several models were joined),
+    the longest ``max_tracks``, and shown per source in time order; the panels of one source
+    share its analysed time span on x. Each panel names its source by the shortest end of
+    its path that tells it from the others (``p01/session1.mp4``), and its model. When
+    there are more tracks, the figure's title says how many were left out and a
     :class:`TracksLeftOut` warning is issued.
 
     A line breaks only where its track is absent from frames that were analysed: rows (``ok``
@@ -227,11 +263,15 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     by = ["source", "model", "track_id"]
     groups = sorted(faces.groupby(by), key=lambda g: -len(g[1]))
     n_tracks, groups = len(groups), groups[:max_tracks]
+    # shown in time order per source; each source's panels share its time axis
+    groups.sort(key=lambda g: (str(g[0][0]), str(g[0][1]), g[1]["timestamp_s"].min(), g[0][2]))
+    names = short_names([str(g[0][0]) for g in groups])
     left_out = ""
     if n_tracks > len(groups):
         left_out = f"the {len(groups)} longest of {n_tracks} tracks shown"
         warnings.warn(TracksLeftOut(len(groups), n_tracks), stacklevel=2)
     analysed = df[df["status"].isin(["ok", "no_face"])]
+    spans = analysed.groupby(["source", "model"])["timestamp_s"].agg(["min", "max"])
     fig = Figure(figsize=(10, 2.2 * len(groups) + 0.6), layout="constrained")
     axes = fig.subplots(len(groups), 1, squeeze=False, sharex=False)[:, 0]
     colours = [f"C{i}" for i in range(len(labels))]
@@ -258,17 +298,28 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
             if alone.any():
                 values = rows[main].to_numpy(np.float64)[alone]
                 ax.plot(t_alone, values, color=colour, linestyle="none", marker="o", markersize=3)
+        if "abstained" in rows:
+            shade_abstained(ax, rows)
         ax.set_ylim(-0.03, 1.03)  # lines at exactly 0 or 1 stay visible
+        lo, hi = spans.loc[(source, model)] if (source, model) in spans.index else (t[0], t[-1])
+        pad = max(0.02 * (hi - lo), 0.5 if hi == lo else 0.0)
+        ax.set_xlim(lo - pad, hi + pad)  # the source's analysed time: its panels align
         ax.set_ylabel("probability")
+        ax.set_xlabel("time (s)", fontsize=8)
         ax.set_title(
-            f"{Path(str(source)).name} · track {int(track)} · {len(rows)} frames"
+            f"{names[str(source)]} · track {int(track)} · {len(rows)} "
+            + ("frame" if len(rows) == 1 else "frames")
             + (f" · {model}" if model else ""),
             fontsize=9,
         )
         ax.grid(alpha=0.3)
-    axes[-1].set_xlabel("time (s)")
     handles, names = axes[0].get_legend_handles_labels()  # one legend, below every panel
     fig.legend(handles, names, ncol=len(labels), fontsize=7, loc="outside lower center")
-    heading = title or "perceived expression per track (solid: smoothed, faint: per frame)"
+    heading = title or (
+        "perceived expression per track (solid: smoothed, faint: per frame"
+        + ("; grey: abstained" if "abstained" in faces and faces["abstained"].fillna(False).any()
+           else "")
+        + ")"
+    )  # fmt: skip
     fig.suptitle(heading + (f"\n{left_out}" if left_out else ""), fontsize=10)
     return fig

@@ -32,7 +32,8 @@ def plot(
     """Plot each track's expression probabilities over time, one panel per track.
 
     With more tracks than --max-tracks, a note on stderr and the figure's title say how many
-    were left out.
+    were left out. Exit status 1 when the results hold no tracked face, 2 for a file that is
+    not mien's results or an unusable --out.
     """
     import warnings
 
@@ -45,11 +46,15 @@ def plot(
     if problem := unwritable(target, "--out"):
         fail(problem)
     try:
+        rows = read_rows(results)
+    except DatasetError as e:  # not a results file: a usage error (2)
+        fail(str(e))
+    try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", TracksLeftOut)
-            fig = plot_tracks(read_rows(results), max_tracks=max_tracks)
-    except DatasetError as e:
-        fail(str(e))
+            fig = plot_tracks(rows, max_tracks=max_tracks)
+    except DatasetError as e:  # results without a tracked face: nothing to draw (1)
+        fail(str(e), code=1)
     for w in caught:  # ours as a note; any other warning passes on unchanged
         if isinstance(n := w.message, TracksLeftOut):
             err.print(
