@@ -69,13 +69,13 @@ def test_track_times_frame_by_frame_agree_with_the_table():
         faces = frame[frame["status"] == "ok"]
         times.add(float(t), dict(zip(faces["track_id"].astype(int), faces["label"], strict=True)))
     table = track_summary(df).set_index("track_id")
-    got = {k: (label, share, seen) for k, label, share, seen in times.tracks()}
+    got = {line.track_id: (line.label, line.share, line.seen_s) for line in times.tracks()}
     for k in (1, 2):
         label, share, seen = got[k]
         assert label == table.loc[k, "label"]
         assert share == pytest.approx(table.loc[k, f"share_{label}"])
         assert seen == pytest.approx(table.loc[k, "seen_s"])
-    assert [k for k, *_ in times.tracks()] == [1, 2]  # longest seen first
+    assert [line.track_id for line in times.tracks()] == [1, 2]  # longest seen first
 
 
 def test_repeated_timestamps_and_unlabelled_rows_count_once_or_not_at_all():
@@ -100,7 +100,11 @@ def test_a_tie_goes_to_the_earlier_label_in_both():
     times = TrackTimes(["happiness", "neutral"])  # the model's order
     times.add(0.0, {1: "neutral"})
     times.add(0.5, {1: "happiness"})
-    assert times.tracks()[0][1] == track_summary(rows).loc[0, "label"] == "happiness"
+    line = times.tracks()[0]
+    table = track_summary(rows)
+    assert line.label == table.loc[0, "label"] == "happiness"
+    assert line.tied_labels == ("neutral",) and table.loc[0, "tied_labels"] == "neutral"
+    assert line.text() == "#1 happiness 50% of 1.0 s (tied with neutral)"
 
 
 def test_a_tie_of_times_summed_from_timestamp_steps_is_still_a_tie():
@@ -117,7 +121,84 @@ def test_a_tie_of_times_summed_from_timestamp_steps_is_still_a_tie():
     s = track_summary(rows)
     assert s.loc[0, "share_neutral"] != s.loc[0, "share_happiness"]  # not equal to the bit
     assert s.loc[0, "label"] == "happiness"  # the earlier label in the model's order
+    assert s.loc[0, "tied_labels"] == "neutral"
     times = TrackTimes(["happiness", "neutral"])
     for ts, label in zip(t, labels, strict=True):
         times.add(ts, {1: label})
-    assert times.tracks()[0][1] == "happiness"
+    assert times.tracks()[0][1:2] == ("happiness",)
+    assert times.tracks()[0].tied_labels == ("neutral",)
+
+
+def _joined(second_id: int) -> pd.DataFrame:
+    """Two recordings joined end to end: 5 frames at 0-0.4 s of a happy face (track 1), then
+    the clock goes back to 0 for 5 frames of a neutral one (track ``second_id``)."""
+    rows = []
+    for i in range(10):
+        happy = i < 5
+        rows.append(
+            {"source": "j.ts", "status": "ok", "frame_index": i, "timestamp_s": (i % 5) / 10,
+             "track_id": 1 if happy else second_id, "label": "happiness" if happy else "neutral",
+             "p_happiness": 0.9 if happy else 0.1, "p_neutral": 0.1 if happy else 0.9}
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("second_id", [2, 1])
+def test_a_clock_that_goes_back_starts_a_part_timed_on_its_own(second_id):
+    """Joined recordings: the second part's rows were dropped as repeats of the first's
+    timestamps (track 1 was 'happiness 100 % of 0.5 s'). Track ids now differ across the jump
+    (the tracker goes on counting); rows of an older run with one id still count both parts."""
+    from mien.summary import TrackTimes
+
+    df = _joined(second_id)
+    s = track_summary(df.sample(frac=1, random_state=0)).set_index("track_id")  # any row order
+    if second_id == 2:
+        assert s.loc[1, "seen_s"] == pytest.approx(0.5) and s.loc[1, "label"] == "happiness"
+        assert s.loc[2, "seen_s"] == pytest.approx(0.5) and s.loc[2, "label"] == "neutral"
+        assert s.loc[2, "frames"] == 5
+    else:
+        assert s.loc[1, "frames"] == 10 and s.loc[1, "seen_s"] == pytest.approx(1.0)
+        assert s.loc[1, "share_neutral"] == pytest.approx(0.5)
+    times = TrackTimes(["happiness", "neutral"])
+    for row in df.itertuples():
+        times.add(row.timestamp_s, {row.track_id: row.label})
+    for line in times.tracks():
+        assert line.seen_s == pytest.approx(s.loc[line.track_id, "seen_s"])
+        assert line.label == s.loc[line.track_id, "label"]
+        assert line.share == pytest.approx(s.loc[line.track_id, f"share_{line.label}"])
+
+
+def test_per_frame_values_by_default_smoothed_and_abstained_on_request():
+    df = _rows()
+    df["ps_happiness"] = 0.5  # a smoother's lagging view
+    df["ps_neutral"] = 0.5
+    df["smoothed_label"] = "neutral"
+    raw = track_summary(df).set_index("track_id")
+    assert raw.loc[1, "label"] == "happiness"  # the per-frame labels, no lag
+    assert raw.loc[1, "mean_happiness"] == pytest.approx((0.02 + 0.03 + 0.27 + 0.08 + 0.07) / 0.7)
+    smooth = track_summary(df, smoothed=True).set_index("track_id")
+    assert smooth.loc[1, "label"] == "neutral" and smooth.loc[1, "mean_happiness"] == 0.5
+    # track 1's frame at 0.5 s abstained: its 0.1 s leaves the label, shares and means
+    kept = track_summary(df, skip_abstained=True).set_index("track_id")
+    assert kept.loc[1, "seen_s"] == pytest.approx(0.7)  # still the time seen
+    assert kept.loc[1, "share_happiness"] == pytest.approx(0.4 / 0.6)
+    assert kept.loc[1, "mean_happiness"] == pytest.approx((0.02 + 0.03 + 0.27 + 0.07) / 0.6)
+    assert kept.loc[1, "abstained_share"] == pytest.approx(0.1 / 0.7)
+    all_out = df.assign(abstained=True)
+    gone = track_summary(all_out, skip_abstained=True).set_index("track_id")
+    assert gone.loc[1, "label"] is None and np.isnan(gone.loc[1, "share_happiness"])
+    with pytest.raises(DatasetError, match="abstained"):
+        track_summary(df.drop(columns="abstained"), skip_abstained=True)
+
+
+def test_track_line_words_abstention_and_ties():
+    from mien.summary import TrackTimes
+
+    times = TrackTimes(["happiness", "neutral"])
+    times.add(0.0, {1: "happiness"}, abstained={1})
+    times.add(0.2, {1: "happiness"}, abstained={1})
+    times.add(0.4, {1: "neutral"})
+    times.add(0.6, {})
+    (line,) = times.tracks()
+    assert line.abstained_share == pytest.approx(0.4 / 0.6)
+    assert line.text() == "#1 happiness 67% of 0.6 s (67% abstained)"

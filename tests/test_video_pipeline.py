@@ -122,7 +122,7 @@ def test_plot_refuses_results_without_tracks(tmp_path):
     result = runner.invoke(app, ["analyze", "samples/grace_hopper.jpg", "--out", str(rows), "-q"])
     assert result.exit_code == 0
     result = runner.invoke(app, ["plot", str(rows)])
-    assert result.exit_code == 2 and "no tracked faces" in result.stderr
+    assert result.exit_code == 1 and "no tracked faces" in result.stderr
 
 
 def test_annotated_video_and_sampling(enter_leave, tmp_path):
@@ -454,3 +454,21 @@ def test_frames_timed_before_the_first_are_kept(tmp_path):
     assert times == pytest.approx([2.0 + i / 10 for i in range(10)] + [i / 10 for i in range(10)])
     sampled = [f.timestamp_s for f in iter_frames(joined, fps=2.0)]
     assert sampled == pytest.approx([2.0, 2.5, 0.0, 0.5])
+
+
+def test_a_joined_recordings_parts_get_their_own_tracks_and_times(tmp_path):
+    """`cat a.ts b.ts`, both from 0 s, the face at the same place: the second part took track 1
+    again, and the summary dropped its frames as repeats of the first part's timestamps."""
+    a = _ts_clip(tmp_path / "a.ts", 10, 0.0, SIZE)
+    b = _ts_clip(tmp_path / "b.ts", 6, 0.0, SIZE)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(a.read_bytes() + b.read_bytes())
+    result = runner.invoke(app, ["analyze", str(joined), "-f", "csv", "--no-pose"])
+    assert result.exit_code == 0, result.output
+    rows = rows_of(result.stdout)
+    ids = [(int(r["frame_index"]), int(r["track_id"])) for r in rows if r["status"] == "ok"]
+    assert {t for i, t in ids if i < 10} == {1} and {t for i, t in ids if i >= 10} == {2}
+    said = " ".join(result.stderr.split())
+    assert "the clock went back 1 time" in said
+    assert "2 tracks; #1 " in said and " of 1.0 s" in said and "#2 " in said
+    assert " of 0.6 s" in said  # the second part timed on its own: 6 frames at 10 fps

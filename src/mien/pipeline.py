@@ -269,8 +269,9 @@ class Analyzer:
                 background thread).
             tracker: assigns ``track_id``; a new :class:`~mien.tracking.FaceTracker` when
                 ``None``. Its state outlives this generator: for the next video call
-                ``reset()`` on it and on ``smoother`` (or pass new ones); a first frame earlier
-                than the last one seen resets both by itself.
+                ``reset()`` on it and on ``smoother`` (or pass new ones). A frame earlier than
+                the last one seen (the clock went back) ends every track and smoothed state by
+                itself; new track ids then go on counting, so no id spans the jump.
             smoother: fills ``faces.smoothed`` per track; a new
                 :class:`~mien.tracking.ExpressionSmoother` (τ = 0.5 s) when ``None``.
             poses: the head poses measured so far, per track (``{track_id: (timestamp_s,

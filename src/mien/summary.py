@@ -11,8 +11,8 @@ are likely to be *perceived*; they say nothing about what anyone felt.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -41,7 +41,11 @@ def frame_durations(timestamps_s: np.ndarray) -> np.ndarray:
 
 
 def track_summary(
-    df: pd.DataFrame, *, smoothed: bool = True, labels: Sequence[str] | None = None
+    df: pd.DataFrame,
+    *,
+    smoothed: bool = False,
+    skip_abstained: bool = False,
+    labels: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """One row per track: when it was seen, for how long, and its perceived expression over
     that time.
@@ -51,9 +55,18 @@ def track_summary(
             :func:`mien.plots.read_rows`, or ``pandas.DataFrame(rows)`` of
             :func:`mien.export.result_rows`); needs ``source``, ``status``, ``timestamp_s``,
             ``track_id``, ``label`` and the ``p_<label>`` columns. ``no_face`` rows count as
-            analysed frames (time in which the track was not seen).
-        smoothed: use the per-track smoothed columns (``ps_*``, ``smoothed_label``) where they
-            exist, else the per-frame ones (``p_*``, ``label``).
+            analysed frames (time in which the track was not seen). With ``frame_index``,
+            rows are taken in frame order and a timestamp earlier than the frame before it
+            (the clock went back: recordings joined end to end) starts a new part, timed on
+            its own.
+        smoothed: use the per-track smoothed columns (``ps_*``, ``smoothed_label``) instead of
+            the per-frame ones (``p_*``, ``label``). The smoother is causal: its labels change
+            about ``tau`` seconds after the face does, which moves time toward the label held
+            before, and its means lag the same way; per-frame values (the default) have no lag.
+        skip_abstained: leave frames whose per-frame prediction abstained (low confidence or
+            ``quality_ok`` false; needs ``abstained``) out of ``label``, ``share_<label>`` and
+            ``mean_<label>``; ``seen_s`` and ``abstained_share`` still count them. A track that
+            abstained throughout then has no label (``None``) and NaN shares and means.
         labels: the expression labels (default: those of the ``p_<label>`` columns); the
             ``mean_<label>`` columns are given only for labels whose probabilities the rows
             hold.
@@ -62,64 +75,77 @@ def track_summary(
         A DataFrame sorted by ``source``, ``model`` and ``track_id`` with: ``source``,
         ``model`` (empty when the rows have none), ``track_id``, ``first_s`` and ``last_s``
         (timestamps in seconds), ``frames``, ``seen_s`` (seconds the track stands for, see
-        :func:`frame_durations`), ``label`` (the label held longest), ``share_<label>`` (the
-        share of ``seen_s`` with that top label; they sum to 1), ``mean_<label>`` (the
-        time-weighted mean probability) and, when the rows have ``abstained``,
-        ``abstained_share`` (the share of ``seen_s`` in frames where the per-frame prediction
-        abstained). Face rows without a label are left out, and a track seen twice at one
-        timestamp counts once.
+        :func:`frame_durations`), ``label`` (the label held longest; a tie goes to the earlier
+        label in the model's order), ``tied_labels`` (the other labels held exactly as long,
+        comma-separated; empty when there is no tie), ``share_<label>`` (the share of the
+        time counted with that top label; they sum to 1), ``mean_<label>`` (the time-weighted
+        mean probability) and, when the rows have ``abstained``, ``abstained_share`` (the
+        share of ``seen_s`` in frames where the per-frame prediction abstained). Face rows
+        without a label are left out, and a track seen twice at one timestamp counts once.
 
     Raises:
-        DatasetError: a needed column is missing, or no row has a ``track_id`` (still images
-            have no tracks).
+        DatasetError: a needed column is missing, ``skip_abstained`` without an
+            ``abstained`` column, or no row has a ``track_id`` (still images have no tracks).
     """
     import pandas as pd
 
     missing = {"source", "status", "timestamp_s", "track_id", "label"} - set(df.columns)
     if missing:
         raise DatasetError(f"rows without the column(s) {sorted(missing)}: not mien results")
+    if skip_abstained and "abstained" not in df:
+        raise DatasetError("skip_abstained needs rows with an abstained column")
     names = list(labels) if labels is not None else [c[2:] for c in df if c.startswith("p_")]
     if not names:
         raise DatasetError("no expression labels: give labels= or rows with p_<label> columns")
     use_smoothed = smoothed and "smoothed_label" in df and df["smoothed_label"].notna().any()
     prefix = "ps_" if use_smoothed and all(f"ps_{n}" in df for n in names) else "p_"
     measured = [n for n in names if f"{prefix}{n}" in df]
+    keys = ["source", "model"]
     df = df.assign(model=df["model"].fillna("") if "model" in df else "")
-    analysed = df[df["status"].isin(["ok", "no_face"])]
+    analysed = _parts(df[df["status"].isin(["ok", "no_face"])], keys)
     faces = analysed[
         (analysed["status"] == "ok") & analysed["track_id"].notna() & analysed["label"].notna()
     ]
     # a track seen twice at one timestamp (a repeated timestamp, rows of one run joined twice)
     # is one frame
-    faces = faces.drop_duplicates(["source", "model", "track_id", "timestamp_s"])
+    faces = faces.drop_duplicates([*keys, "part", "track_id", "timestamp_s"])
     if faces.empty:
         raise DatasetError(
             "no tracked faces in these rows (no face was found, or only still images, which "
             "have no tracks)"
         )
     durations = []
-    for (source, model), rows in analysed.groupby(["source", "model"], sort=False):
+    for (source, model, part), rows in analysed.groupby([*keys, "part"], sort=False):
         t = np.unique(rows["timestamp_s"].dropna().to_numpy(np.float64))
         durations.append(
             pd.DataFrame(
                 {
                     "source": source,
                     "model": model,
+                    "part": part,
                     "timestamp_s": t,
                     "duration_s": frame_durations(t),
                 }
             )
         )
-    faces = faces.merge(pd.concat(durations), on=["source", "model", "timestamp_s"], how="left")
+    faces = faces.merge(pd.concat(durations), on=[*keys, "part", "timestamp_s"], how="left")
     top = faces["smoothed_label"].fillna(faces["label"]) if use_smoothed else faces["label"]
     out = []
-    for (source, model, track), rows in faces.groupby(["source", "model", "track_id"]):
+    for (source, model, track), rows in faces.groupby([*keys, "track_id"]):
         w = rows["duration_s"].to_numpy(np.float64)
         seen = float(w.sum())
         if seen == 0:  # a single analysed frame: no time to weigh by, count the frame
             w = np.ones_like(w)
+        abstained = (
+            rows["abstained"].fillna(False).to_numpy(bool)
+            if "abstained" in rows
+            else np.zeros(len(rows), bool)
+        )
+        counted = np.where(abstained, 0.0, w) if skip_abstained else w
         held = top.loc[rows.index].astype(object)
-        share = {n: float(w[(held == n).to_numpy(bool)].sum()) for n in names}
+        share = {n: float(counted[(held == n).to_numpy(bool)].sum()) for n in names}
+        total = float(counted.sum())
+        label = held_longest(share) if total > 0 else None
         row = {
             "source": source,
             "model": model,
@@ -128,18 +154,34 @@ def track_summary(
             "last_s": float(rows["timestamp_s"].max()),
             "frames": len(rows),
             "seen_s": seen,
-            "label": held_longest(share),
+            "label": label,
+            "tied_labels": ", ".join(tied_with(share, label)) if label else "",
         }
-        scale = 1.0 / float(w.sum())
+        scale = 1.0 / total if total > 0 else float("nan")
         row.update({f"share_{n}": share[n] * scale for n in names})
         for n in measured:
             p = rows[f"{prefix}{n}"].to_numpy(np.float64)
-            row[f"mean_{n}"] = float((p * w).sum() * scale)
+            row[f"mean_{n}"] = float((p * counted).sum() * scale)
         if "abstained" in rows:
-            abstained = rows["abstained"].fillna(False).to_numpy(bool)
-            row["abstained_share"] = float(w[abstained].sum() * scale)
+            row["abstained_share"] = float(w[abstained].sum() / w.sum())
         out.append(row)
     return pd.DataFrame(out)
+
+
+def _parts(analysed: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``analysed`` with a ``part`` column: 0, and 1, 2 … after each point where a source's
+    clock goes back in frame order (only when every row has a ``frame_index``)."""
+    if "frame_index" not in analysed or analysed["frame_index"].isna().any() or analysed.empty:
+        return analysed.assign(part=0)
+    analysed = analysed.sort_values([*keys, "frame_index"], kind="stable")
+    frames = analysed.drop_duplicates([*keys, "frame_index"])
+    back = frames.groupby(keys, sort=False)["timestamp_s"].diff().lt(0).astype(np.int64)
+    part = back.groupby([frames[k] for k in keys], sort=False).cumsum()
+    return analysed.merge(
+        frames[[*keys, "frame_index"]].assign(part=part.to_numpy()),
+        on=[*keys, "frame_index"],
+        how="left",
+    )
 
 
 def held_longest(times: dict[str, float]) -> str:
@@ -147,6 +189,56 @@ def held_longest(times: dict[str, float]) -> str:
     Times equal to the nanosecond are a tie (sums of timestamp steps differ in their last
     bits), which goes to the earlier label."""
     return max(times, key=lambda label: round(times[label], 9))
+
+
+def tied_with(times: dict[str, float], label: str) -> list[str]:
+    """The other labels held exactly as long as ``label`` (to the nanosecond), in ``times``'s
+    order; empty when ``label`` leads alone."""
+    best = round(times[label], 9)
+    return [k for k, v in times.items() if k != label and round(v, 9) == best]
+
+
+def _credit(
+    step: float,
+    pending: dict[int, str],
+    pending_abstained: set[int],
+    seconds: dict[int, dict[str, float]],
+    frames: dict[int, dict[str, int]],
+    abstained: dict[int, list[float]],
+) -> None:
+    """Add one frame's ``step`` seconds (and one frame) to each pending track's label."""
+    for track, label in pending.items():
+        per = seconds.setdefault(track, {})
+        per[label] = per.get(label, 0.0) + step
+        count = frames.setdefault(track, {})
+        count[label] = count.get(label, 0) + 1
+        if track in pending_abstained:
+            a = abstained.setdefault(track, [0.0, 0])
+            a[0] += step
+            a[1] += 1
+
+
+class TrackLine(NamedTuple):
+    """One track of :meth:`TrackTimes.tracks`."""
+
+    track_id: int
+    label: str
+    share: float
+    """share of the time seen with ``label`` on top, in [0, 1]"""
+    seen_s: float
+    abstained_share: float
+    """share of the time seen in frames whose prediction abstained, in [0, 1]"""
+    tied_labels: tuple[str, ...]
+
+    def text(self) -> str:
+        """The CLI's words for it: ``#3 happiness 71% of 8.0 s (74% abstained)``."""
+        notes = []
+        if self.tied_labels:
+            notes.append("tied with " + ", ".join(self.tied_labels))
+        if self.abstained_share >= 0.005:
+            notes.append(f"{self.abstained_share:.0%} abstained")
+        more = f" ({'; '.join(notes)})" if notes else ""
+        return f"#{self.track_id} {self.label} {self.share:.0%} of {self.seen_s:.1f} s{more}"
 
 
 class TrackTimes:
@@ -161,64 +253,85 @@ class TrackTimes:
     Example:
         >>> times = TrackTimes()
         >>> times.add(0.0, {1: "neutral"})
-        >>> times.add(0.1, {1: "happiness"})
+        >>> times.add(0.1, {1: "happiness"}, abstained={1})
         >>> times.add(0.2, {1: "happiness"})
         >>> times.add(0.3, {})  # a frame without a face
-        >>> times.tracks()  # track 1: happiness for 0.2 of its 0.3 s
-        [(1, 'happiness', 0.666..., 0.3...)]
+        >>> times.tracks()[0].text()  # track 1: happiness for 0.2 of its 0.3 s
+        '#1 happiness 67% of 0.3 s (33% abstained)'
     """
 
     def __init__(self, labels: Sequence[str] = ()) -> None:
         self._order = {label: k for k, label in enumerate(labels)}
-        self._steps = array("d")
+        self._steps = array("d")  # of the current part (since the clock last went back)
         self._last_t: float | None = None
         self._pending: dict[int, str] = {}
+        self._pending_abstained: set[int] = set()
         self._seconds: dict[int, dict[str, float]] = {}
         self._frames: dict[int, dict[str, int]] = {}
+        self._abstained: dict[int, list[float]] = {}  # track -> [seconds, frames]
 
-    def add(self, timestamp_s: float, labels: dict[int, str]) -> None:
-        """One analysed frame: its timestamp in seconds and ``{track_id: top label}`` of the
-        faces in it (empty for a frame without a face). Frames come in timestamp order; one
-        at the previous timestamp joins that frame."""
-        if self._last_t is not None and timestamp_s <= self._last_t:
+    def add(
+        self, timestamp_s: float, labels: dict[int, str], abstained: Collection[int] = ()
+    ) -> None:
+        """One analysed frame: its timestamp in seconds, ``{track_id: top label}`` of the
+        faces in it (empty for a frame without a face) and the track ids whose prediction
+        abstained. Frames come in order; one at the previous timestamp joins that frame, and
+        one earlier than it (the clock went back) ends the part before it, whose last frame
+        takes that part's median step, as in :func:`track_summary`."""
+        if self._last_t is not None and timestamp_s == self._last_t:
             for track, label in labels.items():
                 self._pending.setdefault(track, label)
+            self._pending_abstained |= set(abstained) & set(labels)
             return
-        if self._last_t is not None:
+        if self._last_t is not None and timestamp_s < self._last_t:
+            self._credit(self._median())
+            self._steps = array("d")
+        elif self._last_t is not None:
             step = timestamp_s - self._last_t
             self._steps.append(step)
-            self._credit(self._seconds, self._frames, self._pending, step)
+            self._credit(step)
         self._last_t, self._pending = timestamp_s, dict(labels)
+        self._pending_abstained = set(abstained) & set(labels)
 
-    @staticmethod
-    def _credit(
-        seconds: dict[int, dict[str, float]],
-        frames: dict[int, dict[str, int]],
-        pending: dict[int, str],
-        step: float,
-    ) -> None:
-        for track, label in pending.items():
-            per = seconds.setdefault(track, {})
-            per[label] = per.get(label, 0.0) + step
-            count = frames.setdefault(track, {})
-            count[label] = count.get(label, 0) + 1
+    def _median(self) -> float:
+        return float(np.median(np.frombuffer(self._steps))) if self._steps else 0.0
 
-    def tracks(self) -> list[tuple[int, str, float, float]]:
-        """``(track_id, label, share, seen_s)`` per track, longest seen first: the label held
-        longest, its share of the time seen, and the seconds seen (a track seen for no time,
-        in a single frame, is weighed by frames)."""
+    def _credit(self, step: float) -> None:
+        _credit(step, self._pending, self._pending_abstained, self._seconds, self._frames,
+                self._abstained)  # fmt: skip
+        self._pending, self._pending_abstained = {}, set()
+
+    def tracks(self) -> list[TrackLine]:
+        """One :class:`TrackLine` per track, longest seen first: the label held longest, its
+        share of the time seen, the seconds seen, the share of it abstained and the labels
+        tied with it (a track seen for no time, in a single frame, is weighed by frames)."""
         seconds = {k: dict(v) for k, v in self._seconds.items()}
         frames = {k: dict(v) for k, v in self._frames.items()}
-        last = float(np.median(np.frombuffer(self._steps))) if self._steps else 0.0
-        self._credit(seconds, frames, self._pending, last)
+        abstained = {k: list(v) for k, v in self._abstained.items()}
+        # the last frame takes the median step (on copies: more frames may follow)
+        _credit(self._median(), self._pending, self._pending_abstained, seconds, frames,
+                abstained)  # fmt: skip
         out = []
         for track, per in seconds.items():
             seen = sum(per.values())
-            weights = per if seen > 0 else {k: float(v) for k, v in frames[track].items()}
+            by_time = seen > 0
+            weights = per if by_time else {k: float(v) for k, v in frames[track].items()}
             first = sorted(weights, key=lambda k: self._order.get(k, len(self._order)))
-            label = held_longest({k: weights[k] for k in first})
-            out.append((track, label, weights[label] / sum(weights.values()), seen))
-        return sorted(out, key=lambda r: (-r[3], r[0]))
+            ordered = {k: weights[k] for k in first}
+            label = held_longest(ordered)
+            total = sum(weights.values())
+            a_seconds, a_frames = abstained.get(track, (0.0, 0))
+            out.append(
+                TrackLine(
+                    track_id=track,
+                    label=label,
+                    share=weights[label] / total,
+                    seen_s=seen,
+                    abstained_share=(a_seconds if by_time else a_frames) / total,
+                    tied_labels=tuple(tied_with(ordered, label)),
+                )
+            )
+        return sorted(out, key=lambda r: (-r.seen_s, r.track_id))
 
 
-__all__ = ["TrackTimes", "frame_durations", "track_summary"]
+__all__ = ["TrackLine", "TrackTimes", "frame_durations", "track_summary"]

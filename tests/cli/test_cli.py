@@ -596,10 +596,15 @@ def test_sigterm_during_analyze_leaves_a_whole_parquet_file(tmp_path):
     assert proc.returncode == 130, stderr
     # it says so (it printed a blank line: a partial file looked like a whole run)
     said = " ".join(stderr.split())
-    assert "interrupted after 0 of 1 file (the one in progress may be partly written)" in said
+    assert "interrupted after 0 of 1 file (a video in progress ends with an error row" in said
     assert f"the rows so far are in {out}, each row whole, but not a complete run" in said
     rows = pd.read_parquet(out)  # a footer: readable
-    assert len(rows) < 600 and rows["frame_index"].is_monotonic_increasing
+    frames = rows[rows["status"] != "error"]
+    assert len(frames) < 600 and frames["frame_index"].is_monotonic_increasing
+    if len(frames):  # stopped inside the video: its rows end with a row that says so
+        last = rows.iloc[-1]
+        assert last["status"] == "error" and last["error"].startswith("interrupted")
+        assert last["timestamp_s"] == frames["timestamp_s"].iloc[-1]
 
 
 def test_min_confidence_below_mediapipes_floor_is_named():

@@ -100,8 +100,10 @@ def test_a_lost_track_coasts_for_coast_s_then_stops():
 
 
 def test_time_going_back_starts_afresh_a_reused_tracker_and_smoother():
-    """The next video's first frame (t back to 0) must not continue the last video's track or
-    its smoothed expression (a face in video 2 took id 1 and stayed 'happiness' for 0.4 s)."""
+    """The next video's first frame (t back to 0), or a joined recording's second part, must
+    not continue the last track or its smoothed expression (a face in video 2 took id 1 and
+    stayed 'happiness' for 0.4 s), nor share an id with the first part (summaries keyed by
+    track merged a joined recording's two parts)."""
     tracker, smoother = FaceTracker(), ExpressionSmoother(tau_s=0.5)
     happy, neutral = np.eye(8, dtype=np.float32)[[3]], np.eye(8, dtype=np.float32)[[6]]
     for k in range(5):  # video 1: a happy face at the top left, then a second face
@@ -109,10 +111,13 @@ def test_time_going_back_starts_afresh_a_reused_tracker_and_smoother():
         smoother.update(tracker.update(faces, k / 10), k / 10)
     video2 = make_faces([[100, 0, 150, 50]], expression=neutral)  # where face 2 was
     out = smoother.update(tracker.update(video2, 0.0), 0.0)
-    assert out.track_id.tolist() == [1]  # a new track (it took id 2), ids restart
+    # a new track, not face 2's id 2; ids go on counting, so the two sides share none
+    assert out.track_id.tolist() == [3]
     np.testing.assert_allclose(out.smoothed, neutral)  # nothing carried over
     again = smoother.update(tracker.update(video2, 0.0), 0.0)  # the same time: one frame
-    assert again.track_id.tolist() == [1]
+    assert again.track_id.tolist() == [3]
+    tracker.reset()  # between videos: ids restart at 1
+    assert tracker.update(video2, 0.0).track_id.tolist() == [1]
 
 
 def test_smoother_time_constant():

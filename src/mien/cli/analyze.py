@@ -69,6 +69,9 @@ class _Run:
         self.n_failed += 1
 
 
+INTERRUPTED = "interrupted (Ctrl-C or SIGTERM): this video's rows stop here, not at its end"
+
+
 def analyze(
     paths: Annotated[
         list[Path], typer.Argument(help="Image or video files, or folders (folders recurse).")
@@ -217,11 +220,12 @@ def analyze(
                         bar.advance(task)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the output is closed whole, and says so
         analyzer.close()
-        done = len({r[0] for r in run.summary}) if run is not None else 0
+        done = len({r[0] for r in run.summary if r[2] != INTERRUPTED}) if run is not None else 0
         where = f"the rows so far are in {out}" if out is not None else "the rows so far went out"
         err.print(
-            f"interrupted after {done} of {plural(len(files), 'file')} (the one in progress "
-            f"may be partly written): {where}, each row whole, but not a complete run",
+            f"interrupted after {done} of {plural(len(files), 'file')} (a video in progress "
+            f"ends with an error row saying so): {where}, each row whole, but not a complete "
+            "run",
             style="yellow",
         )
         raise typer.Exit(130) from None
@@ -321,7 +325,8 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
         16,
     )
     task = bar.add_task(path.name, total=info.frame_count)
-    n_frames = n_faces = 0
+    n_frames = n_faces = clock_back = 0
+    last_t: float | None = None
     times = TrackTimes(run.analyzer.expression_names)  # for the summary's per-track line
     try:
         for result in run.analyzer.run(
@@ -330,9 +335,14 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
             rows = result_rows(result)
             for row in rows:
                 run.sink.append(row)
+            if last_t is not None and result.timestamp_s < last_t:
+                clock_back += 1
+            last_t = result.timestamp_s
+            tracked = [r for r in rows if r["track_id"]]
             times.add(
                 result.timestamp_s,
-                {r["track_id"]: r["smoothed_label"] or r["label"] for r in rows if r["track_id"]},
+                {r["track_id"]: r["label"] for r in tracked},
+                {r["track_id"] for r in tracked if r["abstained"]},
             )
             n_frames += 1
             n_faces += len(result.faces)
@@ -342,6 +352,9 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
                     result.timestamp_s,
                 )
             bar.update(task, completed=current[0].index + 1)
+    except KeyboardInterrupt:  # the rows so far stay; a row says they stop short of the end
+        run.error(path, INTERRUPTED, timestamp_s=last_t)
+        raise
     except VideoDecodeError as e:
         run.error(path, e.problem, timestamp_s=e.last_timestamp_s)
     except MienError as e:
@@ -366,9 +379,14 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
             f"(the video lasts {info.duration_s or 0:.1f} s)",
             style="yellow",
         )
-    tracks = [
-        f"#{k} {label} {share:.0%} of {seen:.1f} s" for k, label, share, seen in times.tracks()
-    ]
+    if clock_back:
+        err.print(
+            f"{path}: the clock went back {plural(clock_back, 'time')} (recordings joined end "
+            "to end?): tracks end there and new ids go on counting; rows keep the source's "
+            "times",
+            style="yellow",
+        )
+    tracks = [line.text() for line in times.tracks()]
     seen = f"video: {plural(n_frames, 'frame')}, {plural(len(tracks), 'track')}"
     if tracks:
         seen += (

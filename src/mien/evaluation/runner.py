@@ -89,10 +89,10 @@ class EvalReport:
         abstention: mien's own abstention rule on the images with a prediction:
             ``{"threshold", "quality_checked", "n_kept", "n_abstained", "n_no_prediction"
             (images not counted in either: unreadable, or no face found), "coverage" (share of
-            the images with a prediction kept), "accuracy_kept", "accuracy_abstained"}``; the accuracies are
-            those of the model's top label over *all* its labels (what ``analyze`` outputs),
-            not of the restricted task (``None`` for an empty group); ``None`` when no image
-            got a prediction.
+            the images with a prediction kept), "accuracy_kept", "accuracy_abstained"}``;
+            the accuracies are those of the model's top label over *all* its labels (what
+            ``analyze`` outputs), not of the restricted task (``None`` for an empty group);
+            ``None`` when no image got a prediction.
         items: per-image arrays for figures (``y_true``, ``y_pred``, ``probs``, ``abstained``
             (float 1/0, NaN without a prediction) and the quality values); not part of
             :meth:`to_dict`.

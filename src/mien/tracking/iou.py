@@ -126,7 +126,9 @@ class FaceTracker:
     Raises:
         ValueError: an argument out of range.
 
-    Call :meth:`reset` between videos: ids then restart at 1.
+    Call :meth:`reset` between videos: ids then restart at 1. Where the clock goes back within
+    one source (recordings joined end to end), the tracks end and ids go on counting, so the
+    parts never share an id.
     """
 
     def __init__(
@@ -157,8 +159,12 @@ class FaceTracker:
 
     def reset(self) -> None:
         """Forget every track; the next id is 1."""
-        self._tracks: list[_Track] = []
         self._next_id = 1
+        self._forget()
+
+    def _forget(self) -> None:
+        """End every track and forget the clock; ids go on counting."""
+        self._tracks: list[_Track] = []
         self._last_t: float | None = None
         self._steps: collections.deque[float] = collections.deque(maxlen=16)
 
@@ -168,16 +174,17 @@ class FaceTracker:
         Args:
             faces: the frame's faces (``xyxy`` in pixels).
             timestamp_s: the frame's media time in seconds, non-decreasing within one video
-                or stream. A time earlier than the previous frame's starts afresh, as
-                :meth:`reset` does (a tracker reused for the next video must not carry a face's
-                id into it).
+                or stream. A time earlier than the previous frame's ends every track (the
+                clock went back: recordings joined end to end, or a tracker reused for the
+                next video without :meth:`reset`): no face's id carries across, and new ids go
+                on from the last one given, so the two sides never share an id.
 
         Returns:
             ``faces`` with ``track_id`` set, ``(n,)`` int64, every id ≥ 1.
         """
         t = float(timestamp_s)
         if self._last_t is not None and t < self._last_t:
-            self.reset()
+            self._forget()
         if self._last_t is not None and t > self._last_t:
             self._steps.append(t - self._last_t)  # one long gap does not move the median
         step = float(np.median(self._steps)) if self._steps else 0.0
