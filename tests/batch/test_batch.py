@@ -327,3 +327,22 @@ def _alive_group(pgid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def test_workers_name_a_huge_image_without_pillows_warning(tmp_path, capfd):
+    """`mien batch` printed Pillow's DecompressionBombWarning from its workers for a 108 MP
+    image that mien's own cap then refused with a clear error (`analyze` did not)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 10_400, 10_400, 8, 0, 0, 0, 0)  # 108 M grey pixels
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    out = tmp_path / "out"
+    assert run_batch([big], out, BatchOptions()) == {"failed": 1}
+    assert table(out)["error"].str.contains("exceeds the cap").all()
+    assert "DecompressionBombWarning" not in capfd.readouterr().err

@@ -31,6 +31,12 @@ def init_worker(analyzer_kwargs: dict[str, Any], threads: int, parent: int | Non
     with contextlib.suppress(ValueError):  # not the main thread (a Ray actor): nothing to do
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("GLOG_minloglevel", "2")
+    import warnings
+
+    from PIL import Image
+
+    # as in the CLI's own process: mien's pixel cap decides, Pillow's warning would repeat it
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     from mien.logs import quiet_native_stderr
     from mien.pipeline import Analyzer
 
