@@ -22,6 +22,8 @@
 #            architecture keys, since the fine-tune builds its network from its own config.
 #            Each parent and arm folder records what it was made from (made_from.txt); a rerun
 #            with other settings under the same name is refused, not mixed with the old runs.
+#        An override may name its fold as {fold}, e.g. a per-fold teacher for distillation:
+#            bash scripts/performer_folds.sh kd teacher_probs=runs/cache/tp_f{fold}.npz
 # About 21 min for the parent and 15-17 min per pair of folds with their exports, on 2 cores
 # (measured 2026-11-30); a rerun keeps finished runs and exports. Score: python benchmarks/performer_folds.py runs/folds/f?/export/fold?.onnx
 set -euo pipefail
@@ -54,6 +56,7 @@ folds() {  # the performers of fold K as a YAML list
 }
 fold() {  # K key=value...: pack its cache, fine-tune the parent without its performers, export
   local k=$1 cache=runs/cache/fer_tw_${TAG}f$1.npz; shift
+  set -- "${@//\{fold\}/$k}"  # {fold} in an override: this fold's number
   [ -f $cache ] || $PY scripts/pack_training_data.py --config configs/fer_resnet_ft.yaml --out $cache \
     "taiwanese_val_subjects=$(folds $k)" "$@" > $D/pack_f$k.log 2>&1
   # the cache holds the split; taiwanese_val_subjects is repeated so the run's config records it
