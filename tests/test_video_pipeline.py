@@ -472,3 +472,94 @@ def test_a_joined_recordings_parts_get_their_own_tracks_and_times(tmp_path):
     assert "the clock went back 1 time" in said
     assert "2 tracks; #1 " in said and " of 1.0 s" in said and "#2 " in said
     assert " of 0.6 s" in said  # the second part timed on its own: 6 frames at 10 fps
+
+
+def _fifo(tmp_path, data: bytes | None):
+    """A named pipe; a thread writes ``data`` into it at once (a burst), or nobody writes."""
+    import os
+
+    fifo = tmp_path / "live.fifo"
+    os.mkfifo(fifo)
+    if data is not None:
+
+        def write():
+            with open(fifo, "wb") as f:
+                f.write(data)
+
+        threading.Thread(target=write, daemon=True).start()
+    return fifo
+
+
+def test_a_stream_that_arrives_in_a_burst_keeps_its_media_spacing(tmp_path):
+    """FFmpeg's start-up probing hands over seconds of video at once: 2 s of frames were
+    stamped 10 ms apart (their arrival), which split tracks and broke the smoothing."""
+    clip = _ts_clip(tmp_path / "a.ts", 30, 5.0, SIZE)
+    fifo = _fifo(tmp_path, clip.read_bytes())  # all 3 s of it at once
+    with LiveStream(str(fifo), drop_frames=False, open_timeout_s=10) as stream:
+        times = [f.timestamp_s for f in itertools.islice(stream, 30)]
+    np.testing.assert_allclose(np.diff(times), 0.1, atol=1e-3)  # the stream's own 10 fps
+    assert 0 <= times[0] < 5.0  # seconds since the stream was made, not the source's 5 s
+
+
+def test_a_file_source_keeps_the_files_own_times_and_refuses_a_non_video(tmp_path):
+    from mien.errors import StreamError
+
+    clip = _ts_clip(tmp_path / "late.ts", 5, 60.0, SIZE)  # a TS recording timed from 60 s
+    with LiveStream(str(clip), drop_frames=False) as stream:
+        frames = list(stream)
+    analysed = list(iter_frames(clip))  # as `mien analyze` reads it
+    assert [(f.index, f.timestamp_s) for f in frames] == [
+        (f.index, f.timestamp_s) for f in analysed
+    ]
+    assert frames[0].timestamp_s == pytest.approx(60.0)
+    text = tmp_path / "notes.txt"
+    text.write_text("not a video")
+    t0 = time.monotonic()
+    with LiveStream(str(text)) as stream, pytest.raises(StreamError, match="notes.txt"):
+        next(iter(stream))
+    assert time.monotonic() - t0 < 5  # at once, not after the 10 s open timeout
+
+
+@pytest.mark.parametrize(("stop", "code", "said"), [
+    ("SIGTERM", 0, "stopped: 0 frames analysed"),
+    ("--max-seconds", 1, "no frame came within --max-seconds 2"),
+])  # fmt: skip
+def test_watch_stops_while_its_source_is_away(tmp_path, stop, code, said):
+    """A stream that has not opened (a pipe nobody writes to) ignored SIGTERM, Ctrl-C and
+    --max-seconds until OpenCV gave up; a forced kill then left an unreadable Parquet file."""
+    import signal
+    import subprocess
+    import sys
+
+    fifo = _fifo(tmp_path, None)
+    out = tmp_path / "rows.parquet"
+    extra = ["--max-seconds", "2"] if stop == "--max-seconds" else []
+    cmd = [sys.executable, "-m", "mien", "watch", str(fifo), "--no-preview", "-o", str(out)]
+    proc = subprocess.Popen([*cmd, *extra], stderr=subprocess.PIPE, text=True)
+    t0 = time.monotonic()
+    if stop == "SIGTERM":
+        time.sleep(3)  # the model is loaded and the stream is waiting for its source
+        proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == code, stderr
+    assert said in " ".join(stderr.split())
+    assert time.monotonic() - t0 < 20  # the open timeout alone is 10 s, OpenCV's read 30 s
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(out).num_rows == 0  # a whole file, with its footer
+
+
+def test_watch_refuses_an_annotate_target_it_cannot_write(tmp_path, enter_leave):
+    for target in (tmp_path, tmp_path / "a.gif"):
+        result = runner.invoke(app, ["watch", str(enter_leave), "--annotate", str(target)])
+        assert result.exit_code == 2
+        assert "give a video file name ending in .mp4, .mkv or .mov" in result.output
+
+
+def test_a_display_that_does_not_answer_is_not_used():
+    from mien.cli.watch import _display_reachable
+
+    # OpenCV's Qt preview aborted the process (exit 134) when DISPLAY named no live X server
+    assert not _display_reachable(":987")
+    assert not _display_reachable("127.0.0.1:987")
+    assert not _display_reachable("") and not _display_reachable("nonsense")

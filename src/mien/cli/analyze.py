@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from mien.cli.common import (
+    VIDEO_OUT_SUFFIXES,
     DetectorMode,
     EndSeconds,
     MaxPixels,
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
     from mien.pipeline import Analyzer
 
 WRITABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-VIDEO_OUT_SUFFIXES = (".mp4", ".mkv", ".mov")
 
 
 @dataclass

@@ -199,6 +199,9 @@ def unwritable(path: Path, option: str, *, folder: bool = False) -> str | None:
     return None
 
 
+VIDEO_OUT_SUFFIXES = (".mp4", ".mkv", ".mov")  # what --annotate writes a video as
+
+
 def plural(n: int, word: str) -> str:
     """``"1 frame"``, ``"2 frames"``, ``"0 frames"``."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ import typer
 from rich.text import Text
 
 from mien.cli.common import (
+    VIDEO_OUT_SUFFIXES,
     DetectorMode,
     MeasurePose,
     ModelName,
@@ -100,6 +102,7 @@ def watch(
     from mien.errors import MienError
     from mien.export import column_types, open_sink, result_rows, row_columns
     from mien.io import LiveStream, VideoWriter
+    from mien.summary import TrackTimes
     from mien.tracking import ExpressionSmoother, FaceTracker
 
     fmt = resolve_format(out, fmt)
@@ -107,12 +110,21 @@ def watch(
         fail(f"--max-seconds must be above 0; got {max_seconds:g}")
     if problem := _clashes(source, out, annotate):
         fail(problem)
+    if annotate is not None and (
+        annotate.is_dir() or annotate.suffix.lower() not in VIDEO_OUT_SUFFIXES
+    ):
+        fail(f"--annotate {annotate}: give a video file name ending in .mp4, .mkv or .mov")
     for path, option in ((out, "--out"), (annotate, "--annotate")):
         if path is not None and (problem := unwritable(path, option)):
             fail(problem)
-    show = preview and bool(os.environ.get("DISPLAY") or os.name == "nt")
+    show = preview and (
+        os.name == "nt"
+        or sys.platform == "darwin"  # OpenCV's own Cocoa window there, no X display
+        or _display_reachable(os.environ.get("DISPLAY", ""))
+    )
     if preview and not show and not quiet:
-        err.print("no display: running without a preview window", style="yellow")
+        why = "DISPLAY is set but no display answers" if os.environ.get("DISPLAY") else "no display"
+        err.print(f"{why}: running without a preview window", style="yellow")
     analyzer = make_analyzer(
         model,
         detector,
@@ -125,12 +137,25 @@ def watch(
     names = analyzer.expression_names
     annotator = ExpressionAnnotator(bars=True, blur_faces=blur_faces)
     stop = threading.Event()
+    streams: list = []
+    timed_out = threading.Event()
+
+    def stop_now(*_: object) -> None:  # also while the source is away: the stream stops waiting
+        stop.set()
+        for s in streams:
+            s.interrupt()
+
+    def time_up() -> None:
+        timed_out.set()
+        stop_now()
+
     # Ctrl-C and SIGTERM both stop cleanly, also when the shell started us in the background
     # (where SIGINT would otherwise be ignored)
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+            previous[sig] = signal.signal(sig, stop_now)
+    timer = threading.Timer(max_seconds, time_up) if max_seconds is not None else None
     writer = VideoWriter(annotate, fps=30.0) if annotate is not None else None
     stream = LiveStream(
         source,
@@ -142,10 +167,17 @@ def watch(
             max_seconds if max_seconds is not None else float("inf"),
         ),
     )
+    streams.append(stream)
+    if stop.is_set():  # a signal came before the stream existed
+        stream.interrupt()
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
     current: list = [None]
     started = time.monotonic()
     n_frames = n_faces = 0
-    last_status = started
+    last_status, frames_then = started, 0
+    times = TrackTimes(analyzer.expression_names)  # for the per-track lines at the end
     failed = False
 
     def frames():
@@ -164,8 +196,15 @@ def watch(
             for result in analyzer.run(
                 frames(), tracker=FaceTracker(), smoother=ExpressionSmoother(smooth_tau)
             ):
-                for row in result_rows(result):
+                rows = result_rows(result)
+                for row in rows:
                     sink.append(row)
+                tracked = [r for r in rows if r["track_id"]]
+                times.add(
+                    result.timestamp_s,
+                    {r["track_id"]: r["label"] for r in tracked},
+                    {r["track_id"] for r in tracked if r["abstained"]},
+                )
                 n_frames += 1
                 n_faces += len(result.faces)
                 if writer is not None or show:
@@ -178,18 +217,21 @@ def watch(
                             stop.set()
                 now = time.monotonic()
                 if not quiet and now - last_status >= 1.0:
-                    fps = n_frames / (now - started)
+                    fps = (n_frames - frames_then) / (now - last_status)  # the last second's
                     err.print(
-                        f"{fps:5.1f} fps · {n_frames} frames · {n_faces} faces · "
-                        f"{stream.reconnects} reconnects · {stream.frames_dropped} dropped"
+                        f"{fps:5.1f} fps · {plural(n_frames, 'frame')} · "
+                        f"{plural(n_faces, 'face')} · {plural(stream.reconnects, 'reconnect')} · "
+                        f"{stream.frames_dropped} dropped"
                     )
-                    last_status = now
+                    last_status, frames_then = now, n_frames
     except KeyboardInterrupt:
         stop.set()
     except MienError as e:
         err.print(Text.assemble(("error:", "red"), " ", describe(e)))
         failed = True
     finally:
+        if timer is not None:
+            timer.cancel()
         stream.close()
         if writer is not None:
             writer.close()
@@ -200,16 +242,23 @@ def watch(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         analyzer.close()
-    if n_frames == 0 and not failed and not stop.is_set():
-        err.print(
-            Text.assemble(("error:", "red"), f" {source}: no frames could be read (not a video?)")
+    if n_frames == 0 and not failed and (timed_out.is_set() or not stop.is_set()):
+        why = (
+            f"no frame came within --max-seconds {max_seconds:g}"
+            if timed_out.is_set()
+            else "no frames could be read (not a video?)"
         )
+        err.print(Text.assemble(("error:", "red"), f" {source}: {why}"))
         failed = True
     if not quiet:
         err.print(
-            f"stopped: {plural(n_frames, 'frame')}, {plural(n_faces, 'face')}, "
-            f"{plural(stream.reconnects, 'reconnect')}"
+            f"stopped: {plural(n_frames, 'frame')} analysed, {stream.frames_dropped} dropped "
+            f"unanalysed, {plural(n_faces, 'face')}, {plural(stream.reconnects, 'reconnect')}"
         )
+        lines = [line.text() for line in times.tracks()]
+        if lines:
+            more = f", {len(lines) - 5} more" if len(lines) > 5 else ""
+            err.print(f"{plural(len(lines), 'track')}: " + ", ".join(lines[:5]) + more)
     raise typer.Exit(1 if failed else 0)
 
 
@@ -223,3 +272,34 @@ def _clashes(source: str, out: Path | None, annotate: Path | None) -> str | None
     if out is not None and annotate is not None and resolved(out) == resolved(annotate):
         return f"--out and --annotate are one file ({out}); give two names"
     return None
+
+
+def _display_reachable(display: str) -> bool:
+    """Whether the X display named by ``DISPLAY`` answers (``:0``, ``unix:0``, ``host:0.0``).
+
+    OpenCV's Qt preview aborts the whole process (no exception) when ``DISPLAY`` names a display
+    that does not answer, as after SSH without X forwarding: check first, with a 1 s limit.
+    """
+    import re
+    import socket
+
+    m = re.fullmatch(r"(?:([^:/]*)/)?([^:]*):(\d+)(?:\.\d+)?", display.strip())
+    if m is None:
+        return False
+    host, number = m.group(2), int(m.group(3))
+    try:
+        if host in ("", "unix"):  # the socket file, else Linux's abstract socket of that name
+            for address in (f"/tmp/.X11-unix/X{number}", f"\0/tmp/.X11-unix/X{number}"):
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.settimeout(1.0)
+                    try:
+                        s.connect(address)
+                        return True
+                    except OSError:
+                        continue
+            return False
+        else:
+            socket.create_connection((host, 6000 + number), timeout=1.0).close()
+    except OSError:
+        return False
+    return True

@@ -1,21 +1,31 @@
-"""Live sources (webcam index, device path, RTSP/HTTP URL) read by a background thread.
+"""Live sources (webcam index, device path, RTSP/HTTP/UDP URL, named pipe) read by a
+background thread.
 
-OpenCV's ``VideoCapture`` opens the source (V4L2 for cameras, FFmpeg for URLs and files). The
+OpenCV's ``VideoCapture`` opens the source (V4L2 for cameras, FFmpeg for URLs and pipes). The
 reader thread keeps only the latest frame by default, so analysis never lags behind the camera
 (``drop_frames=False`` keeps every frame in a bounded buffer instead, blocking the reader when
 full). When a camera or stream drops, the reader reconnects with exponential back-off.
-Timestamps are seconds since the stream was opened (monotonic clock); indices count every frame
-read from the source, so dropped frames leave gaps.
+Indices count every frame read from the source, so dropped frames leave gaps.
 
-A regular video *file* given as the source is played once at its own frame rate, like a
-camera, and the stream ends at its last frame; its timestamps are the file's media time. (To
-analyse a file as fast as possible, use ``mien analyze``.) A local path that does not exist is
-an error at once.
+Timestamps are seconds since the stream object was made. A camera's frames are stamped when
+they arrive. A stream (URL or pipe) whose frames carry presentation times is stamped by them:
+the first frame of each connection when it arrives, the rest that far after it in media time,
+so frames that arrive in a burst (FFmpeg's start-up probing delivers seconds of video at once)
+keep their real spacing; where a stream's times do not advance, arrival times are used.
+Timestamps never go back.
+
+A regular video *file* given as the source is decoded by PyAV, as ``mien analyze`` reads it,
+and played once at its own frame rate, like a camera; the stream ends at its last frame. Its
+frames keep the file's own indices and timestamps (the container's presentation times), so
+its rows match ``mien analyze``'s. (To analyse a file as fast as possible, use ``mien
+analyze``.) A local path that does not exist, or a file that is not a video, is an error at
+once.
 """
 
 from __future__ import annotations
 
 import collections
+import math
 import os
 import threading
 import time
@@ -23,7 +33,7 @@ from collections.abc import Iterator
 
 import cv2
 
-from mien.errors import StreamError
+from mien.errors import MienError, StreamError
 from mien.types import Frame
 
 _OPENING = threading.Lock()  # OpenCV's log level is process-wide: see LiveStream._open
@@ -111,10 +121,44 @@ class LiveStream:
         return None
 
     def _read(self) -> None:
+        try:
+            if self.is_file:
+                self._read_file()
+            else:
+                self._read_live()
+        finally:
+            with self._cond:
+                self._cond.notify_all()
+
+    def _read_file(self) -> None:
+        """Decode the file with PyAV at its own pace; the stream ends at its last frame."""
+        from mien.io.video import iter_frames
+
+        frames = iter_frames(self.source)
+        start: tuple[float, float] | None = None  # (monotonic, media time) of the first frame
+        try:
+            for frame in frames:
+                if start is None:
+                    start = (time.monotonic(), frame.timestamp_s)
+                ahead = (frame.timestamp_s - start[1]) - (time.monotonic() - start[0])
+                if self._stop.wait(max(ahead, 0.0)):
+                    return
+                self.frames_read = frame.index + 1
+                self._push(Frame(frame.image, frame.index, frame.timestamp_s, self.name))
+        except MienError as e:  # not a video, or decoding broke off
+            self._fail(str(e))
+        finally:
+            frames.close()
+            self.ended = True
+
+    def _read_live(self) -> None:
         delay = self.reconnect_s
         connected_once = False
         last_frame = time.monotonic()
+        media = not isinstance(self.source, int) and not str(self.source).startswith("/dev/")
+        last_t = 0.0
         cap = None
+        clock: _MediaClock | None = None
         try:
             while not self._stop.is_set():
                 if cap is None:
@@ -123,8 +167,7 @@ class LiveStream:
                         waited = time.monotonic() - (last_frame if connected_once else self._t0)
                         limit = self.give_up_s if connected_once else self.open_timeout_s
                         if limit is not None and waited > limit:
-                            what = "came back" if connected_once else "opened"
-                            self._fail(f"{self.name}: the source has not {what} for {waited:.1f} s")
+                            self._fail(self._absent(connected_once, waited))
                             return
                         # back off, but never sleep past the limit
                         left = delay if limit is None else max(0.0, limit - waited) + 0.05
@@ -135,41 +178,42 @@ class LiveStream:
                         self.reconnects += 1
                     connected_once = True
                     delay = self.reconnect_s
+                    clock = _MediaClock() if media else None
                 ok, image = cap.read()
                 if not ok or image is None:
                     cap.release()
                     cap = None
-                    if self.is_file and connected_once:  # a file ends: no reconnect, no loop
-                        self.ended = True
-                        return
                     continue
                 last_frame = time.monotonic()
-                t = last_frame - self._t0
-                if self.is_file:  # play at the file's own pace, stamped with its media time
-                    t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-                    ahead = t - (last_frame - self._t0)
-                    if ahead > 0 and self._stop.wait(ahead):
-                        return
+                t = last_frame - self._t0  # arrival
+                if clock is not None:
+                    t = clock.time(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, t, last_t)
+                last_t = t = max(t, last_t)
                 frame = Frame(image, self.frames_read, t, self.name)
                 self.frames_read += 1
-                with self._cond:
-                    if self.drop_frames:
-                        if self._frames:
-                            self.frames_dropped += 1
-                        self._frames.append(frame)
-                    else:
-                        while (
-                            len(self._frames) >= (self._frames.maxlen or 1)
-                            and not self._stop.is_set()
-                        ):
-                            self._cond.wait(0.1)
-                        self._frames.append(frame)
-                    self._cond.notify_all()
+                self._push(frame)
         finally:
             if cap is not None:
                 cap.release()
-            with self._cond:
-                self._cond.notify_all()
+
+    def _absent(self, connected_once: bool, waited: float) -> str:
+        what = "come back" if connected_once else "opened"
+        message = f"{self.name}: the source has not {what} for {waited:.1f} s"
+        if isinstance(self.source, int) and not connected_once:
+            message += " (no camera at that index, or another program holds it)"
+        return message
+
+    def _push(self, frame: Frame) -> None:
+        with self._cond:
+            if self.drop_frames:
+                if self._frames:
+                    self.frames_dropped += 1
+                self._frames.append(frame)
+            else:
+                while len(self._frames) >= (self._frames.maxlen or 1) and not self._stop.is_set():
+                    self._cond.wait(0.1)
+                self._frames.append(frame)
+            self._cond.notify_all()
 
     def _fail(self, message: str) -> None:  # called from the reader thread
         with self._cond:
@@ -199,6 +243,12 @@ class LiveStream:
     def _started(self) -> bool:
         return self._thread.ident is not None
 
+    def interrupt(self) -> None:
+        """Make iteration end within about 0.1 s, even while the source is away or has not
+        opened yet; safe to call from a signal handler or another thread (:meth:`close`
+        still releases the source)."""
+        self._stop.set()
+
     def close(self) -> None:
         """Stop the reader thread and release the source (idempotent)."""
         self._stop.set()
@@ -217,3 +267,25 @@ class LiveStream:
 def _looks_local(source: str) -> bool:
     """A file or device path rather than a URL (``rtsp://``, ``http://`` …)."""
     return "://" not in source
+
+
+class _MediaClock:
+    """Stamps one connection's frames by their presentation time: the first frame at its
+    arrival, each later one that far after it in media time. Falls back to arrival times for
+    the rest of the connection once the media time fails to advance (streams without times)."""
+
+    def __init__(self) -> None:
+        self._base: tuple[float, float] | None = None  # (media time, stamp) of the first frame
+        self._last: float | None = None
+        self._ok = True
+
+    def time(self, media_s: float, arrival_s: float, last_t: float) -> float:
+        """The stamp of a frame with this media time that arrived at ``arrival_s``; ``last_t``:
+        the previous frame's stamp (of any connection)."""
+        if self._ok and math.isfinite(media_s) and (self._last is None or media_s > self._last):
+            if self._base is None:
+                self._base = (media_s, max(arrival_s, last_t))
+            self._last = media_s
+            return self._base[1] + (media_s - self._base[0])
+        self._ok = False
+        return arrival_s
