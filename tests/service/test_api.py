@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -154,6 +155,30 @@ def test_websocket_stream_tracks_faces(client):
     assert answers[2]["faces"][0]["smoothed"] is not None
     assert bad["error"] == "bad_image" and bad["frame_index"] == 3
     np.testing.assert_allclose(answers[0]["faces"][0]["x1"], answers[1]["faces"][0]["x1"], atol=1)
+
+
+def test_websocket_frames_can_carry_their_capture_times(client):
+    """Frames were stamped by when the server received them: a client sending recorded video
+    faster than real time got 13 s of video stamped 0.06 s apart, one track throughout."""
+    frame = (SAMPLES / "grace_hopper.jpg").read_bytes()
+    with client.websocket_connect("/v1/stream") as ws:
+        answers = []
+        for t in (10.0, 10.1, 10.2, 15.2):  # a 5 s gap: longer than a track waits for its face
+            ws.send_text(json.dumps({"timestamp_s": t}))
+            ws.send_bytes(frame)
+            answers.append(ws.receive_json())
+        ws.send_bytes(frame)  # without a time, once the connection sends them
+        missing = ws.receive_json()
+        ws.send_text(json.dumps({"timestamp_s": -1}))
+        negative = ws.receive_json()
+        ws.send_text(json.dumps({"timestamp_s": 15.3}))
+        ws.send_bytes(frame)
+        last = ws.receive_json()
+    assert [a["timestamp_s"] for a in answers] == [10.0, 10.1, 10.2, 15.2]
+    assert [a["faces"][0]["track_id"] for a in answers] == [1, 1, 1, 2]
+    assert missing["error"] == "bad_request" and "before each frame" in missing["detail"]
+    assert negative["error"] == "bad_request" and "timestamp_s" in negative["detail"]
+    assert last["timestamp_s"] == 15.3 and last["frame_index"] == 4
 
 
 def test_a_video_upload_is_told_where_videos_go(client, tmp_path):

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import math
 import os
 import threading
 import time
@@ -394,6 +396,27 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         idle = threading.Event()
         idle.set()
 
+        # the client's capture times: once it sends one, every frame needs one
+        clock: dict[str, Any] = {"client": False, "next": None}
+
+        def take_timestamp(text: str) -> str | None:
+            """Take ``{"timestamp_s": seconds}`` as the next frame's time; else the problem."""
+            try:
+                value = json.loads(text)["timestamp_s"]
+                t = float(value)
+                ok = not isinstance(value, bool) and math.isfinite(t) and t >= 0
+            except (ValueError, TypeError, KeyError):
+                ok = False
+            if not ok:
+                return (
+                    "send each frame as a binary JPEG/PNG message, optionally after a text "
+                    'message {"timestamp_s": seconds} giving its capture time (>= 0)'
+                )
+            # an earlier time than the last frame's ends the tracks, as a video's clock going
+            # back does
+            clock.update(client=True, next=t)
+            return None
+
         async def receive() -> None:
             nonlocal closed
             try:
@@ -402,19 +425,32 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                     if event["type"] == "websocket.disconnect":
                         break
                     message = event.get("bytes")
-                    if message is None:  # a text frame: say what is expected, keep listening
+                    if message is None:  # text: the next frame's capture time, or a mistake
+                        if (problem := take_timestamp(event.get("text") or "")) is not None:
+                            await ws.send_json({"error": "bad_request", "detail": problem})
+                        continue
+                    if len(message) > settings.max_upload_bytes:
+                        await ws.send_json(
+                            {
+                                "error": "too_large",
+                                "detail": f"a frame of {len(message)} bytes; the limit is "
+                                f"{settings.max_upload_bytes} (--max-upload-mb)",
+                            }
+                        )
+                        clock["next"] = None
+                        continue
+                    if clock["client"] and clock["next"] is None:
                         await ws.send_json(
                             {
                                 "error": "bad_request",
-                                "detail": "send each frame as a binary JPEG/PNG message",
+                                "detail": 'this connection sends capture times: send {"timestamp_s"'
+                                ": …} before each frame",
                             }
                         )
                         continue
-                    if len(message) > settings.max_upload_bytes:
-                        await ws.send_json({"error": "too_large", "detail": "frame too large"})
-                        continue
                     latest["data"], latest["index"] = message, latest["index"] + 1
-                    latest["t"] = time.monotonic() - t0
+                    latest["t"] = time.monotonic() - t0 if clock["next"] is None else clock["next"]
+                    clock["next"] = None
                     arrived.set()
             except Exception:
                 pass
@@ -493,7 +529,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                     if not submitted:  # refused before its work began: the next frame may go
                         idle.set()
                 out = FrameOut(
-                    **analysis_fields(result), frame_index=index, timestamp_s=round(t, 3)
+                    **analysis_fields(result), frame_index=index, timestamp_s=round(t, 6)
                 )
                 await ws.send_text(out.model_dump_json())
         except WebSocketDisconnect:
