@@ -12,6 +12,7 @@ let socket = null;
 let stream = null;
 let waiting = false;
 let lastResult = null;
+let sentAt = 0;  // when the frame awaiting its answer was sent (ms)
 
 function overlay(result) {
   if (result) drawFaces(result.faces, canvas.width / result.image_width, canvas.height / result.image_height);
@@ -97,7 +98,7 @@ function sendFrame() {
   if (!socket || socket.readyState !== WebSocket.OPEN || waiting || !video.videoWidth) return;
   canvas.width = video.videoWidth; canvas.height = video.videoHeight;
   ctx.drawImage(video, 0, 0);
-  waiting = true;
+  waiting = true; sentAt = Date.now();
   canvas.toBlob(blob => { if (socket && blob) socket.send(blob); else waiting = false; }, "image/jpeg", 0.8);
   overlay(lastResult);  // keep the last answer on screen until the next one arrives
 }
@@ -130,13 +131,29 @@ async function startCamera() {
     requestAnimationFrame(sendFrame);
   };
   socket.onopen = () => { setStatus("Live."); sendFrame(); };
-  socket.onclose = () => setStatus("Camera stopped.");
+  const mine = socket;
+  socket.onclose = () => {
+    if (socket !== mine) return;  // closed by stopCamera
+    stopCamera();  // the server went away: stop the camera and take the notice down
+    setStatus("The connection to the server closed; camera stopped.");
+  };
 }
+
+// an answer that never comes (a lost message, a stalled server): send again after 10 s
+setInterval(() => {
+  if (waiting && socket && Date.now() - sentAt > 10000) {
+    waiting = false;
+    setStatus("No answer for 10 s (retrying)");
+    sendFrame();
+  }
+}, 2000);
 
 function stopCamera() {
   lastResult = null;
-  if (socket) socket.close();
+  const closing = socket;
   socket = null;
+  if (closing) closing.close();
+  setStatus("Camera stopped.");
   if (stream) stream.getTracks().forEach(t => t.stop());
   stream = null;
   notice.hidden = true;
