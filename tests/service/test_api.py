@@ -280,6 +280,11 @@ def test_a_loopback_server_answers_only_to_loopback_names():
         assert c.get("/v1/health").status_code == 200
         rebound = c.get("/v1/health", headers={"host": "evil.example:8000"})
         assert rebound.status_code == 400  # a DNS-rebinding page, under its own name
+        assert rebound.json() == {  # JSON like every other error (it was plain text)
+            "error": "bad_host",
+            "detail": "this server does not answer to the host name 'evil.example:8000'",
+        }
+        assert c.get("/v1/model", headers={"host": "localhost:8000"}).status_code == 200
 
 
 def test_after_a_stream_timeout_the_next_frames_wait_without_taking_analyzers(monkeypatch):

@@ -33,13 +33,13 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartParser
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from mien.errors import ImageError, ImageTooLargeError
 from mien.export.rows import SCHEMA_VERSION
 from mien.io.image import looks_like_video
 from mien.logs import quiet_native_stderr
 from mien.service.body import MULTIPART_SLACK, BodyGuard
+from mien.service.hosts import TrustedHosts
 from mien.service.schemas import AnalyzeOut, ErrorOut, FaceOut, FrameOut, HealthOut, ModelOut
 from mien.types import FrameResult
 from mien.weights import DEFAULT_MODEL, sha256_of
@@ -71,7 +71,8 @@ class ServiceSettings:
         timeout_s: per-request analysis timeout (504 when exceeded), and the longest wait
             for the next chunk of an upload (408).
         pose: measure head pose (FaceMesh) for the quality flags.
-        allowed_hosts: the ``Host`` names accepted (Starlette's ``TrustedHostMiddleware``;
+        allowed_hosts: the ``Host`` names accepted (Starlette's ``TrustedHostMiddleware`` rule,
+            answered in JSON by :class:`~mien.service.hosts.TrustedHosts`;
             others get 400), or ``None`` for any. ``mien serve`` on a loopback address allows
             only loopback names, so a DNS-rebinding page cannot reach it under its own name.
     """
@@ -214,7 +215,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         MultiPartParser.spool_max_size, settings.max_upload_bytes + MULTIPART_SLACK
     )
     if settings.allowed_hosts is not None:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
+        app.add_middleware(TrustedHosts, allowed_hosts=list(settings.allowed_hosts))
     app.add_middleware(
         BodyGuard,
         max_bytes=settings.max_upload_bytes + MULTIPART_SLACK,
