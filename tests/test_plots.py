@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from mien.plots import plot_tracks
 from mien.types import EXPRESSIONS
@@ -290,3 +291,27 @@ def test_panels_name_sources_apart_share_their_time_axis_and_shade_abstention():
     assert not second.patches
     assert "grey: abstained" in fig.get_suptitle()
     assert all(ax.get_xlabel() == "time (s)" for ax in fig.axes)
+
+
+def test_an_abstained_band_stops_where_the_track_is_absent():
+    """A band ran from an abstained frame to the track's next frame 4.9 s later, across
+    frames where the face was not there."""
+    face = rows("m", 3).assign(abstained=[False, True, False])
+    face["timestamp_s"] = [0.0, 0.1, 5.0]
+    face["frame_index"] = [0, 1, 50]
+    gap = pd.DataFrame({"source": "a.mp4", "status": "no_face", "model": "m",
+                        "track_id": None, "timestamp_s": [2.0], "frame_index": [20]})  # fmt: skip
+    fig = plot_tracks(pd.concat([face, gap], ignore_index=True).astype({"abstained": "boolean"}))
+    (band,) = fig.axes[0].patches
+    assert band.get_x() == 0.1 and band.get_width() == pytest.approx(0.1)  # one step, not 4.9
+
+
+def test_short_names_of_absolute_paths_have_one_slash():
+    from mien.plots import short_names
+
+    names = short_names(["/data/a/s1.mp4", "/data/b/s1.mp4", "/s2.mp4"])
+    assert names == {
+        "/data/a/s1.mp4": "a/s1.mp4",
+        "/data/b/s1.mp4": "b/s1.mp4",
+        "/s2.mp4": "s2.mp4",
+    }

@@ -151,7 +151,7 @@ def test_a_clock_that_goes_back_starts_a_part_timed_on_its_own(second_id):
     from mien.summary import TrackTimes
 
     df = _joined(second_id)
-    s = track_summary(df.sample(frac=1, random_state=0)).set_index("track_id")  # any row order
+    s = track_summary(df).set_index("track_id")
     if second_id == 2:
         assert s.loc[1, "seen_s"] == pytest.approx(0.5) and s.loc[1, "label"] == "happiness"
         assert s.loc[2, "seen_s"] == pytest.approx(0.5) and s.loc[2, "label"] == "neutral"
@@ -202,3 +202,31 @@ def test_track_line_words_abstention_and_ties():
     (line,) = times.tracks()
     assert line.abstained_share == pytest.approx(0.4 / 0.6)
     assert line.text() == "#1 happiness 67% of 0.6 s (67% abstained)"
+
+
+def test_parts_follow_row_order_and_take_nullable_dtypes():
+    """Two runs' rows appended (the frame index restarts) are two parts, not one interleaved
+    run; nullable and pyarrow columns (read_csv(dtype_backend=...)) no longer crash."""
+    run = _joined(2).iloc[:5]  # one run: 5 frames, 0-0.4 s, track 1
+    twice = pd.concat([run, run.assign(track_id=2)], ignore_index=True)
+    s = track_summary(twice).set_index("track_id")
+    assert s.loc[1, "seen_s"] == pytest.approx(0.5) and s.loc[2, "seen_s"] == pytest.approx(0.5)
+    for frame in (twice.convert_dtypes(), twice.convert_dtypes(dtype_backend="pyarrow")):
+        got = track_summary(frame).set_index("track_id")
+        assert got.loc[1, "seen_s"] == pytest.approx(0.5) and got.loc[2, "frames"] == 5
+    without = twice.drop(columns="frame_index")  # no frame index: one part, repeats dropped
+    assert track_summary(without).set_index("track_id").loc[2, "seen_s"] == pytest.approx(0.5)
+
+
+def test_a_repeated_timestamp_counts_its_first_row_in_both():
+    from mien.summary import TrackTimes
+
+    rows = pd.DataFrame(
+        {"source": "a.mp4", "status": "ok", "track_id": 1, "timestamp_s": [0.0, 0.1, 0.1, 0.2],
+         "label": "neutral", "p_neutral": 1.0, "abstained": [False, False, True, False]}
+    )  # fmt: skip
+    table = track_summary(rows)
+    times = TrackTimes(["neutral"])
+    for row in rows.itertuples():
+        times.add(row.timestamp_s, {1: row.label}, {1} if row.abstained else set())
+    assert times.tracks()[0].abstained_share == table.loc[0, "abstained_share"] == 0.0

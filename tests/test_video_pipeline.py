@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
@@ -515,7 +516,7 @@ def test_a_file_source_keeps_the_files_own_times_and_refuses_a_non_video(tmp_pat
     text = tmp_path / "notes.txt"
     text.write_text("not a video")
     t0 = time.monotonic()
-    with LiveStream(str(text)) as stream, pytest.raises(StreamError, match="notes.txt"):
+    with LiveStream(str(text)) as stream, pytest.raises(StreamError, match=r"notes\.txt"):
         next(iter(stream))
     assert time.monotonic() - t0 < 5  # at once, not after the 10 s open timeout
 
@@ -563,3 +564,52 @@ def test_a_display_that_does_not_answer_is_not_used():
     assert not _display_reachable(":987")
     assert not _display_reachable("127.0.0.1:987")
     assert not _display_reachable("") and not _display_reachable("nonsense")
+
+
+def test_the_media_clock_falls_back_to_arrival_where_times_are_not_real():
+    from mien.io.stream import _MediaClock
+
+    clock = _MediaClock()  # a steady invented 25 fps, frames really 0.25 s apart
+    stamps = [clock.time(k * 0.04, k * 0.25) for k in range(12)]
+    assert stamps[:5] == pytest.approx([0.0, 0.04, 0.08, 0.12, 0.16])
+    assert stamps[-3:] == pytest.approx([2.25, 2.5, 2.75])  # arrival, once 1 s behind
+    back = _MediaClock()  # a burst: media 0-2 s at arrival 0, then the media clock restarts
+    assert back.time(0.0, 0.0) == 0.0 and back.time(2.0, 0.05) == 2.0
+    assert back.time(0.0, 0.1) == 0.1  # went back: arrival (the stream adds its lead to it)
+
+
+def test_a_stream_without_real_times_is_stamped_by_arrival(tmp_path):
+    """JPEGs through a pipe every 0.2 s: FFmpeg invents 25 fps, which stamped 22 s of video
+    as 3.2 s."""
+    from PIL import Image
+
+    from tests.helpers import encode
+
+    # large frames, so FFmpeg's probing (5 MB) does not hold them all back as one burst
+    jpeg = encode(Image.effect_noise((1280, 960), 64).convert("RGB"), "JPEG", quality=95)
+    fifo = _fifo(tmp_path, None)
+
+    def write():
+        with contextlib.suppress(BrokenPipeError), open(fifo, "wb") as f:
+            for _ in range(30):
+                f.write(jpeg)
+                f.flush()
+                time.sleep(0.2)
+
+    threading.Thread(target=write, daemon=True).start()
+    with LiveStream(str(fifo), drop_frames=False, open_timeout_s=10) as stream:
+        times = [f.timestamp_s for f in itertools.islice(stream, 25)]
+    steps = np.diff(times[-8:])
+    assert np.median(steps) == pytest.approx(0.2, abs=0.07)  # not 0.04
+
+
+def test_a_joined_file_source_paces_both_parts(tmp_path):
+    """After the clock went back, the second part was played as fast as it decoded (in
+    `watch`, most of its frames were dropped)."""
+    a = _ts_clip(tmp_path / "a.ts", 10, 0.0, SIZE)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(a.read_bytes() * 2)  # 1 s, then the same 1 s again
+    t0 = time.monotonic()
+    with LiveStream(str(joined), drop_frames=False) as stream:
+        frames = list(stream)
+    assert len(frames) == 20 and time.monotonic() - t0 > 1.7  # two seconds of video

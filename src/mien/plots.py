@@ -198,26 +198,27 @@ def short_names(sources: Sequence[str]) -> dict[str, str]:
         k = 1
         while k < len(p) and any(q[-k:] == p[-k:] for o, q in parts.items() if o != s):
             k += 1
-        out[s] = "/".join(p[-k:])
+        out[s] = Path(*p[-k:]).as_posix()
     return out
 
 
-def shade_abstained(ax: Any, rows: pd.DataFrame) -> None:
+def shade_abstained(ax: Any, rows: pd.DataFrame, breaks: np.ndarray) -> None:
     """Grey bands where a track's per-frame prediction abstained: from each such frame to
-    the track's next frame (the median step after its last)."""
+    the track's next frame, or for the track's median step where the track is absent next
+    (``breaks``, as :func:`track_breaks` gives them) and after its last frame."""
     t = rows["timestamp_s"].to_numpy(np.float64)
     abstained = rows["abstained"].fillna(False).to_numpy(bool)
     if not abstained.any():
         return
     steps = np.diff(t)
-    step = float(np.median(steps)) if len(steps) else 0.0
-    ends = np.append(t[1:], t[-1] + step)
+    step = float(np.median(steps[~np.asarray(breaks, bool)])) if (~breaks).any() else 0.0
+    ends = np.append(np.where(breaks, np.minimum(t[:-1] + step, t[1:]), t[1:]), t[-1] + step)
     start = None
     for i, a in enumerate(abstained):  # one band per run of abstained frames
         if a and start is None:
             start = t[i]
         if start is not None and (not a or i == len(t) - 1):
-            end = ends[i] if a else t[i]
+            end = ends[i] if a else ends[i - 1]  # the run ended at the frame before
             ax.axvspan(start, max(end, start + 1e-3), color="0.85", zorder=0, linewidth=0)
             start = None
 
@@ -299,7 +300,7 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
                 values = rows[main].to_numpy(np.float64)[alone]
                 ax.plot(t_alone, values, color=colour, linestyle="none", marker="o", markersize=3)
         if "abstained" in rows:
-            shade_abstained(ax, rows)
+            shade_abstained(ax, rows, breaks)
         ax.set_ylim(-0.03, 1.03)  # lines at exactly 0 or 1 stay visible
         lo, hi = spans.loc[(source, model)] if (source, model) in spans.index else (t[0], t[-1])
         pad = max(0.02 * (hi - lo), 0.5 if hi == lo else 0.0)

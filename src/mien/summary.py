@@ -169,19 +169,23 @@ def track_summary(
 
 
 def _parts(analysed: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """``analysed`` with a ``part`` column: 0, and 1, 2 … after each point where a source's
-    clock goes back in frame order (only when every row has a ``frame_index``)."""
-    if "frame_index" not in analysed or analysed["frame_index"].isna().any() or analysed.empty:
+    """``analysed`` with a ``part`` column: 0, then 1, 2 … per source from each row where, in
+    row order (mien writes rows in frame order), the clock goes back within one run (the
+    frame index goes on, the timestamp goes back: recordings joined end to end) or a new run
+    starts (the frame index goes back: two runs' rows appended). Sources whose rows lack a
+    ``frame_index`` stay one part."""
+    if "frame_index" not in analysed or analysed.empty:
         return analysed.assign(part=0)
-    analysed = analysed.sort_values([*keys, "frame_index"], kind="stable")
-    frames = analysed.drop_duplicates([*keys, "frame_index"])
-    back = frames.groupby(keys, sort=False)["timestamp_s"].diff().lt(0).astype(np.int64)
-    part = back.groupby([frames[k] for k in keys], sort=False).cumsum()
-    return analysed.merge(
-        frames[[*keys, "frame_index"]].assign(part=part.to_numpy()),
-        on=[*keys, "frame_index"],
-        how="left",
-    )
+    index = analysed["frame_index"].astype("float64")  # nullable and pyarrow dtypes too
+    t = analysed["timestamp_s"].astype("float64")
+    groups = [analysed[k] for k in keys]
+    # one row per frame decides (the faces of a frame share its index and time)
+    d_index = index.groupby(groups, sort=False).diff()
+    d_t = t.groupby(groups, sort=False).diff()
+    starts = ((d_index < 0) | ((d_index > 0) & (d_t < 0))).astype(np.int64)
+    part = starts.groupby(groups, sort=False).cumsum()
+    complete = index.notna().groupby(groups, sort=False).transform("all")
+    return analysed.assign(part=part.where(complete, 0).to_numpy(np.int64))
 
 
 def held_longest(times: dict[str, float]) -> str:
@@ -235,8 +239,9 @@ class TrackLine(NamedTuple):
         notes = []
         if self.tied_labels:
             notes.append("tied with " + ", ".join(self.tied_labels))
-        if self.abstained_share >= 0.005:
-            notes.append(f"{self.abstained_share:.0%} abstained")
+        if self.abstained_share > 0:
+            share = f"{self.abstained_share:.0%}" if self.abstained_share >= 0.01 else "<1%"
+            notes.append(f"{share} abstained")
         more = f" ({'; '.join(notes)})" if notes else ""
         return f"#{self.track_id} {self.label} {self.share:.0%} of {self.seen_s:.1f} s{more}"
 
@@ -279,9 +284,11 @@ class TrackTimes:
         one earlier than it (the clock went back) ends the part before it, whose last frame
         takes that part's median step, as in :func:`track_summary`."""
         if self._last_t is not None and timestamp_s == self._last_t:
-            for track, label in labels.items():
-                self._pending.setdefault(track, label)
-            self._pending_abstained |= set(abstained) & set(labels)
+            for track, label in labels.items():  # the first row of a track at a time counts
+                if track not in self._pending:
+                    self._pending[track] = label
+                    if track in abstained:
+                        self._pending_abstained.add(track)
             return
         if self._last_t is not None and timestamp_s < self._last_t:
             self._credit(self._median())

@@ -171,6 +171,9 @@ def test_websocket_frames_can_carry_their_capture_times(client):
         missing = ws.receive_json()
         ws.send_text(json.dumps({"timestamp_s": -1}))
         negative = ws.receive_json()
+        for wrong in ('{"timestamp_s": 1' + "0" * 400 + "}", '{"timestamp_s": "12.5"}', "[1]"):
+            ws.send_text(wrong)  # a number too large for a float ended the connection
+            assert ws.receive_json()["error"] == "bad_request"
         ws.send_text(json.dumps({"timestamp_s": 15.3}))
         ws.send_bytes(frame)
         last = ws.receive_json()

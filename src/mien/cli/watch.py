@@ -136,17 +136,17 @@ def watch(
     )
     names = analyzer.expression_names
     annotator = ExpressionAnnotator(bars=True, blur_faces=blur_faces)
-    stop = threading.Event()
+    # plain flags, no locks: a signal handler may run at any point of the main thread
+    stop = {"requested": False, "timed_out": False}
     streams: list = []
-    timed_out = threading.Event()
 
     def stop_now(*_: object) -> None:  # also while the source is away: the stream stops waiting
-        stop.set()
+        stop["requested"] = True
         for s in streams:
             s.interrupt()
 
     def time_up() -> None:
-        timed_out.set()
+        stop["timed_out"] = True
         stop_now()
 
     # Ctrl-C and SIGTERM both stop cleanly, also when the shell started us in the background
@@ -168,7 +168,7 @@ def watch(
         ),
     )
     streams.append(stream)
-    if stop.is_set():  # a signal came before the stream existed
+    if stop["requested"]:  # a signal came before the stream existed
         stream.interrupt()
     if timer is not None:
         timer.daemon = True
@@ -182,7 +182,7 @@ def watch(
 
     def frames():
         for frame in stream:
-            if stop.is_set() or (
+            if stop["requested"] or (
                 max_seconds is not None and time.monotonic() - started >= max_seconds
             ):
                 return
@@ -214,7 +214,7 @@ def watch(
                     if show:
                         cv2.imshow("mien watch", scene)
                         if cv2.waitKey(1) & 0xFF in (27, ord("q")):
-                            stop.set()
+                            stop_now()
                 now = time.monotonic()
                 if not quiet and now - last_status >= 1.0:
                     fps = (n_frames - frames_then) / (now - last_status)  # the last second's
@@ -225,7 +225,7 @@ def watch(
                     )
                     last_status, frames_then = now, n_frames
     except KeyboardInterrupt:
-        stop.set()
+        stop["requested"] = True
     except MienError as e:
         err.print(Text.assemble(("error:", "red"), " ", describe(e)))
         failed = True
@@ -242,10 +242,10 @@ def watch(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         analyzer.close()
-    if n_frames == 0 and not failed and (timed_out.is_set() or not stop.is_set()):
+    if n_frames == 0 and not failed and (stop["timed_out"] or not stop["requested"]):
         why = (
             f"no frame came within --max-seconds {max_seconds:g}"
-            if timed_out.is_set()
+            if stop["timed_out"]
             else "no frames could be read (not a video?)"
         )
         err.print(Text.assemble(("error:", "red"), f" {source}: {why}"))

@@ -90,6 +90,7 @@ class LiveStream:
         )
         self._cond = threading.Condition()
         self._stop = threading.Event()
+        self._interrupted = False  # interrupt(): a plain flag, safe in a signal handler
         self._error: StreamError | None = None
         self._t0 = time.monotonic()
         if (
@@ -135,11 +136,13 @@ class LiveStream:
         from mien.io.video import iter_frames
 
         frames = iter_frames(self.source)
-        start: tuple[float, float] | None = None  # (monotonic, media time) of the first frame
+        start: tuple[float, float] | None = None  # (monotonic, media time) pacing starts from
+        last = -math.inf
         try:
             for frame in frames:
-                if start is None:
+                if start is None or frame.timestamp_s < last:  # first, or the clock went back
                     start = (time.monotonic(), frame.timestamp_s)
+                last = frame.timestamp_s
                 ahead = (frame.timestamp_s - start[1]) - (time.monotonic() - start[0])
                 if self._stop.wait(max(ahead, 0.0)):
                     return
@@ -156,7 +159,7 @@ class LiveStream:
         connected_once = False
         last_frame = time.monotonic()
         media = not isinstance(self.source, int) and not str(self.source).startswith("/dev/")
-        last_t = 0.0
+        last_t = lead = 0.0
         cap = None
         clock: _MediaClock | None = None
         try:
@@ -185,10 +188,14 @@ class LiveStream:
                     cap = None
                     continue
                 last_frame = time.monotonic()
-                t = last_frame - self._t0  # arrival
+                # arrival, plus the lead stamps have over arrival after a burst (kept where the
+                # clock falls back to arrival or reconnects, so the time line stays continuous)
+                arrival = last_frame - self._t0 + lead
+                t = arrival
                 if clock is not None:
-                    t = clock.time(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, t, last_t)
+                    t = clock.time(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, arrival)
                 last_t = t = max(t, last_t)
+                lead = max(0.0, t - (last_frame - self._t0))
                 frame = Frame(image, self.frames_read, t, self.name)
                 self.frames_read += 1
                 self._push(frame)
@@ -227,9 +234,12 @@ class LiveStream:
                     not self._frames
                     and self._error is None
                     and not self._stop.is_set()
+                    and not self._interrupted
                     and not (self.ended or (not self._thread.is_alive() and self._started))
                 ):
                     self._cond.wait(0.1)
+                if self._interrupted:
+                    return
                 if self._frames:
                     frame = self._frames.popleft()
                     self._cond.notify_all()
@@ -245,9 +255,9 @@ class LiveStream:
 
     def interrupt(self) -> None:
         """Make iteration end within about 0.1 s, even while the source is away or has not
-        opened yet; safe to call from a signal handler or another thread (:meth:`close`
-        still releases the source)."""
-        self._stop.set()
+        opened yet (:meth:`close` still stops the reader and releases the source). It only
+        sets a flag, taking no lock, so a signal handler may call it at any moment."""
+        self._interrupted = True
 
     def close(self) -> None:
         """Stop the reader thread and release the source (idempotent)."""
@@ -272,20 +282,25 @@ def _looks_local(source: str) -> bool:
 class _MediaClock:
     """Stamps one connection's frames by their presentation time: the first frame at its
     arrival, each later one that far after it in media time. Falls back to arrival times for
-    the rest of the connection once the media time fails to advance (streams without times)."""
+    the rest of the connection once the media time fails to advance, or falls more than
+    ``max_behind_s`` behind arrival (FFmpeg invents a steady 25 fps for a stream without
+    times, such as MJPEG or raw H.264 through a pipe, however slowly its frames come)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_behind_s: float = 1.0) -> None:
+        self.max_behind_s = max_behind_s
         self._base: tuple[float, float] | None = None  # (media time, stamp) of the first frame
         self._last: float | None = None
         self._ok = True
 
-    def time(self, media_s: float, arrival_s: float, last_t: float) -> float:
-        """The stamp of a frame with this media time that arrived at ``arrival_s``; ``last_t``:
-        the previous frame's stamp (of any connection)."""
+    def time(self, media_s: float, arrival_s: float) -> float:
+        """The stamp of a frame with this media time that arrived at ``arrival_s`` (seconds on
+        the stream's time line)."""
         if self._ok and math.isfinite(media_s) and (self._last is None or media_s > self._last):
             if self._base is None:
-                self._base = (media_s, max(arrival_s, last_t))
-            self._last = media_s
-            return self._base[1] + (media_s - self._base[0])
+                self._base = (media_s, arrival_s)
+            t = self._base[1] + (media_s - self._base[0])
+            if arrival_s - t <= self.max_behind_s:
+                self._last = media_s
+                return t
         self._ok = False
         return arrival_s

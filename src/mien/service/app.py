@@ -404,10 +404,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             """Take ``{"timestamp_s": seconds}`` as the next frame's time; else the problem."""
             try:
                 value = json.loads(text)["timestamp_s"]
-                t = float(value)
-                ok = not isinstance(value, bool) and math.isfinite(t) and t >= 0
-            except (ValueError, TypeError, KeyError):
-                ok = False
+                ok = isinstance(value, int | float) and not isinstance(value, bool)
+                t = float(value) if ok else math.nan
+                ok = ok and math.isfinite(t) and t >= 0
+            except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError):
+                ok, t = False, math.nan  # not JSON, no key, a number too large for a float
             if not ok:
                 return (
                     "send each frame as a binary JPEG/PNG message, optionally after a text "
