@@ -56,9 +56,10 @@ def track_summary(
             :func:`mien.export.result_rows`); needs ``source``, ``status``, ``timestamp_s``,
             ``track_id``, ``label`` and the ``p_<label>`` columns. ``no_face`` rows count as
             analysed frames (time in which the track was not seen). With ``frame_index``,
-            rows are taken in frame order and a timestamp earlier than the frame before it
-            (the clock went back: recordings joined end to end) starts a new part, timed on
-            its own.
+            a source's rows are read in their order (mien writes them in frame order), and a
+            timestamp earlier than the frame before it (the clock went back: recordings
+            joined end to end) or a frame index that goes back (two runs' rows appended)
+            starts a new part, timed on its own.
         smoothed: use the per-track smoothed columns (``ps_*``, ``smoothed_label``) instead of
             the per-frame ones (``p_*``, ``label``). The smoother is causal: its labels change
             about ``tau`` seconds after the face does, which moves time toward the label held
