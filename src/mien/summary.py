@@ -22,6 +22,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+GAP_S = 1.0
+"""A step between analysed frames longer than ``max(GAP_S, GAP_STEPS × the median step)`` is a
+hole, not time seen: :class:`~mien.tracking.FaceTracker`'s defaults (``max_age_s`` 1 s,
+``max_missed`` 2) have ended every track by then."""
+GAP_STEPS = 3.5
+
+
+def gap_limit(median_step_s: float) -> float:
+    """The longest step (seconds) a frame stands for in full; see :data:`GAP_S`."""
+    return max(GAP_S, GAP_STEPS * median_step_s)
+
+
 def frame_durations(timestamps_s: np.ndarray) -> np.ndarray:
     """The time each analysed frame stands for.
 
@@ -30,14 +42,18 @@ def frame_durations(timestamps_s: np.ndarray) -> np.ndarray:
             frames, sorted ascending, without repeats.
 
     Returns:
-        ``(n,)`` float64 seconds: the step to the next frame; the last frame gets the median
+        ``(n,)`` float64 seconds: the step to the next frame; the last frame, and a frame
+        before a hole (a step over :func:`gap_limit`: no frame was analysed there, as in a
+        video with a long pause or two recordings joined with a jump forward), get the median
         step (0.0 when there is a single frame).
     """
     t = np.asarray(timestamps_s, np.float64).reshape(-1)
     if len(t) < 2:
         return np.zeros(len(t))
     steps = np.diff(t)
-    return np.append(steps, float(np.median(steps)))
+    median = float(np.median(steps))
+    steps = np.where(steps > gap_limit(median), median, steps)
+    return np.append(steps, median)
 
 
 def track_summary(
@@ -73,8 +89,10 @@ def track_summary(
             hold.
 
     Returns:
-        A DataFrame sorted by ``source``, ``model`` and ``track_id`` with: ``source``,
-        ``model`` (empty when the rows have none), ``track_id``, ``first_s`` and ``last_s``
+        A DataFrame sorted by ``source``, ``model``, ``part`` and ``track_id`` with:
+        ``source``, ``model`` (empty when the rows have none), ``part`` (0, then 1, 2 … after
+        each point where the source's clock or frame index went back: two runs appended keep
+        their own tracks though their ids repeat), ``track_id``, ``first_s`` and ``last_s``
         (timestamps in seconds), ``frames``, ``seen_s`` (seconds the track stands for, see
         :func:`frame_durations`), ``label`` (the label held longest; a tie goes to the earlier
         label in the model's order), ``tied_labels`` (the other labels held exactly as long,
@@ -132,7 +150,7 @@ def track_summary(
     faces = faces.merge(pd.concat(durations), on=[*keys, "part", "timestamp_s"], how="left")
     top = faces["smoothed_label"].fillna(faces["label"]) if use_smoothed else faces["label"]
     out = []
-    for (source, model, track), rows in faces.groupby([*keys, "track_id"]):
+    for (source, model, part, track), rows in faces.groupby([*keys, "part", "track_id"]):
         w = rows["duration_s"].to_numpy(np.float64)
         seen = float(w.sum())
         if seen == 0:  # a single analysed frame: no time to weigh by, count the frame
@@ -150,6 +168,7 @@ def track_summary(
         row = {
             "source": source,
             "model": model,
+            "part": int(part),
             "track_id": int(track),
             "first_s": float(rows["timestamp_s"].min()),
             "last_s": float(rows["timestamp_s"].max()),
@@ -283,7 +302,8 @@ class TrackTimes:
         faces in it (empty for a frame without a face) and the track ids whose prediction
         abstained. Frames come in order; one at the previous timestamp joins that frame, and
         one earlier than it (the clock went back) ends the part before it, whose last frame
-        takes that part's median step, as in :func:`track_summary`."""
+        takes that part's median step, as in :func:`track_summary`. A frame before a hole
+        (see :func:`frame_durations`) takes the median step so far."""
         if self._last_t is not None and timestamp_s == self._last_t:
             for track, label in labels.items():  # the first row of a track at a time counts
                 if track not in self._pending:
@@ -297,7 +317,8 @@ class TrackTimes:
         elif self._last_t is not None:
             step = timestamp_s - self._last_t
             self._steps.append(step)
-            self._credit(step)
+            median = self._median()  # so far: a hole counts as one ordinary step
+            self._credit(median if step > gap_limit(median) else step)
         self._last_t, self._pending = timestamp_s, dict(labels)
         self._pending_abstained = set(abstained) & set(labels)
 
@@ -342,4 +363,12 @@ class TrackTimes:
         return sorted(out, key=lambda r: (-r.seen_s, r.track_id))
 
 
-__all__ = ["TrackLine", "TrackTimes", "frame_durations", "track_summary"]
+__all__ = [
+    "GAP_S",
+    "GAP_STEPS",
+    "TrackLine",
+    "TrackTimes",
+    "frame_durations",
+    "gap_limit",
+    "track_summary",
+]
