@@ -569,13 +569,35 @@ def test_a_display_that_does_not_answer_is_not_used():
 def test_the_media_clock_falls_back_to_arrival_where_times_are_not_real():
     from mien.io.stream import _MediaClock
 
-    clock = _MediaClock()  # a steady invented 25 fps, frames really 0.25 s apart
-    stamps = [clock.time(k * 0.04, k * 0.25) for k in range(12)]
+    clock = _MediaClock()  # an invented 25 fps, frames really 0.25 s apart
+    stamps = [clock.time(k * 0.04, k * 0.25) for k in range(6)]
     assert stamps[:5] == pytest.approx([0.0, 0.04, 0.08, 0.12, 0.16])
-    assert stamps[-3:] == pytest.approx([2.25, 2.5, 2.75])  # arrival, once 1 s behind
-    back = _MediaClock()  # a burst: media 0-2 s at arrival 0, then the media clock restarts
-    assert back.time(0.0, 0.0) == 0.0 and back.time(2.0, 0.05) == 2.0
-    assert back.time(0.0, 0.1) == 0.1  # went back: arrival (the stream adds its lead to it)
+    assert stamps[5] is None  # 1 s behind arrival: stamped by arrival from here
+    burst = _MediaClock()  # held back by probing: 40 frames at once, then 0.1 s apart
+    for k in range(40):
+        assert burst.time(k * 0.04, 0.001 * k) == pytest.approx(k * 0.04)
+    later = [burst.time((40 + k) * 0.04, 0.04 + 0.1 * k, 1.5) for k in range(30)]
+    assert later[-1] is None  # its rate (0.4 of the clock's) gave it away within 2.5 s
+    assert all(t is not None for t in later[:5])
+    back = _MediaClock()  # a real burst: media 0-2 s at arrival 0, then the clock restarts
+    assert back.time(0.0, 0.0) == 0.0 and back.time(2.0, 0.05, 1.95) == 2.0
+    assert back.time(0.0, 0.1, 1.95) is None  # went back: the stream stamps arrival + lead
+    steady = _MediaClock()  # a real stream after its burst: the rate check passes
+    assert all(steady.time(k * 0.1, 0.5 + k * 0.1, 0.0) is not None for k in range(60))
+
+
+def test_a_source_stuck_inside_opencv_still_times_out(tmp_path):
+    """A pipe nobody writes to (or a silent UDP port) blocks inside OpenCV's open, where the
+    reader's own timeout never runs: `watch` waited for ever instead of 10 s."""
+    from mien.errors import StreamError
+
+    fifo = _fifo(tmp_path, None)
+    t0 = time.monotonic()
+    with pytest.raises(StreamError, match="has not opened for"):
+        with LiveStream(str(fifo), open_timeout_s=1.0) as stream:
+            next(iter(stream))
+    assert time.monotonic() - t0 < 4.5  # the limit, a second's grace, and close()'s 1 s
+    assert not stream._thread.is_alive()  # close() opened the pipe's other end to free it
 
 
 def test_a_stream_without_real_times_is_stamped_by_arrival(tmp_path):

@@ -25,6 +25,7 @@ once.
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
 import os
 import threading
@@ -36,7 +37,26 @@ import cv2
 from mien.errors import MienError, StreamError
 from mien.types import Frame
 
-_OPENING = threading.Lock()  # OpenCV's log level is process-wide: see LiveStream._open
+_QUIET = threading.Lock()  # OpenCV's log level is process-wide: see _opencv_quiet
+_quiet = {"openers": 0, "saved": 0}
+
+
+@contextlib.contextmanager
+def _opencv_quiet() -> Iterator[None]:
+    """OpenCV silent while any stream is opening; the level before the first is restored
+    after the last. The lock is never held while OpenCV opens a source: an open can block for
+    ever (a pipe nobody writes to) and must not stop other streams from opening."""
+    with _QUIET:
+        if _quiet["openers"] == 0:
+            _quiet["saved"] = cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        _quiet["openers"] += 1
+    try:
+        yield
+    finally:
+        with _QUIET:
+            _quiet["openers"] -= 1
+            if _quiet["openers"] == 0:
+                cv2.utils.logging.setLogLevel(_quiet["saved"])
 
 
 class LiveStream:
@@ -91,6 +111,7 @@ class LiveStream:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._interrupted = False  # interrupt(): a plain flag, safe in a signal handler
+        self._last_frame_at: float | None = None  # monotonic time of the newest frame read
         self._error: StreamError | None = None
         self._t0 = time.monotonic()
         if (
@@ -110,12 +131,8 @@ class LiveStream:
     def _open(self) -> cv2.VideoCapture | None:
         # OpenCV logs a dozen warnings per failed attempt (each backend it tries, then "camera
         # index out of range"); the failure is reported once, by _fail, instead
-        with _OPENING:  # one stream at a time changes the process-wide level and restores it
-            previous = cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-            try:
-                cap = cv2.VideoCapture(self.source)
-            finally:
-                cv2.utils.logging.setLogLevel(previous)
+        with _opencv_quiet():
+            cap = cv2.VideoCapture(self.source)
         if cap.isOpened():
             return cap
         cap.release()
@@ -188,14 +205,16 @@ class LiveStream:
                     cap = None
                     continue
                 last_frame = time.monotonic()
-                # arrival, plus the lead stamps have over arrival after a burst (kept where the
-                # clock falls back to arrival or reconnects, so the time line stays continuous)
-                arrival = last_frame - self._t0 + lead
-                t = arrival
+                # stamped by media time, else by arrival plus the lead stamps have over
+                # arrival after a burst (kept where the clock falls back to arrival or
+                # reconnects, so the time line stays continuous)
+                arrival = last_frame - self._t0
+                t = None
                 if clock is not None:
-                    t = clock.time(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, arrival)
-                last_t = t = max(t, last_t)
-                lead = max(0.0, t - (last_frame - self._t0))
+                    t = clock.time(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, arrival, lead)
+                last_t = t = max(arrival + lead if t is None else t, last_t)
+                lead = max(0.0, t - arrival)
+                self._last_frame_at = last_frame
                 frame = Frame(image, self.frames_read, t, self.name)
                 self.frames_read += 1
                 self._push(frame)
@@ -238,6 +257,8 @@ class LiveStream:
                     and not (self.ended or (not self._thread.is_alive() and self._started))
                 ):
                     self._cond.wait(0.1)
+                    if not self._frames and (late := self._overdue()) is not None:
+                        raise late
                 if self._interrupted:
                     return
                 if self._frames:
@@ -248,6 +269,21 @@ class LiveStream:
                 else:
                     return
             yield frame
+
+    def _overdue(self) -> StreamError | None:
+        """The open timeout or ``give_up_s`` passed without a frame while the reader is stuck
+        inside OpenCV (a pipe nobody writes to, a silent UDP port: FFmpeg waits there without
+        a limit, so the reader's own checks never run); a second later than the reader's."""
+        if self.is_file:
+            return None
+        now = time.monotonic()
+        if self._last_frame_at is None:
+            waited, limit = now - self._t0, self.open_timeout_s
+        else:
+            waited, limit = now - self._last_frame_at, self.give_up_s
+        if limit is None or waited <= limit + 1.0:
+            return None
+        return StreamError(self._absent(self._last_frame_at is not None, waited))
 
     @property
     def _started(self) -> bool:
@@ -265,13 +301,30 @@ class LiveStream:
         with self._cond:
             self._cond.notify_all()
         if self._started:
-            self._thread.join(timeout=5.0)
+            self._thread.join(timeout=1.0)
+        if self._thread.is_alive() and _is_fifo(self.source):
+            # stuck opening a pipe nobody writes to (see _overdue): OpenCV's FFmpeg backend
+            # opens one source at a time, so release it by opening the pipe's other end
+            deadline = time.monotonic() + 2.0
+            while self._thread.is_alive() and time.monotonic() < deadline:
+                with contextlib.suppress(OSError):  # no reader waiting at this instant
+                    os.close(os.open(str(self.source), os.O_WRONLY | os.O_NONBLOCK))
+                self._thread.join(timeout=0.05)  # (OpenCV may open it more than once)
 
     def __enter__(self) -> LiveStream:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _is_fifo(source: int | str) -> bool:
+    import stat
+
+    try:
+        return isinstance(source, str) and stat.S_ISFIFO(os.stat(source).st_mode)
+    except OSError:
+        return False
 
 
 def _looks_local(source: str) -> bool:
@@ -281,26 +334,48 @@ def _looks_local(source: str) -> bool:
 
 class _MediaClock:
     """Stamps one connection's frames by their presentation time: the first frame at its
-    arrival, each later one that far after it in media time. Falls back to arrival times for
-    the rest of the connection once the media time fails to advance, or falls more than
-    ``max_behind_s`` behind arrival (FFmpeg invents a steady 25 fps for a stream without
-    times, such as MJPEG or raw H.264 through a pipe, however slowly its frames come)."""
+    stamp by arrival, each later one that far after it in media time.
 
-    def __init__(self, max_behind_s: float = 1.0) -> None:
+    The media times are dropped for the rest of the connection (``time`` returns ``None``, and
+    the caller stamps by arrival) when they fail to advance, when they fall more than
+    ``max_behind_s`` behind arrival, or when, over the first ``window_s`` of arrival time
+    after the first ``settle_s`` (a start-up burst is over by then), they advance at less
+    than 2/3 or more than 3/2 the rate of the clock: FFmpeg invents a steady 25 fps for a
+    stream without times (MJPEG or raw H.264 through a pipe), however fast its frames come.
+    """
+
+    def __init__(
+        self, max_behind_s: float = 1.0, settle_s: float = 0.5, window_s: float = 2.0
+    ) -> None:
         self.max_behind_s = max_behind_s
-        self._base: tuple[float, float] | None = None  # (media time, stamp) of the first frame
+        self.settle_s = settle_s
+        self.window_s = window_s
+        self._base: tuple[float, float, float] | None = None  # media, stamp, arrival
+        self._ref: tuple[float, float] | None = None  # media, arrival where the rate check starts
+        self._checked = False
         self._last: float | None = None
         self._ok = True
 
-    def time(self, media_s: float, arrival_s: float) -> float:
+    def time(self, media_s: float, arrival_s: float, lead_s: float = 0.0) -> float | None:
         """The stamp of a frame with this media time that arrived at ``arrival_s`` (seconds on
-        the stream's time line)."""
-        if self._ok and math.isfinite(media_s) and (self._last is None or media_s > self._last):
-            if self._base is None:
-                self._base = (media_s, arrival_s)
-            t = self._base[1] + (media_s - self._base[0])
-            if arrival_s - t <= self.max_behind_s:
-                self._last = media_s
-                return t
+        the stream's clock), or ``None`` once media times are not trusted. ``lead_s``: how far
+        the stream's stamps ran ahead of arrival so far (the first stamp is arrival plus it)."""
+        advancing = math.isfinite(media_s) and (self._last is None or media_s > self._last)
+        if not (self._ok and advancing):
+            self._ok = False
+            return None
+        if self._base is None:
+            self._base = (media_s, arrival_s + lead_s, arrival_s)
+        t = self._base[1] + (media_s - self._base[0])
+        if self._ref is None:
+            if arrival_s - self._base[2] >= self.settle_s:
+                self._ref = (media_s, arrival_s)
+        elif not self._checked and arrival_s - self._ref[1] >= self.window_s:
+            self._checked = True
+            rate = (media_s - self._ref[0]) / (arrival_s - self._ref[1])
+            self._ok = 2 / 3 <= rate <= 3 / 2
+        if self._ok and arrival_s + lead_s - t <= self.max_behind_s:
+            self._last = media_s
+            return t
         self._ok = False
-        return arrival_s
+        return None
