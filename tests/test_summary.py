@@ -255,3 +255,33 @@ def test_a_hole_in_time_is_not_time_seen():
         times.add(row.timestamp_s, {row.track_id: row.label})
     assert [line.seen_s for line in times.tracks()] == pytest.approx([2.0, 2.0])
     np.testing.assert_allclose(frame_durations([0.0, 0.1, 0.2, 5.0, 5.1]), [0.1] * 5)
+
+
+@pytest.mark.parametrize(
+    "t",
+    [
+        [1.0 + 1.9 * (i > 0) + 0.1 * i for i in range(30)],  # a burst dropped: 2 s, then 0.1 s
+        [i / 10 for i in range(20)] + [2.0 + 2.0 * k for k in range(1, 11)],  # then 2 s apart
+        list(np.cumsum(np.random.default_rng(0).choice([0.04, 0.1, 0.5, 1.5, 6.0], 60))),
+    ],
+)
+def test_holes_are_judged_as_the_tracker_does_in_both(t):
+    """The hole rule used the whole source's median: a static face in a file that slows to a
+    frame every 2 s (the tracker keeps its id) counted each 2 s as 0.1 s, and `watch`'s
+    line (the median so far) disagreed with track_summary on an early long step."""
+    from mien.summary import TrackTimes
+
+    rows = pd.DataFrame(
+        {"source": "v.mp4", "status": "ok", "frame_index": range(len(t)), "timestamp_s": t,
+         "track_id": 1, "label": "neutral", "p_neutral": 1.0}
+    )  # fmt: skip
+    table = track_summary(rows)
+    times = TrackTimes(["neutral"])
+    for ts in t:
+        times.add(ts, {1: "neutral"})
+    assert times.tracks()[0].seen_s == pytest.approx(table.loc[0, "seen_s"])
+    if t[1] - t[0] > 1.5:  # the early 2 s step: not a hole by the steps seen so far
+        assert table.loc[0, "seen_s"] == pytest.approx(2.0 + 0.1 * 28 + 0.1)
+    if len(t) == 30 and t[-1] == 22.0:  # 2 s steps: holes until the tracker's median adapts
+        kept = frame_durations(np.asarray(t))[-3:]
+        assert kept.tolist() == pytest.approx([2.0, 2.0, 0.1])  # the last: the median step

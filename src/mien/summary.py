@@ -10,6 +10,7 @@ are likely to be *perceived*; they say nothing about what anyone felt.
 
 from __future__ import annotations
 
+import collections
 from array import array
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, NamedTuple
@@ -23,10 +24,12 @@ if TYPE_CHECKING:
 
 
 GAP_S = 1.0
-"""A step between analysed frames longer than ``max(GAP_S, GAP_STEPS × the median step)`` is a
-hole, not time seen: :class:`~mien.tracking.FaceTracker`'s defaults (``max_age_s`` 1 s,
-``max_missed`` 2) have ended every track by then."""
+"""A step between analysed frames longer than ``max(GAP_S, GAP_STEPS × the median of the
+last GAP_WINDOW steps)`` is a hole, not time seen: :class:`~mien.tracking.FaceTracker`'s rule
+with its defaults (``max_age_s`` 1 s, ``max_missed`` 2, a median of its last 16 steps), by
+which it has ended every track."""
 GAP_STEPS = 3.5
+GAP_WINDOW = 16
 
 
 def gap_limit(median_step_s: float) -> float:
@@ -42,18 +45,20 @@ def frame_durations(timestamps_s: np.ndarray) -> np.ndarray:
             frames, sorted ascending, without repeats.
 
     Returns:
-        ``(n,)`` float64 seconds: the step to the next frame; the last frame, and a frame
-        before a hole (a step over :func:`gap_limit`: no frame was analysed there, as in a
-        video with a long pause or two recordings joined with a jump forward), get the median
-        step (0.0 when there is a single frame).
+        ``(n,)`` float64 seconds: the step to the next frame. A frame before a hole (a step
+        over :func:`gap_limit` of the median of the last :data:`GAP_WINDOW` steps, as the
+        tracker judges it: a long pause, two recordings joined with a jump forward) gets that
+        median instead, and the last frame the median step (0.0 when there is a single frame).
     """
+    import pandas as pd
+
     t = np.asarray(timestamps_s, np.float64).reshape(-1)
     if len(t) < 2:
         return np.zeros(len(t))
     steps = np.diff(t)
-    median = float(np.median(steps))
-    steps = np.where(steps > gap_limit(median), median, steps)
-    return np.append(steps, median)
+    local = pd.Series(steps).rolling(GAP_WINDOW, min_periods=1).median().to_numpy()
+    held = np.where(steps > np.maximum(GAP_S, GAP_STEPS * local), local, steps)
+    return np.append(held, float(np.median(steps)))
 
 
 def track_summary(
@@ -288,6 +293,7 @@ class TrackTimes:
     def __init__(self, labels: Sequence[str] = ()) -> None:
         self._order = {label: k for k, label in enumerate(labels)}
         self._steps = array("d")  # of the current part (since the clock last went back)
+        self._window: collections.deque[float] = collections.deque(maxlen=GAP_WINDOW)
         self._last_t: float | None = None
         self._pending: dict[int, str] = {}
         self._pending_abstained: set[int] = set()
@@ -303,7 +309,7 @@ class TrackTimes:
         abstained. Frames come in order; one at the previous timestamp joins that frame, and
         one earlier than it (the clock went back) ends the part before it, whose last frame
         takes that part's median step, as in :func:`track_summary`. A frame before a hole
-        (see :func:`frame_durations`) takes the median step so far."""
+        takes the median of the last steps, as :func:`frame_durations` says."""
         if self._last_t is not None and timestamp_s == self._last_t:
             for track, label in labels.items():  # the first row of a track at a time counts
                 if track not in self._pending:
@@ -314,11 +320,13 @@ class TrackTimes:
         if self._last_t is not None and timestamp_s < self._last_t:
             self._credit(self._median())
             self._steps = array("d")
+            self._window.clear()
         elif self._last_t is not None:
             step = timestamp_s - self._last_t
             self._steps.append(step)
-            median = self._median()  # so far: a hole counts as one ordinary step
-            self._credit(median if step > gap_limit(median) else step)
+            self._window.append(step)
+            local = float(np.median(self._window))  # a hole counts as one ordinary step
+            self._credit(local if step > gap_limit(local) else step)
         self._last_t, self._pending = timestamp_s, dict(labels)
         self._pending_abstained = set(abstained) & set(labels)
 
@@ -366,6 +374,7 @@ class TrackTimes:
 __all__ = [
     "GAP_S",
     "GAP_STEPS",
+    "GAP_WINDOW",
     "TrackLine",
     "TrackTimes",
     "frame_durations",
