@@ -541,9 +541,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     static = resources.files("mien.service").joinpath("static")
 
-    @app.api_route(
-        "/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
-    )
+    @app.head("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> HTMLResponse:
         return HTMLResponse(static.joinpath("index.html").read_text())
 
