@@ -12,29 +12,16 @@ from __future__ import annotations
 
 import collections
 from array import array
-from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from mien.errors import DatasetError
+from mien.tracking.iou import STEP_WINDOW, gap_limit
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-GAP_S = 1.0
-"""A step between analysed frames longer than ``max(GAP_S, GAP_STEPS × the median of the
-last GAP_WINDOW steps)`` is a hole, not time seen: :class:`~mien.tracking.FaceTracker`'s rule
-with its defaults (``max_age_s`` 1 s, ``max_missed`` 2, a median of its last 16 steps), by
-which it has ended every track."""
-GAP_STEPS = 3.5
-GAP_WINDOW = 16
-
-
-def gap_limit(median_step_s: float) -> float:
-    """The longest step (seconds) a frame stands for in full; see :data:`GAP_S`."""
-    return max(GAP_S, GAP_STEPS * median_step_s)
 
 
 def frame_durations(timestamps_s: np.ndarray) -> np.ndarray:
@@ -46,8 +33,9 @@ def frame_durations(timestamps_s: np.ndarray) -> np.ndarray:
 
     Returns:
         ``(n,)`` float64 seconds: the step to the next frame. A frame before a hole (a step
-        over :func:`gap_limit` of the median of the last :data:`GAP_WINDOW` steps, as the
-        tracker judges it: a long pause, two recordings joined with a jump forward) gets that
+        over :func:`~mien.tracking.iou.gap_limit` of the median of the last
+        :data:`~mien.tracking.iou.STEP_WINDOW` steps, by which the tracker has ended every
+        track: a long pause, two recordings joined with a jump forward) gets that
         median instead, and the last frame the median step (0.0 when there is a single frame).
     """
     import pandas as pd
@@ -56,8 +44,8 @@ def frame_durations(timestamps_s: np.ndarray) -> np.ndarray:
     if len(t) < 2:
         return np.zeros(len(t))
     steps = np.diff(t)
-    local = pd.Series(steps).rolling(GAP_WINDOW, min_periods=1).median().to_numpy()
-    held = np.where(steps > np.maximum(GAP_S, GAP_STEPS * local), local, steps)
+    local = pd.Series(steps).rolling(STEP_WINDOW, min_periods=1).median().to_numpy()
+    held = np.where(steps > np.vectorize(gap_limit)(local), local, steps)
     return np.append(held, float(np.median(steps)))
 
 
@@ -293,7 +281,7 @@ class TrackTimes:
     def __init__(self, labels: Sequence[str] = ()) -> None:
         self._order = {label: k for k, label in enumerate(labels)}
         self._steps = array("d")  # of the current part (since the clock last went back)
-        self._window: collections.deque[float] = collections.deque(maxlen=GAP_WINDOW)
+        self._window: collections.deque[float] = collections.deque(maxlen=STEP_WINDOW)
         self._last_t: float | None = None
         self._pending: dict[int, str] = {}
         self._pending_abstained: set[int] = set()
@@ -329,6 +317,16 @@ class TrackTimes:
             self._credit(local if step > gap_limit(local) else step)
         self._last_t, self._pending = timestamp_s, dict(labels)
         self._pending_abstained = set(abstained) & set(labels)
+
+    def add_rows(self, timestamp_s: float, rows: Sequence[Mapping[str, Any]]) -> None:
+        """One analysed frame from its rows (:func:`mien.export.result_rows`): each tracked
+        face's per-frame ``label`` and ``abstained``, as :meth:`add` takes them."""
+        tracked = [r for r in rows if r.get("track_id")]
+        self.add(
+            timestamp_s,
+            {int(r["track_id"]): str(r["label"]) for r in tracked},
+            {int(r["track_id"]) for r in tracked if r["abstained"]},
+        )
 
     def _median(self) -> float:
         return float(np.median(np.frombuffer(self._steps))) if self._steps else 0.0
@@ -371,13 +369,4 @@ class TrackTimes:
         return sorted(out, key=lambda r: (-r.seen_s, r.track_id))
 
 
-__all__ = [
-    "GAP_S",
-    "GAP_STEPS",
-    "GAP_WINDOW",
-    "TrackLine",
-    "TrackTimes",
-    "frame_durations",
-    "gap_limit",
-    "track_summary",
-]
+__all__ = ["TrackLine", "TrackTimes", "frame_durations", "track_summary"]

@@ -338,12 +338,7 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
             if last_t is not None and result.timestamp_s < last_t:
                 clock_back += 1
             last_t = result.timestamp_s
-            tracked = [r for r in rows if r["track_id"]]
-            times.add(
-                result.timestamp_s,
-                {r["track_id"]: r["label"] for r in tracked},
-                {r["track_id"] for r in tracked if r["abstained"]},
-            )
+            times.add_rows(result.timestamp_s, rows)
             n_frames += 1
             n_faces += len(result.faces)
             if writer is not None:

@@ -199,12 +199,7 @@ def watch(
                 rows = result_rows(result)
                 for row in rows:
                     sink.append(row)
-                tracked = [r for r in rows if r["track_id"]]
-                times.add(
-                    result.timestamp_s,
-                    {r["track_id"]: r["label"] for r in tracked},
-                    {r["track_id"] for r in tracked if r["abstained"]},
-                )
+                times.add_rows(result.timestamp_s, rows)
                 n_frames += 1
                 n_faces += len(result.faces)
                 if writer is not None or show:

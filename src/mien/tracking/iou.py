@@ -100,6 +100,23 @@ def _centre(box: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
     return (box[:2] + box[2:]) / 2
 
 
+MAX_AGE_S = 1.0
+""":class:`FaceTracker`'s default ``max_age_s``."""
+MAX_MISSED = 2
+""":class:`FaceTracker`'s default ``max_missed``."""
+STEP_WINDOW = 16
+"""How many of the latest steps between frames the usual step is the median of."""
+
+
+def gap_limit(
+    median_step_s: float, max_age_s: float = MAX_AGE_S, max_missed: int = MAX_MISSED
+) -> float:
+    """The longest time (seconds) a track may go unseen before it ends: ``max(max_age_s,
+    (max_missed + 1.5) × median_step_s)``, the median over the last :data:`STEP_WINDOW`
+    steps between frames."""
+    return max(max_age_s, (max_missed + 1.5) * median_step_s)
+
+
 class FaceTracker:
     """Gives each face a ``track_id`` that stays the same while the face stays in view.
 
@@ -135,8 +152,8 @@ class FaceTracker:
         self,
         *,
         min_iou: float = 0.25,
-        max_age_s: float = 1.0,
-        max_missed: int = 2,
+        max_age_s: float = MAX_AGE_S,
+        max_missed: int = MAX_MISSED,
         velocity_smoothing: float = 0.5,
         coast_s: float = 0.5,
     ) -> None:
@@ -166,7 +183,7 @@ class FaceTracker:
         """End every track and forget the clock; ids go on counting."""
         self._tracks: list[_Track] = []
         self._last_t: float | None = None
-        self._steps: collections.deque[float] = collections.deque(maxlen=16)
+        self._steps: collections.deque[float] = collections.deque(maxlen=STEP_WINDOW)
 
     def update(self, faces: Faces, timestamp_s: float) -> Faces:
         """Assign track ids to one frame's faces.
@@ -188,7 +205,7 @@ class FaceTracker:
         if self._last_t is not None and t > self._last_t:
             self._steps.append(t - self._last_t)  # one long gap does not move the median
         step = float(np.median(self._steps)) if self._steps else 0.0
-        limit = max(self.max_age_s, (self.max_missed + 1.5) * step)
+        limit = gap_limit(step, self.max_age_s, self.max_missed)
         self._tracks = [tr for tr in self._tracks if t - tr.last_t <= limit]
         ids = np.full(len(faces), -1, np.int64)
         if self._tracks and len(faces):
