@@ -699,3 +699,28 @@ def test_format_is_case_blind():
     result = runner.invoke(app, ["analyze", str(SAMPLES / "grace_hopper.jpg"), "-f", "CSV", "-q"])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0].startswith("schema_version,")
+
+
+def test_evaluate_maps_labels_and_records_it(tmp_path):
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        (tmp_path / name).write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    (tmp_path / "labels.csv").write_text("path,label\na.jpg,7\nb.jpg,sad\nc.jpg,10\n")
+    bare = runner.invoke(app, ["evaluate", str(tmp_path), "--detect", "-q"])
+    assert bare.exit_code == 2 and "--label-map" in bare.stderr
+    args = ["evaluate", str(tmp_path), "--detect", "-q", "--bootstrap", "0"]
+    pred = tmp_path / "pred.csv"
+    maps = ["--label-map", "affectnet", "--label-map", "7=neutral"]  # the later one wins on 7
+    result = runner.invoke(app, [*args, *maps, "--predictions", str(pred)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["n"] == 2 and report["labels"] == ["sadness", "neutral"]
+    assert report["accuracy"] == 0.5  # neutral is the sample's top label
+    assert report["relabelled"] == {
+        "renamed": {"7": {"to": "neutral", "n": 1}, "sad": {"to": "sadness", "n": 1}},
+        "dropped": {"10": 1},
+    }
+    assert "labels mapped: 7 → neutral (1); sad → sadness (1); dropped 10 (1)" in result.stderr
+    rows = pred.read_text().splitlines()
+    assert rows[0].split(",")[-1] == "original_label" and rows[1].endswith(",7")
+    bad = runner.invoke(app, [*args, "--label-map", "7=calm"])
+    assert bad.exit_code == 2 and "not one of mien's labels" in bad.stderr

@@ -75,6 +75,16 @@ def evaluate(
             "labels: the usual cross-set protocol, but fewer labels make an easier task.",
         ),
     ] = False,
+    label_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label-map",
+            help="Map the set's labels onto mien's (repeatable; a later one wins): a preset ("
+            "fer2013, affectnet, rafdb, ckplus, kdef, jaffe), a .json or .csv file, or pairs "
+            "like 1=surprise,2=fear (8= drops label 8's rows). Word forms such as happy or "
+            "angry are always mapped. The original labels stay as the column original_label.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Score the model on labelled folders and print JSON metrics (an audit) to stdout.
@@ -82,22 +92,31 @@ def evaluate(
     One folder: a JSON object with the model used (name, file, sha256), n, accuracy,
     macro_f1 (over the labels the set contains), per_class_recall, confusion, ece (15 bins),
     their 95 % intervals (ci: bootstrap; Wilson score for per-class recall), slices, mien's
-    abstention (coverage, accuracy kept and abstained), labels_restricted, and the images with
-    no face (--detect) or that failed to load. Several folders: {"model": ..., "datasets":
+    abstention (coverage, accuracy kept and abstained), labels_restricted, the images with
+    no face (--detect) or that failed to load, and relabelled (what --label-map or a word form
+    such as happy changed). Several folders: {"model": ..., "datasets":
     {folder: that object}}. Exit status 1 when any image failed to load (it still counts, as
     wrong).
     """
     from mien.errors import DatasetError
     from mien.evaluation.datasets import read_labels_csv
+    from mien.evaluation.label_maps import combine_label_maps, relabel
     from mien.evaluation.runner import evaluate as run_evaluate
 
     label_files = [(d if d.is_file() else d / "labels.csv").resolve() for d in dataset_dirs]
     if len(set(label_files)) < len(label_files):
         fail("a set is given twice (a folder, or its labels.csv); give each once")
     try:
+        mapping = combine_label_maps(label_map or ())
         datasets = {str(d): read_labels_csv(d, split=split) for d in dataset_dirs}
+        relabelled = {}
+        for name in datasets:
+            datasets[name], relabelled[name] = relabel(datasets[name], mapping)
     except DatasetError as e:
         fail(str(e))
+    for name, done in relabelled.items():
+        if done:
+            err.print(f"{name}: labels mapped: {done.describe()}", style="dim")
     for name, dataset in datasets.items():
         repeats = len(dataset.paths) - len(set(dataset.paths))
         if repeats:
@@ -154,18 +173,24 @@ def evaluate(
     }
     n_model_labels = len(analyzer.expression_names)
     analyzer.close()
-    if len(reports) == 1:
-        typer.echo(json.dumps({"model": used} | next(iter(reports.values())).to_dict(), indent=2))
+    results = {
+        k: r.to_dict() | ({"relabelled": relabelled[k].to_dict()} if relabelled[k] else {})
+        for k, r in reports.items()
+    }
+    if len(results) == 1:
+        typer.echo(json.dumps({"model": used} | next(iter(results.values())), indent=2))
     else:
-        out = {"model": used, "datasets": {k: r.to_dict() for k, r in reports.items()}}
-        typer.echo(json.dumps(out, indent=2))
+        typer.echo(json.dumps({"model": used, "datasets": results}, indent=2))
     if predictions is not None:
         _write_predictions(predictions, reports, datasets)
         err.print(f"predictions: {predictions}")
     if report is not None:
         from mien.evaluation.report import write_report
 
-        err.print(f"report: {write_report(reports, report)}")
+        notes = {
+            k: f"Labels mapped onto mien's: {d.describe()}." for k, d in relabelled.items() if d
+        }
+        err.print(f"report: {write_report(reports, report, notes=notes)}")
     failed = False
     for name, r in reports.items():
         if r.labels_restricted:

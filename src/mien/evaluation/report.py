@@ -149,9 +149,16 @@ def slice_figure(name: str, table: dict):
 
 
 def write_report(
-    reports: dict[str, EvalReport], out_dir: str | Path, *, title: str = "mien audit"
+    reports: dict[str, EvalReport],
+    out_dir: str | Path,
+    *,
+    title: str = "mien audit",
+    notes: dict[str, str] | None = None,
 ) -> Path:
-    """Write ``report.md`` and its figures into ``out_dir``; returns the Markdown path."""
+    """Write ``report.md`` and its figures into ``out_dir``; returns the Markdown path.
+
+    ``notes`` adds a paragraph under a set's heading (by the set's key in ``reports``), e.g.
+    how its labels were mapped onto mien's."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with_ci = any(r.ci for r in reports.values())
@@ -181,6 +188,8 @@ def write_report(
     for name, r in reports.items():
         slug = slugs[name]
         lines += ["", f"## {name}", ""]
+        if (notes or {}).get(name):
+            lines += [notes[name], ""]
         if r.labels_restricted:
             lines += [
                 f"Scored over the {len(r.labels)} labels this set contains "

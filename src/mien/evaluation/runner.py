@@ -161,7 +161,9 @@ def evaluate(
     unknown = sorted((set(labels) if labels is not None else set(dataset.labels)) - set(names))
     if unknown:
         raise DatasetError(
-            f"{dataset.name}: label(s) {unknown} are not among the model's labels {names}"
+            f"{dataset.name}: label(s) {unknown} are not among the model's labels {names}; "
+            "map them onto those with --label-map (a preset such as rafdb or affectnet, a file, "
+            "or pairs like 1=surprise; mien.evaluation.label_maps.relabel in Python)"
         )
     missing_cols = [c for c in by if c not in dataset.columns]
     if missing_cols:

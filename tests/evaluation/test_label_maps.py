@@ -1,0 +1,96 @@
+"""Mapping other collections' label names and codes onto mien's labels."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mien.errors import DatasetError
+from mien.evaluation.datasets import LabeledDataset
+from mien.evaluation.label_maps import (
+    PRESETS,
+    WORD_FORMS,
+    combine_label_maps,
+    parse_label_map,
+    relabel,
+)
+from mien.types import EXPRESSIONS
+
+
+def make_set(labels, **columns):
+    paths = tuple(f"{i}.png" for i in range(len(labels)))
+    return LabeledDataset(".", paths, tuple(labels), {k: tuple(v) for k, v in columns.items()})
+
+
+def test_presets_cover_their_collections_labels_once():
+    for name, table in PRESETS.items():
+        targets = [v for v in table.values() if v]
+        assert set(targets) <= set(EXPRESSIONS), name
+        assert len(targets) == len(set(targets)), name  # no expression named twice
+    assert {v for v in PRESETS["affectnet"].values() if v} == set(EXPRESSIONS)  # 8 labels
+    assert PRESETS["fer2013"]["3"] == "happiness" and PRESETS["rafdb"]["3"] == "disgust"
+    assert PRESETS["affectnet"]["3"] == "surprise" and PRESETS["ckplus"]["2"] == "contempt"
+    assert set(WORD_FORMS.values()) <= set(EXPRESSIONS)
+
+
+def test_parse_inline_preset_and_files(tmp_path):
+    assert parse_label_map(" RAFDB ") == PRESETS["rafdb"]
+    assert parse_label_map("1=Surprise, 2 = fear,8=,") == {"1": "surprise", "2": "fear", "8": ""}
+    (tmp_path / "m.json").write_text(json.dumps({"Calm": "", "JOY": "happiness"}))
+    assert parse_label_map(str(tmp_path / "m.json")) == {"calm": "", "joy": "happiness"}
+    (tmp_path / "m.csv").write_text("\ufefffrom,to\nHA,happiness\n\nXX\n")
+    assert parse_label_map(str(tmp_path / "m.csv")) == {"ha": "happiness", "xx": ""}
+    assert combine_label_maps(["rafdb", "7=,1=fear"]) == PRESETS["rafdb"] | {"7": "", "1": "fear"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("nosuchpreset", "give a preset"),
+        ("1=joy", "'1' maps to 'joy', which is not one of mien's labels"),
+        ("1=fear,2", "'2' is not label=expression"),
+        ("=fear", "an empty label to map from"),
+        ("{tmp}/missing.json", "label map file not found"),
+        ("{tmp}/list.json", "give a JSON object"),
+        ("{tmp}/bad.json", "not valid JSON"),
+        ("{tmp}/three.csv", "line 2: give two columns"),
+        ("{tmp}/header.csv", "no mapping below the header line"),
+        ("{tmp}/latin1.csv", "not UTF-8 text"),
+    ],
+)
+def test_parse_errors_name_the_problem(tmp_path, spec, match):
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "bad.json").write_text("{1: 2}")
+    (tmp_path / "three.csv").write_text("a,b\n1,fear,x\n")
+    (tmp_path / "header.csv").write_text("a,b\n")
+    (tmp_path / "latin1.csv").write_bytes("a,b\nf\xe9,fear\n".encode("latin-1"))
+    with pytest.raises(DatasetError, match=match):
+        parse_label_map(spec.format(tmp=tmp_path))
+
+
+def test_relabel_maps_word_forms_and_codes_and_keeps_the_originals():
+    data = make_set(["happy", "3", "8", "neutral", "3"], group=["a", "b", "c", "d", "e"])
+    out, done = relabel(data, PRESETS["affectnet"])
+    assert out.labels == ("happiness", "surprise", "neutral", "surprise")
+    assert out.paths == ("0.png", "1.png", "3.png", "4.png")  # label 8 ("None") dropped
+    assert out.columns == {
+        "group": ("a", "b", "d", "e"),
+        "original_label": ("happy", "3", "neutral", "3"),
+    }
+    assert done.to_dict() == {
+        "renamed": {"happy": {"to": "happiness", "n": 1}, "3": {"to": "surprise", "n": 2}},
+        "dropped": {"8": 1},
+    }
+    assert done.describe() == "happy → happiness (1); 3 → surprise (2); dropped 8 (1)"
+    # a user's map wins over a word form; a set's own original_label column is kept
+    out, _ = relabel(make_set(["happy"], original_label=["x"]), {"happy": "surprise"})
+    assert out.labels == ("surprise",) and out.columns == {"original_label": ("x",)}
+
+
+def test_relabel_leaves_a_set_of_mien_labels_alone_and_refuses_dropping_all():
+    data = make_set(["anger", "boredom"])
+    out, done = relabel(data, {})
+    assert out is data and not done and done.describe() == ""
+    with pytest.raises(DatasetError, match="drops every row"):
+        relabel(make_set(["8", "9"]), PRESETS["affectnet"])
