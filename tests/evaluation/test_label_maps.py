@@ -39,7 +39,7 @@ def test_parse_inline_preset_and_files(tmp_path):
     assert parse_label_map("1=Surprise, 2 = fear,8=,") == {"1": "surprise", "2": "fear", "8": ""}
     (tmp_path / "m.json").write_text(json.dumps({"Calm": "", "JOY": "happiness"}))
     assert parse_label_map(str(tmp_path / "m.json")) == {"calm": "", "joy": "happiness"}
-    (tmp_path / "m.csv").write_text("\ufefffrom,to\nHA,happiness\n\nXX\n")
+    (tmp_path / "m.csv").write_text("\ufefffrom,to\nHA,happiness\n\nXX,\n")
     assert parse_label_map(str(tmp_path / "m.csv")) == {"ha": "happiness", "xx": ""}
     assert combine_label_maps(["rafdb", "7=,1=fear"]) == PRESETS["rafdb"] | {"7": "", "1": "fear"}
 
@@ -55,6 +55,7 @@ def test_parse_inline_preset_and_files(tmp_path):
         ("{tmp}/list.json", "give a JSON object"),
         ("{tmp}/bad.json", "not valid JSON"),
         ("{tmp}/three.csv", "line 2: give two columns"),
+        ("{tmp}/one.csv", "line 3: give two columns"),
         ("{tmp}/header.csv", "no mapping below the header line"),
         ("{tmp}/latin1.csv", "not UTF-8 text"),
     ],
@@ -64,6 +65,7 @@ def test_parse_errors_name_the_problem(tmp_path, spec, match):
     (tmp_path / "bad.json").write_text("{1: 2}")
     (tmp_path / "three.csv").write_text("a,b\n1,fear,x\n")
     (tmp_path / "header.csv").write_text("a,b\n")
+    (tmp_path / "one.csv").write_text("a,b\nx,fear\nXX\n")
     (tmp_path / "latin1.csv").write_bytes("a,b\nf\xe9,fear\n".encode("latin-1"))
     with pytest.raises(DatasetError, match=match):
         parse_label_map(spec.format(tmp=tmp_path))

@@ -173,9 +173,12 @@ def _read_map_file(path: Path) -> dict[str, str]:
     rows = [r for r in csv.reader(text.splitlines()) if any(c.strip() for c in r)]
     out: dict[str, str] = {}
     for i, row in enumerate(rows[1:], start=2):  # the first line is a header
-        if len(row) not in (1, 2):
-            raise DatasetError(f"{path}, line {i}: give two columns (label,expression)")
-        k, v = _entry(row[0], row[1] if len(row) == 2 else "", f"{path}, line {i}")
+        if len(row) != 2:
+            raise DatasetError(
+                f"{path}, line {i}: give two columns (label,expression; an empty expression "
+                "drops the label's rows)"
+            )
+        k, v = _entry(row[0], row[1], f"{path}, line {i}")
         out[k] = v
     if not out:
         raise DatasetError(f"{path}: no mapping below the header line (label,expression)")
