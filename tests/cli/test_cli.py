@@ -178,8 +178,9 @@ def test_evaluate_prints_json(tmp_path):
     assert f"{tmp_path / 'labels.csv'}: only" in " ".join(result.stderr.split())  # the file
     by = runner.invoke(app, [*args, "--all-labels", "--by", "nosuch"])
     assert by.exit_code == 2
-    assert "no column(s) ['nosuch'] to slice by; its columns besides path and label: " in (
-        " ".join(by.stderr.split())
+    assert (
+        "no column(s) ['nosuch'] to slice or cluster by; its columns besides path and label: "
+        in (" ".join(by.stderr.split()))
     )
     result = runner.invoke(app, [*args, "--all-labels"])
     assert result.exit_code == 0, result.output
@@ -718,9 +719,34 @@ def test_evaluate_maps_labels_and_records_it(tmp_path):
     assert report["relabelled"] == {
         "renamed": {"7": {"to": "neutral", "n": 1}, "sad": {"to": "sadness", "n": 1}},
         "dropped": {"10": 1},
+        "unused": ["0", "1", "2", "3", "4", "5", "6", "8", "9"],
     }
-    assert "labels mapped: 7 → neutral (1); sad → sadness (1); dropped 10 (1)" in result.stderr
+    stderr = " ".join(result.stderr.split())
+    assert "labels mapped: 7 → neutral (1); sad → sadness (1); dropped 10 (1)" in stderr
+    assert "a later map changes 7: contempt → neutral (from '7=neutral')" in stderr
+    assert "the label map's 0, 1, 2, 3, 4, 5, 6, 8, 9 match no row" in stderr
     rows = pred.read_text().splitlines()
     assert rows[0].split(",")[-1] == "original_label" and rows[1].endswith(",7")
     bad = runner.invoke(app, [*args, "--label-map", "7=calm"])
     assert bad.exit_code == 2 and "not one of mien's labels" in bad.stderr
+    bad = runner.invoke(app, [*args, "--label-map", "7=neutral"])  # 10 is left unmapped
+    assert bad.exit_code == 2
+    assert "label(s) ['10'] are neither among the model's labels" in " ".join(bad.stderr.split())
+
+
+def test_evaluate_checks_every_set_before_scoring_any(tmp_path, monkeypatch):
+    import mien.evaluation.runner as runner_module
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("scored before every set was checked")
+
+    monkeypatch.setattr(runner_module, "evaluate", must_not_run)
+    for name, label in (("good", "neutral"), ("bad", "calm")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a.png").write_bytes(encode(Image.new("L", (48, 48))))
+        (tmp_path / name / "labels.csv").write_text(f"path,label\na.png,{label}\na.png,sad\n")
+    sets = [str(tmp_path / "good"), str(tmp_path / "bad")]
+    result = runner.invoke(app, ["evaluate", *sets, "-q"])
+    assert result.exit_code == 2 and "['calm'] are not among the model's labels" in result.stderr
+    result = runner.invoke(app, ["evaluate", sets[0], "-q", "--cluster", "who"])
+    assert result.exit_code == 2 and "no column(s) ['who']" in result.stderr

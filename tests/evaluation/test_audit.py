@@ -63,17 +63,17 @@ def stub_analyzer(analyzer, monkeypatch):
 def test_slices_with_blank_and_single_member_values(tmp_path, stub_analyzer):
     # grey 30 -> happiness, 60 -> neutral (see StubExpression)
     rows = [
-        ("a", 30, "happiness", "s1"),
-        ("b", 30, "happiness", "s1"),
-        ("c", 60, "happiness", "s1"),
-        ("d", 60, "neutral", ""),
-        ("e", 60, "neutral", ""),
-        ("f", 30, "neutral", "s2"),
+        ("a", 30, "happiness", "s1", "p1"),
+        ("b", 30, "happiness", "s1", "p1"),
+        ("c", 60, "happiness", "s1", "p2"),
+        ("d", 60, "neutral", "", "p3"),
+        ("e", 60, "neutral", "", "p3"),
+        ("f", 30, "neutral", "s2", "p4"),
     ]
-    lines = ["path,label,split,subject"]
-    for name, grey, label, subject in rows:
+    lines = ["path,label,split,subject,person"]
+    for name, grey, label, subject, person in rows:
         (tmp_path / f"{name}.png").write_bytes(encode(Image.new("L", (48, 48), grey)))
-        lines.append(f"{name}.png,{label},test,{subject}")
+        lines.append(f"{name}.png,{label},test,{subject},{person}")
     (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
     report = evaluate(
         stub_analyzer,
@@ -82,6 +82,7 @@ def test_slices_with_blank_and_single_member_values(tmp_path, stub_analyzer):
         quality_slices=False,
         n_boot=500,
         min_slice_n=1,
+        cluster="person",
     )
     table = report.slices["subject"]
     assert set(table["slices"]) == {"(blank)", "s1", "s2"}
@@ -92,10 +93,39 @@ def test_slices_with_blank_and_single_member_values(tmp_path, stub_analyzer):
     assert blank["accuracy"] == 1.0 and blank["ci"] == pytest.approx([0.3424, 1.0], abs=1e-4)
     assert (s2["n"], s2["accuracy"]) == (1, 0.0)
     assert s2["ci"] == pytest.approx([0.0, 0.7935], abs=1e-4)
-    assert table["worst_gap"] == pytest.approx(1.0)
+    # blank values are left out of the gap: s1 2/3 against s2 0
+    assert table["worst_gap"] == pytest.approx(2 / 3)
+    assert table["worst_gap_between"] == ["s1", "s2"]
+    # the set's recall is 2/3 for both labels, so every slice's label mix expects 2/3
+    assert s1["label_counts"] == {"happiness": 3} and s2["label_counts"] == {"neutral": 1}
+    assert blank["per_class_recall"] == {"neutral": 1.0} and blank["balanced_accuracy"] == 1.0
+    assert [x["expected_accuracy"] for x in (s1, blank, s2)] == pytest.approx([2 / 3] * 3)
+    assert table["worst_gap_beyond_label_mix"] == pytest.approx(2 / 3)
+    assert (s1["no_prediction"], s1["abstained_share"]) == (0, 0.0)
+    # the person as the unit: p1 1.0, p2 0.0 in s1; over the set 1, 0, 1, 0 (t, 3 df)
+    assert s1["by_cluster"] == {"n_clusters": 2, "mean": 0.5, "ci": [0.0, 1.0]}
+    assert s2["by_cluster"] == {"n_clusters": 1, "mean": 0.0, "ci": None}
+    assert report.by_cluster == {"column": "person", "n_clusters": 4, "mean": 0.5, "ci": [0.0, 1.0]}
     assert report.ci["accuracy"][0] <= report.accuracy <= report.ci["accuracy"][1]
     with pytest.raises(Exception, match="no column"):
         evaluate(stub_analyzer, read_labels_csv(tmp_path), by=["age"])
+    with pytest.raises(Exception, match=r"no column\(s\) \['who'\] to slice or cluster by"):
+        evaluate(stub_analyzer, read_labels_csv(tmp_path), cluster="who")
+
+
+def test_slice_values_that_look_like_bins_sort_without_crashing():
+    from mien.evaluation.runner import _slice_order
+
+    values = ["[1.2.3)", ">= 1.2.3", "b", ">= 45", "[0, 15)", "[15, inf)", "a"]
+    assert sorted(values, key=_slice_order) == [
+        "[0, 15)",
+        "[15, inf)",
+        ">= 45",
+        ">= 1.2.3",
+        "[1.2.3)",
+        "a",
+        "b",
+    ]
 
 
 def test_report_files_and_figure_references(tmp_path, analyzer, samples):

@@ -41,7 +41,14 @@ def test_parse_inline_preset_and_files(tmp_path):
     assert parse_label_map(str(tmp_path / "m.json")) == {"calm": "", "joy": "happiness"}
     (tmp_path / "m.csv").write_text("\ufefffrom,to\nHA,happiness\n\nXX,\n")
     assert parse_label_map(str(tmp_path / "m.csv")) == {"ha": "happiness", "xx": ""}
-    assert combine_label_maps(["rafdb", "7=,1=fear"]) == PRESETS["rafdb"] | {"7": "", "1": "fear"}
+    (tmp_path / "semi.csv").write_text("HA;happiness\nSU;surprise\n")  # no header line
+    assert parse_label_map(str(tmp_path / "semi.csv")) == {"ha": "happiness", "su": "surprise"}
+    merged, notes = combine_label_maps(["rafdb", "7=,1=fear"])
+    assert merged == PRESETS["rafdb"] | {"7": "", "1": "fear"}
+    assert notes == [
+        "7: neutral → dropped (from '7=,1=fear')",
+        "1: surprise → fear (from '7=,1=fear')",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -56,7 +63,9 @@ def test_parse_inline_preset_and_files(tmp_path):
         ("{tmp}/bad.json", "not valid JSON"),
         ("{tmp}/three.csv", "line 2: give two columns"),
         ("{tmp}/one.csv", "line 3: give two columns"),
-        ("{tmp}/header.csv", "no mapping below the header line"),
+        ("{tmp}/header.csv", "no mapping in it"),
+        ("1=surprise,1=fear", "'1' is mapped twice, to 'surprise' and 'fear'"),
+        ("{tmp}/twice.json", "'af' is mapped twice, to 'fear' and 'anger'"),
         ("{tmp}/latin1.csv", "not UTF-8 text"),
     ],
 )
@@ -66,6 +75,7 @@ def test_parse_errors_name_the_problem(tmp_path, spec, match):
     (tmp_path / "three.csv").write_text("a,b\n1,fear,x\n")
     (tmp_path / "header.csv").write_text("a,b\n")
     (tmp_path / "one.csv").write_text("a,b\nx,fear\nXX\n")
+    (tmp_path / "twice.json").write_text('{"AF": "fear", "af": "anger"}')
     (tmp_path / "latin1.csv").write_bytes("a,b\nf\xe9,fear\n".encode("latin-1"))
     with pytest.raises(DatasetError, match=match):
         parse_label_map(spec.format(tmp=tmp_path))
@@ -83,16 +93,24 @@ def test_relabel_maps_word_forms_and_codes_and_keeps_the_originals():
     assert done.to_dict() == {
         "renamed": {"happy": {"to": "happiness", "n": 1}, "3": {"to": "surprise", "n": 2}},
         "dropped": {"8": 1},
+        "unused": ["0", "1", "10", "2", "4", "5", "6", "7", "9"],
     }
     assert done.describe() == "happy → happiness (1); 3 → surprise (2); dropped 8 (1)"
     # a user's map wins over a word form; a set's own original_label column is kept
     out, _ = relabel(make_set(["happy"], original_label=["x"]), {"happy": "surprise"})
     assert out.labels == ("surprise",) and out.columns == {"original_label": ("x",)}
+    # a map built in code is compared in lower case, as the labels are read
+    out, done = relabel(make_set(["af", "su"]), {"AF": "Fear", "SU": "surprise", "NE": "neutral"})
+    assert out.labels == ("fear", "surprise") and done.unused == ["ne"]
+    with pytest.raises(DatasetError, match="'af' is mapped twice"):
+        relabel(make_set(["af"]), {"AF": "fear", "af": "anger"})
 
 
 def test_relabel_leaves_a_set_of_mien_labels_alone_and_refuses_dropping_all():
     data = make_set(["anger", "boredom"])
     out, done = relabel(data, {})
-    assert out is data and not done and done.describe() == ""
+    assert out is data and not done and done.describe() == "" and done.unused == []
+    out, done = relabel(data, {"calm": "neutral"})
+    assert out is data and not done and done.unused == ["calm"]
     with pytest.raises(DatasetError, match="drops every row"):
         relabel(make_set(["8", "9"]), PRESETS["affectnet"])

@@ -39,6 +39,14 @@ def evaluate(
     by: Annotated[
         list[str] | None, typer.Option("--by", help="Slice by this labels.csv column (repeatable).")
     ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="A labels.csv column naming the person (or session) of each image: also "
+            "give accuracy with the person as the unit (Student t over persons), for the set "
+            "and each slice. Use it when people give many images each.",
+        ),
+    ] = None,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write a Markdown report with figures here.")
     ] = None,
@@ -93,30 +101,40 @@ def evaluate(
     macro_f1 (over the labels the set contains), per_class_recall, confusion, ece (15 bins),
     their 95 % intervals (ci: bootstrap; Wilson score for per-class recall), slices, mien's
     abstention (coverage, accuracy kept and abstained), labels_restricted, the images with
-    no face (--detect) or that failed to load, and relabelled (what --label-map or a word form
-    such as happy changed). Several folders: {"model": ..., "datasets":
-    {folder: that object}}. Exit status 1 when any image failed to load (it still counts, as
-    wrong).
+    no face (--detect) or that failed to load, relabelled (what --label-map or a word form
+    such as happy changed), and unlabelled_rows_skipped (rows with an empty label, not
+    scored). Several folders: {"model": ..., "datasets": {folder: that object}}; every set's
+    labels and columns are checked before any is scored. Exit status 1 when any image failed
+    to load (it still counts, as wrong).
     """
     from mien.errors import DatasetError
     from mien.evaluation.datasets import read_labels_csv
     from mien.evaluation.label_maps import combine_label_maps, relabel
+    from mien.evaluation.runner import check_labels
     from mien.evaluation.runner import evaluate as run_evaluate
 
     label_files = [(d if d.is_file() else d / "labels.csv").resolve() for d in dataset_dirs]
     if len(set(label_files)) < len(label_files):
         fail("a set is given twice (a folder, or its labels.csv); give each once")
     try:
-        mapping = combine_label_maps(label_map or ())
+        mapping, overrides = combine_label_maps(label_map or ())
         datasets = {str(d): read_labels_csv(d, split=split) for d in dataset_dirs}
         relabelled = {}
         for name in datasets:
             datasets[name], relabelled[name] = relabel(datasets[name], mapping)
     except DatasetError as e:
         fail(str(e))
+    for note in overrides:
+        err.print(f"--label-map: a later map changes {note}", style="yellow")
     for name, done in relabelled.items():
         if done:
             err.print(f"{name}: labels mapped: {done.describe()}", style="dim")
+        if done.unused:
+            err.print(
+                f"{name}: the label map's {', '.join(done.unused)} match no row: fine for part "
+                "of a collection; if most of a preset is unused, check it fits this one",
+                style="yellow",
+            )
     for name, dataset in datasets.items():
         repeats = len(dataset.paths) - len(set(dataset.paths))
         if repeats:
@@ -135,6 +153,29 @@ def evaluate(
         if problem := unwritable(predictions, "--predictions"):
             fail(problem)
     analyzer = make_analyzer(model, detector, 0.5, 100_000_000, weights=weights)
+    names = analyzer.expression_names
+    columns_by_set = {}
+    for name, dataset in datasets.items():  # every set checked before any is scored
+        columns = [c for c in by or () if c in dataset.columns]
+        if len(datasets) == 1:
+            columns = list(by or ())  # one set: a missing column is an error
+        columns_by_set[name] = columns
+        try:
+            check_labels(
+                dataset,
+                names,
+                labels=names if all_labels else None,
+                by=columns,
+                cluster=cluster,
+            )
+        except DatasetError as e:
+            unknown = sorted(set(dataset.labels) - set(names))
+            if unknown and mapping:
+                fail(
+                    f"{dataset.name}: label(s) {unknown} are neither among the model's labels "
+                    f"{list(names)} nor mapped by the --label-map given"
+                )
+            fail(str(e))
     if not detect:
         err.print(
             "crop mode: each image is scored as one aligned face crop, with no detection; "
@@ -147,24 +188,20 @@ def evaluate(
     with progress(not quiet) as bar:
         for name, dataset in datasets.items():
             task = bar.add_task(f"evaluating {Path(name).name}", total=len(dataset))
-            columns = [c for c in by or () if c in dataset.columns]
-            if len(datasets) == 1:
-                columns = list(by or ())  # one set: a missing column is an error
+            columns = columns_by_set[name]
             for c in sorted(set(by or ()) - set(columns)):
                 err.print(f"{name}: no column {c!r}; not sliced by it", style="yellow")
-            try:
-                reports[name] = run_evaluate(
-                    analyzer,
-                    dataset,
-                    detect=detect,
-                    by=columns,
-                    n_boot=bootstrap,
-                    quality_slices=quality_slices,
-                    progress=lambda k, t=task: bar.advance(t, k),
-                    labels=analyzer.expression_names if all_labels else None,
-                )
-            except DatasetError as e:
-                fail(str(e))
+            reports[name] = run_evaluate(
+                analyzer,
+                dataset,
+                detect=detect,
+                by=columns,
+                n_boot=bootstrap,
+                quality_slices=quality_slices,
+                progress=lambda k, t=task: bar.advance(t, k),
+                labels=names if all_labels else None,
+                cluster=cluster,
+            )
     spec = analyzer.expression.spec
     used = {
         "name": spec.name,
@@ -173,10 +210,13 @@ def evaluate(
     }
     n_model_labels = len(analyzer.expression_names)
     analyzer.close()
-    results = {
-        k: r.to_dict() | ({"relabelled": relabelled[k].to_dict()} if relabelled[k] else {})
-        for k, r in reports.items()
-    }
+    results = {}
+    for k, r in reports.items():
+        results[k] = r.to_dict()
+        if relabelled[k] or relabelled[k].unused:
+            results[k]["relabelled"] = relabelled[k].to_dict()
+        if datasets[k].n_unlabelled:
+            results[k]["unlabelled_rows_skipped"] = datasets[k].n_unlabelled
     if len(results) == 1:
         typer.echo(json.dumps({"model": used} | next(iter(results.values())), indent=2))
     else:

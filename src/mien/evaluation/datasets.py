@@ -31,6 +31,7 @@ class LabeledDataset:
         columns: the other ``labels.csv`` columns, each a tuple parallel to ``paths`` (used to
             slice an audit, e.g. ``subject`` or a dataset's own demographic column).
         source: the labels CSV the set was read from (``None`` for a set built in code).
+        n_unlabelled: rows of that CSV skipped because their label was empty.
     """
 
     root: Path
@@ -38,6 +39,7 @@ class LabeledDataset:
     labels: tuple[str, ...]
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     source: Path | None = None
+    n_unlabelled: int = 0
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -146,4 +148,5 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
         tuple(r["label"].strip().lower() for r in rows),
         {c: tuple((r.get(c) or "").strip() for r in rows) for c in extra},
         csv_path,
+        unlabelled,
     )

@@ -119,20 +119,25 @@ class Relabelling:
         renamed: ``{original label: mien label}`` for each label it changed.
         counts: rows per original label it changed or dropped.
         dropped: ``{original label: rows}`` removed because their label maps to ``""``.
+        unused: the map's labels that no row has (sorted). A few are expected for part of a
+            collection; most of a preset unused suggests the wrong preset.
     """
 
     renamed: dict[str, str] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
+    unused: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.renamed or self.dropped)
 
     def to_dict(self) -> dict:
-        """JSON-ready: ``{"renamed": {label: {"to", "n"}}, "dropped": {label: n}}``."""
+        """JSON-ready: ``{"renamed": {label: {"to", "n"}}, "dropped": {label: n},
+        "unused": [label, ...]}``."""
         return {
             "renamed": {k: {"to": v, "n": self.counts[k]} for k, v in self.renamed.items()},
             "dropped": dict(self.dropped),
+            "unused": list(self.unused),
         }
 
     def describe(self) -> str:
@@ -155,6 +160,19 @@ def _entry(key: object, value: object, where: str) -> tuple[str, str]:
     return k, v
 
 
+def _collect(pairs: Iterable[tuple[str, str]], where: str) -> dict[str, str]:
+    """Pairs as a map; one label mapped two ways in one map is refused (labels are compared
+    in lower case, so ``AF`` and ``af`` are the same label)."""
+    out: dict[str, str] = {}
+    for k, v in pairs:
+        if k in out and out[k] != v:
+            raise DatasetError(
+                f"{where}: {k!r} is mapped twice, to {out[k] or 'nothing'!r} and {v or 'nothing'!r}"
+            )
+        out[k] = v
+    return out
+
+
 def _read_map_file(path: Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -164,25 +182,29 @@ def _read_map_file(path: Path) -> dict[str, str]:
         raise DatasetError(f"{path}: cannot read the label map ({e.strerror})") from None
     if path.suffix.lower() == ".json":
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=list)
         except json.JSONDecodeError as e:
             raise DatasetError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from None
-        if not isinstance(data, dict):
+        if not isinstance(data, list) or (data and not isinstance(data[0], tuple)):
             raise DatasetError(f'{path}: give a JSON object, e.g. {{"1": "surprise"}}')
-        return dict(_entry(k, v, str(path)) for k, v in data.items())
-    rows = [r for r in csv.reader(text.splitlines()) if any(c.strip() for c in r)]
-    out: dict[str, str] = {}
-    for i, row in enumerate(rows[1:], start=2):  # the first line is a header
+        return _collect((_entry(k, v, str(path)) for k, v in data), str(path))
+    lines = [(i, line) for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    first = lines[0][1] if lines else ""
+    delimiter = next((d for d in (",", ";", "\t") if d in first), ",")
+    rows = [(i, next(csv.reader([line], delimiter=delimiter))) for i, line in lines]
+    if rows and not (len(rows[0][1]) == 2 and rows[0][1][1].strip().lower() in EXPRESSIONS):
+        rows = rows[1:]  # a header line (its second field is not one of mien's labels)
+    pairs = []
+    for i, row in rows:
         if len(row) != 2:
             raise DatasetError(
                 f"{path}, line {i}: give two columns (label,expression; an empty expression "
                 "drops the label's rows)"
             )
-        k, v = _entry(row[0], row[1], f"{path}, line {i}")
-        out[k] = v
-    if not out:
-        raise DatasetError(f"{path}: no mapping below the header line (label,expression)")
-    return out
+        pairs.append(_entry(row[0], row[1], f"{path}, line {i}"))
+    if not pairs:
+        raise DatasetError(f"{path}: no mapping in it (lines of label,expression)")
+    return _collect(pairs, str(path))
 
 
 def parse_label_map(spec: str) -> dict[str, str]:
@@ -211,28 +233,36 @@ def parse_label_map(spec: str) -> dict[str, str]:
             f"--label-map {spec!r}: give a preset ({', '.join(PRESETS)}), a .json or .csv "
             "file, or pairs like 1=surprise,2=fear"
         )
-    out: dict[str, str] = {}
+    pairs = []
     for pair in spec.split(","):
         if not pair.strip():
             continue
         if "=" not in pair:
             raise DatasetError(f"--label-map {spec!r}: {pair.strip()!r} is not label=expression")
         k, v = pair.split("=", 1)
-        k, v = _entry(k, v, f"--label-map {spec!r}")
-        out[k] = v
-    return out
+        pairs.append(_entry(k, v, f"--label-map {spec!r}"))
+    return _collect(pairs, f"--label-map {spec!r}")
 
 
-def combine_label_maps(specs: Iterable[str]) -> dict[str, str]:
-    """Several ``--label-map`` values merged in order (a later one wins on the same label).
+def combine_label_maps(specs: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    """Several ``--label-map`` values merged in order: a later one wins on the same label
+    (e.g. a preset, then one code changed).
+
+    Returns:
+        The merged map, and one note per label a later map changed (``"7: contempt → neutral
+        (from '7=neutral')"``), for the user to see.
 
     Raises:
         DatasetError: as :func:`parse_label_map`.
     """
     out: dict[str, str] = {}
+    notes = []
     for spec in specs:
-        out.update(parse_label_map(spec))
-    return out
+        for k, v in parse_label_map(spec).items():
+            if k in out and out[k] != v:
+                notes.append(f"{k}: {out[k] or 'dropped'} → {v or 'dropped'} (from {spec!r})")
+            out[k] = v
+    return out, notes
 
 
 def relabel(
@@ -247,20 +277,24 @@ def relabel(
     Args:
         dataset: the set as read (labels lower case, as
             :func:`~mien.evaluation.datasets.read_labels_csv` gives them).
-        mapping: ``{label: mien label}``, lower-case keys (:func:`parse_label_map`); it wins
-            over :data:`WORD_FORMS`; ``""`` drops the label's rows.
+        mapping: ``{label: mien label}`` (:func:`parse_label_map`; keys and values are
+            compared in lower case); it wins over :data:`WORD_FORMS`; ``""`` drops the
+            label's rows.
 
     Returns:
         The relabelled set (the same object when nothing changed) and what was done.
 
     Raises:
-        DatasetError: every row was dropped.
+        DatasetError: every row was dropped, or ``mapping`` maps one label two ways (``AF``
+            and ``af``) or onto a label mien lacks.
     """
-    table = WORD_FORMS | dict(mapping or {})
+    given = _collect((_entry(k, v, "label map") for k, v in (mapping or {}).items()), "label map")
+    table = WORD_FORMS | given
     new = [table.get(label, label) for label in dataset.labels]
     changed = Counter(old for old, n in zip(dataset.labels, new, strict=True) if old != n)
+    unused = sorted(set(given) - set(dataset.labels))
     if not changed:
-        return dataset, Relabelling()
+        return dataset, Relabelling(unused=unused)
     keep = [i for i, label in enumerate(new) if label]
     if not keep:
         raise DatasetError(f"{dataset.name}: the label map drops every row")
@@ -268,6 +302,7 @@ def relabel(
         renamed={k: table[k] for k in changed if table[k]},
         counts=dict(changed),
         dropped={k: n for k, n in changed.items() if not table[k]},
+        unused=unused,
     )
     columns = {c: tuple(v[i] for i in keep) for c, v in dataset.columns.items()}
     columns.setdefault("original_label", tuple(dataset.labels[i] for i in keep))

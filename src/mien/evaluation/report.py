@@ -190,6 +190,14 @@ def write_report(
         lines += ["", f"## {name}", ""]
         if (notes or {}).get(name):
             lines += [notes[name], ""]
+        if r.by_cluster:
+            c = r.by_cluster
+            lines += [
+                f"With the `{c['column']}` as the unit (images of one person are not "
+                f"independent): accuracy {_fmt(c['mean'], c['ci'])}, the mean of "
+                f"{c['n_clusters']} per-`{c['column']}` accuracies with a Student t interval.",
+                "",
+            ]
         if r.labels_restricted:
             lines += [
                 f"Scored over the {len(r.labels)} labels this set contains "
@@ -235,18 +243,42 @@ def write_report(
             fig.savefig(path, dpi=100)
             lines += ["", f"![{caption}]({path.name})"]
         for column, table in r.slices.items():
-            gap = f"Worst-slice gap (slices with n ≥ {table['min_n']}): {_fmt(table['worst_gap'])}"
+            gap = f"Worst-slice gap (slices with n ≥ {table['min_n']}, blank values left out): "
+            gap += _fmt(table["worst_gap"])
+            if table.get("worst_gap_between"):
+                best, worst = table["worst_gap_between"]
+                gap += (
+                    f", {best} against {worst}; beyond what each slice's label mix explains: "
+                    f"{_fmt(table['worst_gap_beyond_label_mix'])}"
+                )
+            clustered = any("by_cluster" in s for s in table["slices"].values())
+            head = "| slice | n | accuracy [95 % CI] | balanced | expected from label mix |"
+            rule = "|---|---|---|---|---|"
+            if clustered:
+                head += f" by {r.by_cluster['column']} (mean [95 % CI], count) |"
+                rule += "---|"
             lines += [
                 "",
                 f"### Slices by `{column}`",
                 "",
-                gap,
+                gap + ".",
                 "",
-                "| slice | n | accuracy [95 % CI] |",
-                "|---|---|---|",
+                "*Expected from label mix*: the slice's accuracy if each of its labels were "
+                "recognised as well as in the whole set. A slice whose accuracy is near it "
+                "differs from the others by its labels, not by how its faces are read.",
+                "",
+                head,
+                rule,
             ]
             for value, s in table["slices"].items():
-                lines.append(f"| {value} | {s['n']} | {_fmt(s['accuracy'], s['ci'])} |")
+                row = (
+                    f"| {value} | {s['n']} | {_fmt(s['accuracy'], s['ci'])} | "
+                    f"{_fmt(s['balanced_accuracy'])} | {_fmt(s['expected_accuracy'])} |"
+                )
+                if clustered:
+                    c = s["by_cluster"]
+                    row += f" {_fmt(c['mean'], c['ci'])}, {c['n_clusters']} |"
+                lines.append(row)
             path = out / f"{slug}_slices_{_slug(column)}.png"
             slice_figure(f"{name} by {column}", table).savefig(path, dpi=100)
             lines += ["", f"![accuracy by {column}]({path.name})"]

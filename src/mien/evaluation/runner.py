@@ -27,9 +27,21 @@ Policy:
 * Slices: by any ``labels.csv`` column (``by``) and by the built-in quality bins of
   :data:`QUALITY_BINS` (face size, sharpness, |yaw|, |pitch|, ``quality_ok``). Each slice has its
   n, accuracy and 95 % Wilson score interval (honest for small slices, where a bootstrap
-  collapses to [1, 1] or [0, 0]); the worst-slice gap is the largest minus the smallest accuracy
-  among slices with at least ``min_slice_n`` images. A dataset's own group columns may be used
-  here to audit accuracy per group; mien never infers such groups itself.
+  collapses to [1, 1] or [0, 0]), its label counts and per-label recall, its balanced accuracy
+  (the mean recall over the labels it holds) and ``expected_accuracy``: what its label mix
+  would score at the whole set's per-label recall. A group whose labels are easier scores
+  higher without the model treating its faces any better; ``accuracy - expected_accuracy`` is
+  the part its label mix does not explain. The worst-slice gap is the largest minus the
+  smallest accuracy among slices with at least ``min_slice_n`` images, blank values left out
+  (``worst_gap_between`` names the two slices); ``worst_gap_beyond_label_mix`` is the same for
+  ``accuracy - expected_accuracy``.
+* Clustered images: where one person (or session) gives many images, images are not
+  independent and Wilson intervals are too narrow. With ``cluster`` (a column naming the
+  person), the whole set and each slice also get ``by_cluster``: the mean of the persons'
+  accuracies with a Student t interval over persons
+  (:func:`~mien.evaluation.bootstrap.group_accuracy_interval`).
+* A dataset's own group columns may be used here to audit accuracy per group; mien never
+  infers such groups itself.
 """
 
 from __future__ import annotations
@@ -42,7 +54,11 @@ from typing import Any
 import numpy as np
 
 from mien.errors import DatasetError, ImageError
-from mien.evaluation.bootstrap import bootstrap_metrics, wilson_interval
+from mien.evaluation.bootstrap import (
+    bootstrap_metrics,
+    group_accuracy_interval,
+    wilson_interval,
+)
 from mien.evaluation.datasets import LabeledDataset
 from mien.evaluation.metrics import (
     accuracy,
@@ -85,7 +101,12 @@ class EvalReport:
         ci: ``{"level", "n_boot", "method", "accuracy": [lo, hi], "macro_f1": …, "ece": …,
             "per_class_recall": {label: …}}`` (95 %: percentile bootstrap, Wilson score for
             per-class recall, as ``method`` says; empty when ``n_boot`` was 0).
-        slices: ``{column: {"slices": {value: {"n", "accuracy", "ci"}}, "worst_gap"}}``.
+        slices: ``{column: {"slices": {value: {"n", "accuracy", "ci", "label_counts",
+            "per_class_recall", "balanced_accuracy", "expected_accuracy", "no_prediction",
+            "abstained_share"[, "by_cluster"]}}, "worst_gap", "worst_gap_between",
+            "worst_gap_beyond_label_mix", "min_n"}}`` (see the module docstring).
+        by_cluster: with ``cluster``: ``{"column", "n_clusters", "mean", "ci"}``, accuracy
+            with the cluster (person) as the unit; else ``None``.
         abstention: mien's own abstention rule on the images with a prediction:
             ``{"threshold", "quality_checked", "n_kept", "n_abstained", "n_no_prediction"
             (images not counted in either: unreadable, or no face found), "coverage" (share of
@@ -112,6 +133,7 @@ class EvalReport:
     slices: dict[str, Any] = field(default_factory=dict)
     labels_restricted: bool = False
     abstention: dict[str, Any] | None = None
+    by_cluster: dict[str, Any] | None = None
     items: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,6 +154,7 @@ def evaluate(
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,
     labels: Sequence[str] | None = None,
+    cluster: str | None = None,
 ) -> EvalReport:
     """Score ``analyzer`` on ``dataset``; see the module docstring for the policy.
 
@@ -148,37 +171,14 @@ def evaluate(
         labels: the labels to score over (default: those present in ``dataset``); a fixed
             set keeps subsets of one collection on one task (e.g. a few photos per fold).
             At least two are needed.
+        cluster: a ``labels.csv`` column naming the person (or session) each image comes
+            from; adds ``by_cluster`` intervals with the person as the unit.
 
     Raises:
-        DatasetError: the set has a label the model lacks, a label outside ``labels``, fewer
-            than two labels to score over, or ``by`` names a missing column.
+        DatasetError: as :func:`check_labels`.
     """
     names = list(analyzer.expression_names)
-    if labels is not None:
-        outside = sorted(set(dataset.labels) - set(labels))
-        if outside:
-            raise DatasetError(f"{dataset.name}: label(s) {outside} are not in labels={labels}")
-    unknown = sorted((set(labels) if labels is not None else set(dataset.labels)) - set(names))
-    if unknown:
-        raise DatasetError(
-            f"{dataset.name}: label(s) {unknown} are not among the model's labels {names}; "
-            "map them onto those with --label-map (a preset such as rafdb or affectnet, a file, "
-            "or pairs like 1=surprise; mien.evaluation.label_maps.relabel in Python)"
-        )
-    missing_cols = [c for c in by if c not in dataset.columns]
-    if missing_cols:
-        raise DatasetError(
-            f"{dataset.name}: no column(s) {missing_cols} to slice by; its columns besides "
-            f"path and label: {sorted(dataset.columns)}"
-        )
-    wanted = set(labels) if labels is not None else set(dataset.labels)
-    present = [n for n in names if n in wanted]
-    if len(present) < 2:
-        raise DatasetError(
-            f"{dataset.name}: only the label(s) {present} to score over; restricted to the "
-            "labels a set contains, every prediction would be right. Score over the model's "
-            "labels instead (labels=analyzer.expression_names; CLI: --all-labels)"
-        )
+    present = check_labels(dataset, names, labels=labels, by=by, cluster=cluster)
     cols = np.asarray([names.index(n) for n in present], np.int64)
     n = len(dataset)
     y_true = np.asarray([present.index(label) for label in dataset.labels], np.int64)
@@ -267,8 +267,10 @@ def evaluate(
     columns = {c: np.asarray(dataset.columns[c]) for c in by}
     if want_quality:
         columns.update(_quality_bins(quality))
+    persons = np.asarray(dataset.columns[cluster]) if cluster else None
+    per_image = _SliceInputs(present, y_true, correct, has, abstained, recall, persons)
     slices = {
-        c: _slice_table(values, correct, n_boot=min(n_boot, 500), min_n=min_slice_n)
+        c: _slice_table(values, per_image, wilson=n_boot > 0, min_n=min_slice_n)
         for c, values in columns.items()
     }
     return EvalReport(
@@ -294,6 +296,9 @@ def evaluate(
             analyzer.expression.spec,
             quality_checked=not np.isnan(ok).all(),
         ),
+        by_cluster=None
+        if persons is None
+        else {"column": cluster, **_by_cluster(correct, persons)},
         items={
             "y_true": y_true,
             "y_pred": y_pred,
@@ -302,6 +307,56 @@ def evaluate(
             **quality,
         },
     )
+
+
+def check_labels(
+    dataset: LabeledDataset,
+    names: Sequence[str],
+    *,
+    labels: Sequence[str] | None = None,
+    by: Sequence[str] = (),
+    cluster: str | None = None,
+) -> list[str]:
+    """The labels :func:`evaluate` would score ``dataset`` over (in the model's order), or the
+    error it would raise, without scoring anything: check every set before a long run.
+
+    Args:
+        dataset: the set.
+        names: the model's labels (``analyzer.expression_names``).
+        labels, by, cluster: as :func:`evaluate`.
+
+    Raises:
+        DatasetError: the set has a label the model lacks, a label outside ``labels``, fewer
+            than two labels to score over, or ``by`` or ``cluster`` names a missing column.
+    """
+    names = list(names)
+    if labels is not None:
+        outside = sorted(set(dataset.labels) - set(labels))
+        if outside:
+            raise DatasetError(f"{dataset.name}: label(s) {outside} are not in labels={labels}")
+    unknown = sorted((set(labels) if labels is not None else set(dataset.labels)) - set(names))
+    if unknown:
+        raise DatasetError(
+            f"{dataset.name}: label(s) {unknown} are not among the model's labels {names}; "
+            "map them onto those with --label-map (a preset such as rafdb or affectnet, a file, "
+            "or pairs like 1=surprise; mien.evaluation.label_maps.relabel in Python)"
+        )
+    missing_cols = [c for c in (*by, *([cluster] if cluster else [])) if c not in dataset.columns]
+    if missing_cols:
+        raise DatasetError(
+            f"{dataset.name}: no column(s) {missing_cols} to slice or cluster by; its columns "
+            "besides "
+            f"path and label: {sorted(dataset.columns)}"
+        )
+    wanted = set(labels) if labels is not None else set(dataset.labels)
+    present = [n for n in names if n in wanted]
+    if len(present) < 2:
+        raise DatasetError(
+            f"{dataset.name}: only the label(s) {present} to score over; restricted to the "
+            "labels a set contains, every prediction would be right. Score over the model's "
+            "labels instead (labels=analyzer.expression_names; CLI: --all-labels)"
+        )
+    return present
 
 
 def _abstention(
@@ -440,28 +495,80 @@ def _slice_order(value: object) -> tuple[int, float, str]:
     """Quality bins by their lower edge (``[0, 15)`` before ``>= 45``), then text values."""
     import re
 
-    m = re.match(r"^(?:\[|>= )([0-9.]+)", str(value))
-    return (0, float(m.group(1)), "") if m else (1, 0.0, str(value))
+    m = re.fullmatch(r"\[(\d+(?:\.\d+)?), (?:\d+(?:\.\d+)?|inf)\)|>= (\d+(?:\.\d+)?)", str(value))
+    if m:
+        return (0, float(m.group(1) or m.group(2)), "")
+    return (1, 0.0, str(value))
+
+
+@dataclass(frozen=True)
+class _SliceInputs:
+    """Per-image arrays a slice table needs (all ``(n,)``; ``recall`` per scored label)."""
+
+    labels: list[str]
+    y_true: np.ndarray
+    correct: np.ndarray
+    has_prediction: np.ndarray
+    abstained: np.ndarray
+    recall: np.ndarray
+    persons: np.ndarray | None
+
+
+def _by_cluster(correct: np.ndarray, persons: np.ndarray) -> dict[str, Any]:
+    g = group_accuracy_interval(correct, persons)
+    ci = None if np.isnan(g["ci"][0]) else list(g["ci"])
+    return {"n_clusters": g["n_groups"], "mean": g["mean"], "ci": ci}
 
 
 def _slice_table(
-    values: np.ndarray, correct: np.ndarray, *, n_boot: int, min_n: int
+    values: np.ndarray, x: _SliceInputs, *, wilson: bool, min_n: int
 ) -> dict[str, Any]:
-    """Accuracy with n and a 95 % Wilson interval per distinct value; the worst-slice gap."""
+    """Per distinct value: accuracy with n and a 95 % Wilson interval, the label mix and what
+    it explains (see the module docstring); the worst-slice gaps."""
     values = np.asarray(values, dtype=object)
     values = np.where((values == "") | (values == None), "(blank)", values)  # noqa: E711
+    recall = np.nan_to_num(x.recall)  # a label with no image in the set is in no slice either
     table: dict[str, Any] = {}
     for value in sorted(set(values.tolist()), key=_slice_order):
         sel = values == value
-        hits = correct[sel]
-        table[str(value)] = {
+        hits = x.correct[sel]
+        counts = np.bincount(x.y_true[sel], minlength=len(x.labels))
+        held = counts > 0
+        own = np.bincount(x.y_true[sel], weights=hits.astype(float), minlength=len(x.labels))
+        slice_recall = {x.labels[k]: float(own[k] / counts[k]) for k in np.flatnonzero(held)}
+        scored = x.has_prediction[sel]
+        row: dict[str, Any] = {
             "n": int(sel.sum()),
             "accuracy": float(hits.mean()),
-            "ci": list(wilson_interval(int(hits.sum()), len(hits))) if n_boot else None,
+            "ci": list(wilson_interval(int(hits.sum()), len(hits))) if wilson else None,
+            "label_counts": {x.labels[k]: int(counts[k]) for k in np.flatnonzero(held)},
+            "per_class_recall": slice_recall,
+            "balanced_accuracy": float(np.mean(list(slice_recall.values()))),
+            "expected_accuracy": float((counts * recall).sum() / counts.sum()),
+            "no_prediction": int((~scored).sum()),
+            "abstained_share": (
+                float(np.mean(x.abstained[sel][scored] > 0.5)) if scored.any() else None
+            ),
         }
-    counted = [v["accuracy"] for v in table.values() if v["n"] >= min_n]
-    gap = float(max(counted) - min(counted)) if len(counted) >= 2 else None
-    return {"slices": table, "worst_gap": gap, "min_n": min_n}
+        if x.persons is not None:
+            row["by_cluster"] = _by_cluster(hits, x.persons[sel])
+        table[str(value)] = row
+    counted = {k: v for k, v in table.items() if v["n"] >= min_n and k != "(blank)"}
+    gap = between = beyond = None
+    if len(counted) >= 2:
+        best = max(counted, key=lambda k: counted[k]["accuracy"])
+        worst = min(counted, key=lambda k: counted[k]["accuracy"])
+        gap = float(counted[best]["accuracy"] - counted[worst]["accuracy"])
+        between = [best, worst]
+        excess = [v["accuracy"] - v["expected_accuracy"] for v in counted.values()]
+        beyond = float(max(excess) - min(excess))
+    return {
+        "slices": table,
+        "worst_gap": gap,
+        "worst_gap_between": between,
+        "worst_gap_beyond_label_mix": beyond,
+        "min_n": min_n,
+    }
 
 
-__all__ = ["QUALITY_BINS", "EvalReport", "evaluate", "prediction_rows"]
+__all__ = ["QUALITY_BINS", "EvalReport", "check_labels", "evaluate", "prediction_rows"]
