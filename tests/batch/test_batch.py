@@ -346,3 +346,67 @@ def test_workers_name_a_huge_image_without_pillows_warning(tmp_path, capfd):
     assert run_batch([big], out, BatchOptions()) == {"failed": 1}
     assert table(out)["error"].str.contains("exceeds the cap").all()
     assert "DecompressionBombWarning" not in capfd.readouterr().err
+
+
+def _dead_worker_run(monkeypatch, tmp_path, paths, workers=2):
+    from mien.batch import run as batch_run
+    from tests.batch import crashy
+
+    monkeypatch.setattr(batch_run, "init_worker", crashy.init)
+    monkeypatch.setattr(batch_run, "process_in_worker", crashy.process)
+    results = []
+    todo = [(f"id{i}", p) for i, p in enumerate(paths)]
+    error = None
+    try:
+        batch_run._local(todo, tmp_path, BatchOptions(), {}, workers, 1, results.append)
+    except batch_run.WorkersFailing as e:
+        error = e
+    return {r["id"]: r for r in results}, error
+
+
+def test_a_dead_worker_fails_only_its_own_input(monkeypatch, tmp_path):
+    paths = ["a.jpg", "b.jpg", "poison.jpg", "c.jpg", "d.jpg", "e.jpg", "f.jpg"]
+    results, error = _dead_worker_run(monkeypatch, tmp_path, paths)
+    assert error is None and len(results) == 7
+    assert {r["path"] for r in results.values() if r["state"] == "done"} == set(paths) - {
+        "poison.jpg"
+    }
+    crashed = results["id2"]
+    assert crashed["state"] == "failed" and crashed["output"] is None
+    assert crashed["error"].startswith(
+        "worker crashed on this input, also when retried alone (out of memory, a signal, or "
+        "a crash in native code): BrokenProcessPool: "
+    )
+
+
+def test_workers_that_keep_dying_stop_the_run(monkeypatch, tmp_path):
+    paths = [f"poison{i}.jpg" for i in range(6)]
+    results, error = _dead_worker_run(monkeypatch, tmp_path, paths)
+    assert error is not None and "workers died 3 times in a row" in str(error)
+    assert len(results) == 2 and all(r["state"] == "failed" for r in results.values())
+
+
+def test_options_a_worker_cannot_load_are_refused_before_the_folder_is_made(tmp_path, inputs):
+    out = tmp_path / "never"
+    with pytest.raises(ValueError, match="--detector must be one of short, full, auto, multi"):
+        run_batch(inputs, out, BatchOptions(detector="nope"))
+    with pytest.raises(ValueError, match=r"--min-confidence must be in \[0, 1\]"):
+        run_batch(inputs, out, BatchOptions(min_confidence=1.5))
+    assert not out.exists()
+
+
+def test_an_unreachable_ray_address_fails_at_once(tmp_path, inputs):
+    pytest.importorskip("ray")
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "never"
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match=f"nothing answers at 127.0.0.1:{port}"):
+        run_batch(inputs, out, BatchOptions(), engine="ray", ray_address=f"127.0.0.1:{port}")
+    assert time.monotonic() - t0 < 10 and not out.exists()
+    with pytest.raises(RuntimeError, match="give host:port"):
+        run_batch(inputs, out, BatchOptions(), engine="ray", ray_address="somewhere")

@@ -370,10 +370,15 @@ def test_batch_list_file_recurses_folders_and_warns_about_foreign_parts(tmp_path
     photos.mkdir()
     for name in ("astronaut.jpg", "grace_hopper.jpg"):
         (photos / name).write_bytes((SAMPLES / name).read_bytes())
-    listing = tmp_path / "inputs.txt"
-    listing.write_text("# one folder\nphotos\n")
+    (tmp_path / "link").symlink_to(photos)
+    listing = tmp_path / "inputs.txt"  # saved by Notepad: a byte-order mark, CRLF
+    listing.write_text(
+        f"\ufeff{photos / 'astronaut.jpg'}\r\n# one folder\r\nphotos\r\nlink/../photos\r\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "out"
-    result = runner.invoke(app, ["batch", str(listing), "--out", str(out), "-q"])
+    link = str(tmp_path / "link" / "astronaut.jpg")  # the same file again, through a link
+    result = runner.invoke(app, ["batch", str(listing), link, "--out", str(out), "-q"])
     assert result.exit_code == 0, result.output
     assert "2 done, 0 failed" in result.stderr
     result = runner.invoke(app, ["batch", str(photos / "astronaut.jpg"), "--out", str(out), "-q"])
@@ -560,6 +565,7 @@ def test_batch_refuses_bad_options_before_making_its_folder(tmp_path):
     for args, match in (
         (["--start", "5", "--end", "2"], "--end (2.0) must be after --start (5.0)"),
         (["--engine", "foo"], "--engine must be local or ray, got 'foo'"),
+        (["--detector", "nope"], "--detector must be one of short, full, auto, multi; got 'nope'"),
     ):
         out = tmp_path / "never"
         result = runner.invoke(app, ["batch", str(SAMPLES), "--out", str(out), *args])

@@ -2,6 +2,6 @@
 engines (a local process pool, or Ray)."""
 
 from mien.batch.manifest import Manifest
-from mien.batch.run import BatchOptions, run_batch
+from mien.batch.run import BatchOptions, WorkersFailing, run_batch
 
-__all__ = ["BatchOptions", "Manifest", "run_batch"]
+__all__ = ["BatchOptions", "Manifest", "WorkersFailing", "run_batch"]

@@ -54,6 +54,18 @@ class BatchOptions:
     pose: bool = True
     pose_interval_s: float = 0.2
 
+    def check(self) -> None:
+        """Raise ``ValueError`` naming the first option a worker could not load a model with
+        (checked before a batch folder is made, so that a typo leaves nothing behind)."""
+        from mien.detection.mediapipe import DETECTOR_MODELS
+
+        if self.detector not in DETECTOR_MODELS:
+            raise ValueError(
+                f"--detector must be one of {', '.join(DETECTOR_MODELS)}; got {self.detector!r}"
+            )
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(f"--min-confidence must be in [0, 1]; got {self.min_confidence}")
+
     def analyzer_kwargs(self) -> dict[str, Any]:
         """The :class:`~mien.pipeline.Analyzer` arguments each worker loads its model with."""
         return {
@@ -115,18 +127,34 @@ def run_batch(
     retry_failed: bool = False,
     on_result: Callable[[dict[str, Any]], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
     """Process the inputs that are not done yet; returns the state counts of ``inputs``.
 
     Finished inputs whose Parquet file was deleted or damaged are redone; finished inputs whose
-    file is missing now keep their rows. ``on_warning`` is told about both.
+    file is missing now keep their rows. ``on_warning`` is told about both; ``on_start`` gets
+    the number of inputs to do this run (fewer than ``inputs`` on resume) before any starts,
+    and ``on_result`` each one's result as it finishes.
+
+    A worker that dies (out of memory, a signal, a crash in native code) takes only its own
+    input down: the inputs it may have been running are retried one at a time in a fresh
+    worker, and the one that kills that worker too is recorded as failed ("worker crashed");
+    the others go on. When three such retries in a row crash, workers cannot run at all here:
+    :class:`WorkersFailing` is raised, and the inputs not finished stay to do on the next run.
 
     Raises:
-        ValueError: unknown engine.
+        ValueError: unknown engine, or options a worker could not load a model with
+            (:meth:`BatchOptions.check`).
+        RuntimeError: the ray engine without Ray installed, or a ``ray_address`` where
+            nothing answers.
         ManifestError: ``out_dir`` was made with other options.
+        WorkersFailing: workers keep dying.
     """
     if engine not in ("local", "ray"):
         raise ValueError(f"engine must be one of ['local', 'ray']; got {engine!r}")
+    options.check()
+    if engine == "ray":
+        check_ray(ray_address)
     with Manifest(out_dir, options.config()) as manifest:
         scratch = Path(out_dir) / ".tmp"  # leftovers of a killed run: never published
         if scratch.is_dir():
@@ -148,6 +176,8 @@ def run_batch(
         todo = manifest.todo(retry_failed=retry_failed)
         for id_, _ in todo:
             manifest.mark(id_, "running")
+        if on_start is not None:
+            on_start(len(todo))
         opts = {
             "every": options.every,
             "fps": options.fps,
@@ -172,9 +202,30 @@ def run_batch(
         return manifest.counts(inputs)
 
 
+class WorkersFailing(RuntimeError):
+    """Workers die even on an input retried alone, three times in a row: they cannot run here
+    (e.g. too little memory to load the model). Unfinished inputs stay to do."""
+
+
+_CRASH_LIMIT = 3  # isolated retries crashing in a row before the run gives up
+
+
+def _first_line(err: BaseException) -> str:
+    """``Type: first line of the message`` (Ray's messages run to pages)."""
+    return f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0][:300]}"
+
+
 def _crashed(id_: str, err: BaseException) -> dict[str, Any]:
-    """The result recorded for an input whose worker died."""
-    error = f"worker crashed: {type(err).__name__}: {err}"
+    """The result recorded for an input whose worker died while running it alone."""
+    return _failed(
+        id_,
+        "worker crashed on this input, also when retried alone (out of memory, a signal, or a "
+        f"crash in native code): {_first_line(err)}",
+    )
+
+
+def _failed(id_: str, error: str) -> dict[str, Any]:
+    """The result recorded for an input that produced no file."""
     return {
         "id": id_,
         "state": "failed",
@@ -184,6 +235,36 @@ def _crashed(id_: str, err: BaseException) -> dict[str, Any]:
         "frames": 0,
         "seconds": 0.0,
     }
+
+
+class _Isolation:
+    """Retries the inputs a dead worker may have been running, one at a time, each in a fresh
+    worker (``run_alone``), so that one bad input does not fail the others."""
+
+    def __init__(self, run_alone: Callable[[str, str], dict[str, Any]], record: Callable) -> None:
+        self.run_alone = run_alone
+        self.record = record
+        self.crashes_in_a_row = 0
+
+    def retry(self, suspects: list[tuple[str, str]]) -> None:
+        for id_, path in suspects:
+            try:
+                res = self.run_alone(path, id_)
+            except KeyboardInterrupt:
+                raise
+            except Exception as err:
+                self.crashes_in_a_row += 1
+                if self.crashes_in_a_row >= _CRASH_LIMIT:
+                    raise WorkersFailing(
+                        f"workers died {_CRASH_LIMIT} times in a row, each on an input run "
+                        f"alone (last: {path}: {type(err).__name__}); the unfinished inputs "
+                        "stay to do: free memory or use fewer --workers, then run the same "
+                        "command again"
+                    ) from err
+                self.record(_crashed(id_, err))
+            else:
+                self.crashes_in_a_row = 0
+                self.record(res)
 
 
 def _local(
@@ -196,39 +277,105 @@ def _local(
     record: Callable[[dict[str, Any]], None],
 ) -> None:
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from collections import deque
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("spawn")  # MediaPipe graphs must not be forked
-    pool = ProcessPoolExecutor(
-        workers,
-        mp_context=ctx,
-        initializer=init_worker,
-        initargs=(options.analyzer_kwargs(), threads, os.getpid()),
-    )
-    futures = {
-        pool.submit(process_in_worker, path, id_, str(out_dir), opts): id_ for id_, path in todo
-    }
-    recorded: set[Any] = set()
-    try:
-        for future in as_completed(futures):
-            recorded.add(future)
-            try:
-                record(future.result())
-            except Exception as err:
-                record(_crashed(futures[future], err))
-    except KeyboardInterrupt:
-        # Stop now: record what already finished, drop the queue, end the workers. Inputs in
-        # flight stay "running" and are redone on resume (their temp files are cleared then).
-        for future in futures:
-            if future not in recorded and future.done() and not future.cancelled():
-                with contextlib.suppress(Exception):
-                    record(future.result())
+
+    def new_pool(n: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            n,
+            mp_context=ctx,
+            initializer=init_worker,
+            initargs=(options.analyzer_kwargs(), threads, os.getpid()),
+        )
+
+    def stop(pool: ProcessPoolExecutor) -> None:
         procs = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
         for proc in procs:
             proc.terminate()
-        raise
-    pool.shutdown(wait=True)
+
+    def run_alone(path: str, id_: str) -> dict[str, Any]:
+        pool = new_pool(1)
+        try:
+            return pool.submit(process_in_worker, path, id_, str(out_dir), opts).result()
+        finally:
+            stop(pool)
+
+    isolation = _Isolation(run_alone, record)
+    queue = deque(todo)
+    while queue:
+        pool = new_pool(workers)
+        # At most one input per worker is submitted, so that when a worker dies the inputs
+        # it may have been running are exactly those in flight.
+        in_flight: dict[Any, tuple[str, str]] = {}
+        suspects: list[tuple[str, str]] = []
+        try:
+            while (queue or in_flight) and not suspects:
+                while queue and len(in_flight) < workers:
+                    id_, path = queue.popleft()
+                    future = pool.submit(process_in_worker, path, id_, str(out_dir), opts)
+                    in_flight[future] = (id_, path)
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item = in_flight.pop(future)
+                    try:
+                        res = future.result()
+                    except BrokenProcessPool:
+                        suspects.append(item)
+                    except Exception as err:  # the call itself failed (not a dead worker)
+                        record(_failed(item[0], _first_line(err)))
+                    else:
+                        isolation.crashes_in_a_row = 0
+                        record(res)
+        except KeyboardInterrupt:
+            # Stop now: record what already finished, drop the queue, end the workers. Inputs
+            # in flight stay "running" and are redone on resume (their temp files are cleared).
+            for future in in_flight:
+                if future.done() and not future.cancelled():
+                    with contextlib.suppress(Exception):
+                        record(future.result())
+            stop(pool)
+            raise
+        if not suspects:
+            pool.shutdown(wait=True)
+            return
+        for future, item in in_flight.items():  # the pool is broken: every one is a suspect
+            try:
+                record(future.result(timeout=0))
+            except Exception:
+                suspects.append(item)
+        stop(pool)
+        isolation.retry(suspects)
+
+
+def check_ray(address: str | None) -> None:
+    """Fail at once, before a batch folder is touched, where Ray is missing or ``address``
+    (``host:port`` or ``ray://host:port``) does not answer: ``ray.init`` would retry for
+    minutes.
+
+    Raises:
+        RuntimeError: naming the problem.
+    """
+    import importlib.util
+    import socket
+
+    if importlib.util.find_spec("ray") is None:
+        raise RuntimeError("the ray engine needs the optional extra: pip install 'mien[ray]'")
+    if not address or address == "auto":
+        return
+    hostport = address.removeprefix("ray://").rsplit("/", 1)[0]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise RuntimeError(f"--ray-address {address!r}: give host:port or ray://host:port")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as err:
+        raise RuntimeError(
+            f"--ray-address {address}: nothing answers at {host}:{port} ({err.strerror or err})"
+        ) from None
 
 
 def _ray(
@@ -241,12 +388,10 @@ def _ray(
     address: str | None,
     record: Callable[[dict[str, Any]], None],
 ) -> None:
-    try:
-        import ray
-    except ImportError as err:
-        raise RuntimeError(
-            "the ray engine needs the optional extra: pip install 'mien[ray]'"
-        ) from err
+    from collections import deque
+
+    import ray
+    from ray.exceptions import RayActorError
 
     started_here = not ray.is_initialized()
     if started_here:
@@ -270,26 +415,52 @@ def _ray(
 
             return work.process(path, id_, str(out_dir), opts)
 
+    def run_alone(path: str, id_: str) -> dict[str, Any]:
+        actor = Worker.remote()
+        try:
+            return ray.get(actor.process.remote(path, id_))
+        finally:
+            ray.kill(actor)
+
+    isolation = _Isolation(run_alone, record)
     actors = [Worker.remote() for _ in range(max(1, workers))]
-    pending: dict[Any, str] = {}
-    queue = list(todo)
+    pending: dict[Any, tuple[str, str, int]] = {}
+    queue = deque(todo)
+
+    def submit(slot: int) -> None:
+        if queue:
+            id_, path = queue.popleft()
+            pending[actors[slot].process.remote(path, id_)] = (id_, path, slot)
+
     try:
-        for actor in actors:  # two inputs in flight per actor keeps it busy
-            for _ in range(2):
-                if queue:
-                    id_, path = queue.pop(0)
-                    pending[actor.process.remote(path, id_)] = (id_, actor)  # type: ignore[assignment]
+        for slot in range(len(actors)):  # two inputs in flight per actor keeps it busy
+            submit(slot)
+            submit(slot)
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
-            ref = done[0]
-            id_, actor = pending.pop(ref)  # type: ignore[misc]
+            id_, path, slot = pending.pop(done[0])
             try:
-                record(ray.get(ref))
+                res = ray.get(done[0])
+            except RayActorError:
+                # The actor died: this input and the others sent to it are suspects.
+                suspects = [(id_, path)]
+                for ref, (i2, p2, s2) in list(pending.items()):
+                    if s2 == slot:
+                        del pending[ref]
+                        try:  # finished before the actor died: keep it
+                            record(ray.get(ref, timeout=0))
+                        except Exception:
+                            suspects.append((i2, p2))
+                ray.kill(actors[slot])
+                actors[slot] = Worker.remote()
+                isolation.retry(suspects)
+                submit(slot)
             except Exception as err:
-                record(_crashed(id_, err))
-            if queue:
-                nid, path = queue.pop(0)
-                pending[actor.process.remote(path, nid)] = (nid, actor)  # type: ignore[assignment]
+                record(_failed(id_, _first_line(err)))
+            else:
+                isolation.crashes_in_a_row = 0
+                record(res)
+            submit(slot)
     finally:
         for actor in actors:
             ray.kill(actor)

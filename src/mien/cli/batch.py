@@ -42,7 +42,11 @@ def _expand(sources: list[Path], skipped: list[Path] | None = None) -> list[Path
     paths: list[Path] = []
     for src in sources:
         if src.suffix.lower() == ".txt" and src.is_file():
-            lines = [ln.strip() for ln in src.read_text().splitlines()]
+            try:  # utf-8-sig: a list saved by Notepad starts with a byte-order mark
+                text = src.read_text(encoding="utf-8-sig")
+            except UnicodeDecodeError:
+                fail(f"{src}: a list of paths must be UTF-8 text")
+            lines = [ln.strip() for ln in text.splitlines()]
             listed = [
                 Path(ln) if Path(ln).is_absolute() else src.parent / ln
                 for ln in lines
@@ -57,9 +61,10 @@ def _expand(sources: list[Path], skipped: list[Path] | None = None) -> list[Path
             paths += scan(src)
     seen: set[Path] = set()
     unique = []
-    for p in paths:
-        if p.absolute() not in seen:
-            seen.add(p.absolute())
+    for p in paths:  # one file reached twice (a link, "..", two arguments) is done once
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
             unique.append(p)
     return unique
 
@@ -104,8 +109,9 @@ def batch(
     when any input failed (see manifest.sqlite; --retry-failed retries them), 2 for a usage
     error, 130 when interrupted.
     """
-    from mien.batch import BatchOptions, run_batch
+    from mien.batch import BatchOptions, WorkersFailing, run_batch
     from mien.batch.manifest import ManifestError
+    from mien.batch.run import check_ray
 
     if engine not in ("local", "ray"):
         fail(f"--engine must be local or ray, got {engine!r}")
@@ -121,8 +127,6 @@ def batch(
     if not inputs:
         fail("no inputs found", 1)
     check_weights(model, weights)  # before unwritable(), which creates the folder
-    if problem := unwritable(out, "--out", folder=True):
-        fail(problem)
     options = BatchOptions(
         model=model,
         weights=None if weights is None else str(weights.resolve()),
@@ -137,11 +141,22 @@ def batch(
         pose=pose,
         pose_interval_s=pose_interval,
     )
+    try:
+        options.check()
+        if engine == "ray":
+            check_ray(ray_address)
+    except (ValueError, RuntimeError) as e:
+        fail(str(e))
+    if problem := unwritable(out, "--out", folder=True):
+        fail(problem)
     stats = {"done": 0, "failed": 0, "frames": 0}
     frameless: list[str] = []  # paths of videos with no frame in range (--start past the end)
     t0 = time.perf_counter()
     with sigterm_as_interrupt(), progress(not quiet) as bar:
         task = bar.add_task("inputs", total=len(inputs))
+
+        def on_start(n_todo: int) -> None:  # on resume, only what is left to do
+            bar.update(task, total=n_todo, description=f"{plural(n_todo, 'input')} to do")
 
         def on_result(res: dict) -> None:
             stats[res["state"]] = stats.get(res["state"], 0) + 1
@@ -167,7 +182,10 @@ def batch(
                 retry_failed=retry_failed,
                 on_result=on_result,
                 on_warning=lambda line: err.print(line, style="yellow"),
+                on_start=on_start,
             )
+        except WorkersFailing as e:
+            fail(str(e), 1)
         except (ManifestError, ValueError, RuntimeError) as e:
             fail(str(e))
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (sigterm_as_interrupt)
@@ -185,8 +203,11 @@ def batch(
             failed = [r for r in manifest.rows() if r["state"] == "failed"]
         wanted = {input_id(p) for p in inputs}  # by id: the stored spelling may differ
         err.print("failed inputs:", style="red")
-        for r in [r for r in failed if r["id"] in wanted][:20]:
+        failed = [r for r in failed if r["id"] in wanted]
+        for r in failed[:20]:
             err.print(f"  {r['path']}: {r['error']}")
+        if len(failed) > 20:
+            err.print(f"  and {len(failed) - 20} more (all in {out / 'manifest.sqlite'})")
     if frameless:
         err.print(
             f"{plural(len(frameless), 'input')} gave no frame and no row (e.g. {frameless[0]}): "
