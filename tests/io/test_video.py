@@ -174,3 +174,51 @@ def test_writer_goes_on_after_the_clock_goes_back(tmp_path):
     assert writer.time_resets == 1
     got = [f.timestamp_s for f in iter_frames(path)]
     np.testing.assert_allclose(got, [1.0, 1.1, 1.2, 1.3, 1.4], atol=1e-5)
+
+
+@pytest.mark.parametrize("suffix", [".mkv"])  # a cut MP4 (index at the end) will not open
+def test_a_cut_file_is_called_truncated_also_with_an_end(tmp_path, suffix):
+    """--end past where a cut file breaks off must not hide the break; --end before it does
+    not need the rest of the file."""
+    frames = level_frames([i / 10 for i in range(80)], (160, 120))
+    data = write_clip(tmp_path / f"long{suffix}", frames).read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: len(data) // 2])
+    got = []
+    with pytest.raises(VideoDecodeError, match=r"before --end 7 s, but the container says"):
+        for frame in iter_frames(cut, end_s=7.0):
+            got.append(frame.timestamp_s)
+    assert 0 < len(got) < 70
+    early = [f.timestamp_s for f in iter_frames(cut, end_s=got[len(got) // 2] - 1e-3)]
+    assert early == got[: len(got) // 2]
+
+
+def test_a_fragmented_mp4_cut_while_written_is_called_truncated(tmp_path):
+    """Recorders write fragmented MP4 (index first, then fragments) so that a crash leaves a
+    playable file; cut mid-fragment it ends in a partial packet, whose decode error FFmpeg's
+    frame threads drop, and it has no full duration to compare with."""
+    import av
+
+    path = tmp_path / "frag.mp4"
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w", options={"movflags": "frag_keyframe+empty_moov"}) as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream.options = {"g": "25"}
+        for _ in range(100):
+            image = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)  # noise: big packets
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    whole = [f.timestamp_s for f in iter_frames(path)]
+    assert len(whole) == 100  # the whole file reads without complaint
+    data = path.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    got = []
+    with pytest.raises(VideoDecodeError, match="last packet is cut short, after") as info:
+        for frame in iter_frames(cut):
+            got.append(frame.timestamp_s)
+    assert 0 < len(got) < 100 and got == whole[: len(got)]
+    assert info.value.last_timestamp_s == pytest.approx(got[-1])

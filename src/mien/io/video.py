@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -252,8 +253,17 @@ def iter_frames(
             if stream.start_time is not None and stream.time_base is not None
             else None
         )
+        cut_short = False  # the last packet read was incomplete (a file cut while written)
+
+        def decoded() -> Iterator[Any]:  # container.decode(stream), watching the packets
+            nonlocal cut_short
+            for packet in container.demux(stream):
+                if packet.size:  # not the final flush
+                    cut_short = bool(packet.is_corrupt)
+                yield from packet.decode()
+
         try:
-            for frame in container.decode(stream):
+            for frame in decoded():
                 index += 1
                 t = float(frame.time) if frame.time is not None else index / (info.fps or 30.0)
                 went_back = last_t is not None and t < last_t - 1e-6
@@ -290,6 +300,16 @@ def iter_frames(
                 else f"after {last_t:.3f} s (frame {index})"
             )
             raise VideoDecodeError(source, f"decoding stopped {where}: {err}", last_t) from err
+        if cut_short:
+            # A fragmented MP4 cut while it was written ends in a partial packet; with frame
+            # threading FFmpeg drops the decode error it gives, and the container has no
+            # duration to compare with.
+            where = "before the first frame" if last_t is None else f"after {last_t:.3f} s"
+            raise VideoDecodeError(
+                source,
+                f"the file's last packet is cut short, {where}: truncated file",
+                last_t,
+            )
         if last_t is None and info.duration_s and start_s < info.duration_s:
             # not one frame decoded, though the container promises some (a file cut before its
             # first frame decodes silently to nothing)
@@ -299,20 +319,24 @@ def iter_frames(
                 "truncated or corrupt file",
                 None,
             )
-        if end_s is None and info.duration_s and max_t is not None:
+        if info.duration_s and max_t is not None and origin is not None:
+            # Decoding ran out before --end (or without one): does the container promise more?
             last_t = max_t  # the latest time reached, should the clock have gone back
-            origin = origin if stream_start is None else stream_start
-            interval = 1.0 / info.fps if info.fps else 0.1
-            short = info.duration_s - max(1.0, 3 * interval)
-            # some containers (Matroska) count the duration from time 0, not from the first
-            # frame: a file whose frames start at 100 s and end at 101.9 s says 102 s. Short
+            base = origin if stream_start is None else stream_start
+            slack = max(1.0, 3 / info.fps if info.fps else 0.3)
+            # Some containers (Matroska) count the duration from time 0, not from the stream's
+            # start: a file whose frames start at 100 s and end at 101.9 s says 102 s. Short
             # under both readings, or it is not called truncated.
-            if last_t - origin < short and not (origin > 0 and last_t >= short):
-                own = f" ({last_t:.3f} s in the file's own time)" if origin > 0 else ""
+            until = float("inf") if end_s is None else end_s
+            short_from_start = last_t - base < min(info.duration_s, origin - base + until) - slack
+            short_from_zero = last_t < min(info.duration_s, origin + until) - slack
+            if short_from_start and (base <= 0 or short_from_zero):
+                own = f" ({last_t:.3f} s in the file's own time)" if base > 0 else ""
+                before = "" if end_s is None else f", before --end {end_s:g} s,"
                 raise VideoDecodeError(
                     source,
-                    f"the video ends at {last_t - origin:.3f} s{own} but the container says "
-                    f"{info.duration_s:.3f} s: truncated or corrupt file",
+                    f"the video ends at {last_t - base:.3f} s{own}{before} but the container "
+                    f"says {info.duration_s:.3f} s: truncated or corrupt file",
                     last_t,
                 )
     finally:
