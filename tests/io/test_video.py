@@ -81,6 +81,9 @@ def test_not_a_video(tmp_path):
         probe_video(SAMPLES / "grace_hopper.jpg")
     with pytest.raises(VideoError, match="no such file"):
         list(iter_frames(tmp_path / "missing.mp4"))
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    with pytest.raises(VideoError, match=r"empty\.mp4: empty file$"):
+        probe_video(tmp_path / "empty.mp4")
 
 
 def test_early_break_closes_the_reader(vfr_clip):

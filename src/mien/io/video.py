@@ -123,6 +123,8 @@ def _open(path: str | os.PathLike[str]):
         raise VideoError(str(path), "no such file")
     if not p.is_file():
         raise VideoError(str(path), "not a file")
+    if p.stat().st_size == 0:
+        raise VideoError(str(path), "empty file")
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as err:
