@@ -312,18 +312,27 @@ def _local(
         # it may have been running are exactly those in flight.
         in_flight: dict[Any, tuple[str, str]] = {}
         suspects: list[tuple[str, str]] = []
+        broken = False
         try:
-            while (queue or in_flight) and not suspects:
+            while (queue or in_flight) and not broken:
                 while queue and len(in_flight) < workers:
                     id_, path = queue.popleft()
-                    future = pool.submit(process_in_worker, path, id_, str(out_dir), opts)
+                    try:
+                        future = pool.submit(process_in_worker, path, id_, str(out_dir), opts)
+                    except BrokenProcessPool:  # a worker died since the last result
+                        queue.appendleft((id_, path))
+                        broken = True
+                        break
                     in_flight[future] = (id_, path)
+                if broken:
+                    break
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
                     item = in_flight.pop(future)
                     try:
                         res = future.result()
                     except BrokenProcessPool:
+                        broken = True
                         suspects.append(item)
                     except Exception as err:  # the call itself failed (not a dead worker)
                         record(_failed(item[0], _first_line(err)))
@@ -339,7 +348,7 @@ def _local(
                         record(future.result())
             stop(pool)
             raise
-        if not suspects:
+        if not broken:
             pool.shutdown(wait=True)
             return
         for future, item in in_flight.items():  # the pool is broken: every one is a suspect
@@ -451,9 +460,12 @@ def _ray(
                             record(ray.get(ref, timeout=0))
                         except Exception:
                             suspects.append((i2, p2))
+                # Its CPU is free again: each suspect runs alone on a fresh actor there (a
+                # replacement made first would hold that CPU, and the retry would wait for
+                # ever on a cluster of `workers` CPUs); then the slot gets a new actor.
                 ray.kill(actors[slot])
-                actors[slot] = Worker.remote()
                 isolation.retry(suspects)
+                actors[slot] = Worker.remote()
                 submit(slot)
             except Exception as err:
                 record(_failed(id_, _first_line(err)))
