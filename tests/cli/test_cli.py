@@ -182,9 +182,10 @@ def test_evaluate_prints_json(tmp_path):
         "no column(s) ['nosuch'] to slice or cluster by; its columns besides path and label: "
         in (" ".join(by.stderr.split()))
     )
-    result = runner.invoke(app, [*args, "--all-labels"])
+    result = runner.invoke(app, [*args, "--all-labels", "--by", "note", "--min-slice-n", "1"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
+    assert report["slices"]["note"]["min_n"] == 1
     assert {"n", "accuracy", "macro_f1", "per_class_recall", "confusion", "ece"} <= set(report)
     assert report["n"] == 1 and report["labels"] == list(EXPRESSIONS)
     assert report["accuracy"] == 1.0  # neutral 0.62 is the top of all 8

@@ -47,6 +47,12 @@ def evaluate(
             "and each slice. Use it when people give many images each.",
         ),
     ] = None,
+    min_slice_n: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Smallest slice counted in the worst-slice gap (smaller ones are listed)."
+        ),
+    ] = 20,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write a Markdown report with figures here.")
     ] = None,
@@ -201,6 +207,7 @@ def evaluate(
                 progress=lambda k, t=task: bar.advance(t, k),
                 labels=names if all_labels else None,
                 cluster=cluster,
+                min_slice_n=min_slice_n,
             )
     spec = analyzer.expression.spec
     used = {
