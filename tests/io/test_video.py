@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -225,3 +227,47 @@ def test_a_fragmented_mp4_cut_while_written_is_called_truncated(tmp_path):
             got.append(frame.timestamp_s)
     assert 0 < len(got) < 100 and got == whole[: len(got)]
     assert info.value.last_timestamp_s == pytest.approx(got[-1])
+
+
+def _mux(path, video_s, *, audio_s=0.0, last_frame_s=None):
+    """``video_s`` of 25 fps H.264 (its last frame held ``last_frame_s`` when given), with
+    ``audio_s`` of silent AAC beside it."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = out.add_stream("aac", rate=8000) if audio_s else None
+        n = round(video_s * 25)
+        for i in range(n):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i % 255, np.uint8), "bgr24")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            for packet in video.encode(frame):
+                if last_frame_s and packet.pts == n - 1:
+                    packet.duration = round(last_frame_s / packet.time_base)
+                out.mux(packet)
+        for packet in video.encode():
+            if last_frame_s and packet.pts == n - 1:
+                packet.duration = round(last_frame_s / packet.time_base)
+            out.mux(packet)
+        if audio is not None:
+            samples = np.zeros((1, 1024), np.float32)
+            for k in range(round(audio_s * 8000 / 1024)):
+                frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+                frame.sample_rate, frame.pts = 8000, k * 1024
+                for packet in audio.encode(frame):
+                    out.mux(packet)
+            for packet in audio.encode():
+                out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("end_s", [None, 5.0, 100.0])
+def test_no_false_truncation_from_longer_audio_or_a_long_last_frame(tmp_path, end_s):
+    """A Matroska file whose audio runs past its video (the container's duration is the
+    audio's), and an MP4 whose last frame is held for seconds, are whole files."""
+    longer_audio = _mux(tmp_path / "a.mkv", 3.0, audio_s=10.0)
+    held = _mux(tmp_path / "held.mp4", 3.0, last_frame_s=6.0)
+    for clip in (longer_audio, held):
+        times = [f.timestamp_s for f in iter_frames(clip, end_s=end_s)]
+        assert len(times) == 75 and times[-1] == pytest.approx(2.96, abs=1e-3), clip

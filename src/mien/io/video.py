@@ -151,11 +151,9 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         codec = stream.codec_context.name
         rate = stream.average_rate or stream.guessed_rate
         frames = int(stream.frames) or None
-        duration = None
-        if stream.duration is not None and stream.time_base is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = container.duration / 1_000_000
+        duration = _stream_duration(stream)
+        if duration is None and container.duration is not None and len(container.streams) == 1:
+            duration = container.duration / 1_000_000  # with audio it may be the audio's
         rotation = _first_frame_rotation(container, stream)
         if rotation % 180:
             w, h = h, w
@@ -172,6 +170,19 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         )
     finally:
         container.close()
+
+
+def _stream_duration(stream) -> float | None:
+    """The video stream's own duration in seconds: its header's, else Matroska's ``DURATION``
+    tag (``HH:MM:SS.nnnnnnnnn``); ``None`` when neither says."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    tag = (stream.metadata or {}).get("DURATION") or (stream.metadata or {}).get("duration")
+    try:
+        h, m, sec = str(tag).split(":")
+        return int(h) * 3600 + int(m) * 60 + float(sec)
+    except ValueError:
+        return None
 
 
 def _first_frame_rotation(container, stream) -> int:
@@ -256,12 +267,16 @@ def iter_frames(
             else None
         )
         cut_short = False  # the last packet read was incomplete (a file cut while written)
+        packets_end = None  # the latest pts + duration among the packets, seconds
 
         def decoded() -> Iterator[Any]:  # container.decode(stream), watching the packets
-            nonlocal cut_short
+            nonlocal cut_short, packets_end
             for packet in container.demux(stream):
                 if packet.size:  # not the final flush
                     cut_short = bool(packet.is_corrupt)
+                    if packet.pts is not None and packet.time_base is not None:
+                        end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                        packets_end = end if packets_end is None else max(packets_end, end)
                 yield from packet.decode()
 
         try:
@@ -323,7 +338,9 @@ def iter_frames(
             )
         if info.duration_s and max_t is not None and origin is not None:
             # Decoding ran out before --end (or without one): does the container promise more?
-            last_t = max_t  # the latest time reached, should the clock have gone back
+            # The packets' own end counts, not the last frame's start: a variable-frame-rate
+            # file may hold its last frame for seconds (a screen recording).
+            last_t = max(max_t, packets_end or max_t)
             base = origin if stream_start is None else stream_start
             slack = max(1.0, 3 / info.fps if info.fps else 0.3)
             # Some containers (Matroska) count the duration from time 0, not from the stream's
@@ -339,7 +356,7 @@ def iter_frames(
                     source,
                     f"the video ends at {last_t - base:.3f} s{own}{before} but the container "
                     f"says {info.duration_s:.3f} s: truncated or corrupt file",
-                    last_t,
+                    max_t,
                 )
     finally:
         container.close()
