@@ -25,3 +25,8 @@ def process(path: str, id_: str, out_dir: str, options: dict[str, Any]) -> dict[
         "frames": 1,
         "seconds": 0.0,
     }
+
+
+def init_dies(*args: Any) -> None:
+    """A worker initializer that dies, as one out of memory while loading the model would."""
+    os._exit(9)

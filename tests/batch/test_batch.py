@@ -348,11 +348,11 @@ def test_workers_name_a_huge_image_without_pillows_warning(tmp_path, capfd):
     assert "DecompressionBombWarning" not in capfd.readouterr().err
 
 
-def _dead_worker_run(monkeypatch, tmp_path, paths, workers=2):
+def _dead_worker_run(monkeypatch, tmp_path, paths, workers=2, init="init"):
     from mien.batch import run as batch_run
     from tests.batch import crashy
 
-    monkeypatch.setattr(batch_run, "init_worker", crashy.init)
+    monkeypatch.setattr(batch_run, "init_worker", getattr(crashy, init))
     monkeypatch.setattr(batch_run, "process_in_worker", crashy.process)
     results = []
     todo = [(f"id{i}", p) for i, p in enumerate(paths)]
@@ -379,11 +379,18 @@ def test_a_dead_worker_fails_only_its_own_input(monkeypatch, tmp_path):
     )
 
 
-def test_workers_that_keep_dying_stop_the_run(monkeypatch, tmp_path):
-    paths = [f"poison{i}.jpg" for i in range(6)]
-    results, error = _dead_worker_run(monkeypatch, tmp_path, paths)
-    assert error is not None and "workers died 3 times in a row" in str(error)
-    assert len(results) == 2 and all(r["state"] == "failed" for r in results.values())
+def test_bad_inputs_in_a_row_do_not_stop_the_run(monkeypatch, tmp_path):
+    paths = ["poison1.jpg", "poison2.jpg", "poison3.jpg", "poison4.jpg", "b.jpg", "c.jpg"]
+    results, error = _dead_worker_run(monkeypatch, tmp_path, paths, workers=1)
+    assert error is None and len(results) == 6
+    assert [results[f"id{i}"]["state"] for i in range(6)] == ["failed"] * 4 + ["done"] * 2
+    assert results["id0"]["path"] == "poison1.jpg"
+
+
+def test_workers_that_cannot_load_the_model_stop_the_run(monkeypatch, tmp_path):
+    results, error = _dead_worker_run(monkeypatch, tmp_path, ["a.jpg", "b.jpg"], init="init_dies")
+    assert error is not None and "a fresh worker died while loading the model" in str(error)
+    assert results == {}  # nothing recorded: both stay to do
 
 
 def test_options_a_worker_cannot_load_are_refused_before_the_folder_is_made(tmp_path, inputs):

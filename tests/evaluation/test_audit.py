@@ -103,9 +103,26 @@ def test_slices_with_blank_and_single_member_values(tmp_path, stub_analyzer):
     assert table["worst_gap_beyond_label_mix"] == pytest.approx(2 / 3)
     assert (s1["no_prediction"], s1["abstained_share"]) == (0, 0.0)
     # the person as the unit: p1 1.0, p2 0.0 in s1; over the set 1, 0, 1, 0 (t, 3 df)
-    assert s1["by_cluster"] == {"n_clusters": 2, "mean": 0.5, "ci": [0.0, 1.0]}
-    assert s2["by_cluster"] == {"n_clusters": 1, "mean": 0.0, "ci": None}
-    assert report.by_cluster == {"column": "person", "n_clusters": 4, "mean": 0.5, "ci": [0.0, 1.0]}
+    assert s1["by_cluster"] == {"n_clusters": 2, "mean": 0.5, "ci": [0.0, 1.0], "n_unassigned": 0}
+    assert s2["by_cluster"] == {"n_clusters": 1, "mean": 0.0, "ci": None, "n_unassigned": 0}
+    assert report.by_cluster == {
+        "column": "person",
+        "n_clusters": 4,
+        "mean": 0.5,
+        "ci": [0.0, 1.0],
+        "n_unassigned": 0,
+    }
+    # persons who all score alike: t collapses to [1, 1], Wilson (3 of 3) does not; a blank
+    # person is no person
+    from mien.evaluation.runner import _by_cluster
+
+    c = _by_cluster(np.ones(5, bool), np.array(["a", "a", "b", "c", ""]), interval=True)
+    assert c["n_clusters"] == 3 and c["mean"] == 1.0 and c["n_unassigned"] == 1
+    assert c["ci"] == pytest.approx([0.4385, 1.0], abs=1e-4)
+    assert (
+        _by_cluster(np.ones(5, bool), np.array(["a", "b"] * 2 + ["c"]), interval=False)["ci"]
+        is None
+    )
     assert report.ci["accuracy"][0] <= report.accuracy <= report.ci["accuracy"][1]
     with pytest.raises(Exception, match="no column"):
         evaluate(stub_analyzer, read_labels_csv(tmp_path), by=["age"])
@@ -192,3 +209,15 @@ def test_report_names_distinct_figures_and_states_its_protocol(tmp_path, stub_an
     assert "keeps 2 of 2 faces with a prediction (1.000; 1 image(s) without one" in text
     assert "is right on 1.000 of those kept and – of those abstained" in text
     assert "quality_ok" not in text.split("## ")[2]  # quality was not measured
+
+
+def test_the_gap_leaves_out_blank_and_unmeasured_slices_and_names_no_tie():
+    from mien.evaluation.runner import _slice_table, _SliceInputs
+
+    y = np.array([0, 0, 1, 1, 0, 1])
+    correct = np.array([True, True, True, True, False, False])
+    x = _SliceInputs(["a", "b"], y, correct, np.ones(6, bool), np.zeros(6), np.ones(2), None)
+    values = np.array(["g1", "g1", "g2", "g2", "unmeasured", ""], dtype=object)
+    table = _slice_table(values, x, wilson=True, min_n=1)
+    assert set(table["slices"]) == {"g1", "g2", "unmeasured", "(blank)"}
+    assert table["worst_gap"] == 0.0 and table["worst_gap_between"] is None

@@ -43,6 +43,8 @@ def test_parse_inline_preset_and_files(tmp_path):
     assert parse_label_map(str(tmp_path / "m.csv")) == {"ha": "happiness", "xx": ""}
     (tmp_path / "semi.csv").write_text("HA;happiness\nSU;surprise\n")  # no header line
     assert parse_label_map(str(tmp_path / "semi.csv")) == {"ha": "happiness", "su": "surprise"}
+    (tmp_path / "drop.csv").write_text("8,\n0,neutral\n")  # a first line that drops a label
+    assert parse_label_map(str(tmp_path / "drop.csv")) == {"8": "", "0": "neutral"}
     merged, notes = combine_label_maps(["rafdb", "7=,1=fear"])
     assert merged == PRESETS["rafdb"] | {"7": "", "1": "fear"}
     assert notes == [
@@ -60,6 +62,8 @@ def test_parse_inline_preset_and_files(tmp_path):
         ("=fear", "an empty label to map from"),
         ("{tmp}/missing.json", "label map file not found"),
         ("{tmp}/list.json", "give a JSON object"),
+        ("{tmp}/empty.json", "give a JSON object"),
+        ("{tmp}/wide_first.csv", "line 1: give two columns"),
         ("{tmp}/bad.json", "not valid JSON"),
         ("{tmp}/three.csv", "line 2: give two columns"),
         ("{tmp}/one.csv", "line 3: give two columns"),
@@ -76,6 +80,8 @@ def test_parse_errors_name_the_problem(tmp_path, spec, match):
     (tmp_path / "header.csv").write_text("a,b\n")
     (tmp_path / "one.csv").write_text("a,b\nx,fear\nXX\n")
     (tmp_path / "twice.json").write_text('{"AF": "fear", "af": "anger"}')
+    (tmp_path / "empty.json").write_text("{}")
+    (tmp_path / "wide_first.csv").write_text("0,neutral,x\n1,fear\n")
     (tmp_path / "latin1.csv").write_bytes("a,b\nf\xe9,fear\n".encode("latin-1"))
     with pytest.raises(DatasetError, match=match):
         parse_label_map(spec.format(tmp=tmp_path))

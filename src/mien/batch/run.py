@@ -139,8 +139,9 @@ def run_batch(
     A worker that dies (out of memory, a signal, a crash in native code) takes only its own
     input down: the inputs it may have been running are retried one at a time in a fresh
     worker, and the one that kills that worker too is recorded as failed ("worker crashed");
-    the others go on. When three such retries in a row crash, workers cannot run at all here:
-    :class:`WorkersFailing` is raised, and the inputs not finished stay to do on the next run.
+    the others go on. When a fresh worker dies before it gets its input (loading the model),
+    workers cannot run here at all: :class:`WorkersFailing` is raised, and the inputs not
+    finished stay to do on the next run.
 
     Raises:
         ValueError: unknown engine, or options a worker could not load a model with
@@ -203,11 +204,8 @@ def run_batch(
 
 
 class WorkersFailing(RuntimeError):
-    """Workers die even on an input retried alone, three times in a row: they cannot run here
-    (e.g. too little memory to load the model). Unfinished inputs stay to do."""
-
-
-_CRASH_LIMIT = 3  # isolated retries crashing in a row before the run gives up
+    """A fresh worker dies before it is given an input (while loading the model, e.g. for
+    lack of memory): workers cannot run here. Unfinished inputs stay to do."""
 
 
 def _first_line(err: BaseException) -> str:
@@ -215,19 +213,21 @@ def _first_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0][:300]}"
 
 
-def _crashed(id_: str, err: BaseException) -> dict[str, Any]:
+def _crashed(id_: str, path: str, err: BaseException) -> dict[str, Any]:
     """The result recorded for an input whose worker died while running it alone."""
     return _failed(
         id_,
+        path,
         "worker crashed on this input, also when retried alone (out of memory, a signal, or a "
         f"crash in native code): {_first_line(err)}",
     )
 
 
-def _failed(id_: str, error: str) -> dict[str, Any]:
+def _failed(id_: str, path: str, error: str) -> dict[str, Any]:
     """The result recorded for an input that produced no file."""
     return {
         "id": id_,
+        "path": path,
         "state": "failed",
         "rows": 0,
         "output": None,
@@ -237,34 +237,39 @@ def _failed(id_: str, error: str) -> dict[str, Any]:
     }
 
 
-class _Isolation:
-    """Retries the inputs a dead worker may have been running, one at a time, each in a fresh
-    worker (``run_alone``), so that one bad input does not fail the others."""
+def _retry_alone(
+    suspects: list[tuple[str, str]],
+    start: Callable[[], Any],
+    run: Callable[[Any, str, str], dict[str, Any]],
+    stop: Callable[[Any], None],
+    record: Callable[[dict[str, Any]], None],
+) -> None:
+    """Retry the inputs a dead worker may have been running, one at a time, each in a fresh
+    worker, so that one bad input does not fail the others.
 
-    def __init__(self, run_alone: Callable[[str, str], dict[str, Any]], record: Callable) -> None:
-        self.run_alone = run_alone
-        self.record = record
-        self.crashes_in_a_row = 0
-
-    def retry(self, suspects: list[tuple[str, str]]) -> None:
-        for id_, path in suspects:
-            try:
-                res = self.run_alone(path, id_)
-            except KeyboardInterrupt:
-                raise
-            except Exception as err:
-                self.crashes_in_a_row += 1
-                if self.crashes_in_a_row >= _CRASH_LIMIT:
-                    raise WorkersFailing(
-                        f"workers died {_CRASH_LIMIT} times in a row, each on an input run "
-                        f"alone (last: {path}: {type(err).__name__}); the unfinished inputs "
-                        "stay to do: free memory or use fewer --workers, then run the same "
-                        "command again"
-                    ) from err
-                self.record(_crashed(id_, err))
-            else:
-                self.crashes_in_a_row = 0
-                self.record(res)
+    ``start()`` makes a worker and returns once it has loaded the model (a worker that dies
+    there means workers cannot run here: :class:`WorkersFailing`); ``run(worker, path, id_)``
+    gives it the input; ``stop(worker)`` ends it.
+    """
+    for id_, path in suspects:
+        try:
+            worker = start()
+        except KeyboardInterrupt:
+            raise
+        except Exception as err:
+            raise WorkersFailing(
+                f"a fresh worker died while loading the model ({_first_line(err)}); the "
+                "unfinished inputs stay to do: free memory or use fewer --workers, then run "
+                "the same command again"
+            ) from err
+        try:
+            record(run(worker, path, id_))
+        except KeyboardInterrupt:
+            raise
+        except Exception as err:
+            record(_crashed(id_, path, err))
+        finally:
+            stop(worker)
 
 
 def _local(
@@ -297,25 +302,29 @@ def _local(
         for proc in procs:
             proc.terminate()
 
-    def run_alone(path: str, id_: str) -> dict[str, Any]:
+    def start_alone() -> ProcessPoolExecutor:
         pool = new_pool(1)
         try:
-            return pool.submit(process_in_worker, path, id_, str(out_dir), opts).result()
-        finally:
+            pool.submit(os.getpid).result()  # returns once the initializer has run
+        except BaseException:
             stop(pool)
+            raise
+        return pool
 
-    isolation = _Isolation(run_alone, record)
+    def run_alone(pool: ProcessPoolExecutor, path: str, id_: str) -> dict[str, Any]:
+        return pool.submit(process_in_worker, path, id_, str(out_dir), opts).result()
+
     queue = deque(todo)
     while queue:
         pool = new_pool(workers)
-        # At most one input per worker is submitted, so that when a worker dies the inputs
-        # it may have been running are exactly those in flight.
+        # At most one input more than workers is submitted (one queued keeps each worker
+        # busy), so that when a worker dies the inputs it may have been running are known.
         in_flight: dict[Any, tuple[str, str]] = {}
         suspects: list[tuple[str, str]] = []
         broken = False
         try:
             while (queue or in_flight) and not broken:
-                while queue and len(in_flight) < workers:
+                while queue and len(in_flight) < workers + 1:
                     id_, path = queue.popleft()
                     try:
                         future = pool.submit(process_in_worker, path, id_, str(out_dir), opts)
@@ -335,9 +344,8 @@ def _local(
                         broken = True
                         suspects.append(item)
                     except Exception as err:  # the call itself failed (not a dead worker)
-                        record(_failed(item[0], _first_line(err)))
+                        record(_failed(*item, _first_line(err)))
                     else:
-                        isolation.crashes_in_a_row = 0
                         record(res)
         except KeyboardInterrupt:
             # Stop now: record what already finished, drop the queue, end the workers. Inputs
@@ -357,7 +365,7 @@ def _local(
             except Exception:
                 suspects.append(item)
         stop(pool)
-        isolation.retry(suspects)
+        _retry_alone(suspects, start_alone, run_alone, stop, record)
 
 
 def check_ray(address: str | None) -> None:
@@ -373,7 +381,7 @@ def check_ray(address: str | None) -> None:
 
     if importlib.util.find_spec("ray") is None:
         raise RuntimeError("the ray engine needs the optional extra: pip install 'mien[ray]'")
-    if not address or address == "auto":
+    if not address or address in ("auto", "local"):
         return
     hostport = address.removeprefix("ray://").rsplit("/", 1)[0]
     host, _, port = hostport.rpartition(":")
@@ -405,8 +413,9 @@ def _ray(
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(
-            address=address,
-            num_cpus=None if address else max(workers, 1),
+            # "local": a Ray of its own, not one another program left running on this machine
+            address=address or "local",
+            num_cpus=None if address and address != "local" else max(workers, 1),
             include_dashboard=False,
             log_to_driver=False,
             ignore_reinit_error=True,
@@ -424,14 +433,21 @@ def _ray(
 
             return work.process(path, id_, str(out_dir), opts)
 
-    def run_alone(path: str, id_: str) -> dict[str, Any]:
+        def ready(self) -> bool:
+            return True
+
+    def start_alone() -> Any:
         actor = Worker.remote()
         try:
-            return ray.get(actor.process.remote(path, id_))
-        finally:
+            ray.get(actor.ready.remote())  # returns once the model has loaded
+        except BaseException:
             ray.kill(actor)
+            raise
+        return actor
 
-    isolation = _Isolation(run_alone, record)
+    def run_alone(actor: Any, path: str, id_: str) -> dict[str, Any]:
+        return ray.get(actor.process.remote(path, id_))
+
     actors = [Worker.remote() for _ in range(max(1, workers))]
     pending: dict[Any, tuple[str, str, int]] = {}
     queue = deque(todo)
@@ -464,13 +480,12 @@ def _ray(
                 # replacement made first would hold that CPU, and the retry would wait for
                 # ever on a cluster of `workers` CPUs); then the slot gets a new actor.
                 ray.kill(actors[slot])
-                isolation.retry(suspects)
+                _retry_alone(suspects, start_alone, run_alone, ray.kill, record)
                 actors[slot] = Worker.remote()
                 submit(slot)
             except Exception as err:
-                record(_failed(id_, _first_line(err)))
+                record(_failed(id_, path, _first_line(err)))
             else:
-                isolation.crashes_in_a_row = 0
                 record(res)
             submit(slot)
     finally:

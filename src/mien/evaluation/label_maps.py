@@ -185,15 +185,16 @@ def _read_map_file(path: Path) -> dict[str, str]:
             data = json.loads(text, object_pairs_hook=list)
         except json.JSONDecodeError as e:
             raise DatasetError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from None
-        if not isinstance(data, list) or (data and not isinstance(data[0], tuple)):
+        if not isinstance(data, list) or not data or not isinstance(data[0], tuple):
             raise DatasetError(f'{path}: give a JSON object, e.g. {{"1": "surprise"}}')
         return _collect((_entry(k, v, str(path)) for k, v in data), str(path))
     lines = [(i, line) for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
     first = lines[0][1] if lines else ""
     delimiter = next((d for d in (",", ";", "\t") if d in first), ",")
     rows = [(i, next(csv.reader([line], delimiter=delimiter))) for i, line in lines]
-    if rows and not (len(rows[0][1]) == 2 and rows[0][1][1].strip().lower() in EXPRESSIONS):
-        rows = rows[1:]  # a header line (its second field is not one of mien's labels)
+    head = rows[0][1] if rows else []
+    if len(head) == 2 and head[1].strip() and head[1].strip().lower() not in EXPRESSIONS:
+        rows = rows[1:]  # a header line: its second field names a column, not a label
     pairs = []
     for i, row in rows:
         if len(row) != 2:
@@ -212,8 +213,9 @@ def parse_label_map(spec: str) -> dict[str, str]:
 
     Args:
         spec: a preset name (a key of :data:`PRESETS`, e.g. ``"rafdb"``); a ``.json`` file
-            holding an object ``{"label": "expression", ...}``; a ``.csv`` file with a header
-            line and then ``label,expression`` per line; or pairs inline,
+            holding an object ``{"label": "expression", ...}``; a ``.csv`` file with
+            ``label,expression`` per line (comma, semicolon or tab; a first line whose second
+            field is neither a label nor empty is a header); or pairs inline,
             ``"1=surprise,2=fear,8="``.
 
     Raises:

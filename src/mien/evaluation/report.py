@@ -195,7 +195,14 @@ def write_report(
             lines += [
                 f"With the `{c['column']}` as the unit (images of one person are not "
                 f"independent): accuracy {_fmt(c['mean'], c['ci'])}, the mean of "
-                f"{c['n_clusters']} per-`{c['column']}` accuracies with a Student t interval.",
+                f"{c['n_clusters']} per-`{c['column']}` accuracies (interval: the wider of "
+                "Student t over them and Wilson with them as n)"
+                + (
+                    f"; {c['n_unassigned']} image(s) with no `{c['column']}` left out"
+                    if c["n_unassigned"]
+                    else ""
+                )
+                + ".",
                 "",
             ]
         if r.labels_restricted:

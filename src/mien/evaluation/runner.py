@@ -32,14 +32,16 @@ Policy:
   would score at the whole set's per-label recall. A group whose labels are easier scores
   higher without the model treating its faces any better; ``accuracy - expected_accuracy`` is
   the part its label mix does not explain. The worst-slice gap is the largest minus the
-  smallest accuracy among slices with at least ``min_slice_n`` images, blank values left out
-  (``worst_gap_between`` names the two slices); ``worst_gap_beyond_label_mix`` is the same for
-  ``accuracy - expected_accuracy``.
+  smallest accuracy among slices with at least ``min_slice_n`` images, blank values and
+  unmeasured quality bins (no face) left out (``worst_gap_between`` names the two slices, when
+  they differ); ``worst_gap_beyond_label_mix`` is the same for ``accuracy - expected_accuracy``.
 * Clustered images: where one person (or session) gives many images, images are not
   independent and Wilson intervals are too narrow. With ``cluster`` (a column naming the
   person), the whole set and each slice also get ``by_cluster``: the mean of the persons'
-  accuracies with a Student t interval over persons
-  (:func:`~mien.evaluation.bootstrap.group_accuracy_interval`).
+  accuracies with the wider of a Student t interval over persons
+  (:func:`~mien.evaluation.bootstrap.group_accuracy_interval`) and a Wilson interval with the
+  persons as n (t collapses to a point when every person scores alike); images with a blank
+  person are left out and counted (``n_unassigned``).
 * A dataset's own group columns may be used here to audit accuracy per group; mien never
   infers such groups itself.
 """
@@ -105,8 +107,8 @@ class EvalReport:
             "per_class_recall", "balanced_accuracy", "expected_accuracy", "no_prediction",
             "abstained_share"[, "by_cluster"]}}, "worst_gap", "worst_gap_between",
             "worst_gap_beyond_label_mix", "min_n"}}`` (see the module docstring).
-        by_cluster: with ``cluster``: ``{"column", "n_clusters", "mean", "ci"}``, accuracy
-            with the cluster (person) as the unit; else ``None``.
+        by_cluster: with ``cluster``: ``{"column", "n_clusters", "mean", "ci",
+            "n_unassigned"}``, accuracy with the cluster (person) as the unit; else ``None``.
         abstention: mien's own abstention rule on the images with a prediction:
             ``{"threshold", "quality_checked", "n_kept", "n_abstained", "n_no_prediction"
             (images not counted in either: unreadable, or no face found), "coverage" (share of
@@ -296,9 +298,11 @@ def evaluate(
             analyzer.expression.spec,
             quality_checked=not np.isnan(ok).all(),
         ),
-        by_cluster=None
-        if persons is None
-        else {"column": cluster, **_by_cluster(correct, persons)},
+        by_cluster=(
+            None
+            if persons is None
+            else {"column": cluster, **_by_cluster(correct, persons, interval=n_boot > 0)}
+        ),
         items={
             "y_true": y_true,
             "y_pred": y_pred,
@@ -514,10 +518,24 @@ class _SliceInputs:
     persons: np.ndarray | None
 
 
-def _by_cluster(correct: np.ndarray, persons: np.ndarray) -> dict[str, Any]:
-    g = group_accuracy_interval(correct, persons)
-    ci = None if np.isnan(g["ci"][0]) else list(g["ci"])
-    return {"n_clusters": g["n_groups"], "mean": g["mean"], "ci": ci}
+def _by_cluster(correct: np.ndarray, persons: np.ndarray, *, interval: bool) -> dict[str, Any]:
+    """Accuracy with the person as the unit. Images with a blank person are left out (counted
+    in ``n_unassigned``). The interval is the wider of the Student t interval over persons and
+    a Wilson interval with the persons as n: t alone collapses to a point when every person
+    scores alike (three persons all right: [1, 1])."""
+    persons = np.asarray(persons, dtype=object)
+    known = (persons != "") & (persons != None)  # noqa: E711
+    g = group_accuracy_interval(correct[known], persons[known])
+    ci = None
+    if interval and g["n_groups"] >= 2:
+        lo, hi = wilson_interval(round(g["mean"] * g["n_groups"]), g["n_groups"])
+        ci = [min(g["ci"][0], lo), max(g["ci"][1], hi)]
+    return {
+        "n_clusters": g["n_groups"],
+        "mean": None if g["n_groups"] == 0 else g["mean"],
+        "ci": ci,
+        "n_unassigned": int((~known).sum()),
+    }
 
 
 def _slice_table(
@@ -551,15 +569,17 @@ def _slice_table(
             ),
         }
         if x.persons is not None:
-            row["by_cluster"] = _by_cluster(hits, x.persons[sel])
+            row["by_cluster"] = _by_cluster(hits, x.persons[sel], interval=wilson)
         table[str(value)] = row
-    counted = {k: v for k, v in table.items() if v["n"] >= min_n and k != "(blank)"}
+    counted = {
+        k: v for k, v in table.items() if v["n"] >= min_n and k not in ("(blank)", "unmeasured")
+    }
     gap = between = beyond = None
     if len(counted) >= 2:
         best = max(counted, key=lambda k: counted[k]["accuracy"])
         worst = min(counted, key=lambda k: counted[k]["accuracy"])
         gap = float(counted[best]["accuracy"] - counted[worst]["accuracy"])
-        between = [best, worst]
+        between = [best, worst] if gap > 0 else None
         excess = [v["accuracy"] - v["expected_accuracy"] for v in counted.values()]
         beyond = float(max(excess) - min(excess))
     return {
