@@ -198,7 +198,8 @@ def test_a_cut_file_is_called_truncated_also_with_an_end(tmp_path, suffix):
     assert early == got[: len(got) // 2]
 
 
-def test_a_fragmented_mp4_cut_while_written_is_called_truncated(tmp_path):
+@pytest.mark.parametrize("with_audio", [False, True])
+def test_a_fragmented_mp4_cut_while_written_is_called_truncated(tmp_path, with_audio):
     """Recorders write fragmented MP4 (index first, then fragments) so that a crash leaves a
     playable file; cut mid-fragment it ends in a partial packet, whose decode error FFmpeg's
     frame threads drop, and it has no full duration to compare with."""
@@ -210,23 +211,36 @@ def test_a_fragmented_mp4_cut_while_written_is_called_truncated(tmp_path):
         stream = out.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
         stream.options = {"g": "25"}
-        for _ in range(100):
-            image = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)  # noise: big packets
+        audio = out.add_stream("aac", rate=48000) if with_audio else None
+        for i in range(100):
+            if audio is None:  # noise: big video packets
+                image = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+            else:  # flat frames, so that most of the file is sound
+                image = np.full((120, 160, 3), i * 2, np.uint8)
             for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
                 out.mux(packet)
+            for k in range(2 if audio is not None else 0):  # 2 x 1024 samples per frame
+                noise = rng.standard_normal((1, 1024)).astype(np.float32) * 0.3
+                sound = av.AudioFrame.from_ndarray(noise, format="fltp", layout="mono")
+                sound.sample_rate, sound.pts = 48000, (2 * i + k) * 1024
+                for packet in audio.encode(sound):
+                    out.mux(packet)
         for packet in stream.encode():
+            out.mux(packet)
+        for packet in audio.encode() if audio is not None else []:
             out.mux(packet)
     whole = [f.timestamp_s for f in iter_frames(path)]
     assert len(whole) == 100  # the whole file reads without complaint
     data = path.read_bytes()
     cut = tmp_path / "cut.mp4"
-    cut.write_bytes(data[: len(data) // 2])
-    got = []
-    with pytest.raises(VideoDecodeError, match="last packet is cut short, after") as info:
-        for frame in iter_frames(cut):
-            got.append(frame.timestamp_s)
-    assert 0 < len(got) < 100 and got == whole[: len(got)]
-    assert info.value.last_timestamp_s == pytest.approx(got[-1])
+    for share in (0.3, 0.45, 0.5, 0.55, 0.65, 0.8):  # the last packet cut: video or audio
+        cut.write_bytes(data[: round(len(data) * share)])
+        got = []
+        with pytest.raises(VideoDecodeError, match="last packet is cut short, after") as info:
+            for frame in iter_frames(cut):
+                got.append(frame.timestamp_s)
+        assert 0 < len(got) <= 100 and got == whole[: len(got)]  # the sound may be what is cut
+        assert info.value.last_timestamp_s == pytest.approx(got[-1])
 
 
 def _mux(path, video_s, *, audio_s=0.0, last_frame_s=None):

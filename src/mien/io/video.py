@@ -271,9 +271,14 @@ def iter_frames(
 
         def decoded() -> Iterator[Any]:  # container.decode(stream), watching the packets
             nonlocal cut_short, packets_end
-            for packet in container.demux(stream):
-                if packet.size:  # not the final flush
+            # every stream's packets are read (the demuxer reads them anyway): the partial
+            # last packet of a cut file may be an audio one
+            for packet in container.demux():
+                if packet.size:  # not a final flush
                     cut_short = bool(packet.is_corrupt)
+                if packet.stream.index != stream.index:
+                    continue
+                if packet.size:
                     if packet.pts is not None and packet.time_base is not None:
                         end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
                         packets_end = end if packets_end is None else max(packets_end, end)
