@@ -402,7 +402,7 @@ def test_options_a_worker_cannot_load_are_refused_before_the_folder_is_made(tmp_
     assert not out.exists()
 
 
-def test_an_unreachable_ray_address_fails_at_once(tmp_path, inputs):
+def test_an_unreachable_ray_address_fails_at_once(tmp_path, inputs, monkeypatch):
     pytest.importorskip("ray")
     import socket
     import time
@@ -417,3 +417,12 @@ def test_an_unreachable_ray_address_fails_at_once(tmp_path, inputs):
     assert time.monotonic() - t0 < 10 and not out.exists()
     with pytest.raises(RuntimeError, match="give host:port"):
         run_batch(inputs, out, BatchOptions(), engine="ray", ray_address="somewhere")
+    # auto: RAY_ADDRESS, else the cluster last started on this machine (none here)
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with pytest.raises(RuntimeError, match="auto: no Ray cluster found"):
+        run_batch(inputs, out, BatchOptions(), engine="ray", ray_address="auto")
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    with pytest.raises(RuntimeError, match=f"auto: nothing answers at 127.0.0.1:{port}"):
+        run_batch(inputs, out, BatchOptions(), engine="ray", ray_address="auto")
+    assert not out.exists()

@@ -37,6 +37,7 @@ def test_presets_cover_their_collections_labels_once():
 def test_parse_inline_preset_and_files(tmp_path):
     assert parse_label_map(" RAFDB ") == PRESETS["rafdb"]
     assert parse_label_map("1=Surprise, 2 = fear,8=,") == {"1": "surprise", "2": "fear", "8": ""}
+    assert parse_label_map("1=happy,2=Afraid") == {"1": "happiness", "2": "fear"}
     (tmp_path / "m.json").write_text(json.dumps({"Calm": "", "JOY": "happiness"}))
     assert parse_label_map(str(tmp_path / "m.json")) == {"calm": "", "joy": "happiness"}
     (tmp_path / "m.csv").write_text("\ufefffrom,to\nHA,happiness\n\nXX,\n")

@@ -199,7 +199,9 @@ def run_batch(
             if engine == "local":
                 _local(todo, out_dir, options, opts, workers, threads, record)
             else:
-                _ray(todo, out_dir, options, opts, workers, threads, ray_address, record)
+                _ray(
+                    todo, out_dir, options, opts, workers, threads, ray_address, record, on_warning
+                )
         return manifest.counts(inputs)
 
 
@@ -381,8 +383,20 @@ def check_ray(address: str | None) -> None:
 
     if importlib.util.find_spec("ray") is None:
         raise RuntimeError("the ray engine needs the optional extra: pip install 'mien[ray]'")
-    if not address or address in ("auto", "local"):
+    if not address or address == "local":
         return
+    given = address
+    if address == "auto":  # as Ray finds it: RAY_ADDRESS, else the last cluster started here
+        current = Path(os.environ.get("RAY_TMPDIR", "/tmp")) / "ray" / "ray_current_cluster"
+        found = os.environ.get("RAY_ADDRESS") or (
+            current.read_text().strip().splitlines()[0] if current.is_file() else ""
+        )
+        if not found or found == "auto":
+            raise RuntimeError(
+                "--ray-address auto: no Ray cluster found (RAY_ADDRESS is unset and none was "
+                "started on this machine)"
+            )
+        address = found
     hostport = address.removeprefix("ray://").rsplit("/", 1)[0]
     host, _, port = hostport.rpartition(":")
     if not host or not port.isdigit():
@@ -391,7 +405,7 @@ def check_ray(address: str | None) -> None:
         socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
     except OSError as err:
         raise RuntimeError(
-            f"--ray-address {address}: nothing answers at {host}:{port} ({err.strerror or err})"
+            f"--ray-address {given}: nothing answers at {host}:{port} ({err.strerror or err})"
         ) from None
 
 
@@ -404,7 +418,10 @@ def _ray(
     threads: int,
     address: str | None,
     record: Callable[[dict[str, Any]], None],
+    warn: Callable[[str], None] | None = None,
 ) -> None:
+    import signal
+    import threading
     from collections import deque
 
     import ray
@@ -412,14 +429,27 @@ def _ray(
 
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(
-            # "local": a Ray of its own, not one another program left running on this machine
-            address=address or "local",
-            num_cpus=None if address and address != "local" else max(workers, 1),
-            include_dashboard=False,
-            log_to_driver=False,
-            ignore_reinit_error=True,
-        )
+        main = threading.current_thread() is threading.main_thread()
+        on_term = signal.getsignal(signal.SIGTERM) if main else None
+        try:
+            ray.init(
+                # "local": a Ray of its own, not one another program left running here
+                address=address or "local",
+                num_cpus=None if address and address != "local" else max(workers, 1),
+                include_dashboard=False,
+                log_to_driver=False,
+                ignore_reinit_error=True,
+            )
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            raise RuntimeError(f"Ray did not start at {address or 'local'}: {err}") from None
+        finally:
+            if main and on_term is not None:  # Ray takes SIGTERM; the caller's handler stays
+                signal.signal(signal.SIGTERM, on_term)
+    # An actor waits for a free CPU: more actors than the cluster has CPUs would wait for ever.
+    cpus = int(ray.cluster_resources().get("CPU", workers))
+    if workers > max(cpus, 1) and warn is not None:
+        warn(f"the Ray cluster has {cpus} CPU(s): {max(cpus, 1)} worker(s), not {workers}")
+    workers = max(1, min(workers, cpus))
 
     @ray.remote(num_cpus=1)
     class Worker:

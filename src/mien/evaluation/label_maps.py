@@ -150,6 +150,7 @@ class Relabelling:
 def _entry(key: object, value: object, where: str) -> tuple[str, str]:
     k = str(key).strip().lower()
     v = "" if value is None else str(value).strip().lower()
+    v = WORD_FORMS.get(v, v)  # 1=happy as 1=happiness
     if not k:
         raise DatasetError(f"{where}: an empty label to map from")
     if v and v not in EXPRESSIONS:
