@@ -43,8 +43,8 @@ def evaluate(
         str | None,
         typer.Option(
             help="A labels.csv column naming the person (or session) of each image: also "
-            "give accuracy with the person as the unit (Student t over persons), for the set "
-            "and each slice. Use it when people give many images each.",
+            "give accuracy with the person as the unit (the wider of Student t and Wilson over "
+            "persons), for the set and each slice. Use it when people give many images each.",
         ),
     ] = None,
     min_slice_n: Annotated[
