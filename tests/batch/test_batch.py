@@ -426,3 +426,24 @@ def test_an_unreachable_ray_address_fails_at_once(tmp_path, inputs, monkeypatch)
     with pytest.raises(RuntimeError, match=f"auto: nothing answers at 127.0.0.1:{port}"):
         run_batch(inputs, out, BatchOptions(), engine="ray", ray_address="auto")
     assert not out.exists()
+
+
+def test_an_input_that_kills_its_worker_gets_an_error_row(monkeypatch, tmp_path):
+    from mien.batch import run as batch_run
+    from mien.plots import read_rows
+    from tests.batch import crashy
+
+    monkeypatch.setattr(batch_run, "init_worker", crashy.init)
+    monkeypatch.setattr(batch_run, "process_in_worker", crashy.process)
+    paths = []
+    for name in ("a.jpg", "poison.jpg", "b.jpg"):
+        (tmp_path / name).write_bytes(b"stand-in")
+        paths.append(tmp_path / name)
+    out = tmp_path / "out"
+    counts = run_batch(paths, out, BatchOptions(), workers=2)
+    assert counts == {"done": 2, "failed": 1}
+    rows = read_rows(out / "parts")  # only the crashed input has a file (the stand-ins write none)
+    assert len(rows) == 1 and rows["status"].tolist() == ["error"]
+    assert rows["source"].iloc[0] == str(tmp_path / "poison.jpg")
+    assert rows["error"].iloc[0].startswith("worker crashed on this input, also when retried")
+    assert rows["model"].iloc[0] == "fer_resnet_v3"

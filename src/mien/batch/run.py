@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mien.batch.manifest import Manifest
-from mien.batch.work import init_worker, process_in_worker
+from mien.batch.work import init_worker, process_in_worker, write_failure
 from mien.io import DEFAULT_MAX_PIXELS
 from mien.weights import DEFAULT_MODEL
 
@@ -156,6 +156,7 @@ def run_batch(
     options.check()
     if engine == "ray":
         check_ray(ray_address)
+    names, model = _expression_names(options)
     with Manifest(out_dir, options.config()) as manifest:
         scratch = Path(out_dir) / ".tmp"  # leftovers of a killed run: never published
         if scratch.is_dir():
@@ -188,6 +189,11 @@ def run_batch(
         }
 
         def record(res: dict[str, Any]) -> None:
+            if res["state"] == "failed" and res["output"] is None:  # its worker died on it
+                res["output"] = write_failure(
+                    res["path"], res["id"], str(out_dir), res["error"], names, model
+                )
+                res["rows"] = 1
             manifest.mark(
                 res["id"], res["state"], rows=res["rows"], error=res["error"], output=res["output"]
             )
@@ -203,6 +209,19 @@ def run_batch(
                     todo, out_dir, options, opts, workers, threads, ray_address, record, on_warning
                 )
         return manifest.counts(inputs)
+
+
+def _expression_names(options: BatchOptions) -> tuple[tuple[str, ...], str]:
+    """The model's labels and name, as a worker's rows carry them, read from its spec
+    without loading it (for the error row of an input whose worker died)."""
+    from mien.registry import get_spec
+    from mien.weights import WeightSpec
+
+    if options.weights:
+        spec = WeightSpec.from_json(Path(options.weights).with_suffix(".json"))
+    else:
+        spec = get_spec(options.model)
+    return tuple(spec.names), spec.name
 
 
 class WorkersFailing(RuntimeError):

@@ -90,12 +90,7 @@ def process(
     from mien.export import ParquetSink, column_types, error_row
 
     analyzer = analyzer or _ANALYZER
-    parts = Path(out_dir) / "parts"
-    scratch = Path(out_dir) / ".tmp"
-    parts.mkdir(parents=True, exist_ok=True)
-    scratch.mkdir(parents=True, exist_ok=True)
-    final = parts / output_name(path, id_)
-    tmp = scratch / f"{final.stem}.{os.getpid()}.parquet"
+    final, tmp = _part_paths(path, id_, out_dir)
     t0 = time.perf_counter()
     rows = frames = 0
     error = None
@@ -125,6 +120,31 @@ def process(
         "frames": frames,
         "seconds": time.perf_counter() - t0,
     }
+
+
+def _part_paths(path: str, id_: str, out_dir: str) -> tuple[Path, Path]:
+    """An input's Parquet file in ``out_dir/parts`` and the temporary file it is written to
+    first (in ``out_dir/.tmp``; renamed into place only when complete)."""
+    parts = Path(out_dir) / "parts"
+    scratch = Path(out_dir) / ".tmp"
+    parts.mkdir(parents=True, exist_ok=True)
+    scratch.mkdir(parents=True, exist_ok=True)
+    final = parts / output_name(path, id_)
+    return final, scratch / f"{final.stem}.{os.getpid()}.parquet"
+
+
+def write_failure(
+    path: str, id_: str, out_dir: str, error: str, names: tuple[str, ...], model: str
+) -> str:
+    """Write the file of an input that produced none (its worker died on it): its one
+    ``error`` row, as :func:`process` ends a failed input's file. Returns the file's name."""
+    from mien.export import ParquetSink, column_types, error_row
+
+    final, tmp = _part_paths(path, id_, out_dir)
+    with ParquetSink(tmp, column_types(names)) as sink:
+        sink.append(error_row(path, error, names, model=model))
+    os.replace(tmp, final)
+    return final.name
 
 
 def process_in_worker(path: str, id_: str, out_dir: str, options: dict[str, Any]) -> dict[str, Any]:
