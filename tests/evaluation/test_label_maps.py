@@ -46,6 +46,8 @@ def test_parse_inline_preset_and_files(tmp_path):
     assert parse_label_map(str(tmp_path / "semi.csv")) == {"ha": "happiness", "su": "surprise"}
     (tmp_path / "drop.csv").write_text("8,\n0,neutral\n")  # a first line that drops a label
     assert parse_label_map(str(tmp_path / "drop.csv")) == {"8": "", "0": "neutral"}
+    (tmp_path / "words.csv").write_text("HA\thappy\nSA\tsad\n")  # word forms, no header
+    assert parse_label_map(str(tmp_path / "words.csv")) == {"ha": "happiness", "sa": "sadness"}
     merged, notes = combine_label_maps(["rafdb", "7=,1=fear"])
     assert merged == PRESETS["rafdb"] | {"7": "", "1": "fear"}
     assert notes == [

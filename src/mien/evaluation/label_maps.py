@@ -194,7 +194,8 @@ def _read_map_file(path: Path) -> dict[str, str]:
     delimiter = next((d for d in (",", ";", "\t") if d in first), ",")
     rows = [(i, next(csv.reader([line], delimiter=delimiter))) for i, line in lines]
     head = rows[0][1] if rows else []
-    if len(head) == 2 and head[1].strip() and head[1].strip().lower() not in EXPRESSIONS:
+    second = head[1].strip().lower() if len(head) == 2 else ""
+    if second and second not in EXPRESSIONS and second not in WORD_FORMS:
         rows = rows[1:]  # a header line: its second field names a column, not a label
     pairs = []
     for i, row in rows:
