@@ -108,6 +108,16 @@ def test_relabel_maps_word_forms_and_codes_and_keeps_the_originals():
     # a user's map wins over a word form; a set's own original_label column is kept
     out, _ = relabel(make_set(["happy"], original_label=["x"]), {"happy": "surprise"})
     assert out.labels == ("surprise",) and out.columns == {"original_label": ("x",)}
+    # codes a spreadsheet wrote as floats find their whole-number entries
+    out, done = relabel(make_set(["3.0", "7.00", "3", "0.0", "2.5"]), PRESETS["affectnet"])
+    assert out.labels == ("surprise", "contempt", "surprise", "neutral", "2.5")
+    assert done.renamed == {
+        "3.0": "surprise",
+        "7.00": "contempt",
+        "3": "surprise",
+        "0.0": "neutral",
+    }
+    assert "3" not in done.unused and "0" not in done.unused and "7" not in done.unused
     # a map built in code is compared in lower case, as the labels are read
     out, done = relabel(make_set(["af", "su"]), {"AF": "Fear", "SU": "surprise", "NE": "neutral"})
     assert out.labels == ("fear", "surprise") and done.unused == ["ne"]

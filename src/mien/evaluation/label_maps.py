@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -269,6 +270,15 @@ def combine_label_maps(specs: Iterable[str]) -> tuple[dict[str, str], list[str]]
     return out, notes
 
 
+def _key(table: Mapping[str, str], label: str) -> str:
+    """The map's key for ``label``: itself, or for a code a spreadsheet wrote as a float
+    (``3.0``) its whole number (``3``) where only that is mapped."""
+    if label in table:
+        return label
+    whole = re.fullmatch(r"0*(\d+)\.0+", label)
+    return whole.group(1) if whole and whole.group(1) in table else label
+
+
 def relabel(
     dataset: LabeledDataset, mapping: Mapping[str, str] | None = None
 ) -> tuple[LabeledDataset, Relabelling]:
@@ -294,18 +304,20 @@ def relabel(
     """
     given = _collect((_entry(k, v, "label map") for k, v in (mapping or {}).items()), "label map")
     table = WORD_FORMS | given
-    new = [table.get(label, label) for label in dataset.labels]
+    keys = [_key(table, label) for label in dataset.labels]
+    new = [table.get(k, label) for k, label in zip(keys, dataset.labels, strict=True)]
     changed = Counter(old for old, n in zip(dataset.labels, new, strict=True) if old != n)
-    unused = sorted(set(given) - set(dataset.labels))
+    unused = sorted(set(given) - set(keys))
     if not changed:
         return dataset, Relabelling(unused=unused)
     keep = [i for i, label in enumerate(new) if label]
     if not keep:
         raise DatasetError(f"{dataset.name}: the label map drops every row")
+    target = dict(zip(dataset.labels, new, strict=True))
     done = Relabelling(
-        renamed={k: table[k] for k in changed if table[k]},
+        renamed={k: target[k] for k in changed if target[k]},
         counts=dict(changed),
-        dropped={k: n for k, n in changed.items() if not table[k]},
+        dropped={k: n for k, n in changed.items() if not target[k]},
         unused=unused,
     )
     columns = {c: tuple(v[i] for i in keep) for c, v in dataset.columns.items()}
