@@ -348,9 +348,8 @@ def check_labels(
     missing_cols = [c for c in (*by, *([cluster] if cluster else [])) if c not in dataset.columns]
     if missing_cols:
         raise DatasetError(
-            f"{dataset.name}: no column(s) {missing_cols} to slice or cluster by; its columns "
-            "besides "
-            f"path and label: {sorted(dataset.columns)}"
+            f"{dataset.name}: no column(s) {missing_cols} to slice or cluster by; its "
+            f"columns besides path and label: {sorted(dataset.columns)}"
         )
     wanted = set(labels) if labels is not None else set(dataset.labels)
     present = [n for n in names if n in wanted]
@@ -518,13 +517,18 @@ class _SliceInputs:
     persons: np.ndarray | None
 
 
+def _blank(values: np.ndarray) -> np.ndarray:
+    """``(n,)`` bool: the empty or missing values of an object array of column values."""
+    return (values == "") | (values == None)  # noqa: E711
+
+
 def _by_cluster(correct: np.ndarray, persons: np.ndarray, *, interval: bool) -> dict[str, Any]:
     """Accuracy with the person as the unit. Images with a blank person are left out (counted
     in ``n_unassigned``). The interval is the wider of the Student t interval over persons and
     a Wilson interval with the persons as n: t alone collapses to a point when every person
     scores alike (three persons all right: [1, 1])."""
     persons = np.asarray(persons, dtype=object)
-    known = (persons != "") & (persons != None)  # noqa: E711
+    known = ~_blank(persons)
     g = group_accuracy_interval(correct[known], persons[known])
     ci = None
     if interval and g["n_groups"] >= 2:
@@ -544,7 +548,7 @@ def _slice_table(
     """Per distinct value: accuracy with n and a 95 % Wilson interval, the label mix and what
     it explains (see the module docstring); the worst-slice gaps."""
     values = np.asarray(values, dtype=object)
-    values = np.where((values == "") | (values == None), "(blank)", values)  # noqa: E711
+    values = np.where(_blank(values), "(blank)", values)
     recall = np.nan_to_num(x.recall)  # a label with no image in the set is in no slice either
     table: dict[str, Any] = {}
     for value in sorted(set(values.tolist()), key=_slice_order):
