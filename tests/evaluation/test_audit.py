@@ -101,6 +101,10 @@ def test_slices_with_blank_and_single_member_values(tmp_path, stub_analyzer):
     assert blank["per_class_recall"] == {"neutral": 1.0} and blank["balanced_accuracy"] == 1.0
     assert [x["expected_accuracy"] for x in (s1, blank, s2)] == pytest.approx([2 / 3] * 3)
     assert table["worst_gap_beyond_label_mix"] == pytest.approx(2 / 3)
+    # persons shuffled between s1 (p1: 2 of 2, p2: 0 of 1) and s2 (p4: 0 of 1): every
+    # assignment gives a gap of at least 2/3 (p1 alone: 1; p2 or p4 alone: 2/3), so p = 1
+    test = table["gap_test"]
+    assert (test["unit"], test["n_perm"], test["p_gap"]) == ("person", 500, 1.0)
     assert (s1["no_prediction"], s1["abstained_share"]) == (0, 0.0)
     # the person as the unit: p1 1.0, p2 0.0 in s1; over the set 1, 0, 1, 0 (t, 3 df)
     assert s1["by_cluster"] == {"n_clusters": 2, "mean": 0.5, "ci": [0.0, 1.0], "n_unassigned": 0}
@@ -221,3 +225,6 @@ def test_the_gap_leaves_out_blank_and_unmeasured_slices_and_names_no_tie():
     table = _slice_table(values, x, wilson=True, min_n=1)
     assert set(table["slices"]) == {"g1", "g2", "unmeasured", "(blank)"}
     assert table["worst_gap"] == 0.0 and table["worst_gap_between"] is None
+    assert table["gap_test"] is None  # n_perm 0 by default
+    tested = _slice_table(values, x, wilson=True, min_n=1, n_perm=20)
+    assert tested["gap_test"]["p_gap"] == 1.0  # no gap: every shuffle reaches it

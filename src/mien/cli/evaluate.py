@@ -68,7 +68,8 @@ def evaluate(
         int,
         typer.Option(
             min=0,
-            help="Bootstrap resamples for the 95 % intervals (0: none, and no Wilson intervals).",
+            help="Bootstrap resamples for the 95 % intervals, and shuffles for the slices' "
+            "gap tests (0: none of these, and no Wilson intervals).",
         ),
     ] = 1000,
     quality_slices: Annotated[

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -148,6 +149,29 @@ def slice_figure(name: str, table: dict):
     return fig
 
 
+def _gap_test_text(test: dict[str, Any] | None) -> str:
+    """The permutation test of a slice table's gaps, as a sentence (empty without a test)."""
+    if not test:
+        return ""
+    if test["p_gap"] is None:
+        return f". No permutation test: {test['reason']}"
+    what = {
+        "image": "images between slices",
+        "person": "persons between slices",
+        "image within person": "each person's images among that person's slices",
+    }[test["unit"]]
+
+    def p(value: float) -> str:
+        floor = 1 / (1 + test["n_perm"])
+        return f"{value:.2g} (no shuffle reached it)" if value <= floor * 1.0001 else f"{value:.2g}"
+
+    return (
+        f". Permutation test ({test['n_perm']} shuffles of {what}): p = {p(test['p_gap'])} for "
+        f"the gap, {p(test['p_beyond_label_mix'])} beyond the label mix; a small p says a gap "
+        "this large is rare when the slices do not differ"
+    )
+
+
 def write_report(
     reports: dict[str, EvalReport],
     out_dir: str | Path,
@@ -258,6 +282,7 @@ def write_report(
                     f", {best} against {worst}; beyond what each slice's label mix explains: "
                     f"{_fmt(table['worst_gap_beyond_label_mix'])}"
                 )
+            gap += _gap_test_text(table.get("gap_test"))
             clustered = any("by_cluster" in s for s in table["slices"].values())
             head = "| slice | n | accuracy [95 % CI] | balanced | expected from label mix |"
             rule = "|---|---|---|---|---|"

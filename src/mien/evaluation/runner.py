@@ -35,6 +35,10 @@ Policy:
   smallest accuracy among slices with at least ``min_slice_n`` images, blank values and
   unmeasured quality bins (no face) left out (``worst_gap_between`` names the two slices, when
   they differ); ``worst_gap_beyond_label_mix`` is the same for ``accuracy - expected_accuracy``.
+  The largest of several noisy accuracies minus the smallest is biased upward, so each gap gets
+  a permutation p-value (``gap_test``, :mod:`mien.evaluation.gap_test`): how often shuffling
+  the groups gives a gap at least as large; with ``cluster``, whole persons are shuffled
+  between groups, or each person's images among that person's groups.
 * Clustered images: where one person (or session) gives many images, images are not
   independent and Wilson intervals are too narrow. With ``cluster`` (a column naming the
   person), the whole set and each slice also get ``by_cluster``: the mean of the persons'
@@ -62,6 +66,7 @@ from mien.evaluation.bootstrap import (
     wilson_interval,
 )
 from mien.evaluation.datasets import LabeledDataset
+from mien.evaluation.gap_test import gap_permutation_test
 from mien.evaluation.metrics import (
     accuracy,
     confusion_matrix,
@@ -106,7 +111,9 @@ class EvalReport:
         slices: ``{column: {"slices": {value: {"n", "accuracy", "ci", "label_counts",
             "per_class_recall", "balanced_accuracy", "expected_accuracy", "no_prediction",
             "abstained_share"[, "by_cluster"]}}, "worst_gap", "worst_gap_between",
-            "worst_gap_beyond_label_mix", "min_n"}}`` (see the module docstring).
+            "worst_gap_beyond_label_mix", "gap_test", "min_n"}}`` (see the module docstring;
+            ``gap_test`` is :func:`~mien.evaluation.gap_test.gap_permutation_test`'s result,
+            ``None`` when there is no gap or ``n_boot`` was 0).
         by_cluster: with ``cluster``: ``{"column", "n_clusters", "mean", "ci",
             "n_unassigned"}``, accuracy with the cluster (person) as the unit; else ``None``.
         abstention: mien's own abstention rule on the images with a prediction:
@@ -166,7 +173,8 @@ def evaluate(
         detect: run detection + alignment and score the largest face.
         by: ``labels.csv`` columns to slice by.
         quality_slices: also slice by the built-in quality bins (needs ``analyzer.quality``).
-        n_boot: bootstrap resamples for the intervals (0: none).
+        n_boot: bootstrap resamples for the intervals, and shuffles for the worst-slice gaps'
+            permutation tests (0: neither).
         min_slice_n: smallest slice counted in the worst-slice gap.
         batch_size: crops per model call in crop mode.
         progress: called with 1 after each image (for a progress bar).
@@ -272,7 +280,7 @@ def evaluate(
     persons = np.asarray(dataset.columns[cluster]) if cluster else None
     per_image = _SliceInputs(present, y_true, correct, has, abstained, recall, persons)
     slices = {
-        c: _slice_table(values, per_image, wilson=n_boot > 0, min_n=min_slice_n)
+        c: _slice_table(values, per_image, wilson=n_boot > 0, min_n=min_slice_n, n_perm=n_boot)
         for c, values in columns.items()
     }
     return EvalReport(
@@ -543,10 +551,11 @@ def _by_cluster(correct: np.ndarray, persons: np.ndarray, *, interval: bool) -> 
 
 
 def _slice_table(
-    values: np.ndarray, x: _SliceInputs, *, wilson: bool, min_n: int
+    values: np.ndarray, x: _SliceInputs, *, wilson: bool, min_n: int, n_perm: int = 0
 ) -> dict[str, Any]:
     """Per distinct value: accuracy with n and a 95 % Wilson interval, the label mix and what
-    it explains (see the module docstring); the worst-slice gaps."""
+    it explains (see the module docstring); the worst-slice gaps and, with ``n_perm``, their
+    permutation test (:func:`~mien.evaluation.gap_test.gap_permutation_test`)."""
     values = np.asarray(values, dtype=object)
     values = np.where(_blank(values), "(blank)", values)
     recall = np.nan_to_num(x.recall)  # a label with no image in the set is in no slice either
@@ -578,7 +587,7 @@ def _slice_table(
     counted = {
         k: v for k, v in table.items() if v["n"] >= min_n and k not in ("(blank)", "unmeasured")
     }
-    gap = between = beyond = None
+    gap = between = beyond = test = None
     if len(counted) >= 2:
         best = max(counted, key=lambda k: counted[k]["accuracy"])
         worst = min(counted, key=lambda k: counted[k]["accuracy"])
@@ -586,11 +595,18 @@ def _slice_table(
         between = [best, worst] if gap > 0 else None
         excess = [v["accuracy"] - v["expected_accuracy"] for v in counted.values()]
         beyond = float(max(excess) - min(excess))
+        if n_perm > 0:
+            order = {value: i for i, value in enumerate(counted)}
+            index = np.asarray([order.get(str(v), -1) for v in values], np.int64)
+            test = gap_permutation_test(
+                index, x.correct, x.y_true, x.recall, units=x.persons, n_perm=n_perm
+            )
     return {
         "slices": table,
         "worst_gap": gap,
         "worst_gap_between": between,
         "worst_gap_beyond_label_mix": beyond,
+        "gap_test": test,
         "min_n": min_n,
     }
 

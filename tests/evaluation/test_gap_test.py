@@ -1,0 +1,129 @@
+"""The permutation test of the worst-slice gap: exact cases by hand, the null's calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mien.evaluation.gap_test import gap_permutation_test
+
+
+def test_a_gap_no_shuffle_reaches_gets_the_smallest_p_and_label_mix_alone_explains_it():
+    # group 0 posed only the easy label (all right), group 1 only the hard one (all wrong)
+    groups = np.repeat([0, 1], 30)
+    labels = groups.copy()
+    correct = groups == 0
+    t = gap_permutation_test(groups, correct, labels, np.array([1.0, 0.0]), n_perm=199)
+    assert t["unit"] == "image" and t["reason"] is None
+    # a shuffle reaches a gap of 1 only by restoring the split: 2 of C(60, 30) ≈ 1e17
+    assert t["p_gap"] == pytest.approx(1 / 200)
+    # shuffles within each label leave every group's labels, and so its hits, unchanged
+    assert t["p_beyond_label_mix"] == 1.0
+
+
+def test_no_gap_gives_p_one():
+    groups = np.tile([0, 1, 2], 10)
+    correct = (np.arange(30) // 3) % 3 != 2  # 7 of 10 in every group
+    t = gap_permutation_test(groups, correct, np.zeros(30, int), np.array([0.7]), n_perm=50)
+    assert t["p_gap"] == 1.0 and t["p_beyond_label_mix"] == 1.0
+
+
+def test_one_persons_bad_day_is_a_group_effect_only_when_images_are_the_unit():
+    groups = np.repeat([0, 0, 1, 1], 20)  # persons a, b in group 0; c, d in group 1
+    persons = np.repeat(["a", "b", "c", "d"], 20)
+    correct = np.ones(80, bool)
+    correct[:20] = False  # person a gets every image wrong
+    labels, recall = np.zeros(80, int), np.array([0.75])
+    by_image = gap_permutation_test(groups, correct, labels, recall, n_perm=99)
+    assert by_image["p_gap"] == pytest.approx(1 / 100)
+    # with persons shuffled, a lands in one group or the other: the gap is always 0.5
+    by_person = gap_permutation_test(groups, correct, labels, recall, units=persons, n_perm=99)
+    assert by_person["unit"] == "person"
+    assert by_person["p_gap"] == 1.0 and by_person["p_beyond_label_mix"] == 1.0
+
+
+def test_no_test_where_it_cannot_be_done():
+    correct, labels, recall = np.ones(6, bool), np.zeros(6, int), np.array([1.0])
+    one = gap_permutation_test(np.array([0, 0, 0, -1, -1, -1]), correct, labels, recall)
+    assert one["p_gap"] is None and one["reason"] == "fewer than two slices in the gap"
+    # blank persons are left out, and with them here the only person of group 1
+    lone = gap_permutation_test(
+        np.array([0, 0, 1, 1, 0, 0]), correct, labels, recall, units=["a", "a", "", None, "b", "b"]
+    )
+    assert lone["reason"] == "fewer than two slices in the gap"
+    few = gap_permutation_test(
+        np.array([0, 0, 1, 1]), correct[:4], labels[:4], recall, units=["a", "a", "", "b"]
+    )
+    assert few["reason"] is None and few["p_gap"] == 1.0  # 1 of 1 against 1 of 1
+
+
+def test_a_factor_within_persons_shuffles_each_persons_images_among_their_own_slices():
+    # 6 persons, each posing 10 photos one way (slice 0) and 10 another (slice 1), label 0/1
+    persons = np.repeat(np.arange(6), 20)
+    groups = np.tile(np.repeat([0, 1], 10), 6)
+    labels = np.tile([0, 1], 60)
+    correct = np.ones(120, bool)
+    correct[(groups == 1) & (np.arange(120) % 4 == 0)] = False  # slice 1 misses 1 photo in 4
+    recall = np.array([0.75, 1.0])  # only label-0 photos are missed
+    t = gap_permutation_test(groups, correct, labels, recall, units=persons, n_perm=199)
+    assert t["unit"] == "image within person" and t["reason"] is None
+    assert t["p_gap"] == pytest.approx(1 / 200)  # 60 of 60 against 45 of 60
+    assert t["p_beyond_label_mix"] == pytest.approx(1 / 200)  # within each person and label
+    # a person whose photos all fall in one slice keeps them there: a person all wrong in
+    # slice 1 alone moves nothing, and the others show no difference
+    persons = np.r_[np.repeat(np.arange(4), 10), np.full(10, 9)]
+    groups = np.r_[np.tile([0, 1], 20), np.ones(10, int)]
+    correct = np.r_[np.ones(40, bool), np.zeros(10, bool)]
+    t = gap_permutation_test(groups, correct, np.zeros(50, int), np.array([0.8]), units=persons)
+    assert t["unit"] == "image within person" and t["p_gap"] == 1.0
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="one value per image"):
+        gap_permutation_test(np.zeros(3, int), np.ones(2, bool), np.zeros(3, int), np.ones(1))
+    with pytest.raises(ValueError, match="n_perm must be at least 1"):
+        gap_permutation_test(
+            np.zeros(3, int), np.ones(3, bool), np.zeros(3, int), np.ones(1), n_perm=0
+        )
+
+
+@pytest.mark.parametrize("by_person", [False, True])
+def test_under_the_null_small_p_values_are_as_rare_as_they_claim(by_person):
+    rng = np.random.default_rng(0)
+    recall = np.array([0.5, 0.7, 0.9])
+    p = []
+    for seed in range(100):
+        labels = rng.integers(0, 3, 150)
+        correct = rng.random(150) < recall[labels]  # whatever the group
+        persons = rng.integers(0, 30, 150)
+        groups = persons % 3 if by_person else rng.integers(0, 3, 150)
+        t = gap_permutation_test(
+            groups,
+            correct,
+            labels,
+            recall,
+            units=persons if by_person else None,
+            n_perm=99,
+            seed=seed,
+        )
+        p.append((t["p_gap"], t["p_beyond_label_mix"]))
+    small = (np.asarray(p) <= 0.1).mean(axis=0)
+    assert np.all(small <= 0.17) and np.all(small >= 0.03)  # about 0.1 each
+
+
+def test_the_report_states_the_test_or_why_there_is_none():
+    from mien.evaluation.report import _gap_test_text
+
+    assert _gap_test_text(None) == ""
+    done = {"n_perm": 999, "unit": "person", "p_gap": 0.004, "p_beyond_label_mix": 0.31}
+    assert _gap_test_text(done).startswith(
+        ". Permutation test (999 shuffles of persons between slices): p = 0.004 for the gap, "
+        "0.31 beyond the label mix"
+    )
+    floor = {"n_perm": 99, "unit": "image within person", "p_gap": 0.01, "p_beyond_label_mix": 1}
+    assert _gap_test_text(floor).startswith(
+        ". Permutation test (99 shuffles of each person's images among that person's slices): "
+        "p = 0.01 (no shuffle reached it) for the gap, 1 beyond the label mix"
+    )
+    none = {"n_perm": 999, "unit": "person", "p_gap": None, "reason": "why not"}
+    assert _gap_test_text(none) == ". No permutation test: why not"
