@@ -171,16 +171,34 @@ def test_websocket_frames_can_carry_their_capture_times(client):
         missing = ws.receive_json()
         ws.send_text(json.dumps({"timestamp_s": -1}))
         negative = ws.receive_json()
-        for wrong in ('{"timestamp_s": 1' + "0" * 400 + "}", '{"timestamp_s": "12.5"}', "[1]"):
-            ws.send_text(wrong)  # a number too large for a float ended the connection
-            assert ws.receive_json()["error"] == "bad_request"
+        details = []
+        for wrong in (
+            '{"timestamp_s": 1' + "0" * 400 + "}",  # too large for a float: ended the connection
+            '{"timestamp_s": "12.5"}',
+            '{"timestamp_s": 1.7e12}',  # milliseconds since 1970
+            "[1]",
+            "12.5",
+            "not json",
+        ):
+            ws.send_text(wrong)
+            answer = ws.receive_json()
+            assert answer["error"] == "bad_request"
+            details.append(answer["detail"])
         ws.send_text(json.dumps({"timestamp_s": 15.3}))
         ws.send_bytes(frame)
         last = ws.receive_json()
     assert [a["timestamp_s"] for a in answers] == [10.0, 10.1, 10.2, 15.2]
     assert [a["faces"][0]["track_id"] for a in answers] == [1, 1, 1, 2]
     assert missing["error"] == "bad_request" and "before each frame" in missing["detail"]
-    assert negative["error"] == "bad_request" and "timestamp_s" in negative["detail"]
+    assert negative["error"] == "bad_request"
+    assert negative["detail"] == "timestamp_s must be a number of seconds from 0 to 1e+10, got -1"
+    assert details[0].endswith("got 1000000000000000000000000000000000000...")
+    assert details[1].endswith('got "12.5"') and details[2].endswith("got 1700000000000.0")
+    assert [d.split(";")[0] for d in details[3:]] == [
+        'a text message without "timestamp_s"',
+        'a text message without "timestamp_s"',
+        "a text message that is not JSON",
+    ]
     assert last["timestamp_s"] == 15.3 and last["frame_index"] == 4
 
 

@@ -46,6 +46,11 @@ from mien.weights import DEFAULT_MODEL, sha256_of
 
 log = logging.getLogger("mien.service")
 
+MAX_TIMESTAMP_S = 1e10
+"""Largest capture time a live client may send, in seconds: Unix time fits (until 2286); a
+time in milliseconds or microseconds since 1970 does not, and is refused rather than read as
+centuries."""
+
 
 def cross_origin(origin: str | None, host: str | None) -> bool:
     """Whether a browser request comes from a page of another origin: its ``Origin`` header
@@ -402,17 +407,29 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
         def take_timestamp(text: str) -> str | None:
             """Take ``{"timestamp_s": seconds}`` as the next frame's time; else the problem."""
+            usage = (
+                "send each frame as a binary JPEG/PNG message, optionally after a text "
+                'message {"timestamp_s": seconds} giving its capture time (>= 0)'
+            )
             try:
-                value = json.loads(text)["timestamp_s"]
-                ok = isinstance(value, int | float) and not isinstance(value, bool)
-                t = float(value) if ok else math.nan
-                ok = ok and math.isfinite(t) and t >= 0
-            except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError):
-                ok, t = False, math.nan  # not JSON, no key, a number too large for a float
-            if not ok:
+                message = json.loads(text)
+            except (ValueError, RecursionError):
+                return f"a text message that is not JSON; {usage}"
+            if not isinstance(message, dict) or "timestamp_s" not in message:
+                return f'a text message without "timestamp_s"; {usage}'
+            value = message["timestamp_s"]
+            t = math.nan
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                try:
+                    t = float(value)
+                except OverflowError:  # an integer too large for a float
+                    t = math.inf
+            if not (math.isfinite(t) and 0 <= t <= MAX_TIMESTAMP_S):
+                shown = json.dumps(value)
+                shown = shown if len(shown) <= 40 else shown[:37] + "..."
                 return (
-                    "send each frame as a binary JPEG/PNG message, optionally after a text "
-                    'message {"timestamp_s": seconds} giving its capture time (>= 0)'
+                    f"timestamp_s must be a number of seconds from 0 to {MAX_TIMESTAMP_S:.0e}, "
+                    f"got {shown}"
                 )
             # an earlier time than the last frame's ends the tracks, as a video's clock going
             # back does
