@@ -421,7 +421,12 @@ class Analyzer:
         with self._lock:
             pose = self._pose.estimate(img, box) if self._pose is not None else None
         crop = crop_whole_image(img, size=QUALITY_CROP_SIDE)[None]
-        values = assess(box, crop, (w + 2, h + 2), pose, self.thresholds)
+        values = assess(box, crop, (w, h), pose, self.thresholds)
+        values["truncated"] = np.zeros(1, bool)  # the crop is the face, not cut by a frame
+        if not self.thresholds.allow_truncated:  # a box on the border would fail it
+            values["quality_ok"] = quality_ok(
+                {**values, "pose_attempted": pose is not None}, self.thresholds
+            )
         return {k: v[0].item() for k, v in values.items()}
 
     def whole_image_crop(self, image: ImageSource) -> np.ndarray:

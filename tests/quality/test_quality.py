@@ -88,6 +88,15 @@ def test_quality_is_measured_on_a_48_px_crop_whatever_the_models_input_size(anal
     np.testing.assert_array_equal(big["sharpness"], small["sharpness"])
     np.testing.assert_array_equal(big["quality_ok"], small["quality_ok"])
     assert big_whole["sharpness"] == whole["sharpness"]
+    # a whole image taken as the face is not cut off by the frame (it read true on every
+    # crop: its box touches all four edges)
+    assert whole["truncated"] is False and whole["quality_ok"] is True
+    strict = dataclasses.replace(analyzer.thresholds, allow_truncated=False)
+    original, analyzer.thresholds = analyzer.thresholds, strict
+    try:
+        assert analyzer.crop_quality(image)["quality_ok"] is True
+    finally:
+        analyzer.thresholds = original
 
 
 def test_quality_ok_combines_thresholds_and_ignores_unmeasured_pose():
