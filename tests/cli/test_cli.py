@@ -118,6 +118,41 @@ def test_annotate_writes_copies(batch, tmp_path):
     assert np.abs(drawn.astype(int) - original).mean() > 0.5  # something was drawn
 
 
+def test_blurring_looks_for_every_face_not_just_the_first_found(tmp_path):
+    """``auto`` stops at the first detector pass that finds a face: with --blur-faces a 46 px
+    face beside a 126 px one stayed sharp in every frame. Blurring now runs ``multi``."""
+    from tests.helpers import compose, face_patch
+
+    scene = compose(
+        (640, 360),
+        [
+            (face_patch("grace_hopper.jpg", 200), 40, 60),
+            (face_patch("astronaut.jpg", 120), 420, 100),
+        ],
+    )
+    photo = tmp_path / "two.png"
+    photo.write_bytes(encode(Image.fromarray(np.ascontiguousarray(scene[:, :, ::-1]))))
+
+    def faces(*extra):
+        out = tmp_path / "drawn"
+        args = ["analyze", str(photo), "-f", "jsonl", "-q", "--annotate", str(out), *extra]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        return [json.loads(line) for line in result.stdout.splitlines()], out / "two.png"
+
+    plain, _ = faces()
+    assert len(plain) == 1  # auto: the large face only
+    blurred, drawn = faces("--blur-faces")
+    assert len(blurred) == 2
+    small = max(blurred, key=lambda r: r["x1"])
+    x1, y1, x2, y2 = (int(round(small[k])) for k in ("x1", "y1", "x2", "y2"))
+    before = scene[y1:y2, x1:x2].astype(float)
+    after = np.asarray(Image.open(drawn))[y1:y2, x1:x2, ::-1].astype(float)
+    assert np.abs(np.diff(after, axis=1)).mean() < 0.5 * np.abs(np.diff(before, axis=1)).mean()
+    # a detector asked for is the one that runs
+    assert len(faces("--blur-faces", "--detector", "auto")[0]) == 1
+
+
 def test_summary_goes_to_stderr(tmp_path):
     result = runner.invoke(
         app, ["analyze", str(SAMPLES / "grace_hopper.jpg"), "--out", str(tmp_path / "r.jsonl")]

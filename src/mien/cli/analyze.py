@@ -12,7 +12,7 @@ from rich.table import Table
 
 from mien.cli.common import (
     VIDEO_OUT_SUFFIXES,
-    DetectorMode,
+    BlurDetectorMode,
     EndSeconds,
     MaxPixels,
     MeasurePose,
@@ -22,6 +22,7 @@ from mien.cli.common import (
     StartSeconds,
     Weights,
     describe,
+    detector_for,
     err,
     fail,
     make_analyzer,
@@ -120,7 +121,7 @@ def analyze(
     ] = 0.5,
     model: ModelName = DEFAULT_MODEL,
     weights: Weights = None,
-    detector: DetectorMode = "auto",
+    detector: BlurDetectorMode = None,
     min_confidence: MinConfidence = 0.5,
     max_pixels: MaxPixels = 100_000_000,
     pose: MeasurePose = True,
@@ -164,7 +165,7 @@ def analyze(
         fail(problem)
     analyzer = make_analyzer(
         model,
-        detector,
+        detector_for(detector, blur_faces),
         min_confidence,
         max_pixels,
         pose=pose,

@@ -15,12 +15,13 @@ from rich.text import Text
 
 from mien.cli.common import (
     VIDEO_OUT_SUFFIXES,
-    DetectorMode,
+    BlurDetectorMode,
     MeasurePose,
     ModelName,
     PoseInterval,
     Weights,
     describe,
+    detector_for,
     err,
     fail,
     make_analyzer,
@@ -86,7 +87,7 @@ def watch(
     ] = None,
     model: ModelName = DEFAULT_MODEL,
     weights: Weights = None,
-    detector: DetectorMode = "auto",
+    detector: BlurDetectorMode = None,
     pose: MeasurePose = True,
     pose_interval: PoseInterval = 0.2,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status line.")] = False,
@@ -127,7 +128,7 @@ def watch(
         err.print(f"{why}: running without a preview window", style="yellow")
     analyzer = make_analyzer(
         model,
-        detector,
+        detector_for(detector, blur_faces),
         0.5,
         100_000_000,
         pose=pose,
