@@ -41,6 +41,21 @@ def test_no_face_is_empty_not_an_error(detector, shape):
     assert len(faces) == 0 and faces.xyxy.shape == (0, 4)
 
 
+@pytest.mark.parametrize("model", ["auto", "multi"])
+def test_tiny_flat_or_noise_images_give_no_face_a_48_px_face_still_one(model):
+    """BlazeFace fired on a 4×4 grey image (0.56) and on 16×16 noise: boxes under
+    MIN_FACE_SIDE px are dropped; a FER-sized face is kept."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    face = cv2.resize(read_image(SAMPLES / "grace_hopper.jpg")[140:350, 160:370], (48, 48))
+    with MediaPipeFaceDetector(model) as det:
+        assert len(det.detect(np.full((4, 4, 3), 128, np.uint8))) == 0
+        assert len(det.detect(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))) == 0
+        found = det.detect(np.ascontiguousarray(face))
+    assert len(found) == 1 and (found.xyxy[0, 2:] - found.xyxy[0, :2]).min() > 30
+
+
 def test_boxes_are_clipped_to_the_image(detector):
     img = read_image(SAMPLES / "grace_hopper.jpg")[150:300, 200:330]  # face cut by every edge
     faces = detector.detect(np.ascontiguousarray(img))
