@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 
@@ -62,3 +63,27 @@ def test_every_annotated_scene_carries_the_perceived_caption():
     assert np.median(drawn[corner]) == 30 and plain[corner].mean() == 128  # the band, its text
     empty = dataclasses.replace(result, faces=Faces.empty())
     assert np.median(ExpressionAnnotator().annotate(image.copy(), empty)[corner]) == 30
+
+
+def test_a_small_image_is_enlarged_so_its_caption_and_label_fit():
+    """On a 36 × 45 crop the caption read "perceiv" and the label "eutral": a scene narrower
+    than MIN_WIDTH is drawn on a whole-factor enlargement (9 × here), boxes scaled with it."""
+    from mien.annotate import ExpressionAnnotator
+    from mien.annotate.draw import CAPTION, MIN_WIDTH, enlargement
+    from mien.pipeline import Analyzer
+    from tests.helpers import SAMPLES
+
+    with Analyzer(pose=False) as analyzer:
+        result = analyzer.analyze(SAMPLES / "grace_hopper.jpg")
+    small = dataclasses.replace(
+        result, faces=dataclasses.replace(result.faces, xyxy=np.array([[4, 5, 30, 38]], np.float32))
+    )
+    image = np.full((45, 36, 3), 128, np.uint8)
+    drawn = ExpressionAnnotator(bars=True).annotate(image.copy(), small)
+    assert enlargement(36) == 9 and drawn.shape == (405, 324, 3) and 324 >= MIN_WIDTH
+    (width, _), _ = cv2.getTextSize(CAPTION, cv2.FONT_HERSHEY_SIMPLEX, 0.35, 1)
+    assert np.median(drawn[-5:, : width + 10]) == 30  # the caption's band, whole
+    assert (drawn[60:300, 34:39] != 128).any(axis=(1, 2)).all()  # the box's left edge, at 9 times 4
+    # the original pixels are kept as 9-by-9 blocks around the drawing
+    assert (drawn[200:220, 300:320] == 128).all()
+    assert enlargement(320) == enlargement(1920) == 1

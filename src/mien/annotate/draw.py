@@ -3,6 +3,8 @@ annotators (and OpenCV for the bars and notices)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 
@@ -14,6 +16,18 @@ NOTICE = "expression analysis active"
 CAPTION = "perceived expression, not felt emotion"
 """The caption drawn on every annotated image and frame, so that a copy shared on its own still
 says what its labels mean."""
+
+
+MIN_WIDTH = 320
+"""Narrowest scene drawn on as it is, in pixels: the caption needs about 180 px and a label with
+its bars about 230 px, so a narrower scene is first enlarged by a whole factor (see
+:meth:`ExpressionAnnotator.annotate`)."""
+
+
+def enlargement(width: int) -> int:
+    """The whole factor (>= 1) that brings a scene ``width`` px wide to at least
+    :data:`MIN_WIDTH`."""
+    return max(1, -(-MIN_WIDTH // max(1, width)))
 
 
 class ExpressionAnnotator:
@@ -50,10 +64,24 @@ class ExpressionAnnotator:
         self.caption = caption
 
     def annotate(self, scene: ImageBGR, result: FrameResult) -> ImageBGR:
-        """Draw on ``scene`` (``(H, W, 3)`` uint8 BGR, modified in place) and return it."""
+        """Draw on ``scene`` (``(H, W, 3)`` uint8 BGR, modified in place) and return it.
+
+        A scene narrower than :data:`MIN_WIDTH` px is drawn on a copy enlarged by the whole
+        factor :func:`enlargement` gives (nearest neighbour: each pixel becomes a block, none
+        is invented), boxes scaled with it, so that labels and caption fit (on a 36 px crop
+        the caption read "perceiv"): the result is then ``(k·H, k·W, 3)``, not ``scene``.
+        """
         import supervision as sv
 
+        k = enlargement(scene.shape[1])
         faces = result.faces
+        if k > 1:
+            scene = cv2.resize(scene, None, fx=k, fy=k, interpolation=cv2.INTER_NEAREST)
+            faces = dataclasses.replace(
+                faces,
+                xyxy=faces.xyxy * np.float32(k),
+                keypoints=None if faces.keypoints is None else faces.keypoints * np.float32(k),
+            )
         if len(faces) == 0:
             return draw_caption(scene) if self.caption else scene
         scale = max(1.0, max(scene.shape[:2]) / 640)
