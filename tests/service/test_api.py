@@ -101,6 +101,23 @@ def test_no_face_missing_field_and_server_survives(client):
     assert client.head("/v1/model").status_code == 405
 
 
+def test_the_api_docs_pages_load_nothing_from_other_hosts(client):
+    """/docs took Swagger UI from cdn.jsdelivr.net and its icon from fastapi.tiangolo.com;
+    /redoc also Google's fonts: a visit told those hosts. Now /docs's assets are served here
+    and /redoc is off (it fetches its logo from cdn.redoc.ly whatever is served)."""
+    import re
+
+    assert client.get("/redoc").status_code == 404
+    for page in ("/docs",):
+        html = client.get(page)
+        assert html.status_code == 200
+        urls = re.findall(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)['"]""", html.text)
+        assert urls and all(u.startswith("/") for u in urls), (page, urls)
+        assert "://" not in html.text.replace("http://www.w3.org", "")
+        for u in urls:
+            assert client.get(u).status_code == 200, u
+
+
 def test_model_info_and_openapi(client):
     m = client.get("/v1/model").json()
     assert m["labels"][-1] == "contempt" and m["input_size"] == 48 and "Model card" in m["card"]

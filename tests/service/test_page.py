@@ -164,3 +164,26 @@ def test_a_format_the_browser_cannot_show_is_still_analysed_and_errors_clear_old
         assert page.inner_text("#results") == ""  # the TIFF's results are gone
         assert page.evaluate("document.body.dataset.analysed") is None
         browser.close()
+
+
+def test_the_api_docs_render_with_no_request_to_another_host(server):
+    """Swagger UI came from a CDN (a blank page offline, and a visit told the CDN); now it
+    renders from the package and every request the browser makes stays here. ReDoc is off:
+    even with its script served here it fetched its logo from cdn.redoc.ly."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page()
+        requested: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
+        page.goto(f"{server}/docs")
+        page.wait_for_selector('[data-path="/v1/analyze"]', timeout=30_000)
+        paths = page.evaluate(
+            "Array.from(document.querySelectorAll('.opblock-summary-path'))"
+            ".map(e => e.getAttribute('data-path'))"
+        )
+        assert page.goto(f"{server}/redoc").status == 404
+        browser.close()
+    assert sorted(paths) == ["/v1/analyze", "/v1/health", "/v1/model"]
+    assert requested and all(u.startswith(server) for u in requested), requested

@@ -31,6 +31,7 @@ from fastapi import FastAPI, File, Request, UploadFile, WebSocket, WebSocketDisc
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartParser
 
@@ -204,13 +205,15 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             for a in analyzers:
                 a.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # FastAPI whose /docs loads nothing from a CDN
+        redoc_url=None,  # ReDoc fetches its logo from cdn.redoc.ly
         title="mien",
         version=_version(),
         description="Perceived facial expression of the faces in an image: what a face looks "
         "like, with calibrated probabilities. Not a reading of anyone's inner emotion. "
         "Nothing is stored.",
         lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},  # no badge from validator.swagger.io
     )
 
     # Starlette spools each uploaded file to a temporary file past spool_max_size (1 MiB): keep
