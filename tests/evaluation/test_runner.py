@@ -105,7 +105,11 @@ def test_label_the_model_lacks_is_an_error(tmp_path, stub_analyzer):
     [
         (None, None, "labels.csv: not found"),
         ("file,label\nx.png,neutral\n", None, "missing column"),
-        ("path,label,split\nx.png,neutral,train\n", "val", "no labelled rows with split 'val'"),
+        (
+            "path,label,split\nx.png,neutral,train\ny.png,happiness,Test\nz.png,neutral,\n",
+            "val",
+            r"no labelled rows with split 'val' \(its splits: test, train\)",
+        ),
         ("path,label\nx.png,neutral\n", "val", "no split column"),
         (b"path,label,split\n\xe9.jpg,happiness,test\n", None, r"not UTF-8 text \(byte 17"),
         ("path,label\nx.png,neutral\n".encode("utf-16"), None, "not UTF-8 text"),

@@ -133,13 +133,17 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
                 f"{csv_path}: --split {split!r} given but the file has no split column"
             )
         want = None if split is None else split.strip().lower()
-        rows = [r for r in reader if want is None or (r["split"] or "").strip().lower() == want]
+        every = list(reader)
+        rows = [r for r in every if want is None or (r["split"] or "").strip().lower() == want]
+        splits = sorted({(r.get("split") or "").strip().lower() for r in every} - {""})
     unlabelled = sum(not (r["label"] or "").strip() for r in rows)
     if unlabelled:
         log.warning("%s: %d row(s) with an empty label skipped", csv_path, unlabelled)
         rows = [r for r in rows if (r["label"] or "").strip()]
     if not rows:
-        where = f" with split {split!r}" if split is not None else ""
+        where = ""
+        if split is not None:
+            where = f" with split {split!r} (its splits: {', '.join(splits) or 'none given'})"
         raise DatasetError(f"{csv_path}: no labelled rows{where}")
     extra = [c for c in fields if c not in ("path", "label")]
     return LabeledDataset(
