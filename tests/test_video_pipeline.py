@@ -296,6 +296,18 @@ def test_watch_never_writes_over_its_source_video(tmp_path, enter_leave):
     assert clip.read_bytes() == before and not same.exists()
 
 
+def test_watch_that_reads_no_frame_leaves_no_empty_output(tmp_path):
+    """`mien watch 0 --out live.jsonl` without a camera left an empty live.jsonl behind."""
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("not a video")
+    out = tmp_path / "live.jsonl"
+    result = runner.invoke(app, ["watch", str(fake), "--no-preview", "-q", "--out", str(out)])
+    assert result.exit_code == 1 and not out.exists()
+    out.write_text("kept\n")  # a file that was there before is not this run's to remove
+    result = runner.invoke(app, ["watch", str(fake), "--no-preview", "-q", "--out", str(out)])
+    assert result.exit_code == 1 and out.exists()
+
+
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
 def test_watch_stops_cleanly_on_a_signal(enter_leave, tmp_path, sig):
     import signal

@@ -190,6 +190,7 @@ def watch(
             current[0] = frame
             yield frame
 
+    made = out is not None and not out.exists()  # a file this run creates
     try:
         with open_sink(
             out, row_columns(names), cast("Format", fmt), types=column_types(names)
@@ -246,6 +247,8 @@ def watch(
         )
         err.print(Text.assemble(("error:", "red"), f" {source}: {why}"))
         failed = True
+    if failed and n_frames == 0 and made and out is not None:  # no rows: leave no empty file
+        out.unlink(missing_ok=True)
     if not quiet:
         err.print(
             f"stopped: {plural(n_frames, 'frame')} analysed, {stream.frames_dropped} dropped "
