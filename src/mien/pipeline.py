@@ -293,8 +293,8 @@ class Analyzer:
         smoother = ExpressionSmoother() if smoother is None else smoother
         poses = {} if poses is None else poses  # track id -> (measured at, angles)
         for frame in frames:
-            # a frame built by hand may hold a grey or 4-channel array: the same checks and
-            # conversions as analyze() (no copy for the BGR frames of iter_frames)
+            # a frame built by hand may hold a grey array: the same checks and conversions
+            # as analyze() (no copy for the BGR frames of iter_frames)
             image = read_image(frame.image, name=f"{frame.source} frame {frame.index}")
             result = self._analyze_decoded(
                 image, frame.source, frame.index, frame.timestamp_s, 0.0, with_pose=False
