@@ -80,10 +80,16 @@ def test_a_small_image_is_enlarged_so_its_caption_and_label_fit():
     )
     image = np.full((45, 36, 3), 128, np.uint8)
     drawn = ExpressionAnnotator(bars=True).annotate(image.copy(), small)
-    assert enlargement(36) == 9 and drawn.shape == (405, 324, 3) and 324 >= MIN_WIDTH
+    assert enlargement(36, 45) == 9 and drawn.shape == (405, 324, 3) and 324 >= MIN_WIDTH
     (width, _), _ = cv2.getTextSize(CAPTION, cv2.FONT_HERSHEY_SIMPLEX, 0.35, 1)
     assert np.median(drawn[-5:, : width + 10]) == 30  # the caption's band, whole
     assert (drawn[60:300, 34:39] != 128).any(axis=(1, 2)).all()  # the box's left edge, at 9 times 4
     # the original pixels are kept as 9-by-9 blocks around the drawing
     assert (drawn[200:220, 300:320] == 128).all()
-    assert enlargement(320) == enlargement(1920) == 1
+    assert enlargement(320, 200) == enlargement(1920, 1080) == 1
+    # narrow and tall: enlarged only as far as the longer side stays within 2048 px (16x1200
+    # became 320x24000, which libx264 refused; 2x40000 asked for 6 GB)
+    assert enlargement(16, 1200) == enlargement(2, 40000) == enlargement(120, 1200) == 1
+    assert enlargement(82, 197) == 4 and enlargement(100, 900) == 2
+    tall = ExpressionAnnotator().annotate(np.full((40000, 2, 3), 128, np.uint8), small)
+    assert tall.shape == (40000, 2, 3)

@@ -22,12 +22,18 @@ MIN_WIDTH = 320
 """Narrowest scene drawn on as it is, in pixels: the caption needs about 180 px and a label with
 its bars about 230 px, so a narrower scene is first enlarged by a whole factor (see
 :meth:`ExpressionAnnotator.annotate`)."""
+MAX_ENLARGED_SIDE = 2048
+"""Longest side an enlargement may give, in pixels: a narrow, tall scene (16 × 1200) is not
+enlarged (160-fold, a 2 × 40000 image asked for 6 GB; video encoders refuse such sizes)."""
 
 
-def enlargement(width: int) -> int:
+def enlargement(width: int, height: int) -> int:
     """The whole factor (>= 1) that brings a scene ``width`` px wide to at least
-    :data:`MIN_WIDTH`."""
-    return max(1, -(-MIN_WIDTH // max(1, width)))
+    :data:`MIN_WIDTH`, as far as its longer side stays within :data:`MAX_ENLARGED_SIDE`
+    (1 when even 2-fold would exceed it)."""
+    wanted = -(-MIN_WIDTH // max(1, width))
+    allowed = MAX_ENLARGED_SIDE // max(1, width, height)
+    return max(1, min(wanted, allowed))
 
 
 class ExpressionAnnotator:
@@ -68,12 +74,13 @@ class ExpressionAnnotator:
 
         A scene narrower than :data:`MIN_WIDTH` px is drawn on a copy enlarged by the whole
         factor :func:`enlargement` gives (nearest neighbour: each pixel becomes a block, none
-        is invented), boxes scaled with it, so that labels and caption fit (on a 36 px crop
-        the caption read "perceiv"): the result is then ``(k·H, k·W, 3)``, not ``scene``.
+        is invented; at most :data:`MAX_ENLARGED_SIDE` px long), boxes scaled with it, so that
+        labels and caption fit (on a 36 px crop the caption read "perceiv"): the result is
+        then ``(k·H, k·W, 3)``, not ``scene``.
         """
         import supervision as sv
 
-        k = enlargement(scene.shape[1])
+        k = enlargement(scene.shape[1], scene.shape[0])
         faces = result.faces
         if k > 1:
             scene = cv2.resize(scene, None, fx=k, fy=k, interpolation=cv2.INTER_NEAREST)
@@ -84,7 +91,8 @@ class ExpressionAnnotator:
             )
         if len(faces) == 0:
             return draw_caption(scene) if self.caption else scene
-        scale = max(1.0, max(scene.shape[:2]) / 640)
+        # text grows with the image, but no wider than a narrow image can hold
+        scale = max(1.0, min(max(scene.shape[:2]) / 640, scene.shape[1] / 320))
         names = result.expression_names
         probs = faces.expression
         if self.smoothed and faces.smoothed is not None:

@@ -165,7 +165,7 @@ def analyze(
         fail(problem)
     analyzer = make_analyzer(
         model,
-        detector_for(detector, blur_faces),
+        detector_for(detector, blur_faces and annotate is not None),
         min_confidence,
         max_pixels,
         pose=pose,
@@ -286,7 +286,7 @@ def _images(run: _Run, paths: list[Path], bar: Any, task: Any) -> None:
                     raise OSError("it would overwrite an input image")
                 _write_image(run.annotator.annotate(item.image, item.result), target)
                 run.written.add(target)
-            except OSError as e:
+            except Exception as e:  # OSError, or drawing failing: the run goes on
                 err.print(f"could not write {target}: {e}", style="red")
                 run.n_failed += 1
 
