@@ -23,13 +23,19 @@ What is shuffled: images, or, when a person column is given (``units``), it depe
 design. Images of one person are not independent, so shuffling images between groups makes one
 person's bad day look like a group effect (a p far too small).
 
-* Each person in one group (a self-reported group column): whole persons are shuffled between
-  groups (``"unit": "person"``).
+* Persons each in one group (a self-reported group column): whole persons are shuffled
+  between groups (``"unit": "person"``), keeping how many persons each group has.
 * A person's images in several groups (a within-person factor such as posed vs spontaneous, or
-  the quality bins): each person's images are shuffled among that person's own groups
-  (``"unit": "image within person"``), so every person keeps their images and how many fall
-  in each group; for the label-mix statistic, only among that person's images of one label.
-  A person whose images all fall in one group then adds nothing to the test.
+  the quality bins): that person's images are shuffled among that person's own groups
+  (``"image within person"``), so every such person keeps their images and how many fall in
+  each group; for the label-mix statistic, only among that person's images of one label.
+* Both kinds in one column (most persons in one group, a few in two): both shuffles at once
+  (``"person and image within person"``), so one person entered in two groups does not take
+  the test's power away from the others.
+
+An image with no person (a blank value) is a unit of its own, as the reported gap takes it.
+With few persons the smallest p a test can give is large (2 persons per group, perfectly
+apart: 1/3 of the shuffles give the same gap).
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-_CHUNK = 64  # permutations computed at once (memory: chunk times images)
+_CHUNK = 64  # permutations computed at once, at most
+_CELLS = 2_000_000  # shuffled slice values held at once (memory: some 50 bytes each)
 
 
 def _gaps(
@@ -87,15 +94,15 @@ def gap_permutation_test(
         recall: ``(K,)`` float, the whole set's per-label recall (``nan`` for a label with no
             image is read as 0); an image's expected hit is its label's recall.
         units: ``(n,)`` person (or session) key per image, or ``None`` for images as the
-            unit. Blank keys (``""`` or ``None``) are left out.
+            unit. An image with a blank key (``""`` or ``None``) is a unit of its own.
         n_perm: shuffles (>= 1).
         seed: seeds the shuffles.
 
     Returns:
         ``{"method": "permutation", "n_perm", "unit": "image" | "person" | "image within
-        person", "p_gap", "p_beyond_label_mix", "reason"}``: the p-values in ``(0, 1]``,
-        ``None`` (with a ``reason``) when there are fewer than two slices, or fewer than two
-        persons to shuffle between them.
+        person" | "person and image within person", "p_gap", "p_beyond_label_mix",
+        "reason"}``: the p-values in ``(0, 1]``, ``None`` (with a ``reason``) when there are
+        fewer than two slices, or nothing to shuffle (one person, in one slice).
 
     Raises:
         ValueError: if the arrays' lengths differ or ``n_perm < 1``.
@@ -117,61 +124,76 @@ def gap_permutation_test(
         "reason": None,
     }
     keep = slice_index >= 0
-    if units is not None:
-        units = np.asarray(units, dtype=object)
-        keep &= ~((units == "") | (units == None))  # noqa: E711
     slices, assign = np.unique(slice_index[keep], return_inverse=True)
     if len(slices) < 2:
         result["reason"] = "fewer than two slices in the gap"
         return result
+    m = len(assign)
     hit = correct[keep].astype(np.float64)
     label = y_true[keep]
     base = np.nan_to_num(np.asarray(recall, np.float64))[label]
     observed = _gaps(assign[None], hit, base, len(slices))
     rng = np.random.default_rng(seed)
 
-    def within(strata: np.ndarray, b: int) -> np.ndarray:
-        """``(b, m)`` slice indices shuffled among the images of each stratum (``(m,)`` int):
-        sorting by stratum plus a random fraction orders each row by stratum, randomly within
-        one, and the images in stratum order take those rows' slices."""
+    def within(idx: np.ndarray, strata: np.ndarray, b: int) -> np.ndarray:
+        """``(b, len(idx))`` slices of the images ``idx`` shuffled among the images of each
+        stratum (``strata``, one int per image of ``idx``): sorting by stratum plus a random
+        fraction orders each row by stratum, randomly within one, and the images in stratum
+        order take those rows' slices."""
         ordered = np.argsort(strata, kind="stable")
-        order = np.argsort(strata + rng.random((b, len(strata))), axis=1)
-        out = np.empty((b, len(strata)), np.int64)
-        out[:, ordered] = assign[order]
+        order = np.argsort(strata + rng.random((b, len(idx))), axis=1)
+        out = np.empty((b, len(idx)), np.int64)
+        out[:, ordered] = assign[idx][order]
         return out
 
     if units is None:
-        everyone = np.zeros(len(assign), np.int64)
+        everyone = np.arange(m)
 
         def shuffles(b: int) -> tuple[np.ndarray, np.ndarray]:
-            return within(everyone, b), within(label, b)
+            return within(everyone, np.zeros(m, np.int64), b), within(everyone, label, b)
 
     else:
-        person, person_of = np.unique(units[keep].astype(str), return_inverse=True)
-        group_of = np.full(len(person), -1)
-        group_of[person_of] = assign
-        if np.all(group_of[person_of] == assign):  # each person in one slice: move persons
-            if len(person) < 2:
-                result["reason"] = "fewer than two persons in the gap"
-                return result
+        raw = np.asarray(units, dtype=object)[keep]
+        blank = (raw == "") | (raw == None)  # noqa: E711
+        # an image with no person is a unit of its own, as the reported gap takes it
+        names = np.where(blank, [f"\0image {i}" for i in range(m)], raw.astype(str))
+        person_of = np.unique(names, return_inverse=True)[1]
+        n_persons = int(person_of.max()) + 1
+        lo = np.full(n_persons, len(slices))
+        hi = np.full(n_persons, -1)
+        np.minimum.at(lo, person_of, assign)
+        np.maximum.at(hi, person_of, assign)
+        single = np.flatnonzero(lo == hi)  # persons in one slice: moved whole between slices
+        movers = single if len(single) >= 2 else single[:0]
+        moved_images = np.flatnonzero(np.isin(person_of, movers))
+        split = np.flatnonzero(lo[person_of] != hi[person_of])  # images of persons in several
+        if len(movers) == 0 and len(split) == 0:
+            result["reason"] = "fewer than two persons in the gap"
+            return result
+        result["unit"] = " and ".join(
+            (["person"] if len(movers) else []) + (["image within person"] if len(split) else [])
+        )
+        by_label = person_of * (int(label.max()) + 1) + label
+        slot = np.zeros(n_persons, np.int64)
+        slot[movers] = np.arange(len(movers))
 
-            def shuffles(b: int) -> tuple[np.ndarray, np.ndarray]:
-                moved = rng.permuted(np.broadcast_to(group_of, (b, len(group_of))), axis=1)[
-                    :, person_of
-                ]
-                return moved, moved
-
-        else:  # persons in several slices: shuffle each person's images among their slices
-            result["unit"] = "image within person"
-            by_label = person_of * (int(label.max()) + 1) + label
-
-            def shuffles(b: int) -> tuple[np.ndarray, np.ndarray]:
-                return within(person_of, b), within(by_label, b)
+        def shuffles(b: int) -> tuple[np.ndarray, np.ndarray]:
+            for_gap = np.broadcast_to(assign, (b, m)).copy()  # persons in one slice stay
+            for_beyond = for_gap.copy()
+            if len(movers):
+                moved = rng.permuted(np.broadcast_to(lo[movers], (b, len(movers))), axis=1)
+                for_gap[:, moved_images] = moved[:, slot[person_of[moved_images]]]
+                for_beyond[:, moved_images] = for_gap[:, moved_images]
+            if len(split):
+                for_gap[:, split] = within(split, person_of[split], b)
+                for_beyond[:, split] = within(split, by_label[split], b)
+            return for_gap, for_beyond
 
     above = np.zeros(2, np.int64)
     done = 0
+    chunk = max(1, min(_CHUNK, _CELLS // m))  # about _CELLS shuffled values at once
     while done < n_perm:
-        b = min(_CHUNK, n_perm - done)
+        b = min(chunk, n_perm - done)
         for_gap, for_beyond = shuffles(b)
         above[0] += int(np.sum(_gaps(for_gap, hit, base, len(slices))[0] >= observed[0] - 1e-12))
         above[1] += int(np.sum(_gaps(for_beyond, hit, base, len(slices))[1] >= observed[1] - 1e-12))

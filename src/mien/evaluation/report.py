@@ -159,6 +159,15 @@ def _gap_test_text(test: dict[str, Any] | None) -> str:
         "image": "images between slices",
         "person": "persons between slices",
         "image within person": "each person's images among that person's slices",
+        "person and image within person": "persons in one slice between slices, and the "
+        "images of persons in several among their own",
+    }[test["unit"]]
+
+    note = {
+        "image": " (images shuffled only among those of one label)",
+        "person": "",  # a person moves with their labels
+        "image within person": " (only among a person's images of one label)",
+        "person and image within person": " (within persons, only among images of one label)",
     }[test["unit"]]
 
     def p(value: float) -> str:
@@ -167,8 +176,8 @@ def _gap_test_text(test: dict[str, Any] | None) -> str:
 
     return (
         f". Permutation test ({test['n_perm']} shuffles of {what}): p = {p(test['p_gap'])} for "
-        f"the gap, {p(test['p_beyond_label_mix'])} beyond the label mix; a small p says a gap "
-        "this large is rare when the slices do not differ"
+        f"the gap, {p(test['p_beyond_label_mix'])} beyond the label mix{note}; a small p says "
+        "a gap this large is rare when the slices do not differ"
     )
 
 
