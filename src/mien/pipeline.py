@@ -71,8 +71,9 @@ class Analyzer:
         model: bundled expression model name (``mien.list_models()``).
         weights: your own ``.onnx`` file for that model (see :func:`mien.create_model`).
         detector: ``"auto"`` (BlazeFace short-range, a padded retry, then full-range; see
-            :mod:`mien.detection.mediapipe`), ``"short"``, ``"full"`` or ``"multi"`` (both
-            ranges on every image, for faces of mixed sizes); or a
+            :mod:`mien.detection.mediapipe`), ``"short"``, ``"full"``, ``"multi"`` (both
+            ranges on every image, for faces of mixed sizes) or ``"tiled"`` (``multi`` plus
+            short-range on tiles of large images: group scenes, blurring); or a
             :class:`~mien.detection.FaceDetector` (``detect(image) -> Faces`` with keypoints,
             and ``close()``).
         min_confidence: detector score threshold in ``[0, 1]`` (MediaPipe's own floor is 0.5:

@@ -120,7 +120,7 @@ def test_annotate_writes_copies(batch, tmp_path):
 
 def test_blurring_looks_for_every_face_not_just_the_first_found(tmp_path):
     """``auto`` stops at the first detector pass that finds a face: with --blur-faces a 46 px
-    face beside a 126 px one stayed sharp in every frame. Blurring now runs ``multi``."""
+    face beside a 126 px one stayed sharp in every frame. Blurring now runs ``tiled``."""
     from tests.helpers import compose, face_patch
 
     scene = compose(
@@ -145,7 +145,7 @@ def test_blurring_looks_for_every_face_not_just_the_first_found(tmp_path):
     blurred, drawn = faces("--blur-faces")
     assert len(blurred) == 2
     small = max(blurred, key=lambda r: r["x1"])
-    x1, y1, x2, y2 = (int(round(small[k])) for k in ("x1", "y1", "x2", "y2"))
+    x1, y1, x2, y2 = (round(small[k]) for k in ("x1", "y1", "x2", "y2"))
     before = scene[y1:y2, x1:x2].astype(float)
     after = np.asarray(Image.open(drawn))[y1:y2, x1:x2, ::-1].astype(float)
     assert np.abs(np.diff(after, axis=1)).mean() < 0.5 * np.abs(np.diff(before, axis=1)).mean()
@@ -601,7 +601,7 @@ def test_batch_refuses_bad_options_before_making_its_folder(tmp_path):
     for args, match in (
         (["--start", "5", "--end", "2"], "--end (2.0) must be after --start (5.0)"),
         (["--engine", "foo"], "--engine must be local or ray, got 'foo'"),
-        (["--detector", "nope"], "--detector must be one of short, full, auto, multi; got 'nope'"),
+        (["--detector", "nope"], "--detector must be one of short, full, auto, multi, tiled; got 'nope'"),
     ):
         out = tmp_path / "never"
         result = runner.invoke(app, ["batch", str(SAMPLES), "--out", str(out), *args])

@@ -79,7 +79,7 @@ def evaluate(
     model: ModelName = DEFAULT_MODEL,
     weights: Weights = None,
     detector: Annotated[
-        str, typer.Option(help="auto | short | full | multi (with --detect).")
+        str, typer.Option(help="auto | short | full | multi | tiled (with --detect).")
     ] = "auto",
     all_labels: Annotated[
         bool,
