@@ -54,7 +54,8 @@ BlurDetectorMode = Annotated[
 def detector_for(detector: str | None, blur_faces: bool) -> str:
     """The detector to run: the one asked for, else ``"tiled"`` when faces are to be blurred
     (``auto`` missed a 46 px face next to a 126 px one in a 640×360 frame; ``multi`` missed
-    38 of 80 faces in 1280×720 group scenes, ``tiled`` none) and ``"auto"`` otherwise."""
+    61 of 120 faces in composed group scenes, ``tiled`` none: ``benchmarks/group_scenes.py``)
+    and ``"auto"`` otherwise."""
     if detector is not None:
         return detector
     return "tiled" if blur_faces else "auto"

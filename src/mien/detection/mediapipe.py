@@ -25,12 +25,13 @@ short-range model on overlapping tiles (half the shorter side, then a quarter, w
 at least ``TILE_MIN_SIDE`` px; tiles overlap by half): a face too small for the whole-image
 passes fills enough of a tile to be found. Only tile boxes of at most ``TILE_MAX_FACE`` of the
 tile's side are kept (larger faces are the whole-image passes' work, and a large face's eye or
-cheek seen in a tile can look like a small face). Made for blurring faces: on 20 composed
-1280×720 scenes of 4 faces each (portraits of 70-300 px, faces about half that), ``auto``
-found 23 of 80 faces, ``multi`` 42, ``tiled`` 80, with no other box; on the 400 close-ups of
+cheek seen in a tile can look like a small face). Made for blurring faces: on 30 composed
+720p and 1080p scenes of 4 faces each (portraits of 70-300 px, faces about half that;
+``benchmarks/group_scenes.py``), ``auto`` found 43 of 120 faces, ``multi`` 59, ``tiled`` 120,
+with no other box, at 143 ms a scene against ``multi``'s 10 ms; on the 400 close-ups of
 ``shared/media/faces`` (350 px, not tiled) the same faces as ``multi``, and none added on 150
 of them enlarged to 1000 px. Tiles do find more non-faces: the flag's stars beside Grace Hopper
-(the 512 × 600 sample) at 0.73. About 5× ``multi``'s time on those scenes (720p and 1080p).
+(the 512 × 600 sample) at 0.73.
 
 Whatever the model, four things are applied on top of MediaPipe:
 
