@@ -41,7 +41,10 @@ Whatever the model, four things are applied on top of MediaPipe:
   not nest, and BlazeFace sometimes fires a second time on an eye or a spectacle lens;
 * a box narrower or lower than ``MIN_FACE_SIDE`` pixels (once clipped to the image) is dropped:
   on images of 16 px or less BlazeFace fires on flat grey or noise (a 4×4 grey image gave a
-  "face" at 0.56), and a face that small holds no readable expression;
+  "face" at 0.56), and a face that small holds no readable expression; so is a box whose
+  pixels hardly vary (``MIN_CONTRAST``: flat grey images of 12 px gave "faces" at 27 of 52
+  grey levels). Small images of noise can still give a "face" (16-32 px noise: about half of
+  them), at about 0.5 and abstained for its quality;
 * images with a side longer than ``MAX_SIDE`` pixels are shrunk before detection (boxes are
   mapped back to full resolution). MediaPipe's own resampling fails on sides of 32,767 px or
   more, and the detectors look at the image at 128 or 192 px anyway.
@@ -69,8 +72,10 @@ MAX_SIDE = 4096
 """Longest image side, in pixels, handed to MediaPipe; larger images are shrunk first."""
 MIN_FACE_SIDE = 8.0
 """Smallest box side, in pixels, kept as a face. Of 200 FER+ ``val`` crops (48 px), the
-smallest box found was 9.2 px and the 1st percentile 22.8 px; flat or noise images of 16 px
-or less gave boxes of 3.8-6.3 px."""
+smallest box found was 9.2 px and the 1st percentile 22.8 px; a 4 × 4 grey image and one
+16 × 16 noise image gave boxes of 3.8 and 6.3 px."""
+MIN_CONTRAST = 2.0
+"""Smallest standard deviation of a box's pixel values (0-255) kept as a face."""
 TILE_MIN_IMAGE_SIDE = 480
 """``tiled``: smallest shorter image side, in pixels, that is tiled (smaller images are seen
 whole by the detectors at about their own size)."""
@@ -136,6 +141,7 @@ class MediaPipeFaceDetector:
             ``Faces.empty()`` when there is none.
         """
         height, width = image.shape[:2]
+        original = image
         scale = min(1.0, MAX_SIDE / max(width, height))
         if scale < 1.0:
             small = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -147,7 +153,8 @@ class MediaPipeFaceDetector:
                 faces, xyxy=faces.xyxy * inv, keypoints=faces.keypoints * inv
             )
         keep = faces.confidence >= self.min_confidence
-        return _drop_nested(_clip(faces[keep] if not keep.all() else faces, width, height))
+        faces = _clip(faces[keep] if not keep.all() else faces, width, height)
+        return _drop_nested(_drop_flat(faces, original))
 
     def _detect(self, rgb: np.ndarray) -> Faces:
         if self.model == "full":
@@ -278,6 +285,20 @@ def _drop_nested(faces: Faces) -> Faces:
             if ix * iy >= NESTED_OVERLAP * max(float(faces.area[i]), 1e-6):
                 keep[i] = False
                 break
+    return faces if keep.all() else faces[keep]
+
+
+def _drop_flat(faces: Faces, image: ImageBGR) -> Faces:
+    """Drop boxes whose pixels hardly vary (standard deviation under :data:`MIN_CONTRAST`
+    grey levels, from at most 64 × 64 samples): a face always has contrast, and BlazeFace
+    fired on flat grey images of 12 px (27 of 52 grey levels)."""
+    if not len(faces):
+        return faces
+    keep = np.ones(len(faces), bool)
+    for i, (x1, y1, x2, y2) in enumerate(np.round(faces.xyxy).astype(int)):
+        step = max(1, (x2 - x1) // 64, (y2 - y1) // 64)
+        region = image[y1:y2:step, x1:x2:step]
+        keep[i] = region.size > 0 and float(region.std()) >= MIN_CONTRAST
     return faces if keep.all() else faces[keep]
 
 
