@@ -111,6 +111,11 @@ def test_label_the_model_lacks_is_an_error(tmp_path, stub_analyzer):
             r"no labelled rows with split 'val' \(its splits: test, train\)",
         ),
         ("path,label\nx.png,neutral\n", "val", "no split column"),
+        (
+            "path,label,split\nx.png,,val\ny.png,happiness,train\n",
+            "val",
+            r"split 'val' \(1 row\(s\) with it have an empty label\)",
+        ),
         (b"path,label,split\n\xe9.jpg,happiness,test\n", None, r"not UTF-8 text \(byte 17"),
         ("path,label\nx.png,neutral\n".encode("utf-16"), None, "not UTF-8 text"),
         ("dir", None, "is a folder"),

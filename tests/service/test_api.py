@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -204,6 +205,9 @@ def test_websocket_frames_can_carry_their_capture_times(client):
         ws.send_text(json.dumps({"timestamp_s": 15.3}))
         ws.send_bytes(frame)
         last = ws.receive_json()
+        ws.send_text('{"timestamp_s": -0.0}')  # was echoed as -0.0
+        ws.send_bytes(frame)
+        zero = ws.receive_json()["timestamp_s"]
     assert [a["timestamp_s"] for a in answers] == [10.0, 10.1, 10.2, 15.2]
     assert [a["faces"][0]["track_id"] for a in answers] == [1, 1, 1, 2]
     assert missing["error"] == "bad_request" and "before each frame" in missing["detail"]
@@ -217,6 +221,7 @@ def test_websocket_frames_can_carry_their_capture_times(client):
         "a text message that is not JSON",
     ]
     assert last["timestamp_s"] == 15.3 and last["frame_index"] == 4
+    assert zero == 0.0 and math.copysign(1, zero) == 1
 
 
 def test_a_video_upload_is_told_where_videos_go(client, tmp_path):

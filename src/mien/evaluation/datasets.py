@@ -142,7 +142,9 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
         rows = [r for r in rows if (r["label"] or "").strip()]
     if not rows:
         where = ""
-        if split is not None:
+        if split is not None and unlabelled:
+            where = f" with split {split!r} ({unlabelled} row(s) with it have an empty label)"
+        elif split is not None:
             where = f" with split {split!r} (its splits: {', '.join(splits) or 'none given'})"
         raise DatasetError(f"{csv_path}: no labelled rows{where}")
     extra = [c for c in fields if c not in ("path", "label")]

@@ -412,7 +412,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             """Take ``{"timestamp_s": seconds}`` as the next frame's time; else the problem."""
             usage = (
                 "send each frame as a binary JPEG/PNG message, optionally after a text "
-                'message {"timestamp_s": seconds} giving its capture time (>= 0)'
+                f'message {{"timestamp_s": seconds}} giving its capture time (0 to '
+                f"{MAX_TIMESTAMP_S:.0e})"
             )
             try:
                 message = json.loads(text)
@@ -436,7 +437,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 )
             # an earlier time than the last frame's ends the tracks, as a video's clock going
             # back does
-            clock.update(client=True, next=t)
+            clock.update(client=True, next=t + 0.0)  # -0.0 is 0.0
             return None
 
         async def receive() -> None:
