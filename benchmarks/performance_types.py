@@ -12,7 +12,8 @@ intended labels, the observers' (their plurality choice against the same labels;
 neutral option), and model − observers by performer (Student t interval, sign-flip p); then
 the permutation test of the gap between the three non-neutral types (each performer's photos
 shuffled among that performer's types: :mod:`mien.evaluation.gap_test`); then per label
-within each type, the model's recall against the observers'.
+within each type, the model's recall against the observers'; and, for results that record
+the model's answers (``performer_folds.py`` since 2026-12-01), how each label is read.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def photo_table(result: dict[str, Any], rows: dict[str, dict[str, str]]) -> dict
     """Per-photo arrays of one result joined with ``labels.csv`` rows by path.
 
     Returns:
-        ``{"correct", "observers_right", "subject", "label", "type"}``, each ``(n,)``.
+        ``{"correct", "observers_right", "subject", "label", "type", "observed"[,
+        "predicted"]}``, each ``(n,)`` (``predicted`` where the result records it).
 
     Raises:
         ValueError: a photo of the result is not in ``labels.csv``, or the result is not a
@@ -60,6 +62,8 @@ def photo_table(result: dict[str, Any], rows: dict[str, dict[str, str]]) -> dict
         "subject": np.asarray([r["subject"] for r in picked]),
         "label": np.asarray([r["label"] for r in picked]),
         "type": np.asarray([r["performance_type"] for r in picked]),
+        "observed": np.asarray([r["observer_label"] for r in picked]),
+        **({"predicted": np.asarray(photos["predicted"])} if "predicted" in photos else {}),
     }
 
 
@@ -87,6 +91,21 @@ def type_test(t: dict[str, np.ndarray], n_perm: int = 2000) -> dict[str, Any]:
     return gap_permutation_test(
         index, correct, label_index, recall, units=t["subject"][sel], n_perm=n_perm
     )
+
+
+def read_as(t: dict[str, np.ndarray], label: str, kind: str, top: int = 3) -> tuple[str, str]:
+    """How the model and the observers read the photos of one intended ``label`` and ``kind``:
+    their ``top`` answers with shares, as text (``("", "")`` without predictions)."""
+    sel = (t["type"] == kind) & (t["label"] == label)
+    if "predicted" not in t or not sel.any():
+        return "", ""
+
+    def shares(answers: np.ndarray) -> str:
+        names, counts = np.unique(answers, return_counts=True)
+        order = np.argsort(-counts, kind="stable")[:top]
+        return ", ".join(f"{names[i] or 'no face'} {counts[i] / len(answers):.2f}" for i in order)
+
+    return shares(t["predicted"][sel]), shares(t["observed"][sel])
 
 
 def main() -> None:
@@ -145,6 +164,15 @@ def main() -> None:
                 )
             recall.add_row(label, *cells)
         console.print(recall)
+        if "predicted" in t:
+            answers = Table(title=f"{path.name}: how the photos are read (model | observers)")
+            for col in ("type", "label", "model's top answers", "observers' top answers"):
+                answers.add_column(col)
+            for kind in POSED:
+                for label in sorted(set(t["label"].tolist()) - {"neutral"}):
+                    model, people = read_as(t, label, kind)
+                    answers.add_row(kind, label, model, people)
+            console.print(answers)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,12 @@ def test_figures_by_type_and_the_test_between_types(tmp_path):
     assert by_type["theatric"]["observers"]["mean"] == 0.5  # happiness only
     assert by_type["ekman_facs"]["gap"]["mean_diff"] == 0.5  # model 1.0 minus observers 0.5
     assert by_type["personal_event"]["gap"]["mean_diff"] == -0.5
+    assert m.read_as(t, "anger", "theatric") == ("", "")  # no predictions recorded
+    answers = dict(json.loads(result.read_text())["photos"]["intended"])
+    answers["predicted"] = [lab if ok else "disgust" for lab, ok in
+                            zip(answers["label"], answers["correct"], strict=True)]  # fmt: skip
+    t = m.photo_table({"photos": {"intended": answers}}, rows)
+    assert m.read_as(t, "anger", "theatric") == ("anger 0.50, disgust 0.50", "disgust 1.00")
     test = m.type_test(t, n_perm=199)
     assert test["unit"] == "image within person" and test["p_gap"] < 0.05
     with pytest.raises(ValueError, match="1 photo"):

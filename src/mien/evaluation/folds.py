@@ -50,6 +50,8 @@ class Scored:
         subject: str, the performer of each photo.
         label: str, the reference label (intended, or the observers' plurality).
         fold: int64, the fold the photo belongs to.
+        predicted: str, the model's top label (``""`` without a face), or ``None`` where not
+            recorded (results written before it was).
 
     Raises:
         ValueError: the arrays differ in length.
@@ -60,21 +62,26 @@ class Scored:
     subject: npt.NDArray[np.str_]
     label: npt.NDArray[np.str_]
     fold: npt.NDArray[np.int64]
+    predicted: npt.NDArray[np.str_] | None = None
 
     def __post_init__(self) -> None:
-        lengths = {len(a) for a in (self.correct, self.path, self.subject, self.label, self.fold)}
+        arrays = [self.correct, self.path, self.subject, self.label, self.fold]
+        lengths = {len(a) for a in arrays + ([] if self.predicted is None else [self.predicted])}
         if len(lengths) > 1:
             raise ValueError(f"Scored: arrays of different lengths {sorted(lengths)}")
 
     def to_dict(self) -> dict[str, list[Any]]:
         """JSON-ready lists (see :meth:`from_dict`)."""
-        return {
+        d = {
             "correct": self.correct.tolist(),
             "path": self.path.tolist(),
             "subject": self.subject.tolist(),
             "label": self.label.tolist(),
             "fold": self.fold.tolist(),
         }
+        if self.predicted is not None:
+            d["predicted"] = self.predicted.tolist()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, list[Any]]) -> Scored:
@@ -89,17 +96,22 @@ class Scored:
             np.asarray(d["subject"], str),
             np.asarray(d["label"], str),
             np.asarray(d["fold"], np.int64),
+            None if "predicted" not in d else np.asarray(d["predicted"], str),
         )
 
     @classmethod
     def concat(cls, parts: Sequence[Scored]) -> Scored:
-        """The parts' outcomes end to end."""
+        """The parts' outcomes end to end (``predicted`` only when every part has it)."""
+        predicted = [p.predicted for p in parts]
         return cls(
             np.concatenate([p.correct for p in parts]).astype(bool),
             np.concatenate([p.path for p in parts]).astype(str),
             np.concatenate([p.subject for p in parts]).astype(str),
             np.concatenate([p.label for p in parts]).astype(str),
             np.concatenate([p.fold for p in parts]).astype(np.int64),
+            None
+            if not parts or any(p is None for p in predicted)
+            else np.concatenate(predicted).astype(str),  # type: ignore[arg-type]
         )
 
 
@@ -213,13 +225,13 @@ def fold_scores(ds: LabeledDataset, probs: np.ndarray, k: int) -> tuple[Scored, 
     paths = np.asarray(ds.paths, str)
     subjects = np.asarray(ds.columns["subject"], str)
     fold = np.full(len(labels), k, np.int64)
-    intended = Scored(pred == labels, paths, subjects, labels, fold)
+    intended = Scored(pred == labels, paths, subjects, labels, fold, pred)
     observed_cols = [INTENDED_LABELS.index(name) for name in OBSERVED_LABELS]
     keep = labels != "neutral"
     sub = filled[keep][:, observed_cols]
     pred_p = np.where(has[keep], np.asarray(OBSERVED_LABELS, str)[sub.argmax(axis=1)], "")
     observed = np.asarray(ds.columns["observer_label"], str)[keep]
-    seen = Scored(pred_p == observed, paths[keep], subjects[keep], observed, fold[keep])
+    seen = Scored(pred_p == observed, paths[keep], subjects[keep], observed, fold[keep], pred_p)
     return intended, seen
 
 
