@@ -1,13 +1,16 @@
-"""How many faces each detector mode finds in composed group scenes, and at what time.
+"""How many faces each detector mode finds in composed group scenes, how many boxes it puts
+on face-free images, and at what time.
 
 Usage: python benchmarks/group_scenes.py [--scenes 30] [--shared DIR]
 
 Each scene is 1280×720 (odd seeds) or 1920×1080 (even) mid-grey with four Taiwanese-set
 portraits (256 px photos, the face about half of each) pasted side by side at four of the
-sizes 70, 90, 120, 160, 220 and 300 px, at seeded heights. A face counts as found when a box's
-centre lies inside its portrait; any other box is counted as extra. Times are per scene on this
-machine (compare modes within one run). Also: how many of the 400 close-ups of
-``shared/media/faces`` get another number of faces than with ``multi``.
+sizes 70, 90, 120, 160, 220 and 300 px, at seeded heights; then 10 panoramas, 4000×500, with
+six portraits of one size from 150 to 400 px. A face counts as found when a box's centre lies
+inside its portrait; any other box (a second box in one portrait too) counts as extra. The
+face-free images are 1920×1080 smooth colour blobs, scattered dots and lines of text. Times are
+per image on this machine (compare modes within one run). Also: how many of the 400 close-ups
+of ``shared/media/faces`` get another number of faces than with ``multi``.
 """
 
 from __future__ import annotations
@@ -46,16 +49,56 @@ def scene(photos: list[Path], seed: int) -> tuple[np.ndarray, list[tuple[int, in
     return canvas, boxes
 
 
+def panorama(photos: list[Path], size: int) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """A 4000×500 strip with six portraits of ``size`` px, centred in height."""
+    canvas = np.full((500, 4000, 3), 90, np.uint8)
+    boxes = []
+    y = (500 - size) // 2
+    for i, x in enumerate(range(50, 4000 - size, 4000 // 6)):
+        photo = read_image(photos[(i * 100) % len(photos)])
+        canvas[y : y + size, x : x + size] = cv2.resize(photo, (size, size))
+        boxes.append((x, y, x + size, y + size))
+    return canvas, boxes
+
+
+def face_free(kind: str, seed: int) -> np.ndarray:
+    """A 1920×1080 image with no face: ``blobs``, ``dots`` or ``text``."""
+    rng = np.random.default_rng(seed)
+    w, h = 1920, 1080
+    if kind == "blobs":
+        scale = (8, 16, 32)[seed % 3]
+        small = rng.integers(0, 255, (h // scale + 1, w // scale + 1, 3), dtype=np.uint8)
+        big = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+        return cv2.GaussianBlur(big, (0, 0), scale / 3)
+    image = np.full((h, w, 3), 200 if kind == "dots" else 235, np.uint8)
+    if kind == "dots":
+        for _ in range(600):
+            centre = (int(rng.integers(w)), int(rng.integers(h)))
+            colour = tuple(int(v) for v in rng.integers(0, 120, 3))
+            cv2.circle(image, centre, int(rng.integers(4, 30)), colour, -1)
+        return image
+    words = "the quick brown fox jumps over a lazy dog 0123456789 OO oo @@ 88".split()
+    for y in range(30, h, int(rng.integers(25, 60))):
+        x = 5
+        while x < w:
+            word, scale = words[rng.integers(len(words))], float(rng.uniform(0.6, 1.6))
+            cv2.putText(image, word, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (20, 20, 20), 2)
+            x += int(len(word) * 22 * scale) + 15
+    return image
+
+
 def count(xyxy: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> tuple[int, int]:
-    """(portraits with a box centre inside, boxes inside no portrait)."""
+    """(portraits with a box centre inside, other boxes: outside every portrait, or a second
+    one inside a portrait)."""
     centres = (xyxy[:, :2] + xyxy[:, 2:]) / 2
     inside = np.zeros(len(xyxy), bool)
-    found = 0
+    found = extra = 0
     for x0, y0, x1, y1 in boxes:
         hit = (centres >= (x0, y0)).all(axis=1) & (centres <= (x1, y1)).all(axis=1)
         found += bool(hit.any())
+        extra += max(0, int(hit.sum()) - 1)
         inside |= hit
-    return found, int((~inside).sum())
+    return found, extra + int((~inside).sum())
 
 
 def main() -> None:
@@ -67,40 +110,39 @@ def main() -> None:
     if not photos:
         raise SystemExit(f"{args.shared}/data/taiwanese/images: no photos")
     detectors = {m: MediaPipeFaceDetector(m) for m in MODES}
-    found = dict.fromkeys(MODES, 0)
-    extra = dict.fromkeys(MODES, 0)
-    seconds = dict.fromkeys(MODES, 0.0)
-    total = 0
-    for seed in range(10, 10 + args.scenes):
-        image, boxes = scene(photos, seed)
-        total += len(boxes)
-        for mode, det in detectors.items():
-            t0 = time.perf_counter()
-            faces = det.detect(image)
-            seconds[mode] += time.perf_counter() - t0
-            f, e = count(faces.xyxy, boxes)
-            found[mode] += f
-            extra[mode] += e
+    scenes = [scene(photos, seed) for seed in range(10, 10 + args.scenes)]
+    strips = [panorama(photos, size) for size in (150, 200, 250, 300, 400) for _ in range(2)]
+    free = [face_free(kind, seed) for kind in ("blobs", "dots", "text") for seed in range(3)]
+    table = Table(title="faces found, other boxes, ms per image")
+    table.add_column("detector")
+    for name, images in (("group scenes", scenes), ("panoramas", strips)):
+        n = sum(len(b) for _, b in images)
+        table.add_column(f"{name}: {len(images)} images, {n} faces")
+    table.add_column(f"face-free: {len(free)} images, boxes")
+    table.add_column("close-ups with another count than multi")
     closeups = sorted((args.shared / "media" / "faces").glob("*.jpg"))
-    differ = dict.fromkeys(MODES, 0)
-    for path in closeups:
-        image = read_image(path)
-        n_multi = len(detectors["multi"].detect(image))
-        for mode in ("auto", "tiled"):
-            differ[mode] += len(detectors[mode].detect(image)) != n_multi
-    table = Table(title=f"{args.scenes} composed group scenes, {total} faces")
-    for col in ("detector", "faces found", "extra boxes", "ms per scene",
-                f"close-ups (of {len(closeups)}) with another count than multi"):  # fmt: skip
-        table.add_column(col)
-    for mode in MODES:
-        table.add_row(
-            mode,
-            f"{found[mode]} / {total}",
-            str(extra[mode]),
-            f"{1000 * seconds[mode] / args.scenes:.0f}",
-            "–" if mode == "multi" else str(differ[mode]),
+    multi_counts = [len(detectors["multi"].detect(read_image(p))) for p in closeups]
+    for mode, det in detectors.items():
+        cells = []
+        for images in (scenes, strips):
+            found = extra = 0
+            t0 = time.perf_counter()
+            for image, boxes in images:
+                f, e = count(det.detect(image).xyxy, boxes)
+                found += f
+                extra += e
+            ms = 1000 * (time.perf_counter() - t0) / len(images)
+            total = sum(len(b) for _, b in images)
+            cells.append(f"{found} / {total}, {extra} other, {ms:.0f} ms")
+        t0 = time.perf_counter()
+        boxes = sum(len(det.detect(image)) for image in free)
+        cells.append(f"{boxes}, {1000 * (time.perf_counter() - t0) / len(free):.0f} ms")
+        differ = sum(
+            len(det.detect(read_image(p))) != n for p, n in zip(closeups, multi_counts, strict=True)
         )
-    Console().print(table)
+        cells.append("–" if mode == "multi" else f"{differ} of {len(closeups)}")
+        table.add_row(mode, *cells)
+    Console(width=140).print(table)
 
 
 if __name__ == "__main__":

@@ -395,7 +395,9 @@ def test_workers_that_cannot_load_the_model_stop_the_run(monkeypatch, tmp_path):
 
 def test_options_a_worker_cannot_load_are_refused_before_the_folder_is_made(tmp_path, inputs):
     out = tmp_path / "never"
-    with pytest.raises(ValueError, match="--detector must be one of short, full, auto, multi, tiled"):
+    with pytest.raises(
+        ValueError, match="--detector must be one of short, full, auto, multi, tiled"
+    ):
         run_batch(inputs, out, BatchOptions(detector="nope"))
     with pytest.raises(ValueError, match=r"--min-confidence must be in \[0, 1\]"):
         run_batch(inputs, out, BatchOptions(min_confidence=1.5))

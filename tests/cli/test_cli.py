@@ -601,7 +601,10 @@ def test_batch_refuses_bad_options_before_making_its_folder(tmp_path):
     for args, match in (
         (["--start", "5", "--end", "2"], "--end (2.0) must be after --start (5.0)"),
         (["--engine", "foo"], "--engine must be local or ray, got 'foo'"),
-        (["--detector", "nope"], "--detector must be one of short, full, auto, multi, tiled; got 'nope'"),
+        (
+            ["--detector", "nope"],
+            "--detector must be one of short, full, auto, multi, tiled; got 'nope'",
+        ),
     ):
         out = tmp_path / "never"
         result = runner.invoke(app, ["batch", str(SAMPLES), "--out", str(out), *args])

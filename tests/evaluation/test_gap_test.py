@@ -67,6 +67,19 @@ def test_images_without_a_person_are_units_of_their_own():
     assert t["unit"] == "person" and t["p_gap"] < 0.01
 
 
+def test_with_no_person_at_all_images_are_the_unit_and_nan_is_blank():
+    from mien.evaluation.gap_test import blank_values
+
+    groups, correct = np.repeat([0, 1], 30), np.r_[np.ones(30, bool), np.zeros(30, bool)]
+    labels, recall = np.zeros(60, int), np.array([0.5])
+    t = gap_permutation_test(groups, correct, labels, recall, units=[float("nan")] * 60)
+    by_image = gap_permutation_test(groups, correct, labels, recall)
+    assert t["unit"] == "image" and t["p_gap"] == by_image["p_gap"] == pytest.approx(1 / 1001)
+    assert blank_values(["", " ", None, float("nan"), "a", 0, "nan"]).tolist() == [
+        True, True, True, True, False, False, False,
+    ]  # fmt: skip
+
+
 def test_one_person_in_two_slices_does_not_take_the_power_away_from_the_others():
     """One person entered in both groups switched the whole test to shuffling within persons
     (power 74 % to 13 % in a simulation); now the others are still moved whole."""

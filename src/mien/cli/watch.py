@@ -128,7 +128,7 @@ def watch(
         err.print(f"{why}: running without a preview window", style="yellow")
     analyzer = make_analyzer(
         model,
-        detector_for(detector, blur_faces),
+        detector_for(detector, blur_faces and (annotate is not None or show)),
         0.5,
         100_000_000,
         pose=pose,

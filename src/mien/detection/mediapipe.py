@@ -20,25 +20,25 @@ full-range box overlapping a better-scoring box by IoU > 0.3 is dropped as the s
 falls back to the padded pass: about twice the detection time, for scenes that mix near and far
 faces (group photos, wide video shots).
 
-``model="tiled"`` adds, for images whose shorter side is at least ``TILE_MIN_IMAGE_SIDE``, the
-short-range model on overlapping tiles (half the shorter side, then a quarter, while a tile is
-at least ``TILE_MIN_SIDE`` px; tiles overlap by half): a face too small for the whole-image
-passes fills enough of a tile to be found. Only tile boxes of at most ``TILE_MAX_FACE`` of the
-tile's side are kept (larger faces are the whole-image passes' work, and a large face's eye or
-cheek seen in a tile can look like a small face). Made for blurring faces: on 30 composed
-720p and 1080p scenes of 4 faces each (portraits of 70-300 px, faces about half that;
-``benchmarks/group_scenes.py``), ``auto`` found 43 of 120 faces, ``multi`` 59, ``tiled`` 120,
-with no other box, at 143 ms a scene against ``multi``'s 10 ms; on the 400 close-ups of
-``shared/media/faces`` (350 px, not tiled) the same faces as ``multi``, and none added on 150
-of them enlarged to 1000 px. Tiles do find more non-faces: the flag's stars beside Grace Hopper
-(the 512 × 600 sample) at 0.73.
+``model="tiled"`` adds the short-range model on overlapping square tiles: tiles as tall as
+the shorter side, then half that, and so on while a tile is at least ``TILE_MIN_SIDE`` px
+(a level whose one tile would be the whole image is skipped; tiles overlap by half). A face too
+small for the whole-image passes fills enough of a tile to be found, in a wide panorama too.
+Only tile boxes of at most ``TILE_MAX_FACE`` of the tile's side are kept (larger faces are the
+whole-image passes' work), and each is looked at a second time, short-range on a square twice
+its size centred on it, and kept only if that finds it again (IoU ≥ 0.4) at ``TILE_CONFIRM``
+or more: on face-free textures (colour blobs, dots, text) tiles alone gave 111 boxes, none
+confirmed. Made for blurring faces, at several times ``multi``'s time (see
+``benchmarks/group_scenes.py``, which also counts boxes on face-free images).
 
 Whatever the model, four things are applied on top of MediaPipe:
 
 * detections scoring below ``min_confidence`` are dropped (MediaPipe's own graph keeps
   everything above 0.5, so thresholds below 0.5 have no effect);
 * a detection lying mostly (≥ 80 % of its area) inside a higher-scoring one is dropped: faces do
-  not nest, and BlazeFace sometimes fires a second time on an eye or a spectacle lens;
+  not nest, and BlazeFace sometimes fires a second time on an eye or a spectacle lens; so is
+  a lower-scoring, looser box of the same face (holding most of a higher-scoring box, at most
+  ``LOOSER_AREA`` times its area);
 * a box narrower or lower than ``MIN_FACE_SIDE`` pixels (once clipped to the image) is dropped:
   on images of 16 px or less BlazeFace fires on flat grey or noise (a 4×4 grey image gave a
   "face" at 0.56), and a face that small holds no readable expression; so is a box whose
@@ -74,18 +74,25 @@ MIN_FACE_SIDE = 8.0
 """Smallest box side, in pixels, kept as a face. Of 200 FER+ ``val`` crops (48 px), the
 smallest box found was 9.2 px and the 1st percentile 22.8 px; a 4 × 4 grey image and one
 16 × 16 noise image gave boxes of 3.8 and 6.3 px."""
-MIN_CONTRAST = 2.0
-"""Smallest standard deviation of a box's pixel values (0-255) kept as a face."""
-TILE_MIN_IMAGE_SIDE = 480
-"""``tiled``: smallest shorter image side, in pixels, that is tiled (smaller images are seen
-whole by the detectors at about their own size)."""
-TILE_MIN_SIDE = 240
-"""``tiled``: smallest tile side, in pixels."""
-TILE_MAX_FACE = 0.4
-"""``tiled``: largest box side kept from a tile, as a share of the tile's side (faces found in
-tiles of the composed scenes were at most 0.30 of it)."""
+MIN_CONTRAST = 0.5
+"""Smallest standard deviation of a box's pixel values (0-255) kept as a face: a flat box has
+0; faces the detector still finds in photos squeezed into 0-8 grey levels had 1.06 or more
+(2.0 dropped 29 of 59 faces squeezed into 0-10)."""
+TILE_MIN_SIDE = 192
+"""``tiled``: smallest tile side, in pixels (the full-range model's own input size)."""
+TILE_MAX_FACE = 0.6
+"""``tiled``: largest box side kept from a tile, as a share of the tile's side (0.4 missed 3 of
+the 12 faces of 300 and 400 px portraits in 4000×500 panoramas; 0.6 none, with no more other
+boxes)."""
+TILE_CONFIRM = 0.7
+"""``tiled``: smallest score of the second look that confirms a face found in a tile (on
+face-free textures no tile box reached 0.7; in the composed scenes 119 of 121 did)."""
 NESTED_OVERLAP = 0.8
 """Share of a box's area inside a higher-scoring box above which it is dropped as nested."""
+LOOSER_AREA = 6.0
+"""A lower-scoring box holding a higher-scoring one and at most this many times its area is
+the same face, boxed loosely, and is dropped (a face does not hold another face; a much larger
+box may be a face whose eye scored higher)."""
 
 
 class MediaPipeFaceDetector:
@@ -162,7 +169,7 @@ class MediaPipeFaceDetector:
         if self.model in ("multi", "tiled"):
             faces = _merge(self._run(0, rgb, pad=0), self._run(1, rgb, pad=0))
             if self.model == "tiled":
-                faces = _merge(faces, self._tiles(rgb))
+                faces = _merge(faces, self._tiles(rgb, faces))
             return faces if len(faces) else self._padded(rgb)
         faces = self._run(0, rgb, pad=0)
         if len(faces) or self.model == "short":
@@ -170,20 +177,23 @@ class MediaPipeFaceDetector:
         faces = self._padded(rgb)
         return faces if len(faces) else self._run(1, rgb, pad=0)
 
-    def _tiles(self, rgb: np.ndarray) -> Faces:
-        """Short-range on overlapping tiles (see the module docstring), boxes in image
-        coordinates; a face seen in two tiles is kept once (IoU > 0.3)."""
+    def _tiles(self, rgb: np.ndarray, known: Faces) -> Faces:
+        """Faces found on overlapping tiles (see the module docstring) and not in ``known``
+        (IoU > 0.3), each confirmed by a second look; boxes in image coordinates."""
         h, w = rgb.shape[:2]
         found = Faces.empty()
-        if min(h, w) < TILE_MIN_IMAGE_SIDE:
-            return found
-        side = min(h, w) // 2
+        side = min(h, w)
         while side >= TILE_MIN_SIDE:
-            for y in _starts(h, side, side // 2):
-                for x in _starts(w, side, side // 2):
-                    found = _merge(found, self._tile(rgb, x, y, side))
+            if side < max(h, w):  # more than one tile
+                for y in _starts(h, side, side // 2):
+                    for x in _starts(w, side, side // 2):
+                        found = _merge(found, self._tile(rgb, x, y, side))
             side //= 2
-        return found
+        if len(found) and len(known):
+            from mien.tracking.iou import iou_matrix
+
+            found = found[iou_matrix(found.xyxy, known.xyxy).max(axis=1) <= 0.3]
+        return found[np.asarray([self._confirmed(rgb, box) for box in found.xyxy], bool)]
 
     def _tile(self, rgb: np.ndarray, x: int, y: int, side: int) -> Faces:
         """The small faces short-range finds in one tile, in image coordinates."""
@@ -198,6 +208,28 @@ class MediaPipeFaceDetector:
             xyxy=faces.xyxy + np.tile(shift, 2),
             keypoints=None if faces.keypoints is None else faces.keypoints + shift,
         )
+
+    def _confirmed(self, rgb: np.ndarray, box: np.ndarray) -> bool:
+        """Whether short-range, on a square twice the box's size centred on it (black beyond
+        the image), finds the box again (IoU ≥ 0.4) scoring at least :data:`TILE_CONFIRM`."""
+        from mien.tracking.iou import iou_matrix
+
+        x1, y1, x2, y2 = (float(v) for v in box)
+        side = max(2, round(2 * max(x2 - x1, y2 - y1)))
+        x0, y0 = round((x1 + x2 - side) / 2), round((y1 + y2 - side) / 2)
+        square = np.zeros((side, side, 3), np.uint8)
+        h, w = rgb.shape[:2]
+        sx, sy = max(0, x0), max(0, y0)
+        ex, ey = min(w, x0 + side), min(h, y0 + side)
+        if ex <= sx or ey <= sy:
+            return False
+        square[sy - y0 : ey - y0, sx - x0 : ex - x0] = rgb[sy:ey, sx:ex]
+        again = self._run(0, square, pad=0)
+        if not len(again):
+            return False
+        moved = again.xyxy + np.float32([x0, y0, x0, y0])
+        same = iou_matrix(moved, np.float32([[x1, y1, x2, y2]]))[:, 0] >= 0.4
+        return bool(same.any() and again.confidence[same].max() >= TILE_CONFIRM)
 
     def _padded(self, rgb: np.ndarray) -> Faces:
         """Short-range on a copy padded by a quarter of the longer side (tight crops)."""
@@ -271,7 +303,9 @@ def _merge(first: Faces, second: Faces, *, same_iou: float = 0.3) -> Faces:
 
 
 def _drop_nested(faces: Faces) -> Faces:
-    """Drop boxes lying mostly inside a higher-scoring box (faces are sorted by score)."""
+    """Drop boxes lying mostly inside a higher-scoring box, and looser boxes of the same face:
+    a lower-scoring box holding most of a higher-scoring one at most :data:`LOOSER_AREA` times
+    its area (a 45 px box at 0.92 inside a 97 px one at 0.63; faces are sorted by score)."""
     if len(faces) < 2:
         return faces
     xyxy = faces.xyxy
@@ -282,7 +316,11 @@ def _drop_nested(faces: Faces) -> Faces:
                 continue
             ix = max(0.0, min(xyxy[i, 2], xyxy[j, 2]) - max(xyxy[i, 0], xyxy[j, 0]))
             iy = max(0.0, min(xyxy[i, 3], xyxy[j, 3]) - max(xyxy[i, 1], xyxy[j, 1]))
-            if ix * iy >= NESTED_OVERLAP * max(float(faces.area[i]), 1e-6):
+            inside = ix * iy >= NESTED_OVERLAP * max(float(faces.area[i]), 1e-6)
+            looser = ix * iy >= NESTED_OVERLAP * max(float(faces.area[j]), 1e-6) and float(
+                faces.area[i]
+            ) <= LOOSER_AREA * float(faces.area[j])
+            if inside or looser:
                 keep[i] = False
                 break
     return faces if keep.all() else faces[keep]

@@ -49,6 +49,18 @@ _CHUNK = 64  # permutations computed at once, at most
 _CELLS = 2_000_000  # shuffled slice values held at once (memory: some 50 bytes each)
 
 
+def blank_values(values: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """``(n,)`` bool: the blank entries of a column of values: ``""`` (or only spaces),
+    ``None`` and NaN (a pandas column's missing value)."""
+    return np.asarray(
+        [
+            v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and v != v)
+            for v in np.asarray(values, dtype=object).ravel()
+        ],
+        bool,
+    )
+
+
 def _gaps(
     assign: np.ndarray, correct: np.ndarray, base: np.ndarray, n_slices: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -154,7 +166,7 @@ def gap_permutation_test(
 
     else:
         raw = np.asarray(units, dtype=object)[keep]
-        blank = (raw == "") | (raw == None)  # noqa: E711
+        blank = blank_values(raw)
         # an image with no person is a unit of its own, as the reported gap takes it
         names = np.where(blank, [f"\0image {i}" for i in range(m)], raw.astype(str))
         person_of = np.unique(names, return_inverse=True)[1]
@@ -173,6 +185,8 @@ def gap_permutation_test(
         result["unit"] = " and ".join(
             (["person"] if len(movers) else []) + (["image within person"] if len(split) else [])
         )
+        if blank.all():  # no person at all: every image is its own unit
+            result["unit"] = "image"
         by_label = person_of * (int(label.max()) + 1) + label
         slot = np.zeros(n_persons, np.int64)
         slot[movers] = np.arange(len(movers))
@@ -202,4 +216,4 @@ def gap_permutation_test(
     return result
 
 
-__all__ = ["gap_permutation_test"]
+__all__ = ["blank_values", "gap_permutation_test"]

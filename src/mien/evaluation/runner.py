@@ -66,7 +66,7 @@ from mien.evaluation.bootstrap import (
     wilson_interval,
 )
 from mien.evaluation.datasets import LabeledDataset
-from mien.evaluation.gap_test import gap_permutation_test
+from mien.evaluation.gap_test import blank_values, gap_permutation_test
 from mien.evaluation.metrics import (
     accuracy,
     confusion_matrix,
@@ -526,8 +526,9 @@ class _SliceInputs:
 
 
 def _blank(values: np.ndarray) -> np.ndarray:
-    """``(n,)`` bool: the empty or missing values of an object array of column values."""
-    return (values == "") | (values == None)  # noqa: E711
+    """``(n,)`` bool: the empty or missing values of an object array of column values
+    (:func:`~mien.evaluation.gap_test.blank_values`)."""
+    return blank_values(values)
 
 
 def _by_cluster(correct: np.ndarray, persons: np.ndarray, *, interval: bool) -> dict[str, Any]:
