@@ -93,6 +93,13 @@ def test_no_face_missing_field_and_server_survives(client):
     assert r.status_code == 200 and r.json()["faces"] == []
     missing = client.post("/v1/analyze")
     assert missing.status_code == 422 and missing.json()["error"] == "invalid_request"
+    assert missing.json()["detail"].startswith("no form field 'file'")
+    # a file part with an empty filename arrives as text: it was "missing or invalid: body.file"
+    jpg = (SAMPLES / "grace_hopper.jpg").read_bytes()
+    for kwargs in ({"files": {"file": ("", jpg, "image/jpeg")}}, {"data": {"file": "photo"}}):
+        text = client.post("/v1/analyze", **kwargs)
+        assert text.status_code == 422
+        assert text.json()["detail"].startswith("the form field 'file' holds text, not a file")
     assert client.get("/nope").json() == {"error": "not_found", "detail": "Not Found"}
     health = client.get("/v1/health").json()
     assert health["status"] == "ok" and health["busy"] == 0

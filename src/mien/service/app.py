@@ -233,10 +233,22 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = ", ".join(".".join(str(x) for x in e.get("loc", ())) for e in exc.errors())
-        return JSONResponse(
-            {"error": "invalid_request", "detail": f"missing or invalid: {fields}"}, 422
-        )
+        errors = exc.errors()
+        if any(
+            tuple(e.get("loc", ())) == ("body", "file") and isinstance(e.get("input"), str)
+            for e in errors
+        ):  # a text field named file, or a file part whose filename is empty
+            detail = (
+                "the form field 'file' holds text, not a file: send the image as a file part "
+                "with a filename (curl -F file=@photo.jpg; a part with an empty filename "
+                "arrives as text)"
+            )
+        elif any(tuple(e.get("loc", ())) == ("body", "file") for e in errors):
+            detail = "no form field 'file': send the image as multipart/form-data, field 'file'"
+        else:
+            fields = ", ".join(".".join(str(x) for x in e.get("loc", ())) for e in errors)
+            detail = f"missing or invalid: {fields}"
+        return JSONResponse({"error": "invalid_request", "detail": detail}, 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
