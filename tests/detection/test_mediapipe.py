@@ -188,3 +188,24 @@ def test_tiled_confirms_what_tiles_find_so_textures_give_no_faces(monkeypatch):
         assert len(tiled.detect(blobs)) == 0
         monkeypatch.setattr(MediaPipeFaceDetector, "_confirmed", lambda *_: True)
         assert len(tiled.detect(blobs)) >= 20  # what the tiles alone find
+
+
+def test_tile_sides_reach_small_faces_in_720p_and_strips():
+    """720p tiles stopped at 360 px (faces of 24-32 px missed); strips under 192 px got none."""
+    from mien.detection.mediapipe import _tile_sides
+
+    assert _tile_sides(720, 1280) == [720, 360, 192]
+    assert _tile_sides(1080, 1920) == [1080, 540, 270]
+    assert _tile_sides(500, 4000) == [500, 250]
+    assert _tile_sides(180, 3000) == [180]
+    assert _tile_sides(350, 350) == [] and _tile_sides(600, 512) == [512, 256]
+
+
+def test_tiled_finds_faces_in_a_strip_under_192_px():
+    from tests.helpers import compose, face_patch
+
+    patches = [(face_patch("grace_hopper.jpg", 120), 100 + 600 * i, 30) for i in range(4)]
+    strip = compose((2400, 180), patches)
+    with MediaPipeFaceDetector("multi") as multi, MediaPipeFaceDetector("tiled") as tiled:
+        assert len(multi.detect(strip)) == 0
+        assert len(tiled.detect(strip)) == 4

@@ -20,16 +20,21 @@ full-range box overlapping a better-scoring box by IoU > 0.3 is dropped as the s
 falls back to the padded pass: about twice the detection time, for scenes that mix near and far
 faces (group photos, wide video shots).
 
-``model="tiled"`` adds the short-range model on overlapping square tiles: tiles as tall as
-the shorter side, then half that, and so on while a tile is at least ``TILE_MIN_SIDE`` px
-(a level whose one tile would be the whole image is skipped; tiles overlap by half). A face too
-small for the whole-image passes fills enough of a tile to be found, in a wide panorama too.
+``model="tiled"`` adds the short-range model on overlapping square tiles (overlapping by
+half; sides from :func:`_tile_sides`: as tall as the image when that makes more than one tile,
+then halving down to ``TILE_MIN_SIDE`` px, 720p getting 720, 360 and 192). A face too small
+for the whole-image passes fills enough of a tile to be found, in a panorama or a strip too.
 Only tile boxes of at most ``TILE_MAX_FACE`` of the tile's side are kept (larger faces are the
-whole-image passes' work), and each is looked at a second time, short-range on a square twice
-its size centred on it, and kept only if that finds it again (IoU ≥ 0.4) at ``TILE_CONFIRM``
-or more: on face-free textures (colour blobs, dots, text) tiles alone gave 111 boxes, none
-confirmed. Made for blurring faces, at several times ``multi``'s time (see
-``benchmarks/group_scenes.py``, which also counts boxes on face-free images).
+whole-image passes' work), none that is the same as, or mostly inside, a face already found,
+and each is looked at a second time, best score first: short-range on a square twice its size
+centred on it must find it again (IoU ≥ 0.4) at ``TILE_CONFIRM`` or more
+(``TILE_CONFIRM_EDGE`` at the image's edge, where half-visible faces score lower). On
+face-free textures (colour blobs, dots, text) the tiles alone gave 111 boxes and the second
+look kept none away from the edges. Made for blurring faces, at many times ``multi``'s time
+(``benchmarks/group_scenes.py`` measures faces found, other boxes and time). Limits: faces
+under about 24 px in 720p and 1080p frames, faces under about 50 px in images shrunk to
+``MAX_SIDE`` first (6000 × 4000), and faces less than about half inside the frame can still be
+missed.
 
 Whatever the model, four things are applied on top of MediaPipe:
 
@@ -84,6 +89,8 @@ TILE_MAX_FACE = 0.6
 """``tiled``: largest box side kept from a tile, as a share of the tile's side (0.4 missed 3 of
 the 12 faces of 300 and 400 px portraits in 4000×500 panoramas; 0.6 none, with no more other
 boxes)."""
+TILE_CONFIRM_EDGE = 0.55
+"""``tiled``: the same for a box at the image's edge (a face partly outside the frame)."""
 TILE_CONFIRM = 0.7
 """``tiled``: smallest score of the second look that confirms a face found in a tile (on
 face-free textures no tile box reached 0.7; in the composed scenes 119 of 121 did)."""
@@ -179,21 +186,38 @@ class MediaPipeFaceDetector:
 
     def _tiles(self, rgb: np.ndarray, known: Faces) -> Faces:
         """Faces found on overlapping tiles (see the module docstring) and not in ``known``
-        (IoU > 0.3), each confirmed by a second look; boxes in image coordinates."""
-        h, w = rgb.shape[:2]
-        found = Faces.empty()
-        side = min(h, w)
-        while side >= TILE_MIN_SIDE:
-            if side < max(h, w):  # more than one tile
-                for y in _starts(h, side, side // 2):
-                    for x in _starts(w, side, side // 2):
-                        found = _merge(found, self._tile(rgb, x, y, side))
-            side //= 2
-        if len(found) and len(known):
-            from mien.tracking.iou import iou_matrix
+        (IoU > 0.3, or over half inside a known face), each confirmed by a second look; boxes
+        in image coordinates. Candidates
+        are confirmed best score first, and one overlapping a confirmed face (IoU > 0.3) is
+        that face: a tile's loose box at 0.56 no longer hides another tile's tight one at
+        0.98."""
+        from mien.tracking.iou import iou_matrix
 
-            found = found[iou_matrix(found.xyxy, known.xyxy).max(axis=1) <= 0.3]
-        return found[np.asarray([self._confirmed(rgb, box) for box in found.xyxy], bool)]
+        h, w = rgb.shape[:2]
+        parts = [
+            self._tile(rgb, x, y, side)
+            for side in _tile_sides(h, w)
+            for y in _starts(h, side, side // 2)
+            for x in _starts(w, side, side // 2)
+        ]
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return Faces.empty()
+        found = Faces(
+            xyxy=np.concatenate([p.xyxy for p in parts]),
+            confidence=np.concatenate([p.confidence for p in parts]),
+            keypoints=np.concatenate([p.keypoints for p in parts]),  # type: ignore[misc]
+        )
+        if len(known):  # the same face, or part of one (a curl of hair inside a portrait)
+            same = iou_matrix(found.xyxy, known.xyxy).max(axis=1) > 0.3
+            found = found[~same & (_share_inside(found.xyxy, known.xyxy) <= 0.5)]
+        kept: list[int] = []
+        for i in np.argsort(-found.confidence, kind="stable"):
+            if kept and iou_matrix(found.xyxy[i : i + 1], found.xyxy[kept]).max() > 0.3:
+                continue
+            if self._confirmed(rgb, found.xyxy[i]):
+                kept.append(int(i))
+        return found[np.asarray(sorted(kept, key=lambda i: -found.confidence[i]), np.int64)]
 
     def _tile(self, rgb: np.ndarray, x: int, y: int, side: int) -> Faces:
         """The small faces short-range finds in one tile, in image coordinates."""
@@ -211,14 +235,17 @@ class MediaPipeFaceDetector:
 
     def _confirmed(self, rgb: np.ndarray, box: np.ndarray) -> bool:
         """Whether short-range, on a square twice the box's size centred on it (black beyond
-        the image), finds the box again (IoU ≥ 0.4) scoring at least :data:`TILE_CONFIRM`."""
+        the image), finds the box again (IoU ≥ 0.4) scoring at least :data:`TILE_CONFIRM`, or
+        :data:`TILE_CONFIRM_EDGE` for a box at the image's edge (a face partly outside the
+        frame scores lower: half-visible faces scored 0.56-0.68). Moving the square inside
+        the image instead confirmed fewer of those (1 of 8 where centring found 7)."""
         from mien.tracking.iou import iou_matrix
 
         x1, y1, x2, y2 = (float(v) for v in box)
         side = max(2, round(2 * max(x2 - x1, y2 - y1)))
+        h, w = rgb.shape[:2]
         x0, y0 = round((x1 + x2 - side) / 2), round((y1 + y2 - side) / 2)
         square = np.zeros((side, side, 3), np.uint8)
-        h, w = rgb.shape[:2]
         sx, sy = max(0, x0), max(0, y0)
         ex, ey = min(w, x0 + side), min(h, y0 + side)
         if ex <= sx or ey <= sy:
@@ -229,7 +256,9 @@ class MediaPipeFaceDetector:
             return False
         moved = again.xyxy + np.float32([x0, y0, x0, y0])
         same = iou_matrix(moved, np.float32([[x1, y1, x2, y2]]))[:, 0] >= 0.4
-        return bool(same.any() and again.confidence[same].max() >= TILE_CONFIRM)
+        edge = x1 <= 2 or y1 <= 2 or x2 >= w - 2 or y2 >= h - 2
+        need = TILE_CONFIRM_EDGE if edge else TILE_CONFIRM
+        return bool(same.any() and again.confidence[same].max() >= need)
 
     def _padded(self, rgb: np.ndarray) -> Faces:
         """Short-range on a copy padded by a quarter of the longer side (tight crops)."""
@@ -275,6 +304,45 @@ class MediaPipeFaceDetector:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _share_inside(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """``(n,)``: for each of ``boxes`` (``(n, 4)`` xyxy), the largest share of its area lying
+    inside one of ``others`` (``(m, 4)``)."""
+    ix = np.clip(
+        np.minimum(boxes[:, None, 2], others[None, :, 2])
+        - np.maximum(boxes[:, None, 0], others[None, :, 0]),
+        0,
+        None,
+    )
+    iy = np.clip(
+        np.minimum(boxes[:, None, 3], others[None, :, 3])
+        - np.maximum(boxes[:, None, 1], others[None, :, 1]),
+        0,
+        None,
+    )
+    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6)
+    return (ix * iy).max(axis=1) / area
+
+
+def _tile_sides(height: int, width: int) -> list[int]:
+    """Tile sides for ``tiled``, largest first: the shorter image side when that makes more
+    than one tile (also under :data:`TILE_MIN_SIDE`: a 180 px strip), then halving while at
+    least :data:`TILE_MIN_SIDE`, then :data:`TILE_MIN_SIDE` itself when the last used side
+    is over 1.5 times it (720p: 720, 360 and 192; 360 alone missed faces of 24-32 px).
+
+    >>> _tile_sides(720, 1280), _tile_sides(1080, 1920), _tile_sides(350, 350)
+    ([720, 360, 192], [1080, 540, 270], [])
+    """
+    short, long = min(height, width), max(height, width)
+    sides = [short] if 32 <= short < long else []
+    side = short // 2
+    while side >= TILE_MIN_SIDE:
+        sides.append(side)
+        side //= 2
+    if sides and sides[-1] > 1.5 * TILE_MIN_SIDE:
+        sides.append(TILE_MIN_SIDE)
+    return sides
 
 
 def _starts(length: int, side: int, stride: int) -> list[int]:
