@@ -30,11 +30,11 @@ and each is looked at a second time, best score first: short-range on a square t
 centred on it must find it again (IoU ≥ 0.4) at ``TILE_CONFIRM`` or more
 (``TILE_CONFIRM_EDGE`` at the image's edge, where half-visible faces score lower). On
 face-free textures (colour blobs, dots, text) the tiles alone gave 111 boxes and the second
-look kept none away from the edges. Made for blurring faces, at many times ``multi``'s time
-(``benchmarks/group_scenes.py`` measures faces found, other boxes and time). Limits: faces
-under about 24 px in 720p and 1080p frames, faces under about 50 px in images shrunk to
-``MAX_SIDE`` first (6000 × 4000), and faces less than about half inside the frame can still be
-missed.
+look kept 1; on a reviewer's 26 harder textures it kept 4, 3 of them at the image's edge.
+Made for blurring faces, at many times ``multi``'s time (``benchmarks/group_scenes.py``
+measures faces found, other boxes and time). Limits: faces under about 24 px in 720p and
+1080p frames, faces under about 50 px in images shrunk to ``MAX_SIDE`` first (6000 × 4000),
+and faces less than about half inside the frame can still be missed.
 
 Whatever the model, four things are applied on top of MediaPipe:
 
@@ -187,10 +187,9 @@ class MediaPipeFaceDetector:
     def _tiles(self, rgb: np.ndarray, known: Faces) -> Faces:
         """Faces found on overlapping tiles (see the module docstring) and not in ``known``
         (IoU > 0.3, or over half inside a known face), each confirmed by a second look; boxes
-        in image coordinates. Candidates
-        are confirmed best score first, and one overlapping a confirmed face (IoU > 0.3) is
-        that face: a tile's loose box at 0.56 no longer hides another tile's tight one at
-        0.98."""
+        in image coordinates. Candidates are confirmed best score first, and one overlapping
+        a confirmed face (IoU > 0.3) is that face: a tile's loose box at 0.56 no longer hides
+        another tile's tight one at 0.98."""
         from mien.tracking.iou import iou_matrix
 
         h, w = rgb.shape[:2]
