@@ -4,10 +4,11 @@ With several groups, the largest minus the smallest accuracy is biased upward: e
 model treats every group alike, some group scores highest by chance, and the more (and the
 smaller) the groups, the larger that chance gap. A Wilson interval per slice does not say how
 large it would be. The permutation test does: it shuffles which group each image (or each
-person) belongs to, keeping the group sizes, recomputes the worst gap each time, and reports
-how often the shuffled gap is at least the observed one (Good, *Permutation, Parametric and
-Bootstrap Tests of Hypotheses*, 3rd ed., 2005, ch. 3; the ``(1 + hits) / (1 + n_perm)``
-estimate of Phipson & Smyth, *Stat. Appl. Genet. Mol. Biol.* 9(1), 2010, never 0).
+person) belongs to, keeping the group sizes (in images, or in persons), recomputes the worst
+gap each time, and reports how often the shuffled gap is at least the observed one (Good,
+*Permutation, Parametric and Bootstrap Tests of Hypotheses*, 3rd ed., 2005, ch. 3; the
+``(1 + hits) / (1 + n_perm)`` estimate of Phipson & Smyth, *Stat. Appl. Genet. Mol. Biol.*
+9(1), 2010, never 0).
 
 Two statistics, each with its own null hypothesis:
 
@@ -106,7 +107,7 @@ def gap_permutation_test(
         recall: ``(K,)`` float, the whole set's per-label recall (``nan`` for a label with no
             image is read as 0); an image's expected hit is its label's recall.
         units: ``(n,)`` person (or session) key per image, or ``None`` for images as the
-            unit. An image with a blank key (``""`` or ``None``) is a unit of its own.
+            unit. An image with a blank key (``""``, ``None`` or NaN) is a unit of its own.
         n_perm: shuffles (>= 1).
         seed: seeds the shuffles.
 
