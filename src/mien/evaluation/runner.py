@@ -525,19 +525,13 @@ class _SliceInputs:
     persons: np.ndarray | None
 
 
-def _blank(values: np.ndarray) -> np.ndarray:
-    """``(n,)`` bool: the empty or missing values of an object array of column values
-    (:func:`~mien.evaluation.gap_test.blank_values`)."""
-    return blank_values(values)
-
-
 def _by_cluster(correct: np.ndarray, persons: np.ndarray, *, interval: bool) -> dict[str, Any]:
     """Accuracy with the person as the unit. Images with a blank person are left out (counted
     in ``n_unassigned``). The interval is the wider of the Student t interval over persons and
     a Wilson interval with the persons as n: t alone collapses to a point when every person
     scores alike (three persons all right: [1, 1])."""
     persons = np.asarray(persons, dtype=object)
-    known = ~_blank(persons)
+    known = ~blank_values(persons)
     g = group_accuracy_interval(correct[known], persons[known])
     ci = None
     if interval and g["n_groups"] >= 2:
@@ -558,7 +552,7 @@ def _slice_table(
     it explains (see the module docstring); the worst-slice gaps and, with ``n_perm``, their
     permutation test (:func:`~mien.evaluation.gap_test.gap_permutation_test`)."""
     values = np.asarray(values, dtype=object)
-    values = np.where(_blank(values), "(blank)", values)
+    values = np.where(blank_values(values), "(blank)", values)
     recall = np.nan_to_num(x.recall)  # a label with no image in the set is in no slice either
     table: dict[str, Any] = {}
     for value in sorted(set(values.tolist()), key=_slice_order):
