@@ -116,7 +116,13 @@ def test_quality_ok_combines_thresholds_and_ignores_unmeasured_pose():
 def test_facemesh_landmarks_are_in_image_pixels_and_follow_the_face(analyzer):
     import cv2
 
-    from mien.quality.pose import MESH_INDICES, MESH_POINTS, PITCH_OFFSET_DEG, FaceMeshPose
+    from mien.quality.pose import (
+        FOCAL_PER_EYE_SPAN,
+        MESH_INDICES,
+        MESH_POINTS,
+        PITCH_OFFSET_DEG,
+        FaceMeshPose,
+    )
     from tests.helpers import SAMPLES
 
     image = cv2.imread(str(SAMPLES / "grace_hopper.jpg"))
@@ -138,8 +144,11 @@ def test_facemesh_landmarks_are_in_image_pixels_and_follow_the_face(analyzer):
     shift = moved[0, :, :2] - points[0, :, :2]
     np.testing.assert_allclose(shift, np.broadcast_to([25, 40], (MESH_POINTS, 2)), atol=1.0)
     np.testing.assert_allclose(moved[0, :, 2], points[0, :, 2], atol=1.0)
-    # pose is read off six of these landmarks
-    expected = np.array(head_pose(inner, (image.shape[1], image.shape[0])))
+    # pose is read off six of these landmarks, with a focal length in eye spans
+    span = float(np.linalg.norm(inner[3] - inner[2]))
+    expected = np.array(
+        head_pose(inner, (image.shape[1], image.shape[0]), focal_px=FOCAL_PER_EYE_SPAN * span)
+    )
     np.testing.assert_allclose(pose[0], expected + np.array([0, PITCH_OFFSET_DEG, 0]), atol=1e-3)
     # the same photo 1.5x larger: x, y and z all in that image's pixels, so 1.5x as large
     big = cv2.resize(image, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
@@ -149,3 +158,24 @@ def test_facemesh_landmarks_are_in_image_pixels_and_follow_the_face(analyzer):
     np.testing.assert_allclose(scaled[:, 2], points[0, :, 2], atol=4.0)  # depth is noisier
     assert np.ptp(points[0, :, 2]) > 20  # depth varies across the face (not all zero)
     assert np.isnan(nothing).all()
+
+
+def test_head_pose_does_not_depend_on_the_frame_around_the_face(analyzer):
+    """With the image side as focal length, one posed photo measured a pitch of 7 degrees in a
+    400x400 frame and 34 in a 1280x720 one (a quarter of frontal faces in 720p frames then
+    abstained); the focal length now follows the face's eye span."""
+    import cv2
+
+    from mien.quality.pose import FaceMeshPose
+    from tests.helpers import SAMPLES
+
+    face = cv2.resize(cv2.imread(str(SAMPLES / "grace_hopper.jpg")), (256, 300))
+    pitches = []
+    with FaceMeshPose() as mesh:
+        for w, h in ((400, 400), (1280, 720), (1920, 1080)):
+            frame = np.full((h, w, 3), 90, np.uint8)
+            y, x = (h - 300) // 2, (w - 256) // 2
+            frame[y : y + 300, x : x + 256] = face
+            box = analyzer.detector.detect(frame).xyxy[:1]
+            pitches.append(float(mesh.estimate(frame, box)[0, 1]))
+    assert max(pitches) - min(pitches) < 1.0, pitches

@@ -7,10 +7,15 @@ and mouth corners (61, 291). Converted from the model's centimetres (y up, z tow
 viewer) to millimetres in the camera's axes: x to the image right, y down, z away from the
 camera, origin at the nose tip.
 
-Camera: focal length = the longer image side in pixels, no lens distortion (the usual
-assumption when the camera is unknown), and the principal point placed on the nose tip, so the
-angles describe the head relative to the line of sight from the camera to the face (a frontal
-face near an image corner is still 0, 0, 0), which is what matters for how the face looks.
+Camera: no lens distortion, and the principal point placed on the nose tip, so the angles
+describe the head relative to the line of sight from the camera to the face (a frontal face
+near an image corner is still 0, 0, 0), which is what matters for how the face looks. Focal
+length: :func:`head_pose` takes the longer image side in pixels unless told otherwise (the
+usual assumption when the camera is unknown), but :class:`FaceMeshPose` gives it
+``FOCAL_PER_EYE_SPAN`` times the face's eye span, the same perspective for every face
+whatever the frame: with the image side, a generic template's perspective depended on the
+frame, and one posed photo measured a pitch of 7° in a 400×400 frame and 34° in a 1280×720
+one (a quarter of frontal faces in 720p frames then failed ``|pitch| ≤ 20°``).
 
 Angles (``cv2.RQDecomp3x3`` of the head's rotation): ``pitch`` about x (positive: chin down /
 looking down), ``yaw`` about y (positive: the face turns towards the image's right), ``roll``
@@ -40,6 +45,12 @@ FACE_3D_TEMPLATE = np.array(
 )
 """``(6, 3)`` template points, millimetres, camera axes (x right, y down, z away)."""
 
+FOCAL_PER_EYE_SPAN = 2.374
+"""Focal length, in multiples of the distance between the outer eye corners (landmarks 33 and
+263), that :class:`FaceMeshPose` gives the camera. Measured so that the 78 frontal, neutral,
+posed 256 px photos of the Taiwanese set keep the camera they had (focal length 256 px, the
+image side; median eye span 107.8 px), and with it :data:`PITCH_OFFSET_DEG`'s calibration."""
+
 PITCH_OFFSET_DEG = 14.6
 """Added to FaceMesh-based pitch. Measured: the median pitch of the 78 frontal, neutral, posed
 photos of the Taiwanese set was −14.6° (IQR −17.4 to −12.3) before this correction; the bias
@@ -52,18 +63,21 @@ MESH_INDICES = (1, 152, 33, 263, 61, 291)
 """FaceMesh landmark indices matching :data:`FACE_3D_TEMPLATE` row by row."""
 
 
-def head_pose(points: npt.ArrayLike, image_wh: tuple[int, int]) -> tuple[float, float, float]:
+def head_pose(
+    points: npt.ArrayLike, image_wh: tuple[int, int], *, focal_px: float | None = None
+) -> tuple[float, float, float]:
     """``(yaw, pitch, roll)`` in degrees from the six template points seen in an image.
 
     Args:
         points: ``(6, 2)`` pixel coordinates in :data:`FACE_3D_TEMPLATE` order.
         image_wh: ``(width, height)`` of the image the points are in.
+        focal_px: the camera's focal length in pixels (default: the longer image side).
 
     Returns:
         Angles in degrees (see the module docstring for the signs); NaNs if PnP fails.
     """
     w, h = image_wh
-    f = float(max(w, h))
+    f = float(max(w, h)) if focal_px is None else float(focal_px)
     pts = np.asarray(points, np.float64).reshape(6, 2)
     cx, cy = pts[0]
     camera = np.array([[f, 0, cx], [0, f, cy], [0, 0, 1]], np.float64)
@@ -164,8 +178,9 @@ class FaceMeshPose:
         return out
 
     def estimate(self, image: np.ndarray, xyxy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """``(n, 3)`` float32 ``yaw, pitch, roll`` in degrees per box (pitch corrected by
-        :data:`PITCH_OFFSET_DEG`); NaN where FaceMesh finds no face in the crop.
+        """``(n, 3)`` float32 ``yaw, pitch, roll`` in degrees per box (focal length
+        :data:`FOCAL_PER_EYE_SPAN` eye spans; pitch corrected by :data:`PITCH_OFFSET_DEG`);
+        NaN where FaceMesh finds no face in the crop.
 
         Args:
             image: ``(H, W, 3)`` uint8 BGR.
@@ -177,8 +192,11 @@ class FaceMeshPose:
         for i, pts in enumerate(points):
             if np.isnan(pts).any():
                 continue
-            # solve with the full image's camera
-            out[i] = head_pose(pts[:, :2].astype(np.float64), (w_img, h_img))
+            # the same perspective for every face: a focal length in eye spans, not the
+            # image side (see the module docstring)
+            xy = pts[:, :2].astype(np.float64)
+            span = float(np.linalg.norm(xy[3] - xy[2]))
+            out[i] = head_pose(xy, (w_img, h_img), focal_px=FOCAL_PER_EYE_SPAN * max(span, 1.0))
             out[i, 1] += PITCH_OFFSET_DEG
         return out
 
