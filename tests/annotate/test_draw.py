@@ -93,3 +93,24 @@ def test_a_small_image_is_enlarged_so_its_caption_and_label_fit():
     assert enlargement(82, 197) == 4 and enlargement(100, 900) == 2
     tall = ExpressionAnnotator().annotate(np.full((40000, 2, 3), 128, np.uint8), small)
     assert tall.shape == (40000, 2, 3)
+
+
+def test_bar_panels_keep_off_other_labels_and_stay_nearest_their_own_face():
+    """In a crowded frame one face's bars covered the next face's label, and another's sat
+    against the wrong face: labels (a band above each box) are obstacles too, and a panel
+    nearer another face counts against it."""
+    size, label_h = (90, 80), 25
+    boxes = np.array([[100, 150, 200, 250], [210, 240, 310, 340]], np.float64)
+    corners = bar_panels(boxes, size, 640, 360, label_h=label_h)
+    band = (210, 240 - label_h, 310, 240)  # the second face's label
+    x, y = corners[0]
+    assert not _overlap((x, y, x + 90, y + 80), band)
+    assert bar_panels(boxes, size, 640, 360)[0] == (204, 150)  # without labels: right of it
+
+    def gap(a, b):
+        return np.hypot(max(0, b[0] - a[2], a[0] - b[2]), max(0, b[1] - a[3], a[1] - b[3]))
+
+    row = np.array([[100, 100, 200, 200], [230, 100, 330, 200], [360, 100, 460, 200]], float)
+    for i, (x, y) in enumerate(bar_panels(row, size, 640, 360, label_h=label_h)):
+        panel = (x, y, x + 90, y + 80)
+        assert all(gap(panel, row[i]) <= gap(panel, b) for j, b in enumerate(row) if j != i)

@@ -133,42 +133,60 @@ class ExpressionAnnotator:
         if self.bars and probs is not None:
             row, width = max(6, round(7 * scale)), round(60 * scale)
             size = (width + round(30 * scale), len(names) * (row + 2))
-            corners = bar_panels(faces.xyxy, size, scene.shape[1], scene.shape[0])
+            label_h = round(25 * scale)  # the label's text and padding above the box
+            corners = bar_panels(faces.xyxy, size, scene.shape[1], scene.shape[0], label_h=label_h)
             for (x, y), p in zip(corners, probs, strict=True):
                 _draw_bars(scene, x, y, p, names, scale)
         return draw_caption(scene) if self.caption else scene
 
 
 def bar_panels(
-    xyxy: np.ndarray, size: tuple[int, int], width: int, height: int
+    xyxy: np.ndarray, size: tuple[int, int], width: int, height: int, *, label_h: int = 0
 ) -> list[tuple[int, int]]:
     """Where each face's probability bars go: the top-left corner of a ``size`` = ``(w, h)``
-    pixel panel per box, so that panels overlap neither each other nor another face's box.
+    pixel panel per box, so that panels overlap neither each other nor another face's box or
+    label, and each sits nearer its own box than any other.
 
     Tried in turn for each box (in order): right of the box, left of it, below it, inside its
     top-right corner, each moved inside the ``width`` × ``height`` image; the first that
-    overlaps no other box or panel is taken, else the one that overlaps them least.
+    overlaps no other box (with the ``label_h`` px band above it, where its label goes) or
+    panel, and is nearer its own box than any other, is taken; else the one that overlaps
+    them least, a panel nearer another box counting as overlapping it by half its area (in a
+    crowded frame the sadness bars of one face sat against the smiling face beside it).
 
     Args:
         xyxy: ``(n, 4)`` boxes in pixels.
         size: the panel's width and height in pixels.
         width: image width in pixels.
         height: image height in pixels.
+        label_h: the height of the label drawn above each box, in pixels.
 
     Returns:
         ``n`` ``(x, y)`` corners in pixels.
     """
     w, h = size
     boxes = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    labelled = boxes - np.array([0.0, label_h, 0.0, 0.0])  # each box with its label band
     placed: list[tuple[float, float, float, float]] = []
     corners = []
 
-    def overlap(x: float, y: float, own: int) -> float:
-        others = [tuple(b) for j, b in enumerate(boxes) if j != own] + placed
-        return sum(
+    def gap(a: tuple[float, ...], b: np.ndarray) -> float:
+        """The distance between two rectangles (0 when they touch or overlap)."""
+        dx = max(0.0, b[0] - a[2], a[0] - b[2])
+        dy = max(0.0, b[1] - a[3], a[1] - b[3])
+        return float(np.hypot(dx, dy))
+
+    def cost(x: float, y: float, own: int) -> float:
+        others = [tuple(b) for j, b in enumerate(labelled) if j != own] + placed
+        area = sum(
             max(0.0, min(x + w, o[2]) - max(x, o[0])) * max(0.0, min(y + h, o[3]) - max(y, o[1]))
             for o in others
         )
+        panel = (x, y, x + w, y + h)
+        mine = gap(panel, boxes[own])
+        if any(gap(panel, b) < mine for j, b in enumerate(boxes) if j != own):
+            area += w * h / 2  # it would read as another face's bars
+        return area
 
     for i, (x1, y1, x2, y2) in enumerate(boxes):
         top = max(0.0, y1)
@@ -177,7 +195,7 @@ def bar_panels(
             (min(max(0.0, x), max(0.0, width - w)), min(max(0.0, y), max(0.0, height - h)))
             for x, y in options
         ]
-        costs = [overlap(x, y, i) for x, y in inside]
+        costs = [cost(x, y, i) for x, y in inside]
         exact = [k for k, (o, c) in enumerate(zip(options, inside, strict=True)) if o == c]
         free = [k for k in exact if costs[k] == 0]
         x, y = inside[free[0] if free else int(np.argmin(costs))]
