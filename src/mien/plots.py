@@ -227,7 +227,8 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     """One panel per track: each label's probability (y, 0–1) against time in seconds (x).
 
     Smoothed probabilities (``ps_*``) are drawn solid and the raw per-frame ones (``p_*``)
-    faint; grey bands mark frames whose prediction abstained (with an ``abstained`` column).
+    faint, as steps (a frame's value holds until the next analysed frame); grey bands mark
+    frames whose prediction abstained (with an ``abstained`` column).
     Tracks are taken per source (and per model, when rows of several models were joined),
     the longest ``max_tracks``, and shown per source in time order; the panels of one source
     share its analysed time span on x. Each panel names its source by the shortest end of
@@ -292,10 +293,12 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
             main = f"p_{label}"
             if f"ps_{label}" in rows and rows[f"ps_{label}"].notna().any():
                 main = f"ps_{label}"
-                ax.plot(t, raw, color=colour, alpha=0.25, linewidth=0.8)
+                # per-frame values hold until the next analysed frame (as track_summary
+                # weighs them): steps, so a change does not seem to start a sample early
+                ax.plot(t, raw, color=colour, alpha=0.4, linewidth=0.8, drawstyle="steps-post")
                 ax.plot(t, cut(rows[main]), color=colour, linewidth=1.6, label=label)
             else:
-                ax.plot(t, raw, color=colour, linewidth=1.2, label=label)
+                ax.plot(t, raw, color=colour, linewidth=1.2, label=label, drawstyle="steps-post")
             if alone.any():
                 values = rows[main].to_numpy(np.float64)[alone]
                 ax.plot(t_alone, values, color=colour, linestyle="none", marker="o", markersize=3)
@@ -317,7 +320,7 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     handles, names = axes[0].get_legend_handles_labels()  # one legend, below every panel
     fig.legend(handles, names, ncol=len(labels), fontsize=7, loc="outside lower center")
     heading = title or (
-        "perceived expression per track (solid: smoothed, faint: per frame"
+        "perceived expression per track (solid: smoothed, faint steps: per frame"
         + ("; grey: abstained" if "abstained" in faces and faces["abstained"].fillna(False).any()
            else "")
         + ")"
