@@ -15,7 +15,8 @@ usual assumption when the camera is unknown), but :class:`FaceMeshPose` gives it
 ``FOCAL_PER_EYE_SPAN`` times the face's eye span, the same perspective for every face
 whatever the frame: with the image side, a generic template's perspective depended on the
 frame, and one posed photo measured a pitch of 7° in a 400×400 frame and 34° in a 1280×720
-one (a quarter of frontal faces in 720p frames then failed ``|pitch| ≤ 20°``).
+one (12-26 % of frontal posed faces in 720p frames, in two checks, then failed
+``|pitch| ≤ 20°``; 0 % now).
 
 Angles (``cv2.RQDecomp3x3`` of the head's rotation): ``pitch`` about x (positive: chin down /
 looking down), ``yaw`` about y (positive: the face turns towards the image's right), ``roll``
