@@ -69,6 +69,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from mien.tracking.iou import intersection_matrix, iou_matrix
 from mien.types import KEYPOINT_NAMES, Faces, ImageBGR
 
 DetectorModel = Literal["short", "full", "auto", "multi", "tiled"]
@@ -190,8 +191,6 @@ class MediaPipeFaceDetector:
         in image coordinates. Candidates are confirmed best score first, and one overlapping
         a confirmed face (IoU > 0.3) is that face: a tile's loose box at 0.56 no longer hides
         another tile's tight one at 0.98."""
-        from mien.tracking.iou import iou_matrix
-
         h, w = rgb.shape[:2]
         parts = [
             self._tile(rgb, x, y, side)
@@ -238,8 +237,6 @@ class MediaPipeFaceDetector:
         :data:`TILE_CONFIRM_EDGE` for a box at the image's edge (a face partly outside the
         frame scores lower: half-visible faces scored 0.56-0.68). Moving the square inside
         the image instead confirmed fewer of those (1 of 8 where centring found 7)."""
-        from mien.tracking.iou import iou_matrix
-
         x1, y1, x2, y2 = (float(v) for v in box)
         side = max(2, round(2 * max(x2 - x1, y2 - y1)))
         h, w = rgb.shape[:2]
@@ -308,20 +305,8 @@ class MediaPipeFaceDetector:
 def _share_inside(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
     """``(n,)``: for each of ``boxes`` (``(n, 4)`` xyxy), the largest share of its area lying
     inside one of ``others`` (``(m, 4)``)."""
-    ix = np.clip(
-        np.minimum(boxes[:, None, 2], others[None, :, 2])
-        - np.maximum(boxes[:, None, 0], others[None, :, 0]),
-        0,
-        None,
-    )
-    iy = np.clip(
-        np.minimum(boxes[:, None, 3], others[None, :, 3])
-        - np.maximum(boxes[:, None, 1], others[None, :, 1]),
-        0,
-        None,
-    )
     area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6)
-    return (ix * iy).max(axis=1) / area
+    return intersection_matrix(boxes, others).max(axis=1) / area
 
 
 def _tile_sides(height: int, width: int) -> list[int]:
@@ -358,8 +343,6 @@ def _merge(first: Faces, second: Faces, *, same_iou: float = 0.3) -> Faces:
     if not len(second):
         return first
     if len(first):
-        from mien.tracking.iou import iou_matrix
-
         second = second[iou_matrix(second.xyxy, first.xyxy).max(axis=1) <= same_iou]
     both = Faces(
         xyxy=np.concatenate([first.xyxy, second.xyxy]),
@@ -375,18 +358,15 @@ def _drop_nested(faces: Faces) -> Faces:
     its area (a 45 px box at 0.92 inside a 97 px one at 0.63; faces are sorted by score)."""
     if len(faces) < 2:
         return faces
-    xyxy = faces.xyxy
+    inter = intersection_matrix(faces.xyxy, faces.xyxy)
+    area = np.maximum(faces.area.astype(np.float64), 1e-6)
     keep = np.ones(len(faces), bool)
     for i in range(1, len(faces)):
         for j in range(i):
             if not keep[j]:
                 continue
-            ix = max(0.0, min(xyxy[i, 2], xyxy[j, 2]) - max(xyxy[i, 0], xyxy[j, 0]))
-            iy = max(0.0, min(xyxy[i, 3], xyxy[j, 3]) - max(xyxy[i, 1], xyxy[j, 1]))
-            inside = ix * iy >= NESTED_OVERLAP * max(float(faces.area[i]), 1e-6)
-            looser = ix * iy >= NESTED_OVERLAP * max(float(faces.area[j]), 1e-6) and float(
-                faces.area[i]
-            ) <= LOOSER_AREA * float(faces.area[j])
+            inside = inter[i, j] >= NESTED_OVERLAP * area[i]
+            looser = inter[i, j] >= NESTED_OVERLAP * area[j] and area[i] <= LOOSER_AREA * area[j]
             if inside or looser:
                 keep[i] = False
                 break
