@@ -201,11 +201,7 @@ class MediaPipeFaceDetector:
         parts = [p for p in parts if len(p)]
         if not parts:
             return Faces.empty()
-        found = Faces(
-            xyxy=np.concatenate([p.xyxy for p in parts]),
-            confidence=np.concatenate([p.confidence for p in parts]),
-            keypoints=np.concatenate([p.keypoints for p in parts]),  # type: ignore[misc]
-        )
+        found = _concat(parts)
         if len(known):  # the same face, or part of one (a curl of hair inside a portrait)
             same = iou_matrix(found.xyxy, known.xyxy).max(axis=1) > 0.3
             found = found[~same & (_share_inside(found.xyxy, known.xyxy) <= 0.5)]
@@ -344,12 +340,17 @@ def _merge(first: Faces, second: Faces, *, same_iou: float = 0.3) -> Faces:
         return first
     if len(first):
         second = second[iou_matrix(second.xyxy, first.xyxy).max(axis=1) <= same_iou]
-    both = Faces(
-        xyxy=np.concatenate([first.xyxy, second.xyxy]),
-        confidence=np.concatenate([first.confidence, second.confidence]),
-        keypoints=np.concatenate([first.keypoints, second.keypoints]),  # type: ignore[list-item]
-    )
+    both = _concat([first, second])
     return both[np.argsort(-both.confidence, kind="stable")]
+
+
+def _concat(parts: list[Faces]) -> Faces:
+    """The detector's faces of several passes end to end (boxes, scores, keypoints)."""
+    return Faces(
+        xyxy=np.concatenate([p.xyxy for p in parts]),
+        confidence=np.concatenate([p.confidence for p in parts]),
+        keypoints=np.concatenate([p.keypoints for p in parts]),  # type: ignore[misc]
+    )
 
 
 def _drop_nested(faces: Faces) -> Faces:
