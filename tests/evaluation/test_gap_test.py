@@ -169,3 +169,35 @@ def test_the_report_states_the_test_or_why_there_is_none():
     )
     none = {"n_perm": 999, "unit": "person", "p_gap": None, "reason": "why not"}
     assert _gap_test_text(none) == ". No permutation test: why not"
+    few = {**done, "p_gap": 0.34, "p_floor": {"gap": 1 / 6, "beyond_label_mix": 1 / 6}}
+    assert _gap_test_text(few).endswith(
+        "do not differ. With so few persons no p below 0.17 is possible, however large the gap"
+    )
+    many = {**done, "p_floor": {"gap": 1e-9, "beyond_label_mix": 1e-9}}
+    assert _gap_test_text(many) == _gap_test_text(done)
+
+
+def test_p_floor_counts_the_distinct_assignments():
+    from math import comb
+
+    # images as the unit: 30 + 30 images, C(60, 30) assignments; within labels C(30,15)^2
+    groups = np.repeat([0, 1], 30)
+    labels = np.tile([0, 1], 30)
+    t = gap_permutation_test(groups, groups == 0, labels, np.array([0.5, 0.5]), n_perm=9)
+    assert t["p_floor"]["gap"] == pytest.approx(1 / comb(60, 30))
+    assert t["p_floor"]["beyond_label_mix"] == pytest.approx(1 / comb(30, 15) ** 2)
+    # 2 persons per group moved whole: C(4, 2) = 6 ways, whatever their images
+    persons = np.repeat(["a", "b", "c", "d"], 15)
+    t = gap_permutation_test(groups, groups == 0, labels, np.array([0.5, 0.5]), units=persons)
+    assert t["p_floor"] == {"gap": pytest.approx(1 / 6), "beyond_label_mix": pytest.approx(1 / 6)}
+    assert t["p_gap"] >= 1 / 6  # the bound holds (here 1/3: the two groups are interchangeable)
+    # one person in both slices, 2 + 2 images: C(4, 2) ways; within labels (one each): 2 · 2
+    t = gap_permutation_test(
+        np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0], bool), np.array([0, 1, 0, 1]),
+        np.array([0.5, 0.5]), units=list("aaaa"),
+    )  # fmt: skip
+    assert t["unit"] == "image within person"
+    assert t["p_floor"] == {"gap": pytest.approx(1 / 6), "beyond_label_mix": pytest.approx(1 / 4)}
+    # no test, no floor
+    none = gap_permutation_test(np.zeros(3, int), np.ones(3, bool), np.zeros(3, int), [1.0])
+    assert none["p_floor"] is None

@@ -36,11 +36,14 @@ person's bad day look like a group effect (a p far too small).
 
 An image with no person (a blank value) is a unit of its own, as the reported gap takes it.
 With few persons the smallest p a test can give is large (2 persons per group, perfectly
-apart: 1/3 of the shuffles give the same gap).
+apart: 1/3 of the shuffles give the same gap). ``p_floor`` reports a bound on it: one over the
+number of distinct assignments the shuffle can make, below which no p is possible however
+large the gap.
 """
 
 from __future__ import annotations
 
+from math import exp, lgamma
 from typing import Any
 
 import numpy as np
@@ -60,6 +63,21 @@ def blank_values(values: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         ],
         bool,
     )
+
+
+def _log_assignments(strata: np.ndarray, assign: np.ndarray) -> float:
+    """log of the number of distinct ways to shuffle ``assign`` (slice indices) within each
+    stratum: the product over strata of the multinomial coefficient of their slice counts."""
+    if len(assign) == 0:
+        return 0.0
+    pairs = np.unique(np.stack([strata, assign]), axis=1, return_counts=True)[1]
+    sizes = np.bincount(np.unique(strata, return_inverse=True)[1])
+    return float(sum(lgamma(n + 1) for n in sizes) - sum(lgamma(c + 1) for c in pairs))
+
+
+def _floor(log_count: float) -> float:
+    """``1 / exp(log_count)``, the smallest p a shuffle over that many assignments can give."""
+    return exp(-log_count) if log_count < 700 else 0.0
 
 
 def _gaps(
@@ -114,8 +132,12 @@ def gap_permutation_test(
     Returns:
         ``{"method": "permutation", "n_perm", "unit": "image" | "person" | "image within
         person" | "person and image within person", "p_gap", "p_beyond_label_mix",
-        "reason"}``: the p-values in ``(0, 1]``, ``None`` (with a ``reason``) when there are
-        fewer than two slices, or nothing to shuffle (one person, in one slice).
+        "p_floor", "reason"}``: the p-values in ``(0, 1]``, ``None`` (with a ``reason``) when
+        there are fewer than two slices, or nothing to shuffle (one person, in one slice).
+        ``p_floor`` is ``{"gap": float, "beyond_label_mix": float}``: 1 / the number of
+        distinct assignments each shuffle can make (persons moved whole count once each), a
+        lower bound on the smallest p this design can give whatever the gap (the real floor
+        is higher when slices of one size are interchangeable); about 0 for large designs.
 
     Raises:
         ValueError: if the arrays' lengths differ or ``n_perm < 1``.
@@ -134,6 +156,7 @@ def gap_permutation_test(
         "unit": "image" if units is None else "person",
         "p_gap": None,
         "p_beyond_label_mix": None,
+        "p_floor": None,
         "reason": None,
     }
     keep = slice_index >= 0
@@ -164,6 +187,8 @@ def gap_permutation_test(
 
         def shuffles(b: int) -> tuple[np.ndarray, np.ndarray]:
             return within(everyone, np.zeros(m, np.int64), b), within(everyone, label, b)
+
+        floors = (_log_assignments(np.zeros(m, np.int64), assign), _log_assignments(label, assign))
 
     else:
         raw = np.asarray(units, dtype=object)[keep]
@@ -204,6 +229,13 @@ def gap_permutation_test(
                 for_beyond[:, split] = within(split, by_label[split], b)
             return for_gap, for_beyond
 
+        whole = _log_assignments(np.zeros(len(movers), np.int64), lo[movers])
+        floors = (
+            whole + _log_assignments(person_of[split], assign[split]),
+            whole + _log_assignments(by_label[split], assign[split]),
+        )
+
+    result["p_floor"] = {"gap": _floor(floors[0]), "beyond_label_mix": _floor(floors[1])}
     above = np.zeros(2, np.int64)
     done = 0
     chunk = max(1, min(_CHUNK, _CELLS // m))  # about _CELLS shuffled values at once

@@ -174,10 +174,17 @@ def _gap_test_text(test: dict[str, Any] | None) -> str:
         floor = 1 / (1 + test["n_perm"])
         return f"{value:.2g} (no shuffle reached it)" if value <= floor * 1.0001 else f"{value:.2g}"
 
+    floor = (test.get("p_floor") or {}).get("gap", 0.0)
+    few = (
+        f". With so few {'persons' if 'person' in test['unit'] else 'images'} no p below "
+        f"{floor:.2g} is possible, however large the gap"
+        if floor >= 0.001
+        else ""
+    )
     return (
         f". Permutation test ({test['n_perm']} shuffles of {what}): p = {p(test['p_gap'])} for "
         f"the gap, {p(test['p_beyond_label_mix'])} beyond the label mix{note}; a small p says "
-        "a gap this large is rare when the slices do not differ"
+        f"a gap this large is rare when the slices do not differ{few}"
     )
 
 
