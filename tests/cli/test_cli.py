@@ -36,6 +36,18 @@ def batch(tmp_path):
     return root
 
 
+@pytest.mark.parametrize(
+    "command", [[], ["analyze"], ["evaluate"], ["watch"], ["batch"], ["serve"], ["plot"]]
+)
+def test_help_shows_no_value_beside_on_off_flags(command):
+    """typer printed ``<bool>`` beside every flag (``--detect <bool>``), as if it took a value."""
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "<bool>" not in result.output and "--help" in result.output
+    if command == ["analyze"]:  # an option that takes a value still shows its type
+        assert "<int" in result.output
+
+
 def test_analyze_folder_jsonl_rows_and_exit_status(batch):
     result = runner.invoke(app, ["analyze", str(batch), "-q"])
     assert result.exit_code == 1, result.output  # broken.jpg failed

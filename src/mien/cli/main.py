@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from mien.cli.analyze import analyze
 from mien.cli.batch import batch
@@ -14,22 +15,43 @@ from mien.cli.plot import plot
 from mien.cli.serve import serve
 from mien.cli.watch import watch
 
+
+def _no_flag_metavar(params: list) -> list:
+    """Blank the metavar of on/off flags: typer's help shows ``<bool>`` beside them (and
+    ``--help``), as if they took a value."""
+    for p in params:
+        if getattr(p, "is_flag", False) and p.metavar is None:
+            p.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx):
+        return _no_flag_metavar(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx):
+        return _no_flag_metavar(super().get_params(ctx))
+
+
 app = typer.Typer(
     name="mien",
+    cls=_Group,
     help="Perceived facial expression in images, videos and live streams: what a face looks "
     "like, with calibrated probabilities. Not a reading of anyone's inner emotion.",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="markdown",
 )
-app.command()(analyze)
-app.command()(evaluate)
-app.command()(models)
-app.command()(plot)
-app.command()(watch)
-app.command(name="model-card")(model_card)
-app.command()(serve)
-app.command()(batch)
+app.command(cls=_Command)(analyze)
+app.command(cls=_Command)(evaluate)
+app.command(cls=_Command)(models)
+app.command(cls=_Command)(plot)
+app.command(cls=_Command)(watch)
+app.command(name="model-card", cls=_Command)(model_card)
+app.command(cls=_Command)(serve)
+app.command(cls=_Command)(batch)
 
 
 def _version(value: bool) -> None:
