@@ -807,3 +807,39 @@ def test_evaluate_checks_every_set_before_scoring_any(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "['calm'] are not among the model's labels" in result.stderr
     result = runner.invoke(app, ["evaluate", sets[0], "-q", "--cluster", "who"])
     assert result.exit_code == 2 and "no column(s) ['who']" in result.stderr
+
+
+def test_a_face_missed_for_a_moment_stays_blurred_in_the_annotated_video(tmp_path):
+    """Blurring went frame by frame: a face the detector missed in one frame showed sharp in
+    it. Where a face was stays blurred for 0.5 s (BlurHold); later frames are not blurred."""
+    import av
+
+    from tests.helpers import face_patch, write_clip
+
+    yy, xx = np.mgrid[:240, :320]
+    board = np.repeat(((((yy // 8) + (xx // 8)) % 2) * 255).astype(np.uint8)[:, :, None], 3, 2)
+    with_face = board.copy()
+    with_face[40:200, 80:240] = face_patch("grace_hopper.jpg", 160)
+    frames = [(with_face, i / 25) for i in range(8)] + [(board, i / 25) for i in range(8, 30)]
+    clip = write_clip(tmp_path / "clip.mp4", frames)
+    out = tmp_path / "drawn"
+    args = ["analyze", str(clip), "-f", "jsonl", "-q", "--annotate", str(out), "--blur-faces"]
+    result = runner.invoke(app, [*args, "--detector", "multi"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {r["frame_index"] for r in rows if r.get("x1") is not None} == set(range(8))
+    face = rows[0]
+    x1, y1, x2, y2 = (round(face[k]) for k in ("x1", "y1", "x2", "y2"))
+    with av.open(str(out / "clip.mp4")) as container:
+        drawn = {
+            round(f.time * 25): f.to_ndarray(format="bgr24") for f in container.decode(video=0)
+        }
+
+    def edges(k: int) -> float:  # mean jump between neighbouring pixels inside the box
+        inner = drawn[k][y1 + 10 : y2 - 10, x1 + 10 : x2 - 10].astype(float)
+        return float(np.abs(np.diff(inner, axis=1)).mean())
+
+    assert edges(3) < 4  # the face, blurred
+    assert edges(9) < 4  # no face found: its place held (0.08 s after)
+    assert edges(19) < 4  # 0.48 s after: still held
+    assert edges(29) > 15  # 0.88 s after: let go, the board is sharp again

@@ -8,5 +8,14 @@ from mien.annotate.draw import (
     draw_caption,
     draw_notice,
 )
+from mien.annotate.hold import BlurHold
 
-__all__ = ["CAPTION", "NOTICE", "ExpressionAnnotator", "bar_panels", "draw_caption", "draw_notice"]
+__all__ = [
+    "CAPTION",
+    "NOTICE",
+    "BlurHold",
+    "ExpressionAnnotator",
+    "bar_panels",
+    "draw_caption",
+    "draw_notice",
+]

@@ -7,6 +7,7 @@ import dataclasses
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from mien.types import FrameResult, ImageBGR
 
@@ -69,8 +70,18 @@ class ExpressionAnnotator:
         self.smoothed = smoothed
         self.caption = caption
 
-    def annotate(self, scene: ImageBGR, result: FrameResult) -> ImageBGR:
+    def annotate(
+        self,
+        scene: ImageBGR,
+        result: FrameResult,
+        *,
+        also_blur: npt.ArrayLike | None = None,
+    ) -> ImageBGR:
         """Draw on ``scene`` (``(H, W, 3)`` uint8 BGR, modified in place) and return it.
+
+        ``also_blur``: ``(m, 4)`` more ``xyxy`` boxes (pixels of ``scene``) to blur when
+        ``blur_faces`` is on, e.g. the places :class:`~mien.annotate.hold.BlurHold` keeps
+        from the frames before; ignored otherwise.
 
         A scene narrower than :data:`MIN_WIDTH` px is drawn on a copy enlarged by the whole
         factor :func:`enlargement` gives (nearest neighbour: each pixel becomes a block, none
@@ -82,6 +93,9 @@ class ExpressionAnnotator:
 
         k = enlargement(scene.shape[1], scene.shape[0])
         faces = result.faces
+        extra = np.zeros((0, 4), np.float32)
+        if self.blur_faces and also_blur is not None:
+            extra = np.asarray(also_blur, np.float32).reshape(-1, 4) * np.float32(k)
         if k > 1:
             scene = cv2.resize(scene, None, fx=k, fy=k, interpolation=cv2.INTER_NEAREST)
             faces = dataclasses.replace(
@@ -89,6 +103,8 @@ class ExpressionAnnotator:
                 xyxy=faces.xyxy * np.float32(k),
                 keypoints=None if faces.keypoints is None else faces.keypoints * np.float32(k),
             )
+        if len(extra):
+            scene = _blur(scene, extra)
         if len(faces) == 0:
             return draw_caption(scene) if self.caption else scene
         # text grows with the image, but no wider than a narrow image can hold
@@ -102,9 +118,7 @@ class ExpressionAnnotator:
             xyxy=faces.xyxy.astype(np.float32), confidence=faces.confidence, class_id=class_id
         )
         if self.blur_faces:
-            scene = sv.BlurAnnotator(
-                kernel_size=max(15, int(faces.area.max() ** 0.5) // 3)
-            ).annotate(scene, detections)
+            scene = _blur(scene, faces.xyxy)
         labels = []
         for i in range(len(faces)):
             prefix = f"#{faces.track_id[i]} " if faces.track_id is not None else ""
@@ -138,6 +152,18 @@ class ExpressionAnnotator:
             for (x, y), p in zip(corners, probs, strict=True):
                 _draw_bars(scene, x, y, p, names, scale)
         return draw_caption(scene) if self.caption else scene
+
+
+def _blur(scene: ImageBGR, xyxy: np.ndarray) -> ImageBGR:
+    """Blur the ``(n, 4)`` ``xyxy`` boxes of ``scene`` in place (clipped to it); the kernel
+    grows with the largest box, so a large face is not left recognisable."""
+    import supervision as sv
+
+    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    side = float(np.sqrt(((xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])).max()))
+    return sv.BlurAnnotator(kernel_size=max(15, int(side) // 3)).annotate(
+        scene, sv.Detections(xyxy=xyxy)
+    )
 
 
 def bar_panels(

@@ -1,0 +1,64 @@
+"""BlurHold: where a face was a moment ago stays blurred while the detector misses it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mien.annotate import BlurHold, ExpressionAnnotator
+from mien.types import EXPRESSIONS, Faces, FrameResult
+
+BOX = [100.0, 50.0, 200.0, 170.0]  # 100 x 120 px
+
+
+def test_a_missed_face_is_held_for_hold_s_grown_by_the_margin():
+    hold = BlurHold(hold_s=0.5, margin=0.1)
+    assert hold.update(0.0, [BOX]).shape == (0, 4)  # found: nothing extra
+    held = hold.update(0.04, np.zeros((0, 4)))  # missed
+    assert held == pytest.approx(np.array([[90.0, 38.0, 210.0, 182.0]]))
+    assert hold.update(0.5, np.zeros((0, 4))) == pytest.approx(held)  # 0.5 s after: still
+    assert hold.update(0.54, np.zeros((0, 4))).shape == (0, 4)  # 0.54 s after: let go
+
+
+def test_a_face_found_again_is_not_held_and_one_place_gives_one_box():
+    hold = BlurHold()
+    for t in (0.0, 0.04, 0.08):  # the same face, moving 2 px a frame
+        hold.update(t, [[BOX[0] + 50 * t, BOX[1], BOX[2] + 50 * t, BOX[3]]])
+    assert hold.update(0.12, [[106.0, 50.0, 206.0, 170.0]]).shape == (0, 4)  # found again
+    held = hold.update(0.16, np.zeros((0, 4)))
+    assert len(held) == 1  # four frames of one face: one place, the latest
+    assert held[0, 0] == pytest.approx(106.0 - 15.0)
+    # a second face elsewhere is held beside it
+    hold2 = BlurHold()
+    hold2.update(0.0, [BOX, [400.0, 50.0, 480.0, 150.0]])
+    assert len(hold2.update(0.04, [BOX])) == 1  # the first found, the second held
+
+
+def test_time_going_back_forgets_and_bad_settings_are_refused():
+    hold = BlurHold()
+    hold.update(5.0, [BOX])
+    assert hold.update(0.0, np.zeros((0, 4))).shape == (0, 4)  # a new clip
+    with pytest.raises(ValueError, match="hold_s"):
+        BlurHold(hold_s=-1)
+    assert BlurHold(hold_s=0).update(0.0, [BOX]).shape == (0, 4)
+    zero = BlurHold(hold_s=0)
+    zero.update(0.0, [BOX])
+    assert zero.update(0.04, np.zeros((0, 4))).shape == (0, 4)
+
+
+def _checkerboard(h: int = 240, w: int = 320) -> np.ndarray:
+    yy, xx = np.mgrid[:h, :w]
+    board = (((yy // 4) + (xx // 4)) % 2 * 255).astype(np.uint8)
+    return np.repeat(board[:, :, None], 3, axis=2)
+
+
+def test_the_annotator_blurs_the_held_boxes_only_when_blurring():
+    empty = FrameResult(Faces.empty(), 2, 0.1, (320, 240), "clip", tuple(EXPRESSIONS), 0.4)
+    x1, y1, x2, y2 = (int(v) for v in BOX)
+    blurred = ExpressionAnnotator(blur_faces=True, caption=False).annotate(
+        _checkerboard(), empty, also_blur=[BOX]
+    )
+    assert blurred[y1:y2, x1:x2].std() < 5  # the 4 px squares are averaged away
+    assert blurred[:40, :80].std() > 100  # outside the box untouched
+    plain = ExpressionAnnotator(caption=False).annotate(_checkerboard(), empty, also_blur=[BOX])
+    assert np.array_equal(plain, _checkerboard())
