@@ -104,6 +104,7 @@ def test_variants_true_mix_uses_each_folds_labels_and_ensemble_checks_alignment(
         " + EM performer",
         " + true mix",
         " + centred per performer",
+        " + neutral baseline ½",
     ]
     np.testing.assert_allclose(v[" + U"][0].probs, parts[0].probs)  # uniform source: unchanged
     mix = v[" + true mix"][0].probs[0]
@@ -125,3 +126,22 @@ def test_centring_takes_out_each_groups_baseline():
     np.testing.assert_allclose(out[2], [0.5, 0.5])  # alone in its group: nothing left
     assert out[0, 0] > 0.5 > out[1, 0]  # a's two photos, relative to a's mean
     np.testing.assert_allclose(out[:3].sum(axis=1), 1.0)
+
+
+def test_neutral_baseline_takes_half_a_performers_own_rest_out_of_their_expressive_photos():
+    from mien.evaluation.folds import INTENDED_LABELS
+
+    # fold 0: P00 posed photos 0 and 2 (neutral, fear), P01 photo 1 (neutral)
+    parts = _parts([("neutral", "neutral", "fear")])
+    logp = np.log(np.full((3, 7), 0.1))
+    logp[0, INTENDED_LABELS.index("sadness")] = np.log(0.4)  # P00 rests looking sad
+    logp[2, INTENDED_LABELS.index("sadness")] = np.log(0.4)
+    parts[0].probs[:] = np.exp(logp) / np.exp(logp).sum(axis=1, keepdims=True)
+    out = ls.neutral_baseline(parts)[0].probs
+    np.testing.assert_allclose(out[:2], parts[0].probs[:2])  # neutral photos unchanged
+    # half of P00's neutral baseline minus everyone's (P00's and P01's neutral photos)
+    b_p00 = np.log(parts[0].probs[0])
+    b_all = np.log(parts[0].probs[:2]).mean(axis=0)
+    want = np.exp(np.log(parts[0].probs[2]) - 0.5 * (b_p00 - b_all))
+    np.testing.assert_allclose(out[2], want / want.sum(), rtol=1e-5)
+    assert out[2, INTENDED_LABELS.index("sadness")] < parts[0].probs[2, 4]
