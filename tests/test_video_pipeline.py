@@ -7,6 +7,7 @@ import csv
 import io
 import itertools
 import json
+import os
 import threading
 import time
 
@@ -293,6 +294,10 @@ def test_watch_never_writes_over_its_source_video(tmp_path, enter_leave):
               "--annotate", str(same)],
     )  # fmt: skip
     assert result.exit_code == 2 and "--out and --annotate are one file" in result.output
+    link = tmp_path / "link.mp4"  # the source under another name (a hard link)
+    os.link(clip, link)
+    result = runner.invoke(app, ["watch", str(clip), "--no-preview", "-q", "--annotate", str(link)])
+    assert result.exit_code == 2 and f"--annotate {link} is the source video" in result.output
     assert clip.read_bytes() == before and not same.exists()
 
 

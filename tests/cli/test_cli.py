@@ -329,6 +329,37 @@ def test_out_must_not_overwrite_an_input(tmp_path):
     assert victim.read_bytes() == before
 
 
+def test_outputs_under_another_name_of_an_input_or_of_each_other_are_refused(tmp_path):
+    """A hard link to the input passed as --out truncated the photo (the rows file was opened
+    before the photo was read); --out and --annotate naming one path crashed with
+    IsADirectoryError after making a folder there."""
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes((SAMPLES / "astronaut.jpg").read_bytes())
+    before = photo.read_bytes()
+    link = tmp_path / "rows.csv"
+    os.link(photo, link)
+    result = runner.invoke(app, ["analyze", str(photo), "--out", str(link), "-q"])
+    assert result.exit_code == 2 and "is one of the inputs" in result.stderr
+    assert photo.read_bytes() == before
+    both = tmp_path / "r.csv"
+    result = runner.invoke(
+        app, ["analyze", str(photo), "--out", str(both), "--annotate", str(both), "-q"]
+    )
+    assert result.exit_code == 2 and "name one path" in result.stderr
+    assert not both.exists()
+    # an annotated copy replaces a file in its place rather than writing into it: a hard
+    # link there to an input leaves the input as it was
+    drawn = tmp_path / "drawn"
+    drawn.mkdir()
+    os.link(photo, drawn / "photo.jpg")
+    result = runner.invoke(
+        app, ["analyze", str(photo), "--annotate", str(drawn), "-q", "-o", str(tmp_path / "x.csv")]
+    )
+    assert result.exit_code == 0, result.output
+    assert photo.read_bytes() == before and (drawn / "photo.jpg").read_bytes() != before
+    assert [p.name for p in drawn.iterdir()] == ["photo.jpg"]  # no temporary file left
+
+
 def test_annotate_never_overwrites_inputs_and_keeps_names_apart(tmp_path):
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()

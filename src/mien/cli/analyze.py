@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
@@ -31,6 +32,7 @@ from mien.cli.common import (
     relative_name,
     resolve_format,
     resolved,
+    same_file,
     sigterm_as_interrupt,
     unwritable,
 )
@@ -426,12 +428,13 @@ def _check_outputs(
     """Why the requested outputs would destroy inputs or cannot be written, or ``None``."""
     from mien.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
-    inputs = {resolved(f) for f in files}
     if out is not None:
         if out.is_dir():
             return f"--out {out} is a folder; give a file name such as results.csv"
-        if resolved(out) in inputs:
+        if same_file(out, files) is not None:
             return f"--out {out} is one of the inputs; it would be overwritten"
+        if annotate is not None and resolved(out) == resolved(annotate):
+            return f"--out and --annotate name one path ({out}); give two names"
         if out.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
             return (
                 f"--out {out} looks like an image or video; rows go to .csv/.json/.jsonl/.parquet"
@@ -449,7 +452,7 @@ def _check_outputs(
                 return (
                     f"--annotate {annotate} names one video file; give a folder for several inputs"
                 )
-            if resolved(annotate) in inputs:
+            if same_file(annotate, files) is not None:
                 return f"--annotate {annotate} is the input video; it would be overwritten"
             return None
         if annotate.suffix.lower() in IMAGE_SUFFIXES and not annotate.is_dir():
@@ -504,7 +507,9 @@ def _unique(target: Path, taken: set[Path], source: Path) -> Path:
 
 
 def _write_image(scene: Any, target: Path) -> None:
-    """Encode ``scene`` (BGR) to ``target``.
+    """Encode ``scene`` (BGR) to ``target``: written beside it, then renamed over it, so an
+    existing file there is replaced, never written into (were it a hard link to an input, the
+    input would change too), and a crash leaves no half-written image.
 
     Raises:
         OSError: the folder or file cannot be written, or the image cannot be encoded.
@@ -515,7 +520,12 @@ def _write_image(scene: Any, target: Path) -> None:
     ok, buf = cv2.imencode(target.suffix, scene)
     if not ok:
         raise OSError(f"cannot encode {target.suffix} image")
-    target.write_bytes(buf.tobytes())
+    part = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        part.write_bytes(buf.tobytes())
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def _print_summary(

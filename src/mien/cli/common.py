@@ -281,6 +281,27 @@ def resolved(path: Path) -> Path:
         return path.absolute()
 
 
+def same_file(path: Path, others: list[Path]) -> Path | None:
+    """The first of ``others`` that is ``path`` itself: the same resolved path, or, when
+    ``path`` exists, the same file under another name (a hard link: same device and inode).
+    ``None`` when none is."""
+    target = resolved(path)
+    try:
+        st = path.stat()
+        key = (st.st_dev, st.st_ino) if path.is_file() else None
+    except OSError:
+        key = None
+    for other in others:
+        if resolved(other) == target:
+            return other
+        if key is not None:
+            with contextlib.suppress(OSError):
+                o = other.stat()
+                if (o.st_dev, o.st_ino) == key:
+                    return other
+    return None
+
+
 def relative_name(path: Path, roots: list[Path]) -> Path:
     """``path`` relative to the input folder it came from, else its file name."""
     for root in roots:

@@ -28,6 +28,7 @@ from mien.cli.common import (
     plural,
     resolve_format,
     resolved,
+    same_file,
     unwritable,
 )
 from mien.weights import DEFAULT_MODEL
@@ -267,9 +268,8 @@ def watch(
 def _clashes(source: str, out: Path | None, annotate: Path | None) -> str | None:
     """Why ``--out``/``--annotate`` would destroy the source file or each other, or ``None``."""
     source_file = Path(source)
-    src = resolved(source_file) if source_file.is_file() else None
     for path, option in ((out, "--out"), (annotate, "--annotate")):
-        if path is not None and src is not None and resolved(path) == src:
+        if path is not None and source_file.is_file() and same_file(path, [source_file]):
             return f"{option} {path} is the source video; it would be overwritten"
     if out is not None and annotate is not None and resolved(out) == resolved(annotate):
         return f"--out and --annotate are one file ({out}); give two names"
