@@ -187,3 +187,20 @@ def test_the_api_docs_render_with_no_request_to_another_host(server):
         browser.close()
     assert sorted(paths) == ["/v1/analyze", "/v1/health", "/v1/model"]
     assert requested and all(u.startswith(server) for u in requested), requested
+
+
+def test_bars_stay_on_the_canvas(server):
+    """A face at the right edge had its probability bars drawn off the canvas (x + w + 4)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page()
+        page.goto(server)
+        placed = page.evaluate(
+            """() => { canvas.width = 300; canvas.height = 200;
+                 return [barPanel(20, 10, 50, 8), barPanel(250, 10, 50, 8),
+                         barPanel(0, 10, 300, 8), barPanel(10, 190, 20, 8)]; }"""
+        )
+        browser.close()
+    assert placed == [[74, 10], [154, 10], [2, 10], [34, 120]]

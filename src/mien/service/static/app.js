@@ -34,9 +34,10 @@ function drawFaces(faces, scaleX, scaleY) {
     ctx.fillRect(x, Math.max(0, y - 18), ctx.measureText(text).width + 8, 18);
     ctx.fillStyle = "white";
     ctx.fillText(text, x + 4, Math.max(13, y - 5));
+    const [px, py] = barPanel(x, y, w, Object.keys(probs).length);
     let row = 0;
     for (const [label, p] of Object.entries(probs)) {
-      const bx = x + w + 4, by = y + row * 10;
+      const bx = px, by = py + row * 10;
       ctx.fillStyle = "rgba(40,40,40,0.6)"; ctx.fillRect(bx, by, 60, 8);
       ctx.fillStyle = "#f0a000"; ctx.fillRect(bx, by, 60 * p, 8);
       ctx.fillStyle = "white"; ctx.font = "9px system-ui"; ctx.fillText(label.slice(0, 4), bx + 62, by + 8);
@@ -44,6 +45,18 @@ function drawFaces(faces, scaleX, scaleY) {
     }
     ctx.font = "14px system-ui, sans-serif";
   }
+}
+
+// where a face's bars go: right of its box, else left of it, else inside it; always on the
+// canvas (a face at the right edge had its bars drawn off it)
+const PANEL_W = 92;
+function barPanel(x, y, w, rows) {
+  const h = rows * 10;
+  let px = x + w + 4;
+  if (px + PANEL_W > canvas.width) px = x - PANEL_W - 4;
+  if (px < 0) px = Math.min(x + 2, canvas.width - PANEL_W);
+  const py = Math.min(Math.max(0, y), Math.max(0, canvas.height - h));
+  return [Math.max(0, px), py];
 }
 
 // the face's name on the canvas and in the table: its track in live mode, else its number
