@@ -81,6 +81,10 @@ def test_not_a_video(tmp_path):
         probe_video(text)
     with pytest.raises(VideoError, match="still image"):
         probe_video(SAMPLES / "grace_hopper.jpg")
+    fake = tmp_path / "notimage.jpg"  # FFmpeg guessed a still image from the name alone
+    fake.write_text("hello")
+    with pytest.raises(VideoError, match=r"notimage\.jpg: not a readable video or image$"):
+        probe_video(fake)
     with pytest.raises(VideoError, match="no such file"):
         list(iter_frames(tmp_path / "missing.mp4"))
     (tmp_path / "empty.mp4").write_bytes(b"")

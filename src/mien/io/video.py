@@ -145,6 +145,9 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     container = _open(path)
     try:
         if is_still_format(container.format.name):
+            if not container.streams.video[0].codec_context.width:
+                # FFmpeg picks a still-image demuxer from the name alone (text named .jpg)
+                raise VideoError(str(path), "not a readable video or image")
             raise VideoError(str(path), f"a still image ({container.format.name}), not a video")
         stream = container.streams.video[0]
         w, h = stream.codec_context.width, stream.codec_context.height
