@@ -315,3 +315,14 @@ def test_short_names_of_absolute_paths_have_one_slash():
         "/data/b/s1.mp4": "b/s1.mp4",
         "/s2.mp4": "s2.mp4",
     }
+
+
+def test_a_panel_says_where_its_face_was():
+    """Panels did not tell which face in the frame a track was: the title gives its median box."""
+    left = rows("m", 5).assign(x1=[10.0, 12, 14, 16, 18], y1=40.0, x2=110.0, y2=150.4)
+    right = left.assign(track_id=2.0, x1=400.0, x2=[480.0, 500, 520, 540, 560])
+    titles = [ax.get_title() for ax in plot_tracks(pd.concat([left, right])).axes]
+    assert titles == [
+        "a.mp4 · track 1 · 5 frames · m · box x 14–110, y 40–150 px",
+        "a.mp4 · track 2 · 5 frames · m · box x 400–520, y 40–150 px",
+    ]

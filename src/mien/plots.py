@@ -223,6 +223,16 @@ def shade_abstained(ax: Any, rows: pd.DataFrame, breaks: np.ndarray) -> None:
             start = None
 
 
+def where(rows: pd.DataFrame) -> str:
+    """`` · box x 120–260, y 80–240 px``: a track's median box (pixels), to tell which face in
+    the frame it is; empty without box columns."""
+    box = ["x1", "y1", "x2", "y2"]
+    if not set(box) <= set(rows.columns) or rows[box].isna().all().any():
+        return ""
+    x1, y1, x2, y2 = (round(float(v)) for v in rows[box].median())
+    return f" · box x {x1}–{x2}, y {y1}–{y2} px"
+
+
 def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = None) -> Figure:
     """One panel per track: each label's probability (y, 0–1) against time in seconds (x).
 
@@ -232,7 +242,9 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     Tracks are taken per source (and per model, when rows of several models were joined),
     the longest ``max_tracks``, and shown per source in time order; the panels of one source
     share its analysed time span on x. Each panel names its source by the shortest end of
-    its path that tells it from the others (``p01/session1.mp4``), and its model. When
+    its path that tells it from the others (``p01/session1.mp4``), its model, and where the
+    face was: the track's median box in pixels (with box columns), to match it with the
+    ``#track`` labels of an annotated video. When
     there are more tracks, the figure's title says how many were left out and a
     :class:`TracksLeftOut` warning is issued.
 
@@ -313,7 +325,8 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
         ax.set_title(
             f"{names[str(source)]} · track {int(track)} · {len(rows)} "
             + ("frame" if len(rows) == 1 else "frames")
-            + (f" · {model}" if model else ""),
+            + (f" · {model}" if model else "")
+            + where(rows),
             fontsize=9,
         )
         ax.grid(alpha=0.3)
