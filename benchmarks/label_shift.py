@@ -362,8 +362,11 @@ def main() -> None:
     for col in ("", "intended, by performer", "per fold", "perceived, by performer"):
         table.add_column(col, justify="left" if not col else "right")
     scored = {}
+    fixes: list[str] = []  # each correction's suffix, in order
     for (name, ps), src in zip(named.items(), sources, strict=True):
         for suffix, vs in variants(ps, src).items():
+            if suffix and suffix not in fixes:
+                fixes.append(suffix)
             r = score_folds([""] * len(vs), vs)
             scored[name + suffix] = r
             pi, pp = pool_folds(r.intended), pool_folds(r.perceived)
@@ -373,14 +376,6 @@ def main() -> None:
             )
     console.print(table)
     console.print("Paired, B − A by performer: mean [t interval] sign-flip p (per fold)")
-    fixes = (
-        " + U",
-        " + EM fold",
-        " + EM performer",
-        " + true mix",
-        " + centred per performer",
-        " + neutral baseline ½",
-    )
     pairs = [(n, n + s) for n in named for s in fixes]
     pairs += [(a, "ensemble") for a in named if a != "ensemble" and "ensemble" in named]
     for a, b in pairs:
