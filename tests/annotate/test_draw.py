@@ -114,3 +114,20 @@ def test_bar_panels_keep_off_other_labels_and_stay_nearest_their_own_face():
     for i, (x, y) in enumerate(bar_panels(row, size, 640, 360, label_h=label_h)):
         panel = (x, y, x + 90, y + 80)
         assert all(gap(panel, row[i]) <= gap(panel, b) for j, b in enumerate(row) if j != i)
+
+
+def test_the_caption_breaks_into_lines_on_a_narrow_scene():
+    """A tall, narrow image is not enlarged (its long side would pass 2048 px), and the caption
+    ran off its right edge: it now breaks between words and its band stays in the image."""
+    from mien.annotate import draw_caption
+
+    def band(w: int, h: int) -> tuple[int, int]:
+        out = draw_caption(np.full((h, w, 3), 200, np.uint8))
+        dark = (out == 30).all(axis=2)
+        rows, cols = np.flatnonzero(dark.any(axis=1)), np.flatnonzero(dark.any(axis=0))
+        return int(h - rows.min()), int(cols.max() + 1)
+
+    one_height, one_width = band(640, 480)
+    assert one_width < 640  # one line fits
+    height, width = band(120, 1500)
+    assert width <= 120 and height > 1.5 * one_height  # two lines, inside the image

@@ -257,21 +257,30 @@ def _draw_bars(
 
 
 def draw_caption(scene: ImageBGR, text: str = CAPTION) -> ImageBGR:
-    """Draw a small caption (bottom-left, on a dark band) on ``scene`` in place and return it."""
+    """Draw a small caption (bottom-left, on a dark band) on ``scene`` in place and return it.
+
+    A scene too narrow for it on one line (a tall, narrow image, which is not enlarged) gets
+    it over several, broken between words."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
     scale = max(0.35, scene.shape[1] / 1800)
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+
+    def width(line: str) -> int:
+        return cv2.getTextSize(line, font, scale, 1)[0][0] + 10
+
+    lines: list[str] = []
+    for word in text.split():
+        if lines and width(f"{lines[-1]} {word}") <= scene.shape[1]:
+            lines[-1] += f" {word}"
+        else:
+            lines.append(word)
+    (_, th), base = cv2.getTextSize(text, font, scale, 1)
+    step = th + base + 4
     h = scene.shape[0]
-    cv2.rectangle(scene, (0, h - th - base - 8), (tw + 10, h), (30, 30, 30), -1)
-    cv2.putText(
-        scene,
-        text,
-        (5, h - base - 3),
-        cv2.FONT_HERSHEY_SIMPLEX,
-        scale,
-        (255, 255, 255),
-        1,
-        cv2.LINE_AA,
-    )
+    top = h - step * len(lines) - 4
+    cv2.rectangle(scene, (0, top), (max(width(ln) for ln in lines), h), (30, 30, 30), -1)
+    for i, line in enumerate(lines):
+        y = top + (i + 1) * step - base + 1
+        cv2.putText(scene, line, (5, y), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return scene
 
 
