@@ -15,8 +15,9 @@ usual assumption when the camera is unknown), but :class:`FaceMeshPose` gives it
 ``FOCAL_PER_EYE_SPAN`` times the face's eye span, the same perspective for every face
 whatever the frame: with the image side, a generic template's perspective depended on the
 frame, and one posed photo measured a pitch of 7° in a 400×400 frame and 34° in a 1280×720
-one (12-26 % of frontal posed faces in 720p frames, in two checks, then failed
-``|pitch| ≤ 20°``; 0 % now).
+one. Of the 1,232 Taiwanese portraits centred in grey frames, 3.2 %, 17.4 % and 22.9 % then
+failed ``|pitch| ≤ 20°`` in 400×400, 1280×720 and 1920×1080 frames, and 0.6 % in each now
+(the same 7 photos; none of the 78 neutral ones): ``python benchmarks/pose_frames.py``.
 
 Angles (``cv2.RQDecomp3x3`` of the head's rotation): ``pitch`` about x (positive: chin down /
 looking down), ``yaw`` about y (positive: the face turns towards the image's right), ``roll``
