@@ -52,7 +52,9 @@ def watch(
     ] = None,
     annotate: Annotated[
         Path | None,
-        typer.Option("--annotate", help="Write an annotated .mp4 of what was analysed."),
+        typer.Option(
+            "--annotate", help="Write an annotated video (.mp4, .mkv or .mov) of what was analysed."
+        ),
     ] = None,
     preview: Annotated[
         bool,

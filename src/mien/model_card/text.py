@@ -38,8 +38,11 @@ LIMITS = (
     "wide intervals. Treat them as unreliable.",
     "Calibration was fitted on FER+ `val`; on other footage check it with `mien evaluate` on a "
     "labelled sample of your own.",
-    "Upside-down faces get unreliable detector keypoints and confident but wrong labels. In the "
-    "two checks made (the bundled samples turned 180°) FaceMesh's pitch fell outside the "
-    "limits, so `quality_ok` was false and the faces abstained; this is not guaranteed.",
+    "Upside-down faces (a camera mounted upside down, a person lying head-down in the frame) "
+    "are read as upright: the detector places its keypoints as on an upright face, and labels "
+    "come out confident and wrong. With the bundled samples turned 180°, one face abstained "
+    "because FaceMesh's pitch fell outside the limits (20.9°) and the other did not (−16.5°; "
+    "`anger` 0.53 for a smile): nothing flags them reliably, so turn such footage upright "
+    "first. Turned 90° either way, both samples kept their upright labels.",
 )
 """The items of the card's "Limits" section."""
