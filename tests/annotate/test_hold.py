@@ -40,10 +40,20 @@ def test_time_going_back_forgets_and_bad_settings_are_refused():
     assert hold.update(0.0, np.zeros((0, 4))).shape == (0, 4)  # a new clip
     with pytest.raises(ValueError, match="hold_s"):
         BlurHold(hold_s=-1)
-    assert BlurHold(hold_s=0).update(0.0, [BOX]).shape == (0, 4)
-    zero = BlurHold(hold_s=0)
+    with pytest.raises(ValueError, match="min_frames"):
+        BlurHold(min_frames=-1)
+    zero = BlurHold(hold_s=0, min_frames=0)
     zero.update(0.0, [BOX])
     assert zero.update(0.04, np.zeros((0, 4))).shape == (0, 4)
+
+
+def test_sparse_frames_still_hold_a_face_over_one_missed_frame():
+    """With --every 30 analysed frames are 1 s apart, beyond hold_s: the frame before is held
+    whatever the gap, the one before that only within hold_s."""
+    hold = BlurHold()
+    hold.update(0.0, [BOX])
+    assert len(hold.update(1.0, np.zeros((0, 4)))) == 1  # the face missed once: held
+    assert len(hold.update(2.0, np.zeros((0, 4)))) == 0  # missed again, 2 s on: let go
 
 
 def _checkerboard(h: int = 240, w: int = 320) -> np.ndarray:

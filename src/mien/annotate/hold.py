@@ -2,8 +2,8 @@
 
 A detector misses a face now and then (motion blur, a turned head, a hand passing): in a video
 blurred frame by frame, that face then shows sharp for a frame. :class:`BlurHold` remembers
-the face boxes of the last :data:`HOLD_S` seconds of one video, so that the annotator blurs
-those places too while no face is found there.
+the face boxes of the last :data:`HOLD_S` seconds of one video (and of the frame before,
+however long ago), so that the annotator blurs those places too while no face is found there.
 """
 
 from __future__ import annotations
@@ -40,9 +40,11 @@ class BlurHold:
     clip, a seek back) forgets what was held.
 
     Args:
-        hold_s: seconds a face's place stays blurred after it was last detected (>= 0; 0 holds
-            nothing).
+        hold_s: seconds a face's place stays blurred after it was last detected (>= 0).
         margin: share of a held box's width and height added on every side.
+        min_frames: the faces of this many frames before are held whatever the time between
+            (>= 0), so that sparse sampling (``--every 30``: frames 1 s apart) still holds a
+            face over one missed frame.
 
     Raises:
         ValueError: ``hold_s`` or ``margin`` is negative.
@@ -55,11 +57,15 @@ class BlurHold:
 
     hold_s: float = HOLD_S
     margin: float = MARGIN
+    min_frames: int = 1
     _seen: list[tuple[float, npt.NDArray[np.float32]]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.hold_s >= 0 or not self.margin >= 0:
-            raise ValueError(f"hold_s and margin must be >= 0, got {self.hold_s}, {self.margin}")
+        if not self.hold_s >= 0 or not self.margin >= 0 or self.min_frames < 0:
+            raise ValueError(
+                "hold_s, margin and min_frames must be >= 0, got "
+                f"{self.hold_s}, {self.margin}, {self.min_frames}"
+            )
 
     def update(self, timestamp_s: float, xyxy: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """Record this frame's face boxes and return the held ones to blur as well.
@@ -70,14 +76,20 @@ class BlurHold:
 
         Returns:
             ``(m, 4)`` float32 ``xyxy`` boxes, pixels, grown by ``margin``: the places of
-            faces seen within ``hold_s`` before this frame that no box of this frame covers
+            faces seen within ``hold_s`` before this frame, or in the ``min_frames`` frames
+            before it, that no box of this frame covers
             (a held box at least half inside a box found now is that face, found again), most
             recent first, one per place.
         """
         now = np.asarray(xyxy, np.float32).reshape(-1, 4)
         if self._seen and timestamp_s < self._seen[-1][0]:
             self._seen.clear()
-        self._seen = [(t, b) for t, b in self._seen if timestamp_s - t <= self.hold_s]
+        recent = len(self._seen) - self.min_frames
+        self._seen = [
+            (t, b)
+            for i, (t, b) in enumerate(self._seen)
+            if i >= recent or timestamp_s - t <= self.hold_s
+        ]
         kept: list[np.ndarray] = []
         for _, boxes in reversed(self._seen):  # most recent first
             for box in boxes[~_inside(boxes, now)]:
