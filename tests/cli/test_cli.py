@@ -874,3 +874,24 @@ def test_a_face_missed_for_a_moment_stays_blurred_in_the_annotated_video(tmp_pat
     assert edges(9) < 4  # no face found: its place held (0.08 s after)
     assert edges(19) < 4  # 0.48 s after: still held
     assert edges(29) > 15  # 0.88 s after: let go, the board is sharp again
+
+
+def test_one_file_reached_by_two_paths_is_analysed_once(tmp_path):
+    """A file named twice, or inside a folder also given, made two sets of rows (and an
+    annotated x_1.jpg beside x.jpg); `mien batch` already did it once."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo = folder / "x.jpg"
+    photo.write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    (tmp_path / "link.jpg").symlink_to(photo)
+    args = [
+        str(photo),
+        str(folder / ".." / "photos" / "x.jpg"),
+        str(folder),
+        str(tmp_path / "link.jpg"),
+    ]
+    result = runner.invoke(app, ["analyze", *args, "-f", "jsonl", "-q"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["source"] for r in rows] == [str(photo)]
+    assert "3 inputs reached twice (another path to the same file) analysed once" in result.stderr

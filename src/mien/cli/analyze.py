@@ -156,6 +156,17 @@ def analyze(
         )
     if not files:
         fail(f"no image or video files found in {', '.join(map(str, paths))}", 1)
+    first: dict[Path, Path] = {}
+    for f in files:
+        first.setdefault(resolved(f), f)
+    unique = list(first.values())
+    if len(unique) < len(files):  # a file named twice, or in a folder also given, or a link
+        err.print(
+            f"{plural(len(files) - len(unique), 'input')} reached twice (another path to the "
+            "same file) analysed once",
+            style="yellow",
+        )
+        files = unique
     empty = [p for p in paths if p.is_dir() and not any(f.is_relative_to(p) for f in files)]
     for folder in empty:
         if folder not in skipped:
