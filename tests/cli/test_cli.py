@@ -347,17 +347,47 @@ def test_outputs_under_another_name_of_an_input_or_of_each_other_are_refused(tmp
     )
     assert result.exit_code == 2 and "name one path" in result.stderr
     assert not both.exists()
-    # an annotated copy replaces a file in its place rather than writing into it: a hard
-    # link there to an input leaves the input as it was
+    # a hard link to an input where an annotated copy goes is not written over, for an image
+    # or a video (a video was: the input replaced, exit 0)
+    from tests.helpers import write_clip
+
+    clip = write_clip(tmp_path / "clip.mp4", [(np.full((64, 64, 3), 90, np.uint8), 0.0)])
+    clip_before = clip.read_bytes()
     drawn = tmp_path / "drawn"
     drawn.mkdir()
     os.link(photo, drawn / "photo.jpg")
+    os.link(clip, drawn / "clip.mp4")
     result = runner.invoke(
-        app, ["analyze", str(photo), "--annotate", str(drawn), "-q", "-o", str(tmp_path / "x.csv")]
+        app,
+        [
+            "analyze",
+            str(photo),
+            str(clip),
+            "--annotate",
+            str(drawn),
+            "-q",
+            "-o",
+            str(tmp_path / "x.csv"),
+        ],
+    )
+    assert result.exit_code == 1 and result.stderr.count("it would overwrite an input") == 2
+    assert photo.read_bytes() == before and clip.read_bytes() == clip_before
+    assert sorted(p.name for p in drawn.iterdir()) == ["clip.mp4", "photo.jpg"]  # nothing else
+
+
+def test_annotated_copies_of_long_names_are_written(tmp_path):
+    """The temporary file was named after the target: a 250-character name went past the
+    255-byte limit and the copy failed."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    name = "a" * 246 + ".jpg"
+    (folder / name).write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    out = tmp_path / "drawn"
+    result = runner.invoke(
+        app, ["analyze", str(folder), "--annotate", str(out), "-q", "-o", str(tmp_path / "x.csv")]
     )
     assert result.exit_code == 0, result.output
-    assert photo.read_bytes() == before and (drawn / "photo.jpg").read_bytes() != before
-    assert [p.name for p in drawn.iterdir()] == ["photo.jpg"]  # no temporary file left
+    assert sorted(p.name for p in out.iterdir()) == [".mien-annotated", name]
 
 
 def test_annotate_never_overwrites_inputs_and_keeps_names_apart(tmp_path):

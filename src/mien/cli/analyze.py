@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
@@ -56,12 +58,33 @@ class _Run:
     annotator: ExpressionAnnotator | None
     annotate: Path | None
     roots: list[Path]
-    inputs: set[Path]
+    files: list[Path]
     options: dict[str, Any]
     written: set[Path] = field(default_factory=set)
     summary: list[tuple[str, str, str]] = field(default_factory=list)
     n_failed: int = 0
     n_faces: int = 0
+    _paths: set[Path] | None = None
+    _keys: set[tuple[int, int]] | None = None
+
+    def is_input(self, target: Path) -> bool:
+        """Whether writing ``target`` would write over an input: the same path, through a
+        link, or (an existing file) the same file under another name (a hard link)."""
+        if self._paths is None:
+            self._paths = {resolved(f) for f in self.files}
+        if resolved(target) in self._paths:
+            return True
+        try:
+            st = target.stat()
+        except OSError:
+            return False  # nothing there yet
+        if self._keys is None:
+            self._keys = set()
+            for f in self.files:
+                with contextlib.suppress(OSError):
+                    fs = f.stat()
+                    self._keys.add((fs.st_dev, fs.st_ino))
+        return (st.st_dev, st.st_ino) in self._keys
 
     def error(self, path: Path, message: str, **where: Any) -> None:
         from mien.export import error_row
@@ -222,8 +245,7 @@ def analyze(
             progress(not quiet) as bar,
         ):
             roots = [p for p in paths if p.is_dir()]
-            inputs = {resolved(f) for f in files}
-            run = _Run(analyzer, sink, names, annotator, annotate, roots, inputs, options)
+            run = _Run(analyzer, sink, names, annotator, annotate, roots, files, options)
             task = bar.add_task("files", total=len(files))
             for kind, group in itertools.groupby(kinds, key=lambda fk: fk[1]):
                 group_paths = [f for f, _ in group]
@@ -296,8 +318,8 @@ def _images(run: _Run, paths: list[Path], bar: Any, task: Any) -> None:
                 _image_name(run.annotate / relative_name(path, run.roots)), run.written, path
             )
             try:
-                if resolved(target) in run.inputs:
-                    raise OSError("it would overwrite an input image")
+                if run.is_input(target):
+                    raise OSError("it would overwrite an input")
                 _write_image(run.annotator.annotate(item.image, item.result), target)
                 run.written.add(target)
             except Exception as e:  # OSError, or drawing failing: the run goes on
@@ -328,7 +350,11 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
             )
         run.written.add(target)
         rate = (info.fps or 30.0) / o["every"]  # the sampled rate: the last frame lasts one step
-        writer = VideoWriter(target, fps=min(rate, o["fps"]) if o["fps"] else rate)
+        if run.is_input(target):  # a link to an input inside the annotate folder
+            err.print(f"could not write {target}: it would overwrite an input", style="red")
+            run.n_failed += 1
+        else:
+            writer = VideoWriter(target, fps=min(rate, o["fps"]) if o["fps"] else rate)
     current: list[Any] = [None]
 
     def remember(frames: Any) -> Any:
@@ -519,8 +545,8 @@ def _unique(target: Path, taken: set[Path], source: Path) -> Path:
 
 def _write_image(scene: Any, target: Path) -> None:
     """Encode ``scene`` (BGR) to ``target``: written beside it, then renamed over it, so an
-    existing file there is replaced, never written into (were it a hard link to an input, the
-    input would change too), and a crash leaves no half-written image.
+    existing file there is replaced, never written into, and a crash leaves no half-written
+    image.
 
     Raises:
         OSError: the folder or file cannot be written, or the image cannot be encoded.
@@ -531,9 +557,11 @@ def _write_image(scene: Any, target: Path) -> None:
     ok, buf = cv2.imencode(target.suffix, scene)
     if not ok:
         raise OSError(f"cannot encode {target.suffix} image")
-    part = target.with_name(f".{target.name}.{os.getpid()}.part")
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=".mien-", suffix=".part")
+    part = Path(name)  # a short name: the target's own may already be 255 bytes long
     try:
-        part.write_bytes(buf.tobytes())
+        with os.fdopen(fd, "wb") as f:
+            f.write(buf.tobytes())
         os.replace(part, target)
     finally:
         part.unlink(missing_ok=True)
