@@ -171,7 +171,8 @@ def test_the_report_states_the_test_or_why_there_is_none():
     assert _gap_test_text(none) == ". No permutation test: why not"
     few = {**done, "p_gap": 0.34, "p_floor": {"gap": 1 / 6, "beyond_label_mix": 1 / 6}}
     assert _gap_test_text(few).endswith(
-        "do not differ. With so few persons no p below 0.17 is possible, however large the gap"
+        "do not differ. With this few units to shuffle no p below 0.17 is possible for the gap "
+        "(0.17 beyond the label mix), however large it is"
     )
     many = {**done, "p_floor": {"gap": 1e-9, "beyond_label_mix": 1e-9}}
     assert _gap_test_text(many) == _gap_test_text(done)
@@ -201,3 +202,17 @@ def test_p_floor_counts_the_distinct_assignments():
     # no test, no floor
     none = gap_permutation_test(np.zeros(3, int), np.ones(3, bool), np.zeros(3, int), [1.0])
     assert none["p_floor"] is None
+
+
+def test_a_p_is_never_below_its_floor():
+    """Three persons, one slice against two: 3 assignments, so no p below 1/3; the shuffles'
+    estimate came out at 0.31 for some seeds, under the floor the report then stated."""
+    groups = np.array([0, 0, 1, 1, 1, 1])
+    correct = groups == 0
+    persons = np.array(list("AABBCC"), object)
+    for seed in range(6):
+        t = gap_permutation_test(
+            groups, correct, np.zeros(6, int), np.array([4 / 6]), units=persons, seed=seed
+        )
+        assert t["p_floor"]["gap"] == pytest.approx(1 / 3)
+        assert t["p_gap"] >= 1 / 3 and t["p_beyond_label_mix"] >= 1 / 3

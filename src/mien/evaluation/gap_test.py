@@ -76,7 +76,10 @@ def _log_assignments(strata: np.ndarray, assign: np.ndarray) -> float:
 
 
 def _floor(log_count: float) -> float:
-    """``1 / exp(log_count)``, the smallest p a shuffle over that many assignments can give."""
+    """``1 / exp(log_count)``, the smallest p a shuffle over that many assignments can give
+    (a count small enough to be exact is rounded to its integer first: 1/3, not 0.333…31)."""
+    if log_count < 30:
+        return 1 / max(1, round(exp(log_count)))
     return exp(-log_count) if log_count < 700 else 0.0
 
 
@@ -138,6 +141,7 @@ def gap_permutation_test(
         distinct assignments each shuffle can make (persons moved whole count once each), a
         lower bound on the smallest p this design can give whatever the gap (the real floor
         is higher when slices of one size are interchangeable); about 0 for large designs.
+        Each p is at least its floor.
 
     Raises:
         ValueError: if the arrays' lengths differ or ``n_perm < 1``.
@@ -235,7 +239,8 @@ def gap_permutation_test(
             whole + _log_assignments(by_label[split], assign[split]),
         )
 
-    result["p_floor"] = {"gap": _floor(floors[0]), "beyond_label_mix": _floor(floors[1])}
+    floor = (_floor(floors[0]), _floor(floors[1]))
+    result["p_floor"] = {"gap": floor[0], "beyond_label_mix": floor[1]}
     above = np.zeros(2, np.int64)
     done = 0
     chunk = max(1, min(_CHUNK, _CELLS // m))  # about _CELLS shuffled values at once
@@ -245,7 +250,12 @@ def gap_permutation_test(
         above[0] += int(np.sum(_gaps(for_gap, hit, base, len(slices))[0] >= observed[0] - 1e-12))
         above[1] += int(np.sum(_gaps(for_beyond, hit, base, len(slices))[1] >= observed[1] - 1e-12))
         done += b
-    result["p_gap"], result["p_beyond_label_mix"] = ((1 + above) / (1 + n_perm)).tolist()
+    # the shuffles' estimate, never below what the design allows (with few distinct
+    # assignments it can fall under it by chance: 0.31 where no p below 1/3 is possible)
+    p = (1 + above) / (1 + n_perm)
+    result["p_gap"], result["p_beyond_label_mix"] = (
+        float(max(a, b)) for a, b in zip(p, floor, strict=True)
+    )
     return result
 
 

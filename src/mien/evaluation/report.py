@@ -174,13 +174,14 @@ def _gap_test_text(test: dict[str, Any] | None) -> str:
         floor = 1 / (1 + test["n_perm"])
         return f"{value:.2g} (no shuffle reached it)" if value <= floor * 1.0001 else f"{value:.2g}"
 
-    floor = (test.get("p_floor") or {}).get("gap", 0.0)
-    few = (
-        f". With so few {'persons' if 'person' in test['unit'] else 'images'} no p below "
-        f"{floor:.2g} is possible, however large the gap"
-        if floor >= 0.001
-        else ""
-    )
+    floors = test.get("p_floor") or {}
+    gap_floor, beyond_floor = floors.get("gap", 0.0), floors.get("beyond_label_mix", 0.0)
+    few = ""
+    if max(gap_floor, beyond_floor) >= 0.001:
+        few = (
+            f". With this few units to shuffle no p below {gap_floor:.2g} is possible for the "
+            f"gap ({beyond_floor:.2g} beyond the label mix), however large it is"
+        )
     return (
         f". Permutation test ({test['n_perm']} shuffles of {what}): p = {p(test['p_gap'])} for "
         f"the gap, {p(test['p_beyond_label_mix'])} beyond the label mix{note}; a small p says "
