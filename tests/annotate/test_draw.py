@@ -131,3 +131,4 @@ def test_the_caption_breaks_into_lines_on_a_narrow_scene():
     assert one_width < 640  # one line fits
     height, width = band(120, 1500)
     assert width <= 120 and height > 1.5 * one_height  # two lines, inside the image
+    assert band(60, 2000)[1] <= 60  # narrower than "expression,": smaller type

@@ -199,8 +199,11 @@ def test_bars_stay_on_the_canvas(server):
         page.goto(server)
         placed = page.evaluate(
             """() => { canvas.width = 300; canvas.height = 200;
-                 return [barPanel(20, 10, 50, 8), barPanel(250, 10, 50, 8),
-                         barPanel(0, 10, 300, 8), barPanel(10, 190, 20, 8)]; }"""
+                 const out = [barPanel(20, 10, 50, 8), barPanel(250, 10, 50, 8),
+                              barPanel(0, 10, 300, 8), barPanel(10, 190, 20, 8)];
+                 canvas.width = 48; canvas.height = 48;
+                 out.push(barPanel(0, 0, 48, 8));
+                 return out; }"""
         )
         browser.close()
-    assert placed == [[74, 10], [154, 10], [2, 10], [34, 120]]
+    assert placed == [[74, 10], [154, 10], [2, 10], [34, 120], None]  # no room on 48 px

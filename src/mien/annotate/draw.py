@@ -260,12 +260,17 @@ def draw_caption(scene: ImageBGR, text: str = CAPTION) -> ImageBGR:
     """Draw a small caption (bottom-left, on a dark band) on ``scene`` in place and return it.
 
     A scene too narrow for it on one line (a tall, narrow image, which is not enlarged) gets
-    it over several, broken between words."""
+    it over several, broken between words, in smaller type where one word is wider than the
+    scene."""
     font = cv2.FONT_HERSHEY_SIMPLEX
     scale = max(0.35, scene.shape[1] / 1800)
 
     def width(line: str) -> int:
         return cv2.getTextSize(line, font, scale, 1)[0][0] + 10
+
+    widest = max(width(word) for word in text.split())
+    if widest > scene.shape[1]:  # a strip narrower than one word: smaller type, not cut off
+        scale = max(0.1, scale * (scene.shape[1] - 10) / (widest - 10))
 
     lines: list[str] = []
     for word in text.split():

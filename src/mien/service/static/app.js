@@ -34,9 +34,10 @@ function drawFaces(faces, scaleX, scaleY) {
     ctx.fillRect(x, Math.max(0, y - 18), ctx.measureText(text).width + 8, 18);
     ctx.fillStyle = "white";
     ctx.fillText(text, x + 4, Math.max(13, y - 5));
-    const [px, py] = barPanel(x, y, w, Object.keys(probs).length);
+    const place = barPanel(x, y, w, Object.keys(probs).length);
     let row = 0;
-    for (const [label, p] of Object.entries(probs)) {
+    for (const [label, p] of place ? Object.entries(probs) : []) {
+      const [px, py] = place;
       const bx = px, by = py + row * 10;
       ctx.fillStyle = "rgba(40,40,40,0.6)"; ctx.fillRect(bx, by, 60, 8);
       ctx.fillStyle = "#f0a000"; ctx.fillRect(bx, by, 60 * p, 8);
@@ -48,10 +49,12 @@ function drawFaces(faces, scaleX, scaleY) {
 }
 
 // where a face's bars go: right of its box, else left of it, else inside it; always on the
-// canvas (a face at the right edge had its bars drawn off it)
+// canvas (a face at the right edge had its bars drawn off it); null on a canvas too small to
+// hold them (a 48 px crop: the table below still lists every value)
 const PANEL_W = 92;
 function barPanel(x, y, w, rows) {
   const h = rows * 10;
+  if (canvas.width < PANEL_W || canvas.height < h) return null;
   let px = x + w + 4;
   if (px + PANEL_W > canvas.width) px = x - PANEL_W - 4;
   if (px < 0) px = Math.min(x + 2, canvas.width - PANEL_W);
