@@ -223,7 +223,7 @@ def shade_abstained(ax: Any, rows: pd.DataFrame, breaks: np.ndarray) -> None:
             start = None
 
 
-def where(rows: pd.DataFrame) -> str:
+def median_box_text(rows: pd.DataFrame) -> str:
     """`` · box x 120–260, y 80–240 px``: a track's median box (pixels), to tell which face in
     the frame it is; empty without box columns."""
     box = ["x1", "y1", "x2", "y2"]
@@ -326,7 +326,7 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
             f"{names[str(source)]} · track {int(track)} · {len(rows)} "
             + ("frame" if len(rows) == 1 else "frames")
             + (f" · {model}" if model else "")
-            + where(rows),
+            + median_box_text(rows),
             fontsize=9,
         )
         ax.grid(alpha=0.3)
