@@ -131,4 +131,9 @@ def test_the_caption_breaks_into_lines_on_a_narrow_scene():
     assert one_width < 640  # one line fits
     height, width = band(120, 1500)
     assert width <= 120 and height > 1.5 * one_height  # two lines, inside the image
-    assert band(60, 2000)[1] <= 60  # narrower than "expression,": smaller type
+    # a strip narrower than "expression," (52 px at the smallest scale): smaller type, so no
+    # letter runs into the right edge (at scale 0.35 the word fills the band to its edge)
+    strip = draw_caption(np.full((2000, 30, 3), 200, np.uint8))
+    band_rows = (strip == 30).all(axis=2).any(axis=1)
+    assert band_rows.sum() > 0
+    assert not (strip[band_rows, -3:] > 128).all(axis=2).any()

@@ -105,3 +105,31 @@ def test_fast_faces_leave_one_held_place_per_face_and_frame_within_hold_s():
         xy = start + np.float32([60 * i, 0])
         held = hold.update(i / 30, np.concatenate([xy, xy + 50], axis=1))
     assert len(held) == 15 * 100  # frames 14-28 (t >= 29/30 - 0.5)
+
+
+def test_with_track_ids_motion_comes_from_the_faces_own_last_two_sightings():
+    """A face moving 220 px/s at --every 10 (73 px, over 2/3 of its width, between analysed
+    frames) was held where last seen (boxes too far apart to match): 34 % of it sharp. With
+    track ids the motion is read between its own sightings, even with a missed frame between."""
+    hold = BlurHold(margin=0.0, margin_per_s=0.0)
+    hold.update(0.0, [[0.0, 0.0, 105.0, 105.0]], [7])
+    hold.update(1 / 3, [[73.0, 0.0, 178.0, 105.0]], [7])
+    (held,) = hold.update(2 / 3, np.zeros((0, 4)), np.zeros(0))
+    assert held == pytest.approx([73.0, 0.0, 251.0, 105.0], abs=0.5)  # 146-251 by now
+    flicker = BlurHold(margin=0.0, margin_per_s=0.0)
+    flicker.update(0.0, [[0.0, 0.0, 105.0, 105.0]], [7])
+    flicker.update(1 / 3, np.zeros((0, 4)), np.zeros(0))  # missed
+    flicker.update(2 / 3, [[146.0, 0.0, 251.0, 105.0]], [7])  # found again, 146 px on
+    (held,) = flicker.update(1.0, np.zeros((0, 4)), np.zeros(0))
+    assert held == pytest.approx([146.0, 0.0, 324.0, 105.0], abs=0.5)  # 73 px per step
+
+
+def test_with_track_ids_a_missed_face_over_a_found_one_is_held():
+    """A small face 87 % inside a large found one was taken as found again (by the boxes
+    alone) and left sharp as it moved out; with ids it is held while its track is missing."""
+    hold = BlurHold()
+    big, small = [0.0, 0.0, 200.0, 200.0], [150.0, 50.0, 207.0, 107.0]
+    hold.update(0.0, [big, small], [1, 2])
+    held = hold.update(0.04, [big], [1])
+    assert len(held) == 1 and held[0, 2] > 207.0
+    assert hold.update(0.08, [big, small], [1, 2]).shape == (0, 4)  # both found: nothing held

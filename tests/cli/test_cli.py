@@ -925,3 +925,36 @@ def test_one_file_reached_by_two_paths_is_analysed_once(tmp_path):
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["source"] for r in rows] == [str(photo)]
     assert "3 inputs reached twice (another path to the same file) analysed once" in result.stderr
+    assert "no image or video files" not in result.stderr  # the folder held one, analysed
+    os.link(photo, tmp_path / "hard.jpg")  # a hard link is the same file too
+    result = runner.invoke(
+        app, ["analyze", str(photo), str(tmp_path / "hard.jpg"), "-f", "jsonl", "-q"]
+    )
+    assert len(result.stdout.splitlines()) == 1 and "1 input reached twice" in result.stderr
+
+
+def test_annotated_videos_are_not_written_through_links_and_images_get_plain_modes(tmp_path):
+    """A link in the annotate folder named like the annotated video made mien write the video
+    through it, over the rows file (exit 0); annotated images came out mode 0600."""
+    from tests.helpers import write_clip
+
+    clip = write_clip(tmp_path / "v.mp4", [(np.full((64, 64, 3), 90, np.uint8), 0.0)])
+    photo = tmp_path / "x.jpg"
+    photo.write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    rows = tmp_path / "rows.csv"
+    drawn = tmp_path / "drawn"
+    drawn.mkdir()
+    (drawn / "v.mp4").symlink_to(rows)
+    args = ["analyze", str(clip), str(photo), "-o", str(rows), "--annotate", str(drawn), "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "it is a link to another file" in result.stderr
+    assert rows.read_text().startswith("schema_version")  # the rows, not a video
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (drawn / "x.jpg").stat().st_mode & 0o777 == 0o666 & ~umask
+    # --out and --annotate as two names of one file
+    os.link(rows, tmp_path / "same.mp4")
+    result = runner.invoke(
+        app, ["analyze", str(clip), "-o", str(rows), "--annotate", str(tmp_path / "same.mp4")]
+    )
+    assert result.exit_code == 2 and "name one path" in result.stderr

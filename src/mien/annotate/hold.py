@@ -4,8 +4,8 @@ A detector misses a face now and then (motion blur, a turned head, a hand passin
 blurred frame by frame, that face then shows sharp for a frame. :class:`BlurHold` remembers
 the face boxes of the last :data:`HOLD_S` seconds of one video (and of the frame before,
 however long ago), so that the annotator blurs those places too while no face is found there.
-A held box covers where the face was and where it was heading (its shift since the frame
-before, carried on), grown by a margin that widens with the time since it was seen.
+A held box covers where the face was and where it was heading (its motion between its last
+two sightings, carried on), grown by a margin that widens with the time since it was seen.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from mien.tracking.iou import intersection_matrix, iou_matrix
+from mien.tracking.iou import intersection_matrix
 
 HOLD_S = 0.5
 """Seconds a face's place stays blurred after its last detection."""
@@ -23,8 +23,8 @@ MARGIN = 0.15
 """A held box grows by this share of its width and height on every side (the face may move)."""
 MARGIN_PER_S = 0.5
 """…plus this share per second since the face was seen (a face whose motion is unknown)."""
-_COVERED = 0.8  # a held box this much inside one box found now (or a newer held one) is that face
-_SAME = 0.2  # IoU above which boxes of consecutive frames are taken as one face moving
+_COVERED = 0.8  # without track ids: a held box this much inside a box found now is that face
+_NEAR = 1.5  # without track ids: boxes of two sightings this many widths apart may be one face
 
 
 def _covered(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -37,13 +37,20 @@ def _covered(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @dataclass
+class _Sighting:
+    t: float
+    xyxy: npt.NDArray[np.float32]  # (n, 4)
+    ids: npt.NDArray[np.int64] | None  # (n,) track ids, or None
+
+
+@dataclass
 class BlurHold:
     """The places to keep blurring in one video: faces seen in the last ``hold_s`` seconds and
     not found in this frame.
 
     Use one per video (or stream), in frame order: :meth:`update` with each frame's boxes
-    returns the held boxes to blur beside them. A timestamp earlier than the last one (a new
-    clip, a seek back) forgets what was held.
+    (and track ids, when there are) returns the held boxes to blur beside them. A timestamp
+    earlier than the last one (a new clip, a seek back) forgets what was held.
 
     Args:
         hold_s: seconds a face's place stays blurred after it was last detected (>= 0).
@@ -58,7 +65,7 @@ class BlurHold:
 
     Example:
         >>> hold = BlurHold()
-        >>> extra = hold.update(result.timestamp_s, result.faces.xyxy)
+        >>> extra = hold.update(result.timestamp_s, result.faces.xyxy, result.faces.track_id)
         >>> annotator.annotate(frame.image.copy(), result, also_blur=extra)
     """
 
@@ -66,7 +73,9 @@ class BlurHold:
     margin: float = MARGIN
     margin_per_s: float = MARGIN_PER_S
     min_frames: int = 1
-    _seen: list[tuple[float, npt.NDArray[np.float32]]] = field(default_factory=list, repr=False)
+    _seen: list[_Sighting] = field(default_factory=list, repr=False)
+    # per track: (its sighting before its newest, its newest), for its motion
+    _last: dict[int, tuple[_Sighting | None, _Sighting]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         settings = (self.hold_s, self.margin, self.margin_per_s, self.min_frames)
@@ -75,64 +84,113 @@ class BlurHold:
                 f"hold_s, margin, margin_per_s and min_frames must be >= 0, got {settings}"
             )
 
-    def update(self, timestamp_s: float, xyxy: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    def update(
+        self,
+        timestamp_s: float,
+        xyxy: npt.ArrayLike,
+        track_id: npt.ArrayLike | None = None,
+    ) -> npt.NDArray[np.float32]:
         """Record this frame's face boxes and return the held ones to blur as well.
 
         Args:
             timestamp_s: the frame's presentation time, seconds.
             xyxy: ``(n, 4)`` the boxes found in this frame, pixels.
+            track_id: ``(n,)`` their track ids, or ``None``. With ids, a held face is found
+                again when its track is in this frame, and its motion is read between its own
+                last two sightings; without, a held box with 80 % of its area inside a box
+                found now is that face, and its motion is read from the nearest box (IoU,
+                else within 1.5 widths) of the frame before.
 
         Returns:
             ``(m, 4)`` float32 ``xyxy`` boxes, pixels: the places of faces seen within
-            ``hold_s`` before this frame, or in the ``min_frames`` frames before it, that no
-            box of this frame covers (a held box with 80 % of its area inside a box found now
-            is that face, found again), most recent first, one per place. Each spans where the
-            face was and, when the frame before that had it too (IoU > 0.2), where its shift
-            since then carries it by now; grown on every side by ``margin`` plus
-            ``margin_per_s`` × the seconds since it was seen, of its width and height.
+            ``hold_s`` before this frame, or in the ``min_frames`` frames before it, and not
+            found in this one, most recent first, one per face. Each spans where the face was
+            and where its motion since the sighting before carries it by now, grown on every
+            side by ``margin`` plus ``margin_per_s`` × the seconds since it was seen, of its
+            width and height.
         """
         now = np.asarray(xyxy, np.float32).reshape(-1, 4)
-        if self._seen and timestamp_s < self._seen[-1][0]:
+        ids = None if track_id is None else np.asarray(track_id, np.int64).reshape(-1)
+        if self._seen and timestamp_s < self._seen[-1].t:
             self._seen.clear()
+            self._last.clear()
         # the frames to hold (a suffix: within hold_s, or among the last min_frames), and the
-        # one before them, kept only to tell how their faces were moving
+        # one before them, kept only to tell how their faces were moving (without track ids)
         first = len(self._seen) - self.min_frames
-        while first > 0 and timestamp_s - self._seen[first - 1][0] <= self.hold_s:
+        while first > 0 and timestamp_s - self._seen[first - 1].t <= self.hold_s:
             first -= 1
         first = max(first, 0)
         self._seen = self._seen[max(first - 1, 0) :]
         first = min(first, 1)
         held: list[np.ndarray] = []
-        kept = np.zeros((0, 4), np.float32)  # the places already held (as last seen)
+        done_ids: set[int] = set() if ids is None else {int(i) for i in ids}
+        kept = np.zeros((0, 4), np.float32)  # held places (as last seen), without ids
         for k in range(len(self._seen) - 1, first - 1, -1):  # most recent first
-            t, boxes = self._seen[k]
-            boxes = boxes[~_covered(boxes, now) & ~_covered(boxes, kept)]
+            s = self._seen[k]
+            if s.ids is not None and ids is not None:
+                fresh = np.array([int(i) not in done_ids for i in s.ids], bool)
+                done_ids.update(int(i) for i in s.ids)
+            else:
+                fresh = ~_covered(s.xyxy, now) & ~_covered(s.xyxy, kept)
+            boxes = s.xyxy[fresh]
             if not len(boxes):
                 continue
             kept = np.concatenate([kept, boxes])
+            before = self._before(k, None if s.ids is None else s.ids[fresh], boxes)
             reach = boxes.copy()
-            if k > 0:  # carry each face on by its shift since the frame before
-                t0, before = self._seen[k - 1]
-                if len(before) and t > t0:
-                    iou = iou_matrix(boxes, before)
-                    match = iou.argmax(axis=1)
-                    moving = iou[np.arange(len(boxes)), match] > _SAME
-                    shift = (boxes - before[match]) * ((timestamp_s - t) / (t - t0))
-                    ahead = boxes + np.where(moving[:, None], shift, 0)
-                    reach = np.concatenate(
-                        [
-                            np.minimum(boxes[:, :2], ahead[:, :2]),
-                            np.maximum(boxes[:, 2:], ahead[:, 2:]),
-                        ],
-                        axis=1,
-                    )
-            share = self.margin + self.margin_per_s * (timestamp_s - t)
+            for i, prior in enumerate(before):
+                if prior is None:
+                    continue
+                t0, box0 = prior
+                ahead = boxes[i] + (boxes[i] - box0) * ((timestamp_s - s.t) / (s.t - t0))
+                reach[i, :2] = np.minimum(boxes[i, :2], ahead[:2])
+                reach[i, 2:] = np.maximum(boxes[i, 2:], ahead[2:])
+            share = self.margin + self.margin_per_s * (timestamp_s - s.t)
             wh = (boxes[:, 2:] - boxes[:, :2]) * share
             held.append(np.concatenate([reach[:, :2] - wh, reach[:, 2:] + wh], axis=1))
-        self._seen.append((timestamp_s, now))
+        sighting = _Sighting(timestamp_s, now, ids)
+        if ids is not None:
+            for i in ids:
+                self._last[int(i)] = (self._last.get(int(i), (None, None))[1], sighting)
+            gone = [i for i, (_, n) in self._last.items() if timestamp_s - n.t > self.hold_s]
+            for i in gone:
+                if i not in done_ids:
+                    del self._last[i]  # tracks not held any more
+        self._seen.append(sighting)
         if not held:
             return np.zeros((0, 4), np.float32)
         return np.concatenate(held).astype(np.float32)
+
+    def _before(
+        self, k: int, ids: np.ndarray | None, boxes: np.ndarray
+    ) -> list[tuple[float, np.ndarray] | None]:
+        """For each of ``boxes`` (held from frame ``k``), where that face was at its sighting
+        before: ``(t, (4,) box)``, or ``None`` when unknown."""
+        s = self._seen[k]
+        out: list[tuple[float, np.ndarray] | None] = []
+        if ids is not None:
+            for i in ids:
+                prior = self._last.get(int(i), (None, None))[0]
+                if prior is None or prior.t >= s.t:
+                    out.append(None)
+                    continue
+                row = np.flatnonzero(prior.ids == i) if prior.ids is not None else []
+                out.append((prior.t, prior.xyxy[row[0]]) if len(row) else None)
+            return out
+        if k == 0:
+            return [None] * len(boxes)
+        prior = self._seen[k - 1]
+        for box in boxes:
+            if not len(prior.xyxy) or prior.t >= s.t:
+                out.append(None)
+                continue
+            centre = (box[:2] + box[2:]) / 2
+            centres = (prior.xyxy[:, :2] + prior.xyxy[:, 2:]) / 2
+            d = np.linalg.norm(centres - centre, axis=1)
+            j = int(d.argmin())
+            near = d[j] <= _NEAR * (box[2] - box[0])
+            out.append((prior.t, prior.xyxy[j]) if near else None)
+        return out
 
 
 __all__ = ["HOLD_S", "MARGIN", "MARGIN_PER_S", "BlurHold"]

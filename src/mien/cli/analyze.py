@@ -179,21 +179,21 @@ def analyze(
         )
     if not files:
         fail(f"no image or video files found in {', '.join(map(str, paths))}", 1)
-    first: dict[Path, Path] = {}
+    empty = [p for p in paths if p.is_dir() and not any(f.is_relative_to(p) for f in files)]
+    for folder in empty:
+        if folder not in skipped:
+            err.print(f"{folder}: no image or video files in this folder", style="yellow")
+    first: dict[object, Path] = {}
     for f in files:
-        first.setdefault(resolved(f), f)
+        first.setdefault(_file_key(f), f)
     unique = list(first.values())
-    if len(unique) < len(files):  # a file named twice, or in a folder also given, or a link
+    if len(unique) < len(files):  # a file named twice, in a folder also given, or a link
         err.print(
             f"{plural(len(files) - len(unique), 'input')} reached twice (another path to the "
             "same file) analysed once",
             style="yellow",
         )
         files = unique
-    empty = [p for p in paths if p.is_dir() and not any(f.is_relative_to(p) for f in files)]
-    for folder in empty:
-        if folder not in skipped:
-            err.print(f"{folder}: no image or video files in this folder", style="yellow")
     kinds = [(f, _kind(f)) for f in files]
     problem = _check_outputs(
         out, annotate, paths, files, [f for f, k in kinds if k == "video"]
@@ -353,6 +353,10 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
         if run.is_input(target):  # a link to an input inside the annotate folder
             err.print(f"could not write {target}: it would overwrite an input", style="red")
             run.n_failed += 1
+        elif _is_link(target):  # a video is written in place: through a link it would land
+            # on whatever file the link names (the rows file, another one)
+            err.print(f"could not write {target}: it is a link to another file", style="red")
+            run.n_failed += 1
         else:
             writer = VideoWriter(target, fps=min(rate, o["fps"]) if o["fps"] else rate)
     current: list[Any] = [None]
@@ -385,7 +389,11 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
             n_frames += 1
             n_faces += len(result.faces)
             if writer is not None:
-                also = None if hold is None else hold.update(result.timestamp_s, result.faces.xyxy)
+                also = (
+                    None
+                    if hold is None
+                    else hold.update(result.timestamp_s, result.faces.xyxy, result.faces.track_id)
+                )
                 scene = run.annotator.annotate(current[0].image.copy(), result, also_blur=also)  # type: ignore[union-attr]
                 writer.write(scene, result.timestamp_s)
             bar.update(task, completed=current[0].index + 1)
@@ -470,7 +478,7 @@ def _check_outputs(
             return f"--out {out} is a folder; give a file name such as results.csv"
         if same_file(out, files) is not None:
             return f"--out {out} is one of the inputs; it would be overwritten"
-        if annotate is not None and resolved(out) == resolved(annotate):
+        if annotate is not None and same_file(out, [annotate]) is not None:
             return f"--out and --annotate name one path ({out}); give two names"
         if out.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
             return (
@@ -543,6 +551,24 @@ def _unique(target: Path, taken: set[Path], source: Path) -> Path:
     return candidate
 
 
+def _file_key(path: Path) -> object:
+    """What makes two paths one file: device and inode (hard links too), else the resolved
+    path (a file that is not there)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return resolved(path)
+    return (st.st_dev, st.st_ino)
+
+
+def _is_link(path: Path) -> bool:
+    """Whether ``path`` is a symbolic link, or a file with other names (a hard link)."""
+    try:
+        return path.is_symlink() or (path.is_file() and path.stat().st_nlink > 1)
+    except OSError:
+        return False
+
+
 def _write_image(scene: Any, target: Path) -> None:
     """Encode ``scene`` (BGR) to ``target``: written beside it, then renamed over it, so an
     existing file there is replaced, never written into, and a crash leaves no half-written
@@ -560,6 +586,9 @@ def _write_image(scene: Any, target: Path) -> None:
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=".mien-", suffix=".part")
     part = Path(name)  # a short name: the target's own may already be 255 bytes long
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # as a plain write would make it (mkstemp makes 0600)
         with os.fdopen(fd, "wb") as f:
             f.write(buf.tobytes())
         os.replace(part, target)

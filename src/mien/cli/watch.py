@@ -27,7 +27,6 @@ from mien.cli.common import (
     make_analyzer,
     plural,
     resolve_format,
-    resolved,
     same_file,
     unwritable,
 )
@@ -209,7 +208,11 @@ def watch(
                 n_frames += 1
                 n_faces += len(result.faces)
                 if writer is not None or show:
-                    also = hold.update(result.timestamp_s, result.faces.xyxy) if hold else None
+                    also = (
+                        hold.update(result.timestamp_s, result.faces.xyxy, result.faces.track_id)
+                        if hold
+                        else None
+                    )
                     scene = annotator.annotate(current[0].image.copy(), result, also_blur=also)
                     scene = draw_notice(scene)
                     if writer is not None:
@@ -273,7 +276,7 @@ def _clashes(source: str, out: Path | None, annotate: Path | None) -> str | None
     for path, option in ((out, "--out"), (annotate, "--annotate")):
         if path is not None and source_file.is_file() and same_file(path, [source_file]):
             return f"{option} {path} is the source video; it would be overwritten"
-    if out is not None and annotate is not None and resolved(out) == resolved(annotate):
+    if out is not None and annotate is not None and same_file(out, [annotate]):
         return f"--out and --annotate are one file ({out}); give two names"
     return None
 
