@@ -165,32 +165,35 @@ class BlurHold:
         self, k: int, ids: np.ndarray | None, boxes: np.ndarray
     ) -> list[tuple[float, np.ndarray] | None]:
         """For each of ``boxes`` (held from frame ``k``), where that face was at its sighting
-        before: ``(t, (4,) box)``, or ``None`` when unknown."""
+        before: ``(t, (4,) box)``, or ``None`` when unknown. By its track when it has one with
+        an earlier sighting; else (no ids, or a track new in frame ``k``: sparse frames of a
+        fast face get a new id each time) the nearest box of the frame before, within
+        :data:`_NEAR` widths."""
         s = self._seen[k]
         out: list[tuple[float, np.ndarray] | None] = []
-        if ids is not None:
-            for i in ids:
-                prior = self._last.get(int(i), (None, None))[0]
-                if prior is None or prior.t >= s.t:
-                    out.append(None)
-                    continue
-                row = np.flatnonzero(prior.ids == i) if prior.ids is not None else []
-                out.append((prior.t, prior.xyxy[row[0]]) if len(row) else None)
-            return out
-        if k == 0:
-            return [None] * len(boxes)
-        prior = self._seen[k - 1]
-        for box in boxes:
-            if not len(prior.xyxy) or prior.t >= s.t:
-                out.append(None)
-                continue
-            centre = (box[:2] + box[2:]) / 2
-            centres = (prior.xyxy[:, :2] + prior.xyxy[:, 2:]) / 2
-            d = np.linalg.norm(centres - centre, axis=1)
-            j = int(d.argmin())
-            near = d[j] <= _NEAR * (box[2] - box[0])
-            out.append((prior.t, prior.xyxy[j]) if near else None)
+        for n, box in enumerate(boxes):
+            if ids is not None:
+                prior = self._last.get(int(ids[n]), (None, None))[0]
+                if prior is not None and prior.ids is not None and prior.t < s.t:
+                    row = np.flatnonzero(prior.ids == ids[n])
+                    if len(row):
+                        out.append((prior.t, prior.xyxy[row[0]]))
+                        continue
+            out.append(self._nearest_before(k, box))
         return out
+
+    def _nearest_before(self, k: int, box: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """The box of frame ``k − 1`` nearest ``box`` (centres within :data:`_NEAR` of its
+        widths), with that frame's time; ``None`` when there is none."""
+        if k == 0:
+            return None
+        prior, t = self._seen[k - 1], self._seen[k].t
+        if not len(prior.xyxy) or prior.t >= t:
+            return None
+        centres = (prior.xyxy[:, :2] + prior.xyxy[:, 2:]) / 2
+        d = np.linalg.norm(centres - (box[:2] + box[2:]) / 2, axis=1)
+        j = int(d.argmin())
+        return (prior.t, prior.xyxy[j]) if d[j] <= _NEAR * (box[2] - box[0]) else None
 
 
 __all__ = ["HOLD_S", "MARGIN", "MARGIN_PER_S", "BlurHold"]
