@@ -12,7 +12,7 @@ BOX = [100.0, 50.0, 200.0, 170.0]  # 100 x 120 px
 
 
 def test_a_missed_face_is_held_for_hold_s_grown_by_the_margin():
-    hold = BlurHold(hold_s=0.5, margin=0.1, margin_per_s=0.0)
+    hold = BlurHold(hold_s=0.5, margin=0.1, margin_per_s=0.0, margin_per_s_unknown=0.0)
     assert hold.update(0.0, [BOX]).shape == (0, 4)  # found: nothing extra
     held = hold.update(0.04, np.zeros((0, 4)))  # missed
     assert held == pytest.approx(np.array([[90.0, 38.0, 210.0, 182.0]]))
@@ -83,10 +83,11 @@ def test_a_moving_face_is_held_where_it_is_heading_and_the_margin_widens_with_ti
     hold.update(0.33, [[140.0, 50.0, 228.0, 138.0]])
     (held,) = hold.update(0.66, np.zeros((0, 4)))  # missed: by now about 180-268
     assert held == pytest.approx([140.0, 50.0, 268.0, 138.0], abs=0.5)
-    wide = BlurHold(margin=0.15, margin_per_s=0.5)
+    wide = BlurHold(margin=0.15, margin_per_s=0.5, margin_per_s_unknown=2.0)
     wide.update(0.0, [BOX])
-    (held,) = wide.update(1.0, np.zeros((0, 4)))  # 1 s on (sparse frames): 0.65 of each side
-    assert held == pytest.approx([35.0, -28.0, 265.0, 248.0])
+    # 1 s on (sparse frames), a face seen once (motion unknown): 0.15 + 2.0 of each side
+    (held,) = wide.update(1.0, np.zeros((0, 4)))
+    assert held == pytest.approx([-115.0, -208.0, 415.0, 428.0])
 
 
 def test_a_missed_face_half_under_another_found_one_is_still_held():
@@ -144,3 +145,15 @@ def test_a_fast_face_with_a_new_track_id_each_sighting_still_gets_its_motion():
     hold.update(1 / 3, [[73.0, 0.0, 178.0, 105.0]], [2])
     (held,) = hold.update(2 / 3, np.zeros((0, 4)), np.zeros(0))
     assert held == pytest.approx([73.0, 0.0, 251.0, 105.0], abs=0.5)
+
+
+def test_a_track_taken_over_by_a_crossing_face_does_not_count_as_found():
+    """Face B crossed in front of face A; A was missed and B took A's track id (1), so A's place
+    counted as found and 41 % of A showed sharp. Found again now needs the track's new box over
+    80 % of the held one."""
+    hold = BlurHold()
+    a, b = [300.0, 100.0, 390.0, 190.0], [250.0, 110.0, 320.0, 180.0]
+    hold.update(0.0, [a, b], [1, 2])
+    held = hold.update(1 / 30, [[276.0, 110.0, 346.0, 180.0]], [1])  # B, now called 1
+    assert len(held) == 2  # A's place (under id 1) and B's old one (id 2) both held
+    assert held[:, 2].max() >= 390.0

@@ -22,7 +22,10 @@ HOLD_S = 0.5
 MARGIN = 0.15
 """A held box grows by this share of its width and height on every side (the face may move)."""
 MARGIN_PER_S = 0.5
-"""…plus this share per second since the face was seen (a face whose motion is unknown)."""
+"""…plus this share per second since the face was seen, when its motion is known."""
+MARGIN_PER_S_UNKNOWN = 2.0
+"""…or this share per second when it is not (a face seen once: a walking person's face moves
+some 2 to 5 of its widths a second)."""
 _COVERED = 0.8  # without track ids: a held box this much inside a box found now is that face
 _NEAR = 1.5  # without track ids: boxes of two sightings this many widths apart may be one face
 
@@ -55,7 +58,9 @@ class BlurHold:
     Args:
         hold_s: seconds a face's place stays blurred after it was last detected (>= 0).
         margin: share of a held box's width and height added on every side.
-        margin_per_s: share added on every side per second since the face was seen.
+        margin_per_s: share added on every side per second since the face was seen, when
+            its motion is known (two sightings).
+        margin_per_s_unknown: the same when it is not.
         min_frames: the faces of this many frames before are held whatever the time between
             (>= 0), so that sparse sampling (``--every 30``: frames 1 s apart) still holds a
             face over one missed frame.
@@ -72,17 +77,22 @@ class BlurHold:
     hold_s: float = HOLD_S
     margin: float = MARGIN
     margin_per_s: float = MARGIN_PER_S
+    margin_per_s_unknown: float = MARGIN_PER_S_UNKNOWN
     min_frames: int = 1
     _seen: list[_Sighting] = field(default_factory=list, repr=False)
     # per track: (its sighting before its newest, its newest), for its motion
     _last: dict[int, tuple[_Sighting | None, _Sighting]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        settings = (self.hold_s, self.margin, self.margin_per_s, self.min_frames)
+        settings = (
+            self.hold_s,
+            self.margin,
+            self.margin_per_s,
+            self.margin_per_s_unknown,
+            self.min_frames,
+        )
         if not all(v >= 0 for v in settings):
-            raise ValueError(
-                f"hold_s, margin, margin_per_s and min_frames must be >= 0, got {settings}"
-            )
+            raise ValueError(f"every setting (hold_s ... min_frames) must be >= 0, got {settings}")
 
     def update(
         self,
@@ -96,18 +106,19 @@ class BlurHold:
             timestamp_s: the frame's presentation time, seconds.
             xyxy: ``(n, 4)`` the boxes found in this frame, pixels.
             track_id: ``(n,)`` their track ids, or ``None``. With ids, a held face is found
-                again when its track is in this frame, and its motion is read between its own
-                last two sightings; without, a held box with 80 % of its area inside a box
-                found now is that face, and its motion is read from the nearest box (IoU,
-                else within 1.5 widths) of the frame before.
+                again when its track is in this frame with a box over 80 % of the held one (a
+                track taken over by a crossing face is not), and its motion is read between
+                its own last two sightings; without, a held box with 80 % of its area inside
+                a box found now is that face. A face with no earlier sighting of its own takes
+                its motion from the nearest box (within 1.5 widths) of the frame before.
 
         Returns:
             ``(m, 4)`` float32 ``xyxy`` boxes, pixels: the places of faces seen within
             ``hold_s`` before this frame, or in the ``min_frames`` frames before it, and not
             found in this one, most recent first, one per face. Each spans where the face was
             and where its motion since the sighting before carries it by now, grown on every
-            side by ``margin`` plus ``margin_per_s`` × the seconds since it was seen, of its
-            width and height.
+            side by ``margin`` plus ``margin_per_s`` (``margin_per_s_unknown`` without a
+            known motion) × the seconds since it was seen, of its width and height.
         """
         now = np.asarray(xyxy, np.float32).reshape(-1, 4)
         ids = None if track_id is None else np.asarray(track_id, np.int64).reshape(-1)
@@ -123,13 +134,19 @@ class BlurHold:
         self._seen = self._seen[max(first - 1, 0) :]
         first = min(first, 1)
         held: list[np.ndarray] = []
-        done_ids: set[int] = set() if ids is None else {int(i) for i in ids}
+        current = {} if ids is None else {int(i): now[j] for j, i in enumerate(ids)}
+        handled: set[int] = set()  # tracks found again here, or held from a newer frame
         kept = np.zeros((0, 4), np.float32)  # held places (as last seen), without ids
         for k in range(len(self._seen) - 1, first - 1, -1):  # most recent first
             s = self._seen[k]
             if s.ids is not None and ids is not None:
-                fresh = np.array([int(i) not in done_ids for i in s.ids], bool)
-                done_ids.update(int(i) for i in s.ids)
+                fresh = np.zeros(len(s.ids), bool)
+                for j, i in enumerate(int(i) for i in s.ids):
+                    if i in handled:
+                        continue
+                    handled.add(i)
+                    found = i in current and _covered(s.xyxy[j : j + 1], current[i][None])[0]
+                    fresh[j] = not found
             else:
                 fresh = ~_covered(s.xyxy, now) & ~_covered(s.xyxy, kept)
             boxes = s.xyxy[fresh]
@@ -138,15 +155,17 @@ class BlurHold:
             kept = np.concatenate([kept, boxes])
             before = self._before(k, None if s.ids is None else s.ids[fresh], boxes)
             reach = boxes.copy()
+            per_s = np.full(len(boxes), self.margin_per_s_unknown, np.float32)
             for i, prior in enumerate(before):
                 if prior is None:
                     continue
                 t0, box0 = prior
+                per_s[i] = self.margin_per_s
                 ahead = boxes[i] + (boxes[i] - box0) * ((timestamp_s - s.t) / (s.t - t0))
                 reach[i, :2] = np.minimum(boxes[i, :2], ahead[:2])
                 reach[i, 2:] = np.maximum(boxes[i, 2:], ahead[2:])
-            share = self.margin + self.margin_per_s * (timestamp_s - s.t)
-            wh = (boxes[:, 2:] - boxes[:, :2]) * share
+            share = self.margin + per_s * (timestamp_s - s.t)
+            wh = (boxes[:, 2:] - boxes[:, :2]) * share[:, None]
             held.append(np.concatenate([reach[:, :2] - wh, reach[:, 2:] + wh], axis=1))
         sighting = _Sighting(timestamp_s, now, ids)
         if ids is not None:
@@ -154,7 +173,7 @@ class BlurHold:
                 self._last[int(i)] = (self._last.get(int(i), (None, None))[1], sighting)
             gone = [i for i, (_, n) in self._last.items() if timestamp_s - n.t > self.hold_s]
             for i in gone:
-                if i not in done_ids:
+                if i not in handled and i not in current:
                     del self._last[i]  # tracks not held any more
         self._seen.append(sighting)
         if not held:
@@ -196,4 +215,4 @@ class BlurHold:
         return (prior.t, prior.xyxy[j]) if d[j] <= _NEAR * (box[2] - box[0]) else None
 
 
-__all__ = ["HOLD_S", "MARGIN", "MARGIN_PER_S", "BlurHold"]
+__all__ = ["HOLD_S", "MARGIN", "MARGIN_PER_S", "MARGIN_PER_S_UNKNOWN", "BlurHold"]
