@@ -6,8 +6,9 @@ Usage: python benchmarks/group_scenes.py [--scenes 30] [--shared DIR]
 Each scene is 1280×720 (odd seeds) or 1920×1080 (even) mid-grey with four Taiwanese-set
 portraits (256 px photos, the face about half of each) pasted side by side at four of the
 sizes 70, 90, 120, 160, 220 and 300 px, at seeded heights; then 10 panoramas, 4000×500, with
-six portraits of one size from 150 to 400 px. A face counts as found when a box's centre lies
-inside its portrait; any other box (a second box in one portrait too) counts as extra. The
+six portraits of one size from 150 to 400 px; then 12 scenes of 1280×720 with six small
+portraits of 48-128 px (faces of about 24-64 px). A face counts as found when a box's centre
+lies inside its portrait; any other box (a second box in one portrait too) counts as extra. The
 face-free images are 1920×1080 smooth colour blobs, scattered dots and lines of text. Times are
 per image on this machine (compare modes within one run). Also: how many of the 400 close-ups
 of ``shared/media/faces`` get another number of faces than with ``multi``.
@@ -46,6 +47,25 @@ def scene(photos: list[Path], seed: int) -> tuple[np.ndarray, list[tuple[int, in
         )
         boxes.append((x, y, x + size, y + size))
         x += size + 15
+    return canvas, boxes
+
+
+def small_scene(
+    photos: list[Path], seed: int
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """A 1280×720 scene with six portraits of 48-128 px (faces of about 24-64 px) at seeded
+    places, one per 160 px column."""
+    rng = np.random.default_rng(1000 + seed)
+    canvas = np.full((720, 1280, 3), 110, np.uint8)
+    boxes = []
+    for x in rng.permutation(np.arange(40, 1080, 160))[:6].tolist():
+        side = 2 * int(rng.choice([24, 28, 32, 40, 48, 64]))
+        photo = read_image(photos[int(rng.integers(0, len(photos)))])
+        y = int(rng.integers(10, 720 - side - 10))
+        canvas[y : y + side, x : x + side] = cv2.resize(
+            photo, (side, side), interpolation=cv2.INTER_AREA
+        )
+        boxes.append((x, y, x + side, y + side))
     return canvas, boxes
 
 
@@ -112,10 +132,12 @@ def main() -> None:
     detectors = {m: MediaPipeFaceDetector(m) for m in MODES}
     scenes = [scene(photos, seed) for seed in range(10, 10 + args.scenes)]
     strips = [panorama(photos, size) for size in (150, 200, 250, 300, 400) for _ in range(2)]
+    small = [small_scene(photos, seed) for seed in range(12)]
     free = [face_free(kind, seed) for kind in ("blobs", "dots", "text") for seed in range(3)]
     table = Table(title="faces found, other boxes, ms per image")
     table.add_column("detector")
-    for name, images in (("group scenes", scenes), ("panoramas", strips)):
+    sets = (("group scenes", scenes), ("panoramas", strips), ("small faces, 720p", small))
+    for name, images in sets:
         n = sum(len(b) for _, b in images)
         table.add_column(f"{name}: {len(images)} images, {n} faces")
     table.add_column(f"face-free: {len(free)} images, boxes")
@@ -124,7 +146,7 @@ def main() -> None:
     multi_counts = [len(detectors["multi"].detect(read_image(p))) for p in closeups]
     for mode, det in detectors.items():
         cells = []
-        for images in (scenes, strips):
+        for _, images in sets:
             found = extra = 0
             t0 = time.perf_counter()
             for image, boxes in images:

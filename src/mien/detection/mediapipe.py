@@ -20,9 +20,10 @@ full-range box overlapping a better-scoring box by IoU > 0.3 is dropped as the s
 falls back to the padded pass: about twice the detection time, for scenes that mix near and far
 faces (group photos, wide video shots).
 
-``model="tiled"`` adds the short-range model on overlapping square tiles (overlapping by
-half; sides from :func:`_tile_sides`: as tall as the image when that makes more than one tile,
-then halving down to ``TILE_MIN_SIDE`` px, 720p getting 720, 360 and 192). A face too small
+``model="tiled"`` adds the short-range model on overlapping square tiles (a third of each
+overlapping the next, ``TILE_STRIDE``; sides from :func:`_tile_sides`: as tall as the image
+when that makes more than one tile, then halving down to ``TILE_MIN_SIDE`` px, 720p getting
+720, 360 and 192). A face too small
 for the whole-image passes fills enough of a tile to be found, in a panorama or a strip too.
 Only tile boxes of at most ``TILE_MAX_FACE`` of the tile's side are kept (larger faces are the
 whole-image passes' work), none that is the same as, or mostly inside, a face already found,
@@ -86,6 +87,10 @@ MIN_CONTRAST = 0.5
 (2.0 dropped 29 of 59 faces squeezed into 0-10)."""
 TILE_MIN_SIDE = 192
 """``tiled``: smallest tile side, in pixels (the full-range model's own input size)."""
+TILE_STRIDE = 2 / 3
+"""``tiled``: step between tiles, as a share of their side (a third of each tile overlaps the
+next: every face up to a third of a tile lies whole in one). Half as before found the same
+72 of 72 faces of 24-64 px in twelve 720p scenes, at 1.6× the time."""
 TILE_MAX_FACE = 0.6
 """``tiled``: largest box side kept from a tile, as a share of the tile's side (0.4 missed 3 of
 the 12 faces of 300 and 400 px portraits in 4000×500 panoramas; 0.6 none, with no more other
@@ -195,8 +200,8 @@ class MediaPipeFaceDetector:
         parts = [
             self._tile(rgb, x, y, side)
             for side in _tile_sides(h, w)
-            for y in _starts(h, side, side // 2)
-            for x in _starts(w, side, side // 2)
+            for y in _starts(h, side, round(side * TILE_STRIDE))
+            for x in _starts(w, side, round(side * TILE_STRIDE))
         ]
         parts = [p for p in parts if len(p)]
         if not parts:
