@@ -427,8 +427,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 f'message {{"timestamp_s": seconds}} giving its capture time (0 to '
                 f"{MAX_TIMESTAMP_S:.0e})"
             )
-            try:
-                message = json.loads(text)
+            try:  # an integer past Python's 4,300-digit limit is JSON, just too long
+                message = json.loads(text, parse_int=lambda d: int(d) if len(d) <= 4000 else d)
             except (ValueError, RecursionError):
                 return f"a text message that is not JSON; {usage}"
             if not isinstance(message, dict) or "timestamp_s" not in message:
@@ -441,7 +441,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 except OverflowError:  # an integer too large for a float
                     t = math.inf
             if not (math.isfinite(t) and 0 <= t <= MAX_TIMESTAMP_S):
-                shown = json.dumps(value)
+                long_int = isinstance(value, str) and value.lstrip("-").isdigit()
+                shown = value if long_int and len(value) > 4000 else json.dumps(value)
                 shown = shown if len(shown) <= 40 else shown[:37] + "..."
                 return (
                     f"timestamp_s must be a number of seconds from 0 to {MAX_TIMESTAMP_S:.0e}, "
