@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 import tempfile
@@ -28,6 +27,7 @@ from mien.cli.common import (
     detector_for,
     err,
     fail,
+    file_key,
     make_analyzer,
     plural,
     progress,
@@ -64,27 +64,14 @@ class _Run:
     summary: list[tuple[str, str, str]] = field(default_factory=list)
     n_failed: int = 0
     n_faces: int = 0
-    _paths: set[Path] | None = None
-    _keys: set[tuple[int, int]] | None = None
+    _inputs: set[object] | None = None
 
     def is_input(self, target: Path) -> bool:
         """Whether writing ``target`` would write over an input: the same path, through a
-        link, or (an existing file) the same file under another name (a hard link)."""
-        if self._paths is None:
-            self._paths = {resolved(f) for f in self.files}
-        if resolved(target) in self._paths:
-            return True
-        try:
-            st = target.stat()
-        except OSError:
-            return False  # nothing there yet
-        if self._keys is None:
-            self._keys = set()
-            for f in self.files:
-                with contextlib.suppress(OSError):
-                    fs = f.stat()
-                    self._keys.add((fs.st_dev, fs.st_ino))
-        return (st.st_dev, st.st_ino) in self._keys
+        link, or the same file under another name (a hard link)."""
+        if self._inputs is None:
+            self._inputs = {file_key(f) for f in self.files} | {resolved(f) for f in self.files}
+        return resolved(target) in self._inputs or file_key(target) in self._inputs
 
     def error(self, path: Path, message: str, **where: Any) -> None:
         from mien.export import error_row
@@ -185,7 +172,7 @@ def analyze(
             err.print(f"{folder}: no image or video files in this folder", style="yellow")
     first: dict[object, Path] = {}
     for f in files:
-        first.setdefault(_file_key(f), f)
+        first.setdefault(file_key(f), f)
     unique = list(first.values())
     if len(unique) < len(files):  # a file named twice, in a folder also given, or a link
         err.print(
@@ -549,16 +536,6 @@ def _unique(target: Path, taken: set[Path], source: Path) -> Path:
     if i:
         err.print(f"annotated {source} → {candidate} ({target.name} was taken)", style="yellow")
     return candidate
-
-
-def _file_key(path: Path) -> object:
-    """What makes two paths one file: device and inode (hard links too), else the resolved
-    path (a file that is not there)."""
-    try:
-        st = path.stat()
-    except OSError:
-        return resolved(path)
-    return (st.st_dev, st.st_ino)
 
 
 def _is_link(path: Path) -> bool:

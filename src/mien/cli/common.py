@@ -281,24 +281,23 @@ def resolved(path: Path) -> Path:
         return path.absolute()
 
 
-def same_file(path: Path, others: list[Path]) -> Path | None:
-    """The first of ``others`` that is ``path`` itself: the same resolved path, or, when
-    ``path`` exists, the same file under another name (a hard link: same device and inode).
-    ``None`` when none is."""
-    target = resolved(path)
+def file_key(path: Path) -> object:
+    """What makes two paths one file: device and inode of an existing file (hard links and
+    symbolic links share them), else the resolved path (a file that is not there yet)."""
     try:
         st = path.stat()
-        key = (st.st_dev, st.st_ino) if path.is_file() else None
     except OSError:
-        key = None
+        return resolved(path)
+    return (st.st_dev, st.st_ino)
+
+
+def same_file(path: Path, others: list[Path]) -> Path | None:
+    """The first of ``others`` that is ``path`` itself: the same resolved path, or the same
+    file under another name (:func:`file_key`); ``None`` when none is."""
+    target, key = resolved(path), file_key(path)
     for other in others:
-        if resolved(other) == target:
+        if resolved(other) == target or file_key(other) == key:
             return other
-        if key is not None:
-            with contextlib.suppress(OSError):
-                o = other.stat()
-                if (o.st_dev, o.st_ino) == key:
-                    return other
     return None
 
 
