@@ -137,3 +137,45 @@ def test_the_caption_breaks_into_lines_on_a_narrow_scene():
     band_rows = (strip == 30).all(axis=2).any(axis=1)
     assert band_rows.sum() > 0
     assert not (strip[band_rows, -3:] > 128).all(axis=2).any()
+
+
+def test_labels_shrink_to_fit_a_narrow_scene_and_keep_their_size_elsewhere():
+    """A tall, narrow scene is not enlarged, and at scale 0.5 the label ``#12 happiness 0.87``
+    (about 170 px) ran past both edges of a 100 px scene: its type now shrinks to fit."""
+    from mien.annotate.draw import label_fit
+
+    labels = ["#12 happiness 0.87", "#3 fear 0.41 ?"]
+    assert label_fit(labels, 640, 0.5, 5) == (0.5, 5)  # fits: unchanged
+    assert label_fit([], 10, 0.5, 5) == (0.5, 5)
+    for width in (100, 60, 40):
+        scale, pad = label_fit(labels, width, 0.5, 5)
+        widest = max(cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] for t in labels)
+        assert scale < 0.5 and pad >= 1 and widest + 2 * pad <= width
+    assert label_fit(labels, 30, 0.5, 5) == (0.1, 1)  # the floor: no smaller than 0.1
+    # the annotator uses it: a 100 x 1200 scene keeps its size and draws without error
+    from mien.annotate import ExpressionAnnotator
+    from mien.types import FrameResult
+
+    names = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
+    p = np.full((1, 7), 0.02, np.float32)
+    p[0, 3] = 0.88
+    faces = Faces(
+        xyxy=np.array([[10, 500, 90, 600]], np.float32),
+        confidence=np.array([0.9], np.float32),
+        expression=p,
+        track_id=np.array([12]),
+    )
+    scene = np.full((1200, 100, 3), 128, np.uint8)
+    result = FrameResult(
+        faces=faces,
+        frame_index=0,
+        timestamp_s=0.0,
+        image_wh=(100, 1200),
+        source="narrow",
+        expression_names=names,
+        abstain_threshold=0.4,
+    )
+    drawn = ExpressionAnnotator(caption=False).annotate(scene, result)
+    assert drawn.shape == (1200, 100, 3)
+    label_rows = (drawn[440:500] != 128).any(axis=(1, 2))
+    assert 5 < label_rows.sum() < 30  # a small label band above the box

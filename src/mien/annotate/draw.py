@@ -131,10 +131,11 @@ class ExpressionAnnotator:
                 text += " ?"
             labels.append(text)
         scene = sv.BoxAnnotator(thickness=round(self.thickness * scale)).annotate(scene, detections)
+        text_scale, padding = label_fit(labels, scene.shape[1], 0.5 * scale, round(5 * scale))
         scene = sv.LabelAnnotator(
-            text_scale=0.5 * scale,
-            text_thickness=max(1, round(scale)),
-            text_padding=round(5 * scale),
+            text_scale=text_scale,
+            text_thickness=max(1, round(scale)) if text_scale == 0.5 * scale else 1,
+            text_padding=padding,
             smart_position=True,
         ).annotate(scene, detections, labels=labels)
         if self.keypoints and not self.blur_faces and faces.keypoints is not None:
@@ -152,6 +153,29 @@ class ExpressionAnnotator:
             for (x, y), p in zip(corners, probs, strict=True):
                 _draw_bars(scene, x, y, p, names, scale)
         return draw_caption(scene) if self.caption else scene
+
+
+def label_fit(labels: list[str], width: int, text_scale: float, padding: int) -> tuple[float, int]:
+    """The text scale and padding (pixels) that fit the widest of ``labels`` inside a scene
+    ``width`` px wide: ``(text_scale, padding)`` unchanged when it fits, else both shrunk in
+    proportion, to a scale of at least 0.1 and a padding of at least 1 px (thickness 1).
+
+    A tall, narrow scene is not enlarged (:func:`enlargement`), and at scale 0.5 a label such
+    as ``#12 happiness 0.87`` (about 170 px) ran past both edges of a 100 px scene.
+    """
+    if not labels:
+        return text_scale, padding
+
+    def widest(scale: float, thickness: int) -> int:
+        font = cv2.FONT_HERSHEY_SIMPLEX
+        return max(cv2.getTextSize(t, font, scale, thickness)[0][0] for t in labels)
+
+    if widest(text_scale, max(1, round(text_scale / 0.5))) + 2 * padding <= width:
+        return text_scale, padding
+    scale, pad = text_scale, padding
+    while scale > 0.1 and widest(scale, 1) + 2 * pad > width:  # text size is not linear in scale
+        scale, pad = max(0.1, scale * 0.9), max(1, int(pad * 0.9))
+    return scale, pad
 
 
 def _blur(scene: ImageBGR, xyxy: np.ndarray) -> ImageBGR:
