@@ -158,6 +158,22 @@ def test_run_refuses_a_single_image(analyzer):
         list(analyzer.analyze_batch(str(SAMPLES / "astronaut.jpg")))
 
 
+def test_run_refuses_a_path_and_items_that_are_not_frames(analyzer):
+    """``run("clip.mp4")`` raised AttributeError ('str' object has no attribute 'image')."""
+    from mien.types import Frame
+
+    for wrong in ("clip.mp4", SAMPLES / "astronaut.jpg", b"x", np.zeros((4, 4, 3), np.uint8)):
+        with pytest.raises(TypeError, match=r"iterable of mien.Frame.*iter_frames"):
+            analyzer.run(wrong)
+    frame = Frame(np.zeros((64, 64, 3), np.uint8), 0, 0.0, "x")
+    with pytest.raises(TypeError, match=r"iterable of mien.Frame, not Frame"):
+        analyzer.run(frame)
+    results = analyzer.run([frame, str(SAMPLES / "astronaut.jpg")])
+    assert len(next(results).faces) == 0  # the frame before the wrong item is analysed
+    with pytest.raises(TypeError, match=r"mien.Frame items, not str"):
+        next(results)
+
+
 def test_unsupported_input_type_is_a_typed_error(analyzer):
     from mien.errors import UnreadableImageError
 

@@ -79,3 +79,23 @@ def test_faces_take_a_tuple_of_indices_and_refuse_a_bool():
     assert len(faces[()]) == 0
     with pytest.raises(TypeError, match="index faces with"):
         faces[True]  # gave face 1
+    # a string, a float or a 2-D array raised numpy's IndexError or a shape ValueError, and
+    # a list of floats was truncated to ints (0.5 picked face 0)
+    for wrong in ("a", 1.0, None, [0.5], np.array([0.5]), np.array([[0]])):
+        with pytest.raises(TypeError, match="index faces with"):
+            faces[wrong]
+    with pytest.raises(IndexError):
+        faces[3]
+    with pytest.raises(IndexError):
+        faces[np.array([True, False])]  # a mask of the wrong length
+
+
+def test_a_frame_needs_a_finite_timestamp():
+    """A NaN timestamp made every frame a new track and switched smoothing off, silently."""
+    from mien.types import Frame
+
+    image = np.zeros((4, 4, 3), np.uint8)
+    assert Frame(image, 0, 1, "x").timestamp_s == 1.0
+    for bad in (float("nan"), float("inf"), "1.0", None):
+        with pytest.raises(ValueError, match="x frame 3: timestamp_s"):
+            Frame(image, 3, bad, "x")

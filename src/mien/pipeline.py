@@ -287,13 +287,36 @@ class Analyzer:
             frames before them were yielded.
 
         Raises:
+            TypeError: ``frames`` is a path, bytes or one frame rather than an iterable of
+                frames (at the call), or holds something other than a ``Frame`` (at that
+                item): decode a video with :func:`mien.iter_frames`.
             UnreadableImageError: a frame's image is not a uint8 ``(H, W)``, ``(H, W, 1)`` or
                 ``(H, W, 3)`` array (grey frames are converted to BGR).
         """
+        if isinstance(frames, (str, os.PathLike, bytes, bytearray, Frame, np.ndarray)):
+            raise TypeError(
+                f"run() takes an iterable of mien.Frame, not {type(frames).__name__}: "
+                "decode a video with mien.iter_frames(path), or use analyze() for an image"
+            )
+        return self._run(frames, tracker=tracker, smoother=smoother, poses=poses)
+
+    def _run(
+        self,
+        frames: Iterable[Frame],
+        *,
+        tracker: FaceTracker | None,
+        smoother: ExpressionSmoother | None,
+        poses: dict[int, tuple[float, np.ndarray]] | None,
+    ) -> Iterator[FrameResult]:
         tracker = FaceTracker() if tracker is None else tracker
         smoother = ExpressionSmoother() if smoother is None else smoother
         poses = {} if poses is None else poses  # track id -> (measured at, angles)
         for frame in frames:
+            if not isinstance(frame, Frame):
+                raise TypeError(
+                    f"run() takes mien.Frame items, not {type(frame).__name__}: decode a video "
+                    "with mien.iter_frames(path), or use analyze_batch() for image files"
+                )
             # a frame built by hand may hold a grey array: the same checks and conversions
             # as analyze() (no copy for the BGR frames of iter_frames)
             image = read_image(frame.image, name=f"{frame.source} frame {frame.index}")

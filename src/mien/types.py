@@ -128,15 +128,25 @@ class Faces:
         ``Faces``. A slice gives views of the arrays (as numpy does); the others give copies.
 
         Raises:
-            TypeError: a bool or another type of index (``faces[True]`` is not face 1).
+            TypeError: a bool or another type of index (``faces[True]`` is not face 1; a
+                string, a float, an array of floats or of more than one dimension).
+            IndexError: an index out of range, or a mask of the wrong length.
         """
+        wrong = TypeError("index faces with an int, a slice, indices or a boolean mask")
         if isinstance(index, (bool, np.bool_)):
-            raise TypeError("index faces with an int, a slice, indices or a boolean mask")
+            raise wrong
         if isinstance(index, (int, np.integer)):
-            index = [int(index)]
+            index = np.array([int(index)])
         elif isinstance(index, (list, tuple)):
-            index = np.asarray(index, dtype=bool if index and isinstance(index[0], bool) else int)
-            index = index.reshape(-1)
+            index = np.asarray(index).reshape(-1)
+            if index.size == 0:
+                index = index.astype(int)
+        if isinstance(index, np.ndarray):
+            whole = index.dtype == bool or np.issubdtype(index.dtype, np.integer)
+            if index.ndim != 1 or not whole:
+                raise wrong
+        elif not isinstance(index, slice):
+            raise wrong
 
         def pick(a: np.ndarray | None) -> np.ndarray | None:
             return None if a is None else a[index]
@@ -199,6 +209,27 @@ class Frame:
     index: int
     timestamp_s: float
     source: str
+
+    def __post_init__(self) -> None:
+        """Raises ``ValueError`` for a ``timestamp_s`` that is not a finite number (NaN made
+        every frame a new track and switched smoothing off); an int becomes a float."""
+        t = finite_seconds(self.timestamp_s, f"{self.source} frame {self.index}")
+        object.__setattr__(self, "timestamp_s", t)  # frozen: set once, here
+
+
+def finite_seconds(value: object, where: str) -> float:
+    """``value`` as a float number of seconds.
+
+    Raises:
+        ValueError: ``value`` is not a real number, or is NaN or infinite (``where`` names the
+            frame or call in the message).
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise ValueError(f"{where}: timestamp_s must be a number of seconds; got {value!r}")
+    t = float(value)
+    if not np.isfinite(t):
+        raise ValueError(f"{where}: timestamp_s must be finite; got {t}")
+    return t
 
 
 @dataclass

@@ -182,3 +182,13 @@ def test_crossing_faces_keep_their_ids(hidden, a_after, seed):
     assert b_ids == [2] * len(b_ids)
     before = 60 - hidden // 2
     assert a_ids == [1] * before + [a_after] * (120 - hidden - before)
+
+
+def test_tracker_and_smoother_refuse_a_timestamp_that_is_not_finite():
+    """A NaN time made every face a new track and smoothing never applied, silently."""
+    faces = make_faces([[0, 0, 10, 10]], expression=np.eye(8, dtype=np.float32)[[3]], track_id=[1])
+    for bad in (math.nan, math.inf, None):
+        with pytest.raises(ValueError, match=r"FaceTracker.update: timestamp_s"):
+            FaceTracker().update(faces, bad)
+        with pytest.raises(ValueError, match=r"ExpressionSmoother.update: timestamp_s"):
+            ExpressionSmoother().update(faces, bad)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from mien.types import Faces
+from mien.types import Faces, finite_seconds
 
 
 @dataclass
@@ -207,8 +207,11 @@ class FaceTracker:
 
         Returns:
             ``faces`` with ``track_id`` set, ``(n,)`` int64, every id ≥ 1.
+
+        Raises:
+            ValueError: ``timestamp_s`` is not a finite number.
         """
-        t = float(timestamp_s)
+        t = finite_seconds(timestamp_s, "FaceTracker.update")
         if self._last_t is not None and t < self._last_t:
             self._forget()
         if self._last_t is not None and t > self._last_t:

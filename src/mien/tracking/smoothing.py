@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from mien.types import Faces
+from mien.types import Faces, finite_seconds
 
 
 class ExpressionSmoother:
@@ -51,11 +51,12 @@ class ExpressionSmoother:
         is not carried into the next).
 
         Raises:
-            ValueError: faces without ``expression`` or ``track_id``.
+            ValueError: faces without ``expression`` or ``track_id``; a ``timestamp_s`` that
+                is not a finite number.
         """
         if faces.expression is None or faces.track_id is None:
             raise ValueError("smoothing needs faces with expression and track_id")
-        t = float(timestamp_s)
+        t = finite_seconds(timestamp_s, "ExpressionSmoother.update")
         if self._last_t is not None and t < self._last_t:
             self.reset()
         self._last_t = t
