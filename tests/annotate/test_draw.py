@@ -179,3 +179,27 @@ def test_labels_shrink_to_fit_a_narrow_scene_and_keep_their_size_elsewhere():
     assert drawn.shape == (1200, 100, 3)
     label_rows = (drawn[440:500] != 128).any(axis=(1, 2))
     assert 5 < label_rows.sum() < 30  # a small label band above the box
+
+
+def test_annotate_takes_the_arrays_analyze_takes_and_refuses_others_before_drawing():
+    """A mirrored view or a read-only array raised cv2.error ("Layout of the output array img
+    is incompatible"), and a float scene raised in putText after its boxes were drawn."""
+    from mien.annotate import ExpressionAnnotator
+    from mien.pipeline import Analyzer
+    from tests.helpers import SAMPLES
+
+    image = cv2.imread(str(SAMPLES / "grace_hopper.jpg"))
+    mirrored = image[:, ::-1]
+    with Analyzer(pose=False) as analyzer:
+        result = analyzer.analyze(mirrored)
+    expected = ExpressionAnnotator().annotate(np.ascontiguousarray(mirrored), result)
+    np.testing.assert_array_equal(ExpressionAnnotator().annotate(mirrored, result), expected)
+    frozen = np.ascontiguousarray(mirrored)
+    frozen.flags.writeable = False
+    np.testing.assert_array_equal(ExpressionAnnotator().annotate(frozen, result), expected)
+    grey = cv2.cvtColor(np.ascontiguousarray(mirrored), cv2.COLOR_BGR2GRAY)
+    assert ExpressionAnnotator().annotate(grey, result).shape == (*grey.shape, 3)
+    scene = image.astype(np.float32)
+    with pytest.raises(ValueError, match=r"uint8 \(H, W, 3\) BGR array; got float32"):
+        ExpressionAnnotator().annotate(scene, result)
+    np.testing.assert_array_equal(scene, image.astype(np.float32))  # nothing drawn

@@ -87,10 +87,17 @@ class ExpressionAnnotator:
         factor :func:`enlargement` gives (nearest neighbour: each pixel becomes a block, none
         is invented; at most :data:`MAX_ENLARGED_SIDE` px long), boxes scaled with it, so that
         labels and caption fit (on a 36 px crop the caption read "perceiv"): the result is
-        then ``(k·H, k·W, 3)``, not ``scene``.
+        then ``(k·H, k·W, 3)``, not ``scene``. A scene that cannot be drawn on in place (a
+        view such as ``image[:, ::-1]``, a read-only array, or grey ``(H, W)`` /
+        ``(H, W, 1)``, made BGR) is drawn on a copy, which is returned.
+
+        Raises:
+            ValueError: ``scene`` is not a uint8 ``(H, W, 3)``, ``(H, W, 1)`` or ``(H, W)``
+                array with at least one pixel.
         """
         import supervision as sv
 
+        scene = drawable(scene)
         k = enlargement(scene.shape[1], scene.shape[0])
         faces = result.faces
         extra = np.zeros((0, 4), np.float32)
@@ -153,6 +160,31 @@ class ExpressionAnnotator:
             for (x, y), p in zip(corners, probs, strict=True):
                 _draw_bars(scene, x, y, p, names, scale)
         return draw_caption(scene) if self.caption else scene
+
+
+def drawable(scene: np.ndarray) -> ImageBGR:
+    """``scene`` itself when it is a writeable, C-contiguous uint8 ``(H, W, 3)`` array (OpenCV
+    draws on it in place), else a copy that is: grey ``(H, W)`` or ``(H, W, 1)`` made BGR.
+
+    Raises:
+        ValueError: not a uint8 ``(H, W, 3)``, ``(H, W, 1)`` or ``(H, W)`` array with pixels
+            (a float image is not scaled by guesswork: convert it to uint8 first).
+    """
+    shape = getattr(scene, "shape", None)
+    dtype = getattr(scene, "dtype", type(scene).__name__)
+    grey = isinstance(scene, np.ndarray) and (
+        scene.ndim == 2 or (scene.ndim == 3 and scene.shape[2] == 1)
+    )
+    colour = isinstance(scene, np.ndarray) and scene.ndim == 3 and scene.shape[2] == 3
+    if dtype != np.uint8 or not (grey or colour) or scene.size == 0:
+        raise ValueError(
+            f"a scene to annotate must be a uint8 (H, W, 3) BGR array; got {dtype} of shape {shape}"
+        )
+    if grey:
+        return cv2.cvtColor(np.ascontiguousarray(scene), cv2.COLOR_GRAY2BGR)
+    if not scene.flags.writeable or not scene.flags.c_contiguous:
+        return np.array(scene, order="C", copy=True)
+    return scene
 
 
 def label_fit(labels: list[str], width: int, text_scale: float, padding: int) -> tuple[float, int]:
