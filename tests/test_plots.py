@@ -256,6 +256,28 @@ def test_read_rows_refuses_a_schema_column_of_the_wrong_kind(tmp_path):
     bad.write_text('{"source": "a.mp4", "status": "ok"\n')
     with pytest.raises(DatasetError, match="cannot read results"):
         read_rows(bad)
+    # the path was named twice ("x.mp4: cannot read results (x.mp4: unknown results format")
+    (tmp_path / "x.mp4").write_bytes(b"not rows")
+    with pytest.raises(DatasetError, match=r"^\S*x\.mp4: unknown results format") as err:
+        read_rows(tmp_path / "x.mp4")
+    assert str(err.value).count("x.mp4") == 1
+    # an empty path read every .parquet file in the current folder
+    with pytest.raises(DatasetError, match="empty path"):
+        read_rows("")
+
+
+def test_plot_and_summary_of_no_rows_say_so():
+    """Every clip failing gives ``pd.DataFrame([])``: "rows without the column(s) ['label',
+    'source', ...]: not mien results" from track_summary, a KeyError from plot_tracks."""
+    from mien.errors import DatasetError
+    from mien.summary import track_summary
+
+    with pytest.raises(DatasetError, match="no rows to plot"):
+        plot_tracks(pd.DataFrame([]))
+    with pytest.raises(DatasetError, match=r"without the column\(s\) \['source'"):
+        plot_tracks(pd.DataFrame({"frame": [1]}))
+    with pytest.raises(DatasetError, match="no rows to summarise"):
+        track_summary(pd.DataFrame([]))
 
 
 def test_short_names_tell_same_named_files_apart():

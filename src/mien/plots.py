@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -112,6 +113,8 @@ def read_rows(path: str | Path) -> pd.DataFrame:
     """
     import pandas as pd
 
+    if not os.fspath(path):
+        raise DatasetError("'': empty path (give a results file or a parts/ folder)")
     path = Path(path)
     if path.is_dir():
         parts = sorted(path.glob("*.parquet"))
@@ -133,6 +136,8 @@ def read_rows(path: str | Path) -> pd.DataFrame:
             raise DatasetError(
                 f"{path}: unknown results format (use .csv, .jsonl, .json, .parquet)"
             )
+    except DatasetError:
+        raise
     except (ValueError, TypeError, OSError) as err:  # JSONDecodeError, UnicodeDecodeError too
         raise DatasetError(f"{path}: cannot read results ({err})") from err
     missing = {"source", "status", "timestamp_s", "track_id"} - set(df.columns)
@@ -262,10 +267,16 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
         title: the figure's title (default: what the lines show).
 
     Raises:
-        DatasetError: the rows hold no tracked faces (e.g. still images only).
+        DatasetError: the rows hold no tracked faces (e.g. still images only), or lack
+            mien's ``source``, ``status``, ``timestamp_s`` or ``track_id`` columns.
     """
     from matplotlib.figure import Figure
 
+    missing = {"source", "status", "timestamp_s", "track_id"} - set(df.columns)
+    if len(df.columns) == 0:
+        raise DatasetError("no rows to plot (every input failed, or none was given)")
+    if missing:
+        raise DatasetError(f"rows without the column(s) {sorted(missing)}: not mien results")
     df = df.assign(model=df["model"].fillna("") if "model" in df else "")
     faces = df[(df["status"] == "ok") & df["track_id"].notna()]
     if faces.empty:

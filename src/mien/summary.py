@@ -96,11 +96,14 @@ def track_summary(
         without a label are left out, and a track seen twice at one timestamp counts once.
 
     Raises:
-        DatasetError: a needed column is missing, ``skip_abstained`` without an
-            ``abstained`` column, or no row has a ``track_id`` (still images have no tracks).
+        DatasetError: no rows at all, a needed column is missing, ``skip_abstained``
+            without an ``abstained`` column, or no row has a ``track_id`` (still images have
+            no tracks).
     """
     import pandas as pd
 
+    if len(df) == 0 and len(df.columns) == 0:
+        raise DatasetError("no rows to summarise (every input failed, or none was given)")
     missing = {"source", "status", "timestamp_s", "track_id", "label"} - set(df.columns)
     if missing:
         raise DatasetError(f"rows without the column(s) {sorted(missing)}: not mien results")
