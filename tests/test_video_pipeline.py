@@ -230,6 +230,11 @@ def test_live_stream_that_never_opens_raises(tmp_path):
     with LiveStream(str(tmp_path / "nothing.mp4")) as stream:  # a local path: at once
         with pytest.raises(StreamError, match="no such file"):
             next(iter(stream))
+    t0 = time.monotonic()
+    with LiveStream(str(tmp_path), open_timeout_s=5.0) as stream:  # waited out the 10 s
+        with pytest.raises(StreamError, match="a folder, not a video file or device"):
+            next(iter(stream))
+    assert time.monotonic() - t0 < 2.0
     server, port = serve_folder(tmp_path)  # a URL that never answers with video: the timeout
     try:
         t0 = time.monotonic()

@@ -18,8 +18,8 @@ A regular video *file* given as the source is decoded by PyAV, as ``mien analyze
 and played once at its own frame rate, like a camera; the stream ends at its last frame. Its
 frames keep the file's own indices and timestamps (the container's presentation times), so
 its rows match ``mien analyze``'s. (To analyse a file as fast as possible, use ``mien
-analyze``.) A local path that does not exist, or a file that is not a video, is an error at
-once.
+analyze``.) A local path that does not exist, a folder, or a file that is not a video, is an
+error at once.
 """
 
 from __future__ import annotations
@@ -114,12 +114,11 @@ class LiveStream:
         self._last_frame_at: float | None = None  # monotonic time of the newest frame read
         self._error: StreamError | None = None
         self._t0 = time.monotonic()
-        if (
-            isinstance(self.source, str)
-            and _looks_local(self.source)
-            and not os.path.exists(self.source)
-        ):
-            self._error = StreamError(f"{self.source}: no such file or device")
+        if isinstance(self.source, str) and _looks_local(self.source):
+            if not os.path.exists(self.source):
+                self._error = StreamError(f"{self.source}: no such file or device")
+            elif os.path.isdir(self.source):  # OpenCV waited out open_timeout_s on it
+                self._error = StreamError(f"{self.source}: a folder, not a video file or device")
         self._thread = threading.Thread(target=self._read, name="mien-live", daemon=True)
         if self._error is None:
             self._thread.start()
