@@ -76,6 +76,17 @@ def test_own_weights_file_without_spec_uses_the_named_spec(tmp_path):
     shutil.copy(bundled_dir() / get_spec(DEFAULT_MODEL).file, copy)
     model = create_model(DEFAULT_MODEL, weights=copy)
     assert model.path == copy and model.spec.sha256 == ""
+    # the rows' model column said "fer_resnet_v3" for the user's own weights
+    assert model.spec.name == f"mine.onnx (spec: {DEFAULT_MODEL})"
+    assert model.spec.names == get_spec(DEFAULT_MODEL).names
+
+
+def test_a_weights_folder_and_bad_thread_counts_are_refused(tmp_path):
+    with pytest.raises(WeightsError, match="a folder, not a weight file"):
+        create_model(DEFAULT_MODEL, weights=tmp_path)  # was "weight file ... not found"
+    for bad in (-3, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="threads must be a whole number >= 0"):
+            create_model(DEFAULT_MODEL, threads=bad)
 
 
 def test_model_card_describes_the_shipped_weights():

@@ -39,21 +39,29 @@ def create_model(
         name: a bundled model name (see :func:`list_models`).
         weights: your own ``.onnx`` file instead of the bundled one. If a spec ``.json`` with
             the same stem lies beside it, that spec (and its sha256) is used; otherwise the
-            bundled spec of ``name`` describes it and no checksum applies.
+            bundled spec of ``name`` describes it, no checksum applies, and the model is named
+            ``"<file name> (spec: <name>)"`` (rows record it, so they never pass your weights
+            off as the bundled model).
         threads: onnxruntime intra-op threads (``0`` = its default).
 
     Raises:
         UnknownModelError: unknown ``name`` (a ``ValueError``).
-        WeightsError: the file is missing, fails its sha256, does not load, or its spec names
-            an unknown alignment template.
+        ValueError: ``threads`` is not a whole number ≥ 0.
+        WeightsError: the file is missing, not a file, fails its sha256, does not load, or its
+            spec names an unknown alignment template.
     """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        raise ValueError(
+            f"threads must be a whole number >= 0 (0: onnxruntime's default); got {threads!r}"
+        )
     spec = get_spec(name)
     if weights is not None:
         sibling = Path(weights).with_suffix(".json")
         if sibling.is_file():
             spec = WeightSpec.from_json(sibling)
         else:
-            spec = WeightSpec(**{**spec.__dict__, "sha256": ""})
+            own = f"{Path(weights).name} (spec: {spec.name})"
+            spec = WeightSpec(**{**spec.__dict__, "sha256": "", "name": own})
     path = verified_path(spec, weights)
     if not spec.file.endswith(".onnx"):
         raise WeightsError(f"{path}: spec {spec.name!r} names {spec.file!r}, not an ONNX file")

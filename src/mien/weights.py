@@ -128,9 +128,12 @@ def verified_path(spec: WeightSpec, weights: str | Path | None = None) -> Path:
             ``spec.sha256`` as well unless ``spec.sha256`` is empty.
 
     Raises:
-        WeightsError: the file is missing or its sha256 differs; the message names the path.
+        WeightsError: the file is missing, a folder, or its sha256 differs; the message names
+            the path.
     """
     path = Path(weights) if weights is not None else bundled_dir() / spec.file
+    if path.is_dir():
+        raise WeightsError(f"{path}: a folder, not a weight file (give the .onnx file)")
     if not path.is_file():
         raise WeightsError(
             f"{path}: weight file for {spec.name!r} not found (mien never downloads weights)"
