@@ -25,10 +25,14 @@ def prefetch(items: Iterable[T], size: int = 8) -> Iterator[T]:
     ``items`` if it is a generator (so a video file is released).
 
     Raises:
-        ValueError: ``size`` < 1.
+        ValueError: ``size`` < 1, at the call (not at the first item).
     """
     if size < 1:
         raise ValueError(f"size must be >= 1; got {size}")
+    return _prefetch(items, size)
+
+
+def _prefetch(items: Iterable[T], size: int) -> Iterator[T]:
     buffer: queue.Queue[object] = queue.Queue(maxsize=size)
     stop = threading.Event()
 
