@@ -536,7 +536,7 @@ def _by_cluster(correct: np.ndarray, persons: np.ndarray, *, interval: bool) -> 
     ci = None
     if interval and g["n_groups"] >= 2:
         lo, hi = wilson_interval(round(g["mean"] * g["n_groups"]), g["n_groups"])
-        ci = [min(g["ci"][0], lo), max(g["ci"][1], hi)]
+        ci = [float(min(g["ci"][0], lo)), float(max(g["ci"][1], hi))]
     return {
         "n_clusters": g["n_groups"],
         "mean": None if g["n_groups"] == 0 else g["mean"],
