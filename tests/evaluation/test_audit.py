@@ -222,9 +222,87 @@ def test_the_gap_leaves_out_blank_and_unmeasured_slices_and_names_no_tie():
     correct = np.array([True, True, True, True, False, False])
     x = _SliceInputs(["a", "b"], y, correct, np.ones(6, bool), np.zeros(6), np.ones(2), None)
     values = np.array(["g1", "g1", "g2", "g2", "unmeasured", ""], dtype=object)
-    table = _slice_table(values, x, wilson=True, min_n=1)
+    table = _slice_table(values, x, wilson=True, min_n=1, unmeasured=True)  # a quality column
     assert set(table["slices"]) == {"g1", "g2", "unmeasured", "(blank)"}
     assert table["worst_gap"] == 0.0 and table["worst_gap_between"] is None
     assert table["gap_test"] is None  # n_perm 0 by default
-    tested = _slice_table(values, x, wilson=True, min_n=1, n_perm=20)
+    tested = _slice_table(values, x, wilson=True, min_n=1, n_perm=20, unmeasured=True)
     assert tested["gap_test"]["p_gap"] == 1.0  # no gap: every shuffle reaches it
+    # the set's own group named "unmeasured" was left out of the gap too (all its images wrong)
+    own = _slice_table(values, x, wilson=True, min_n=1)
+    assert own["worst_gap"] == 1.0 and own["worst_gap_between"] == ["g1", "unmeasured"]
+    # a real "(blank)" value was merged with the blank ones
+    values = np.array(["g1", "g1", "", None, "(blank)", "(blank)"], dtype=object)
+    table = _slice_table(values, x, wilson=True, min_n=1)
+    assert {k: v["n"] for k, v in table["slices"].items()} == {
+        "((blank))": 2,
+        "(blank)": 2,
+        "g1": 2,
+    }
+    assert table["worst_gap"] == 1.0 and table["worst_gap_between"] == ["g1", "(blank)"]
+
+
+def test_a_small_set_scored_all_right_gets_a_wilson_accuracy_interval(tmp_path, stub_analyzer):
+    """The percentile bootstrap gave accuracy [1, 1] on 12 images all right, narrower than
+    each half's Wilson interval; and one resample gave a "95 %" interval missing the estimate."""
+    lines = ["path,label,group"]
+    for i in range(12):
+        (tmp_path / f"{i}.png").write_bytes(encode(Image.new("L", (48, 48), 30 if i % 2 else 60)))
+        lines.append(f"{i}.png,{'happiness' if i % 2 else 'neutral'},g{i % 2}")
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+    data = read_labels_csv(tmp_path)
+    report = evaluate(stub_analyzer, data, by=["group"], quality_slices=False, n_boot=200)
+    assert report.accuracy == 1.0 and report.ci["method"]["accuracy"] == "wilson"
+    assert report.ci["accuracy"] == pytest.approx(list(wilson_interval(12, 12)))
+    assert report.ci["accuracy"][0] == pytest.approx(0.7575, abs=1e-4)  # 12/12, by hand
+    assert report.ci["macro_f1"] == [1.0, 1.0]  # a bootstrap still collapses: the docs say so
+    for n_boot in (1, 99):
+        with pytest.raises(ValueError, match=r"n_boot must be 0 .* or at least 100"):
+            evaluate(stub_analyzer, data, quality_slices=False, n_boot=n_boot)
+
+
+def test_the_report_shows_skipped_rows_missing_images_and_why_there_is_no_gap(
+    tmp_path, stub_analyzer
+):
+    from typer.testing import CliRunner
+
+    from mien.cli.main import app
+
+    rows = [("a", 30, "happiness", "g1"), ("b", 60, "neutral", "g1"), ("c", 60, "neutral", "g2")]
+    lines = ["path,label,group"]
+    for name, grey, label, group in rows:
+        (tmp_path / f"{name}.png").write_bytes(encode(Image.new("L", (48, 48), grey)))
+        lines.append(f"{name}.png,{label},{group}")
+    lines += ["gone.png,happiness,g2", "d.png,,g1"]  # a missing file; an empty label
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(app, ["evaluate", str(tmp_path), "--bootstrap", "5"])
+    assert result.exit_code == 2 and "0 (no intervals) or at least 100" in result.output
+    out = tmp_path / "report"
+    args = ["evaluate", str(tmp_path), "--by", "group", "--no-quality", "--report", str(out)]
+    CliRunner().invoke(app, [*args, "--bootstrap", "100"])
+    text = (out / "report.md").read_text()
+    assert "1 row(s) with an empty label were skipped" in text
+    assert "| slice | n | no prediction | accuracy" in text
+    assert re.search(r"\| g2 \| 2 \| 1 \| 0\.[05]00", text)  # the missing file: no prediction
+    assert "none (fewer than two slices with n ≥ 20)" in text
+
+
+def test_figures_count_images_without_a_prediction_where_the_text_does(tmp_path, stub_analyzer):
+    """The confusion rows summed to 0.86 with no column for the missing images, and mien's
+    abstention point sat at 32/38 where the text said coverage 32/36."""
+    from mien.evaluation.report import confusion_figure, coverage_figure
+
+    lines = ["path,label"]
+    for i, (grey, label) in enumerate([(30, "happiness"), (60, "neutral"), (60, "happiness")]):
+        (tmp_path / f"{i}.png").write_bytes(encode(Image.new("L", (48, 48), grey)))
+        lines.append(f"{i}.png,{label}")
+    lines.append("gone.png,happiness")
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+    report = evaluate(stub_analyzer, read_labels_csv(tmp_path), quality_slices=False, n_boot=0)
+    ax = confusion_figure(report).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["happiness", "neutral", "no prediction"]
+    shares = ax.images[0].get_array()
+    np.testing.assert_allclose(shares.sum(axis=1), [1.0, 1.0])  # happiness: 1, 1, 1 missing
+    np.testing.assert_allclose(shares[0], [1 / 3, 1 / 3, 1 / 3])
+    point = next(ln for ln in coverage_figure(report).axes[0].lines if ln.get_marker() == "o")
+    assert point.get_xdata()[0] == pytest.approx(report.abstention["coverage"])

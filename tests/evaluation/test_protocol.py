@@ -98,7 +98,7 @@ def test_model_card_regenerates(tmp_path, shared):
         "--limit",
         "6",
         "--bootstrap",
-        "50",
+        "100",
         "--shared",
         str(shared),
     ]

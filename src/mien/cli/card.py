@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from mien.cli.common import ModelName, Weights, err, fail, make_analyzer, unwritable
+from mien.cli.common import (
+    ModelName,
+    Weights,
+    bootstrap_option,
+    err,
+    fail,
+    make_analyzer,
+    unwritable,
+)
 from mien.weights import DEFAULT_MODEL
 
 
@@ -24,7 +32,7 @@ def model_card(
         ),
     ] = Path("../shared"),
     bootstrap: Annotated[
-        int, typer.Option(min=0, help="Bootstrap resamples for the intervals.")
+        int, bootstrap_option("Bootstrap resamples for the intervals: 0 or at least 100.")
     ] = 1000,
     limit: Annotated[
         int | None, typer.Option(min=1, help="At most N images per set (quick check).")

@@ -33,6 +33,24 @@ Weights = Annotated[
 ]
 """The ``--weights`` option of every command that loads a model."""
 
+
+def _bootstrap_count(value: int) -> int:
+    from mien.evaluation.runner import MIN_BOOT
+
+    if value != 0 and value < MIN_BOOT:
+        raise typer.BadParameter(
+            f"0 (no intervals) or at least {MIN_BOOT}; got {value} (a 95 % interval from so "
+            "few resamples does not mean 95 %)"
+        )
+    return value
+
+
+def bootstrap_option(text: str) -> typer.models.OptionInfo:
+    """The ``--bootstrap`` option (``text`` its help): 0, or at least
+    :data:`~mien.evaluation.runner.MIN_BOOT` resamples."""
+    return typer.Option(min=0, callback=_bootstrap_count, help=text)
+
+
 DetectorMode = Annotated[
     str, typer.Option(help="auto | short | full | multi | tiled (BlazeFace range; see README).")
 ]

@@ -14,6 +14,7 @@ from rich.table import Column, Table
 from mien.cli.common import (
     ModelName,
     Weights,
+    bootstrap_option,
     err,
     fail,
     make_analyzer,
@@ -66,10 +67,9 @@ def evaluate(
     ] = None,
     bootstrap: Annotated[
         int,
-        typer.Option(
-            min=0,
-            help="Bootstrap resamples for the 95 % intervals, and shuffles for the slices' "
-            "gap tests (0: none of these, and no Wilson intervals).",
+        bootstrap_option(
+            "Bootstrap resamples for the 95 % intervals, and shuffles for the slices' "
+            "gap tests: 0 (none of these, and no Wilson intervals) or at least 100."
         ),
     ] = 1000,
     quality_slices: Annotated[
@@ -106,7 +106,8 @@ def evaluate(
 
     One folder: a JSON object with the model used (name, file, sha256), n, accuracy,
     macro_f1 (over the labels the set contains), per_class_recall, confusion, ece (15 bins),
-    their 95 % intervals (ci: bootstrap; Wilson score for per-class recall), slices, mien's
+    their 95 % intervals (ci: Wilson score for accuracy and per-class recall, bootstrap for
+    macro_f1 and ece), slices, mien's
     abstention (coverage, accuracy kept and abstained), labels_restricted, the images with
     no face (--detect) or that failed to load, relabelled (what --label-map or a word form
     such as happy changed), and unlabelled_rows_skipped (rows with an empty label, not
@@ -235,9 +236,18 @@ def evaluate(
     if report is not None:
         from mien.evaluation.report import write_report
 
-        notes = {
-            k: f"Labels mapped onto mien's: {d.describe()}." for k, d in relabelled.items() if d
-        }
+        notes = {}
+        for k in reports:
+            said = []
+            if relabelled[k]:
+                said.append(f"Labels mapped onto mien's: {relabelled[k].describe()}.")
+            if datasets[k].n_unlabelled:
+                said.append(
+                    f"{datasets[k].n_unlabelled} row(s) with an empty label were skipped "
+                    "(not scored, not in n)."
+                )
+            if said:
+                notes[k] = " ".join(said)
         err.print(f"report: {write_report(reports, report, notes=notes)}")
     failed = False
     for name, r in reports.items():

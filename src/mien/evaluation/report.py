@@ -44,18 +44,23 @@ def confusion_figure(report: EvalReport):
     from matplotlib.figure import Figure
 
     cm = np.asarray(report.confusion["matrix"], float)
-    rows = cm.sum(axis=1, keepdims=True) + np.asarray(report.confusion["no_prediction"])[:, None]
+    missing = np.asarray(report.confusion["no_prediction"], float)[:, None]
+    columns = list(report.labels)
+    if missing.any():  # rows then sum to 1 with the images that got no prediction
+        cm = np.hstack([cm, missing])
+        columns.append("no prediction")
+    rows = cm.sum(axis=1, keepdims=True)
     norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
-    k = len(report.labels)
-    fig = Figure(figsize=(1.0 + 0.75 * k, 0.8 + 0.7 * k), layout="constrained")
+    k, m = len(report.labels), len(columns)
+    fig = Figure(figsize=(1.0 + 0.75 * m, 0.8 + 0.7 * k), layout="constrained")
     ax = fig.subplots()
     im = ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
-    ax.set_xticks(range(k), report.labels, rotation=45, ha="right")
+    ax.set_xticks(range(m), columns, rotation=45, ha="right")
     ax.set_yticks(range(k), report.labels)
     ax.set_xlabel("predicted (perceived)")
     ax.set_ylabel("labelled")
     for i in range(k):
-        for j in range(k):
+        for j in range(m):
             ax.text(
                 j,
                 i,
@@ -99,25 +104,29 @@ def coverage_figure(report: EvalReport):
     from matplotlib.figure import Figure
 
     y, p, probs = report.items["y_true"], report.items["y_pred"], report.items["probs"]
-    conf = np.where(p >= 0, np.nan_to_num(probs).max(axis=1), -1.0)
+    has = p >= 0  # images without a prediction are in neither the curve nor mien's point
+    conf = np.nan_to_num(probs[has]).max(axis=1)
     order = np.argsort(-conf, kind="stable")
-    correct = (p == y)[order]
+    correct = (p[has] == y[has])[order]
     kept = np.arange(1, len(order) + 1)
     fig = Figure(figsize=(5, 3.5), layout="constrained")
     ax = fig.subplots()
-    ax.plot(kept / len(order), np.cumsum(correct) / kept, label="threshold on the top probability")
+    if len(order):
+        ax.plot(
+            kept / len(order), np.cumsum(correct) / kept, label="threshold on the top probability"
+        )
     a = report.abstention
     if a and a["accuracy_kept"] is not None:  # mien's own rule and output, over all labels
         quality = ", or quality" if a["quality_checked"] else ""
         ax.plot(
-            a["n_kept"] / len(order),
+            a["coverage"],
             a["accuracy_kept"],
             "o",
             color="C3",
             label=f"mien's abstention (top probability < {a['threshold']:g}{quality}; "
             "its output over all labels)",
         )
-    ax.set_xlabel("coverage (share of the images kept)")
+    ax.set_xlabel("coverage (share of the images with a prediction kept)")
     ax.set_ylabel("accuracy on the faces kept")
     ax.set_title("accuracy vs coverage when abstaining on low confidence", fontsize=10)
     ax.legend(fontsize=7)
@@ -204,8 +213,9 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     with_ci = any(r.ci for r in reports.values())
     intervals = (
-        "Intervals are 95 % percentile-bootstrap intervals over images; per-class recall and "
-        "slice accuracies get 95 % Wilson score intervals, which stay honest for small n. "
+        "Accuracy, per-class recall and slice accuracies get 95 % Wilson score intervals, "
+        "which stay honest for small n; macro-F1 and ECE 95 % percentile-bootstrap intervals "
+        "over images, which collapse to a point when every resample scores alike. "
         if with_ci
         else "No intervals were computed (bootstrap 0): treat every figure as a point estimate. "
     )
@@ -292,7 +302,11 @@ def write_report(
             lines += ["", f"![{caption}]({path.name})"]
         for column, table in r.slices.items():
             gap = f"Worst-slice gap (slices with n ≥ {table['min_n']}, blank values left out): "
-            gap += _fmt(table["worst_gap"])
+            gap += (
+                _fmt(table["worst_gap"])
+                if table["worst_gap"] is not None
+                else f"none (fewer than two slices with n ≥ {table['min_n']})"
+            )
             if table.get("worst_gap_between"):
                 best, worst = table["worst_gap_between"]
                 gap += (
@@ -301,8 +315,11 @@ def write_report(
                 )
             gap += _gap_test_text(table.get("gap_test"))
             clustered = any("by_cluster" in s for s in table["slices"].values())
-            head = "| slice | n | accuracy [95 % CI] | balanced | expected from label mix |"
-            rule = "|---|---|---|---|---|"
+            head = (
+                "| slice | n | no prediction | accuracy [95 % CI] | balanced "
+                "| expected from label mix |"
+            )
+            rule = "|---|---|---|---|---|---|"
             if clustered:
                 head += f" by {r.by_cluster['column']} (mean [95 % CI], count) |"
                 rule += "---|"
@@ -314,14 +331,17 @@ def write_report(
                 "",
                 "*Expected from label mix*: the slice's accuracy if each of its labels were "
                 "recognised as well as in the whole set. A slice whose accuracy is near it "
-                "differs from the others by its labels, not by how its faces are read.",
+                "differs from the others by its labels, not by how its faces are read. "
+                "*No prediction*: images where no face was found or that could not be read; "
+                "they count as wrong.",
                 "",
                 head,
                 rule,
             ]
             for value, s in table["slices"].items():
                 row = (
-                    f"| {value} | {s['n']} | {_fmt(s['accuracy'], s['ci'])} | "
+                    f"| {value} | {s['n']} | {s['no_prediction']} | "
+                    f"{_fmt(s['accuracy'], s['ci'])} | "
                     f"{_fmt(s['balanced_accuracy'])} | {_fmt(s['expected_accuracy'])} |"
                 )
                 if clustered:

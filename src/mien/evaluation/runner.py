@@ -22,8 +22,11 @@ Policy:
   when its top probability over *all* the model's labels is below the model's threshold, or its
   ``quality_ok`` is false (where measured); ``abstention`` gives the share kept and the accuracy
   on kept and abstained faces of the model's own top label over all its labels.
-* Intervals: percentile bootstrap over images (:mod:`mien.evaluation.bootstrap`); per-class
-  recall gets a Wilson score interval (a binomial proportion over that label's images).
+* Intervals: accuracy and per-class recall get Wilson score intervals (a binomial proportion
+  over the set's images, or that label's; honest at small n); macro-F1 and ECE a percentile
+  bootstrap over images (:mod:`mien.evaluation.bootstrap`), which collapses to a point when
+  every resample scores alike (a small set scored all right gives [1, 1]: read the accuracy's
+  interval then).
 * Slices: by any ``labels.csv`` column (``by``) and by the built-in quality bins of
   :data:`QUALITY_BINS` (face size, sharpness, |yaw|, |pitch|, ``quality_ok``). Each slice has its
   n, accuracy and 95 % Wilson score interval (honest for small slices, where a bootstrap
@@ -32,11 +35,13 @@ Policy:
   would score at the whole set's per-label recall. A group whose labels are easier scores
   higher without the model treating its faces any better; ``accuracy - expected_accuracy`` is
   the part its label mix does not explain. The worst-slice gap is the largest minus the
-  smallest accuracy among slices with at least ``min_slice_n`` images, blank values and
-  unmeasured quality bins (no face) left out (``worst_gap_between`` names the two slices, when
-  they differ); ``worst_gap_beyond_label_mix`` is the same for ``accuracy - expected_accuracy``.
-  The largest of several noisy accuracies minus the smallest is biased upward, so each gap gets
-  a permutation p-value (``gap_test``, :mod:`mien.evaluation.gap_test`): how often shuffling
+  smallest accuracy among slices with at least ``min_slice_n`` images, blank values (the
+  ``(blank)`` slice) and unmeasured quality bins (no face) left out; a value of the set's
+  own that reads ``unmeasured`` or ``(blank)`` is a slice like any other
+  (``worst_gap_between`` names the two slices, when they differ);
+  ``worst_gap_beyond_label_mix`` is the same for ``accuracy - expected_accuracy``. The largest
+  of several noisy accuracies minus the smallest is biased upward, so each gap gets a
+  permutation p-value (``gap_test``, :mod:`mien.evaluation.gap_test`): how often shuffling
   the groups gives a gap at least as large; with ``cluster``, whole persons are shuffled
   between groups, or each person's images among that person's groups.
 * Clustered images: where one person (or session) gives many images, images are not
@@ -79,6 +84,9 @@ from mien.pipeline import Analyzer
 from mien.quality.measures import QUALITY_COLUMNS
 from mien.types import EXPRESSIONS
 
+MIN_BOOT = 100
+"""The fewest bootstrap resamples (and gap-test shuffles) :func:`evaluate` takes, besides 0."""
+
 QUALITY_BINS: dict[str, tuple[float, ...]] = {
     "face_size_px": (0, 32, 64, 128, float("inf")),
     "sharpness": (0, 100, 300, 1000, 3000, float("inf")),
@@ -106,8 +114,9 @@ class EvalReport:
         no_face: paths where ``detect`` found no face.
         failed: ``{"path", "error"}`` for images that could not be read.
         ci: ``{"level", "n_boot", "method", "accuracy": [lo, hi], "macro_f1": …, "ece": …,
-            "per_class_recall": {label: …}}`` (95 %: percentile bootstrap, Wilson score for
-            per-class recall, as ``method`` says; empty when ``n_boot`` was 0).
+            "per_class_recall": {label: …}}`` (95 %: Wilson score for accuracy and per-class
+            recall, percentile bootstrap for macro-F1 and ECE, as ``method`` says; empty when
+            ``n_boot`` was 0).
         slices: ``{column: {"slices": {value: {"n", "accuracy", "ci", "label_counts",
             "per_class_recall", "balanced_accuracy", "expected_accuracy", "no_prediction",
             "abstained_share"[, "by_cluster"]}}, "worst_gap", "worst_gap_between",
@@ -174,7 +183,7 @@ def evaluate(
         by: ``labels.csv`` columns to slice by.
         quality_slices: also slice by the built-in quality bins (needs ``analyzer.quality``).
         n_boot: bootstrap resamples for the intervals, and shuffles for the worst-slice gaps'
-            permutation tests (0: neither).
+            permutation tests: 0 (neither, and no Wilson intervals) or at least 100.
         min_slice_n: smallest slice counted in the worst-slice gap.
         batch_size: crops per model call in crop mode.
         progress: called with 1 after each image (for a progress bar).
@@ -186,7 +195,14 @@ def evaluate(
 
     Raises:
         DatasetError: as :func:`check_labels`.
+        ValueError: ``n_boot`` from 1 to 99 (with one resample, the "95 %" interval missed
+            the estimate).
     """
+    if n_boot != 0 and n_boot < MIN_BOOT:
+        raise ValueError(
+            f"n_boot must be 0 (no intervals) or at least {MIN_BOOT}; got {n_boot} (a 95 % "
+            "interval from so few resamples does not mean 95 %)"
+        )
     names = list(analyzer.expression_names)
     present = check_labels(dataset, names, labels=labels, by=by, cluster=cluster)
     cols = np.asarray([names.index(n) for n in present], np.int64)
@@ -260,12 +276,12 @@ def evaluate(
             "level": 0.95,
             "n_boot": n_boot,
             "method": {
-                "accuracy": "percentile bootstrap",
+                "accuracy": "wilson",
                 "macro_f1": "percentile bootstrap",
                 "ece": "percentile bootstrap",
                 "per_class_recall": "wilson",
             },
-            "accuracy": list(b.accuracy),
+            "accuracy": list(wilson_interval(int((y_pred == y_true).sum()), n)),
             "macro_f1": list(b.macro_f1),
             "ece": None if b.ece is None else list(b.ece),
             "per_class_recall": {
@@ -280,7 +296,14 @@ def evaluate(
     persons = np.asarray(dataset.columns[cluster]) if cluster else None
     per_image = _SliceInputs(present, y_true, correct, has, abstained, recall, persons)
     slices = {
-        c: _slice_table(values, per_image, wilson=n_boot > 0, min_n=min_slice_n, n_perm=n_boot)
+        c: _slice_table(
+            values,
+            per_image,
+            wilson=n_boot > 0,
+            min_n=min_slice_n,
+            n_perm=n_boot,
+            unmeasured=c.startswith("quality:"),
+        )
         for c, values in columns.items()
     }
     return EvalReport(
@@ -546,13 +569,26 @@ def _by_cluster(correct: np.ndarray, persons: np.ndarray, *, interval: bool) -> 
 
 
 def _slice_table(
-    values: np.ndarray, x: _SliceInputs, *, wilson: bool, min_n: int, n_perm: int = 0
+    values: np.ndarray,
+    x: _SliceInputs,
+    *,
+    wilson: bool,
+    min_n: int,
+    n_perm: int = 0,
+    unmeasured: bool = False,
 ) -> dict[str, Any]:
     """Per distinct value: accuracy with n and a 95 % Wilson interval, the label mix and what
     it explains (see the module docstring); the worst-slice gaps and, with ``n_perm``, their
-    permutation test (:func:`~mien.evaluation.gap_test.gap_permutation_test`)."""
+    permutation test (:func:`~mien.evaluation.gap_test.gap_permutation_test`). Blank values
+    form the ``(blank)`` slice (``((blank))`` if the column holds ``(blank)`` itself), left
+    out of the gap, as is ``unmeasured`` in a quality column (``unmeasured=True``)."""
     values = np.asarray(values, dtype=object)
-    values = np.where(blank_values(values), "(blank)", values)
+    blank = blank_values(values)
+    marker = "(blank)"
+    while blank.any() and marker in {str(v) for v in values[~blank]}:
+        marker = f"({marker})"  # a real value "(blank)" stays its own slice
+    values = np.where(blank, marker, values)
+    left_out = {marker} | ({"unmeasured"} if unmeasured else set())
     recall = np.nan_to_num(x.recall)  # a label with no image in the set is in no slice either
     table: dict[str, Any] = {}
     for value in sorted(set(values.tolist()), key=_slice_order):
@@ -579,9 +615,7 @@ def _slice_table(
         if x.persons is not None:
             row["by_cluster"] = _by_cluster(hits, x.persons[sel], interval=wilson)
         table[str(value)] = row
-    counted = {
-        k: v for k, v in table.items() if v["n"] >= min_n and k not in ("(blank)", "unmeasured")
-    }
+    counted = {k: v for k, v in table.items() if v["n"] >= min_n and k not in left_out}
     gap = between = beyond = test = None
     if len(counted) >= 2:
         best = max(counted, key=lambda k: counted[k]["accuracy"])
@@ -606,4 +640,4 @@ def _slice_table(
     }
 
 
-__all__ = ["QUALITY_BINS", "EvalReport", "check_labels", "evaluate", "prediction_rows"]
+__all__ = ["MIN_BOOT", "QUALITY_BINS", "EvalReport", "check_labels", "evaluate", "prediction_rows"]

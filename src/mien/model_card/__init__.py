@@ -1,7 +1,7 @@
 """Generate a model's ``MODEL_CARD.md`` from its spec and fresh evaluation results.
 
 ``mien model-card`` runs the cross-dataset protocol (:mod:`mien.evaluation.protocol`) with
-bootstrap intervals, measures calibration before and after temperature scaling on FER+
+Wilson and bootstrap intervals, measures calibration before and after temperature scaling on FER+
 ``val``, measures the accuracy drop behind each quality flag, and writes the card. An ablation
 table is included when ``<weights>/<name>.ablation.json`` exists, a cross-validation table when
 ``<weights>/<name>.folds.json`` does. The card is therefore regenerable by one command whenever

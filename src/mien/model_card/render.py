@@ -115,7 +115,7 @@ def _measured_lines(
     from mien.evaluation.protocol import describe_observers_split  # lazily, as elsewhere here
 
     lines = [
-        "## Measured (95 % bootstrap intervals over images)",
+        "## Measured (95 % intervals over images: Wilson for accuracy, bootstrap for the others)",
         "",
         "| set | mode | n | accuracy | macro-F1 | ECE (15 bins) |",
         "|---|---|---|---|---|---|",
