@@ -207,3 +207,48 @@ def test_bars_stay_on_the_canvas(server):
         )
         browser.close()
     assert placed == [[74, 10], [154, 10], [2, 10], [34, 120], None]  # no room on 48 px
+
+
+def test_only_the_newest_photo_answers_and_a_photo_stops_the_camera(server, tmp_path):
+    """A slow photo's answer arriving after a newer photo's drew the old faces and table over
+    the new photo; a photo chosen while the camera ran was drawn over by the next frame."""
+    from playwright.sync_api import sync_playwright
+
+    camera = y4m_camera(tmp_path / "camera.y4m")
+    args = [
+        *ARGS,
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera}",
+    ]
+    blank = tmp_path / "blank.png"  # no face: the newer photo
+    cv2.imwrite(str(blank), np.full((120, 160, 3), 128, np.uint8))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        page = browser.new_page()
+        # the first analysis answers 2 s late, as a large photo's would
+        page.add_init_script(
+            """(() => { const real = window.fetch; let calls = 0;
+                 window.fetch = async (...a) => {
+                   const first = a[0] === "/v1/analyze" && ++calls === 1;
+                   const r = await real(...a);
+                   if (first) await new Promise(s => setTimeout(s, 2000));
+                   return r; }; })();"""
+        )
+        page.goto(server)
+        page.set_input_files("#file", str(SAMPLES / "grace_hopper.jpg"))
+        page.set_input_files("#file", str(blank))
+        page.wait_for_selector("body[data-analysed='0']", timeout=30_000)
+        page.wait_for_timeout(3000)  # past the late answer
+        assert page.evaluate("document.body.dataset.analysed") == "0"
+        assert page.inner_text("#results") == "No face found."
+        assert "0 face(s)" in page.inner_text("#status")
+        assert page.evaluate("[canvas.width, canvas.height]") == [160, 120]
+        page.click("#camera")
+        page.wait_for_function("Number(document.body.dataset.liveFrames || 0) >= 1", timeout=60_000)
+        page.set_input_files("#file", str(SAMPLES / "grace_hopper.jpg"))
+        page.wait_for_selector("body[data-analysed='1']", timeout=30_000)
+        assert page.is_hidden("#notice") and page.is_visible("#camera")  # the camera stopped
+        page.wait_for_timeout(500)
+        assert page.evaluate("[canvas.width, canvas.height]") == [512, 600]  # still the photo
+        browser.close()

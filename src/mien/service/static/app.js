@@ -82,7 +82,14 @@ function showTable(faces) {
     `<table><tr><th>${live ? "track" : "face"}</th><th>label</th><th>p</th><th></th><th></th><th>probabilities</th></tr>${rows}</table>`;
 }
 
+let fileRun = 0;  // the newest upload; answers to older ones are dropped
+let fileAbort = null;
+
 async function analyseFile(file) {
+  const run = ++fileRun;
+  if (fileAbort) fileAbort.abort();  // a newer photo: the older request is not wanted
+  fileAbort = new AbortController();
+  const signal = fileAbort.signal;
   setStatus("Analysing…");
   resultsEl.innerHTML = "";  // never leave the previous file's results under this one's name
   canvas.width = 0; canvas.height = 0;
@@ -91,14 +98,16 @@ async function analyseFile(file) {
   img.src = URL.createObjectURL(file);
   let shown = true;
   try { await img.decode(); } catch { shown = false; }  // e.g. TIFF: the server still reads it
+  if (run !== fileRun) return;
   if (shown) {
     canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
     ctx.drawImage(img, 0, 0);
   }
   const body = new FormData();
   body.append("file", file);
-  const response = await fetch("/v1/analyze", { method: "POST", body });
+  const response = await fetch("/v1/analyze", { method: "POST", body, signal });
   const result = await response.json();
+  if (run !== fileRun) return;  // a newer photo was chosen meanwhile: its answer is the one
   if (!response.ok) { setStatus("Error: " + result.detail); return; }
   if (shown) drawFaces(result.faces, canvas.width / result.image_width, canvas.height / result.image_height);
   showTable(result.faces);
@@ -107,8 +116,18 @@ async function analyseFile(file) {
 }
 
 document.getElementById("file").addEventListener("change", e => {
-  if (e.target.files.length) analyseFile(e.target.files[0]).catch(err => setStatus("Error: " + err));
+  if (!e.target.files.length) return;
+  if (socket || stream) stopCamera();  // the live view would draw over the photo's results
+  analyseFile(e.target.files[0]).catch(err => {
+    if (err.name !== "AbortError") setStatus("Error: " + err);  // aborted: a newer photo
+  });
 });
+
+// the next camera frame: only a new one is worth sending (a 10 fps camera was sent 44 a second)
+function nextVideoFrame(callback) {
+  if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(() => callback());
+  else requestAnimationFrame(callback);
+}
 
 function sendFrame() {
   if (!socket || socket.readyState !== WebSocket.OPEN || waiting || !video.videoWidth) return;
@@ -120,6 +139,8 @@ function sendFrame() {
 }
 
 async function startCamera() {
+  fileRun += 1;  // a photo still being analysed must not draw over the live view
+  if (fileAbort) fileAbort.abort();
   stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
   video.srcObject = stream;
   await video.play();
@@ -144,7 +165,7 @@ async function startCamera() {
     showTable(result.faces);
     setStatus(`Live: frame ${result.frame_index}, ${result.faces.length} face(s).`);
     document.body.dataset.liveFrames = String(frames);
-    requestAnimationFrame(sendFrame);
+    nextVideoFrame(sendFrame);
   };
   socket.onopen = () => { setStatus("Live."); sendFrame(); };
   const mine = socket;
