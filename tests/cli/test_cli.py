@@ -619,7 +619,22 @@ def test_serve_passes_its_limits_to_the_service(monkeypatch):
     assert result.exit_code == 0, result.output
     settings = seen["s"]
     assert settings.max_pixels == 1234 and settings.max_upload_bytes == 2 * 1024 * 1024
-    assert seen["run"]["host"] == "127.0.0.1"
+    assert seen["run"]["host"] == "127.0.0.1" and settings.max_streams == 8
+    # uvicorn closed stream frames over 16 MiB (1009) though --max-upload-mb allowed them
+    assert seen["run"]["ws_max_size"] == 16 * 1024 * 1024
+    seen.clear()
+    result = runner.invoke(app, ["serve", "--max-upload-mb", "20", "--max-streams", "3"])
+    assert seen["run"]["ws_max_size"] == 21 * 1024 * 1024 and seen["s"].max_streams == 3
+    # any loopback address keeps the host check ("127.0.0.2" turned it off and said "other
+    # machines can reach this service")
+    for host in ("127.0.0.2", "::ffff:127.0.0.1", "::1"):
+        seen.clear()
+        result = runner.invoke(app, ["serve", "--host", host])
+        assert "other machines" not in result.stderr, host
+        assert host in seen["s"].allowed_hosts and "localhost" in seen["s"].allowed_hosts
+    seen.clear()
+    result = runner.invoke(app, ["serve", "--host", "0.0.0.0"])
+    assert "other machines can reach" in result.stderr and seen["s"].allowed_hosts is None
 
 
 def _short_clip(tmp_path):

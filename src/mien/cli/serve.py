@@ -19,6 +19,12 @@ def serve(
     max_inflight: Annotated[
         int, typer.Option(min=1, help="Requests admitted at once; more get 503.")
     ] = 8,
+    max_streams: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Live stream connections open at once; more are closed (code 1013)."
+        ),
+    ] = 8,
     max_upload_mb: Annotated[
         float,
         typer.Option(min=0.01, max=1024, help="Largest upload, MiB (each is held in memory)."),
@@ -37,7 +43,7 @@ def serve(
     from mien.service import ServiceSettings, create_app
 
     check_weights(model, weights)
-    loopback = host in ("127.0.0.1", "localhost", "::1")
+    loopback = is_loopback(host)
     if not loopback:
         err.print(f"binding to {host}: other machines can reach this service", style="yellow")
     settings = ServiceSettings(
@@ -45,12 +51,37 @@ def serve(
         weights=weights,
         workers=workers,
         max_inflight=max_inflight,
+        max_streams=max_streams,
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         timeout_s=timeout,
         max_pixels=max_pixels,
         # on loopback, only loopback names: a DNS-rebinding page's own name is refused
-        allowed_hosts=("127.0.0.1", "localhost", "::1", "[::1]") if loopback else None,
+        allowed_hosts=LOOPBACK_NAMES + ((host,) if host not in LOOPBACK_NAMES else ())
+        if loopback
+        else None,
     )
     with quiet_native_stderr():
         app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # a stream frame up to the upload cap reaches the app, which answers too_large past it;
+    # uvicorn's own limit (16 MiB by default) closed the connection (1009) below the cap
+    ws_max_size = max(16 * 1024 * 1024, settings.max_upload_bytes + 1024 * 1024)
+    uvicorn.run(app, host=host, port=port, log_level="info", ws_max_size=ws_max_size)
+
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+"""The ``Host`` names a loopback-bound service answers (besides the address it is bound to)."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``--host`` is a loopback address (``127.0.0.0/8``, ``::1``, IPv4-mapped
+    ``::ffff:127.x.y.z``) or ``localhost``; a name or another address is not."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)

@@ -72,6 +72,9 @@ class ServiceSettings:
             each gets ``cpu_count // workers`` onnxruntime threads.
         max_inflight: requests admitted at once (working or waiting for an analyzer); more get
             503 with ``Retry-After``.
+        max_streams: live stream (WebSocket) connections open at once; one more is answered
+            ``busy`` and closed with code 1013 (try again later). Each holds up to about three
+            frames in memory.
         max_upload_bytes: largest accepted upload.
         max_pixels: largest accepted image (decompression-bomb guard).
         timeout_s: per-request analysis timeout (504 when exceeded), and the longest wait
@@ -87,6 +90,7 @@ class ServiceSettings:
     weights: Path | None = None
     workers: int = 1
     max_inflight: int = 8
+    max_streams: int = 8
     max_upload_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 40_000_000
     timeout_s: float = 30.0
@@ -195,6 +199,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         state.update(
             pool=pool,
             inflight=0,
+            streams=0,
             spec=spec,
             sha256=spec.sha256 or sha256_of(analyzers[0].expression.path),  # checked on load
             still_working=set(),
@@ -368,6 +373,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             version=_version(),
             busy=state.get("inflight", 0),
             capacity=settings.max_inflight,
+            streams=state.get("streams", 0),
+            stream_capacity=settings.max_streams,
         )
 
     @app.get("/v1/model", response_model=ModelOut)
@@ -406,6 +413,16 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             await ws.close(code=1008, reason="cross-origin connections are refused")
             return
         await ws.accept()
+        if state["streams"] >= settings.max_streams:  # each holds frames in memory: bounded
+            await ws.send_json(
+                {
+                    "error": "busy",
+                    "detail": f"{settings.max_streams} live streams are open (--max-streams); "
+                    "try again later",
+                }
+            )
+            await ws.close(code=1013, reason="too many live streams; try again later")
+            return
         latest: dict[str, Any] = {"data": None, "index": -1}
         arrived = asyncio.Event()
         closed = False
@@ -494,6 +511,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 closed = True
                 arrived.set()
 
+        state["streams"] += 1
         receiver = asyncio.create_task(receive())
         try:
             while not closed:
@@ -572,6 +590,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             pass
         finally:
             receiver.cancel()
+            state["streams"] -= 1
 
     static = resources.files("mien.service").joinpath("static")
 

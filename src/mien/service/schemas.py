@@ -53,8 +53,10 @@ class ErrorOut(BaseModel):
 class HealthOut(BaseModel):
     status: str
     version: str
-    busy: int
-    capacity: int
+    busy: int = Field(description="requests admitted now (working or waiting for an analyzer)")
+    capacity: int = Field(description="requests admitted at once (--max-inflight)")
+    streams: int = Field(description="live stream connections open now")
+    stream_capacity: int = Field(description="live stream connections allowed (--max-streams)")
 
 
 class ModelOut(BaseModel):

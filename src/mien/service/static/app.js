@@ -169,10 +169,11 @@ async function startCamera() {
   };
   socket.onopen = () => { setStatus("Live."); sendFrame(); };
   const mine = socket;
-  socket.onclose = () => {
+  socket.onclose = event => {
     if (socket !== mine) return;  // closed by stopCamera
     stopCamera();  // the server went away: stop the camera and take the notice down
-    setStatus("The connection to the server closed; camera stopped.");
+    setStatus("The connection to the server closed" + (event.reason ? ` (${event.reason})` : "") +
+      "; camera stopped.");
   };
 }
 
