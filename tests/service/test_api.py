@@ -88,6 +88,22 @@ def test_two_files_in_one_request_are_refused(client):
     assert "got 2" in r.json()["detail"]
 
 
+def test_a_multipart_body_cut_short_is_told_so(client):
+    """It was told "no form field 'file'", though the field was sent."""
+    jpg = (SAMPLES / "grace_hopper.jpg").read_bytes()
+    head = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
+        b"Content-Type: image/jpeg\r\n\r\n"
+    )
+    kind = {"content-type": "multipart/form-data; boundary=XyZ"}
+    r = client.post("/v1/analyze", content=head + jpg[:5000], headers=kind)
+    assert r.status_code == 422 and "ends before its closing boundary" in r.json()["detail"]
+    whole = client.post("/v1/analyze", content=head + jpg + b"\r\n--XyZ--\r\n", headers=kind)
+    assert whole.status_code == 200
+    r = client.post("/v1/analyze", files={"other": ("a.jpg", jpg)})  # whole, wrong field
+    assert r.json()["detail"].startswith("no form field 'file'")
+
+
 def test_no_face_missing_field_and_server_survives(client):
     r = post(client, encode(Image.new("RGB", (200, 150), (90, 90, 90)), "PNG"))
     assert r.status_code == 200 and r.json()["faces"] == []

@@ -39,7 +39,7 @@ from mien.errors import ImageError, ImageTooLargeError
 from mien.export.rows import SCHEMA_VERSION
 from mien.io.image import looks_like_video
 from mien.logs import quiet_native_stderr
-from mien.service.body import MULTIPART_SLACK, BodyGuard
+from mien.service.body import BODY_KEY, MULTIPART_SLACK, BodyGuard
 from mien.service.hosts import TrustedHosts
 from mien.service.schemas import AnalyzeOut, ErrorOut, FaceOut, FrameOut, HealthOut, ModelOut
 from mien.types import FrameResult
@@ -58,6 +58,23 @@ def cross_origin(origin: str | None, host: str | None) -> bool:
     names another host:port than the ``Host`` it was sent to. Programs outside a browser send
     no ``Origin`` (not cross-origin)."""
     return origin is not None and urlsplit(origin).netloc != (host or "")
+
+
+def _multipart_cut_short(request: Request) -> bool:
+    """Whether a multipart request's body lacks its closing ``--boundary--`` (Starlette reads
+    such a body as a form without the field)."""
+    from starlette.datastructures import Headers
+
+    kind = Headers(scope=request.scope).get("content-type", "")
+    if not kind.lower().startswith("multipart/"):
+        return False
+    boundary = next(
+        (p.split("=", 1)[1].strip().strip('"') for p in kind.split(";") if "boundary=" in p), ""
+    )
+    if not boundary:
+        return False
+    body = request.scope.get(BODY_KEY, b"")  # the stream itself was consumed by the form
+    return bool(body) and f"--{boundary}--".encode() not in body
 
 
 @dataclass(frozen=True)
@@ -250,6 +267,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             )
         elif any(tuple(e.get("loc", ())) == ("body", "file") for e in errors):
             detail = "no form field 'file': send the image as multipart/form-data, field 'file'"
+            if _multipart_cut_short(request):
+                detail = (
+                    "the multipart body ends before its closing boundary (cut short?): "
+                    "send the whole form, field 'file'"
+                )
         else:
             fields = ", ".join(".".join(str(x) for x in e.get("loc", ())) for e in errors)
             detail = f"missing or invalid: {fields}"

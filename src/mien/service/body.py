@@ -20,6 +20,9 @@ from typing import Any
 MULTIPART_SLACK = 64 * 1024
 """Bytes allowed on top of the file cap for the multipart envelope (boundaries, headers)."""
 
+BODY_KEY = "mien.body"
+"""The ``scope`` key under which :class:`BodyGuard` leaves the body it read (bytes)."""
+
 Scope = dict[str, Any]
 Message = dict[str, Any]
 
@@ -86,6 +89,7 @@ class BodyGuard:
             self._reading -= 1
         if body is None:
             return
+        scope[BODY_KEY] = body  # for error messages that need it after the form was parsed
         delivered = False
 
         async def replay() -> Message:
