@@ -243,7 +243,7 @@ def test_only_the_newest_photo_answers_and_a_photo_stops_the_camera(server, tmp_
         assert page.evaluate("document.body.dataset.analysed") == "0"
         assert page.inner_text("#results") == "No face found."
         assert "0 face(s)" in page.inner_text("#status")
-        assert page.evaluate("[canvas.width, canvas.height]") == [160, 120]
+        assert page.evaluate("[canvas.width, canvas.height]") == [320, 240]  # drawn 2x
         page.click("#camera")
         page.wait_for_function("Number(document.body.dataset.liveFrames || 0) >= 1", timeout=60_000)
         page.set_input_files("#file", str(SAMPLES / "grace_hopper.jpg"))
@@ -251,4 +251,28 @@ def test_only_the_newest_photo_answers_and_a_photo_stops_the_camera(server, tmp_
         assert page.is_hidden("#notice") and page.is_visible("#camera")  # the camera stopped
         page.wait_for_timeout(500)
         assert page.evaluate("[canvas.width, canvas.height]") == [512, 600]  # still the photo
+        browser.close()
+
+
+def test_a_small_photo_is_drawn_enlarged_so_its_label_fits(server, tmp_path):
+    """On a 48 px crop the canvas label read "1 happ" and no bars fitted."""
+    from playwright.sync_api import sync_playwright
+
+    face = cv2.resize(read_image(SAMPLES / "grace_hopper.jpg")[40:480, 40:480], (64, 64))
+    crop = tmp_path / "crop.png"
+    cv2.imwrite(str(crop), face)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page()
+        page.goto(server)
+        assert page.evaluate(
+            "[enlargement(48, 48), enlargement(320, 200), enlargement(16, 1200)]"
+        ) == [
+            7,
+            1,
+            1,
+        ]
+        page.set_input_files("#file", str(crop))
+        page.wait_for_function("document.body.dataset.analysed !== undefined", timeout=30_000)
+        assert page.evaluate("[canvas.width, canvas.height]") == [320, 320]  # 64 px, 5 times
         browser.close()

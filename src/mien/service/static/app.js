@@ -62,6 +62,14 @@ function barPanel(x, y, w, rows) {
   return [Math.max(0, px), py];
 }
 
+// the whole factor bringing a photo to 320 px wide, as far as its longer side stays within 2048
+// px (the annotator's rule): on a 48 px crop the label read "1 happ"
+function enlargement(width, height) {
+  const wanted = Math.ceil(320 / Math.max(1, width));
+  const allowed = Math.floor(2048 / Math.max(1, width, height));
+  return Math.max(1, Math.min(wanted, allowed));
+}
+
 // the face's name on the canvas and in the table: its track in live mode, else its number
 function faceTag(f) { return f.track_id != null ? "#" + f.track_id : String(f.face + 1); }
 
@@ -99,9 +107,11 @@ async function analyseFile(file) {
   let shown = true;
   try { await img.decode(); } catch { shown = false; }  // e.g. TIFF: the server still reads it
   if (run !== fileRun) return;
-  if (shown) {
-    canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
-    ctx.drawImage(img, 0, 0);
+  if (shown) {  // a small photo is drawn enlarged (whole pixels) so its labels and bars fit
+    const k = enlargement(img.naturalWidth, img.naturalHeight);
+    canvas.width = img.naturalWidth * k; canvas.height = img.naturalHeight * k;
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
   }
   const body = new FormData();
   body.append("file", file);
