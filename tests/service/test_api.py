@@ -173,8 +173,15 @@ def test_saturation_gives_503_and_timeout_gives_504(monkeypatch):
         assert busy.headers["retry-after"] == "1" and busy.json()["error"] == "busy"
         assert post(c, photo).status_code == 200  # recovers
     with TestClient(create_app(ServiceSettings(timeout_s=0.2, pose=False))) as c:
+        assert c.get("/v1/health").json()["free_analyzers"] == 1
         r = post(c, photo)
         assert r.status_code == 504 and r.json()["error"] == "timeout"
+        health = c.get("/v1/health").json()  # the abandoned analysis still holds its analyzer
+        assert (health["busy"], health["free_analyzers"]) == (0, 0)  # busy 0 alone misled
+        deadline = time.monotonic() + 20  # it finishes (0.8 s, more on a busy machine)
+        while c.get("/v1/health").json()["free_analyzers"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert c.get("/v1/health").json()["free_analyzers"] == 1
 
 
 def test_websocket_stream_tracks_faces(client):

@@ -395,6 +395,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             version=_version(),
             busy=state.get("inflight", 0),
             capacity=settings.max_inflight,
+            free_analyzers=state["pool"].qsize() if "pool" in state else 0,
             streams=state.get("streams", 0),
             stream_capacity=settings.max_streams,
         )

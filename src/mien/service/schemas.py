@@ -55,6 +55,9 @@ class HealthOut(BaseModel):
     version: str
     busy: int = Field(description="requests admitted now (working or waiting for an analyzer)")
     capacity: int = Field(description="requests admitted at once (--max-inflight)")
+    free_analyzers: int = Field(
+        description="analyzers free now (one still finishing work answered 504 is not)"
+    )
     streams: int = Field(description="live stream connections open now")
     stream_capacity: int = Field(description="live stream connections allowed (--max-streams)")
 
