@@ -189,8 +189,9 @@ def test_the_api_docs_render_with_no_request_to_another_host(server):
     assert requested and all(u.startswith(server) for u in requested), requested
 
 
-def test_bars_stay_on_the_canvas(server):
-    """A face at the right edge had its probability bars drawn off the canvas (x + w + 4)."""
+def test_bars_stay_on_the_canvas_and_off_the_other_faces(server):
+    """A face at the right edge had its probability bars drawn off the canvas (x + w + 4); in
+    a crowd each face's bars covered its neighbours. Placed as the annotator's bar_panels."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -199,14 +200,23 @@ def test_bars_stay_on_the_canvas(server):
         page.goto(server)
         placed = page.evaluate(
             """() => { canvas.width = 300; canvas.height = 200;
-                 const out = [barPanel(20, 10, 50, 8), barPanel(250, 10, 50, 8),
-                              barPanel(0, 10, 300, 8), barPanel(10, 190, 20, 8)];
+                 const out = [barPanels([[20, 10, 70, 60]], 8), barPanels([[250, 10, 300, 60]], 8),
+                              barPanels([[0, 10, 300, 60]], 8), barPanels([[10, 190, 30, 200]], 8)];
+                 canvas.width = 640; canvas.height = 360;
+                 out.push(barPanels([[100, 100, 200, 200], [210, 100, 310, 200]], 8));
                  canvas.width = 48; canvas.height = 48;
-                 out.push(barPanel(0, 0, 48, 8));
+                 out.push(barPanels([[0, 0, 48, 48]], 8));
                  return out; }"""
         )
         browser.close()
-    assert placed == [[74, 10], [154, 10], [2, 10], [34, 120], None]  # no room on 48 px
+    assert placed[:4] == [[[74, 10]], [[154, 10]], [[0, 64]], [[34, 120]]]  # below a wide face
+    assert placed[4] == [[4, 100], [314, 100]]  # the left face's bars not over its neighbour
+    assert placed[5] == [None]  # no room on 48 px
+    # the same places as the annotator's rule (label band 18 px)
+    from mien.annotate.draw import bar_panels
+
+    boxes = np.array([[100, 100, 200, 200], [210, 100, 310, 200]], float)
+    assert bar_panels(boxes, (92, 80), 640, 360, label_h=18) == [(4, 100), (314, 100)]
 
 
 def test_only_the_newest_photo_answers_and_a_photo_stops_the_camera(server, tmp_path):

@@ -23,10 +23,13 @@ function setStatus(text) { statusEl.textContent = text; }
 function drawFaces(faces, scaleX, scaleY) {
   ctx.lineWidth = 2;
   ctx.font = "14px system-ui, sans-serif";
-  for (const f of faces) {
-    const x = f.x1 * scaleX, y = f.y1 * scaleY, w = (f.x2 - f.x1) * scaleX, h = (f.y2 - f.y1) * scaleY;
+  const boxes = faces.map(f => [f.x1 * scaleX, f.y1 * scaleY, f.x2 * scaleX, f.y2 * scaleY]);
+  const rows = faces.length ? Object.keys(faces[0].smoothed || faces[0].probabilities).length : 0;
+  const panels = barPanels(boxes, rows);
+  faces.forEach((f, i) => {
+    const [x, y, x2, y2] = boxes[i];
     ctx.strokeStyle = f.abstained ? "#999" : "#f0a000";
-    ctx.strokeRect(x, y, w, h);
+    ctx.strokeRect(x, y, x2 - x, y2 - y);
     const probs = f.smoothed || f.probabilities;
     const top = Object.entries(probs).sort((a, b) => b[1] - a[1])[0];
     const text = faceTag(f) + " " + top[0] + " " + top[1].toFixed(2) + (f.abstained ? " ?" : "");
@@ -34,10 +37,9 @@ function drawFaces(faces, scaleX, scaleY) {
     ctx.fillRect(x, Math.max(0, y - 18), ctx.measureText(text).width + 8, 18);
     ctx.fillStyle = "white";
     ctx.fillText(text, x + 4, Math.max(13, y - 5));
-    const place = barPanel(x, y, w, Object.keys(probs).length);
     let row = 0;
-    for (const [label, p] of place ? Object.entries(probs) : []) {
-      const [px, py] = place;
+    for (const [label, p] of panels[i] ? Object.entries(probs) : []) {
+      const [px, py] = panels[i];
       const bx = px, by = py + row * 10;
       ctx.fillStyle = "rgba(40,40,40,0.6)"; ctx.fillRect(bx, by, 60, 8);
       ctx.fillStyle = "#f0a000"; ctx.fillRect(bx, by, 60 * p, 8);
@@ -45,21 +47,46 @@ function drawFaces(faces, scaleX, scaleY) {
       row += 1;
     }
     ctx.font = "14px system-ui, sans-serif";
-  }
+  });
 }
 
-// where a face's bars go: right of its box, else left of it, else inside it; always on the
-// canvas (a face at the right edge had its bars drawn off it); null on a canvas too small to
-// hold them (a 48 px crop: the table below still lists every value)
-const PANEL_W = 92;
-function barPanel(x, y, w, rows) {
-  const h = rows * 10;
-  if (canvas.width < PANEL_W || canvas.height < h) return null;
-  let px = x + w + 4;
-  if (px + PANEL_W > canvas.width) px = x - PANEL_W - 4;
-  if (px < 0) px = Math.min(x + 2, canvas.width - PANEL_W);
-  const py = Math.min(Math.max(0, y), Math.max(0, canvas.height - h));
-  return [Math.max(0, px), py];
+// where each face's bars go, as the annotator's bar_panels places them: right of its box, left
+// of it, below it, or inside its top-right corner, each moved onto the canvas; the first that
+// overlaps no other face's box or label (18 px above it) nor bars already placed, and sits
+// nearer its own face than any other; else the one overlapping them least (in a crowd the
+// bars were drawn over the neighbours). null on a canvas too small to hold them (a 48 px crop:
+// the table below still lists every value)
+const PANEL_W = 92, LABEL_H = 18;
+function barPanels(boxes, rows) {
+  const w = PANEL_W, h = rows * 10;
+  if (canvas.width < w || canvas.height < h) return boxes.map(() => null);
+  const labelled = boxes.map(([x1, y1, x2, y2]) => [x1, y1 - LABEL_H, x2, y2]);
+  const placed = [];
+  const gap = (a, b) =>
+    Math.hypot(Math.max(0, b[0] - a[2], a[0] - b[2]), Math.max(0, b[1] - a[3], a[1] - b[3]));
+  const cost = (x, y, own) => {
+    let area = 0;
+    for (const o of labelled.filter((_, j) => j !== own).concat(placed))
+      area += Math.max(0, Math.min(x + w, o[2]) - Math.max(x, o[0])) *
+              Math.max(0, Math.min(y + h, o[3]) - Math.max(y, o[1]));
+    const panel = [x, y, x + w, y + h], mine = gap(panel, boxes[own]);
+    if (boxes.some((b, j) => j !== own && gap(panel, b) < mine)) area += w * h / 2;
+    return area;
+  };
+  return boxes.map(([x1, y1, x2, y2], i) => {
+    const top = Math.max(0, y1);
+    const options = [[x2 + 4, top], [x1 - w - 4, top], [x1, y2 + 4], [x2 - w - 2, top + 2]];
+    const inside = options.map(([x, y]) => [
+      Math.min(Math.max(0, x), Math.max(0, canvas.width - w)),
+      Math.min(Math.max(0, y), Math.max(0, canvas.height - h))]);
+    const costs = inside.map(([x, y]) => cost(x, y, i));
+    let best = costs.findIndex((c, k) =>
+      c === 0 && inside[k][0] === options[k][0] && inside[k][1] === options[k][1]);
+    if (best < 0) best = costs.indexOf(Math.min(...costs));
+    const [x, y] = inside[best].map(Math.round);
+    placed.push([x, y, x + w, y + h]);
+    return [x, y];
+  });
 }
 
 // the whole factor bringing a photo to 320 px wide, as far as its longer side stays within 2048
