@@ -185,6 +185,26 @@ def test_writer_goes_on_after_the_clock_goes_back(tmp_path):
     np.testing.assert_allclose(got, [1.0, 1.1, 1.2, 1.3, 1.4], atol=1e-5)
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_each_written_frame_lasts_until_the_next(tmp_path, suffix):
+    """x264 gave every frame 1/fps: a variable-rate video's last frame lasted 1/average rate
+    (5.46 s for a 5.24 s source), or the video ended before its own last frame."""
+    import av
+
+    from mien.io import VideoWriter
+
+    times = [i * 0.5 for i in range(10)] + [5.0 + i * 0.02 for i in range(1, 11)]
+    path = tmp_path / f"vfr{suffix}"
+    with VideoWriter(path, fps=len(times) / 5.2) as writer:  # the average rate, as analyze
+        for i, t in enumerate(times):
+            writer.write(np.full((48, 64, 3), 10 * i, np.uint8), t)
+    with av.open(str(path)) as container:
+        duration = container.duration / 1e6
+    assert 5.21 < duration < 5.23  # the last frame lasts the step before it; was 5.46
+    got = [f.timestamp_s for f in iter_frames(path)]
+    np.testing.assert_allclose(got, times, atol=1e-3)
+
+
 @pytest.mark.parametrize("suffix", [".mkv"])  # a cut MP4 (index at the end) will not open
 def test_a_cut_file_is_called_truncated_also_with_an_end(tmp_path, suffix):
     """--end past where a cut file breaks off must not hide the break; --end before it does

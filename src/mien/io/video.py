@@ -433,6 +433,12 @@ class VideoWriter:
         self.resized = 0
         self.time_resets = 0
         self._offset = 0  # ticks added since the clock went back
+        # encoded packets wait here until the frame after theirs is written: each packet's
+        # duration is then the step to the next frame (x264 gave every one 1/fps, so a
+        # variable-rate video's last frame lasted 1/average rate: 5.46 s for a 5.24 s source)
+        self._pending: list[Any] = []
+        self._next_pts: dict[int, int] = {}
+        self._last_step = 0
 
     def write(self, image: np.ndarray, timestamp_s: float) -> None:
         """Append ``image`` (``(H, W, 3)`` uint8 BGR) shown at ``timestamp_s`` seconds."""
@@ -463,15 +469,32 @@ class VideoWriter:
                 self.time_resets += 1
             else:
                 pts = last + 1
+        if last is not None:
+            self._next_pts[last] = pts
+            self._last_step = pts - last
         self._last_pts = pts
         frame = av.VideoFrame.from_ndarray(
             np.ascontiguousarray(image[: stream.height, : stream.width]), format="bgr24"
         )
         frame.pts = pts
         frame.time_base = self._time_base
-        for packet in stream.encode(frame):
-            self._container.mux(packet)
+        self._pending.extend(stream.encode(frame))
+        self._mux_ready()
         self.frames += 1
+
+    def _mux_ready(self, *, final: bool = False) -> None:
+        """Mux the waiting packets, in order, whose duration is known (all when ``final``: the
+        last frame lasts as long as the step before it)."""
+        done = 0
+        for packet in self._pending:
+            following = self._next_pts.pop(packet.pts, None)
+            if following is None and not final:
+                break
+            step = following - packet.pts if following is not None else self._last_step
+            packet.duration = max(1, step)
+            self._container.mux(packet)
+            done += 1
+        del self._pending[:done]
 
     def adjustments(self) -> list[str]:
         """What the writer changed to keep the video playable (empty when nothing): the
@@ -494,8 +517,8 @@ class VideoWriter:
         if self._container is None:
             return
         if self._stream is not None:
-            for packet in self._stream.encode():
-                self._container.mux(packet)
+            self._pending.extend(self._stream.encode())
+            self._mux_ready(final=True)
         self._container.close()
         self._container = None
 
