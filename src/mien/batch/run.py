@@ -203,12 +203,24 @@ def run_batch(
         if todo:
             threads = max(1, (os.cpu_count() or 1) // max(1, workers))
             if engine == "local":
-                _local(todo, out_dir, options, opts, workers, threads, record)
+                _local(todo, out_dir, options, opts, workers, threads, record, on_warning)
             else:
                 _ray(
                     todo, out_dir, options, opts, workers, threads, ray_address, record, on_warning
                 )
         return manifest.counts(inputs)
+
+
+def _name_unfinished(paths: list[str], warn: Callable[[str], None] | None) -> None:
+    """Tell ``warn`` which inputs an interrupt caught before they finished: each is redone from
+    its start on resume (a video is analysed whole or not at all), so a time limit shorter
+    than one video never gets it done. (27 interrupts in a row each said "0 done".)"""
+    if warn is not None and paths:
+        more = f" and {len(paths) - 5} more" if len(paths) > 5 else ""
+        warn(
+            f"not finished, redone from its start next run: {', '.join(paths[:5])}{more} "
+            "(a video is analysed whole or not at all)"
+        )
 
 
 def _expression_names(options: BatchOptions) -> tuple[tuple[str, ...], str]:
@@ -301,6 +313,7 @@ def _local(
     workers: int,
     threads: int,
     record: Callable[[dict[str, Any]], None],
+    warn: Callable[[str], None] | None = None,
 ) -> None:
     import multiprocessing as mp
     from collections import deque
@@ -375,6 +388,7 @@ def _local(
                 if future.done() and not future.cancelled():
                     with contextlib.suppress(Exception):
                         record(future.result())
+            _name_unfinished([p for f, (_, p) in in_flight.items() if not f.done()], warn)
             stop(pool)
             raise
         if not broken:
@@ -537,6 +551,9 @@ def _ray(
             else:
                 record(res)
             submit(slot)
+    except KeyboardInterrupt:
+        _name_unfinished([p for _, p, _ in pending.values()], warn)
+        raise
     finally:
         for actor in actors:
             ray.kill(actor)
