@@ -85,7 +85,11 @@ StartSeconds = Annotated[
 """The ``--start`` option of ``analyze`` and ``batch``."""
 
 EndSeconds = Annotated[
-    float | None, typer.Option(help="Videos: stop this many seconds after the first frame.")
+    float | None,
+    typer.Option(
+        help="Videos: stop this many seconds after the first frame (a frame at exactly that "
+        "time is left out)."
+    ),
 ]
 """The ``--end`` option of ``analyze`` and ``batch``."""
 
