@@ -56,9 +56,7 @@ def serve(
         timeout_s=timeout,
         max_pixels=max_pixels,
         # on loopback, only loopback names: a DNS-rebinding page's own name is refused
-        allowed_hosts=LOOPBACK_NAMES + ((host,) if host not in LOOPBACK_NAMES else ())
-        if loopback
-        else None,
+        allowed_hosts=_loopback_names(host) if loopback else None,
     )
     with quiet_native_stderr():
         app = create_app(settings)
@@ -70,6 +68,13 @@ def serve(
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 """The ``Host`` names a loopback-bound service answers (besides the address it is bound to)."""
+
+
+def _loopback_names(host: str) -> tuple[str, ...]:
+    """:data:`LOOPBACK_NAMES` and the address bound (an IPv6 one also in brackets, as a
+    ``Host`` header writes it)."""
+    bare = host.strip("[]")
+    return tuple(dict.fromkeys((*LOOPBACK_NAMES, bare, *((f"[{bare}]",) if ":" in bare else ()))))
 
 
 def is_loopback(host: str) -> bool:
