@@ -40,7 +40,9 @@ def plot(
     from mien.errors import DatasetError
     from mien.plots import TracksLeftOut, plot_tracks, read_rows
 
-    target = out or results.with_suffix(".png")
+    # "." or ".." (a parts folder given as the current one) has no name to put .png on
+    named = results if results.name not in ("", "..") else results.resolve()
+    target = out or named.with_suffix(".png")
     if target.suffix.lower() not in (".png", ".pdf", ".svg", ".jpg", ".jpeg"):
         fail(f"--out {target}: use a .png, .pdf, .svg or .jpg file name")
     if problem := unwritable(target, "--out"):
