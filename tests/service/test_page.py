@@ -286,3 +286,35 @@ def test_a_small_photo_is_drawn_enlarged_so_its_label_fits(server, tmp_path):
         page.wait_for_function("document.body.dataset.analysed !== undefined", timeout=30_000)
         assert page.evaluate("[canvas.width, canvas.height]") == [320, 320]  # 64 px, 5 times
         browser.close()
+
+
+def test_a_photo_chosen_while_the_camera_starts_cancels_the_camera(server, tmp_path):
+    """With the camera's permission prompt still open, a photo chosen meanwhile was analysed
+    and then the camera started anyway, its live view taking over the photo's results."""
+    from playwright.sync_api import sync_playwright
+
+    camera = y4m_camera(tmp_path / "camera.y4m")
+    args = [
+        *ARGS,
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera}",
+    ]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        page = browser.new_page()
+        page.add_init_script(  # the permission prompt: the camera answers 2.5 s late
+            """(() => { const md = navigator.mediaDevices, real = md.getUserMedia.bind(md);
+                 md.getUserMedia = async c => {
+                   await new Promise(s => setTimeout(s, 2500)); return real(c); }; })();"""
+        )
+        page.goto(server)
+        page.click("#camera")
+        page.wait_for_timeout(300)
+        page.set_input_files("#file", str(SAMPLES / "grace_hopper.jpg"))
+        page.wait_for_selector("body[data-analysed='1']", timeout=30_000)
+        page.wait_for_timeout(4000)  # past the camera's late answer
+        assert page.is_hidden("#notice") and page.is_visible("#camera") and page.is_hidden("#stop")
+        assert page.evaluate("document.body.dataset.liveFrames") is None  # no frame was sent
+        assert page.evaluate("[canvas.width, canvas.height]") == [512, 600]
+        browser.close()

@@ -154,6 +154,7 @@ async function analyseFile(file) {
 
 document.getElementById("file").addEventListener("change", e => {
   if (!e.target.files.length) return;
+  cameraWanted += 1;  // a camera still starting (its permission prompt open) is not wanted now
   if (socket || stream) stopCamera();  // the live view would draw over the photo's results
   analyseFile(e.target.files[0]).catch(err => {
     if (err.name !== "AbortError") setStatus("Error: " + err);  // aborted: a newer photo
@@ -175,12 +176,18 @@ function sendFrame() {
   overlay(lastResult);  // keep the last answer on screen until the next one arrives
 }
 
+let cameraWanted = 0;  // the newest camera start; a photo chosen meanwhile cancels it
+
 async function startCamera() {
+  const want = ++cameraWanted;
   fileRun += 1;  // a photo still being analysed must not draw over the live view
   if (fileAbort) fileAbort.abort();
-  stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+  const got = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+  if (want !== cameraWanted) { got.getTracks().forEach(t => t.stop()); return; }  // a photo won
+  stream = got;
   video.srcObject = stream;
   await video.play();
+  if (want !== cameraWanted) return;  // a photo was chosen while the video started: stopped
   notice.hidden = false;
   cameraBtn.hidden = true; stopBtn.hidden = false;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
