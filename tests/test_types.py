@@ -96,6 +96,12 @@ def test_a_frame_needs_a_finite_timestamp():
 
     image = np.zeros((4, 4, 3), np.uint8)
     assert Frame(image, 0, 1, "x").timestamp_s == 1.0
+    # PyAV's pts * time_base is a Fraction; numpy scalars and Decimals are numbers too
+    from decimal import Decimal
+    from fractions import Fraction
+
+    for fine, seconds in ((Fraction(1, 4), 0.25), (np.float32(0.5), 0.5), (Decimal("2"), 2.0)):
+        assert Frame(image, 0, fine, "x").timestamp_s == seconds
     for bad in (float("nan"), float("inf"), "1.0", None):
         with pytest.raises(ValueError, match="x frame 3: timestamp_s"):
             Frame(image, 3, bad, "x")

@@ -16,6 +16,8 @@ Conventions (used everywhere in mien):
 
 from __future__ import annotations
 
+import decimal
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -218,13 +220,17 @@ class Frame:
 
 
 def finite_seconds(value: object, where: str) -> float:
-    """``value`` as a float number of seconds.
+    """``value`` (an int, float, numpy number, ``Decimal``, ``Fraction`` such as PyAV's
+    ``pts * time_base``, or other real number) as a float number of seconds.
 
     Raises:
         ValueError: ``value`` is not a real number, or is NaN or infinite (``where`` names the
             frame or call in the message).
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+    real = isinstance(value, (numbers.Real, decimal.Decimal)) or isinstance(
+        value, (np.integer, np.floating)
+    )
+    if isinstance(value, (bool, np.bool_)) or not real:
         raise ValueError(f"{where}: timestamp_s must be a number of seconds; got {value!r}")
     t = float(value)
     if not np.isfinite(t):

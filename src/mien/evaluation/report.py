@@ -129,7 +129,8 @@ def coverage_figure(report: EvalReport):
     ax.set_xlabel("coverage (share of the images with a prediction kept)")
     ax.set_ylabel("accuracy on the faces kept")
     ax.set_title("accuracy vs coverage when abstaining on low confidence", fontsize=10)
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:  # nothing drawn when no image got a prediction
+        ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     return fig
 
