@@ -374,6 +374,19 @@ def test_live_streams_beyond_the_cap_are_told_busy_and_closed():
         assert c.get("/v1/health").json()["streams"] == 0
 
 
+def test_an_idle_stream_is_closed_and_frees_its_place():
+    """Idle connections (a client that answers pings, sends nothing) held every place."""
+    from starlette.websockets import WebSocketDisconnect
+
+    settings = ServiceSettings(pose=False, max_streams=1, stream_idle_s=0.5)
+    with TestClient(create_app(settings)) as c:
+        with c.websocket_connect("/v1/stream") as ws:
+            with pytest.raises(WebSocketDisconnect) as info:
+                ws.receive_json()
+        assert info.value.code == 1001 and "no frame for 0.5 s" in info.value.reason
+        assert c.get("/v1/health").json()["streams"] == 0
+
+
 def test_a_loopback_server_answers_only_to_loopback_names():
     settings = ServiceSettings(pose=False, allowed_hosts=("127.0.0.1", "localhost"))
     with TestClient(create_app(settings), base_url="http://127.0.0.1:8000") as c:

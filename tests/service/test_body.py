@@ -170,3 +170,43 @@ def test_a_busy_upload_is_read_before_its_503_and_a_client_gone_gets_none():
     events = asyncio.run(main())
     assert events[:5] == ["busy read", "busy read", "busy read", "busy 503", "busy body"]
     assert events[5:] == ["gone read", "gone read"]  # went away: nothing sent
+
+
+def test_a_busy_upload_that_trickles_gets_its_503_after_the_drain_limit(monkeypatch):
+    """A refused upload sending a byte every 2.5 s held its connection for 4 x timeout."""
+    import time
+
+    import mien.service.body
+
+    monkeypatch.setattr(mien.service.body, "DRAIN_S", 0.3)
+
+    async def main():
+        guard = BodyGuard(_echo, max_bytes=10**6, timeout_s=5.0, max_concurrent=1)
+        release = asyncio.Event()
+        sent = []
+
+        async def slow_receive():
+            await release.wait()
+            return chunk(3, False)
+
+        async def trickle():
+            await asyncio.sleep(0.05)
+            return chunk(1, True)
+
+        async def ignore(m):
+            return None
+
+        async def collect(m):
+            sent.append(m)
+
+        first = asyncio.create_task(guard(_post(), slow_receive, ignore))
+        await asyncio.sleep(0.05)
+        t0 = time.monotonic()
+        await guard(_post(), trickle, collect)
+        took = time.monotonic() - t0
+        release.set()
+        await first
+        return sent, took
+
+    sent, took = asyncio.run(main())
+    assert sent[0]["status"] == 503 and 0.25 < took < 3.0  # not 4 x 5 s

@@ -73,8 +73,14 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 def _loopback_names(host: str) -> tuple[str, ...]:
     """:data:`LOOPBACK_NAMES` and the address bound (an IPv6 one also in brackets, as a
     ``Host`` header writes it)."""
+    import ipaddress
+
     bare = host.strip("[]")
-    return tuple(dict.fromkeys((*LOOPBACK_NAMES, bare, *((f"[{bare}]",) if ":" in bare else ()))))
+    names = [bare]
+    if ":" in bare:  # IPv6: as written and as browsers write it (::ffff:7f00:1), in brackets
+        compressed = ipaddress.ip_address(bare).compressed
+        names += [f"[{bare}]", compressed, f"[{compressed}]"]
+    return tuple(dict.fromkeys((*LOOPBACK_NAMES, *names)))
 
 
 def is_loopback(host: str) -> bool:

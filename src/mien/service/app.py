@@ -92,6 +92,8 @@ class ServiceSettings:
         max_streams: live stream (WebSocket) connections open at once; one more is answered
             ``busy`` and closed with code 1013 (try again later). Each holds up to about three
             frames in memory.
+        stream_idle_s: a stream connection that sends no frame for this long is closed (code
+            1001), so idle connections cannot hold every place of ``max_streams``.
         max_upload_bytes: largest accepted upload.
         max_pixels: largest accepted image (decompression-bomb guard).
         timeout_s: per-request analysis timeout (504 when exceeded), and the longest wait
@@ -108,6 +110,7 @@ class ServiceSettings:
     workers: int = 1
     max_inflight: int = 8
     max_streams: int = 8
+    stream_idle_s: float = 60.0
     max_upload_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 40_000_000
     timeout_s: float = 30.0
@@ -538,7 +541,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         receiver = asyncio.create_task(receive())
         try:
             while not closed:
-                await arrived.wait()
+                try:
+                    await asyncio.wait_for(arrived.wait(), timeout=settings.stream_idle_s)
+                except TimeoutError:  # an idle connection would hold a --max-streams place
+                    idle_for = f"no frame for {settings.stream_idle_s:g} s"
+                    await ws.close(code=1001, reason=f"{idle_for}; connect again to go on")
+                    break
                 arrived.clear()
                 if closed or latest["data"] is None:
                     break

@@ -5,9 +5,10 @@ refuse it, and waits as long as a client keeps the connection open. :class:`Body
 the body first, with the declared ``Content-Length`` checked before any byte: a body over the
 cap gets 413 at once, a client that sends nothing for ``timeout_s`` or takes longer than
 ``4 × timeout_s`` in all gets 408, more than ``max_concurrent`` bodies being read at once get
-503 once their body has been read and dropped (so memory stays under ``max_concurrent ×
-max_bytes``, and the client, done sending, sees the reply), and the app is handed the body
-from memory. Only ``POST`` requests are guarded (WebSocket frames are not).
+503 once their body has been read and dropped, for at most :data:`DRAIN_S` seconds (so memory
+stays under ``max_concurrent × max_bytes``, and the client, done sending, sees the reply), and
+the app is handed the body from memory. Only ``POST`` requests are guarded (WebSocket frames
+are not).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from typing import Any
 
 MULTIPART_SLACK = 64 * 1024
 """Bytes allowed on top of the file cap for the multipart envelope (boundaries, headers)."""
+
+DRAIN_S = 5.0
+"""The longest a refused (busy) upload is read before its 503 is sent anyway, seconds."""
 
 BODY_KEY = "mien.body"
 """The ``scope`` key under which :class:`BodyGuard` leaves the body it read (bytes)."""
@@ -102,13 +106,16 @@ class BodyGuard:
         await self.app(scope, replay, send)
 
     async def _drain(self, receive: Any) -> bool:
-        """Read the body and drop it, at most ``max_bytes`` within the usual deadlines;
-        ``False`` when the client went away."""
-        size, deadline = 0, time.monotonic() + 4 * self.timeout_s
+        """Read the body and drop it, at most ``max_bytes`` and :data:`DRAIN_S` seconds (a
+        client trickling its body gets the reply then, not after ``4 × timeout_s``); ``False``
+        when the client went away."""
+        size, deadline = 0, time.monotonic() + min(4 * self.timeout_s, DRAIN_S)
         while size <= self.max_bytes:
             wait = min(self.timeout_s, deadline - time.monotonic())
+            if wait <= 0:
+                return True
             try:
-                message = await asyncio.wait_for(receive(), max(wait, 0.0))
+                message = await asyncio.wait_for(receive(), wait)
             except TimeoutError:
                 return True  # a stalled client gets the reply now
             if message["type"] == "http.disconnect":
