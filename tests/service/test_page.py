@@ -318,3 +318,63 @@ def test_a_photo_chosen_while_the_camera_starts_cancels_the_camera(server, tmp_p
         assert page.evaluate("document.body.dataset.liveFrames") is None  # no frame was sent
         assert page.evaluate("[canvas.width, canvas.height]") == [512, 600]
         browser.close()
+
+
+def test_two_camera_clicks_then_stop_leave_no_camera_running(server, tmp_path):
+    """A second click while the first camera's video was starting orphaned the first camera:
+    after Stop its light stayed on (a live track) until the page was reloaded."""
+    from playwright.sync_api import sync_playwright
+
+    camera = y4m_camera(tmp_path / "camera.y4m")
+    args = [
+        *ARGS,
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera}",
+    ]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        page = browser.new_page()
+        page.add_init_script(  # every camera stream kept for the check; play() starts slowly
+            """(() => { window.__streams = [];
+                 const md = navigator.mediaDevices, real = md.getUserMedia.bind(md);
+                 md.getUserMedia = async c => { const s = await real(c);
+                   window.__streams.push(s); return s; };
+                 const play = HTMLMediaElement.prototype.play;
+                 HTMLMediaElement.prototype.play = async function () {
+                   await new Promise(r => setTimeout(r, 1500)); return play.call(this); };
+               })();"""
+        )
+        page.goto(server)
+        page.evaluate("document.getElementById('camera').click()")
+        page.wait_for_function("window.__streams.length === 1", timeout=30_000)
+        page.evaluate("document.getElementById('camera').click()")  # while the video starts
+        page.wait_for_function("Number(document.body.dataset.liveFrames || 0) >= 1", timeout=60_000)
+        page.click("#stop")
+        live = page.evaluate(
+            "window.__streams.flatMap(s => s.getTracks()).filter(t => t.readyState === 'live')"
+            ".length"
+        )
+        assert page.evaluate("window.__streams.length") == 2 and live == 0
+        browser.close()
+
+
+def test_a_camera_refused_after_a_photo_was_chosen_leaves_the_photos_status(server):
+    """Denying the prompt of a camera start the photo had cancelled replaced "Done: 1
+    face(s)." with "Camera error: NotAllowedError"."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page()
+        page.add_init_script(  # the user denies the prompt 1.5 s after the click
+            """navigator.mediaDevices.getUserMedia = () => new Promise((_, no) => setTimeout(
+                 () => no(new DOMException("denied", "NotAllowedError")), 1500));"""
+        )
+        page.goto(server)
+        page.click("#camera")
+        page.set_input_files("#file", str(SAMPLES / "grace_hopper.jpg"))
+        page.wait_for_selector("body[data-analysed='1']", timeout=30_000)
+        page.wait_for_timeout(2500)
+        assert page.inner_text("#status").startswith("Done: 1 face(s)")
+        browser.close()

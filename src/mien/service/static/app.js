@@ -182,12 +182,23 @@ async function startCamera() {
   const want = ++cameraWanted;
   fileRun += 1;  // a photo still being analysed must not draw over the live view
   if (fileAbort) fileAbort.abort();
-  const got = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
-  if (want !== cameraWanted) { got.getTracks().forEach(t => t.stop()); return; }  // a photo won
+  let got;
+  try {
+    got = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+  } catch (err) {
+    if (want !== cameraWanted) return;  // a start no longer wanted: its refusal says nothing
+    throw err;
+  }
+  // a later photo or camera click wins: this start's camera is stopped, never left running
+  const dropped = () => {
+    got.getTracks().forEach(t => t.stop());
+    if (stream === got) stream = null;
+  };
+  if (want !== cameraWanted) { dropped(); return; }
   stream = got;
   video.srcObject = stream;
   await video.play();
-  if (want !== cameraWanted) return;  // a photo was chosen while the video started: stopped
+  if (want !== cameraWanted) { dropped(); return; }
   notice.hidden = false;
   cameraBtn.hidden = true; stopBtn.hidden = false;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
