@@ -102,6 +102,7 @@ def test_a_frame_needs_a_finite_timestamp():
 
     for fine, seconds in ((Fraction(1, 4), 0.25), (np.float32(0.5), 0.5), (Decimal("2"), 2.0)):
         assert Frame(image, 0, fine, "x").timestamp_s == seconds
-    for bad in (float("nan"), float("inf"), "1.0", None):
+    huge = Fraction(10**400, 1)  # float() raised OverflowError, not the documented ValueError
+    for bad in (float("nan"), float("inf"), "1.0", None, huge, Decimal("sNaN"), np.timedelta64(5)):
         with pytest.raises(ValueError, match="x frame 3: timestamp_s"):
             Frame(image, 3, bad, "x")

@@ -17,6 +17,7 @@ Conventions (used everywhere in mien):
 from __future__ import annotations
 
 import decimal
+import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -230,9 +231,13 @@ def finite_seconds(value: object, where: str) -> float:
     real = isinstance(value, (numbers.Real, decimal.Decimal)) or isinstance(
         value, (np.integer, np.floating)
     )
-    if isinstance(value, (bool, np.bool_)) or not real:
-        raise ValueError(f"{where}: timestamp_s must be a number of seconds; got {value!r}")
-    t = float(value)
+    wrong = ValueError(f"{where}: timestamp_s must be a number of seconds; got {value!r}")
+    if isinstance(value, (bool, np.bool_, np.timedelta64)) or not real:
+        raise wrong
+    try:
+        t = float(value)
+    except (OverflowError, ValueError, TypeError):  # 10**400, Decimal("sNaN")
+        t = math.nan if isinstance(value, decimal.Decimal) else math.inf
     if not np.isfinite(t):
         raise ValueError(f"{where}: timestamp_s must be finite; got {t}")
     return t

@@ -42,6 +42,8 @@ def plot(
 
     # "." or ".." (a parts folder given as the current one) has no name to put .png on
     named = results if results.name not in ("", "..") else results.resolve()
+    if out is None and not named.name:  # "/"
+        fail(f"{results}: give --out, the file to draw the plot into")
     target = out or named.with_suffix(".png")
     if target.suffix.lower() not in (".png", ".pdf", ".svg", ".jpg", ".jpeg"):
         fail(f"--out {target}: use a .png, .pdf, .svg or .jpg file name")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mien.cli.common import ModelName, Weights, check_weights, err, quiet_native_stderr
+from mien.cli.common import ModelName, Weights, check_weights, err, fail, quiet_native_stderr
 from mien.weights import DEFAULT_MODEL
 
 
@@ -43,6 +43,8 @@ def serve(
     from mien.service import ServiceSettings, create_app
 
     check_weights(model, weights)
+    if mapped := _ipv4_mapped(host):  # IPv6 sockets here are IPv6-only: uvicorn failed (22)
+        fail(f"--host {host}: an IPv4-mapped address cannot be bound; use {mapped}")
     loopback = is_loopback(host)
     if not loopback:
         err.print(f"binding to {host}: other machines can reach this service", style="yellow")
@@ -73,26 +75,31 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 def _loopback_names(host: str) -> tuple[str, ...]:
     """:data:`LOOPBACK_NAMES` and the address bound (an IPv6 one also in brackets, as a
     ``Host`` header writes it)."""
+    bare = host.strip("[]")
+    return tuple(dict.fromkeys((*LOOPBACK_NAMES, bare, *((f"[{bare}]",) if ":" in bare else ()))))
+
+
+def _ipv4_mapped(host: str) -> str | None:
+    """The IPv4 address inside an IPv4-mapped IPv6 ``host`` (``::ffff:127.0.0.1``), else
+    ``None``."""
     import ipaddress
 
-    bare = host.strip("[]")
-    names = [bare]
-    if ":" in bare:  # IPv6: as written and as browsers write it (::ffff:7f00:1), in brackets
-        compressed = ipaddress.ip_address(bare).compressed
-        names += [f"[{bare}]", compressed, f"[{compressed}]"]
-    return tuple(dict.fromkeys((*LOOPBACK_NAMES, *names)))
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return None if mapped is None else str(mapped)
 
 
 def is_loopback(host: str) -> bool:
-    """Whether ``--host`` is a loopback address (``127.0.0.0/8``, ``::1``, IPv4-mapped
-    ``::ffff:127.x.y.z``) or ``localhost``; a name or another address is not."""
+    """Whether ``--host`` is a loopback address (``127.0.0.0/8``, ``::1``) or ``localhost``;
+    a name or another address is not."""
     import ipaddress
 
     if host.lower() == "localhost":
         return True
     try:
-        address = ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-    mapped = getattr(address, "ipv4_mapped", None)
-    return address.is_loopback or (mapped is not None and mapped.is_loopback)

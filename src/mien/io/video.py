@@ -421,6 +421,7 @@ class VideoWriter:
             # MP4/MOV: the movie's own timescale (1/1000 s by default) would round the edit
             # list's start, shifting every frame of a video that does not start on a whole ms
             mp4 = Path(path).suffix.lower() in (".mp4", ".mov", ".m4v")
+            self._mp4 = mp4
             options = {"movie_timescale": str(_WRITER_TIME_BASE.denominator)} if mp4 else {}
             self._container = av.open(self.path, mode="w", options=options)
         except (av.error.FFmpegError, OSError) as err:
@@ -453,10 +454,12 @@ class VideoWriter:
             stream.pix_fmt = "yuv420p"
             stream.time_base = self._time_base
             stream.codec_context.time_base = self._time_base
-            # no B-frames: MP4 takes each frame's duration from the decode-order gaps, which
-            # B-frames put out of step with the frames' own (a variable-rate video ended 1 s
-            # early); the file grows by about a tenth
-            stream.options = {"crf": str(self.crf), "preset": "veryfast", "bf": "0"}
+            # MP4/MOV: no B-frames. MP4 takes each frame's duration from the decode-order gaps,
+            # which B-frames put out of step with the frames' own (a variable-rate video ended
+            # 1 s early); it costs 1.3-1.5x the file size. Matroska keeps each frame's duration.
+            stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+            if self._mp4:
+                stream.options = {**stream.options, "bf": "0"}
             self._stream = stream
         stream = self._stream
         if (w - w % 2, h - h % 2) != (stream.width, stream.height):
