@@ -73,6 +73,18 @@ def y4m_camera(path: Path, frames: int = 12) -> Path:
     return path
 
 
+def camera_args(tmp_path: Path) -> list[str]:
+    """Chromium's arguments with a fake camera showing Grace Hopper (:func:`y4m_camera`) and
+    its permission granted."""
+    camera = y4m_camera(tmp_path / "camera.y4m")
+    return [
+        *ARGS,
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera}",
+    ]
+
+
 def test_upload_a_photo_and_see_the_result(server):
     from playwright.sync_api import sync_playwright
 
@@ -115,13 +127,7 @@ def test_upload_a_photo_and_see_the_result(server):
 def test_live_camera_streams_results(server, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    camera = y4m_camera(tmp_path / "camera.y4m")
-    args = [
-        *ARGS,
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={camera}",
-    ]
+    args = camera_args(tmp_path)
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
@@ -224,13 +230,7 @@ def test_only_the_newest_photo_answers_and_a_photo_stops_the_camera(server, tmp_
     the new photo; a photo chosen while the camera ran was drawn over by the next frame."""
     from playwright.sync_api import sync_playwright
 
-    camera = y4m_camera(tmp_path / "camera.y4m")
-    args = [
-        *ARGS,
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={camera}",
-    ]
+    args = camera_args(tmp_path)
     blank = tmp_path / "blank.png"  # no face: the newer photo
     cv2.imwrite(str(blank), np.full((120, 160, 3), 128, np.uint8))
     with sync_playwright() as p:
@@ -293,13 +293,7 @@ def test_a_photo_chosen_while_the_camera_starts_cancels_the_camera(server, tmp_p
     and then the camera started anyway, its live view taking over the photo's results."""
     from playwright.sync_api import sync_playwright
 
-    camera = y4m_camera(tmp_path / "camera.y4m")
-    args = [
-        *ARGS,
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={camera}",
-    ]
+    args = camera_args(tmp_path)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
         page = browser.new_page()
@@ -325,13 +319,7 @@ def test_two_camera_clicks_then_stop_leave_no_camera_running(server, tmp_path):
     after Stop its light stayed on (a live track) until the page was reloaded."""
     from playwright.sync_api import sync_playwright
 
-    camera = y4m_camera(tmp_path / "camera.y4m")
-    args = [
-        *ARGS,
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={camera}",
-    ]
+    args = camera_args(tmp_path)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
         page = browser.new_page()
