@@ -552,7 +552,14 @@ def _ray(
                 record(res)
             submit(slot)
     except KeyboardInterrupt:
-        _name_unfinished([p for _, p, _ in pending.values()], warn)
+        # as the local engine does: what already finished is recorded, not redone on resume
+        unfinished = []
+        for ref, (_, path, _) in pending.items():
+            try:
+                record(ray.get(ref, timeout=0))
+            except Exception:  # not finished (GetTimeoutError), or its actor is gone
+                unfinished.append(path)
+        _name_unfinished(unfinished, warn)
         raise
     finally:
         for actor in actors:
