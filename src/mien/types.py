@@ -228,12 +228,9 @@ def finite_seconds(value: object, where: str) -> float:
         ValueError: ``value`` is not a real number, or is NaN or infinite (``where`` names the
             frame or call in the message).
     """
-    real = isinstance(value, (numbers.Real, decimal.Decimal)) or isinstance(
-        value, (np.integer, np.floating)
-    )
-    wrong = ValueError(f"{where}: timestamp_s must be a number of seconds; got {value!r}")
+    real = isinstance(value, (numbers.Real, decimal.Decimal))  # numpy's numbers register too
     if isinstance(value, (bool, np.bool_, np.timedelta64)) or not real:
-        raise wrong
+        raise ValueError(f"{where}: timestamp_s must be a number of seconds; got {value!r}")
     try:
         t = float(value)
     except (OverflowError, ValueError, TypeError):  # 10**400, Decimal("sNaN")

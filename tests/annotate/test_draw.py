@@ -145,13 +145,13 @@ def test_labels_shrink_to_fit_a_narrow_scene_and_keep_their_size_elsewhere():
     from mien.annotate.draw import label_fit
 
     labels = ["#12 happiness 0.87", "#3 fear 0.41 ?"]
-    assert label_fit(labels, 640, 0.5, 5) == (0.5, 5)  # fits: unchanged
-    assert label_fit([], 10, 0.5, 5) == (0.5, 5)
+    assert label_fit(labels, 640, 0.5, 5) == (0.5, 5, 1)  # fits: unchanged
+    assert label_fit([], 10, 0.5, 5) == (0.5, 5, 1)
     for width in (100, 60, 40):
-        scale, pad = label_fit(labels, width, 0.5, 5)
+        scale, pad, _ = label_fit(labels, width, 0.5, 5)
         widest = max(cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] for t in labels)
         assert scale < 0.5 and pad >= 1 and widest + 2 * pad <= width
-    assert label_fit(labels, 30, 0.5, 5) == (0.1, 1)  # the floor: no smaller than 0.1
+    assert label_fit(labels, 30, 0.5, 5) == (0.1, 1, 1)  # the floor: no smaller than 0.1
     # the annotator uses it: a 100 x 1200 scene keeps its size and draws without error
     from mien.annotate import ExpressionAnnotator
     from mien.types import FrameResult

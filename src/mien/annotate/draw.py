@@ -138,10 +138,12 @@ class ExpressionAnnotator:
                 text += " ?"
             labels.append(text)
         scene = sv.BoxAnnotator(thickness=round(self.thickness * scale)).annotate(scene, detections)
-        text_scale, padding = label_fit(labels, scene.shape[1], 0.5 * scale, round(5 * scale))
+        text_scale, padding, thickness = label_fit(
+            labels, scene.shape[1], 0.5 * scale, round(5 * scale)
+        )
         scene = sv.LabelAnnotator(
             text_scale=text_scale,
-            text_thickness=max(1, round(scale)) if text_scale == 0.5 * scale else 1,
+            text_thickness=thickness,
             text_padding=padding,
             smart_position=True,
         ).annotate(scene, detections, labels=labels)
@@ -187,27 +189,31 @@ def drawable(scene: np.ndarray) -> ImageBGR:
     return scene
 
 
-def label_fit(labels: list[str], width: int, text_scale: float, padding: int) -> tuple[float, int]:
-    """The text scale and padding (pixels) that fit the widest of ``labels`` inside a scene
-    ``width`` px wide: ``(text_scale, padding)`` unchanged when it fits, else both shrunk in
-    proportion, to a scale of at least 0.1 and a padding of at least 1 px (thickness 1).
+def label_fit(
+    labels: list[str], width: int, text_scale: float, padding: int
+) -> tuple[float, int, int]:
+    """The text scale, padding (pixels) and stroke thickness that fit the widest of ``labels``
+    inside a scene ``width`` px wide: ``(text_scale, padding)`` unchanged, with the thickness
+    that scale is drawn with (one per 0.5), when it fits; else both shrunk in proportion, to a
+    scale of at least 0.1 and a padding of at least 1 px, with thickness 1.
 
     A tall, narrow scene is not enlarged (:func:`enlargement`), and at scale 0.5 a label such
     as ``#12 happiness 0.87`` (about 170 px) ran past both edges of a 100 px scene.
     """
+    thickness = max(1, round(text_scale / 0.5))
     if not labels:
-        return text_scale, padding
+        return text_scale, padding, thickness
 
     def widest(scale: float, thickness: int) -> int:
         font = cv2.FONT_HERSHEY_SIMPLEX
         return max(cv2.getTextSize(t, font, scale, thickness)[0][0] for t in labels)
 
-    if widest(text_scale, max(1, round(text_scale / 0.5))) + 2 * padding <= width:
-        return text_scale, padding
+    if widest(text_scale, thickness) + 2 * padding <= width:
+        return text_scale, padding, thickness
     scale, pad = text_scale, padding
     while scale > 0.1 and widest(scale, 1) + 2 * pad > width:  # text size is not linear in scale
         scale, pad = max(0.1, scale * 0.9), max(1, int(pad * 0.9))
-    return scale, pad
+    return scale, pad, 1
 
 
 def _blur(scene: ImageBGR, xyxy: np.ndarray) -> ImageBGR:

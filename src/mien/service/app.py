@@ -63,9 +63,7 @@ def cross_origin(origin: str | None, host: str | None) -> bool:
 def _multipart_cut_short(request: Request) -> bool:
     """Whether a multipart request's body lacks its closing ``--boundary--`` (Starlette reads
     such a body as a form without the field)."""
-    from starlette.datastructures import Headers
-
-    kind = Headers(scope=request.scope).get("content-type", "")
+    kind = request.headers.get("content-type", "")
     if not kind.lower().startswith("multipart/"):
         return False
     boundary = next(
