@@ -52,6 +52,8 @@ def test_bootstrap_metrics_degenerate_and_consistent():
     b90 = bootstrap_metrics(y, pred, probs, 3, n_boot=10, level=0.9)
     assert b90.per_class_recall[1] == pytest.approx(wilson_interval(1, 2, z=1.644854), abs=1e-6)
     assert b90.per_class_recall[1][0] > b.per_class_recall[1][0]
+    with pytest.raises(ValueError, match="n_boot must be at least 1"):
+        bootstrap_metrics(y, pred, probs, 3, n_boot=0)
 
 
 @pytest.fixture()

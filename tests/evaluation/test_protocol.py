@@ -162,6 +162,18 @@ def test_protocol_scripts_run_on_a_tiny_subset(tmp_path, shared):
     assert by_subject["taiwanese_heldout"]["p_sign_flip"] == 1.0
 
 
+def test_calibration_table_without_resamples_has_no_interval(analyzer, shared):
+    # `mien model-card --bootstrap 0` crashed here (an empty resample set unpacked as 2)
+    from mien.model_card.measure import calibration_table
+
+    table = calibration_table(analyzer.expression, shared / "data" / "fer", n_boot=0, limit=8)
+    assert [c["ci"] for c in table.values()] == [None, None]
+    assert all(0.0 <= c["ece"] <= 1.0 for c in table.values())
+    with_ci = calibration_table(analyzer.expression, shared / "data" / "fer", n_boot=100, limit=8)
+    assert [c["ece"] for c in with_ci.values()] == [c["ece"] for c in table.values()]
+    assert all(lo <= hi for lo, hi in (c["ci"] for c in with_ci.values()))
+
+
 def test_the_person_level_test_flips_each_persons_difference():
     import numpy as np
 

@@ -93,7 +93,12 @@ def bootstrap_metrics(
         level: interval coverage, e.g. 0.95.
         seed: seeds the resampling.
         n_bins: ECE bins.
+
+    Raises:
+        ValueError: ``n_boot`` < 1 (no resample, no interval: leave the call out instead).
     """
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be at least 1 to give intervals; got {n_boot}")
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     n, k = len(y_true), num_classes

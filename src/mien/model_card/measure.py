@@ -45,8 +45,12 @@ def calibration_table(
         (f"calibrated (T = {model.spec.temperature})", model.spec.temperature),
     ):
         probs = softmax(logits, t)
-        b = bootstrap_metrics(y, probs.argmax(1), probs, len(model.names), n_boot=n_boot)
-        out[name] = {"ece": expected_calibration_error(probs, y), "ci": b.ece}
+        ci = (
+            bootstrap_metrics(y, probs.argmax(1), probs, len(model.names), n_boot=n_boot).ece
+            if n_boot > 0
+            else None
+        )
+        out[name] = {"ece": expected_calibration_error(probs, y), "ci": ci}
     return out
 
 
