@@ -471,3 +471,22 @@ def test_an_interrupt_names_the_inputs_it_caught_half_way():
         "not finished, redone from its start next run: 0.jpg, 1.jpg, 2.jpg, 3.jpg, 4.jpg and 2 "
         "more (a video is analysed whole or not at all)",
     ]
+
+
+def test_a_video_input_is_never_read_whole_into_memory(inputs, monkeypatch):
+    # the batch tried read_image first on every input, which reads the whole file (a 1.5 GB
+    # recording took 3.2 GB in a worker); it now decides from the file's head
+    import mien.io
+    from mien.batch.video_or_image import analyze_input
+    from mien.pipeline import Analyzer
+
+    read = []
+    real = mien.io.read_image
+    monkeypatch.setattr(mien.io, "read_image", lambda p, **kw: read.append(p) or real(p, **kw))
+    clip, photo = inputs[2], next(p for p in inputs if p.name == "grace_hopper.jpg")
+    with Analyzer(pose=False) as analyzer:
+        frames = list(analyze_input(analyzer, clip, {}))
+        (rows,) = list(analyze_input(analyzer, photo, {}))
+    assert read == [photo]
+    assert len(frames) == 12 and [f[0]["frame_index"] for f in frames] == list(range(12))
+    assert rows[0]["label"] == "neutral"

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -458,7 +459,67 @@ def test_broken_link_in_a_folder_is_a_failure_row(tmp_path):
     result = runner.invoke(app, ["analyze", str(folder), "-f", "csv", "-q"])
     assert result.exit_code == 1
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [(r["status"], r["error"]) for r in rows] == [("error", "no such file")]
+    assert [(r["status"], r["error"]) for r in rows] == [
+        ("error", "a link to nothing (its target is missing, or a link loop)")
+    ]
+
+
+def _awkward_folder(tmp_path):
+    """A photo beside a link loop and a named pipe, both with media suffixes."""
+    folder = tmp_path / "awkward"
+    folder.mkdir()
+    (folder / "hopper.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    (folder / "a.jpg").symlink_to(folder / "b.jpg")
+    (folder / "b.jpg").symlink_to(folder / "a.jpg")
+    os.mkfifo(folder / "pipe.mp4")  # opening it to read would wait for a writer for ever
+    return folder
+
+
+def test_link_loops_and_pipes_are_failure_rows_not_a_crash_or_a_hang(tmp_path):
+    # a link loop raised RuntimeError out of Path.resolve() (no rows at all), and the pipe
+    # blocked the content check of `analyze` for ever
+    out = tmp_path / "o.csv"
+    result = runner.invoke(app, ["analyze", str(_awkward_folder(tmp_path)), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    rows = {r["source"].rsplit("/", 1)[1]: r for r in csv.DictReader(io.StringIO(out.read_text()))}
+    assert {k: (r["status"], r["error"]) for k, r in rows.items()} == {
+        "a.jpg": ("error", "a link to nothing (its target is missing, or a link loop)"),
+        "b.jpg": ("error", "a link to nothing (its target is missing, or a link loop)"),
+        "hopper.jpg": ("ok", ""),
+        "pipe.mp4": ("error", "not a file"),
+    }
+
+
+def test_batch_records_link_loops_and_pipes_and_keeps_the_photo(tmp_path):
+    import sqlite3
+
+    out = tmp_path / "res"
+    result = runner.invoke(app, ["batch", str(_awkward_folder(tmp_path)), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    with sqlite3.connect(out / "manifest.sqlite") as db:
+        found = db.execute("SELECT path, state, error FROM inputs").fetchall()
+    states = {Path(p).name: (s, e) for p, s, e in found}
+    assert states["hopper.jpg"] == ("done", None)
+    assert states["pipe.mp4"][0] == "failed" and "not a file" in states["pipe.mp4"][1]
+    assert states["a.jpg"][0] == "failed" and "link loop" in states["a.jpg"][1]
+
+
+def test_a_folder_that_cannot_be_listed_is_named_not_silently_left_out(tmp_path, monkeypatch):
+    folder = tmp_path / "study"
+    (folder / "locked").mkdir(parents=True)
+    (folder / "hopper.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path).endswith("locked"):  # as for a folder of mode 000, when not root
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = runner.invoke(app, ["analyze", str(folder), "-f", "csv", "-q"])
+    assert result.exit_code == 0, result.output
+    assert f"could not read folder {folder / 'locked'} (Permission denied)" in result.stderr
+    assert len(list(csv.DictReader(io.StringIO(result.stdout)))) == 1
 
 
 def test_evaluate_reports_load_failures_and_reads_excel_bom(tmp_path):

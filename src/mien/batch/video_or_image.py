@@ -6,8 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mien.errors import ImageError
-
 
 def analyze_input(
     analyzer: Any, path: Path, options: dict[str, Any]
@@ -18,30 +16,27 @@ def analyze_input(
         MienError: the file cannot be read or decoding broke off (after the frames before).
     """
     from mien.export import result_rows
-    from mien.io import VIDEO_SUFFIXES, is_video, iter_frames, prefetch, read_image
+    from mien.io import iter_frames, media_kind, prefetch, read_image
     from mien.tracking import ExpressionSmoother, FaceTracker
 
-    try:
+    if media_kind(path) == "image":  # from the file's head: a video is never read whole
         image = read_image(path, max_pixels=analyzer.max_pixels)
-    except ImageError:
-        if not is_video(path) and path.suffix.lower() not in VIDEO_SUFFIXES:
-            raise  # a broken .mp4 gets the decoder's reason, not the image reader's
-        frames = prefetch(
-            iter_frames(
-                path,
-                every=options.get("every", 1),
-                fps=options.get("fps"),
-                start_s=options.get("start_s", 0.0),
-                end_s=options.get("end_s"),
-            ),
-            16,
-        )
-        try:
-            for result in analyzer.run(
-                frames, tracker=FaceTracker(), smoother=ExpressionSmoother(options.get("tau", 0.5))
-            ):
-                yield result_rows(result)
-        finally:
-            frames.close()
+        yield result_rows(analyzer.analyze(image, source=str(path)))
         return
-    yield result_rows(analyzer.analyze(image, source=str(path)))
+    frames = prefetch(
+        iter_frames(
+            path,
+            every=options.get("every", 1),
+            fps=options.get("fps"),
+            start_s=options.get("start_s", 0.0),
+            end_s=options.get("end_s"),
+        ),
+        16,
+    )
+    try:
+        for result in analyzer.run(
+            frames, tracker=FaceTracker(), smoother=ExpressionSmoother(options.get("tau", 0.5))
+        ):
+            yield result_rows(result)
+    finally:
+        frames.close()

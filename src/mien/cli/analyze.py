@@ -37,6 +37,7 @@ from mien.cli.common import (
     same_file,
     sigterm_as_interrupt,
     unwritable,
+    warn_unreadable,
 )
 from mien.weights import DEFAULT_MODEL
 
@@ -150,7 +151,7 @@ def analyze(
     error, 130 when interrupted (Ctrl-C or SIGTERM; the output file is whole).
     """
     from mien.export import column_types, open_sink, row_columns
-    from mien.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, iter_image_paths
+    from mien.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, iter_image_paths, media_kind
 
     fmt = resolve_format(out, fmt)
     if blur_faces and annotate is None:
@@ -158,7 +159,16 @@ def analyze(
     if end is not None and end <= start:
         fail(f"--end ({end}) must be after --start ({start})")
     skipped: list[Path] = []
-    files = list(iter_image_paths(paths, suffixes=IMAGE_SUFFIXES | VIDEO_SUFFIXES, skipped=skipped))
+    unreadable: list[tuple[Path, str]] = []
+    files = list(
+        iter_image_paths(
+            paths,
+            suffixes=IMAGE_SUFFIXES | VIDEO_SUFFIXES,
+            skipped=skipped,
+            unreadable=unreadable,
+        )
+    )
+    warn_unreadable(unreadable)
     for folder in skipped:
         err.print(
             f"skipped {folder}: annotated copies of an earlier run (name it to analyse them)",
@@ -168,7 +178,7 @@ def analyze(
         fail(f"no image or video files found in {', '.join(map(str, paths))}", 1)
     empty = [p for p in paths if p.is_dir() and not any(f.is_relative_to(p) for f in files)]
     for folder in empty:
-        if folder not in skipped:
+        if folder not in skipped and folder not in {f for f, _ in unreadable}:
             err.print(f"{folder}: no image or video files in this folder", style="yellow")
     first: dict[object, Path] = {}
     for f in files:
@@ -181,7 +191,7 @@ def analyze(
             style="yellow",
         )
         files = unique
-    kinds = [(f, _kind(f)) for f in files]
+    kinds = [(f, media_kind(f)) for f in files]
     problem = _check_outputs(
         out, annotate, paths, files, [f for f, k in kinds if k == "video"]
     ) or _check_writable(out, annotate)
@@ -257,33 +267,6 @@ def analyze(
     if not quiet:
         _print_summary(run.summary, run.n_faces, run.n_failed, out, analyzer.model_name)
     raise typer.Exit(1 if run.n_failed else 0)
-
-
-def _kind(path: Path) -> str:
-    """``"image"`` when Pillow recognises the content, ``"video"`` when PyAV finds a video
-    stream, else ``"image"`` (so the failure is reported by the image reader)."""
-    from PIL import Image, UnidentifiedImageError
-
-    from mien.io import VIDEO_SUFFIXES, is_video
-    from mien.io.image import available_formats, looks_like_video
-
-    try:
-        with Image.open(path, formats=available_formats()):  # the formats read_image reads
-            return "image"
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        pass
-    except Exception:
-        return "image"
-    try:
-        with open(path, "rb") as f:  # the head only: a video may be gigabytes
-            head = f.read(400)
-    except OSError:
-        head = b""
-    if head[4:8] == b"ftyp" and not looks_like_video(head):
-        return "image"  # an ISO still (AVIF, HEIF) that Pillow could not read: say so as an image
-    if path.is_file() and (is_video(path) or path.suffix.lower() in VIDEO_SUFFIXES):
-        return "video"  # an unreadable .mp4 gets the video reader's reason, not "not an image"
-    return "image"
 
 
 def _images(run: _Run, paths: list[Path], bar: Any, task: Any) -> None:

@@ -23,20 +23,32 @@ from mien.cli.common import (
     fail,
     plural,
     progress,
+    resolved,
     sigterm_as_interrupt,
     unwritable,
+    warn_unreadable,
 )
 from mien.weights import DEFAULT_MODEL
 
 
-def _expand(sources: list[Path], skipped: list[Path] | None = None) -> list[Path]:
+def _expand(
+    sources: list[Path],
+    skipped: list[Path] | None = None,
+    unreadable: list[tuple[Path, str]] | None = None,
+) -> list[Path]:
     """Files, folders (recursive) and ``.txt`` lists of paths (one per line, ``#`` comments);
-    folders of annotated copies found inside a folder are appended to ``skipped``."""
+    folders of annotated copies found inside a folder are appended to ``skipped``, folders
+    that cannot be listed to ``unreadable`` with the reason."""
     from mien.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, iter_image_paths
 
     def scan(folder: Path) -> list[Path]:
         return list(
-            iter_image_paths([folder], suffixes=IMAGE_SUFFIXES | VIDEO_SUFFIXES, skipped=skipped)
+            iter_image_paths(
+                [folder],
+                suffixes=IMAGE_SUFFIXES | VIDEO_SUFFIXES,
+                skipped=skipped,
+                unreadable=unreadable,
+            )
         )
 
     paths: list[Path] = []
@@ -62,7 +74,7 @@ def _expand(sources: list[Path], skipped: list[Path] | None = None) -> list[Path
     seen: set[Path] = set()
     unique = []
     for p in paths:  # one file reached twice (a link, "..", two arguments) is done once
-        key = p.resolve()
+        key = resolved(p)  # a link loop keeps its own path, and fails as an input
         if key not in seen:
             seen.add(key)
             unique.append(p)
@@ -118,7 +130,9 @@ def batch(
     if end is not None and end <= start:
         fail(f"--end ({end}) must be after --start ({start})")
     skipped: list[Path] = []
-    inputs = _expand(sources, skipped)
+    unreadable: list[tuple[Path, str]] = []
+    inputs = _expand(sources, skipped, unreadable)
+    warn_unreadable(unreadable)
     for folder in skipped:
         err.print(
             f"skipped {folder}: annotated copies written by mien analyze (name it to include it)",

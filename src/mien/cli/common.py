@@ -297,10 +297,20 @@ def describe(error: BaseException | None) -> str:
 
 
 def resolved(path: Path) -> Path:
+    """``path.resolve()``, or the absolute path where links cannot be resolved (a link loop
+    raises ``RuntimeError`` on Python 3.11, other failures ``OSError``)."""
     try:
         return path.resolve()
-    except OSError:
+    except (OSError, RuntimeError):
         return path.absolute()
+
+
+def warn_unreadable(folders: list[tuple[Path, str]]) -> None:
+    """Say which folders could not be listed, so their files are not silently missing."""
+    for folder, reason in folders:
+        err.print(
+            f"could not read folder {folder} ({reason}): its files are left out", style="yellow"
+        )
 
 
 def file_key(path: Path) -> object:

@@ -10,6 +10,7 @@ from mien.io.image import (
     iter_image_paths,
     read_image,
 )
+from mien.io.kind import media_kind
 from mien.io.prefetch import prefetch
 from mien.io.stream import LiveStream
 from mien.io.video import VIDEO_SUFFIXES, VideoInfo, VideoWriter, is_video, iter_frames, probe_video
@@ -25,6 +26,7 @@ __all__ = [
     "is_video",
     "iter_frames",
     "iter_image_paths",
+    "media_kind",
     "prefetch",
     "probe_video",
     "read_image",

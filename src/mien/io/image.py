@@ -74,7 +74,8 @@ def read_image(
     path = Path(source)
     label = name or str(path)
     if not path.exists():
-        raise ImageNotFoundError(label, "no such file")
+        why = "a link to nothing (its target is missing, or a link loop)"
+        raise ImageNotFoundError(label, why if path.is_symlink() else "no such file")
     if not path.is_file():
         raise ImageNotFoundError(label, "not a file")
     try:
@@ -230,6 +231,7 @@ def iter_image_paths(
     *,
     suffixes: frozenset[str] = IMAGE_SUFFIXES,
     skipped: list[Path] | None = None,
+    unreadable: list[tuple[Path, str]] | None = None,
 ) -> Iterator[Path]:
     """Expand paths: files are yielded as given, folders recursively (sorted, image suffixes).
 
@@ -245,22 +247,34 @@ def iter_image_paths(
     written by ``mien analyze --annotate``) is skipped, and appended to ``skipped`` when a
     list is given; a folder given directly is read.
 
+    A folder that cannot be listed (no permission, a link loop the operating system refuses)
+    is appended to ``unreadable`` with the reason, when a list is given, so the caller can say
+    its files were left out.
+
     A path that does not exist is yielded unchanged so the caller can record its failure.
     """
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            yield from sorted(_files_under(path, suffixes, skipped))
+            yield from sorted(_files_under(path, suffixes, skipped, unreadable))
         else:
             yield path
 
 
 def _files_under(
-    folder: Path, suffixes: frozenset[str], skipped: list[Path] | None = None
+    folder: Path,
+    suffixes: frozenset[str],
+    skipped: list[Path] | None = None,
+    unreadable: list[tuple[Path, str]] | None = None,
 ) -> Iterator[Path]:
     """Files under ``folder`` with one of ``suffixes``, following folder links once each."""
     seen: set[str] = set()
-    for root, dirs, files in os.walk(folder, followlinks=True):
+
+    def on_error(err: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append((Path(err.filename or folder), err.strerror or str(err)))
+
+    for root, dirs, files in os.walk(folder, onerror=on_error, followlinks=True):
         real = os.path.realpath(root)
         if real in seen:  # a link loop, or a folder linked twice
             dirs[:] = []
