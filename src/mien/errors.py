@@ -38,8 +38,9 @@ class VideoError(MienError, ValueError):
 
 
 class VideoDecodeError(VideoError):
-    """Decoding stopped before the end of the video (truncated or corrupt data). Every frame
-    before the break was delivered; ``last_timestamp_s`` is the last good one (or ``None``)."""
+    """Decoding stopped before the end of the video (truncated or corrupt data), or damaged
+    data inside it was skipped. Every frame before the break (or every undamaged frame) was
+    delivered; ``last_timestamp_s`` is the last decoded (or last delivered) one, or ``None``."""
 
     def __init__(self, path: str, problem: str, last_timestamp_s: float | None = None) -> None:
         self.last_timestamp_s = last_timestamp_s

@@ -318,3 +318,68 @@ def test_no_false_truncation_from_longer_audio_or_a_long_last_frame(tmp_path, en
     for clip in (longer_audio, held):
         times = [f.timestamp_s for f in iter_frames(clip, end_s=end_s)]
         assert len(times) == 75 and times[-1] == pytest.approx(2.96, abs=1e-3), clip
+
+
+def _gop_clip(path, *, n=90, rate=15, gop=15, start_s=0.0):
+    """``n`` frames of a moving textured scene at ``rate`` fps, a key frame every ``gop``."""
+    import av
+
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 255, (240, 480, 3), dtype=np.uint8)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = 240, 160, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": str(gop), "keyint_min": str(gop)}
+        for i in range(n):
+            image = np.ascontiguousarray(texture[i : i + 160, 2 * i : 2 * i + 240])
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts = i + round(start_s * rate)
+            frame.time_base = Fraction(1, rate)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".ts"])
+def test_damaged_data_is_skipped_to_the_next_key_frame_and_reported(tmp_path, suffix):
+    # MP4 stopped at the first damaged packet (43 of 90 frames); MPEG-TS gave garbled frames,
+    # and a damaged frame without a timestamp was timed from 0 in a file starting at 10 s
+    clip = _gop_clip(tmp_path / f"clip{suffix}", start_s=10.0)
+    clean = {round(f.timestamp_s, 4): f.image for f in iter_frames(clip)}
+    data = bytearray(clip.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 2000] = np.random.default_rng(1).integers(0, 255, 2000, np.uint8).tobytes()
+    damaged = tmp_path / f"damaged{suffix}"
+    damaged.write_bytes(bytes(data))
+    got = []
+    with pytest.raises(VideoDecodeError, match=r"damaged data: .*left out") as info:
+        for frame in iter_frames(damaged):
+            got.append(frame)
+    times = [f.timestamp_s for f in got]
+    assert times == sorted(times) and 10.0 <= times[0] and times[-1] < 16.0
+    assert len(got) >= 60  # most of the file, on both sides of the damage
+    assert times[-1] == pytest.approx(max(clean), abs=1e-3) and max(clean) > 15.9
+    for frame in got:  # every frame given out is the clean file's frame at that time
+        ref = clean[round(frame.timestamp_s, 4)]
+        assert np.abs(frame.image.astype(int) - ref).mean() < 2.0, frame.timestamp_s
+    assert info.value.last_timestamp_s == pytest.approx(times[-1])
+    assert str(damaged) in str(info.value)
+
+
+def test_a_raw_stream_is_timed_by_its_own_frame_rate(tmp_path):
+    # a bare .h264 has no container times; FFmpeg's average_rate is its default 25
+    clip = _gop_clip(tmp_path / "clip.mp4", n=30)
+    import av
+
+    raw = tmp_path / "clip.h264"
+    with av.open(str(clip)) as src, av.open(str(raw), "w", format="h264") as dst:
+        out = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.size:
+                packet.stream = out
+                dst.mux(packet)
+    assert probe_video(raw).fps == pytest.approx(15.0)
+    times = [f.timestamp_s for f in iter_frames(raw)]
+    assert len(times) == 30 and times[-1] == pytest.approx(29 / 15)

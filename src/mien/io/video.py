@@ -79,6 +79,12 @@ STILL_FORMATS = frozenset(
 every other ``*_pipe`` demuxer: see :func:`is_still_format`)."""
 
 
+RAW_STREAM_FORMATS = frozenset({"h264", "hevc", "vvc", "m4v", "mpegvideo", "h263", "obu"})
+"""FFmpeg demuxers of bare elementary streams (``.h264``, ``.265``, ``.m4v``): no container
+times, and an ``average_rate`` that is FFmpeg's default guess (25) rather than the stream's own
+rate, which the codec's header gives (``guessed_rate``)."""
+
+
 def is_still_format(name: str) -> bool:
     """Whether FFmpeg's demuxer ``name`` reads a still image: one of :data:`STILL_FORMATS` or
     any ``*_pipe`` demuxer (FFmpeg's image readers: ``dds_pipe``, ``xwd_pipe``, ...)."""
@@ -153,6 +159,8 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         w, h = stream.codec_context.width, stream.codec_context.height
         codec = stream.codec_context.name
         rate = stream.average_rate or stream.guessed_rate
+        if container.format.name in RAW_STREAM_FORMATS:
+            rate = stream.guessed_rate or rate
         frames = int(stream.frames) or None
         duration = _stream_duration(stream)
         if duration is None and container.duration is not None and len(container.streams) == 1:
@@ -241,7 +249,12 @@ def iter_frames(
             starts).
         VideoError: the file cannot be opened as a video.
         VideoDecodeError: decoding broke off (truncated or corrupt file) — raised *after* every
-            frame before the break has been yielded.
+            frame before the break has been yielded; or damaged data was skipped — raised after
+            the last frame, naming what was left out. Damaged data is skipped as players skip
+            it: a packet that will not decode, and a frame the decoder flags as corrupt, leave
+            out the frames up to the next key frame (predicted from the damage, they would be
+            garbled); later indices count only the frames decoded. A frame without a timestamp
+            is given the one before it plus one frame step.
     """
     import av
 
@@ -257,6 +270,7 @@ def iter_frames(
     container = _open(path)
     source = str(path)
     index, last_t, max_t, origin, next_t = -1, None, None, None, start_s
+    yielded_t: float | None = None
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -270,10 +284,16 @@ def iter_frames(
             else None
         )
         cut_short = False  # the last packet read was incomplete (a file cut while written)
+        last_failed = False  # the last video packet would not decode
         packets_end = None  # the latest pts + duration among the packets, seconds
+        failed_at: list[float | None] = []  # packets that would not decode: their times
+        left_out: list[float] = []  # decoded frames not yielded as damaged: their times
+        resync = False  # after damage: frames are left out until the next good key frame
+        reached_end = False  # stopped at --end: the rest of the file is not read
+        step = 1.0 / (info.fps or 30.0)
 
         def decoded() -> Iterator[Any]:  # container.decode(stream), watching the packets
-            nonlocal cut_short, packets_end
+            nonlocal cut_short, packets_end, last_failed, resync
             # every stream's packets are read (the demuxer reads them anyway): the partial
             # last packet of a cut file may be an audio one
             for packet in container.demux():
@@ -281,16 +301,30 @@ def iter_frames(
                     cut_short = bool(packet.is_corrupt)
                 if packet.stream.index != stream.index:
                     continue
+                when = None
+                if packet.size and packet.pts is not None and packet.time_base is not None:
+                    when = float(packet.pts * packet.time_base)
+                    end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                    packets_end = end if packets_end is None else max(packets_end, end)
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError:
+                    # damaged data: skip the packet and go on from the next key frame, as
+                    # players do (the demuxer still knows where every later packet lies)
+                    failed_at.append(when)
+                    last_failed = resync = True
+                    continue
                 if packet.size:
-                    if packet.pts is not None and packet.time_base is not None:
-                        end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
-                        packets_end = end if packets_end is None else max(packets_end, end)
-                yield from packet.decode()
+                    last_failed = False
+                yield from frames
 
         try:
             for frame in decoded():
                 index += 1
-                t = float(frame.time) if frame.time is not None else index / (info.fps or 30.0)
+                if frame.time is not None:
+                    t = float(frame.time)
+                else:  # no timestamp (a damaged stretch, a raw stream): one step on
+                    t = (stream_start or 0.0) if last_t is None else last_t + step
                 went_back = last_t is not None and t < last_t - 1e-6
                 last_t = t
                 max_t = t if max_t is None else max(max_t, t)
@@ -303,7 +337,15 @@ def iter_frames(
                 if start_s > 0 and t - origin < start_s - 1e-9:
                     continue
                 if end_s is not None and t - origin >= end_s - 1e-9:
-                    return
+                    reached_end = True
+                    break
+                # a frame the decoder flags as corrupt, and the frames after it up to the next
+                # key frame (they are predicted from it), would show a garbled face
+                if frame.is_corrupt or (resync and not frame.key_frame):
+                    resync = True
+                    left_out.append(t)
+                    continue
+                resync = False
                 if index % every:
                     continue
                 if fps is not None:
@@ -317,22 +359,28 @@ def iter_frames(
                 k = (int(frame.rotation or 0) // 90) % 4
                 if k:
                     image = np.rot90(image, k)
+                yielded_t = t
                 yield Frame(np.ascontiguousarray(image), index, t, source)
-        except av.error.FFmpegError as err:
+        except av.error.FFmpegError as err:  # the demuxer itself gave up: nothing more to read
             where = (
                 "before the first frame"
                 if last_t is None
                 else f"after {last_t:.3f} s (frame {index})"
             )
-            raise VideoDecodeError(source, f"decoding stopped {where}: {err}", last_t) from err
-        if cut_short:
+            raise VideoDecodeError(
+                source, f"decoding stopped {where}: {err}{_damage(failed_at, left_out)}", last_t
+            ) from err
+        if cut_short and last_failed and not reached_end:
+            failed_at.pop()  # the cut packet: reported as the truncation below
+        damage = _damage(failed_at, left_out)
+        if cut_short and not reached_end:
             # A fragmented MP4 cut while it was written ends in a partial packet; with frame
             # threading FFmpeg drops the decode error it gives, and the container has no
             # duration to compare with.
             where = "before the first frame" if last_t is None else f"after {last_t:.3f} s"
             raise VideoDecodeError(
                 source,
-                f"the file's last packet is cut short, {where}: truncated file",
+                f"the file's last packet is cut short, {where}: truncated file{damage}",
                 last_t,
             )
         if last_t is None and info.duration_s and start_s < info.duration_s:
@@ -341,10 +389,10 @@ def iter_frames(
             raise VideoDecodeError(
                 source,
                 f"no frame could be decoded, but the container says {info.duration_s:.3f} s: "
-                "truncated or corrupt file",
+                f"truncated or corrupt file{damage}",
                 None,
             )
-        if info.duration_s and max_t is not None and origin is not None:
+        if not reached_end and info.duration_s and max_t is not None and origin is not None:
             # Decoding ran out before --end (or without one): does the container promise more?
             # The packets' own end counts, not the last frame's start: a variable-frame-rate
             # file may hold its last frame for seconds (a screen recording).
@@ -363,11 +411,36 @@ def iter_frames(
                 raise VideoDecodeError(
                     source,
                     f"the video ends at {last_t - base:.3f} s{own}{before} but the container "
-                    f"says {info.duration_s:.3f} s: truncated or corrupt file",
+                    f"says {info.duration_s:.3f} s: truncated or corrupt file{damage}",
                     max_t,
                 )
+        if damage:
+            raise VideoDecodeError(source, "damaged data: " + damage.removeprefix("; "), yielded_t)
     finally:
         container.close()
+
+
+def _damage(failed_at: list[float | None], left_out: list[float]) -> str:
+    """``"; 2 packets would not decode (from 2.933 s) and 14 frames ..."``: what
+    :func:`iter_frames` skipped as damaged, or ``""``."""
+    parts = []
+    if failed_at:
+        known = [t for t in failed_at if t is not None]
+        first = f" (from {min(known):.3f} s)" if known else ""
+        parts.append(
+            f"{len(failed_at)} packet{'s' * (len(failed_at) > 1)} would not decode{first}; "
+            "their frames are missing and later frame_index values count only the frames "
+            "decoded"
+        )
+    if left_out:
+        parts.append(
+            f"{len(left_out)} damaged frame{'s' * (len(left_out) > 1)} from "
+            f"{min(left_out):.3f} s to {max(left_out):.3f} s "
+            "left out (to the next key frame)"
+        )
+    if not parts:
+        return ""
+    return "; " + "; ".join(parts) + "; every other frame was analysed"
 
 
 _WRITER_TIME_BASE = Fraction(1, 90000)
