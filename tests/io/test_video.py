@@ -383,3 +383,19 @@ def test_a_raw_stream_is_timed_by_its_own_frame_rate(tmp_path):
     assert probe_video(raw).fps == pytest.approx(15.0)
     times = [f.timestamp_s for f in iter_frames(raw)]
     assert len(times) == 30 and times[-1] == pytest.approx(29 / 15)
+
+
+def test_an_mp4_without_its_index_is_called_an_unfinished_recording(tmp_path):
+    # it was "not a readable video ([Errno 1094995529] Invalid data found ...)"
+    clip = write_clip(tmp_path / "full.mp4", level_frames([i / 10 for i in range(30)]))
+    data = clip.read_bytes()
+    assert b"moov" in data[-4096:]  # the index is written last (no "fast start")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 3 // 4])
+    with pytest.raises(VideoError, match=r"cut\.mp4: an MP4/MOV file without its index"):
+        probe_video(cut)
+    moov = data.rindex(b"moov") - 4  # the index box itself cut short
+    cut.write_bytes(data[: moov + 40])
+    with pytest.raises(VideoError, match=r"cut short inside its index \('moov' box\)"):
+        list(iter_frames(cut))
+    assert probe_video(clip).frame_count == 30  # the whole file is not touched

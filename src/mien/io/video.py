@@ -134,11 +134,48 @@ def _open(path: str | os.PathLike[str]):
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as err:
-        raise VideoError(str(path), f"not a readable video ({err})") from err
+        raise VideoError(str(path), _unfinished_mp4(p) or f"not a readable video ({err})") from err
     if not container.streams.video:
         container.close()
-        raise VideoError(str(path), "no video stream in the file")
+        raise VideoError(str(path), _unfinished_mp4(p) or "no video stream in the file")
     return container
+
+
+def _unfinished_mp4(path: Path) -> str | None:
+    """The reason for an MP4/MOV file whose top-level boxes hold no ``moov`` (the index a
+    recorder writes last, or first with "fast start", that a cut recording lacks) or a ``moov``
+    that runs past the end of the file, else ``None``. Reads only the box headers."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            pos, kinds, cut_index = 0, [], False
+            while pos + 8 <= size and len(kinds) < 1000:
+                f.seek(pos)
+                head = f.read(16)
+                length, kind = int.from_bytes(head[:4], "big"), head[4:8]
+                if length == 1 and len(head) == 16:
+                    length = int.from_bytes(head[8:16], "big")
+                elif length == 0:
+                    length = size - pos
+                kinds.append(kind)
+                cut_index |= kind == b"moov" and pos + length > size
+                if length < 8:
+                    break
+                pos += length
+    except OSError:
+        return None
+    if not kinds or kinds[0] != b"ftyp" or (b"moov" in kinds and not cut_index):
+        return None
+    what = (
+        "cut short inside its index ('moov' box)"
+        if cut_index
+        else "without its index (no 'moov' box)"
+    )
+    return (
+        f"an MP4/MOV file {what}: a recording cut off before it was finished, or a file only "
+        "partly copied; repair tools can rebuild the index from a finished recording of the "
+        "same camera"
+    )
 
 
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
