@@ -38,6 +38,7 @@ from mien.cli.common import (
     sigterm_as_interrupt,
     unwritable,
     warn_unreadable,
+    weaker_blur,
 )
 from mien.weights import DEFAULT_MODEL
 
@@ -156,6 +157,9 @@ def analyze(
     fmt = resolve_format(out, fmt)
     if blur_faces and annotate is None:
         err.print("--blur-faces blurs the annotated copies: add --annotate DIR", style="yellow")
+    elif blur_faces:
+        for note in weaker_blur(detector, min_confidence):
+            err.print(note, style="yellow")
     if end is not None and end <= start:
         fail(f"--end ({end}) must be after --start ({start})")
     skipped: list[Path] = []

@@ -79,6 +79,24 @@ def detector_for(detector: str | None, blur_faces: bool) -> str:
     return "tiled" if blur_faces else "auto"
 
 
+def weaker_blur(detector: str | None, min_confidence: float = 0.5) -> list[str]:
+    """Warnings for ``--blur-faces`` with options that blur fewer faces: a detector other than
+    ``tiled`` (its default), or a score threshold above MediaPipe's floor of 0.5 (a face scored
+    below it is neither analysed nor blurred)."""
+    notes = []
+    if detector is not None and detector != "tiled":
+        notes.append(
+            f"--blur-faces with --detector {detector}: it finds fewer faces than tiled (the "
+            "default with --blur-faces), and a face it misses stays sharp"
+        )
+    if min_confidence > 0.5:
+        notes.append(
+            f"--blur-faces with --min-confidence {min_confidence:g}: a face the detector "
+            "scores below that is neither analysed nor blurred (0.5, the default, blurs most)"
+        )
+    return notes
+
+
 StartSeconds = Annotated[
     float, typer.Option(min=0.0, help="Videos: start this many seconds after the first frame.")
 ]

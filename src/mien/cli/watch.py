@@ -29,6 +29,7 @@ from mien.cli.common import (
     resolve_format,
     same_file,
     unwritable,
+    weaker_blur,
 )
 from mien.weights import DEFAULT_MODEL
 
@@ -128,6 +129,9 @@ def watch(
     if preview and not show and not quiet:
         why = "DISPLAY is set but no display answers" if os.environ.get("DISPLAY") else "no display"
         err.print(f"{why}: running without a preview window", style="yellow")
+    if blur_faces and (annotate is not None or show):
+        for note in weaker_blur(detector):
+            err.print(note, style="yellow")
     analyzer = make_analyzer(
         model,
         detector_for(detector, blur_faces and (annotate is not None or show)),
