@@ -376,6 +376,7 @@ def test_outputs_under_another_name_of_an_input_or_of_each_other_are_refused(tmp
     clip_before = clip.read_bytes()
     drawn = tmp_path / "drawn"
     drawn.mkdir()
+    (drawn / ".mien-annotated").write_text("")  # a folder of mien's: its names are reused
     os.link(photo, drawn / "photo.jpg")
     os.link(clip, drawn / "clip.mp4")
     result = runner.invoke(
@@ -393,7 +394,7 @@ def test_outputs_under_another_name_of_an_input_or_of_each_other_are_refused(tmp
     )
     assert result.exit_code == 1 and result.stderr.count("it would overwrite an input") == 2
     assert photo.read_bytes() == before and clip.read_bytes() == clip_before
-    assert sorted(p.name for p in drawn.iterdir()) == ["clip.mp4", "photo.jpg"]  # nothing else
+    assert sorted(p.name for p in drawn.iterdir()) == [".mien-annotated", "clip.mp4", "photo.jpg"]
 
 
 def test_annotated_copies_of_long_names_are_written(tmp_path):
@@ -1044,6 +1045,7 @@ def test_annotated_videos_are_not_written_through_links_and_images_get_plain_mod
     rows = tmp_path / "rows.csv"
     drawn = tmp_path / "drawn"
     drawn.mkdir()
+    (drawn / ".mien-annotated").write_text("")  # a folder of mien's: its names are reused
     (drawn / "v.mp4").symlink_to(rows)
     args = ["analyze", str(clip), str(photo), "-o", str(rows), "--annotate", str(drawn), "-q"]
     result = runner.invoke(app, args)
@@ -1064,3 +1066,21 @@ def test_plot_of_the_root_folder_asks_for_out():
     """`mien plot /` printed a traceback (PosixPath('/') has an empty name)."""
     result = runner.invoke(app, ["plot", "/"])
     assert result.exit_code == 2 and "give --out" in result.stderr
+
+
+def test_annotating_into_a_folder_of_other_files_replaces_none_of_them(tmp_path):
+    # a privacy review: the user's own ann/grace_hopper.jpg was replaced by the annotated copy
+    folder = tmp_path / "ann"
+    folder.mkdir()
+    (folder / "grace_hopper.jpg").write_bytes(b"the user's own file")
+    args = ["analyze", str(SAMPLES / "grace_hopper.jpg"), "-f", "csv", "-q"]
+    result = runner.invoke(app, [*args, "--annotate", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert (folder / "grace_hopper.jpg").read_bytes() == b"the user's own file"
+    assert Image.open(folder / "grace_hopper_1.jpg").size == (512, 600)
+    assert "none of them is replaced" in result.stderr
+    # a folder of mien's own (marked) is written over on the next run, as before
+    fresh = tmp_path / "fresh"
+    for _ in range(2):
+        assert runner.invoke(app, [*args, "--annotate", str(fresh)]).exit_code == 0
+    assert sorted(p.name for p in fresh.iterdir()) == [".mien-annotated", "grace_hopper.jpg"]

@@ -66,6 +66,7 @@ class _Run:
     summary: list[tuple[str, str, str]] = field(default_factory=list)
     n_failed: int = 0
     n_faces: int = 0
+    keep_existing: bool = False  # the annotate folder held the user's own files: never replace
     _inputs: set[object] | None = None
 
     def is_input(self, target: Path) -> bool:
@@ -212,6 +213,7 @@ def analyze(
     )
     names = analyzer.expression_names
     annotator = None
+    foreign = False  # the annotate folder holds files mien did not write
     if annotate is not None:
         from mien.annotate import ExpressionAnnotator
 
@@ -223,9 +225,11 @@ def analyze(
             # photos, or a parent of the inputs) would be hidden from later scans
             ours = not annotate.exists() or (annotate / ANNOTATED_MARKER).exists()
             annotate.mkdir(parents=True, exist_ok=True)
-            if not ours and any(not p.name.startswith(".") for p in annotate.iterdir()):
+            foreign = not ours and any(not p.name.startswith(".") for p in annotate.iterdir())
+            if foreign:
                 err.print(
-                    f"--annotate {annotate} already holds other files: it gets no "
+                    f"--annotate {annotate} already holds other files: none of them is "
+                    "replaced (a copy whose name is taken is numbered), and the folder gets no "
                     f"{ANNOTATED_MARKER} marker, so a later scan of a folder around it reads "
                     "the copies as photos (give a new or empty folder to avoid that)",
                     style="yellow",
@@ -247,6 +251,7 @@ def analyze(
         ):
             roots = [p for p in paths if p.is_dir()]
             run = _Run(analyzer, sink, names, annotator, annotate, roots, files, options)
+            run.keep_existing = foreign
             task = bar.add_task("files", total=len(files))
             for kind, group in itertools.groupby(kinds, key=lambda fk: fk[1]):
                 group_paths = [f for f, _ in group]
@@ -289,7 +294,10 @@ def _images(run: _Run, paths: list[Path], bar: Any, task: Any) -> None:
         run.summary.append((str(path), str(len(item.result.faces)), _labels(rows)))
         if run.annotator is not None and run.annotate is not None and item.image is not None:
             target = _unique(
-                _image_name(run.annotate / relative_name(path, run.roots)), run.written, path
+                _image_name(run.annotate / relative_name(path, run.roots)),
+                run.written,
+                path,
+                keep_existing=run.keep_existing,
             )
             try:
                 if run.is_input(target):
@@ -320,7 +328,10 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
         target = run.annotate
         if target.suffix.lower() not in VIDEO_OUT_SUFFIXES:
             target = _unique(
-                _video_name(run.annotate / relative_name(path, run.roots)), run.written, path
+                _video_name(run.annotate / relative_name(path, run.roots)),
+                run.written,
+                path,
+                keep_existing=run.keep_existing,
             )
         run.written.add(target)
         rate = (info.fps or 30.0) / o["every"]  # the sampled rate: the last frame lasts one step
@@ -513,11 +524,12 @@ def _video_name(target: Path) -> Path:
     return target if target.suffix.lower() == ".mp4" else target.with_name(target.name + ".mp4")
 
 
-def _unique(target: Path, taken: set[Path], source: Path) -> Path:
+def _unique(target: Path, taken: set[Path], source: Path, *, keep_existing: bool = False) -> Path:
     """``target``, or ``name_1.ext``, ``name_2.ext``… if this run already wrote that name (two
-    inputs with one name, from different places); the renaming is printed."""
+    inputs with one name, from different places) or, with ``keep_existing``, a file of that
+    name exists (the user's own, in a folder mien did not make); the renaming is printed."""
     candidate, i = target, 0
-    while candidate in taken:
+    while candidate in taken or (keep_existing and os.path.lexists(candidate)):
         i += 1
         candidate = target.with_name(f"{target.stem}_{i}{target.suffix}")
     if i:
