@@ -154,8 +154,11 @@ def test_run_stops_early_without_reading_everything(analyzer):
 
 
 def test_run_refuses_a_single_image(analyzer):
+    # at the call, not at the first next() (its docstring's promise, and prefetch()'s)
     with pytest.raises(TypeError, match="use analyze"):
-        list(analyzer.analyze_batch(str(SAMPLES / "astronaut.jpg")))
+        analyzer.analyze_batch(str(SAMPLES / "astronaut.jpg"))
+    with pytest.raises(ValueError, match="prefetch must be >= 1"):
+        analyzer.analyze_batch([], prefetch=0)
 
 
 def test_run_refuses_a_path_and_items_that_are_not_frames(analyzer):

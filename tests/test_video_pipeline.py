@@ -249,6 +249,14 @@ def test_live_stream_that_never_opens_raises(tmp_path):
         server.shutdown()
 
 
+@pytest.mark.parametrize(
+    "kwargs", [{"give_up_s": -1}, {"give_up_s": float("nan")}, {"open_timeout_s": 0}]
+)
+def test_live_stream_refuses_timeouts_that_are_not_positive(tmp_path, kwargs):
+    with pytest.raises(ValueError, match="must be > 0"):  # -1 was taken: no frame, no error
+        LiveStream(str(tmp_path / "nothing.mp4"), **kwargs)
+
+
 def test_a_camera_that_is_not_there_fails_without_opencvs_warnings(capfd):
     from mien.errors import StreamError
 

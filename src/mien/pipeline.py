@@ -204,8 +204,8 @@ class Analyzer:
             One :class:`BatchItem` per input, in input order.
 
         Raises:
-            ValueError: ``prefetch`` < 1.
-            TypeError: ``images`` is a single image (a path, bytes or an array).
+            ValueError: ``prefetch`` < 1 (at the call).
+            TypeError: ``images`` is a single image (a path, bytes or an array; at the call).
         """
         if prefetch < 1:
             raise ValueError(f"prefetch must be >= 1; got {prefetch}")
@@ -213,6 +213,12 @@ class Analyzer:
             raise TypeError(
                 "analyze_batch() takes an iterable of images; use analyze() for a single image"
             )
+        return self._batch(images, prefetch, keep_images)
+
+    def _batch(
+        self, images: Iterable[ImageSource], prefetch: int, keep_images: bool
+    ) -> Iterator[BatchItem]:
+        """The generator behind :meth:`analyze_batch` (its arguments checked)."""
 
         def read(image: ImageSource, name: str) -> tuple[ImageBGR, float]:
             t0 = time.perf_counter()

@@ -488,7 +488,7 @@ def _check_outputs(
         if annotate.suffix.lower() in IMAGE_SUFFIXES and not annotate.is_dir():
             return (
                 f"--annotate {annotate}: give a folder for annotated images "
-                "(or an .mp4 name for a single video)"
+                "(or an .mp4, .mkv or .mov name for a single video)"
             )
         if annotate.exists() and not annotate.is_dir():
             return f"--annotate {annotate} is a file; give a folder"

@@ -109,11 +109,11 @@ def evaluate(
     their 95 % intervals (ci: Wilson score for accuracy and per-class recall, bootstrap for
     macro_f1 and ece), slices, mien's
     abstention (coverage, accuracy kept and abstained), labels_restricted, the images with
-    no face (--detect) or that failed to load, relabelled (what --label-map or a word form
-    such as happy changed), and unlabelled_rows_skipped (rows with an empty label, not
-    scored). Several folders: {"model": ..., "datasets": {folder: that object}}; every set's
-    labels and columns are checked before any is scored. Exit status 1 when any image failed
-    to load (it still counts, as wrong).
+    no face (--detect) or that failed to load, relabelled (only when --label-map or a word
+    form such as happy changed something), and unlabelled_rows_skipped (rows with an empty
+    label, not scored; 0 when none). Several folders: {"model": ..., "datasets": {folder:
+    that object}}; every set's labels and columns are checked before any is scored. Exit
+    status 1 when any image failed to load (it still counts, as wrong).
     """
     from mien.errors import DatasetError
     from mien.evaluation.datasets import read_labels_csv
@@ -224,8 +224,7 @@ def evaluate(
         results[k] = r.to_dict()
         if relabelled[k] or relabelled[k].unused:
             results[k]["relabelled"] = relabelled[k].to_dict()
-        if datasets[k].n_unlabelled:
-            results[k]["unlabelled_rows_skipped"] = datasets[k].n_unlabelled
+        results[k]["unlabelled_rows_skipped"] = datasets[k].n_unlabelled
     if len(results) == 1:
         typer.echo(json.dumps({"model": used} | next(iter(results.values())), indent=2))
     else:

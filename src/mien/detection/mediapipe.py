@@ -31,11 +31,12 @@ and each is looked at a second time, best score first: short-range on a square t
 centred on it must find it again (IoU ≥ 0.4) at ``TILE_CONFIRM`` or more
 (``TILE_CONFIRM_EDGE`` at the image's edge, where half-visible faces score lower). On
 face-free textures (colour blobs, dots, text) the tiles alone gave 111 boxes and the second
-look kept 1; on a reviewer's 26 harder textures it kept 4, 3 of them at the image's edge.
+look kept none; on a reviewer's 26 harder textures it kept 4, 3 of them at the image's edge.
 Made for blurring faces, at many times ``multi``'s time (``benchmarks/group_scenes.py``
-measures faces found, other boxes and time). Limits: faces under about 24 px in 720p and
-1080p frames, faces under about 50 px in images shrunk to ``MAX_SIDE`` first (6000 × 4000),
-and faces less than about half inside the frame can still be missed.
+measures faces found, other boxes and time). Limits: small faces (in a 640×360 frame a
+review missed 21 of 22 face boxes of about 23 px, 3 of 22 at 32 px, none at 40 px), faces
+under about 50 px in images shrunk to ``MAX_SIDE`` first (6000 × 4000), and faces entering
+from the edge until about half to two thirds of them is inside.
 
 Whatever the model, four things are applied on top of MediaPipe:
 

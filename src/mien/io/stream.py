@@ -73,8 +73,10 @@ class LiveStream:
         give_up_s: stop (with :class:`StreamError`) after this long without a frame once
             connected; ``None`` retries for ever.
 
+    The reading thread starts at once: close the stream (``with``, or :meth:`close`) when done.
+
     Raises:
-        ValueError: bad arguments.
+        ValueError: bad arguments (``buffer`` < 1, a back-off or timeout not > 0).
         StreamError: (while iterating) the source never opened, or stayed away longer than
             ``give_up_s``.
     """
@@ -94,6 +96,10 @@ class LiveStream:
             raise ValueError(f"buffer must be >= 1; got {buffer}")
         if reconnect_s <= 0 or max_reconnect_s < reconnect_s:
             raise ValueError("need 0 < reconnect_s <= max_reconnect_s")
+        if not open_timeout_s > 0 or (give_up_s is not None and not give_up_s > 0):  # NaN too
+            raise ValueError(
+                f"open_timeout_s and give_up_s must be > 0; got {open_timeout_s}, {give_up_s}"
+            )
         self.source = int(source) if isinstance(source, str) and source.isdigit() else source
         self.drop_frames = drop_frames
         self.reconnect_s = reconnect_s
