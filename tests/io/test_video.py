@@ -399,3 +399,29 @@ def test_an_mp4_without_its_index_is_called_an_unfinished_recording(tmp_path):
     with pytest.raises(VideoError, match=r"cut short inside its index \('moov' box\)"):
         list(iter_frames(cut))
     assert probe_video(clip).frame_count == 30  # the whole file is not touched
+
+
+def test_the_main_video_stream_is_read_not_a_small_first_one(tmp_path):
+    # a 64x48 preview stream first made every row "no_face": FFmpeg plays the larger one
+    import av
+
+    path = tmp_path / "two.mkv"
+    with av.open(str(path), "w") as container:
+        small = container.add_stream("libx264", rate=10)
+        small.width, small.height, small.pix_fmt = 64, 48, "yuv420p"
+        main = container.add_stream("libx264", rate=10)
+        main.width, main.height, main.pix_fmt = 160, 96, "yuv420p"
+        for i in range(5):
+            for stream, value in ((small, 0), (main, 200)):
+                image = np.full((stream.height, stream.width, 3), value, np.uint8)
+                frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+                frame.pts, frame.time_base = i, Fraction(1, 10)
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+        for stream in (small, main):
+            for packet in stream.encode():
+                container.mux(packet)
+    assert probe_video(path).resolution_wh == (160, 96)
+    frames = list(iter_frames(path))
+    assert len(frames) == 5 and frames[0].image.shape == (96, 160, 3)
+    assert frames[0].image.mean() > 150

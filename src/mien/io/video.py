@@ -141,6 +141,19 @@ def _open(path: str | os.PathLike[str]):
     return container
 
 
+def _video_stream(container: Any) -> Any:
+    """The largest video stream (the first of equals) that is not a cover picture, so a file
+    whose first video stream is a small preview or sub-stream is read at its main picture."""
+    import av
+
+    streams = list(container.streams.video)
+    pictures = [s for s in streams if not s.disposition & av.stream.Disposition.attached_pic]
+    return max(
+        pictures or streams,
+        key=lambda s: (s.codec_context.width or 0) * (s.codec_context.height or 0),
+    )
+
+
 def _unfinished_mp4(path: Path) -> str | None:
     """The reason for an MP4/MOV file whose top-level boxes hold no ``moov`` (the index a
     recorder writes last, or first with "fast start", that a cut recording lacks) or a ``moov``
@@ -188,11 +201,11 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     container = _open(path)
     try:
         if is_still_format(container.format.name):
-            if not container.streams.video[0].codec_context.width:
+            if not _video_stream(container).codec_context.width:
                 # FFmpeg picks a still-image demuxer from the name alone (text named .jpg)
                 raise VideoError(str(path), "not a readable video or image")
             raise VideoError(str(path), f"a still image ({container.format.name}), not a video")
-        stream = container.streams.video[0]
+        stream = _video_stream(container)
         w, h = stream.codec_context.width, stream.codec_context.height
         codec = stream.codec_context.name
         rate = stream.average_rate or stream.guessed_rate
@@ -309,7 +322,7 @@ def iter_frames(
     index, last_t, max_t, origin, next_t = -1, None, None, None, start_s
     yielded_t: float | None = None
     try:
-        stream = container.streams.video[0]
+        stream = _video_stream(container)
         stream.thread_type = "AUTO"
         # times count from the first decoded frame, not the stream's start_time: a recording
         # cut mid-GOP starts at a frame that cannot be decoded (stream start 10.76 s, first
