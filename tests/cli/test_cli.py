@@ -1084,3 +1084,35 @@ def test_annotating_into_a_folder_of_other_files_replaces_none_of_them(tmp_path)
     for _ in range(2):
         assert runner.invoke(app, [*args, "--annotate", str(fresh)]).exit_code == 0
     assert sorted(p.name for p in fresh.iterdir()) == [".mien-annotated", "grace_hopper.jpg"]
+
+
+def test_blur_hold_sets_how_long_a_lost_face_stays_blurred(tmp_path):
+    # a face seen for 0.5 s, then gone; its place is textured, so a held blur shows there
+    import av
+
+    from mien.annotate.hold import HOLD_S
+    from mien.cli.common import BLUR_HOLD_S
+    from tests.helpers import compose, face_patch, write_clip
+
+    assert BLUR_HOLD_S == HOLD_S
+    noise = np.random.default_rng(0).integers(0, 255, (240, 320, 3), np.uint8)
+    face = face_patch("grace_hopper.jpg", 120)
+    frames = []
+    for i in range(15):  # 10 fps: the face in frames 0-4, gone from frame 5
+        scene = noise.copy()
+        if i < 5:
+            scene[60:180, 100:220] = compose((120, 120), [(face, 0, 0)])
+        frames.append((scene, i / 10))
+    clip = write_clip(tmp_path / "gone.mp4", frames)
+
+    def sharpness_at_1_2_s(*extra):
+        out = tmp_path / f"out{len(extra)}.mp4"
+        args = ["analyze", str(clip), "-q", "-f", "csv", "--blur-faces", "--annotate", str(out)]
+        assert runner.invoke(app, [*args, *extra]).exit_code == 0
+        with av.open(str(out)) as video:
+            image = [f.to_ndarray(format="bgr24") for f in video.decode(video=0)][12]
+        return np.abs(np.diff(image[80:160, 120:200].astype(float), axis=1)).mean()
+
+    sharp_noise = np.abs(np.diff(noise[80:160, 120:200].astype(float), axis=1)).mean()
+    assert sharpness_at_1_2_s() > 0.5 * sharp_noise  # 0.8 s after: the default hold has ended
+    assert sharpness_at_1_2_s("--blur-hold", "1.0") < 0.25 * sharp_noise  # still held

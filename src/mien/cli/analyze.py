@@ -13,8 +13,10 @@ import typer
 from rich.table import Table
 
 from mien.cli.common import (
+    BLUR_HOLD_S,
     VIDEO_OUT_SUFFIXES,
     BlurDetectorMode,
+    BlurHoldSeconds,
     EndSeconds,
     MaxPixels,
     MeasurePose,
@@ -117,9 +119,10 @@ def analyze(
         typer.Option(
             "--blur-faces",
             help="Blur the detected faces in the annotated output; in videos a face's place stays "
-            "blurred 0.5 s after it is lost (faces never found stay sharp).",
+            "blurred 0.5 s (--blur-hold) after it is lost (faces never found stay sharp).",
         ),
     ] = False,
+    blur_hold: BlurHoldSeconds = BLUR_HOLD_S,
     every: Annotated[int, typer.Option(min=1, help="Videos: analyse every N-th frame.")] = 1,
     fps: Annotated[
         float | None,
@@ -240,6 +243,7 @@ def analyze(
                     "folder holding this file, so these copies are not analysed as new photos.\n"
                 )
     options = {"every": every, "fps": fps, "start_s": start, "end_s": end, "tau": smooth_tau}
+    options["blur_hold_s"] = blur_hold
     run: _Run | None = None
     try:
         with (
@@ -359,7 +363,8 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
     n_frames = n_faces = clock_back = 0
     last_t: float | None = None
     times = TrackTimes(run.analyzer.expression_names)  # for the summary's per-track line
-    hold = BlurHold() if writer is not None and run.annotator.blur_faces else None  # type: ignore[union-attr]
+    blur = writer is not None and run.annotator.blur_faces  # type: ignore[union-attr]
+    hold = BlurHold(hold_s=o["blur_hold_s"]) if blur else None  # type: ignore[union-attr]
     try:
         for result in run.analyzer.run(
             remember(frames), tracker=FaceTracker(), smoother=ExpressionSmoother(o["tau"])

@@ -97,6 +97,22 @@ def weaker_blur(detector: str | None, min_confidence: float = 0.5) -> list[str]:
     return notes
 
 
+BLUR_HOLD_S = 0.5
+"""Default of ``--blur-hold``: :data:`mien.annotate.hold.HOLD_S` (not imported here, so that
+the CLI starts without loading the annotator)."""
+
+BlurHoldSeconds = Annotated[
+    float,
+    typer.Option(
+        "--blur-hold",
+        min=0.0,
+        help="Videos, with --blur-faces: seconds a lost face's place stays blurred (longer "
+        "covers longer misses, such as a head turned away, at the cost of more blurred "
+        "background).",
+    ),
+]
+"""The ``--blur-hold`` option of ``analyze`` and ``watch`` (``BlurHold.hold_s``)."""
+
 StartSeconds = Annotated[
     float, typer.Option(min=0.0, help="Videos: start this many seconds after the first frame.")
 ]

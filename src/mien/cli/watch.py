@@ -14,8 +14,10 @@ import typer
 from rich.text import Text
 
 from mien.cli.common import (
+    BLUR_HOLD_S,
     VIDEO_OUT_SUFFIXES,
     BlurDetectorMode,
+    BlurHoldSeconds,
     MeasurePose,
     ModelName,
     PoseInterval,
@@ -77,9 +79,10 @@ def watch(
         typer.Option(
             "--blur-faces",
             help="Blur the detected faces in the preview and annotated video; a face's place "
-            "stays blurred 0.5 s after it is lost (faces never found stay sharp).",
+            "stays blurred 0.5 s (--blur-hold) after it is lost (faces never found stay sharp).",
         ),
     ] = False,
+    blur_hold: BlurHoldSeconds = BLUR_HOLD_S,
     give_up: Annotated[
         float | None,
         typer.Option(
@@ -143,7 +146,9 @@ def watch(
     )
     names = analyzer.expression_names
     annotator = ExpressionAnnotator(bars=True, blur_faces=blur_faces)
-    hold = BlurHold() if blur_faces else None  # a face missed for a frame stays blurred
+    hold = (
+        BlurHold(hold_s=blur_hold) if blur_faces else None
+    )  # a face missed for a frame stays blurred
     # plain flags, no locks: a signal handler may run at any point of the main thread
     stop = {"requested": False, "timed_out": False}
     streams: list = []
