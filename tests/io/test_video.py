@@ -425,3 +425,20 @@ def test_the_main_video_stream_is_read_not_a_small_first_one(tmp_path):
     frames = list(iter_frames(path))
     assert len(frames) == 5 and frames[0].image.shape == (96, 160, 3)
     assert frames[0].image.mean() > 150
+
+
+@pytest.mark.parametrize("brand", [b"dash", b"XAVC", b"cmfc", b"MSNV", b"isom"])
+def test_camera_and_dash_mp4_brands_are_videos(tmp_path, brand):
+    # batch read a DASH download or a Sony XAVC clip as an image ("not a recognised image format")
+    from mien.io import media_kind
+
+    clip = write_clip(tmp_path / "clip.mp4", level_frames([0.0, 0.1, 0.2]))
+    data = bytearray(clip.read_bytes())
+    assert data[4:8] == b"ftyp"
+    data[8:12] = brand
+    clip.write_bytes(bytes(data))
+    assert media_kind(clip) == "video"
+    assert len(list(iter_frames(clip))) == 3
+    still = tmp_path / "photo.heic"  # an ISO still Pillow cannot read stays an image
+    still.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
+    assert media_kind(still) == "image"

@@ -201,9 +201,20 @@ def _from_array(arr: np.ndarray, label: str) -> ImageBGR:
     return np.ascontiguousarray(arr)
 
 
-VIDEO_BRANDS = (b"iso", b"mp4", b"mp41", b"mp42", b"avc1", b"M4V", b"qt  ", b"3gp", b"3g2")
-"""Prefixes of the ``ftyp`` brands of MP4, QuickTime and 3GPP video files (HEIF/AVIF stills
-and camera raw files such as Canon's CR3 also open with ``ftyp``, under other brands)."""
+VIDEO_BRANDS = (
+    b"iso", b"mp4", b"mp41", b"mp42", b"avc1", b"M4V", b"qt  ", b"3gp", b"3g2",
+    b"dash", b"cmf", b"XAVC", b"f4v", b"MSNV", b"NDAS",
+)  # fmt: skip
+"""Prefixes of the ``ftyp`` brands of MP4, QuickTime, 3GPP, DASH/CMAF, Sony XAVC, F4V and other
+camera video files (HEIF/AVIF stills and camera raw files such as Canon's CR3 also open with
+``ftyp``, under :data:`STILL_BRANDS`)."""
+
+STILL_BRANDS = frozenset(
+    {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis",
+     b"crx "}
+)  # fmt: skip
+"""``ftyp`` major brands of ISO still images: HEIF and AVIF (and their image sequences) and
+Canon's CR3 raw files."""
 
 
 def looks_like_video(head: bytes) -> bool:

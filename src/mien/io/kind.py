@@ -8,7 +8,7 @@ from typing import Literal
 
 from PIL import Image, UnidentifiedImageError
 
-from mien.io.image import available_formats, looks_like_video
+from mien.io.image import STILL_BRANDS, available_formats
 from mien.io.video import VIDEO_SUFFIXES, is_video
 
 
@@ -36,7 +36,7 @@ def media_kind(path: str | os.PathLike[str]) -> Literal["image", "video"]:
             head = f.read(400)
     except OSError:
         head = b""
-    if head[4:8] == b"ftyp" and not looks_like_video(head):
+    if head[4:8] == b"ftyp" and head[8:12] in STILL_BRANDS:
         return "image"  # an ISO still (AVIF, HEIF) that Pillow could not read: say so as an image
     if is_video(path) or path.suffix.lower() in VIDEO_SUFFIXES:
         return "video"
