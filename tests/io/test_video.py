@@ -320,8 +320,9 @@ def test_no_false_truncation_from_longer_audio_or_a_long_last_frame(tmp_path, en
         assert len(times) == 75 and times[-1] == pytest.approx(2.96, abs=1e-3), clip
 
 
-def _gop_clip(path, *, n=90, rate=15, gop=15, start_s=0.0):
-    """``n`` frames of a moving textured scene at ``rate`` fps, a key frame every ``gop``."""
+def _gop_clip(path, *, n=90, rate=15, gop=15, start_s=0.0, intra_refresh=False):
+    """``n`` frames of a moving textured scene at ``rate`` fps, a key frame every ``gop`` (or,
+    with ``intra_refresh``, none after the first: x264's rolling refresh)."""
     import av
 
     rng = np.random.default_rng(0)
@@ -330,6 +331,8 @@ def _gop_clip(path, *, n=90, rate=15, gop=15, start_s=0.0):
         stream = container.add_stream("libx264", rate=rate)
         stream.width, stream.height, stream.pix_fmt = 240, 160, "yuv420p"
         stream.options = {"preset": "ultrafast", "g": str(gop), "keyint_min": str(gop)}
+        if intra_refresh:
+            stream.options = {**stream.options, "intra-refresh": "1"}
         for i in range(n):
             image = np.ascontiguousarray(texture[i : i + 160, 2 * i : 2 * i + 240])
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
@@ -442,3 +445,55 @@ def test_camera_and_dash_mp4_brands_are_videos(tmp_path, brand):
     still = tmp_path / "photo.heic"  # an ISO still Pillow cannot read stays an image
     still.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
     assert media_kind(still) == "image"
+
+
+def _damaged(clip, tmp_path, at=0.5, n=2000):
+    data = bytearray(clip.read_bytes())
+    mid = int(len(data) * at)
+    data[mid : mid + n] = np.random.default_rng(1).integers(0, 255, n, np.uint8).tobytes()
+    out = tmp_path / f"damaged{clip.suffix}"
+    out.write_bytes(bytes(data))
+    return out
+
+
+def _read(path, **kwargs):
+    """The frames ``iter_frames`` yields, and its error (or ``None``)."""
+    got = []
+    try:
+        for frame in iter_frames(path, **kwargs):
+            got.append(frame)
+    except VideoDecodeError as err:
+        return got, err
+    return got, None
+
+
+def test_damage_is_followed_and_reported_inside_the_window_only(tmp_path):
+    # the skip state was only followed inside --start/--end: clean frames after a key frame
+    # before --start were left out, and damage outside the window failed a clean window
+    clip = _gop_clip(tmp_path / "clip.mp4")  # a key frame every 1 s
+    clean = {round(f.timestamp_s, 4): f.image for f in iter_frames(clip)}
+    damaged = _damaged(clip, tmp_path)
+    whole, err = _read(damaged)
+    skipped = sorted(set(clean) - {round(f.timestamp_s, 4) for f in whole})
+    assert err is not None and skipped and skipped[-1] - skipped[0] < 1.0
+    after = int(skipped[-1]) + 1.5  # inside the next GOP, past its key frame
+    window, err = _read(damaged, start_s=after, end_s=after + 0.4)
+    assert err is None and len(window) == 6
+    assert all(np.array_equal(f.image, clean[round(f.timestamp_s, 4)]) for f in window)
+    before, err = _read(damaged, end_s=skipped[0] - 0.5)
+    assert err is None and len(before) == round((skipped[0] - 0.5) * 15)
+    inside, err = _read(damaged, start_s=skipped[0] + 0.1, end_s=skipped[-1] + 0.5)
+    assert err is not None and "damaged data" in str(err)
+    for frame in inside:  # nothing garbled, though the damage began before the window
+        assert np.abs(frame.image.astype(int) - clean[round(frame.timestamp_s, 4)]).mean() < 2
+
+
+def test_a_stream_without_key_frames_resumes_after_damage(tmp_path):
+    # x264's intra refresh has one key frame: the whole rest of the file was left out
+    clip = _gop_clip(tmp_path / "refresh.mkv", intra_refresh=True)
+    clean = {round(f.timestamp_s, 4): f.image for f in iter_frames(clip)}
+    got, err = _read(_damaged(clip, tmp_path, at=0.4, n=300))
+    assert err is not None and "at most 2 s" in str(err)
+    assert len(got) >= 50 and max(f.timestamp_s for f in got) == pytest.approx(89 / 15, abs=1e-3)
+    for frame in got:
+        assert np.abs(frame.image.astype(int) - clean[round(frame.timestamp_s, 4)]).mean() < 2

@@ -135,6 +135,12 @@ def watch(
     if blur_faces and (annotate is not None or show):
         for note in weaker_blur(detector):
             err.print(note, style="yellow")
+    elif blur_faces:
+        err.print(
+            "--blur-faces blurs the preview window and the annotated video, and neither is "
+            "made here: add --annotate FILE",
+            style="yellow",
+        )
     analyzer = make_analyzer(
         model,
         detector_for(detector, blur_faces and (annotate is not None or show)),

@@ -79,6 +79,10 @@ STILL_FORMATS = frozenset(
 every other ``*_pipe`` demuxer: see :func:`is_still_format`)."""
 
 
+RESYNC_MAX_S = 2.0
+"""In a stream with no key frame after its first (intra refresh), the most seconds of frames
+left out after damage: such a stream heals by its refresh period, usually under a second."""
+
 RAW_STREAM_FORMATS = frozenset({"h264", "hevc", "vvc", "m4v", "mpegvideo", "h263", "obu"})
 """FFmpeg demuxers of bare elementary streams (``.h264``, ``.265``, ``.m4v``): no container
 times, and an ``average_rate`` that is FFmpeg's default guess (25) rather than the stream's own
@@ -339,11 +343,13 @@ def iter_frames(
         failed_at: list[float | None] = []  # packets that would not decode: their times
         left_out: list[float] = []  # decoded frames not yielded as damaged: their times
         resync = False  # after damage: frames are left out until the next good key frame
+        damage_from: float | None = None  # when the damage being skipped began
+        key_frames = 0  # undamaged key frames decoded so far
         reached_end = False  # stopped at --end: the rest of the file is not read
         step = 1.0 / (info.fps or 30.0)
 
         def decoded() -> Iterator[Any]:  # container.decode(stream), watching the packets
-            nonlocal cut_short, packets_end, last_failed, resync
+            nonlocal cut_short, packets_end, last_failed, resync, damage_from
             # every stream's packets are read (the demuxer reads them anyway): the partial
             # last packet of a cut file may be an audio one
             for packet in container.demux():
@@ -362,6 +368,8 @@ def iter_frames(
                     # damaged data: skip the packet and go on from the next key frame, as
                     # players do (the demuxer still knows where every later packet lies)
                     failed_at.append(when)
+                    if not resync:
+                        damage_from = when
                     last_failed = resync = True
                     continue
                 if packet.size:
@@ -382,6 +390,20 @@ def iter_frames(
                     origin = t
                 if index == 0:
                     next_t += origin
+                # A frame the decoder flags as corrupt, and the frames after it up to the next
+                # key frame (predicted from it), would show a garbled face. A stream with no key
+                # frame after its first (x264's intra refresh) heals without one: there at most
+                # RESYNC_MAX_S is skipped. Followed for every frame, in the window or not.
+                damaged = bool(frame.is_corrupt) or (resync and not frame.key_frame)
+                if damaged and not frame.is_corrupt and key_frames <= 1:
+                    damaged = damage_from is None or t - damage_from < RESYNC_MAX_S
+                if damaged:
+                    if not resync or damage_from is None:
+                        damage_from = t
+                    resync = True
+                else:
+                    resync, damage_from = False, None
+                    key_frames += bool(frame.key_frame)
                 # without --start every frame is kept, even one timed before the first (two
                 # recordings joined, a stream whose clock restarts)
                 if start_s > 0 and t - origin < start_s - 1e-9:
@@ -389,13 +411,9 @@ def iter_frames(
                 if end_s is not None and t - origin >= end_s - 1e-9:
                     reached_end = True
                     break
-                # a frame the decoder flags as corrupt, and the frames after it up to the next
-                # key frame (they are predicted from it), would show a garbled face
-                if frame.is_corrupt or (resync and not frame.key_frame):
-                    resync = True
+                if damaged:
                     left_out.append(t)
                     continue
-                resync = False
                 if index % every:
                     continue
                 if fps is not None:
@@ -422,6 +440,10 @@ def iter_frames(
             ) from err
         if cut_short and last_failed and not reached_end:
             failed_at.pop()  # the cut packet: reported as the truncation below
+        if origin is not None:  # only packets inside the window count (not --end's read-ahead)
+            low = origin + start_s - 1e-9 if start_s > 0 else float("-inf")
+            high = float("inf") if end_s is None else origin + end_s - 1e-9
+            failed_at = [w for w in failed_at if w is None or low <= w < high]
         damage = _damage(failed_at, left_out)
         if cut_short and not reached_end:
             # A fragmented MP4 cut while it was written ends in a partial packet; with frame
@@ -433,14 +455,18 @@ def iter_frames(
                 f"the file's last packet is cut short, {where}: truncated file{damage}",
                 last_t,
             )
-        if last_t is None and info.duration_s and start_s < info.duration_s:
+        if last_t is None and (failed_at or (info.duration_s and start_s < info.duration_s)):
             # not one frame decoded, though the container promises some (a file cut before its
-            # first frame decodes silently to nothing)
+            # first frame decodes silently to nothing), or packets that would not decode
+            n = len(failed_at)
+            bad = f" ({n} packet{'s' * (n > 1)} would not decode)" if n else ""
+            says = (
+                f", but the container says {info.duration_s:.3f} s"
+                if info.duration_s and info.duration_s >= 0.001
+                else ""
+            )
             raise VideoDecodeError(
-                source,
-                f"no frame could be decoded, but the container says {info.duration_s:.3f} s: "
-                f"truncated or corrupt file{damage}",
-                None,
+                source, f"no frame could be decoded{bad}{says}: truncated or corrupt file", None
             )
         if not reached_end and info.duration_s and max_t is not None and origin is not None:
             # Decoding ran out before --end (or without one): does the container promise more?
@@ -486,11 +512,11 @@ def _damage(failed_at: list[float | None], left_out: list[float]) -> str:
         parts.append(
             f"{len(left_out)} damaged frame{'s' * (len(left_out) > 1)} from "
             f"{min(left_out):.3f} s to {max(left_out):.3f} s "
-            "left out (to the next key frame)"
+            "left out (to the next key frame, or at most 2 s in a stream without them)"
         )
     if not parts:
         return ""
-    return "; " + "; ".join(parts) + "; every other frame was analysed"
+    return "; " + "; ".join(parts) + "; all other frames were read"
 
 
 _WRITER_TIME_BASE = Fraction(1, 90000)
