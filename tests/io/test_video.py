@@ -497,3 +497,31 @@ def test_a_stream_without_key_frames_resumes_after_damage(tmp_path):
     assert len(got) >= 50 and max(f.timestamp_s for f in got) == pytest.approx(89 / 15, abs=1e-3)
     for frame in got:
         assert np.abs(frame.image.astype(int) - clean[round(frame.timestamp_s, 4)]).mean() < 2
+
+
+def test_a_long_gop_mp4_damaged_early_is_skipped_to_its_next_key_frame(tmp_path):
+    # before its second key frame the file looked like one without key frames (intra refresh),
+    # and frames from 2 s after the damage were yielded still garbled; MP4's index says better
+    clip = _gop_clip(tmp_path / "long.mp4", n=150, gop=120)  # key frames at 0 and 8 s
+    clean = {round(f.timestamp_s, 4): f.image for f in iter_frames(clip)}
+    got, err = _read(_damaged(clip, tmp_path, at=0.2, n=300))
+    assert err is not None and "damaged data" in str(err)
+    for frame in got:
+        assert np.abs(frame.image.astype(int) - clean[round(frame.timestamp_s, 4)]).mean() < 2
+    assert max(f.timestamp_s for f in got) == pytest.approx(149 / 15, abs=1e-3)
+
+
+def test_fps_slots_restart_where_the_clock_goes_back_at_a_damaged_frame(tmp_path):
+    # two recordings joined (10-16 s, then 0-6 s), the second's first frames damaged: --fps
+    # compared the first good frame with the skipped one and kept nothing of the second part
+    first = _gop_clip(tmp_path / "a.ts", start_s=10.0).read_bytes()
+    second = bytearray(_gop_clip(tmp_path / "b.ts").read_bytes())
+    second[3000:3300] = np.random.default_rng(2).integers(0, 255, 300, np.uint8).tobytes()
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first + bytes(second))
+    times = []
+    with pytest.raises(VideoDecodeError, match="damaged data"):
+        for frame in iter_frames(joined, fps=2):
+            times.append(frame.timestamp_s)
+    assert sum(t >= 10 for t in times) == 12  # the first part, two a second
+    assert sum(t < 10 for t in times) >= 8  # and the second part after its damage

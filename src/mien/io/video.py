@@ -81,7 +81,9 @@ every other ``*_pipe`` demuxer: see :func:`is_still_format`)."""
 
 RESYNC_MAX_S = 2.0
 """In a stream with no key frame after its first (intra refresh), the most seconds of frames
-left out after damage: such a stream heals by its refresh period, usually under a second."""
+left out after each damage: such a stream heals by its refresh period, usually under a second.
+Without an index that lists the key frames (MP4's does), it applies until a second key frame
+is decoded."""
 
 RAW_STREAM_FORMATS = frozenset({"h264", "hevc", "vvc", "m4v", "mpegvideo", "h263", "obu"})
 """FFmpeg demuxers of bare elementary streams (``.h264``, ``.265``, ``.m4v``): no container
@@ -143,6 +145,20 @@ def _open(path: str | os.PathLike[str]):
         container.close()
         raise VideoError(str(path), _unfinished_mp4(p) or "no video stream in the file")
     return container
+
+
+def _later_key_frames(stream: Any) -> bool | None:
+    """Whether the container's index (MP4's sample table) lists a key frame after the first;
+    ``None`` where there is no index to read at opening (Matroska's cues, MPEG-TS, raw)."""
+    entries = getattr(stream, "index_entries", None)
+    if entries is None or len(entries) < 2:
+        return None
+    keys = 0
+    for entry in entries:
+        keys += bool(entry.is_keyframe)
+        if keys > 1:
+            return True
+    return False
 
 
 def _video_stream(container: Any) -> Any:
@@ -345,6 +361,7 @@ def iter_frames(
         resync = False  # after damage: frames are left out until the next good key frame
         damage_from: float | None = None  # when the damage being skipped began
         key_frames = 0  # undamaged key frames decoded so far
+        later_keys = _later_key_frames(stream)  # from the index: True, False or None (no index)
         reached_end = False  # stopped at --end: the rest of the file is not read
         step = 1.0 / (info.fps or 30.0)
 
@@ -368,8 +385,7 @@ def iter_frames(
                     # damaged data: skip the packet and go on from the next key frame, as
                     # players do (the demuxer still knows where every later packet lies)
                     failed_at.append(when)
-                    if not resync:
-                        damage_from = when
+                    damage_from = when  # each new damage restarts the longest skip
                     last_failed = resync = True
                     continue
                 if packet.size:
@@ -384,6 +400,8 @@ def iter_frames(
                 else:  # no timestamp (a damaged stretch, a raw stream): one step on
                     t = (stream_start or 0.0) if last_t is None else last_t + step
                 went_back = last_t is not None and t < last_t - 1e-6
+                if went_back and fps is not None:  # the clock went back: the slots restart
+                    next_t = t  # (here, whether or not this frame is kept)
                 last_t = t
                 max_t = t if max_t is None else max(max_t, t)
                 if origin is None:
@@ -395,10 +413,11 @@ def iter_frames(
                 # frame after its first (x264's intra refresh) heals without one: there at most
                 # RESYNC_MAX_S is skipped. Followed for every frame, in the window or not.
                 damaged = bool(frame.is_corrupt) or (resync and not frame.key_frame)
-                if damaged and not frame.is_corrupt and key_frames <= 1:
+                no_keys = later_keys is False or (later_keys is None and key_frames <= 1)
+                if damaged and not frame.is_corrupt and no_keys:
                     damaged = damage_from is None or t - damage_from < RESYNC_MAX_S
                 if damaged:
-                    if not resync or damage_from is None:
+                    if frame.is_corrupt or damage_from is None:
                         damage_from = t
                     resync = True
                 else:
@@ -412,13 +431,12 @@ def iter_frames(
                     reached_end = True
                     break
                 if damaged:
-                    left_out.append(t)
+                    if index % every == 0:  # a frame --every would have kept
+                        left_out.append(t)
                     continue
                 if index % every:
                     continue
                 if fps is not None:
-                    if went_back:  # the clock went back: the slots restart here
-                        next_t = t
                     if t < next_t - 1e-6:
                         continue
                     while next_t <= t + 1e-6:
