@@ -1116,3 +1116,24 @@ def test_blur_hold_sets_how_long_a_lost_face_stays_blurred(tmp_path):
     sharp_noise = np.abs(np.diff(noise[80:160, 120:200].astype(float), axis=1)).mean()
     assert sharpness_at_1_2_s() > 0.5 * sharp_noise  # 0.8 s after: the default hold has ended
     assert sharpness_at_1_2_s("--blur-hold", "1.0") < 0.25 * sharp_noise  # still held
+
+
+def test_evaluate_refuses_a_set_none_of_whose_images_is_there(tmp_path):
+    # paths relative to the wrong folder gave "accuracy 0.0 [0.0, 0.114]" and exit 1
+    (tmp_path / "labels.csv").write_text("path,label\nimgs/a.jpg,neutral\nimgs/b.jpg,anger\n")
+    result = runner.invoke(app, ["evaluate", str(tmp_path), "-q"])
+    assert result.exit_code == 2
+    assert "none of its 2 image path(s) is a file (the first: " in result.stderr
+    assert f"paths are read relative to the folder of the labels file, here {tmp_path}" in (
+        result.stderr.replace("\n", "")
+    )
+
+
+def test_evaluate_reads_windows_style_paths(tmp_path):
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "hopper.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    (tmp_path / "labels.csv").write_text("path,label\nimgs\\hopper.jpg,neutral\n")
+    args = ["evaluate", str(tmp_path), "-q", "--bootstrap", "0", "--all-labels"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n"] == 1

@@ -196,6 +196,23 @@ def test_slice_figure_draws_a_slice_that_is_all_right(tmp_path):
     assert (tmp_path / "s.png").stat().st_size > 1000
 
 
+def test_slice_figure_draws_the_persons_interval_with_a_cluster_column():
+    # with --cluster the bars drew the image-level interval ([0.57, 0.93]) beside a table
+    # giving the persons' ([0.30, 1.00]): a figure pasted into a paper overstated precision
+    from mien.evaluation.report import slice_figure
+
+    person = {"column": "subject", "mean": 0.7, "ci": [0.30, 1.0], "n_clusters": 3}
+    table = {"slices": {"a": {"accuracy": 0.78, "n": 18, "ci": [0.57, 0.93], "by_cluster": person},
+                        "b": {"accuracy": 0.5, "n": 2, "ci": [0.09, 0.91]}}}  # fmt: skip
+    ax = slice_figure("by age", table).axes[0]
+    bars = [p.get_height() for p in ax.patches]
+    assert bars == [0.7, 0.5]
+    caps = sorted(y for line in ax.lines for y in line.get_ydata())
+    assert 0.30 in [round(y, 2) for y in caps] and 1.0 in [round(y, 2) for y in caps]
+    assert ax.get_ylabel() == "mean accuracy per subject (95 % CI)"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a\nn=18, 3 subject", "b\nn=2"]
+
+
 def test_report_names_distinct_figures_and_states_its_protocol(tmp_path, stub_analyzer):
     sets = {}
     for name in ("a.b", "a_b"):  # one slug for both
@@ -286,7 +303,7 @@ def test_the_report_shows_skipped_rows_missing_images_and_why_there_is_no_gap(
     assert "1 row(s) with an empty label were skipped" in text
     assert "| slice | n | no prediction | accuracy" in text
     assert re.search(r"\| g2 \| 2 \| 1 \| 0\.[05]00", text)  # the missing file: no prediction
-    assert "none (fewer than two slices with n ≥ 20)" in text
+    assert "none (fewer than two slices with n ≥ 20; `--min-slice-n` sets that n)" in text
 
 
 def test_figures_count_images_without_a_prediction_where_the_text_does(tmp_path, stub_analyzer):

@@ -118,6 +118,9 @@ def test_relabel_maps_word_forms_and_codes_and_keeps_the_originals():
         "0.0": "neutral",
     }
     assert "3" not in done.unused and "0" not in done.unused and "7" not in done.unused
+    # CK+'s own emotion files write the code in exponent form
+    out, _ = relabel(make_set(["3.0000000e+00", "7.0000000e+00", "1e-1"]), PRESETS["ckplus"])
+    assert out.labels == ("disgust", "surprise", "1e-1")
     # a map built in code is compared in lower case, as the labels are read
     out, done = relabel(make_set(["af", "su"]), {"AF": "Fear", "SU": "surprise", "NE": "neutral"})
     assert out.labels == ("fear", "surprise") and done.unused == ["ne"]

@@ -160,6 +160,13 @@ def evaluate(
             fail(f"--predictions {predictions} is an input of this run; give another name")
         if problem := unwritable(predictions, "--predictions"):
             fail(problem)
+    for name, dataset in datasets.items():
+        if not any((dataset.root / p).is_file() for p in dataset.paths):
+            fail(
+                f"{name}: none of its {len(dataset.paths)} image path(s) is a file (the first: "
+                f"{dataset.root / dataset.paths[0]}); paths are read relative to the folder "
+                f"of the labels file, here {dataset.root}"
+            )
     analyzer = make_analyzer(model, detector, 0.5, 100_000_000, weights=weights)
     names = analyzer.expression_names
     columns_by_set = {}
@@ -269,6 +276,9 @@ def evaluate(
             )
             for f in r.failed[:20]:
                 err.print(f"  {f['path']}: {f['error']}")
+            if len(r.failed) > 20:
+                err.print(f"  … and {len(r.failed) - 20} more (--predictions lists every image)")
+            err.print(f"  (paths are read relative to {datasets[name].root})")
     if failed:
         raise typer.Exit(1)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,16 @@ class LabeledDataset:
     def name(self) -> str:
         """How errors name the set: its labels CSV, else its folder."""
         return str(self.source if self.source is not None else self.root)
+
+
+def _portable(path: str, root: Path) -> str:
+    """A Windows-style relative path (``imgs\\a.jpg``, a list saved on Windows) with ``/``
+    where the path as written is not there but that one is, on systems whose separator is
+    ``/``; any other path as written."""
+    if "\\" not in path or os.sep == "\\" or (root / path).exists():
+        return path
+    posix = path.replace("\\", "/")
+    return posix if (root / posix).exists() else path
 
 
 def _looks_binary(path: Path) -> bool:
@@ -150,7 +161,7 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
     extra = [c for c in fields if c not in ("path", "label")]
     return LabeledDataset(
         root,
-        tuple((r["path"] or "").strip() for r in rows),
+        tuple(_portable((r["path"] or "").strip(), root) for r in rows),
         tuple(r["label"].strip().lower() for r in rows),
         {c: tuple((r.get(c) or "").strip() for r in rows) for c in extra},
         csv_path,

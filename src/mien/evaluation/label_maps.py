@@ -271,12 +271,19 @@ def combine_label_maps(specs: Iterable[str]) -> tuple[dict[str, str], list[str]]
 
 
 def _key(table: Mapping[str, str], label: str) -> str:
-    """The map's key for ``label``: itself, or for a code a spreadsheet wrote as a float
-    (``3.0``) its whole number (``3``) where only that is mapped."""
+    """The map's key for ``label``: itself, or for a code written as a float that is a whole
+    number (a spreadsheet's ``3.0``, CK+'s ``3.0000000e+00``) that number (``3``) where only
+    it is mapped."""
     if label in table:
         return label
-    whole = re.fullmatch(r"0*(\d+)\.0+", label)
-    return whole.group(1) if whole and whole.group(1) in table else label
+    try:
+        value = float(label)
+    except ValueError:
+        return label
+    if not value.is_integer() or value < 0 or not re.fullmatch(r"[0-9.e+\-]+", label):
+        return label
+    whole = str(int(value))
+    return whole if whole in table else label
 
 
 def relabel(

@@ -140,21 +140,34 @@ def slice_figure(name: str, table: dict):
 
     slices = table["slices"]
     keys = list(slices)
-    acc = np.array([slices[k]["accuracy"] for k in keys])
-    lo = np.array([(slices[k]["ci"] or [a, a])[0] for k, a in zip(keys, acc, strict=True)])
-    hi = np.array([(slices[k]["ci"] or [a, a])[1] for k, a in zip(keys, acc, strict=True)])
+    # with --cluster the persons are the unit: their mean and interval, as the table gives
+    unit = next((s["by_cluster"]["column"] for s in slices.values() if "by_cluster" in s), None)
+
+    def point(k: str) -> tuple[float, list[float] | None]:
+        s = slices[k]
+        if unit is not None and "by_cluster" in s:
+            return s["by_cluster"]["mean"], s["by_cluster"]["ci"]
+        return s["accuracy"], s["ci"]
+
+    acc = np.array([point(k)[0] for k in keys], dtype=float)
+    lo = np.array([(point(k)[1] or [a, a])[0] for k, a in zip(keys, acc, strict=True)])
+    hi = np.array([(point(k)[1] or [a, a])[1] for k, a in zip(keys, acc, strict=True)])
     fig = Figure(figsize=(max(4.0, 0.6 * len(keys) + 2), 3.5), layout="constrained")
     ax = fig.subplots()
     err = [np.clip(acc - lo, 0, None), np.clip(hi - acc, 0, None)]  # never negative
     ax.bar(range(len(keys)), acc, yerr=err, capsize=3, color="C0", alpha=0.8)
+    persons = [
+        f", {slices[k]['by_cluster']['n_clusters']} {unit}" if "by_cluster" in slices[k] else ""
+        for k in keys
+    ]
     ax.set_xticks(
         range(len(keys)),
-        [f"{k}\nn={slices[k]['n']}" for k in keys],
+        [f"{k}\nn={slices[k]['n']}{p}" for k, p in zip(keys, persons, strict=True)],
         fontsize=7,
         rotation=30 if len(keys) > 5 else 0,
     )
     ax.set_ylim(0, 1)
-    ax.set_ylabel("accuracy (95 % CI)")
+    ax.set_ylabel("accuracy (95 % CI)" if unit is None else f"mean accuracy per {unit} (95 % CI)")
     ax.set_title(name, fontsize=10)
     return fig
 
@@ -306,7 +319,8 @@ def write_report(
             gap += (
                 _fmt(table["worst_gap"])
                 if table["worst_gap"] is not None
-                else f"none (fewer than two slices with n ≥ {table['min_n']})"
+                else f"none (fewer than two slices with n ≥ {table['min_n']}; "
+                "`--min-slice-n` sets that n)"
             )
             if table.get("worst_gap_between"):
                 best, worst = table["worst_gap_between"]
