@@ -1,4 +1,5 @@
-"""The ``mien`` command: ``analyze | evaluate | models | plot | watch`` (thin over the library)."""
+"""The ``mien`` command: ``analyze | evaluate | labels | models | plot | watch | serve | batch |
+model-card`` (thin over the library)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from mien.cli.analyze import analyze
 from mien.cli.batch import batch
 from mien.cli.card import model_card
 from mien.cli.evaluate import evaluate, models
+from mien.cli.labels import labels
 from mien.cli.plot import plot
 from mien.cli.serve import serve
 from mien.cli.watch import watch
@@ -47,6 +49,7 @@ app = typer.Typer(
 app.command(cls=_Command)(analyze)
 app.command(cls=_Command)(evaluate)
 app.command(cls=_Command)(models)
+app.command(cls=_Command)(labels)
 app.command(cls=_Command)(plot)
 app.command(cls=_Command)(watch)
 app.command(name="model-card", cls=_Command)(model_card)

@@ -1,0 +1,135 @@
+"""labels.csv for public collections, from look-alikes of their distributed layouts."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from typer.testing import CliRunner
+
+from mien.cli.main import app
+from mien.errors import DatasetError
+from mien.evaluation.collections import (
+    affectnet_rows,
+    ckplus_rows,
+    jaffe_rows,
+    kdef_rows,
+    rafdb_rows,
+    write_labels_csv,
+)
+from tests.helpers import SAMPLES
+
+
+def _touch(path, data=b"x"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def _table(rows, *keys):
+    return sorted(tuple(r[k] for k in keys) for r in rows)
+
+
+def test_kdef_names_give_label_person_session_sex_and_angle(tmp_path):
+    for name in ("AF01/AF01ANS.JPG", "BF01/BF01HAS.JPG", "AM12/AM12SUHL.JPG", "AM12/AM12AFS.jpg"):
+        _touch(tmp_path / name)
+    _touch(tmp_path / "AM12/notes.JPG")
+    got = kdef_rows(tmp_path)
+    assert _table(got.rows, "label", "code", "subject", "session", "sex", "angle") == [
+        ("anger", "AN", "F01", "A", "F", "S"),
+        ("fear", "AF", "M12", "A", "M", "S"),
+        ("happiness", "HA", "F01", "B", "F", "S"),
+    ]
+    assert got.skipped == {"angle HL (not asked for)": 1, "image named outside KDEF's pattern": 1}
+    assert len(kdef_rows(tmp_path, angles=("S", "HL")).rows) == 4
+
+
+def test_jaffe_codes_carry_a_repeat_number(tmp_path):
+    for name in ("KA.AN1.39.tiff", "KA.AN2.40.tiff", "YM.FE3.66.tiff", "KL.NE1.155.tif"):
+        _touch(tmp_path / name)
+    got = jaffe_rows(tmp_path)
+    assert _table(got.rows, "label", "subject") == [
+        ("anger", "KA"), ("anger", "KA"), ("fear", "YM"), ("neutral", "KL")
+    ]  # fmt: skip
+
+
+def test_ckplus_reads_the_exponent_codes_of_its_peak_frames(tmp_path):
+    images = tmp_path / "cohn-kanade-images" / "S005" / "001"
+    for frame in (1, 11):
+        _touch(images / f"S005_001_{frame:08d}.png")
+    emotion = tmp_path / "Emotion" / "S005" / "001" / "S005_001_00000011_emotion.txt"
+    _touch(emotion, b"   3.0000000e+00\n")
+    _touch(tmp_path / "Emotion/S010/002/S010_002_00000009_emotion.txt", b"5\n")  # no image
+    got = ckplus_rows(tmp_path)
+    assert _table(got.rows, "label", "code", "subject", "sequence") == [
+        ("disgust", "3", "S005", "001")
+    ]
+    assert got.skipped == {"label file without its image": 1}
+    both = ckplus_rows(tmp_path, first_frame_neutral=True).rows
+    assert [(r["label"], r["path"].rsplit("_", 1)[1]) for r in both] == [
+        ("disgust", "00000011.png"), ("neutral", "00000001.png")
+    ]  # fmt: skip
+
+
+def test_rafdb_list_gives_splits_and_finds_the_photo_or_the_aligned_crop(tmp_path):
+    basic = tmp_path / "basic"
+    _touch(basic / "EmoLabel" / "list_patition_label.txt", b"train_00001.jpg 5\ntest_0001.jpg 7\n")
+    for name in ("train_00001.jpg", "test_0001.jpg"):
+        _touch(basic / "Image" / "original" / name)
+    _touch(basic / "Image" / "aligned" / "train_00001_aligned.jpg")
+    got = rafdb_rows(tmp_path)
+    assert _table(got.rows, "label", "split") == [("neutral", "test"), ("sadness", "train")]
+    crops = rafdb_rows(tmp_path, aligned=True)
+    assert [r["path"].endswith("train_00001_aligned.jpg") for r in crops.rows] == [True]
+    assert crops.skipped == {"listed image not found": 1}
+    with pytest.raises(DatasetError, match=r"list_patition_label\.txt"):
+        rafdb_rows(tmp_path / "basic" / "Image")
+
+
+def test_affectnet_drops_its_non_expression_codes(tmp_path):
+    images = tmp_path / "Manually_Annotated_Images"
+    rows = [("12/a.jpg", "7"), ("12/b.jpg", "9"), ("40/c.jpg", "0"), ("40/gone.jpg", "1")]
+    for path, _ in rows[:3]:
+        _touch(images / path)
+    with (tmp_path / "training.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["subDirectory_filePath", "face_x", "expression", "valence"])
+        writer.writerows([p, 0, code, 0.1] for p, code in rows)
+    got = affectnet_rows(tmp_path)
+    assert _table(got.rows, "label", "code", "split") == [
+        ("contempt", "7", "train"), ("neutral", "0", "train")
+    ]  # fmt: skip
+    assert got.skipped == {
+        "code 9 (not an expression)": 1,
+        "listed image not in Manually_Annotated_Images": 1,
+    }
+
+
+def test_labels_command_writes_a_set_evaluate_scores(tmp_path):
+    photo = (SAMPLES / "grace_hopper.jpg").read_bytes()
+    root = tmp_path / "KDEF"
+    for name in ("AF01/AF01NES.JPG", "AF01/AF01HAS.JPG"):
+        _touch(root / name, photo)
+    runner = CliRunner()
+    result = runner.invoke(app, ["labels", "KDEF", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "wrote " in result.stderr and "2 images (happiness 1, neutral 1)" in result.stderr
+    lines = (root / "labels.csv").read_text().splitlines()
+    assert lines[0] == "path,label,code,subject,session,sex,angle"
+    assert lines[1] == "AF01/AF01HAS.JPG,happiness,HA,F01,A,F,S"  # relative to the file
+    result = runner.invoke(app, ["evaluate", str(root), "--detect", "-q", "--bootstrap", "0"])
+    assert result.exit_code == 0, result.output
+    assert '"n": 2' in result.stdout
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(app, ["labels", "jaffe", str(empty)])
+    assert result.exit_code == 2 and "no images found" in result.stderr
+    result = runner.invoke(app, ["labels", "fer2013", str(empty)])
+    assert result.exit_code == 2 and "unknown collection 'fer2013'" in result.stderr
+
+
+def test_write_labels_csv_refuses_nothing():
+    from mien.evaluation.collections import CollectionRows
+
+    with pytest.raises(DatasetError, match="no images found"):
+        write_labels_csv(CollectionRows(), SAMPLES / "never.csv")
