@@ -201,10 +201,10 @@ def test_slice_figure_draws_the_persons_interval_with_a_cluster_column():
     # giving the persons' ([0.30, 1.00]): a figure pasted into a paper overstated precision
     from mien.evaluation.report import slice_figure
 
-    person = {"column": "subject", "mean": 0.7, "ci": [0.30, 1.0], "n_clusters": 3}
+    person = {"mean": 0.7, "ci": [0.30, 1.0], "n_clusters": 3}
     table = {"slices": {"a": {"accuracy": 0.78, "n": 18, "ci": [0.57, 0.93], "by_cluster": person},
                         "b": {"accuracy": 0.5, "n": 2, "ci": [0.09, 0.91]}}}  # fmt: skip
-    ax = slice_figure("by age", table).axes[0]
+    ax = slice_figure("by age", table, "subject").axes[0]
     bars = [p.get_height() for p in ax.patches]
     assert bars == [0.7, 0.5]
     caps = sorted(y for line in ax.lines for y in line.get_ydata())
@@ -232,6 +232,23 @@ def test_report_names_distinct_figures_and_states_its_protocol(tmp_path, stub_an
     assert "keeps 2 of 2 faces with a prediction (1.000; 1 image(s) without one" in text
     assert "is right on 1.000 of those kept and – of those abstained" in text
     assert "quality_ok" not in text.split("## ")[2]  # quality was not measured
+
+
+def test_a_report_with_a_cluster_column_is_written(tmp_path, stub_analyzer):
+    # KeyError 'column' in the slice figures: every `--cluster ... --report` run failed
+    d = tmp_path / "set"
+    d.mkdir()
+    rows = ["path,label,subject,group"]
+    for i in range(8):
+        (d / f"{i}.png").write_bytes(encode(Image.new("L", (48, 48), (30, 60)[i % 3 == 0])))
+        rows.append(f"{i}.png,{('happiness', 'neutral')[i % 2]},p{i // 2},{'ab'[i // 4]}")
+    (d / "labels.csv").write_text("\n".join(rows) + "\n")
+    result = evaluate(stub_analyzer, read_labels_csv(d), by=["group"], cluster="subject", n_boot=0)
+    text = write_report({str(d): result}, tmp_path / "report").read_text()
+    assert "by subject (mean [95 % CI], count)" in text
+    assert (
+        (tmp_path / "report").joinpath(re.findall(r"\((\S+slices_group\.png)\)", text)[0]).is_file()
+    )
 
 
 def test_the_gap_leaves_out_blank_and_unmeasured_slices_and_names_no_tie():

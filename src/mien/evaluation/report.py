@@ -135,13 +135,14 @@ def coverage_figure(report: EvalReport):
     return fig
 
 
-def slice_figure(name: str, table: dict):
+def slice_figure(name: str, table: dict, unit: str | None = None):
+    """Per-slice accuracy bars with their 95 % intervals; with ``unit`` (the ``--cluster``
+    column) the slices' ``by_cluster`` mean over persons and its interval, as the report's
+    table gives them."""
     from matplotlib.figure import Figure
 
     slices = table["slices"]
     keys = list(slices)
-    # with --cluster the persons are the unit: their mean and interval, as the table gives
-    unit = next((s["by_cluster"]["column"] for s in slices.values() if "by_cluster" in s), None)
 
     def point(k: str) -> tuple[float, list[float] | None]:
         s = slices[k]
@@ -364,7 +365,8 @@ def write_report(
                     row += f" {_fmt(c['mean'], c['ci'])}, {c['n_clusters']} |"
                 lines.append(row)
             path = out / f"{slug}_slices_{_slug(column)}.png"
-            slice_figure(f"{name} by {column}", table).savefig(path, dpi=100)
+            unit = r.by_cluster["column"] if r.by_cluster else None
+            slice_figure(f"{name} by {column}", table, unit).savefig(path, dpi=100)
             lines += ["", f"![accuracy by {column}]({path.name})"]
     md = out / "report.md"
     md.write_text("\n".join(lines) + "\n")
