@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 
 import pytest
 from typer.testing import CliRunner
@@ -81,7 +82,8 @@ def test_rafdb_list_gives_splits_and_finds_the_photo_or_the_aligned_crop(tmp_pat
     assert _table(got.rows, "label", "split") == [("neutral", "test"), ("sadness", "train")]
     crops = rafdb_rows(tmp_path, aligned=True)
     assert [r["path"].endswith("train_00001_aligned.jpg") for r in crops.rows] == [True]
-    assert crops.skipped == {"listed image not found": 1}
+    reason = "listed image not in Image/aligned; original/ is there (without --aligned)"
+    assert crops.skipped == {reason: 1}
     with pytest.raises(DatasetError, match=r"list_patition_label\.txt"):
         rafdb_rows(tmp_path / "basic" / "Image")
 
@@ -133,3 +135,52 @@ def test_write_labels_csv_refuses_nothing():
 
     with pytest.raises(DatasetError, match="no images found"):
         write_labels_csv(CollectionRows(), SAMPLES / "never.csv")
+
+
+def test_copies_links_and_odd_names_under_the_root(tmp_path):
+    # a second copy counted every photo twice; a linked person folder was not read; a name
+    # that is not UTF-8 crashed the writer and left a cut-short labels.csv
+    for copy in ("KDEF", "KDEF/backup"):
+        _touch(tmp_path / copy / "AF01" / "AF01ANS.JPG")
+    _touch(tmp_path / "elsewhere" / "AM02" / "AM02HAS.png")  # a copy converted to PNG
+    (tmp_path / "KDEF" / "AM02").symlink_to(tmp_path / "elsewhere" / "AM02")
+    odd = os.fsdecode(b"AF03SAS-\xe9.JPG")
+    _touch(tmp_path / "KDEF" / "AF01" / odd)
+    got = kdef_rows(tmp_path / "KDEF")
+    assert _table(got.rows, "code", "subject") == [("AN", "F01"), ("HA", "M02")]
+    assert got.skipped == {
+        "another copy of a file name already taken": 1,
+        "file name not UTF-8": 1,
+    }
+    out = write_labels_csv(got, tmp_path / "KDEF" / "labels.csv")
+    paths = [line.split(",")[0] for line in out.read_text().splitlines()[1:]]
+    assert paths == ["AF01/AF01ANS.JPG", "../elsewhere/AM02/AM02HAS.png"]  # real paths
+    with pytest.raises(DatasetError, match="KDEF angles are S, HL, HR, FL, FR"):
+        kdef_rows(tmp_path, angles=("X",))
+
+
+def test_rafdb_refuses_several_lists_and_the_compound_set(tmp_path):
+    for folder in ("basic", "compound"):
+        _touch(tmp_path / folder / "EmoLabel" / "list_patition_label.txt", b"test_0001.jpg 4\n")
+        _touch(tmp_path / folder / "Image" / "original" / "test_0001.jpg")
+    with pytest.raises(DatasetError, match=r"2 list_patition_label\.txt files under it"):
+        rafdb_rows(tmp_path)
+    with pytest.raises(DatasetError, match="compound set; only the basic set is read"):
+        rafdb_rows(tmp_path / "compound")
+    _touch(tmp_path / "basic" / "EmoLabel" / "list_patition_label.txt", b"test_0001.jpg 11\n")
+    with pytest.raises(DatasetError, match=r"code '11' for test_0001\.jpg; the basic set has 1-7"):
+        rafdb_rows(tmp_path / "basic")
+
+
+def test_affectnet_as_unpacked_with_a_headerless_table(tmp_path):
+    lists = tmp_path / "Manually_Annotated_file_lists"
+    images = tmp_path / "Manually_Annotated" / "Manually_Annotated_Images"
+    _touch(images / "3" / "a.jpg")
+    _touch(images / "3" / "b.jpg")
+    _touch(lists / "training.csv", b"subDirectory_filePath,a,b,c,d,e,expression\n3/a.jpg,,,,,,1\n")
+    _touch(lists / "validation.csv", b"3/b.jpg,0,0,9,9,1;2,6,0.1,0.2\n")  # no header line
+    got = affectnet_rows(tmp_path)
+    assert _table(got.rows, "label", "split") == [("anger", "val"), ("happiness", "train")]
+    with pytest.raises(DatasetError, match="one of the collection's own files"):
+        write_labels_csv(got, lists / "training.csv")
+    assert (lists / "training.csv").read_bytes().startswith(b"subDirectory_filePath")

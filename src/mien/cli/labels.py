@@ -70,6 +70,7 @@ def labels(
         + ")"
     )
     for reason, n in sorted(result.skipped.items()):
-        err.print(f"left out: {n} × {reason}", style="yellow")
+        shown = ", ".join(result.examples.get(reason, []))
+        err.print(f"left out: {n} × {reason} (e.g. {shown})", style="yellow")
     detect = "" if name == "rafdb" and aligned else " --detect"
     err.print(f"next: mien evaluate {target}{detect}", style="dim")

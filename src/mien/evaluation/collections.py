@@ -4,8 +4,10 @@
 collection as its owners distribute it and returns rows in that layout, with mien's label in
 ``label`` (through :data:`~mien.evaluation.label_maps.PRESETS`) and the collection's own code
 in ``code``, so no ``--label-map`` is needed. A file that does not follow the collection's
-naming is left out and counted, never guessed. Columns a collection ships about its people
-(KDEF's sex code) are kept only to audit accuracy per group (``--by``); nothing is inferred.
+naming is left out and counted, never guessed; a file name met twice (a second copy of the
+collection under the same folder) is taken once. Folder links are followed. Columns a
+collection ships about its people (KDEF's sex code) are kept only to audit accuracy per group
+(``--by``); nothing is inferred.
 
 Layouts (as distributed; check your copy):
 
@@ -19,10 +21,11 @@ Layouts (as distributed; check your copy):
   sequence's last (peak) frame ``cohn-kanade-images/S005/001/S005_001_00000011.png``.
 - ``rafdb``: Li, Deng & Du, RAF-DB basic (CVPR 2017): ``EmoLabel/list_patition_label.txt``
   lines ``train_00001.jpg 5`` (codes 1-7), images in ``Image/original/`` (whole photos) or
-  ``Image/aligned/`` (``train_00001_aligned.jpg``, 100 px crops).
-- ``affectnet``: Mollahosseini, Hasani & Mahoor, AffectNet (IEEE TAC 2019): ``training.csv``
-  and ``validation.csv`` with ``subDirectory_filePath`` and ``expression`` (0-7; 8 None,
-  9 Uncertain, 10 Non-Face left out), images in ``Manually_Annotated_Images/``.
+  ``Image/aligned/`` (``train_00001_aligned.jpg``, 100 px crops). The compound set is not read.
+- ``affectnet``: Mollahosseini, Hasani & Mahoor, AffectNet (IEEE TAC 2019):
+  ``training.csv`` and ``validation.csv`` (anywhere under the root, with or without their
+  header line) with ``subDirectory_filePath`` and ``expression`` (0-7; 8 None, 9 Uncertain,
+  10 Non-Face left out), images in a ``Manually_Annotated_Images/`` folder.
 """
 
 from __future__ import annotations
@@ -31,16 +34,19 @@ import csv
 import os
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mien.errors import DatasetError
 from mien.evaluation.label_maps import PRESETS
 
-_KDEF = re.compile(r"([AB])([FM])(\d{2})(AF|AN|DI|HA|NE|SA|SU)(S|HL|HR|FL|FR)\.JPE?G", re.I)
-_IMAGE_ENDINGS = (".jpg", ".jpeg", ".tif", ".tiff")
-_JAFFE = re.compile(r"([A-Z]{2})\.(AN|DI|FE|HA|NE|SA|SU)(\d+)\.(\d+)\.TIFF?", re.I)
+_IMAGE = r"\.(?:JPE?G|PNG|TIFF?|BMP)"
+_KDEF = re.compile(r"([AB])([FM])(\d{2})(AF|AN|DI|HA|NE|SA|SU)(S|HL|HR|FL|FR)" + _IMAGE, re.I)
+_JAFFE = re.compile(r"([A-Z]{2})\.(AN|DI|FE|HA|NE|SA|SU)(\d+)\.(\d+)" + _IMAGE, re.I)
+_ANY_IMAGE = re.compile(r".+" + _IMAGE, re.I)
+KDEF_ANGLES = ("S", "HL", "HR", "FL", "FR")
+"""KDEF's camera angles: straight, half left/right, full (profile) left/right."""
 
 
 @dataclass
@@ -51,61 +57,106 @@ class CollectionRows:
         rows: one dict per image: ``path`` (absolute), ``label`` (mien's), ``code`` (the
             collection's own), then collection columns (``subject``, ``split``, ...).
         skipped: ``{reason: count}`` of files or entries left out.
+        examples: ``{reason: up to 3 names}`` of what was left out, to find it.
+        sources: the collection's own files that were read (labels, lists), never written.
     """
 
     rows: list[dict[str, str]] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    sources: list[Path] = field(default_factory=list)
+
+    def skip(self, reason: str, name: str | Path) -> None:
+        self.skipped[reason] += 1
+        shown = self.examples.setdefault(reason, [])
+        if len(shown) < 3:
+            shown.append(str(name))
 
     def add(self, path: Path, code: str, preset: str, **columns: str) -> None:
         label = PRESETS[preset].get(code.lower())
         if label is None:
-            self.skipped[f"unknown code {code!r}"] += 1
+            self.skip(f"unknown code {code!r}", path)
         elif not label:
-            self.skipped[f"code {code} (not an expression)"] += 1
+            self.skip(f"code {code} (not an expression)", path)
         else:
             self.rows.append({"path": str(path), "label": label, "code": code, **columns})
 
 
-def _files(root: Path, pattern: re.Pattern[str]) -> tuple[list[tuple[Path, re.Match]], int]:
-    """Files under ``root`` whose name matches ``pattern``, and how many image files do not."""
-    found, other = [], 0
-    for folder, dirs, names in os.walk(root):
+def _walk(root: Path, out: CollectionRows) -> Iterator[Path]:
+    """Files under ``root`` in name order, following folder links (each real folder once),
+    skipping hidden names and counting names that are not UTF-8 (a labels file cannot hold
+    them)."""
+    seen: set[str] = set()
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
-            if m := pattern.fullmatch(name):
-                found.append((Path(folder, name), m))
-            elif not name.startswith(".") and name.lower().endswith(_IMAGE_ENDINGS):
-                other += 1
-    return found, other
+            if name.startswith("."):
+                continue
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                out.skip("file name not UTF-8", os.fsencode(name).decode("utf-8", "replace"))
+                continue
+            yield Path(folder, name)
+
+
+def _by_name(paths: Iterator[Path], out: CollectionRows) -> dict[str, Path]:
+    """``{file name: path}``, the first of a name met twice kept (another copy of the
+    collection under the root) and the others counted."""
+    named: dict[str, Path] = {}
+    for path in paths:
+        if path.name in named:
+            out.skip("another copy of a file name already taken", path)
+        else:
+            named[path.name] = path
+    return named
+
+
+def _named(root: Path, pattern: re.Pattern[str], what: str) -> tuple[CollectionRows, list]:
+    """The rows object and ``(path, match)`` of the files named by ``pattern``; other images
+    are counted as named outside ``what``'s pattern."""
+    out = CollectionRows()
+    found = []
+    for name, path in _by_name(_walk(root, out), out).items():
+        if m := pattern.fullmatch(name):
+            found.append((path, m))
+        elif _ANY_IMAGE.fullmatch(name):
+            out.skip(f"image named outside {what}'s pattern", path)
+    return out, found
 
 
 def kdef_rows(root: Path, *, angles: tuple[str, ...] = ("S",)) -> CollectionRows:
     """KDEF's photos under ``root``: ``subject`` (sex code and number, e.g. ``F01``, one person
     over both sessions), ``session``, ``sex`` (KDEF's own F/M coding, for a per-group audit
     only), ``angle``. Only the ``angles`` asked for (default the straight ``S`` photos; the
-    full profiles ``FL``/``FR`` show too little of the face for most detectors)."""
-    out = CollectionRows()
+    full profiles ``FL``/``FR`` show too little of the face for most detectors).
+
+    Raises:
+        DatasetError: no angle, or one that is not KDEF's.
+    """
     wanted = {a.upper() for a in angles}
-    found, other = _files(root, _KDEF)
+    if not wanted or not wanted <= set(KDEF_ANGLES):
+        raise DatasetError(f"KDEF angles are {', '.join(KDEF_ANGLES)}; got {list(angles)}")
+    out, found = _named(root, _KDEF, "KDEF")
     for path, m in found:
         session, sex, number, code, angle = (g.upper() for g in m.groups())
         if angle not in wanted:
-            out.skipped[f"angle {angle} (not asked for)"] += 1
+            out.skip(f"angle {angle} (not asked for)", path)
             continue
         out.add(path, code, "kdef", subject=sex + number, session=session, sex=sex, angle=angle)
-    if other:
-        out.skipped["image named outside KDEF's pattern"] += other
     return out
 
 
 def jaffe_rows(root: Path) -> CollectionRows:
     """JAFFE's images under ``root``: ``subject`` (the poser's initials)."""
-    out = CollectionRows()
-    found, other = _files(root, _JAFFE)
+    out, found = _named(root, _JAFFE, "JAFFE")
     for path, m in found:
         out.add(path, m.group(2).upper(), "jaffe", subject=m.group(1).upper())
-    if other:
-        out.skipped["image named outside JAFFE's pattern"] += other
     return out
 
 
@@ -115,26 +166,27 @@ def ckplus_rows(root: Path, *, first_frame_neutral: bool = False) -> CollectionR
     ``first_frame_neutral`` the first frame of each labelled sequence is added as neutral, a
     common convention (the collection itself labels only the peak)."""
     out = CollectionRows()
-    images = {p.name: p for p in root.rglob("*.png")}
-    for label_file in sorted(root.rglob("*_emotion.txt")):
-        stem = label_file.name.removesuffix("_emotion.txt")
-        image = images.get(stem + ".png")
+    files = _by_name(_walk(root, out), out)
+    for name, label_file in files.items():
+        if not name.endswith("_emotion.txt"):
+            continue
+        out.sources.append(label_file)
+        stem = name.removesuffix("_emotion.txt")
+        image = files.get(stem + ".png")
         if image is None:
-            out.skipped["label file without its image"] += 1
+            out.skip("label file without its image", label_file)
             continue
-        text = label_file.read_text(errors="replace").strip()
         try:
-            value = float(text)
+            value = float(label_file.read_text(errors="replace").strip())
         except ValueError:
-            out.skipped["label file not holding a number"] += 1
-            continue
+            value = float("nan")
         if not value.is_integer():
-            out.skipped["label file not holding a whole number"] += 1
+            out.skip("label file not holding a whole number", label_file)
             continue
         subject, sequence = [*stem.split("_"), "", ""][:2]
         out.add(image, str(int(value)), "ckplus", subject=subject, sequence=sequence)
         if first_frame_neutral:
-            first = images.get(f"{subject}_{sequence}_{1:08d}.png")
+            first = files.get(f"{subject}_{sequence}_{1:08d}.png")
             if first is not None and first != image:
                 out.add(first, "0", "ckplus", subject=subject, sequence=sequence)
     return out
@@ -143,50 +195,102 @@ def ckplus_rows(root: Path, *, first_frame_neutral: bool = False) -> CollectionR
 def rafdb_rows(root: Path, *, aligned: bool = False) -> CollectionRows:
     """RAF-DB basic under ``root`` (which holds ``EmoLabel/list_patition_label.txt`` and
     ``Image/``): ``split`` (``train``/``test``, from the name). The whole photos
-    (``Image/original``, for ``--detect``) unless ``aligned`` (the 100 px crops)."""
-    lists = sorted(root.rglob("list_patition_label.txt"))
+    (``Image/original``, for ``--detect``) unless ``aligned`` (the 100 px crops); each image
+    is looked for beside its own list, never by name elsewhere.
+
+    Raises:
+        DatasetError: no list, several (give one set's folder), the compound set, or a code
+            outside the basic set's 1-7.
+    """
+    out = CollectionRows()
+    lists = [p for p in _walk(root, out) if p.name == "list_patition_label.txt"]
     if not lists:
         raise DatasetError(f"{root}: no EmoLabel/list_patition_label.txt under it (RAF-DB basic)")
-    out = CollectionRows()
-    images = {p.name: p for p in root.rglob("*.jpg")}
-    for line in lists[0].read_text(errors="replace").splitlines():
+    if len(lists) > 1:
+        raise DatasetError(
+            f"{root}: {len(lists)} list_patition_label.txt files under it "
+            f"({', '.join(str(p) for p in lists[:3])}); give the folder of the basic set"
+        )
+    listed = lists[0]
+    if any("compound" in part.lower() for part in listed.parts):
+        raise DatasetError(f"{listed}: RAF-DB's compound set; only the basic set is read")
+    out.sources.append(listed)
+    base = listed.parent.parent / "Image" / ("aligned" if aligned else "original")
+    other = listed.parent.parent / "Image" / ("original" if aligned else "aligned")
+    for line in listed.read_text(errors="replace").splitlines():
         parts = line.split()
         if len(parts) != 2:
             if line.strip():
-                out.skipped["line not 'name code'"] += 1
+                out.skip("line not 'name code'", line.strip())
             continue
         name, code = parts
-        wanted = f"{Path(name).stem}_aligned.jpg" if aligned else name
-        image = images.get(wanted)
-        if image is None:
-            out.skipped["listed image not found"] += 1
+        if code not in PRESETS["rafdb"]:
+            raise DatasetError(
+                f"{listed}: code {code!r} for {name}; the basic set has 1-7 (the compound set "
+                "is not read)"
+            )
+        image = base / (f"{Path(name).stem}_aligned.jpg" if aligned else name)
+        if not image.is_file():
+            flag = "without --aligned" if aligned else "--aligned"
+            hint = f"; {other.name}/ is there ({flag})" if other.is_dir() else ""
+            out.skip(f"listed image not in Image/{base.name}{hint}", image)
             continue
         out.add(image, code, "rafdb", split=name.split("_")[0].lower())
     return out
 
 
+_AFFECTNET_COLUMNS = ("subDirectory_filePath", "expression")
+_AFFECTNET_ORDER = 0, 6  # their places in the released files, whose header may be missing
+
+
 def affectnet_rows(root: Path) -> CollectionRows:
-    """AffectNet's manually annotated images under ``root`` (``training.csv``,
-    ``validation.csv`` and ``Manually_Annotated_Images/``): ``split`` (``train``/``val``)."""
-    tables = [(root / n, s) for n, s in (("training.csv", "train"), ("validation.csv", "val"))]
-    tables = [(p, s) for p, s in tables if p.is_file()]
-    if not tables:
-        raise DatasetError(f"{root}: neither training.csv nor validation.csv (AffectNet)")
-    folder = root / "Manually_Annotated_Images"
+    """AffectNet's manually annotated images under ``root``: ``training.csv`` and
+    ``validation.csv`` (the first of each name found under ``root``; a file without its
+    header line read by the released column order) and a ``Manually_Annotated_Images``
+    folder: ``split`` (``train``/``val``).
+
+    Raises:
+        DatasetError: no table, no image folder, or a table of another layout.
+    """
     out = CollectionRows()
-    for table, split in tables:
-        with table.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            if not {"subDirectory_filePath", "expression"} <= set(reader.fieldnames or []):
+    tables: dict[str, Path] = {}
+    images: Path | None = None
+    for path in _walk(root, out):
+        if path.name in ("training.csv", "validation.csv"):
+            tables.setdefault(path.name, path)
+        if images is None:
+            images = next((d for d in path.parents if d.name == "Manually_Annotated_Images"), None)
+    if not tables:
+        raise DatasetError(f"{root}: neither training.csv nor validation.csv under it (AffectNet)")
+    if images is None:
+        raise DatasetError(f"{root}: no Manually_Annotated_Images folder under it (AffectNet)")
+    for name, split in (("training.csv", "train"), ("validation.csv", "val")):
+        if name not in tables:
+            continue
+        table = tables[name]
+        out.sources.append(table)
+        with table.open(newline="", encoding="utf-8-sig", errors="replace") as f:
+            reader = csv.reader(f)
+            first = next(reader, [])
+            if set(_AFFECTNET_COLUMNS) <= set(first):
+                at = tuple(first.index(c) for c in _AFFECTNET_COLUMNS)
+                rows: Iterator[list[str]] = reader
+            elif len(first) > max(_AFFECTNET_ORDER) and first[6].strip().isdigit():
+                at, rows = _AFFECTNET_ORDER, iter([first, *reader])
+            else:
                 raise DatasetError(
-                    f"{table}: no subDirectory_filePath and expression columns (AffectNet)"
+                    f"{table}: neither the columns subDirectory_filePath and expression nor "
+                    "AffectNet's released column order (path first, expression seventh)"
                 )
-            for r in reader:
-                image = folder / r["subDirectory_filePath"].strip()
-                if not image.is_file():
-                    out.skipped["listed image not in Manually_Annotated_Images"] += 1
+            for r in rows:
+                if len(r) <= max(at):
+                    out.skip("row too short", table)
                     continue
-                out.add(image, r["expression"].strip(), "affectnet", split=split)
+                image = images / r[at[0]].strip()
+                if not image.is_file():
+                    out.skip("listed image not in Manually_Annotated_Images", image)
+                    continue
+                out.add(image, r[at[1]].strip(), "affectnet", split=split)
     return out
 
 
@@ -202,19 +306,32 @@ COLLECTIONS: dict[str, Callable[..., CollectionRows]] = {
 
 def write_labels_csv(result: CollectionRows, out: Path) -> Path:
     """Write ``result.rows`` as a ``labels.csv`` at ``out``, each path relative to its folder
-    (so the folder can move with its images).
+    (so the folder can move with its images; worked out on the real paths, so a folder link
+    in ``out`` leads to the same files). Written whole or not at all (a temporary file renamed
+    into place).
 
     Raises:
-        DatasetError: no rows to write.
+        DatasetError: no rows, ``out`` is one of the collection's own files, or it cannot be
+            written.
     """
     if not result.rows:
-        raise DatasetError(f"no images found for {out} (left out: {dict(result.skipped)})")
+        found = ", ".join(f"{n} × {r}" for r, n in result.skipped.items()) or "nothing"
+        raise DatasetError(f"no images found for {out} (left out: {found})")
+    real_out = Path(os.path.realpath(out))
+    if any(real_out == Path(os.path.realpath(s)) for s in result.sources):
+        raise DatasetError(f"{out} is one of the collection's own files; give another --out")
     columns = list(dict.fromkeys(k for row in result.rows for k in row))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, columns)
-        writer.writeheader()
-        for row in result.rows:
-            rel = os.path.relpath(row["path"], out.parent).replace(os.sep, "/")
-            writer.writerow(row | {"path": rel})
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, columns)
+            writer.writeheader()
+            for row in result.rows:
+                rel = os.path.relpath(os.path.realpath(row["path"]), real_out.parent)
+                writer.writerow(row | {"path": rel.replace(os.sep, "/")})
+        os.replace(tmp, out)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise DatasetError(f"{out}: cannot be written ({e.strerror or e})") from None
     return out
