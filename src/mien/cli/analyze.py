@@ -242,8 +242,14 @@ def analyze(
                     "Annotated copies written by `mien analyze --annotate`. Folder scans skip a "
                     "folder holding this file, so these copies are not analysed as new photos.\n"
                 )
-    options = {"every": every, "fps": fps, "start_s": start, "end_s": end, "tau": smooth_tau}
-    options["blur_hold_s"] = blur_hold
+    options = {
+        "every": every,
+        "fps": fps,
+        "start_s": start,
+        "end_s": end,
+        "tau": smooth_tau,
+        "blur_hold_s": blur_hold,
+    }
     run: _Run | None = None
     try:
         with (
@@ -254,8 +260,10 @@ def analyze(
             progress(not quiet) as bar,
         ):
             roots = [p for p in paths if p.is_dir()]
-            run = _Run(analyzer, sink, names, annotator, annotate, roots, files, options)
-            run.keep_existing = foreign
+            run = _Run(
+                analyzer, sink, names, annotator, annotate, roots, files, options,
+                keep_existing=foreign,
+            )  # fmt: skip
             task = bar.add_task("files", total=len(files))
             for kind, group in itertools.groupby(kinds, key=lambda fk: fk[1]):
                 group_paths = [f for f, _ in group]
@@ -364,7 +372,7 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
     last_t: float | None = None
     times = TrackTimes(run.analyzer.expression_names)  # for the summary's per-track line
     blur = writer is not None and run.annotator.blur_faces  # type: ignore[union-attr]
-    hold = BlurHold(hold_s=o["blur_hold_s"]) if blur else None  # type: ignore[union-attr]
+    hold = BlurHold(hold_s=o["blur_hold_s"]) if blur else None
     try:
         for result in run.analyzer.run(
             remember(frames), tracker=FaceTracker(), smoother=ExpressionSmoother(o["tau"])

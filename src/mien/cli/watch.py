@@ -152,9 +152,8 @@ def watch(
     )
     names = analyzer.expression_names
     annotator = ExpressionAnnotator(bars=True, blur_faces=blur_faces)
-    hold = (
-        BlurHold(hold_s=blur_hold) if blur_faces else None
-    )  # a face missed for a frame stays blurred
+    # a face missed for a frame or a few stays blurred
+    hold = BlurHold(hold_s=blur_hold) if blur_faces else None
     # plain flags, no locks: a signal handler may run at any point of the main thread
     stop = {"requested": False, "timed_out": False}
     streams: list = []

@@ -97,12 +97,13 @@ def _walk(root: Path, out: CollectionRows) -> Iterator[Path]:
         for name in sorted(names):
             if name.startswith("."):
                 continue
+            path = os.path.join(folder, name)
             try:
-                name.encode("utf-8")
-            except UnicodeEncodeError:
-                out.skip("file name not UTF-8", os.fsencode(name).decode("utf-8", "replace"))
+                path.encode("utf-8")
+            except UnicodeEncodeError:  # the name or a folder's
+                out.skip("file name not UTF-8", os.fsencode(path).decode("utf-8", "replace"))
                 continue
-            yield Path(folder, name)
+            yield Path(path)
 
 
 def _by_name(paths: Iterator[Path], out: CollectionRows) -> dict[str, Path]:

@@ -323,8 +323,10 @@ def iter_frames(
             the last frame, naming what was left out. Damaged data is skipped as players skip
             it: a packet that will not decode, and a frame the decoder flags as corrupt, leave
             out the frames up to the next key frame (predicted from the damage, they would be
-            garbled); later indices count only the frames decoded. A frame without a timestamp
-            is given the one before it plus one frame step.
+            garbled; at most :data:`RESYNC_MAX_S` in a stream without key frames after its
+            first); where packets would not decode, later indices count only the frames
+            decoded. Only damage inside the ``start_s``/``end_s`` window is reported. A frame
+            without a timestamp is given the one before it plus one frame step.
     """
     import av
 
@@ -515,8 +517,8 @@ def iter_frames(
 
 
 def _damage(failed_at: list[float | None], left_out: list[float]) -> str:
-    """``"; 2 packets would not decode (from 2.933 s) and 14 frames ..."``: what
-    :func:`iter_frames` skipped as damaged, or ``""``."""
+    """``"; 2 packets would not decode (from 2.933 s); …; 14 damaged frames from … left
+    out …"``: what :func:`iter_frames` skipped as damaged, or ``""``."""
     parts = []
     if failed_at:
         known = [t for t in failed_at if t is not None]
@@ -530,7 +532,8 @@ def _damage(failed_at: list[float | None], left_out: list[float]) -> str:
         parts.append(
             f"{len(left_out)} damaged frame{'s' * (len(left_out) > 1)} from "
             f"{min(left_out):.3f} s to {max(left_out):.3f} s "
-            "left out (to the next key frame, or at most 2 s in a stream without them)"
+            f"left out (to the next key frame, or at most {RESYNC_MAX_S:g} s in a stream "
+            "without them)"
         )
     if not parts:
         return ""
