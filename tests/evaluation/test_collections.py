@@ -149,7 +149,7 @@ def test_copies_links_and_odd_names_under_the_root(tmp_path):
     got = kdef_rows(tmp_path / "KDEF")
     assert _table(got.rows, "code", "subject") == [("AN", "F01"), ("HA", "M02")]
     assert got.skipped == {
-        "another copy of a file name already taken": 1,
+        "another copy of a photo already taken": 1,
         "file name not UTF-8": 1,
     }
     out = write_labels_csv(got, tmp_path / "KDEF" / "labels.csv")
@@ -184,3 +184,39 @@ def test_affectnet_as_unpacked_with_a_headerless_table(tmp_path):
     with pytest.raises(DatasetError, match="one of the collection's own files"):
         write_labels_csv(got, lists / "training.csv")
     assert (lists / "training.csv").read_bytes().startswith(b"subDirectory_filePath")
+
+
+def test_second_review_of_labels(tmp_path):
+    # a copy in another case or format, a broken link; --out over an image
+    kdef = tmp_path / "KDEF"
+    photo = _touch(kdef / "AF01" / "AF01ANS.JPG")
+    _touch(kdef / "png" / "af01ans.png")
+    (kdef / "AF01" / "BM09HAS.JPG").symlink_to(tmp_path / "nowhere.jpg")
+    got = kdef_rows(kdef)
+    assert len(got.rows) == 1 and got.skipped == {
+        "another copy of a photo already taken": 1,
+        "not a file (a broken link?)": 1,
+    }
+    for bad in (photo, kdef / "labels.txt"):
+        with pytest.raises(DatasetError, match=r"own files|give a \.csv file"):
+            write_labels_csv(got, bad)
+    assert photo.read_bytes() == b"x"
+    # RAF-DB: a list saved with a byte-order mark; "compound" above the root is no matter
+    raf = tmp_path / "compound_studies" / "raf"
+    _touch(raf / "EmoLabel" / "list_patition_label.txt", "\ufefftest_0001.jpg 4\n".encode())
+    _touch(raf / "Image" / "original" / "test_0001.jpg")
+    assert _table(rafdb_rows(raf).rows, "label") == [("happiness",)]
+    # AffectNet: an image in both tables once; a row split by unquoted commas counted
+    images = tmp_path / "aff" / "Manually_Annotated_Images"
+    _touch(images / "1" / "a.jpg")
+    _touch(tmp_path / "aff" / "training.csv", b"subDirectory_filePath,x,expression\n1/a.jpg,0,1\n")
+    rows = b"1/a.jpg,0,0,9,9,1;2,1,0.1,0.2\n1/a.jpg,0,0,9,9,1,2,1,0.1,0.2\n"  # no header
+    _touch(tmp_path / "aff" / "validation.csv", rows)
+    got = affectnet_rows(tmp_path / "aff")
+    assert len(got.rows) == 1
+    assert got.skipped == {
+        "image listed twice": 1,
+        "row with another number of fields (unquoted commas?)": 1,
+    }
+    result = CliRunner().invoke(app, ["labels", "rafdb", str(raf), "--angles", "HL"])
+    assert result.exit_code == 2 and "--angles is for kdef, not rafdb" in result.stderr

@@ -18,8 +18,11 @@ def labels(
         typer.Option("--out", "-o", help="The labels file to write (default ROOT/labels.csv)."),
     ] = None,
     angles: Annotated[
-        str, typer.Option(help="kdef: camera angles to take, comma-separated (S HL HR FL FR).")
-    ] = "S",
+        str | None,
+        typer.Option(
+            help="kdef: camera angles to take, comma-separated (S HL HR FL FR; default S)."
+        ),
+    ] = None,
     first_frame_neutral: Annotated[
         bool,
         typer.Option(
@@ -49,8 +52,13 @@ def labels(
     target = out if out is not None else root / "labels.csv"
     if problem := unwritable(target, "--out"):
         fail(problem)
+    given = {"kdef": angles is not None, "ckplus": first_frame_neutral, "rafdb": aligned}
+    options_of = {"kdef": "--angles", "ckplus": "--first-frame-neutral", "rafdb": "--aligned"}
+    for owner, used in given.items():
+        if used and owner != name:
+            fail(f"{options_of[owner]} is for {owner}, not {name}")
     options: dict = {}
-    if name == "kdef":
+    if name == "kdef" and angles is not None:
         options["angles"] = tuple(a.strip() for a in angles.split(",") if a.strip())
     elif name == "ckplus":
         options["first_frame_neutral"] = first_frame_neutral

@@ -4,8 +4,9 @@
 collection as its owners distribute it and returns rows in that layout, with mien's label in
 ``label`` (through :data:`~mien.evaluation.label_maps.PRESETS`) and the collection's own code
 in ``code``, so no ``--label-map`` is needed. A file that does not follow the collection's
-naming is left out and counted, never guessed; a file name met twice (a second copy of the
-collection under the same folder) is taken once. Folder links are followed. Columns a
+naming is left out and counted, never guessed; a photo met twice (a second copy of the
+collection under the same folder, also in another case or format) is taken once, the first in
+name order. Folder links are followed, broken links left out. Columns a
 collection ships about its people (KDEF's sex code) are kept only to audit accuracy per group
 (``--by``); nothing is inferred.
 
@@ -45,6 +46,7 @@ _IMAGE = r"\.(?:JPE?G|PNG|TIFF?|BMP)"
 _KDEF = re.compile(r"([AB])([FM])(\d{2})(AF|AN|DI|HA|NE|SA|SU)(S|HL|HR|FL|FR)" + _IMAGE, re.I)
 _JAFFE = re.compile(r"([A-Z]{2})\.(AN|DI|FE|HA|NE|SA|SU)(\d+)\.(\d+)" + _IMAGE, re.I)
 _ANY_IMAGE = re.compile(r".+" + _IMAGE, re.I)
+_CKPLUS_FILES = (".png", "_emotion.txt")
 KDEF_ANGLES = ("S", "HL", "HR", "FL", "FR")
 """KDEF's camera angles: straight, half left/right, full (profile) left/right."""
 
@@ -69,13 +71,13 @@ class CollectionRows:
     def skip(self, reason: str, name: str | Path) -> None:
         self.skipped[reason] += 1
         shown = self.examples.setdefault(reason, [])
-        if len(shown) < 3:
+        if len(shown) < 3 and str(name) not in shown:
             shown.append(str(name))
 
     def add(self, path: Path, code: str, preset: str, **columns: str) -> None:
         label = PRESETS[preset].get(code.lower())
         if label is None:
-            self.skip(f"unknown code {code!r}", path)
+            self.skip(f"a code the {preset} table does not have", f"{code!r}: {path}")
         elif not label:
             self.skip(f"code {code} (not an expression)", path)
         else:
@@ -103,6 +105,9 @@ def _walk(root: Path, out: CollectionRows) -> Iterator[Path]:
             except UnicodeEncodeError:  # the name or a folder's
                 out.skip("file name not UTF-8", os.fsencode(path).decode("utf-8", "replace"))
                 continue
+            if not os.path.isfile(path):  # a link to nothing
+                out.skip("not a file (a broken link?)", path)
+                continue
             yield Path(path)
 
 
@@ -119,14 +124,20 @@ def _by_name(paths: Iterator[Path], out: CollectionRows) -> dict[str, Path]:
 
 
 def _named(root: Path, pattern: re.Pattern[str], what: str) -> tuple[CollectionRows, list]:
-    """The rows object and ``(path, match)`` of the files named by ``pattern``; other images
-    are counted as named outside ``what``'s pattern."""
+    """The rows object and ``(path, match)`` of the files named by ``pattern``, each photo
+    once (the same name in another case or format is another copy of it); other images are
+    counted as named outside ``what``'s pattern."""
     out = CollectionRows()
-    found = []
-    for name, path in _by_name(_walk(root, out), out).items():
-        if m := pattern.fullmatch(name):
-            found.append((path, m))
-        elif _ANY_IMAGE.fullmatch(name):
+    found, seen = [], set()
+    for path in _walk(root, out):
+        if m := pattern.fullmatch(path.name):
+            key = tuple(g.upper() for g in m.groups())
+            if key in seen:
+                out.skip("another copy of a photo already taken", path)
+            else:
+                seen.add(key)
+                found.append((path, m))
+        elif _ANY_IMAGE.fullmatch(path.name):
             out.skip(f"image named outside {what}'s pattern", path)
     return out, found
 
@@ -167,7 +178,7 @@ def ckplus_rows(root: Path, *, first_frame_neutral: bool = False) -> CollectionR
     ``first_frame_neutral`` the first frame of each labelled sequence is added as neutral, a
     common convention (the collection itself labels only the peak)."""
     out = CollectionRows()
-    files = _by_name(_walk(root, out), out)
+    files = _by_name((p for p in _walk(root, out) if p.name.endswith(_CKPLUS_FILES)), out)
     for name, label_file in files.items():
         if not name.endswith("_emotion.txt"):
             continue
@@ -213,12 +224,13 @@ def rafdb_rows(root: Path, *, aligned: bool = False) -> CollectionRows:
             f"({', '.join(str(p) for p in lists[:3])}); give the folder of the basic set"
         )
     listed = lists[0]
-    if any("compound" in part.lower() for part in listed.parts):
+    # the root's own name and below (a folder above it may be named anything)
+    if any("compound" in part.lower() for part in listed.relative_to(root.parent).parts):
         raise DatasetError(f"{listed}: RAF-DB's compound set; only the basic set is read")
     out.sources.append(listed)
     base = listed.parent.parent / "Image" / ("aligned" if aligned else "original")
     other = listed.parent.parent / "Image" / ("original" if aligned else "aligned")
-    for line in listed.read_text(errors="replace").splitlines():
+    for line in listed.read_text(encoding="utf-8-sig", errors="replace").splitlines():
         parts = line.split()
         if len(parts) != 2:
             if line.strip():
@@ -265,6 +277,7 @@ def affectnet_rows(root: Path) -> CollectionRows:
         raise DatasetError(f"{root}: neither training.csv nor validation.csv under it (AffectNet)")
     if images is None:
         raise DatasetError(f"{root}: no Manually_Annotated_Images folder under it (AffectNet)")
+    taken: set[Path] = set()
     for name, split in (("training.csv", "train"), ("validation.csv", "val")):
         if name not in tables:
             continue
@@ -283,14 +296,19 @@ def affectnet_rows(root: Path) -> CollectionRows:
                     f"{table}: neither the columns subDirectory_filePath and expression nor "
                     "AffectNet's released column order (path first, expression seventh)"
                 )
+            width = len(first)
             for r in rows:
-                if len(r) <= max(at):
-                    out.skip("row too short", table)
+                if len(r) != width:
+                    out.skip("row with another number of fields (unquoted commas?)", table)
                     continue
                 image = images / r[at[0]].strip()
                 if not image.is_file():
                     out.skip("listed image not in Manually_Annotated_Images", image)
                     continue
+                if image in taken:
+                    out.skip("image listed twice", image)
+                    continue
+                taken.add(image)
                 out.add(image, r[at[1]].strip(), "affectnet", split=split)
     return out
 
@@ -319,7 +337,10 @@ def write_labels_csv(result: CollectionRows, out: Path) -> Path:
         found = ", ".join(f"{n} × {r}" for r, n in result.skipped.items()) or "nothing"
         raise DatasetError(f"no images found for {out} (left out: {found})")
     real_out = Path(os.path.realpath(out))
-    if any(real_out == Path(os.path.realpath(s)) for s in result.sources):
+    if out.suffix.lower() != ".csv":
+        raise DatasetError(f"{out}: give a .csv file")
+    read = [*result.sources, *(Path(r["path"]) for r in result.rows)]
+    if any(real_out == Path(os.path.realpath(s)) for s in read):
         raise DatasetError(f"{out} is one of the collection's own files; give another --out")
     columns = list(dict.fromkeys(k for row in result.rows for k in row))
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
@@ -333,6 +354,7 @@ def write_labels_csv(result: CollectionRows, out: Path) -> Path:
                 writer.writerow(row | {"path": rel.replace(os.sep, "/")})
         os.replace(tmp, out)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise DatasetError(f"{out}: cannot be written ({e.strerror or e})") from None
+    finally:
+        tmp.unlink(missing_ok=True)  # gone already when the rename happened
     return out
