@@ -348,3 +348,15 @@ def test_a_panel_says_where_its_face_was():
         "a.mp4 · track 1 · 5 frames · m · box x 14–110, y 40–150 px",
         "a.mp4 · track 2 · 5 frames · m · box x 400–520, y 40–150 px",
     ]
+
+
+def test_smoothed_and_per_frame_lines_are_both_steps():
+    """Both lines hold a value until the next frame: a smoothed line drawn straight between
+    samples seemed to change a sample before the per-frame steps (a reviewer's finding)."""
+    df = rows("m", 6)
+    for e in EXPRESSIONS:
+        df[f"ps_{e}"] = df[f"p_{e}"] * 0.9
+    fig = plot_tracks(df)
+    lines = [ln for ln in fig.axes[0].lines if len(ln.get_xdata()) > 1]
+    assert len(lines) == 2 * len(EXPRESSIONS)
+    assert {ln.get_drawstyle() for ln in lines} == {"steps-post"}

@@ -242,8 +242,10 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     """One panel per track: each label's probability (y, 0–1) against time in seconds (x).
 
     Smoothed probabilities (``ps_*``) are drawn solid and the raw per-frame ones (``p_*``)
-    faint, as steps (a frame's value holds until the next analysed frame); grey bands mark
-    frames whose prediction abstained (with an ``abstained`` column).
+    faint, both as steps (a frame's value holds until the next analysed frame, as
+    :func:`mien.summary.track_summary` weighs it, so neither line seems to change a sample
+    before the other); grey bands mark frames whose prediction abstained (with an
+    ``abstained`` column).
     Tracks are taken per source (and per model, when rows of several models were joined),
     the longest ``max_tracks``, and shown per source in time order; the panels of one source
     share its analysed time span on x. Each panel names its source by the shortest end of
@@ -316,10 +318,11 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
             main = f"p_{label}"
             if f"ps_{label}" in rows and rows[f"ps_{label}"].notna().any():
                 main = f"ps_{label}"
-                # per-frame values hold until the next analysed frame (as track_summary
-                # weighs them): steps, so a change does not seem to start a sample early
+                # each value holds until the next analysed frame (as track_summary weighs
+                # it): both lines as steps, so neither seems to change a sample early
                 ax.plot(t, raw, color=colour, alpha=0.4, linewidth=0.8, drawstyle="steps-post")
-                ax.plot(t, cut(rows[main]), color=colour, linewidth=1.6, label=label)
+                smooth = cut(rows[main])
+                ax.plot(t, smooth, color=colour, linewidth=1.6, label=label, drawstyle="steps-post")
             else:
                 ax.plot(t, raw, color=colour, linewidth=1.2, label=label, drawstyle="steps-post")
             if alone.any():
@@ -344,7 +347,8 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     handles, names = axes[0].get_legend_handles_labels()  # one legend, below every panel
     fig.legend(handles, names, ncol=len(labels), fontsize=7, loc="outside lower center")
     heading = title or (
-        "perceived expression per track (solid: smoothed, faint steps: per frame"
+        "perceived expression per track (solid: smoothed, faint: per frame; each value holds "
+        "until the next frame"
         + ("; grey: abstained" if "abstained" in faces and faces["abstained"].fillna(False).any()
            else "")
         + ")"

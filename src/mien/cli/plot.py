@@ -1,4 +1,4 @@
-"""``mien plot``: a PNG of each track's perceived-expression probabilities over time."""
+"""``mien plot``: a figure of each track's perceived-expression probabilities over time."""
 
 from __future__ import annotations
 
@@ -19,7 +19,12 @@ def plot(
         ),
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="PNG to write (default: RESULTS with .png).")
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Figure to write: .png, .pdf, .svg or .jpg (default: RESULTS with .png).",
+        ),
     ] = None,
     max_tracks: Annotated[
         int,
