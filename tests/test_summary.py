@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -285,3 +287,137 @@ def test_holes_are_judged_as_the_tracker_does_in_both(t):
     if len(t) == 30 and t[-1] == 22.0:  # 2 s steps: holes until the tracker's median adapts
         kept = frame_durations(np.asarray(t))[-3:]
         assert kept.tolist() == pytest.approx([2.0, 2.0, 0.1])  # the last: the median step
+
+
+def test_window_summary_counts_the_time_each_frame_spends_inside_each_window():
+    from mien.summary import window_summary
+
+    windows = pd.DataFrame(
+        {"start_s": [0.15, 0.72, 0.8], "end_s": [0.55, 0.78, 1.0],
+         "utterance": ["so how was it", "hm", "after the clip"]}
+    )  # fmt: skip
+    w = window_summary(_rows(), windows)
+    assert w["window"].tolist() == [0, 0, 1, 2]
+    assert w["utterance"].tolist() == ["so how was it"] * 2 + ["hm", "after the clip"]
+    one = w[(w["window"] == 0) & (w["track_id"] == 1)].iloc[0]
+    # track 1: the frame at 0.1 s counts 0.05 s (neutral), the one at 0.2 s all its 0.3 s,
+    # and the one at 0.5 s 0.05 s (happiness, abstained)
+    assert one["analysed_s"] == pytest.approx(0.4) and one["seen_s"] == pytest.approx(0.4)
+    assert one["share_happiness"] == pytest.approx(0.35 / 0.4) and one["label"] == "happiness"
+    assert one["abstained_share"] == pytest.approx(0.05 / 0.4)
+    assert one["mean_happiness"] == pytest.approx((0.3 * 0.05 + 0.9 * 0.3 + 0.8 * 0.05) / 0.4)
+    assert (one["first_s"], one["last_s"], one["frames"]) == (0.1, 0.5, 3)
+    two = w[(w["window"] == 0) & (w["track_id"] == 2)].iloc[0]
+    assert two["seen_s"] == pytest.approx(0.05) and two["label"] == "neutral"
+    # analysed, but no face in it: a row without a track
+    hm = w[w["window"] == 1].iloc[0]
+    assert pd.isna(hm["track_id"]) and hm["analysed_s"] == pytest.approx(0.06)
+    assert hm["seen_s"] == 0 and hm["frames"] == 0 and pd.isna(hm["label"])
+    # past the last analysed frame's time: nothing analysed
+    after = w[w["window"] == 2].iloc[0]
+    assert after["analysed_s"] == 0 and pd.isna(after["part"]) and pd.isna(after["track_id"])
+    assert str(w["track_id"].dtype) == "Int64" and (w["source"] == "a.mp4").all()
+
+
+def test_window_summary_shares_add_up_to_the_track_summary_over_the_whole_clip():
+    from mien.summary import window_summary
+
+    whole = track_summary(_rows()).set_index("track_id")
+    halves = window_summary(_rows(), pd.DataFrame({"start_s": [-1, 0.33], "end_s": [0.33, 9]}))
+    seen = halves.dropna(subset=["track_id"]).groupby("track_id")["seen_s"].sum()
+    assert seen.to_dict() == pytest.approx(whole["seen_s"].to_dict())
+
+
+def test_window_summary_finds_each_window_s_video_by_the_end_of_its_path():
+    from mien.summary import window_summary
+
+    rows = pd.concat(
+        [_rows().assign(source="p1/session.mp4"), _rows().assign(source="p2/session.mp4")]
+    )
+    w = window_summary(rows, pd.DataFrame(
+        {"source": ["p2/session.mp4", "p1/session.mp4"], "start_s": [0, 0], "end_s": [1, 1]}
+    ))  # fmt: skip
+    assert w.drop_duplicates("window")["source"].tolist() == ["p2/session.mp4", "p1/session.mp4"]
+    with pytest.raises(DatasetError, match="could be any of"):
+        window_summary(
+            rows, pd.DataFrame({"source": ["session.mp4"], "start_s": [0], "end_s": [1]})
+        )
+    with pytest.raises(DatasetError, match="none of the rows' sources"):
+        window_summary(rows, pd.DataFrame({"source": ["p3.mp4"], "start_s": [0], "end_s": [1]}))
+    with pytest.raises(DatasetError, match="give the windows a source column"):
+        window_summary(rows, pd.DataFrame({"start_s": [0], "end_s": [1]}))
+
+
+@pytest.mark.parametrize(
+    ("windows", "message"),
+    [
+        ({"start_s": [0.0]}, "without the column"),
+        ({"start_s": [0.5], "end_s": [0.5]}, "window 0: end_s 0.5 is not after start_s 0.5"),
+        ({"start_s": [0.0, float("nan")], "end_s": [1, 2]}, "window 1: start_s nan"),
+        ({"start_s": ["soon"], "end_s": [1]}, "must be numbers of seconds"),
+        ({"start_s": [0], "end_s": [1], "label": ["x"]}, r"\['label'\].*rename"),
+        ({"start_s": [0], "end_s": [1], "share_x": [1]}, "rename"),
+    ],
+)
+def test_window_summary_refuses_windows_it_cannot_read(windows, message):
+    from mien.summary import window_summary
+
+    with pytest.raises(DatasetError, match=message):
+        window_summary(_rows(), pd.DataFrame(windows))
+
+
+def test_track_summary_gives_each_track_s_median_box():
+    rows = _rows().assign(x1=10.0, y1=20.0, x2=50.0, y2=70.0)
+    rows.loc[0, "x1"] = 30.0
+    s = track_summary(rows).set_index("track_id")
+    assert s.loc[1, ["x1", "y1", "x2", "y2"]].tolist() == [10.0, 20.0, 50.0, 70.0]
+
+
+def test_summary_command_writes_tracks_and_windows(tmp_path):
+    from typer.testing import CliRunner
+
+    from mien.cli.main import app
+
+    runner = CliRunner()
+    results = tmp_path / "rows.csv"
+    _rows().to_csv(results, index=False)
+    printed = runner.invoke(app, ["summary", str(results)])
+    assert printed.exit_code == 0, printed.output
+    tracks = pd.read_csv(io.StringIO(printed.stdout))
+    assert tracks["track_id"].tolist() == [1, 2]
+    assert tracks["seen_s"].tolist() == pytest.approx([0.7, 0.2])
+    windows = tmp_path / "utterances.csv"
+    windows.write_text('start_s,end_s,text\n0.15,0.55,"so, how was it"\n0.72,0.78,hm\n')
+    out = tmp_path / "by_window.parquet"
+    args = ["summary", str(results), "--windows", str(windows), "-o", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "wrote 3 window rows" in result.stderr
+    table = pd.read_parquet(out)
+    assert table["text"].tolist() == ["so, how was it"] * 2 + ["hm"]
+    assert table["seen_s"].tolist() == pytest.approx([0.4, 0.05, 0.0])
+
+
+def test_summary_command_exit_codes(tmp_path):
+    from typer.testing import CliRunner
+
+    from mien.cli.main import app
+
+    runner = CliRunner()
+    results = tmp_path / "rows.csv"
+    _rows().to_csv(results, index=False)
+    still = tmp_path / "photos.csv"
+    _rows().assign(track_id=None).to_csv(still, index=False)
+    bad = tmp_path / "bad_windows.csv"
+    bad.write_text("start_s,end_s\n2,1\n")
+    cases = [
+        (["summary", str(still)], 1, "no tracked faces"),
+        (["summary", str(results), "--windows", str(bad)], 2, "end_s 1 is not after start_s 2"),
+        (["summary", str(results), "--windows", str(tmp_path / "none.csv")], 2, "cannot be read"),
+        (["summary", str(results), "-o", str(tmp_path / "t.xlsx")], 2, "use a .csv"),
+        (["summary", str(bad)], 2, str(bad)),
+    ]
+    for args, code, message in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == code, (args, result.output)
+        assert message in result.stderr, (args, result.stderr)

@@ -23,6 +23,9 @@ from mien.tracking.iou import STEP_WINDOW, gap_limit
 if TYPE_CHECKING:
     import pandas as pd
 
+BOX_COLUMNS = ("x1", "y1", "x2", "y2")
+"""The rows' box columns (pixels); summaries give each track's median box."""
+
 
 def frame_durations(timestamps_s: np.ndarray) -> np.ndarray:
     """The time each analysed frame stands for.
@@ -92,13 +95,233 @@ def track_summary(
         comma-separated; empty when there is no tie), ``share_<label>`` (the share of the
         time counted with that top label; they sum to 1), ``mean_<label>`` (the time-weighted
         mean probability) and, when the rows have ``abstained``, ``abstained_share`` (the
-        share of ``seen_s`` in frames where the per-frame prediction abstained). Face rows
+        share of ``seen_s`` in frames where the per-frame prediction abstained) and, when the
+        rows have box columns, ``x1, y1, x2, y2``: the track's median box in pixels (where
+        the face was, to find it among the ``#track`` labels of an annotated video). Face rows
         without a label are left out, and a track seen twice at one timestamp counts once.
 
     Raises:
         DatasetError: no rows at all, a needed column is missing, ``skip_abstained``
             without an ``abstained`` column, or no row has a ``track_id`` (still images have
             no tracks).
+    """
+    timed = _timed_faces(df, smoothed=smoothed, skip_abstained=skip_abstained, labels=labels)
+    out = [
+        _track_row(key, rows, rows["duration_s"].to_numpy(np.float64), timed, skip_abstained)
+        for key, rows in timed.faces.groupby([*_KEYS, "part", "track_id"])
+    ]
+    import pandas as pd
+
+    return pd.DataFrame(out)
+
+
+WINDOW_COLUMNS = ("start_s", "end_s")
+"""The columns every windows table needs: a window's start and end in seconds."""
+
+
+def window_summary(
+    df: pd.DataFrame,
+    windows: pd.DataFrame,
+    *,
+    smoothed: bool = False,
+    skip_abstained: bool = False,
+    labels: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Per time window and track: how each face was perceived during given stretches of time
+    (a transcript's utterances, a task's trials, a stimulus's presentations).
+
+    Each analysed frame stands for the time up to the next one (:func:`frame_durations`); in a
+    window it counts for the part of that time inside the window, so a window shorter than
+    a frame step still gets the frame that covers it, and windows that meet share no time.
+    Otherwise every figure follows :func:`track_summary`'s rules.
+
+    Args:
+        df: rows as :func:`track_summary` takes them.
+        windows: one row per window with ``start_s`` and ``end_s`` (seconds on the rows'
+            ``timestamp_s`` clock, end after start); optionally ``source``, the video the
+            window belongs to (the rows' ``source`` or the end of its path, ``session1.mp4``;
+            needed when the rows hold several sources); any other columns (an utterance's
+            text, a speaker, a trial id) are carried into the output.
+        smoothed, skip_abstained, labels: as :func:`track_summary`.
+
+    Returns:
+        A DataFrame, in window order: ``window`` (the window's row number, from 0), the
+        windows' own columns, ``model``, ``part``, ``analysed_s`` (the seconds of the window
+        covered by that source's analysed frames: less than ``end_s - start_s`` where the
+        window runs past the analysed time), then :func:`track_summary`'s columns from
+        ``track_id`` on, over the window's time only: ``seen_s`` is the seconds of the window
+        in which the track was seen, and ``first_s``/``last_s`` the times of the first and
+        last frames covering part of it (the first can start before the window). One row per
+        track seen in the window; a window in which no track was seen gets one row with an
+        empty ``track_id`` (``Int64``), ``seen_s`` 0 and no label, so every window appears.
+
+    Raises:
+        DatasetError: as :func:`track_summary`; ``windows`` without ``start_s``/``end_s``,
+            with a start or end that is not a finite number or an end not after its start,
+            with a column named like an output column, or without ``source`` while the rows
+            hold several sources; a window's ``source`` that names no source of the rows, or
+            more than one.
+    """
+    import pandas as pd
+
+    timed = _timed_faces(df, smoothed=smoothed, skip_abstained=skip_abstained, labels=labels)
+    bounds = _window_bounds(windows)
+    sources = sorted({str(v) for v in timed.analysed["source"]})
+    if "source" not in windows and len(sources) > 1:
+        raise DatasetError(
+            f"the rows hold {len(sources)} sources: give the windows a source column saying "
+            "which video each window belongs to"
+        )
+    # per source, model and part, sorted by time: a window looks only at the frames near it
+    clocks = {k: g.sort_values("timestamp_s") for k, g in timed.analysed.groupby(_PART)}
+    faces = {k: g.sort_values("timestamp_s") for k, g in timed.faces.groupby(_PART)}
+    out: list[dict[str, Any]] = []
+    for i, (start, end) in enumerate(bounds):
+        info = {"window": i, **windows.iloc[i].to_dict(), "start_s": start, "end_s": end}
+        source = _window_source(info["source"], sources, i) if "source" in info else sources[0]
+        info["source"] = source
+        rows_before = len(out)
+        for key, clock in clocks.items():
+            if str(key[0]) != source:
+                continue
+            clock = _near(clock, start, end)
+            analysed_s = float(_overlap(clock, start, end).sum())
+            if analysed_s <= 0 and not _instant_inside(clock, start, end).any():
+                continue  # this part of the source does not reach the window
+            head = {**info, "model": key[1], "part": int(key[2]), "analysed_s": analysed_s}
+            rows = _near(faces.get(key, timed.faces.iloc[:0]), start, end)
+            rows = rows.assign(in_window_s=_overlap(rows, start, end))
+            rows = rows[(rows["in_window_s"] > 0) | _instant_inside(rows, start, end)]
+            tracks = [
+                _track_row((*key, track), seen, seen["in_window_s"].to_numpy(), timed,
+                           skip_abstained)
+                for track, seen in rows.groupby("track_id")
+            ]  # fmt: skip
+            out.extend({**head, **_without(row, _PART)} for row in tracks)
+            if not tracks:
+                out.append({**head, **_NO_TRACK})
+        if len(out) == rows_before:  # the window lies outside every analysed stretch
+            out.append({**info, "model": "", "part": None, "analysed_s": 0.0, **_NO_TRACK})
+    table = pd.DataFrame(out)
+    return table.astype({"track_id": "Int64", "part": "Int64", "frames": "int64"})
+
+
+_NO_TRACK = {"track_id": None, "frames": 0, "seen_s": 0.0, "label": None, "tied_labels": ""}
+"""A window row where no track was seen."""
+
+
+def _without(row: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in keys}
+
+
+def _near(rows: pd.DataFrame, start: float, end: float) -> pd.DataFrame:
+    """The rows (sorted by ``timestamp_s``) whose time can reach ``[start, end)``: from the
+    longest ``duration_s`` before ``start`` up to ``end``."""
+    if rows.empty:
+        return rows
+    t = rows["timestamp_s"].to_numpy(np.float64)
+    reach = float(rows["duration_s"].max())
+    lo, hi = np.searchsorted(t, [start - reach, end], side="left")
+    return rows.iloc[lo:hi]
+
+
+def _window_bounds(windows: pd.DataFrame) -> list[tuple[float, float]]:
+    """``(start_s, end_s)`` of each window, checked.
+
+    Raises:
+        DatasetError: a missing column, a bound that is not a finite number, an end not after
+            its start, or a column the output uses for itself.
+    """
+    missing = [c for c in WINDOW_COLUMNS if c not in windows]
+    if missing:
+        raise DatasetError(f"windows without the column(s) {missing}: each needs start_s and end_s")
+    taken = sorted(
+        c
+        for c in windows.columns
+        if c in _WINDOW_OUTPUT_TAKEN or str(c).startswith(("share_", "mean_"))
+    )
+    if taken:
+        raise DatasetError(
+            f"windows with column(s) {taken}, which the summary uses itself: rename them"
+        )
+    bounds = []
+    for i, (start, end) in enumerate(zip(windows["start_s"], windows["end_s"], strict=True)):
+        try:
+            a, b = float(start), float(end)
+        except (TypeError, ValueError):
+            a = b = float("nan")
+        if not (np.isfinite(a) and np.isfinite(b)):
+            raise DatasetError(
+                f"window {i}: start_s {start!r} and end_s {end!r} must be numbers of seconds"
+            )
+        if b <= a:
+            raise DatasetError(f"window {i}: end_s {b:g} is not after start_s {a:g}")
+        bounds.append((a, b))
+    return bounds
+
+
+_WINDOW_OUTPUT_TAKEN = {
+    "window", "model", "part", "analysed_s", "track_id", "first_s", "last_s", "frames",
+    "seen_s", "label", "tied_labels", "abstained_share", *BOX_COLUMNS,
+}  # fmt: skip
+
+
+def _window_source(name: Any, sources: list[str], i: int) -> str:
+    """The rows' source a window names: itself, or the one source whose path ends with it.
+
+    Raises:
+        DatasetError: it names none, or several."""
+    text = str(name).replace("\\", "/")
+    if text in sources:
+        return text
+    ends = [s for s in sources if s.replace("\\", "/").endswith("/" + text)]
+    if len(ends) == 1:
+        return ends[0]
+    if not ends:
+        shown = ", ".join(sources[:5]) + (" …" if len(sources) > 5 else "")
+        raise DatasetError(f"window {i}: source {name!r} is none of the rows' sources ({shown})")
+    raise DatasetError(
+        f"window {i}: source {name!r} could be any of {', '.join(ends)}: give more of its path"
+    )
+
+
+def _overlap(rows: pd.DataFrame, start: float, end: float) -> np.ndarray:
+    """Seconds of ``[start, end)`` inside each row's ``[timestamp_s, timestamp_s + duration_s)``."""
+    t = rows["timestamp_s"].to_numpy(np.float64)
+    d = rows["duration_s"].to_numpy(np.float64)
+    return np.clip(np.minimum(end, t + d) - np.maximum(start, t), 0.0, None)
+
+
+def _instant_inside(rows: pd.DataFrame, start: float, end: float) -> np.ndarray:
+    """Rows that stand for no time (a source's single frame) at a time inside the window."""
+    t = rows["timestamp_s"].to_numpy(np.float64)
+    return (rows["duration_s"].to_numpy(np.float64) == 0) & (t >= start) & (t < end)
+
+
+class _Timed(NamedTuple):
+    """Analysed face rows with the time each frame stands for (``duration_s``), its top label
+    (``top``), and the label names and probability columns to summarise."""
+
+    faces: pd.DataFrame
+    analysed: pd.DataFrame
+    """every analysed frame (``ok`` and ``no_face``), one row per frame, with ``part`` and
+    ``duration_s``"""
+    names: list[str]
+    measured: list[str]
+    prefix: str
+
+
+_KEYS = ["source", "model"]
+_PART = [*_KEYS, "part"]
+
+
+def _timed_faces(
+    df: pd.DataFrame, *, smoothed: bool, skip_abstained: bool, labels: Sequence[str] | None
+) -> _Timed:
+    """Check ``df`` and time its face rows (see :func:`track_summary` for the rules).
+
+    Raises:
+        DatasetError: as :func:`track_summary`.
     """
     import pandas as pd
 
@@ -115,22 +338,21 @@ def track_summary(
     use_smoothed = smoothed and "smoothed_label" in df and df["smoothed_label"].notna().any()
     prefix = "ps_" if use_smoothed and all(f"ps_{n}" in df for n in names) else "p_"
     measured = [n for n in names if f"{prefix}{n}" in df]
-    keys = ["source", "model"]
     df = df.assign(model=df["model"].fillna("") if "model" in df else "")
-    analysed = _parts(df[df["status"].isin(["ok", "no_face"])], keys)
+    analysed = _parts(df[df["status"].isin(["ok", "no_face"])], _KEYS)
     faces = analysed[
         (analysed["status"] == "ok") & analysed["track_id"].notna() & analysed["label"].notna()
     ]
     # a track seen twice at one timestamp (a repeated timestamp, rows of one run joined twice)
     # is one frame
-    faces = faces.drop_duplicates([*keys, "part", "track_id", "timestamp_s"])
+    faces = faces.drop_duplicates([*_KEYS, "part", "track_id", "timestamp_s"])
     if faces.empty:
         raise DatasetError(
             "no tracked faces in these rows (no face was found, or only still images, which "
             "have no tracks)"
         )
     durations = []
-    for (source, model, part), rows in analysed.groupby([*keys, "part"], sort=False):
+    for (source, model, part), rows in analysed.groupby([*_KEYS, "part"], sort=False):
         t = np.unique(rows["timestamp_s"].dropna().to_numpy(np.float64))
         durations.append(
             pd.DataFrame(
@@ -143,45 +365,55 @@ def track_summary(
                 }
             )
         )
-    faces = faces.merge(pd.concat(durations), on=[*keys, "part", "timestamp_s"], how="left")
+    frames = pd.concat(durations, ignore_index=True)
+    faces = faces.merge(frames, on=[*_KEYS, "part", "timestamp_s"], how="left")
     top = faces["smoothed_label"].fillna(faces["label"]) if use_smoothed else faces["label"]
-    out = []
-    for (source, model, part, track), rows in faces.groupby([*keys, "part", "track_id"]):
-        w = rows["duration_s"].to_numpy(np.float64)
-        seen = float(w.sum())
-        if seen == 0:  # a single analysed frame: no time to weigh by, count the frame
-            w = np.ones_like(w)
-        abstained = (
-            rows["abstained"].fillna(False).to_numpy(bool)
-            if "abstained" in rows
-            else np.zeros(len(rows), bool)
-        )
-        counted = np.where(abstained, 0.0, w) if skip_abstained else w
-        held = top.loc[rows.index].astype(object)
-        share = {n: float(counted[(held == n).to_numpy(bool)].sum()) for n in names}
-        total = float(counted.sum())
-        label = held_longest(share) if total > 0 else None
-        row = {
-            "source": source,
-            "model": model,
-            "part": int(part),
-            "track_id": int(track),
-            "first_s": float(rows["timestamp_s"].min()),
-            "last_s": float(rows["timestamp_s"].max()),
-            "frames": len(rows),
-            "seen_s": seen,
-            "label": label,
-            "tied_labels": ", ".join(tied_with(share, label)) if label else "",
-        }
-        scale = 1.0 / total if total > 0 else float("nan")
-        row.update({f"share_{n}": share[n] * scale for n in names})
-        for n in measured:
-            p = rows[f"{prefix}{n}"].to_numpy(np.float64)
-            row[f"mean_{n}"] = float((p * counted).sum() * scale)
-        if "abstained" in rows:
-            row["abstained_share"] = float(w[abstained].sum() / w.sum())
-        out.append(row)
-    return pd.DataFrame(out)
+    faces = faces.assign(top=top.astype(object))
+    return _Timed(faces, frames, names, measured, prefix)
+
+
+def _track_row(
+    key: tuple[Any, ...], rows: pd.DataFrame, w: np.ndarray, timed: _Timed, skip_abstained: bool
+) -> dict[str, Any]:
+    """One track's summary row from its face rows and each row's weight ``w`` (seconds)."""
+    source, model, part, track = key
+    names = timed.names
+    seen = float(w.sum())
+    if seen == 0:  # a single analysed frame: no time to weigh by, count the frame
+        w = np.ones_like(w)
+    abstained = (
+        rows["abstained"].fillna(False).to_numpy(bool)
+        if "abstained" in rows
+        else np.zeros(len(rows), bool)
+    )
+    counted = np.where(abstained, 0.0, w) if skip_abstained else w
+    held = rows["top"]
+    share = {n: float(counted[(held == n).to_numpy(bool)].sum()) for n in names}
+    total = float(counted.sum())
+    label = held_longest(share) if total > 0 else None
+    row = {
+        "source": source,
+        "model": model,
+        "part": int(part),
+        "track_id": int(track),
+        "first_s": float(rows["timestamp_s"].min()),
+        "last_s": float(rows["timestamp_s"].max()),
+        "frames": len(rows),
+        "seen_s": seen,
+        "label": label,
+        "tied_labels": ", ".join(tied_with(share, label)) if label else "",
+    }
+    scale = 1.0 / total if total > 0 else float("nan")
+    row.update({f"share_{n}": share[n] * scale for n in names})
+    for n in timed.measured:
+        p = rows[f"{timed.prefix}{n}"].to_numpy(np.float64)
+        row[f"mean_{n}"] = float((p * counted).sum() * scale)
+    if "abstained" in rows:
+        row["abstained_share"] = float(w[abstained].sum() / w.sum())
+    for c in BOX_COLUMNS:  # where the face was: to find the track in an annotated video
+        if c in rows:
+            row[c] = float(rows[c].astype("float64").median())
+    return row
 
 
 def _parts(analysed: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -372,4 +604,11 @@ class TrackTimes:
         return sorted(out, key=lambda r: (-r.seen_s, r.track_id))
 
 
-__all__ = ["TrackLine", "TrackTimes", "frame_durations", "track_summary"]
+__all__ = [
+    "WINDOW_COLUMNS",
+    "TrackLine",
+    "TrackTimes",
+    "frame_durations",
+    "track_summary",
+    "window_summary",
+]

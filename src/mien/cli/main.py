@@ -1,5 +1,5 @@
-"""The ``mien`` command: ``analyze | evaluate | labels | models | plot | watch | serve | batch |
-model-card`` (thin over the library)."""
+"""The ``mien`` command: ``analyze | evaluate | labels | models | plot | summary | watch |
+serve | batch | model-card`` (thin over the library)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from mien.cli.evaluate import evaluate, models
 from mien.cli.labels import labels
 from mien.cli.plot import plot
 from mien.cli.serve import serve
+from mien.cli.summary import summary
 from mien.cli.watch import watch
 
 
@@ -51,6 +52,7 @@ app.command(cls=_Command)(evaluate)
 app.command(cls=_Command)(models)
 app.command(cls=_Command)(labels)
 app.command(cls=_Command)(plot)
+app.command(cls=_Command)(summary)
 app.command(cls=_Command)(watch)
 app.command(name="model-card", cls=_Command)(model_card)
 app.command(cls=_Command)(serve)
