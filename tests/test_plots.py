@@ -77,8 +77,11 @@ def test_read_rows_takes_a_folder_of_parquet_parts(tmp_path):
     b.to_parquet(tmp_path / "parts" / "b.parquet")
     got = read_rows(tmp_path / "parts")
     assert got["source"].tolist() == ["a.mp4"] * 3 + ["b.mp4"] * 2
-    with pytest.raises(DatasetError, match=r"a folder without \.parquet files"):
-        read_rows(tmp_path)
+    with pytest.raises(DatasetError, match=r"a folder without \.parquet files \(mien batch"):
+        read_rows(tmp_path)  # a batch's output folder: its rows are in parts/
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match=r"without \.parquet files \(give a results file"):
+        read_rows(tmp_path / "empty")
     with pytest.raises(DatasetError, match="no such file"):
         read_rows(tmp_path / "nope.csv")
 

@@ -421,3 +421,128 @@ def test_summary_command_exit_codes(tmp_path):
         result = runner.invoke(app, args)
         assert result.exit_code == code, (args, result.output)
         assert message in result.stderr, (args, result.stderr)
+
+
+def test_window_summary_columns_do_not_depend_on_what_the_windows_found():
+    from mien.summary import window_summary
+
+    rows = _rows().assign(x1=1.0, y1=2.0, x2=3.0, y2=4.0)
+    seen = window_summary(rows, pd.DataFrame({"start_s": [0.0], "end_s": [0.3]}))
+    # the first window past the analysed time, or every window, or none at all
+    late_first = window_summary(rows, pd.DataFrame({"start_s": [5.0, 0.0], "end_s": [6, 0.3]}))
+    none_seen = window_summary(rows, pd.DataFrame({"start_s": [5.0], "end_s": [6.0]}))
+    empty = window_summary(rows, pd.DataFrame({"start_s": [], "end_s": []}))
+    columns = list(seen.columns)
+    assert columns[:7] == ["window", "start_s", "end_s", "source", "model", "part", "analysed_s"]
+    assert {"share_happiness", "mean_neutral", "abstained_share", "x1", "y2"} <= set(columns)
+    for table in (late_first, none_seen, empty):
+        assert list(table.columns) == columns
+    assert empty.empty and str(empty["track_id"].dtype) == "Int64"
+    assert late_first["seen_s"].tolist() == pytest.approx([0.0, 0.3])
+
+
+@pytest.mark.parametrize(
+    "named",
+    ["a.mp4", "./a.mp4", " data/a.mp4 ", "/home/me/data/a.mp4", "C:\\me\\data\\a.mp4", "", None],
+)
+def test_window_summary_matches_a_source_by_either_end_of_its_path(named):
+    from mien.summary import window_summary
+
+    rows = _rows().assign(source="data/a.mp4")
+    w = window_summary(rows, pd.DataFrame({"source": [named], "start_s": [0], "end_s": [1]}))
+    assert w["source"].unique().tolist() == ["data/a.mp4"]
+    assert w["seen_s"].sum() == pytest.approx(0.9)
+
+
+def test_window_summary_counts_videos_not_still_images_and_wants_a_source_for_several():
+    from mien.summary import window_summary
+
+    still = {"source": "photo.jpg", "status": "ok", "timestamp_s": 0.0, "track_id": None,
+             "label": "neutral", "p_happiness": 0.1, "p_neutral": 0.9}  # fmt: skip
+    mixed = pd.concat([_rows(), pd.DataFrame([still])], ignore_index=True)
+    w = window_summary(mixed, pd.DataFrame({"start_s": [0.0], "end_s": [1.0]}))
+    assert set(w["source"]) == {"a.mp4"} and w["seen_s"].sum() == pytest.approx(0.9)
+    two = pd.concat([_rows(), _rows().assign(source="b.mp4")], ignore_index=True)
+    with pytest.raises(DatasetError, match="window 0: no source, and the rows hold 2 videos"):
+        window_summary(two, pd.DataFrame({"source": [""], "start_s": [0], "end_s": [1]}))
+
+
+@pytest.mark.parametrize("bound", ["1_0", True, "True", " "])
+def test_window_summary_reads_bounds_strictly(bound):
+    from mien.summary import window_summary
+
+    with pytest.raises(DatasetError, match="must be numbers of seconds"):
+        window_summary(_rows(), pd.DataFrame({"start_s": [0], "end_s": [bound]}))
+
+
+def _summary_cli(tmp_path, windows_text: str, *more: str, rows: pd.DataFrame | None = None):
+    from typer.testing import CliRunner
+
+    from mien.cli.main import app
+
+    results = tmp_path / "rows.csv"
+    (_rows() if rows is None else rows).to_csv(results, index=False)
+    windows = tmp_path / "windows.csv"
+    windows.write_bytes(windows_text.encode("utf-8"))
+    return CliRunner().invoke(app, ["summary", str(results), "--windows", str(windows), *more])
+
+
+def test_summary_command_carries_window_cells_as_written(tmp_path):
+    text = "\ufeffstart_s, end_s ,trial,note,ok\n 0.0 ,0.3,007,NA,TRUE\n0.3,0.9,008,None,\n"
+    result = _summary_cli(tmp_path, text)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(io.StringIO(result.stdout), dtype=str, keep_default_na=False)
+    assert list(table.columns[:6]) == ["window", "start_s", "end_s", "trial", "note", "ok"]
+    first = table.drop_duplicates("window")
+    assert first["trial"].tolist() == ["007", "008"] and first["note"].tolist() == ["NA", "None"]
+    assert first["ok"].tolist() == ["TRUE", ""] and first["start_s"].tolist() == ["0", "0.3"]
+
+
+def test_summary_command_with_no_windows_writes_the_header(tmp_path):
+    result = _summary_cli(tmp_path, "start_s,end_s,text\n")
+    assert result.exit_code == 0, result.output
+    header = result.stdout.strip().split(",")
+    assert header[:5] == ["window", "start_s", "end_s", "text", "source"]
+    assert "share_happiness" in header and len(result.stdout.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("start_s;end_s\n0;1\n", "one column 'start_s;end_s': the file must be comma-separated"),
+        ("start_s,end_s,text\n0,1,so, how\n", "quote a cell holding a comma"),
+        ("begin,end\n0,1\n", "columns found: 'begin', 'end'"),
+        ("start_s,end_s\n0,1_0\n", "must be numbers of seconds"),
+    ],
+)
+def test_summary_command_names_what_is_wrong_with_the_windows(tmp_path, text, message):
+    result = _summary_cli(tmp_path, text)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) <= 3  # one message, wrapped at most
+
+
+def test_summary_command_warns_of_windows_outside_the_analysed_time(tmp_path):
+    result = _summary_cli(tmp_path, "start_s,end_s\n0,0.3\n10,20\n30,40\n")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert "2 of 3 windows lie outside the analysed time" in said
+    assert "runs from 0 s to 0.7 s" in said
+    quiet = _summary_cli(tmp_path, "start_s,end_s\n0,0.3\n")
+    assert "outside" not in quiet.stderr
+
+
+def test_summary_command_says_when_smoothed_values_are_missing(tmp_path):
+    plain = _rows().drop(columns=["smoothed_label", "ps_happiness", "ps_neutral"])
+    result = _summary_cli(tmp_path, "start_s,end_s\n0,1\n", "--smoothed", rows=plain)
+    assert result.exit_code == 0, result.output
+    assert "no smoothed columns" in " ".join(result.stderr.split())
+    assert "no smoothed" not in _summary_cli(tmp_path, "start_s,end_s\n0,1\n", "--smoothed").stderr
+
+
+@pytest.mark.parametrize("which", ["rows.csv", "windows.csv"])
+def test_summary_command_never_writes_over_an_input(tmp_path, which):
+    result = _summary_cli(tmp_path, "start_s,end_s\n0,1\n", "-o", str(tmp_path / which))
+    assert result.exit_code == 2 and "it would overwrite an input" in result.stderr
+    assert (tmp_path / "windows.csv").read_text() == "start_s,end_s\n0,1\n"
+    assert pd.read_csv(tmp_path / "rows.csv")["source"].eq("a.mp4").all()

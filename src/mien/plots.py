@@ -119,7 +119,12 @@ def read_rows(path: str | Path) -> pd.DataFrame:
     if path.is_dir():
         parts = sorted(path.glob("*.parquet"))
         if not parts:
-            raise DatasetError(f"{path}: a folder without .parquet files (give a results file)")
+            hint = (
+                f"mien batch writes its rows to {path / 'parts'}: give that folder"
+                if any((path / "parts").glob("*.parquet"))
+                else "give a results file"
+            )
+            raise DatasetError(f"{path}: a folder without .parquet files ({hint})")
     elif not path.is_file():
         raise DatasetError(f"{path}: no such file")
     suffix = path.suffix.lower()

@@ -106,10 +106,10 @@ def track_summary(
             no tracks).
     """
     timed = _timed_faces(df, smoothed=smoothed, skip_abstained=skip_abstained, labels=labels)
-    out = [
-        _track_row(key, rows, rows["duration_s"].to_numpy(np.float64), timed, skip_abstained)
-        for key, rows in timed.faces.groupby([*_KEYS, "part", "track_id"])
-    ]
+    out = []
+    for key, rows in timed.faces.groupby([*_KEYS, "part", "track_id"]):
+        cols = _arrays(rows, timed)
+        out.append(_track_row(key, cols, cols["duration_s"], timed, skip_abstained))
     import pandas as pd
 
     return pd.DataFrame(out)
@@ -138,15 +138,18 @@ def window_summary(
     Args:
         df: rows as :func:`track_summary` takes them.
         windows: one row per window with ``start_s`` and ``end_s`` (seconds on the rows'
-            ``timestamp_s`` clock, end after start); optionally ``source``, the video the
-            window belongs to (the rows' ``source`` or the end of its path, ``session1.mp4``;
-            needed when the rows hold several sources); any other columns (an utterance's
-            text, a speaker, a trial id) are carried into the output.
+            ``timestamp_s`` clock, end after start; numbers or text of numbers); optionally
+            ``source``, the video the window belongs to (the rows' ``source``, the end of its
+            path, ``session1.mp4``, or a longer path ending with it; ``\\`` as ``/``; needed
+            when the rows hold several videos, still images not counted); any other columns
+            (an utterance's text, a speaker, a trial id) are carried into the output.
         smoothed, skip_abstained, labels: as :func:`track_summary`.
 
     Returns:
-        A DataFrame, in window order: ``window`` (the window's row number, from 0), the
-        windows' own columns, ``model``, ``part``, ``analysed_s`` (the seconds of the window
+        A DataFrame, in window order, whose columns do not depend on what the windows found
+        (none at all gives an empty table with them): ``window`` (the window's row number,
+        from 0), the windows' own columns, ``source`` (the rows' name for it), ``model``,
+        ``part``, ``analysed_s`` (the seconds of the window
         covered by that source's analysed frames: less than ``end_s - start_s`` where the
         window runs past the analysed time), then :func:`track_summary`'s columns from
         ``track_id`` on, over the window's time only: ``seen_s`` is the seconds of the window
@@ -159,26 +162,35 @@ def window_summary(
         DatasetError: as :func:`track_summary`; ``windows`` without ``start_s``/``end_s``,
             with a start or end that is not a finite number or an end not after its start,
             with a column named like an output column, or without ``source`` while the rows
-            hold several sources; a window's ``source`` that names no source of the rows, or
-            more than one.
+            hold several videos; a window's ``source`` that names no source of the rows, or
+            more than one, or is blank while the rows hold several videos.
     """
     import pandas as pd
 
     timed = _timed_faces(df, smoothed=smoothed, skip_abstained=skip_abstained, labels=labels)
     bounds = _window_bounds(windows)
     sources = sorted({str(v) for v in timed.analysed["source"]})
-    if "source" not in windows and len(sources) > 1:
+    videos = _video_sources(timed)
+    if "source" not in windows and len(videos) > 1:
         raise DatasetError(
-            f"the rows hold {len(sources)} sources: give the windows a source column saying "
+            f"the rows hold {len(videos)} videos: give the windows a source column saying "
             "which video each window belongs to"
         )
-    # per source, model and part, sorted by time: a window looks only at the frames near it
-    clocks = {k: g.sort_values("timestamp_s") for k, g in timed.analysed.groupby(_PART)}
-    faces = {k: g.sort_values("timestamp_s") for k, g in timed.faces.groupby(_PART)}
+    # per source, model and part, as arrays sorted by time: a window looks only at the
+    # frames near it
+    clocks = {
+        k: _arrays(g.sort_values("timestamp_s", kind="stable"), None)
+        for k, g in timed.analysed.groupby(_PART)
+    }
+    faces = {
+        k: _arrays(g.sort_values("timestamp_s", kind="stable"), timed)
+        for k, g in timed.faces.groupby(_PART)
+    }
+    nothing = _arrays(timed.faces.iloc[:0], timed)
     out: list[dict[str, Any]] = []
     for i, (start, end) in enumerate(bounds):
         info = {"window": i, **windows.iloc[i].to_dict(), "start_s": start, "end_s": end}
-        source = _window_source(info["source"], sources, i) if "source" in info else sources[0]
+        source = _window_source(info.get("source"), sources, videos, i)
         info["source"] = source
         rows_before = len(out)
         for key, clock in clocks.items():
@@ -189,21 +201,56 @@ def window_summary(
             if analysed_s <= 0 and not _instant_inside(clock, start, end).any():
                 continue  # this part of the source does not reach the window
             head = {**info, "model": key[1], "part": int(key[2]), "analysed_s": analysed_s}
-            rows = _near(faces.get(key, timed.faces.iloc[:0]), start, end)
-            rows = rows.assign(in_window_s=_overlap(rows, start, end))
-            rows = rows[(rows["in_window_s"] > 0) | _instant_inside(rows, start, end)]
-            tracks = [
-                _track_row((*key, track), seen, seen["in_window_s"].to_numpy(), timed,
-                           skip_abstained)
-                for track, seen in rows.groupby("track_id")
-            ]  # fmt: skip
+            rows = _near(faces.get(key, nothing), start, end)
+            inside = _overlap(rows, start, end)
+            keep = (inside > 0) | _instant_inside(rows, start, end)
+            rows, inside = _take(rows, keep), inside[keep]
+            tracks = []
+            for track in np.unique(rows["track_id"]):
+                seen = rows["track_id"] == track
+                tracks.append(
+                    _track_row((*key, track), _take(rows, seen), inside[seen], timed,
+                               skip_abstained)
+                )  # fmt: skip
             out.extend({**head, **_without(row, _PART)} for row in tracks)
             if not tracks:
                 out.append({**head, **_NO_TRACK})
         if len(out) == rows_before:  # the window lies outside every analysed stretch
             out.append({**info, "model": "", "part": None, "analysed_s": 0.0, **_NO_TRACK})
-    table = pd.DataFrame(out)
+    table = pd.DataFrame(out, columns=_window_table_columns(windows, timed))
     return table.astype({"track_id": "Int64", "part": "Int64", "frames": "int64"})
+
+
+def _window_table_columns(windows: pd.DataFrame, timed: _Timed) -> list[str]:
+    """:func:`window_summary`'s columns, whatever the windows found: the same for a table
+    whose first window, or every window, saw no track, and for no windows at all."""
+    carried = [str(c) for c in windows.columns]
+    head = ["window", *carried, *(["source"] if "source" not in carried else [])]
+    tracks = ["model", "part", "analysed_s", "track_id", "first_s", "last_s", "frames",
+              "seen_s", "label", "tied_labels"]  # fmt: skip
+    tail = [f"share_{n}" for n in timed.names] + [f"mean_{n}" for n in timed.measured]
+    if "abstained" in timed.faces:
+        tail.append("abstained_share")
+    tail += [c for c in BOX_COLUMNS if c in timed.faces]
+    return [*head, *tracks, *tail]
+
+
+def _video_sources(timed: _Timed) -> list[str]:
+    """The sources that are videos (a tracked face, or more than one analysed frame), not
+    still images; all sources when none is."""
+    frames = timed.analysed.groupby("source").size()
+    tracked = {str(v) for v in timed.faces["source"]}
+    videos = sorted(str(s) for s, n in frames.items() if n > 1 or str(s) in tracked)
+    return videos or sorted(str(s) for s in frames.index)
+
+
+def _blank(value: Any) -> bool:
+    """A missing or empty cell: ``None``, NaN, ``<NA>`` or only spaces."""
+    import pandas as pd
+
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or (np.ndim(value) == 0 and bool(pd.isna(value)))
 
 
 _NO_TRACK = {"track_id": None, "frames": 0, "seen_s": 0.0, "label": None, "tied_labels": ""}
@@ -214,15 +261,39 @@ def _without(row: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in keys}
 
 
-def _near(rows: pd.DataFrame, start: float, end: float) -> pd.DataFrame:
+_Columns = dict[str, np.ndarray]
+"""Rows as parallel arrays, one per column: ``timestamp_s`` and ``duration_s`` (float64
+seconds), and for face rows ``track_id`` (int64), ``top`` (object), ``abstained`` (bool),
+the probability and box columns (float64)."""
+
+
+def _arrays(rows: pd.DataFrame, timed: _Timed | None) -> _Columns:
+    """``rows`` as :data:`_Columns`: the timing columns, and with ``timed`` those
+    :func:`_track_row` reads. The longest ``duration_s`` is kept as ``reach`` (0-d)."""
+    cols = {c: rows[c].astype("float64").to_numpy() for c in ("timestamp_s", "duration_s")}
+    cols["reach"] = np.asarray(cols["duration_s"].max() if len(rows) else 0.0)
+    if timed is None:
+        return cols
+    cols["track_id"] = rows["track_id"].astype("int64").to_numpy()
+    cols["top"] = rows["top"].to_numpy(object)
+    if "abstained" in rows:
+        cols["abstained"] = rows["abstained"].astype("boolean").fillna(False).to_numpy(bool)
+    for c in [f"{timed.prefix}{n}" for n in timed.measured] + list(BOX_COLUMNS):
+        if c in rows:
+            cols[c] = rows[c].astype("float64").to_numpy()
+    return cols
+
+
+def _take(cols: _Columns, index: slice | np.ndarray) -> _Columns:
+    """The rows ``index`` (a slice or a boolean mask) picks, in every column."""
+    return {c: v if v.ndim == 0 else v[index] for c, v in cols.items()}
+
+
+def _near(rows: _Columns, start: float, end: float) -> _Columns:
     """The rows (sorted by ``timestamp_s``) whose time can reach ``[start, end)``: from the
     longest ``duration_s`` before ``start`` up to ``end``."""
-    if rows.empty:
-        return rows
-    t = rows["timestamp_s"].to_numpy(np.float64)
-    reach = float(rows["duration_s"].max())
-    lo, hi = np.searchsorted(t, [start - reach, end], side="left")
-    return rows.iloc[lo:hi]
+    lo, hi = np.searchsorted(rows["timestamp_s"], [start - float(rows["reach"]), end])
+    return _take(rows, slice(lo, hi))
 
 
 def _window_bounds(windows: pd.DataFrame) -> list[tuple[float, float]]:
@@ -234,7 +305,11 @@ def _window_bounds(windows: pd.DataFrame) -> list[tuple[float, float]]:
     """
     missing = [c for c in WINDOW_COLUMNS if c not in windows]
     if missing:
-        raise DatasetError(f"windows without the column(s) {missing}: each needs start_s and end_s")
+        found = ", ".join(repr(str(c)) for c in windows.columns[:8]) or "none"
+        raise DatasetError(
+            f"windows without the column(s) {missing}: each needs start_s and end_s "
+            f"(columns found: {found})"
+        )
     taken = sorted(
         c
         for c in windows.columns
@@ -246,10 +321,7 @@ def _window_bounds(windows: pd.DataFrame) -> list[tuple[float, float]]:
         )
     bounds = []
     for i, (start, end) in enumerate(zip(windows["start_s"], windows["end_s"], strict=True)):
-        try:
-            a, b = float(start), float(end)
-        except (TypeError, ValueError):
-            a = b = float("nan")
+        a, b = _seconds(start), _seconds(end)
         if not (np.isfinite(a) and np.isfinite(b)):
             raise DatasetError(
                 f"window {i}: start_s {start!r} and end_s {end!r} must be numbers of seconds"
@@ -260,42 +332,79 @@ def _window_bounds(windows: pd.DataFrame) -> list[tuple[float, float]]:
     return bounds
 
 
+def _seconds(value: Any) -> float:
+    """A window bound as a float: a number, or text of one (``"12.5"``, ``" 3e1 "``); NaN for
+    anything else, booleans and Python's ``1_000`` spelling included."""
+    if isinstance(value, bool | np.bool_):
+        return float("nan")
+    if isinstance(value, str):
+        if "_" in value:
+            return float("nan")
+        value = value.strip()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 _WINDOW_OUTPUT_TAKEN = {
     "window", "model", "part", "analysed_s", "track_id", "first_s", "last_s", "frames",
     "seen_s", "label", "tied_labels", "abstained_share", *BOX_COLUMNS,
 }  # fmt: skip
 
 
-def _window_source(name: Any, sources: list[str], i: int) -> str:
-    """The rows' source a window names: itself, or the one source whose path ends with it.
+def _window_source(name: Any, sources: list[str], videos: list[str], i: int) -> str:
+    """The rows' source a window names (``name``): itself, or the one source whose path ends
+    with it, or whose path it ends with (an absolute path for a relative one); compared with
+    ``/`` for ``\\``, without spaces around and a leading ``./``. A blank or missing name
+    means the rows' only video.
 
     Raises:
-        DatasetError: it names none, or several."""
-    text = str(name).replace("\\", "/")
-    if text in sources:
-        return text
-    ends = [s for s in sources if s.replace("\\", "/").endswith("/" + text)]
-    if len(ends) == 1:
-        return ends[0]
-    if not ends:
+        DatasetError: it names none, or several; a blank name while the rows hold several
+            videos."""
+    if _blank(name):
+        if len(videos) == 1:
+            return videos[0]
+        raise DatasetError(
+            f"window {i}: no source, and the rows hold {len(videos)} videos: say which one"
+        )
+    wanted = _path_parts(name)
+    exact = [s for s in sources if _path_parts(s) == wanted]
+    if len(exact) == 1:
+        return exact[0]
+
+    def ends(longer: tuple[str, ...], shorter: tuple[str, ...]) -> bool:
+        return len(longer) > len(shorter) and longer[-len(shorter) :] == shorter
+
+    found = exact or [
+        s for s in sources if ends(_path_parts(s), wanted) or ends(wanted, _path_parts(s))
+    ]
+    if len(found) == 1:
+        return found[0]
+    if not found:
         shown = ", ".join(sources[:5]) + (" …" if len(sources) > 5 else "")
         raise DatasetError(f"window {i}: source {name!r} is none of the rows' sources ({shown})")
     raise DatasetError(
-        f"window {i}: source {name!r} could be any of {', '.join(ends)}: give more of its path"
+        f"window {i}: source {name!r} could be any of {', '.join(found)}: give more of its path"
     )
 
 
-def _overlap(rows: pd.DataFrame, start: float, end: float) -> np.ndarray:
+def _path_parts(path: Any) -> tuple[str, ...]:
+    """A source path's components, ``\\`` read as ``/``, without empty and ``.`` ones."""
+    text = str(path).strip().replace("\\", "/")
+    return tuple(part for part in text.split("/") if part not in ("", "."))
+
+
+def _overlap(rows: _Columns, start: float, end: float) -> np.ndarray:
     """Seconds of ``[start, end)`` inside each row's ``[timestamp_s, timestamp_s + duration_s)``."""
-    t = rows["timestamp_s"].to_numpy(np.float64)
-    d = rows["duration_s"].to_numpy(np.float64)
+    t, d = rows["timestamp_s"], rows["duration_s"]
     return np.clip(np.minimum(end, t + d) - np.maximum(start, t), 0.0, None)
 
 
-def _instant_inside(rows: pd.DataFrame, start: float, end: float) -> np.ndarray:
+def _instant_inside(rows: _Columns, start: float, end: float) -> np.ndarray:
     """Rows that stand for no time (a source's single frame) at a time inside the window."""
-    t = rows["timestamp_s"].to_numpy(np.float64)
-    return (rows["duration_s"].to_numpy(np.float64) == 0) & (t >= start) & (t < end)
+    t = rows["timestamp_s"]
+    return (rows["duration_s"] == 0) & (t >= start) & (t < end)
 
 
 class _Timed(NamedTuple):
@@ -313,6 +422,12 @@ class _Timed(NamedTuple):
 
 _KEYS = ["source", "model"]
 _PART = [*_KEYS, "part"]
+
+
+def has_smoothed(df: pd.DataFrame) -> bool:
+    """Whether rows hold smoothed values (a ``smoothed_label`` column with a value) that
+    ``smoothed=True`` can use; without them the summaries use the per-frame values."""
+    return "smoothed_label" in df and bool(df["smoothed_label"].notna().any())
 
 
 def _timed_faces(
@@ -335,7 +450,7 @@ def _timed_faces(
     names = list(labels) if labels is not None else [c[2:] for c in df if c.startswith("p_")]
     if not names:
         raise DatasetError("no expression labels: give labels= or rows with p_<label> columns")
-    use_smoothed = smoothed and "smoothed_label" in df and df["smoothed_label"].notna().any()
+    use_smoothed = smoothed and has_smoothed(df)
     prefix = "ps_" if use_smoothed and all(f"ps_{n}" in df for n in names) else "p_"
     measured = [n for n in names if f"{prefix}{n}" in df]
     df = df.assign(model=df["model"].fillna("") if "model" in df else "")
@@ -373,22 +488,20 @@ def _timed_faces(
 
 
 def _track_row(
-    key: tuple[Any, ...], rows: pd.DataFrame, w: np.ndarray, timed: _Timed, skip_abstained: bool
+    key: tuple[Any, ...], rows: _Columns, w: np.ndarray, timed: _Timed, skip_abstained: bool
 ) -> dict[str, Any]:
-    """One track's summary row from its face rows and each row's weight ``w`` (seconds)."""
+    """One track's summary row from its face rows (:func:`_arrays`) and each row's weight
+    ``w`` (seconds)."""
     source, model, part, track = key
     names = timed.names
     seen = float(w.sum())
     if seen == 0:  # a single analysed frame: no time to weigh by, count the frame
         w = np.ones_like(w)
-    abstained = (
-        rows["abstained"].fillna(False).to_numpy(bool)
-        if "abstained" in rows
-        else np.zeros(len(rows), bool)
-    )
+    t = rows["timestamp_s"]
+    abstained = rows["abstained"] if "abstained" in rows else np.zeros(len(t), bool)
     counted = np.where(abstained, 0.0, w) if skip_abstained else w
     held = rows["top"]
-    share = {n: float(counted[(held == n).to_numpy(bool)].sum()) for n in names}
+    share = {n: float(counted[held == n].sum()) for n in names}
     total = float(counted.sum())
     label = held_longest(share) if total > 0 else None
     row = {
@@ -396,9 +509,9 @@ def _track_row(
         "model": model,
         "part": int(part),
         "track_id": int(track),
-        "first_s": float(rows["timestamp_s"].min()),
-        "last_s": float(rows["timestamp_s"].max()),
-        "frames": len(rows),
+        "first_s": float(t.min()),
+        "last_s": float(t.max()),
+        "frames": len(t),
         "seen_s": seen,
         "label": label,
         "tied_labels": ", ".join(tied_with(share, label)) if label else "",
@@ -406,13 +519,14 @@ def _track_row(
     scale = 1.0 / total if total > 0 else float("nan")
     row.update({f"share_{n}": share[n] * scale for n in names})
     for n in timed.measured:
-        p = rows[f"{timed.prefix}{n}"].to_numpy(np.float64)
+        p = rows[f"{timed.prefix}{n}"]
         row[f"mean_{n}"] = float((p * counted).sum() * scale)
     if "abstained" in rows:
         row["abstained_share"] = float(w[abstained].sum() / w.sum())
     for c in BOX_COLUMNS:  # where the face was: to find the track in an annotated video
         if c in rows:
-            row[c] = float(rows[c].astype("float64").median())
+            box = rows[c][~np.isnan(rows[c])]
+            row[c] = float(np.median(box)) if len(box) else float("nan")
     return row
 
 
@@ -609,6 +723,7 @@ __all__ = [
     "TrackLine",
     "TrackTimes",
     "frame_durations",
+    "has_smoothed",
     "track_summary",
     "window_summary",
 ]
