@@ -363,3 +363,18 @@ def test_smoothed_and_per_frame_lines_are_both_steps():
     lines = [ln for ln in fig.axes[0].lines if len(ln.get_xdata()) > 1]
     assert len(lines) == 2 * len(EXPRESSIONS)
     assert {ln.get_drawstyle() for ln in lines} == {"steps-post"}
+
+
+def test_read_rows_refuses_a_csv_cut_mid_row(tmp_path):
+    from mien.errors import DatasetError
+    from mien.plots import read_rows
+
+    path = tmp_path / "rows.csv"
+    rows("m", 3).to_csv(path, index=False)
+    whole = path.read_text()
+    assert len(read_rows(path)) == 3
+    path.write_text(whole[: whole.rindex(",", 0, len(whole) - 1)])  # the last row cut short
+    with pytest.raises(DatasetError, match="the last row has .* cells: the file ends mid-row"):
+        read_rows(path)
+    path.write_text(whole.rstrip("\n"))  # whole, without its final line break: fine
+    assert len(read_rows(path)) == 3

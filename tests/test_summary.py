@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -527,7 +528,7 @@ def test_summary_command_warns_of_windows_outside_the_analysed_time(tmp_path):
     assert result.exit_code == 0, result.output
     said = " ".join(result.stderr.split())
     assert "2 of 3 windows lie outside the analysed time" in said
-    assert "runs from 0 s to 0.7 s" in said
+    assert "first analysed frame is at 0 s and the last at 0.7 s" in said
     quiet = _summary_cli(tmp_path, "start_s,end_s\n0,0.3\n")
     assert "outside" not in quiet.stderr
 
@@ -546,3 +547,116 @@ def test_summary_command_never_writes_over_an_input(tmp_path, which):
     assert result.exit_code == 2 and "it would overwrite an input" in result.stderr
     assert (tmp_path / "windows.csv").read_text() == "start_s,end_s\n0,1\n"
     assert pd.read_csv(tmp_path / "rows.csv")["source"].eq("a.mp4").all()
+
+
+def test_read_windows_reads_a_spreadsheet_s_export(tmp_path):
+    from mien.summary import WindowsError, read_windows
+
+    path = tmp_path / "w.csv"
+    path.write_bytes(b'\xef\xbb\xbf start_s ,end_s,text\r\n0,1,"so, um"\r\n,,\r\n2,3,NA\r\n,,\r\n')
+    table = read_windows(path)
+    assert list(table.columns) == ["start_s", "end_s", "text"]
+    assert table.to_dict("list") == {"start_s": ["0", "2"], "end_s": ["1", "3"],
+                                     "text": ["so, um", "NA"]}  # fmt: skip
+    path.write_text("start_s,end_s,text\n0,1,a\n2,3,so, um\n")
+    with pytest.raises(WindowsError, match="line 3 has more cells than the header's 3"):
+        read_windows(path)
+    path.write_bytes("start_s,end_s,text\n0,1,caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(WindowsError, match="not UTF-8"):
+        read_windows(path)
+    with pytest.raises(WindowsError, match="cannot be read") as missing:
+        read_windows(tmp_path / "none.csv")
+    assert "quote" not in str(missing.value)
+
+
+def test_summary_command_blames_the_file_at_fault(tmp_path):
+    no_label = _rows().drop(columns="label")
+    result = _summary_cli(tmp_path, "start_s,end_s\n0,1\n", rows=no_label)
+    assert result.exit_code == 2 and "rows.csv: rows without the column(s) ['label']" in (
+        " ".join(result.stderr.split()).replace(str(tmp_path) + "/", "")
+    )
+    no_abstained = _rows().drop(columns="abstained")
+    result = _summary_cli(tmp_path, "start_s,end_s\n0,1\n", "--skip-abstained", rows=no_abstained)
+    said = " ".join(result.stderr.split())
+    assert result.exit_code == 2 and "rows.csv: --skip-abstained needs" in said
+    result = _summary_cli(tmp_path, "start_s,end_s\n2,1\n")
+    assert "--windows " in result.stderr and "windows.csv: window 0: end_s 1" in result.stderr
+
+
+def test_summary_command_keeps_a_window_on_a_failed_video_and_says_so(tmp_path):
+    failed = {"source": "broken.mp4", "status": "error", "error": "cut off", "timestamp_s": None,
+              "track_id": None}  # fmt: skip
+    rows = pd.concat([_rows(), pd.DataFrame([failed])], ignore_index=True)
+    text = "source,start_s,end_s\nbroken.mp4,0,1\na.mp4,0,1\n"
+    result = _summary_cli(tmp_path, text, rows=rows)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(io.StringIO(result.stdout))
+    broken = table[table["source"] == "broken.mp4"]
+    assert len(broken) == 1 and broken["analysed_s"].tolist() == [0.0]
+    assert table.loc[table["source"] == "a.mp4", "seen_s"].sum() == pytest.approx(0.9)
+    said = " ".join(result.stderr.split())
+    assert "1 source(s) with no analysed frame (failed in analysis?): broken.mp4" in said
+
+
+def test_summary_command_does_not_call_a_one_frame_video_outside(tmp_path):
+    one = _rows()[_rows()["timestamp_s"] == 0.0]
+    result = _summary_cli(tmp_path, "start_s,end_s\n0,0.2\n", rows=one)
+    assert result.exit_code == 0, result.output
+    assert "outside" not in result.stderr
+    assert pd.read_csv(io.StringIO(result.stdout))["frames"].tolist() == [1]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".jsonl"])
+def test_summary_command_keeps_a_long_clock_s_times(tmp_path, suffix):
+    rows = _rows().assign(timestamp_s=_rows()["timestamp_s"] + 95443.717678)
+    out = tmp_path / f"w{suffix}"
+    text = "start_s,end_s\n95443.7176781,95443.717679\n95443.717678,95444.417678\n"
+    result = _summary_cli(tmp_path, text, "-o", str(out), rows=rows)
+    assert result.exit_code == 0, result.output
+    if suffix == ".csv":
+        table = pd.read_csv(out, dtype={"start_s": str, "first_s": str})
+    else:
+        table = pd.read_json(out, lines=suffix == ".jsonl", dtype={"start_s": str})
+    assert table["start_s"].astype(str).tolist()[:1] == ["95443.7176781"]
+    assert table["first_s"].astype(str).tolist()[0] == "95443.717678"
+    assert table.loc[table["window"] == 1, "seen_s"].sum() == pytest.approx(0.9, abs=1e-6)
+
+
+def test_summary_command_warns_of_rows_read_in_several_parts(tmp_path):
+    indexed = _rows().assign(frame_index=lambda d: (d["timestamp_s"] * 10).round().astype(int))
+    in_order = indexed.sort_values("frame_index", kind="stable")  # as mien writes them
+    result = _summary_cli(tmp_path, "start_s,end_s\n0,1\n", rows=in_order)
+    assert result.exit_code == 0 and "goes back" not in result.stderr
+    by_track = in_order.sort_values(["track_id", "timestamp_s"])
+    result = _summary_cli(tmp_path, "start_s,end_s\n0,1\n", rows=by_track)
+    said = " ".join(result.stderr.split())
+    assert "goes back in a.mp4 (2 parts)" in said and "sort them by source and frame_index" in said
+
+
+def test_summary_command_never_writes_into_the_parts_it_reads(tmp_path):
+    from typer.testing import CliRunner
+
+    from mien.cli.main import app
+
+    (tmp_path / "parts").mkdir()
+    _rows().to_parquet(tmp_path / "parts" / "a.parquet")
+    out = tmp_path / "parts" / "summary.parquet"
+    result = CliRunner().invoke(app, ["summary", str(tmp_path / "parts"), "-o", str(out)])
+    assert result.exit_code == 2 and "inside the folder of results read" in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_summary_command_on_a_full_disk_says_so(tmp_path):
+    import subprocess
+    import sys
+
+    results = tmp_path / "rows.csv"
+    _rows().to_csv(results, index=False)
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "mien", "summary", str(results)], stdout=full,
+            stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "could not write to standard output" in done.stderr

@@ -59,9 +59,32 @@ def _read_csv(path: Path) -> pd.DataFrame:
     # text is read as text ("001" stays "001"), and only an empty field is missing there (a
     # file or label named "NA" stays); the other columns are cast by _typed
     na = {c: [""] if c in text else list(_CSV_NA) for c in header}
+    cells = _last_row_cells(path)
+    if 0 < cells < len(header):
+        raise DatasetError(
+            f"{path}: the last row has {cells} of the header's {len(header)} cells: the file "
+            "ends mid-row (copied while mien was still writing it?); remove that row"
+        )
     return pd.read_csv(
         path, dtype=dict.fromkeys(text, "string"), keep_default_na=False, na_values=na
     )
+
+
+def _last_row_cells(path: Path, tail_bytes: int = 1 << 16) -> int:
+    """How many cells the last line of a CSV that does not end with a line break holds (0
+    when it ends with one, as every file mien finished does, or holds one line): a row cut
+    short by a copy made mid-write has fewer than the header."""
+    import csv
+
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - tail_bytes))
+        tail = f.read()
+    lines = tail.splitlines()
+    if tail.endswith((b"\n", b"\r")) or len(lines) < 2:
+        return 0
+    last = lines[-1].decode("utf-8", errors="replace")
+    return len(next(csv.reader([last]), []))
 
 
 def _read_json(path: Path, *, lines: bool) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 from array import array
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -119,6 +120,62 @@ WINDOW_COLUMNS = ("start_s", "end_s")
 """The columns every windows table needs: a window's start and end in seconds."""
 
 
+class WindowsError(DatasetError):
+    """A windows table (or its file) that :func:`window_summary` cannot use; the rows are not
+    at fault."""
+
+
+def read_windows(path: str | Path) -> pd.DataFrame:
+    """A windows CSV as :func:`window_summary` takes it (what ``mien summary --windows``
+    reads): comma-separated UTF-8 (a BOM allowed), every cell as text as written (``007``
+    stays ``007``, ``NA`` stays ``NA``, an empty cell is ``""``), header names without spaces
+    around them, and rows whose cells are all empty (a spreadsheet's trailing ``,,``) left out.
+
+    Raises:
+        WindowsError: the file is missing or unreadable, empty, not UTF-8, not a
+            comma-separated table (one column; a row with more cells than the header, named
+            by its line).
+    """
+    import csv
+    import warnings
+
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():  # a row with more cells than the header is an error
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            table = pd.read_csv(
+                path, dtype=str, keep_default_na=False, encoding="utf-8-sig", index_col=False
+            )
+    except pd.errors.EmptyDataError:
+        raise WindowsError(f"{path}: the file is empty") from None
+    except UnicodeDecodeError as e:
+        raise WindowsError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise WindowsError(f"{path}: cannot be read ({e.strerror or e})") from None
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as e:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            reader = csv.reader(f)
+            width = len(next(reader, []))
+            wide = next((reader.line_num for row in reader if len(row) > width), None)
+        where = f"line {wide} has more cells than the header's {width}" if wide else (
+            " ".join(str(e).split())  # pandas' parser errors run over several lines
+        )  # fmt: skip
+        raise WindowsError(
+            f"{path}: cannot be read as a comma-separated CSV ({where}); quote a cell "
+            "holding a comma"
+        ) from None
+    table.columns = [str(c).strip() for c in table.columns]
+    if "start_s" not in table and len(table.columns) == 1:
+        raise WindowsError(
+            f"{path}: one column {table.columns[0]!r}: the file must be comma-separated, "
+            "with columns start_s and end_s"
+        )
+    blank = table.apply(lambda col: col.str.strip() == "").all(axis=1)
+    return table[~blank].reset_index(drop=True)
+
+
 def window_summary(
     df: pd.DataFrame,
     windows: pd.DataFrame,
@@ -156,10 +213,14 @@ def window_summary(
         in which the track was seen, and ``first_s``/``last_s`` the times of the first and
         last frames covering part of it (the first can start before the window). One row per
         track seen in the window; a window in which no track was seen gets one row with an
-        empty ``track_id`` (``Int64``), ``seen_s`` 0 and no label, so every window appears.
+        empty ``track_id`` (``Int64``), ``seen_s`` 0 and no label, so every window appears;
+        one that no analysed frame reaches (past the analysed time, or on a source whose
+        analysis failed) has an empty ``part`` and ``analysed_s`` 0.
 
     Raises:
-        DatasetError: as :func:`track_summary`; ``windows`` without ``start_s``/``end_s``,
+        DatasetError: as :func:`track_summary` (the rows are at fault).
+        WindowsError: (a :class:`~mien.errors.DatasetError`) ``windows`` without
+            ``start_s``/``end_s``,
             with a start or end that is not a finite number or an end not after its start,
             with a column named like an output column, or without ``source`` while the rows
             hold several videos; a window's ``source`` that names no source of the rows, or
@@ -169,10 +230,11 @@ def window_summary(
 
     timed = _timed_faces(df, smoothed=smoothed, skip_abstained=skip_abstained, labels=labels)
     bounds = _window_bounds(windows)
-    sources = sorted({str(v) for v in timed.analysed["source"]})
+    # every source of the rows: a window may name a video whose analysis failed (no time)
+    sources = sorted({str(v) for v in df["source"].dropna()})
     videos = _video_sources(timed)
     if "source" not in windows and len(videos) > 1:
-        raise DatasetError(
+        raise WindowsError(
             f"the rows hold {len(videos)} videos: give the windows a source column saying "
             "which video each window belongs to"
         )
@@ -306,7 +368,7 @@ def _window_bounds(windows: pd.DataFrame) -> list[tuple[float, float]]:
     missing = [c for c in WINDOW_COLUMNS if c not in windows]
     if missing:
         found = ", ".join(repr(str(c)) for c in windows.columns[:8]) or "none"
-        raise DatasetError(
+        raise WindowsError(
             f"windows without the column(s) {missing}: each needs start_s and end_s "
             f"(columns found: {found})"
         )
@@ -316,18 +378,18 @@ def _window_bounds(windows: pd.DataFrame) -> list[tuple[float, float]]:
         if c in _WINDOW_OUTPUT_TAKEN or str(c).startswith(("share_", "mean_"))
     )
     if taken:
-        raise DatasetError(
+        raise WindowsError(
             f"windows with column(s) {taken}, which the summary uses itself: rename them"
         )
     bounds = []
     for i, (start, end) in enumerate(zip(windows["start_s"], windows["end_s"], strict=True)):
         a, b = _seconds(start), _seconds(end)
         if not (np.isfinite(a) and np.isfinite(b)):
-            raise DatasetError(
+            raise WindowsError(
                 f"window {i}: start_s {start!r} and end_s {end!r} must be numbers of seconds"
             )
         if b <= a:
-            raise DatasetError(f"window {i}: end_s {b:g} is not after start_s {a:g}")
+            raise WindowsError(f"window {i}: end_s {b:g} is not after start_s {a:g}")
         bounds.append((a, b))
     return bounds
 
@@ -365,7 +427,7 @@ def _window_source(name: Any, sources: list[str], videos: list[str], i: int) -> 
     if _blank(name):
         if len(videos) == 1:
             return videos[0]
-        raise DatasetError(
+        raise WindowsError(
             f"window {i}: no source, and the rows hold {len(videos)} videos: say which one"
         )
     wanted = _path_parts(name)
@@ -383,8 +445,8 @@ def _window_source(name: Any, sources: list[str], videos: list[str], i: int) -> 
         return found[0]
     if not found:
         shown = ", ".join(sources[:5]) + (" …" if len(sources) > 5 else "")
-        raise DatasetError(f"window {i}: source {name!r} is none of the rows' sources ({shown})")
-    raise DatasetError(
+        raise WindowsError(f"window {i}: source {name!r} is none of the rows' sources ({shown})")
+    raise WindowsError(
         f"window {i}: source {name!r} could be any of {', '.join(found)}: give more of its path"
     )
 
@@ -722,8 +784,10 @@ __all__ = [
     "WINDOW_COLUMNS",
     "TrackLine",
     "TrackTimes",
+    "WindowsError",
     "frame_durations",
     "has_smoothed",
+    "read_windows",
     "track_summary",
     "window_summary",
 ]

@@ -67,7 +67,7 @@ def summary(
     """
     from mien.errors import DatasetError
     from mien.plots import read_rows
-    from mien.summary import has_smoothed, track_summary, window_summary
+    from mien.summary import WindowsError, read_windows, track_summary, window_summary
 
     if out is not None:
         if out.suffix.lower() not in TABLE_SUFFIXES:
@@ -77,16 +77,21 @@ def summary(
         inputs = [results, *(sorted(results.glob("*.parquet")) if results.is_dir() else [])]
         if same_file(out, [*inputs, *([windows] if windows is not None else [])]) is not None:
             fail(f"--out {out}: it would overwrite an input")
-    table_of_windows = None if windows is None else _read_windows(windows)
+        if results.is_dir() and same_file(out.parent, [results]) is not None:
+            fail(f"--out {out}: inside the folder of results read ({results}); write elsewhere")
+    table_of_windows = None
+    if windows is not None:
+        try:
+            table_of_windows = read_windows(windows)
+        except WindowsError as e:
+            fail(f"--windows {e}")
     try:
         rows = read_rows(results)
     except DatasetError as e:  # not a results file: a usage error (2)
         fail(str(e))
-    if smoothed and not has_smoothed(rows):
-        err.print(
-            f"{results}: no smoothed columns (smoothed_label, ps_*): per-frame values used",
-            style="yellow",
-        )
+    if skip_abstained and "abstained" not in rows:
+        fail(f"{results}: --skip-abstained needs rows with an abstained column")
+    _warn_smoothed(rows, results, smoothed)
     try:
         if table_of_windows is None:
             table = track_summary(rows, smoothed=smoothed, skip_abstained=skip_abstained)
@@ -94,74 +99,127 @@ def summary(
             table = window_summary(
                 rows, table_of_windows, smoothed=smoothed, skip_abstained=skip_abstained
             )
+    except WindowsError as e:
+        fail(f"--windows {windows}: {e}")
     except DatasetError as e:
         no_tracks = str(e).startswith(("no tracked faces", "no rows"))
-        fail(f"{windows}: {e}" if table_of_windows is not None and not no_tracks else str(e),
-             code=1 if no_tracks else 2)  # fmt: skip
+        fail(f"{results}: {e}", code=1 if no_tracks else 2)
+    _warn_in_order(table, results)
     if table_of_windows is not None:
         _warn_outside(table, rows)
-    # CSV with 10 significant digits: sums of frame steps print as 1.7, not 1.7000000000000002
-    if out is None:
-        table.to_csv(typer.get_text_stream("stdout"), index=False, float_format="%.10g")
-        return
-    suffix = out.suffix.lower()
+    try:
+        _write(table, out)
+    except OSError as e:
+        fail(f"could not write {out or 'to standard output'}: {e.strerror or e}", code=1)
+    if out is not None:
+        what = "window rows" if table_of_windows is not None else "tracks"
+        err.print(f"wrote {len(table)} {what} to {out}")
+
+
+def _write(table: pd.DataFrame, out: Path | None) -> None:
+    """``table`` to ``out`` in the format its suffix names (CSV to stdout without ``out``).
+    Numbers keep 15 significant digits in CSV and JSON: a long clock's times
+    (``95443.717678``) come back as written, sums of frame steps print as ``1.7``, not
+    ``1.7000000000000002``."""
+    import json
+
+    suffix = ".csv" if out is None else out.suffix.lower()
     if suffix == ".csv":
-        table.to_csv(out, index=False, float_format="%.10g")
+        target = typer.get_text_stream("stdout") if out is None else out
+        table.to_csv(target, index=False, float_format="%.15g")
     elif suffix == ".parquet":
         table.to_parquet(out, index=False)
     else:
-        table.to_json(out, orient="records", lines=suffix == ".jsonl", force_ascii=False)
-    what = "window rows" if table_of_windows is not None else "tracks"
-    err.print(f"wrote {len(table)} {what} to {out}")
+        records = [{k: _json_value(v) for k, v in row.items()} for row in table.to_dict("records")]
+        with open(out, "w", encoding="utf-8") as f:
+            if suffix == ".jsonl":
+                f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+            else:
+                json.dump(records, f, ensure_ascii=False, indent=1)
+                f.write("\n")
 
 
-def _read_windows(path: Path) -> pd.DataFrame:
-    """The windows CSV, every cell as written (``007`` stays ``007``, ``NA`` stays ``NA``);
-    header names without spaces around them.
+def _json_value(value: object) -> object:
+    """A cell as JSON takes it: numbers rounded to 15 significant digits (as in the CSV),
+    missing values (NaN, ``<NA>``, ``None``) as null."""
+    import math
 
-    Raises:
-        typer.Exit: (2) the file cannot be read as a comma-separated CSV.
-    """
-    import warnings
-
+    import numpy as np
     import pandas as pd
 
-    try:
-        with warnings.catch_warnings():  # a row with more cells than the header is an error
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            table = pd.read_csv(
-                path, dtype=str, keep_default_na=False, encoding="utf-8-sig", index_col=False
-            )
-    except pd.errors.EmptyDataError:
-        fail(f"--windows {path}: the file is empty")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.ParserWarning) as e:
-        reason = " ".join(str(e).split())  # pandas' parser errors run over several lines
-        fail(
-            f"--windows {path}: cannot be read as a comma-separated UTF-8 CSV ({reason}); "
-            "quote a cell holding a comma"
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else float(f"{value:.15g}")
+    return value
+
+
+def _warn_smoothed(rows: pd.DataFrame, results: Path, smoothed: bool) -> None:
+    """Say when ``--smoothed`` cannot use the smoothed columns, wholly or in part."""
+    from mien.summary import has_smoothed
+
+    if not smoothed:
+        return
+    if not has_smoothed(rows):
+        err.print(
+            f"{results}: no smoothed columns (smoothed_label, ps_*): per-frame values used",
+            style="yellow",
         )
-    table.columns = [str(c).strip() for c in table.columns]
-    if "start_s" not in table and len(table.columns) == 1:
-        fail(
-            f"--windows {path}: one column {table.columns[0]!r}: the file must be "
-            "comma-separated, with columns start_s and end_s"
+        return
+    labels = [c[2:] for c in rows if c.startswith("p_")]
+    if not all(f"ps_{n}" in rows for n in labels):
+        err.print(
+            f"{results}: smoothed labels but not every ps_ column: the means are per-frame",
+            style="yellow",
         )
-    return table
+
+
+def _warn_in_order(table: pd.DataFrame, results: Path) -> None:
+    """Say which sources were read in several parts: where the frame index or the clock goes
+    back in the rows' order, as in recordings joined or runs appended, but also in rows that
+    were sorted (by track, by label) or shuffled after mien wrote them, whose figures are then
+    wrong."""
+    if "part" not in table:
+        return
+    parts = table.dropna(subset=["part"]).groupby("source")["part"].max()
+    split = parts[parts > 0]
+    if split.empty:
+        return
+    named = ", ".join(f"{s} ({int(n) + 1} parts)" for s, n in split.head(3).items())
+    more = f" and {len(split) - 3} more" if len(split) > 3 else ""
+    err.print(
+        f"{results}: the frame index or clock goes back in {named}{more}: each part is timed "
+        "on its own (runs appended, recordings joined). If the rows were sorted or shuffled "
+        "after mien wrote them, these figures are wrong: sort them by source and frame_index "
+        "first.",
+        style="yellow",
+    )
 
 
 def _warn_outside(table: pd.DataFrame, rows: pd.DataFrame) -> None:
-    """Say how many windows no analysed frame reaches, with the rows' time span: windows
-    on another clock (a transcript's, from the start of a longer recording) find nothing."""
+    """Say how many windows no analysed frame reaches, with the rows' time span, and which
+    windows name a source whose analysis failed: windows on another clock (a transcript's,
+    from the start of a longer recording) find nothing."""
     if table.empty:
         return
-    covered = table.groupby("window")["analysed_s"].max()
-    outside = int((covered <= 0).sum())
-    if outside == 0:
+    reached = table.groupby("window")["part"].agg(lambda p: p.notna().any())
+    outside = table[table["window"].isin(reached.index[~reached])]
+    if outside.empty:
         return
-    t = rows.loc[rows["status"].isin(["ok", "no_face"]), "timestamp_s"].astype("float64")
+    analysed = rows[rows["status"].isin(["ok", "no_face"])]
+    failed = sorted(set(outside["source"].astype(str)) - set(analysed["source"].astype(str)))
+    if failed:
+        err.print(
+            f"windows name {len(failed)} source(s) with no analysed frame (failed in "
+            f"analysis?): {', '.join(failed[:3])}{' …' if len(failed) > 3 else ''}",
+            style="yellow",
+        )
+    t = analysed["timestamp_s"].astype("float64")
     err.print(
-        f"{outside} of {len(covered)} windows lie outside the analysed time: the rows' "
-        f"timestamp_s runs from {t.min():g} s to {t.max():g} s, and windows are read on "
-        "that clock",
+        f"{outside['window'].nunique()} of {len(reached)} windows lie outside the analysed "
+        f"time: the rows' first analysed frame is at {t.min():g} s and the last at "
+        f"{t.max():g} s on their timestamp_s clock, on which windows are read",
         style="yellow",
     )
