@@ -374,7 +374,7 @@ def test_read_rows_refuses_a_csv_cut_mid_row(tmp_path):
     whole = path.read_text()
     assert len(read_rows(path)) == 3
     path.write_text(whole[: whole.rindex(",", 0, len(whole) - 1)])  # the last row cut short
-    with pytest.raises(DatasetError, match="the last row has .* cells: the file ends mid-row"):
+    with pytest.raises(DatasetError, match=r"the last row has .* cells: the file ends mid-row"):
         read_rows(path)
     path.write_text(whole.rstrip("\n"))  # whole, without its final line break: fine
     assert len(read_rows(path)) == 3

@@ -287,7 +287,9 @@ def test_holes_are_judged_as_the_tracker_does_in_both(t):
         assert table.loc[0, "seen_s"] == pytest.approx(2.0 + 0.1 * 28 + 0.1)
     if len(t) == 30 and t[-1] == 22.0:  # 2 s steps: holes until the tracker's median adapts
         kept = frame_durations(np.asarray(t))[-3:]
-        assert kept.tolist() == pytest.approx([2.0, 2.0, 0.1])  # the last: the median step
+        # the last: the median of the last 16 steps, the step where the clip ends (the whole
+        # clip's median, 0.1 s, made it depend on the frame rate long before)
+        assert kept.tolist() == pytest.approx([2.0, 2.0, 2.0])
 
 
 def test_window_summary_counts_the_time_each_frame_spends_inside_each_window():
@@ -660,3 +662,16 @@ def test_summary_command_on_a_full_disk_says_so(tmp_path):
         )  # fmt: skip
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "could not write to standard output" in done.stderr
+
+
+def test_the_last_frame_stands_for_the_step_where_the_clip_ends_in_both():
+    """A clip at 20 fps that goes on at 10 fps: its last frame stands for 0.1 s, not the whole
+    clip's median 0.05 s (a new user's trial: a track seen only at the end lost 0.05 s)."""
+    from mien.summary import TrackTimes
+
+    t = [k * 0.05 for k in range(40)] + [2.0 + k * 0.1 for k in range(20)]
+    assert frame_durations(np.asarray(t))[-1] == pytest.approx(0.1)
+    times = TrackTimes()
+    for k, ts in enumerate(t):
+        times.add(ts, {2: "neutral"} if k >= 45 else {})
+    assert times.tracks()[0].seen_s == pytest.approx(1.5)

@@ -4,14 +4,13 @@ its expression was perceived over that time.
 Frames are weighted by the time they stand for, not counted: on a variable-frame-rate video (a
 phone's) or with ``--fps``/``--every`` sampling, frames are unevenly spaced, and a share of
 frames is not a share of time. Each analysed frame of a source stands for the time up to the
-source's next analysed frame; the last one for the median step. Summaries describe how faces
-are likely to be *perceived*; they say nothing about what anyone felt.
+source's next analysed frame; the last one for the median of the last steps. Summaries
+describe how faces are likely to be *perceived*; they say nothing about what anyone felt.
 """
 
 from __future__ import annotations
 
 import collections
-from array import array
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -40,7 +39,9 @@ def frame_durations(timestamps_s: np.ndarray) -> np.ndarray:
         over :func:`~mien.tracking.iou.gap_limit` of the median of the last
         :data:`~mien.tracking.iou.STEP_WINDOW` steps, by which the tracker has ended every
         track: a long pause, two recordings joined with a jump forward) gets that
-        median instead, and the last frame the median step (0.0 when there is a single frame).
+        median instead, and the last frame the median of the last
+        :data:`~mien.tracking.iou.STEP_WINDOW` steps, the usual step where the clip ends (0.0
+        when there is a single frame).
     """
     import pandas as pd
 
@@ -50,7 +51,7 @@ def frame_durations(timestamps_s: np.ndarray) -> np.ndarray:
     steps = np.diff(t)
     local = pd.Series(steps).rolling(STEP_WINDOW, min_periods=1).median().to_numpy()
     held = np.where(steps > np.vectorize(gap_limit)(local), local, steps)
-    return np.append(held, float(np.median(steps)))
+    return np.append(held, float(local[-1]))
 
 
 def track_summary(
@@ -672,8 +673,8 @@ class TrackLine(NamedTuple):
 
 class TrackTimes:
     """Per-track time per top label, added up frame by frame: :func:`track_summary`'s rule
-    for a stream of frames, in little memory (8 bytes per frame for the median step, about
-    20 MB for 24 h at 30 fps; the rest per track).
+    for a stream of frames, in little memory (the last 16 steps, and per track its time per
+    label).
 
     Args:
         labels: the expression labels in the model's order, which breaks ties between labels
@@ -691,7 +692,7 @@ class TrackTimes:
 
     def __init__(self, labels: Sequence[str] = ()) -> None:
         self._order = {label: k for k, label in enumerate(labels)}
-        self._steps = array("d")  # of the current part (since the clock last went back)
+        # the last steps of the current part (since the clock last went back)
         self._window: collections.deque[float] = collections.deque(maxlen=STEP_WINDOW)
         self._last_t: float | None = None
         self._pending: dict[int, str] = {}
@@ -707,8 +708,8 @@ class TrackTimes:
         faces in it (empty for a frame without a face) and the track ids whose prediction
         abstained. Frames come in order; one at the previous timestamp joins that frame, and
         one earlier than it (the clock went back) ends the part before it, whose last frame
-        takes that part's median step, as in :func:`track_summary`. A frame before a hole
-        takes the median of the last steps, as :func:`frame_durations` says."""
+        takes the median of that part's last steps, as in :func:`track_summary`; so does a
+        frame before a hole, as :func:`frame_durations` says."""
         if self._last_t is not None and timestamp_s == self._last_t:
             for track, label in labels.items():  # the first row of a track at a time counts
                 if track not in self._pending:
@@ -718,11 +719,9 @@ class TrackTimes:
             return
         if self._last_t is not None and timestamp_s < self._last_t:
             self._credit(self._median())
-            self._steps = array("d")
             self._window.clear()
         elif self._last_t is not None:
             step = timestamp_s - self._last_t
-            self._steps.append(step)
             self._window.append(step)
             local = float(np.median(self._window))  # a hole counts as one ordinary step
             self._credit(local if step > gap_limit(local) else step)
@@ -740,7 +739,7 @@ class TrackTimes:
         )
 
     def _median(self) -> float:
-        return float(np.median(np.frombuffer(self._steps))) if self._steps else 0.0
+        return float(np.median(self._window)) if self._window else 0.0
 
     def _credit(self, step: float) -> None:
         _credit(step, self._pending, self._pending_abstained, self._seconds, self._frames,
@@ -754,7 +753,7 @@ class TrackTimes:
         seconds = {k: dict(v) for k, v in self._seconds.items()}
         frames = {k: dict(v) for k, v in self._frames.items()}
         abstained = {k: list(v) for k, v in self._abstained.items()}
-        # the last frame takes the median step (on copies: more frames may follow)
+        # the last frame takes the median of the last steps (on copies: more frames may follow)
         _credit(self._median(), self._pending, self._pending_abstained, seconds, frames,
                 abstained)  # fmt: skip
         out = []
