@@ -51,6 +51,15 @@ def bootstrap_option(text: str) -> typer.models.OptionInfo:
     return typer.Option(min=0, callback=_bootstrap_count, help=text)
 
 
+ResultsFile = Annotated[
+    Path,
+    typer.Argument(
+        help="Rows from `mien analyze`/`watch` (.csv, .jsonl, .json, .parquet), or a "
+        "folder of .parquet files (`mien batch`'s parts/)."
+    ),
+]
+"""The results argument of ``mien plot`` and ``mien summary``."""
+
 DetectorMode = Annotated[
     str, typer.Option(help="auto | short | full | multi | tiled (BlazeFace range; see README).")
 ]

@@ -7,17 +7,11 @@ from typing import Annotated
 
 import typer
 
-from mien.cli.common import err, fail, unwritable
+from mien.cli.common import ResultsFile, err, fail, unwritable
 
 
 def plot(
-    results: Annotated[
-        Path,
-        typer.Argument(
-            help="Rows from `mien analyze`/`watch` (.csv, .jsonl, .json, .parquet), or a "
-            "folder of .parquet files (`mien batch`'s parts/)."
-        ),
-    ],
+    results: ResultsFile,
     out: Annotated[
         Path | None,
         typer.Option(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mien.cli.common import err, fail, same_file, unwritable
+from mien.cli.common import ResultsFile, err, fail, same_file, unwritable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -16,13 +16,7 @@ TABLE_SUFFIXES = (".csv", ".parquet", ".jsonl", ".json")
 
 
 def summary(
-    results: Annotated[
-        Path,
-        typer.Argument(
-            help="Rows from `mien analyze`/`watch` (.csv, .jsonl, .json, .parquet), or a "
-            "folder of .parquet files (`mien batch`'s parts/)."
-        ),
-    ],
+    results: ResultsFile,
     out: Annotated[
         Path | None,
         typer.Option(
