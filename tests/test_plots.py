@@ -378,3 +378,16 @@ def test_read_rows_refuses_a_csv_cut_mid_row(tmp_path):
         read_rows(path)
     path.write_text(whole.rstrip("\n"))  # whole, without its final line break: fine
     assert len(read_rows(path)) == 3
+
+
+def test_read_rows_takes_a_last_row_with_a_line_break_inside_a_quoted_cell(tmp_path):
+    from mien.plots import read_rows
+
+    path = tmp_path / "rows.csv"
+    table = rows("m", 2).assign(error="")
+    table.loc[1, "error"] = "decoder failed:\nframe 12 corrupt"
+    table.to_csv(path, index=False)
+    for ending in ("\n", "\r\n"):
+        path.write_bytes(path.read_text().replace("\n", ending).rstrip("\r\n").encode())
+        got = read_rows(path)
+        assert len(got) == 2 and got.loc[1, "error"].startswith("decoder failed:")

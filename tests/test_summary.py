@@ -529,8 +529,8 @@ def test_summary_command_warns_of_windows_outside_the_analysed_time(tmp_path):
     result = _summary_cli(tmp_path, "start_s,end_s\n0,0.3\n10,20\n30,40\n")
     assert result.exit_code == 0, result.output
     said = " ".join(result.stderr.split())
-    assert "2 of 3 windows lie outside the analysed time" in said
-    assert "first analysed frame is at 0 s and the last at 0.7 s" in said
+    assert "2 of 3 windows lie outside their video's analysed time" in said
+    assert "a.mp4: 0 s to 0.7 s" in said
     quiet = _summary_cli(tmp_path, "start_s,end_s\n0,0.3\n")
     assert "outside" not in quiet.stderr
 
@@ -561,7 +561,7 @@ def test_read_windows_reads_a_spreadsheet_s_export(tmp_path):
     assert table.to_dict("list") == {"start_s": ["0", "2"], "end_s": ["1", "3"],
                                      "text": ["so, um", "NA"]}  # fmt: skip
     path.write_text("start_s,end_s,text\n0,1,a\n2,3,so, um\n")
-    with pytest.raises(WindowsError, match="line 3 has more cells than the header's 3"):
+    with pytest.raises(WindowsError, match="line 3 has 4 cells, the header 3: quote a cell"):
         read_windows(path)
     path.write_bytes("start_s,end_s,text\n0,1,caf\u00e9\n".encode("latin-1"))
     with pytest.raises(WindowsError, match="not UTF-8"):
@@ -582,7 +582,8 @@ def test_summary_command_blames_the_file_at_fault(tmp_path):
     said = " ".join(result.stderr.split())
     assert result.exit_code == 2 and "rows.csv: --skip-abstained needs" in said
     result = _summary_cli(tmp_path, "start_s,end_s\n2,1\n")
-    assert "--windows " in result.stderr and "windows.csv: window 0: end_s 1" in result.stderr
+    said = result.stderr
+    assert "--windows " in said and "windows.csv: window 0 (line 2): end_s 1" in said
 
 
 def test_summary_command_keeps_a_window_on_a_failed_video_and_says_so(tmp_path):
@@ -597,7 +598,8 @@ def test_summary_command_keeps_a_window_on_a_failed_video_and_says_so(tmp_path):
     assert len(broken) == 1 and broken["analysed_s"].tolist() == [0.0]
     assert table.loc[table["source"] == "a.mp4", "seen_s"].sum() == pytest.approx(0.9)
     said = " ".join(result.stderr.split())
-    assert "1 source(s) with no analysed frame (failed in analysis?): broken.mp4" in said
+    assert "1 window(s) name 1 source(s) with no analysed frame (failed in analysis?): " in said
+    assert "broken.mp4" in said and "lie outside" not in said  # one warning, not two
 
 
 def test_summary_command_does_not_call_a_one_frame_video_outside(tmp_path):
@@ -675,3 +677,95 @@ def test_the_last_frame_stands_for_the_step_where_the_clip_ends_in_both():
     for k, ts in enumerate(t):
         times.add(ts, {2: "neutral"} if k >= 45 else {})
     assert times.tracks()[0].seen_s == pytest.approx(1.5)
+
+
+def test_read_windows_refuses_headers_it_cannot_map_and_names_lines(tmp_path):
+    from mien.summary import WindowsError, read_windows, window_summary
+
+    path = tmp_path / "w.csv"
+    path.write_text("start_s,end_s,text, text\n0,1,a,b\n")
+    with pytest.raises(WindowsError, match=r"named twice in the header: \['text'\]"):
+        read_windows(path)
+    path.write_text("start_s,end_s,\n0,1,\n")  # a trailing comma: no column
+    assert list(read_windows(path).columns) == ["start_s", "end_s"]
+    path.write_text("start_s,end_s,\n0,1,x\n")
+    with pytest.raises(WindowsError, match="column 3 has cells but no name"):
+        read_windows(path)
+    path.write_bytes(b"start_s,end_s,text\n" + b"0,1,ok\n" * 20000 + b"2,3,caf\xe9\n")
+    with pytest.raises(WindowsError, match="at byte 140026"):
+        read_windows(path)  # the offset in the file, not in a reader's chunk
+    path.write_text("start_s,end_s\n0,1\n\n,\n2,x\n")
+    with pytest.raises(WindowsError, match=r"window 1 \(line 5\): start_s '2' and end_s 'x'"):
+        window_summary(_rows(), read_windows(path))
+
+
+def test_window_summary_keeps_columns_whatever_their_names():
+    from mien.summary import window_summary
+
+    w = window_summary(_rows(), pd.DataFrame({"start_s": [0.0], "end_s": [1.0], 5: ["five"]}))
+    assert w[5].tolist() == ["five", "five"]
+
+
+def test_window_summary_takes_the_source_that_matches_most_of_a_longer_path():
+    from mien.summary import window_summary
+
+    rows = pd.concat([_rows(), _rows().assign(source="sub/a.mp4")], ignore_index=True)
+    w = window_summary(
+        rows, pd.DataFrame({"source": ["/home/me/sub/a.mp4"], "start_s": [0], "end_s": [1]})
+    )
+    assert set(w["source"]) == {"sub/a.mp4"}
+    two = pd.concat([_rows().assign(source=f"{d}/a.mp4") for d in ("sub", "top")])
+    with pytest.raises(DatasetError, match="could be any of"):  # shorter: either could be it
+        window_summary(two, pd.DataFrame({"source": ["a.mp4"], "start_s": [0], "end_s": [1]}))
+
+
+def test_summaries_keep_times_on_a_long_clock_free_of_float_noise():
+    from mien.summary import window_summary
+
+    shifted = _rows().assign(timestamp_s=_rows()["timestamp_s"] + 95443.717678)
+    s = track_summary(shifted).set_index("track_id")
+    assert s.loc[1, "seen_s"] == 0.7 and s.loc[1, "first_s"] == 95443.717678
+    w = window_summary(shifted, pd.DataFrame({"start_s": [95443.867678], "end_s": [95444.0]}))
+    assert w["analysed_s"].iloc[0] == 0.132322
+
+
+def test_summary_command_warns_of_parts_without_a_track(tmp_path):
+    """Rows sorted by track put the no_face rows last: a second part without a face, which
+    made the absence count as time seen, with no warning (a second trial)."""
+    absent = {3, 4}
+    rows = pd.DataFrame(
+        [{"source": "a.mp4", "status": "no_face" if k in absent else "ok", "frame_index": k,
+          "timestamp_s": k / 10, "track_id": None if k in absent else 1,
+          "label": None if k in absent else "neutral", "p_neutral": None if k in absent else 1.0}
+         for k in range(10)]
+    )  # fmt: skip
+    assert track_summary(rows)["seen_s"].tolist() == pytest.approx([0.8])
+    by_track = rows.sort_values("track_id", kind="stable", na_position="last")
+    result = _summary_cli(tmp_path, "start_s,end_s\n0,1\n", rows=by_track)
+    assert "goes back in a.mp4 (2 parts)" in " ".join(result.stderr.split())
+
+
+def test_summary_command_warns_of_a_csv_without_its_last_line_break(tmp_path):
+    from typer.testing import CliRunner
+
+    from mien.cli.main import app
+
+    results = tmp_path / "rows.csv"
+    _rows().to_csv(results, index=False)
+    results.write_text(results.read_text().rstrip("\n"))
+    result = CliRunner().invoke(app, ["summary", str(results)])
+    assert result.exit_code == 0 and "does not end with a line break" in result.stderr
+
+
+def test_summary_command_into_a_closed_pipe_is_quiet(tmp_path):
+    import subprocess
+    import sys
+
+    results = tmp_path / "rows.csv"
+    pd.concat([_rows().assign(source=f"{k}.mp4") for k in range(400)]).to_csv(results, index=False)
+    done = subprocess.run(
+        f"{sys.executable} -m mien summary {results} | head -c 10 > /dev/null; "
+        "exit ${PIPESTATUS[0]}", shell=True, executable="/bin/bash", capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert done.stderr == "" and done.returncode == 0

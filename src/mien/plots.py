@@ -70,21 +70,31 @@ def _read_csv(path: Path) -> pd.DataFrame:
     )
 
 
-def _last_row_cells(path: Path, tail_bytes: int = 1 << 16) -> int:
-    """How many cells the last line of a CSV that does not end with a line break holds (0
-    when it ends with one, as every file mien finished does, or holds one line): a row cut
-    short by a copy made mid-write has fewer than the header."""
-    import csv
-
+def ends_with_line_break(path: Path) -> bool:
+    """Whether the file ends with a line break, as every results file mien finished does
+    (an empty file counts as ending so)."""
     with open(path, "rb") as f:
         f.seek(0, os.SEEK_END)
-        f.seek(max(0, f.tell() - tail_bytes))
-        tail = f.read()
-    lines = tail.splitlines()
-    if tail.endswith((b"\n", b"\r")) or len(lines) < 2:
+        if f.tell() == 0:
+            return True
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) in (b"\n", b"\r")
+
+
+def _last_row_cells(path: Path) -> int:
+    """How many cells the last record of a CSV that does not end with a line break holds (0
+    when it ends with one, as every file mien finished does, or holds only a header): a row
+    cut short by a copy made mid-write has fewer than the header. The file is parsed as CSV
+    only in that case (a quoted cell may hold a line break)."""
+    import csv
+
+    if ends_with_line_break(path):
         return 0
-    last = lines[-1].decode("utf-8", errors="replace")
-    return len(next(csv.reader([last]), []))
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        last, count = [], 0
+        for last in csv.reader(f):  # noqa: B007 (the loop keeps the last record)
+            count += 1
+    return len(last) if count > 1 else 0
 
 
 def _read_json(path: Path, *, lines: bool) -> pd.DataFrame:

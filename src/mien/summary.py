@@ -11,6 +11,7 @@ describe how faces are likely to be *perceived*; they say nothing about what any
 from __future__ import annotations
 
 import collections
+import io
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -114,7 +115,20 @@ def track_summary(
         out.append(_track_row(key, cols, cols["duration_s"], timed, skip_abstained))
     import pandas as pd
 
-    return pd.DataFrame(out)
+    return _round_times(pd.DataFrame(out))
+
+
+TIME_DECIMALS = 9
+"""Decimals the summaries' times and durations keep (nanoseconds): sums of steps between
+timestamps far from 0 (an MPEG-TS clock at 95443.7 s) carry float noise there (2.85000000000582
+for 2.85); rows' timestamps have 6 decimals."""
+
+
+def _round_times(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with ``first_s``, ``last_s``, ``seen_s`` and ``analysed_s`` to
+    :data:`TIME_DECIMALS` decimals."""
+    columns = [c for c in ("first_s", "last_s", "seen_s", "analysed_s") if c in table]
+    return table.assign(**{c: table[c].astype("float64").round(TIME_DECIMALS) for c in columns})
 
 
 WINDOW_COLUMNS = ("start_s", "end_s")
@@ -130,51 +144,74 @@ def read_windows(path: str | Path) -> pd.DataFrame:
     """A windows CSV as :func:`window_summary` takes it (what ``mien summary --windows``
     reads): comma-separated UTF-8 (a BOM allowed), every cell as text as written (``007``
     stays ``007``, ``NA`` stays ``NA``, an empty cell is ``""``), header names without spaces
-    around them, and rows whose cells are all empty (a spreadsheet's trailing ``,,``) left out.
+    around them, rows whose cells are all empty (a spreadsheet's trailing ``,,``) left out,
+    and so is a column without a name or cells (a header's trailing comma). Each window's line
+    in the file is kept in ``attrs["lines"]``, which :func:`window_summary` names in its errors.
 
     Raises:
         WindowsError: the file is missing or unreadable, empty, not UTF-8, not a
             comma-separated table (one column; a row with more cells than the header, named
-            by its line).
+            by its line), a column named twice, or one with cells but no name.
     """
     import csv
-    import warnings
 
     import pandas as pd
 
     path = Path(path)
     try:
-        with warnings.catch_warnings():  # a row with more cells than the header is an error
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            table = pd.read_csv(
-                path, dtype=str, keep_default_na=False, encoding="utf-8-sig", index_col=False
-            )
-    except pd.errors.EmptyDataError:
-        raise WindowsError(f"{path}: the file is empty") from None
-    except UnicodeDecodeError as e:
-        raise WindowsError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        data = path.read_bytes()
     except OSError as e:
         raise WindowsError(f"{path}: cannot be read ({e.strerror or e})") from None
-    except (pd.errors.ParserError, pd.errors.ParserWarning) as e:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f)
-            width = len(next(reader, []))
-            wide = next((reader.line_num for row in reader if len(row) > width), None)
-        where = f"line {wide} has more cells than the header's {width}" if wide else (
-            " ".join(str(e).split())  # pandas' parser errors run over several lines
-        )  # fmt: skip
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise WindowsError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        rows, lines = [], []
+        for row in reader:
+            if any(cell.strip() for cell in row):  # a blank line, a spreadsheet's ",,"
+                rows.append(row)
+                lines.append(reader.line_num)
+    except csv.Error as e:
+        raise WindowsError(f"{path}: line {reader.line_num}: not a CSV row ({e})") from None
+    if not header:
+        raise WindowsError(f"{path}: the file is empty")
+    names = [cell.strip() for cell in header]
+    if len(names) == 1 and names[0] != "start_s":
         raise WindowsError(
-            f"{path}: cannot be read as a comma-separated CSV ({where}); quote a cell "
-            "holding a comma"
-        ) from None
-    table.columns = [str(c).strip() for c in table.columns]
-    if "start_s" not in table and len(table.columns) == 1:
-        raise WindowsError(
-            f"{path}: one column {table.columns[0]!r}: the file must be comma-separated, "
-            "with columns start_s and end_s"
+            f"{path}: one column {names[0]!r}: the file must be comma-separated, with columns "
+            "start_s and end_s"
         )
-    blank = table.apply(lambda col: col.str.strip() == "").all(axis=1)
-    return table[~blank].reset_index(drop=True)
+    for row, line in zip(rows, lines, strict=True):
+        if len(row) > len(names):
+            raise WindowsError(
+                f"{path}: line {line} has {len(row)} cells, the header {len(names)}: quote a "
+                "cell holding a comma"
+            )
+    cells = [row + [""] * (len(names) - len(row)) for row in rows]
+    table = pd.DataFrame(cells, columns=range(len(names)), dtype=object)
+    unnamed = [k for k, name in enumerate(names) if not name]
+    for k in unnamed:  # a header's trailing comma: an empty column without a name
+        if any(cell.strip() for cell in table[k]):
+            raise WindowsError(f"{path}: column {k + 1} has cells but no name in the header")
+    keep = [k for k in range(len(names)) if names[k]]
+    seen = collections.Counter(names[k] for k in keep)
+    twice = sorted(name for name, n in seen.items() if n > 1)
+    if twice:
+        raise WindowsError(f"{path}: column(s) named twice in the header: {twice}")
+    table = table[keep].set_axis([names[k] for k in keep], axis=1).astype(str)
+    table.attrs["lines"] = lines  # each window's line in the file, for messages
+    return table
+
+
+def _window_name(windows: pd.DataFrame, i: int) -> str:
+    """``window 3`` and, for a table :func:`read_windows` read, ``(line 7)``."""
+    lines = windows.attrs.get("lines")
+    if isinstance(lines, list) and i < len(lines):
+        return f"window {i} (line {lines[i]})"
+    return f"window {i}"
 
 
 def window_summary(
@@ -205,11 +242,11 @@ def window_summary(
 
     Returns:
         A DataFrame, in window order, whose columns do not depend on what the windows found
-        (none at all gives an empty table with them): ``window`` (the window's row number,
-        from 0), the windows' own columns, ``source`` (the rows' name for it), ``model``,
-        ``part``, ``analysed_s`` (the seconds of the window
-        covered by that source's analysed frames: less than ``end_s - start_s`` where the
-        window runs past the analysed time), then :func:`track_summary`'s columns from
+        (none at all gives an empty table with them): ``window`` (the window's position in
+        ``windows``, from 0), the windows' own columns, ``source`` (the rows' name for it),
+        ``model``, ``part``, ``analysed_s`` (the seconds of the window covered by that
+        source's analysed frames: less than ``end_s - start_s`` where the window runs past
+        the analysed time), then :func:`track_summary`'s columns from
         ``track_id`` on, over the window's time only: ``seen_s`` is the seconds of the window
         in which the track was seen, and ``first_s``/``last_s`` the times of the first and
         last frames covering part of it (the first can start before the window). One row per
@@ -253,7 +290,7 @@ def window_summary(
     out: list[dict[str, Any]] = []
     for i, (start, end) in enumerate(bounds):
         info = {"window": i, **windows.iloc[i].to_dict(), "start_s": start, "end_s": end}
-        source = _window_source(info.get("source"), sources, videos, i)
+        source = _window_source(info.get("source"), sources, videos, _window_name(windows, i))
         info["source"] = source
         rows_before = len(out)
         for key, clock in clocks.items():
@@ -281,13 +318,14 @@ def window_summary(
         if len(out) == rows_before:  # the window lies outside every analysed stretch
             out.append({**info, "model": "", "part": None, "analysed_s": 0.0, **_NO_TRACK})
     table = pd.DataFrame(out, columns=_window_table_columns(windows, timed))
-    return table.astype({"track_id": "Int64", "part": "Int64", "frames": "int64"})
+    table = table.astype({"track_id": "Int64", "part": "Int64", "frames": "int64"})
+    return _round_times(table)
 
 
 def _window_table_columns(windows: pd.DataFrame, timed: _Timed) -> list[str]:
     """:func:`window_summary`'s columns, whatever the windows found: the same for a table
     whose first window, or every window, saw no track, and for no windows at all."""
-    carried = [str(c) for c in windows.columns]
+    carried = list(windows.columns)
     head = ["window", *carried, *(["source"] if "source" not in carried else [])]
     tracks = ["model", "part", "analysed_s", "track_id", "first_s", "last_s", "frames",
               "seen_s", "label", "tied_labels"]  # fmt: skip
@@ -387,10 +425,13 @@ def _window_bounds(windows: pd.DataFrame) -> list[tuple[float, float]]:
         a, b = _seconds(start), _seconds(end)
         if not (np.isfinite(a) and np.isfinite(b)):
             raise WindowsError(
-                f"window {i}: start_s {start!r} and end_s {end!r} must be numbers of seconds"
+                f"{_window_name(windows, i)}: start_s {start!r} and end_s {end!r} must be "
+                "numbers of seconds"
             )
         if b <= a:
-            raise WindowsError(f"window {i}: end_s {b:g} is not after start_s {a:g}")
+            raise WindowsError(
+                f"{_window_name(windows, i)}: end_s {b:g} is not after start_s {a:g}"
+            )
         bounds.append((a, b))
     return bounds
 
@@ -416,7 +457,7 @@ _WINDOW_OUTPUT_TAKEN = {
 }  # fmt: skip
 
 
-def _window_source(name: Any, sources: list[str], videos: list[str], i: int) -> str:
+def _window_source(name: Any, sources: list[str], videos: list[str], where: str) -> str:
     """The rows' source a window names (``name``): itself, or the one source whose path ends
     with it, or whose path it ends with (an absolute path for a relative one); compared with
     ``/`` for ``\\``, without spaces around and a leading ``./``. A blank or missing name
@@ -429,7 +470,7 @@ def _window_source(name: Any, sources: list[str], videos: list[str], i: int) -> 
         if len(videos) == 1:
             return videos[0]
         raise WindowsError(
-            f"window {i}: no source, and the rows hold {len(videos)} videos: say which one"
+            f"{where}: no source, and the rows hold {len(videos)} videos: say which one"
         )
     wanted = _path_parts(name)
     exact = [s for s in sources if _path_parts(s) == wanted]
@@ -442,13 +483,18 @@ def _window_source(name: Any, sources: list[str], videos: list[str], i: int) -> 
     found = exact or [
         s for s in sources if ends(_path_parts(s), wanted) or ends(wanted, _path_parts(s))
     ]
+    if len(found) > 1 and not exact:  # a longer path: the source that matches most of it
+        most = max(min(len(_path_parts(s)), len(wanted)) for s in found)
+        longest = [s for s in found if min(len(_path_parts(s)), len(wanted)) == most]
+        if len(longest) == 1 and all(len(_path_parts(s)) <= len(wanted) for s in found):
+            return longest[0]
     if len(found) == 1:
         return found[0]
     if not found:
         shown = ", ".join(sources[:5]) + (" …" if len(sources) > 5 else "")
-        raise WindowsError(f"window {i}: source {name!r} is none of the rows' sources ({shown})")
+        raise WindowsError(f"{where}: source {name!r} is none of the rows' sources ({shown})")
     raise WindowsError(
-        f"window {i}: source {name!r} could be any of {', '.join(found)}: give more of its path"
+        f"{where}: source {name!r} could be any of {', '.join(found)}: give more of its path"
     )
 
 
@@ -591,6 +637,27 @@ def _track_row(
             box = rows[c][~np.isnan(rows[c])]
             row[c] = float(np.median(box)) if len(box) else float("nan")
     return row
+
+
+def parts_per_source(df: pd.DataFrame) -> dict[str, int]:
+    """How many parts each source's analysed rows are read in (see :func:`track_summary`):
+    more than one where, in the rows' order, the frame index or the clock goes back, as in
+    runs appended or recordings joined, and also in rows sorted (by track, by label) or
+    shuffled after mien wrote them, whose summaries are then wrong.
+
+    Args:
+        df: rows as :func:`track_summary` takes them (``source``, ``status``,
+            ``timestamp_s``; ``frame_index`` to find parts).
+
+    Returns:
+        ``{source: parts}`` for the sources with analysed (``ok``/``no_face``) rows.
+    """
+    analysed = df[df["status"].isin(["ok", "no_face"])]
+    analysed = analysed.assign(model=analysed["model"].fillna("") if "model" in df else "")
+    parts = _parts(analysed, _KEYS)
+    if parts.empty:
+        return {}
+    return {str(k): int(v) + 1 for k, v in parts.groupby("source")["part"].max().items()}
 
 
 def _parts(analysed: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -786,6 +853,7 @@ __all__ = [
     "WindowsError",
     "frame_durations",
     "has_smoothed",
+    "parts_per_source",
     "read_windows",
     "track_summary",
     "window_summary",

@@ -98,16 +98,30 @@ def summary(
     except DatasetError as e:
         no_tracks = str(e).startswith(("no tracked faces", "no rows"))
         fail(f"{results}: {e}", code=1 if no_tracks else 2)
-    _warn_in_order(table, results)
+    _warn_cut(results)
+    _warn_in_order(rows, results)
     if table_of_windows is not None:
         _warn_outside(table, rows)
     try:
         _write(table, out)
+    except BrokenPipeError:  # `mien summary … | head`: the reader has what it wanted
+        _quiet_stdout()
+        return
     except OSError as e:
         fail(f"could not write {out or 'to standard output'}: {e.strerror or e}", code=1)
     if out is not None:
         what = "window rows" if table_of_windows is not None else "tracks"
         err.print(f"wrote {len(table)} {what} to {out}")
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so Python's flush at exit does not fail on the closed pipe
+    (the recipe of Python's ``signal`` docs, "Note on SIGPIPE")."""
+    import os
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _write(table: pd.DataFrame, out: Path | None) -> None:
@@ -170,18 +184,17 @@ def _warn_smoothed(rows: pd.DataFrame, results: Path, smoothed: bool) -> None:
         )
 
 
-def _warn_in_order(table: pd.DataFrame, results: Path) -> None:
+def _warn_in_order(rows: pd.DataFrame, results: Path) -> None:
     """Say which sources were read in several parts: where the frame index or the clock goes
     back in the rows' order, as in recordings joined or runs appended, but also in rows that
     were sorted (by track, by label) or shuffled after mien wrote them, whose figures are then
     wrong."""
-    if "part" not in table:
+    from mien.summary import parts_per_source
+
+    split = {s: n for s, n in parts_per_source(rows).items() if n > 1}
+    if not split:
         return
-    parts = table.dropna(subset=["part"]).groupby("source")["part"].max()
-    split = parts[parts > 0]
-    if split.empty:
-        return
-    named = ", ".join(f"{s} ({int(n) + 1} parts)" for s, n in split.head(3).items())
+    named = ", ".join(f"{s} ({n} parts)" for s, n in list(split.items())[:3])
     more = f" and {len(split) - 3} more" if len(split) > 3 else ""
     err.print(
         f"{results}: the frame index or clock goes back in {named}{more}: each part is timed "
@@ -192,28 +205,51 @@ def _warn_in_order(table: pd.DataFrame, results: Path) -> None:
     )
 
 
+def _warn_cut(results: Path) -> None:
+    """Say when a CSV of results does not end with a line break, as every file mien finished
+    does: copied while mien was writing it, its last row may be cut inside a cell."""
+    from mien.plots import ends_with_line_break
+
+    if results.suffix.lower() != ".csv" or not results.is_file():
+        return
+    if not ends_with_line_break(results):
+        err.print(
+            f"{results}: the file does not end with a line break: if it was copied while mien "
+            "was writing it, its last row may be cut short",
+            style="yellow",
+        )
+
+
 def _warn_outside(table: pd.DataFrame, rows: pd.DataFrame) -> None:
-    """Say how many windows no analysed frame reaches, with the rows' time span, and which
-    windows name a source whose analysis failed: windows on another clock (a transcript's,
-    from the start of a longer recording) find nothing."""
+    """Say which windows name a source with no analysed frame (its analysis failed) and how
+    many others no analysed frame reaches, with their videos' analysed time: windows on
+    another clock (a transcript's, from the start of a longer recording) find nothing."""
     if table.empty:
         return
     reached = table.groupby("window")["part"].agg(lambda p: p.notna().any())
-    outside = table[table["window"].isin(reached.index[~reached])]
+    outside = table[table["window"].isin(reached.index[~reached])].drop_duplicates("window")
     if outside.empty:
         return
     analysed = rows[rows["status"].isin(["ok", "no_face"])]
-    failed = sorted(set(outside["source"].astype(str)) - set(analysed["source"].astype(str)))
-    if failed:
+    times = analysed.groupby(analysed["source"].astype(str))["timestamp_s"].agg(["min", "max"])
+    on_failed = outside[~outside["source"].astype(str).isin(times.index)]
+    if len(on_failed):
+        failed = sorted(set(on_failed["source"].astype(str)))
         err.print(
-            f"windows name {len(failed)} source(s) with no analysed frame (failed in "
-            f"analysis?): {', '.join(failed[:3])}{' …' if len(failed) > 3 else ''}",
+            f"{len(on_failed)} window(s) name {len(failed)} source(s) with no analysed frame "
+            f"(failed in analysis?): {', '.join(failed[:3])}{' …' if len(failed) > 3 else ''}",
             style="yellow",
         )
-    t = analysed["timestamp_s"].astype("float64")
+    late = outside[outside["source"].astype(str).isin(times.index)]
+    if late.empty:
+        return
+    spans = [
+        f"{source}: {times.loc[source, 'min']:.15g} s to {times.loc[source, 'max']:.15g} s"
+        for source in sorted(set(late["source"].astype(str)))[:3]
+    ]
     err.print(
-        f"{outside['window'].nunique()} of {len(reached)} windows lie outside the analysed "
-        f"time: the rows' first analysed frame is at {t.min():g} s and the last at "
-        f"{t.max():g} s on their timestamp_s clock, on which windows are read",
+        f"{len(late)} of {len(reached)} windows lie outside their video's analysed time "
+        f"(first to last analysed frame, {'; '.join(spans)}) on the rows' timestamp_s clock, "
+        "on which windows are read",
         style="yellow",
     )
