@@ -391,3 +391,15 @@ def test_read_rows_takes_a_last_row_with_a_line_break_inside_a_quoted_cell(tmp_p
         path.write_bytes(path.read_text().replace("\n", ending).rstrip("\r\n").encode())
         got = read_rows(path)
         assert len(got) == 2 and got.loc[1, "error"].startswith("decoder failed:")
+
+
+def test_read_rows_names_the_line_of_a_jsonl_file_cut_mid_row(tmp_path):
+    from mien.errors import DatasetError
+    from mien.plots import read_rows
+
+    path = tmp_path / "rows.jsonl"
+    rows("m", 4).to_json(path, orient="records", lines=True)
+    text = path.read_text()
+    path.write_text(text[: len(text) - 30])
+    with pytest.raises(DatasetError, match=r"line 4: .*the file ends mid-row"):
+        read_rows(path)

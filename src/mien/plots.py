@@ -103,7 +103,19 @@ def _read_json(path: Path, *, lines: bool) -> pd.DataFrame:
     import pandas as pd
 
     with open(path, encoding="utf-8") as f:
-        records = [json.loads(line) for line in f if line.strip()] if lines else json.load(f)
+        if not lines:
+            records = json.load(f)
+        else:
+            records = []
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    cut = not line.endswith("\n")  # the last line, without its line break
+                    hint = ": the file ends mid-row (copied while mien was writing it?)"
+                    raise ValueError(f"line {number}: {e.msg}{hint if cut else ''}") from e
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise ValueError("expected row objects (a JSON array of them, or one per line)")
     return pd.DataFrame.from_records(records)

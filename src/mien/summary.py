@@ -52,7 +52,8 @@ def frame_durations(timestamps_s: np.ndarray) -> np.ndarray:
     steps = np.diff(t)
     local = pd.Series(steps).rolling(STEP_WINDOW, min_periods=1).median().to_numpy()
     held = np.where(steps > np.vectorize(gap_limit)(local), local, steps)
-    return np.append(held, float(local[-1]))
+    # steps between timestamps far from 0 (95443.717678 s) carry float noise below 1e-9 s
+    return np.append(held, float(local[-1])).round(TIME_DECIMALS)
 
 
 def track_summary(
@@ -202,16 +203,29 @@ def read_windows(path: str | Path) -> pd.DataFrame:
     if twice:
         raise WindowsError(f"{path}: column(s) named twice in the header: {twice}")
     table = table[keep].set_axis([names[k] for k in keep], axis=1).astype(str)
-    table.attrs["lines"] = lines  # each window's line in the file, for messages
+    # each window's line in the file, for messages, while the table is as read
+    table.attrs["lines"] = lines
+    table.attrs["read_bounds"] = _bounds_as_read(table)
     return table
 
 
-def _window_name(windows: pd.DataFrame, i: int) -> str:
-    """``window 3`` and, for a table :func:`read_windows` read, ``(line 7)``."""
+def _bounds_as_read(windows: pd.DataFrame) -> list[tuple[str, str]] | None:
+    if not all(c in windows for c in WINDOW_COLUMNS):
+        return None
+    return list(zip(windows["start_s"].astype(str), windows["end_s"].astype(str), strict=True))
+
+
+def _window_names(windows: pd.DataFrame) -> list[str]:
+    """``window 3`` for each window and, for a table :func:`read_windows` read and not
+    filtered or sorted since (its bounds still those read, in that order), ``(line 7)``."""
     lines = windows.attrs.get("lines")
-    if isinstance(lines, list) and i < len(lines):
-        return f"window {i} (line {lines[i]})"
-    return f"window {i}"
+    if (
+        isinstance(lines, list)
+        and len(lines) == len(windows)
+        and windows.attrs.get("read_bounds") == _bounds_as_read(windows)
+    ):
+        return [f"window {i} (line {line})" for i, line in enumerate(lines)]
+    return [f"window {i}" for i in range(len(windows))]
 
 
 def window_summary(
@@ -288,18 +302,22 @@ def window_summary(
     }
     nothing = _arrays(timed.faces.iloc[:0], timed)
     out: list[dict[str, Any]] = []
+    named = _window_names(windows)
+    records = windows.to_dict("records")  # not .iloc per window: it copies the attrs each time
     for i, (start, end) in enumerate(bounds):
-        info = {"window": i, **windows.iloc[i].to_dict(), "start_s": start, "end_s": end}
-        source = _window_source(info.get("source"), sources, videos, _window_name(windows, i))
+        info = {"window": i, **records[i], "start_s": start, "end_s": end}
+        source = _window_source(info.get("source"), sources, videos, named[i])
         info["source"] = source
         rows_before = len(out)
-        for key, clock in clocks.items():
+        for key, whole in clocks.items():
             if str(key[0]) != source:
                 continue
-            clock = _near(clock, start, end)
+            clock = _near(whole, start, end)
             analysed_s = float(_overlap(clock, start, end).sum())
-            if analysed_s <= 0 and not _instant_inside(clock, start, end).any():
-                continue  # this part of the source does not reach the window
+            t = whole["timestamp_s"]
+            spans = len(t) and start < t[-1] + whole["duration_s"][-1] and end > t[0]
+            if analysed_s <= 0 and not _instant_inside(clock, start, end).any() and not spans:
+                continue  # this part of the source does not reach the window (a pause does)
             head = {**info, "model": key[1], "part": int(key[2]), "analysed_s": analysed_s}
             rows = _near(faces.get(key, nothing), start, end)
             inside = _overlap(rows, start, end)
@@ -318,8 +336,16 @@ def window_summary(
         if len(out) == rows_before:  # the window lies outside every analysed stretch
             out.append({**info, "model": "", "part": None, "analysed_s": 0.0, **_NO_TRACK})
     table = pd.DataFrame(out, columns=_window_table_columns(windows, timed))
-    table = table.astype({"track_id": "Int64", "part": "Int64", "frames": "int64"})
+    numbers = [c for c in table.columns if c in _WINDOW_FLOATS or str(c).startswith(
+        ("share_", "mean_"))]  # fmt: skip
+    table = table.astype({"window": "int64", "track_id": "Int64", "part": "Int64",
+                          "frames": "int64", **dict.fromkeys(numbers, "float64")})  # fmt: skip
     return _round_times(table)
+
+
+_WINDOW_FLOATS = {"start_s", "end_s", "analysed_s", "first_s", "last_s", "seen_s",
+                  "abstained_share", *BOX_COLUMNS}  # fmt: skip
+"""Number columns of :func:`window_summary` (typed also in a table without rows)."""
 
 
 def _window_table_columns(windows: pd.DataFrame, timed: _Timed) -> list[str]:
@@ -425,12 +451,12 @@ def _window_bounds(windows: pd.DataFrame) -> list[tuple[float, float]]:
         a, b = _seconds(start), _seconds(end)
         if not (np.isfinite(a) and np.isfinite(b)):
             raise WindowsError(
-                f"{_window_name(windows, i)}: start_s {start!r} and end_s {end!r} must be "
+                f"{_window_names(windows)[i]}: start_s {start!r} and end_s {end!r} must be "
                 "numbers of seconds"
             )
         if b <= a:
             raise WindowsError(
-                f"{_window_name(windows, i)}: end_s {b:g} is not after start_s {a:g}"
+                f"{_window_names(windows)[i]}: end_s {b:g} is not after start_s {a:g}"
             )
         bounds.append((a, b))
     return bounds
@@ -507,7 +533,8 @@ def _path_parts(path: Any) -> tuple[str, ...]:
 def _overlap(rows: _Columns, start: float, end: float) -> np.ndarray:
     """Seconds of ``[start, end)`` inside each row's ``[timestamp_s, timestamp_s + duration_s)``."""
     t, d = rows["timestamp_s"], rows["duration_s"]
-    return np.clip(np.minimum(end, t + d) - np.maximum(start, t), 0.0, None)
+    inside = np.clip(np.minimum(end, t + d) - np.maximum(start, t), 0.0, None)
+    return inside.round(TIME_DECIMALS)  # far from 0 a clock's sums carry float noise
 
 
 def _instant_inside(rows: _Columns, start: float, end: float) -> np.ndarray:
@@ -593,6 +620,12 @@ def _timed_faces(
     faces = faces.merge(frames, on=[*_KEYS, "part", "timestamp_s"], how="left")
     top = faces["smoothed_label"].fillna(faces["label"]) if use_smoothed else faces["label"]
     faces = faces.assign(top=top.astype(object))
+    if prefix == "ps_":  # a row without smoothed values (another run's) counts per-frame ones
+        plain = faces["smoothed_label"].isna().to_numpy(bool)
+        faces = faces.assign(**{
+            f"ps_{n}": faces[f"ps_{n}"].astype("float64").mask(plain, faces[f"p_{n}"])
+            for n in measured if f"p_{n}" in faces
+        })  # fmt: skip
     return _Timed(faces, frames, names, measured, prefix)
 
 
@@ -838,7 +871,7 @@ class TrackTimes:
                     track_id=track,
                     label=label,
                     share=weights[label] / total,
-                    seen_s=seen,
+                    seen_s=round(seen, TIME_DECIMALS),  # as track_summary's steps
                     abstained_share=(a_seconds if by_time else a_frames) / total,
                     tied_labels=tuple(tied_with(ordered, label)),
                 )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mien.cli.common import ResultsFile, err, fail, same_file, unwritable
+from mien.cli.common import ResultsFile, err, fail, plural, same_file, unwritable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -110,8 +110,8 @@ def summary(
     except OSError as e:
         fail(f"could not write {out or 'to standard output'}: {e.strerror or e}", code=1)
     if out is not None:
-        what = "window rows" if table_of_windows is not None else "tracks"
-        err.print(f"wrote {len(table)} {what} to {out}")
+        what = "window row" if table_of_windows is not None else "track"
+        err.print(f"wrote {plural(len(table), what)} to {out}")
 
 
 def _quiet_stdout() -> None:
@@ -176,6 +176,15 @@ def _warn_smoothed(rows: pd.DataFrame, results: Path, smoothed: bool) -> None:
             style="yellow",
         )
         return
+    analysed = rows[rows["status"] == "ok"]
+    smoothed_any = analysed["smoothed_label"].notna().groupby(analysed["source"]).any()
+    plain = sorted(str(v) for v in smoothed_any.index[~smoothed_any.to_numpy(bool)])
+    if plain:
+        err.print(
+            f"{results}: no smoothed values for {len(plain)} source(s), whose per-frame values "
+            f"are used: {', '.join(plain[:3])}{' …' if len(plain) > 3 else ''}",
+            style="yellow",
+        )
     labels = [c[2:] for c in rows if c.startswith("p_")]
     if not all(f"ps_{n}" in rows for n in labels):
         err.print(
