@@ -80,6 +80,8 @@ def track_summary(
             the per-frame ones (``p_*``, ``label``). The smoother is causal: its labels change
             about ``tau`` seconds after the face does, which moves time toward the label held
             before, and its means lag the same way; per-frame values (the default) have no lag.
+            A row without a smoothed label (another run's, without a tracker) counts its
+            per-frame values.
         skip_abstained: leave frames whose per-frame prediction abstained (low confidence or
             ``quality_ok`` false; needs ``abstained``) out of ``label``, ``share_<label>`` and
             ``mean_<label>``; ``seen_s`` and ``abstained_share`` still count them. A track that
@@ -266,8 +268,9 @@ def window_summary(
         last frames covering part of it (the first can start before the window). One row per
         track seen in the window; a window in which no track was seen gets one row with an
         empty ``track_id`` (``Int64``), ``seen_s`` 0 and no label, so every window appears;
-        one that no analysed frame reaches (past the analysed time, or on a source whose
-        analysis failed) has an empty ``part`` and ``analysed_s`` 0.
+        one in a pause of its source (no analysed frame in it) has that part and
+        ``analysed_s`` 0, and one outside the source's analysed time (or on a source whose
+        analysis failed) an empty ``part`` and ``analysed_s`` 0.
 
     Raises:
         DatasetError: as :func:`track_summary` (the rows are at fault).
@@ -315,7 +318,7 @@ def window_summary(
             clock = _near(whole, start, end)
             analysed_s = float(_overlap(clock, start, end).sum())
             t = whole["timestamp_s"]
-            spans = len(t) and start < t[-1] + whole["duration_s"][-1] and end > t[0]
+            spans = len(t) > 0 and start < t[-1] + whole["duration_s"][-1] and end > t[0]
             if analysed_s <= 0 and not _instant_inside(clock, start, end).any() and not spans:
                 continue  # this part of the source does not reach the window (a pause does)
             head = {**info, "model": key[1], "part": int(key[2]), "analysed_s": analysed_s}
@@ -490,7 +493,7 @@ def _window_source(name: Any, sources: list[str], videos: list[str], where: str)
     means the rows' only video.
 
     Raises:
-        DatasetError: it names none, or several; a blank name while the rows hold several
+        WindowsError: it names none, or several; a blank name while the rows hold several
             videos."""
     if _blank(name):
         if len(videos) == 1:

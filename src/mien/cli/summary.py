@@ -176,7 +176,7 @@ def _warn_smoothed(rows: pd.DataFrame, results: Path, smoothed: bool) -> None:
             style="yellow",
         )
         return
-    analysed = rows[rows["status"] == "ok"]
+    analysed = rows[(rows["status"] == "ok") & rows["track_id"].notna()]  # stills have none
     smoothed_any = analysed["smoothed_label"].notna().groupby(analysed["source"]).any()
     plain = sorted(str(v) for v in smoothed_any.index[~smoothed_any.to_numpy(bool)])
     if plain:
