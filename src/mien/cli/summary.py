@@ -68,10 +68,9 @@ def summary(
             fail(f"--out {out}: use a .csv, .parquet, .jsonl or .json file name")
         if problem := unwritable(out, "--out"):
             fail(problem)
-        inputs = [results, *(sorted(results.glob("*.parquet")) if results.is_dir() else [])]
-        if same_file(out, [*inputs, *([windows] if windows is not None else [])]) is not None:
+        if same_file(out, [results, *([windows] if windows is not None else [])]) is not None:
             fail(f"--out {out}: it would overwrite an input")
-        if results.is_dir() and same_file(out.parent, [results]) is not None:
+        if results.is_dir() and same_file(out.parent, [results]) is not None:  # parts/
             fail(f"--out {out}: inside the folder of results read ({results}); write elsewhere")
     table_of_windows = None
     if windows is not None:
@@ -149,19 +148,23 @@ def _write(table: pd.DataFrame, out: Path | None) -> None:
 
 def _json_value(value: object) -> object:
     """A cell as JSON takes it: numbers rounded to 15 significant digits (as in the CSV),
-    missing values (NaN, ``<NA>``, ``None``) as null."""
+    missing values (NaN, ``<NA>``, ``None``) as null, text as the row sinks write it."""
     import math
 
     import numpy as np
     import pandas as pd
 
+    from mien.export.sinks import _clean
+
     if value is None or value is pd.NA:
         return None
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else float(f"{value:.15g}")
-    return value
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.15g}")
+    if isinstance(value, float) and math.isinf(value):
+        return None
+    return _clean(value)  # NaN as null, text as the row sinks write it
 
 
 def _warn_smoothed(rows: pd.DataFrame, results: Path, smoothed: bool) -> None:
