@@ -90,6 +90,22 @@ def compose(
     return scene
 
 
+def two_seated(frame: int) -> np.ndarray:
+    """Frame ``frame`` (10 fps) of a reviewer's clip: Grace Hopper (180×211) and the astronaut
+    (180×180) side by side in a 640×480 scene, drifting 2 px a frame towards each other. One
+    short-range pass misses one of them in 11 of the first 40 frames (1 of them in frame 1)."""
+    import cv2
+
+    from mien.io import read_image
+
+    grace = cv2.resize(
+        read_image(SAMPLES / "grace_hopper.jpg"), (180, 211), interpolation=cv2.INTER_AREA
+    )
+    astronaut = read_image(SAMPLES / "astronaut.jpg")[30:240, 120:330]
+    astronaut = cv2.resize(astronaut, (180, 180), interpolation=cv2.INTER_AREA)
+    return compose((640, 480), [(grace, 40 + 2 * frame, 120), (astronaut, 400 - 2 * frame, 150)])
+
+
 def write_clip(
     path: Path, frames: Sequence[tuple[np.ndarray, float]], *, rotation: int | None = None
 ) -> Path:

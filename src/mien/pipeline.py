@@ -70,12 +70,13 @@ class Analyzer:
     Args:
         model: bundled expression model name (``mien.list_models()``).
         weights: your own ``.onnx`` file for that model (see :func:`mien.create_model`).
-        detector: ``"auto"`` (BlazeFace short-range, a padded retry, then full-range; see
-            :mod:`mien.detection.mediapipe`), ``"short"``, ``"full"``, ``"multi"`` (both
-            ranges on every image, for faces of mixed sizes) or ``"tiled"`` (``multi`` plus
-            short-range on tiles of large images: group scenes, blurring); or a
-            :class:`~mien.detection.FaceDetector` (``detect(image) -> Faces`` with keypoints,
-            and ``close()``).
+        detector: ``"auto"`` (BlazeFace short-range, a padded retry, then full-range; in
+            :meth:`run`, full-range too where short-range finds fewer faces than the tracks seen
+            within the last half second; see :mod:`mien.detection.mediapipe`), ``"short"``,
+            ``"full"``, ``"multi"`` (both ranges on every image, for faces of mixed sizes) or
+            ``"tiled"`` (``multi`` plus short-range on tiles of large images: group scenes,
+            blurring); or a :class:`~mien.detection.FaceDetector` (``detect(image) -> Faces`` with
+            keypoints, and ``close()``).
         min_confidence: detector score threshold in ``[0, 1]`` (MediaPipe's own floor is 0.5:
             lower values act as 0.5).
         max_pixels: largest image accepted, in pixels (decompression-bomb guard).
@@ -327,7 +328,13 @@ class Analyzer:
             # as analyze() (no copy for the BGR frames of iter_frames)
             image = read_image(frame.image, name=f"{frame.source} frame {frame.index}")
             result = self._analyze_decoded(
-                image, frame.source, frame.index, frame.timestamp_s, 0.0, with_pose=False
+                image,
+                frame.source,
+                frame.index,
+                frame.timestamp_s,
+                0.0,
+                with_pose=False,
+                expected=tracker.recent_count(),
             )
             t0 = time.perf_counter()
             faces = tracker.update(result.faces, frame.timestamp_s)
@@ -386,10 +393,15 @@ class Analyzer:
         read_ms: float,
         *,
         with_pose: bool = True,
+        expected: int = 0,
     ) -> FrameResult:
         with self._lock:  # the MediaPipe graphs: one call at a time
             t1 = time.perf_counter()
-            faces = self.detector.detect(img)
+            faces = (
+                self.detector.detect(img, expected=expected)
+                if expected and isinstance(self.detector, MediaPipeFaceDetector)
+                else self.detector.detect(img)
+            )
             t2 = time.perf_counter()
             spec = self.expression.spec
             crops, _ = align_faces(

@@ -6,7 +6,7 @@ import pytest
 from mien.detection import MediaPipeFaceDetector
 from mien.io import read_image
 from mien.types import KP
-from tests.helpers import SAMPLES
+from tests.helpers import SAMPLES, two_seated
 
 # Boxes measured once with BlazeFace short-range and checked by eye on the annotated samples.
 GRACE_HOPPER_BOX = (171.4, 146.9, 365.8, 341.4)
@@ -96,6 +96,17 @@ def test_auto_falls_back_to_full_range_for_small_faces():
     )
     center = (found.xyxy[0, :2] + found.xyxy[0, 2:]) / 2
     np.testing.assert_allclose(center, expected, atol=8)
+
+
+def test_auto_expecting_more_faces_adds_the_full_range_pass(detector):
+    scene = two_seated(1)  # one short-range pass finds only the astronaut here
+    assert len(detector.detect(scene)) == 1
+    both = detector.detect(scene, expected=2)
+    assert len(both) == 2
+    assert sorted(both.xyxy[:, 0] < 320) == [False, True]  # one face on each side
+    assert len(detector.detect(scene, expected=1)) == 1  # no more than it found: one pass
+    with MediaPipeFaceDetector("short") as short:
+        assert len(short.detect(scene, expected=2)) == 1  # only auto takes the hint
 
 
 @pytest.mark.parametrize(

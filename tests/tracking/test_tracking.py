@@ -192,3 +192,12 @@ def test_tracker_and_smoother_refuse_a_timestamp_that_is_not_finite():
             FaceTracker().update(faces, bad)
         with pytest.raises(ValueError, match=r"ExpressionSmoother.update: timestamp_s"):
             ExpressionSmoother().update(faces, bad)
+
+
+def test_one_jumpy_box_of_a_still_face_keeps_its_id():
+    # a reviewer's boxes of a seated face, 10 frames/s, `multi` detector: the second box
+    # jumps 27 px, whose velocity (270 px/s) predicted the third box off the face
+    tracker = FaceTracker()
+    boxes = [[102, 195, 160, 253], [103, 168, 170, 236], [98, 187, 167, 255], [100, 190, 162, 252]]
+    ids = [tracker.update(make_faces([b]), k / 10).track_id.tolist() for k, b in enumerate(boxes)]
+    assert ids == [[1]] * 4

@@ -129,14 +129,15 @@ def gap_limit(
 class FaceTracker:
     """Gives each face a ``track_id`` that stays the same while the face stays in view.
 
-    Association looks only at boxes (no face embedding, no identity). The rule: tracks matched
-    in the previous frame choose first, so a face detected in consecutive frames keeps its
-    id; a track that lost its face (say, behind another face crossing in front) moves its box
-    on at its centre's last velocity for at most ``coast_s``, then waits there, and can take only
-    a detection that no more recently matched track took. A face that reappears while that
-    track still overlaps it, within the age limit, gets its id back; otherwise a new id.
-    Still possible: two faces that swap places while both are hidden swap ids, and so do two
-    faces seen side by side when the detector's boxes jump from one to the other.
+    Association looks only at boxes (no face embedding, no identity). The rule: tracks matched in
+    the previous frame choose first, each by the better overlap of its predicted box and its last
+    box, so a face detected in consecutive frames keeps its id (neither a fast face nor one jumpy
+    box of a still face loses it); a track that lost its face (say, behind another face
+    crossing in front) moves its box on at its centre's last velocity for at most ``coast_s``, then
+    waits there, and can take only a detection that no more recently matched track took. A face that
+    reappears while that track still overlaps it, within the age limit, gets its id back; otherwise
+    a new id. Still possible: two faces that swap places while both are hidden swap ids, and so do
+    two faces seen side by side when the detector's boxes jump from one to the other.
 
     Args:
         min_iou: smallest IoU between a track's predicted box and a detection to match them.
@@ -194,6 +195,16 @@ class FaceTracker:
         self._last_t: float | None = None
         self._steps: collections.deque[float] = collections.deque(maxlen=STEP_WINDOW)
 
+    def recent_count(self) -> int:
+        """How many tracks were matched within ``coast_s`` (at least the usual step between
+        frames) before the last frame: the faces a detector has reason to expect in the next
+        one. ``0`` before the first frame and after :meth:`reset`."""
+        if self._last_t is None:
+            return 0
+        step = float(np.median(self._steps)) if self._steps else 0.0
+        within = max(self.coast_s, step)
+        return sum(1 for tr in self._tracks if self._last_t - tr.last_t <= within)
+
     def update(self, faces: Faces, timestamp_s: float) -> Faces:
         """Assign track ids to one frame's faces.
 
@@ -229,7 +240,15 @@ class FaceTracker:
                 ]
             )
             missed = np.array([tr.missed for tr in self._tracks], np.int64)
-            match = cascade_match(iou_matrix(predicted, faces.xyxy), missed, self.min_iou)
+            iou = iou_matrix(predicted, faces.xyxy)
+            # a track seen in the previous frame also matches where it was: one jumpy box
+            # (the detector's jitter) made a fast velocity whose prediction missed a face
+            # that had hardly moved
+            held = np.stack([tr.box for tr in self._tracks])
+            iou = np.where(
+                (missed == 0)[:, None], np.maximum(iou, iou_matrix(held, faces.xyxy)), iou
+            )
+            match = cascade_match(iou, missed, self.min_iou)
         else:
             match = np.full(len(self._tracks), -1, np.int64)
         for track, di in zip(self._tracks, match.tolist(), strict=True):
