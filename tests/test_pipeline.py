@@ -39,6 +39,37 @@ def test_path_bytes_and_array_agree(analyzer):
     np.testing.assert_allclose(a, c, atol=1e-6)
 
 
+def test_a_pillow_image_gives_the_files_result_and_name(analyzer):
+    from PIL import Image
+
+    path = SAMPLES / "astronaut.jpg"
+    by_path = analyzer.analyze(path)
+    with Image.open(path) as opened:
+        result = analyzer.analyze(opened)
+    assert result.source == str(path) and result.faces == by_path.faces
+    rgb = np.asarray(Image.open(path).convert("RGB"))
+    in_memory = analyzer.analyze(Image.fromarray(rgb))
+    assert in_memory.source == "<PIL.Image>" and in_memory.faces == by_path.faces
+    items = list(analyzer.analyze_batch([Image.fromarray(rgb)]))
+    assert items[0].source == "<PIL.Image>#0" and items[0].result.faces == by_path.faces
+
+
+@pytest.mark.parametrize("bad", ["1.5", None, float("nan"), float("inf")])
+def test_analyze_refuses_a_timestamp_that_is_not_finite_seconds(analyzer, bad):
+    # it was recorded as given, and result_rows failed later with "type str doesn't define
+    # __round__"
+    with pytest.raises(ValueError, match=r"Analyzer\.analyze: timestamp_s must be"):
+        analyzer.analyze(SAMPLES / "astronaut.jpg", timestamp_s=bad)
+    assert analyzer.analyze(SAMPLES / "astronaut.jpg", timestamp_s=2).timestamp_s == 2.0
+
+
+def test_an_analyzer_is_not_pickled_and_says_what_to_do(analyzer):
+    import pickle
+
+    with pytest.raises(TypeError, match="create one in each worker process"):
+        pickle.dumps(analyzer)
+
+
 def test_no_face_is_an_empty_result(analyzer):
     result = analyzer.analyze(np.full((240, 320, 3), 30, np.uint8))
     assert len(result.faces) == 0

@@ -106,3 +106,25 @@ def test_a_frame_needs_a_finite_timestamp():
     for bad in (float("nan"), float("inf"), "1.0", None, huge, Decimal("sNaN"), np.timedelta64(5)):
         with pytest.raises(ValueError, match="x frame 3: timestamp_s"):
             Frame(image, 3, bad, "x")
+
+
+def test_faces_compare_equal_by_their_arrays():
+    import copy
+    import pickle
+
+    faces = make_faces([[0, 0, 10, 10], [5, 5, 20, 20]])
+    faces.expression = np.array([[0.5, 0.5], [np.nan, 1.0]], np.float32)
+    faces.data = {"yaw": np.array([1.0, np.nan]), "name": np.array(["a", "b"], object)}
+    assert faces == copy.deepcopy(faces)  # raised "truth value of an array is ambiguous"
+    assert faces == pickle.loads(pickle.dumps(faces))
+    moved = copy.deepcopy(faces)
+    moved.xyxy[1, 0] += 1
+    assert faces != moved
+    assert faces != faces[:1]  # another shape
+    assert faces != Faces(faces.xyxy, faces.confidence)  # fewer fields set
+    other = copy.deepcopy(faces)
+    other.data["pitch"] = np.zeros(2)
+    assert faces != other
+    assert faces != "faces"
+    with pytest.raises(TypeError):
+        hash(faces)

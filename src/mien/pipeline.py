@@ -16,8 +16,10 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from mien.alignment import TEMPLATES, align_faces, crop_whole_image
 from mien.detection import MediaPipeFaceDetector
@@ -29,9 +31,9 @@ from mien.quality import FaceMeshPose, QualityThresholds, assess
 from mien.quality.measures import QUALITY_CROP_SIDE, quality_ok
 from mien.registry import DEFAULT_MODEL, create_model
 from mien.tracking import ExpressionSmoother, FaceTracker
-from mien.types import Faces, Frame, FrameResult, ImageBGR
+from mien.types import Faces, Frame, FrameResult, ImageBGR, finite_seconds
 
-ImageSource = str | os.PathLike[str] | bytes | ImageBGR
+ImageSource = str | os.PathLike[str] | bytes | ImageBGR | Image.Image
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,11 @@ class BatchItem:
 def _source_name(image: object, position: int | None = None) -> str:
     if isinstance(image, (str, os.PathLike)):
         return str(image)
-    if isinstance(image, (bytes, bytearray, memoryview)):
+    if isinstance(image, Image.Image) and getattr(image, "filename", ""):
+        return str(image.filename)  # opened from a file: its path
+    if isinstance(image, Image.Image):
+        kind = "<PIL.Image>"
+    elif isinstance(image, (bytes, bytearray, memoryview)):
         kind = "<bytes>"
     elif isinstance(image, np.ndarray):
         kind = "<array>"
@@ -163,19 +169,24 @@ class Analyzer:
         """Every face in one image, with its calibrated expression probabilities.
 
         Args:
-            image: a path, encoded bytes, or an ``(H, W, 3)`` uint8 BGR array (``(H, W)`` grey
-                accepted). Paths and bytes are decoded by :func:`mien.io.read_image` (EXIF
-                orientation applied; boxes refer to the upright image).
-            source: name to record (defaults to the path, or ``"<array>"``/``"<bytes>"``).
+            image: a path, encoded bytes, a Pillow image, or an ``(H, W, 3)`` uint8 **BGR**
+                array (``(H, W)`` grey accepted; an RGB array, as Pillow, imageio and
+                matplotlib give, must be reversed first: ``rgb[..., ::-1]``). Paths, bytes
+                and Pillow images are read by :func:`mien.io.read_image` (EXIF orientation
+                applied; boxes refer to the upright image).
+            source: name to record (defaults to the path, or ``"<array>"``/``"<bytes>"``/
+                ``"<PIL.Image>"``).
             frame_index: index to record for a video frame.
-            timestamp_s: presentation timestamp to record, in seconds.
+            timestamp_s: presentation timestamp to record, a finite number of seconds.
 
         Returns:
             A :class:`~mien.types.FrameResult`; an image without faces gives empty ``Faces``.
 
         Raises:
             mien.errors.ImageError: the image cannot be read (subclass says why).
+            ValueError: ``timestamp_s`` is not a finite number of seconds.
         """
+        timestamp_s = finite_seconds(timestamp_s, "Analyzer.analyze")
         source = _source_name(image) if source is None else source
         t0 = time.perf_counter()
         img = read_image(image, max_pixels=self.max_pixels, name=source)
@@ -197,7 +208,7 @@ class Analyzer:
         from it before the error have been yielded.
 
         Args:
-            images: paths, encoded bytes or BGR arrays.
+            images: paths, encoded bytes, Pillow images or BGR arrays.
             prefetch: how many images may be decoded ahead (memory: up to ``prefetch`` images).
             keep_images: attach each decoded image to its item (e.g. to annotate it).
 
@@ -512,6 +523,18 @@ class Analyzer:
             self.detector.close()
             if self._pose is not None:
                 self._pose.close()
+
+    def __reduce__(self) -> Any:
+        """Refused: an Analyzer holds MediaPipe graphs and an onnxruntime session.
+
+        Raises:
+            TypeError: always; the message says how to use one per process.
+        """
+        raise TypeError(
+            "an Analyzer cannot be pickled (it holds MediaPipe graphs and an onnxruntime "
+            "session): create one in each worker process, e.g. in a multiprocessing Pool "
+            "initializer, or use `mien batch` / mien.batch.run_batch"
+        )
 
     def __enter__(self) -> Analyzer:
         return self

@@ -4,8 +4,9 @@ Conventions (used everywhere in mien):
 
 * **Image form.** Every image inside mien is ``ImageBGR``: a ``numpy.uint8`` array of shape
   ``(H, W, 3)`` in OpenCV's BGR channel order, C-contiguous, already turned upright
-  (EXIF orientation applied). Conversion from files, bytes, PIL or RGB happens only at the
-  boundary, in :func:`mien.io.read_image`.
+  (EXIF orientation applied). Conversion from files, bytes and Pillow images happens only at
+  the boundary, in :func:`mien.io.read_image`; an array is taken as BGR (nothing can tell
+  RGB from BGR: reverse an RGB one first, ``rgb[..., ::-1]``).
 * **Coordinates** are absolute ``float32`` pixels of that upright image, origin top-left,
   x to the right, y down. Boxes are ``xyxy``. Sizes are ``(width, height)`` named ``*_wh``.
 * **Keypoints** follow MediaPipe BlazeFace's six points in :data:`KEYPOINT_NAMES` order.
@@ -59,7 +60,7 @@ def _as(array: Any, dtype: Any) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(array, dtype=dtype))
 
 
-@dataclass
+@dataclass(eq=False)
 class Faces:
     """The faces found in one image, as parallel arrays (first axis = face, length ``n``).
 
@@ -126,6 +127,28 @@ class Faces:
     def __len__(self) -> int:
         return len(self.xyxy)
 
+    def __eq__(self, other: object) -> bool:
+        """Whether ``other`` is ``Faces`` with the same arrays: the same fields set, the same
+        shapes and values (NaN equals NaN), and the same ``data`` keys and arrays."""
+        if not isinstance(other, Faces):
+            return NotImplemented
+        names = (
+            "xyxy",
+            "confidence",
+            "keypoints",
+            "expression",
+            "abstained",
+            "track_id",
+            "smoothed",
+        )
+        pairs = [(getattr(self, f), getattr(other, f)) for f in names]
+        if self.data.keys() != other.data.keys():
+            return False
+        pairs += [(self.data[k], other.data[k]) for k in self.data]
+        return all(_same_array(a, b) for a, b in pairs)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable arrays: not hashable
+
     def __getitem__(self, index: int | slice | Sequence[int] | np.ndarray) -> Faces:
         """Select faces by int, slice, index list or tuple, or boolean mask; always returns
         ``Faces``. A slice gives views of the arrays (as numpy does); the others give copies.
@@ -188,6 +211,15 @@ class Faces:
         if self.expression is None:
             raise ValueError("faces have no expression probabilities yet")
         return [names[i] for i in self.expression.argmax(axis=1)]
+
+
+def _same_array(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """Both ``None``, or arrays of one shape and equal values (NaN equal to NaN)."""
+    if a is None or b is None:
+        return a is b
+    a, b = np.asarray(a), np.asarray(b)
+    inexact = np.issubdtype(a.dtype, np.inexact) and np.issubdtype(b.dtype, np.inexact)
+    return bool(np.array_equal(a, b, equal_nan=inexact))
 
 
 def _check(array: np.ndarray, name: str, shape: tuple[int, ...]) -> None:

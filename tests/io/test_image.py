@@ -111,8 +111,44 @@ def test_missing_path_and_folder(tmp_path):
     with pytest.raises(ImageNotFoundError, match="no such file") as info:
         read_image(tmp_path / "nope.jpg")
     assert isinstance(info.value, FileNotFoundError) and "nope.jpg" in str(info.value)
-    with pytest.raises(ImageNotFoundError, match="not a file"):
+    with pytest.raises(ImageNotFoundError, match=r"a folder, not a file: .*iter_image_paths"):
         read_image(tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P", "I;16"])
+def test_pillow_images_read_as_their_encoded_files(mode):
+    import io
+
+    base = Image.open(SAMPLES / "grace_hopper.jpg").convert("RGB").resize((64, 75))
+    img = base.convert("RGBA") if mode == "RGBA" else base.convert(mode if mode != "I;16" else "L")
+    if mode == "I;16":
+        img = Image.fromarray(np.asarray(img).astype(np.uint16) * 257)
+    png = encode(img)
+    np.testing.assert_array_equal(read_image(img), read_image(png))
+    with Image.open(io.BytesIO(png)) as opened:  # opened, not loaded
+        np.testing.assert_array_equal(read_image(opened), read_image(png))
+
+
+def test_a_pillow_image_gets_its_exif_orientation_and_the_pixel_cap():
+    import io
+
+    upright = np.zeros((40, 60, 3), np.uint8)
+    upright[:10, :10] = 255
+    data = jpeg_with_orientation(np.ascontiguousarray(np.rot90(upright, 1)), 6)
+    with Image.open(io.BytesIO(data)) as opened:
+        img = read_image(opened)
+    assert img.shape == (40, 60, 3) and img[:8, :8].mean() > 200
+    with pytest.raises(ImageTooLargeError, match=r"<PIL\.Image>: 60x40 = 2400 pixels"):
+        read_image(Image.fromarray(upright), max_pixels=2000)
+
+
+def test_a_float_array_is_told_how_to_convert():
+    with pytest.raises(
+        UnreadableImageError, match=r"got float32 \(for values in 0-1: \(arr \* 255\)"
+    ):
+        read_image(np.zeros((5, 5, 3), np.float32))
+    with pytest.raises(UnreadableImageError, match="a Pillow image"):
+        read_image(["not", "an", "image"])
 
 
 def test_non_ascii_path(tmp_path):

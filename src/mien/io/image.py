@@ -34,7 +34,7 @@ other format is refused as "not a recognised image format"."""
 
 
 def read_image(
-    source: str | os.PathLike[str] | bytes | np.ndarray,
+    source: str | os.PathLike[str] | bytes | np.ndarray | Image.Image,
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     name: str | None = None,
@@ -46,10 +46,15 @@ def read_image(
     as a person sees it). For an animated file only the first frame is read.
 
     Args:
-        source: a path, the encoded file bytes, or an array: ``(H, W)`` grey or ``(H, W, 3)``
-            BGR, uint8 (other dtypes are rejected rather than guessed).
-        max_pixels: largest accepted ``width * height`` of an encoded file; guards against
-            decompression bombs (an array is already in memory and is not checked).
+        source: a path, the encoded file bytes, a Pillow image (converted from its own mode,
+            RGB included, with its EXIF orientation applied), or an array: ``(H, W)`` grey or
+            ``(H, W, 3)`` **BGR**, uint8 (other dtypes are rejected rather than guessed). An
+            array cannot tell its channel order: one from Pillow, imageio or matplotlib is RGB
+            and must be reversed first (``rgb[..., ::-1]``); read as BGR, its reds and blues
+            swap, which changes faces found and probabilities.
+        max_pixels: largest accepted ``width * height`` of an encoded file or a Pillow image;
+            guards against decompression bombs (an array is already in memory and is not
+            checked).
         name: how to name the source in errors (defaults to the path, ``<bytes>``/``<array>``).
 
     Returns:
@@ -64,10 +69,12 @@ def read_image(
         return _from_array(source, name or "<array>")
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _decode(io.BytesIO(bytes(source)), name or "<bytes>", max_pixels)
+    if isinstance(source, Image.Image):
+        return _from_pillow(source, name or "<PIL.Image>", max_pixels)
     if not isinstance(source, (str, os.PathLike)):
         raise UnreadableImageError(
             name or f"<{type(source).__name__}>",
-            "not an image: expected a path, encoded bytes or a uint8 array",
+            "not an image: expected a path, encoded bytes, a Pillow image or a uint8 array",
         )
     if not os.fspath(source):
         raise ImageNotFoundError(name or "''", "empty path")
@@ -76,6 +83,10 @@ def read_image(
     if not path.exists():
         why = "a link to nothing (its target is missing, or a link loop)"
         raise ImageNotFoundError(label, why if path.is_symlink() else "no such file")
+    if path.is_dir():
+        raise ImageNotFoundError(
+            label, "a folder, not a file: list its images with mien.io.iter_image_paths(folder)"
+        )
     if not path.is_file():
         raise ImageNotFoundError(label, "not a file")
     try:
@@ -91,7 +102,12 @@ def _decode(stream: io.BytesIO, label: str, max_pixels: int) -> ImageBGR:
     # Pillow warns (DecompressionBombWarning) above 89 M pixels; our own cap below decides. The
     # warning is not filtered here: a warnings.catch_warnings block is not thread-safe, and
     # images are decoded in reader threads (the CLI filters it for its own process).
-    img = _open(stream, label)
+    return _from_pillow(_open(stream, label), label, max_pixels)
+
+
+def _from_pillow(img: Image.Image, label: str, max_pixels: int) -> ImageBGR:
+    """A Pillow image (opened, not necessarily loaded) as upright uint8 BGR: the pixel cap,
+    then loading, the EXIF orientation and the conversion from its mode."""
     width, height = img.size
     if width * height > max_pixels:
         raise ImageTooLargeError(
@@ -187,7 +203,10 @@ def _to_bgr(img: Image.Image, label: str) -> ImageBGR:
 
 def _from_array(arr: np.ndarray, label: str) -> ImageBGR:
     if arr.dtype != np.uint8:
-        raise UnreadableImageError(label, f"array dtype must be uint8; got {arr.dtype}")
+        hint = ""
+        if np.issubdtype(arr.dtype, np.floating):
+            hint = " (for values in 0-1: (arr * 255).round().astype(np.uint8))"
+        raise UnreadableImageError(label, f"array dtype must be uint8; got {arr.dtype}{hint}")
     if arr.ndim == 2:
         arr = cv2.cvtColor(arr, cv2.COLOR_GRAY2BGR)
     elif arr.ndim == 3 and arr.shape[2] == 1:

@@ -312,7 +312,8 @@ def iter_frames(
         :class:`~mien.types.Frame` with the upright BGR image, the 0-based source index and
         the presentation timestamp in seconds (the container's own, not shifted). The
         container is closed when the generator finishes, fails or is closed early
-        (``break``).
+        (``break``). A ``start_s`` past the last frame yields nothing, and that is not an
+        error (:func:`probe_video` gives the duration; ``mien analyze`` warns of it).
 
     Raises:
         ValueError: bad sampling options (checked at the first ``next()``, as the generator
