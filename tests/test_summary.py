@@ -56,6 +56,36 @@ def test_track_summary_weighs_frames_by_the_time_they_stand_for():
     assert (s["share_happiness"] + s["share_neutral"]).tolist() == pytest.approx([1.0, 1.0])
 
 
+def test_a_video_without_a_tracked_face_keeps_a_row():
+    empty = [{"source": "b.mp4", "status": "no_face", "timestamp_s": t, "track_id": None}
+             for t in (0.0, 0.1)]  # fmt: skip
+    failed = [{"source": "c.mp4", "status": "error", "timestamp_s": None, "track_id": None}]
+    s = track_summary(pd.concat([_rows(), pd.DataFrame(empty + failed)], ignore_index=True))
+    assert s["source"].tolist() == ["a.mp4", "a.mp4", "b.mp4"]  # a failed video has no time
+    assert str(s["track_id"].dtype) == "Int64" and s["track_id"].isna().tolist()[2]
+    b = s.iloc[2]
+    assert (b["part"], b["frames"], b["seen_s"], b["tied_labels"]) == (0, 0, 0.0, "")
+    assert pd.isna(b["label"])
+    assert np.isnan(b["share_happiness"]) and np.isnan(b["mean_happiness"])
+    assert np.isnan(b["first_s"]) and np.isnan(b["abstained_share"])
+    assert str(track_summary(_rows())["track_id"].dtype) == "Int64"  # whatever the rows hold
+
+
+def test_summary_command_counts_videos_without_a_tracked_face_apart(tmp_path):
+    from typer.testing import CliRunner
+
+    from mien.cli.main import app
+
+    results, out = tmp_path / "rows.csv", tmp_path / "tracks.csv"
+    empty = pd.DataFrame([{"source": "b.mp4", "status": "no_face", "timestamp_s": 0.0}])
+    pd.concat([_rows(), empty], ignore_index=True).to_csv(results, index=False)
+    result = CliRunner().invoke(app, ["summary", str(results), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "wrote 2 tracks and 1 video without a tracked face" in result.stderr
+    table = pd.read_csv(out, keep_default_na=False)
+    assert table["track_id"].tolist() == ["1", "2", ""]
+
+
 def test_track_summary_needs_tracks():
     with pytest.raises(DatasetError, match="no tracked faces"):
         track_summary(_rows().assign(track_id=None))

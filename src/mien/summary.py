@@ -104,21 +104,35 @@ def track_summary(
         share of ``seen_s`` in frames where the per-frame prediction abstained) and, when the
         rows have box columns, ``x1, y1, x2, y2``: the track's median box in pixels (where
         the face was, to find it among the ``#track`` labels of an annotated video). Face rows
-        without a label are left out, and a track seen twice at one timestamp counts once.
+        without a label are left out, and a track seen twice at one timestamp counts once. A
+        video (or part) whose analysed frames hold no tracked face gets one row with an empty
+        ``track_id`` (``Int64``, as always), ``frames`` 0, ``seen_s`` 0 and no label, so that
+        it stays in the table.
 
     Raises:
         DatasetError: no rows at all, a needed column is missing, ``skip_abstained``
             without an ``abstained`` column, or no row has a ``track_id`` (still images have
             no tracks).
     """
+    import pandas as pd
+
     timed = _timed_faces(df, smoothed=smoothed, skip_abstained=skip_abstained, labels=labels)
     out = []
     for key, rows in timed.faces.groupby([*_KEYS, "part", "track_id"]):
         cols = _arrays(rows, timed)
         out.append(_track_row(key, cols, cols["duration_s"], timed, skip_abstained))
-    import pandas as pd
-
-    return _round_times(pd.DataFrame(out))
+    # a video (or a part of one) with no tracked face keeps a row: a participant's recording
+    # in which no face was found must not vanish from a per-participant table
+    tracked = {(r["source"], r["model"], r["part"]) for r in out}
+    blank = dict.fromkeys(out[0], np.nan) | {"label": None, "tied_labels": ""}
+    for key, _ in timed.analysed.groupby(_PART, sort=False):
+        if (key[0], key[1], int(key[2])) not in tracked:
+            source, model, part = key
+            row = {"source": source, "model": model, "part": int(part), "track_id": pd.NA}
+            out.append(blank | row | {"frames": 0, "seen_s": 0.0})
+    table = pd.DataFrame(out).astype({"track_id": "Int64", "part": "int64", "frames": "int64"})
+    table = table.sort_values([*_KEYS, "part", "track_id"], kind="stable", ignore_index=True)
+    return _round_times(table)
 
 
 TIME_DECIMALS = 9

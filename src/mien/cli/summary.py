@@ -109,8 +109,12 @@ def summary(
     except OSError as e:
         fail(f"could not write {out or 'to standard output'}: {e.strerror or e}", code=1)
     if out is not None:
-        what = "window row" if table_of_windows is not None else "track"
-        err.print(f"wrote {plural(len(table), what)} to {out}")
+        if table_of_windows is not None:
+            err.print(f"wrote {plural(len(table), 'window row')} to {out}")
+        else:
+            blank = int(table["track_id"].isna().sum())
+            none = f" and {plural(blank, 'video')} without a tracked face" if blank else ""
+            err.print(f"wrote {plural(len(table) - blank, 'track')}{none} to {out}")
 
 
 def _quiet_stdout() -> None:
