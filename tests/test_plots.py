@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
-from mien.plots import plot_tracks
+from mien.plots import plot_tracks, read_rows
 from mien.types import EXPRESSIONS
 
 
@@ -281,6 +282,24 @@ def test_plot_and_summary_of_no_rows_say_so():
         plot_tracks(pd.DataFrame({"frame": [1]}))
     with pytest.raises(DatasetError, match="no rows to summarise"):
         track_summary(pd.DataFrame([]))
+    with pytest.raises(DatasetError, match="no rows to summarise"):  # a header only
+        track_summary(pd.DataFrame(columns=["source", "status", "timestamp_s", "track_id"]))
+
+
+@pytest.mark.parametrize(("name", "text"), [("e.jsonl", ""), ("e.json", "[]\n")])
+def test_a_run_that_wrote_no_row_is_read_as_no_rows_not_foreign(tmp_path, name, text):
+    # `mien analyze clip.mp4 --start 25 -o e.jsonl` past the clip's end writes no row; summary
+    # and plot called that "not mien results (missing columns ...)", exit 2
+    from mien.cli.main import app
+
+    path = tmp_path / name
+    path.write_text(text)
+    assert len(read_rows(path)) == 0 and {"source", "track_id", "label"} <= set(read_rows(path))
+    for command in (["summary", str(path)], ["plot", str(path), "-o", str(tmp_path / "p.png")]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 1, result.output
+        assert "not mien results" not in result.stderr
+    assert "no rows to summarise" in CliRunner().invoke(app, ["summary", str(path)]).stderr
 
 
 def test_short_names_tell_same_named_files_apart():

@@ -190,6 +190,12 @@ def read_rows(path: str | Path) -> pd.DataFrame:
         raise
     except (ValueError, TypeError, OSError) as err:  # JSONDecodeError, UnicodeDecodeError too
         raise DatasetError(f"{path}: cannot read results ({err})") from err
+    if suffix in (".jsonl", ".json") and len(df) == 0 and len(df.columns) == 0:
+        # a run that gave no row (--start past the end) wrote an empty file or []: no
+        # columns to check, unlike a CSV's header; the schema's, without probabilities
+        from mien.export.rows import row_columns
+
+        df = pd.DataFrame(columns=row_columns([]))
     missing = {"source", "status", "timestamp_s", "track_id"} - set(df.columns)
     if missing:
         raise DatasetError(f"{path}: not mien results (missing columns {sorted(missing)})")

@@ -593,8 +593,11 @@ def _timed_faces(
     """
     import pandas as pd
 
-    if len(df) == 0 and len(df.columns) == 0:
-        raise DatasetError("no rows to summarise (every input failed, or none was given)")
+    if len(df) == 0:
+        raise DatasetError(
+            "no rows to summarise (every input failed, none was given, or no frame lay in "
+            "the --start/--end window)"
+        )
     missing = {"source", "status", "timestamp_s", "track_id", "label"} - set(df.columns)
     if missing:
         raise DatasetError(f"rows without the column(s) {sorted(missing)}: not mien results")

@@ -212,6 +212,14 @@ def test_bad_options_exit_2(args, match):
     assert match in result.stderr
 
 
+def test_a_missing_video_with_an_annotated_video_named_is_no_such_file(tmp_path):
+    # it was told "names a video file, but the input is an image"
+    missing = tmp_path / "nothere.mp4"
+    result = runner.invoke(app, ["analyze", str(missing), "--annotate", str(tmp_path / "d.mp4")])
+    assert result.exit_code == 2
+    assert f"{missing}: no such file" in result.stderr and "is an image" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "match"),
     [
@@ -740,6 +748,12 @@ def test_a_start_past_the_end_of_a_video_says_so(tmp_path):
     assert "short.mp4: no frames from --start 10 s to the end (the video lasts 0.9 s)" in (
         result.stderr
     )
+    drawn = tmp_path / "drawn.mp4"
+    args = ["analyze", str(clip), "--start", "10", "-q", "--annotate", str(drawn)]
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "r.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert f"no annotated video written to {drawn}" in result.stderr.replace("\n", "")
+    assert not drawn.exists()
     result = runner.invoke(
         app, ["batch", str(clip), "--start", "10", "-q", "--out", str(tmp_path / "b")]
     )

@@ -417,9 +417,10 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
     run.n_faces += n_faces
     if n_frames == 0 and not any(r[0] == str(path) for r in run.summary):
         until = "the end" if o["end_s"] is None else f"--end {o['end_s']:g} s"
+        none = f"; no annotated video written to {writer.path}" if writer is not None else ""
         err.print(
             f"{path}: no frames from --start {o['start_s']:g} s to {until} "
-            f"(the video lasts {info.duration_s or 0:.1f} s)",
+            f"(the video lasts {info.duration_s or 0:.1f} s){none}",
             style="yellow",
         )
     if clock_back:
@@ -486,6 +487,8 @@ def _check_outputs(
         if annotate.suffix.lower() in VIDEO_SUFFIXES - set(VIDEO_OUT_SUFFIXES):
             return f"--annotate {annotate}: annotated videos are written as .mp4, .mkv or .mov"
         if annotate.suffix.lower() in VIDEO_OUT_SUFFIXES:
+            if len(files) == 1 and not videos and not files[0].exists():
+                return f"{files[0]}: no such file (--annotate {annotate} wants its video)"
             if len(files) == 1 and not videos:
                 return (
                     f"--annotate {annotate} names a video file, but the input is an image; "
