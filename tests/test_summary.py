@@ -558,11 +558,12 @@ def test_summary_command_names_what_is_wrong_with_the_windows(tmp_path, text, me
 
 
 def test_summary_command_warns_of_windows_outside_the_analysed_time(tmp_path):
-    result = _summary_cli(tmp_path, "start_s,end_s\n0,0.3\n10,20\n30,40\n")
+    result = _summary_cli(tmp_path, "start_s,end_s\n0,0.3\n0.75,0.78\n10,20\n30,40\n")
     assert result.exit_code == 0, result.output
     said = " ".join(result.stderr.split())
-    assert "2 of 3 windows lie outside their video's analysed time" in said
-    assert "a.mp4: 0 s to 0.7 s" in said
+    # the last frame, at 0.7 s, stands for the usual step: a window at 0.75 s lies inside
+    assert "2 of 4 windows lie outside their video's analysed time" in said
+    assert "to the end of the last one's time, a.mp4: 0 s to 0.8 s)" in said
     quiet = _summary_cli(tmp_path, "start_s,end_s\n0,0.3\n")
     assert "outside" not in quiet.stderr
 

@@ -246,8 +246,19 @@ def _warn_outside(table: pd.DataFrame, rows: pd.DataFrame) -> None:
     outside = table[table["window"].isin(reached.index[~reached])].drop_duplicates("window")
     if outside.empty:
         return
+    import numpy as np
+    import pandas as pd
+
+    from mien.summary import TIME_DECIMALS, frame_durations
+
     analysed = rows[rows["status"].isin(["ok", "no_face"])]
-    times = analysed.groupby(analysed["source"].astype(str))["timestamp_s"].agg(["min", "max"])
+
+    def span(t: pd.Series) -> pd.Series:  # the first frame to the end of the last one's time
+        t = np.unique(t.dropna().to_numpy(np.float64))
+        end = round(t[-1] + frame_durations(t)[-1], TIME_DECIMALS)
+        return pd.Series({"min": t[0], "max": end})
+
+    times = analysed.groupby(analysed["source"].astype(str))["timestamp_s"].apply(span).unstack()
     on_failed = outside[~outside["source"].astype(str).isin(times.index)]
     if len(on_failed):
         failed = sorted(set(on_failed["source"].astype(str)))
@@ -265,7 +276,8 @@ def _warn_outside(table: pd.DataFrame, rows: pd.DataFrame) -> None:
     ]
     err.print(
         f"{len(late)} of {len(reached)} windows lie outside their video's analysed time "
-        f"(first to last analysed frame, {'; '.join(spans)}) on the rows' timestamp_s clock, "
+        f"(from the first analysed frame to the end of the last one's time, "
+        f"{'; '.join(spans)}) on the rows' timestamp_s clock, "
         "on which windows are read",
         style="yellow",
     )
