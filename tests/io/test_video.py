@@ -192,7 +192,10 @@ def test_writer_goes_on_after_the_clock_goes_back(tmp_path):
         ([i * 0.5 for i in range(10)] + [5.0 + i * 0.02 for i in range(1, 11)], 5.22),  # 5.46
         ([*(i * 0.04 for i in range(10)), 1.0, 2.0, 2.04], 2.08),  # MP4: 1.12 with B-frames
         ([0.0], 0.1),  # one frame: one nominal step at 10 fps (it lasted 11 µs)
-        ([0.0, 0.1, 0.2, 0.2], 0.25),  # a repeat moved one tick on: the last lasts 1/fps
+        ([0.0, 0.1, 0.2, 0.2], 0.3),  # a repeat moved one tick on: the usual step, 0.1
+        # a last step longer than the usual: the summaries' rule, the median of the last 16
+        # steps (the step before it made the video 0.17 s longer than its summary's time)
+        ([*(i / 30 for i in range(30)), 29 / 30 + 0.2], 29 / 30 + 0.2 + 1 / 30),
     ],
 )
 def test_each_written_frame_lasts_until_the_next(tmp_path, suffix, times, duration):
@@ -207,7 +210,7 @@ def test_each_written_frame_lasts_until_the_next(tmp_path, suffix, times, durati
     path = tmp_path / f"vfr{suffix}"
     with VideoWriter(path, fps=fps) as writer:
         for i, t in enumerate(times):
-            writer.write(np.full((48, 64, 3), 10 * i, np.uint8), t)
+            writer.write(np.full((48, 64, 3), 7 * i % 256, np.uint8), t)
     with av.open(str(path)) as container:
         assert container.duration / 1e6 == pytest.approx(duration, abs=2e-3)
     got = [f.timestamp_s for f in iter_frames(path)]

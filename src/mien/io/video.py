@@ -8,6 +8,7 @@ Frames are decoded sequentially from the start (no seeking), which keeps indices
 
 from __future__ import annotations
 
+import collections
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -610,7 +611,11 @@ class VideoWriter:
         # variable-rate video's last frame lasted 1/average rate: 5.46 s for a 5.24 s source)
         self._pending: list[Any] = []
         self._next_pts: dict[int, int] = {}
-        self._last_step = 0  # ticks between the last two frames; 0 before a second frame
+        # steps in ticks between the latest frames (repeats moved one tick on left out): the
+        # last frame lasts their median, as the summaries time it (the same window)
+        from mien.tracking.iou import STEP_WINDOW
+
+        self._steps: collections.deque[int] = collections.deque(maxlen=STEP_WINDOW)
 
     def write(self, image: np.ndarray, timestamp_s: float) -> None:
         """Append ``image`` (``(H, W, 3)`` uint8 BGR) shown at ``timestamp_s`` seconds."""
@@ -648,7 +653,8 @@ class VideoWriter:
                 pts = last + 1
         if last is not None:
             self._next_pts[last] = pts
-            self._last_step = pts - last
+            if pts - last > 1:
+                self._steps.append(pts - last)
         self._last_pts = pts
         frame = av.VideoFrame.from_ndarray(
             np.ascontiguousarray(image[: stream.height, : stream.width]), format="bgr24"
@@ -661,7 +667,7 @@ class VideoWriter:
 
     def _mux_ready(self, *, final: bool = False) -> None:
         """Mux the waiting packets, in order, whose duration is known (all when ``final``: the
-        last frame lasts as long as the step before it)."""
+        last frame lasts :meth:`_final_step`)."""
         done = 0
         for packet in self._pending:
             following = self._next_pts.pop(packet.pts, None)
@@ -674,11 +680,14 @@ class VideoWriter:
         del self._pending[:done]
 
     def _final_step(self) -> int:
-        """The last frame's duration in ticks: the step before it, or one nominal frame
-        (``1 / fps``) where there is none or it was a repeat moved one tick on (a one-frame
-        video lasted 11 µs)."""
-        nominal = max(1, round(self._time_base.denominator / self.fps))
-        return self._last_step if self._last_step > 1 else nominal
+        """The last frame's duration in ticks: the median of the last
+        :data:`~mien.tracking.iou.STEP_WINDOW` steps between frames, the usual step where the
+        video ends, as :func:`mien.summary.frame_durations` times it (the step before it alone
+        made a variable-rate video 0.17 s longer than its summary's time); one nominal frame
+        (``1 / fps``) where there is no step (a one-frame video lasted 11 µs)."""
+        if not self._steps:
+            return max(1, round(self._time_base.denominator / self.fps))
+        return max(1, round(float(np.median(self._steps))))
 
     def adjustments(self) -> list[str]:
         """What the writer changed to keep the video playable (empty when nothing): the
