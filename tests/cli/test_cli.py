@@ -739,6 +739,17 @@ def _short_clip(tmp_path):
     return write_clip(tmp_path / "short.mp4", frames)
 
 
+def test_fps_and_every_together_are_warned_of(tmp_path):
+    clip = _short_clip(tmp_path)
+    args = ["analyze", str(clip), "-q", "-o", str(tmp_path / "r.csv"), "--fps", "5"]
+    result = runner.invoke(app, [*args, "--every", "3"])
+    assert result.exit_code == 0, result.output
+    assert "--fps 5 and --every 3 together keep only the frames both keep" in " ".join(
+        result.stderr.split()
+    )
+    assert "--every" not in runner.invoke(app, args).stderr
+
+
 def test_a_start_past_the_end_of_a_video_says_so(tmp_path):
     clip = _short_clip(tmp_path)
     result = runner.invoke(

@@ -166,6 +166,12 @@ def analyze(
             err.print(note, style="yellow")
     if end is not None and end <= start:
         fail(f"--end ({end}) must be after --start ({start})")
+    if fps is not None and every > 1:
+        err.print(
+            f"--fps {fps:g} and --every {every} together keep only the frames both keep, at an "
+            "uneven cadence; give one of them",
+            style="yellow",
+        )
     skipped: list[Path] = []
     unreadable: list[tuple[Path, str]] = []
     files = list(
