@@ -585,7 +585,7 @@ def test_summary_command_never_writes_over_an_input(tmp_path, which):
 
 
 def test_read_windows_reads_a_spreadsheet_s_export(tmp_path):
-    from mien.summary import WindowsError, read_windows
+    from mien.summary import TimeWindowsError, read_windows
 
     path = tmp_path / "w.csv"
     path.write_bytes(b'\xef\xbb\xbf start_s ,end_s,text\r\n0,1,"so, um"\r\n,,\r\n2,3,NA\r\n,,\r\n')
@@ -594,12 +594,12 @@ def test_read_windows_reads_a_spreadsheet_s_export(tmp_path):
     assert table.to_dict("list") == {"start_s": ["0", "2"], "end_s": ["1", "3"],
                                      "text": ["so, um", "NA"]}  # fmt: skip
     path.write_text("start_s,end_s,text\n0,1,a\n2,3,so, um\n")
-    with pytest.raises(WindowsError, match="line 3 has 4 cells, the header 3: quote a cell"):
+    with pytest.raises(TimeWindowsError, match="line 3 has 4 cells, the header 3: quote a cell"):
         read_windows(path)
     path.write_bytes("start_s,end_s,text\n0,1,caf\u00e9\n".encode("latin-1"))
-    with pytest.raises(WindowsError, match="not UTF-8"):
+    with pytest.raises(TimeWindowsError, match="not UTF-8"):
         read_windows(path)
-    with pytest.raises(WindowsError, match="cannot be read") as missing:
+    with pytest.raises(TimeWindowsError, match="cannot be read") as missing:
         read_windows(tmp_path / "none.csv")
     assert "quote" not in str(missing.value)
 
@@ -713,22 +713,22 @@ def test_the_last_frame_stands_for_the_step_where_the_clip_ends_in_both():
 
 
 def test_read_windows_refuses_headers_it_cannot_map_and_names_lines(tmp_path):
-    from mien.summary import WindowsError, read_windows, window_summary
+    from mien.summary import TimeWindowsError, read_windows, window_summary
 
     path = tmp_path / "w.csv"
     path.write_text("start_s,end_s,text, text\n0,1,a,b\n")
-    with pytest.raises(WindowsError, match=r"named twice in the header: \['text'\]"):
+    with pytest.raises(TimeWindowsError, match=r"named twice in the header: \['text'\]"):
         read_windows(path)
     path.write_text("start_s,end_s,\n0,1,\n")  # a trailing comma: no column
     assert list(read_windows(path).columns) == ["start_s", "end_s"]
     path.write_text("start_s,end_s,\n0,1,x\n")
-    with pytest.raises(WindowsError, match="column 3 has cells but no name"):
+    with pytest.raises(TimeWindowsError, match="column 3 has cells but no name"):
         read_windows(path)
     path.write_bytes(b"start_s,end_s,text\n" + b"0,1,ok\n" * 20000 + b"2,3,caf\xe9\n")
-    with pytest.raises(WindowsError, match="at byte 140026"):
+    with pytest.raises(TimeWindowsError, match="at byte 140026"):
         read_windows(path)  # the offset in the file, not in a reader's chunk
     path.write_text("start_s,end_s\n0,1\n\n,\n2,x\n")
-    with pytest.raises(WindowsError, match=r"window 1 \(line 5\): start_s '2' and end_s 'x'"):
+    with pytest.raises(TimeWindowsError, match=r"window 1 \(line 5\): start_s '2' and end_s 'x'"):
         window_summary(_rows(), read_windows(path))
 
 

@@ -61,3 +61,8 @@ class UnknownModelError(MienError, ValueError):
 
 class DatasetError(MienError, ValueError):
     """A labelled dataset folder is malformed, or its labels do not fit the model."""
+
+
+class TimeWindowsError(DatasetError):
+    """A time-windows table (or its CSV file) that :func:`mien.summary.window_summary`
+    cannot use; the result rows are not at fault."""

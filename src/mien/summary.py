@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from mien.errors import DatasetError
+from mien.errors import DatasetError, TimeWindowsError
 from mien.tracking.iou import STEP_WINDOW, gap_limit
 
 if TYPE_CHECKING:
@@ -152,11 +152,6 @@ WINDOW_COLUMNS = ("start_s", "end_s")
 """The columns every windows table needs: a window's start and end in seconds."""
 
 
-class WindowsError(DatasetError):
-    """A windows table (or its file) that :func:`window_summary` cannot use; the rows are not
-    at fault."""
-
-
 def read_windows(path: str | Path) -> pd.DataFrame:
     """A windows CSV as :func:`window_summary` takes it (what ``mien summary --windows``
     reads): comma-separated UTF-8 (a BOM allowed), every cell as text as written (``007``
@@ -166,7 +161,7 @@ def read_windows(path: str | Path) -> pd.DataFrame:
     in the file is kept in ``attrs["lines"]``, which :func:`window_summary` names in its errors.
 
     Raises:
-        WindowsError: the file is missing or unreadable, empty, not UTF-8, not a
+        TimeWindowsError: the file is missing or unreadable, empty, not UTF-8, not a
             comma-separated table (one column; a row with more cells than the header, named
             by its line), a column named twice, or one with cells but no name.
     """
@@ -178,11 +173,11 @@ def read_windows(path: str | Path) -> pd.DataFrame:
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise WindowsError(f"{path}: cannot be read ({e.strerror or e})") from None
+        raise TimeWindowsError(f"{path}: cannot be read ({e.strerror or e})") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise WindowsError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        raise TimeWindowsError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)
@@ -192,18 +187,18 @@ def read_windows(path: str | Path) -> pd.DataFrame:
                 rows.append(row)
                 lines.append(reader.line_num)
     except csv.Error as e:
-        raise WindowsError(f"{path}: line {reader.line_num}: not a CSV row ({e})") from None
+        raise TimeWindowsError(f"{path}: line {reader.line_num}: not a CSV row ({e})") from None
     if not header:
-        raise WindowsError(f"{path}: the file is empty")
+        raise TimeWindowsError(f"{path}: the file is empty")
     names = [cell.strip() for cell in header]
     if len(names) == 1 and names[0] != "start_s":
-        raise WindowsError(
+        raise TimeWindowsError(
             f"{path}: one column {names[0]!r}: the file must be comma-separated, with columns "
             "start_s and end_s"
         )
     for row, line in zip(rows, lines, strict=True):
         if len(row) > len(names):
-            raise WindowsError(
+            raise TimeWindowsError(
                 f"{path}: line {line} has {len(row)} cells, the header {len(names)}: quote a "
                 "cell holding a comma"
             )
@@ -212,12 +207,12 @@ def read_windows(path: str | Path) -> pd.DataFrame:
     unnamed = [k for k, name in enumerate(names) if not name]
     for k in unnamed:  # a header's trailing comma: an empty column without a name
         if any(cell.strip() for cell in table[k]):
-            raise WindowsError(f"{path}: column {k + 1} has cells but no name in the header")
+            raise TimeWindowsError(f"{path}: column {k + 1} has cells but no name in the header")
     keep = [k for k in range(len(names)) if names[k]]
     seen = collections.Counter(names[k] for k in keep)
     twice = sorted(name for name, n in seen.items() if n > 1)
     if twice:
-        raise WindowsError(f"{path}: column(s) named twice in the header: {twice}")
+        raise TimeWindowsError(f"{path}: column(s) named twice in the header: {twice}")
     table = table[keep].set_axis([names[k] for k in keep], axis=1).astype(str)
     # each window's line in the file, for messages, while the table is as read
     table.attrs["lines"] = lines
@@ -288,7 +283,7 @@ def window_summary(
 
     Raises:
         DatasetError: as :func:`track_summary` (the rows are at fault).
-        WindowsError: (a :class:`~mien.errors.DatasetError`) ``windows`` without
+        TimeWindowsError: (a :class:`~mien.errors.DatasetError`) ``windows`` without
             ``start_s``/``end_s``,
             with a start or end that is not a finite number or an end not after its start,
             with a column named like an output column, or without ``source`` while the rows
@@ -303,7 +298,7 @@ def window_summary(
     sources = sorted({str(v) for v in df["source"].dropna()})
     videos = _video_sources(timed)
     if "source" not in windows and len(videos) > 1:
-        raise WindowsError(
+        raise TimeWindowsError(
             f"the rows hold {len(videos)} videos: give the windows a source column saying "
             "which video each window belongs to"
         )
@@ -450,7 +445,7 @@ def _window_bounds(windows: pd.DataFrame) -> list[tuple[float, float]]:
     missing = [c for c in WINDOW_COLUMNS if c not in windows]
     if missing:
         found = ", ".join(repr(str(c)) for c in windows.columns[:8]) or "none"
-        raise WindowsError(
+        raise TimeWindowsError(
             f"windows without the column(s) {missing}: each needs start_s and end_s "
             f"(columns found: {found})"
         )
@@ -460,19 +455,19 @@ def _window_bounds(windows: pd.DataFrame) -> list[tuple[float, float]]:
         if c in _WINDOW_OUTPUT_TAKEN or str(c).startswith(("share_", "mean_"))
     )
     if taken:
-        raise WindowsError(
+        raise TimeWindowsError(
             f"windows with column(s) {taken}, which the summary uses itself: rename them"
         )
     bounds = []
     for i, (start, end) in enumerate(zip(windows["start_s"], windows["end_s"], strict=True)):
         a, b = _seconds(start), _seconds(end)
         if not (np.isfinite(a) and np.isfinite(b)):
-            raise WindowsError(
+            raise TimeWindowsError(
                 f"{_window_names(windows)[i]}: start_s {start!r} and end_s {end!r} must be "
                 "numbers of seconds"
             )
         if b <= a:
-            raise WindowsError(
+            raise TimeWindowsError(
                 f"{_window_names(windows)[i]}: end_s {b:g} is not after start_s {a:g}"
             )
         bounds.append((a, b))
@@ -507,12 +502,12 @@ def _window_source(name: Any, sources: list[str], videos: list[str], where: str)
     means the rows' only video.
 
     Raises:
-        WindowsError: it names none, or several; a blank name while the rows hold several
+        TimeWindowsError: it names none, or several; a blank name while the rows hold several
             videos."""
     if _blank(name):
         if len(videos) == 1:
             return videos[0]
-        raise WindowsError(
+        raise TimeWindowsError(
             f"{where}: no source, and the rows hold {len(videos)} videos: say which one"
         )
     wanted = _path_parts(name)
@@ -535,8 +530,8 @@ def _window_source(name: Any, sources: list[str], videos: list[str], where: str)
         return found[0]
     if not found:
         shown = ", ".join(sources[:5]) + (" …" if len(sources) > 5 else "")
-        raise WindowsError(f"{where}: source {name!r} is none of the rows' sources ({shown})")
-    raise WindowsError(
+        raise TimeWindowsError(f"{where}: source {name!r} is none of the rows' sources ({shown})")
+    raise TimeWindowsError(
         f"{where}: source {name!r} could be any of {', '.join(found)}: give more of its path"
     )
 
@@ -901,9 +896,9 @@ class TrackTimes:
 
 __all__ = [
     "WINDOW_COLUMNS",
+    "TimeWindowsError",
     "TrackLine",
     "TrackTimes",
-    "WindowsError",
     "frame_durations",
     "has_smoothed",
     "parts_per_source",

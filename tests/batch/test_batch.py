@@ -75,7 +75,7 @@ def test_outputs_and_failures(reference, inputs):
     assert set(df["model"]) == {DEFAULT_MODEL}
     clip = df[df["source"].str.endswith("clip0.mp4")]
     assert clip["frame_index"].tolist() == list(range(12))  # one row per frame (no_face included)
-    assert not list((reference / ".tmp").iterdir())
+    assert not (reference / ".tmp").exists()  # the scratch folder goes once the parts are in place
 
 
 def test_a_video_that_breaks_keeps_its_rows_and_a_changed_file_is_redone(tmp_path, inputs):

@@ -744,7 +744,7 @@ def test_fps_and_every_together_are_warned_of(tmp_path):
     args = ["analyze", str(clip), "-q", "-o", str(tmp_path / "r.csv"), "--fps", "5"]
     result = runner.invoke(app, [*args, "--every", "3"])
     assert result.exit_code == 0, result.output
-    assert "--fps 5 and --every 3 together keep only the frames both keep" in " ".join(
+    assert "--fps 5 with --every 3: each 1/fps slot keeps its first frame among" in " ".join(
         result.stderr.split()
     )
     assert "--every" not in runner.invoke(app, args).stderr

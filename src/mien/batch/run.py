@@ -208,6 +208,8 @@ def run_batch(
                 _ray(
                     todo, out_dir, options, opts, workers, threads, ray_address, record, on_warning
                 )
+        with contextlib.suppress(OSError):  # empty once every part is in place
+            scratch.rmdir()
         return manifest.counts(inputs)
 
 

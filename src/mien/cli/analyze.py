@@ -168,8 +168,9 @@ def analyze(
         fail(f"--end ({end}) must be after --start ({start})")
     if fps is not None and every > 1:
         err.print(
-            f"--fps {fps:g} and --every {every} together keep only the frames both keep, at an "
-            "uneven cadence; give one of them",
+            f"--fps {fps:g} with --every {every}: each 1/fps slot keeps its first frame among "
+            f"those --every keeps, an uneven cadence unless {every} divides a slot's frames; "
+            "give one of them",
             style="yellow",
         )
     skipped: list[Path] = []

@@ -61,7 +61,7 @@ def summary(
     """
     from mien.errors import DatasetError
     from mien.plots import read_rows
-    from mien.summary import WindowsError, read_windows, track_summary, window_summary
+    from mien.summary import TimeWindowsError, read_windows, track_summary, window_summary
 
     if out is not None:
         if out.suffix.lower() not in TABLE_SUFFIXES:
@@ -76,7 +76,7 @@ def summary(
     if windows is not None:
         try:
             table_of_windows = read_windows(windows)
-        except WindowsError as e:
+        except TimeWindowsError as e:
             fail(f"--windows {e}")
     try:
         rows = read_rows(results)
@@ -92,7 +92,7 @@ def summary(
             table = window_summary(
                 rows, table_of_windows, smoothed=smoothed, skip_abstained=skip_abstained
             )
-    except WindowsError as e:
+    except TimeWindowsError as e:
         fail(f"--windows {windows}: {e}")
     except DatasetError as e:
         no_tracks = str(e).startswith(("no tracked faces", "no rows"))
