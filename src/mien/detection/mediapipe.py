@@ -164,7 +164,7 @@ class MediaPipeFaceDetector:
                 tracks seen a moment ago). With ``"auto"``, a short-range pass that finds
                 fewer is followed by the full-range pass, and the faces of both are kept:
                 one short-range pass does not always find both of two faces side by side
-                (in a reviewer's clip of two seated people it lost one in 10 of 40 frames,
+                (in a reviewer's clip of two seated people it lost one in 11 of 40 frames,
                 and each loss could end a track). Other models ignore it.
 
         Returns:
