@@ -203,6 +203,30 @@ def test_ray_engine_gives_the_same_rows(inputs, reference, tmp_path):
     )
 
 
+def test_a_local_ray_starts_with_plain_http_sent_to_a_closed_local_port(
+    inputs, tmp_path, monkeypatch
+):
+    """Ray's dashboard asked the cloud metadata services (169.254.169.254) which cloud it runs
+    on, at start, though its usage statistics are off; a privacy review saw the requests."""
+    ray = pytest.importorskip("ray")
+    from mien.batch.run import CLOSED_PROXY
+
+    seen = {}
+
+    def init(**kwargs):
+        seen.update(http=os.environ.get("http_proxy"), no=os.environ.get("no_proxy"))
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setenv("no_proxy", "169.254.169.254")  # as cloud machines often have it
+    monkeypatch.delenv("http_proxy", raising=False)
+    with pytest.raises(RuntimeError, match="Ray did not start at local: stop here"):
+        run_batch(inputs[:1], tmp_path / "o", BatchOptions(), engine="ray")
+    assert seen == {"http": CLOSED_PROXY, "no": None}
+    assert os.environ["no_proxy"] == "169.254.169.254" and "http_proxy" not in os.environ
+
+
 def test_a_second_run_on_the_same_folder_is_refused_while_the_first_holds_it(inputs, tmp_path):
     from mien.batch.manifest import Manifest
 

@@ -712,6 +712,10 @@ def test_serve_passes_its_limits_to_the_service(monkeypatch):
     assert seen["run"]["host"] == "127.0.0.1" and settings.max_streams == 8
     # uvicorn closed stream frames over 16 MiB (1009) though --max-upload-mb allowed them
     assert seen["run"]["ws_max_size"] == 16 * 1024 * 1024
+    assert seen["run"]["access_log"] is False  # client addresses are not logged unless asked
+    seen.clear()
+    assert runner.invoke(app, ["serve", "--access-log"]).exit_code == 0
+    assert seen["run"]["access_log"] is True
     seen.clear()
     result = runner.invoke(app, ["serve", "--max-upload-mb", "20", "--max-streams", "3"])
     assert seen["run"]["ws_max_size"] == 21 * 1024 * 1024 and seen["s"].max_streams == 3

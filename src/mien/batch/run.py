@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -444,6 +444,37 @@ def check_ray(address: str | None) -> None:
         ) from None
 
 
+CLOSED_PROXY = "http://127.0.0.1:9"
+"""Where the processes of a Ray started here send plain HTTP: a closed port on this machine
+(9, discard), so a request meant for another machine fails at once and goes nowhere."""
+
+
+@contextlib.contextmanager
+def _no_cloud_probes() -> Iterator[None]:
+    """While a local Ray starts, plain HTTP from its processes goes to :data:`CLOSED_PROXY`.
+
+    Ray's dashboard process (started even with ``include_dashboard=False``, for its usage
+    statistics) asks the cloud metadata services which cloud it runs on (HTTP to
+    169.254.169.254 for Azure and AWS, DNS and HTTP for metadata.google.internal) before it
+    reads that statistics are off (Ray 2.60, ``usage_lib.get_cluster_config_to_report``).
+    Ray's processes take this environment when they start; its own traffic (gRPC, between
+    them on this machine) does not use the proxy. This process's environment is restored.
+    """
+    names = ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ["http_proxy"] = os.environ["HTTP_PROXY"] = CLOSED_PROXY
+    os.environ.pop("no_proxy", None)  # a cloud machine's no_proxy often names 169.254.169.254
+    os.environ.pop("NO_PROXY", None)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _ray(
     todo: list[tuple[str, str]],
     out_dir: Path,
@@ -466,15 +497,17 @@ def _ray(
     if started_here:
         main = threading.current_thread() is threading.main_thread()
         on_term = signal.getsignal(signal.SIGTERM) if main else None
+        local = not address or address == "local"
         try:
-            ray.init(
-                # "local": a Ray of its own, not one another program left running here
-                address=address or "local",
-                num_cpus=None if address and address != "local" else max(workers, 1),
-                include_dashboard=False,
-                log_to_driver=False,
-                ignore_reinit_error=True,
-            )
+            with _no_cloud_probes() if local else contextlib.nullcontext():
+                ray.init(
+                    # "local": a Ray of its own, not one another program left running here
+                    address=address or "local",
+                    num_cpus=max(workers, 1) if local else None,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    ignore_reinit_error=True,
+                )
         except (ConnectionError, RuntimeError, ValueError) as err:
             raise RuntimeError(f"Ray did not start at {address or 'local'}: {err}") from None
         finally:

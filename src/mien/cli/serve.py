@@ -36,6 +36,13 @@ def serve(
     ] = 40_000_000,
     model: ModelName = DEFAULT_MODEL,
     weights: Weights = None,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            help="Log each request's client address, path and status (uvicorn's access log). "
+            "Off by default: client addresses and query strings are personal data."
+        ),
+    ] = False,
 ) -> None:
     """Serve the API (OpenAPI at /docs) and the web page at /. Nothing is stored."""
     import uvicorn
@@ -65,7 +72,14 @@ def serve(
     # a stream frame up to the upload cap reaches the app, which answers too_large past it;
     # uvicorn's own limit (16 MiB by default) closed the connection (1009) below the cap
     ws_max_size = max(16 * 1024 * 1024, settings.max_upload_bytes + 1024 * 1024)
-    uvicorn.run(app, host=host, port=port, log_level="info", ws_max_size=ws_max_size)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=access_log,
+        ws_max_size=ws_max_size,
+    )
 
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
