@@ -106,6 +106,13 @@ def two_seated(frame: int) -> np.ndarray:
     return compose((640, 480), [(grace, 40 + 2 * frame, 120), (astronaut, 400 - 2 * frame, 150)])
 
 
+def two_small() -> np.ndarray:
+    """Grace Hopper and the astronaut, 110 px patches 40 px apart in a 640×480 scene: one
+    short-range pass finds only one of them; the full-range pass finds both."""
+    grace, astronaut = face_patch("grace_hopper.jpg", 110), face_patch("astronaut.jpg", 110)
+    return compose((640, 480), [(grace, 150, 180), (astronaut, 300, 180)])
+
+
 def write_clip(
     path: Path, frames: Sequence[tuple[np.ndarray, float]], *, rotation: int | None = None
 ) -> Path:

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from mien.cli.main import app
 from mien.io import LiveStream, iter_frames
 from mien.tracking import FaceTracker
-from tests.helpers import compose, face_patch, make_export, two_seated, write_clip
+from tests.helpers import compose, face_patch, make_export, two_seated, two_small, write_clip
 
 runner = CliRunner()
 SIZE = (360, 300)
@@ -106,6 +106,17 @@ def test_auto_keeps_both_of_two_seated_people_in_every_frame(analyzer):
     frames = [Frame(two_seated(i), i, i / 10, "two") for i in range(40)]
     results = list(analyzer.run(frames))
     assert [len(r.faces) for r in results] == [2] * 40
+    assert {tuple(sorted(r.faces.track_id.tolist())) for r in results} == {(1, 2)}
+
+
+def test_auto_looks_wider_for_a_face_short_range_never_finds(analyzer):
+    from mien import Frame
+
+    # short-range finds one of these two faces in every frame, so the other was never
+    # tracked and never looked for; the first frame looks wider, and the track then asks
+    scene = two_small()
+    results = list(analyzer.run(Frame(scene, i, i / 12, "two") for i in range(24)))
+    assert [len(r.faces) for r in results] == [2] * 24
     assert {tuple(sorted(r.faces.track_id.tolist())) for r in results} == {(1, 2)}
 
 

@@ -6,7 +6,7 @@ import pytest
 from mien.detection import MediaPipeFaceDetector
 from mien.io import read_image
 from mien.types import KP
-from tests.helpers import SAMPLES, two_seated
+from tests.helpers import SAMPLES, two_seated, two_small
 
 # Boxes measured once with BlazeFace short-range and checked by eye on the annotated samples.
 GRACE_HOPPER_BOX = (171.4, 146.9, 365.8, 341.4)
@@ -107,6 +107,12 @@ def test_auto_expecting_more_faces_adds_the_full_range_pass(detector):
     assert len(detector.detect(scene, expected=1)) == 1  # no more than it found: one pass
     with MediaPipeFaceDetector("short") as short:
         assert len(short.detect(scene, expected=2)) == 1  # only auto takes the hint
+
+
+def test_auto_looking_wider_adds_the_full_range_pass(detector):
+    scene = two_small()
+    assert len(detector.detect(scene)) == 1 and len(detector.detect(scene, expected=1)) == 1
+    assert len(detector.detect(scene, wider=True)) == 2
 
 
 @pytest.mark.parametrize(

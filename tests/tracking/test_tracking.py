@@ -201,3 +201,17 @@ def test_one_jumpy_box_of_a_still_face_keeps_its_id():
     boxes = [[102, 195, 160, 253], [103, 168, 170, 236], [98, 187, 167, 255], [100, 190, 162, 252]]
     ids = [tracker.update(make_faces([b]), k / 10).track_id.tolist() for k, b in enumerate(boxes)]
     assert ids == [[1]] * 4
+
+
+def test_a_walker_missed_as_it_uncovers_a_seated_face_leaves_that_face_its_id():
+    # a reviewer's boxes, 12 fps: W walks 30 px a frame in front of seated S; in the frame
+    # that uncovers S, W is not detected. W's last box took S's face, and W a new id
+    tracker = FaceTracker()
+    seated = [300, 100, 400, 200]
+    walker = [[210 + 30 * k, 105, 310 + 30 * k, 205] for k in range(7)]
+    ids = [tracker.update(make_faces([walker[0], seated]), 0.0).track_id.tolist()]
+    for k in range(1, 5):  # S hidden behind W
+        ids.append(tracker.update(make_faces([walker[k]]), k / 12).track_id.tolist())
+    ids.append(tracker.update(make_faces([seated]), 5 / 12).track_id.tolist())  # W missed
+    ids.append(tracker.update(make_faces([walker[6], seated]), 6 / 12).track_id.tolist())
+    assert ids == [[1, 2], [1], [1], [1], [1], [2], [1, 2]]

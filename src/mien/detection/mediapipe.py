@@ -16,8 +16,9 @@ short-range finds 398 and full-range 43 (321 with the photo padded by half its s
 
 ``auto`` is fast for close-ups, but once short-range finds one face it does not look for smaller
 ones, except where the caller expects more faces than it found (``detect(image, expected=n)``; in a
-video the pipeline passes the tracks seen within the last half second): then the full-range pass
-runs too and the faces of both are kept. ``model="multi"`` runs both models on every image and keeps
+video the pipeline passes the tracks seen within the last half second) or asks it to look wider
+(``wider=True``; in a video once a second): then the full-range pass runs too and the faces of both
+are kept. ``model="multi"`` runs both models on every image and keeps
 the union (a full-range box overlapping a better-scoring box by IoU > 0.3 is dropped as the same
 face), then falls back to the padded pass: about twice the detection time, for scenes that mix near
 and far faces (group photos, wide video shots).
@@ -155,7 +156,7 @@ class MediaPipeFaceDetector:
             self._graphs[selection] = graph
         return self._graphs[selection]
 
-    def detect(self, image: ImageBGR, *, expected: int = 0) -> Faces:
+    def detect(self, image: ImageBGR, *, expected: int = 0, wider: bool = False) -> Faces:
         """Detect every face in ``image`` (``(H, W, 3)`` uint8 BGR).
 
         Args:
@@ -166,6 +167,9 @@ class MediaPipeFaceDetector:
                 one short-range pass does not always find both of two faces side by side
                 (in a reviewer's clip of two seated people it lost one in 11 of 40 frames,
                 and each loss could end a track). Other models ignore it.
+            wider: with ``"auto"``, run the full-range pass after a short-range pass that
+                found any face, whatever ``expected`` says: a face short-range never finds is
+                never expected (in a video, the pipeline asks for this once a second).
 
         Returns:
             ``Faces`` sorted by decreasing confidence: ``xyxy`` clipped to the image, the
@@ -178,7 +182,7 @@ class MediaPipeFaceDetector:
         if scale < 1.0:
             small = (max(1, round(width * scale)), max(1, round(height * scale)))
             image = cv2.resize(image, small, interpolation=cv2.INTER_AREA)
-        faces = self._detect(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), expected)
+        faces = self._detect(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), expected, wider)
         if scale < 1.0 and len(faces) and faces.keypoints is not None:
             inv = np.float32(1.0 / scale)
             faces = dataclasses.replace(
@@ -188,7 +192,7 @@ class MediaPipeFaceDetector:
         faces = _clip(faces[keep] if not keep.all() else faces, width, height)
         return _drop_nested(_drop_flat(faces, original))
 
-    def _detect(self, rgb: np.ndarray, expected: int = 0) -> Faces:
+    def _detect(self, rgb: np.ndarray, expected: int = 0, wider: bool = False) -> Faces:
         if self.model == "full":
             return self._run(1, rgb, pad=0)
         if self.model in ("multi", "tiled"):
@@ -197,7 +201,7 @@ class MediaPipeFaceDetector:
                 faces = _merge(faces, self._tiles(rgb, faces))
             return faces if len(faces) else self._padded(rgb)
         faces = self._run(0, rgb, pad=0)
-        if self.model == "auto" and 0 < len(faces) < expected:
+        if self.model == "auto" and len(faces) and (wider or len(faces) < expected):
             return _merge(faces, self._run(1, rgb, pad=0))
         if len(faces) or self.model == "short":
             return faces

@@ -243,11 +243,14 @@ class FaceTracker:
             iou = iou_matrix(predicted, faces.xyxy)
             # a track seen in the previous frame also matches where it was: one jumpy box
             # (the detector's jitter) made a fast velocity whose prediction missed a face
-            # that had hardly moved
-            held = np.stack([tr.box for tr in self._tracks])
-            iou = np.where(
-                (missed == 0)[:, None], np.maximum(iou, iou_matrix(held, faces.xyxy)), iou
-            )
+            # that had hardly moved. Not where a lost track overlaps the face more: a face
+            # walking in front of a seated one, missed in the frame that uncovers it, took
+            # the seated face's id by its last box
+            live = missed == 0
+            held = iou_matrix(np.stack([tr.box for tr in self._tracks]), faces.xyxy)
+            lost_best = iou[~live].max(axis=0) if (~live).any() else np.zeros(len(faces))
+            held = np.where(held > lost_best[None, :], held, 0.0)
+            iou = np.where(live[:, None], np.maximum(iou, held), iou)
             match = cascade_match(iou, missed, self.min_iou)
         else:
             match = np.full(len(self._tracks), -1, np.int64)
