@@ -131,8 +131,9 @@ class FaceTracker:
 
     Association looks only at boxes (no face embedding, no identity). The rule: tracks matched in
     the previous frame choose first, each by the better overlap of its predicted box and its last
-    box, so a face detected in consecutive frames keeps its id (neither a fast face nor one jumpy
-    box of a still face loses it); a track that lost its face (say, behind another face
+    box (the last box only where no lost track overlaps the face more), so a face detected in
+    consecutive frames keeps its id (neither a fast face nor one jumpy box of a still face loses
+    it); a track that lost its face (say, behind another face
     crossing in front) moves its box on at its centre's last velocity for at most ``coast_s``, then
     waits there, and can take only a detection that no more recently matched track took. A face that
     reappears while that track still overlaps it, within the age limit, gets its id back; otherwise
