@@ -336,7 +336,7 @@ class Analyzer:
         tracker = FaceTracker() if tracker is None else tracker
         smoother = ExpressionSmoother() if smoother is None else smoother
         poses = {} if poses is None else poses  # track id -> (measured at, angles)
-        looked_wider: float | None = None  # when the detector last looked for one more face
+        looked_wider: float | None = None  # when the detector last looked wider
         for frame in frames:
             if not isinstance(frame, Frame):
                 raise TypeError(
