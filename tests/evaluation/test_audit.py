@@ -232,6 +232,15 @@ def test_report_names_distinct_figures_and_states_its_protocol(tmp_path, stub_an
     assert "keeps 2 of 2 faces with a prediction (1.000; 1 image(s) without one" in text
     assert "is right on 1.000 of those kept and – of those abstained" in text
     assert "quality_ok" not in text.split("## ")[2]  # quality was not measured
+    # the same folder again with one set: the other set's figures go, a file of the user's stays
+    (tmp_path / "report" / "notes.png").write_bytes(b"mine")
+    first = next(iter(sets))
+    again = re.findall(
+        r"!\[[^\]]*\]\(([^)]+)\)",
+        write_report({first: sets[first]}, tmp_path / "report").read_text(),
+    )
+    left = sorted(p.name for p in (tmp_path / "report").glob("*.png"))
+    assert left == sorted([*again, "notes.png"]) and len(again) == 3
 
 
 def test_a_report_with_a_cluster_column_is_written(tmp_path, stub_analyzer):

@@ -213,6 +213,15 @@ def _gap_test_text(test: dict[str, Any] | None) -> str:
     )
 
 
+def _remove_old_figures(md: Path) -> None:
+    """Delete the ``.png`` figures beside ``md`` that its image links name (plain file names
+    only, as :func:`write_report` writes them)."""
+    if not md.is_file():
+        return
+    for name in re.findall(r"!\[[^\]]*\]\(([^()/\\]+\.png)\)", md.read_text(errors="replace")):
+        (md.parent / name).unlink(missing_ok=True)
+
+
 def write_report(
     reports: dict[str, EvalReport],
     out_dir: str | Path,
@@ -223,9 +232,12 @@ def write_report(
     """Write ``report.md`` and its figures into ``out_dir``; returns the Markdown path.
 
     ``notes`` adds a paragraph under a set's heading (by the set's key in ``reports``), e.g.
-    how its labels were mapped onto mien's."""
+    how its labels were mapped onto mien's. The figures an earlier ``report.md`` in
+    ``out_dir`` names are removed first (a set or slice it had and this one has not left its
+    figures beside the new report); no other file is touched."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    _remove_old_figures(out / "report.md")
     with_ci = any(r.ci for r in reports.values())
     intervals = (
         "Accuracy, per-class recall and slice accuracies get 95 % Wilson score intervals, "
