@@ -239,6 +239,12 @@ def test_websocket_frames_can_carry_their_capture_times(client):
         ws.send_text('{"timestamp_s": -0.0}')  # was echoed as -0.0
         ws.send_bytes(frame)
         zero = ws.receive_json()["timestamp_s"]
+        # a bad time after a good one: the frame is refused, not stamped with the good time
+        ws.send_text(json.dumps({"timestamp_s": 16.0}))
+        ws.send_text('{"timestamp_s": "x"}')
+        assert ws.receive_json()["error"] == "bad_request"
+        ws.send_bytes(frame)
+        refused = ws.receive_json()
     assert [a["timestamp_s"] for a in answers] == [10.0, 10.1, 10.2, 15.2]
     assert [a["faces"][0]["track_id"] for a in answers] == [1, 1, 1, 2]
     assert missing["error"] == "bad_request" and "before each frame" in missing["detail"]
@@ -254,6 +260,7 @@ def test_websocket_frames_can_carry_their_capture_times(client):
     ]
     assert last["timestamp_s"] == 15.3 and last["frame_index"] == 4
     assert zero == 0.0 and math.copysign(1, zero) == 1
+    assert refused["error"] == "bad_request" and "before each frame" in refused["detail"]
 
 
 def test_a_video_upload_is_told_where_videos_go(client, tmp_path):

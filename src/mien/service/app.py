@@ -90,8 +90,10 @@ class ServiceSettings:
         max_streams: live stream (WebSocket) connections open at once; one more is answered
             ``busy`` and closed with code 1013 (try again later). Each holds up to about three
             frames in memory.
-        stream_idle_s: a stream connection that sends no frame for this long is closed (code
-            1001), so idle connections cannot hold every place of ``max_streams``.
+        stream_idle_s: a stream connection that sends no frame the server takes for this
+            long is closed (code 1001), so idle connections cannot hold every place of
+            ``max_streams``; a frame refused before decoding (too large, without its capture
+            time) does not count.
         max_upload_bytes: largest accepted upload.
         max_pixels: largest accepted image (decompression-bomb guard).
         timeout_s: per-request analysis timeout (504 when exceeded), and the longest wait
@@ -504,6 +506,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                     message = event.get("bytes")
                     if message is None:  # text: the next frame's capture time, or a mistake
                         if (problem := take_timestamp(event.get("text") or "")) is not None:
+                            # a capture time given before it no longer stands: the frame that
+                            # follows is refused, not stamped with the earlier time
+                            clock["next"] = None
                             await ws.send_json({"error": "bad_request", "detail": problem})
                         continue
                     if len(message) > settings.max_upload_bytes:

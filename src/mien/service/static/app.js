@@ -227,8 +227,10 @@ async function startCamera() {
   socket.onclose = event => {
     if (socket !== mine) return;  // closed by stopCamera
     stopCamera();  // the server went away: stop the camera and take the notice down
-    setStatus("The connection to the server closed" + (event.reason ? ` (${event.reason})` : "") +
-      "; camera stopped.");
+    const why = event.reason ? ` (${event.reason})` : "";
+    setStatus(event.code === 1013  // busy: every live-stream slot is taken
+      ? `The server is busy${why}; camera stopped: try again in a moment.`
+      : `The connection to the server closed${why}; camera stopped.`);
   };
 }
 
