@@ -11,7 +11,6 @@ const stopBtn = document.getElementById("stop");
 let socket = null;
 let stream = null;
 let waiting = false;
-let lastResult = null;
 let sentAt = 0;  // when the frame awaiting its answer was sent (ms)
 
 function overlay(result) {
@@ -167,13 +166,22 @@ function nextVideoFrame(callback) {
   else requestAnimationFrame(callback);
 }
 
+// the camera frame awaiting its answer: the answer's boxes are drawn on this frame, not on
+// the newer one the video shows by then (they lagged behind a moving head)
+const sent = document.createElement("canvas");
+
 function sendFrame() {
   if (!socket || socket.readyState !== WebSocket.OPEN || waiting || !video.videoWidth) return;
-  canvas.width = video.videoWidth; canvas.height = video.videoHeight;
-  ctx.drawImage(video, 0, 0);
+  sent.width = video.videoWidth; sent.height = video.videoHeight;
+  sent.getContext("2d").drawImage(video, 0, 0);
   waiting = true; sentAt = Date.now();
-  canvas.toBlob(blob => { if (socket && blob) socket.send(blob); else waiting = false; }, "image/jpeg", 0.8);
-  overlay(lastResult);  // keep the last answer on screen until the next one arrives
+  sent.toBlob(blob => { if (socket && blob) socket.send(blob); else waiting = false; }, "image/jpeg", 0.8);
+}
+
+function showAnalysedFrame(result) {
+  canvas.width = sent.width; canvas.height = sent.height;
+  ctx.drawImage(sent, 0, 0);
+  overlay(result);
 }
 
 let cameraWanted = 0;  // the newest camera start; a photo chosen meanwhile cancels it
@@ -214,9 +222,7 @@ async function startCamera() {
       return;
     }
     frames += 1;
-    lastResult = result;
-    ctx.drawImage(video, 0, 0);
-    overlay(result);
+    showAnalysedFrame(result);
     showTable(result.faces);
     setStatus(`Live: frame ${result.frame_index}, ${result.faces.length} face(s).`);
     document.body.dataset.liveFrames = String(frames);
@@ -244,7 +250,6 @@ setInterval(() => {
 }, 2000);
 
 function stopCamera() {
-  lastResult = null;
   const closing = socket;
   socket = null;
   if (closing) closing.close();
