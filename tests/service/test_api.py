@@ -248,6 +248,7 @@ def test_websocket_frames_can_carry_their_capture_times(client):
     assert [a["timestamp_s"] for a in answers] == [10.0, 10.1, 10.2, 15.2]
     assert [a["faces"][0]["track_id"] for a in answers] == [1, 1, 1, 2]
     assert missing["error"] == "bad_request" and "before each frame" in missing["detail"]
+    assert missing["frame_index"] == 4  # a refused frame takes its index too, and is named
     assert negative["error"] == "bad_request"
     assert negative["detail"] == "timestamp_s must be a number of seconds from 0 to 1e+10, got -1"
     assert details[0].endswith("got 1000000000000000000000000000000000000...")
@@ -258,9 +259,23 @@ def test_websocket_frames_can_carry_their_capture_times(client):
         'a text message without "timestamp_s"',
         "a text message that is not JSON",
     ]
-    assert last["timestamp_s"] == 15.3 and last["frame_index"] == 4
+    assert last["timestamp_s"] == 15.3 and last["frame_index"] == 5
     assert zero == 0.0 and math.copysign(1, zero) == 1
     assert refused["error"] == "bad_request" and "before each frame" in refused["detail"]
+    assert refused["frame_index"] == 7
+
+
+def test_a_stream_frame_over_the_upload_cap_is_named_by_its_index(client):
+    frame = (SAMPLES / "grace_hopper.jpg").read_bytes()
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_bytes(frame)
+        first = ws.receive_json()
+        ws.send_bytes(b"\xff" * 2_000_001)  # over this client's 2 MB cap
+        large = ws.receive_json()
+        ws.send_bytes(frame)
+        after = ws.receive_json()
+    assert (first["frame_index"], after["frame_index"]) == (0, 2)
+    assert large["error"] == "too_large" and large["frame_index"] == 1
 
 
 def test_a_video_upload_is_told_where_videos_go(client, tmp_path):

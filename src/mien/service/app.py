@@ -450,6 +450,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             await ws.close(code=1013, reason="too many live streams; try again later")
             return
         latest: dict[str, Any] = {"data": None, "index": -1}
+        received = {"frames": 0}  # binary messages so far
         arrived = asyncio.Event()
         closed = False
         t0 = time.monotonic()
@@ -511,12 +512,16 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                             clock["next"] = None
                             await ws.send_json({"error": "bad_request", "detail": problem})
                         continue
+                    # every frame takes an index, a refused one too: its answer names it
+                    received["frames"] += 1
+                    index = received["frames"] - 1
                     if len(message) > settings.max_upload_bytes:
                         await ws.send_json(
                             {
                                 "error": "too_large",
                                 "detail": f"a frame of {len(message)} bytes; the limit is "
                                 f"{settings.max_upload_bytes} (--max-upload-mb)",
+                                "frame_index": index,
                             }
                         )
                         clock["next"] = None
@@ -527,10 +532,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                                 "error": "bad_request",
                                 "detail": 'this connection sends capture times: send {"timestamp_s"'
                                 ": …} before each frame",
+                                "frame_index": index,
                             }
                         )
                         continue
-                    latest["data"], latest["index"] = message, latest["index"] + 1
+                    latest["data"], latest["index"] = message, index
                     latest["t"] = time.monotonic() - t0 if clock["next"] is None else clock["next"]
                     clock["next"] = None
                     arrived.set()
