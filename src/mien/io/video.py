@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from mien.errors import VideoDecodeError, VideoError
+from mien.tracking.iou import STEP_WINDOW
 from mien.types import Frame
 
 VIDEO_SUFFIXES = frozenset(
@@ -613,8 +614,6 @@ class VideoWriter:
         self._next_pts: dict[int, int] = {}
         # steps in ticks between the latest frames (repeats moved one tick on left out): the
         # last frame lasts their median, as the summaries time it (the same window)
-        from mien.tracking.iou import STEP_WINDOW
-
         self._steps: collections.deque[int] = collections.deque(maxlen=STEP_WINDOW)
 
     def write(self, image: np.ndarray, timestamp_s: float) -> None:
