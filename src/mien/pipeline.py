@@ -29,6 +29,7 @@ from mien.expression import ExpressionModel
 from mien.io import DEFAULT_MAX_PIXELS, read_image
 from mien.quality import FaceMeshPose, QualityThresholds, assess
 from mien.quality.measures import QUALITY_CROP_SIDE, quality_ok
+from mien.quality.orientation import UprightCheck
 from mien.registry import DEFAULT_MODEL, create_model
 from mien.tracking import ExpressionSmoother, FaceTracker
 from mien.types import Faces, Frame, FrameResult, ImageBGR, finite_seconds
@@ -153,6 +154,7 @@ class Analyzer:
         self.quality = quality
         self.thresholds = thresholds or QualityThresholds()
         self._pose = FaceMeshPose() if (quality and pose) else None
+        self._upright = UprightCheck(threads=threads) if quality else None
         self.pose_interval_s = pose_interval_s
 
     @property
@@ -474,7 +476,8 @@ class Analyzer:
         spec = self.expression.spec
         if spec.input_size != QUALITY_CROP_SIDE or not spec.grey:  # quality reads 48 px grey
             crops, _ = align_faces(img, faces, size=QUALITY_CROP_SIDE, template=self.template)
-        values = assess(faces.xyxy, crops, image_wh, pose, self.thresholds)
+        upright = self._upright.upright(crops) if self._upright is not None else None
+        values = assess(faces.xyxy, crops, image_wh, pose, self.thresholds, upright)
         abstained = faces.abstained if faces.abstained is not None else np.zeros(len(faces), bool)
         return dataclasses.replace(
             faces, abstained=abstained | ~values["quality_ok"], data={**faces.data, **values}
@@ -482,13 +485,16 @@ class Analyzer:
 
     def crop_quality(self, image: ImageSource) -> dict[str, float | bool]:
         """Quality values of a whole (pre-cropped) image taken as one face (the box is the
-        whole image, so ``truncated`` is false by definition)."""
+        whole image, so ``truncated`` is false by definition; ``upright`` is not measured:
+        NaN, as the check reads crops aligned on the eyes)."""
         img = read_image(image, max_pixels=self.max_pixels)
         h, w = img.shape[:2]
         box = np.array([[0, 0, w, h]], np.float32)
         with self._lock:
             pose = self._pose.estimate(img, box) if self._pose is not None else None
         crop = crop_whole_image(img, size=QUALITY_CROP_SIDE)[None]
+        # no upright check: it reads crops aligned on the eyes, and this one is not (on whole
+        # Taiwanese portraits it called half of them turned); ``upright`` is NaN
         values = assess(box, crop, (w, h), pose, self.thresholds)
         values["truncated"] = np.zeros(1, bool)  # the crop is the face, not cut by a frame
         if not self.thresholds.allow_truncated:  # a box on the border would fail it

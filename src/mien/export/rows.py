@@ -30,8 +30,8 @@ from typing import Any
 from mien.quality.measures import QUALITY_COLUMNS
 from mien.types import FrameResult
 
-SCHEMA_VERSION = "2"
-"""Bumped when columns change: 2 added ``model`` (mien 0.2.2)."""
+SCHEMA_VERSION = "3"
+"""Bumped when columns change: 2 added ``model`` (mien 0.2.2), 3 added ``upright`` (0.2.16)."""
 
 
 def row_columns(names: Sequence[str]) -> list[str]:

@@ -7,6 +7,8 @@
 * ``yaw``, ``pitch``, ``roll``: head pose in degrees (:mod:`mien.quality.pose`); NaN when not
   measured.
 * ``truncated``: the face box touches the image border (part of the face may be cut off).
+* ``upright``: probability in ``[0, 1]`` that the face is upright, not turned by a quarter or
+  half turn (:mod:`mien.quality.orientation`); NaN when not measured.
 * ``quality_ok``: every value within :class:`QualityThresholds`. A pose that was not measured
   (``pose=False``) does not fail it; a face on which FaceMesh found no face does (accuracy on
   such faces: 0.51 on FER+ val, 0.17 on the media photos).
@@ -23,6 +25,10 @@ abs(yaw) > 30°         224, 0.79 (0.88)                       38, 0.50 (0.80)
 abs(pitch) > 20°       169, 0.82 (0.87)                       15, 0.73 (0.78)
 no FaceMesh face       49, 0.51 (0.88)                        6, 0.17 (0.78)
 =====================  =====================================  ===============================
+
+``upright`` < 0.5 fails ``quality_ok`` too: a turned face is read as if it were upright
+(``python benchmarks/upright_check.py`` measures the check on the media photos turned by 0, 90,
+180 and 270 degrees).
 
 ``truncated`` is reported but allowed by default: tight crops (FER-style) touch the border by
 construction (2,385 of 3,189 FER+ faces, no loss of accuracy).
@@ -44,6 +50,7 @@ QUALITY_COLUMNS: tuple[str, ...] = (
     "pitch",
     "roll",
     "truncated",
+    "upright",
     "quality_ok",
 )
 """Keys :func:`assess` adds to ``Faces.data`` (and columns of the row schema)."""
@@ -61,6 +68,7 @@ class QualityThresholds:
         max_abs_pitch: largest acceptable |pitch|, degrees.
         allow_truncated: accept faces whose box touches the image border.
         require_pose: fail faces whose pose was asked for but could not be measured.
+        min_upright: smallest acceptable ``upright`` probability (``0`` turns the check off).
     """
 
     min_face_px: float = 20.0
@@ -69,6 +77,7 @@ class QualityThresholds:
     max_abs_pitch: float = 20.0
     allow_truncated: bool = True
     require_pose: bool = True
+    min_upright: float = 0.5
 
 
 def face_size(xyxy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -116,6 +125,9 @@ def quality_ok(values: dict[str, Any], t: QualityThresholds) -> npt.NDArray[np.b
         ok &= ~np.isnan(values["yaw"])  # ... but not when FaceMesh was run and found no face
     if not t.allow_truncated:
         ok &= ~values["truncated"]
+    if "upright" in values:
+        with np.errstate(invalid="ignore"):
+            ok &= ~(values["upright"] < t.min_upright)  # NaN (not measured) passes
     return ok
 
 
@@ -125,6 +137,7 @@ def assess(
     image_wh: tuple[int, int],
     pose: npt.NDArray[np.float32] | None,
     thresholds: QualityThresholds,
+    upright: npt.NDArray[np.float32] | None = None,
 ) -> dict[str, np.ndarray]:
     """All quality values for ``n`` faces, keyed by :data:`QUALITY_COLUMNS`.
 
@@ -135,6 +148,8 @@ def assess(
         image_wh: source image size.
         pose: ``(n, 3)`` yaw, pitch, roll in degrees, or ``None`` (not measured: NaN).
         thresholds: limits for ``quality_ok``.
+        upright: ``(n,)`` probability that each face is upright
+            (:class:`mien.quality.orientation.UprightCheck`), or ``None`` (not measured: NaN).
     """
     n = len(xyxy)
     angles = np.full((n, 3), np.nan, np.float32) if pose is None else np.asarray(pose, np.float32)
@@ -145,6 +160,9 @@ def assess(
         "pitch": angles[:, 1],
         "roll": angles[:, 2],
         "truncated": truncated(xyxy, image_wh),
+        "upright": np.full(n, np.nan, np.float32)
+        if upright is None
+        else np.asarray(upright, np.float32).reshape(n),
     }
     values["quality_ok"] = quality_ok({**values, "pose_attempted": pose is not None}, thresholds)
     return values

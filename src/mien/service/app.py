@@ -158,6 +158,7 @@ def faces_out(result: FrameResult) -> list[FaceOut]:
                 pitch=_num(d["pitch"][i]) if "pitch" in d else None,
                 roll=_num(d["roll"][i]) if "roll" in d else None,
                 truncated=bool(d["truncated"][i]) if "truncated" in d else None,
+                upright=_num(d["upright"][i]) if "upright" in d else None,
                 quality_ok=bool(d["quality_ok"][i]) if "quality_ok" in d else None,
                 smoothed=None
                 if f.smoothed is None

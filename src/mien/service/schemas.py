@@ -25,6 +25,9 @@ class FaceOut(BaseModel):
     pitch: float | None = None
     roll: float | None = None
     truncated: bool | None = None
+    upright: float | None = Field(
+        default=None, description="probability the face is upright, not turned (0-1)"
+    )
     quality_ok: bool | None = None
     smoothed: dict[str, float] | None = Field(default=None, description="ps_<label> (streams)")
 
