@@ -10,7 +10,7 @@ from PIL import Image
 
 from mien.evaluation.bootstrap import bootstrap_accuracy, bootstrap_metrics, wilson_interval
 from mien.evaluation.datasets import read_labels_csv
-from mien.evaluation.report import write_report
+from mien.evaluation.report import MARKER, foreign_report, write_report
 from mien.evaluation.runner import evaluate
 from tests.evaluation.test_runner import StubExpression
 from tests.helpers import encode
@@ -351,3 +351,52 @@ def test_figures_count_images_without_a_prediction_where_the_text_does(tmp_path,
     np.testing.assert_allclose(shares[0], [1 / 3, 1 / 3, 1 / 3])
     point = next(ln for ln in coverage_figure(report).axes[0].lines if ln.get_marker() == "o")
     assert point.get_xdata()[0] == pytest.approx(report.abstention["coverage"])
+
+
+def test_a_report_md_of_the_users_is_refused_and_its_figures_kept(tmp_path, stub_analyzer):
+    d = tmp_path / "set"
+    d.mkdir()
+    (d / "x.png").write_bytes(encode(Image.new("L", (48, 48), 30)))
+    (d / "y.png").write_bytes(encode(Image.new("L", (48, 48), 60)))
+    (d / "labels.csv").write_text("path,label\nx.png,happiness\ny.png,neutral\n")
+    sets = {str(d): evaluate(stub_analyzer, read_labels_csv(d), quality_slices=False, n_boot=0)}
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "report.md").write_text("# lab notes\n![key](key.png)\n![old](set_confusion.png)\n")
+    (notes / "key.png").write_bytes(b"mine")
+    (notes / "set_confusion.png").write_bytes(b"mine too")
+    assert "not written by mien evaluate" in foreign_report(notes)
+    with pytest.raises(FileExistsError, match=r"report\.md exists and was not written by mien"):
+        write_report(sets, notes)
+    assert (notes / "report.md").read_text().startswith("# lab notes")
+    assert sorted(p.name for p in notes.iterdir()) == ["key.png", "report.md", "set_confusion.png"]
+    # mien's own report is replaced; a link it holds to a name mien never gives stays
+    md = write_report(sets, tmp_path / "ours")
+    assert md.read_text().splitlines()[0] == MARKER and foreign_report(tmp_path / "ours") is None
+    (md.parent / "mine.png").write_bytes(b"x")
+    md.write_text(md.read_text() + "![mine](mine.png)\n")
+    write_report(sets, tmp_path / "ours")
+    assert (md.parent / "mine.png").exists()
+
+
+def test_slice_columns_of_one_slug_get_their_own_figures_and_cells_escape_bars(
+    tmp_path, stub_analyzer
+):
+    d = tmp_path / "set"
+    d.mkdir()
+    rows = ["path,label,age group,age_group"]
+    for i, (label, a, b) in enumerate([("happiness", "A|B", "x"), ("neutral", "C", "y")]):
+        (d / f"{i}.png").write_bytes(encode(Image.new("L", (48, 48), 30 + 30 * i)))
+        rows.append(f"{i}.png,{label},{a},{b}")
+    (d / "labels.csv").write_text("\n".join(rows) + "\n")
+    r = evaluate(
+        stub_analyzer,
+        read_labels_csv(d),
+        by=["age group", "age_group"],
+        quality_slices=False,
+        n_boot=0,
+    )
+    text = write_report({str(d): r}, tmp_path / "report").read_text()
+    slices = re.findall(r"!\[accuracy by [^\]]*\]\(([^)]+)\)", text)
+    assert len(slices) == 2 and len(set(slices)) == 2
+    assert "| A\\|B | 1 |" in text

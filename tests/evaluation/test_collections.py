@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -63,7 +64,7 @@ def test_ckplus_reads_the_exponent_codes_of_its_peak_frames(tmp_path):
     _touch(tmp_path / "Emotion/S010/002/S010_002_00000009_emotion.txt", b"5\n")  # no image
     got = ckplus_rows(tmp_path)
     assert _table(got.rows, "label", "code", "subject", "sequence") == [
-        ("disgust", "3", "S005", "001")
+        ("disgust", "3", "S005", "S005_001")  # sequence numbers repeat across people
     ]
     assert got.skipped == {"label file without its image": 1}
     both = ckplus_rows(tmp_path, first_frame_neutral=True).rows
@@ -220,3 +221,52 @@ def test_second_review_of_labels(tmp_path):
     }
     result = CliRunner().invoke(app, ["labels", "rafdb", str(raf), "--angles", "HL"])
     assert result.exit_code == 2 and "--angles is for kdef, not rafdb" in result.stderr
+
+
+def test_ckplus_adds_no_neutral_frame_beside_a_refused_peak(tmp_path):
+    for sequence, code in (("001", b"8.0000000e+00\n"), ("002", b"1\n")):
+        images = tmp_path / "cohn-kanade-images" / "S100" / sequence
+        for frame in (1, 4):
+            _touch(images / f"S100_{sequence}_{frame:08d}.png")
+        _touch(tmp_path / f"Emotion/S100/{sequence}/S100_{sequence}_00000004_emotion.txt", code)
+    got = ckplus_rows(tmp_path, first_frame_neutral=True)
+    assert _table(got.rows, "label", "sequence") == [("anger", "S100_002"), ("neutral", "S100_002")]
+    assert got.skipped == {"a code the ckplus table does not have": 1}
+
+
+def test_labels_keep_the_names_of_files_that_are_links(tmp_path):
+    store = _touch(tmp_path / "annex" / "objects" / "SHA256E-s1--abc.jpg")
+    root = tmp_path / "KDEF"
+    (root / "AF01").mkdir(parents=True)
+    os.symlink(store, root / "AF01" / "AF01AFS.JPG")
+    out = write_labels_csv(kdef_rows(root), root / "labels.csv")
+    assert out.read_text().splitlines()[1].startswith("AF01/AF01AFS.JPG,fear,AF,")
+
+
+def test_affectnet_face_crop_release_with_npy_annotations(tmp_path):
+    for split, number, code in (("train_set", 0, "1"), ("train_set", 1, "9"), ("val_set", 2, "6")):
+        _touch(tmp_path / split / "images" / f"{number}.jpg")
+        (tmp_path / split / "annotations").mkdir(exist_ok=True)
+        np.save(tmp_path / split / "annotations" / f"{number}_exp.npy", np.array(code))
+        np.save(tmp_path / split / "annotations" / f"{number}_val.npy", np.array("0.5"))
+    np.save(tmp_path / "val_set" / "annotations" / "7_exp.npy", np.array("2"))  # no image
+    got = affectnet_rows(tmp_path)
+    assert _table(got.rows, "label", "code", "split") == [
+        ("anger", "6", "val"), ("happiness", "1", "train")
+    ]  # fmt: skip
+    assert got.skipped == {
+        "code 9 (not an expression)": 1,
+        "label file without its image in images/": 1,
+    }
+    with pytest.raises(DatasetError, match="no AffectNet layout under it"):
+        affectnet_rows(tmp_path / "train_set" / "images")
+
+
+def test_the_next_command_is_quoted_and_names_the_unit_and_split(tmp_path):
+    root = tmp_path / "my audit" / "jaffe"
+    _touch(root / "KA.AN1.39.tiff", (SAMPLES / "grace_hopper.jpg").read_bytes())
+    result = CliRunner().invoke(app, ["labels", "jaffe", str(root)])
+    assert result.exit_code == 0, result.output
+    assert f"next: mien evaluate '{root / 'labels.csv'}' --detect --cluster subject" in (
+        result.stderr.replace("\n", "")
+    )

@@ -136,3 +136,17 @@ def test_relabel_leaves_a_set_of_mien_labels_alone_and_refuses_dropping_all():
     assert out is data and not done and done.unused == ["calm"]
     with pytest.raises(DatasetError, match="drops every row"):
         relabel(make_set(["8", "9"]), PRESETS["affectnet"])
+
+
+def test_a_typo_on_a_headerless_maps_first_line_is_reported_not_taken_for_a_header(tmp_path):
+    typo = tmp_path / "typo.csv"
+    typo.write_text("1,surprize\n2,fear\n")
+    with pytest.raises(DatasetError, match=r"typo.csv, line 1: '1' maps to 'surprize'"):
+        parse_label_map(str(typo))
+    word = tmp_path / "word.csv"
+    word.write_text("AF,feer\nAN,anger\n")
+    with pytest.raises(DatasetError, match=r"line 1: 'AF' maps to 'feer'"):
+        parse_label_map(str(word))
+    header = tmp_path / "header.csv"
+    header.write_text("kdef code,mien label\nAF,fear\n")
+    assert parse_label_map(str(header)) == {"af": "fear"}

@@ -14,12 +14,14 @@ from mien.cli.common import (
     bootstrap_option,
     err,
     fail,
+    interruptible,
     make_analyzer,
     unwritable,
 )
 from mien.weights import DEFAULT_MODEL
 
 
+@interruptible
 def model_card(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the card (Markdown).")],
     model: ModelName = DEFAULT_MODEL,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -16,6 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from mien.logs import quiet_native_stderr
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 if TYPE_CHECKING:
     from mien.detection.mediapipe import DetectorModel
@@ -313,6 +317,18 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def interruptible(command: Callable[P, R]) -> Callable[P, R]:
+    """Run a CLI command under :func:`sigterm_as_interrupt`, so SIGTERM (a scheduler's time
+    limit) stops it as Ctrl-C does: exit status 130, as the README promises for every command."""
+
+    @functools.wraps(command)  # typer reads the signature through __wrapped__
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with sigterm_as_interrupt():
+            return command(*args, **kwargs)
+
+    return run
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from mien.cli.common import (
     bootstrap_option,
     err,
     fail,
+    interruptible,
     make_analyzer,
     progress,
     unwritable,
@@ -24,6 +26,7 @@ from mien.cli.common import (
 from mien.weights import DEFAULT_MODEL
 
 
+@interruptible
 def evaluate(
     dataset_dirs: Annotated[
         list[Path],
@@ -144,22 +147,27 @@ def evaluate(
                 style="yellow",
             )
     for name, dataset in datasets.items():
-        repeats = len(dataset.paths) - len(set(dataset.paths))
+        # one image however its path is spelled (./a.jpg, a//b.jpg, absolute, via a link)
+        repeats = len(dataset.paths) - len(
+            {os.path.realpath(dataset.root / p) for p in dataset.paths}
+        )
         if repeats:
             err.print(
                 f"{name}: {repeats} row(s) repeat an image already listed; each row counts as "
                 "an image (one row per annotator inflates n and narrows the intervals)",
                 style="yellow",
             )
-    if report is not None and (problem := unwritable(report, "--report", folder=True)):
+    from mien.evaluation.report import foreign_report
+
+    if report is not None and report.exists() and not report.is_dir():
+        fail(f"--report {report} is a file; give a folder")
+    if report is not None and (problem := foreign_report(report)):
         fail(problem)
     if predictions is not None:
         if predictions.suffix.lower() != ".csv":
             fail(f"--predictions {predictions}: give a .csv file")
         if _is_input(predictions, label_files, datasets.values()):
             fail(f"--predictions {predictions} is an input of this run; give another name")
-        if problem := unwritable(predictions, "--predictions"):
-            fail(problem)
     for name, dataset in datasets.items():
         if not any((dataset.root / p).is_file() for p in dataset.paths):
             fail(
@@ -191,6 +199,11 @@ def evaluate(
                     f"{list(names)} nor mapped by the --label-map given"
                 )
             fail(str(e))
+    # writable outputs, checked (and their folders made) once the sets passed their checks
+    if report is not None and (problem := unwritable(report, "--report", folder=True)):
+        fail(problem)
+    if predictions is not None and (problem := unwritable(predictions, "--predictions")):
+        fail(problem)
     if not detect:
         err.print(
             "crop mode: each image is scored as one aligned face crop, with no detection; "

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mien.cli.common import err, fail, plural, unwritable
+from mien.cli.common import err, fail, interruptible, plural, unwritable
 
 
+@interruptible
 def labels(
     collection: Annotated[str, typer.Argument(help="kdef | jaffe | ckplus | rafdb | affectnet.")],
     root: Annotated[Path, typer.Argument(help="The collection's folder, as distributed.")],
@@ -80,5 +82,9 @@ def labels(
     for reason, n in sorted(result.skipped.items()):
         shown = ", ".join(result.examples.get(reason, []))
         err.print(f"left out: {n} × {reason} (e.g. {shown})", style="yellow")
-    detect = "" if name == "rafdb" and aligned else " --detect"
-    err.print(f"next: mien evaluate {target}{detect}", style="dim")
+    extra = "" if name == "rafdb" and aligned else " --detect"
+    if name in ("kdef", "jaffe", "ckplus"):  # several photos per person: the person is the unit
+        extra += " --cluster subject"
+    elif name in ("rafdb", "affectnet"):
+        extra += " --split test" if name == "rafdb" else " --split val"
+    err.print(f"next: mien evaluate {shlex.quote(str(target))}{extra}", style="dim", markup=False)

@@ -74,7 +74,9 @@ class CollectionRows:
         if len(shown) < 3 and str(name) not in shown:
             shown.append(str(name))
 
-    def add(self, path: Path, code: str, preset: str, **columns: str) -> None:
+    def add(self, path: Path, code: str, preset: str, **columns: str) -> bool:
+        """Add a row for ``path`` with the label ``code`` means in ``preset``; ``False`` (and
+        the file counted as left out) where the code is unknown or not an expression."""
         label = PRESETS[preset].get(code.lower())
         if label is None:
             self.skip(f"a code the {preset} table does not have", f"{code!r}: {path}")
@@ -82,6 +84,8 @@ class CollectionRows:
             self.skip(f"code {code} (not an expression)", path)
         else:
             self.rows.append({"path": str(path), "label": label, "code": code, **columns})
+            return True
+        return False
 
 
 def _walk(root: Path, out: CollectionRows) -> Iterator[Path]:
@@ -195,10 +199,11 @@ def ckplus_rows(root: Path, *, first_frame_neutral: bool = False) -> CollectionR
         if not value.is_integer():
             out.skip("label file not holding a whole number", label_file)
             continue
-        subject, sequence = [*stem.split("_"), "", ""][:2]
-        out.add(image, str(int(value)), "ckplus", subject=subject, sequence=sequence)
-        if first_frame_neutral:
-            first = files.get(f"{subject}_{sequence}_{1:08d}.png")
+        subject, number = [*stem.split("_"), "", ""][:2]
+        sequence = f"{subject}_{number}"  # sequence numbers repeat across people
+        added = out.add(image, str(int(value)), "ckplus", subject=subject, sequence=sequence)
+        if first_frame_neutral and added:  # not beside a peak whose label was refused
+            first = files.get(f"{subject}_{number}_{1:08d}.png")
             if first is not None and first != image:
                 out.add(first, "0", "ckplus", subject=subject, sequence=sequence)
     return out
@@ -257,26 +262,39 @@ _AFFECTNET_ORDER = 0, 6  # their places in the released files, whose header may 
 
 
 def affectnet_rows(root: Path) -> CollectionRows:
-    """AffectNet's manually annotated images under ``root``: ``training.csv`` and
-    ``validation.csv`` (the first of each name found under ``root``; a file without its
-    header line read by the released column order) and a ``Manually_Annotated_Images``
-    folder: ``split`` (``train``/``val``).
+    """AffectNet's manually annotated images under ``root``: ``split`` (``train``/``val``).
+
+    Two layouts are read. The original release: ``training.csv`` and ``validation.csv`` (the
+    first of each name found under ``root``; a file without its header line read by the
+    released column order) and a ``Manually_Annotated_Images`` folder. The 224 px face-crop
+    release: ``train_set/`` and ``val_set/``, each with ``images/N.jpg`` and
+    ``annotations/N_exp.npy`` (the expression code), read when there is no table.
 
     Raises:
-        DatasetError: no table, no image folder, or a table of another layout.
+        DatasetError: neither layout, no image folder, or a table of another layout.
     """
     out = CollectionRows()
     tables: dict[str, Path] = {}
     images: Path | None = None
+    crops: list[Path] = []  # N_exp.npy files of the face-crop release
     for path in _walk(root, out):
         if path.name in ("training.csv", "validation.csv"):
             tables.setdefault(path.name, path)
+        elif path.name.endswith("_exp.npy") and path.parent.name == "annotations":
+            crops.append(path)
         if images is None:
             images = next((d for d in path.parents if d.name == "Manually_Annotated_Images"), None)
+    if not tables and crops:
+        return _affectnet_crop_rows(crops, out)
     if not tables:
-        raise DatasetError(f"{root}: neither training.csv nor validation.csv under it (AffectNet)")
+        raise DatasetError(
+            f"{root}: no AffectNet layout under it: neither training.csv nor validation.csv "
+            "(with Manually_Annotated_Images/), nor annotations/N_exp.npy files (with images/)"
+        )
     if images is None:
-        raise DatasetError(f"{root}: no Manually_Annotated_Images folder under it (AffectNet)")
+        raise DatasetError(
+            f"{root}: no images in a Manually_Annotated_Images folder under it (AffectNet)"
+        )
     taken: set[Path] = set()
     for name, split in (("training.csv", "train"), ("validation.csv", "val")):
         if name not in tables:
@@ -313,6 +331,39 @@ def affectnet_rows(root: Path) -> CollectionRows:
     return out
 
 
+def _affectnet_crop_rows(labels: list[Path], out: CollectionRows) -> CollectionRows:
+    """Rows of AffectNet's face-crop release from its ``annotations/N_exp.npy`` files: the
+    image ``../images/N.jpg`` (or ``.png``), ``split`` from the folder above (``train_set``
+    → ``train``, ``val_set`` → ``val``, another name as it is)."""
+    import numpy as np
+
+    for label_file in labels:
+        out.sources.append(label_file)
+        number = label_file.name.removesuffix("_exp.npy")
+        folder = label_file.parent.parent
+        image = next(
+            (
+                p
+                for ext in (".jpg", ".png", ".jpeg")
+                if (p := folder / "images" / f"{number}{ext}").is_file()
+            ),
+            None,
+        )
+        if image is None:
+            out.skip("label file without its image in images/", label_file)
+            continue
+        try:
+            code = str(np.load(label_file, allow_pickle=False).item()).strip()
+        except (OSError, ValueError) as e:  # not a .npy of one value
+            out.skip(f"label file not one saved value ({type(e).__name__})", label_file)
+            continue
+        if code.replace(".", "", 1).isdigit() and float(code).is_integer():
+            code = str(int(float(code)))
+        split = {"train_set": "train", "val_set": "val"}.get(folder.name, folder.name)
+        out.add(image, code, "affectnet", split=split)
+    return out
+
+
 COLLECTIONS: dict[str, Callable[..., CollectionRows]] = {
     "kdef": kdef_rows,
     "jaffe": jaffe_rows,
@@ -325,9 +376,10 @@ COLLECTIONS: dict[str, Callable[..., CollectionRows]] = {
 
 def write_labels_csv(result: CollectionRows, out: Path) -> Path:
     """Write ``result.rows`` as a ``labels.csv`` at ``out``, each path relative to its folder
-    (so the folder can move with its images; worked out on the real paths, so a folder link
-    in ``out`` leads to the same files). Written whole or not at all (a temporary file renamed
-    into place).
+    (so the folder can move with its images; worked out on the real folders, so a folder link
+    in ``out`` leads to the same files, but with each file's own name: a file that is a link,
+    as in git-annex, DataLad or DVC stores, keeps the collection's name). Written whole or not
+    at all (a temporary file renamed into place).
 
     Raises:
         DatasetError: no rows, ``out`` is one of the collection's own files, or it cannot be
@@ -350,7 +402,8 @@ def write_labels_csv(result: CollectionRows, out: Path) -> Path:
             writer = csv.DictWriter(f, columns)
             writer.writeheader()
             for row in result.rows:
-                rel = os.path.relpath(os.path.realpath(row["path"]), real_out.parent)
+                folder, name = os.path.split(row["path"])
+                rel = os.path.relpath(os.path.join(os.path.realpath(folder), name), real_out.parent)
                 writer.writerow(row | {"path": rel.replace(os.sep, "/")})
         os.replace(tmp, out)
     except OSError as e:

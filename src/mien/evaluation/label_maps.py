@@ -17,6 +17,7 @@ before trusting an audit, since re-packaged copies sometimes renumber.
 from __future__ import annotations
 
 import csv
+import difflib
 import json
 import re
 from collections import Counter
@@ -175,6 +176,24 @@ def _collect(pairs: Iterable[tuple[str, str]], where: str) -> dict[str, str]:
     return out
 
 
+def _is_header(row: list[str]) -> bool:
+    """Whether a label map's first CSV line is a header (``code,expression``): its second
+    field is not a label, nor a near miss of one (``surprize`` is a typo on a data line, to be
+    reported), and its first field is not a number (``1,surprize`` is a data line)."""
+    if len(row) != 2:
+        return False
+    first, second = row[0].strip(), row[1].strip().lower()
+    if not second or second in EXPRESSIONS or second in WORD_FORMS:
+        return False
+    if difflib.get_close_matches(second, [*EXPRESSIONS, *WORD_FORMS], n=1, cutoff=0.75):
+        return False
+    try:
+        float(first)
+    except ValueError:
+        return True
+    return False
+
+
 def _read_map_file(path: Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -195,8 +214,7 @@ def _read_map_file(path: Path) -> dict[str, str]:
     delimiter = next((d for d in (",", ";", "\t") if d in first), ",")
     rows = [(i, next(csv.reader([line], delimiter=delimiter))) for i, line in lines]
     head = rows[0][1] if rows else []
-    second = head[1].strip().lower() if len(head) == 2 else ""
-    if second and second not in EXPRESSIONS and second not in WORD_FORMS:
+    if _is_header(head):
         rows = rows[1:]  # a header line: its second field names a column, not a label
     pairs = []
     for i, row in rows:

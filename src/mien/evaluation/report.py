@@ -15,6 +15,40 @@ import numpy as np
 
 from mien.evaluation.runner import EvalReport
 
+MARKER = (
+    "<!-- written by mien evaluate --report: when it writes a report into this folder again, "
+    "mien removes the figures this report names -->"
+)
+"""First line of every report: only a ``report.md`` that starts with it is replaced (with its
+figures); any other ``report.md`` in the folder is the user's and is refused."""
+
+FIGURE_NAME = re.compile(
+    r"^[A-Za-z0-9_]+_(confusion|reliability|coverage|slices_[A-Za-z0-9_]+)\.png$"
+)
+"""The names :func:`write_report` gives its figures (the only files it ever removes)."""
+
+
+def foreign_report(out_dir: str | Path) -> str | None:
+    """Why ``out_dir`` cannot take a report (a ``report.md`` that mien did not write), or
+    ``None``."""
+    md = Path(out_dir) / "report.md"
+    if md.is_file():
+        with open(md, encoding="utf-8", errors="replace") as f:
+            first = f.readline().rstrip("\n")
+        if first != MARKER:
+            return (
+                f"{md} exists and was not written by mien evaluate (0.2.16 or later): "
+                "give another --report folder, or move that file away"
+            )
+    elif md.exists():
+        return f"{md} exists and is not a file: give another --report folder"
+    return None
+
+
+def _cell(text: object) -> str:
+    """``text`` for a Markdown table cell (a ``|`` would end the cell)."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:60] or "set"
@@ -168,7 +202,8 @@ def slice_figure(name: str, table: dict, unit: str | None = None):
         rotation=30 if len(keys) > 5 else 0,
     )
     ax.set_ylim(0, 1)
-    ax.set_ylabel("accuracy (95 % CI)" if unit is None else f"mean accuracy per {unit} (95 % CI)")
+    drawn = " (95 % CI)" if any(point(k)[1] for k in keys) else ""
+    ax.set_ylabel(f"accuracy{drawn}" if unit is None else f"mean accuracy per {unit}{drawn}")
     ax.set_title(name, fontsize=10)
     return fig
 
@@ -214,12 +249,13 @@ def _gap_test_text(test: dict[str, Any] | None) -> str:
 
 
 def _remove_old_figures(md: Path) -> None:
-    """Delete the ``.png`` figures beside ``md`` that its image links name (plain file names
-    only, as :func:`write_report` writes them)."""
-    if not md.is_file():
+    """Delete the ``.png`` figures beside ``md`` that its image links name, where ``md`` is a
+    report mien wrote (:data:`MARKER`) and the name is one mien gives (:data:`FIGURE_NAME`)."""
+    if not md.is_file() or foreign_report(md.parent):
         return
     for name in re.findall(r"!\[[^\]]*\]\(([^()/\\]+\.png)\)", md.read_text(errors="replace")):
-        (md.parent / name).unlink(missing_ok=True)
+        if FIGURE_NAME.match(name):
+            (md.parent / name).unlink(missing_ok=True)
 
 
 def write_report(
@@ -234,8 +270,15 @@ def write_report(
     ``notes`` adds a paragraph under a set's heading (by the set's key in ``reports``), e.g.
     how its labels were mapped onto mien's. The figures an earlier ``report.md`` in
     ``out_dir`` names are removed first (a set or slice it had and this one has not left its
-    figures beside the new report); no other file is touched."""
+    figures beside the new report); no other file is touched.
+
+    Raises:
+        FileExistsError: ``out_dir`` holds a ``report.md`` that mien did not write
+            (:func:`foreign_report`); nothing is written.
+    """
     out = Path(out_dir)
+    if problem := foreign_report(out):
+        raise FileExistsError(problem)
     out.mkdir(parents=True, exist_ok=True)
     _remove_old_figures(out / "report.md")
     with_ci = any(r.ci for r in reports.values())
@@ -247,6 +290,8 @@ def write_report(
         else "No intervals were computed (bootstrap 0): treat every figure as a point estimate. "
     )
     lines = [
+        MARKER,
+        "",
         f"# {title}",
         "",
         "Perceived-expression accuracy: how often the model's top label matches the label "
@@ -258,11 +303,12 @@ def write_report(
     lines += ["## Overview", "", header, "|---|---|---|---|---|---|---|---|"]
     for name, r in reports.items():
         lines.append(
-            f"| {name} | {r.mode} | {r.n} | {_fmt(r.accuracy, r.ci.get('accuracy'))} | "
+            f"| {_cell(name)} | {r.mode} | {r.n} | {_fmt(r.accuracy, r.ci.get('accuracy'))} | "
             f"{_fmt(r.macro_f1, r.ci.get('macro_f1'))} | {_fmt(r.ece, r.ci.get('ece'))} | "
             f"{len(r.no_face)} | {len(r.failed)} |"
         )
     slugs = _figure_names(list(reports))
+    taken: set[str] = set()  # "age group" and "age_group" give one slug: count on
     for name, r in reports.items():
         slug = slugs[name]
         lines += ["", f"## {name}", ""]
@@ -368,7 +414,7 @@ def write_report(
             ]
             for value, s in table["slices"].items():
                 row = (
-                    f"| {value} | {s['n']} | {s['no_prediction']} | "
+                    f"| {_cell(value)} | {s['n']} | {s['no_prediction']} | "
                     f"{_fmt(s['accuracy'], s['ci'])} | "
                     f"{_fmt(s['balanced_accuracy'])} | {_fmt(s['expected_accuracy'])} |"
                 )
@@ -376,7 +422,12 @@ def write_report(
                     c = s["by_cluster"]
                     row += f" {_fmt(c['mean'], c['ci'])}, {c['n_clusters']} |"
                 lines.append(row)
-            path = out / f"{slug}_slices_{_slug(column)}.png"
+            stem, k = f"{slug}_slices_{_slug(column)}", 1
+            while (stem if k == 1 else f"{stem}_{k}") in taken:
+                k += 1
+            stem = stem if k == 1 else f"{stem}_{k}"
+            taken.add(stem)
+            path = out / f"{stem}.png"
             unit = r.by_cluster["column"] if r.by_cluster else None
             slice_figure(f"{name} by {column}", table, unit).savefig(path, dpi=100)
             lines += ["", f"![accuracy by {column}]({path.name})"]
