@@ -42,16 +42,40 @@ def test_a_track_that_goes_unseen_is_drawn_with_a_break():
     t = np.array([0.0, 0.1, 0.2, 0.7, 0.8])  # unseen from 0.3 to 0.6 s
     breaks = track_breaks(t, np.arange(10) / 10)
     np.testing.assert_array_equal(breaks, [0, 0, 1, 0])
-    times, cut = with_gaps(t, breaks)
-    np.testing.assert_allclose(times, [0.0, 0.1, 0.2, 0.45, 0.7, 0.8])
-    np.testing.assert_array_equal(np.isnan(cut([1, 2, 3, 4, 5])), [0, 0, 0, 1, 0, 0])
+    times, cut = with_gaps(t, breaks, t + 0.1)  # each value holds to its frame's end
+    np.testing.assert_allclose(times, [0.0, 0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+    np.testing.assert_array_equal(np.isnan(cut([1, 2, 3, 4, 5])), [0, 0, 0, 1, 0, 0, 1])
     assert track_breaks(np.array([2.0]), np.array([1.0, 2.0, 3.0])).shape == (0,)
     seen = rows("m", 10)
     seen = seen[(seen["timestamp_s"] < 0.25) | (seen["timestamp_s"] > 0.65)]
     unseen = rows("m", 10).iloc[3:7].assign(status="no_face", track_id=float("nan"))
     fig = plot_tracks(pd.concat([seen, unseen]))
-    ys = fig.axes[0].lines[0].get_ydata()
-    assert len(ys) == 7 and np.isnan(ys[3]) and not np.isnan(np.delete(ys, 3)).any()
+    xs, ys = fig.axes[0].lines[0].get_xdata(), fig.axes[0].lines[0].get_ydata()
+    assert (
+        len(ys) == 8 and np.isnan(ys[[3, 7]]).all() and not np.isnan(ys[[0, 1, 2, 4, 5, 6]]).any()
+    )
+    # the frame at 0.2 s holds to 0.3 s, where the face was gone, not to the gap's middle;
+    # the last frame (0.9 s) holds for its step too, as the summaries count it
+    np.testing.assert_allclose(xs[[3, 7]], [0.3, 1.0])
+    assert fig.axes[0].get_xlim()[1] >= 1.0
+
+
+def test_the_longest_seen_tracks_are_kept_and_appended_runs_are_parts():
+    import warnings
+
+    sparse = rows("m", 18).assign(timestamp_s=[float(i) for i in range(18)], frame_index=range(18))
+    dense = rows("m", 30).assign(source="b.mp4", frame_index=range(30))  # 3 s in 30 rows
+    with warnings.catch_warnings(record=True):
+        fig = plot_tracks(pd.concat([sparse, dense]), max_tracks=1)
+    assert [ax.get_title() for ax in fig.axes if ax.get_title()] == [
+        "a.mp4 · track 1 · 18 frames · m"
+    ]
+    again = rows("m", 5).assign(frame_index=range(5))
+    fig = plot_tracks(pd.concat([again, again]))
+    assert [ax.get_title() for ax in fig.axes if ax.get_title()] == [
+        "a.mp4 · part 1 · track 1 · 5 frames · m",
+        "a.mp4 · part 2 · track 1 · 5 frames · m",
+    ]
 
 
 def test_points_no_line_reaches_are_drawn_as_dots():
@@ -107,11 +131,11 @@ def test_a_face_in_every_frame_of_a_variable_frame_rate_video_is_one_line():
     import numpy as np
 
     fig = plot_tracks(vfr_rows(VFR))
-    ys = fig.axes[0].lines[0].get_ydata()
-    assert len(ys) == len(VFR) and not np.isnan(ys).any()
+    ys = fig.axes[0].lines[0].get_ydata()  # the last point ends the line after its step
+    assert len(ys) == len(VFR) + 1 and np.flatnonzero(np.isnan(ys)).tolist() == [len(VFR)]
     # frames sampled sparsely (--fps / --every: no rows in between) never break it either
     fig = plot_tracks(vfr_rows(VFR).iloc[::3])
-    assert not np.isnan(fig.axes[0].lines[0].get_ydata()).any()
+    assert not np.isnan(fig.axes[0].lines[0].get_ydata()[:-1]).any()
 
 
 def test_a_variable_frame_rate_line_breaks_only_where_the_face_was_absent():
@@ -120,13 +144,13 @@ def test_a_variable_frame_rate_line_breaks_only_where_the_face_was_absent():
     fig = plot_tracks(vfr_rows(VFR, absent={5, 6}))  # analysed, face gone at 0.3 and 0.333 s
     line = fig.axes[0].lines[0]
     ys, xs = line.get_ydata(), line.get_xdata()
-    assert len(ys) == len(VFR) - 2 + 1 and np.flatnonzero(np.isnan(ys)).tolist() == [5]
-    assert xs[5] == (0.267 + 0.533) / 2  # the break sits between frames 4 and 7
+    assert len(ys) == len(VFR) - 2 + 2 and np.flatnonzero(np.isnan(ys)).tolist() == [5, 9]
+    assert xs[5] == pytest.approx(0.3)  # frame 4 holds until 0.3 s, where the face was gone
     # another model's rows for the same frames say nothing about this model's track
     other = vfr_rows(VFR).assign(model="other", track_id=2.0).iloc[4:8]
     other.loc[:, "status"] = "no_face"
     fig = plot_tracks(pd.concat([vfr_rows(VFR), other]))
-    assert not np.isnan(fig.axes[0].lines[0].get_ydata()).any()
+    assert not np.isnan(fig.axes[0].lines[0].get_ydata()[:-1]).any()
 
 
 def test_tracks_beyond_max_tracks_are_reported():
@@ -231,7 +255,7 @@ def test_read_rows_gives_one_set_of_dtypes_and_values_from_every_format(tmp_path
     for fmt, other in got.items():  # same dtypes, same values, whatever the format
         pd.testing.assert_frame_equal(other, df, check_exact=True, obj=fmt)
 
-    assert df["schema_version"].tolist() == ["2"] * 4
+    assert df["schema_version"].tolist() == ["3"] * 4
     assert df["source"].tolist() == ["clips/001.mp4"] * 3 + ["NA"]  # text stays text
     assert df["status"].tolist() == ["ok", "ok", "no_face", "error"]
     assert df["timestamp_s"].iloc[0] == 0.066667 and np.isnan(df["timestamp_s"].iloc[3])
@@ -331,7 +355,7 @@ def test_panels_name_sources_apart_share_their_time_axis_and_shade_abstention():
     assert lo < 0.0 and hi > 1.2
     assert single.get_xlim() == (-0.5, 0.5)  # one frame: half a second either side
     (band,) = first.patches  # frames at 0.1 and 0.2 s abstained: 0.1 s to the next frame
-    assert (band.get_x(), band.get_x() + band.get_width()) == (0.1, 0.3)
+    assert (band.get_x(), band.get_x() + band.get_width()) == pytest.approx((0.1, 0.3))
     assert not second.patches
     assert "grey: abstained" in fig.get_suptitle()
     assert all(ax.get_xlabel() == "time (s)" for ax in fig.axes)
@@ -345,9 +369,11 @@ def test_an_abstained_band_stops_where_the_track_is_absent():
     face["frame_index"] = [0, 1, 50]
     gap = pd.DataFrame({"source": "a.mp4", "status": "no_face", "model": "m",
                         "track_id": None, "timestamp_s": [2.0], "frame_index": [20]})  # fmt: skip
-    fig = plot_tracks(pd.concat([face, gap], ignore_index=True).astype({"abstained": "boolean"}))
+    both = pd.concat([face, gap]).sort_values("frame_index", ignore_index=True)
+    fig = plot_tracks(both.astype({"abstained": "boolean"}))
     (band,) = fig.axes[0].patches
-    assert band.get_x() == 0.1 and band.get_width() == pytest.approx(0.1)  # one step, not 4.9
+    # to the next analysed frame (2.0 s, face absent), as the summaries time it; not to 5.0 s
+    assert band.get_x() == 0.1 and band.get_width() == pytest.approx(1.9)
 
 
 def test_short_names_of_absolute_paths_have_one_slash():

@@ -81,9 +81,50 @@ def test_summary_command_counts_videos_without_a_tracked_face_apart(tmp_path):
     pd.concat([_rows(), empty], ignore_index=True).to_csv(results, index=False)
     result = CliRunner().invoke(app, ["summary", str(results), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert "wrote 2 tracks and 1 video without a tracked face" in result.stderr
+    assert "wrote 2 tracks and 1 source without a face" in result.stderr
     table = pd.read_csv(out, keep_default_na=False)
     assert table["track_id"].tolist() == ["1", "2", ""]
+
+
+def test_still_images_and_failed_inputs_are_named_not_listed_as_videos(tmp_path):
+    from typer.testing import CliRunner
+
+    from mien.cli.main import app
+    from mien.summary import untimed_sources
+
+    photo = {"source": "p.jpg", "status": "ok", "timestamp_s": 0.0, "track_id": None,
+             "label": "happiness", "p_happiness": 0.9, "p_neutral": 0.1}  # fmt: skip
+    failed = {"source": "cut.mp4", "status": "error", "error": "no 'moov' box"}
+    rows = pd.concat([_rows(), pd.DataFrame([photo, failed])], ignore_index=True)
+    assert untimed_sources(rows) == (["p.jpg"], {"cut.mp4": "no 'moov' box"})
+    assert track_summary(rows)["source"].tolist() == ["a.mp4", "a.mp4"]
+    results, out = tmp_path / "rows.csv", tmp_path / "tracks.csv"
+    rows.to_csv(results, index=False)
+    result = CliRunner().invoke(app, ["summary", str(results), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    err = result.stderr.replace("\n", " ")
+    assert "wrote 2 tracks to" in err and "left out: 1 still image" in err
+    assert "not in the table: cut.mp4 could not be read (no 'moov' box)" in err
+
+
+def test_window_columns_that_only_look_like_outputs_are_carried(tmp_path):
+    from mien.summary import window_summary
+
+    windows = pd.DataFrame({"start_s": [0.0], "end_s": [0.3], "mean_f0": ["210"], "share_x": ["a"]})
+    got = window_summary(_rows(), windows)
+    assert got["mean_f0"].tolist() == ["210"] and got["share_x"].tolist() == ["a"]
+
+
+def test_a_window_names_its_video_by_an_absolute_path_of_a_relative_source(tmp_path, monkeypatch):
+    from mien.summary import window_summary
+
+    (tmp_path / "run").mkdir()
+    monkeypatch.chdir(tmp_path / "run")
+    rows = _rows().assign(source="../a.mp4")
+    other = _rows().assign(source="b.mp4")
+    windows = pd.DataFrame({"source": [str(tmp_path / "a.mp4")], "start_s": [0.0], "end_s": [0.3]})
+    got = window_summary(pd.concat([rows, other], ignore_index=True), windows)
+    assert set(got["source"]) == {"../a.mp4"} and got["seen_s"].sum() == pytest.approx(0.3)
 
 
 def test_track_summary_needs_tracks():
@@ -391,7 +432,8 @@ def test_window_summary_finds_each_window_s_video_by_the_end_of_its_path():
         ({"start_s": [0.0, float("nan")], "end_s": [1, 2]}, "window 1: start_s nan"),
         ({"start_s": ["soon"], "end_s": [1]}, "must be numbers of seconds"),
         ({"start_s": [0], "end_s": [1], "label": ["x"]}, r"\['label'\].*rename"),
-        ({"start_s": [0], "end_s": [1], "share_x": [1]}, "rename"),
+        ({"start_s": [0], "end_s": [1], "share_happiness": [1]}, "rename"),
+        ({"start_s": [0], "end_s": [1], "x1": [1]}, "rename"),
     ],
 )
 def test_window_summary_refuses_windows_it_cannot_read(windows, message):

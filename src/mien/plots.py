@@ -232,21 +232,27 @@ def isolated(breaks: np.ndarray) -> np.ndarray:
 
 
 def with_gaps(
-    t: np.ndarray, breaks: np.ndarray
+    t: np.ndarray, breaks: np.ndarray, ends: np.ndarray
 ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-    """Times of one track with a break where ``breaks`` says (:func:`track_breaks`).
+    """Times of one track for a step line that holds each value for the time its frame
+    stands for and breaks where ``breaks`` says (:func:`track_breaks`).
 
     Args:
         t: ``(n,)`` sorted timestamps in seconds.
         breaks: ``(n - 1,)`` bool, True to break between points ``i`` and ``i + 1``.
+        ends: ``(n,)`` seconds where each point's time ends (its timestamp plus its
+            :func:`mien.summary.frame_durations` step, as the summaries count it).
 
     Returns:
-        ``(times, cut)``: times with one midpoint added inside each break, and a function that
-        puts NaN at those points of an ``(n,)`` series (matplotlib breaks a line at NaN).
+        ``(times, cut)``: times with, after each point before a break and after the last
+        point, that point's end; and a function that puts NaN at those added points of an
+        ``(n,)`` series. Drawn with ``drawstyle="steps-post"``, each value then holds until
+        its end and the line stops there (matplotlib breaks a line at NaN).
     """
     t = np.asarray(t, np.float64)
-    at = np.flatnonzero(np.asarray(breaks, bool)) + 1
-    times = np.insert(t, at, (t[at - 1] + t[at]) / 2)
+    e = np.asarray(ends, np.float64)
+    at = np.append(np.flatnonzero(np.asarray(breaks, bool)) + 1, len(t))
+    times = np.insert(t, at, np.maximum(e[at - 1], t[at - 1]))
     return times, lambda values: np.insert(np.asarray(values, np.float64), at, np.nan)
 
 
@@ -263,17 +269,13 @@ def short_names(sources: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def shade_abstained(ax: Any, rows: pd.DataFrame, breaks: np.ndarray) -> None:
-    """Grey bands where a track's per-frame prediction abstained: from each such frame to
-    the track's next frame, or for the track's median step where the track is absent next
-    (``breaks``, as :func:`track_breaks` gives them) and after its last frame."""
+def shade_abstained(ax: Any, rows: pd.DataFrame, ends: np.ndarray) -> None:
+    """Grey bands where a track's per-frame prediction abstained, each frame's from its
+    timestamp to its ``ends`` entry (seconds; as :func:`with_gaps` takes them)."""
     t = rows["timestamp_s"].to_numpy(np.float64)
     abstained = rows["abstained"].fillna(False).to_numpy(bool)
     if not abstained.any():
         return
-    steps = np.diff(t)
-    step = float(np.median(steps[~np.asarray(breaks, bool)])) if (~breaks).any() else 0.0
-    ends = np.append(np.where(breaks, np.minimum(t[:-1] + step, t[1:]), t[1:]), t[-1] + step)
     start = None
     for i, a in enumerate(abstained):  # one band per run of abstained frames
         if a and start is None:
@@ -282,6 +284,21 @@ def shade_abstained(ax: Any, rows: pd.DataFrame, breaks: np.ndarray) -> None:
             end = ends[i] if a else ends[i - 1]  # the run ended at the frame before
             ax.axvspan(start, max(end, start + 1e-3), color="0.85", zorder=0, linewidth=0)
             start = None
+
+
+def frame_ends(rows: pd.DataFrame, analysed: pd.DataFrame) -> np.ndarray:
+    """``(n,)`` seconds where the time of each of a track's rows ends: its timestamp plus the
+    step :func:`mien.summary.frame_durations` gives its frame among all the analysed frames
+    of its source (the next analysed frame; before a hole or at the end, the usual step)."""
+    from mien.summary import frame_durations
+
+    times = np.unique(analysed["timestamp_s"].dropna().to_numpy(np.float64))
+    t = rows["timestamp_s"].to_numpy(np.float64)
+    if not len(times):
+        return t
+    steps = frame_durations(times)
+    at = np.clip(np.searchsorted(times, t), 0, len(times) - 1)
+    return t + np.where(np.isclose(times[at], t, rtol=0, atol=1e-9), steps[at], 0.0)
 
 
 def median_box_text(rows: pd.DataFrame) -> str:
@@ -298,12 +315,15 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     """One panel per track: each label's probability (y, 0–1) against time in seconds (x).
 
     Smoothed probabilities (``ps_*``) are drawn solid and the raw per-frame ones (``p_*``)
-    faint, both as steps (a frame's value holds until the next analysed frame, as
-    :func:`mien.summary.track_summary` weighs it, so neither line seems to change a sample
-    before the other); grey bands mark frames whose prediction abstained (with an
-    ``abstained`` column).
-    Tracks are taken per source (and per model, when rows of several models were joined),
-    the longest ``max_tracks``, and shown per source in time order; the panels of one source
+    faint, both as steps: a frame's value holds for the time :func:`mien.summary.track_summary`
+    gives its frame (until the next analysed frame; before a hole and after the last frame,
+    the usual step), so neither line seems to change a sample before the other and no value is
+    drawn into time its face was absent; grey bands mark frames whose prediction abstained
+    (with an ``abstained`` column).
+    Tracks are taken per source (and per model, when rows of several models were joined, and
+    per part, as :func:`mien.summary.track_summary` reads runs appended or recordings joined:
+    such panels say ``part k``), the longest ``max_tracks``, and shown per source in time
+    order; the panels of one source
     share its analysed time span on x. Each panel names its source by the shortest end of
     its path that tells it from the others (``p01/session1.mp4``), its model, and where the
     face was: the track's median box in pixels (with box columns), to match it with the
@@ -321,7 +341,8 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     Args:
         df: rows as :func:`read_rows` gives them (``source``, ``status``, ``track_id``,
             ``timestamp_s``, ``p_*``; ``model``, ``frame_index`` and ``ps_*`` when present).
-        max_tracks: draw at most this many tracks, the longest (most rows) first.
+        max_tracks: draw at most this many tracks, the longest first (time seen, as
+            :func:`mien.summary.track_summary` counts it).
         title: the figure's title (default: what the lines show).
 
     Raises:
@@ -342,31 +363,50 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
             "no tracked faces in these results (no face was found, or only still images, which "
             "have no tracks)"
         )
+    from mien.summary import frame_durations, with_parts
+
     labels = [c[2:] for c in df.columns if c.startswith("p_")]
-    by = ["source", "model", "track_id"]
-    groups = sorted(faces.groupby(by), key=lambda g: -len(g[1]))
-    n_tracks, groups = len(groups), groups[:max_tracks]
-    # shown in time order per source; each source's panels share its time axis
-    groups.sort(key=lambda g: (str(g[0][0]), str(g[0][1]), g[1]["timestamp_s"].min(), g[0][2]))
+    # runs appended or recordings joined are read in parts, as the summaries read them
+    analysed = with_parts(df[df["status"].isin(["ok", "no_face"])], ["source", "model"])
+    faces = analysed[(analysed["status"] == "ok") & analysed["track_id"].notna()]
+    several = {k for k, n in analysed.groupby(["source", "model"])["part"].max().items() if n}
+    by = ["source", "model", "part", "track_id"]
+    seen: list[tuple[tuple, pd.DataFrame, np.ndarray]] = []
+    for key, rows in faces.groupby(by):
+        rows = rows.sort_values("timestamp_s", kind="stable")
+        same = analysed[
+            (analysed["source"] == key[0]) & (analysed["model"] == key[1])
+            & (analysed["part"] == key[2])
+        ]  # fmt: skip
+        seen.append((key, rows, frame_ends(rows, same)))
+    # the longest tracks (time seen, as the summaries count it), then in time order per
+    # source; each source's panels share its time axis
+    seen.sort(key=lambda g: -float((g[2] - g[1]["timestamp_s"].to_numpy(np.float64)).sum()))
+    n_tracks, groups = len(seen), seen[:max_tracks]
+    groups.sort(
+        key=lambda g: (str(g[0][0]), str(g[0][1]), g[0][2], g[1]["timestamp_s"].min(), g[0][3])
+    )
     names = short_names([str(g[0][0]) for g in groups])
     left_out = ""
     if n_tracks > len(groups):
         left_out = f"the {len(groups)} longest of {n_tracks} tracks shown"
         warnings.warn(TracksLeftOut(len(groups), n_tracks), stacklevel=2)
-    analysed = df[df["status"].isin(["ok", "no_face"])]
-    spans = analysed.groupby(["source", "model"])["timestamp_s"].agg(["min", "max"])
+    spans = analysed.groupby(["source", "model", "part"])["timestamp_s"].agg(["min", "max"])
     fig = Figure(figsize=(10, 2.2 * len(groups) + 0.6), layout="constrained")
     axes = fig.subplots(len(groups), 1, squeeze=False, sharex=False)[:, 0]
     colours = [f"C{i}" for i in range(len(labels))]
-    for ax, ((source, model, track), rows) in zip(axes, groups, strict=True):
-        rows = rows.sort_values("timestamp_s", kind="stable")
-        same = analysed[(analysed["source"] == source) & (analysed["model"] == model)]
+    any_abstained = False
+    for ax, ((source, model, part, track), rows, ends) in zip(axes, groups, strict=True):
+        same = analysed[
+            (analysed["source"] == source) & (analysed["model"] == model)
+            & (analysed["part"] == part)
+        ]  # fmt: skip
         key = "frame_index"
         if key not in rows or rows[key].isna().any():
             key = "timestamp_s"  # rows without frame indices (hand-made, or older files)
         frames = same[key].dropna().to_numpy(np.float64)
         breaks = track_breaks(rows[key].to_numpy(np.float64), frames)
-        t, cut = with_gaps(rows["timestamp_s"].to_numpy(np.float64), breaks)
+        t, cut = with_gaps(rows["timestamp_s"].to_numpy(np.float64), breaks, ends)
         alone = isolated(breaks)  # points no line reaches: drawn as dots
         t_alone = rows["timestamp_s"].to_numpy(np.float64)[alone]
         for label, colour in zip(labels, colours, strict=True):
@@ -385,15 +425,19 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
                 values = rows[main].to_numpy(np.float64)[alone]
                 ax.plot(t_alone, values, color=colour, linestyle="none", marker="o", markersize=3)
         if "abstained" in rows:
-            shade_abstained(ax, rows, breaks)
+            shade_abstained(ax, rows, ends)
+            any_abstained |= bool(rows["abstained"].fillna(False).any())
         ax.set_ylim(-0.03, 1.03)  # lines at exactly 0 or 1 stay visible
-        lo, hi = spans.loc[(source, model)] if (source, model) in spans.index else (t[0], t[-1])
+        lo, hi = spans.loc[(source, model, part)]
+        times = np.unique(same["timestamp_s"].dropna().to_numpy(np.float64))
+        hi = max(hi, float(times[-1] + frame_durations(times)[-1]))  # the last frame's time too
         pad = max(0.02 * (hi - lo), 0.5 if hi == lo else 0.0)
         ax.set_xlim(lo - pad, hi + pad)  # the source's analysed time: its panels align
         ax.set_ylabel("probability")
         ax.set_xlabel("time (s)", fontsize=8)
+        in_part = f" · part {part + 1}" if (source, model) in several else ""
         ax.set_title(
-            f"{names[str(source)]} · track {int(track)} · {len(rows)} "
+            f"{names[str(source)]}{in_part} · track {int(track)} · {len(rows)} "
             + ("frame" if len(rows) == 1 else "frames")
             + (f" · {model}" if model else "")
             + median_box_text(rows),
@@ -404,10 +448,7 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     fig.legend(handles, names, ncol=len(labels), fontsize=7, loc="outside lower center")
     heading = title or (
         "perceived expression per track (solid: smoothed, faint: per frame; each value holds "
-        "until the next frame"
-        + ("; grey: abstained" if "abstained" in faces and faces["abstained"].fillna(False).any()
-           else "")
-        + ")"
-    )  # fmt: skip
+        "until the next frame" + ("; grey: abstained" if any_abstained else "") + ")"
+    )
     fig.suptitle(heading + (f"\n{left_out}" if left_out else ""), fontsize=10)
     return fig

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import io
+import os
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -105,9 +106,10 @@ def track_summary(
         rows have box columns, ``x1, y1, x2, y2``: the track's median box in pixels (where
         the face was, to find it among the ``#track`` labels of an annotated video). Face rows
         without a label are left out, and a track seen twice at one timestamp counts once. A
-        video (or part) whose analysed frames hold no tracked face gets one row with an empty
+        video (or part) whose analysed frames hold no face gets one row with an empty
         ``track_id`` (``Int64``, as always), ``frames`` 0, ``seen_s`` 0 and no label, so that
-        it stays in the table.
+        it stays in the table; still images (faces without tracks) and sources that could not
+        be read (``error`` rows only; :func:`untimed_sources` names both) get no row.
 
     Raises:
         DatasetError: no rows at all, a needed column is missing, ``skip_abstained``
@@ -125,14 +127,34 @@ def track_summary(
     # in which no face was found must not vanish from a per-participant table
     tracked = {(r["source"], r["model"], r["part"]) for r in out}
     blank = dict.fromkeys(out[0], np.nan) | {"label": None, "tied_labels": ""}
+    still = set(untimed_sources(df)[0])  # faces, never tracks: not a video, nothing to time
     for key, _ in timed.analysed.groupby(_PART, sort=False):
-        if (key[0], key[1], int(key[2])) not in tracked:
+        if (key[0], key[1], int(key[2])) not in tracked and str(key[0]) not in still:
             source, model, part = key
             row = {"source": source, "model": model, "part": int(part), "track_id": pd.NA}
             out.append(blank | row | {"frames": 0, "seen_s": 0.0})
     table = pd.DataFrame(out).astype({"track_id": "Int64", "part": "int64", "frames": "int64"})
     table = table.sort_values([*_KEYS, "part", "track_id"], kind="stable", ignore_index=True)
     return _round_times(table)
+
+
+def untimed_sources(df: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
+    """The sources of ``df`` that :func:`track_summary` leaves out of its table.
+
+    Returns:
+        ``(still, failed)``: sources whose face rows have no ``track_id`` (still images), and
+        ``{source: error}`` for those with only ``error`` rows (never read).
+    """
+    import pandas as pd
+
+    status = df["status"].astype("string")
+    faces = df[status == "ok"]
+    still = sorted(str(k) for k, ids in faces.groupby("source")["track_id"] if ids.isna().all())
+    read = set(df.loc[status.isin(["ok", "no_face"]), "source"])
+    errors = df[(status == "error") & ~df["source"].isin(read)]
+    column = errors["error"] if "error" in errors else pd.Series("", index=errors.index)
+    failed = {str(k): str(v) for k, v in zip(errors["source"], column.fillna(""), strict=True)}
+    return still, failed
 
 
 TIME_DECIMALS = 9
@@ -293,7 +315,7 @@ def window_summary(
     import pandas as pd
 
     timed = _timed_faces(df, smoothed=smoothed, skip_abstained=skip_abstained, labels=labels)
-    bounds = _window_bounds(windows)
+    bounds = _window_bounds(windows, timed.names)
     # every source of the rows: a window may name a video whose analysis failed (no time)
     sources = sorted({str(v) for v in df["source"].dropna()})
     videos = _video_sources(timed)
@@ -348,8 +370,8 @@ def window_summary(
         if len(out) == rows_before:  # the window lies outside every analysed stretch
             out.append({**info, "model": "", "part": None, "analysed_s": 0.0, **_NO_TRACK})
     table = pd.DataFrame(out, columns=_window_table_columns(windows, timed))
-    numbers = [c for c in table.columns if c in _WINDOW_FLOATS or str(c).startswith(
-        ("share_", "mean_"))]  # fmt: skip
+    labelled = {f"share_{n}" for n in timed.names} | {f"mean_{n}" for n in timed.measured}
+    numbers = [c for c in table.columns if c in _WINDOW_FLOATS | labelled]
     table = table.astype({"window": "int64", "track_id": "Int64", "part": "Int64",
                           "frames": "int64", **dict.fromkeys(numbers, "float64")})  # fmt: skip
     return _round_times(table)
@@ -435,7 +457,7 @@ def _near(rows: _Columns, start: float, end: float) -> _Columns:
     return _take(rows, slice(lo, hi))
 
 
-def _window_bounds(windows: pd.DataFrame) -> list[tuple[float, float]]:
+def _window_bounds(windows: pd.DataFrame, names: Sequence[str]) -> list[tuple[float, float]]:
     """``(start_s, end_s)`` of each window, checked.
 
     Raises:
@@ -449,11 +471,8 @@ def _window_bounds(windows: pd.DataFrame) -> list[tuple[float, float]]:
             f"windows without the column(s) {missing}: each needs start_s and end_s "
             f"(columns found: {found})"
         )
-    taken = sorted(
-        c
-        for c in windows.columns
-        if c in _WINDOW_OUTPUT_TAKEN or str(c).startswith(("share_", "mean_"))
-    )
+    label_columns = {f"{kind}_{n}" for n in names for kind in ("share", "mean")}
+    taken = sorted(c for c in windows.columns if c in _WINDOW_OUTPUT_TAKEN | label_columns)
     if taken:
         raise TimeWindowsError(
             f"windows with column(s) {taken}, which the summary uses itself: rename them"
@@ -528,7 +547,10 @@ def _window_source(name: Any, sources: list[str], videos: list[str], where: str)
             return longest[0]
     if len(found) == 1:
         return found[0]
-    if not found:
+    if not found:  # ../C.mp4 in the rows, /data/C.mp4 in the windows: the same file from here
+        here = [s for s in sources if os.path.abspath(s) == os.path.abspath(str(name).strip())]
+        if len(here) == 1:
+            return here[0]
         shown = ", ".join(sources[:5]) + (" …" if len(sources) > 5 else "")
         raise TimeWindowsError(f"{where}: source {name!r} is none of the rows' sources ({shown})")
     raise TimeWindowsError(
@@ -605,7 +627,7 @@ def _timed_faces(
     prefix = "ps_" if use_smoothed and all(f"ps_{n}" in df for n in names) else "p_"
     measured = [n for n in names if f"{prefix}{n}" in df]
     df = df.assign(model=df["model"].fillna("") if "model" in df else "")
-    analysed = _parts(df[df["status"].isin(["ok", "no_face"])], _KEYS)
+    analysed = with_parts(df[df["status"].isin(["ok", "no_face"])], _KEYS)
     faces = analysed[
         (analysed["status"] == "ok") & analysed["track_id"].notna() & analysed["label"].notna()
     ]
@@ -702,13 +724,13 @@ def parts_per_source(df: pd.DataFrame) -> dict[str, int]:
     """
     analysed = df[df["status"].isin(["ok", "no_face"])]
     analysed = analysed.assign(model=analysed["model"].fillna("") if "model" in df else "")
-    parts = _parts(analysed, _KEYS)
+    parts = with_parts(analysed, _KEYS)
     if parts.empty:
         return {}
     return {str(k): int(v) + 1 for k, v in parts.groupby("source")["part"].max().items()}
 
 
-def _parts(analysed: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def with_parts(analysed: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """``analysed`` with a ``part`` column: 0, then 1, 2 … per source from each row where, in
     row order (mien writes rows in frame order), the clock goes back within one run (the
     frame index goes on, the timestamp goes back: recordings joined end to end) or a new run

@@ -24,7 +24,8 @@ def plot(
         int,
         typer.Option(
             min=1,
-            help="At most this many tracks (longest first; a note says how many are left out).",
+            help="At most this many tracks (seen longest first; a note says how many are left "
+            "out).",
         ),
     ] = 12,
 ) -> None:

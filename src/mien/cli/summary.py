@@ -113,8 +113,10 @@ def summary(
             err.print(f"wrote {plural(len(table), 'window row')} to {out}")
         else:
             blank = int(table["track_id"].isna().sum())
-            none = f" and {plural(blank, 'video')} without a tracked face" if blank else ""
+            none = f" and {plural(blank, 'source')} without a face" if blank else ""
             err.print(f"wrote {plural(len(table) - blank, 'track')}{none} to {out}")
+    if table_of_windows is None:
+        _warn_untimed(rows)
 
 
 def _quiet_stdout() -> None:
@@ -219,6 +221,27 @@ def _warn_in_order(rows: pd.DataFrame, results: Path) -> None:
         "first.",
         style="yellow",
     )
+
+
+def _warn_untimed(rows: pd.DataFrame) -> None:
+    """Name the sources the per-track table leaves out: still images, and inputs that failed
+    (a participant's recording must not vanish without a word)."""
+    from mien.summary import untimed_sources
+
+    still, failed = untimed_sources(rows)
+    if still:
+        err.print(
+            f"left out: {plural(len(still), 'still image')} (faces, but no tracks to time; "
+            f"e.g. {', '.join(still[:3])})",
+            style="dim",
+            markup=False,
+        )
+    for source, error in list(failed.items())[:10]:
+        err.print(
+            f"not in the table: {source} could not be read ({error})", style="yellow", markup=False
+        )
+    if len(failed) > 10:
+        err.print(f"… and {len(failed) - 10} more sources that could not be read", style="yellow")
 
 
 def _warn_cut(results: Path) -> None:
