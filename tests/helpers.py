@@ -6,6 +6,7 @@ import io
 import struct
 import zlib
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -114,10 +115,15 @@ def two_small() -> np.ndarray:
 
 
 def write_clip(
-    path: Path, frames: Sequence[tuple[np.ndarray, float]], *, rotation: int | None = None
+    path: Path,
+    frames: Sequence[tuple[np.ndarray, float]],
+    *,
+    rotation: int | None = None,
+    sample_aspect: Fraction | None = None,
 ) -> Path:
     """Encode ``(bgr image, timestamp_s)`` pairs as H.264 MP4 with exact timestamps (1/1000 s
-    time base); ``rotation`` sets the display matrix (degrees counter-clockwise)."""
+    time base); ``rotation`` sets the display matrix (degrees counter-clockwise),
+    ``sample_aspect`` the stored pixels' aspect ratio (anamorphic video)."""
     from fractions import Fraction
 
     import av
@@ -131,6 +137,8 @@ def write_clip(
         stream.options = {"preset": "ultrafast", "crf": "20"}
         if rotation:
             stream.set_display_rotation(rotation)
+        if sample_aspect is not None:
+            stream.codec_context.sample_aspect_ratio = sample_aspect
         for image, t in frames:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
             frame.pts = round(t * 1000)

@@ -270,12 +270,14 @@ def test_evaluate_prints_json(tmp_path):
 def test_evaluate_warns_about_repeated_rows(tmp_path):
     for name in ("a.jpg", "b.jpg"):
         (tmp_path / name).write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
-    rows = "a.jpg,neutral\na.jpg,sadness\nb.jpg,neutral\n"
+    # one image however its path is spelled
+    spellings = ["a.jpg", "./a.jpg", ".//a.jpg", str(tmp_path / "a.jpg")]
+    rows = "".join(f"{p},neutral\n" for p in spellings) + "b.jpg,sadness\n"
     (tmp_path / "labels.csv").write_text("path,label\n" + rows)
     result = runner.invoke(app, ["evaluate", str(tmp_path), "--detect", "-q", "--bootstrap", "0"])
     assert result.exit_code == 0, result.output
-    assert "1 row(s) repeat an image already listed" in result.stderr
-    assert json.loads(result.stdout)["n"] == 3
+    assert "3 row(s) repeat an image already listed" in result.stderr
+    assert json.loads(result.stdout)["n"] == 5
 
 
 def test_evaluate_writes_per_image_predictions_and_reads_a_named_csv(tmp_path):
@@ -533,7 +535,9 @@ def test_batch_records_link_loops_and_pipes_and_keeps_the_photo(tmp_path):
     assert states["a.jpg"][0] == "failed" and "link loop" in states["a.jpg"][1]
 
 
-def test_a_folder_that_cannot_be_listed_is_named_not_silently_left_out(tmp_path, monkeypatch):
+def test_a_folder_that_cannot_be_listed_is_an_error_row_not_silently_left_out(
+    tmp_path, monkeypatch
+):
     folder = tmp_path / "study"
     (folder / "locked").mkdir(parents=True)
     (folder / "hopper.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
@@ -546,9 +550,13 @@ def test_a_folder_that_cannot_be_listed_is_named_not_silently_left_out(tmp_path,
 
     monkeypatch.setattr(os, "scandir", scandir)
     result = runner.invoke(app, ["analyze", str(folder), "-f", "csv", "-q"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # files are missing: a failure, not exit 0
     assert f"could not read folder {folder / 'locked'} (Permission denied)" in result.stderr
-    assert len(list(csv.DictReader(io.StringIO(result.stdout)))) == 1
+    rows = {r["source"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    assert rows[str(folder / "hopper.jpg")]["status"] == "ok"
+    locked = rows[str(folder / "locked")]
+    assert locked["status"] == "error"
+    assert locked["error"] == "folder could not be read (Permission denied): its files are left out"
 
 
 def test_evaluate_reports_load_failures_and_reads_excel_bom(tmp_path):
@@ -804,6 +812,8 @@ def test_batch_refuses_bad_options_before_making_its_folder(tmp_path):
     for args, match in (
         (["--start", "5", "--end", "2"], "--end (2.0) must be after --start (5.0)"),
         (["--engine", "foo"], "--engine must be local or ray, got 'foo'"),
+        (["--end", "nan"], "--end must be a number of seconds; got nan"),
+        (["--fps", "inf"], "--fps must be a number of frames per second; got inf"),
         (
             ["--detector", "nope"],
             "--detector must be one of short, full, auto, multi, tiled; got 'nope'",
@@ -1166,3 +1176,55 @@ def test_evaluate_reads_windows_style_paths(tmp_path):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["n"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--end", "nan"], "--end must be a number of seconds; got nan"),
+        (["--fps", "inf"], "--fps must be a number of frames per second; got inf"),
+    ],
+)
+def test_analyze_refuses_endless_times_as_usage_errors(args, match):
+    result = runner.invoke(app, ["analyze", str(SAMPLES / "astronaut.jpg"), *args])
+    assert result.exit_code == 2 and match in result.stderr
+
+
+def test_a_huge_fps_keeps_every_frame_without_looping_for_ever(tmp_path):
+    from mien.io import iter_frames
+    from tests.helpers import write_clip
+
+    frames = [(np.full((32, 32, 3), 90, np.uint8), t) for t in (0.0, 0.1, 3.0, 3.1)]
+    clip = write_clip(tmp_path / "gap.mkv", frames)
+    kept = [f.timestamp_s for f in iter_frames(clip, fps=1e9)]  # a 3 s gap: 3e9 slots
+    assert kept == pytest.approx([0.0, 0.1, 3.0, 3.1], abs=1e-3)
+    with pytest.raises(ValueError, match="fps must be a number > 0; got inf"):
+        next(iter_frames(clip, fps=float("inf")))
+
+
+def test_a_full_disk_is_one_line_naming_the_output():
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    result = runner.invoke(
+        app, ["analyze", str(SAMPLES / "astronaut.jpg"), "-q", "-o", "/dev/full"]
+    )
+    assert result.exit_code == 1
+    assert "could not write /dev/full: No space left on device" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_heic_photos_and_other_camera_suffixes_in_folders_are_not_skipped(tmp_path):
+    photos = tmp_path / "camera"
+    photos.mkdir()
+    (photos / "IMG_0001.jpe").write_bytes((SAMPLES / "astronaut.jpg").read_bytes())
+    (photos / "IMG_0002.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(200))
+    out = tmp_path / "r.csv"
+    result = runner.invoke(app, ["analyze", str(photos), "-q", "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    rows = pd.read_csv(out).set_index("source")
+    assert rows.loc[str(photos / "IMG_0001.jpe"), "status"] == "ok"
+    assert rows.loc[str(photos / "IMG_0002.HEIC"), "status"] == "error"
+    assert "a HEIC/HEIF image" in rows.loc[str(photos / "IMG_0002.HEIC"), "error"]
+    from mien.io import VIDEO_SUFFIXES
+
+    assert {".mts", ".m2ts", ".vob"} <= VIDEO_SUFFIXES

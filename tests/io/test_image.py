@@ -111,7 +111,7 @@ def test_missing_path_and_folder(tmp_path):
     with pytest.raises(ImageNotFoundError, match="no such file") as info:
         read_image(tmp_path / "nope.jpg")
     assert isinstance(info.value, FileNotFoundError) and "nope.jpg" in str(info.value)
-    with pytest.raises(ImageNotFoundError, match=r"a folder, not a file: .*iter_image_paths"):
+    with pytest.raises(ImageNotFoundError, match=r"a folder, not an image file .*iter_image_paths"):
         read_image(tmp_path)
 
 

@@ -59,6 +59,23 @@ def test_rotation_metadata_is_applied(tmp_path):
     assert image[:12, :12].mean() > 200 and image[-12:, -12:].mean() < 50
 
 
+def test_anamorphic_video_is_read_with_square_pixels_as_players_show_it(tmp_path):
+    """A 2:1 sample aspect ratio (as DV, DVD and HDV store it) was analysed squeezed."""
+    stored = np.zeros((64, 48, 3), np.uint8)
+    stored[:, :24] = 255  # the left half white
+    clip = write_clip(
+        tmp_path / "sar.mp4", [(stored, 0.0), (stored, 0.1)], sample_aspect=Fraction(2)
+    )
+    info = probe_video(clip)
+    assert (info.width, info.height, info.sample_aspect_ratio) == (96, 64, 2.0)
+    image = next(iter_frames(clip)).image
+    assert image.shape == (64, 96, 3)
+    assert image[:, :44].mean() > 200 and image[:, 52:].mean() < 50  # still the left half
+    assert (
+        probe_video(write_clip(tmp_path / "square.mp4", [(stored, 0.0)])).sample_aspect_ratio == 1.0
+    )
+
+
 def test_truncated_file_yields_frames_then_a_clear_error(tmp_path):
     clip = write_clip(tmp_path / "long.mp4", level_frames([i / 10 for i in range(60)], (160, 120)))
     data = clip.read_bytes()
@@ -134,7 +151,7 @@ def test_a_matroska_file_whose_times_start_late_is_not_called_truncated(tmp_path
     [
         ({"every": 0}, "every must be a whole number"),
         ({"every": 1.5}, "every must be a whole number"),  # kept frames 0, 3, 6, ...
-        ({"fps": float("nan")}, "fps must be > 0"),  # kept every frame
+        ({"fps": float("nan")}, "fps must be a number > 0"),  # kept every frame
         ({"start_s": float("nan")}, "start_s must be >= 0"),
         ({"start_s": -1.0}, "start_s must be >= 0"),
     ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -164,8 +165,12 @@ def analyze(
     elif blur_faces:
         for note in weaker_blur(detector, min_confidence):
             err.print(note, style="yellow")
+    if end is not None and not math.isfinite(end):  # click's range check lets nan through
+        fail(f"--end must be a number of seconds; got {end}")
     if end is not None and end <= start:
         fail(f"--end ({end}) must be after --start ({start})")
+    if fps is not None and not math.isfinite(fps):
+        fail(f"--fps must be a number of frames per second; got {fps}")
     if fps is not None and every > 1:
         err.print(
             f"--fps {fps:g} with --every {every}: each 1/fps slot keeps its first frame among "
@@ -271,6 +276,8 @@ def analyze(
                 analyzer, sink, names, annotator, annotate, roots, files, options,
                 keep_existing=foreign,
             )  # fmt: skip
+            for folder, reason in unreadable:  # its files are missing: a failure, not a note
+                run.error(folder, f"folder could not be read ({reason}): its files are left out")
             task = bar.add_task("files", total=len(files))
             for kind, group in itertools.groupby(kinds, key=lambda fk: fk[1]):
                 group_paths = [f for f, _ in group]
@@ -291,6 +298,16 @@ def analyze(
             style="yellow",
         )
         raise typer.Exit(130) from None
+    except BrokenPipeError:  # `mien analyze … | head`: the reader has what it wanted
+        analyzer.close()
+        from mien.cli.summary import _quiet_stdout
+
+        _quiet_stdout()
+        return
+    except OSError as e:  # the disk filled, a network share went away: outputs, not inputs
+        analyzer.close()  # (an input that fails to read is an error row, never raised here)
+        name = getattr(e, "filename", None) or out or "standard output"
+        fail(f"could not write {name}: {e.strerror or e}; the output is incomplete", code=1)
     analyzer.close()
     if not quiet:
         _print_summary(run.summary, run.n_faces, run.n_failed, out, analyzer.model_name)

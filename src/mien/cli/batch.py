@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Annotated
@@ -127,8 +128,12 @@ def batch(
 
     if engine not in ("local", "ray"):
         fail(f"--engine must be local or ray, got {engine!r}")
+    if end is not None and not math.isfinite(end):  # click's range check lets nan through
+        fail(f"--end must be a number of seconds; got {end}")
     if end is not None and end <= start:
         fail(f"--end ({end}) must be after --start ({start})")
+    if fps is not None and not math.isfinite(fps):
+        fail(f"--fps must be a number of frames per second; got {fps}")
     skipped: list[Path] = []
     unreadable: list[tuple[Path, str]] = []
     inputs = _expand(sources, skipped, unreadable)

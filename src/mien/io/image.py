@@ -22,10 +22,14 @@ DEFAULT_MAX_PIXELS = 100_000_000
 """Default pixel cap (width × height); larger images raise :class:`ImageTooLargeError`."""
 
 IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm",
-     ".pbm", ".pnm", ".avif"}
+    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
+     ".pgm", ".pbm", ".pnm", ".avif", ".heic", ".heif"}
 )  # fmt: skip
-"""File suffixes (lower case) that folder recursion treats as images."""
+"""File suffixes (lower case) that folder recursion treats as images (HEIC/HEIF too: mien
+cannot decode them, so each becomes an error row saying to convert it, not a silent skip)."""
+
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
+"""``ftyp`` brands of HEIF images (not AVIF, which Pillow reads)."""
 
 IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "DIB", "GIF", "TIFF", "WEBP", "PPM", "AVIF")
 """The Pillow decoders :func:`read_image` uses. Pillow knows some 40 formats; the rarely used
@@ -85,7 +89,9 @@ def read_image(
         raise ImageNotFoundError(label, why if path.is_symlink() else "no such file")
     if path.is_dir():
         raise ImageNotFoundError(
-            label, "a folder, not a file: list its images with mien.io.iter_image_paths(folder)"
+            label,
+            "a folder, not an image file (mien analyze reads folders; in Python, list its "
+            "images with mien.io.iter_image_paths(folder))",
         )
     if not path.is_file():
         raise ImageNotFoundError(label, "not a file")
@@ -153,6 +159,13 @@ def _open(stream: io.BytesIO, label: str) -> Image.Image:
             f"too many pixels: more than Pillow decodes safely ({Image.MAX_IMAGE_PIXELS * 2})",
         ) from err
     except UnidentifiedImageError as err:
+        head = stream.getbuffer()[:16].tobytes()
+        if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
+            raise UnreadableImageError(
+                label,
+                "a HEIC/HEIF image (an iPhone's default), which mien cannot decode: convert "
+                "it to JPEG or PNG first (e.g. with the phone's export or an image editor)",
+            ) from err
         if looks_like_video(stream.getbuffer()[:400].tobytes()):
             raise UnreadableImageError(
                 label,

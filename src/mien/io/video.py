@@ -9,6 +9,7 @@ Frames are decoded sequentially from the start (no seeking), which keeps indices
 from __future__ import annotations
 
 import collections
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ VIDEO_SUFFIXES = frozenset(
         ".flv",
         ".3gp",
         ".ogv",
+        ".mts",
+        ".m2ts",
+        ".vob",
     }
 )
 """Suffixes (lower case) that folder recursion treats as videos; named files are probed."""
@@ -105,13 +109,17 @@ class VideoInfo:
 
     Attributes:
         path: the file.
-        width, height: frame size in pixels *after* rotation.
+        width, height: frame size in pixels as displayed: after the sample aspect ratio
+            (non-square pixels of DV, DVD, HDV and broadcast video are made square) and
+            after rotation.
         fps: average frame rate in frames per second (0.0 when unknown).
         frame_count: frames the container declares (``None`` when it does not say).
         duration_s: duration in seconds (``None`` when unknown).
         rotation: degrees counter-clockwise applied to display each frame (0, 90, 180, -90).
         codec: the codec name, e.g. ``"h264"``.
         container: the demuxer name.
+        sample_aspect_ratio: width of a stored pixel over its height (1.0 for square pixels;
+            e.g. 4/3 for 1440×1080 HDV shown at 1920×1080).
     """
 
     path: str
@@ -123,6 +131,7 @@ class VideoInfo:
     rotation: int
     codec: str
     container: str
+    sample_aspect_ratio: float = 1.0
 
     @property
     def resolution_wh(self) -> tuple[int, int]:
@@ -237,6 +246,8 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         duration = _stream_duration(stream)
         if duration is None and container.duration is not None and len(container.streams) == 1:
             duration = container.duration / 1_000_000  # with audio it may be the audio's
+        sar = _sample_aspect(stream)
+        w = _display_width(w, sar)
         rotation = _first_frame_rotation(container, stream)
         if rotation % 180:
             w, h = h, w
@@ -250,9 +261,23 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
             rotation=rotation,
             codec=codec,
             container=container.format.name,
+            sample_aspect_ratio=sar,
         )
     finally:
         container.close()
+
+
+def _sample_aspect(stream) -> float:
+    """The stream's sample aspect ratio (a stored pixel's width over its height); 1.0 when
+    unset, zero or implausible (outside 1/4 to 4)."""
+    sar = stream.codec_context.sample_aspect_ratio or stream.sample_aspect_ratio
+    value = float(sar) if sar else 1.0
+    return value if 0.25 <= value <= 4.0 else 1.0
+
+
+def _display_width(width: int, sar: float) -> int:
+    """Stored width ``width`` shown with square pixels (``width × sar``, rounded to even)."""
+    return width if sar == 1.0 else max(2, round(width * sar / 2) * 2)
 
 
 def _stream_duration(stream) -> float | None:
@@ -266,6 +291,17 @@ def _stream_duration(stream) -> float | None:
         return int(h) * 3600 + int(m) * 60 + float(sec)
     except ValueError:
         return None
+
+
+def _square_pixels(image: np.ndarray, sar: float) -> np.ndarray:
+    """``image`` (stored pixels of aspect ``sar``) resized to square pixels, as a player shows
+    it: its width times ``sar``, its height kept."""
+    import cv2
+
+    h, w = image.shape[:2]
+    width = _display_width(w, sar)
+    interpolation = cv2.INTER_AREA if width < w else cv2.INTER_LINEAR
+    return cv2.resize(image, (width, h), interpolation=interpolation)
 
 
 def _first_frame_rotation(container, stream) -> int:
@@ -335,8 +371,8 @@ def iter_frames(
 
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise ValueError(f"every must be a whole number >= 1; got {every!r}")
-    if fps is not None and not fps > 0:  # NaN too
-        raise ValueError(f"fps must be > 0; got {fps}")
+    if fps is not None and not 0 < fps < float("inf"):  # NaN too
+        raise ValueError(f"fps must be a number > 0; got {fps}")
     if not start_s >= 0 or (end_s is not None and end_s != end_s):
         raise ValueError(f"start_s must be >= 0 and end_s a number; got {start_s}, {end_s}")
     if end_s is not None and end_s <= start_s:
@@ -349,6 +385,7 @@ def iter_frames(
     try:
         stream = _video_stream(container)
         stream.thread_type = "AUTO"
+        sar = _sample_aspect(stream)
         # times count from the first decoded frame, not the stream's start_time: a recording
         # cut mid-GOP starts at a frame that cannot be decoded (stream start 10.76 s, first
         # frame 10.80 s), and --start/--end/--fps are promised from the first frame. The
@@ -444,9 +481,12 @@ def iter_frames(
                 if fps is not None:
                     if t < next_t - 1e-6:
                         continue
-                    while next_t <= t + 1e-6:
-                        next_t += 1.0 / fps
+                    # the next slot after this frame, in one step (a loop of 1/fps steps
+                    # ran for ever at --fps 1e9 over a long gap)
+                    next_t += (math.floor((t + 1e-6 - next_t) * fps) + 1) / fps
                 image = frame.to_ndarray(format="bgr24")
+                if sar != 1.0:  # non-square pixels: shown (and analysed) as displayed
+                    image = _square_pixels(image, sar)
                 k = (int(frame.rotation or 0) // 90) % 4
                 if k:
                     image = np.rot90(image, k)
