@@ -222,7 +222,7 @@ def test_a_video_given_as_an_image_is_named_as_a_video(head):
 
     with pytest.raises(UnreadableImageError, match=r"a video, not an image.*iter_frames"):
         read_image(head + bytes(200), name="clip.mp4")
-    with pytest.raises(UnreadableImageError, match="not a recognised image format"):
+    with pytest.raises(UnreadableImageError, match=r"a HEIC/HEIF image .* convert it to JPEG"):
         read_image(b"\x00\x00\x00\x18ftypheic" + bytes(200))  # a HEIF still is not a video
     with pytest.raises(UnreadableImageError, match="not a recognised image format"):
         read_image(b"\x00\x00\x00\x18ftypcrx " + bytes(200))  # nor a Canon CR3 raw

@@ -76,6 +76,10 @@ def quality_table(
             lambda it: np.abs(it["pitch"]) > thresholds.max_abs_pitch,
         ),
         ("FaceMesh found no face", lambda it: np.isnan(it["yaw"])),
+        (
+            f"upright < {thresholds.min_upright:g}",
+            lambda it: it["upright"] < thresholds.min_upright,
+        ),
         ("quality_ok false", lambda it: it["quality_ok"] < 0.5),
     ]
     rows = []

@@ -222,7 +222,8 @@ def _quality_lines(
         "",
         f"Thresholds (`mien.quality.QualityThresholds`): face ≥ {thresholds.min_face_px:g} px, "
         f"sharpness ≥ {thresholds.min_sharpness:g}, abs(yaw) ≤ {thresholds.max_abs_yaw:g}°, "
-        f"abs(pitch) ≤ {thresholds.max_abs_pitch:g}°, FaceMesh must find the face. Each cell: "
+        f"abs(pitch) ≤ {thresholds.max_abs_pitch:g}°, FaceMesh must find the face, "
+        f"upright ≥ {thresholds.min_upright:g}. Each cell: "
         "faces flagged, their accuracy (accuracy of the others).",
         "",
         "| flag | " + " | ".join(reports) + " |",
