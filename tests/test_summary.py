@@ -428,7 +428,7 @@ def test_window_summary_finds_each_window_s_video_by_the_end_of_its_path():
     ("windows", "message"),
     [
         ({"start_s": [0.0]}, "without the column"),
-        ({"start_s": [0.5], "end_s": [0.5]}, "window 0: end_s 0.5 is not after start_s 0.5"),
+        ({"start_s": [0.5], "end_s": [0.4]}, "window 0: end_s 0.4 is before start_s 0.5"),
         ({"start_s": [0.0, float("nan")], "end_s": [1, 2]}, "window 1: start_s nan"),
         ({"start_s": ["soon"], "end_s": [1]}, "must be numbers of seconds"),
         ({"start_s": [0], "end_s": [1], "label": ["x"]}, r"\['label'\].*rename"),
@@ -489,7 +489,7 @@ def test_summary_command_exit_codes(tmp_path):
     bad.write_text("start_s,end_s\n2,1\n")
     cases = [
         (["summary", str(still)], 1, "no tracked faces"),
-        (["summary", str(results), "--windows", str(bad)], 2, "end_s 1 is not after start_s 2"),
+        (["summary", str(results), "--windows", str(bad)], 2, "end_s 1 is before start_s 2"),
         (["summary", str(results), "--windows", str(tmp_path / "none.csv")], 2, "cannot be read"),
         (["summary", str(results), "-o", str(tmp_path / "t.xlsx")], 2, "use a .csv"),
         (["summary", str(bad)], 2, str(bad)),
@@ -911,3 +911,16 @@ def test_summary_command_names_sources_without_smoothed_values(tmp_path):
     result = _summary_cli(tmp_path, "source,start_s,end_s\na.mp4,0,1\n", "--smoothed", rows=rows)
     said = " ".join(result.stderr.split())
     assert "no smoothed values for 1 source(s), whose per-frame values are used: b.mp4" in said
+
+
+def test_a_window_of_no_length_takes_the_frame_that_covers_it():
+    """Speech recognisers give some words no duration: such a row stopped the whole run."""
+    from mien.summary import window_summary
+
+    windows = pd.DataFrame({"start_s": [0.15, 0.55, 0.7, 0.3], "end_s": [0.15, 0.55, 0.7, 0.3]})
+    got = window_summary(_rows(), windows)
+    first = got[got["window"] == 0]  # the frame at 0.1 s (neutral) covers 0.15 s
+    assert first["track_id"].tolist() == [1] and first["label"].tolist() == ["neutral"]
+    assert first["seen_s"].tolist() == [0.0] and first["frames"].tolist() == [1]
+    assert sorted(got.loc[got["window"] == 1, "track_id"].tolist()) == [1, 2]  # 0.5 s frame
+    assert got.loc[got["window"] == 2, "track_id"].isna().all()  # the no-face frame at 0.7 s

@@ -280,7 +280,9 @@ def window_summary(
     Args:
         df: rows as :func:`track_summary` takes them.
         windows: one row per window with ``start_s`` and ``end_s`` (seconds on the rows'
-            ``timestamp_s`` clock, end after start; numbers or text of numbers); optionally
+            ``timestamp_s`` clock, end not before start; numbers or text of numbers; a window
+            of no length, as speech recognisers give some words, is an instant: it takes the
+            frame that covers it, with ``seen_s`` 0 and that frame's label); optionally
             ``source``, the video the window belongs to (the rows' ``source``, the end of its
             path, ``session1.mp4``, or a longer path ending with it; ``\\`` as ``/``; needed
             when the rows hold several videos, still images not counted); any other columns
@@ -307,7 +309,7 @@ def window_summary(
         DatasetError: as :func:`track_summary` (the rows are at fault).
         TimeWindowsError: (a :class:`~mien.errors.DatasetError`) ``windows`` without
             ``start_s``/``end_s``,
-            with a start or end that is not a finite number or an end not after its start,
+            with a start or end that is not a finite number or an end before its start,
             with a column named like an output column, or without ``source`` while the rows
             hold several videos; a window's ``source`` that names no source of the rows, or
             more than one, or is blank while the rows hold several videos.
@@ -461,7 +463,7 @@ def _window_bounds(windows: pd.DataFrame, names: Sequence[str]) -> list[tuple[fl
     """``(start_s, end_s)`` of each window, checked.
 
     Raises:
-        DatasetError: a missing column, a bound that is not a finite number, an end not after
+        DatasetError: a missing column, a bound that is not a finite number, an end before
             its start, or a column the output uses for itself.
     """
     missing = [c for c in WINDOW_COLUMNS if c not in windows]
@@ -485,9 +487,9 @@ def _window_bounds(windows: pd.DataFrame, names: Sequence[str]) -> list[tuple[fl
                 f"{_window_names(windows)[i]}: start_s {start!r} and end_s {end!r} must be "
                 "numbers of seconds"
             )
-        if b <= a:
+        if b < a:
             raise TimeWindowsError(
-                f"{_window_names(windows)[i]}: end_s {b:g} is not after start_s {a:g}"
+                f"{_window_names(windows)[i]}: end_s {b:g} is before start_s {a:g}"
             )
         bounds.append((a, b))
     return bounds
@@ -572,9 +574,12 @@ def _overlap(rows: _Columns, start: float, end: float) -> np.ndarray:
 
 
 def _instant_inside(rows: _Columns, start: float, end: float) -> np.ndarray:
-    """Rows that stand for no time (a source's single frame) at a time inside the window."""
-    t = rows["timestamp_s"]
-    return (rows["duration_s"] == 0) & (t >= start) & (t < end)
+    """Rows that stand for no time (a source's single frame) at a time inside the window; for
+    a window of no length (an instant, ``start == end``), the rows whose frame covers it."""
+    t, d = rows["timestamp_s"], rows["duration_s"]
+    if end == start:
+        return ((t <= start) & (start < t + d)) | ((d == 0) & (t == start))
+    return (d == 0) & (t >= start) & (t < end)
 
 
 class _Timed(NamedTuple):
