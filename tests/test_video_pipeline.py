@@ -689,3 +689,18 @@ def test_a_joined_file_source_paces_both_parts(tmp_path):
     with LiveStream(str(joined), drop_frames=False) as stream:
         frames = list(stream)
     assert len(frames) == 20 and time.monotonic() - t0 > 1.7  # two seconds of video
+
+
+def test_watch_on_a_file_that_breaks_off_ends_its_rows_with_an_error_row(tmp_path):
+    """As `analyze` does: the rows before the break are not a complete run."""
+    frames = [(np.full((64, 64, 3), 90, np.uint8), i / 10) for i in range(80)]
+    data = write_clip(tmp_path / "long.mkv", frames).read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])  # Matroska: playable up to the cut
+    out = tmp_path / "live.jsonl"
+    result = runner.invoke(app, ["watch", str(cut), "--no-preview", "-q", "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) > 5 and {r["status"] for r in rows[:-1]} == {"no_face"}
+    assert rows[-1]["status"] == "error" and rows[-1]["source"] == str(cut)
+    assert rows[-1]["timestamp_s"] >= rows[-2]["timestamp_s"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.text import Text
@@ -209,9 +211,12 @@ def watch(
 
     made = out is not None and not out.exists()  # a file this run creates
     try:
-        with open_sink(
-            out, row_columns(names), cast("Format", fmt), types=column_types(names)
-        ) as sink:
+        with (
+            open_sink(
+                out, row_columns(names), cast("Format", fmt), types=column_types(names)
+            ) as sink,
+            _error_row_on_failure(sink, current, names, analyzer.model_name),
+        ):
             for result in analyzer.run(
                 frames(), tracker=FaceTracker(), smoother=ExpressionSmoother(smooth_tau)
             ):
@@ -324,3 +329,23 @@ def _display_reachable(display: str) -> bool:
     except OSError:
         return False
     return True
+
+
+@contextlib.contextmanager
+def _error_row_on_failure(sink: Any, current: list, names: Any, model: str) -> Iterator[None]:
+    """A source that breaks off after some frames (a truncated file, a stream gone for good)
+    ends its rows with an ``error`` row, as in ``mien analyze``: the rows before it are not a
+    complete run. Re-raises for the caller's message and exit status."""
+    from mien.errors import MienError, VideoDecodeError
+    from mien.export.rows import error_row
+
+    try:
+        yield
+    except MienError as e:
+        frame = current[0]
+        if frame is not None:  # rows were written: say where they stop
+            problem = e.problem if isinstance(e, VideoDecodeError) else describe(e)
+            at = getattr(e, "last_timestamp_s", None)
+            at = frame.timestamp_s if at is None else at
+            sink.append(error_row(frame.source, problem, names, model=model, timestamp_s=at))
+        raise
