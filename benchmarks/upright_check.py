@@ -7,7 +7,7 @@ For each turn it prints the faces found, the share the check calls upright (``up
 threshold), and the faces given a committed label (not abstained) with the check and without it
 (``QualityThresholds(min_upright=0)``), with how many of those differ from the label of the
 same photo upright. Then the check's time per face against the expression model's, both on
-the same crops in the same run. Reads ``../shared/media/faces``.
+the same crops in the same run. Reads ``../shared/media/faces`` (``--shared`` for another place).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from mien.alignment import align_faces
 from mien.quality import QualityThresholds
 from mien.quality.orientation import UprightCheck
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media" / "faces"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
 TURNS = {
     0: None,
     90: cv2.ROTATE_90_CLOCKWISE,
@@ -36,8 +36,14 @@ TURNS = {
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--limit", type=int, default=0, help="first N photos only (0 = all)")
+    ap.add_argument(
+        "--shared", type=Path, default=SHARED, help="the folder holding media/faces (../shared)"
+    )
     args = ap.parse_args()
-    paths = sorted(MEDIA.glob("*.jpg"))
+    media = args.shared / "media" / "faces"
+    paths = sorted(media.glob("*.jpg"))
+    if not paths:
+        ap.error(f"no .jpg photos in {media}: give --shared")
     if args.limit:
         paths = paths[: args.limit]
     with_check = Analyzer()
@@ -72,7 +78,7 @@ def main() -> None:
                         and int(np.argmax(f.expression[0])) != upright_label
                     )
     threshold = with_check.thresholds.min_upright
-    print(f"{len(paths)} photos of {MEDIA}; first face of each; threshold {threshold}")
+    print(f"{len(paths)} photos of {media}; first face of each; threshold {threshold}")
     print(
         "| turn | photos | face found | called upright | committed, with check "
         "(differs from upright) | committed, without check (differs) |"

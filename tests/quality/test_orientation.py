@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from importlib import resources
 
 import cv2
@@ -83,5 +84,32 @@ def test_rows_and_the_api_carry_the_upright_value(analyzer):
     columns = row_columns(result.expression_names)
     assert SCHEMA_VERSION == "3" and row["schema_version"] == "3"
     assert columns.index("upright") == columns.index("truncated") + 1
-    assert row["upright"] == round(float(result.faces.data["upright"][0]), 2) > 0.9
+    value = float(result.faces.data["upright"][0])
+    assert row["upright"] == math.floor(value * 100 + 1e-6) / 100 > 0.9  # rounded down
     assert faces_out(result)[0].upright == pytest.approx(row["upright"], abs=0.01)
+
+
+def test_a_face_just_below_the_threshold_never_shows_the_threshold(analyzer):
+    import dataclasses
+
+    from mien.export import result_rows
+
+    result = analyzer.analyze(str(SAMPLES / "grace_hopper.jpg"))
+    data = {**result.faces.data, "upright": np.array([0.4964], np.float32)}
+    faces = dataclasses.replace(result.faces, data=data)
+    (row,) = result_rows(dataclasses.replace(result, faces=faces))
+    assert row["upright"] == 0.49  # rounded to 0.5 it read as passing
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("min_upright", float("nan")),
+        ("min_upright", 1.5),
+        ("min_upright", "0.5"),
+        ("max_abs_yaw", -1),
+    ],
+)
+def test_thresholds_refuse_values_that_would_silently_misbehave(field, value):
+    with pytest.raises(ValueError, match=f"QualityThresholds.{field}"):
+        QualityThresholds(**{field: value})

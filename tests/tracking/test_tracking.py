@@ -134,6 +134,32 @@ def test_smoother_time_constant():
     np.testing.assert_allclose(other.smoothed, p1)  # a new track starts from its own value
 
 
+def test_frames_that_fail_quality_are_held_not_averaged_in():
+    """A face turned on its side read 'sadness' for 2 s; the smoothed label took it up, and
+    ps_sadness was still 0.29 after the face was upright again (a user's trial)."""
+    smoother = ExpressionSmoother(tau_s=0.5)
+    neutral, sad = np.eye(8, dtype=np.float32)[[6]], np.eye(8, dtype=np.float32)[[4]]
+
+    def frame(p, ok, t):
+        faces = make_faces(
+            [[0, 0, 9, 9]], expression=p, track_id=[1], data={"quality_ok": np.array([ok])}
+        )
+        return smoother.update(faces, t).smoothed[0]
+
+    np.testing.assert_allclose(frame(neutral, True, 0.0), neutral[0])
+    for t in (0.1, 0.5, 1.0, 2.0):  # turned: read as sad, failed quality: held
+        np.testing.assert_allclose(frame(sad, False, t), neutral[0])
+    back = frame(neutral, True, 2.1)  # upright again: no sadness carried over
+    assert back[4] == 0.0 and back[6] == pytest.approx(1.0)
+    # the next good frame is weighed by the time since the last good one (2.1 s: nearly all)
+    later = frame(sad, True, 4.2)
+    assert later[4] == pytest.approx(1 - math.exp(-2.1 / 0.5), abs=1e-6)
+    # a track whose first frame fails gets its own reading, which is not kept
+    smoother.reset()
+    np.testing.assert_allclose(frame(sad, False, 0.0), sad[0])
+    np.testing.assert_allclose(frame(neutral, True, 0.1), neutral[0])
+
+
 def test_tau_zero_and_bad_arguments():
     p = np.full((1, 8), 1 / 8, np.float32)
     out = ExpressionSmoother(0).update(make_faces([[0, 0, 1, 1]], expression=p, track_id=[1]), 0)

@@ -24,6 +24,7 @@ ps_<label>…, smoothed_label``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -113,7 +114,12 @@ def result_rows(result: FrameResult) -> list[dict[str, Any]]:
         for c in QUALITY_COLUMNS:
             if c in faces.data:
                 v = faces.data[c][i].item()
-                row[c] = v if isinstance(v, bool) or v != v else round(float(v), 2)  # NaN stays
+                if isinstance(v, bool) or v != v:  # NaN stays
+                    row[c] = v
+                elif c == "upright":  # rounded down: a face that failed 0.5 never shows 0.5
+                    row[c] = math.floor(float(v) * 100 + 1e-6) / 100
+                else:
+                    row[c] = round(float(v), 2)
         if faces.smoothed is not None:
             s = faces.smoothed[i]
             for n, v in zip(names, s, strict=True):

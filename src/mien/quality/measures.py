@@ -68,7 +68,11 @@ class QualityThresholds:
         max_abs_pitch: largest acceptable |pitch|, degrees.
         allow_truncated: accept faces whose box touches the image border.
         require_pose: fail faces whose pose was asked for but could not be measured.
-        min_upright: smallest acceptable ``upright`` probability (``0`` turns the check off).
+        min_upright: smallest acceptable ``upright`` probability, 0-1 (``0`` turns the check
+            off).
+
+    Raises:
+        ValueError: a limit that is not a number, negative or NaN, or ``min_upright`` above 1.
     """
 
     min_face_px: float = 20.0
@@ -78,6 +82,17 @@ class QualityThresholds:
     allow_truncated: bool = True
     require_pose: bool = True
     min_upright: float = 0.5
+
+    def __post_init__(self) -> None:
+        limits = ("min_face_px", "min_sharpness", "max_abs_yaw", "max_abs_pitch", "min_upright")
+        for name in limits:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+                raise ValueError(f"QualityThresholds.{name} must be a number >= 0; got {value!r}")
+        if self.min_upright > 1:
+            raise ValueError(
+                f"QualityThresholds.min_upright is a probability (0-1); got {self.min_upright}"
+            )
 
 
 def face_size(xyxy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

@@ -6,6 +6,14 @@ Method: an exponential moving average in media time. For a track seen at times t
 smoothing at any frame rate or sampling; a frame 1/30 s after the previous one with τ = 0.5 s
 weighs ≈ 6.4 %. The mean of probability vectors is itself a probability vector. The raw
 per-frame probabilities are always kept beside the smoothed ones.
+
+A frame whose reading failed the quality checks (``faces.data["quality_ok"]`` false: a face
+turned on its side, in profile, blurred, not found by FaceMesh) does not enter the average: its
+smoothed value is the track's average so far, held, and the next good frame is weighed by the
+time since the last good one. Without this, a face lying on its side for two seconds left its
+misread (sadness, for a neutral face) in the smoothed label, and in ``ps_*`` well after the
+face was upright again. A track whose first frames fail has no average yet: they get their own
+probabilities, which are not kept.
 """
 
 from __future__ import annotations
@@ -62,8 +70,12 @@ class ExpressionSmoother:
         self._last_t = t
         self._state = {k: v for k, v in self._state.items() if t - v[0] <= self.forget_s}
         out = np.empty_like(faces.expression)
+        ok = faces.data.get("quality_ok")
         for i, (tid, p) in enumerate(zip(faces.track_id.tolist(), faces.expression, strict=True)):
             previous = self._state.get(tid)
+            if ok is not None and not ok[i]:  # an unreliable reading: held, not averaged in
+                out[i] = previous[1] if previous is not None else p / p.sum()
+                continue
             if previous is None or self.tau_s == 0:
                 s = p.astype(np.float64)
             else:
