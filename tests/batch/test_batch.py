@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -514,3 +515,42 @@ def test_a_video_input_is_never_read_whole_into_memory(inputs, monkeypatch):
     assert read == [photo]
     assert len(frames) == 12 and [f[0]["frame_index"] for f in frames] == list(range(12))
     assert rows[0]["label"] == "neutral"
+
+
+def test_a_run_resumed_from_another_working_directory_opens_its_files(tmp_path, monkeypatch):
+    """Resumed from elsewhere, every unfinished input failed 'no such file': the manifest held
+    the first run's relative spelling and the workers opened that from the new folder."""
+    work = tmp_path / "study" / "photos"
+    work.mkdir(parents=True)
+    for name in ("grace_hopper.jpg", "astronaut.jpg"):
+        (work / name).write_bytes((SAMPLES / name).read_bytes())
+    out = tmp_path / "out"
+    monkeypatch.chdir(tmp_path / "study")
+    relative = sorted(Path("photos").iterdir())
+    assert run_batch(relative, out, BatchOptions()) == {"done": 2}
+    next((out / "parts").glob("*.parquet")).unlink()  # one input to redo
+    monkeypatch.chdir(tmp_path)
+    again = sorted(Path("study/photos").iterdir())  # the same files, spelled from here
+    assert run_batch(again, out, BatchOptions()) == {"done": 2}
+    assert set(table(out)["status"]) == {"ok"}
+
+
+def test_a_hard_link_is_one_input_as_in_analyze(tmp_path):
+    from typer.testing import CliRunner
+
+    from mien.cli.main import app
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    os.link(folder / "a.jpg", folder / "b.jpg")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["batch", str(folder), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert len(list((out / "parts").glob("*.parquet"))) == 1
+
+
+def test_the_configuration_names_the_upright_check():
+    from mien.quality.orientation import bundled_weights
+
+    assert BatchOptions().config()["upright_sha256"] == bundled_weights()[1]["sha256"]

@@ -10,12 +10,13 @@ gaps. The run's configuration is stored too; another configuration is refused.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -141,7 +142,7 @@ class Manifest:
         """
         now = time.time()
         gone = []
-        with self._db:
+        with self.transaction():
             for p in paths:
                 id_, stamp = input_id(p), _stamp(p)
                 row = self._db.execute(
@@ -152,7 +153,11 @@ class Manifest:
                         "INSERT INTO inputs VALUES (?, ?, 'pending', NULL, NULL, NULL, ?, ?)",
                         (id_, _stored_path(p), now, stamp),
                     )
-                elif stamp == "missing" and row[1] == "done":
+                    continue
+                # this run's spelling of the path: a run resumed from another working
+                # directory opens the files from there (the stored relative path failed)
+                self._db.execute("UPDATE inputs SET path = ? WHERE id = ?", (_stored_path(p), id_))
+                if stamp == "missing" and row[1] == "done":
                     gone.append(str(p))
                 elif row[0] != stamp:
                     self._db.execute(
@@ -160,6 +165,19 @@ class Manifest:
                         (stamp, now, id_),
                     )
         return gone
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Statements inside are one transaction: one disk sync, not one per statement (the
+        connection autocommits, and ``with connection`` alone opens no transaction; 20,000
+        inputs took 6 s to register, with 2 syncs each)."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def redo_lost_outputs(self, paths: Iterable[str | Path]) -> list[str]:
         """Set those of ``paths`` that are ``done`` or ``failed`` but whose Parquet file in
@@ -176,18 +194,19 @@ class Manifest:
         rows = self._db.execute(
             "SELECT id, output FROM inputs WHERE state IN ('done', 'failed') AND output IS NOT NULL"
         ).fetchall()
-        for id_, output in rows:
-            if id_ not in given:
-                continue
-            part = self.out_dir / "parts" / _loaded_path(output)
-            try:
-                pq.read_metadata(part)
-            except (OSError, ValueError):  # missing, not Parquet, or cut short
-                lost.append(given[id_])
-                self._db.execute(
-                    "UPDATE inputs SET state = 'pending', updated = ? WHERE id = ?",
-                    (time.time(), id_),
-                )
+        with self.transaction():
+            for id_, output in rows:
+                if id_ not in given:
+                    continue
+                part = self.out_dir / "parts" / _loaded_path(output)
+                try:
+                    pq.read_metadata(part)
+                except (OSError, ValueError):  # missing, not Parquet, or cut short
+                    lost.append(given[id_])
+                    self._db.execute(
+                        "UPDATE inputs SET state = 'pending', updated = ? WHERE id = ?",
+                        (time.time(), id_),
+                    )
         return lost
 
     def todo(self, *, retry_failed: bool = False) -> list[tuple[str, str]]:

@@ -80,8 +80,8 @@ class BatchOptions:
 
     def config(self) -> dict[str, Any]:
         """What the manifest keeps to refuse resuming with other options: the options, the
-        model's name and sha256 (an export is known by these, not by its path) and the row
-        schema.
+        model's name and sha256 (an export is known by these, not by its path), the row
+        schema and the upright check's sha256.
 
         Raises:
             ValueError: unknown bundled ``model``.
@@ -104,7 +104,16 @@ class BatchOptions:
             path = check_export(self.weights)
             config["model"] = WeightSpec.from_json(path.with_suffix(".json")).name
             sha256 = sha256_of(path)
-        return {**config, "weights_sha256": sha256, "schema": SCHEMA_VERSION}
+        from mien.quality.orientation import bundled_weights
+
+        # the upright check decides quality_ok (and with it abstained): another check, other rows
+        upright = bundled_weights()[1]["sha256"]
+        return {
+            **config,
+            "weights_sha256": sha256,
+            "schema": SCHEMA_VERSION,
+            "upright_sha256": upright,
+        }
 
 
 _LATER_FIELDS = {
@@ -176,8 +185,9 @@ def run_batch(
                 f"{lost[0]}); they are redone"
             )
         todo = manifest.todo(retry_failed=retry_failed)
-        for id_, _ in todo:
-            manifest.mark(id_, "running")
+        with manifest.transaction():
+            for id_, _ in todo:
+                manifest.mark(id_, "running")
         if on_start is not None:
             on_start(len(todo))
         opts = {

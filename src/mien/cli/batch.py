@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 import time
 from pathlib import Path
 from typing import Annotated
@@ -22,9 +23,10 @@ from mien.cli.common import (
     check_weights,
     err,
     fail,
+    file_key,
+    interruptible,
     plural,
     progress,
-    resolved,
     sigterm_as_interrupt,
     unwritable,
     warn_unreadable,
@@ -72,16 +74,17 @@ def _expand(
                     paths.append(p)
         else:
             paths += scan(src)
-    seen: set[Path] = set()
+    seen: set[object] = set()
     unique = []
-    for p in paths:  # one file reached twice (a link, "..", two arguments) is done once
-        key = resolved(p)  # a link loop keeps its own path, and fails as an input
+    for p in paths:  # one file reached twice (a link, a hard link, "..", two arguments) once
+        key = file_key(p)  # as analyze decides; a link loop keeps its own path, and fails
         if key not in seen:
             seen.add(key)
             unique.append(p)
     return unique
 
 
+@interruptible  # SIGTERM while the inputs are listed, too (then nothing was started)
 def batch(
     sources: Annotated[
         list[Path], typer.Argument(help="Files, folders, or .txt files listing paths.")
@@ -207,6 +210,12 @@ def batch(
             fail(str(e), 1)
         except (ManifestError, ValueError, RuntimeError) as e:
             fail(str(e))
+        except (OSError, sqlite3.Error) as e:  # the output disk filled, a share went away
+            fail(
+                f"could not write the batch in {out}: {getattr(e, 'strerror', None) or e}; "
+                "what finished is kept: free space and run the same command again to resume",
+                1,
+            )
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (sigterm_as_interrupt)
             err.print(
                 f"interrupted: {stats['done']} done, {stats['failed']} failed this run; "

@@ -34,7 +34,12 @@ CROP_SIDE = 48
 
 
 @cache
-def _weights() -> tuple[Path, dict]:
+def bundled_weights() -> tuple[Path, dict]:
+    """The bundled ``(onnx path, spec)``, the file checked against the spec's sha256.
+
+    Raises:
+        WeightsError: the file's sha256 differs from its spec's.
+    """
     folder = Path(str(resources.files("mien.quality") / "weights"))
     spec = json.loads((folder / f"{ORIENTATION_MODEL}.json").read_text())
     path = folder / f"{ORIENTATION_MODEL}.onnx"
@@ -56,7 +61,7 @@ class UprightCheck:
     def __init__(self, *, threads: int = 0) -> None:
         import onnxruntime as ort
 
-        path, self.spec = _weights()
+        path, self.spec = bundled_weights()
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
