@@ -248,7 +248,8 @@ def test_a_second_run_on_the_same_folder_is_refused_while_the_first_holds_it(inp
 def test_analyzer_options_reach_the_workers_and_join_the_configuration(inputs, reference, tmp_path):
     photos = [p for p in inputs if p.name in ("grace_hopper.jpg", "astronaut.jpg")]
     old_keys = {"model", "detector", "every", "fps", "start_s", "end_s", "tau"}
-    assert set(BatchOptions().config()) == old_keys | {"weights_sha256", "schema"}  # resumable
+    # schema 3 (0.2.16) made every older folder unresumable anyway; it added the upright check
+    assert set(BatchOptions().config()) == old_keys | {"weights_sha256", "schema", "upright_sha256"}
     out = tmp_path / "no_pose"
     assert run_batch(photos, out, BatchOptions(pose=False)) == {"done": 2}
     no_pose, ref = table(out), table(reference)
@@ -554,3 +555,10 @@ def test_the_configuration_names_the_upright_check():
     from mien.quality.orientation import bundled_weights
 
     assert BatchOptions().config()["upright_sha256"] == bundled_weights()[1]["sha256"]
+
+
+def test_one_file_spelled_with_dot_dot_is_one_input():
+    from mien.batch.manifest import input_id
+
+    assert input_id("small/../small/a.jpg") == input_id("small/a.jpg") == input_id("./small/a.jpg")
+    assert input_id(Path.cwd() / "small" / "a.jpg") == input_id("small/a.jpg")

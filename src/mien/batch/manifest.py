@@ -80,9 +80,11 @@ def _text(value: str | None) -> str | None:
 
 
 def input_id(path: str | Path) -> str:
-    """A stable id of an input: the first 16 hex digits of sha256 of its absolute path."""
+    """A stable id of an input: the first 16 hex digits of sha256 of its absolute path, with
+    ``.`` and ``..`` folded (``small/../small/a.jpg`` and a list's ``../photos/a.jpg`` are
+    the same input; links are not followed, so ids of earlier folders stay valid)."""
     return hashlib.sha256(
-        str(Path(path).absolute()).encode("utf-8", "surrogateescape")
+        os.path.normpath(Path(path).absolute()).encode("utf-8", "surrogateescape")
     ).hexdigest()[:16]
 
 
