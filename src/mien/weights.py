@@ -145,3 +145,22 @@ def verified_path(spec: WeightSpec, weights: str | Path | None = None) -> Path:
             "the file is corrupt or not these weights"
         )
     return path
+
+
+def onnx_session(path: str | Path, *, threads: int = 0) -> Any:
+    """An onnxruntime CPU session for the model at ``path``: ``threads`` intra-op threads
+    (``0`` = onnxruntime's default), one inter-op thread, its log quiet but for errors.
+
+    Raises:
+        WeightsError: onnxruntime cannot load the file (its own errors are untyped).
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own untyped errors
+        raise WeightsError(f"{path}: onnxruntime cannot load this model ({err})") from err

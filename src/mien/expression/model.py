@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from mien.errors import WeightsError
 from mien.evaluation.metrics import softmax
-from mien.weights import WeightSpec
+from mien.weights import WeightSpec, onnx_session
 
 
 class ExpressionModel:
@@ -26,20 +26,9 @@ class ExpressionModel:
     """
 
     def __init__(self, spec: WeightSpec, path: str | Path, *, threads: int = 0) -> None:
-        import onnxruntime as ort
-
         self.spec = spec
         self.path = Path(path)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as err:  # onnxruntime raises its own untyped errors
-            raise WeightsError(f"{path}: onnxruntime cannot load this model ({err})") from err
+        self._session = onnx_session(path, threads=threads)
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         channels = 1 if spec.grey else 3
         if len(inputs) != 1 or list(inputs[0].shape[1:]) != [

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mien.errors import WeightsError
-from mien.weights import sha256_of
+from mien.weights import onnx_session, sha256_of
 
 ORIENTATION_MODEL = "orientation_v1"
 """Name of the bundled weights (``weights/<name>.onnx`` and ``.json``)."""
@@ -59,19 +59,8 @@ class UprightCheck:
     """
 
     def __init__(self, *, threads: int = 0) -> None:
-        import onnxruntime as ort
-
         path, self.spec = bundled_weights()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as err:  # onnxruntime raises its own untyped errors
-            raise WeightsError(f"{path}: onnxruntime cannot load this model ({err})") from err
+        self._session = onnx_session(path, threads=threads)
         self._input = self._session.get_inputs()[0].name
 
     def turn_probabilities(self, crops: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
