@@ -12,8 +12,9 @@ turned on its side, in profile, blurred, not found by FaceMesh) does not enter t
 smoothed value is the track's average so far, held, and the next good frame is weighed by the
 time since the last good one. Without this, a face lying on its side for two seconds left its
 misread (sadness, for a neutral face) in the smoothed label, and in ``ps_*`` well after the
-face was upright again. A track whose first frames fail has no average yet: they get their own
-probabilities, which are not kept.
+face was upright again. A track whose first frames fail has no average yet, and one whose last
+good frame is ``forget_s`` old has lost it: such frames get their own probabilities, which are
+not kept.
 """
 
 from __future__ import annotations
