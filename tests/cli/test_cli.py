@@ -685,7 +685,7 @@ def test_batch_lists_a_failed_input_however_its_path_is_spelled(tmp_path, monkey
     result = runner.invoke(app, ["batch", str(tmp_path / "broken.jpg"), "--out", "out", "-q"])
     assert result.exit_code == 1
     listed = result.stderr.split("failed inputs:")[1].split("\n")[1]
-    assert listed.startswith("  broken.jpg: ")  # stored as first given; listed all the same
+    assert listed.startswith(f"  {tmp_path / 'broken.jpg'}: ")  # one input, as given this time
 
 
 def test_summary_says_why_a_face_abstained():
