@@ -286,17 +286,18 @@ def shade_abstained(ax: Any, rows: pd.DataFrame, ends: np.ndarray) -> None:
             start = None
 
 
-def frame_ends(rows: pd.DataFrame, analysed: pd.DataFrame) -> np.ndarray:
-    """``(n,)`` seconds where the time of each of a track's rows ends: its timestamp plus the
-    step :func:`mien.summary.frame_durations` gives its frame among all the analysed frames
-    of its source (the next analysed frame; before a hole or at the end, the usual step)."""
-    from mien.summary import frame_durations
+def frame_ends(t: np.ndarray, times: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """``(n,)`` seconds where the time of each of a track's points ends.
 
-    times = np.unique(analysed["timestamp_s"].dropna().to_numpy(np.float64))
-    t = rows["timestamp_s"].to_numpy(np.float64)
+    Args:
+        t: ``(n,)`` the track's timestamps, seconds.
+        times: ``(m,)`` sorted unique timestamps of every analysed frame of its source.
+        steps: ``(m,)`` their :func:`mien.summary.frame_durations` (the next analysed frame;
+            before a hole or at the end, the usual step).
+    """
+    t = np.asarray(t, np.float64)
     if not len(times):
         return t
-    steps = frame_durations(times)
     at = np.clip(np.searchsorted(times, t), 0, len(times) - 1)
     return t + np.where(np.isclose(times[at], t, rtol=0, atol=1e-9), steps[at], 0.0)
 
@@ -370,15 +371,15 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     analysed = with_parts(df[df["status"].isin(["ok", "no_face"])], ["source", "model"])
     faces = analysed[(analysed["status"] == "ok") & analysed["track_id"].notna()]
     several = {k for k, n in analysed.groupby(["source", "model"])["part"].max().items() if n}
-    by = ["source", "model", "part", "track_id"]
+    clocks = {}  # per source, model and part: its analysed rows, frame times and their steps
+    for key, same in analysed.groupby(["source", "model", "part"]):
+        times = np.unique(same["timestamp_s"].dropna().to_numpy(np.float64))
+        clocks[key] = (same, times, frame_durations(times))
     seen: list[tuple[tuple, pd.DataFrame, np.ndarray]] = []
-    for key, rows in faces.groupby(by):
+    for key, rows in faces.groupby(["source", "model", "part", "track_id"]):
         rows = rows.sort_values("timestamp_s", kind="stable")
-        same = analysed[
-            (analysed["source"] == key[0]) & (analysed["model"] == key[1])
-            & (analysed["part"] == key[2])
-        ]  # fmt: skip
-        seen.append((key, rows, frame_ends(rows, same)))
+        _, times, steps = clocks[key[:3]]
+        seen.append((key, rows, frame_ends(rows["timestamp_s"].to_numpy(), times, steps)))
     # the longest tracks (time seen, as the summaries count it), then in time order per
     # source; each source's panels share its time axis
     seen.sort(key=lambda g: -float((g[2] - g[1]["timestamp_s"].to_numpy(np.float64)).sum()))
@@ -397,10 +398,7 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     colours = [f"C{i}" for i in range(len(labels))]
     any_abstained = False
     for ax, ((source, model, part, track), rows, ends) in zip(axes, groups, strict=True):
-        same = analysed[
-            (analysed["source"] == source) & (analysed["model"] == model)
-            & (analysed["part"] == part)
-        ]  # fmt: skip
+        same, times, steps = clocks[(source, model, part)]
         key = "frame_index"
         if key not in rows or rows[key].isna().any():
             key = "timestamp_s"  # rows without frame indices (hand-made, or older files)
@@ -429,8 +427,7 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
             any_abstained |= bool(rows["abstained"].fillna(False).any())
         ax.set_ylim(-0.03, 1.03)  # lines at exactly 0 or 1 stay visible
         lo, hi = spans.loc[(source, model, part)]
-        times = np.unique(same["timestamp_s"].dropna().to_numpy(np.float64))
-        hi = max(hi, float(times[-1] + frame_durations(times)[-1]))  # the last frame's time too
+        hi = max(hi, float(times[-1] + steps[-1]))  # the last frame's time too
         pad = max(0.02 * (hi - lo), 0.5 if hi == lo else 0.0)
         ax.set_xlim(lo - pad, hi + pad)  # the source's analysed time: its panels align
         ax.set_ylabel("probability")
