@@ -34,6 +34,7 @@ from mien.cli.common import (
     make_analyzer,
     plural,
     progress,
+    quiet_stdout,
     relative_name,
     resolve_format,
     resolved,
@@ -300,9 +301,7 @@ def analyze(
         raise typer.Exit(130) from None
     except BrokenPipeError:  # `mien analyze … | head`: the reader has what it wanted
         analyzer.close()
-        from mien.cli.summary import _quiet_stdout
-
-        _quiet_stdout()
+        quiet_stdout()
         return
     except OSError as e:  # the disk filled, a network share went away: outputs, not inputs
         analyzer.close()  # (an input that fails to read is an error row, never raised here)

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -398,3 +399,10 @@ def relative_name(path: Path, roots: list[Path]) -> Path:
         with contextlib.suppress(ValueError):
             return path.relative_to(root)
     return Path(path.name)
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null, so Python's flush at exit does not fail on the closed pipe
+    (the recipe of Python's ``signal`` docs, "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

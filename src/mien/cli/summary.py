@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mien.cli.common import ResultsFile, err, fail, plural, same_file, unwritable
+from mien.cli.common import (
+    ResultsFile,
+    err,
+    fail,
+    plural,
+    quiet_stdout,
+    same_file,
+    unwritable,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,7 +112,7 @@ def summary(
     try:
         _write(table, out)
     except BrokenPipeError:  # `mien summary … | head`: the reader has what it wanted
-        _quiet_stdout()
+        quiet_stdout()
         return
     except OSError as e:
         fail(f"could not write {out or 'to standard output'}: {e.strerror or e}", code=1)
@@ -117,16 +125,6 @@ def summary(
             err.print(f"wrote {plural(len(table) - blank, 'track')}{none} to {out}")
     if table_of_windows is None:
         _warn_untimed(rows)
-
-
-def _quiet_stdout() -> None:
-    """Point stdout at /dev/null, so Python's flush at exit does not fail on the closed pipe
-    (the recipe of Python's ``signal`` docs, "Note on SIGPIPE")."""
-    import os
-    import sys
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _write(table: pd.DataFrame, out: Path | None) -> None:
