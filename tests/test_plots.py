@@ -448,3 +448,25 @@ def test_read_rows_names_the_line_of_a_jsonl_file_cut_mid_row(tmp_path):
     path.write_text(text[: len(text) - 30])
     with pytest.raises(DatasetError, match=r"line 4: .*the file ends mid-row"):
         read_rows(path)
+
+
+def test_batch_parts_read_as_one_dataset_keep_every_column_of_mixed_parts(tmp_path):
+    """Parts are read as one dataset when they share a schema; a dataset takes the first
+    part's schema, so parts that differ are read one by one, every column kept."""
+    import numpy as np
+
+    from mien.plots import _read_parts
+
+    base = rows("m", 3).assign(track_id=[1.0, 1.0, np.nan])
+    same = tmp_path / "same"
+    same.mkdir()
+    for i in range(3):
+        base.iloc[[i]].to_parquet(same / f"{i}.parquet", index=False)
+    got = _read_parts(sorted(same.glob("*.parquet")))
+    pd.testing.assert_frame_equal(got, base.reset_index(drop=True))
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    base.iloc[[0]].to_parquet(mixed / "0.parquet", index=False)  # an older part: no upright
+    base.iloc[[1]].assign(upright=0.9).to_parquet(mixed / "1.parquet", index=False)
+    got = _read_parts(sorted(mixed.glob("*.parquet")))
+    assert got["upright"].isna().tolist() == [True, False] and len(got) == 2
