@@ -59,6 +59,33 @@ def test_rotation_metadata_is_applied(tmp_path):
     assert image[:12, :12].mean() > 200 and image[-12:, -12:].mean() < 50
 
 
+def _with_track_matrix(clip, matrix):
+    """A copy of an MP4 whose track header ('tkhd', version 0) holds ``matrix`` (a, b, c, d
+    as numbers, translation from the frame size), as some front cameras write a mirror."""
+    import struct
+
+    data = bytearray(clip.read_bytes())
+    at = data.find(b"tkhd") + 4 + 4 + 4 * 5 + 8 + 8  # version/flags, 5 fields, reserved, layer…
+    a, b, c, d = (round(v * 65536) for v in matrix)
+    width = probe_video(clip).width << 16
+    data[at : at + 36] = struct.pack(">9i", a, b, 0, c, d, 0, width if a < 0 else 0, 0, 1 << 30)
+    out = clip.with_name(f"m_{clip.name}")
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_a_mirrored_display_matrix_is_a_mirror_not_a_half_turn(tmp_path):
+    """PyAV reports a left-right mirror as a rotation of -180: the picture came out upside
+    down (a reviewer's finding)."""
+    stored = np.zeros((64, 96, 3), np.uint8)
+    stored[:16, -16:] = 255  # white block at the stored top-right corner
+    clip = write_clip(tmp_path / "cam.mp4", [(stored, 0.0), (stored, 0.1)])
+    mirrored = next(iter_frames(_with_track_matrix(clip, (-1, 0, 0, 1)))).image
+    assert mirrored[:12, :12].mean() > 200 and mirrored[-12:, :].mean() < 50  # top-left now
+    turned = next(iter_frames(_with_track_matrix(clip, (-1, 0, 0, -1)))).image  # a half turn
+    assert turned[-12:, :12].mean() > 200 and turned[:12, :].mean() < 50
+
+
 def test_anamorphic_video_is_read_with_square_pixels_as_players_show_it(tmp_path):
     """A 2:1 sample aspect ratio (as DV, DVD and HDV store it) was analysed squeezed."""
     stored = np.zeros((64, 48, 3), np.uint8)

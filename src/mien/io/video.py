@@ -304,6 +304,34 @@ def _square_pixels(image: np.ndarray, sar: float) -> np.ndarray:
     return cv2.resize(image, (width, h), interpolation=interpolation)
 
 
+def _display_matrix(frame: Any) -> np.ndarray | None:
+    """The frame's display matrix (FFmpeg's 9 int32: a, b, u, c, d, v, x, y, w), or ``None``."""
+    for data in frame.side_data:
+        if getattr(data.type, "name", "") == "DISPLAYMATRIX":
+            values = np.frombuffer(bytes(data), "<i4")
+            return values[:9] if len(values) >= 9 else None
+    return None
+
+
+def _displayed(image: np.ndarray, rotation: int, matrix: np.ndarray | None) -> np.ndarray:
+    """``image`` as a player shows it: turned ``rotation`` degrees counter-clockwise; where the
+    display matrix mirrors without a quarter turn (a negative determinant, as some front
+    cameras write), flipped instead, as FFmpeg's own autorotation does (``fftools``: ``a < 0``
+    a left-right mirror, ``d < 0`` an upside-down one). PyAV's angle alone read a left-right
+    mirror as a half turn, and the picture came out upside down. A mirror with a quarter turn
+    is only turned: the face is upright, perhaps mirrored, which a perceived expression does
+    not depend on."""
+    k = (rotation // 90) % 4
+    mirrored = (
+        matrix is not None and float(matrix[0]) * matrix[4] - float(matrix[1]) * matrix[3] < 0
+    )
+    if mirrored and k % 2 == 0:
+        if matrix[0] < 0:
+            image = image[:, ::-1]
+        return image[::-1] if matrix[4] < 0 else image
+    return np.rot90(image, k) if k else image
+
+
 def _first_frame_rotation(container, stream) -> int:
     """Display rotation read off the first decoded frame (its display matrix)."""
     import av
@@ -487,9 +515,7 @@ def iter_frames(
                 image = frame.to_ndarray(format="bgr24")
                 if sar != 1.0:  # non-square pixels: shown (and analysed) as displayed
                     image = _square_pixels(image, sar)
-                k = (int(frame.rotation or 0) // 90) % 4
-                if k:
-                    image = np.rot90(image, k)
+                image = _displayed(image, int(frame.rotation or 0), _display_matrix(frame))
                 yielded_t = t
                 yield Frame(np.ascontiguousarray(image), index, t, source)
         except av.error.FFmpegError as err:  # the demuxer itself gave up: nothing more to read
