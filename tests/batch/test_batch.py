@@ -562,3 +562,59 @@ def test_one_file_spelled_with_dot_dot_is_one_input():
 
     assert input_id("small/../small/a.jpg") == input_id("small/a.jpg") == input_id("./small/a.jpg")
     assert input_id(Path.cwd() / "small" / "a.jpg") == input_id("small/a.jpg")
+
+
+def test_a_full_disk_inside_a_transaction_surfaces_as_itself(tmp_path):
+    """SQLite rolls back on its own when the disk fills; our ROLLBACK then raised 'no
+    transaction is active' and hid the real error (a reviewer's finding)."""
+    from mien.batch.manifest import Manifest
+
+    with Manifest(tmp_path / "out", {"a": 1}) as manifest:
+        manifest._db.execute("PRAGMA max_page_count = 8")  # a disk with no room left
+        with pytest.raises(sqlite3.OperationalError, match="full"):
+            manifest.add([tmp_path / f"{'x' * 200}{i}.jpg" for i in range(3000)])
+
+
+def test_a_damaged_manifest_is_named_not_taken_for_a_full_disk(tmp_path):
+    from mien.batch.manifest import Manifest
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "manifest.sqlite").write_bytes(b"garbage " * 200)
+    with pytest.raises(ManifestError, match="is not a readable manifest"):
+        Manifest(tmp_path / "out", {"a": 1})
+
+
+def test_dot_dot_through_a_linked_folder_is_another_file(tmp_path, monkeypatch):
+    from mien.batch.manifest import input_id
+
+    (tmp_path / "work").mkdir()
+    (tmp_path / "elsewhere" / "deep").mkdir(parents=True)
+    (tmp_path / "work" / "x.jpg").write_bytes(b"1")
+    (tmp_path / "elsewhere" / "x.jpg").write_bytes(b"2")
+    (tmp_path / "work" / "link").symlink_to(tmp_path / "elsewhere" / "deep")
+    monkeypatch.chdir(tmp_path / "work")
+    assert input_id("link/../x.jpg") != input_id("x.jpg")  # elsewhere/x.jpg, not work/x.jpg
+    assert input_id("link/../../work/x.jpg") == input_id("x.jpg")  # the same file: folded
+
+
+def test_batch_exits_1_when_a_folder_cannot_be_listed(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from mien.cli.main import app
+
+    folder = tmp_path / "study"
+    (folder / "locked").mkdir(parents=True)
+    (folder / "a.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path).endswith("locked"):  # as for a folder of mode 000, when not root
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = CliRunner().invoke(app, ["batch", str(folder), "--out", str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 1, result.output
+    assert (
+        "could not read folder" in result.stderr and "1 folder could not be read" in result.stderr
+    )

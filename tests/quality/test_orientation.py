@@ -113,3 +113,8 @@ def test_a_face_just_below_the_threshold_never_shows_the_threshold(analyzer):
 def test_thresholds_refuse_values_that_would_silently_misbehave(field, value):
     with pytest.raises(ValueError, match=f"QualityThresholds.{field}"):
         QualityThresholds(**{field: value})
+
+
+def test_thresholds_take_numpy_numbers():
+    t = QualityThresholds(min_face_px=np.int64(30), min_upright=np.float32(0.6))
+    assert t.min_face_px == 30 and t.min_upright == pytest.approx(0.6)

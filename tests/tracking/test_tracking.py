@@ -241,3 +241,13 @@ def test_a_walker_missed_as_it_uncovers_a_seated_face_leaves_that_face_its_id():
     ids.append(tracker.update(make_faces([seated]), 5 / 12).track_id.tolist())  # W missed
     ids.append(tracker.update(make_faces([walker[6], seated]), 6 / 12).track_id.tolist())
     assert ids == [[1, 2], [1], [1], [1], [1], [2], [1, 2]]
+
+
+def test_tau_zero_is_raw_even_for_frames_that_fail_quality():
+    smoother = ExpressionSmoother(tau_s=0)
+    good, bad = np.array([[0.9, 0.1]], np.float32), np.array([[0.1, 0.9]], np.float32)
+    for p, ok, t in ((good, True, 0.0), (bad, False, 0.1)):
+        faces = make_faces(
+            [[0, 0, 9, 9]], expression=p, track_id=[1], data={"quality_ok": np.array([ok])}
+        )
+        np.testing.assert_allclose(smoother.update(faces, t).smoothed, p)

@@ -81,11 +81,18 @@ def _text(value: str | None) -> str | None:
 
 def input_id(path: str | Path) -> str:
     """A stable id of an input: the first 16 hex digits of sha256 of its absolute path, with
-    ``.`` and ``..`` folded (``small/../small/a.jpg`` and a list's ``../photos/a.jpg`` are
-    the same input; links are not followed, so ids of earlier folders stay valid)."""
-    return hashlib.sha256(
-        os.path.normpath(Path(path).absolute()).encode("utf-8", "surrogateescape")
-    ).hexdigest()[:16]
+    ``..`` folded where that names the same file (``small/../small/a.jpg`` and a list's
+    ``../photos/a.jpg`` are one input; ``link/../x.jpg`` through a linked folder is not
+    ``x.jpg``); links are not followed, so ids of earlier folders stay valid."""
+    absolute = str(Path(path).absolute())
+    folded = os.path.normpath(absolute)
+    if folded != absolute:
+        try:  # link/../x.jpg is not ./x.jpg when link is a linked folder: keep it apart
+            same = os.path.samefile(folded, absolute)
+        except OSError:  # missing: nothing to tell them apart by
+            same = True
+        folded = folded if same else absolute
+    return hashlib.sha256(folded.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 class Manifest:
@@ -111,15 +118,24 @@ class Manifest:
         self._lock = _take_lock(self.out_dir / ".lock") if lock else None
         self.path = self.out_dir / "manifest.sqlite"
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # One transaction: a reader sees both tables or neither, never half a schema.
-        self._db.executescript(
-            "BEGIN; "
-            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT); "
-            "CREATE TABLE IF NOT EXISTS inputs (id TEXT PRIMARY KEY, path TEXT, state TEXT, "
-            "rows INTEGER, error TEXT, output TEXT, updated REAL, stamp TEXT); "
-            "COMMIT;"
-        )
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # One transaction: a reader sees both tables or neither, never half a schema.
+            self._db.executescript(
+                "BEGIN; "
+                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT); "
+                "CREATE TABLE IF NOT EXISTS inputs (id TEXT PRIMARY KEY, path TEXT, state TEXT, "
+                "rows INTEGER, error TEXT, output TEXT, updated REAL, stamp TEXT); "
+                "COMMIT;"
+            )
+        except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.OperationalError):  # locked, disk full: not the file's fault
+                raise
+            self.close()
+            raise ManifestError(
+                f"{self.path} is not a readable manifest ({e}): it was damaged; use a new "
+                "--out folder (the Parquet files in parts/ are whole and can still be read)"
+            ) from None
         wanted = json.dumps(config, sort_keys=True)
         row = self._db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
         if row is None:
@@ -177,7 +193,8 @@ class Manifest:
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite has rolled back itself on a full disk
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 

@@ -247,7 +247,13 @@ def batch(
         f"{counts.get('done', 0)} done, {counts.get('failed', 0)} failed, "
         f"{plural(stats['frames'], 'frame')} this run in {elapsed:.1f} s → {out}"
     )
-    raise typer.Exit(1 if counts.get("failed") else 0)
+    if unreadable:  # files are missing from the batch: a failure, as in analyze
+        err.print(
+            f"{plural(len(unreadable), 'folder')} could not be read (above): their files are "
+            "not in this batch",
+            style="red",
+        )
+    raise typer.Exit(1 if counts.get("failed") or unreadable else 0)
 
 
 def _warn_foreign_parts(out: Path, inputs: list[Path]) -> None:

@@ -268,9 +268,11 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
 
 
 def _sample_aspect(stream) -> float:
-    """The stream's sample aspect ratio (a stored pixel's width over its height); 1.0 when
-    unset, zero or implausible (outside 1/4 to 4)."""
-    sar = stream.codec_context.sample_aspect_ratio or stream.sample_aspect_ratio
+    """The stream's sample aspect ratio (a stored pixel's width over its height): the
+    container's, else the codec's, as FFmpeg's ``av_guess_sample_aspect_ratio`` prefers (a
+    remux with a new aspect changes only the container's); 1.0 when unset, zero or
+    implausible (outside 1/4 to 4)."""
+    sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
     value = float(sar) if sar else 1.0
     return value if 0.25 <= value <= 4.0 else 1.0
 

@@ -36,6 +36,7 @@ construction (2,385 of 3,189 FER+ faces, no loss of accuracy).
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +88,9 @@ class QualityThresholds:
         limits = ("min_face_px", "min_sharpness", "max_abs_yaw", "max_abs_pitch", "min_upright")
         for name in limits:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+                raise ValueError(f"QualityThresholds.{name} must be a number >= 0; got {value!r}")
+            if not value >= 0:  # NaN too
                 raise ValueError(f"QualityThresholds.{name} must be a number >= 0; got {value!r}")
         if self.min_upright > 1:
             raise ValueError(

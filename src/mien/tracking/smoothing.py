@@ -32,7 +32,8 @@ class ExpressionSmoother:
 
     Args:
         tau_s: time constant in seconds (``0`` disables smoothing: smoothed = raw).
-        forget_s: drop a track's state when it has not been seen for this long.
+        forget_s: drop a track's state when it has had no good frame (``quality_ok``) for
+            this long.
 
     Raises:
         ValueError: negative ``tau_s`` or non-positive ``forget_s``.
@@ -74,7 +75,7 @@ class ExpressionSmoother:
         ok = faces.data.get("quality_ok")
         for i, (tid, p) in enumerate(zip(faces.track_id.tolist(), faces.expression, strict=True)):
             previous = self._state.get(tid)
-            if ok is not None and not ok[i]:  # an unreliable reading: held, not averaged in
+            if ok is not None and not ok[i] and self.tau_s > 0:  # unreliable: held, not averaged
                 out[i] = previous[1] if previous is not None else p / p.sum()
                 continue
             if previous is None or self.tau_s == 0:
