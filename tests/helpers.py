@@ -165,3 +165,22 @@ def make_export(folder: Path, name: str = "mine") -> Path:
     spec.update(name=name, file=onnx.name)
     onnx.with_suffix(".json").write_text(json.dumps(spec))
     return onnx
+
+
+def study_with_a_locked_folder(tmp_path: Path, monkeypatch) -> Path:
+    """``tmp_path/study`` with ``hopper.jpg`` and a subfolder ``locked`` that cannot be listed
+    (``os.scandir`` refuses it, as for a folder of mode 000 when not root)."""
+    import os
+
+    folder = tmp_path / "study"
+    (folder / "locked").mkdir(parents=True)
+    (folder / "hopper.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    return folder

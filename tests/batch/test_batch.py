@@ -601,18 +601,9 @@ def test_batch_exits_1_when_a_folder_cannot_be_listed(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from mien.cli.main import app
+    from tests.helpers import study_with_a_locked_folder
 
-    folder = tmp_path / "study"
-    (folder / "locked").mkdir(parents=True)
-    (folder / "a.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
-    real_scandir = os.scandir
-
-    def scandir(path="."):
-        if os.fspath(path).endswith("locked"):  # as for a folder of mode 000, when not root
-            raise PermissionError(13, "Permission denied", os.fspath(path))
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    folder = study_with_a_locked_folder(tmp_path, monkeypatch)
     result = CliRunner().invoke(app, ["batch", str(folder), "--out", str(tmp_path / "o"), "-q"])
     assert result.exit_code == 1, result.output
     assert (

@@ -538,17 +538,9 @@ def test_batch_records_link_loops_and_pipes_and_keeps_the_photo(tmp_path):
 def test_a_folder_that_cannot_be_listed_is_an_error_row_not_silently_left_out(
     tmp_path, monkeypatch
 ):
-    folder = tmp_path / "study"
-    (folder / "locked").mkdir(parents=True)
-    (folder / "hopper.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
-    real_scandir = os.scandir
+    from tests.helpers import study_with_a_locked_folder
 
-    def scandir(path="."):
-        if os.fspath(path).endswith("locked"):  # as for a folder of mode 000, when not root
-            raise PermissionError(13, "Permission denied", os.fspath(path))
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    folder = study_with_a_locked_folder(tmp_path, monkeypatch)
     result = runner.invoke(app, ["analyze", str(folder), "-f", "csv", "-q"])
     assert result.exit_code == 1, result.output  # files are missing: a failure, not exit 0
     assert f"could not read folder {folder / 'locked'} (Permission denied)" in result.stderr
