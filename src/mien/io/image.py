@@ -241,10 +241,7 @@ VIDEO_BRANDS = (
 camera video files (HEIF/AVIF stills and camera raw files such as Canon's CR3 also open with
 ``ftyp``, under :data:`STILL_BRANDS`)."""
 
-STILL_BRANDS = frozenset(
-    {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis",
-     b"crx "}
-)  # fmt: skip
+STILL_BRANDS = HEIF_BRANDS | {b"avif", b"avis", b"crx "}
 """``ftyp`` major brands of ISO still images: HEIF and AVIF (and their image sequences) and
 Canon's CR3 raw files."""
 
