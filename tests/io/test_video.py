@@ -173,6 +173,15 @@ def test_a_matroska_file_whose_times_start_late_is_not_called_truncated(tmp_path
     )
 
 
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_the_duration_counts_from_the_first_frame(tmp_path, suffix):
+    """Frames at 10.0-12.9 s last 3 s in every container; Matroska's own duration (13 s, from
+    time 0) made `--start 5` say "the video lasts 13.0 s" of a 3 s video."""
+    image = np.zeros((32, 32, 3), np.uint8)
+    clip = write_clip(tmp_path / f"late{suffix}", [(image, 10 + i / 10) for i in range(30)])
+    assert probe_video(clip).duration_s == pytest.approx(3.0, abs=0.1)
+
+
 @pytest.mark.parametrize(
     ("options", "match"),
     [

@@ -114,7 +114,8 @@ class VideoInfo:
             after rotation.
         fps: average frame rate in frames per second (0.0 when unknown).
         frame_count: frames the container declares (``None`` when it does not say).
-        duration_s: duration in seconds (``None`` when unknown).
+        duration_s: seconds from the first frame's time to the stream's end (``None`` when
+            unknown).
         rotation: degrees counter-clockwise applied to display each frame (0, 90, 180, -90).
         codec: the codec name, e.g. ``"h264"``.
         container: the demuxer name.
@@ -246,6 +247,8 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         duration = _stream_duration(stream)
         if duration is None and container.duration is not None and len(container.streams) == 1:
             duration = container.duration / 1_000_000  # with audio it may be the audio's
+        if duration is not None and container.format.name.startswith("matroska"):
+            duration = _from_first_frame(duration, stream, container)
         sar = _sample_aspect(stream)
         w = _display_width(w, sar)
         rotation = _first_frame_rotation(container, stream)
@@ -265,6 +268,19 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         )
     finally:
         container.close()
+
+
+def _from_first_frame(duration: float, stream: Any, container: Any) -> float:
+    """A Matroska duration (its ``DURATION`` tag or the segment's) as the time from the stream's
+    first frame: Matroska counts it from time 0, so a file whose frames start at 10 s and end
+    at 13 s says 13 s. Unchanged when the start is unknown or not before the end."""
+    if stream.start_time is not None and stream.time_base is not None:
+        start = float(stream.start_time * stream.time_base)
+    elif container.start_time is not None:
+        start = container.start_time / 1_000_000
+    else:
+        return duration
+    return duration - start if 0 < start < duration else duration
 
 
 def _sample_aspect(stream) -> float:
@@ -566,9 +582,10 @@ def iter_frames(
             last_t = max(max_t, packets_end or max_t)
             base = origin if stream_start is None else stream_start
             slack = max(1.0, 3 / info.fps if info.fps else 0.3)
-            # Some containers (Matroska) count the duration from time 0, not from the stream's
-            # start: a file whose frames start at 100 s and end at 101.9 s says 102 s. Short
-            # under both readings, or it is not called truncated.
+            # Some containers count the duration from time 0, not from the stream's start
+            # (Matroska, which probe_video corrects when it knows the start): a file whose
+            # frames start at 100 s and end at 101.9 s may say 102 s. Short under both
+            # readings, or it is not called truncated.
             until = float("inf") if end_s is None else end_s
             short_from_start = last_t - base < min(info.duration_s, origin - base + until) - slack
             short_from_zero = last_t < min(info.duration_s, origin + until) - slack
