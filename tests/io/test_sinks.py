@@ -46,3 +46,18 @@ def test_a_row_with_other_columns_is_refused(tmp_path, fmt):
     with open_sink(tmp_path / f"rows.{fmt}", list(TYPES), fmt, types=TYPES) as sink:
         with pytest.raises(ValueError, match="do not match"):
             sink.append({"source": "a.mp4"})
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_missing_number_is_an_empty_cell_or_null(tmp_path, fmt):
+    """CSV wrote the text `nan` (R then reads the whole column as text); JSON wrote null."""
+    path = tmp_path / f"rows.{fmt}"
+    with open_sink(path, list(TYPES), fmt, types=TYPES) as sink:
+        for row in ROWS:
+            sink.append(row)
+    last = path.read_text().splitlines()[-1]
+    assert last == (
+        "a.mp4,1,,False"
+        if fmt == "csv"
+        else '{"source": "a.mp4", "frame_index": 1, "p": null, "ok": false}'
+    )

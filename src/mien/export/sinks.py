@@ -22,10 +22,14 @@ Format = Literal["json", "jsonl", "csv", "parquet"]
 FORMATS: tuple[str, ...] = ("json", "jsonl", "csv", "parquet")
 
 
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
 def _clean(value: Any) -> Any:
     """NaN -> None; a string holding undecodable file-name bytes (surrogates) -> escaped text,
     as the text formats write it (Arrow strings must be valid UTF-8)."""
-    if isinstance(value, float) and math.isnan(value):
+    if _is_nan(value):
         return None
     if isinstance(value, str):
         try:
@@ -37,6 +41,8 @@ def _clean(value: Any) -> Any:
 
 class RowSink:
     """Write rows with fixed columns to a file or stdout as CSV, JSON Lines or a JSON array.
+
+    A missing number (``None`` or NaN) is an empty CSV cell and ``null`` in JSON.
 
     Args:
         stream: a text stream opened for writing.
@@ -74,8 +80,8 @@ class RowSink:
             raise ValueError("append to a closed sink")
         if list(row) != self.columns:
             raise ValueError(f"row columns {list(row)} do not match the sink's {self.columns}")
-        if self._csv is not None:
-            self._csv.writerow(row)
+        if self._csv is not None:  # a missing number is an empty cell, as R and pandas read it
+            self._csv.writerow({k: None if _is_nan(v) else v for k, v in row.items()})
         else:
             text = json.dumps({k: _clean(v) for k, v in row.items()}, ensure_ascii=False)
             if self.fmt == "json":
