@@ -3,8 +3,8 @@ face or a file that failed.
 
 Columns, in order: ``schema_version, model, source, status, error, frame_index, timestamp_s,
 image_width, image_height, face, track_id, x1, y1, x2, y2, det_confidence, p_<label>…, label,
-label_probability, abstained, face_size_px, sharpness, yaw, pitch, roll, truncated, quality_ok,
-ps_<label>…, smoothed_label``.
+label_probability, abstained, face_size_px, sharpness, yaw, pitch, roll, truncated, upright,
+quality_ok, ps_<label>…, smoothed_label``.
 
 * ``model``: the expression model's name (``fer_resnet_v3``, or an export's own name given
   with ``--weights``), so rows from different models never mix unnoticed.
@@ -16,8 +16,9 @@ ps_<label>…, smoothed_label``.
 * Boxes are pixels of the upright image. ``label`` is the perceived expression with the highest
   probability; ``abstained`` is true when that probability is below the model's threshold.
 * Quality (:mod:`mien.quality`): ``face_size_px``, ``sharpness``, ``yaw``/``pitch``/``roll``
-  (degrees; empty when not measured), ``truncated`` and ``quality_ok``; ``abstained`` is also
-  true when ``quality_ok`` is false.
+  (degrees; empty when not measured), ``truncated``, ``upright`` (0-1, the upright check's
+  probability that the aligned face is upright, rounded down; empty when not measured) and
+  ``quality_ok``; ``abstained`` is also true when ``quality_ok`` is false.
 * ``track_id`` (videos and streams; ids restart with every source) and the per-track smoothed
   probabilities ``ps_<label>`` with their argmax ``smoothed_label`` are empty for stills.
 """
