@@ -689,12 +689,13 @@ def test_summary_says_why_a_face_abstained():
         {**ok, "label_probability": 0.41, "abstained": True, "quality_ok": True},
         {**ok, "abstained": False, "quality_ok": True},
         {"status": "no_face"},
+        {**ok, "label_probability": 0.41, "abstained": True, "quality_ok": False},  # both
     ]
-    assert _labels(rows) == (
+    assert _labels(rows, 0.5) == (
         "happiness 0.98 (abstained: quality flags), happiness 0.41 (abstained: low confidence), "
-        "happiness 0.98"
+        "happiness 0.98, happiness 0.41 (abstained: low confidence, quality flags)"
     )
-    assert _labels([{"status": "no_face"}]) == "no face"
+    assert _labels([{"status": "no_face"}], 0.5) == "no face"
 
 
 def test_serve_passes_its_limits_to_the_service(monkeypatch):

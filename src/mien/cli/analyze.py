@@ -326,7 +326,9 @@ def _images(run: _Run, paths: list[Path], bar: Any, task: Any) -> None:
         for row in rows:
             run.sink.append(row)
         run.n_faces += len(item.result.faces)
-        run.summary.append((str(path), str(len(item.result.faces)), _labels(rows)))
+        run.summary.append(
+            (str(path), str(len(item.result.faces)), _labels(rows, item.result.abstain_threshold))
+        )
         if run.annotator is not None and run.annotate is not None and item.image is not None:
             target = _unique(
                 _image_name(run.annotate / relative_name(path, run.roots)),
@@ -468,14 +470,21 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
     run.summary.append((str(path), str(n_faces), seen))
 
 
-def _labels(rows: list[dict[str, Any]]) -> str:
+def _labels(rows: list[dict[str, Any]], threshold: float) -> str:
+    """``"neutral 0.62, sadness 0.41 (abstained: low confidence, quality flags)"``: each face's
+    label and probability, with every reason it abstained (a probability under ``threshold``,
+    failed quality flags)."""
+
     def why(row: dict[str, Any]) -> str:
         if not row["abstained"]:
             return ""
         quality_ok = row.get("quality_ok")
-        if quality_ok is not None and not quality_ok:  # None: quality not measured
-            return " (abstained: quality flags)"
-        return " (abstained: low confidence)"
+        reasons = []
+        if row["label_probability"] < threshold or quality_ok is None or quality_ok:
+            reasons.append("low confidence")  # None: quality not measured
+        if quality_ok is not None and not quality_ok:
+            reasons.append("quality flags")
+        return f" (abstained: {', '.join(reasons)})"
 
     text = ", ".join(
         f"{row['label']} {row['label_probability']:.2f}{why(row)}"
