@@ -37,6 +37,38 @@ from mien.registry import create_model, list_models
 from mien.tracking import ExpressionSmoother, FaceTracker
 from mien.types import EXPRESSIONS, KEYPOINT_NAMES, Faces, Frame, FrameResult, ImageBGR
 
+_SUBMODULES = frozenset(
+    {
+        "alignment",
+        "annotate",
+        "batch",
+        "detection",
+        "evaluation",
+        "export",
+        "expression",
+        "io",
+        "model_card",
+        "plots",
+        "quality",
+        "service",
+        "summary",
+        "tracking",
+        "weights",
+    }
+)
+"""Subpackages that ``mien.<name>`` imports on first use (``mien.summary.track_summary`` after
+a plain ``import mien``), so that ``import mien`` itself stays light (no matplotlib, FastAPI
+or pandas). ``mien.training`` needs torch and is imported by name only."""
+
+
+def __getattr__(name: str) -> object:
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"mien.{name}")
+    raise AttributeError(f"module 'mien' has no attribute {name!r}")
+
+
 try:
     __version__ = _metadata.version("mien")
 except _metadata.PackageNotFoundError:  # running from a source tree without installing
