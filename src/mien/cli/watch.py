@@ -43,7 +43,11 @@ if TYPE_CHECKING:
 
 def watch(
     source: Annotated[
-        str, typer.Argument(help="Camera index (0), device path, or rtsp:// / http:// URL.")
+        str,
+        typer.Argument(
+            help="Camera index (0), device path, rtsp:// / http:// / udp:// URL, named pipe, or "
+            "a video file (played once at its own rate)."
+        ),
     ],
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write rows here (csv/jsonl/json/parquet).")
@@ -100,7 +104,8 @@ def watch(
     pose_interval: PoseInterval = 0.2,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status line.")] = False,
 ) -> None:
-    """Analyse a live source until Ctrl-C, SIGTERM or --max-seconds; outputs are flushed on stop.
+    """Analyse a live source until Ctrl-C, SIGTERM, --max-seconds or the end of a file; outputs
+    are flushed on stop.
 
     The preview and the annotated video always carry an "expression analysis active" notice.
     The source is reconnected with back-off when it drops.
