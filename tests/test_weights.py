@@ -95,3 +95,13 @@ def test_model_card_describes_the_shipped_weights():
     assert card.startswith(f"# Model card: `{DEFAULT_MODEL}`")
     assert f"sha256 `{spec.sha256[:12]}" in card
     assert "Quick check only" not in card  # the shipped card is measured on the full sets
+
+
+@pytest.mark.parametrize("given", ["https://example.com/m.onnx", "https:/example.com/m.onnx"])
+def test_a_url_for_weights_is_refused_as_a_url(given):
+    """mien never downloads; the CLI's path option had turned the URL into 'https:/…', which was
+    then reported as a missing file."""
+    from mien.weights import check_export
+
+    with pytest.raises(WeightsError, match="a URL; mien never downloads weights"):
+        check_export(given)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -110,7 +111,13 @@ def check_export(path: str | Path) -> Path:
         WeightsError: ``path`` is not an ``.onnx`` (its ``.json`` was given, say), or the file or
             its spec is missing; the message names the file.
     """
+    given = str(path)
     path = Path(path)
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:/", given) and not path.exists():
+        # a URL (a CLI path option has already made "https://" into "https:/")
+        raise WeightsError(
+            f"{given}: a URL; mien never downloads weights: give the local .onnx file"
+        )
     if path.suffix != ".onnx":
         raise WeightsError(f"{path}: give the .onnx file; its spec .json lies beside it")
     for need in (path, path.with_suffix(".json")):
