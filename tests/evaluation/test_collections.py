@@ -126,7 +126,8 @@ def test_labels_command_writes_a_set_evaluate_scores(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     result = runner.invoke(app, ["labels", "jaffe", str(empty)])
-    assert result.exit_code == 2 and "no images found" in result.stderr
+    assert result.exit_code == 2 and "no images found (left out: nothing); " in result.stderr
+    assert f"{empty / 'labels.csv'} not written" in result.stderr.replace("\n", "")
     result = runner.invoke(app, ["labels", "fer2013", str(empty)])
     assert result.exit_code == 2 and "unknown collection 'fer2013'" in result.stderr
 

@@ -387,7 +387,7 @@ def write_labels_csv(result: CollectionRows, out: Path) -> Path:
     """
     if not result.rows:
         found = ", ".join(f"{n} × {r}" for r, n in result.skipped.items()) or "nothing"
-        raise DatasetError(f"no images found for {out} (left out: {found})")
+        raise DatasetError(f"no images found (left out: {found}); {out} not written")
     real_out = Path(os.path.realpath(out))
     if out.suffix.lower() != ".csv":
         raise DatasetError(f"{out}: give a .csv file")
