@@ -366,3 +366,43 @@ def test_a_camera_refused_after_a_photo_was_chosen_leaves_the_photos_status(serv
         page.wait_for_timeout(2500)
         assert page.inner_text("#status").startswith("Done: 1 face(s)")
         browser.close()
+
+
+def test_the_photo_button_works_from_the_keyboard_and_every_value_is_text(server):
+    """The file input was display:none: Tab skipped "Analyse a photo" and screen readers saw
+    plain text; the table gave the probabilities only as bar widths; and choosing the same
+    photo again (a retry after "busy") sent nothing."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page()
+        page.add_init_script(
+            """(() => { const real = window.fetch; window.analyses = 0;
+                 window.fetch = (...a) => {
+                   if (a[0] === "/v1/analyze") window.analyses += 1;
+                   return real(...a); }; })();"""
+        )
+        page.goto(server)
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "file"
+        assert page.get_by_role("button", name="Analyse a photo").count() == 1
+        with page.expect_file_chooser() as chooser:  # Enter opens the picker
+            page.keyboard.press("Enter")
+        chooser.value.set_files(str(SAMPLES / "grace_hopper.jpg"))
+        page.wait_for_selector("body[data-analysed='1']", timeout=30_000)
+        headers = page.eval_on_selector_all("#results th", "hs => hs.map(h => h.textContent)")
+        assert headers == ["face", "label", "p", "abstained", "quality", "probabilities"]
+        values = page.eval_on_selector_all(
+            "#results .probability", "ps => ps.map(p => p.textContent.trim())"
+        )
+        assert len(values) == 8 and values[6].startswith("neutral ")
+        probs = {v.split()[0]: float(v.split()[-1]) for v in values}
+        assert probs["neutral"] == float(page.inner_text("#results tr:nth-child(2) td:nth-child(3)"))
+        assert sum(probs.values()) == pytest.approx(1.0, abs=0.05)  # 8 values rounded to 0.01
+        page.evaluate("delete document.body.dataset.analysed")
+        page.set_input_files("#file", str(SAMPLES / "grace_hopper.jpg"))  # the same photo again
+        page.wait_for_selector("body[data-analysed='1']", timeout=30_000)
+        assert page.evaluate("window.analyses") == 2
+        assert page.get_by_role("img", name="image with the analysis drawn over it").count() == 1
+        browser.close()

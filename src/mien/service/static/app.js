@@ -106,14 +106,15 @@ function showTable(faces) {
   const rows = faces.map(f => {
     const probs = f.smoothed || f.probabilities;
     const [label, p] = Object.entries(probs).sort((a, b) => b[1] - a[1])[0];
+    // every value as text (screen readers, copying); the bar only repeats it
     const bars = Object.entries(probs).map(([l, q]) =>
-      `<span title="${l} ${q.toFixed(3)}">${l} <span class="bar" style="width:${Math.round(60 * q)}px"></span></span>`).join(" ");
+      `<span class="probability">${l} <span class="bar" aria-hidden="true" style="width:${Math.round(60 * q)}px"></span>${q.toFixed(2)}</span>`).join(" ");
     return `<tr><td>${faceTag(f)}</td><td class="label">${label}</td><td>${p.toFixed(2)}</td>` +
-      `<td>${f.abstained ? "abstained" : ""}</td><td>${f.quality_ok === false ? "low quality" : ""}</td><td>${bars}</td></tr>`;
+      `<td>${f.abstained ? "abstained" : "no"}</td><td>${f.quality_ok === false ? "low quality" : f.quality_ok ? "ok" : "not measured"}</td><td>${bars}</td></tr>`;
   }).join("");
   resultsEl.innerHTML = `<p><span id="face-count">${faces.length}</span> face(s) — perceived expression` +
     (live ? ", smoothed per track (time constant 0.5 s)" : "") + `</p>` +
-    `<table><tr><th>${live ? "track" : "face"}</th><th>label</th><th>p</th><th></th><th></th><th>probabilities</th></tr>${rows}</table>`;
+    `<table><tr><th>${live ? "track" : "face"}</th><th>label</th><th>p</th><th>abstained</th><th>quality</th><th>probabilities</th></tr>${rows}</table>`;
 }
 
 let fileRun = 0;  // the newest upload; answers to older ones are dropped
@@ -153,9 +154,11 @@ async function analyseFile(file) {
 
 document.getElementById("file").addEventListener("change", e => {
   if (!e.target.files.length) return;
+  const file = e.target.files[0];
+  e.target.value = "";  // choosing the same photo again (a retry after "busy") is a new change
   cameraWanted += 1;  // a camera still starting (its permission prompt open) is not wanted now
   if (socket || stream) stopCamera();  // the live view would draw over the photo's results
-  analyseFile(e.target.files[0]).catch(err => {
+  analyseFile(file).catch(err => {
     if (err.name !== "AbortError") setStatus("Error: " + err);  // aborted: a newer photo
   });
 });
