@@ -706,6 +706,7 @@ def test_serve_passes_its_limits_to_the_service(monkeypatch):
     seen = {}
     monkeypatch.setattr(mien.service, "create_app", lambda settings: seen.setdefault("s", settings))
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.setdefault("run", kw))
+    monkeypatch.setattr("mien.cli.serve._cannot_listen", lambda host, port: None)  # port 8000
     result = runner.invoke(app, ["serve", "--max-pixels", "1234", "--max-upload-mb", "2"])
     assert result.exit_code == 0, result.output
     settings = seen["s"]
@@ -722,7 +723,7 @@ def test_serve_passes_its_limits_to_the_service(monkeypatch):
     assert seen["run"]["ws_max_size"] == 21 * 1024 * 1024 and seen["s"].max_streams == 3
     # any loopback address keeps the host check ("127.0.0.2" turned it off and said "other
     # machines can reach this service")
-    for host in ("127.0.0.2", "::1"):
+    for host in ("127.0.0.2", "::1", "127.1", "localhost"):  # 127.1 is 127.0.0.1
         seen.clear()
         result = runner.invoke(app, ["serve", "--host", host])
         assert "other machines" not in result.stderr, host
@@ -734,6 +735,26 @@ def test_serve_passes_its_limits_to_the_service(monkeypatch):
     seen.clear()
     result = runner.invoke(app, ["serve", "--host", "0.0.0.0"])
     assert "other machines can reach" in result.stderr and seen["s"].allowed_hosts is None
+
+
+def test_serve_says_at_once_that_its_port_is_taken(monkeypatch):
+    """The models loaded for seconds, then uvicorn logged "address already in use" and
+    exited 3."""
+    import socket
+
+    import mien.service
+
+    loaded = []
+    monkeypatch.setattr(mien.service, "create_app", lambda settings: loaded.append(settings))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["serve", "--port", str(port)])
+    assert result.exit_code == 2 and not loaded
+    assert f"--port {port}: cannot listen there (address already in use)" in " ".join(
+        result.stderr.split()
+    )
 
 
 def _short_clip(tmp_path):

@@ -52,6 +52,8 @@ def serve(
     check_weights(model, weights)
     if mapped := _ipv4_mapped(host):  # IPv6 sockets here are IPv6-only: uvicorn failed (22)
         fail(f"--host {host}: an IPv4-mapped address cannot be bound; use {mapped}")
+    if problem := _cannot_listen(host, port):  # before the models load (seconds), not after
+        fail(f"--host {host} --port {port}: cannot listen there ({problem})")
     loopback = is_loopback(host)
     if not loopback:
         err.print(f"binding to {host}: other machines can reach this service", style="yellow")
@@ -106,14 +108,34 @@ def _ipv4_mapped(host: str) -> str | None:
     return None if mapped is None else str(mapped)
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``--host`` is a loopback address (``127.0.0.0/8``, ``::1``) or ``localhost``;
-    a name or another address is not."""
-    import ipaddress
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why a server could not listen on ``host:port`` (``"address already in use"``, say), or
+    ``None`` when it can: a socket is bound there and closed at once, with uvicorn's
+    ``SO_REUSEADDR``."""
+    import socket
 
-    if host.lower() == "localhost":
-        return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host.strip("[]"), port, type=socket.SOCK_STREAM
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as e:
+        return (e.strerror or str(e)).lower()
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``--host`` reaches only this machine: every address it resolves to is a
+    loopback address (``127.0.0.0/8``, ``::1``), as for ``localhost``, ``127.1`` or a name that
+    ``/etc/hosts`` maps to ``127.0.1.1``. A name that does not resolve is not."""
+    import ipaddress
+    import socket
+
+    try:
+        found = socket.getaddrinfo(host.strip("[]"), None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
         return False
+    addresses = {info[4][0].split("%")[0] for info in found}  # an IPv6 zone is not the address
+    return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)
