@@ -104,6 +104,47 @@ def test_a_multipart_body_cut_short_is_told_so(client):
     assert r.json()["detail"].startswith("no form field 'file'")
 
 
+def test_a_garbled_multipart_body_is_an_invalid_request_with_a_hint(client):
+    """Starlette's own 400s were answered as the generic kind 'http_error', with no hint."""
+    cases = {
+        "multipart/form-data": b"--XyZ\r\n",  # no boundary
+        "multipart/form-data; boundary=XyZ": b"--Abc\r\ngarbage\r\n",  # another boundary
+    }
+    for kind, body in cases.items():
+        r = client.post("/v1/analyze", content=body, headers={"content-type": kind})
+        assert r.status_code == 400 and r.json()["error"] == "invalid_request", r.json()
+        assert r.json()["detail"].endswith(
+            ": send the image as multipart/form-data, field 'file' (curl -F file=@photo.jpg)"
+        )
+    assert client.get("/v1/health").json()["status"] == "ok"
+
+
+def test_the_api_rounds_upright_down_as_the_rows_do():
+    """0.49996 (a face that failed min_upright 0.5) was answered 0.5 beside quality_ok false;
+    the rows said 0.49."""
+    from mien.export import result_rows
+    from mien.service.app import faces_out
+    from mien.types import FrameResult
+    from tests.helpers import make_faces
+
+    names = get_spec(DEFAULT_MODEL).names
+    faces = make_faces(
+        [[0, 0, 10, 10], [20, 20, 30, 30]],
+        expression=np.full((2, len(names)), 1 / len(names), np.float32),
+        abstained=np.array([True, True]),
+        data={"upright": np.array([0.49996, 0.99996]), "quality_ok": np.array([False, True])},
+    )
+    result = FrameResult(faces, 0, 0.0, (100, 100), "x.jpg", tuple(names), 0.5)
+    api = [f.upright for f in faces_out(result)]
+    assert api == [r["upright"] for r in result_rows(result)] == [0.49, 0.99]
+
+
+def test_the_api_docs_name_the_live_stream(client):
+    """/docs and /openapi.json never mentioned WS /v1/stream."""
+    description = client.get("/openapi.json").json()["info"]["description"]
+    assert "`/v1/stream`" in description and '`{"timestamp_s": t}`' in description
+
+
 def test_no_face_missing_field_and_server_survives(client):
     r = post(client, encode(Image.new("RGB", (200, 150), (90, 90, 90)), "PNG"))
     assert r.status_code == 200 and r.json()["faces"] == []

@@ -36,6 +36,12 @@ SCHEMA_VERSION = "3"
 """Bumped when columns change: 2 added ``model`` (mien 0.2.2), 3 added ``upright`` (0.2.16)."""
 
 
+def upright_shown(value: float) -> float:
+    """The upright check's probability as rows and API answers show it: rounded *down* to 2
+    decimals, so a face that failed ``min_upright`` 0.5 (0.49996, say) never shows 0.5."""
+    return math.floor(float(value) * 100 + 1e-6) / 100
+
+
 def row_columns(names: Sequence[str]) -> list[str]:
     """Column names for a model with expression labels ``names``."""
     return [
@@ -117,8 +123,8 @@ def result_rows(result: FrameResult) -> list[dict[str, Any]]:
                 v = faces.data[c][i].item()
                 if isinstance(v, bool) or v != v:  # NaN stays
                     row[c] = v
-                elif c == "upright":  # rounded down: a face that failed 0.5 never shows 0.5
-                    row[c] = math.floor(float(v) * 100 + 1e-6) / 100
+                elif c == "upright":
+                    row[c] = upright_shown(v)
                 else:
                     row[c] = round(float(v), 2)
         if faces.smoothed is not None:

@@ -36,7 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartParser
 
 from mien.errors import ImageError, ImageTooLargeError
-from mien.export.rows import SCHEMA_VERSION
+from mien.export.rows import SCHEMA_VERSION, upright_shown
 from mien.io.image import looks_like_video
 from mien.logs import quiet_native_stderr
 from mien.service.body import BODY_KEY, MULTIPART_SLACK, BodyGuard
@@ -130,6 +130,11 @@ def _num(v: Any) -> float | None:
     return None if v != v else round(v, 4)
 
 
+def _upright(value: Any) -> float | None:
+    v = float(value)
+    return None if v != v else upright_shown(v)  # as the rows show it: rounded down
+
+
 def faces_out(result: FrameResult) -> list[FaceOut]:
     """The result's faces as API objects (field names as in the export schema)."""
     f = result.faces
@@ -158,7 +163,7 @@ def faces_out(result: FrameResult) -> list[FaceOut]:
                 pitch=_num(d["pitch"][i]) if "pitch" in d else None,
                 roll=_num(d["roll"][i]) if "roll" in d else None,
                 truncated=bool(d["truncated"][i]) if "truncated" in d else None,
-                upright=_num(d["upright"][i]) if "upright" in d else None,
+                upright=_upright(d["upright"][i]) if "upright" in d else None,
                 quality_ok=bool(d["quality_ok"][i]) if "quality_ok" in d else None,
                 smoothed=None
                 if f.smoothed is None
@@ -237,7 +242,15 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         version=_version(),
         description="Perceived facial expression of the faces in an image: what a face looks "
         "like, with calibrated probabilities. Not a reading of anyone's inner emotion. "
-        "Nothing is stored.",
+        "Nothing is stored.\n\n"
+        "Live video: the WebSocket `/v1/stream` (not listed below: OpenAPI describes HTTP "
+        "only) takes each frame as a binary JPEG/PNG message, optionally after a text message "
+        '`{"timestamp_s": t}` giving its capture time in seconds. Each answer is one frame\'s '
+        "analysis as JSON: the fields of `/v1/analyze` plus `frame_index` and `timestamp_s`, "
+        "its faces with `track_id` and `smoothed` probabilities. A slow client gets the newest "
+        'frame analysed, older ones dropped. Errors are JSON `{"error", "detail"}`; one '
+        "connection more than `--max-streams` is closed with code 1013. The README's "
+        '"HTTP service and web page" section has the details.',
         lifespan=lifespan,
         swagger_ui_parameters={"validatorUrl": None},  # no badge from validator.swagger.io
     )
@@ -283,9 +296,15 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kinds = {404: "not_found", 405: "method_not_allowed"}
+        kinds = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}
+        detail = str(exc.detail)
+        if exc.status_code == 400:  # Starlette's form parser: no boundary, a garbled body
+            detail = (
+                f"{detail.rstrip('.')}: send the image as multipart/form-data, field 'file' "
+                "(curl -F file=@photo.jpg)"
+            )
         return JSONResponse(
-            {"error": kinds.get(exc.status_code, "http_error"), "detail": str(exc.detail)},
+            {"error": kinds.get(exc.status_code, "http_error"), "detail": detail},
             exc.status_code,
             headers=getattr(exc, "headers", None),
         )
