@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -108,7 +109,7 @@ def _decode(stream: io.BytesIO, label: str, max_pixels: int) -> ImageBGR:
     # Pillow warns (DecompressionBombWarning) above 89 M pixels; our own cap below decides. The
     # warning is not filtered here: a warnings.catch_warnings block is not thread-safe, and
     # images are decoded in reader threads (the CLI filters it for its own process).
-    return _from_pillow(_open(stream, label), label, max_pixels)
+    return _from_pillow(_open(stream, label, max_pixels), label, max_pixels)
 
 
 def _from_pillow(img: Image.Image, label: str, max_pixels: int) -> ImageBGR:
@@ -149,14 +150,17 @@ def available_formats() -> tuple[str, ...]:
     return tuple(f for f in IMAGE_FORMATS if f in Image.OPEN)
 
 
-def _open(stream: io.BytesIO, label: str) -> Image.Image:
-    """``Image.open`` limited to :data:`IMAGE_FORMATS`, its errors made :class:`ImageError`."""
+def _open(stream: io.BytesIO, label: str, max_pixels: int) -> Image.Image:
+    """``Image.open`` limited to :data:`IMAGE_FORMATS`, its errors made :class:`ImageError`
+    (one too large for Pillow to open is named against the caller's cap ``max_pixels``, as
+    :func:`_from_pillow` names a smaller one)."""
     try:
         return Image.open(stream, formats=available_formats())
     except Image.DecompressionBombError as err:
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        size = f"{found[1]} pixels" if found else f"more than {Image.MAX_IMAGE_PIXELS * 2} pixels"
         raise ImageTooLargeError(
-            label,
-            f"too many pixels: more than Pillow decodes safely ({Image.MAX_IMAGE_PIXELS * 2})",
+            label, f"{size} exceeds the cap of {min(max_pixels, Image.MAX_IMAGE_PIXELS * 2)}"
         ) from err
     except UnidentifiedImageError as err:
         head = stream.getbuffer()[:16].tobytes()
