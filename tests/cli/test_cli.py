@@ -715,6 +715,7 @@ def test_serve_passes_its_limits_to_the_service(monkeypatch):
     # uvicorn closed stream frames over 16 MiB (1009) though --max-upload-mb allowed them
     assert seen["run"]["ws_max_size"] == 16 * 1024 * 1024
     assert seen["run"]["access_log"] is False  # client addresses are not logged unless asked
+    assert seen["run"]["http"].deadline_s == 30.0  # headers, too, within --timeout
     seen.clear()
     assert runner.invoke(app, ["serve", "--access-log"]).exit_code == 0
     assert seen["run"]["access_log"] is True

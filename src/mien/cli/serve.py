@@ -48,6 +48,7 @@ def serve(
     import uvicorn
 
     from mien.service import ServiceSettings, create_app
+    from mien.service.protocol import header_deadline_protocol
 
     check_weights(model, weights)
     if mapped := _ipv4_mapped(host):  # IPv6 sockets here are IPv6-only: uvicorn failed (22)
@@ -81,6 +82,8 @@ def serve(
         log_level="info",
         access_log=access_log,
         ws_max_size=ws_max_size,
+        # a request's headers, too, must arrive within --timeout (uvicorn waited for ever)
+        http=header_deadline_protocol(timeout),
     )
 
 

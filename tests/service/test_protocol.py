@@ -1,0 +1,119 @@
+"""The request-header deadline, on a real uvicorn server and raw sockets."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from mien.service.protocol import header_deadline_protocol
+
+
+async def echo(scope, receive, send):
+    """Answers each POST with the length of its body."""
+    if scope["type"] == "lifespan":
+        while (message := await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    text = str(len(body)).encode()
+    headers = [(b"content-length", str(len(text)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": text})
+
+
+@pytest.fixture(scope="module")
+def port():
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    config = uvicorn.Config(
+        echo,
+        host="127.0.0.1",
+        port=free,
+        log_level="warning",
+        http=header_deadline_protocol(0.6),
+        timeout_keep_alive=5,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield free
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def closed_within(conn: socket.socket, seconds: float) -> bool:
+    conn.settimeout(seconds)
+    try:
+        return conn.recv(1024) == b""
+    except TimeoutError:
+        return False
+
+
+REQUEST = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+
+
+def answer(conn: socket.socket) -> bytes:
+    """The body of the next response (the echo's one-digit answer)."""
+    conn.settimeout(5.0)
+    data = b""
+    while not (b"\r\n\r\n" in data and len(data.split(b"\r\n\r\n", 1)[1]) >= 1):
+        chunk = conn.recv(1024)
+        assert chunk, f"closed after {data!r}"
+        data += chunk
+    return data.split(b"\r\n\r\n", 1)[1]
+
+
+def test_headers_never_finished_are_closed_at_the_deadline(port):
+    """A connection that sent a first line and nothing more was held for ever."""
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
+        t0 = time.monotonic()
+        assert closed_within(conn, 5.0)
+        assert 0.5 < time.monotonic() - t0 < 2.0
+    with socket.create_connection(("127.0.0.1", port)) as conn:  # trickled: the same
+        t0 = time.monotonic()
+        for byte in b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 40:
+            try:
+                conn.sendall(bytes([byte]))
+            except OSError:
+                break
+            time.sleep(0.05)
+        assert closed_within(conn, 5.0) and time.monotonic() - t0 < 2.5
+
+
+def test_complete_requests_and_a_slow_body_are_not_cut(port):
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.sendall(REQUEST)
+        assert answer(conn) == b"3"
+        time.sleep(0.4)  # idle between requests, under the deadline: kept
+        conn.sendall(REQUEST)
+        assert answer(conn) == b"3"
+        # headers at once, then a body slower than the header deadline: the app's to time
+        conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab")
+        time.sleep(1.0)
+        conn.sendall(b"cd")
+        assert answer(conn) == b"4"
+        # the next request's headers have their own deadline, counted from the response
+        conn.sendall(b"POST / HTTP/1.1\r\n")
+        assert closed_within(conn, 5.0)
+
+
+def test_the_deadline_must_be_positive():
+    for bad in (0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="deadline_s must be > 0"):
+            header_deadline_protocol(bad)
