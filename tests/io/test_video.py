@@ -287,6 +287,18 @@ def test_a_cut_file_is_called_truncated_also_with_an_end(tmp_path, suffix):
     assert early == got[: len(got) // 2]
 
 
+@pytest.mark.parametrize("start", [0.0, 10.0])
+def test_a_cut_matroska_file_is_called_truncated_however_late_its_times_start(tmp_path, start):
+    """A Matroska duration counted from the first frame (not from 0) made the check's second
+    reading, for containers that count from 0, pass every cut file that starts late."""
+    frames = level_frames([start + i / 10 for i in range(80)], (160, 120))
+    data = write_clip(tmp_path / "long.mkv", frames).read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(VideoDecodeError, match=r"truncated or corrupt file"):
+        list(iter_frames(cut))
+
+
 @pytest.mark.parametrize("with_audio", [False, True])
 def test_a_fragmented_mp4_cut_while_written_is_called_truncated(tmp_path, with_audio):
     """Recorders write fragmented MP4 (index first, then fragments) so that a crash leaves a

@@ -582,14 +582,15 @@ def iter_frames(
             last_t = max(max_t, packets_end or max_t)
             base = origin if stream_start is None else stream_start
             slack = max(1.0, 3 / info.fps if info.fps else 0.3)
-            # Some containers count the duration from time 0, not from the stream's start
-            # (Matroska, which probe_video corrects when it knows the start): a file whose
-            # frames start at 100 s and end at 101.9 s may say 102 s. Short under both
-            # readings, or it is not called truncated.
+            # Some containers count the duration from time 0, not from the stream's start: a
+            # file whose frames start at 100 s and end at 101.9 s may say 102 s. Matroska
+            # does, and probe_video counts its duration from the stream's start when it knows
+            # it; for any other file, short under both readings, or it is not called truncated.
             until = float("inf") if end_s is None else end_s
             short_from_start = last_t - base < min(info.duration_s, origin - base + until) - slack
             short_from_zero = last_t < min(info.duration_s, origin + until) - slack
-            if short_from_start and (base <= 0 or short_from_zero):
+            from_start = info.container.startswith("matroska") and stream_start is not None
+            if short_from_start and (base <= 0 or from_start or short_from_zero):
                 own = f" ({last_t:.3f} s in the file's own time)" if base > 0 else ""
                 before = "" if end_s is None else f", before --end {end_s:g} s,"
                 raise VideoDecodeError(
