@@ -105,3 +105,10 @@ def test_a_url_for_weights_is_refused_as_a_url(given):
 
     with pytest.raises(WeightsError, match="a URL; mien never downloads weights"):
         check_export(given)
+
+
+def test_a_windows_drive_is_not_taken_for_a_url():
+    from mien.weights import check_export
+
+    with pytest.raises(WeightsError, match="no such file"):
+        check_export("C:/models/m.onnx")

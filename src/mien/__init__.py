@@ -10,6 +10,7 @@ makes no claim about what anyone feels, intends or is.
 
 import importlib.metadata as _metadata
 import os as _os
+from typing import TYPE_CHECKING, Any
 
 # onnxruntime (1.32 and later) otherwise keeps a device id and a queue of usage events, meant
 # for Microsoft, under ~/.cache/Microsoft/DeveloperTools; mien keeps everything local. The
@@ -61,7 +62,25 @@ a plain ``import mien``), so that ``import mien`` itself stays light (no matplot
 or pandas). ``mien.training`` needs torch and is imported by name only."""
 
 
-def __getattr__(name: str) -> object:
+if TYPE_CHECKING:  # what __getattr__ gives, as type checkers should see it
+    from mien import alignment as alignment
+    from mien import annotate as annotate
+    from mien import batch as batch
+    from mien import detection as detection
+    from mien import evaluation as evaluation
+    from mien import export as export
+    from mien import expression as expression
+    from mien import io as io
+    from mien import model_card as model_card
+    from mien import plots as plots
+    from mien import quality as quality
+    from mien import service as service
+    from mien import summary as summary
+    from mien import tracking as tracking
+    from mien import weights as weights
+
+
+def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         import importlib
 

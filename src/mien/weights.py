@@ -113,8 +113,9 @@ def check_export(path: str | Path) -> Path:
     """
     given = str(path)
     path = Path(path)
-    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:/", given) and not path.exists():
-        # a URL (a CLI path option has already made "https://" into "https:/")
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", given) and not path.exists():
+        # a URL (a CLI path option has already made "https://" into "https:/"); one letter
+        # before the colon is a Windows drive (C:/models/m.onnx)
         raise WeightsError(
             f"{given}: a URL; mien never downloads weights: give the local .onnx file"
         )

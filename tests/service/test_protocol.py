@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -12,14 +13,21 @@ from mien.service.protocol import header_deadline_protocol
 
 
 async def echo(scope, receive, send):
-    """Answers each POST with the length of its body."""
+    """Answers each POST with the length of its body, a GET at once without reading its body,
+    and echoes WebSocket text messages."""
     if scope["type"] == "lifespan":
         while (message := await receive())["type"] != "lifespan.shutdown":
             await send({"type": "lifespan.startup.complete"})
         await send({"type": "lifespan.shutdown.complete"})
         return
+    if scope["type"] == "websocket":
+        await receive()  # connect
+        await send({"type": "websocket.accept"})
+        while (message := await receive())["type"] == "websocket.receive":
+            await send({"type": "websocket.send", "text": message["text"]})
+        return
     body = b""
-    while True:
+    while scope["method"] == "POST":
         message = await receive()
         body += message.get("body", b"")
         if not message.get("more_body"):
@@ -111,6 +119,39 @@ def test_complete_requests_and_a_slow_body_are_not_cut(port):
         # the next request's headers have their own deadline, counted from the response
         conn.sendall(b"POST / HTTP/1.1\r\n")
         assert closed_within(conn, 5.0)
+
+
+def test_a_body_sent_after_an_early_answer_has_the_deadline_too(port):
+    """A GET with a body is answered without reading it; its late body, or a chunked one
+    trickled for ever, kept the connection without any deadline."""
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n")
+        assert answer(conn) == b"0"
+        time.sleep(0.3)
+        conn.sendall(b"x")  # the body ends; then nothing
+        assert closed_within(conn, 5.0)
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        assert answer(conn) == b"0"
+        t0 = time.monotonic()
+        with pytest.raises(OSError):
+            while time.monotonic() - t0 < 5.0:
+                conn.sendall(b"1\r\nx\r\n")  # a chunk every 0.2 s, never the last
+                time.sleep(0.2)
+                conn.settimeout(0.01)
+                with contextlib.suppress(TimeoutError):
+                    if conn.recv(16) == b"":
+                        raise ConnectionResetError("closed")
+        assert time.monotonic() - t0 < 2.5
+
+
+def test_a_websocket_is_not_timed(port):
+    from websockets.sync.client import connect
+
+    with connect(f"ws://127.0.0.1:{port}/") as ws:
+        time.sleep(1.5)  # well past the deadline
+        ws.send("still here")
+        assert ws.recv(timeout=5) == "still here"
 
 
 def test_the_deadline_must_be_positive():

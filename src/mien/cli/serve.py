@@ -77,7 +77,7 @@ def serve(
     ws_max_size = max(16 * 1024 * 1024, settings.max_upload_bytes + 1024 * 1024)
     uvicorn.run(
         app,
-        host=host,
+        host=host.strip("[]"),  # "[::1]", as a URL writes it, is the address ::1
         port=port,
         log_level="info",
         access_log=access_log,
@@ -113,19 +113,29 @@ def _ipv4_mapped(host: str) -> str | None:
 
 def _cannot_listen(host: str, port: int) -> str | None:
     """Why a server could not listen on ``host:port`` (``"address already in use"``, say), or
-    ``None`` when it can: a socket is bound there and closed at once, with uvicorn's
-    ``SO_REUSEADDR``."""
+    ``None`` when it can. Each address the host resolves to is bound and closed at once, as
+    asyncio's ``create_server`` (uvicorn's) binds them: ``SO_REUSEADDR``, IPv6 sockets
+    IPv6-only, an address family the machine lacks skipped, ``""`` for every interface."""
+    import errno
     import socket
 
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host.strip("[]"), port, type=socket.SOCK_STREAM
-        )[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(address)
-    except OSError as e:
-        return (e.strerror or str(e)).lower()
+        found = socket.getaddrinfo(
+            host.strip("[]") or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (OSError, UnicodeError) as e:
+        return (getattr(e, "strerror", None) or str(e)).lower()
+    for family, kind, proto, _, address in dict.fromkeys(found):
+        try:
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                probe.bind(address)
+        except OSError as e:
+            if e.errno == errno.EADDRNOTAVAIL:  # that family is not enabled here
+                continue
+            return (e.strerror or str(e)).lower()
     return None
 
 

@@ -6,8 +6,9 @@ byte at a time, "Slowloris") held its connection for ever, and a few hundred suc
 as many sockets. :class:`~mien.service.body.BodyGuard` cannot help: an ASGI middleware runs
 only once the headers are complete. :func:`header_deadline_protocol` gives a protocol class
 that closes a connection whose request headers are not complete ``deadline_s`` after it opened
-or after its previous response; the body is BodyGuard's (its stall and total deadlines), and a
-WebSocket, once upgraded, is not timed.
+or after its previous response (or whose client is still sending a body the app answered
+without reading, a GET with a body, say); a body the app is reading is BodyGuard's (its stall
+and total deadlines), and a WebSocket, once upgraded, is not timed.
 """
 
 from __future__ import annotations
@@ -20,25 +21,38 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 
 class _HeaderDeadline(H11Protocol):
-    """:class:`H11Protocol` closing a connection whose headers take longer than
-    ``deadline_s`` (a class attribute, set by :func:`header_deadline_protocol`)."""
+    """:class:`H11Protocol` closing a connection that owes a request's headers (or the rest
+    of a body the app answered without reading) for longer than ``deadline_s`` (a class
+    attribute, set by :func:`header_deadline_protocol`)."""
 
     deadline_s: float = 30.0
     _header_timer: asyncio.TimerHandle | None = None
+    _upgraded = False  # a WebSocket now: never timed
 
     def _arm(self) -> None:
         self._disarm()
-        self._header_timer = self.loop.call_later(self.deadline_s, self._headers_too_slow)
+        if self._upgraded:
+            return
+        self._header_timer = self.loop.call_later(self.deadline_s, self._too_slow)
 
     def _disarm(self) -> None:
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
 
-    def _headers_too_slow(self) -> None:
+    def _app_has_it(self) -> bool:
+        """A request whose headers are in and whose response is not complete: its body, if
+        any, is the app's (and BodyGuard's) to time."""
+        return (
+            self.conn.their_state is not h11.IDLE
+            and self.cycle is not None
+            and not self.cycle.response_complete
+        )
+
+    def _too_slow(self) -> None:
         self._header_timer = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            self.logger.debug("request headers not complete in %.1f s: closed", self.deadline_s)
+        if not self._app_has_it() and not self.transport.is_closing():
+            self.logger.debug("request not complete in %.1f s: connection closed", self.deadline_s)
             self.transport.close()
 
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
@@ -47,15 +61,22 @@ class _HeaderDeadline(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if self.conn.their_state is not h11.IDLE:  # the headers are in: the body is timed apart
+        if self._app_has_it():
             self._disarm()
+        elif self._header_timer is None and not self.transport.is_closing():
+            # the rest of a body answered early has ended, or a new request begins: the
+            # next headers are owed from now
+            self._arm()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
-            self._arm()  # the next request on this connection has its own deadline
+        if not self.transport.is_closing():
+            # the next request (or the rest of a body the app answered without reading) has
+            # its own deadline
+            self._arm()
 
     def handle_websocket_upgrade(self, event: h11.Request) -> None:
+        self._upgraded = True
         self._disarm()
         super().handle_websocket_upgrade(event)
 
