@@ -384,6 +384,7 @@ def test_the_photo_button_works_from_the_keyboard_and_every_value_is_text(server
                    return real(...a); }; })();"""
         )
         page.goto(server)
+        page.wait_for_load_state("networkidle")  # the model line fetched: nothing moves now
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.id") == "file"
         assert page.get_by_role("button", name="Analyse a photo").count() == 1
