@@ -593,3 +593,15 @@ def test_fps_slots_restart_where_the_clock_goes_back_at_a_damaged_frame(tmp_path
             times.append(frame.timestamp_s)
     assert sum(t >= 10 for t in times) == 12  # the first part, two a second
     assert sum(t < 10 for t in times) >= 8  # and the second part after its damage
+
+
+def test_a_text_file_is_not_a_video(tmp_path):
+    """FFmpeg's tty demuxer drew a 1.2 KB text file as 5 frames of 640×400, and `mien analyze`
+    wrote 5 no_face rows for it instead of an error row."""
+    from mien.io.kind import media_kind
+
+    text = tmp_path / "notes.txt"
+    text.write_text("".join(f"hello world, line {i} of some notes\n" for i in range(30)))
+    with pytest.raises(VideoError, match="a text file, not a video"):
+        next(iter_frames(text))
+    assert media_kind(text) == "image"  # so the image reader names the problem

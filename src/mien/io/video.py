@@ -85,6 +85,11 @@ STILL_FORMATS = frozenset(
 every other ``*_pipe`` demuxer: see :func:`is_still_format`)."""
 
 
+TEXT_FORMATS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
+"""FFmpeg demuxers that render a text file (ANSI art, ``.txt``, ``.nfo``) as video frames: such
+a file is not a video (a page of text read as 5 frames of 640×400)."""
+
+
 RESYNC_MAX_S = 2.0
 """In a stream with no key frame after its first (intra refresh), the most seconds of frames
 left out after each damage: such a stream heals by its refresh period, usually under a second.
@@ -156,6 +161,12 @@ def _open(path: str | os.PathLike[str]):
     if not container.streams.video:
         container.close()
         raise VideoError(str(path), _unfinished_mp4(p) or "no video stream in the file")
+    if container.format.name in TEXT_FORMATS:
+        name = container.format.name
+        container.close()
+        raise VideoError(
+            str(path), f"a text file, not a video (FFmpeg's {name} demuxer draws text)"
+        )
     return container
 
 
