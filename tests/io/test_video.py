@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 
 import numpy as np
@@ -605,3 +606,25 @@ def test_a_text_file_is_not_a_video(tmp_path):
     with pytest.raises(VideoError, match="a text file, not a video"):
         next(iter_frames(text))
     assert media_kind(text) == "image"  # so the image reader names the problem
+
+
+def test_a_video_writer_that_cannot_write_fails_at_once_with_a_video_error(tmp_path):
+    """VideoWriter("/proc/x.mp4") was made without error and raised a bare FileNotFoundError at
+    the first frame; a folder that could not be made escaped as a plain OSError."""
+    from mien.io import VideoWriter
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(VideoError, match=r"cannot create its folder \(not a directory: "):
+        VideoWriter(blocker / "sub" / "x.mp4")
+    if os.geteuid() != 0:  # root may write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        with pytest.raises(VideoError, match="cannot create a file in"):
+            VideoWriter(locked / "x.mp4")
+    with pytest.raises(VideoError, match=r"cannot create a file in /proc \("):
+        VideoWriter("/proc/x.mp4")
+    existing = tmp_path / "kept.mp4"
+    existing.write_bytes(b"old")
+    VideoWriter(existing)  # nothing written yet: an existing file is kept
+    assert existing.read_bytes() == b"old"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import math
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -658,6 +659,12 @@ def _letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
+def _reason(err: OSError) -> str:
+    """``"file exists: /dev/null"``: an OS error's reason, with the path it names, if any."""
+    text = (err.strerror or str(err)).lower()
+    return f"{text}: {err.filename}" if err.filename and err.strerror else text
+
+
 class VideoWriter:
     """Write BGR frames to an H.264 MP4 with the given timestamps (PyAV, libx264).
 
@@ -672,12 +679,14 @@ class VideoWriter:
     scaled to fit and letterboxed, and counted in :attr:`resized`.
 
     Args:
-        path: the output file (``.mp4``/``.mkv``/``.mov``).
+        path: the output file (``.mp4``/``.mkv``/``.mov``); its folder is made if missing, as
+            ``mien analyze -o`` makes its output's.
         fps: nominal frame rate for the stream header.
         crf: x264 quality (lower is better; 23 is x264's default).
 
     Raises:
-        VideoError: the file cannot be created.
+        VideoError: the folder cannot be made or a file cannot be created in it (at once: FFmpeg
+            itself opens the file only at the first frame).
     """
 
     def __init__(self, path: str | os.PathLike[str], *, fps: float = 30.0, crf: int = 23) -> None:
@@ -686,7 +695,17 @@ class VideoWriter:
         self.path = str(path)
         self.fps = fps
         self.crf = crf
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(path).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise VideoError(self.path, f"cannot create its folder ({_reason(err)})") from err
+        try:  # can a file be made there? (not the file itself: one that exists is kept
+            with tempfile.TemporaryFile(dir=folder):  # until the first frame replaces it)
+                pass
+        except OSError as err:
+            reason = (err.strerror or str(err)).lower()  # not the probe's temporary name
+            raise VideoError(self.path, f"cannot create a file in {folder} ({reason})") from err
         try:
             # MP4/MOV: the movie's own timescale (1/1000 s by default) would round the edit
             # list's start, shifting every frame of a video that does not start on a whole ms
