@@ -924,3 +924,30 @@ def test_a_window_of_no_length_takes_the_frame_that_covers_it():
     assert first["seen_s"].tolist() == [0.0] and first["frames"].tolist() == [1]
     assert sorted(got.loc[got["window"] == 1, "track_id"].tolist()) == [1, 2]  # 0.5 s frame
     assert got.loc[got["window"] == 2, "track_id"].isna().all()  # the no-face frame at 0.7 s
+
+
+def test_shuffled_rows_are_warned_of_in_python_too():
+    """track_summary(df.sample(frac=1)) gave 4 parts and wrong times without a word; only the
+    CLI warned."""
+    import warnings
+
+    from mien.summary import PartsWarning
+
+    rows = pd.DataFrame(
+        {
+            "source": "v.mp4",
+            "status": "ok",
+            "frame_index": range(10),
+            "timestamp_s": [i / 10 for i in range(10)],
+            "track_id": 1,
+            "label": "neutral",
+            "p_neutral": 1.0,
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # in order: no warning
+        assert track_summary(rows)["seen_s"].tolist() == [pytest.approx(1.0)]
+    shuffled = rows.sample(frac=1, random_state=0)
+    with pytest.warns(PartsWarning, match=r"goes back in v\.mp4 \(\d+ parts\)") as caught:
+        track_summary(shuffled)
+    assert caught[0].filename == __file__  # pointed at the caller's line

@@ -605,6 +605,33 @@ def has_smoothed(df: pd.DataFrame) -> bool:
     return "smoothed_label" in df and bool(df["smoothed_label"].notna().any())
 
 
+class PartsWarning(UserWarning):
+    """Rows whose frame index or clock goes back within a source: each part is timed on its
+    own. Right for runs appended or recordings joined; wrong for rows sorted or shuffled after
+    mien wrote them (``mien summary`` says so itself and hides this warning)."""
+
+
+def _warn_parts(analysed: pd.DataFrame) -> None:
+    """Warn (:class:`PartsWarning`, at the caller of the public function) when a source's
+    rows fall into several parts (``analysed`` as :func:`with_parts` marks them)."""
+    import warnings
+
+    if analysed.empty or not (analysed["part"] > 0).any():
+        return
+    split = analysed.groupby("source")["part"].max()
+    split = split[split > 0] + 1
+    named = ", ".join(f"{s} ({n} parts)" for s, n in list(split.items())[:3])
+    more = f" and {len(split) - 3} more" if len(split) > 3 else ""
+    warnings.warn(
+        f"the frame index or clock goes back in {named}{more}: each part is timed on its own "
+        "(runs appended, recordings joined). If the rows were sorted or shuffled after mien "
+        "wrote them, these figures are wrong: sort them by source and frame_index first "
+        "(a stable sort keeps each frame's faces in order).",
+        PartsWarning,
+        stacklevel=4,
+    )
+
+
 def _timed_faces(
     df: pd.DataFrame, *, smoothed: bool, skip_abstained: bool, labels: Sequence[str] | None
 ) -> _Timed:
@@ -633,6 +660,7 @@ def _timed_faces(
     measured = [n for n in names if f"{prefix}{n}" in df]
     df = df.assign(model=df["model"].fillna("") if "model" in df else "")
     analysed = with_parts(df[df["status"].isin(["ok", "no_face"])], _KEYS)
+    _warn_parts(analysed)
     faces = analysed[
         (analysed["status"] == "ok") & analysed["track_id"].notna() & analysed["label"].notna()
     ]

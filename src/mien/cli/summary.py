@@ -67,9 +67,17 @@ def summary(
     counted. Exit status 1 when the results hold no tracked face, 2 for a file that is not
     mien's results, unusable windows or an unusable --out.
     """
+    import warnings
+
     from mien.errors import DatasetError
     from mien.plots import read_rows
-    from mien.summary import TimeWindowsError, read_windows, track_summary, window_summary
+    from mien.summary import (
+        PartsWarning,
+        TimeWindowsError,
+        read_windows,
+        track_summary,
+        window_summary,
+    )
 
     if out is not None:
         if out.suffix.lower() not in TABLE_SUFFIXES:
@@ -94,12 +102,14 @@ def summary(
         fail(f"{results}: --skip-abstained needs rows with an abstained column")
     _warn_smoothed(rows, results, smoothed)
     try:
-        if table_of_windows is None:
-            table = track_summary(rows, smoothed=smoothed, skip_abstained=skip_abstained)
-        else:
-            table = window_summary(
-                rows, table_of_windows, smoothed=smoothed, skip_abstained=skip_abstained
-            )
+        with warnings.catch_warnings():  # _warn_in_order says it, naming the results file
+            warnings.simplefilter("ignore", PartsWarning)
+            if table_of_windows is None:
+                table = track_summary(rows, smoothed=smoothed, skip_abstained=skip_abstained)
+            else:
+                table = window_summary(
+                    rows, table_of_windows, smoothed=smoothed, skip_abstained=skip_abstained
+                )
     except TimeWindowsError as e:
         fail(f"--windows {windows}: {e}")
     except DatasetError as e:
