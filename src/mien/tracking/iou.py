@@ -11,7 +11,9 @@ by moving its last box (same size) by the smoothed velocity of its centre times 
 elapsed, that time capped at ``max(coast_s, step)``, so a track that lost its face stops
 instead of drifting on; tracks take detections in order of recency (those matched in the
 previous frame first, then all the others), greedily by IoU within each group (highest
-first, at least ``min_iou``); unmatched detections start new tracks; a track
+first, at least ``min_iou``); a track lost before this frame then takes a free detection of
+about its size near the course of its last half second of matches (:meth:`FaceTracker._recover`);
+unmatched detections start new tracks; a track
 ends once it is unseen for more than ``max(max_age_s, (max_missed + 1.5) × step)``, where
 ``step`` is the median time between the last 16 frames (this one included). Time is media
 time; scaling by the step keeps tracks across sparse sampling (``--fps 1`` puts 1 s between
@@ -39,6 +41,10 @@ class _Track:
     last_t: float
     hits: int
     missed: int = 0  # frames since the last match; 0: matched in the previous frame
+    # (t, box) of its latest matches within HISTORY_S: its course and size before it was lost
+    history: collections.deque[tuple[float, np.ndarray]] = dataclasses.field(
+        default_factory=lambda: collections.deque(maxlen=STEP_WINDOW)
+    )
 
 
 def intersection_matrix(
@@ -103,11 +109,25 @@ def cascade_match(
     return match
 
 
+def _to_segment(
+    point: npt.NDArray[np.float64], a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]
+) -> float:
+    """Distance in pixels from ``point`` to the segment from ``a`` to ``b`` (each ``(2,)``)."""
+    ab = b - a
+    length = float(ab @ ab)
+    k = 0.0 if length == 0 else min(max(float((point - a) @ ab) / length, 0.0), 1.0)
+    return float(np.hypot(*(point - (a + k * ab))))
+
+
 def _centre(box: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
     """``(2,)`` centre ``(x, y)`` in pixels of one ``xyxy`` box."""
     box = np.asarray(box, np.float64)
     return (box[:2] + box[2:]) / 2
 
+
+HISTORY_S = 0.5
+"""How far back (seconds of media time) a track's course is measured for finding it again
+after it was lost (:meth:`FaceTracker._recover`)."""
 
 MAX_AGE_S = 1.0
 """:class:`FaceTracker`'s default ``max_age_s``."""
@@ -136,9 +156,11 @@ class FaceTracker:
     it); a track that lost its face (say, behind another face
     crossing in front) moves its box on at its centre's last velocity for at most ``coast_s``, then
     waits there, and can take only a detection that no more recently matched track took. A face that
-    reappears while that track still overlaps it, within the age limit, gets its id back; otherwise
-    a new id. Still possible: two faces that swap places while both are hidden swap ids, and so do
-    two faces seen side by side when the detector's boxes jump from one to the other.
+    reappears within the age limit while that track still overlaps it, or along the course of
+    the track's last half second of matches (at about its size, taken by no other track), gets
+    its id back; otherwise a new id. Still possible: two faces that swap places while both are
+    hidden swap ids, and so do two faces seen side by side when the detector's boxes jump from
+    one to the other.
 
     Args:
         min_iou: smallest IoU between a track's predicted box and a detection to match them.
@@ -150,6 +172,9 @@ class FaceTracker:
         velocity_smoothing: weight of the newest velocity estimate in ``[0, 1]``.
         coast_s: seconds of media time a missed track's predicted box keeps moving at its
             last velocity (at least one step between frames); after that it stays put.
+        recover: find a lost track again along its course when the overlap test fails: a free
+            detection of its usual size near the path its last half second of matches points
+            along (see :meth:`_recover`); ``False`` matches by overlap alone.
 
     Raises:
         ValueError: an argument out of range.
@@ -167,6 +192,7 @@ class FaceTracker:
         max_missed: int = MAX_MISSED,
         velocity_smoothing: float = 0.5,
         coast_s: float = 0.5,
+        recover: bool = True,
     ) -> None:
         if not 0.0 < min_iou <= 1.0:
             raise ValueError(f"min_iou must be in (0, 1]; got {min_iou}")
@@ -183,6 +209,7 @@ class FaceTracker:
         self.max_missed = max_missed
         self.velocity_smoothing = velocity_smoothing
         self.coast_s = coast_s
+        self.recover = recover
         self.reset()
 
     def reset(self) -> None:
@@ -255,6 +282,8 @@ class FaceTracker:
             match = cascade_match(iou, missed, self.min_iou)
         else:
             match = np.full(len(self._tracks), -1, np.int64)
+        if self.recover and len(faces):
+            match = self._recover(match, faces.xyxy, t)
         for track, di in zip(self._tracks, match.tolist(), strict=True):
             if di < 0:
                 track.missed += 1
@@ -263,11 +292,61 @@ class FaceTracker:
                 ids[di] = track.track_id
         for di in np.flatnonzero(ids < 0):
             track = _Track(self._next_id, faces.xyxy[di].astype(np.float64), np.zeros(2), t, 1)
+            track.history.append((t, track.box))
             self._tracks.append(track)
             ids[di] = track.track_id
             self._next_id += 1
         self._last_t = t
         return dataclasses.replace(faces, track_id=ids)
+
+    def _recover(
+        self, match: npt.NDArray[np.int64], boxes: npt.NDArray[np.floating], t: float
+    ) -> npt.NDArray[np.int64]:
+        """``match`` with lost tracks given the detections no track took, found along their
+        course: a face hidden behind another while they cross is seen shrinking and stalling
+        as it goes, so its last velocity (near 0) predicts it behind the place where it comes
+        out, off by more than a box width, and the overlap test fails (a new id after 0.7 s
+        hidden).
+
+        A track lost before this frame (``missed > 0``) takes a free detection whose centre
+        lies within half the track's usual width of its course: the segment from where its
+        prediction stopped (``coast_s``) to where the velocity of its centre over its last
+        :data:`HISTORY_S` seconds of matches, before the loss, carries it by now; the
+        detection's width within 0.6-1.6 times the track's usual (median) width. Closest
+        first. In the spirit of OC-SORT's observation-centric recovery (Cao et al.,
+        "Observation-Centric SORT", CVPR 2023), without its Kalman filter.
+        """
+        free = np.ones(len(boxes), bool)
+        free[match[match >= 0]] = False
+        if not free.any():
+            return match
+        candidates = []
+        for ti, track in enumerate(self._tracks):
+            if match[ti] >= 0 or track.missed == 0 or len(track.history) < 2:
+                continue
+            kept = [h for h in track.history if h[0] >= track.last_t - HISTORY_S]
+            if len(kept) < 2:
+                kept = list(track.history)[-2:]
+            t0, first = kept[0]
+            course = (_centre(track.box) - _centre(first)) / max(track.last_t - t0, 1e-6)
+            widths = np.array([h[1][2] - h[1][0] for h in track.history])
+            width = float(np.median(widths))
+            dt = t - track.last_t
+            start = _centre(track.box) + track.velocity * min(dt, max(self.coast_s, 0.0))
+            end = _centre(track.box) + course * dt
+            for di in np.flatnonzero(free):
+                box = np.asarray(boxes[di], np.float64)
+                if not 0.6 <= (box[2] - box[0]) / max(width, 1e-6) <= 1.6:
+                    continue
+                distance = _to_segment(_centre(box), start, end)
+                if distance <= 0.5 * width:
+                    candidates.append((distance / width, ti, int(di)))
+        match = match.copy()
+        for _, ti, di in sorted(candidates):
+            if match[ti] < 0 and free[di]:
+                match[ti] = di
+                free[di] = False
+        return match
 
     def _advance(self, track: _Track, box: np.ndarray, t: float) -> None:
         dt = t - track.last_t
@@ -279,3 +358,4 @@ class FaceTracker:
         track.last_t = t
         track.hits += 1
         track.missed = 0
+        track.history.append((t, track.box))
