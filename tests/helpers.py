@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -184,3 +185,33 @@ def study_with_a_locked_folder(tmp_path: Path, monkeypatch) -> Path:
 
     monkeypatch.setattr(os, "scandir", scandir)
     return folder
+
+
+@contextlib.contextmanager
+def uvicorn_in_thread(app, **config) -> Iterator[int]:
+    """Serve the ASGI ``app`` with uvicorn on a free loopback port in a daemon thread; yields
+    the port once the server has started, and stops it on exit. ``config``: more
+    ``uvicorn.Config`` arguments."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

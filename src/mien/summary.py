@@ -620,15 +620,19 @@ def _warn_parts(analysed: pd.DataFrame) -> None:
         return
     split = analysed.groupby("source")["part"].max()
     split = split[split > 0] + 1
+    warnings.warn(parts_message(dict(split.items())), PartsWarning, stacklevel=4)
+
+
+def parts_message(split: Mapping[str, int]) -> str:
+    """What to say of sources read in several parts (``{source: parts}``, each > 1): timed
+    part by part, which is right for runs appended and wrong for rows sorted or shuffled."""
     named = ", ".join(f"{s} ({n} parts)" for s, n in list(split.items())[:3])
     more = f" and {len(split) - 3} more" if len(split) > 3 else ""
-    warnings.warn(
+    return (
         f"the frame index or clock goes back in {named}{more}: each part is timed on its own "
         "(runs appended, recordings joined). If the rows were sorted or shuffled after mien "
         "wrote them, these figures are wrong: sort them by source and frame_index first "
-        "(a stable sort keeps each frame's faces in order).",
-        PartsWarning,
-        stacklevel=4,
+        "(a stable sort keeps each frame's faces in order)."
     )
 
 

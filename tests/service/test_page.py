@@ -7,9 +7,6 @@ both checked; screenshots are kept in test-artifacts/ at the repository root.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from pathlib import Path
 
 import cv2
@@ -17,7 +14,7 @@ import numpy as np
 import pytest
 
 from mien.io import read_image
-from tests.helpers import ROOT, SAMPLES
+from tests.helpers import ROOT, SAMPLES, uvicorn_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -38,26 +35,10 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def server():
-    import uvicorn
-
     from mien.service import ServiceSettings, create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(ServiceSettings(pose=False)), host="127.0.0.1", port=port, log_level="warning"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert srv.started
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with uvicorn_in_thread(create_app(ServiceSettings(pose=False))) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def y4m_camera(path: Path, frames: int = 12) -> Path:

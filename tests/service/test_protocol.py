@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 
 import pytest
 
 from mien.service.protocol import header_deadline_protocol
+from tests.helpers import uvicorn_in_thread
 
 
 async def echo(scope, receive, send):
@@ -40,28 +40,8 @@ async def echo(scope, receive, send):
 
 @pytest.fixture(scope="module")
 def port():
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        free = s.getsockname()[1]
-    config = uvicorn.Config(
-        echo,
-        host="127.0.0.1",
-        port=free,
-        log_level="warning",
-        http=header_deadline_protocol(0.6),
-        timeout_keep_alive=5,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield free
-    server.should_exit = True
-    thread.join(timeout=10)
+    with uvicorn_in_thread(echo, http=header_deadline_protocol(0.6), timeout_keep_alive=5) as p:
+        yield p
 
 
 def closed_within(conn: socket.socket, seconds: float) -> bool:

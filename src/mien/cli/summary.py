@@ -215,20 +215,11 @@ def _warn_in_order(rows: pd.DataFrame, results: Path) -> None:
     back in the rows' order, as in recordings joined or runs appended, but also in rows that
     were sorted (by track, by label) or shuffled after mien wrote them, whose figures are then
     wrong."""
-    from mien.summary import parts_per_source
+    from mien.summary import parts_message, parts_per_source
 
     split = {s: n for s, n in parts_per_source(rows).items() if n > 1}
-    if not split:
-        return
-    named = ", ".join(f"{s} ({n} parts)" for s, n in list(split.items())[:3])
-    more = f" and {len(split) - 3} more" if len(split) > 3 else ""
-    err.print(
-        f"{results}: the frame index or clock goes back in {named}{more}: each part is timed "
-        "on its own (runs appended, recordings joined). If the rows were sorted or shuffled "
-        "after mien wrote them, these figures are wrong: sort them by source and frame_index "
-        "first.",
-        style="yellow",
-    )
+    if split:
+        err.print(f"{results}: {parts_message(split)}", style="yellow")
 
 
 def _warn_untimed(rows: pd.DataFrame) -> None:
