@@ -628,3 +628,11 @@ def test_a_video_writer_that_cannot_write_fails_at_once_with_a_video_error(tmp_p
     existing.write_bytes(b"old")
     VideoWriter(existing)  # nothing written yet: an existing file is kept
     assert existing.read_bytes() == b"old"
+    with pytest.raises(VideoError, match="a folder, not a file"):
+        VideoWriter(tmp_path)
+    if os.geteuid() != 0:  # an existing writable file in a folder that takes no new files
+        shut = tmp_path / "shut"
+        shut.mkdir()
+        (shut / "x.mp4").write_bytes(b"old")
+        shut.chmod(0o555)
+        VideoWriter(shut / "x.mp4")

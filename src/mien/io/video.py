@@ -700,12 +700,18 @@ class VideoWriter:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise VideoError(self.path, f"cannot create its folder ({_reason(err)})") from err
-        try:  # can a file be made there? (not the file itself: one that exists is kept
-            with tempfile.TemporaryFile(dir=folder):  # until the first frame replaces it)
-                pass
-        except OSError as err:
-            reason = (err.strerror or str(err)).lower()  # not the probe's temporary name
-            raise VideoError(self.path, f"cannot create a file in {folder} ({reason})") from err
+        if Path(path).exists():  # kept until the first frame replaces it: may it be written?
+            if Path(path).is_dir():
+                raise VideoError(self.path, "cannot create video (a folder, not a file)")
+            if not os.access(path, os.W_OK):
+                raise VideoError(self.path, "cannot create video (the file cannot be written)")
+        else:
+            try:  # can a file be made there?
+                with tempfile.TemporaryFile(dir=folder):
+                    pass
+            except OSError as err:
+                reason = (err.strerror or str(err)).lower()  # not the probe's temporary name
+                raise VideoError(self.path, f"cannot create a file in {folder} ({reason})") from err
         try:
             # MP4/MOV: the movie's own timescale (1/1000 s by default) would round the edit
             # list's start, shifting every frame of a video that does not start on a whole ms

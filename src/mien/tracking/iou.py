@@ -41,10 +41,18 @@ class _Track:
     last_t: float
     hits: int
     missed: int = 0  # frames since the last match; 0: matched in the previous frame
-    # (t, box) of its latest matches within HISTORY_S: its course and size before it was lost
+    # (t, box) of its matches within HISTORY_S of its latest (at least the last 2): its
+    # course and size before it was lost
     history: collections.deque[tuple[float, np.ndarray]] = dataclasses.field(
-        default_factory=lambda: collections.deque(maxlen=STEP_WINDOW)
+        default_factory=lambda: collections.deque(maxlen=HISTORY_MAX)
     )
+
+    def remember(self) -> None:
+        """Add the track's latest match to its history and drop those older than
+        :data:`HISTORY_S` before it (keeping at least two)."""
+        self.history.append((self.last_t, self.box))
+        while len(self.history) > 2 and self.history[0][0] < self.last_t - HISTORY_S:
+            self.history.popleft()
 
 
 def intersection_matrix(
@@ -128,6 +136,16 @@ def _centre(box: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
 HISTORY_S = 0.5
 """How far back (seconds of media time) a track's course is measured for finding it again
 after it was lost (:meth:`FaceTracker._recover`)."""
+HISTORY_MAX = 256
+"""The most matches a track's history holds (0.5 s at up to 512 frames/s; a source whose
+timestamps stand still cannot grow it without bound)."""
+WHOLE = 0.85
+"""A box at least this share of a track's median width counts as the whole face when its
+course is measured (a narrower one is taken for a face being covered)."""
+MIN_COURSE_S = 0.1
+"""The shortest span of matches (seconds) a course is measured over; over less (a new track,
+repeated timestamps: 4 px of jitter over 1 µs is 4,000,000 px/s) the track's smoothed
+velocity stands in."""
 
 MAX_AGE_S = 1.0
 """:class:`FaceTracker`'s default ``max_age_s``."""
@@ -160,7 +178,8 @@ class FaceTracker:
     the track's last half second of matches (at about its size, taken by no other track), gets
     its id back; otherwise a new id. Still possible: two faces that swap places while both are
     hidden swap ids, and so do two faces seen side by side when the detector's boxes jump from
-    one to the other.
+    one to the other; another person who appears within the age limit along a lost face's
+    course takes its id.
 
     Args:
         min_iou: smallest IoU between a track's predicted box and a detection to match them.
@@ -283,7 +302,7 @@ class FaceTracker:
         else:
             match = np.full(len(self._tracks), -1, np.int64)
         if self.recover and len(faces):
-            match = self._recover(match, faces.xyxy, t)
+            match = self._recover(match, faces.xyxy, t, max(self.coast_s, step))
         for track, di in zip(self._tracks, match.tolist(), strict=True):
             if di < 0:
                 track.missed += 1
@@ -292,7 +311,7 @@ class FaceTracker:
                 ids[di] = track.track_id
         for di in np.flatnonzero(ids < 0):
             track = _Track(self._next_id, faces.xyxy[di].astype(np.float64), np.zeros(2), t, 1)
-            track.history.append((t, track.box))
+            track.remember()
             self._tracks.append(track)
             ids[di] = track.track_id
             self._next_id += 1
@@ -300,7 +319,11 @@ class FaceTracker:
         return dataclasses.replace(faces, track_id=ids)
 
     def _recover(
-        self, match: npt.NDArray[np.int64], boxes: npt.NDArray[np.floating], t: float
+        self,
+        match: npt.NDArray[np.int64],
+        boxes: npt.NDArray[np.floating],
+        t: float,
+        coast: float,
     ) -> npt.NDArray[np.int64]:
         """``match`` with lost tracks given the detections no track took, found along their
         course: a face hidden behind another while they cross is seen shrinking and stalling
@@ -310,11 +333,17 @@ class FaceTracker:
 
         A track lost before this frame (``missed > 0``) takes a free detection whose centre
         lies within half the track's usual width of its course: the segment from where its
-        prediction stopped (``coast_s``) to where the velocity of its centre over its last
-        :data:`HISTORY_S` seconds of matches, before the loss, carries it by now; the
-        detection's width within 0.6-1.6 times the track's usual (median) width. Closest
-        first. In the spirit of OC-SORT's observation-centric recovery (Cao et al.,
+        prediction stopped (after ``coast`` seconds: ``coast_s``, or the step between frames
+        if longer) to where its last whole box (at least :data:`WHOLE` of its median width)
+        would be by now, moving at the velocity of its centre from its first match within
+        :data:`HISTORY_S` seconds to that box (over at least :data:`MIN_COURSE_S`; else its
+        smoothed velocity); the detection's width within 0.6-1.6 times the track's median
+        width.
+        Closest first. In the spirit of OC-SORT's observation-centric recovery (Cao et al.,
         "Observation-Centric SORT", CVPR 2023), without its Kalman filter.
+
+        The cost: another person who appears within the age limit along a lost face's course
+        takes its id (before, only one who appeared where its prediction overlapped).
         """
         free = np.ones(len(boxes), bool)
         free[match[match >= 0]] = False
@@ -324,16 +353,20 @@ class FaceTracker:
         for ti, track in enumerate(self._tracks):
             if match[ti] >= 0 or track.missed == 0 or len(track.history) < 2:
                 continue
-            kept = [h for h in track.history if h[0] >= track.last_t - HISTORY_S]
-            if len(kept) < 2:
-                kept = list(track.history)[-2:]
-            t0, first = kept[0]
-            course = (_centre(track.box) - _centre(first)) / max(track.last_t - t0, 1e-6)
             widths = np.array([h[1][2] - h[1][0] for h in track.history])
             width = float(np.median(widths))
-            dt = t - track.last_t
-            start = _centre(track.box) + track.velocity * min(dt, max(self.coast_s, 0.0))
-            end = _centre(track.box) + course * dt
+            # the course runs to its last whole box: a face being covered shows a narrower
+            # box whose centre stalls, which would bend the course back
+            whole = np.flatnonzero(widths >= WHOLE * width)
+            t1, anchor = track.history[int(whole[-1]) if len(whole) else -1]
+            t0, first = track.history[0]
+            course = (
+                (_centre(anchor) - _centre(first)) / (t1 - t0)
+                if t1 - t0 >= MIN_COURSE_S
+                else track.velocity
+            )
+            start = _centre(track.box) + track.velocity * min(t - track.last_t, coast)
+            end = _centre(anchor) + course * (t - t1)
             for di in np.flatnonzero(free):
                 box = np.asarray(boxes[di], np.float64)
                 if not 0.6 <= (box[2] - box[0]) / max(width, 1e-6) <= 1.6:
@@ -358,4 +391,4 @@ class FaceTracker:
         track.last_t = t
         track.hits += 1
         track.missed = 0
-        track.history.append((t, track.box))
+        track.remember()
