@@ -12,8 +12,8 @@ elapsed, that time capped at ``max(coast_s, step)``, so a track that lost its fa
 instead of drifting on; tracks take detections in order of recency (those matched in the
 previous frame first, then all the others), greedily by IoU within each group (highest
 first, at least ``min_iou``); a track lost before this frame then takes a free detection of
-about its size near the course of its last half second of matches (:meth:`FaceTracker._recover`);
-unmatched detections start new tracks; a track
+about its size near the course of its last half second of matches
+(:meth:`FaceTracker._recover`); unmatched detections start new tracks; a track
 ends once it is unseen for more than ``max(max_age_s, (max_missed + 1.5) × step)``, where
 ``step`` is the median time between the last 16 frames (this one included). Time is media
 time; scaling by the step keeps tracks across sparse sampling (``--fps 1`` puts 1 s between
@@ -338,9 +338,8 @@ class FaceTracker:
         would be by now, moving at the velocity of its centre from its first match within
         :data:`HISTORY_S` seconds to that box (over at least :data:`MIN_COURSE_S`; else its
         smoothed velocity); the detection's width within 0.6-1.6 times the track's median
-        width.
-        Closest first. In the spirit of OC-SORT's observation-centric recovery (Cao et al.,
-        "Observation-Centric SORT", CVPR 2023), without its Kalman filter.
+        width. Closest first. In the spirit of OC-SORT's observation-centric recovery (Cao et
+        al., "Observation-Centric SORT", CVPR 2023), without its Kalman filter.
 
         The cost: another person who appears within the age limit along a lost face's course
         takes its id (before, only one who appeared where its prediction overlapped).
