@@ -203,3 +203,17 @@ def test_annotate_takes_the_arrays_analyze_takes_and_refuses_others_before_drawi
     with pytest.raises(ValueError, match=r"uint8 \(H, W, 3\) BGR array; got float32"):
         ExpressionAnnotator().annotate(scene, result)
     np.testing.assert_array_equal(scene, image.astype(np.float32))  # nothing drawn
+
+
+def test_labels_grow_with_the_scene_but_not_past_the_faces():
+    """In a 1080p scene the labels and bars were drawn 3x, far larger than 40 px faces, and
+    covered the neighbouring faces."""
+    from mien.annotate.draw import annotation_scale
+
+    small = np.array([[100, 100, 140, 140], [300, 100, 345, 145]], np.float32)
+    large = np.array([[100, 100, 400, 400]], np.float32)
+    assert annotation_scale(1920, 1080, small) == pytest.approx(1.0625)  # median side 42.5
+    assert annotation_scale(1920, 1080, large) == 3.0  # the scene's 1920 / 640
+    assert annotation_scale(640, 480, large) == 1.0
+    assert annotation_scale(400, 1200, large) == 1.25  # a narrow scene: its width / 320
+    assert annotation_scale(1920, 1080, np.array([[0, 0, 10, 10]], np.float32)) == 1.0

@@ -28,6 +28,26 @@ MAX_ENLARGED_SIDE = 2048
 enlarged (160-fold, a 2 × 40000 image asked for 6 GB; video encoders refuse such sizes)."""
 
 
+FACE_PER_SCALE = 40.0
+"""Face side (pixels, the median of a scene's faces) per unit of the labels' and bars' scale:
+their size follows the scene's, but never grows past the faces' size over this."""
+
+
+def annotation_scale(width: int, height: int, xyxy: np.ndarray) -> float:
+    """The size of labels, bars and lines, as a factor (1 at 640 px): it grows with the
+    scene (its longer side over 640), but no wider than a narrow scene can hold (its width
+    over 320), nor past the faces' median side over :data:`FACE_PER_SCALE` (a factor of 3 in
+    a 1080p scene hid 40 px faces under each other's labels); never below 1.
+
+    Args:
+        width, height: the scene's size in pixels (as drawn, after any enlargement).
+        xyxy: ``(n, 4)`` the faces' boxes in the scene's pixels, ``n`` ≥ 1.
+    """
+    sides = np.minimum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1])
+    by_faces = float(np.median(sides)) / FACE_PER_SCALE
+    return max(1.0, min(max(width, height) / 640, width / 320, by_faces))
+
+
 def enlargement(width: int, height: int) -> int:
     """The whole factor (>= 1) that brings a scene ``width`` px wide to at least
     :data:`MIN_WIDTH`, as far as its longer side stays within :data:`MAX_ENLARGED_SIDE`
@@ -114,8 +134,7 @@ class ExpressionAnnotator:
             scene = _blur(scene, extra)
         if len(faces) == 0:
             return draw_caption(scene) if self.caption else scene
-        # text grows with the image, but no wider than a narrow image can hold
-        scale = max(1.0, min(max(scene.shape[:2]) / 640, scene.shape[1] / 320))
+        scale = annotation_scale(scene.shape[1], scene.shape[0], faces.xyxy)
         names = result.expression_names
         probs = faces.expression
         if self.smoothed and faces.smoothed is not None:
