@@ -234,6 +234,31 @@ def test_a_column_named_twice_is_refused(tmp_path):
         read_labels_csv(tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("rows", "problem"),
+    [
+        ("a.png,happiness,all,Black, African\n", r"line 2 has 5 field\(s\) but the header has 4"),
+        ("a.png,happiness,all\n", r"line 2 has 3 field\(s\) but the header has 4"),
+        ("a.png,happiness,all,A\n,neutral,all,B\n", r"line 3 has an empty path"),
+    ],
+)
+def test_a_row_that_does_not_fit_the_header_names_its_line(tmp_path, rows, problem):
+    # DictReader drops extra fields and blanks missing ones: the image moved group silently
+    (tmp_path / "labels.csv").write_text("path,label,split,group\n" + rows)
+    with pytest.raises(DatasetError, match=r"labels\.csv: " + problem):
+        read_labels_csv(tmp_path)
+
+
+def test_other_columns_named_twice_and_empty_rows(tmp_path):
+    (tmp_path / "labels.csv").write_text("path,label,group,group\na.png,happiness,A,B\n")
+    with pytest.raises(DatasetError, match=r"names column\(s\) \['group'\] more than once"):
+        read_labels_csv(tmp_path)
+    # rows of empty fields, as a spreadsheet leaves below its table, are not rows
+    (tmp_path / "labels.csv").write_text("path,label,group\na.png,happiness,A\n,,\n , ,\n")
+    dataset = read_labels_csv(tmp_path)
+    assert (dataset.paths, dataset.columns["group"]) == (("a.png",), ("A",))
+
+
 def test_empty_and_binary_label_files(tmp_path):
     (tmp_path / "labels.csv").write_text("\n")
     with pytest.raises(DatasetError, match=r"labels\.csv: is empty"):

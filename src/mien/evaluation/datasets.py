@@ -73,6 +73,33 @@ def _looks_binary(path: Path) -> bool:
     return b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff"))
 
 
+def _rows(reader: csv.DictReader, csv_path: Path, n_fields: int) -> list[dict[str, str]]:
+    """Every row of ``reader``, refusing one with more or fewer fields than the header
+    (``DictReader`` would drop the extra ones or leave the missing ones blank, which moves
+    an image into another slice without a word) or with an empty path."""
+    rows = []
+    for row in reader:
+        line = reader.line_num
+        if all(not (v or "").strip() for k, v in row.items() if k is not None) and not row.get(
+            None
+        ):
+            continue  # a row of empty fields, as spreadsheets leave below a table
+        if None in row or None in row.values():
+            n = n_fields + len(row.get(None) or ()) - sum(v is None for v in row.values())
+            hint = (
+                " (a delimiter inside a value? quote the value, as in \"Black, African\")"
+                if n > n_fields
+                else " (write an empty value as an empty field, with its delimiter)"
+            )
+            raise DatasetError(
+                f"{csv_path}: line {line} has {n} field(s) but the header has {n_fields}{hint}"
+            )
+        if not (row["path"] or "").strip():
+            raise DatasetError(f"{csv_path}: line {line} has an empty path")
+        rows.append(row)
+    return rows
+
+
 def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDataset:
     """Read ``root/labels.csv``, or a labels CSV named directly.
 
@@ -90,7 +117,9 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
 
     Raises:
         DatasetError: no ``labels.csv`` (or it is a folder), not UTF-8 text, missing
-            ``path``/``label`` columns, a ``split`` that matches no row, or an empty file.
+            ``path``/``label`` columns, a column named twice, a row with more or fewer
+            fields than the header or with an empty path (the error names its line), a
+            ``split`` that matches no row, or an empty file.
             Rows with an empty label are skipped (their count is logged).
     """
     root = Path(root)
@@ -135,6 +164,12 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
                 f"{csv_path}: more than one column reads as {twice} (headers match in any "
                 "case); keep one"
             )
+        dup = sorted({c for c in fields if fields.count(c) > 1})
+        if dup:
+            raise DatasetError(
+                f"{csv_path}: the header names column(s) {dup} more than once; only one "
+                "column's values would be kept: rename or drop the others"
+            )
         reader.fieldnames = fields
         missing = [c for c in ("path", "label") if c not in fields]
         if missing:
@@ -144,7 +179,7 @@ def read_labels_csv(root: str | Path, *, split: str | None = None) -> LabeledDat
                 f"{csv_path}: --split {split!r} given but the file has no split column"
             )
         want = None if split is None else split.strip().lower()
-        every = list(reader)
+        every = _rows(reader, csv_path, len(fields))
         rows = [r for r in every if want is None or (r["split"] or "").strip().lower() == want]
         splits = sorted({(r.get("split") or "").strip().lower() for r in every} - {""})
     unlabelled = sum(not (r["label"] or "").strip() for r in rows)
