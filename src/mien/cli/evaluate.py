@@ -103,6 +103,15 @@ def evaluate(
             "angry are always mapped. The original labels stay as the column original_label.",
         ),
     ] = None,
+    drop_trained: Annotated[
+        bool,
+        typer.Option(
+            "--drop-trained",
+            help="Leave out the images the bundled model was trained on (identical pixels; "
+            "the JSON's seen counts them). Without it they are scored, with a warning: their "
+            "scores measure memory, not accuracy.",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Score the model on labelled folders and print JSON metrics (an audit) to stdout.
@@ -114,7 +123,9 @@ def evaluate(
     abstention (coverage, accuracy kept and abstained), labels_restricted, the images with
     no face (--detect) or that failed to load, relabelled (only when --label-map or a word
     form such as happy changed something), and unlabelled_rows_skipped (rows with an empty
-    label, not scored; 0 when none). Several folders: {"model": ..., "datasets": {folder:
+    label, not scored; 0 when none), seen (how many images the bundled model was trained,
+    tuned or compared on; null for weights without such a record) and, with --drop-trained,
+    dropped_trained. Several folders: {"model": ..., "datasets": {folder:
     that object}}; every set's labels and columns are checked before any is scored. Exit
     status 1 when any image failed to load (it still counts, as wrong).
     """
@@ -177,6 +188,7 @@ def evaluate(
             )
     analyzer = make_analyzer(model, detector, 0.5, 100_000_000, weights=weights)
     names = analyzer.expression_names
+    dropped = _drop_trained(analyzer, datasets) if drop_trained else {}
     columns_by_set = {}
     for name, dataset in datasets.items():  # every set checked before any is scored
         columns = [c for c in by or () if c in dataset.columns]
@@ -245,6 +257,8 @@ def evaluate(
         if relabelled[k] or relabelled[k].unused:
             results[k]["relabelled"] = relabelled[k].to_dict()
         results[k]["unlabelled_rows_skipped"] = datasets[k].n_unlabelled
+        if k in dropped:
+            results[k]["dropped_trained"] = dropped[k]
     if len(results) == 1:
         typer.echo(json.dumps({"model": used} | next(iter(results.values())), indent=2))
     else:
@@ -265,6 +279,7 @@ def evaluate(
                     f"{datasets[k].n_unlabelled} row(s) with an empty label were skipped "
                     "(not scored, not in n)."
                 )
+            said += [note for note, _ in _seen_notes(reports[k], spec.name, dropped.get(k))]
             if said:
                 notes[k] = " ".join(said)
         err.print(f"report: {write_report(reports, report, notes=notes)}")
@@ -277,6 +292,8 @@ def evaluate(
                 "them; --all-labels scores what analyze outputs",
                 style="yellow",
             )
+        for note, warn in _seen_notes(r, spec.name, dropped.get(name)):
+            err.print(f"{name}: {note}", style="yellow" if warn else "dim")
         if r.no_face:
             err.print(
                 f"{name}: {len(r.no_face)} image(s) without a face (counted as wrong)",
@@ -294,6 +311,63 @@ def evaluate(
             err.print(f"  (paths are read relative to {datasets[name].root})")
     if failed:
         raise typer.Exit(1)
+
+
+def _drop_trained(analyzer: Any, datasets: dict) -> dict[str, int]:
+    """Leave out of each set (in place) the images the model trained on; how many, by set."""
+    from mien.evaluation.seen import seen_images, without_seen
+
+    spec = analyzer.expression.spec
+    record = seen_images(spec.name, spec.sha256)
+    if record is None:
+        fail(
+            f"--drop-trained: {spec.name} ships no record of its training images (weights of "
+            "your own); mien cannot tell which images it saw"
+        )
+    dropped = {}
+    for name in datasets:
+        datasets[name], dropped[name] = without_seen(datasets[name], record)
+        if not datasets[name].paths:
+            fail(f"{name}: every image is one {spec.name} trained on; nothing left to score")
+    return dropped
+
+
+def _seen_notes(report: Any, model: str, dropped: int | None) -> list[tuple[str, bool]]:
+    """What to say about the images the model saw: ``(note, is a warning)`` pairs."""
+    seen = report.seen
+    if seen is None:
+        return []
+    notes = []
+    if dropped:
+        notes.append(
+            (f"{dropped} image(s) {model} was trained on were left out (--drop-trained).", False)
+        )
+    if seen["trained"]:
+        notes.append(
+            (
+                f"{seen['trained']} of the {report.n} images are ones {model} was trained on "
+                "(identical pixels): their scores measure memory, not accuracy; --drop-trained "
+                "leaves them out, and --predictions marks each (model_saw).",
+                True,
+            )
+        )
+    if seen["tuned"]:
+        notes.append(
+            (
+                f"{seen['tuned']} image(s) chose {model}'s checkpoint and calibration: "
+                "slightly optimistic.",
+                False,
+            )
+        )
+    if seen["compared"]:
+        notes.append(
+            (
+                f"{seen['compared']} image(s) were scored when choosing {model} among "
+                "candidate models: slightly optimistic.",
+                False,
+            )
+        )
+    return notes
 
 
 def _is_input(path: Path, label_files: list[Path], datasets: Iterable[Any]) -> bool:

@@ -87,7 +87,7 @@ def _rows(reader: csv.DictReader, csv_path: Path, n_fields: int) -> list[dict[st
         if None in row or None in row.values():
             n = n_fields + len(row.get(None) or ()) - sum(v is None for v in row.values())
             hint = (
-                " (a delimiter inside a value? quote the value, as in \"Black, African\")"
+                ' (a delimiter inside a value? quote the value, as in "Black, African")'
                 if n > n_fields
                 else " (write an empty value as an empty field, with its delimiter)"
             )

@@ -79,6 +79,7 @@ from mien.evaluation.metrics import (
     macro_f1,
     per_class_recall,
 )
+from mien.evaluation.seen import SEEN_KINDS, fingerprint, seen_images
 from mien.io import read_image
 from mien.pipeline import Analyzer
 from mien.quality.measures import QUALITY_COLUMNS
@@ -125,6 +126,9 @@ class EvalReport:
             ``None`` when there is no gap or ``n_boot`` was 0).
         by_cluster: with ``cluster``: ``{"column", "n_clusters", "mean", "ci",
             "n_unassigned"}``, accuracy with the cluster (person) as the unit; else ``None``.
+        seen: how many scored images the model already saw (:mod:`mien.evaluation.seen`):
+            ``{"trained", "tuned", "compared"}`` counts, identical pixels only; ``None`` when
+            the model ships no record of its images (weights of your own).
         abstention: mien's own abstention rule on the images with a prediction:
             ``{"threshold", "quality_checked", "n_kept", "n_abstained", "n_no_prediction"
             (images not counted in either: unreadable, or no face found), "coverage" (share of
@@ -133,8 +137,8 @@ class EvalReport:
             ``analyze`` outputs), not of the restricted task (``None`` for an empty group);
             ``None`` when no image got a prediction.
         items: per-image arrays for figures (``y_true``, ``y_pred``, ``probs``, ``abstained``
-            (float 1/0, NaN without a prediction) and the quality values); not part of
-            :meth:`to_dict`.
+            (float 1/0, NaN without a prediction), ``seen`` (a :data:`SEEN_KINDS` value or
+            ``None``) and the quality values); not part of :meth:`to_dict`.
     """
 
     n: int
@@ -152,6 +156,7 @@ class EvalReport:
     labels_restricted: bool = False
     abstention: dict[str, Any] | None = None
     by_cluster: dict[str, Any] | None = None
+    seen: dict[str, int] | None = None
     items: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -213,6 +218,11 @@ def evaluate(
     abstained = np.full(n, np.nan)  # mien's rule, over all the model's labels
     top_all = np.full(n, -1)  # the model's own top label (what analyze outputs), by index
     quality = {c: np.full(n, np.nan) for c in QUALITY_COLUMNS}
+    spec = analyzer.expression.spec
+    name = getattr(spec, "name", None)
+    record_of_seen = seen_images(name, getattr(spec, "sha256", None)) if name else None
+    prints = np.zeros(n, np.uint64)
+    read = np.zeros(n, bool)
     want_quality = quality_slices and analyzer.quality
     no_face: list[str] = []
     failed: list[dict[str, str]] = []
@@ -235,8 +245,11 @@ def evaluate(
     for i, rel in enumerate(dataset.paths):
         path = dataset.root / rel
         try:
+            img = read_image(path, max_pixels=analyzer.max_pixels)
+            if record_of_seen is not None:
+                prints[i], read[i] = fingerprint(img), True
             if detect:
-                faces = analyzer.analyze(path, source=rel).faces
+                faces = analyzer.analyze(img, source=rel).faces
                 if len(faces) == 0:
                     no_face.append(rel)
                 else:
@@ -248,7 +261,6 @@ def evaluate(
                         if c in faces.data:
                             quality[c][i] = float(faces.data[c][k])
             else:
-                img = read_image(path, max_pixels=analyzer.max_pixels)
                 pending.append((i, analyzer.whole_image_crop(img)))
                 if want_quality:
                     for c, v in analyzer.crop_quality(img).items():
@@ -262,6 +274,9 @@ def evaluate(
         if progress is not None:
             progress(1)
     flush()
+    seen = np.full(n, None, dtype=object)
+    if record_of_seen is not None:
+        seen[read] = record_of_seen.lookup(prints[read])
     ok = quality["quality_ok"]
     abstained[(ok == 0) & ~np.isnan(abstained)] = 1.0  # crop mode: quality_ok where measured
     has = y_pred >= 0
@@ -334,7 +349,13 @@ def evaluate(
             if persons is None
             else {"column": cluster, **_by_cluster(correct, persons, interval=n_boot > 0)}
         ),
+        seen=(
+            None
+            if record_of_seen is None
+            else {kind: int((seen == kind).sum()) for kind in SEEN_KINDS.values()}
+        ),
         items={
+            "seen": seen,
             "y_true": y_true,
             "y_pred": y_pred,
             "probs": probs,
@@ -430,9 +451,10 @@ def prediction_rows(report: EvalReport, dataset: LabeledDataset) -> list[dict[st
         as scored; ``None`` without a prediction), the quality values that were measured
         (``face_size_px``, ``sharpness``, ``yaw``, ``pitch``, ``roll``, ``truncated`` and
         ``quality_ok`` as booleans …; ``None`` where not measured), ``abstained`` (mien's rule
-        over all the model's labels and ``quality_ok``; ``None`` without a prediction) and the
-        set's own columns (e.g. ``subject``; one whose name, in any case, is taken by a column
-        above, by ``p_<label>`` of any expression label, or by another renamed column is kept
+        over all the model's labels and ``quality_ok``; ``None`` without a prediction),
+        ``model_saw`` (when the model ships a record of its images: ``trained``, ``tuned``,
+        ``compared`` or ``None``; :mod:`mien.evaluation.seen`) and the set's own columns
+        (e.g. ``subject``; one whose name, in any case, is taken by a column above, by ``p_<label>`` of any expression label, or by another renamed column is kept
         as ``set_<name>``, ``set_set_<name>``, …).
 
     Raises:
@@ -474,6 +496,8 @@ def prediction_rows(report: EvalReport, dataset: LabeledDataset) -> list[dict[st
             row[c] = None if np.isnan(v) else bool(v) if c in flags else v
         a = float(items["abstained"][i]) if "abstained" in items else float("nan")
         row["abstained"] = None if np.isnan(a) else bool(a)
+        if report.seen is not None:
+            row["model_saw"] = items["seen"][i]
         for c, values in dataset.columns.items():
             row[names[c]] = values[i]
         rows.append(row)
@@ -486,7 +510,7 @@ def _set_column_names(columns: list[str], labels: Sequence[str]) -> dict[str, st
     A clash is a name equal, in any case, to one of mien's columns (whether or not this run
     fills it: ``p_contempt`` of a 7-label run too), or to another of the set's names.
     """
-    ours = ["path", "label", "predicted", "correct", "status", "error", "abstained"]
+    ours = ["path", "label", "predicted", "correct", "status", "error", "abstained", "model_saw"]
     ours += [*QUALITY_COLUMNS, *(f"p_{n}" for n in (*EXPRESSIONS, *labels))]
     ours_lower = {c.lower() for c in ours}
     taken = ours_lower | {c.lower() for c in columns}
