@@ -454,8 +454,9 @@ def prediction_rows(report: EvalReport, dataset: LabeledDataset) -> list[dict[st
         over all the model's labels and ``quality_ok``; ``None`` without a prediction),
         ``model_saw`` (when the model ships a record of its images: ``trained``, ``tuned``,
         ``compared`` or ``None``; :mod:`mien.evaluation.seen`) and the set's own columns
-        (e.g. ``subject``; one whose name, in any case, is taken by a column above, by ``p_<label>`` of any expression label, or by another renamed column is kept
-        as ``set_<name>``, ``set_set_<name>``, …).
+        (e.g. ``subject``; one whose name, in any case, is taken by a column above, by
+        ``p_<label>`` of any expression label, or by another renamed column is kept as
+        ``set_<name>``, ``set_set_<name>``, …).
 
     Raises:
         ValueError: ``report`` has no per-image items or does not match ``dataset``'s length.
