@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -129,6 +130,19 @@ def test_slices_with_blank_and_single_member_values(tmp_path, stub_analyzer):
         _by_cluster(np.ones(5, bool), np.array(["a", "b"] * 2 + ["c"]), interval=False)["ci"]
         is None
     )
+    # many persons who differ: the t interval, not a Wilson interval with 24 persons as n
+    # (which treats each person as one coin flip: [0.64, 0.94] here)
+    from mien.evaluation.bootstrap import group_accuracy_interval
+
+    hits = np.concatenate([np.arange(20) < 14 + i % 7 for i in range(24)])
+    who = np.repeat([f"p{i}" for i in range(24)], 20)
+    c = _by_cluster(hits, who, interval=True)
+    assert c["ci"] == pytest.approx(list(group_accuracy_interval(hits, who)["ci"]))
+    assert c["ci"][1] - c["ci"][0] < 0.1
+    # persons who barely differ: never narrower than the Wilson interval over the images
+    hits = np.concatenate([np.arange(20) < 18 + (i == 0) for i in range(24)])
+    c = _by_cluster(hits, who, interval=True)
+    assert c["ci"] == pytest.approx(list(wilson_interval(int(hits.sum()), len(hits))))
     assert report.ci["accuracy"][0] <= report.accuracy <= report.ci["accuracy"][1]
     with pytest.raises(Exception, match="no column"):
         evaluate(stub_analyzer, read_labels_csv(tmp_path), by=["age"])
@@ -328,7 +342,9 @@ def test_the_report_shows_skipped_rows_missing_images_and_why_there_is_no_gap(
     text = (out / "report.md").read_text()
     assert "1 row(s) with an empty label were skipped" in text
     assert "| slice | n | no prediction | accuracy" in text
-    assert re.search(r"\| g2 \| 2 \| 1 \| 0\.[05]00", text)  # the missing file: no prediction
+    # the missing file: no prediction; g2 has 2 images (under 20): marked, not in the gap
+    assert re.search(r"\| g2 † \| 2 \| 1 \| 0\.[05]00", text)
+    assert "†: not in the gap (fewer than 20 images, blank or unmeasured)" in text
     assert "none (fewer than two slices with n ≥ 20; `--min-slice-n` sets that n)" in text
 
 
@@ -399,4 +415,58 @@ def test_slice_columns_of_one_slug_get_their_own_figures_and_cells_escape_bars(
     text = write_report({str(d): r}, tmp_path / "report").read_text()
     slices = re.findall(r"!\[accuracy by [^\]]*\]\(([^)]+)\)", text)
     assert len(slices) == 2 and len(set(slices)) == 2
-    assert "| A\\|B | 1 |" in text
+    assert "| A\\|B † | 1 |" in text
+
+
+def test_small_slices_and_case_variants_are_named_on_stderr(tmp_path):
+    """A group of 3 images was the tallest bar with no warning, and Female/female two groups."""
+    from typer.testing import CliRunner
+
+    from mien.cli.main import app
+
+    lines = ["path,label,group"]
+    groups = ["Female"] * 3 + ["female"] + ["male"] * 2
+    for i, group in enumerate(groups):
+        (tmp_path / f"{i}.png").write_bytes(encode(Image.new("L", (48, 48), 30 + 30 * (i % 2))))
+        lines.append(f"{i}.png,{'happiness' if i % 2 == 0 else 'neutral'},{group}")
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+    args = ["evaluate", str(tmp_path), "--by", "group", "--no-quality", "-q", "--bootstrap", "0"]
+    result = CliRunner().invoke(app, [*args, "--min-slice-n", "3"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert "--by group: values that differ only in case (Female/female) are separate slices" in said
+    assert (
+        "--by group: female (n=1), male (n=2) under --min-slice-n 3: listed, not in the "
+        "worst-slice gap" in said
+    )
+    slices = json.loads(result.stdout)["slices"]["group"]["slices"]
+    assert {k: v["in_gap"] for k, v in slices.items()} == {
+        "Female": True,
+        "female": False,
+        "male": False,
+    }
+
+
+def test_the_slice_figure_sets_apart_what_is_not_in_the_gap():
+    from mien.evaluation.report import slice_figure
+
+    person = {"n_clusters": 1, "mean": 1.0, "ci": None, "n_unassigned": 0}
+    many = {"n_clusters": 9, "mean": 0.7, "ci": [0.6, 0.8], "n_unassigned": 0}
+    table = {
+        "min_n": 20,
+        "slices": {
+            "A": {"n": 40, "accuracy": 0.7, "ci": [0.55, 0.82], "in_gap": True, "by_cluster": many},
+            "C": {
+                "n": 3,
+                "accuracy": 1.0,
+                "ci": [0.44, 1.0],
+                "in_gap": False,
+                "by_cluster": person,
+            },
+        },
+    }
+    ax = slice_figure("set by group", table, unit="subject").axes[0]
+    hatched = [p for p in ax.patches if p.get_hatch()]
+    assert len(ax.patches) == 2 and len(hatched) == 1 and hatched[0].get_height() == 1.0
+    assert "not in the gap (n < 20, blank or unmeasured)" in ax.get_legend().texts[0].get_text()
+    assert [t.get_text() for t in ax.texts] == ["no CI (one subject)"]

@@ -47,8 +47,9 @@ def evaluate(
         str | None,
         typer.Option(
             help="A labels.csv column naming the person (or session) of each image: also "
-            "give accuracy with the person as the unit (the wider of Student t and Wilson over "
-            "persons), for the set and each slice. Use it when people give many images each.",
+            "give accuracy with the person as the unit (Student t over persons, never "
+            "narrower than Wilson over the images), for the set and each slice. Use it when "
+            "people give many images each.",
         ),
     ] = None,
     min_slice_n: Annotated[
@@ -231,6 +232,13 @@ def evaluate(
             columns = columns_by_set[name]
             for c in sorted(set(by or ()) - set(columns)):
                 err.print(f"{name}: no column {c!r}; not sliced by it", style="yellow")
+            for c in columns:
+                if clash := _case_variants(dataset.columns[c]):
+                    err.print(
+                        f"{name}: --by {c}: values that differ only in case ({clash}) are "
+                        "separate slices; make them one spelling if they are one group",
+                        style="yellow",
+                    )
             reports[name] = run_evaluate(
                 analyzer,
                 dataset,
@@ -292,6 +300,20 @@ def evaluate(
                 "them; --all-labels scores what analyze outputs",
                 style="yellow",
             )
+        for column, table in r.slices.items():
+            if column.startswith("quality:"):
+                continue
+            small = [
+                f"{k} (n={v['n']})" for k, v in table["slices"].items() if v["n"] < min_slice_n
+            ]
+            if small:
+                err.print(
+                    f"{name}: --by {column}: {', '.join(small[:10])}"
+                    + (f" and {len(small) - 10} more" if len(small) > 10 else "")
+                    + f" under --min-slice-n {min_slice_n}: listed, not in the worst-slice gap "
+                    "(their accuracies rest on few images)",
+                    style="yellow",
+                )
         for note, warn in _seen_notes(r, spec.name, dropped.get(name)):
             err.print(f"{name}: {note}", style="yellow" if warn else "dim")
         if r.no_face:
@@ -311,6 +333,15 @@ def evaluate(
             err.print(f"  (paths are read relative to {datasets[name].root})")
     if failed:
         raise typer.Exit(1)
+
+
+def _case_variants(values: Iterable[str]) -> str:
+    """Spellings of one value in several cases (``Female/female``), up to three groups."""
+    spellings: dict[str, set[str]] = {}
+    for v in values:
+        spellings.setdefault(v.casefold(), set()).add(v)
+    clashes = ["/".join(sorted(s)) for s in spellings.values() if len(s) > 1]
+    return ", ".join(clashes[:3]) + (" …" if len(clashes) > 3 else "")
 
 
 def _drop_trained(analyzer: Any, datasets: dict) -> dict[str, int]:

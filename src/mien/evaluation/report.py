@@ -46,8 +46,16 @@ def foreign_report(out_dir: str | Path) -> str | None:
 
 
 def _cell(text: object) -> str:
-    """``text`` for a Markdown table cell (a ``|`` would end the cell)."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """``text`` for a Markdown table cell (a ``|`` would end the cell; ``<`` and ``&`` would
+    start HTML a renderer obeys)."""
+    return (
+        str(text)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("|", "\\|")
+        .replace("\n", " ")
+    )
 
 
 def _slug(text: str) -> str:
@@ -190,7 +198,25 @@ def slice_figure(name: str, table: dict, unit: str | None = None):
     fig = Figure(figsize=(max(4.0, 0.6 * len(keys) + 2), 3.5), layout="constrained")
     ax = fig.subplots()
     err = [np.clip(acc - lo, 0, None), np.clip(hi - acc, 0, None)]  # never negative
-    ax.bar(range(len(keys)), acc, yerr=err, capsize=3, color="C0", alpha=0.8)
+    in_gap = np.array([slices[k].get("in_gap", True) for k in keys], bool)
+    x = np.arange(len(keys))
+    ax.bar(x[in_gap], acc[in_gap], yerr=[e[in_gap] for e in err], capsize=3, color="C0", alpha=0.8)
+    if (~in_gap).any():  # too small, blank or unmeasured: drawn, but not like the others
+        ax.bar(
+            x[~in_gap],
+            acc[~in_gap],
+            yerr=[e[~in_gap] for e in err],
+            capsize=3,
+            color="0.85",
+            edgecolor="0.5",
+            hatch="//",
+            label=f"not in the gap (n < {table.get('min_n', '?')}, blank or unmeasured)",
+        )
+        ax.legend(fontsize=7, loc="lower right")
+    for i, k in enumerate(keys):
+        if point(k)[1] is None and np.isfinite(acc[i]):
+            why = "one " + unit if unit is not None and "by_cluster" in slices[k] else "n/a"
+            ax.annotate(f"no CI ({why})", (i, acc[i]), ha="center", va="bottom", fontsize=6)
     persons = [
         f", {slices[k]['by_cluster']['n_clusters']} {unit}" if "by_cluster" in slices[k] else ""
         for k in keys
@@ -319,8 +345,9 @@ def write_report(
             lines += [
                 f"With the `{c['column']}` as the unit (images of one person are not "
                 f"independent): accuracy {_fmt(c['mean'], c['ci'])}, the mean of "
-                f"{c['n_clusters']} per-`{c['column']}` accuracies (interval: the wider of "
-                "Student t over them and Wilson with them as n)"
+                f"{c['n_clusters']} per-`{c['column']}` accuracies (interval: Student t over "
+                "them, never narrower than Wilson over the images; Wilson with them as n when "
+                "all score alike)"
                 + (
                     f"; {c['n_unassigned']} image(s) with no `{c['column']}` left out"
                     if c["n_unassigned"]
@@ -378,13 +405,23 @@ def write_report(
             gap += (
                 _fmt(table["worst_gap"])
                 if table["worst_gap"] is not None
-                else f"none (fewer than two slices with n ≥ {table['min_n']}; "
-                "`--min-slice-n` sets that n)"
+                else f"none (fewer than two slices with n ≥ {table['min_n']}"
+                + (
+                    ", blank values and unmeasured bins not counted"
+                    if any(
+                        not v.get("in_gap", True) and v["n"] >= table["min_n"]
+                        for v in table["slices"].values()
+                    )
+                    else ""
+                )
+                + "; `--min-slice-n` sets that n)"
             )
             if table.get("worst_gap_between"):
                 best, worst = table["worst_gap_between"]
+                gap += f", {_cell(best)} against {_cell(worst)}"
+            if table["worst_gap"] is not None:
                 gap += (
-                    f", {best} against {worst}; beyond what each slice's label mix explains: "
+                    "; beyond what each slice's label mix explains: "
                     f"{_fmt(table['worst_gap_beyond_label_mix'])}"
                 )
             gap += _gap_test_text(table.get("gap_test"))
@@ -407,14 +444,21 @@ def write_report(
                 "recognised as well as in the whole set. A slice whose accuracy is near it "
                 "differs from the others by its labels, not by how its faces are read. "
                 "*No prediction*: images where no face was found or that could not be read; "
-                "they count as wrong.",
+                "they count as wrong."
+                + (
+                    f" †: not in the gap (fewer than {table['min_n']} images, blank or "
+                    "unmeasured); its accuracy rests on few images."
+                    if any(not s.get("in_gap", True) for s in table["slices"].values())
+                    else ""
+                ),
                 "",
                 head,
                 rule,
             ]
             for value, s in table["slices"].items():
+                mark = "" if s.get("in_gap", True) else " †"
                 row = (
-                    f"| {_cell(value)} | {s['n']} | {s['no_prediction']} | "
+                    f"| {_cell(value)}{mark} | {s['n']} | {s['no_prediction']} | "
                     f"{_fmt(s['accuracy'], s['ci'])} | "
                     f"{_fmt(s['balanced_accuracy'])} | {_fmt(s['expected_accuracy'])} |"
                 )

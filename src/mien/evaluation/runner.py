@@ -47,10 +47,11 @@ Policy:
 * Clustered images: where one person (or session) gives many images, images are not
   independent and Wilson intervals are too narrow. With ``cluster`` (a column naming the
   person), the whole set and each slice also get ``by_cluster``: the mean of the persons'
-  accuracies with the wider of a Student t interval over persons
-  (:func:`~mien.evaluation.bootstrap.group_accuracy_interval`) and a Wilson interval with the
-  persons as n (t collapses to a point when every person scores alike); images with a blank
-  person are left out and counted (``n_unassigned``).
+  accuracies with a Student t interval over persons
+  (:func:`~mien.evaluation.bootstrap.group_accuracy_interval`), widened where needed to hold
+  the Wilson interval over the images, and replaced by a Wilson interval with the persons as n
+  when every person scores alike (t collapses to a point then); images with a blank person
+  are left out and counted (``n_unassigned``).
 * A dataset's own group columns may be used here to audit accuracy per group; mien never
   infers such groups itself.
 """
@@ -120,7 +121,9 @@ class EvalReport:
             ``n_boot`` was 0).
         slices: ``{column: {"slices": {value: {"n", "accuracy", "ci", "label_counts",
             "per_class_recall", "balanced_accuracy", "expected_accuracy", "no_prediction",
-            "abstained_share"[, "by_cluster"]}}, "worst_gap", "worst_gap_between",
+            "abstained_share", "in_gap" (counted in the worst-slice gap: at least
+            ``min_slice_n`` images, not blank, not unmeasured)[, "by_cluster"]}},
+            "worst_gap", "worst_gap_between",
             "worst_gap_beyond_label_mix", "gap_test", "min_n"}}`` (see the module docstring;
             ``gap_test`` is :func:`~mien.evaluation.gap_test.gap_permutation_test`'s result,
             ``None`` when there is no gap or ``n_boot`` was 0).
@@ -575,16 +578,24 @@ class _SliceInputs:
 
 def _by_cluster(correct: np.ndarray, persons: np.ndarray, *, interval: bool) -> dict[str, Any]:
     """Accuracy with the person as the unit. Images with a blank person are left out (counted
-    in ``n_unassigned``). The interval is the wider of the Student t interval over persons and
-    a Wilson interval with the persons as n: t alone collapses to a point when every person
-    scores alike (three persons all right: [1, 1])."""
+    in ``n_unassigned``).
+
+    The interval is the Student t interval over the persons' accuracies, widened where needed
+    to hold the Wilson interval over the images (clustering can only widen an interval, never
+    narrow it below what independent images give). When every person scores alike, t
+    collapses to a point (three persons all right: [1, 1]); the Wilson interval with the
+    persons as n takes its place then (all right: [0.44, 1] for 3 persons)."""
     persons = np.asarray(persons, dtype=object)
     known = ~blank_values(persons)
     g = group_accuracy_interval(correct[known], persons[known])
     ci = None
     if interval and g["n_groups"] >= 2:
-        lo, hi = wilson_interval(round(g["mean"] * g["n_groups"]), g["n_groups"])
-        ci = [float(min(g["ci"][0], lo)), float(max(g["ci"][1], hi))]
+        if np.ptp(list(g["per_group"].values())) == 0:  # t collapsed
+            lo, hi = wilson_interval(round(g["mean"] * g["n_groups"]), g["n_groups"])
+        else:
+            lo, hi = g["ci"]
+        w_lo, w_hi = wilson_interval(int(correct[known].sum()), int(known.sum()))
+        ci = [float(min(lo, w_lo)), float(max(hi, w_hi))]
     return {
         "n_clusters": g["n_groups"],
         "mean": None if g["n_groups"] == 0 else g["mean"],
@@ -641,6 +652,8 @@ def _slice_table(
             row["by_cluster"] = _by_cluster(hits, x.persons[sel], interval=wilson)
         table[str(value)] = row
     counted = {k: v for k, v in table.items() if v["n"] >= min_n and k not in left_out}
+    for k, v in table.items():
+        v["in_gap"] = k in counted
     gap = between = beyond = test = None
     if len(counted) >= 2:
         best = max(counted, key=lambda k: counted[k]["accuracy"])
