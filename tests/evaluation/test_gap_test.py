@@ -49,11 +49,12 @@ def test_no_test_where_it_cannot_be_done():
     alone = gap_permutation_test(
         np.array([0, 0, 1]), correct[:3], labels[:3], recall, units=list("aab")
     )
-    assert alone["reason"] is None  # a and b, each in one slice, swap
+    # a and b, each alone in a slice: swapping them only renames the slices
+    assert alone["p_gap"] is None and alone["reason"].startswith("no shuffle can change")
     nothing = gap_permutation_test(
         np.array([0, 1]), correct[:2], labels[:2], recall, units=list("ab")
     )
-    assert nothing["p_gap"] == 1.0  # two persons: one shuffle of two, the same gap
+    assert nothing["p_gap"] is None  # two persons: the one swap gives the same gap
 
 
 def test_images_without_a_person_are_units_of_their_own():
@@ -174,6 +175,11 @@ def test_the_report_states_the_test_or_why_there_is_none():
         "do not differ. With this few units to shuffle no p below 0.17 is possible for the gap "
         "(0.17 beyond the label mix), however large it is"
     )
+    exact = {**few, "p_gap": 2 / 70, "exact": {"gap": 70, "beyond_label_mix": 70}}
+    assert _gap_test_text(exact).startswith(
+        ". Permutation test (every one of the 70 ways to assign persons between slices): "
+        "p = 0.029 (exact) for the gap, 0.31 (exact) beyond the label mix"
+    )
     many = {**done, "p_floor": {"gap": 1e-9, "beyond_label_mix": 1e-9}}
     assert _gap_test_text(many) == _gap_test_text(done)
 
@@ -181,24 +187,28 @@ def test_the_report_states_the_test_or_why_there_is_none():
 def test_p_floor_counts_the_distinct_assignments():
     from math import comb
 
-    # images as the unit: 30 + 30 images, C(60, 30) assignments; within labels C(30,15)^2
+    # images as the unit: 30 + 30 images, C(60, 30) assignments; within labels C(30,15)^2;
+    # two slices of one size give the same gaps swapped, so each count is halved
     groups = np.repeat([0, 1], 30)
     labels = np.tile([0, 1], 30)
     t = gap_permutation_test(groups, groups == 0, labels, np.array([0.5, 0.5]), n_perm=9)
-    assert t["p_floor"]["gap"] == pytest.approx(1 / comb(60, 30))
-    assert t["p_floor"]["beyond_label_mix"] == pytest.approx(1 / comb(30, 15) ** 2)
-    # 2 persons per group moved whole: C(4, 2) = 6 ways, whatever their images
+    assert t["p_floor"]["gap"] == pytest.approx(2 / comb(60, 30))
+    assert t["p_floor"]["beyond_label_mix"] == pytest.approx(2 / comb(30, 15) ** 2)
+    # 2 persons per group moved whole: C(4, 2) = 6 ways, 3 distinct: exact, p = 1/3
     persons = np.repeat(["a", "b", "c", "d"], 15)
     t = gap_permutation_test(groups, groups == 0, labels, np.array([0.5, 0.5]), units=persons)
-    assert t["p_floor"] == {"gap": pytest.approx(1 / 6), "beyond_label_mix": pytest.approx(1 / 6)}
-    assert t["p_gap"] >= 1 / 6  # the bound holds (here 1/3: the two groups are interchangeable)
-    # one person in both slices, 2 + 2 images: C(4, 2) ways; within labels (one each): 2 · 2
+    assert t["p_floor"] == {"gap": pytest.approx(1 / 3), "beyond_label_mix": pytest.approx(1 / 3)}
+    assert t["exact"] == {"gap": 6, "beyond_label_mix": 6}
+    assert t["p_gap"] == pytest.approx(1 / 3)
+    # one person in both slices, 2 + 2 images: C(4, 2) ways; within labels (one each): 2 · 2;
+    # each halved, the slices being alike
     t = gap_permutation_test(
         np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0], bool), np.array([0, 1, 0, 1]),
         np.array([0.5, 0.5]), units=list("aaaa"),
     )  # fmt: skip
     assert t["unit"] == "image within person"
-    assert t["p_floor"] == {"gap": pytest.approx(1 / 6), "beyond_label_mix": pytest.approx(1 / 4)}
+    assert t["p_floor"] == {"gap": pytest.approx(1 / 3), "beyond_label_mix": pytest.approx(1 / 2)}
+    assert t["exact"] == {"gap": 6, "beyond_label_mix": 4}
     # no test, no floor
     none = gap_permutation_test(np.zeros(3, int), np.ones(3, bool), np.zeros(3, int), [1.0])
     assert none["p_floor"] is None
@@ -216,3 +226,28 @@ def test_a_p_is_never_below_its_floor():
         )
         assert t["p_floor"]["gap"] == pytest.approx(1 / 3)
         assert t["p_gap"] >= 1 / 3 and t["p_beyond_label_mix"] >= 1 / 3
+
+
+def test_small_designs_are_scored_exactly():
+    """4 against 4 persons, perfectly apart: 70 assignments, 2 of them (the observed one and
+    its swap) give the gap, so p = 2/70; 1000 random shuffles gave 0.021, below what any
+    assignment can give."""
+    persons = np.repeat(np.arange(8), 5)
+    groups = (persons >= 4).astype(int)
+    correct = groups == 0
+    t = gap_permutation_test(groups, correct, np.zeros(40, int), np.array([0.5]), units=persons)
+    assert t["exact"] == {"gap": 70, "beyond_label_mix": 70}
+    assert t["p_gap"] == pytest.approx(2 / 70) and t["p_floor"]["gap"] == pytest.approx(2 / 70)
+    # enumeration agrees with many shuffles where both are possible
+    rng = np.random.default_rng(1)
+    correct = rng.random(40) < 0.7
+    exact = gap_permutation_test(groups, correct, np.zeros(40, int), np.array([0.7]), units=persons)
+    shuffled = gap_permutation_test(
+        groups, correct, np.zeros(40, int), np.array([0.7]), units=persons, n_perm=20
+    )
+    many = gap_permutation_test(
+        groups, correct, np.zeros(40, int), np.array([0.7]), units=persons, n_perm=20000
+    )
+    assert exact["exact"]["gap"] == 70 and shuffled["exact"]["gap"] is None
+    assert many["exact"]["gap"] == 70  # 20000 shuffles asked: 70 assignments scored instead
+    assert shuffled["p_gap"] == pytest.approx(exact["p_gap"], abs=0.25)

@@ -36,14 +36,18 @@ person's bad day look like a group effect (a p far too small).
 
 An image with no person (a blank value) is a unit of its own, as the reported gap takes it.
 With few persons the smallest p a test can give is large (2 persons per group, perfectly
-apart: 1/3 of the shuffles give the same gap). ``p_floor`` reports a bound on it: one over the
-number of distinct assignments the shuffle can make, below which no p is possible however
-large the gap.
+apart: 1/3 of the assignments give the same gap). ``p_floor`` reports it: one over the
+number of distinct assignments the shuffle can make, slices of one size swapped counting once
+(they give the same gaps), below which no p is possible however large the gap. Where there
+are no more assignments than shuffles asked for, every one is scored and the p is exact
+(``exact``); where a shuffle can only rename slices (each slice one person), there is no
+test.
 """
 
 from __future__ import annotations
 
-from math import exp, lgamma
+from itertools import combinations
+from math import exp, lgamma, log
 from typing import Any
 
 import numpy as np
@@ -65,14 +69,59 @@ def blank_values(values: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     )
 
 
-def _log_assignments(strata: np.ndarray, assign: np.ndarray) -> float:
+def _log_assignments(strata: np.ndarray, assign: np.ndarray, *, alike: bool = False) -> float:
     """log of the number of distinct ways to shuffle ``assign`` (slice indices) within each
-    stratum: the product over strata of the multinomial coefficient of their slice counts."""
+    stratum: the product over strata of the multinomial coefficient of their slice counts.
+
+    With ``alike``, assignments that differ only by swapping slices of the same size (the
+    same count in every stratum) count once: they give the same gaps, since a gap does not
+    depend on a slice's name (2 persons in each of 2 slices: 6 assignments, 3 distinct)."""
     if len(assign) == 0:
         return 0.0
     pairs = np.unique(np.stack([strata, assign]), axis=1, return_counts=True)[1]
     sizes = np.bincount(np.unique(strata, return_inverse=True)[1])
-    return float(sum(lgamma(n + 1) for n in sizes) - sum(lgamma(c + 1) for c in pairs))
+    out = float(sum(lgamma(n + 1) for n in sizes) - sum(lgamma(c + 1) for c in pairs))
+    if alike:
+        s_of = np.unique(strata, return_inverse=True)[1]
+        counts = np.zeros((int(assign.max()) + 1, int(s_of.max()) + 1), np.int64)
+        np.add.at(counts, (assign, s_of), 1)
+        counts = counts[counts.sum(1) > 0]  # a slice with no image here takes no part
+        same = np.unique(counts, axis=0, return_counts=True)[1]
+        out -= float(sum(lgamma(c + 1) for c in same))
+    return max(out, 0.0)
+
+
+def _multiset_orders(values: np.ndarray) -> np.ndarray:
+    """``(K, n)``: every distinct ordering of the multiset ``values`` (``(n,)``)."""
+    kinds, counts = np.unique(values, return_counts=True)
+    out: list[np.ndarray] = []
+    # each step places every copy of one kind on some of the positions still free
+    stack = [(tuple(range(len(values))), 0, np.empty(len(values), values.dtype))]
+    while stack:
+        free, k, current = stack.pop()
+        if k == len(kinds) - 1:
+            current[list(free)] = kinds[k]
+            out.append(current)
+            continue
+        for chosen in combinations(free, int(counts[k])):
+            nxt = current.copy()
+            nxt[list(chosen)] = kinds[k]
+            taken = set(chosen)
+            stack.append((tuple(p for p in free if p not in taken), k + 1, nxt))
+    return np.asarray(out)
+
+
+def _arrangements(strata: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``(K, len(values))``: every distinct rearrangement of ``values`` within each stratum
+    (the values of one stratum permuted among its positions). K is the product of the
+    strata's multinomial coefficients: call it only when small."""
+    rows = np.asarray(values)[None].copy()
+    for s in np.unique(strata):
+        idx = np.flatnonzero(strata == s)
+        within = _multiset_orders(values[idx])  # (k_s, n_s)
+        rows = np.repeat(rows, len(within), axis=0)
+        rows[:, idx] = np.tile(within, (len(rows) // len(within), 1))
+    return rows
 
 
 def _floor(log_count: float) -> float:
@@ -138,10 +187,15 @@ def gap_permutation_test(
         "p_floor", "reason"}``: the p-values in ``(0, 1]``, ``None`` (with a ``reason``) when
         there are fewer than two slices, or nothing to shuffle (one person, in one slice).
         ``p_floor`` is ``{"gap": float, "beyond_label_mix": float}``: 1 / the number of
-        distinct assignments each shuffle can make (persons moved whole count once each), a
-        lower bound on the smallest p this design can give whatever the gap (the real floor
-        is higher when slices of one size are interchangeable); about 0 for large designs.
-        Each p is at least its floor.
+        distinct assignments each shuffle can make (persons moved whole count once each;
+        slices of one size swapped count once, except where persons are moved whole and
+        other persons' images shuffled too, where the floor is a lower bound), the smallest
+        p this design can give whatever the gap; about 0 for large designs. Each p is at
+        least its floor. ``exact`` is ``{"gap": K | None, "beyond_label_mix": K | None}``:
+        the number of assignments scored when there were no more than ``n_perm`` of them
+        (the p is then exact: the share of all assignments with a gap at least the
+        observed one, itself included), else ``None``. No test (``reason``) where no
+        shuffle can change which images share a slice.
 
     Raises:
         ValueError: if the arrays' lengths differ or ``n_perm < 1``.
@@ -186,13 +240,17 @@ def gap_permutation_test(
         out[:, ordered] = assign[idx][order]
         return out
 
+    designs: list[tuple[np.ndarray, np.ndarray]] | None
     if units is None:
         everyone = np.arange(m)
 
         def shuffles(b: int) -> tuple[np.ndarray, np.ndarray]:
             return within(everyone, np.zeros(m, np.int64), b), within(everyone, label, b)
 
-        floors = (_log_assignments(np.zeros(m, np.int64), assign), _log_assignments(label, assign))
+        def expand(rows: np.ndarray) -> np.ndarray:
+            return rows
+
+        designs = [(np.zeros(m, np.int64), assign), (label, assign)]
 
     else:
         raw = np.asarray(units, dtype=object)[keep]
@@ -238,13 +296,50 @@ def gap_permutation_test(
             whole + _log_assignments(person_of[split], assign[split]),
             whole + _log_assignments(by_label[split], assign[split]),
         )
+        designs = None  # persons moved whole and images within persons: no exact count
+        if len(split) == 0:  # persons moved whole, each with all their images
 
+            def expand(rows: np.ndarray) -> np.ndarray:
+                out = np.broadcast_to(assign, (len(rows), m)).copy()
+                out[:, moved_images] = rows[:, slot[person_of[moved_images]]]
+                return out
+
+            persons = (np.zeros(len(movers), np.int64), lo[movers])
+            designs = [persons, persons]
+        elif len(movers) == 0:  # each person's images among that person's slices
+
+            def expand(rows: np.ndarray) -> np.ndarray:
+                out = np.broadcast_to(assign, (len(rows), m)).copy()
+                out[:, split] = rows
+                return out
+
+            designs = [(person_of[split], assign[split]), (by_label[split], assign[split])]
+
+    if designs is not None:  # one kind of shuffle: exact counts, slices of one size alike
+        floors = tuple(_log_assignments(st, v, alike=True) for st, v in designs)
+        if floors[0] == 0.0:
+            result["reason"] = (
+                "no shuffle can change which images share a slice (each slice holds one "
+                "person, or every person is alike in every slice)"
+            )
+            return result
     floor = (_floor(floors[0]), _floor(floors[1]))
     result["p_floor"] = {"gap": floor[0], "beyond_label_mix": floor[1]}
+    result["exact"] = {"gap": None, "beyond_label_mix": None}
+    p = np.zeros(2)
+    for k, key in enumerate(("gap", "beyond_label_mix")):
+        if designs is None or _log_assignments(*designs[k]) > log(n_perm) + 1e-9:
+            continue
+        # no more assignments than shuffles asked for: score every one, an exact p
+        rows = expand(_arrangements(*designs[k]))
+        stats = _gaps(rows, hit, base, len(slices))[k]
+        p[k] = float(np.mean(stats >= observed[k] - 1e-12))
+        result["exact"][key] = len(rows)
     above = np.zeros(2, np.int64)
     done = 0
     chunk = max(1, min(_CHUNK, _CELLS // m))  # about _CELLS shuffled values at once
-    while done < n_perm:
+    exact = [result["exact"][key] is not None for key in ("gap", "beyond_label_mix")]
+    while done < n_perm and not all(exact):
         b = min(chunk, n_perm - done)
         for_gap, for_beyond = shuffles(b)
         above[0] += int(np.sum(_gaps(for_gap, hit, base, len(slices))[0] >= observed[0] - 1e-12))
@@ -252,9 +347,9 @@ def gap_permutation_test(
         done += b
     # the shuffles' estimate, never below what the design allows (with few distinct
     # assignments it can fall under it by chance: 0.31 where no p below 1/3 is possible)
-    p = (1 + above) / (1 + n_perm)
+    shuffled = (1 + above) / (1 + n_perm)
     result["p_gap"], result["p_beyond_label_mix"] = (
-        float(max(a, b)) for a, b in zip(p, floor, strict=True)
+        float(p[k]) if exact[k] else float(max(shuffled[k], floor[k])) for k in range(2)
     )
     return result
 

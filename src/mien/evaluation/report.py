@@ -255,7 +255,11 @@ def _gap_test_text(test: dict[str, Any] | None) -> str:
         "person and image within person": " (within persons, only among images of one label)",
     }[test["unit"]]
 
-    def p(value: float) -> str:
+    exact = test.get("exact") or {}
+
+    def p(value: float, key: str) -> str:
+        if exact.get(key):
+            return f"{value:.2g} (exact)"
         floor = 1 / (1 + test["n_perm"])
         return f"{value:.2g} (no shuffle reached it)" if value <= floor * 1.0001 else f"{value:.2g}"
 
@@ -267,10 +271,17 @@ def _gap_test_text(test: dict[str, Any] | None) -> str:
             f". With this few units to shuffle no p below {gap_floor:.2g} is possible for the "
             f"gap ({beyond_floor:.2g} beyond the label mix), however large it is"
         )
+    if exact.get("gap") and exact.get("beyond_label_mix"):
+        how = f"every one of the {exact['gap']} ways to assign {what}"
+        if exact["beyond_label_mix"] != exact["gap"]:
+            how += f" ({exact['beyond_label_mix']} beyond the label mix)"
+    else:
+        how = f"{test['n_perm']} shuffles of {what}"
+    gap_p = p(test["p_gap"], "gap")
+    beyond_p = p(test["p_beyond_label_mix"], "beyond_label_mix")
     return (
-        f". Permutation test ({test['n_perm']} shuffles of {what}): p = {p(test['p_gap'])} for "
-        f"the gap, {p(test['p_beyond_label_mix'])} beyond the label mix{note}; a small p says "
-        f"a gap this large is rare when the slices do not differ{few}"
+        f". Permutation test ({how}): p = {gap_p} for the gap, {beyond_p} beyond the label "
+        f"mix{note}; a small p says a gap this large is rare when the slices do not differ{few}"
     )
 
 
