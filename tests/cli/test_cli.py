@@ -1005,6 +1005,11 @@ def test_evaluate_maps_labels_and_records_it(tmp_path):
     bad = runner.invoke(app, [*args, "--label-map", "7=neutral"])  # 10 is left unmapped
     assert bad.exit_code == 2
     assert "label(s) ['10'] are neither among the model's labels" in " ".join(bad.stderr.split())
+    bad = runner.invoke(app, [*args, "--label-map", "jaffe"])  # JAFFE's codes: none here
+    assert bad.exit_code == 2
+    assert "--label-map matches no label of the set(s): they hold ['10', '7', 'sad']" in (
+        " ".join(bad.stderr.split())
+    )
 
 
 def test_evaluate_checks_every_set_before_scoring_any(tmp_path, monkeypatch):

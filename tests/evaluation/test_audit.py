@@ -224,7 +224,7 @@ def test_slice_figure_draws_the_persons_interval_with_a_cluster_column():
     caps = sorted(y for line in ax.lines for y in line.get_ydata())
     assert 0.30 in [round(y, 2) for y in caps] and 1.0 in [round(y, 2) for y in caps]
     assert ax.get_ylabel() == "mean accuracy per subject (95 % CI)"
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["a\nn=18, 3 subject", "b\nn=2"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a\nn=18, subject n=3", "b\nn=2"]
 
 
 def test_report_names_distinct_figures_and_states_its_protocol(tmp_path, stub_analyzer):

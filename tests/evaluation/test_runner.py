@@ -305,3 +305,13 @@ def test_abstention_scores_the_models_own_output(tmp_path, analyzer, monkeypatch
     assert report.abstention["n_kept"] == 1 and report.abstention["n_abstained"] == 1
     assert report.abstention["accuracy_kept"] == 0.0
     assert report.abstention["accuracy_abstained"] == 0.0  # its top over all is sadness
+    # the predictions say what those accuracies scored, so they can be checked from the CSV
+    from mien.evaluation.runner import prediction_rows
+
+    rows = prediction_rows(report, read_labels_csv(tmp_path))
+    assert [(r["predicted"], r["top_label"], r["abstained"]) for r in rows] == [
+        ("happiness", "contempt", False),
+        ("neutral", "sadness", True),
+    ]
+    with pytest.raises(DatasetError, match=r"--by label slices by the set's own label column"):
+        evaluate(analyzer, read_labels_csv(tmp_path), by=["label"])

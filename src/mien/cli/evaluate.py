@@ -117,18 +117,17 @@ def evaluate(
 ) -> None:
     """Score the model on labelled folders and print JSON metrics (an audit) to stdout.
 
-    One folder: a JSON object with the model used (name, file, sha256), n, accuracy,
-    macro_f1 (over the labels the set contains), per_class_recall, confusion, ece (15 bins),
-    their 95 % intervals (ci: Wilson score for accuracy and per-class recall, bootstrap for
-    macro_f1 and ece), slices, mien's
-    abstention (coverage, accuracy kept and abstained), labels_restricted, the images with
-    no face (--detect) or that failed to load, relabelled (only when --label-map or a word
-    form such as happy changed something), and unlabelled_rows_skipped (rows with an empty
-    label, not scored; 0 when none), seen (how many images the bundled model was trained,
-    tuned or compared on; null for weights without such a record) and, with --drop-trained,
-    dropped_trained. Several folders: {"model": ..., "datasets": {folder:
-    that object}}; every set's labels and columns are checked before any is scored. Exit
-    status 1 when any image failed to load (it still counts, as wrong).
+    One folder: a JSON object with the model used (name, file, sha256), n, accuracy, macro_f1
+    (over the labels the set contains), per_class_recall, confusion, ece (15 bins), their 95 %
+    intervals (ci: Wilson score for accuracy and per-class recall, bootstrap for macro_f1 and
+    ece), slices, mien's abstention (coverage, accuracy kept and abstained), labels_restricted,
+    the images with no face (--detect) or that failed to load, relabelled (when --label-map or a
+    word form such as happy changed something, or a map names labels no row has), and
+    unlabelled_rows_skipped (rows with an empty label, not scored; 0 when none), seen (how many
+    images the bundled model was trained, tuned or compared on; null for weights without such a
+    record) and, with --drop-trained, dropped_trained. Several folders: {"model": ...,
+    "datasets": {folder: that object}}; every set's labels and columns are checked before any is
+    scored. Exit status 1 when any image failed to load (it still counts, as wrong).
     """
     from mien.errors import DatasetError
     from mien.evaluation.datasets import read_labels_csv
@@ -147,6 +146,17 @@ def evaluate(
             datasets[name], relabelled[name] = relabel(datasets[name], mapping)
     except DatasetError as e:
         fail(str(e))
+    if mapping and not any(done.matched for done in relabelled.values()):
+        seen_labels = sorted(
+            {x for d in datasets.values() for x in d.columns.get("original_label", d.labels)}
+        )
+        fail(
+            f"--label-map matches no label of the set(s): they hold {seen_labels[:12]}"
+            + (" …" if len(seen_labels) > 12 else "")
+            + f", the map names {sorted(mapping)[:12]}"
+            + (" …" if len(mapping) > 12 else "")
+            + "; check that it is the map for this collection"
+        )
     for note in overrides:
         err.print(f"--label-map: a later map changes {note}", style="yellow")
     for name, done in relabelled.items():

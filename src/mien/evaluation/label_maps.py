@@ -123,12 +123,14 @@ class Relabelling:
         dropped: ``{original label: rows}`` removed because their label maps to ``""``.
         unused: the map's labels that no row has (sorted). A few are expected for part of a
             collection; most of a preset unused suggests the wrong preset.
+        matched: how many of the map's labels some row has (0 without a map).
     """
 
     renamed: dict[str, str] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
     unused: list[str] = field(default_factory=list)
+    matched: int = 0
 
     def __bool__(self) -> bool:
         return bool(self.renamed or self.dropped)
@@ -333,8 +335,9 @@ def relabel(
     new = [table.get(k, label) for k, label in zip(keys, dataset.labels, strict=True)]
     changed = Counter(old for old, n in zip(dataset.labels, new, strict=True) if old != n)
     unused = sorted(set(given) - set(keys))
+    matched = len(given) - len(unused)
     if not changed:
-        return dataset, Relabelling(unused=unused)
+        return dataset, Relabelling(unused=unused, matched=matched)
     keep = [i for i, label in enumerate(new) if label]
     if not keep:
         raise DatasetError(f"{dataset.name}: the label map drops every row")
@@ -344,6 +347,7 @@ def relabel(
         counts=dict(changed),
         dropped={k: n for k, n in changed.items() if not target[k]},
         unused=unused,
+        matched=matched,
     )
     columns = {c: tuple(v[i] for i in keep) for c, v in dataset.columns.items()}
     columns.setdefault("original_label", tuple(dataset.labels[i] for i in keep))

@@ -218,7 +218,7 @@ def slice_figure(name: str, table: dict, unit: str | None = None):
             why = "one " + unit if unit is not None and "by_cluster" in slices[k] else "n/a"
             ax.annotate(f"no CI ({why})", (i, acc[i]), ha="center", va="bottom", fontsize=6)
     persons = [
-        f", {slices[k]['by_cluster']['n_clusters']} {unit}" if "by_cluster" in slices[k] else ""
+        f", {unit} n={slices[k]['by_cluster']['n_clusters']}" if "by_cluster" in slices[k] else ""
         for k in keys
     ]
     ax.set_xticks(

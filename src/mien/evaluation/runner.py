@@ -140,8 +140,9 @@ class EvalReport:
             ``analyze`` outputs), not of the restricted task (``None`` for an empty group);
             ``None`` when no image got a prediction.
         items: per-image arrays for figures (``y_true``, ``y_pred``, ``probs``, ``abstained``
-            (float 1/0, NaN without a prediction), ``seen`` (a :data:`SEEN_KINDS` value or
-            ``None``) and the quality values); not part of :meth:`to_dict`.
+            (float 1/0, NaN without a prediction), ``top_label`` (the model's top label over
+            all its labels, ``None`` without a prediction), ``seen`` (a :data:`SEEN_KINDS`
+            value or ``None``) and the quality values); not part of :meth:`to_dict`.
     """
 
     n: int
@@ -359,6 +360,7 @@ def evaluate(
         ),
         items={
             "seen": seen,
+            "top_label": np.asarray([names[k] if k >= 0 else None for k in top_all], object),
             "y_true": y_true,
             "y_pred": y_pred,
             "probs": probs,
@@ -399,6 +401,11 @@ def check_labels(
             f"{dataset.name}: label(s) {unknown} are not among the model's labels {names}; "
             "map them onto those with --label-map (a preset such as rafdb or affectnet, a file, "
             "or pairs like 1=surprise; mien.evaluation.label_maps.relabel in Python)"
+        )
+    if "label" in by:
+        raise DatasetError(
+            f"{dataset.name}: --by label slices by the set's own label column: "
+            "per_class_recall already gives the accuracy of each label"
         )
     missing_cols = [c for c in (*by, *([cluster] if cluster else [])) if c not in dataset.columns]
     if missing_cols:
@@ -449,15 +456,17 @@ def prediction_rows(report: EvalReport, dataset: LabeledDataset) -> list[dict[st
     Returns:
         Dicts with ``path`` (relative to ``dataset.root``), ``label`` (the set's), ``predicted``
         (``None`` without a prediction), ``correct``, ``status`` (``ok``, ``no_face`` or
-        ``failed``; ``no_prediction`` if none was recorded otherwise), ``error``,
-        ``p_<label>`` for each scored label (probabilities renormalised over ``report.labels``,
-        as scored; ``None`` without a prediction), the quality values that were measured
-        (``face_size_px``, ``sharpness``, ``yaw``, ``pitch``, ``roll``, ``truncated`` and
-        ``quality_ok`` as booleans …; ``None`` where not measured), ``abstained`` (mien's rule
-        over all the model's labels and ``quality_ok``; ``None`` without a prediction),
-        ``model_saw`` (when the model ships a record of its images: ``trained``, ``tuned``,
-        ``compared`` or ``None``; :mod:`mien.evaluation.seen`) and the set's own columns
-        (e.g. ``subject``; one whose name, in any case, is taken by a column above, by
+        ``failed``; ``no_prediction`` if none was recorded otherwise), ``error``, ``p_<label>``
+        for each scored label (probabilities renormalised over ``report.labels``, as scored;
+        ``None`` without a prediction), the quality values that were measured (``face_size_px``,
+        ``sharpness``, ``yaw``, ``pitch``, ``roll``, ``truncated`` and ``quality_ok`` as
+        booleans …; ``None`` where not measured), ``abstained`` (mien's rule over all the
+        model's labels and ``quality_ok``; ``None`` without a prediction), ``top_label`` (the
+        model's top label over all its labels, what ``analyze`` outputs and ``abstention``
+        scores; ``None`` without a prediction), ``model_saw`` (when the model ships a record of
+        its images: ``trained``, ``tuned``, ``compared`` or ``None``;
+        :mod:`mien.evaluation.seen`) and the set's own columns (e.g. ``subject``; one whose
+        name, in any case, is taken by a column above, by
         ``p_<label>`` of any expression label, or by another renamed column is kept as
         ``set_<name>``, ``set_set_<name>``, …).
 
@@ -500,6 +509,8 @@ def prediction_rows(report: EvalReport, dataset: LabeledDataset) -> list[dict[st
             row[c] = None if np.isnan(v) else bool(v) if c in flags else v
         a = float(items["abstained"][i]) if "abstained" in items else float("nan")
         row["abstained"] = None if np.isnan(a) else bool(a)
+        if "top_label" in items:
+            row["top_label"] = items["top_label"][i]
         if report.seen is not None:
             row["model_saw"] = items["seen"][i]
         for c, values in dataset.columns.items():
@@ -514,7 +525,8 @@ def _set_column_names(columns: list[str], labels: Sequence[str]) -> dict[str, st
     A clash is a name equal, in any case, to one of mien's columns (whether or not this run
     fills it: ``p_contempt`` of a 7-label run too), or to another of the set's names.
     """
-    ours = ["path", "label", "predicted", "correct", "status", "error", "abstained", "model_saw"]
+    ours = ["path", "label", "predicted", "correct", "status", "error", "abstained"]
+    ours += ["top_label", "model_saw"]
     ours += [*QUALITY_COLUMNS, *(f"p_{n}" for n in (*EXPRESSIONS, *labels))]
     ours_lower = {c.lower() for c in ours}
     taken = ours_lower | {c.lower() for c in columns}
