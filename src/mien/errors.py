@@ -7,7 +7,22 @@ class MienError(Exception):
     """Base class of every error mien raises on purpose."""
 
 
-class ImageError(MienError, ValueError):
+class _PathProblem(MienError):
+    """An error about one file: ``path`` and ``problem``, kept when pickled (a process pool
+    sends a worker's error to its parent so; ``Exception`` alone would rebuild it from the
+    message, and a two-argument ``__init__`` would fail there)."""
+
+    path: str
+    problem: str
+
+    def __reduce__(self) -> tuple:
+        return (type(self), self._init_args(), self.__dict__)
+
+    def _init_args(self) -> tuple:
+        return (self.path, self.problem)
+
+
+class ImageError(_PathProblem, ValueError):
     """An image could not be used. ``path`` names the file (or ``"<bytes>"``/``"<array>"``)."""
 
     def __init__(self, path: str, problem: str) -> None:
@@ -28,7 +43,7 @@ class ImageTooLargeError(ImageError):
     """The image has more pixels than the configured cap (decompression-bomb guard)."""
 
 
-class VideoError(MienError, ValueError):
+class VideoError(_PathProblem, ValueError):
     """A video file cannot be opened or decoded. ``path`` names it; ``problem`` says why."""
 
     def __init__(self, path: str, problem: str) -> None:
@@ -45,6 +60,9 @@ class VideoDecodeError(VideoError):
     def __init__(self, path: str, problem: str, last_timestamp_s: float | None = None) -> None:
         self.last_timestamp_s = last_timestamp_s
         super().__init__(path, problem)
+
+    def _init_args(self) -> tuple:
+        return (self.path, self.problem, self.last_timestamp_s)
 
 
 class StreamError(MienError, ConnectionError):
