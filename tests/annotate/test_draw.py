@@ -57,6 +57,7 @@ def test_every_annotated_scene_carries_the_perceived_caption():
     with Analyzer(pose=False) as analyzer:
         result = analyzer.analyze(SAMPLES / "grace_hopper.jpg")
     image = np.full((400, 300, 3), 128, np.uint8)  # boxes well away from the bottom left
+    result = dataclasses.replace(result, image_wh=(300, 400))  # drawn on this blank scene
     drawn = ExpressionAnnotator().annotate(image.copy(), result)
     plain = ExpressionAnnotator(caption=False).annotate(image.copy(), result)
     corner = (slice(-12, None), slice(0, 100))  # the caption's dark band, bottom left
@@ -76,7 +77,9 @@ def test_a_small_image_is_enlarged_so_its_caption_and_label_fit():
     with Analyzer(pose=False) as analyzer:
         result = analyzer.analyze(SAMPLES / "grace_hopper.jpg")
     small = dataclasses.replace(
-        result, faces=dataclasses.replace(result.faces, xyxy=np.array([[4, 5, 30, 38]], np.float32))
+        result,
+        faces=dataclasses.replace(result.faces, xyxy=np.array([[4, 5, 30, 38]], np.float32)),
+        image_wh=(36, 45),
     )
     image = np.full((45, 36, 3), 128, np.uint8)
     drawn = ExpressionAnnotator(bars=True).annotate(image.copy(), small)
@@ -91,7 +94,8 @@ def test_a_small_image_is_enlarged_so_its_caption_and_label_fit():
     # became 320x24000, which libx264 refused; 2x40000 asked for 6 GB)
     assert enlargement(16, 1200) == enlargement(2, 40000) == enlargement(120, 1200) == 1
     assert enlargement(82, 197) == 4 and enlargement(100, 900) == 2
-    tall = ExpressionAnnotator().annotate(np.full((40000, 2, 3), 128, np.uint8), small)
+    thin = dataclasses.replace(small, image_wh=(2, 40000))
+    tall = ExpressionAnnotator().annotate(np.full((40000, 2, 3), 128, np.uint8), thin)
     assert tall.shape == (40000, 2, 3)
 
 
@@ -217,3 +221,19 @@ def test_labels_grow_with_the_scene_but_not_past_the_faces():
     assert annotation_scale(640, 480, large) == 1.0
     assert annotation_scale(400, 1200, large) == 1.25  # a narrow scene: its width / 320
     assert annotation_scale(1920, 1080, np.array([[0, 0, 10, 10]], np.float32)) == 1.0
+
+
+def test_a_scene_of_another_size_is_refused():
+    """A photo read without its EXIF orientation (np.asarray(Image.open(path))) got its box
+    and blur on the wrong spot, the face left sharp, without a word."""
+    from mien.annotate import ExpressionAnnotator
+    from mien.types import FrameResult
+
+    faces = Faces(np.array([[10, 5, 60, 55]], np.float32), np.array([0.9], np.float32))
+    result = FrameResult(faces, 0, 0.0, (100, 60), "a.jpg", (), 0.5)
+    with pytest.raises(ValueError, match=r"scene is 60x100 px .* 100x60 px image \(turned"):
+        ExpressionAnnotator(blur_faces=True).annotate(np.zeros((100, 60, 3), np.uint8), result)
+    with pytest.raises(ValueError, match=r"scene is 50x30 px"):
+        ExpressionAnnotator().annotate(np.zeros((30, 50, 3), np.uint8), result)
+    drawn = ExpressionAnnotator().annotate(np.zeros((60, 100, 3), np.uint8), result)
+    assert drawn.shape[1] >= 100

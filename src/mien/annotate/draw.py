@@ -113,11 +113,23 @@ class ExpressionAnnotator:
 
         Raises:
             ValueError: ``scene`` is not a uint8 ``(H, W, 3)``, ``(H, W, 1)`` or ``(H, W)``
-                array with at least one pixel.
+                array with at least one pixel, or its size is not ``result.image_wh`` (the
+                boxes would land elsewhere and a blurred face stay sharp: an image read
+                without its EXIF orientation, as ``np.asarray(Image.open(path))`` gives, or
+                a resized copy).
         """
         import supervision as sv
 
         scene = drawable(scene)
+        wh = (scene.shape[1], scene.shape[0])
+        expected = tuple(int(v) for v in result.image_wh)
+        if wh != expected:
+            turned = " (turned: EXIF orientation not applied?)" if wh == expected[::-1] else ""
+            raise ValueError(
+                f"scene is {wh[0]}x{wh[1]} px but the result is of a {expected[0]}x"
+                f"{expected[1]} px image{turned}; draw on the image that was analysed "
+                "(mien.io.read_image(path) gives it upright)"
+            )
         k = enlargement(scene.shape[1], scene.shape[0])
         faces = result.faces
         extra = np.zeros((0, 4), np.float32)
