@@ -155,9 +155,16 @@ def verified_path(spec: WeightSpec, weights: str | Path | None = None) -> Path:
     return path
 
 
+SPIN = False
+"""Whether onnxruntime's idle intra-op threads busy-wait for work (its default). Off: mien's
+models are small and called once per face or frame, so spinning threads burnt about as much
+CPU as the work itself (``python benchmarks/ort_spinning.py`` measures both ways)."""
+
+
 def onnx_session(path: str | Path, *, threads: int = 0) -> Any:
     """An onnxruntime CPU session for the model at ``path``: ``threads`` intra-op threads
-    (``0`` = onnxruntime's default), one inter-op thread, its log quiet but for errors.
+    (``0`` = onnxruntime's default), one inter-op thread, idle threads sleeping rather than
+    spinning (:data:`SPIN`), its log quiet but for errors.
 
     Raises:
         WeightsError: onnxruntime cannot load the file (its own errors are untyped).
@@ -168,6 +175,9 @@ def onnx_session(path: str | Path, *, threads: int = 0) -> Any:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    spin = "1" if SPIN else "0"
+    options.add_session_config_entry("session.intra_op.allow_spinning", spin)
+    options.add_session_config_entry("session.inter_op.allow_spinning", spin)
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime raises its own untyped errors
