@@ -330,7 +330,11 @@ def test_a_hole_in_time_is_not_time_seen():
     for row in rows.itertuples():
         times.add(row.timestamp_s, {row.track_id: row.label})
     assert [line.seen_s for line in times.tracks()] == pytest.approx([2.0, 2.0])
-    np.testing.assert_allclose(frame_durations([0.0, 0.1, 0.2, 5.0, 5.1]), [0.1] * 5)
+    np.testing.assert_allclose(frame_durations([0.0, 0.1, 0.2, 15.0, 15.1]), [0.1] * 5)
+    # a frame a variable-frame-rate file holds on screen for 4.8 s stands for all of it
+    np.testing.assert_allclose(
+        frame_durations([0.0, 0.1, 0.2, 5.0, 5.1]), [0.1, 0.1, 4.8, 0.1, 0.1]
+    )
 
 
 @pytest.mark.parametrize(
@@ -847,18 +851,32 @@ def test_summary_command_into_a_closed_pipe_is_quiet(tmp_path):
 
 
 def test_a_window_in_a_pause_of_its_video_is_on_the_video_s_clock(tmp_path):
-    """Frames at 0..0.2 s, then from 3 s: a window at 1-2 s lies in the pause, not outside
+    """Frames at 0..0.2 s, then from 13 s: a window at 1-2 s lies in the break, not outside
     the video (a third trial: it was called outside the analysed time, with no model)."""
+    rows = pd.DataFrame(
+        [{"source": "a.mp4", "status": "ok", "frame_index": k, "timestamp_s": t, "track_id": 1,
+          "label": "neutral", "p_neutral": 1.0}
+         for k, t in enumerate([0.0, 0.1, 0.2, 13.0, 13.1, 13.2])]
+    )  # fmt: skip
+    result = _summary_cli(tmp_path, "start_s,end_s\n1,2\n19,20\n", rows=rows)
+    table = pd.read_csv(io.StringIO(result.stdout))
+    assert table["part"].tolist()[:1] == [0] and table["analysed_s"].tolist() == [0.0, 0.0]
+    said = " ".join(result.stderr.split())
+    assert "1 of 2 windows lie outside" in said and pd.isna(table["part"].iloc[1])
+
+
+def test_a_window_in_a_held_frame_sees_its_faces(tmp_path):
+    """A variable-frame-rate file held the frame at 0.2 s until 3 s: a window at 1-2 s got
+    analysed_s 0 and no face, while a player showed the face the whole time."""
     rows = pd.DataFrame(
         [{"source": "a.mp4", "status": "ok", "frame_index": k, "timestamp_s": t, "track_id": 1,
           "label": "neutral", "p_neutral": 1.0}
          for k, t in enumerate([0.0, 0.1, 0.2, 3.0, 3.1, 3.2])]
     )  # fmt: skip
-    result = _summary_cli(tmp_path, "start_s,end_s\n1,2\n9,10\n", rows=rows)
+    result = _summary_cli(tmp_path, "start_s,end_s\n1,2\n", rows=rows)
     table = pd.read_csv(io.StringIO(result.stdout))
-    assert table["part"].tolist()[:1] == [0] and table["analysed_s"].tolist() == [0.0, 0.0]
-    said = " ".join(result.stderr.split())
-    assert "1 of 2 windows lie outside" in said and pd.isna(table["part"].iloc[1])
+    assert table["analysed_s"].tolist() == [1.0] and table["track_id"].tolist() == [1]
+    assert table["label"].tolist() == ["neutral"]
 
 
 def test_window_lines_are_named_only_while_the_table_is_as_read(tmp_path):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from mien.errors import DatasetError, TimeWindowsError
-from mien.tracking.iou import STEP_WINDOW, gap_limit
+from mien.tracking.iou import STEP_WINDOW, is_hole
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,11 +37,13 @@ def frame_durations(timestamps_s: np.ndarray) -> np.ndarray:
             frames, sorted ascending, without repeats.
 
     Returns:
-        ``(n,)`` float64 seconds: the step to the next frame. A frame before a hole (a step
-        over :func:`~mien.tracking.iou.gap_limit` of the median of the last
-        :data:`~mien.tracking.iou.STEP_WINDOW` steps, by which the tracker has ended every
-        track: a long pause, two recordings joined with a jump forward) gets that
-        median instead, and the last frame the median of the last
+        ``(n,)`` float64 seconds: the step to the next frame (a frame a variable-frame-rate
+        file holds for up to :data:`~mien.tracking.iou.MAX_HOLD_S` stands for all of it, as
+        a player shows it). A frame before a hole (a step over both
+        :data:`~mien.tracking.iou.MAX_HOLD_S` and :func:`~mien.tracking.iou.gap_limit` of
+        the median of the last :data:`~mien.tracking.iou.STEP_WINDOW` steps, by which the
+        tracker has ended every track: a stall, a long pause, two recordings joined with a
+        jump forward) gets that median instead, and the last frame the median of the last
         :data:`~mien.tracking.iou.STEP_WINDOW` steps, the usual step where the clip ends (0.0
         when there is a single frame).
     """
@@ -52,7 +54,7 @@ def frame_durations(timestamps_s: np.ndarray) -> np.ndarray:
         return np.zeros(len(t))
     steps = np.diff(t)
     local = pd.Series(steps).rolling(STEP_WINDOW, min_periods=1).median().to_numpy()
-    held = np.where(steps > np.vectorize(gap_limit)(local), local, steps)
+    held = np.where(np.vectorize(is_hole)(steps, local), local, steps)
     # steps between timestamps far from 0 (95443.717678 s) carry float noise below 1e-9 s
     return np.append(held, float(local[-1])).round(TIME_DECIMALS)
 
@@ -898,7 +900,7 @@ class TrackTimes:
             step = timestamp_s - self._last_t
             self._window.append(step)
             local = float(np.median(self._window))  # a hole counts as one ordinary step
-            self._credit(local if step > gap_limit(local) else step)
+            self._credit(local if is_hole(step, local) else step)
         self._last_t, self._pending = timestamp_s, dict(labels)
         self._pending_abstained = set(abstained) & set(labels)
 

@@ -36,7 +36,30 @@ def test_short_gap_keeps_the_id_long_gap_gives_a_new_one():
     assert tracker.update(make_faces(box), 0.0).track_id.tolist() == [1]
     tracker.update(make_faces(np.zeros((0, 4))), 0.1)
     assert tracker.update(make_faces(box), 0.4).track_id.tolist() == [1]  # 0.4 s unseen < 0.5
+    tracker.update(make_faces(np.zeros((0, 4))), 0.5)
     assert tracker.update(make_faces(box), 1.5).track_id.tolist() == [2]  # gone 1.1 s: new face
+
+
+def test_a_frame_held_on_screen_is_not_time_unseen():
+    """A variable-frame-rate recording held the frame at 2.967 s until 6.0 s (the picture
+    stood still): both faces were in view all along, yet came back with new ids."""
+    boxes = [[100, 100, 160, 160], [300, 100, 360, 160]]
+    tracker = FaceTracker()
+    times = [k / 30 for k in range(90)] + [6.0 + k / 30 for k in range(30)]
+    ids = {tuple(tracker.update(make_faces(boxes), t).track_id.tolist()) for t in times}
+    assert ids == {(1, 2)}
+    # one face leaves during the hold: it is missing from the next frame on, and its time
+    # unseen counts from there, not from the frame it was last shown in
+    one = tracker.update(make_faces(boxes[:1]), 6.0 + 30 / 30)
+    assert one.track_id.tolist() == [1]
+    for k in range(31, 50):  # 0.63 s without it
+        tracker.update(make_faces(boxes[:1]), 6.0 + k / 30)
+    assert tracker.update(make_faces(boxes), 6.0 + 50 / 30).track_id.tolist() == [1, 2]
+    # a step longer than MAX_HOLD_S is a break (a stall): every track ends
+    from mien.tracking.iou import MAX_HOLD_S
+
+    after = tracker.update(make_faces(boxes), 6.0 + 50 / 30 + MAX_HOLD_S + 0.1)
+    assert after.track_id.tolist() == [3, 4]
 
 
 def test_sparse_sampling_keeps_tracks_and_a_stall_ends_them():

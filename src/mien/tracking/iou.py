@@ -15,8 +15,9 @@ first, at least ``min_iou``); a track lost before this frame then takes a free d
 about its size near the course of its last half second of matches
 (:meth:`FaceTracker._recover`); unmatched detections start new tracks; a track
 ends once it is unseen for more than ``max(max_age_s, (max_missed + 1.5) × step)``, where
-``step`` is the median time between the last 16 frames (this one included). Time is media
-time; scaling by the step keeps tracks across sparse sampling (``--fps 1`` puts 1 s between
+``step`` is the median time between the last 16 frames (this one included), and the time a
+frame it was seen in stayed on screen beyond a step (a variable-frame-rate file holding a
+still picture, up to :data:`MAX_HOLD_S`) does not count as unseen. Time is media time; scaling by the step keeps tracks across sparse sampling (``--fps 1`` puts 1 s between
 frames, which a fixed 1 s limit would end at every frame), while a stall in a live source
 (minutes without frames) still ends them.
 """
@@ -41,6 +42,9 @@ class _Track:
     last_t: float
     hits: int
     missed: int = 0  # frames since the last match; 0: matched in the previous frame
+    # how much longer than the usual step its last frame was shown (a variable-frame-rate
+    # file holds a frame while the picture does not change): not time it went unseen
+    hold: float = 0.0
     # (t, box) of its matches within HISTORY_S of its latest (at least the last 2): its
     # course and size before it was lost
     history: collections.deque[tuple[float, np.ndarray]] = dataclasses.field(
@@ -153,6 +157,11 @@ MAX_MISSED = 2
 """:class:`FaceTracker`'s default ``max_missed``."""
 STEP_WINDOW = 16
 """How many of the latest steps between frames the usual step is the median of."""
+MAX_HOLD_S = 10.0
+"""The longest a single frame may stand (seconds to the next frame) and still count as shown
+the whole time: a variable-frame-rate file (a screen or video-call recording) holds a frame
+while the picture does not change, and a face in it stays in view. A longer step is a break
+(a stall of a live source, a pause): tracks end across it unless ``max_age_s`` allows more."""
 
 
 def gap_limit(
@@ -162,6 +171,13 @@ def gap_limit(
     (max_missed + 1.5) × median_step_s)``, the median over the last :data:`STEP_WINDOW`
     steps between frames."""
     return max(max_age_s, (max_missed + 1.5) * median_step_s)
+
+
+def is_hole(step_s: float, median_step_s: float) -> bool:
+    """Whether a step between frames is a break that ends every track (a stall, a pause, a
+    jump forward), not a frame held on screen: longer than both :func:`gap_limit` and
+    :data:`MAX_HOLD_S`."""
+    return step_s > gap_limit(median_step_s) and step_s > MAX_HOLD_S
 
 
 class FaceTracker:
@@ -185,7 +201,8 @@ class FaceTracker:
         min_iou: smallest IoU between a track's predicted box and a detection to match them.
         max_age_s: a track not matched for this many seconds of media time ends (unless the
             frames come further apart: see ``max_missed``); a face that comes back later gets
-            a new id.
+            a new id. The time the last frame it was seen in stayed on screen (up to
+            :data:`MAX_HOLD_S` before the next frame) counts as seen, not as unseen.
         max_missed: sampled frames a track may miss, at the source's usual step between
             frames, so that sparse sampling (one frame a second or fewer) keeps tracks.
         velocity_smoothing: weight of the newest velocity estimate in ``[0, 1]``.
@@ -276,13 +293,18 @@ class FaceTracker:
             self._steps.append(t - self._last_t)  # one long gap does not move the median
         step = float(np.median(self._steps)) if self._steps else 0.0
         limit = gap_limit(step, self.max_age_s, self.max_missed)
-        self._tracks = [tr for tr in self._tracks if t - tr.last_t <= limit]
+        for tr in self._tracks:
+            if tr.missed == 0 and tr.last_t == self._last_t:  # seen in the frame before this
+                held = t - tr.last_t - step
+                tr.hold = held if 0.0 < held <= MAX_HOLD_S and t - tr.last_t > limit else 0.0
+        # unseen time leaves out the hold of the frame it was last seen in
+        self._tracks = [tr for tr in self._tracks if t - tr.last_t - tr.hold <= limit]
         ids = np.full(len(faces), -1, np.int64)
         if self._tracks and len(faces):
             coast = max(self.coast_s, step)
             predicted = np.stack(
                 [
-                    tr.box + np.tile(tr.velocity, 2) * min(t - tr.last_t, coast)
+                    tr.box + np.tile(tr.velocity, 2) * min(t - tr.last_t - tr.hold, coast)
                     for tr in self._tracks
                 ]
             )
@@ -364,8 +386,8 @@ class FaceTracker:
                 if t1 - t0 >= MIN_COURSE_S
                 else track.velocity
             )
-            start = _centre(track.box) + track.velocity * min(t - track.last_t, coast)
-            end = _centre(anchor) + course * (t - t1)
+            start = _centre(track.box) + track.velocity * min(t - track.last_t - track.hold, coast)
+            end = _centre(anchor) + course * (t - track.hold - t1)
             for di in np.flatnonzero(free):
                 box = np.asarray(boxes[di], np.float64)
                 if not 0.6 <= (box[2] - box[0]) / max(width, 1e-6) <= 1.6:
@@ -381,7 +403,8 @@ class FaceTracker:
         return match
 
     def _advance(self, track: _Track, box: np.ndarray, t: float) -> None:
-        dt = t - track.last_t
+        dt = t - track.last_t - track.hold
+        track.hold = 0.0
         if dt > 1e-6:
             velocity = (_centre(box) - _centre(track.box)) / dt
             a = self.velocity_smoothing if track.hits > 1 else 1.0
