@@ -13,13 +13,14 @@ instead of drifting on; tracks take detections in order of recency (those matche
 previous frame first, then all the others), greedily by IoU within each group (highest
 first, at least ``min_iou``); a track lost before this frame then takes a free detection of
 about its size near the course of its last half second of matches
-(:meth:`FaceTracker._recover`); unmatched detections start new tracks; a track
-ends once it is unseen for more than ``max(max_age_s, (max_missed + 1.5) × step)``, where
-``step`` is the median time between the last 16 frames (this one included), and the time a
-frame it was seen in stayed on screen beyond a step (a variable-frame-rate file holding a
-still picture, up to :data:`MAX_HOLD_S`) does not count as unseen. Time is media time; scaling by the step keeps tracks across sparse sampling (``--fps 1`` puts 1 s between
-frames, which a fixed 1 s limit would end at every frame), while a stall in a live source
-(minutes without frames) still ends them.
+(:meth:`FaceTracker._recover`); unmatched detections start new tracks; a track ends once it is
+unseen for more than ``max(max_age_s, (max_missed + 1.5) × step)``, where ``step`` is the median
+time between the last 16 frames (this one included), and the time a frame it was seen in stayed
+on screen beyond a step (a variable-frame-rate file holding a still picture, up to
+:data:`MAX_HOLD_S`) does not count as unseen. Time is media time; scaling by the step keeps
+tracks across sparse sampling (``--fps 1`` puts 1 s between frames, which a fixed 1 s limit
+would end at every frame), while a stall in a live source (minutes without frames) still ends
+them.
 """
 
 from __future__ import annotations
