@@ -364,7 +364,7 @@ class Analyzer:
                 wider=wider,
             )
             t0 = time.perf_counter()
-            faces = tracker.update(result.faces, frame.timestamp_s)
+            faces = tracker.update(result.faces, frame.timestamp_s, result.image_wh)
             t1 = time.perf_counter()
             if self.quality and self._pose is not None and len(faces):
                 with self._lock:

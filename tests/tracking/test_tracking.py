@@ -335,3 +335,19 @@ def test_recovery_never_takes_a_face_another_track_holds():
         assert tracker.update(faces, k / 15).track_id.tolist() == [1, 2]
     for k in range(6, 14):  # A is not detected; B is
         assert tracker.update(make_faces([[400, 100, 500, 200]]), k / 15).track_id.tolist() == [2]
+
+
+def test_a_change_of_resolution_keeps_the_ids():
+    """A stream switched from 960x540 to 1280x720 at 6 s with the same two people in the same
+    places: both came back with new ids (boxes are compared in each frame's own pixels)."""
+    small = np.array([[200, 150, 300, 250], [600, 150, 700, 250]], np.float32)
+    tracker = FaceTracker()
+    for k in range(10):
+        tracker.update(make_faces(small), k / 10, (960, 540))
+    large = small * np.float32(1280 / 960)
+    assert tracker.update(make_faces(large), 1.0, (1280, 720)).track_id.tolist() == [1, 2]
+    # without the size, the boxes of the old frame miss the new ones (a new id each)
+    bare = FaceTracker()
+    for k in range(10):
+        bare.update(make_faces(small), k / 10)
+    assert bare.update(make_faces(large * 1.5), 1.0).track_id.tolist() == [3, 4]

@@ -256,6 +256,7 @@ class FaceTracker:
 
     def _forget(self) -> None:
         """End every track and forget the clock; ids go on counting."""
+        self._image_wh: tuple[int, int] | None = None
         self._tracks: list[_Track] = []
         self._last_t: float | None = None
         self._steps: collections.deque[float] = collections.deque(maxlen=STEP_WINDOW)
@@ -270,7 +271,9 @@ class FaceTracker:
         within = max(self.coast_s, step)
         return sum(1 for tr in self._tracks if self._last_t - tr.last_t <= within)
 
-    def update(self, faces: Faces, timestamp_s: float) -> Faces:
+    def update(
+        self, faces: Faces, timestamp_s: float, image_wh: tuple[int, int] | None = None
+    ) -> Faces:
         """Assign track ids to one frame's faces.
 
         Args:
@@ -280,6 +283,10 @@ class FaceTracker:
                 clock went back: recordings joined end to end, or a tracker reused for the
                 next video without :meth:`reset`): no face's id carries across, and new ids go
                 on from the last one given, so the two sides never share an id.
+            image_wh: the frame's ``(width, height)`` in pixels, if known. Where it differs
+                from the previous frame's (a stream that changes resolution, as adaptive
+                streams and some recorders do), the tracks' boxes are scaled to the new size
+                first, so the faces keep their ids.
 
         Returns:
             ``faces`` with ``track_id`` set, ``(n,)`` int64, every id ≥ 1.
@@ -290,6 +297,11 @@ class FaceTracker:
         t = finite_seconds(timestamp_s, "FaceTracker.update")
         if self._last_t is not None and t < self._last_t:
             self._forget()
+        if image_wh is not None:
+            wh = (int(image_wh[0]), int(image_wh[1]))
+            if self._image_wh is not None and wh != self._image_wh and min(wh) > 0:
+                self._rescale(wh[0] / self._image_wh[0], wh[1] / self._image_wh[1])
+            self._image_wh = wh
         if self._last_t is not None and t > self._last_t:
             self._steps.append(t - self._last_t)  # one long gap does not move the median
         step = float(np.median(self._steps)) if self._steps else 0.0
@@ -402,6 +414,17 @@ class FaceTracker:
                 match[ti] = di
                 free[di] = False
         return match
+
+    def _rescale(self, sx: float, sy: float) -> None:
+        """Move every track into a frame scaled by ``sx``, ``sy`` (its boxes, velocity and
+        course)."""
+        scale = np.array([sx, sy, sx, sy])
+        for track in self._tracks:
+            track.box = track.box * scale
+            track.velocity = track.velocity * scale[:2]
+            track.history = collections.deque(
+                ((t, box * scale) for t, box in track.history), maxlen=HISTORY_MAX
+            )
 
     def _advance(self, track: _Track, box: np.ndarray, t: float) -> None:
         dt = t - track.last_t - track.hold
