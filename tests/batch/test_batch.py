@@ -284,6 +284,27 @@ def test_lost_or_damaged_parts_are_redone_and_vanished_inputs_keep_their_rows(in
     assert counts == {"done": 2} and len(redone) == 2
     assert "2 input(s) had a missing or damaged Parquet file" in warnings[0]
     pd.testing.assert_frame_equal(table(out), first)
+    # damaged in its body, its footer whole: it was kept, and reading the folder failed
+    # without naming the file
+    data = bytearray(parts[0].read_bytes())
+    data[100:400] = bytes(300)
+    parts[0].write_bytes(bytes(data))
+    from mien.errors import DatasetError
+    from mien.plots import read_rows
+
+    with pytest.raises(DatasetError, match=re.escape(parts[0].name) + ": a damaged Parquet part"):
+        read_rows(out / "parts")
+    warnings, redone = [], []
+    counts = run_batch(
+        mine, out, BatchOptions(), on_result=redone.append, on_warning=warnings.append
+    )
+    assert counts == {"done": 2} and len(redone) == 1
+    assert "1 input(s) had a missing or damaged Parquet file" in warnings[0]
+    pd.testing.assert_frame_equal(table(out), first)
+    # a whole part that was merely touched is checked once, then known by its new stamp
+    os.utime(parts[1])
+    assert run_batch(mine, out, BatchOptions(), on_result=redone.append) == {"done": 2}
+    assert len(redone) == 1
     (work / photos[0].name).rename(tmp_path / "away.jpg")  # a share that went away
     warnings, redone = [], []
     counts = run_batch(

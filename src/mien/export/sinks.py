@@ -130,7 +130,8 @@ class ParquetSink:
 
         self.columns = list(types)
         self.schema = pa.schema([(c, getattr(pa, _ARROW[t])()) for c, t in types.items()])
-        self._writer = pq.ParquetWriter(str(path), self.schema)
+        # page checksums: a part damaged after it was written is found when read back
+        self._writer = pq.ParquetWriter(str(path), self.schema, write_page_checksum=True)
         self._buffer: list[dict[str, Any]] = []
         self.row_group_size = row_group_size
         self.count = 0
