@@ -188,8 +188,39 @@ def test_run_refuses_a_single_image(analyzer):
     # at the call, not at the first next() (its docstring's promise, and prefetch()'s)
     with pytest.raises(TypeError, match="use analyze"):
         analyzer.analyze_batch(str(SAMPLES / "astronaut.jpg"))
-    with pytest.raises(ValueError, match="prefetch must be >= 1"):
+    with pytest.raises(ValueError, match="prefetch must be a whole number >= 1"):
         analyzer.analyze_batch([], prefetch=0)
+    with pytest.raises(ValueError, match=r"prefetch must be a whole number >= 1; got 1\.5"):
+        analyzer.analyze_batch([], prefetch=1.5)
+    data = (SAMPLES / "astronaut.jpg").read_bytes()
+    from PIL import Image
+
+    for single in (memoryview(data), Image.open(SAMPLES / "astronaut.jpg")):
+        with pytest.raises(TypeError, match="use analyze"):
+            analyzer.analyze_batch(single)  # a memoryview gave one error item per byte
+
+
+def test_arguments_are_checked_at_the_call(analyzer, tmp_path):
+    """Each of these got through and failed later, untyped, or not at all."""
+    from mien.errors import MienError, UnknownDetectorError
+    from mien.pipeline import Analyzer
+
+    with pytest.raises(UnknownDetectorError, match="detector must be one of"):
+        Analyzer(detector="bogus")
+    assert issubclass(UnknownDetectorError, (MienError, ValueError))
+    for bad in (None, 0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="max_pixels must be a whole number >= 1"):
+            Analyzer(max_pixels=bad)
+    with pytest.raises(ValueError, match="min_confidence must be a number in"):
+        Analyzer(min_confidence="0.5")
+    with pytest.raises(TypeError, match="max_abs_yawn"):
+        Analyzer(thresholds={"max_abs_yawn": 45})
+    image = np.zeros((40, 40, 3), np.uint8)
+    with pytest.raises(ValueError, match="frame_index must be a whole number >= 0; got 'x'"):
+        analyzer.analyze(image, frame_index="x")
+    with pytest.raises(TypeError, match="source must be a str"):
+        analyzer.analyze(image, source=3)
+    assert analyzer.analyze(image, source=tmp_path / "x.jpg").source == str(tmp_path / "x.jpg")
 
 
 def test_run_refuses_a_path_and_items_that_are_not_frames(analyzer):
@@ -339,3 +370,20 @@ def test_run_takes_grey_frames_and_names_a_bad_one():
         assert set(result.timings_ms) == {"detect", "align", "expression", "quality", "track"}
         with pytest.raises(UnreadableImageError, match="cam frame 1: array dtype must be uint8"):
             list(analyzer.run([Frame(bgr.astype(np.float32), 1, 0.1, "cam")]))
+
+
+def test_a_probability_just_below_the_threshold_never_shows_the_threshold(analyzer):
+    """0.499997 read label_probability 0.5 beside abstained true (the rule: below 0.5), and
+    "neutral 0.50" in the summary and the drawn label."""
+    import dataclasses
+
+    from mien.export import result_rows
+    from mien.export.rows import probability_shown
+
+    result = analyzer.analyze(str(SAMPLES / "grace_hopper.jpg"))
+    p = np.array([[0.499997, 0.300003, 0.2, 0, 0, 0, 0, 0]], np.float32)
+    faces = dataclasses.replace(result.faces, expression=p, abstained=np.array([True]))
+    (row,) = result_rows(dataclasses.replace(result, faces=faces))
+    assert row["label_probability"] == 0.49999 and row["abstained"] is True
+    assert row[f"p_{result.expression_names[1]}"] == 0.3  # not 0.29999: float slack
+    assert probability_shown(0.4999, 2) == 0.49 and probability_shown(0.5, 2) == 0.5

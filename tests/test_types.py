@@ -128,3 +128,24 @@ def test_faces_compare_equal_by_their_arrays():
     assert faces != "faces"
     with pytest.raises(TypeError):
         hash(faces)
+
+
+def test_faces_refuse_values_a_conversion_would_change():
+    """track_id=[1.7] became 1, abstained=["False"] became True, a (2, 0) box array became
+    no faces, and data={"x": [1]} was kept as a list that faces[[0]] could not index."""
+    box = [[0, 0, 10, 10]]
+    with pytest.raises(ValueError, match=r"track_id must hold whole numbers; got \[1.7\]"):
+        Faces(box, [0.9], track_id=[1.7])
+    with pytest.raises(ValueError, match=r"abstained must hold numbers"):
+        Faces(box, [0.9], abstained=["False"])
+    with pytest.raises(ValueError, match=r"abstained must hold booleans"):
+        Faces(box, [0.9], abstained=[2])
+    for shape in ((2, 0), (0, 5)):
+        with pytest.raises(ValueError, match="xyxy must be"):
+            Faces(np.zeros(shape), [])
+    with pytest.raises(ValueError, match=r"data\['x'\] must have first axis n=1"):
+        Faces(box, [0.9], data={"x": 3})
+    faces = Faces(box, [0.9], track_id=[2.0], abstained=[0], data={"x": [5]})
+    assert faces.track_id.tolist() == [2] and faces.abstained.tolist() == [False]
+    assert faces[[0]].data["x"].tolist() == [5]
+    assert len(Faces([], [])) == 0

@@ -77,6 +77,11 @@ class UnknownModelError(MienError, ValueError):
     """A model name that is not bundled (:func:`mien.list_models` gives the known ones)."""
 
 
+class UnknownDetectorError(MienError, ValueError):
+    """A face detector option that is not one of
+    :data:`~mien.detection.mediapipe.DETECTOR_MODELS`."""
+
+
 class DatasetError(MienError, ValueError):
     """A labelled dataset folder is malformed, or its labels do not fit the model."""
 

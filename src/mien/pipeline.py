@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,7 @@ from mien.alignment import TEMPLATES, align_faces, crop_whole_image
 from mien.detection import MediaPipeFaceDetector
 from mien.detection.base import FaceDetector
 from mien.detection.mediapipe import DETECTOR_MODELS, DetectorModel
+from mien.errors import UnknownDetectorError
 from mien.expression import ExpressionModel
 from mien.io import DEFAULT_MAX_PIXELS, read_image
 from mien.quality import FaceMeshPose, QualityThresholds, assess
@@ -93,7 +94,8 @@ class Analyzer:
             ``close()``).
         min_confidence: detector score threshold in ``[0, 1]`` (MediaPipe's own floor is 0.5:
             lower values act as 0.5).
-        max_pixels: largest image accepted, in pixels (decompression-bomb guard).
+        max_pixels: largest image file (or Pillow image) accepted, in pixels (a
+            decompression-bomb guard); arrays you pass are already in memory, so not capped.
         threads: onnxruntime threads for the expression model (``0`` = its default).
         quality: add the quality values of :mod:`mien.quality` to ``faces.data`` and mark a
             face ``abstained`` when ``quality_ok`` is false.
@@ -109,8 +111,13 @@ class Analyzer:
     not thread-safe). For work in parallel, give each thread its own Analyzer.
 
     Raises:
-        ValueError: unknown model or detector option, or a detector object without
-            ``detect``/``close``.
+        UnknownModelError: unknown model name.
+        UnknownDetectorError: unknown detector option.
+        ValueError: a detector object without ``detect``/``close``, ``min_confidence`` not
+            a number in ``[0, 1]``, ``max_pixels`` not a whole number >= 1, or a negative
+            ``pose_interval_s``.
+        TypeError: ``thresholds`` neither a :class:`~mien.quality.QualityThresholds` nor a
+            dict of its fields.
         WeightsError: weights missing or corrupt, or a spec naming an unknown alignment.
 
     Example:
@@ -132,8 +139,26 @@ class Analyzer:
         pose_interval_s: float = 0.2,
         thresholds: QualityThresholds | None = None,
     ) -> None:
-        if not pose_interval_s >= 0:  # checked before any model is built (NaN too)
+        # checked before any model is built (NaN too)
+        if not pose_interval_s >= 0:
             raise ValueError(f"pose_interval_s must be >= 0; got {pose_interval_s}")
+        if (
+            not isinstance(max_pixels, (int, np.integer))
+            or isinstance(max_pixels, bool)
+            or max_pixels < 1
+        ):
+            raise ValueError(f"max_pixels must be a whole number >= 1; got {max_pixels!r}")
+        if isinstance(thresholds, Mapping):
+            thresholds = QualityThresholds(**thresholds)  # TypeError names an unknown key
+        elif thresholds is not None and not isinstance(thresholds, QualityThresholds):
+            raise TypeError(
+                f"thresholds must be a QualityThresholds (or a dict of its fields); got "
+                f"{type(thresholds).__name__}"
+            )
+        if isinstance(detector, str) and detector not in DETECTOR_MODELS:
+            raise UnknownDetectorError(
+                f"detector must be one of {list(DETECTOR_MODELS)}; got {detector!r}"
+            )
         if not isinstance(detector, str) and not (
             callable(getattr(detector, "detect", None))
             and callable(getattr(detector, "close", None))
@@ -193,9 +218,22 @@ class Analyzer:
 
         Raises:
             mien.errors.ImageError: the image cannot be read (subclass says why).
-            ValueError: ``timestamp_s`` is not a finite number of seconds.
+            ValueError: ``timestamp_s`` is not a finite number of seconds, or
+                ``frame_index`` not a whole number >= 0.
+            TypeError: ``source`` is neither a str nor a path.
         """
         timestamp_s = finite_seconds(timestamp_s, "Analyzer.analyze")
+        if (
+            not isinstance(frame_index, (int, np.integer))
+            or isinstance(frame_index, bool)
+            or frame_index < 0
+        ):
+            raise ValueError(f"frame_index must be a whole number >= 0; got {frame_index!r}")
+        if isinstance(source, os.PathLike):
+            source = os.fspath(source)
+        if source is not None and not isinstance(source, str):
+            raise TypeError(f"source must be a str (or a path); got {type(source).__name__}")
+        frame_index = int(frame_index)
         source = _source_name(image) if source is None else source
         t0 = time.perf_counter()
         img = read_image(image, max_pixels=self.max_pixels, name=source)
@@ -225,12 +263,19 @@ class Analyzer:
             One :class:`BatchItem` per input, in input order.
 
         Raises:
-            ValueError: ``prefetch`` < 1 (at the call).
-            TypeError: ``images`` is a single image (a path, bytes or an array; at the call).
+            ValueError: ``prefetch`` not a whole number >= 1 (at the call).
+            TypeError: ``images`` is a single image (a path, bytes, a memoryview, a Pillow
+                image or an array; at the call).
         """
-        if prefetch < 1:
-            raise ValueError(f"prefetch must be >= 1; got {prefetch}")
-        if isinstance(images, (str, bytes, bytearray, os.PathLike, np.ndarray)):
+        if (
+            not isinstance(prefetch, (int, np.integer))
+            or isinstance(prefetch, bool)
+            or prefetch < 1
+        ):
+            raise ValueError(f"prefetch must be a whole number >= 1; got {prefetch!r}")
+        if isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike, np.ndarray)) or (
+            isinstance(images, Image.Image)
+        ):
             raise TypeError(
                 "analyze_batch() takes an iterable of images; use analyze() for a single image"
             )

@@ -56,8 +56,26 @@ EXPRESSIONS: tuple[str, ...] = (
 """Perceived-expression labels of mien's models, in output-column order."""
 
 
-def _as(array: Any, dtype: Any) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(array, dtype=dtype))
+def _as(array: Any, dtype: Any, name: str = "") -> np.ndarray:
+    """``array`` as a C-contiguous array of ``dtype``. For an integer or bool ``dtype`` the
+    values must already be whole numbers (``track_id=[1.7]`` is not id 1) or, for bool,
+    booleans or 0/1 (``"False"`` is not False).
+
+    Raises:
+        ValueError: values that the conversion would change.
+    """
+    given = np.asarray(array)
+    target = np.dtype(dtype)
+    if target.kind in "iub" and given.size:
+        if given.dtype.kind not in "iubf":
+            raise ValueError(f"{name} must hold numbers; got {given.dtype} values")
+        if given.dtype.kind == "f" and not np.all(np.isfinite(given) & (given == np.round(given))):
+            raise ValueError(f"{name} must hold whole numbers; got {given.ravel()[:4].tolist()}")
+        if target.kind == "b" and not np.all((given == 0) | (given == 1)):
+            raise ValueError(
+                f"{name} must hold booleans (or 0/1); got {given.ravel()[:4].tolist()}"
+            )
+    return np.ascontiguousarray(np.asarray(given, dtype=dtype))
 
 
 @dataclass(eq=False)
@@ -95,7 +113,7 @@ class Faces:
 
     def __post_init__(self) -> None:
         self.xyxy = _as(self.xyxy, np.float32)
-        if self.xyxy.size == 0:
+        if self.xyxy.shape in ((0,), (0, 0)):  # an empty list: no faces
             self.xyxy = self.xyxy.reshape(0, 4)
         n = len(self.xyxy)
         _check(self.xyxy, "xyxy", (n, 4))
@@ -111,18 +129,20 @@ class Faces:
             if self.expression.ndim != 2 or len(self.expression) != n:
                 raise ValueError(f"expression must be (n={n}, K); got {self.expression.shape}")
         if self.abstained is not None:
-            self.abstained = _as(self.abstained, bool)
+            self.abstained = _as(self.abstained, bool, "abstained")
             _check(self.abstained, "abstained", (n,))
         if self.track_id is not None:
-            self.track_id = _as(self.track_id, np.int64)
+            self.track_id = _as(self.track_id, np.int64, "track_id")
             _check(self.track_id, "track_id", (n,))
         if self.smoothed is not None:
             self.smoothed = _as(self.smoothed, np.float32)
             if self.smoothed.ndim != 2 or len(self.smoothed) != n:
                 raise ValueError(f"smoothed must be (n={n}, K); got {self.smoothed.shape}")
-        for key, value in self.data.items():
-            if len(value) != n:
+        for key, value in list(self.data.items()):
+            value = np.asarray(value)  # a list is stored as an array: faces[[0]] indexes it
+            if value.ndim == 0 or len(value) != n:
                 raise ValueError(f"data[{key!r}] must have first axis n={n}; got {np.shape(value)}")
+            self.data[key] = value
 
     def __len__(self) -> int:
         return len(self.xyxy)

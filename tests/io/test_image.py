@@ -282,3 +282,28 @@ def test_folders_of_annotated_copies_are_skipped_unless_named(tmp_path):
     assert list(iter_image_paths([tmp_path], skipped=skipped)) == [tmp_path / "a.jpg"]
     assert skipped == [tmp_path / "drawn"]
     assert list(iter_image_paths([tmp_path / "drawn"])) == [tmp_path / "drawn" / "a.jpg"]
+
+
+def test_a_closed_pillow_image_is_named_closed_not_corrupt():
+    """It read "the decoder failed on this file (AssertionError: )", blaming a good file."""
+    with Image.open(SAMPLES / "grace_hopper.jpg") as unloaded:
+        pass
+    loaded = Image.open(SAMPLES / "grace_hopper.jpg")
+    loaded.load()
+    loaded.close()
+    for image in (unloaded, loaded):
+        with pytest.raises(UnreadableImageError, match="the Pillow image is closed"):
+            read_image(image)
+    with Image.open(SAMPLES / "grace_hopper.jpg") as open_image:
+        assert read_image(open_image).shape == (600, 512, 3)
+
+
+def test_the_detector_checks_its_input():
+    from mien.detection import MediaPipeFaceDetector
+
+    with MediaPipeFaceDetector() as detector:
+        for bad in (np.zeros((40, 40, 3), np.float32), np.zeros((0, 0, 3), np.uint8),
+                    np.zeros((40, 40, 4), np.uint8), np.zeros((40, 40), np.uint8)):  # fmt: skip
+            with pytest.raises(ValueError, match=r"detect needs an \(H, W, 3\) uint8 BGR image"):
+                detector.detect(bad)
+        assert len(detector.detect(np.zeros((40, 40, 3), np.uint8))) == 0

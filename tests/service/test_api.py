@@ -252,7 +252,7 @@ def test_websocket_frames_can_carry_their_capture_times(client):
     frame = (SAMPLES / "grace_hopper.jpg").read_bytes()
     with client.websocket_connect("/v1/stream") as ws:
         answers = []
-        for t in (10.0, 10.1, 10.2, 15.2):  # a 5 s gap: longer than a track waits for its face
+        for t in (10.0, 10.1, 10.2, 25.2):  # a 15 s gap: longer than a track waits for its face
             ws.send_text(json.dumps({"timestamp_s": t}))
             ws.send_bytes(frame)
             answers.append(ws.receive_json())
@@ -274,19 +274,19 @@ def test_websocket_frames_can_carry_their_capture_times(client):
             answer = ws.receive_json()
             assert answer["error"] == "bad_request"
             details.append(answer["detail"])
-        ws.send_text(json.dumps({"timestamp_s": 15.3}))
+        ws.send_text(json.dumps({"timestamp_s": 25.3}))
         ws.send_bytes(frame)
         last = ws.receive_json()
         ws.send_text('{"timestamp_s": -0.0}')  # was echoed as -0.0
         ws.send_bytes(frame)
         zero = ws.receive_json()["timestamp_s"]
         # a bad time after a good one: the frame is refused, not stamped with the good time
-        ws.send_text(json.dumps({"timestamp_s": 16.0}))
+        ws.send_text(json.dumps({"timestamp_s": 26.0}))
         ws.send_text('{"timestamp_s": "x"}')
         assert ws.receive_json()["error"] == "bad_request"
         ws.send_bytes(frame)
         refused = ws.receive_json()
-    assert [a["timestamp_s"] for a in answers] == [10.0, 10.1, 10.2, 15.2]
+    assert [a["timestamp_s"] for a in answers] == [10.0, 10.1, 10.2, 25.2]
     assert [a["faces"][0]["track_id"] for a in answers] == [1, 1, 1, 2]
     assert missing["error"] == "bad_request" and "before each frame" in missing["detail"]
     assert missing["frame_index"] == 4  # a refused frame takes its index too, and is named
@@ -300,7 +300,7 @@ def test_websocket_frames_can_carry_their_capture_times(client):
         'a text message without "timestamp_s"',
         "a text message that is not JSON",
     ]
-    assert last["timestamp_s"] == 15.3 and last["frame_index"] == 5
+    assert last["timestamp_s"] == 25.3 and last["frame_index"] == 5
     assert zero == 0.0 and math.copysign(1, zero) == 1
     assert refused["error"] == "bad_request" and "before each frame" in refused["detail"]
     assert refused["frame_index"] == 7

@@ -351,3 +351,17 @@ def test_a_change_of_resolution_keeps_the_ids():
     for k in range(10):
         bare.update(make_faces(small), k / 10)
     assert bare.update(make_faces(large * 1.5), 1.0).track_id.tolist() == [3, 4]
+
+
+def test_nan_settings_are_refused():
+    """NaN passed every check: a still face got ids 1, 2, 3, ...; smoothing gave NaN rows or
+    silently none."""
+    nan = float("nan")
+    with pytest.raises(ValueError, match="max_age_s must be > 0; got nan"):
+        FaceTracker(max_age_s=nan)
+    with pytest.raises(ValueError, match="coast_s must be >= 0; got nan"):
+        FaceTracker(coast_s=nan)
+    with pytest.raises(ValueError, match="tau_s must be >= 0; got nan"):
+        ExpressionSmoother(tau_s=nan)
+    with pytest.raises(ValueError, match="forget_s must be > 0; got nan"):
+        ExpressionSmoother(forget_s=nan)

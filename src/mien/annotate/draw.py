@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from mien.export.rows import probability_shown
 from mien.types import FrameResult, ImageBGR
 
 NOTICE = "expression analysis active"
@@ -164,7 +165,7 @@ class ExpressionAnnotator:
                 labels.append(f"{prefix}face {faces.confidence[i]:.2f}")
                 continue
             p = probs[i]
-            text = f"{prefix}{names[int(p.argmax())]} {p.max():.2f}"
+            text = f"{prefix}{names[int(p.argmax())]} {probability_shown(p.max(), 2):.2f}"
             if faces.abstained is not None and faces.abstained[i]:
                 text += " ?"
             labels.append(text)

@@ -44,6 +44,7 @@ from mien.cli.common import (
     warn_unreadable,
     weaker_blur,
 )
+from mien.export.rows import probability_shown
 from mien.weights import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -487,7 +488,7 @@ def _labels(rows: list[dict[str, Any]], threshold: float) -> str:
         return f" (abstained: {', '.join(reasons)})"
 
     text = ", ".join(
-        f"{row['label']} {row['label_probability']:.2f}{why(row)}"
+        f"{row['label']} {probability_shown(row['label_probability'], 2):.2f}{why(row)}"
         for row in rows
         if row["status"] == "ok"
     )

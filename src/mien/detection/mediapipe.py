@@ -74,6 +74,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from mien.errors import UnknownDetectorError
 from mien.tracking.iou import intersection_matrix, iou_matrix
 from mien.types import KEYPOINT_NAMES, Faces, ImageBGR
 
@@ -123,7 +124,8 @@ class MediaPipeFaceDetector:
         min_confidence: detections scoring below this (in ``[0, 1]``) are dropped.
 
     Raises:
-        ValueError: unknown ``model`` or ``min_confidence`` outside ``[0, 1]``.
+        UnknownDetectorError: unknown ``model`` (a ``ValueError`` too).
+        ValueError: ``min_confidence`` is not a number in ``[0, 1]``.
 
     Not thread-safe: give each thread its own detector. Use as a context manager or call
     :meth:`close` to free the MediaPipe graphs.
@@ -131,9 +133,15 @@ class MediaPipeFaceDetector:
 
     def __init__(self, model: DetectorModel = "auto", *, min_confidence: float = 0.5) -> None:
         if model not in DETECTOR_MODELS:
-            raise ValueError(f"detector must be one of {list(DETECTOR_MODELS)}; got {model!r}")
-        if not 0.0 <= min_confidence <= 1.0:
-            raise ValueError(f"min_confidence must be in [0, 1]; got {min_confidence!r}")
+            raise UnknownDetectorError(
+                f"detector must be one of {list(DETECTOR_MODELS)}; got {model!r}"
+            )
+        if (
+            not isinstance(min_confidence, (int, float, np.integer, np.floating))
+            or isinstance(min_confidence, bool)
+            or not 0.0 <= min_confidence <= 1.0
+        ):
+            raise ValueError(f"min_confidence must be a number in [0, 1]; got {min_confidence!r}")
         self.model = model
         self.min_confidence = float(min_confidence)
         self._graphs: dict[int, Any] = {}
@@ -175,7 +183,27 @@ class MediaPipeFaceDetector:
             ``Faces`` sorted by decreasing confidence: ``xyxy`` clipped to the image, the
             detector's score, and 6 keypoints in :data:`~mien.types.KEYPOINT_NAMES` order.
             ``Faces.empty()`` when there is none.
+
+        Raises:
+            ValueError: ``image`` is not a ``(H, W, 3)`` uint8 array with at least one pixel
+                (:func:`mien.io.read_image` makes one from a file, grey or BGRA).
         """
+        if (
+            not isinstance(image, np.ndarray)
+            or image.dtype != np.uint8
+            or image.ndim != 3
+            or image.shape[2] != 3
+            or image.size == 0
+        ):
+            got = (
+                f"{image.dtype} {image.shape}"
+                if isinstance(image, np.ndarray)
+                else type(image).__name__
+            )
+            raise ValueError(
+                f"detect needs an (H, W, 3) uint8 BGR image with pixels; got {got} "
+                "(mien.io.read_image converts grey, BGRA and files)"
+            )
         height, width = image.shape[:2]
         original = image
         scale = min(1.0, MAX_SIDE / max(width, height))

@@ -15,6 +15,8 @@ quality_ok, ps_<label>…, smoothed_label``.
   time, seconds) are 0 and 0.0 for still images.
 * Boxes are pixels of the upright image. ``label`` is the perceived expression with the highest
   probability; ``abstained`` is true when that probability is below the model's threshold.
+  Probabilities are rounded *down* to 5 decimals (:func:`probability_shown`), so one below
+  the threshold never shows as the threshold.
 * Quality (:mod:`mien.quality`): ``face_size_px``, ``sharpness``, ``yaw``/``pitch``/``roll``
   (degrees; empty when not measured), ``truncated``, ``upright`` (0-1, the upright check's
   probability that the aligned face is upright, rounded down; empty when not measured) and
@@ -39,7 +41,16 @@ SCHEMA_VERSION = "3"
 def upright_shown(value: float) -> float:
     """The upright check's probability as rows and API answers show it: rounded *down* to 2
     decimals, so a face that failed ``min_upright`` 0.5 (0.49996, say) never shows 0.5."""
-    return math.floor(float(value) * 100 + 1e-6) / 100
+    return probability_shown(value, 2)
+
+
+def probability_shown(value: float, decimals: int = 5) -> float:
+    """A probability as rows, API answers and drawn labels show it: rounded *down* to
+    ``decimals``, so one under a threshold never shows as the threshold (0.499997 read
+    ``label_probability 0.5`` beside ``abstained true``, whose rule is "below 0.5").
+    ``1e-6`` of slack in the last place keeps 0.3 from showing 0.29999."""
+    scale = 10**decimals
+    return math.floor(float(value) * scale + 1e-6) / scale
 
 
 def row_columns(names: Sequence[str]) -> list[str]:
@@ -114,9 +125,9 @@ def result_rows(result: FrameResult) -> list[dict[str, Any]]:
         if faces.expression is not None:
             p = faces.expression[i]
             for n, v in zip(names, p, strict=True):
-                row[f"p_{n}"] = round(float(v), 5)
+                row[f"p_{n}"] = probability_shown(v)
             top = int(p.argmax())
-            row.update(label=names[top], label_probability=round(float(p[top]), 5))
+            row.update(label=names[top], label_probability=probability_shown(p[top]))
             row["abstained"] = bool(faces.abstained[i]) if faces.abstained is not None else None
         for c in QUALITY_COLUMNS:
             if c in faces.data:
@@ -130,7 +141,7 @@ def result_rows(result: FrameResult) -> list[dict[str, Any]]:
         if faces.smoothed is not None:
             s = faces.smoothed[i]
             for n, v in zip(names, s, strict=True):
-                row[f"ps_{n}"] = round(float(v), 5)
+                row[f"ps_{n}"] = probability_shown(v)
             row["smoothed_label"] = names[int(s.argmax())]
         rows.append(row)
     return rows

@@ -122,6 +122,12 @@ def _from_pillow(img: Image.Image, label: str, max_pixels: int) -> ImageBGR:
         )
     if width < 1 or height < 1:
         raise UnreadableImageError(label, f"image has no pixels ({width}x{height})")
+    if _closed(img):
+        raise UnreadableImageError(
+            label,
+            "the Pillow image is closed (used after its with-block or close()); pass it "
+            "before closing it, or pass the path",
+        )
     try:
         img.load()
         img = ImageOps.exif_transpose(img) or img
@@ -134,6 +140,18 @@ def _from_pillow(img: Image.Image, label: str, max_pixels: int) -> ImageBGR:
     except Exception as err:
         raise _decoder_bug(label, err) from err
     return _to_bgr(img, label)
+
+
+def _closed(img: Image.Image) -> bool:
+    """Whether a Pillow image was closed: loaded, then closed (its pixels are gone), or
+    closed before it was loaded (its file is gone)."""
+    try:
+        img.im  # noqa: B018 - the access is the test
+    except ValueError:  # "Operation on closed image"
+        return True
+    except AssertionError:  # not loaded yet: it can be, while its file is open
+        return getattr(img, "fp", None) is None
+    return False
 
 
 def _decoder_bug(label: str, err: Exception) -> UnreadableImageError:

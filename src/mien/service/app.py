@@ -36,7 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartParser
 
 from mien.errors import ImageError, ImageTooLargeError
-from mien.export.rows import SCHEMA_VERSION, upright_shown
+from mien.export.rows import SCHEMA_VERSION, probability_shown, upright_shown
 from mien.io.image import looks_like_video
 from mien.logs import quiet_native_stderr
 from mien.service.body import BODY_KEY, MULTIPART_SLACK, BodyGuard
@@ -153,9 +153,9 @@ def faces_out(result: FrameResult) -> list[FaceOut]:
                 x2=round(float(f.xyxy[i, 2]), 2),
                 y2=round(float(f.xyxy[i, 3]), 2),
                 det_confidence=round(float(f.confidence[i]), 4),
-                probabilities={n: round(float(v), 5) for n, v in zip(names, p, strict=True)},
+                probabilities={n: probability_shown(v) for n, v in zip(names, p, strict=True)},
                 label=names[top],
-                label_probability=round(float(p[top]), 5),
+                label_probability=probability_shown(p[top]),
                 abstained=bool(f.abstained[i]) if f.abstained is not None else False,
                 face_size_px=_num(d["face_size_px"][i]) if "face_size_px" in d else None,
                 sharpness=_num(d["sharpness"][i]) if "sharpness" in d else None,
@@ -167,7 +167,7 @@ def faces_out(result: FrameResult) -> list[FaceOut]:
                 quality_ok=bool(d["quality_ok"][i]) if "quality_ok" in d else None,
                 smoothed=None
                 if f.smoothed is None
-                else {n: round(float(v), 5) for n, v in zip(names, f.smoothed[i], strict=True)},
+                else {n: probability_shown(v) for n, v in zip(names, f.smoothed[i], strict=True)},
             )
         )
     return out

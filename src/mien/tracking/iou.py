@@ -233,13 +233,13 @@ class FaceTracker:
     ) -> None:
         if not 0.0 < min_iou <= 1.0:
             raise ValueError(f"min_iou must be in (0, 1]; got {min_iou}")
-        if max_age_s <= 0:
+        if not max_age_s > 0:  # NaN too: it gave a still face a new id every frame
             raise ValueError(f"max_age_s must be > 0; got {max_age_s}")
         if max_missed < 0:
             raise ValueError(f"max_missed must be >= 0; got {max_missed}")
         if not 0.0 <= velocity_smoothing <= 1.0:
             raise ValueError(f"velocity_smoothing must be in [0, 1]; got {velocity_smoothing}")
-        if coast_s < 0:
+        if not coast_s >= 0:
             raise ValueError(f"coast_s must be >= 0; got {coast_s}")
         self.min_iou = min_iou
         self.max_age_s = max_age_s

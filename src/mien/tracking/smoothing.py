@@ -36,13 +36,13 @@ class ExpressionSmoother:
             this long.
 
     Raises:
-        ValueError: negative ``tau_s`` or non-positive ``forget_s``.
+        ValueError: negative ``tau_s`` or non-positive ``forget_s`` (NaN for either).
     """
 
     def __init__(self, tau_s: float = 0.5, *, forget_s: float = 5.0) -> None:
-        if tau_s < 0:
+        if not tau_s >= 0:  # NaN too: it made every smoothed row NaN
             raise ValueError(f"tau_s must be >= 0; got {tau_s}")
-        if forget_s <= 0:
+        if not forget_s > 0:  # NaN too: it turned smoothing off without a word
             raise ValueError(f"forget_s must be > 0; got {forget_s}")
         self.tau_s = tau_s
         self.forget_s = forget_s
