@@ -170,6 +170,9 @@ def test_tracks_beyond_max_tracks_are_reported():
         warnings.simplefilter("error")  # all drawn: no warning, no note
         fig = plot_tracks(three, max_tracks=3)
     assert "shown" not in fig.get_suptitle()
+    for bad in (0, -1, 1.5):  # 0 warned "drew the 0 longest", then matplotlib failed
+        with pytest.raises(ValueError, match="max_tracks must be a whole number >= 1"):
+            plot_tracks(three, max_tracks=bad)
 
 
 def test_mien_plot_says_which_tracks_it_left_out(tmp_path):

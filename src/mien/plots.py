@@ -375,8 +375,16 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     Raises:
         DatasetError: the rows hold no tracked faces (e.g. still images only), or lack
             mien's ``source``, ``status``, ``timestamp_s`` or ``track_id`` columns.
+        ValueError: ``max_tracks`` is not a whole number >= 1.
     """
     from matplotlib.figure import Figure
+
+    if (
+        not isinstance(max_tracks, (int, np.integer))
+        or isinstance(max_tracks, bool)
+        or max_tracks < 1
+    ):
+        raise ValueError(f"max_tracks must be a whole number >= 1; got {max_tracks!r}")
 
     missing = {"source", "status", "timestamp_s", "track_id"} - set(df.columns)
     if len(df.columns) == 0:

@@ -307,3 +307,14 @@ def test_the_detector_checks_its_input():
             with pytest.raises(ValueError, match=r"detect needs an \(H, W, 3\) uint8 BGR image"):
                 detector.detect(bad)
         assert len(detector.detect(np.zeros((40, 40, 3), np.uint8))) == 0
+
+
+def test_a_tiff_the_decoder_cannot_read_is_named_a_tiff(tmp_path):
+    """A colour TIFF in floating point read "not a recognised image format (mien reads …
+    TIFF …)": the file is a TIFF; its sample format is what fails."""
+    import cv2
+
+    path = tmp_path / "float.tiff"
+    cv2.imwrite(str(path), np.full((8, 8, 3), 0.5, np.float32))
+    with pytest.raises(UnreadableImageError, match="a TIFF whose sample format"):
+        read_image(path)

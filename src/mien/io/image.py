@@ -194,6 +194,12 @@ def _open(stream: io.BytesIO, label: str, max_pixels: int) -> Image.Image:
                 "a video, not an image: analyse its frames with "
                 "Analyzer.run(mien.io.iter_frames(path)) or `mien analyze`",
             ) from err
+        if stream.getbuffer()[:4].tobytes() in (b"II*\x00", b"MM\x00*"):
+            raise UnreadableImageError(
+                label,
+                "a TIFF whose sample format the decoder does not read (colour in floating "
+                "point, say): save it with 8 or 16 bits per channel",
+            ) from err
         raise UnreadableImageError(
             label,
             "not a recognised image format (mien reads JPEG, PNG, BMP, GIF, TIFF, WebP, "

@@ -111,14 +111,18 @@ def is_still_format(name: str) -> bool:
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What the container says about its first video stream.
+    """What the container says about the video stream mien reads: its largest, cover
+    pictures aside (:func:`iter_frames` reads the same one).
 
     Attributes:
         path: the file.
         width, height: frame size in pixels as displayed: after the sample aspect ratio
             (non-square pixels of DV, DVD, HDV and broadcast video are made square) and
             after rotation.
-        fps: average frame rate in frames per second (0.0 when unknown).
+        fps: the frame rate the container or codec declares, frames per second (0.0 when
+            unknown): FFmpeg's average rate where it has one, else the codec's. For a
+            variable-frame-rate file it may be nominal (a Matroska file's header rate, say);
+            the frames' own ``timestamp_s`` are what mien times by.
         frame_count: frames the container declares (``None`` when it does not say).
         duration_s: seconds from the first frame's time to the stream's end (``None`` when
             unknown).
