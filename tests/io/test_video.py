@@ -239,6 +239,24 @@ def test_writer_goes_on_after_the_clock_goes_back(tmp_path):
     np.testing.assert_allclose(got, [1.0, 1.1, 1.2, 1.3, 1.4], atol=1e-5)
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_video_whose_times_start_below_zero_keeps_every_frame(tmp_path, suffix):
+    """An MPEG-TS recorded across its clock's wrap gave times from -3.72 s: the MP4 marked
+    every frame before 0 to be skipped, and 8 of 16 frames never played."""
+    from mien.io import VideoWriter
+
+    path = tmp_path / f"out{suffix}"
+    times = [-1.0, -0.5, 0.0, 0.5, 1.0]
+    with VideoWriter(path, fps=2) as writer:
+        for i, t in enumerate(times):
+            writer.write(np.full((48, 64, 3), 40 * i, np.uint8), t)
+    assert writer.start_shift_s == 1.0
+    assert "starts at 0, every frame 1 s later than the rows' times" in writer.adjustments()[0]
+    frames = list(iter_frames(path))
+    np.testing.assert_allclose([f.timestamp_s for f in frames], [0.0, 0.5, 1.0, 1.5, 2.0])
+    assert [round(float(f.image.mean()) / 40) for f in frames] == [0, 1, 2, 3, 4]
+
+
 @pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv"])
 @pytest.mark.parametrize(
     ("times", "duration"),

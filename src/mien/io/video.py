@@ -677,7 +677,9 @@ class VideoWriter:
     variable-frame-rate and each timestamp is off by at most half a tick; a timestamp not after
     the previous one is moved one tick after it, and a clock that goes back by more than a
     frame step (recordings joined, a restarted stream) is continued one frame step after the
-    previous frame, counted in :attr:`time_resets`, so the video still plays every frame. The
+    previous frame, counted in :attr:`time_resets`, so the video still plays every frame; a
+    first timestamp below 0 (an MPEG-TS recording across its clock's wrap) starts the video at
+    0, every frame moved by the same :attr:`start_shift_s` (an MP4 would skip frames before 0). The
     video has the size of the first frame, cut to even numbers (one column or row dropped, as
     H.264's 4:2:0 needs); a later frame of another size (a stream that changes resolution) is
     scaled to fit and letterboxed, and counted in :attr:`resized`.
@@ -732,6 +734,7 @@ class VideoWriter:
         self.frames = 0
         self.resized = 0
         self.time_resets = 0
+        self.start_shift_s = 0.0
         self._offset = 0  # ticks added since the clock went back
         # encoded packets wait here until the frame after theirs is written: each packet's
         # duration is then the step to the next frame (x264 gave every one 1/fps, so a
@@ -767,6 +770,12 @@ class VideoWriter:
             image = _letterbox(image, stream.width, stream.height)
             self.resized += 1
         pts = round(timestamp_s * self._time_base.denominator) + self._offset
+        if self._last_pts is None and pts < 0:
+            # a container shows no time before 0 (MP4 marked those frames to be skipped):
+            # the whole video starts at 0, every frame moved by the same amount
+            self._offset -= pts
+            self.start_shift_s = -pts / self._time_base.denominator
+            pts = 0
         last = self._last_pts
         if last is not None and pts <= last:
             step = max(1, round(self._time_base.denominator / self.fps))
@@ -818,6 +827,12 @@ class VideoWriter:
         """What the writer changed to keep the video playable (empty when nothing): the
         frames it letterboxed, the times the clock went back."""
         notes = []
+        if self.start_shift_s:
+            notes.append(
+                f"the first frame's time is {-self.start_shift_s:g} s (an MPEG-TS clock that "
+                f"wrapped, say); {self.path} starts at 0, every frame {self.start_shift_s:g} s "
+                "later than the rows' times"
+            )
         if self.time_resets:
             notes.append(
                 f"the clock went back {self.time_resets} time(s); {self.path} goes on one frame "
