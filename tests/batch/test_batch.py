@@ -407,25 +407,30 @@ def _dead_worker_run(monkeypatch, tmp_path, paths, workers=2, init="init"):
 
     monkeypatch.setattr(batch_run, "init_worker", getattr(crashy, init))
     monkeypatch.setattr(batch_run, "process_in_worker", crashy.process)
-    results = []
+    results, warnings = [], []
     todo = [(f"id{i}", p) for i, p in enumerate(paths)]
     error = None
     try:
-        batch_run._local(todo, tmp_path, BatchOptions(), {}, workers, 1, results.append)
+        batch_run._local(
+            todo, tmp_path, BatchOptions(), {}, workers, 1, results.append, warnings.append
+        )
     except batch_run.WorkersFailing as e:
         error = e
-    return {r["id"]: r for r in results}, error
+    return {r["id"]: r for r in results}, error, warnings
 
 
 def test_a_dead_worker_fails_only_its_own_input(monkeypatch, tmp_path):
     paths = ["a.jpg", "b.jpg", "poison.jpg", "c.jpg", "d.jpg", "e.jpg", "f.jpg"]
-    results, error = _dead_worker_run(monkeypatch, tmp_path, paths)
+    results, error, said = _dead_worker_run(monkeypatch, tmp_path, paths)
     assert error is None and len(results) == 7
     assert {r["path"] for r in results.values() if r["state"] == "done"} == set(paths) - {
         "poison.jpg"
     }
     crashed = results["id2"]
     assert crashed["state"] == "failed" and crashed["output"] is None
+    # the run says so (it said nothing, and took twice as long)
+    assert said and said[0].startswith("a worker died (out of memory, a signal, a crash in")
+    assert "poison.jpg" in " ".join(said) and "retried one at a time" in said[0]
     assert crashed["error"].startswith(
         "worker crashed on this input, also when retried alone (out of memory, a signal, or "
         "a crash in native code): BrokenProcessPool: "
@@ -434,14 +439,16 @@ def test_a_dead_worker_fails_only_its_own_input(monkeypatch, tmp_path):
 
 def test_bad_inputs_in_a_row_do_not_stop_the_run(monkeypatch, tmp_path):
     paths = ["poison1.jpg", "poison2.jpg", "poison3.jpg", "poison4.jpg", "b.jpg", "c.jpg"]
-    results, error = _dead_worker_run(monkeypatch, tmp_path, paths, workers=1)
+    results, error, _ = _dead_worker_run(monkeypatch, tmp_path, paths, workers=1)
     assert error is None and len(results) == 6
     assert [results[f"id{i}"]["state"] for i in range(6)] == ["failed"] * 4 + ["done"] * 2
     assert results["id0"]["path"] == "poison1.jpg"
 
 
 def test_workers_that_cannot_load_the_model_stop_the_run(monkeypatch, tmp_path):
-    results, error = _dead_worker_run(monkeypatch, tmp_path, ["a.jpg", "b.jpg"], init="init_dies")
+    results, error, _ = _dead_worker_run(
+        monkeypatch, tmp_path, ["a.jpg", "b.jpg"], init="init_dies"
+    )
     assert error is not None and "a fresh worker died while loading the model" in str(error)
     assert results == {}  # nothing recorded: both stay to do
 

@@ -218,7 +218,9 @@ def run_batch(
                 _ray(
                     todo, out_dir, options, opts, workers, threads, ray_address, record, on_warning
                 )
-        with contextlib.suppress(OSError):  # empty once every part is in place
+        with contextlib.suppress(OSError):  # every worker has ended: what is left is a dead one's
+            for leftover in scratch.iterdir():
+                leftover.unlink(missing_ok=True)
             scratch.rmdir()
         return manifest.counts(inputs)
 
@@ -288,14 +290,24 @@ def _retry_alone(
     run: Callable[[Any, str, str], dict[str, Any]],
     stop: Callable[[Any], None],
     record: Callable[[dict[str, Any]], None],
+    warn: Callable[[str], None] | None = None,
 ) -> None:
     """Retry the inputs a dead worker may have been running, one at a time, each in a fresh
-    worker, so that one bad input does not fail the others.
+    worker, so that one bad input does not fail the others; ``warn`` is told first (a run
+    that lost a worker said nothing, and took twice as long).
 
     ``start()`` makes a worker and returns once it has loaded the model (a worker that dies
     there means workers cannot run here: :class:`WorkersFailing`); ``run(worker, path, id_)``
     gives it the input; ``stop(worker)`` ends it.
     """
+    if warn is not None and suspects:
+        names = ", ".join(Path(p).name for _, p in suspects[:3])
+        more = f" and {len(suspects) - 3} more" if len(suspects) > 3 else ""
+        warn(
+            f"a worker died (out of memory, a signal, a crash in native code); the "
+            f"{len(suspects)} input(s) it may have been running ({names}{more}) are retried "
+            "one at a time in a fresh worker"
+        )
     for id_, path in suspects:
         try:
             worker = start()
@@ -412,7 +424,7 @@ def _local(
             except Exception:
                 suspects.append(item)
         stop(pool)
-        _retry_alone(suspects, start_alone, run_alone, stop, record)
+        _retry_alone(suspects, start_alone, run_alone, stop, record, warn)
 
 
 def check_ray(address: str | None) -> None:
@@ -588,7 +600,7 @@ def _ray(
                 # replacement made first would hold that CPU, and the retry would wait for
                 # ever on a cluster of `workers` CPUs); then the slot gets a new actor.
                 ray.kill(actors[slot])
-                _retry_alone(suspects, start_alone, run_alone, ray.kill, record)
+                _retry_alone(suspects, start_alone, run_alone, ray.kill, record, warn)
                 actors[slot] = Worker.remote()
                 submit(slot)
             except Exception as err:
