@@ -149,3 +149,15 @@ def test_faces_refuse_values_a_conversion_would_change():
     assert faces.track_id.tolist() == [2] and faces.abstained.tolist() == [False]
     assert faces[[0]].data["x"].tolist() == [5]
     assert len(Faces([], [])) == 0
+
+
+def test_faces_take_numbers_held_as_objects_and_ragged_data():
+    faces = Faces(
+        [[0, 0, 10, 10], [5, 5, 20, 20]],
+        [0.9, 0.8],
+        track_id=np.array([1, 2], dtype=object),
+        abstained=np.array([True, False], dtype=object),
+        data={"points": [np.zeros((3, 2)), np.zeros((5, 2))]},  # one array per face
+    )
+    assert faces.track_id.tolist() == [1, 2] and faces.abstained.tolist() == [True, False]
+    assert faces[[1]].data["points"][0].shape == (5, 2)

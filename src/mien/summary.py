@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from mien.errors import DatasetError, TimeWindowsError
-from mien.tracking.iou import STEP_WINDOW, is_hole
+from mien.tracking.iou import MAX_HOLD_S, STEP_WINDOW, is_hole
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -855,6 +855,9 @@ class TrackTimes:
     Args:
         labels: the expression labels in the model's order, which breaks ties between labels
             held equally long, as :func:`track_summary` does (default: the order first seen).
+        hold_s: a step up to this long counts as the earlier frame held on screen
+            (:data:`~mien.tracking.iou.MAX_HOLD_S`, as :func:`frame_durations`); ``0`` for a
+            live source, where a step is an outage (as its tracker is told).
 
     Example:
         >>> times = TrackTimes()
@@ -866,8 +869,9 @@ class TrackTimes:
         '#1 happiness 67% of 0.3 s (33% abstained)'
     """
 
-    def __init__(self, labels: Sequence[str] = ()) -> None:
+    def __init__(self, labels: Sequence[str] = (), *, hold_s: float = MAX_HOLD_S) -> None:
         self._order = {label: k for k, label in enumerate(labels)}
+        self.hold_s = hold_s
         # the last steps of the current part (since the clock last went back)
         self._window: collections.deque[float] = collections.deque(maxlen=STEP_WINDOW)
         self._last_t: float | None = None
@@ -900,7 +904,7 @@ class TrackTimes:
             step = timestamp_s - self._last_t
             self._window.append(step)
             local = float(np.median(self._window))  # a hole counts as one ordinary step
-            self._credit(local if is_hole(step, local) else step)
+            self._credit(local if is_hole(step, local, self.hold_s) else step)
         self._last_t, self._pending = timestamp_s, dict(labels)
         self._pending_abstained = set(abstained) & set(labels)
 

@@ -65,6 +65,11 @@ def _as(array: Any, dtype: Any, name: str = "") -> np.ndarray:
         ValueError: values that the conversion would change.
     """
     given = np.asarray(array)
+    if given.dtype == object and given.size:  # numbers held as Python objects
+        try:
+            given = np.asarray(given.tolist())
+        except ValueError:
+            pass
     target = np.dtype(dtype)
     if target.kind in "iub" and given.size:
         if given.dtype.kind not in "iubf":
@@ -139,7 +144,12 @@ class Faces:
             if self.smoothed.ndim != 2 or len(self.smoothed) != n:
                 raise ValueError(f"smoothed must be (n={n}, K); got {self.smoothed.shape}")
         for key, value in list(self.data.items()):
-            value = np.asarray(value)  # a list is stored as an array: faces[[0]] indexes it
+            try:  # a list is stored as an array: faces[[0]] indexes it
+                value = np.asarray(value)
+            except ValueError:  # ragged (one landmark array per face, of several lengths)
+                ragged = np.empty(len(value), dtype=object)
+                ragged[:] = list(value)
+                value = ragged
             if value.ndim == 0 or len(value) != n:
                 raise ValueError(f"data[{key!r}] must have first axis n={n}; got {np.shape(value)}")
             self.data[key] = value

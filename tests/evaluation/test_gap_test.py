@@ -251,3 +251,46 @@ def test_small_designs_are_scored_exactly():
     assert exact["exact"]["gap"] == 70 and shuffled["exact"]["gap"] is None
     assert many["exact"]["gap"] == 70  # 20000 shuffles asked: 70 assignments scored instead
     assert shuffled["p_gap"] == pytest.approx(exact["p_gap"], abs=0.25)
+
+
+def test_exact_p_matches_brute_force_with_a_person_left_in_place():
+    """A person alone in one slice (not moved: the only such person) made two slices look
+    interchangeable that were not: no test where one was possible, or a p below p_floor."""
+    import itertools
+
+    rng = np.random.default_rng(3)
+    checked = 0
+    for _ in range(150):
+        m = int(rng.integers(5, 8))
+        groups = rng.integers(0, 2, m)
+        persons = rng.integers(0, 3, m)
+        correct = rng.random(m) < 0.5
+        t = gap_permutation_test(
+            groups, correct, np.zeros(m, int), np.array([0.5]), units=persons, n_perm=5000
+        )
+        if t["p_gap"] is None or t["unit"] != "image within person" or not t["exact"]["gap"]:
+            continue
+        lo = {p: groups[persons == p].min() for p in set(persons.tolist())}
+        hi = {p: groups[persons == p].max() for p in set(persons.tolist())}
+        split = np.array([lo[p] != hi[p] for p in persons])
+
+        def gap(assign, correct=correct):
+            acc = [correct[assign == s].mean() for s in (0, 1) if (assign == s).any()]
+            return max(acc) - min(acc)
+
+        observed, hits, total = gap(groups), 0, 0
+        # every rearrangement of each split person's images among their own slices
+        per_person = []
+        for p in sorted(set(persons[split].tolist())):
+            idx = np.flatnonzero((persons == p) & split)
+            per_person.append((idx, sorted(set(itertools.permutations(groups[idx])))))
+        for combo in itertools.product(*(orders for _, orders in per_person)):
+            assign = groups.copy()
+            for (idx, _), order in zip(per_person, combo, strict=True):
+                assign[idx] = order
+            total += 1
+            hits += gap(assign) >= observed - 1e-12
+        assert t["p_gap"] == pytest.approx(hits / total)
+        assert t["p_gap"] >= t["p_floor"]["gap"] - 1e-12
+        checked += 1
+    assert checked >= 20

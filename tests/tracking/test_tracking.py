@@ -365,3 +365,37 @@ def test_nan_settings_are_refused():
         ExpressionSmoother(tau_s=nan)
     with pytest.raises(ValueError, match="forget_s must be > 0; got nan"):
         ExpressionSmoother(forget_s=nan)
+
+
+def test_a_live_outage_is_not_a_held_frame():
+    """A live source's frames are stamped by arrival: 4 s without frames (a reconnect) is an
+    outage, after which the face at that place gets a new id, as before the hold rule; the
+    summaries' own rule follows the same setting."""
+    from mien.summary import TrackTimes
+
+    box = [[100, 100, 160, 160]]
+    times = [k / 30 for k in range(60)] + [6.0 + k / 30 for k in range(30)]
+    live, held = FaceTracker(hold_s=0.0), FaceTracker()
+    assert {live.update(make_faces(box), t).track_id[0] for t in times} == {1, 2}
+    assert {held.update(make_faces(box), t).track_id[0] for t in times} == {1}
+    for hold_s, seen in ((0.0, [2.0, 1.0]), (10.0, [7.0])):
+        clock = TrackTimes(hold_s=hold_s)
+        tracker = FaceTracker(hold_s=hold_s)
+        for t in times:
+            clock.add(t, {int(tracker.update(make_faces(box), t).track_id[0]): "neutral"})
+        assert [round(line.seen_s, 3) for line in clock.tracks()] == seen
+
+
+def test_tracker_and_summaries_agree_where_a_step_just_passes_the_hold():
+    """Steps in (10 s, 10 s + the usual step] kept tracks while the summaries called them
+    holes: one line drawn across a gap the summary counted as one step."""
+    from mien.summary import frame_durations
+
+    box = [[100, 100, 160, 160]]
+    for step in (1.0, 1 / 30):
+        times = [k * step for k in range(20)]
+        times.append(times[-1] + 10.0 + step / 2)
+        tracker = FaceTracker()
+        ids = [int(tracker.update(make_faces(box), t).track_id[0]) for t in times]
+        hole = frame_durations(np.asarray(times))[-2] < 10.0
+        assert hole and ids[-1] == 2, (step, ids[-1])

@@ -367,7 +367,9 @@ def _drop_trained(analyzer: Any, datasets: dict) -> dict[str, int]:
         )
     dropped = {}
     for name in datasets:
-        datasets[name], dropped[name] = without_seen(datasets[name], record)
+        datasets[name], dropped[name] = without_seen(
+            datasets[name], record, max_pixels=analyzer.max_pixels
+        )
         if not datasets[name].paths:
             fail(f"{name}: every image is one {spec.name} trained on; nothing left to score")
     return dropped

@@ -118,6 +118,7 @@ def watch(
     from mien.io import LiveStream, VideoWriter
     from mien.summary import TrackTimes
     from mien.tracking import ExpressionSmoother, FaceTracker
+    from mien.tracking.iou import MAX_HOLD_S
 
     fmt = resolve_format(out, fmt)
     if max_seconds is not None and not max_seconds > 0:
@@ -202,7 +203,10 @@ def watch(
     started = time.monotonic()
     n_frames = n_faces = 0
     last_status, frames_then = started, 0
-    times = TrackTimes(analyzer.expression_names)  # for the per-track lines at the end
+    # a file holds a frame on screen while its picture stands still; a live source's long
+    # step is an outage (its frames are stamped by arrival)
+    hold_s = MAX_HOLD_S if stream.is_file else 0.0
+    times = TrackTimes(analyzer.expression_names, hold_s=hold_s)  # for the lines at the end
     failed = False
 
     def frames():
@@ -223,7 +227,9 @@ def watch(
             _error_row_on_failure(sink, current, names, analyzer.model_name),
         ):
             for result in analyzer.run(
-                frames(), tracker=FaceTracker(), smoother=ExpressionSmoother(smooth_tau)
+                frames(),
+                tracker=FaceTracker(hold_s=hold_s),
+                smoother=ExpressionSmoother(smooth_tau),
             ):
                 rows = result_rows(result)
                 for row in rows:

@@ -69,13 +69,21 @@ def blank_values(values: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     )
 
 
-def _log_assignments(strata: np.ndarray, assign: np.ndarray, *, alike: bool = False) -> float:
+def _log_assignments(
+    strata: np.ndarray,
+    assign: np.ndarray,
+    *,
+    alike: bool = False,
+    fixed: np.ndarray | None = None,
+) -> float:
     """log of the number of distinct ways to shuffle ``assign`` (slice indices) within each
     stratum: the product over strata of the multinomial coefficient of their slice counts.
 
     With ``alike``, assignments that differ only by swapping slices of the same size (the
     same count in every stratum) count once: they give the same gaps, since a gap does not
-    depend on a slice's name (2 persons in each of 2 slices: 6 assignments, 3 distinct)."""
+    depend on a slice's name (2 persons in each of 2 slices: 6 assignments, 3 distinct).
+    ``fixed``: per slice index, whether it also holds images the shuffle leaves in place
+    (a person alone in one slice); such a slice is like no other."""
     if len(assign) == 0:
         return 0.0
     pairs = np.unique(np.stack([strata, assign]), axis=1, return_counts=True)[1]
@@ -83,9 +91,12 @@ def _log_assignments(strata: np.ndarray, assign: np.ndarray, *, alike: bool = Fa
     out = float(sum(lgamma(n + 1) for n in sizes) - sum(lgamma(c + 1) for c in pairs))
     if alike:
         s_of = np.unique(strata, return_inverse=True)[1]
-        counts = np.zeros((int(assign.max()) + 1, int(s_of.max()) + 1), np.int64)
+        n_slices = max(int(assign.max()) + 1, 0 if fixed is None else len(fixed))
+        counts = np.zeros((n_slices, int(s_of.max()) + 2), np.int64)
         np.add.at(counts, (assign, s_of), 1)
-        counts = counts[counts.sum(1) > 0]  # a slice with no image here takes no part
+        if fixed is not None:  # its own mark: swapped, it would take other fixed images
+            counts[: len(fixed), -1] = np.where(fixed, np.arange(1, len(fixed) + 1), 0)
+        counts = counts[counts[:, :-1].sum(1) > 0]  # a slice no shuffled image is in: no part
         same = np.unique(counts, axis=0, return_counts=True)[1]
         out -= float(sum(lgamma(c + 1) for c in same))
     return max(out, 0.0)
@@ -241,6 +252,7 @@ def gap_permutation_test(
         return out
 
     designs: list[tuple[np.ndarray, np.ndarray]] | None
+    fixed: np.ndarray | None = None  # per slice: holds images no shuffle moves
     if units is None:
         everyone = np.arange(m)
 
@@ -314,9 +326,13 @@ def gap_permutation_test(
                 return out
 
             designs = [(person_of[split], assign[split]), (by_label[split], assign[split])]
+            # a person alone in one slice, not moved (the only such person), stays put
+            still = np.ones(m, bool)
+            still[split] = False
+            fixed = np.bincount(assign[still], minlength=len(slices)) > 0
 
     if designs is not None:  # one kind of shuffle: exact counts, slices of one size alike
-        floors = tuple(_log_assignments(st, v, alike=True) for st, v in designs)
+        floors = tuple(_log_assignments(st, v, alike=True, fixed=fixed) for st, v in designs)
         if floors[0] == 0.0:
             result["reason"] = (
                 "no shuffle can change which images share a slice (each slice holds one "

@@ -121,12 +121,17 @@ def seen_images(model: str, sha256: str | None = None) -> SeenImages | None:
 
 
 def without_seen(
-    dataset: LabeledDataset, seen: SeenImages, kinds: Collection[str] = ("trained",)
+    dataset: LabeledDataset,
+    seen: SeenImages,
+    kinds: Collection[str] = ("trained",),
+    *,
+    max_pixels: int | None = None,
 ) -> tuple[LabeledDataset, int]:
     """``dataset`` less the images ``seen`` records as one of ``kinds``.
 
-    Each image is read once (:func:`mien.io.read_image`); one that cannot be
-    read is kept, for :func:`~mien.evaluation.runner.evaluate` to report.
+    Each image is read once (:func:`mien.io.read_image`, with ``max_pixels`` as the analyzer
+    that will score the set has it; default: :data:`mien.io.DEFAULT_MAX_PIXELS`); one that
+    cannot be read is kept, for :func:`~mien.evaluation.runner.evaluate` to report.
 
     Returns:
         The set with those rows left out (every column kept parallel), and how many.
@@ -135,7 +140,9 @@ def without_seen(
         ValueError: a kind that is not a :data:`SEEN_KINDS` value.
     """
     from mien.errors import ImageError
-    from mien.io import read_image
+    from mien.io import DEFAULT_MAX_PIXELS, read_image
+
+    cap = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
 
     unknown = sorted(set(kinds) - set(SEEN_KINDS.values()))
     if unknown:
@@ -143,7 +150,7 @@ def without_seen(
     keep = []
     for i, rel in enumerate(dataset.paths):
         try:
-            fp = fingerprint(read_image(dataset.root / rel))
+            fp = fingerprint(read_image(dataset.root / rel, max_pixels=cap))
         except ImageError:
             keep.append(i)
             continue

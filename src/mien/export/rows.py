@@ -29,7 +29,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
+
+import numpy as np
 
 from mien.quality.measures import QUALITY_COLUMNS
 from mien.types import FrameResult
@@ -48,9 +51,16 @@ def probability_shown(value: float, decimals: int = 5) -> float:
     """A probability as rows, API answers and drawn labels show it: rounded *down* to
     ``decimals``, so one under a threshold never shows as the threshold (0.499997 read
     ``label_probability 0.5`` beside ``abstained true``, whose rule is "below 0.5").
-    ``1e-6`` of slack in the last place keeps 0.3 from showing 0.29999."""
-    scale = 10**decimals
-    return math.floor(float(value) * scale + 1e-6) / scale
+    The value is read at float32 precision first (a float32 0.7 shows 0.7, not 0.69999);
+    NaN stays NaN."""
+    v = float(value)
+    if not math.isfinite(v):
+        return v
+    # the shortest decimal that reads back as the same float32 (the model's own precision:
+    # float32 0.7 is 0.69999999, which a plain floor showed as 0.69999), then floored
+    shortest = np.format_float_positional(np.float32(v), unique=True, trim="0")
+    step = Decimal(1).scaleb(-decimals)
+    return float(Decimal(shortest).quantize(step, rounding=ROUND_FLOOR))
 
 
 def row_columns(names: Sequence[str]) -> list[str]:

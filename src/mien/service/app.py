@@ -474,7 +474,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         arrived = asyncio.Event()
         closed = False
         t0 = time.monotonic()
-        tracker, smoother = FaceTracker(), ExpressionSmoother()
+        # a client's frames come live: a long step between them is an outage, not a frame
+        # held on screen
+        tracker, smoother = FaceTracker(hold_s=0.0), ExpressionSmoother()
         poses: dict[int, Any] = {}  # head pose per track, measured every pose_interval_s
         # one frame at a time: after a 504 the abandoned frame's thread may still be updating
         # the tracker; until it ends, new frames are answered "busy" without taking an analyzer

@@ -174,11 +174,11 @@ def gap_limit(
     return max(max_age_s, (max_missed + 1.5) * median_step_s)
 
 
-def is_hole(step_s: float, median_step_s: float) -> bool:
+def is_hole(step_s: float, median_step_s: float, hold_s: float = MAX_HOLD_S) -> bool:
     """Whether a step between frames is a break that ends every track (a stall, a pause, a
     jump forward), not a frame held on screen: longer than both :func:`gap_limit` and
-    :data:`MAX_HOLD_S`."""
-    return step_s > gap_limit(median_step_s) and step_s > MAX_HOLD_S
+    ``hold_s`` (:data:`MAX_HOLD_S`; ``0`` for a live source)."""
+    return step_s > gap_limit(median_step_s) and step_s > hold_s
 
 
 class FaceTracker:
@@ -212,6 +212,11 @@ class FaceTracker:
         recover: find a lost track again along its course when the overlap test fails: a free
             detection of its usual size near the path its last half second of matches points
             along (see :meth:`_recover`); ``False`` matches by overlap alone.
+        hold_s: a step between frames up to this long counts as the earlier frame held on
+            screen (a variable-frame-rate file), not as time its faces went unseen
+            (:data:`MAX_HOLD_S`, as the summaries count it). ``0`` for a live source, whose
+            frames are stamped by arrival: there a step is an outage (``mien watch`` on a
+            camera or stream, the service's stream).
 
     Raises:
         ValueError: an argument out of range.
@@ -230,6 +235,7 @@ class FaceTracker:
         velocity_smoothing: float = 0.5,
         coast_s: float = 0.5,
         recover: bool = True,
+        hold_s: float = MAX_HOLD_S,
     ) -> None:
         if not 0.0 < min_iou <= 1.0:
             raise ValueError(f"min_iou must be in (0, 1]; got {min_iou}")
@@ -241,12 +247,15 @@ class FaceTracker:
             raise ValueError(f"velocity_smoothing must be in [0, 1]; got {velocity_smoothing}")
         if not coast_s >= 0:
             raise ValueError(f"coast_s must be >= 0; got {coast_s}")
+        if not hold_s >= 0:
+            raise ValueError(f"hold_s must be >= 0; got {hold_s}")
         self.min_iou = min_iou
         self.max_age_s = max_age_s
         self.max_missed = max_missed
         self.velocity_smoothing = velocity_smoothing
         self.coast_s = coast_s
         self.recover = recover
+        self.hold_s = hold_s
         self.reset()
 
     def reset(self) -> None:
@@ -308,8 +317,9 @@ class FaceTracker:
         limit = gap_limit(step, self.max_age_s, self.max_missed)
         for tr in self._tracks:
             if tr.missed == 0 and tr.last_t == self._last_t:  # seen in the frame before this
-                held = t - tr.last_t - step
-                tr.hold = held if 0.0 < held <= MAX_HOLD_S and t - tr.last_t > limit else 0.0
+                # a frame held on screen, as the summaries judge it (is_hole): not time unseen
+                held = limit < t - tr.last_t <= self.hold_s
+                tr.hold = t - tr.last_t - step if held else 0.0
         # unseen time leaves out the hold of the frame it was last seen in
         self._tracks = [tr for tr in self._tracks if t - tr.last_t - tr.hold <= limit]
         ids = np.full(len(faces), -1, np.int64)
@@ -428,8 +438,9 @@ class FaceTracker:
 
     def _advance(self, track: _Track, box: np.ndarray, t: float) -> None:
         dt = t - track.last_t - track.hold
+        jumped = track.hold > 0  # the picture jumped after a held frame: no speed to read
         track.hold = 0.0
-        if dt > 1e-6:
+        if dt > 1e-6 and not jumped:
             velocity = (_centre(box) - _centre(track.box)) / dt
             a = self.velocity_smoothing if track.hits > 1 else 1.0
             track.velocity = a * velocity + (1 - a) * track.velocity
