@@ -850,14 +850,19 @@ def test_summary_command_into_a_closed_pipe_is_quiet(tmp_path):
     assert done.stderr == "" and done.returncode == 0
 
 
+def _one_neutral_face(times: list[float]) -> pd.DataFrame:
+    """Rows of one neutral face, track 1 of ``a.mp4``, at ``times``."""
+    return pd.DataFrame(
+        [{"source": "a.mp4", "status": "ok", "frame_index": k, "timestamp_s": t, "track_id": 1,
+          "label": "neutral", "p_neutral": 1.0}
+         for k, t in enumerate(times)]
+    )  # fmt: skip
+
+
 def test_a_window_in_a_pause_of_its_video_is_on_the_video_s_clock(tmp_path):
     """Frames at 0..0.2 s, then from 13 s: a window at 1-2 s lies in the break, not outside
     the video (a third trial: it was called outside the analysed time, with no model)."""
-    rows = pd.DataFrame(
-        [{"source": "a.mp4", "status": "ok", "frame_index": k, "timestamp_s": t, "track_id": 1,
-          "label": "neutral", "p_neutral": 1.0}
-         for k, t in enumerate([0.0, 0.1, 0.2, 13.0, 13.1, 13.2])]
-    )  # fmt: skip
+    rows = _one_neutral_face([0.0, 0.1, 0.2, 13.0, 13.1, 13.2])
     result = _summary_cli(tmp_path, "start_s,end_s\n1,2\n19,20\n", rows=rows)
     table = pd.read_csv(io.StringIO(result.stdout))
     assert table["part"].tolist()[:1] == [0] and table["analysed_s"].tolist() == [0.0, 0.0]
@@ -868,11 +873,7 @@ def test_a_window_in_a_pause_of_its_video_is_on_the_video_s_clock(tmp_path):
 def test_a_window_in_a_held_frame_sees_its_faces(tmp_path):
     """A variable-frame-rate file held the frame at 0.2 s until 3 s: a window at 1-2 s got
     analysed_s 0 and no face, while a player showed the face the whole time."""
-    rows = pd.DataFrame(
-        [{"source": "a.mp4", "status": "ok", "frame_index": k, "timestamp_s": t, "track_id": 1,
-          "label": "neutral", "p_neutral": 1.0}
-         for k, t in enumerate([0.0, 0.1, 0.2, 3.0, 3.1, 3.2])]
-    )  # fmt: skip
+    rows = _one_neutral_face([0.0, 0.1, 0.2, 3.0, 3.1, 3.2])
     result = _summary_cli(tmp_path, "start_s,end_s\n1,2\n", rows=rows)
     table = pd.read_csv(io.StringIO(result.stdout))
     assert table["analysed_s"].tolist() == [1.0] and table["track_id"].tolist() == [1]
