@@ -11,23 +11,20 @@ def init(*args: Any) -> None:
     """A worker initializer that loads nothing."""
 
 
-def process(task: list[tuple[str, str]], out_dir: str, options: dict[str, Any]) -> list[dict]:
-    """Kill this worker process on a path containing "poison"; else results without a file."""
-    if any("poison" in path for _, path in task):
+def process(path: str, id_: str, out_dir: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Kill this worker process on a path containing "poison"; else a result without a file."""
+    if "poison" in path:
         os._exit(9)
-    return [
-        {
-            "id": id_,
-            "path": path,
-            "state": "done",
-            "rows": 1,
-            "error": None,
-            "output": None,
-            "frames": 1,
-            "seconds": 0.0,
-        }
-        for id_, path in task
-    ]
+    return {
+        "id": id_,
+        "path": path,
+        "state": "done",
+        "rows": 1,
+        "error": None,
+        "output": None,
+        "frames": 1,
+        "seconds": 0.0,
+    }
 
 
 def init_dies(*args: Any) -> None:

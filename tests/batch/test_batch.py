@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -636,74 +635,3 @@ def test_batch_exits_1_when_a_folder_cannot_be_listed(tmp_path, monkeypatch):
     assert (
         "could not read folder" in result.stderr and "1 folder could not be read" in result.stderr
     )
-
-
-@pytest.fixture()
-def photos(tmp_path):
-    """24 small photos (two faces, alternating; one broken file) and one clip."""
-    root = tmp_path / "photos"
-    root.mkdir()
-    faces = [face_patch(name, 90) for name in ("grace_hopper.jpg", "astronaut.jpg")]
-    for k in range(24):
-        scene = compose((200, 160), [(faces[k % 2], 30 + k, 20)])
-        cv2.imwrite(str(root / f"p{k:02d}.jpg"), scene)
-    (root / "p07.jpg").write_bytes(b"not a jpeg")
-    write_clip(
-        root / "clip.mp4", [(compose((200, 160), [(faces[0], 40, 20)]), i / 10) for i in range(5)]
-    )
-    return sorted(root.iterdir())
-
-
-def test_still_images_share_files_and_redo_with_their_file_mates(photos, tmp_path):
-    """One Parquet file per photo made batch 19 % slower than analyze, took 80 times the disk
-    and a million of them 20 minutes to open: still images now go up to CHUNK_MAX to a file."""
-    from mien.batch.run import tasks
-
-    todo = [(f"id{k}", str(p)) for k, p in enumerate(photos)]
-    sizes = [len(t) for t in tasks(todo, 1)]  # 24 photos, 1 worker: 3 a file; the clip alone
-    assert sizes == [1] + [3] * 8 and tasks(todo, 1)[0][0][1].endswith("clip.mp4")
-    out = tmp_path / "out"
-    assert run_batch(photos, out, BatchOptions(), workers=1) == {"done": 24, "failed": 1}
-    assert len(list((out / "parts").glob("*.parquet"))) == 9
-    with sqlite3.connect(out / "manifest.sqlite") as db:
-        outputs = dict(db.execute("SELECT path, output FROM inputs"))
-    assert outputs[str(photos[1])] == outputs[str(photos[2])] != outputs[str(photos[4])]
-    first = table(out)
-    one_by_one = tmp_path / "alone"  # the same rows as a file per photo gives
-    for p in photos:
-        run_batch([p], one_by_one, BatchOptions())
-    assert len(list((one_by_one / "parts").glob("*.parquet"))) == 25
-    pd.testing.assert_frame_equal(first, table(one_by_one))
-    # a changed photo is redone with its file's other photos, whose rows stay once each
-    changed = photos[5]
-    changed.write_bytes(photos[1].read_bytes())
-    redone = []
-    assert run_batch(photos, out, BatchOptions(), on_result=redone.append) == {
-        "done": 24,
-        "failed": 1,
-    }
-    assert sorted(Path(r["path"]).name for r in redone) == ["p03.jpg", "p04.jpg", "p05.jpg"]
-    again = table(out)
-    stills = again["source"].str.endswith(".jpg")
-    assert len(again) == len(first) and again["source"][stills].is_unique
-    # --retry-failed redoes the broken photo's file-mates too, and a deleted shared file
-    # all of its photos
-    redone.clear()
-    run_batch(photos, out, BatchOptions(), retry_failed=True, on_result=redone.append)
-    assert sorted(Path(r["path"]).name for r in redone) == ["p06.jpg", "p07.jpg", "p08.jpg"]
-    shared = Path(outputs[str(photos[10])])
-    (out / "parts" / shared.name).unlink()
-    redone.clear()
-    run_batch(photos, out, BatchOptions(), on_result=redone.append)
-    final = table(out)
-    assert len(redone) == 3 and final["source"][final["source"].str.endswith(".jpg")].is_unique
-    pd.testing.assert_frame_equal(table(out).drop(columns="source"), again.drop(columns="source"))
-
-
-def test_a_dead_worker_fails_only_its_own_photo_not_its_file_mates(monkeypatch, tmp_path):
-    paths = [f"p{k:02d}.jpg" for k in range(16)]
-    paths[5] = "poison.jpg"
-    results, error, said = _dead_worker_run(monkeypatch, tmp_path, sorted(paths), workers=1)
-    assert error is None and len(results) == 16  # tasks of 2: poison's mate retried alone
-    failed = [r["path"] for r in results.values() if r["state"] == "failed"]
-    assert failed == ["poison.jpg"] and "2 input(s)" in said[0]

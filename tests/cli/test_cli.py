@@ -586,24 +586,6 @@ def test_batch_list_file_recurses_folders_and_warns_about_foreign_parts(tmp_path
     assert len(list((out / "parts").glob("*.parquet"))) == 2  # kept, never deleted
 
 
-def test_files_shared_by_photos_are_foreign_only_when_none_of_theirs_is_given(tmp_path):
-    """16 photos on one worker go 2 to a file: a later run given the first 8 must not call
-    their files foreign (it named every shared file so)."""
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for k in range(16):
-        (photos / f"p{k:02d}.jpg").write_bytes((SAMPLES / "grace_hopper.jpg").read_bytes())
-    out = tmp_path / "out"
-    result = runner.invoke(app, ["batch", str(photos), "--out", str(out), "-q", "--workers", "1"])
-    assert result.exit_code == 0, result.output
-    assert len(list((out / "parts").glob("*.parquet"))) == 8
-    first = [str(p) for p in sorted(photos.iterdir())[:8]]
-    result = runner.invoke(app, ["batch", *first, "--out", str(out), "-q", "--workers", "1"])
-    assert result.exit_code == 0, result.output
-    said = " ".join(result.stderr.split())
-    assert "4 file(s) in" in said and "p08-" in said and "+1.parquet" in said
-
-
 def test_weights_option_runs_an_exported_model_and_refuses_a_wrong_file(tmp_path):
     import shutil
 

@@ -273,44 +273,6 @@ class Manifest:
         )
         return [(id_, _loaded_path(path)) for id_, path in cur]
 
-    def with_file_mates(self, todo: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """``todo`` (``(id, path)``, as :meth:`todo` gives) and every input that shares a
-        Parquet file with one of them (still images are written many to a file), in path
-        order. Those shared files are deleted and their inputs' outputs cleared: each of
-        them is redone, so that none of its rows is left twice.
-        """
-        ids = {id_ for id_, _ in todo}
-        shared = {
-            output
-            for (output,) in self._db.execute(
-                "SELECT output FROM inputs WHERE output IS NOT NULL GROUP BY output "
-                "HAVING COUNT(*) > 1"
-            )
-        }
-        if not shared or not ids:
-            return todo
-        outputs = {
-            output
-            for id_, output in self._db.execute(
-                "SELECT id, output FROM inputs WHERE output IS NOT NULL"
-            )
-            if id_ in ids and output in shared
-        }
-        out = list(todo)
-        with self.transaction():
-            for output in sorted(outputs):
-                mates = self._db.execute(
-                    "SELECT id, path FROM inputs WHERE output = ?", (output,)
-                ).fetchall()
-                for id_, path in mates:
-                    if id_ not in ids:
-                        out.append((id_, _loaded_path(path)))
-                        ids.add(id_)
-                    self._db.execute("UPDATE inputs SET output = NULL WHERE id = ?", (id_,))
-                    self._db.execute("DELETE FROM parts WHERE id = ?", (id_,))
-                (self.out_dir / "parts" / _loaded_path(output)).unlink(missing_ok=True)
-        return sorted(out, key=lambda item: item[1])
-
     def mark(
         self,
         id_: str,

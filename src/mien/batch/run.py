@@ -184,7 +184,7 @@ def run_batch(
                 f"{len(lost)} input(s) had a missing or damaged Parquet file in parts/ (e.g. "
                 f"{lost[0]}); they are redone"
             )
-        todo = manifest.with_file_mates(manifest.todo(retry_failed=retry_failed))
+        todo = manifest.todo(retry_failed=retry_failed)
         with manifest.transaction():
             for id_, _ in todo:
                 manifest.mark(id_, "running")
@@ -235,37 +235,6 @@ def _name_unfinished(paths: list[str], warn: Callable[[str], None] | None) -> No
             f"not finished, redone from its start next run: {', '.join(paths[:5])}{more} "
             "(a video is analysed whole or not at all)"
         )
-
-
-CHUNK_MAX = 256
-"""The most still images one task (and one Parquet file) holds."""
-
-
-def tasks(todo: list[tuple[str, str]], workers: int) -> list[list[tuple[str, str]]]:
-    """``todo`` (``(id, path)`` pairs) as tasks: each still image (by its suffix) in a run of
-    consecutive ones of up to :data:`CHUNK_MAX`, written as one Parquet file (one file per
-    photo cost 19 % more time and 80 times the disk, and reading a million of them 20 min);
-    anything else alone. Chunks are small enough that every worker gets about 8 of them."""
-    from mien.io import IMAGE_SUFFIXES
-
-    images = sum(Path(p).suffix.lower() in IMAGE_SUFFIXES for _, p in todo)
-    size = max(1, min(CHUNK_MAX, images // (8 * max(1, workers))))
-    out: list[list[tuple[str, str]]] = []
-    run: list[tuple[str, str]] = []
-    for item in todo:
-        if Path(item[1]).suffix.lower() in IMAGE_SUFFIXES:
-            run.append(item)
-            if len(run) == size:
-                out.append(run)
-                run = []
-        else:
-            if run:
-                out.append(run)
-                run = []
-            out.append([item])
-    if run:
-        out.append(run)
-    return out
 
 
 def _expression_names(options: BatchOptions) -> tuple[tuple[str, ...], str]:
@@ -401,67 +370,59 @@ def _local(
         return pool
 
     def run_alone(pool: ProcessPoolExecutor, path: str, id_: str) -> dict[str, Any]:
-        return pool.submit(process_in_worker, [(id_, path)], str(out_dir), opts).result()[0]
+        return pool.submit(process_in_worker, path, id_, str(out_dir), opts).result()
 
-    queue = deque(tasks(todo, workers))
+    queue = deque(todo)
     while queue:
         pool = new_pool(workers)
         # At most one input more than workers is submitted (one queued keeps each worker
         # busy), so that when a worker dies the inputs it may have been running are known.
-        in_flight: dict[Any, list[tuple[str, str]]] = {}
+        in_flight: dict[Any, tuple[str, str]] = {}
         suspects: list[tuple[str, str]] = []
         broken = False
         try:
             while (queue or in_flight) and not broken:
                 while queue and len(in_flight) < workers + 1:
-                    task = queue.popleft()
+                    id_, path = queue.popleft()
                     try:
-                        future = pool.submit(process_in_worker, task, str(out_dir), opts)
+                        future = pool.submit(process_in_worker, path, id_, str(out_dir), opts)
                     except BrokenProcessPool:  # a worker died since the last result
-                        queue.appendleft(task)
+                        queue.appendleft((id_, path))
                         broken = True
                         break
-                    in_flight[future] = task
+                    in_flight[future] = (id_, path)
                 if broken:
                     break
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
-                    task = in_flight.pop(future)
+                    item = in_flight.pop(future)
                     try:
-                        results = future.result()
+                        res = future.result()
                     except BrokenProcessPool:
                         broken = True
-                        suspects.extend(task)
+                        suspects.append(item)
                     except Exception as err:  # the call itself failed (not a dead worker)
-                        for id_, path in task:
-                            record(_failed(id_, path, _first_line(err)))
+                        record(_failed(*item, _first_line(err)))
                     else:
-                        for res in results:
-                            record(res)
+                        record(res)
         except KeyboardInterrupt:
             # Stop now: record what already finished, drop the queue, end the workers. Inputs
             # in flight stay "running" and are redone on resume (their temp files are cleared).
             for future in in_flight:
                 if future.done() and not future.cancelled():
                     with contextlib.suppress(Exception):
-                        for res in future.result():
-                            record(res)
-            _name_unfinished(
-                [p for f, task in in_flight.items() if not f.done() for _, p in task], warn
-            )
+                        record(future.result())
+            _name_unfinished([p for f, (_, p) in in_flight.items() if not f.done()], warn)
             stop(pool)
             raise
         if not broken:
             pool.shutdown(wait=True)
             return
-        for future, task in in_flight.items():  # the pool is broken: every one is a suspect
+        for future, item in in_flight.items():  # the pool is broken: every one is a suspect
             try:
-                results = future.result(timeout=0)
+                record(future.result(timeout=0))
             except Exception:
-                suspects.extend(task)
-            else:
-                for res in results:
-                    record(res)
+                suspects.append(item)
         stop(pool)
         _retry_alone(suspects, start_alone, run_alone, stop, record, warn)
 
@@ -587,10 +548,10 @@ def _ray(
 
             work.init_worker(options.analyzer_kwargs(), threads)
 
-        def process(self, task: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        def process(self, path: str, id_: str) -> dict[str, Any]:
             from mien.batch import work
 
-            return work.process_task(task, str(out_dir), opts)
+            return work.process(path, id_, str(out_dir), opts)
 
         def ready(self) -> bool:
             return True
@@ -605,16 +566,16 @@ def _ray(
         return actor
 
     def run_alone(actor: Any, path: str, id_: str) -> dict[str, Any]:
-        return ray.get(actor.process.remote([(id_, path)]))[0]
+        return ray.get(actor.process.remote(path, id_))
 
     actors = [Worker.remote() for _ in range(max(1, workers))]
-    pending: dict[Any, tuple[list[tuple[str, str]], int]] = {}
-    queue = deque(tasks(todo, workers))
+    pending: dict[Any, tuple[str, str, int]] = {}
+    queue = deque(todo)
 
     def submit(slot: int) -> None:
         if queue:
-            task = queue.popleft()
-            pending[actors[slot].process.remote(task)] = (task, slot)
+            id_, path = queue.popleft()
+            pending[actors[slot].process.remote(path, id_)] = (id_, path, slot)
 
     try:
         for slot in range(len(actors)):  # two inputs in flight per actor keeps it busy
@@ -622,20 +583,19 @@ def _ray(
             submit(slot)
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
-            task, slot = pending.pop(done[0])
+            id_, path, slot = pending.pop(done[0])
             try:
-                results = ray.get(done[0])
+                res = ray.get(done[0])
             except RayActorError:
-                # The actor died: this task's inputs and the others sent to it are suspects.
-                suspects = list(task)
-                for ref, (t2, s2) in list(pending.items()):
+                # The actor died: this input and the others sent to it are suspects.
+                suspects = [(id_, path)]
+                for ref, (i2, p2, s2) in list(pending.items()):
                     if s2 == slot:
                         del pending[ref]
                         try:  # finished before the actor died: keep it
-                            for res in ray.get(ref, timeout=0):
-                                record(res)
+                            record(ray.get(ref, timeout=0))
                         except Exception:
-                            suspects.extend(t2)
+                            suspects.append((i2, p2))
                 # Its CPU is free again: each suspect runs alone on a fresh actor there (a
                 # replacement made first would hold that CPU, and the retry would wait for
                 # ever on a cluster of `workers` CPUs); then the slot gets a new actor.
@@ -644,21 +604,18 @@ def _ray(
                 actors[slot] = Worker.remote()
                 submit(slot)
             except Exception as err:
-                for id_, path in task:
-                    record(_failed(id_, path, _first_line(err)))
+                record(_failed(id_, path, _first_line(err)))
             else:
-                for res in results:
-                    record(res)
+                record(res)
             submit(slot)
     except KeyboardInterrupt:
         # as the local engine does: what already finished is recorded, not redone on resume
         unfinished = []
-        for ref, (task, _) in pending.items():
+        for ref, (_, path, _) in pending.items():
             try:
-                for res in ray.get(ref, timeout=0):
-                    record(res)
+                record(ray.get(ref, timeout=0))
             except Exception:  # not finished (GetTimeoutError), or its actor is gone
-                unfinished.extend(path for _, path in task)
+                unfinished.append(path)
         _name_unfinished(unfinished, warn)
         raise
     finally:

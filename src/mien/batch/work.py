@@ -84,92 +84,52 @@ def process(
     Returns ``{"id", "path", "state": "done"|"failed", "rows", "error", "output", "frames",
     "seconds"}``.
     """
-    return process_task([(id_, path)], out_dir, options, analyzer)[0]
-
-
-def process_task(
-    task: list[tuple[str, str]], out_dir: str, options: dict[str, Any], analyzer: Any = None
-) -> list[dict[str, Any]]:
-    """Analyse a task's inputs (``(id, path)`` pairs) into one Parquet file in
-    ``out_dir/parts``, as :func:`process` does one: the file of a single input is named after
-    it (:func:`output_name`), that of several (still images, which one file each made slow to
-    write and read) :func:`chunk_name`. The file appears whole or not at all, so an
-    interrupted task leaves every one of its inputs to do.
-
-    Returns:
-        One result per input, in order, as :func:`process` returns (``output``: the file's
-        name, shared by the task's inputs).
-    """
     import time
 
-    from mien.export import ParquetSink, column_types
+    from mien.batch.video_or_image import analyze_input
+    from mien.export import ParquetSink, column_types, error_row
 
     analyzer = analyzer or _ANALYZER
-    name = output_name(task[0][1], task[0][0]) if len(task) == 1 else chunk_name(task)
-    final, tmp = _part_paths(name, out_dir)
-    results = []
-    with ParquetSink(tmp, column_types(analyzer.expression_names)) as sink:
-        for id_, path in task:
-            t0 = time.perf_counter()
-            rows, frames, error = _analyze_into(sink, path, options, analyzer)
-            results.append(
-                {
-                    "id": id_,
-                    "path": path,
-                    "state": "failed" if error else "done",
-                    "rows": rows,
-                    "error": error,
-                    "output": final.name,
-                    "frames": frames,
-                    "seconds": time.perf_counter() - t0,
-                }
-            )
-    os.replace(tmp, final)  # atomic: the file appears whole or not at all
-    return results
-
-
-def _analyze_into(
-    sink: Any, path: str, options: dict[str, Any], analyzer: Any
-) -> tuple[int, int, str | None]:
-    """Append one input's rows to ``sink``: ``(rows, frames, error)``; a failure ends with an
-    ``error`` row after the rows of the frames before it."""
-    from mien.batch.video_or_image import analyze_input
-    from mien.export import error_row
-
-    names = analyzer.expression_names
+    final, tmp = _part_paths(path, id_, out_dir)
+    t0 = time.perf_counter()
     rows = frames = 0
     error = None
-    last_t = None
-    try:
-        for result_rows in analyze_input(analyzer, Path(path), options):
-            frames += 1
-            for row in result_rows:
-                sink.append(row)
-                rows += 1
-                last_t = row["timestamp_s"]
-    except Exception as err:
-        error = getattr(err, "problem", None) or f"{type(err).__name__}: {err}"
-        where = getattr(err, "last_timestamp_s", last_t)
-        sink.append(error_row(path, error, names, timestamp_s=where, model=analyzer.model_name))
-        rows += 1
-    return rows, frames, error
+    names = analyzer.expression_names
+    with ParquetSink(tmp, column_types(names)) as sink:
+        last_t = None
+        try:
+            for result_rows in analyze_input(analyzer, Path(path), options):
+                frames += 1
+                for row in result_rows:
+                    sink.append(row)
+                    rows += 1
+                    last_t = row["timestamp_s"]
+        except Exception as err:
+            error = getattr(err, "problem", None) or f"{type(err).__name__}: {err}"
+            where = getattr(err, "last_timestamp_s", last_t)
+            sink.append(error_row(path, error, names, timestamp_s=where, model=analyzer.model_name))
+            rows += 1
+    os.replace(tmp, final)  # atomic: the file appears whole or not at all
+    return {
+        "id": id_,
+        "path": path,
+        "state": "failed" if error else "done",
+        "rows": rows,
+        "error": error,
+        "output": final.name,
+        "frames": frames,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
-def chunk_name(task: list[tuple[str, str]]) -> str:
-    """The file of a task of several inputs: named after its first input and its size
-    (``photo_0001-<id>+63.parquet``: that input and 63 more)."""
-    id_, path = task[0]
-    return output_name(path, id_).removesuffix(".parquet") + f"+{len(task) - 1}.parquet"
-
-
-def _part_paths(name: str, out_dir: str) -> tuple[Path, Path]:
-    """The Parquet file ``name`` in ``out_dir/parts`` and the temporary file it is written to
+def _part_paths(path: str, id_: str, out_dir: str) -> tuple[Path, Path]:
+    """An input's Parquet file in ``out_dir/parts`` and the temporary file it is written to
     first (in ``out_dir/.tmp``; renamed into place only when complete)."""
     parts = Path(out_dir) / "parts"
     scratch = Path(out_dir) / ".tmp"
     parts.mkdir(parents=True, exist_ok=True)
     scratch.mkdir(parents=True, exist_ok=True)
-    final = parts / name
+    final = parts / output_name(path, id_)
     return final, scratch / f"{final.stem}.{os.getpid()}.parquet"
 
 
@@ -180,14 +140,12 @@ def write_failure(
     ``error`` row, as :func:`process` ends a failed input's file. Returns the file's name."""
     from mien.export import ParquetSink, column_types, error_row
 
-    final, tmp = _part_paths(output_name(path, id_), out_dir)
+    final, tmp = _part_paths(path, id_, out_dir)
     with ParquetSink(tmp, column_types(names)) as sink:
         sink.append(error_row(path, error, names, model=model))
     os.replace(tmp, final)
     return final.name
 
 
-def process_in_worker(
-    task: list[tuple[str, str]], out_dir: str, options: dict[str, Any]
-) -> list[dict[str, Any]]:
-    return process_task(task, out_dir, options)
+def process_in_worker(path: str, id_: str, out_dir: str, options: dict[str, Any]) -> dict[str, Any]:
+    return process(path, id_, out_dir, options)

@@ -118,8 +118,7 @@ def batch(
     pose_interval: PoseInterval = 0.2,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Analyse many inputs into Parquet files (one per video, one per run of still images),
-    resumably.
+    """Analyse many inputs into one Parquet file per input, resumably.
 
     Re-running the same command skips finished inputs and redoes unfinished ones; a run killed
     at any moment and resumed gives exactly the rows of an uninterrupted run. Exit status 1
@@ -260,20 +259,10 @@ def batch(
 def _warn_foreign_parts(out: Path, inputs: list[Path]) -> None:
     """Say when ``out/parts`` also holds files of inputs not given this time (kept, never
     deleted: a folder of parts is read whole, so the user must know)."""
-    import contextlib
-    import sqlite3
-
     from mien.batch.manifest import input_id
+    from mien.batch.work import output_name
 
-    given = {input_id(p) for p in inputs}
-    expected = set()
-    manifest = out / "manifest.sqlite"
-    with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(manifest)) as db:
-        expected = {
-            output
-            for id_, output in db.execute("SELECT id, output FROM inputs")
-            if id_ in given and output
-        }
+    expected = {output_name(str(p), input_id(p)) for p in inputs}
     foreign = sorted(f.name for f in (out / "parts").glob("*.parquet") if f.name not in expected)
     if foreign:
         err.print(
