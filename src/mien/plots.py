@@ -228,8 +228,8 @@ def _read_parts(parts: list[Path]) -> pd.DataFrame:
                 pq.read_table(f, page_checksum_verification=True)
             except (OSError, ValueError) as err:
                 raise DatasetError(
-                    f"{f}: a damaged Parquet part ({err}); run the mien batch command that "
-                    "wrote it again: it redoes damaged parts"
+                    f"{f}: a damaged Parquet part ({err}); delete it and run the mien batch "
+                    "command that wrote it again: it redoes missing parts"
                 ) from err
         raise
 

@@ -110,3 +110,23 @@ def test_evaluate_marks_and_drops_the_training_performers(shared, tmp_path):
     assert (report["n"], report["dropped_trained"]) == (3, 2)
     assert report["seen"] == {"trained": 0, "tuned": 0, "compared": 3}
     assert "memory" not in result.stderr
+
+
+@pytest.mark.shared
+def test_drop_trained_says_when_it_left_too_few_labels(shared, tmp_path):
+    tw = shared / "data/taiwanese"
+    with open(tw / "labels.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    trained = [r for r in rows if r["subject"] == "P02" and r["label"] != "neutral"][:2]
+    held = [r for r in rows if r["subject"] == "P01" and r["label"] == "neutral"][:1]
+    labels = tmp_path / "labels.csv"
+    with open(labels, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "label"])
+        for r in trained + held:
+            w.writerow([str(tw / r["path"]), r["label"]])
+    result = CliRunner().invoke(app, ["evaluate", str(labels), "-q", "--drop-trained"])
+    assert result.exit_code == 2
+    said = " ".join(result.stderr.split())
+    assert "only the label(s) ['neutral']" in said
+    assert "(after --drop-trained left out 2 training image(s))" in said

@@ -215,6 +215,8 @@ def evaluate(
                 cluster=cluster,
             )
         except DatasetError as e:
+            if dropped.get(name):
+                fail(f"{e} (after --drop-trained left out {dropped[name]} training image(s))")
             unknown = sorted(set(dataset.labels) - set(names))
             if unknown and mapping:
                 fail(
@@ -297,7 +299,10 @@ def evaluate(
                     f"{datasets[k].n_unlabelled} row(s) with an empty label were skipped "
                     "(not scored, not in n)."
                 )
-            said += [note for note, _ in _seen_notes(reports[k], spec.name, dropped.get(k))]
+            said += [
+                f"**Warning:** {note}" if warn else note
+                for note, warn in _seen_notes(reports[k], spec.name, dropped.get(k))
+            ]
             if said:
                 notes[k] = " ".join(said)
         err.print(f"report: {write_report(reports, report, notes=notes)}")
