@@ -230,11 +230,12 @@ def _name_unfinished(paths: list[str], warn: Callable[[str], None] | None) -> No
     its start on resume (a video is analysed whole or not at all), so a time limit shorter
     than one video never gets it done. (27 interrupts in a row each said "0 done".)"""
     if warn is not None and paths:
+        from mien.io import IMAGE_SUFFIXES
+
         more = f" and {len(paths) - 5} more" if len(paths) > 5 else ""
-        warn(
-            f"not finished, redone from its start next run: {', '.join(paths[:5])}{more} "
-            "(a video is analysed whole or not at all)"
-        )
+        videos = any(Path(p).suffix.lower() not in IMAGE_SUFFIXES for p in paths)
+        why = " (a video is analysed whole or not at all)" if videos else ""
+        warn(f"not finished, redone from its start next run: {', '.join(paths[:5])}{more}{why}")
 
 
 def _expression_names(options: BatchOptions) -> tuple[tuple[str, ...], str]:
