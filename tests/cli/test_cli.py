@@ -716,9 +716,29 @@ def test_serve_passes_its_limits_to_the_service(monkeypatch):
     assert seen["run"]["ws_max_size"] == 16 * 1024 * 1024
     assert seen["run"]["access_log"] is False  # client addresses are not logged unless asked
     assert seen["run"]["http"].deadline_s == 30.0  # headers, too, within --timeout
+    # nor through the error log, where uvicorn writes each WebSocket with its query string
+    import logging
+
+    from mien.cli.serve import NoRequestLines
+
+    quiet = [f for f in logging.getLogger("uvicorn.error").filters if isinstance(f, NoRequestLines)]
+    assert quiet
+
+    def shown(msg: str, *args: object) -> bool:
+        record = logging.LogRecord("uvicorn.error", logging.INFO, "", 0, msg, args, None)
+        return quiet[0].filter(record)
+
+    assert not shown('%s - "WebSocket %s" [accepted]', "127.0.0.1:1", "/v1/stream?token=x")
+    assert not shown("connection open") and not shown("connection closed")
+    assert shown("Uvicorn running on %s://%s:%d (Press CTRL+C to quit)", "http", "h", 1)
+    for f in quiet:
+        logging.getLogger("uvicorn.error").removeFilter(f)
     seen.clear()
     assert runner.invoke(app, ["serve", "--access-log"]).exit_code == 0
     assert seen["run"]["access_log"] is True
+    assert not any(  # asked for: the lines stay
+        isinstance(f, NoRequestLines) for f in logging.getLogger("uvicorn.error").filters
+    )
     seen.clear()
     result = runner.invoke(app, ["serve", "--max-upload-mb", "20", "--max-streams", "3"])
     assert seen["run"]["ws_max_size"] == 21 * 1024 * 1024 and seen["s"].max_streams == 3

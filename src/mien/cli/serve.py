@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -72,6 +73,9 @@ def serve(
     )
     with quiet_native_stderr():
         app = create_app(settings)
+    error_log = logging.getLogger("uvicorn.error")
+    if not access_log and not any(isinstance(f, NoRequestLines) for f in error_log.filters):
+        error_log.addFilter(NoRequestLines())  # uvicorn logs each WebSocket's address and query
     # a stream frame up to the upload cap reaches the app, which answers too_large past it;
     # uvicorn's own limit (16 MiB by default) closed the connection (1009) below the cap
     ws_max_size = max(16 * 1024 * 1024, settings.max_upload_bytes + 1024 * 1024)
@@ -85,6 +89,18 @@ def serve(
         # a request's headers, too, must arrive within --timeout (uvicorn waited for ever)
         http=header_deadline_protocol(timeout),
     )
+
+
+class NoRequestLines(logging.Filter):
+    """Drops the lines uvicorn's error log writes for each WebSocket connection (the
+    client's address, the path with its query string, "connection open"/"closed"): the
+    access log is off because those are personal data, yet these went on being written."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = str(record.msg)
+        return not (
+            msg.startswith('%s - "WebSocket ') or msg in ("connection open", "connection closed")
+        )
 
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
