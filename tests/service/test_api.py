@@ -47,6 +47,14 @@ def test_analyze_a_real_photo(client):
     )
     assert "perceived" in body["note"]
     assert body["model"] == DEFAULT_MODEL and body["schema_version"] == SCHEMA_VERSION
+    # the export schema's values, as `mien analyze` writes them (quality had 4 decimals)
+    from mien import Analyzer
+    from mien.export import result_rows
+
+    with Analyzer() as analyzer:
+        (row,) = result_rows(analyzer.analyze(SAMPLES / "grace_hopper.jpg"))
+    shared = ["x1", "y2", "det_confidence", "label_probability", "sharpness", "yaw", "upright"]
+    assert {k: face[k] for k in shared} == {k: row[k] for k in shared}
 
 
 def test_your_own_weights_are_named_and_get_no_bundled_card(tmp_path):

@@ -127,7 +127,7 @@ def _version() -> str:
 
 def _num(v: Any) -> float | None:
     v = float(v)
-    return None if v != v else round(v, 4)
+    return None if v != v else round(v, 2)  # as the rows give quality values
 
 
 def _upright(value: Any) -> float | None:
