@@ -37,13 +37,13 @@ def frame_durations(timestamps_s: np.ndarray) -> np.ndarray:
             frames, sorted ascending, without repeats.
 
     Returns:
-        ``(n,)`` float64 seconds: the step to the next frame (a frame a variable-frame-rate
-        file holds for up to :data:`~mien.tracking.iou.MAX_HOLD_S` stands for all of it, as
-        a player shows it). A frame before a hole (a step over both
-        :data:`~mien.tracking.iou.MAX_HOLD_S` and :func:`~mien.tracking.iou.gap_limit` of
-        the median of the last :data:`~mien.tracking.iou.STEP_WINDOW` steps, by which the
-        tracker has ended every track: a stall, a long pause, two recordings joined with a
-        jump forward) gets that median instead, and the last frame the median of the last
+        ``(n,)`` float64 seconds: the step to the next frame (a frame a variable-frame-rate file
+        holds for up to :data:`~mien.tracking.iou.MAX_HOLD_S` stands for all of it, as a player
+        shows it). A frame before a hole (a step over both :data:`~mien.tracking.iou.MAX_HOLD_S`
+        and :func:`~mien.tracking.iou.gap_limit` of the median of the
+        :data:`~mien.tracking.iou.STEP_WINDOW` steps before it (the first step by itself), by
+        which the tracker has ended every track: a stall, a long pause, two recordings joined
+        with a jump forward) gets that median instead, and the last frame the median of the last
         :data:`~mien.tracking.iou.STEP_WINDOW` steps, the usual step where the clip ends (0.0
         when there is a single frame).
     """
@@ -53,10 +53,16 @@ def frame_durations(timestamps_s: np.ndarray) -> np.ndarray:
     if len(t) < 2:
         return np.zeros(len(t))
     steps = np.diff(t)
-    local = pd.Series(steps).rolling(STEP_WINDOW, min_periods=1).median().to_numpy()
-    held = np.where(np.vectorize(is_hole)(steps, local), local, steps)
+    # each step judged by the median of the steps before it, as the tracker judges it (the
+    # first by itself); a hole counts as that median
+    before = (
+        pd.Series(steps).shift(1).rolling(STEP_WINDOW, min_periods=1).median().to_numpy().copy()
+    )
+    before[0] = steps[0]
+    held = np.where(np.vectorize(is_hole)(steps, before), before, steps)
+    last = float(np.median(steps[-STEP_WINDOW:]))  # the usual step where the clip ends
     # steps between timestamps far from 0 (95443.717678 s) carry float noise below 1e-9 s
-    return np.append(held, float(local[-1])).round(TIME_DECIMALS)
+    return np.append(held, last).round(TIME_DECIMALS)
 
 
 def track_summary(
@@ -902,8 +908,9 @@ class TrackTimes:
             self._window.clear()
         elif self._last_t is not None:
             step = timestamp_s - self._last_t
+            # judged by the steps before it, as the tracker does; a hole counts as one of them
+            local = float(np.median(self._window)) if self._window else step
             self._window.append(step)
-            local = float(np.median(self._window))  # a hole counts as one ordinary step
             self._credit(local if is_hole(step, local, self.hold_s) else step)
         self._last_t, self._pending = timestamp_s, dict(labels)
         self._pending_abstained = set(abstained) & set(labels)

@@ -399,3 +399,28 @@ def test_tracker_and_summaries_agree_where_a_step_just_passes_the_hold():
         ids = [int(tracker.update(make_faces(box), t).track_id[0]) for t in times]
         hole = frame_durations(np.asarray(times))[-2] < 10.0
         assert hole and ids[-1] == 2, (step, ids[-1])
+
+
+def test_an_outage_two_frames_into_a_live_stream_ends_its_tracks():
+    """The outage was its own measure: with two steps so far, 3 s counted in the usual step
+    (the median of 0.1 and 3.0), and the face after it kept its id."""
+    box = [[100, 100, 160, 160]]
+    live = FaceTracker(hold_s=0.0)
+    ids = [int(live.update(make_faces(box), t).track_id[0]) for t in (0.0, 0.1, 3.1)]
+    assert ids == [1, 1, 2]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tracks_end_exactly_where_the_summaries_see_holes(seed):
+    """A face in every frame: its id changes at a step, and only there, where
+    frame_durations counts a hole (the step does not stand for itself)."""
+    from mien.summary import frame_durations
+
+    rng = np.random.default_rng(seed)
+    steps = rng.choice([0.033, 0.04, 0.5, 1.0, 2.0, 4.0, 12.0, 30.0], 60)
+    times = np.concatenate([[0.0], np.cumsum(steps)])
+    tracker = FaceTracker()
+    ids = [int(tracker.update(make_faces([[100, 100, 160, 160]]), t).track_id[0]) for t in times]
+    new_id = np.diff(ids) != 0
+    hole = ~np.isclose(frame_durations(times)[:-1], np.diff(times), atol=1e-6)
+    assert new_id.tolist() == hole.tolist()

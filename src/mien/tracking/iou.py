@@ -15,13 +15,12 @@ first, at least ``min_iou``); a track lost before this frame then takes a free d
 about its size near the course of its last half second of matches
 (:meth:`FaceTracker._recover`); unmatched detections start new tracks; a track ends once it is
 unseen for more than ``max(max_age_s, (max_missed + 1.5) × step)``, where ``step`` is the median
-time between the last 16 frames (this one included), and the time a frame it was seen in stayed
-on screen beyond a step (a variable-frame-rate file holding a still picture, up to
-:data:`MAX_HOLD_S`) does not count as unseen. Time is media time; scaling by the step keeps
-tracks across sparse sampling (``--fps 1`` puts 1 s between frames, which a fixed 1 s limit
-would end at every frame), while a stall in a live source (minutes without frames) still ends
-them.
-"""
+time between the 16 frames before this one (this one's own step where there is none), and the
+time a frame it was seen in stayed on screen beyond a step (a variable-frame-rate file holding a
+still picture, up to :data:`MAX_HOLD_S`) does not count as unseen. Time is media time; scaling
+by the step keeps tracks across sparse sampling (``--fps 1`` puts 1 s between frames, which a
+fixed 1 s limit would end at every frame), while a stall in a live source (minutes without
+frames) still ends them."""
 
 from __future__ import annotations
 
@@ -170,7 +169,7 @@ def gap_limit(
 ) -> float:
     """The longest time (seconds) a track may go unseen before it ends: ``max(max_age_s,
     (max_missed + 1.5) × median_step_s)``, the median over the last :data:`STEP_WINDOW`
-    steps between frames."""
+    steps between frames before the current one (the current one where there is none)."""
     return max(max_age_s, (max_missed + 1.5) * median_step_s)
 
 
@@ -311,9 +310,12 @@ class FaceTracker:
             if self._image_wh is not None and wh != self._image_wh and min(wh) > 0:
                 self._rescale(wh[0] / self._image_wh[0], wh[1] / self._image_wh[1])
             self._image_wh = wh
+        # the usual step: the median of the steps before this one (this one only where there
+        # are none), so an outage two frames into a stream is not its own measure
+        before = float(np.median(self._steps)) if self._steps else None
         if self._last_t is not None and t > self._last_t:
-            self._steps.append(t - self._last_t)  # one long gap does not move the median
-        step = float(np.median(self._steps)) if self._steps else 0.0
+            self._steps.append(t - self._last_t)
+        step = before if before is not None else (self._steps[-1] if self._steps else 0.0)
         limit = gap_limit(step, self.max_age_s, self.max_missed)
         for tr in self._tracks:
             if tr.missed == 0 and tr.last_t == self._last_t:  # seen in the frame before this
