@@ -31,8 +31,17 @@ def _rows(folder: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+MAX_SIDE = [0]  # the longest side of any image fingerprinted
+
+
+def _print(path: Path) -> int:
+    image = read_image(path)
+    MAX_SIDE[0] = max(MAX_SIDE[0], *image.shape[:2])
+    return fingerprint(image)
+
+
 def _fingerprints(folder: Path, rows: Iterable[dict[str, str]]) -> list[int]:
-    return [fingerprint(read_image(folder / r["path"])) for r in rows]
+    return [_print(folder / r["path"]) for r in rows]
 
 
 def _configs(spec: dict) -> list[dict]:
@@ -68,19 +77,26 @@ def main() -> None:
             held = set(config.get("taiwanese_val_subjects") or ())
             for r in _rows(tw):
                 kind = "compared" if r["subject"] in held else "trained"
-                groups[kind].add(fingerprint(read_image(tw / r["path"])))
+                groups[kind].add(_print(tw / r["path"]))
         if config.get("smiles_dir"):
             smiles = Path(config["smiles_dir"])
             groups["trained"] |= set(_fingerprints(smiles, _rows(smiles)))
     for folder in args.compared:
         groups["compared"] |= set(_fingerprints(folder, _rows(folder)))
-    seen = build_seen({k: list(v) for k, v in groups.items()}, args.model)
+    seen = build_seen({k: list(v) for k, v in groups.items()}, args.model, MAX_SIDE[0])
     out = WEIGHTS / f"{args.model}.seen.npz"
     np.savez_compressed(
-        out, fingerprints=seen.fingerprints, kinds=seen.kinds, sha256=np.asarray(spec["sha256"])
+        out,
+        fingerprints=seen.fingerprints,
+        kinds=seen.kinds,
+        sha256=np.asarray(spec["sha256"]),
+        max_side=np.asarray(seen.max_side),
     )
     counts = {k: int((seen.kinds == c).sum()) for c, k in enumerate(groups, start=1)}
-    print(f"{out}: {len(seen.fingerprints)} images {counts}, {out.stat().st_size / 1e3:.0f} kB")
+    print(
+        f"{out}: {len(seen.fingerprints)} images {counts}, longest side {seen.max_side} px, "
+        f"{out.stat().st_size / 1e3:.0f} kB"
+    )
 
 
 if __name__ == "__main__":

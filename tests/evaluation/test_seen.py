@@ -63,6 +63,10 @@ def test_the_bundled_record_belongs_to_the_bundled_weights():
     assert counts == {"trained": 25007, "tuned": 2932, "compared": 611}
     assert np.all(np.diff(record.fingerprints.astype(np.float64)) > 0)  # sorted, unique
     assert seen_images(spec.name, "0" * 64) is None  # weights of your own under that name
+    # none is larger than a 531 px side: a larger photo is not hashed at all
+    assert record.max_side == 531
+    assert record.could_hold(np.zeros((531, 400, 3), np.uint8))
+    assert not record.could_hold(np.zeros((3000, 4000, 3), np.uint8))
     assert seen_images("no_such_model") is None
 
 

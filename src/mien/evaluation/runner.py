@@ -250,7 +250,7 @@ def evaluate(
         path = dataset.root / rel
         try:
             img = read_image(path, max_pixels=analyzer.max_pixels)
-            if record_of_seen is not None:
+            if record_of_seen is not None and record_of_seen.could_hold(img):
                 prints[i], read[i] = fingerprint(img), True
             if detect:
                 faces = analyzer.analyze(img, source=rel).faces

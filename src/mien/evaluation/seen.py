@@ -76,11 +76,19 @@ class SeenImages:
         fingerprints: ``(N,)`` uint64, sorted ascending, unique.
         kinds: ``(N,)`` uint8, keys of :data:`SEEN_KINDS` (the first use, in that order,
             of an image used more than one way).
+        max_side: the longest side, in pixels, of any image recorded: a larger image cannot
+            be one of them and is not fingerprinted (:meth:`could_hold`).
     """
 
     model: str
     fingerprints: np.ndarray
     kinds: np.ndarray
+    max_side: int = 2**31 - 1
+
+    def could_hold(self, image: np.ndarray) -> bool:
+        """Whether ``image`` is small enough to be one of the recorded images (hashing a
+        12-megapixel photo costs tens of milliseconds; none of these is that large)."""
+        return max(image.shape[:2]) <= self.max_side
 
     def lookup(self, fingerprints: np.ndarray) -> np.ndarray:
         """What the model did with each image.
@@ -117,7 +125,9 @@ def seen_images(model: str, sha256: str | None = None) -> SeenImages | None:
     with resources.as_file(ref) as path, np.load(path) as data:
         if sha256 is not None and str(data["sha256"]) != sha256:
             return None
-        return SeenImages(model, data["fingerprints"].astype(np.uint64), data["kinds"])
+        return SeenImages(
+            model, data["fingerprints"].astype(np.uint64), data["kinds"], int(data["max_side"])
+        )
 
 
 def without_seen(
@@ -150,11 +160,14 @@ def without_seen(
     keep = []
     for i, rel in enumerate(dataset.paths):
         try:
-            fp = fingerprint(read_image(dataset.root / rel, max_pixels=cap))
+            image = read_image(dataset.root / rel, max_pixels=cap)
         except ImageError:
             keep.append(i)
             continue
-        if seen.lookup(np.asarray([fp], np.uint64))[0] not in kinds:
+        if not seen.could_hold(image):
+            keep.append(i)
+            continue
+        if seen.lookup(np.asarray([fingerprint(image)], np.uint64))[0] not in kinds:
             keep.append(i)
     kept = replace(
         dataset,
@@ -165,13 +178,14 @@ def without_seen(
     return kept, len(dataset) - len(keep)
 
 
-def build_seen(groups: dict[str, list[int]], model: str) -> SeenImages:
+def build_seen(groups: dict[str, list[int]], model: str, max_side: int = 2**31 - 1) -> SeenImages:
     """The record of one model from fingerprints grouped by kind.
 
     Args:
         groups: :data:`SEEN_KINDS` value → fingerprints; an image in several groups keeps the
             first kind in :data:`SEEN_KINDS`' order (trained before tuned before compared).
         model: the model's name.
+        max_side: the longest side of any image in ``groups``, pixels.
 
     Raises:
         ValueError: a group whose name is not a :data:`SEEN_KINDS` value.
@@ -185,7 +199,7 @@ def build_seen(groups: dict[str, list[int]], model: str) -> SeenImages:
         first.update(dict.fromkeys(groups[name], codes[name]))
     fps = np.asarray(sorted(first), np.uint64)
     kinds = np.asarray([first[int(f)] for f in fps], np.uint8)
-    return SeenImages(model, fps, kinds)
+    return SeenImages(model, fps, kinds, max_side)
 
 
 __all__ = ["SEEN_KINDS", "SeenImages", "build_seen", "fingerprint", "seen_images", "without_seen"]
