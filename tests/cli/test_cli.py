@@ -736,9 +736,19 @@ def test_serve_passes_its_limits_to_the_service(monkeypatch):
     seen.clear()
     assert runner.invoke(app, ["serve", "--access-log"]).exit_code == 0
     assert seen["run"]["access_log"] is True
+
     assert not any(  # asked for: the lines stay
         isinstance(f, NoRequestLines) for f in logging.getLogger("uvicorn.error").filters
     )
+
+    def taken(app, **kw):  # the port was free at the probe, taken while the models loaded
+        raise SystemExit(3)
+
+    monkeypatch.setattr(uvicorn, "run", taken)
+    result = runner.invoke(app, ["serve", "--port", "8765"])
+    assert result.exit_code == 2  # a usage error, as when the port is taken at once (it was 3)
+    assert "--port 8765: the service could not start" in " ".join(result.stderr.split())
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.setdefault("run", kw))
     seen.clear()
     result = runner.invoke(app, ["serve", "--max-upload-mb", "20", "--max-streams", "3"])
     assert seen["run"]["ws_max_size"] == 21 * 1024 * 1024 and seen["s"].max_streams == 3

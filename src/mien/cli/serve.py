@@ -79,16 +79,24 @@ def serve(
     # a stream frame up to the upload cap reaches the app, which answers too_large past it;
     # uvicorn's own limit (16 MiB by default) closed the connection (1009) below the cap
     ws_max_size = max(16 * 1024 * 1024, settings.max_upload_bytes + 1024 * 1024)
-    uvicorn.run(
-        app,
-        host=host.strip("[]"),  # "[::1]", as a URL writes it, is the address ::1
-        port=port,
-        log_level="info",
-        access_log=access_log,
-        ws_max_size=ws_max_size,
-        # a request's headers, too, must arrive within --timeout (uvicorn waited for ever)
-        http=header_deadline_protocol(timeout),
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=host.strip("[]"),  # "[::1]", as a URL writes it, is the address ::1
+            port=port,
+            log_level="info",
+            access_log=access_log,
+            ws_max_size=ws_max_size,
+            # a request's headers, too, must arrive within --timeout (uvicorn waited for ever)
+            http=header_deadline_protocol(timeout),
+        )
+    except SystemExit as exit_:
+        if exit_.code != 3:  # uvicorn's STARTUP_FAILURE: it could not bind, or start the app
+            raise
+        fail(
+            f"--host {host} --port {port}: the service could not start (the error above: a "
+            "port taken while the models loaded, say)"
+        )
 
 
 class NoRequestLines(logging.Filter):
