@@ -167,7 +167,7 @@ def test_no_face_missing_field_and_server_survives(client):
         assert text.json()["detail"].startswith("the form field 'file' holds text, not a file")
     assert client.get("/nope").json() == {"error": "not_found", "detail": "Not Found"}
     health = client.get("/v1/health").json()
-    assert health["status"] == "ok" and health["busy"] == 0
+    assert health["status"] == "ok" and health["busy"] == 0 and health["uploading"] == 0
     for path in ("/v1/health", "/"):  # uptime probes send HEAD
         head = client.head(path)
         assert head.status_code == 200 and head.content == b""

@@ -210,3 +210,36 @@ def test_a_busy_upload_that_trickles_gets_its_503_after_the_drain_limit(monkeypa
 
     sent, took = asyncio.run(main())
     assert sent[0]["status"] == 503 and 0.25 < took < 3.0  # not 4 x 5 s
+
+
+def test_the_uploads_being_read_are_counted_where_health_sees_them():
+    """Three stalled uploads shut every other one out (503 busy) while /v1/health said
+    busy 0: bodies being received were counted nowhere it looked."""
+    counts: dict = {}
+    seen: list[int] = []
+
+    async def app(scope, receive, send):
+        seen.append(counts["uploading"])  # the body has been read: no longer counted
+        await _echo(scope, receive, send)
+
+    async def main():
+        guard = BodyGuard(app, max_bytes=100, timeout_s=5, max_concurrent=2, counts=counts)
+        gate = asyncio.Event()
+
+        async def slow_receive():
+            await gate.wait()
+            return chunk(10, False)
+
+        async def send(m):
+            pass
+
+        tasks = [asyncio.create_task(guard(_post(10), slow_receive, send)) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        during = counts["uploading"]  # both bodies arriving
+        gate.set()
+        await asyncio.gather(*tasks)
+        return during
+
+    assert asyncio.run(main()) == 2
+    # each read body leaves the count before the app runs; none is left at the end
+    assert counts["uploading"] == 0 and len(seen) == 2 and max(seen) <= 1

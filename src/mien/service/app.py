@@ -247,8 +247,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         "only) takes each frame as a binary JPEG/PNG message, optionally after a text message "
         '`{"timestamp_s": t}` giving its capture time in seconds. Each answer is one frame\'s '
         "analysis as JSON: the fields of `/v1/analyze` plus `frame_index` and `timestamp_s`, "
-        "its faces with `track_id` and `smoothed` probabilities. A slow client gets the newest "
-        'frame analysed, older ones dropped. Errors are JSON `{"error", "detail"}`; one '
+        "its faces with `track_id` and `smoothed` probabilities. A client sending frames faster "
+        "than they are analysed gets the newest analysed, the ones between dropped without an "
+        "answer (send the next after each answer to have every frame analysed). Errors are "
+        'JSON `{"error", "detail"}`; one '
         "connection more than `--max-streams` is closed with code 1013. The README's "
         '"HTTP service and web page" section has the details.',
         lifespan=lifespan,
@@ -268,6 +270,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         max_bytes=settings.max_upload_bytes + MULTIPART_SLACK,
         timeout_s=settings.timeout_s,
         max_concurrent=settings.max_inflight,
+        counts=state,
     )
 
     @app.exception_handler(RequestValidationError)
@@ -419,6 +422,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             busy=state.get("inflight", 0),
             capacity=settings.max_inflight,
             free_analyzers=state["pool"].qsize() if "pool" in state else 0,
+            uploading=state.get("uploading", 0),
             streams=state.get("streams", 0),
             stream_capacity=settings.max_streams,
         )

@@ -60,14 +60,31 @@ class BodyGuard:
         timeout_s: longest wait for the next chunk (seconds); longer, or a body that takes
             more than four times this in all, gets 408 ``timeout``.
         max_concurrent: bodies read at once; one more gets 503 ``busy`` with ``Retry-After``.
+        counts: a dict whose ``"uploading"`` this keeps at the number of bodies being read
+            (the service's state, so that ``/v1/health`` can tell).
     """
 
     def __init__(
-        self, app: Any, *, max_bytes: int, timeout_s: float, max_concurrent: int = 8
+        self,
+        app: Any,
+        *,
+        max_bytes: int,
+        timeout_s: float,
+        max_concurrent: int = 8,
+        counts: dict[str, Any] | None = None,
     ) -> None:
         self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
         self.max_concurrent = max_concurrent
-        self._reading = 0
+        self._counts = {} if counts is None else counts
+        self._counts["uploading"] = 0
+
+    @property
+    def _reading(self) -> int:
+        return int(self._counts["uploading"])
+
+    @_reading.setter
+    def _reading(self, value: int) -> None:
+        self._counts["uploading"] = value
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST":

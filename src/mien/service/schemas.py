@@ -61,6 +61,10 @@ class HealthOut(BaseModel):
     free_analyzers: int = Field(
         description="analyzers free now (one still finishing work answered 504 is not)"
     )
+    uploading: int = Field(
+        description="uploads whose body is still arriving (at most --max-inflight; one more "
+        "is answered busy)"
+    )
     streams: int = Field(description="live stream connections open now")
     stream_capacity: int = Field(description="live stream connections allowed (--max-streams)")
 
