@@ -469,6 +469,16 @@ def test_a_loopback_server_answers_only_to_loopback_names():
             "detail": "this server does not answer to the host name 'evil.example:8000'",
         }
         assert c.get("/v1/model", headers={"host": "localhost:8000"}).status_code == 200
+        # a WebSocket too: its refusal was plain text "Invalid host header"
+        from starlette.testclient import WebSocketDenialResponse
+
+        with (
+            pytest.raises(WebSocketDenialResponse) as denied,
+            c.websocket_connect("/v1/stream", headers={"host": "evil.example:8000"}),
+        ):
+            pass
+        assert denied.value.status_code == 400
+        assert denied.value.json()["error"] == "bad_host"
 
 
 def test_after_a_stream_timeout_the_next_frames_wait_without_taking_analyzers(monkeypatch):

@@ -2,7 +2,8 @@
 
 Starlette's ``TrustedHostMiddleware`` decides (a DNS-rebinding page reaches a loopback server
 under its own name); its refusal is a plain-text 400, unlike every other error of the service.
-:class:`TrustedHosts` keeps its rule and answers ``{"error": "bad_host", "detail": …}``.
+:class:`TrustedHosts` keeps its rule and answers ``{"error": "bad_host", "detail": …}``, to a
+WebSocket's opening request too.
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ class TrustedHosts:
             await self.app(scope, receive, send)
 
         start: dict[str, Any] | None = None
+        # a WebSocket is refused with an HTTP answer too ("websocket.http.response.*")
+        prefix = "websocket." if scope["type"] == "websocket" else ""
 
         async def refusal(message: dict[str, Any]) -> None:
             nonlocal start
-            if passed or scope["type"] != "http":
+            if passed or scope["type"] not in ("http", "websocket"):
                 await send(message)
-            elif message["type"] == "http.response.start":
+            elif message["type"] == f"{prefix}http.response.start":
                 start = message  # held: a 400 is answered in JSON instead
             elif start is not None and start["status"] == 400:
                 host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
