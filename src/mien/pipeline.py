@@ -24,8 +24,7 @@ from PIL import Image
 from mien.alignment import TEMPLATES, align_faces, crop_whole_image
 from mien.detection import MediaPipeFaceDetector
 from mien.detection.base import FaceDetector
-from mien.detection.mediapipe import DETECTOR_MODELS, DetectorModel
-from mien.errors import UnknownDetectorError
+from mien.detection.mediapipe import DETECTOR_MODELS, DetectorModel, check_detector_model
 from mien.expression import ExpressionModel
 from mien.io import DEFAULT_MAX_PIXELS, read_image
 from mien.quality import FaceMeshPose, QualityThresholds, assess
@@ -33,7 +32,7 @@ from mien.quality.measures import QUALITY_CROP_SIDE, quality_ok
 from mien.quality.orientation import UprightCheck
 from mien.registry import DEFAULT_MODEL, create_model
 from mien.tracking import ExpressionSmoother, FaceTracker
-from mien.types import Faces, Frame, FrameResult, ImageBGR, finite_seconds
+from mien.types import Faces, Frame, FrameResult, ImageBGR, finite_seconds, whole_number
 
 ImageSource = str | os.PathLike[str] | bytes | ImageBGR | Image.Image
 
@@ -142,12 +141,7 @@ class Analyzer:
         # checked before any model is built (NaN too)
         if not pose_interval_s >= 0:
             raise ValueError(f"pose_interval_s must be >= 0; got {pose_interval_s}")
-        if (
-            not isinstance(max_pixels, (int, np.integer))
-            or isinstance(max_pixels, bool)
-            or max_pixels < 1
-        ):
-            raise ValueError(f"max_pixels must be a whole number >= 1; got {max_pixels!r}")
+        whole_number(max_pixels, "max_pixels", 1)
         if isinstance(thresholds, Mapping):
             thresholds = QualityThresholds(**thresholds)  # TypeError names an unknown key
         elif thresholds is not None and not isinstance(thresholds, QualityThresholds):
@@ -155,10 +149,8 @@ class Analyzer:
                 f"thresholds must be a QualityThresholds (or a dict of its fields); got "
                 f"{type(thresholds).__name__}"
             )
-        if isinstance(detector, str) and detector not in DETECTOR_MODELS:
-            raise UnknownDetectorError(
-                f"detector must be one of {list(DETECTOR_MODELS)}; got {detector!r}"
-            )
+        if isinstance(detector, str):
+            check_detector_model(detector)
         if not isinstance(detector, str) and not (
             callable(getattr(detector, "detect", None))
             and callable(getattr(detector, "close", None))
@@ -223,17 +215,11 @@ class Analyzer:
             TypeError: ``source`` is neither a str nor a path.
         """
         timestamp_s = finite_seconds(timestamp_s, "Analyzer.analyze")
-        if (
-            not isinstance(frame_index, (int, np.integer))
-            or isinstance(frame_index, bool)
-            or frame_index < 0
-        ):
-            raise ValueError(f"frame_index must be a whole number >= 0; got {frame_index!r}")
+        frame_index = whole_number(frame_index, "frame_index")
         if isinstance(source, os.PathLike):
             source = os.fspath(source)
         if source is not None and not isinstance(source, str):
             raise TypeError(f"source must be a str (or a path); got {type(source).__name__}")
-        frame_index = int(frame_index)
         source = _source_name(image) if source is None else source
         t0 = time.perf_counter()
         img = read_image(image, max_pixels=self.max_pixels, name=source)
@@ -267,12 +253,7 @@ class Analyzer:
             TypeError: ``images`` is a single image (a path, bytes, a memoryview, a Pillow
                 image or an array; at the call).
         """
-        if (
-            not isinstance(prefetch, (int, np.integer))
-            or isinstance(prefetch, bool)
-            or prefetch < 1
-        ):
-            raise ValueError(f"prefetch must be a whole number >= 1; got {prefetch!r}")
+        whole_number(prefetch, "prefetch", 1)
         if isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike, np.ndarray)) or (
             isinstance(images, Image.Image)
         ):

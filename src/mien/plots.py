@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 from mien.errors import DatasetError
+from mien.types import whole_number
 
 DTYPES = {"string": "string", "int": "Int64", "bool": "boolean", "float": "float64"}
 """A column kind of :func:`mien.export.column_types` -> the pandas dtype :func:`read_rows`
@@ -385,12 +386,7 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     """
     from matplotlib.figure import Figure
 
-    if (
-        not isinstance(max_tracks, (int, np.integer))
-        or isinstance(max_tracks, bool)
-        or max_tracks < 1
-    ):
-        raise ValueError(f"max_tracks must be a whole number >= 1; got {max_tracks!r}")
+    whole_number(max_tracks, "max_tracks", 1)
 
     missing = {"source", "status", "timestamp_s", "track_id"} - set(df.columns)
     if len(df.columns) == 0:

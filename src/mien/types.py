@@ -282,6 +282,22 @@ class Frame:
         object.__setattr__(self, "timestamp_s", t)  # frozen: set once, here
 
 
+def whole_number(value: object, name: str, minimum: int = 0) -> int:
+    """``value`` as an int, if it is a whole number (an int or numpy integer, not a bool)
+    of at least ``minimum``.
+
+    Raises:
+        ValueError: anything else, named as ``name`` in the message.
+    """
+    if (
+        not isinstance(value, (int, np.integer))
+        or isinstance(value, (bool, np.bool_))
+        or value < minimum
+    ):
+        raise ValueError(f"{name} must be a whole number >= {minimum}; got {value!r}")
+    return int(value)
+
+
 def finite_seconds(value: object, where: str) -> float:
     """``value`` (an int, float, numpy number, ``Decimal``, ``Fraction`` such as PyAV's
     ``pts * time_base``, or other real number) as a float number of seconds.

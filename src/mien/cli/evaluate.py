@@ -361,10 +361,10 @@ def _case_variants(values: Iterable[str]) -> str:
 
 def _drop_trained(analyzer: Any, datasets: dict) -> dict[str, int]:
     """Leave out of each set (in place) the images the model trained on; how many, by set."""
-    from mien.evaluation.seen import seen_images, without_seen
+    from mien.evaluation.seen import seen_by, without_seen
 
     spec = analyzer.expression.spec
-    record = seen_images(spec.name, spec.sha256)
+    record = seen_by(spec)
     if record is None:
         fail(
             f"--drop-trained: {spec.name} ships no record of its training images (weights of "

@@ -113,6 +113,15 @@ the same face, boxed loosely, and is dropped (a face does not hold another face;
 box may be a face whose eye scored higher)."""
 
 
+def check_detector_model(model: object) -> None:
+    """Raise :class:`~mien.errors.UnknownDetectorError` unless ``model`` is one of
+    :data:`DETECTOR_MODELS` (checked before anything is loaded)."""
+    if model not in DETECTOR_MODELS:
+        raise UnknownDetectorError(
+            f"detector must be one of {list(DETECTOR_MODELS)}; got {model!r}"
+        )
+
+
 class MediaPipeFaceDetector:
     """BlazeFace face detector.
 
@@ -132,10 +141,7 @@ class MediaPipeFaceDetector:
     """
 
     def __init__(self, model: DetectorModel = "auto", *, min_confidence: float = 0.5) -> None:
-        if model not in DETECTOR_MODELS:
-            raise UnknownDetectorError(
-                f"detector must be one of {list(DETECTOR_MODELS)}; got {model!r}"
-            )
+        check_detector_model(model)
         if (
             not isinstance(min_confidence, (int, float, np.integer, np.floating))
             or isinstance(min_confidence, bool)

@@ -80,7 +80,7 @@ from mien.evaluation.metrics import (
     macro_f1,
     per_class_recall,
 )
-from mien.evaluation.seen import SEEN_KINDS, fingerprint, seen_images
+from mien.evaluation.seen import SEEN_KINDS, fingerprint, seen_by
 from mien.io import read_image
 from mien.pipeline import Analyzer
 from mien.quality.measures import QUALITY_COLUMNS
@@ -222,9 +222,7 @@ def evaluate(
     abstained = np.full(n, np.nan)  # mien's rule, over all the model's labels
     top_all = np.full(n, -1)  # the model's own top label (what analyze outputs), by index
     quality = {c: np.full(n, np.nan) for c in QUALITY_COLUMNS}
-    spec = analyzer.expression.spec
-    name = getattr(spec, "name", None)
-    record_of_seen = seen_images(name, getattr(spec, "sha256", None)) if name else None
+    record_of_seen = seen_by(analyzer.expression.spec)
     prints = np.zeros(n, np.uint64)
     read = np.zeros(n, bool)
     want_quality = quality_slices and analyzer.quality
@@ -278,6 +276,7 @@ def evaluate(
         if progress is not None:
             progress(1)
     flush()
+    top_label = np.asarray([names[k] if k >= 0 else None for k in top_all], object)
     seen = np.full(n, None, dtype=object)
     if record_of_seen is not None:
         seen[read] = record_of_seen.lookup(prints[read])
@@ -344,7 +343,7 @@ def evaluate(
         labels_restricted=len(present) < len(names),
         abstention=_abstention(
             abstained,
-            np.asarray([names[k] if k >= 0 else "" for k in top_all]) == np.asarray(dataset.labels),
+            (top_label == np.asarray(dataset.labels, object)).astype(bool),
             analyzer.expression.spec,
             quality_checked=not np.isnan(ok).all(),
         ),
@@ -360,7 +359,7 @@ def evaluate(
         ),
         items={
             "seen": seen,
-            "top_label": np.asarray([names[k] if k >= 0 else None for k in top_all], object),
+            "top_label": top_label,
             "y_true": y_true,
             "y_pred": y_pred,
             "probs": probs,
@@ -466,9 +465,8 @@ def prediction_rows(report: EvalReport, dataset: LabeledDataset) -> list[dict[st
         scores; ``None`` without a prediction), ``model_saw`` (when the model ships a record of
         its images: ``trained``, ``tuned``, ``compared`` or ``None``;
         :mod:`mien.evaluation.seen`) and the set's own columns (e.g. ``subject``; one whose
-        name, in any case, is taken by a column above, by
-        ``p_<label>`` of any expression label, or by another renamed column is kept as
-        ``set_<name>``, ``set_set_<name>``, …).
+        name, in any case, is taken by a column above, by ``p_<label>`` of any expression label,
+        or by another renamed column is kept as ``set_<name>``, ``set_set_<name>``, …).
 
     Raises:
         ValueError: ``report`` has no per-image items or does not match ``dataset``'s length.

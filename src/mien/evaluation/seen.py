@@ -130,6 +130,13 @@ def seen_images(model: str, sha256: str | None = None) -> SeenImages | None:
         )
 
 
+def seen_by(spec: object) -> SeenImages | None:
+    """The record of the images the model with this spec (``name``, ``sha256``) saw, or
+    ``None`` where it ships none (weights of your own; a spec without a name)."""
+    name = getattr(spec, "name", None)
+    return seen_images(name, getattr(spec, "sha256", None)) if name else None
+
+
 def without_seen(
     dataset: LabeledDataset,
     seen: SeenImages,
@@ -202,4 +209,12 @@ def build_seen(groups: dict[str, list[int]], model: str, max_side: int = 2**31 -
     return SeenImages(model, fps, kinds, max_side)
 
 
-__all__ = ["SEEN_KINDS", "SeenImages", "build_seen", "fingerprint", "seen_images", "without_seen"]
+__all__ = [
+    "SEEN_KINDS",
+    "SeenImages",
+    "build_seen",
+    "fingerprint",
+    "seen_by",
+    "seen_images",
+    "without_seen",
+]

@@ -22,7 +22,7 @@ import numpy as np
 
 from mien.errors import VideoDecodeError, VideoError
 from mien.tracking.iou import STEP_WINDOW
-from mien.types import Frame
+from mien.types import Frame, whole_number
 
 VIDEO_SUFFIXES = frozenset(
     {
@@ -431,8 +431,7 @@ def iter_frames(
     """
     import av
 
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise ValueError(f"every must be a whole number >= 1; got {every!r}")
+    whole_number(every, "every", 1)
     if fps is not None and not 0 < fps < float("inf"):  # NaN too
         raise ValueError(f"fps must be a number > 0; got {fps}")
     if not start_s >= 0 or (end_s is not None and end_s != end_s):

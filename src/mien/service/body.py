@@ -78,14 +78,6 @@ class BodyGuard:
         self._counts = {} if counts is None else counts
         self._counts["uploading"] = 0
 
-    @property
-    def _reading(self) -> int:
-        return int(self._counts["uploading"])
-
-    @_reading.setter
-    def _reading(self, value: int) -> None:
-        self._counts["uploading"] = value
-
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST":
             await self.app(scope, receive, send)
@@ -95,7 +87,7 @@ class BodyGuard:
         if declared.isdigit() and int(declared) > self.max_bytes:
             await _reply(send, 413, "too_large", too_large)
             return
-        if self._reading >= self.max_concurrent:
+        if self._counts["uploading"] >= self.max_concurrent:
             # the body is read and dropped first (within the same caps): a reply sent while the
             # client is still sending is lost when the socket closes on unread data (a burst
             # of 20 uploads: 12 clients saw a reset, not the 503)
@@ -103,11 +95,11 @@ class BodyGuard:
                 busy = f"{self.max_concurrent} uploads in progress; retry shortly"
                 await _reply(send, 503, "busy", busy, ((b"retry-after", b"1"),))
             return
-        self._reading += 1
+        self._counts["uploading"] += 1
         try:
             body = await self._read(receive, send, too_large)
         finally:
-            self._reading -= 1
+            self._counts["uploading"] -= 1
         if body is None:
             return
         scope[BODY_KEY] = body  # for error messages that need it after the form was parsed
