@@ -752,6 +752,14 @@ def test_serve_passes_its_limits_to_the_service(monkeypatch):
     seen.clear()
     result = runner.invoke(app, ["serve", "--max-upload-mb", "20", "--max-streams", "3"])
     assert seen["run"]["ws_max_size"] == 21 * 1024 * 1024 and seen["s"].max_streams == 3
+    assert seen["s"].detector == "auto"  # serve had no --detector: API clients had no tiled
+    seen.clear()
+    assert runner.invoke(app, ["serve", "--detector", "tiled"]).exit_code == 0
+    assert seen["s"].detector == "tiled"
+    seen.clear()
+    result = runner.invoke(app, ["serve", "--detector", "crowd"])
+    assert result.exit_code == 2 and not seen  # before the models load
+    assert "--detector must be one of ['short', 'full', 'auto', 'multi', 'tiled']" in result.stderr
     # any loopback address keeps the host check ("127.0.0.2" turned it off and said "other
     # machines can reach this service")
     for host in ("127.0.0.2", "::1", "127.1", "localhost"):  # 127.1 is 127.0.0.1

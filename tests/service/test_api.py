@@ -66,6 +66,26 @@ def test_your_own_weights_are_named_and_get_no_bundled_card(tmp_path):
     assert info["card"] == ""  # the bundled card does not describe these weights
 
 
+def test_the_detector_mode_is_a_setting():
+    """serve had no --detector: a group photo or a strip of small faces got `auto` only.
+    A strip of four 120 px faces 180 px high: auto finds none, tiled all four."""
+    from mien.errors import UnknownDetectorError
+    from tests.helpers import compose, face_patch
+
+    strip = compose(
+        (2400, 180), [(face_patch("grace_hopper.jpg", 120), 100 + 600 * i, 30) for i in range(4)]
+    )
+    data = encode(Image.fromarray(strip[:, :, ::-1]))
+    found = {}
+    for mode in ("auto", "tiled"):
+        with TestClient(create_app(ServiceSettings(detector=mode, workers=1, pose=False))) as c:
+            found[mode] = len(post(c, data, "strip.png").json()["faces"])
+            assert c.get("/v1/model").json()["detector"] == mode
+    assert found == {"auto": 0, "tiled": 4}
+    with pytest.raises(UnknownDetectorError, match="'crowd'"):
+        create_app(ServiceSettings(detector="crowd"))  # at once, not when the models load
+
+
 @pytest.mark.shared
 def test_photos_from_the_shared_set(client, shared):
     for path in sorted((shared / "media" / "faces").glob("*.jpg"))[:5]:

@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from mien.cli.common import ModelName, Weights, check_weights, err, fail, quiet_native_stderr
+from mien.cli.common import (
+    DetectorMode,
+    ModelName,
+    Weights,
+    check_weights,
+    err,
+    fail,
+    quiet_native_stderr,
+)
+from mien.detection.mediapipe import DETECTOR_MODELS
 from mien.weights import DEFAULT_MODEL
 
 
@@ -37,6 +46,7 @@ def serve(
     ] = 40_000_000,
     model: ModelName = DEFAULT_MODEL,
     weights: Weights = None,
+    detector: DetectorMode = "auto",
     access_log: Annotated[
         bool,
         typer.Option(
@@ -52,6 +62,8 @@ def serve(
     from mien.service.protocol import header_deadline_protocol
 
     check_weights(model, weights)
+    if detector not in DETECTOR_MODELS:  # before the models load
+        fail(f"--detector must be one of {list(DETECTOR_MODELS)}; got {detector!r}")
     if mapped := _ipv4_mapped(host):  # IPv6 sockets here are IPv6-only: uvicorn failed (22)
         fail(f"--host {host}: an IPv4-mapped address cannot be bound; use {mapped}")
     if problem := _cannot_listen(host, port):  # before the models load (seconds), not after
@@ -68,6 +80,7 @@ def serve(
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         timeout_s=timeout,
         max_pixels=max_pixels,
+        detector=detector,
         # on loopback, only loopback names: a DNS-rebinding page's own name is refused
         allowed_hosts=_loopback_names(host) if loopback else None,
     )

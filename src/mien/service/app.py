@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, File, Request, UploadFile, WebSocket, WebSocketDisconnect
@@ -35,6 +35,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartParser
 
+from mien.detection.mediapipe import check_detector_model
 from mien.errors import ImageError, ImageTooLargeError
 from mien.export.rows import SCHEMA_VERSION, probability_shown, upright_shown
 from mien.io.image import looks_like_video
@@ -44,6 +45,9 @@ from mien.service.hosts import TrustedHosts
 from mien.service.schemas import AnalyzeOut, ErrorOut, FaceOut, FrameOut, HealthOut, ModelOut
 from mien.types import FrameResult
 from mien.weights import DEFAULT_MODEL, sha256_of
+
+if TYPE_CHECKING:
+    from mien.detection.mediapipe import DetectorModel
 
 log = logging.getLogger("mien.service")
 
@@ -99,6 +103,10 @@ class ServiceSettings:
         timeout_s: per-request analysis timeout (504 when exceeded), and the longest wait
             for the next chunk of an upload (408).
         pose: measure head pose (FaceMesh) for the quality flags.
+        detector: the face detector mode, one of
+            :data:`~mien.detection.mediapipe.DETECTOR_MODELS` (``auto``: the first BlazeFace
+            range that finds a face; ``multi`` or ``tiled`` for group photos and crowds, at
+            more time per image).
         allowed_hosts: the ``Host`` names accepted (Starlette's ``TrustedHostMiddleware`` rule,
             answered in JSON by :class:`~mien.service.hosts.TrustedHosts`;
             others get 400), or ``None`` for any. ``mien serve`` on a loopback address allows
@@ -115,6 +123,7 @@ class ServiceSettings:
     max_pixels: int = 40_000_000
     timeout_s: float = 30.0
     pose: bool = True
+    detector: str = "auto"
     allowed_hosts: tuple[str, ...] | None = None
 
 
@@ -197,8 +206,14 @@ class ServiceError(Exception):
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    """The mien web app. Use ``with TestClient(create_app()) as client`` in tests."""
+    """The mien web app. Use ``with TestClient(create_app()) as client`` in tests.
+
+    Raises:
+        UnknownDetectorError: ``settings.detector`` is not a detector mode (before any model
+            loads).
+    """
     settings = settings or ServiceSettings()
+    check_detector_model(settings.detector)
     state: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
@@ -216,6 +231,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                     weights=settings.weights,
                     max_pixels=settings.max_pixels,
                     pose=settings.pose,
+                    detector=cast("DetectorModel", settings.detector),  # checked by Analyzer
                     threads=threads,
                 )
                 a.warm_up()
@@ -443,6 +459,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             abstain_threshold=spec.abstain_threshold,
             metrics=spec.metrics,
             version=_version(),
+            detector=settings.detector,
             card=opening,
         )
 

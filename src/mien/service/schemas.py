@@ -78,6 +78,7 @@ class ModelOut(BaseModel):
     abstain_threshold: float
     metrics: dict[str, object]
     version: str
+    detector: str = Field(description="the face detector mode in use (`mien serve --detector`)")
     card: str = Field(
         description="the model card's opening, Markdown (empty for your own --weights)"
     )
