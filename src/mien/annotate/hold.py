@@ -82,6 +82,7 @@ class BlurHold:
     _seen: list[_Sighting] = field(default_factory=list, repr=False)
     # per track: (its sighting before its newest, its newest), for its motion
     _last: dict[int, tuple[_Sighting | None, _Sighting]] = field(default_factory=dict, repr=False)
+    _image_wh: tuple[int, int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         settings = (
@@ -99,6 +100,7 @@ class BlurHold:
         timestamp_s: float,
         xyxy: npt.ArrayLike,
         track_id: npt.ArrayLike | None = None,
+        image_wh: tuple[int, int] | None = None,
     ) -> npt.NDArray[np.float32]:
         """Record this frame's face boxes and return the held ones to blur as well.
 
@@ -111,6 +113,10 @@ class BlurHold:
                 its own last two sightings; without, a held box with 80 % of its area inside
                 a box found now is that face. A face with no earlier sighting of its own takes
                 its motion from the nearest box (within 1.5 widths) of the frame before.
+            image_wh: the frame's ``(width, height)`` in pixels, if known. Where it differs
+                from the previous frame's (a stream that changes resolution), the boxes held
+                are scaled to the new size first, as the tracker scales its tracks, so the
+                blur stays on the face's place.
 
         Returns:
             ``(m, 4)`` float32 ``xyxy`` boxes, pixels: the places of faces seen within
@@ -125,6 +131,11 @@ class BlurHold:
         if self._seen and timestamp_s < self._seen[-1].t:
             self._seen.clear()
             self._last.clear()
+        if image_wh is not None:
+            wh = (int(image_wh[0]), int(image_wh[1]))
+            if self._image_wh is not None and wh != self._image_wh and min(wh) > 0:
+                self._rescale(wh[0] / self._image_wh[0], wh[1] / self._image_wh[1])
+            self._image_wh = wh
         # the frames to hold (a suffix: within hold_s, or among the last min_frames), and the
         # one before them, kept only to tell how their faces were moving (without track ids)
         first = len(self._seen) - self.min_frames
@@ -179,6 +190,15 @@ class BlurHold:
         if not held:
             return np.zeros((0, 4), np.float32)
         return np.concatenate(held).astype(np.float32)
+
+    def _rescale(self, sx: float, sy: float) -> None:
+        """Move every sighting into a frame scaled by ``sx``, ``sy``."""
+        scale = np.array([sx, sy, sx, sy], np.float32)
+        sightings = {id(s): s for s in self._seen}  # the tracks' sightings, mostly the same
+        for pair in self._last.values():
+            sightings.update((id(s), s) for s in pair if s is not None)
+        for s in sightings.values():
+            s.xyxy = s.xyxy * scale
 
     def _before(
         self, k: int, ids: np.ndarray | None, boxes: np.ndarray

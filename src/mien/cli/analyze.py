@@ -416,7 +416,12 @@ def _video(run: _Run, path: Path, bar: Any) -> None:
                 also = (
                     None
                     if hold is None
-                    else hold.update(result.timestamp_s, result.faces.xyxy, result.faces.track_id)
+                    else hold.update(
+                        result.timestamp_s,
+                        result.faces.xyxy,
+                        result.faces.track_id,
+                        result.image_wh,
+                    )
                 )
                 scene = run.annotator.annotate(current[0].image.copy(), result, also_blur=also)  # type: ignore[union-attr]
                 writer.write(scene, result.timestamp_s)

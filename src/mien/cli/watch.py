@@ -239,7 +239,12 @@ def watch(
                 n_faces += len(result.faces)
                 if writer is not None or show:
                     also = (
-                        hold.update(result.timestamp_s, result.faces.xyxy, result.faces.track_id)
+                        hold.update(
+                            result.timestamp_s,
+                            result.faces.xyxy,
+                            result.faces.track_id,
+                            result.image_wh,
+                        )
                         if hold
                         else None
                     )
