@@ -228,6 +228,26 @@ def test_a_local_ray_starts_with_plain_http_sent_to_a_closed_local_port(
     assert os.environ["no_proxy"] == "169.254.169.254" and "http_proxy" not in os.environ
 
 
+def test_quiet_asks_ray_for_its_errors_only(inputs, tmp_path, monkeypatch):
+    """`mien batch -q --engine ray` still printed Ray's start-up lines (its token warning,
+    "Started a local Ray instance")."""
+    import logging
+
+    ray = pytest.importorskip("ray")
+    levels = []
+
+    def init(**kwargs):
+        levels.append(kwargs["logging_level"])
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    for quiet in (False, True):
+        with pytest.raises(RuntimeError, match="stop here"):
+            run_batch(inputs[:1], tmp_path / str(quiet), BatchOptions(), engine="ray", quiet=quiet)
+    assert levels == [logging.INFO, logging.ERROR]
+
+
 def test_a_second_run_on_the_same_folder_is_refused_while_the_first_holds_it(inputs, tmp_path):
     from mien.batch.manifest import Manifest
 

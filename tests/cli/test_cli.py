@@ -680,6 +680,21 @@ def test_batch_lists_a_failed_input_however_its_path_is_spelled(tmp_path, monkey
     assert listed.startswith(f"  {tmp_path / 'broken.jpg'}: ")  # one input, as given this time
 
 
+def test_batch_quiet_reaches_the_engine(tmp_path, monkeypatch):
+    import mien.batch
+
+    seen = {}
+
+    def fake(inputs, out, options, **kw):
+        seen.update(kw)
+        return {"done": 0}
+
+    monkeypatch.setattr(mien.batch, "run_batch", fake)
+    args = ["batch", str(SAMPLES), "--out", str(tmp_path / "o"), "--engine", "ray"]
+    assert runner.invoke(app, [*args, "-q"]).exit_code == 0 and seen["quiet"] is True
+    assert runner.invoke(app, args).exit_code == 0 and seen["quiet"] is False
+
+
 def test_summary_says_why_a_face_abstained():
     from mien.cli.analyze import _labels
 

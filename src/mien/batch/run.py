@@ -137,13 +137,15 @@ def run_batch(
     on_result: Callable[[dict[str, Any]], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    quiet: bool = False,
 ) -> dict[str, int]:
     """Process the inputs that are not done yet; returns the state counts of ``inputs``.
 
     Finished inputs whose Parquet file was deleted or damaged are redone; finished inputs whose
     file is missing now keep their rows. ``on_warning`` is told about both; ``on_start`` gets
     the number of inputs to do this run (fewer than ``inputs`` on resume) before any starts,
-    and ``on_result`` each one's result as it finishes.
+    and ``on_result`` each one's result as it finishes. ``quiet``: a Ray started here logs
+    only its errors (not its start-up lines).
 
     A worker that dies (out of memory, a signal, a crash in native code) takes only its own
     input down: the inputs it may have been running are retried one at a time in a fresh
@@ -216,7 +218,16 @@ def run_batch(
                 _local(todo, out_dir, options, opts, workers, threads, record, on_warning)
             else:
                 _ray(
-                    todo, out_dir, options, opts, workers, threads, ray_address, record, on_warning
+                    todo,
+                    out_dir,
+                    options,
+                    opts,
+                    workers,
+                    threads,
+                    ray_address,
+                    record,
+                    on_warning,
+                    quiet=quiet,
                 )
         with contextlib.suppress(OSError):  # every worker has ended: what is left is a dead one's
             for leftover in scratch.iterdir():
@@ -508,7 +519,10 @@ def _ray(
     address: str | None,
     record: Callable[[dict[str, Any]], None],
     warn: Callable[[str], None] | None = None,
+    *,
+    quiet: bool = False,
 ) -> None:
+    import logging
     import signal
     import threading
     from collections import deque
@@ -530,6 +544,7 @@ def _ray(
                     include_dashboard=False,
                     log_to_driver=False,
                     ignore_reinit_error=True,
+                    logging_level=logging.ERROR if quiet else logging.INFO,
                 )
         except (ConnectionError, RuntimeError, ValueError) as err:
             raise RuntimeError(f"Ray did not start at {address or 'local'}: {err}") from None

@@ -116,7 +116,10 @@ def batch(
     max_pixels: MaxPixels = 100_000_000,
     pose: MeasurePose = True,
     pose_interval: PoseInterval = 0.2,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="No progress bar, and no start-up lines from Ray."),
+    ] = False,
 ) -> None:
     """Analyse many inputs into one Parquet file per input, resumably.
 
@@ -205,6 +208,7 @@ def batch(
                 on_result=on_result,
                 on_warning=lambda line: err.print(line, style="yellow"),
                 on_start=on_start,
+                quiet=quiet,
             )
         except WorkersFailing as e:
             fail(str(e), 1)
