@@ -586,6 +586,16 @@ def test_batch_list_file_recurses_folders_and_warns_about_foreign_parts(tmp_path
     assert len(list((out / "parts").glob("*.parquet"))) == 2  # kept, never deleted
 
 
+def test_a_list_names_a_file_starting_with_hash_through_its_folder(tmp_path):
+    from mien.cli.batch import _expand
+
+    for name in ("#1.jpg", "a.jpg"):
+        (tmp_path / name).write_bytes(b"x")
+    listing = tmp_path / "inputs.txt"
+    listing.write_text("#1.jpg\n./#1.jpg\n  a.jpg  \n\n")
+    assert _expand([listing]) == [tmp_path / "#1.jpg", tmp_path / "a.jpg"]
+
+
 def test_weights_option_runs_an_exported_model_and_refuses_a_wrong_file(tmp_path):
     import shutil
 
