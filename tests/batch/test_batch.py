@@ -147,6 +147,12 @@ def test_ctrl_c_stops_promptly_records_finished_inputs_and_resumes(inputs, refer
     assert time.monotonic() - t0 < 10
     assert "interrupted" in stderr and "run the same command again to resume" in stderr
     after = states(out)
+    # the counts said are the manifest's (the progress count could be one short)
+    said = re.search(r"interrupted: (\d+) of 9 inputs done, (\d+) failed, (\d+) to do", stderr)
+    assert said, stderr
+    states_now = list(after.values())
+    assert int(said.group(1)) == states_now.count("done")
+    assert int(said.group(2)) == states_now.count("failed")
     # the inputs caught half-way are named (at most workers + 1: the pool's, not the queue)
     # (none when the interrupt fell between one input's end and the next one's start)
     named = re.search(r"not finished, redone from its start next run: (.*) \(a video", stderr)

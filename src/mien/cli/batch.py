@@ -6,7 +6,7 @@ import math
 import sqlite3
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -32,6 +32,9 @@ from mien.cli.common import (
     warn_unreadable,
 )
 from mien.weights import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from mien.batch import BatchOptions
 
 
 def _expand(
@@ -82,6 +85,30 @@ def _expand(
             seen.add(key)
             unique.append(p)
     return unique
+
+
+def _interrupted_counts(
+    out: Path, options: BatchOptions, inputs: list[Path], stats: dict[str, int]
+) -> str:
+    """What an interrupted run leaves, from the manifest (a result recorded there just before
+    the interrupt may not have reached the progress count, which was one short); the
+    progress count only when the manifest cannot be read."""
+    import sqlite3
+
+    from mien.batch.manifest import Manifest, ManifestError
+
+    try:
+        if not (out / "manifest.sqlite").is_file():  # interrupted before it was made
+            raise FileNotFoundError(out / "manifest.sqlite")
+        with Manifest(out, options.config(), lock=False) as manifest:  # read only
+            counts = manifest.counts(inputs)
+    except (OSError, sqlite3.Error, ManifestError):  # not made yet, say
+        return f"{stats['done']} done, {stats['failed']} failed this run"
+    done, failed = counts.get("done", 0), counts.get("failed", 0)
+    return (
+        f"{done} of {plural(len(inputs), 'input')} done, {failed} failed, "
+        f"{len(inputs) - done - failed} to do"
+    )
 
 
 @interruptible  # SIGTERM while the inputs are listed, too (then nothing was started)
@@ -222,7 +249,7 @@ def batch(
             )
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (sigterm_as_interrupt)
             err.print(
-                f"interrupted: {stats['done']} done, {stats['failed']} failed this run; "
+                f"interrupted: {_interrupted_counts(out, options, inputs, stats)}; "
                 "run the same command again to resume",
                 style="yellow",
             )
