@@ -270,6 +270,37 @@ def test_live_stream_that_never_opens_raises(tmp_path):
         server.shutdown()
 
 
+def test_a_stream_urls_secrets_stay_out_of_rows_and_messages(tmp_path):
+    """`watch 'rtsp://admin:s3cret@cam/live?token=abc123'` wrote the password and token into
+    every row's `source` and into its error message."""
+    from mien.errors import StreamError
+    from mien.io.stream import redact_url
+
+    assert redact_url("rtsp://admin:s3cret@10.0.0.2:554/live?token=abc&ch=2#x") == (
+        "rtsp://***@10.0.0.2:554/live?token=***&ch=***#***"
+    )
+    assert redact_url("udp://@:1234") == "udp://@:1234"  # no user: "listen on"
+    assert redact_url("http://cam/a?flag") == "http://cam/a?***"
+    assert redact_url("/dev/video0") == "/dev/video0" and redact_url("a@b.mp4") == "a@b.mp4"
+    face = face_patch("grace_hopper.jpg", 120)
+    write_clip(
+        tmp_path / "cam.mkv", [(compose((320, 240), [(face, 60, 40)]), i / 10) for i in range(5)]
+    )
+    server, port = serve_folder(tmp_path)
+    try:
+        url = f"http://user:s3cret@127.0.0.1:{port}/cam.mkv?token=abc123"
+        with LiveStream(url, drop_frames=False) as stream:
+            frame = next(iter(stream))
+        assert frame.source == f"http://***@127.0.0.1:{port}/cam.mkv?token=***"
+        with LiveStream(url.replace("cam.mkv", "gone.mkv"), open_timeout_s=0.5) as stream:
+            with pytest.raises(StreamError) as caught:
+                next(iter(stream))
+        assert "s3cret" not in str(caught.value) and "abc123" not in str(caught.value)
+        assert "http://***@" in str(caught.value)
+    finally:
+        server.shutdown()
+
+
 @pytest.mark.parametrize(
     "kwargs", [{"give_up_s": -1}, {"give_up_s": float("nan")}, {"open_timeout_s": 0}]
 )

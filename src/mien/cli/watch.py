@@ -277,7 +277,7 @@ def watch(
         if writer is not None:
             writer.close()
             for note in writer.adjustments():
-                err.print(f"{source}: {note}", style="yellow")
+                err.print(f"{stream.name}: {note}", style="yellow")
         if show:
             cv2.destroyAllWindows()
         for sig, handler in previous.items():
@@ -289,7 +289,7 @@ def watch(
             if stop["timed_out"]
             else "no frames could be read (not a video?)"
         )
-        err.print(Text.assemble(("error:", "red"), f" {source}: {why}"))
+        err.print(Text.assemble(("error:", "red"), f" {stream.name}: {why}"))
         failed = True
     if failed and n_frames == 0 and made and out is not None:  # no rows: leave no empty file
         out.unlink(missing_ok=True)

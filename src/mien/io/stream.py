@@ -131,7 +131,9 @@ class LiveStream:
 
     @property
     def name(self) -> str:
-        return str(self.source)
+        """The source as rows and messages name it: a URL without its user name, password
+        and query values (:func:`redact_url`)."""
+        return redact_url(str(self.source))
 
     def _open(self) -> cv2.VideoCapture | None:
         # OpenCV logs a dozen warnings per failed attempt (each backend it tries, then "camera
@@ -330,6 +332,32 @@ def _is_fifo(source: int | str) -> bool:
         return isinstance(source, str) and stat.S_ISFIFO(os.stat(source).st_mode)
     except OSError:
         return False
+
+
+def redact_url(source: str) -> str:
+    """``source`` with the secrets a stream URL may carry replaced by ``***``: the user name
+    and password, each query value and the fragment (``rtsp://admin:pw@cam/live?token=x`` →
+    ``rtsp://***@cam/live?token=***``). A path that is not a URL is returned as it is.
+
+    Camera and stream URLs often carry credentials, and rows, logs and terminal output get
+    shared; the path is kept (it names the stream), so a token written into a path is not
+    found.
+    """
+    if _looks_local(source):
+        return source
+    scheme, _, rest = source.partition("://")
+    rest, hash_, fragment = rest.partition("#")
+    rest, question, query = rest.partition("?")
+    host, slash, path = rest.partition("/")
+    user, at, place = host.rpartition("@")
+    if user:  # (``udp://@:1234``, an empty one, says "listen")
+        host = "***" + at + place
+    if question:
+        query = "&".join(
+            (part.split("=", 1)[0] + "=***") if "=" in part else ("***" if part else "")
+            for part in query.split("&")
+        )
+    return f"{scheme}://{host}{slash}{path}{question}{query}{hash_}{'***' if fragment else ''}"
 
 
 def _looks_local(source: str) -> bool:
