@@ -943,6 +943,13 @@ def test_a_window_of_no_length_takes_the_frame_that_covers_it():
     assert first["seen_s"].tolist() == [0.0] and first["frames"].tolist() == [1]
     assert sorted(got.loc[got["window"] == 1, "track_id"].tolist()) == [1, 2]  # 0.5 s frame
     assert got.loc[got["window"] == 2, "track_id"].isna().all()  # the no-face frame at 0.7 s
+    # an instant exactly where a frame starts (word times on a 10 ms grid meet frames at
+    # 25 fps): that frame covers it; it got no face, and at the first frame, "outside"
+    exact = pd.DataFrame({"start_s": [0.0, 0.1, 0.5], "end_s": [0.0, 0.1, 0.5]})
+    got = window_summary(_rows(), exact)
+    assert got["track_id"].tolist() == [1, 1, 1, 2] and got["frames"].tolist() == [1] * 4
+    assert got["label"].tolist() == ["neutral", "neutral", "happiness", "neutral"]
+    assert got["part"].tolist() == [0] * 4 and (got["seen_s"] == 0).all()
 
 
 def test_shuffled_rows_are_warned_of_in_python_too():

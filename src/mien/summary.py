@@ -462,8 +462,11 @@ def _take(cols: _Columns, index: slice | np.ndarray) -> _Columns:
 
 def _near(rows: _Columns, start: float, end: float) -> _Columns:
     """The rows (sorted by ``timestamp_s``) whose time can reach ``[start, end)``: from the
-    longest ``duration_s`` before ``start`` up to ``end``."""
-    lo, hi = np.searchsorted(rows["timestamp_s"], [start - float(rows["reach"]), end])
+    longest ``duration_s`` before ``start`` up to ``end``; for an instant (``start == end``)
+    up to and including the frames that start at it (they cover it)."""
+    t = rows["timestamp_s"]
+    lo = np.searchsorted(t, start - float(rows["reach"]))
+    hi = np.searchsorted(t, end, side="right" if end == start else "left")
     return _take(rows, slice(lo, hi))
 
 
