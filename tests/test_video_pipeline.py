@@ -671,6 +671,68 @@ def test_the_media_clock_falls_back_to_arrival_where_times_are_not_real():
     assert all(steady.time(k * 0.1, 0.5 + k * 0.1, 0.0) is not None for k in range(60))
 
 
+def test_a_streams_time_line_does_not_jump_where_its_own_times_are_dropped():
+    """A live MJPEG stream at 10 fps (FFmpeg invents 25 fps): its stamps fell 1 s behind the
+    clock, were dropped, and the time line jumped 1.07 s, which split the track of a face
+    that never left, on every connection. Now the stamps go on from where they were and
+    catch up at 1.1x the clock."""
+    from mien.io.stream import CATCH_UP, _Timeline
+
+    line = _Timeline(media=True)
+    line.connect()
+    stamps = [line.stamp(k * 0.04, 0.2 + k * 0.1) for k in range(200)]
+    steps = np.diff(stamps)
+    assert steps.max() <= 0.1 * (1 + CATCH_UP) + 1e-9 and steps.min() > 0
+    assert stamps[-1] == pytest.approx(0.2 + 199 * 0.1)  # caught up with the clock by 20 s
+    camera = _Timeline(media=False)  # a camera: arrival times, as before
+    camera.connect()
+    assert [camera.stamp(float("nan"), t) for t in (0.5, 0.6)] == [0.5, 0.6]
+
+
+def test_a_recording_read_faster_than_real_time_is_paced():
+    """A recording served over HTTP was read as fast as it decoded, again and again: in 12 s
+    its stamps reached 1053 s. Stamps now run at most MAX_LEAD_S ahead of the clock."""
+    from mien.io.stream import MAX_LEAD_S, _Timeline
+
+    line = _Timeline(media=True)
+    line.connect()
+    for k in range(300):  # 30 s of a 10 fps recording, all in 0.3 s
+        line.stamp(k * 0.1, 0.001 * k)
+    assert line.ahead(0.3) == pytest.approx(29.9 - 0.3 - MAX_LEAD_S)
+    assert _Timeline(media=True).ahead(0.0) == 0.0  # nothing stamped: no wait
+
+
+def test_a_source_that_ends_at_once_is_backed_off(tmp_path):
+    """`watch http://…/file.mp4` requested the file 6-18 times a second: each connection
+    opened, ended at once, and was reopened with no wait."""
+    face = face_patch("grace_hopper.jpg", 120)
+    write_clip(
+        tmp_path / "short.mkv", [(compose((160, 120), [(face, 20, 0)]), i / 10) for i in range(3)]
+    )
+    server, port = serve_folder(tmp_path)
+    said: list[str] = []
+    try:
+        with LiveStream(
+            f"http://127.0.0.1:{port}/short.mkv?key=x",
+            reconnect_s=0.2,
+            max_reconnect_s=0.8,
+            on_status=said.append,
+        ) as stream:
+            t0 = time.monotonic()
+            for _ in stream:
+                if time.monotonic() - t0 > 2.5:
+                    break
+    finally:
+        server.shutdown()
+    # waits of 0.2, 0.4, 0.8, 0.8 s: 3-5 connections in 2.5 s, not dozens
+    assert 2 <= stream.reconnects <= 5
+    assert said[:2] == [
+        f"http://127.0.0.1:{port}/short.mkv?key=***: the source dropped: reconnecting",
+        f"http://127.0.0.1:{port}/short.mkv?key=***: reconnected after "
+        + said[1].split("after ")[1],
+    ]
+
+
 def test_a_source_stuck_inside_opencv_still_times_out(tmp_path):
     """A pipe nobody writes to (or a silent UDP port) blocks inside OpenCV's open, where the
     reader's own timeout never runs: `watch` waited for ever instead of 10 s."""
@@ -708,6 +770,7 @@ def test_a_stream_without_real_times_is_stamped_by_arrival(tmp_path):
         times = [f.timestamp_s for f in itertools.islice(stream, 25)]
     steps = np.diff(times[-8:])
     assert np.median(steps) == pytest.approx(0.2, abs=0.07)  # not 0.04
+    assert np.diff(times).max() < 0.5  # where the invented times were dropped: no jump
 
 
 def test_a_joined_file_source_paces_both_parts(tmp_path):

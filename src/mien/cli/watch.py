@@ -102,7 +102,12 @@ def watch(
     detector: BlurDetectorMode = None,
     pose: MeasurePose = True,
     pose_interval: PoseInterval = 0.2,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status line.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="No status lines (nor the summary at the end); errors still show."
+        ),
+    ] = False,
 ) -> None:
     """Analyse a live source until Ctrl-C, SIGTERM, --max-seconds or the end of a file; outputs
     are flushed on stop.
@@ -187,6 +192,7 @@ def watch(
         source,
         drop_frames=not lossless,
         give_up_s=give_up,
+        on_status=None if quiet else lambda line: err.print(line, style="yellow"),
         # --max-seconds also bounds the wait for the first frame
         open_timeout_s=min(
             give_up if give_up is not None else 10.0,

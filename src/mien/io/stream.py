@@ -4,15 +4,18 @@ background thread.
 OpenCV's ``VideoCapture`` opens the source (V4L2 for cameras, FFmpeg for URLs and pipes). The
 reader thread keeps only the latest frame by default, so analysis never lags behind the camera
 (``drop_frames=False`` keeps every frame in a bounded buffer instead, blocking the reader when
-full). When a camera or stream drops, the reader reconnects with exponential back-off.
+full). When a camera or stream drops, the reader reconnects with exponential back-off
+(also after a connection that ended within :data:`STEADY_S` of opening).
 Indices count every frame read from the source, so dropped frames leave gaps.
 
 Timestamps are seconds since the stream object was made. A camera's frames are stamped when
 they arrive. A stream (URL or pipe) whose frames carry presentation times is stamped by them:
 the first frame of each connection when it arrives, the rest that far after it in media time,
 so frames that arrive in a burst (FFmpeg's start-up probing delivers seconds of video at once)
-keep their real spacing; where a stream's times do not advance, arrival times are used.
-Timestamps never go back.
+keep their real spacing; where a stream's times do not advance or fall behind the clock,
+arrival times are used from where the stamps had got to, the lag closed gradually
+(:data:`CATCH_UP`). Timestamps never go back, and run at most :data:`MAX_LEAD_S` ahead of
+the clock (a faster source is read at its own pace).
 
 A regular video *file* given as the source is decoded by PyAV, as ``mien analyze`` reads it,
 and played once at its own frame rate, like a camera; the stream ends at its last frame. Its
@@ -30,12 +33,23 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import cv2
 
 from mien.errors import MienError, StreamError
 from mien.types import Frame
+
+MAX_LEAD_S = 10.0
+"""Seconds a stream's stamps may run ahead of the clock (FFmpeg's start-up probing hands
+over about 5 s of video at once); a source that delivers faster than real time for longer (a
+recording served over HTTP) is read at its own pace from there."""
+CATCH_UP = 0.1
+"""Where a stream's own times are dropped after falling behind the clock, its stamps go on
+from where they were and close the lag at this share of the clock's rate (1.1 s a second),
+so the time line does not jump (a jump of 1 s split every track)."""
+STEADY_S = 5.0
+"""A connection that ends sooner than this after opening is backed off before the next try."""
 
 _QUIET = threading.Lock()  # OpenCV's log level is process-wide: see _opencv_quiet
 _quiet = {"openers": 0, "saved": 0}
@@ -72,6 +86,11 @@ class LiveStream:
         open_timeout_s: how long the first connection may take before :class:`StreamError`.
         give_up_s: stop (with :class:`StreamError`) after this long without a frame once
             connected; ``None`` retries for ever.
+        on_status: told (from the reading thread) when the source drops and when it is back,
+            one line each (the source named as :attr:`name` names it).
+
+    A connection that ends within :data:`STEADY_S` of opening is backed off like a failed
+    one (a recording served over HTTP ends at once and would be read again and again).
 
     The reading thread starts at once: close the stream (``with``, or :meth:`close`) when done.
 
@@ -91,6 +110,7 @@ class LiveStream:
         max_reconnect_s: float = 8.0,
         open_timeout_s: float = 10.0,
         give_up_s: float | None = None,
+        on_status: Callable[[str], None] | None = None,
     ) -> None:
         if buffer < 1:
             raise ValueError(f"buffer must be >= 1; got {buffer}")
@@ -106,6 +126,7 @@ class LiveStream:
         self.max_reconnect_s = max_reconnect_s
         self.open_timeout_s = open_timeout_s
         self.give_up_s = give_up_s
+        self.on_status = on_status
         self.reconnects = 0
         self.frames_read = 0
         self.frames_dropped = 0
@@ -181,11 +202,10 @@ class LiveStream:
     def _read_live(self) -> None:
         delay = self.reconnect_s
         connected_once = False
-        last_frame = time.monotonic()
+        last_frame = opened_at = time.monotonic()
         media = not isinstance(self.source, int) and not str(self.source).startswith("/dev/")
-        last_t = lead = 0.0
+        timeline = _Timeline(media)
         cap = None
-        clock: _MediaClock | None = None
         try:
             while not self._stop.is_set():
                 if cap is None:
@@ -196,31 +216,38 @@ class LiveStream:
                         if limit is not None and waited > limit:
                             self._fail(self._absent(connected_once, waited))
                             return
-                        # back off, but never sleep past the limit
-                        left = delay if limit is None else max(0.0, limit - waited) + 0.05
-                        self._stop.wait(min(delay, left))
+                        self._stop.wait(self._backoff(delay, waited, limit))
                         delay = min(delay * 2, self.max_reconnect_s)
                         continue
                     if connected_once:
                         self.reconnects += 1
+                        self._say(
+                            f"reconnected after {time.monotonic() - last_frame:.1f} s without "
+                            "a frame"
+                        )
                     connected_once = True
-                    delay = self.reconnect_s
-                    clock = _MediaClock() if media else None
+                    opened_at = time.monotonic()
+                    timeline.connect()
                 ok, image = cap.read()
                 if not ok or image is None:
                     cap.release()
                     cap = None
+                    self._say("the source dropped: reconnecting")
+                    if time.monotonic() - opened_at < STEADY_S:
+                        # it ended soon after it opened (a recording served over HTTP, read
+                        # again and again): back off before the next try, as after a failure
+                        waited = time.monotonic() - last_frame
+                        self._stop.wait(self._backoff(delay, waited, self.give_up_s))
+                        delay = min(delay * 2, self.max_reconnect_s)
+                    else:
+                        delay = self.reconnect_s
                     continue
                 last_frame = time.monotonic()
-                # stamped by media time, else by arrival plus the lead stamps have over
-                # arrival after a burst (kept where the clock falls back to arrival or
-                # reconnects, so the time line stays continuous)
-                arrival = last_frame - self._t0
-                t = None
-                if clock is not None:
-                    t = clock.time(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, arrival, lead)
-                last_t = t = max(arrival + lead if t is None else t, last_t)
-                lead = max(0.0, t - arrival)
+                t = timeline.stamp(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, last_frame - self._t0)
+                # a source read faster than real time for long (a recording served over
+                # HTTP) is read at its own pace once its stamps are MAX_LEAD_S ahead
+                if self._stop.wait(timeline.ahead(time.monotonic() - self._t0)):
+                    return
                 self._last_frame_at = last_frame
                 frame = Frame(image, self.frames_read, t, self.name)
                 self.frames_read += 1
@@ -228,6 +255,15 @@ class LiveStream:
         finally:
             if cap is not None:
                 cap.release()
+
+    @staticmethod
+    def _backoff(delay: float, waited: float, limit: float | None) -> float:
+        """The wait before the next try: ``delay``, but never past the limit."""
+        return delay if limit is None else min(delay, max(0.0, limit - waited) + 0.05)
+
+    def _say(self, message: str) -> None:
+        if self.on_status is not None:
+            self.on_status(f"{self.name}: {message}")
 
     def _absent(self, connected_once: bool, waited: float) -> str:
         what = "come back" if connected_once else "opened"
@@ -363,6 +399,46 @@ def redact_url(source: str) -> str:
 def _looks_local(source: str) -> bool:
     """A file or device path rather than a URL (``rtsp://``, ``http://`` …)."""
     return "://" not in source
+
+
+class _Timeline:
+    """One stream's timestamps across its connections: by the media clock of each connection
+    (:class:`_MediaClock`) while its times are trusted, else by arrival, never going back.
+
+    ``lead`` is how far the stamps are ahead of arrival (a burst) or behind it (media times
+    that fell behind before they were dropped); a lag closes at :data:`CATCH_UP` of the
+    clock's rate, a lead stays (the next connection's first frame starts from it)."""
+
+    def __init__(self, media: bool) -> None:
+        self.media = media
+        self.clock: _MediaClock | None = None
+        self.lead = 0.0
+        self.last_t = 0.0
+        self.last_arrival: float | None = None
+
+    def connect(self) -> None:
+        """A new connection: its own media clock (for a stream with presentation times)."""
+        self.clock = _MediaClock() if self.media else None
+
+    def stamp(self, media_s: float, arrival_s: float) -> float:
+        """The timestamp of a frame with media time ``media_s`` (seconds; NaN when unknown)
+        that arrived at ``arrival_s`` (seconds on the stream's clock)."""
+        t = None
+        if self.clock is not None:
+            t = self.clock.time(media_s, arrival_s, max(self.lead, 0.0))
+        if t is None:
+            if self.lead < 0 and self.last_arrival is not None:
+                self.lead = min(0.0, self.lead + CATCH_UP * max(arrival_s - self.last_arrival, 0))
+            t = arrival_s + self.lead
+        self.last_t = t = max(t, self.last_t)
+        self.lead = t - arrival_s
+        self.last_arrival = arrival_s
+        return t
+
+    def ahead(self, now_s: float) -> float:
+        """Seconds to wait before handing over the last frame stamped, so that the stamps run
+        at most :data:`MAX_LEAD_S` ahead of the clock."""
+        return max(0.0, self.last_t - now_s - MAX_LEAD_S)
 
 
 class _MediaClock:
