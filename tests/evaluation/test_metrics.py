@@ -70,11 +70,11 @@ def test_fit_temperature_recovers_the_true_temperature():
 def test_group_accuracy_interval_takes_the_person_as_the_unit():
     from mien.evaluation.bootstrap import T_975, group_accuracy_interval
 
-    # 5 people, 4 photos each, accuracies 1, .75, .5, .25, 0: mean .5, sd .3953, t(4) 2.776
+    # 5 people, 4 photos each, accuracies 1, .75, .5, .25, 0: mean .5, sd .3953, t(4) 2.776445
     correct = np.array([1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], bool)
     out = group_accuracy_interval(correct, np.repeat(list("abcde"), 4))
     assert out["n_groups"] == 5 and out["mean"] == 0.5
-    half = 2.776 * np.sqrt(0.15625) / np.sqrt(5)
+    half = 2.776445 * np.sqrt(0.15625) / np.sqrt(5)
     assert out["ci"] == pytest.approx((0.5 - half, 0.5 + half))
     assert out["per_group"] == {"a": 1.0, "b": 0.75, "c": 0.5, "d": 0.25, "e": 0.0}
     # every person 50 % right: no spread between people
@@ -83,7 +83,14 @@ def test_group_accuracy_interval_takes_the_person_as_the_unit():
     assert np.isnan(group_accuracy_interval(correct[:4], ["a"] * 4)["ci"][0])  # one person
     assert group_accuracy_interval(np.array([], bool), [])["n_groups"] == 0
     stats = pytest.importorskip("scipy.stats")
-    np.testing.assert_allclose(T_975, stats.t.ppf(0.975, np.arange(1, 31)), atol=6e-4)
+    np.testing.assert_allclose(T_975, stats.t.ppf(0.975, np.arange(1, 31)), atol=6e-7)
+    # above 30 persons it was 1.96: 32 persons' intervals were 0.961 of their width
+    from mien.evaluation.bootstrap import t_975
+
+    df = [1, 30, 31, 32, 69, 122, 1000, 10**6]
+    np.testing.assert_allclose([t_975(k) for k in df], stats.t.ppf(0.975, df), atol=6e-7)
+    with pytest.raises(ValueError, match="df >= 1"):
+        t_975(0)
 
 
 def test_macro_f1_rows_matches_macro_f1_with_misses():

@@ -189,8 +189,8 @@ def test_the_person_level_test_flips_each_persons_difference():
     assert out["diffs"] == {"v": 0.5, "w": 0.25, "x": 0.25, "y": 0.0, "z": 0.0}
     # only "all three gains positive" and "all negative" reach |mean| 0.2: 2 of 8 sign patterns
     assert out["p_sign_flip"] == 0.25
-    sd = np.std([0.5, 0.25, 0.25, 0, 0], ddof=1)  # t(4) = 2.776
-    assert out["ci"] == pytest.approx((0.2 - 2.776 * sd / 5**0.5, 0.2 + 2.776 * sd / 5**0.5))
+    sd = np.std([0.5, 0.25, 0.25, 0, 0], ddof=1)  # t(4) = 2.776445
+    assert out["ci"] == pytest.approx((0.2 - 2.776445 * sd / 5**0.5, 0.2 + 2.776445 * sd / 5**0.5))
     one = cm.by_person(a[:4], b[:4], people[:4])  # one person: no evidence at all
     assert (one["people"], one["p_sign_flip"]) == (1, 1.0)
     assert cm.by_person(b, a, people)["p_sign_flip"] == 0.25  # B worse: the same p

@@ -152,11 +152,33 @@ def bootstrap_accuracy(
 
 
 T_975: tuple[float, ...] = (
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004,
+    2.262157, 2.228139, 2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905,
+    2.109816, 2.100922, 2.093024, 2.085963, 2.079614, 2.073873, 2.068658, 2.063899,
+    2.059539, 2.055529, 2.051831, 2.048407, 2.045230, 2.042272,
 )  # fmt: skip
-"""97.5th percentiles of Student's t with 1–30 degrees of freedom (above 30: 1.96 is used)."""
+"""97.5th percentiles of Student's t with 1–30 degrees of freedom (6 decimals)."""
+
+
+def t_975(df: int) -> float:
+    """The 97.5th percentile of Student's t with ``df`` ≥ 1 degrees of freedom: from
+    :data:`T_975` up to 30, else the Cornish–Fisher expansion of the normal quantile to the
+    fourth order in ``1/df`` (error below 3e-8 from 30 on; Abramowitz & Stegun 26.7.5). It
+    was 1.96 above 30, which made the intervals of 70 persons 1.8 % too narrow.
+
+    Raises:
+        ValueError: ``df`` < 1.
+    """
+    if df < 1:
+        raise ValueError(f"Student t needs df >= 1; got {df}")
+    if df <= len(T_975):
+        return T_975[df - 1]
+    z = 1.959963984540054
+    g1 = (z**3 + z) / 4
+    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
+    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
+    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
+    return z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
 
 
 def group_accuracy_interval(
@@ -186,7 +208,7 @@ def group_accuracy_interval(
     n, mean = len(acc), float(acc.mean())
     ci = (float("nan"), float("nan"))
     if n >= 2:
-        t = T_975[n - 2] if n - 1 <= len(T_975) else 1.96
+        t = t_975(n - 1)
         half = t * float(acc.std(ddof=1)) / np.sqrt(n)
         ci = (max(0.0, mean - half), min(1.0, mean + half))
     return {

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from mien.evaluation.bootstrap import T_975, macro_f1_rows
+from mien.evaluation.bootstrap import macro_f1_rows, t_975
 
 
 def mcnemar_exact(only_a: int, only_b: int) -> float:
@@ -90,7 +90,7 @@ def by_person(
         p = (k + 1) / (n_draws + 1)
     ci = (float("nan"), float("nan"))
     if n >= 2:
-        t = T_975[n - 2] if n - 1 <= len(T_975) else 1.96
+        t = t_975(n - 1)
         half = t * float(per.std(ddof=1)) / math.sqrt(n)
         ci = (float(per.mean()) - half, float(per.mean()) + half)
     return {
