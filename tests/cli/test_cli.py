@@ -1091,6 +1091,13 @@ def test_evaluate_checks_every_set_before_scoring_any(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "['calm'] are not among the model's labels" in result.stderr
     result = runner.invoke(app, ["evaluate", sets[0], "-q", "--cluster", "who"])
     assert result.exit_code == 2 and "no column(s) ['who']" in result.stderr
+    # a --by column no set has (a typo) only warned, once per set, when there were several
+    (tmp_path / "bad" / "labels.csv").write_text("path,label,sex\na.png,neutral,f\na.png,sad,m\n")
+    result = runner.invoke(app, ["evaluate", *sets, "-q", "--by", "sexx"])
+    assert result.exit_code == 2
+    assert "--by sexx: no set has such a column (columns: ['original_label', 'sex'])" in (
+        result.stderr
+    )
 
 
 def test_a_face_missed_for_a_moment_stays_blurred_in_the_annotated_video(tmp_path):
