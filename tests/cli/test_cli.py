@@ -1318,3 +1318,18 @@ def test_heic_photos_and_other_camera_suffixes_in_folders_are_not_skipped(tmp_pa
     from mien.io import VIDEO_SUFFIXES
 
     assert {".mts", ".m2ts", ".vob"} <= VIDEO_SUFFIXES
+
+
+def test_evaluate_names_the_rows_without_a_person(tmp_path):
+    """A blank --cluster value left a row out of the intervals over persons (n_unassigned in
+    the JSON) and made it a person of its own in the gap test, with no word on stderr."""
+    for i in range(4):
+        (tmp_path / f"{i}.png").write_bytes(encode(Image.new("L", (48, 48), 40 * i)))
+    (tmp_path / "labels.csv").write_text(
+        "path,label,who\n0.png,neutral,p1\n1.png,sad,p1\n2.png,neutral,p2\n3.png,sad,\n"
+    )
+    result = runner.invoke(app, ["evaluate", str(tmp_path), "-q", "--cluster", "who"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert "--cluster who: 1 image with no value there" in said
+    assert json.loads(result.stdout)["by_cluster"]["n_unassigned"] == 1

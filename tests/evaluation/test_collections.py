@@ -225,14 +225,15 @@ def test_second_review_of_labels(tmp_path):
 
 
 def test_ckplus_adds_no_neutral_frame_beside_a_refused_peak(tmp_path):
-    for sequence, code in (("001", b"8.0000000e+00\n"), ("002", b"1\n")):
+    for sequence, code in (("001", b"8.0000000e+00\n"), ("002", b"1\n"), ("003", b" \n")):
         images = tmp_path / "cohn-kanade-images" / "S100" / sequence
         for frame in (1, 4):
             _touch(images / f"S100_{sequence}_{frame:08d}.png")
         _touch(tmp_path / f"Emotion/S100/{sequence}/S100_{sequence}_00000004_emotion.txt", code)
     got = ckplus_rows(tmp_path, first_frame_neutral=True)
     assert _table(got.rows, "label", "sequence") == [("anger", "S100_002"), ("neutral", "S100_002")]
-    assert got.skipped == {"a code the ckplus table does not have": 1}
+    # an empty label file is named as such (it was "not holding a whole number")
+    assert got.skipped == {"a code the ckplus table does not have": 1, "empty label file": 1}
 
 
 def test_labels_keep_the_names_of_files_that_are_links(tmp_path):

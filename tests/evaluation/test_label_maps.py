@@ -102,7 +102,7 @@ def test_relabel_maps_word_forms_and_codes_and_keeps_the_originals():
     assert done.to_dict() == {
         "renamed": {"happy": {"to": "happiness", "n": 1}, "3": {"to": "surprise", "n": 2}},
         "dropped": {"8": 1},
-        "unused": ["0", "1", "10", "2", "4", "5", "6", "7", "9"],
+        "unused": ["0", "1", "2", "4", "5", "6", "7", "9", "10"],  # by value
     }
     assert done.describe() == "happy → happiness (1); 3 → surprise (2); dropped 8 (1)"
     # a user's map wins over a word form; a set's own original_label column is kept

@@ -20,6 +20,7 @@ from mien.cli.common import (
     fail,
     interruptible,
     make_analyzer,
+    plural,
     progress,
     unwritable,
 )
@@ -281,6 +282,13 @@ def evaluate(
     results = {}
     for k, r in reports.items():
         results[k] = r.to_dict()
+        if r.by_cluster and (blank := r.by_cluster.get("n_unassigned", 0)):
+            err.print(
+                f"{k}: --cluster {cluster}: {plural(blank, 'image')} with no value there: left "
+                "out of the intervals over persons, and each a person of its own in the gap "
+                "tests (n_unassigned)",
+                style="yellow",
+            )
         if relabelled[k] or relabelled[k].unused:
             results[k]["relabelled"] = relabelled[k].to_dict()
         results[k]["unlabelled_rows_skipped"] = datasets[k].n_unlabelled

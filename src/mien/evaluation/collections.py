@@ -192,10 +192,14 @@ def ckplus_rows(root: Path, *, first_frame_neutral: bool = False) -> CollectionR
         if image is None:
             out.skip("label file without its image", label_file)
             continue
+        text = label_file.read_text(errors="replace").strip()
         try:
-            value = float(label_file.read_text(errors="replace").strip())
+            value = float(text)
         except ValueError:
             value = float("nan")
+        if not text:
+            out.skip("empty label file", label_file)
+            continue
         if not value.is_integer():
             out.skip("label file not holding a whole number", label_file)
             continue

@@ -121,8 +121,9 @@ class Relabelling:
         renamed: ``{original label: mien label}`` for each label it changed.
         counts: rows per original label it changed or dropped.
         dropped: ``{original label: rows}`` removed because their label maps to ``""``.
-        unused: the map's labels that no row has (sorted). A few are expected for part of a
-            collection; most of a preset unused suggests the wrong preset.
+        unused: the map's labels that no row has (sorted, numbers by value). A few are
+            expected for part of a collection; most of a preset unused suggests the wrong
+            preset.
         matched: how many of the map's labels some row has (0 without a map).
     """
 
@@ -306,6 +307,14 @@ def _key(table: Mapping[str, str], label: str) -> str:
     return whole if whole in table else label
 
 
+def _natural(key: str) -> tuple[int, float, str]:
+    """Sort key: numeric codes by value, before words."""
+    try:
+        return (0, float(key), key)
+    except ValueError:
+        return (1, 0.0, key)
+
+
 def relabel(
     dataset: LabeledDataset, mapping: Mapping[str, str] | None = None
 ) -> tuple[LabeledDataset, Relabelling]:
@@ -334,7 +343,7 @@ def relabel(
     keys = [_key(table, label) for label in dataset.labels]
     new = [table.get(k, label) for k, label in zip(keys, dataset.labels, strict=True)]
     changed = Counter(old for old, n in zip(dataset.labels, new, strict=True) if old != n)
-    unused = sorted(set(given) - set(keys))
+    unused = sorted(set(given) - set(keys), key=_natural)  # codes 3, 4, 10; not 10, 3, 4
     matched = len(given) - len(unused)
     if not changed:
         return dataset, Relabelling(unused=unused, matched=matched)
