@@ -313,10 +313,11 @@ def test_plot_and_summary_of_no_rows_say_so():
         track_summary(pd.DataFrame(columns=["source", "status", "timestamp_s", "track_id"]))
 
 
-@pytest.mark.parametrize(("name", "text"), [("e.jsonl", ""), ("e.json", "[]\n")])
+@pytest.mark.parametrize(("name", "text"), [("e.jsonl", ""), ("e.json", "[]\n"), ("e.csv", "")])
 def test_a_run_that_wrote_no_row_is_read_as_no_rows_not_foreign(tmp_path, name, text):
     # `mien analyze clip.mp4 --start 25 -o e.jsonl` past the clip's end writes no row; summary
-    # and plot called that "not mien results (missing columns ...)", exit 2
+    # and plot called that "not mien results (missing columns ...)", exit 2; an empty CSV
+    # (mien writes a header) was "cannot read results", exit 2, where an empty .jsonl gave 1
     from mien.cli.main import app
 
     path = tmp_path / name

@@ -105,6 +105,13 @@ def test_still_images_and_failed_inputs_are_named_not_listed_as_videos(tmp_path)
     err = result.stderr.replace("\n", " ")
     assert "wrote 2 tracks to" in err and "left out: 1 still image" in err
     assert "not in the table: cut.mp4 could not be read (no 'moov' box)" in err
+    # rows of only a failed video: it is named there too (the error spoke of still images)
+    rows.iloc[:0].pipe(lambda e: pd.concat([e, pd.DataFrame([failed])])).to_csv(
+        results, index=False
+    )
+    result = CliRunner().invoke(app, ["summary", str(results)])
+    err = result.stderr.replace("\n", " ")
+    assert result.exit_code == 1 and "cut.mp4 could not be read (no 'moov' box)" in err
 
 
 def test_window_columns_that_only_look_like_outputs_are_carried(tmp_path):

@@ -178,7 +178,7 @@ def read_rows(path: str | Path) -> pd.DataFrame:
         if path.is_dir():
             df = _read_parts(parts)
         elif suffix == ".csv":
-            df = _read_csv(path)
+            df = _read_csv(path) if path.stat().st_size else pd.DataFrame()
         elif suffix in (".jsonl", ".json"):
             df = _read_json(path, lines=suffix == ".jsonl")
         elif suffix == ".parquet":
@@ -191,9 +191,10 @@ def read_rows(path: str | Path) -> pd.DataFrame:
         raise
     except (ValueError, TypeError, OSError) as err:  # JSONDecodeError, UnicodeDecodeError too
         raise DatasetError(f"{path}: cannot read results ({err})") from err
-    if suffix in (".jsonl", ".json") and len(df) == 0 and len(df.columns) == 0:
+    if suffix in (".jsonl", ".json", ".csv") and len(df) == 0 and len(df.columns) == 0:
         # a run that gave no row (--start past the end) wrote an empty file or []: no
-        # columns to check, unlike a CSV's header; the schema's, without probabilities
+        # columns to check; the schema's, without probabilities (an empty .csv, which mien
+        # never writes, is taken alike: "no rows", not "cannot read")
         from mien.export.rows import row_columns
 
         df = pd.DataFrame(columns=row_columns([]))

@@ -114,6 +114,8 @@ def summary(
         fail(f"--windows {windows}: {e}")
     except DatasetError as e:
         no_tracks = str(e).startswith(("no tracked faces", "no rows"))
+        if no_tracks:  # the inputs that failed are why, where some did
+            _warn_untimed(rows)
         fail(f"{results}: {e}", code=1 if no_tracks else 2)
     _warn_cut(results)
     _warn_in_order(rows, results)
