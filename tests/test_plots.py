@@ -73,8 +73,8 @@ def test_the_longest_seen_tracks_are_kept_and_appended_runs_are_parts():
     again = rows("m", 5).assign(frame_index=range(5))
     fig = plot_tracks(pd.concat([again, again]))
     assert [ax.get_title() for ax in fig.axes if ax.get_title()] == [
+        "a.mp4 · part 0 · track 1 · 5 frames · m",
         "a.mp4 · part 1 · track 1 · 5 frames · m",
-        "a.mp4 · part 2 · track 1 · 5 frames · m",
     ]
 
 

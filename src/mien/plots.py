@@ -357,8 +357,8 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
     (with an ``abstained`` column).
     Tracks are taken per source (and per model, when rows of several models were joined, and
     per part, as :func:`mien.summary.track_summary` reads runs appended or recordings joined:
-    such panels say ``part k``), the longest ``max_tracks``, and shown per source in time
-    order; the panels of one source
+    such panels say ``part k``, numbered from 0 as the summaries' ``part`` column), the
+    longest ``max_tracks``, and shown per source in time order; the panels of one source
     share its analysed time span on x. Each panel names its source by the shortest end of
     its path that tells it from the others (``p01/session1.mp4``), its model, and where the
     face was: the track's median box in pixels (with box columns), to match it with the
@@ -469,7 +469,7 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
         ax.set_xlim(lo - pad, hi + pad)  # the source's analysed time: its panels align
         ax.set_ylabel("probability")
         ax.set_xlabel("time (s)", fontsize=8)
-        in_part = f" · part {part + 1}" if (source, model) in several else ""
+        in_part = f" · part {part}" if (source, model) in several else ""
         ax.set_title(
             f"{names[str(source)]}{in_part} · track {int(track)} · {len(rows)} "
             + ("frame" if len(rows) == 1 else "frames")
