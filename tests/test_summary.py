@@ -984,3 +984,21 @@ def test_shuffled_rows_are_warned_of_in_python_too():
     with pytest.warns(PartsWarning, match=r"goes back in v\.mp4 \(\d+ parts\)") as caught:
         track_summary(shuffled)
     assert caught[0].filename == __file__  # pointed at the caller's line
+
+
+def test_summary_warns_where_damaged_data_was_left_out(tmp_path):
+    """A damaged stretch left out of a video was timed as the frame before held (no row says
+    where it was): 2.5 s without a frame counted as seen, with no word."""
+    from typer.testing import CliRunner
+
+    from mien.cli.main import app
+
+    damaged = {"source": "a.mp4", "status": "error", "timestamp_s": 0.6,
+               "error": "damaged data: 14 damaged frames from 0.3 s to 0.4 s left out"}  # fmt: skip
+    results = tmp_path / "rows.csv"
+    pd.concat([_rows(), pd.DataFrame([damaged])], ignore_index=True).to_csv(results, index=False)
+    result = CliRunner().invoke(app, ["summary", str(results)])
+    assert result.exit_code == 0, result.output
+    assert "a.mp4: damaged data was left out" in " ".join(result.stderr.split())
+    _rows().to_csv(results, index=False)
+    assert "damaged" not in CliRunner().invoke(app, ["summary", str(results)]).stderr

@@ -118,6 +118,7 @@ def summary(
             _warn_untimed(rows)
         fail(f"{results}: {e}", code=1 if no_tracks else 2)
     _warn_cut(results)
+    _warn_damaged(rows)
     _warn_in_order(rows, results)
     if table_of_windows is not None:
         _warn_outside(table, rows)
@@ -243,6 +244,24 @@ def _warn_untimed(rows: pd.DataFrame) -> None:
         )
     if len(failed) > 10:
         err.print(f"… and {len(failed) - 10} more sources that could not be read", style="yellow")
+
+
+def _warn_damaged(rows: pd.DataFrame) -> None:
+    """Name the videos whose damaged data was left out: the rows do not mark where, so the
+    summary times each stretch left out (up to 10 s) as the frame before it held on screen."""
+    if "error" not in rows:
+        return
+    damaged = rows["error"].astype("string").str.contains("damaged data: ", regex=False)
+    ok = rows["status"].astype("string").isin(["ok", "no_face"])
+    sources = sorted(set(rows.loc[damaged.fillna(False).astype(bool), "source"].astype(str)))
+    for source in [s for s in sources if (ok & (rows["source"].astype(str) == s)).any()][:10]:
+        err.print(
+            f"{source}: damaged data was left out (its error row says where); the time of "
+            "each stretch left out, up to 10 s, counts as the frame before it held, so "
+            "seen_s and shares there can include time no frame was analysed",
+            style="yellow",
+            markup=False,
+        )
 
 
 def _warn_cut(results: Path) -> None:
