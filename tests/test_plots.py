@@ -313,7 +313,9 @@ def test_plot_and_summary_of_no_rows_say_so():
         track_summary(pd.DataFrame(columns=["source", "status", "timestamp_s", "track_id"]))
 
 
-@pytest.mark.parametrize(("name", "text"), [("e.jsonl", ""), ("e.json", "[]\n"), ("e.csv", "")])
+@pytest.mark.parametrize(
+    ("name", "text"), [("e.jsonl", ""), ("e.json", "[]\n"), ("e.csv", ""), ("e.csv", "\n")]
+)
 def test_a_run_that_wrote_no_row_is_read_as_no_rows_not_foreign(tmp_path, name, text):
     # `mien analyze clip.mp4 --start 25 -o e.jsonl` past the clip's end writes no row; summary
     # and plot called that "not mien results (missing columns ...)", exit 2; an empty CSV

@@ -52,6 +52,12 @@ def row_dtypes(columns: Sequence[str]) -> dict[str, str]:
     return {c: DTYPES[kinds[c]] for c in columns if c in kinds}
 
 
+def _blank_file(path: Path) -> bool:
+    """Empty, or only white space (a line break)."""
+    size = path.stat().st_size
+    return size == 0 or (size <= 64 and not path.read_bytes().strip())
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     import pandas as pd
 
@@ -178,7 +184,7 @@ def read_rows(path: str | Path) -> pd.DataFrame:
         if path.is_dir():
             df = _read_parts(parts)
         elif suffix == ".csv":
-            df = _read_csv(path) if path.stat().st_size else pd.DataFrame()
+            df = pd.DataFrame() if _blank_file(path) else _read_csv(path)
         elif suffix in (".jsonl", ".json"):
             df = _read_json(path, lines=suffix == ".jsonl")
         elif suffix == ".parquet":

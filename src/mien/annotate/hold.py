@@ -133,9 +133,10 @@ class BlurHold:
             self._last.clear()
         if image_wh is not None:
             wh = (int(image_wh[0]), int(image_wh[1]))
-            if self._image_wh is not None and wh != self._image_wh and min(wh) > 0:
-                self._rescale(wh[0] / self._image_wh[0], wh[1] / self._image_wh[1])
-            self._image_wh = wh
+            if min(wh) > 0:
+                if self._image_wh is not None and wh != self._image_wh:
+                    self._rescale(wh[0] / self._image_wh[0], wh[1] / self._image_wh[1])
+                self._image_wh = wh
         # the frames to hold (a suffix: within hold_s, or among the last min_frames), and the
         # one before them, kept only to tell how their faces were moving (without track ids)
         first = len(self._seen) - self.min_frames

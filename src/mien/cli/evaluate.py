@@ -198,16 +198,17 @@ def evaluate(
                 f"{dataset.root / dataset.paths[0]}); paths are read relative to the folder "
                 f"of the labels file, here {dataset.root}"
             )
-    analyzer = make_analyzer(model, detector, 0.5, 100_000_000, weights=weights)
-    names = analyzer.expression_names
-    dropped = _drop_trained(analyzer, datasets) if drop_trained else {}
-    if len(datasets) > 1:  # a column no set has is a typo, as with one set
+    if len(datasets) > 1:  # a column no set has is a typo, as with one set (before
+        # the models load)
         nowhere = [c for c in by or () if not any(c in d.columns for d in datasets.values())]
         if nowhere:
             fail(
                 f"--by {', '.join(nowhere)}: no set has such a column (columns: "
                 f"{sorted({c for d in datasets.values() for c in d.columns})})"
             )
+    analyzer = make_analyzer(model, detector, 0.5, 100_000_000, weights=weights)
+    names = analyzer.expression_names
+    dropped = _drop_trained(analyzer, datasets) if drop_trained else {}
     columns_by_set = {}
     for name, dataset in datasets.items():  # every set checked before any is scored
         columns = [c for c in by or () if c in dataset.columns]

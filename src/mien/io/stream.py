@@ -14,8 +14,7 @@ the first frame of each connection when it arrives, the rest that far after it i
 so frames that arrive in a burst (FFmpeg's start-up probing delivers seconds of video at once)
 keep their real spacing; where a stream's times do not advance or fall behind the clock,
 arrival times are used from where the stamps had got to, the lag closed gradually
-(:data:`CATCH_UP`). Timestamps never go back, and run at most :data:`MAX_LEAD_S` ahead of
-the clock (a faster source is read at its own pace).
+(:data:`CATCH_UP`). Timestamps never go back.
 
 A regular video *file* given as the source is decoded by PyAV, as ``mien analyze`` reads it,
 and played once at its own frame rate, like a camera; the stream ends at its last frame. Its
@@ -40,10 +39,6 @@ import cv2
 from mien.errors import MienError, StreamError
 from mien.types import Frame
 
-MAX_LEAD_S = 10.0
-"""Seconds a stream's stamps may run ahead of the clock (FFmpeg's start-up probing hands
-over about 5 s of video at once); a source that delivers faster than real time for longer (a
-recording served over HTTP) is read at its own pace from there."""
 CATCH_UP = 0.1
 """Where a stream's own times are dropped after falling behind the clock, its stamps go on
 from where they were and close the lag at this share of the clock's rate (1.1 s a second),
@@ -86,8 +81,8 @@ class LiveStream:
         open_timeout_s: how long the first connection may take before :class:`StreamError`.
         give_up_s: stop (with :class:`StreamError`) after this long without a frame once
             connected; ``None`` retries for ever.
-        on_status: told (from the reading thread) when the source drops and when it is back,
-            one line each (the source named as :attr:`name` names it).
+        on_status: told (from the reading thread) when the source drops and when a frame
+            comes again, one line each (the source named as :attr:`name` names it).
 
     A connection that ends within :data:`STEADY_S` of opening is backed off like a failed
     one (a recording served over HTTP ends at once and would be read again and again).
@@ -205,6 +200,7 @@ class LiveStream:
         last_frame = opened_at = time.monotonic()
         media = not isinstance(self.source, int) and not str(self.source).startswith("/dev/")
         timeline = _Timeline(media)
+        away_since: float | None = None  # when the source dropped, until a frame comes again
         cap = None
         try:
             while not self._stop.is_set():
@@ -221,10 +217,6 @@ class LiveStream:
                         continue
                     if connected_once:
                         self.reconnects += 1
-                        self._say(
-                            f"reconnected after {time.monotonic() - last_frame:.1f} s without "
-                            "a frame"
-                        )
                     connected_once = True
                     opened_at = time.monotonic()
                     timeline.connect()
@@ -232,22 +224,28 @@ class LiveStream:
                 if not ok or image is None:
                     cap.release()
                     cap = None
-                    self._say("the source dropped: reconnecting")
+                    if away_since is None:
+                        away_since = time.monotonic()
+                        self._say("the source dropped: reconnecting")
                     if time.monotonic() - opened_at < STEADY_S:
                         # it ended soon after it opened (a recording served over HTTP, read
                         # again and again): back off before the next try, as after a failure
                         waited = time.monotonic() - last_frame
-                        self._stop.wait(self._backoff(delay, waited, self.give_up_s))
+                        framed = self._last_frame_at is not None
+                        limit = self.give_up_s if framed else self.open_timeout_s
+                        if limit is not None and waited > limit:
+                            self._fail(self._absent(framed, waited))
+                            return
+                        self._stop.wait(self._backoff(delay, waited, limit))
                         delay = min(delay * 2, self.max_reconnect_s)
                     else:
                         delay = self.reconnect_s
                     continue
+                if away_since is not None:  # the first frame since the source came back
+                    self._say(f"back after {time.monotonic() - away_since:.1f} s away")
+                    away_since = None
                 last_frame = time.monotonic()
                 t = timeline.stamp(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, last_frame - self._t0)
-                # a source read faster than real time for long (a recording served over
-                # HTTP) is read at its own pace once its stamps are MAX_LEAD_S ahead
-                if self._stop.wait(timeline.ahead(time.monotonic() - self._t0)):
-                    return
                 self._last_frame_at = last_frame
                 frame = Frame(image, self.frames_read, t, self.name)
                 self.frames_read += 1
@@ -370,30 +368,43 @@ def _is_fifo(source: int | str) -> bool:
         return False
 
 
+SECRET_KEYS = ("pass", "pwd", "token", "key", "secret", "auth", "sig", "cred", "session",
+               "jwt", "mail")  # fmt: skip
+"""Parts of query keys whose values :func:`redact_url` hides (``password``, ``access_token``,
+``apikey``, ``X-Amz-Signature``, ``sessionid`` …); also the keys ``pw``, ``user``, ``usr``,
+``login``, ``code`` and ``sid`` (:data:`SECRET_NAMES`)."""
+SECRET_NAMES = ("pw", "user", "usr", "username", "login", "code", "sid", "u", "p")
+
+
 def redact_url(source: str) -> str:
-    """``source`` with the secrets a stream URL may carry replaced by ``***``: the user name
-    and password, each query value and the fragment (``rtsp://admin:pw@cam/live?token=x`` →
-    ``rtsp://***@cam/live?token=***``). A path that is not a URL is returned as it is.
+    """``source`` with the secrets a stream URL may carry replaced by ``***``: everything
+    before the last ``@`` of the URL (user name and password, however they are written), the
+    values of query keys that look secret (:data:`SECRET_KEYS`) and the fragment
+    (``rtsp://admin:pw@cam/live?channel=2&token=x`` → ``rtsp://***@cam/live?channel=2&token=***``).
+    Other query values are kept (they tell streams apart: ``channel=1``, ``subtype=0``).
+    A path that is not a URL is returned as it is.
 
     Camera and stream URLs often carry credentials, and rows, logs and terminal output get
-    shared; the path is kept (it names the stream), so a token written into a path is not
-    found.
+    shared. A token written into the path, or under a query key of another name, is not
+    found; an ``@`` in a query value (an e-mail address) hides the host too.
     """
     if _looks_local(source):
         return source
     scheme, _, rest = source.partition("://")
+    user, at, rest = rest.rpartition("@")
+    if user:  # (``udp://@:1234``, with none, says "listen")
+        user = "***"
     rest, hash_, fragment = rest.partition("#")
     rest, question, query = rest.partition("?")
-    host, slash, path = rest.partition("/")
-    user, at, place = host.rpartition("@")
-    if user:  # (``udp://@:1234``, an empty one, says "listen")
-        host = "***" + at + place
     if question:
-        query = "&".join(
-            (part.split("=", 1)[0] + "=***") if "=" in part else ("***" if part else "")
-            for part in query.split("&")
-        )
-    return f"{scheme}://{host}{slash}{path}{question}{query}{hash_}{'***' if fragment else ''}"
+        parts = []
+        for part in query.replace(";", "&").split("&"):
+            key, eq, _value = part.partition("=")
+            low = key.lower()
+            secret = low in SECRET_NAMES or any(k in low for k in SECRET_KEYS)
+            parts.append(f"{key}=***" if eq and secret else part if eq else part and "***")
+        query = "&".join(parts)
+    return f"{scheme}://{user}{at}{rest}{question}{query}{hash_}{'***' if fragment else ''}"
 
 
 def _looks_local(source: str) -> bool:
@@ -434,11 +445,6 @@ class _Timeline:
         self.lead = t - arrival_s
         self.last_arrival = arrival_s
         return t
-
-    def ahead(self, now_s: float) -> float:
-        """Seconds to wait before handing over the last frame stamped, so that the stamps run
-        at most :data:`MAX_LEAD_S` ahead of the clock."""
-        return max(0.0, self.last_t - now_s - MAX_LEAD_S)
 
 
 class _MediaClock:
