@@ -661,3 +661,36 @@ def test_batch_exits_1_when_a_folder_cannot_be_listed(tmp_path, monkeypatch):
     assert (
         "could not read folder" in result.stderr and "1 folder could not be read" in result.stderr
     )
+
+
+def test_a_part_name_never_starts_with_what_pyarrow_skips(tmp_path, capsys):
+    """A camera's _DSC0001.JPG was written as parts/_DSC0001-<id>.parquet, which pyarrow's
+    dataset readers skip: pandas.read_parquet("results/parts") lost its rows, silently."""
+    import shutil
+
+    from mien.batch.manifest import input_id
+    from mien.batch.work import output_name
+    from mien.cli.batch import _warn_foreign_parts
+    from mien.plots import read_rows
+    from tests.helpers import SAMPLES
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(SAMPLES / "grace_hopper.jpg", photos / "_DSC0001.JPG")
+    shutil.copy(SAMPLES / "astronaut.jpg", photos / "#2.jpg")
+    out = tmp_path / "out"
+    run_batch(sorted(photos.iterdir()), out, BatchOptions())
+    names = sorted(p.name.split("-")[0] for p in (out / "parts").iterdir())
+    assert names == ["2", "DSC0001"]
+    assert len(pd.read_parquet(out / "parts")) == len(read_rows(out / "parts")) == 2
+    assert output_name("___.jpg", "ab") == "input-ab.parquet"
+    # a folder written before keeps its parts' old names, which are not called foreign
+    photo = photos / "_DSC0001.JPG"
+    old = tmp_path / "old"
+    (old / "parts").mkdir(parents=True)
+    (old / "parts" / output_name(str(photo), input_id(photo), legacy=True)).touch()
+    assert output_name(str(photo), input_id(photo), legacy=True).startswith("_DSC0001-")
+    _warn_foreign_parts(old, [photo])
+    assert "belong to inputs not given" not in capsys.readouterr().err
+    _warn_foreign_parts(old, [photos / "#2.jpg"])
+    assert "belong to inputs not given" in capsys.readouterr().err

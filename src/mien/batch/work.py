@@ -66,8 +66,15 @@ def _exit_with_parent(parent: int, poll_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def output_name(path: str, id_: str) -> str:
+def output_name(path: str, id_: str, *, legacy: bool = False) -> str:
+    """The part file of one input: ``<stem>-<id>.parquet``, the stem's characters other than
+    letters, digits, ``-`` and ``_`` made ``_``, at most 60 of them, and none leading: pyarrow's
+    dataset readers (``pandas.read_parquet("results/parts")``) skip a file whose name starts
+    with ``_`` or ``.``, so a camera's ``_DSC0001.JPG`` vanished from that table. ``legacy``:
+    the name before 0.2.19, which kept a leading ``_`` (for folders written then)."""
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(path).stem)[:60]
+    if not legacy:
+        stem = stem.lstrip("_") or "input"
     return f"{stem}-{id_}.parquet"
 
 

@@ -293,7 +293,9 @@ def _warn_foreign_parts(out: Path, inputs: list[Path]) -> None:
     from mien.batch.manifest import input_id
     from mien.batch.work import output_name
 
-    expected = {output_name(str(p), input_id(p)) for p in inputs}
+    expected = {
+        output_name(str(p), input_id(p), legacy=legacy) for p in inputs for legacy in (False, True)
+    }
     foreign = sorted(f.name for f in (out / "parts").glob("*.parquet") if f.name not in expected)
     if foreign:
         err.print(
