@@ -231,9 +231,11 @@ def _read_parts(parts: list[Path]) -> pd.DataFrame:
             ignore_index=True,
         )
     except (OSError, ValueError):
+        from mien.export.sinks import read_parquet_whole
+
         for f in files:  # name the part that fails
             try:
-                pq.read_table(f, page_checksum_verification=True)
+                read_parquet_whole(f)
             except (OSError, ValueError) as err:
                 raise DatasetError(
                     f"{f}: a damaged Parquet part ({err}); delete it and run the mien batch "

@@ -329,6 +329,16 @@ def test_lost_or_damaged_parts_are_redone_and_vanished_inputs_keep_their_rows(in
     assert counts == {"done": 2} and len(redone) == 1
     assert "1 input(s) had a missing or damaged Parquet file" in warnings[0]
     pd.testing.assert_frame_equal(table(out), first)
+    # damaged in a column name of its footer's schema: it read as a table (so it was kept),
+    # then pyarrow's schema and pandas failed with a Unicode error naming no file
+    data = bytearray(parts[0].read_bytes())
+    data[data.index(b"p_anger") + 2] = 0x96
+    parts[0].write_bytes(bytes(data))
+    with pytest.raises(DatasetError, match=re.escape(parts[0].name) + ": a damaged Parquet part"):
+        read_rows(out / "parts")
+    counts, redone, warnings = again()
+    assert counts == {"done": 2} and len(redone) == 1
+    pd.testing.assert_frame_equal(table(out), first)
     # a whole part that was merely touched is checked once, then known by its new stamp
     os.utime(parts[1])
     assert again()[:2] == ({"done": 2}, [])

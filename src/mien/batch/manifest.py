@@ -29,10 +29,10 @@ class ManifestError(MienError, ValueError):
 
 def _whole_parquet(path: Path) -> bool:
     """Whether ``path`` reads whole as Parquet, its page checksums (where written) right."""
-    import pyarrow.parquet as pq
+    from mien.export.sinks import read_parquet_whole
 
     try:
-        pq.read_table(path, page_checksum_verification=True)
+        read_parquet_whole(path)
     except (OSError, ValueError):  # missing, not Parquet, cut short or overwritten
         return False
     return True

@@ -173,6 +173,25 @@ class ParquetSink:
         self.close()
 
 
+def read_parquet_whole(path: str | Path) -> Any:
+    """``path`` read as a ``pyarrow.Table`` with every check a reader may trip on: page
+    checksums (where written: mien's parts since 0.2.18), the Parquet schema in the footer
+    (a damaged byte in a column name there read fine as a table, then failed in
+    ``pyarrow.parquet.read_schema`` and pandas with a Unicode error that named no file), and
+    pandas metadata, where there is any.
+
+    Raises:
+        OSError: missing or unreadable.
+        ValueError: not Parquet, cut short, a page checksum wrong, or its metadata damaged.
+    """
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, page_checksum_verification=True)
+    pq.read_schema(path)
+    table.schema.pandas_metadata  # noqa: B018 - decodes its JSON: a damaged byte raises
+    return table
+
+
 def open_sink(
     path: str | Path | None,
     columns: Sequence[str],
