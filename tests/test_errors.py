@@ -46,3 +46,16 @@ def test_a_worker_error_reaches_the_parent_typed(tmp_path):
     ):
         pool.submit(_read, str(tmp_path / "nope.jpg")).result(timeout=60)
     assert caught.value.path == str(tmp_path / "nope.jpg")
+
+
+def test_a_missing_video_is_a_file_not_found_error_as_a_missing_image_is(tmp_path):
+    import pickle
+
+    import mien
+
+    with pytest.raises(FileNotFoundError) as caught:
+        list(mien.iter_frames(tmp_path / "gone.mp4"))
+    assert isinstance(caught.value, mien.VideoNotFoundError)
+    assert isinstance(caught.value, mien.VideoError) and isinstance(caught.value, ValueError)
+    assert str(pickle.loads(pickle.dumps(caught.value))) == f"{tmp_path / 'gone.mp4'}: no such file"
+    assert issubclass(mien.UnknownDetectorError, ValueError)

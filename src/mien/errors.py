@@ -52,6 +52,11 @@ class VideoError(_PathProblem, ValueError):
         super().__init__(f"{path}: {problem}")
 
 
+class VideoNotFoundError(VideoError, FileNotFoundError):
+    """The video's path does not exist (``except FileNotFoundError`` catches it, as it
+    catches a missing image's :class:`ImageNotFoundError`)."""
+
+
 class VideoDecodeError(VideoError):
     """Decoding stopped before the end of the video (truncated or corrupt data), or damaged
     data inside it was skipped. Every frame before the break (or every undamaged frame) was

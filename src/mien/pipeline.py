@@ -565,7 +565,8 @@ class Analyzer:
                 self._pose.warm_up()
 
     def close(self) -> None:
-        """Free the detector's (and the pose model's) resources."""
+        """Free the detector's (and the pose model's) resources. A closed analyzer still
+        works: it builds them again when next used (and holds them until closed again)."""
         with self._lock:
             self.detector.close()
             if self._pose is not None:

@@ -194,7 +194,10 @@ def test_resume_skips_done_and_retry_failed_retries(inputs, reference):
 
 
 def test_other_configuration_is_refused(inputs, reference):
-    with pytest.raises(ManifestError, match=r"another configuration \(differs in \['every'\]\)"):
+    with pytest.raises(
+        ManifestError,
+        match=r"another configuration \(differs in \['every'\]: every: 1 then, 2 now\)",
+    ):  # the values say which option it is (`--every`)
         run_batch(inputs, reference, BatchOptions(every=2))
 
 

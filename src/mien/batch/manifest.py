@@ -158,9 +158,10 @@ class Manifest:
             old, new = json.loads(row[0]), config
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             self.close()  # let go of the lock before refusing
+            said = "; ".join(f"{k}: {old.get(k)!r} then, {new.get(k)!r} now" for k in diff[:4])
             raise ManifestError(
                 f"{self.out_dir} holds a batch made with another configuration "
-                f"(differs in {diff}); use a new --out folder or the same options"
+                f"(differs in {diff}: {said}); use a new --out folder or the same options"
             )
 
     def add(self, paths: Iterable[str | Path]) -> list[str]:

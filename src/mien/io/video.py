@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mien.errors import VideoDecodeError, VideoError
+from mien.errors import VideoDecodeError, VideoError, VideoNotFoundError
 from mien.tracking.iou import STEP_WINDOW
 from mien.types import Frame, whole_number
 
@@ -154,7 +154,7 @@ def _open(path: str | os.PathLike[str]):
 
     p = Path(path)
     if not p.exists():
-        raise VideoError(str(path), "no such file")
+        raise VideoNotFoundError(str(path), "no such file")
     if not p.is_file():
         raise VideoError(str(path), "not a file")
     if p.stat().st_size == 0:
