@@ -16,7 +16,6 @@ from mien.cli.common import (
     fail,
     quiet_native_stderr,
 )
-from mien.detection.mediapipe import DETECTOR_MODELS
 from mien.weights import DEFAULT_MODEL
 
 
@@ -58,6 +57,7 @@ def serve(
     """Serve the API (OpenAPI at /docs) and the web page at /. Nothing is stored."""
     import uvicorn
 
+    from mien.detection.mediapipe import DETECTOR_MODELS
     from mien.service import ServiceSettings, create_app
     from mien.service.protocol import header_deadline_protocol
 

@@ -147,8 +147,8 @@ class LiveStream:
 
     @property
     def name(self) -> str:
-        """The source as rows and messages name it: a URL without its user name, password
-        and query values (:func:`redact_url`)."""
+        """The source as rows and messages name it: a URL without its user name, password,
+        secret-looking query values and fragment (:func:`redact_url`)."""
         return redact_url(str(self.source))
 
     def _open(self) -> cv2.VideoCapture | None:
@@ -371,9 +371,10 @@ def _is_fifo(source: int | str) -> bool:
 SECRET_KEYS = ("pass", "pwd", "token", "key", "secret", "auth", "sig", "cred", "session",
                "jwt", "mail")  # fmt: skip
 """Parts of query keys whose values :func:`redact_url` hides (``password``, ``access_token``,
-``apikey``, ``X-Amz-Signature``, ``sessionid`` …); also the keys ``pw``, ``user``, ``usr``,
-``login``, ``code`` and ``sid`` (:data:`SECRET_NAMES`)."""
+``apikey``, ``X-Amz-Signature``, ``sessionid`` …); also the whole keys of
+:data:`SECRET_NAMES`."""
 SECRET_NAMES = ("pw", "user", "usr", "username", "login", "code", "sid", "u", "p")
+"""Query keys whose values :func:`redact_url` hides, matched whole (case ignored)."""
 
 
 def redact_url(source: str) -> str:
