@@ -24,7 +24,7 @@ import mien.weights
 from mien.io import read_image
 from mien.pipeline import Analyzer
 
-PHOTOS = Path(__file__).resolve().parents[1].parent / "shared/media/faces"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def make(spin: bool, threads: int) -> Analyzer:
@@ -42,8 +42,14 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="0: mien's default")
+    parser.add_argument(
+        "--shared", type=Path, default=SHARED, help="the folder holding media/faces (../shared)"
+    )
     args = parser.parse_args()
-    images = [read_image(p) for p in sorted(PHOTOS.glob("*.jpg"))[: args.photos]]
+    photos = sorted((args.shared / "media" / "faces").glob("*.jpg"))[: args.photos]
+    if not photos:
+        parser.error(f"no .jpg photos in {args.shared / 'media' / 'faces'}: give --shared")
+    images = [read_image(p) for p in photos]
     arms = {"spinning (onnxruntime's default)": True, "sleeping (mien)": False}
     analyzers = {name: make(spin, args.threads) for name, spin in arms.items()}
     wall = {name: 0.0 for name in arms}

@@ -38,6 +38,11 @@ def _whole_parquet(path: Path) -> bool:
     return True
 
 
+def _shown(config: dict[str, Any], key: str) -> str:
+    """A setting as the refusal names it: an option left at its default is not stored."""
+    return repr(config[key]) if key in config else "its default"
+
+
 def _take_lock(path: Path) -> IO[bytes] | None:
     """Open ``path`` and hold an exclusive, non-blocking ``flock`` on it.
 
@@ -158,7 +163,7 @@ class Manifest:
             old, new = json.loads(row[0]), config
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             self.close()  # let go of the lock before refusing
-            said = "; ".join(f"{k}: {old.get(k)!r} then, {new.get(k)!r} now" for k in diff[:4])
+            said = "; ".join(f"{k}: {_shown(old, k)} then, {_shown(new, k)} now" for k in diff[:4])
             raise ManifestError(
                 f"{self.out_dir} holds a batch made with another configuration "
                 f"(differs in {diff}: {said}); use a new --out folder or the same options"

@@ -120,9 +120,9 @@ BlurHoldSeconds = Annotated[
     typer.Option(
         "--blur-hold",
         min=0.0,
-        help="Videos, with --blur-faces: seconds a lost face's place stays blurred (longer "
-        "covers longer misses, such as a head turned away, at the cost of more blurred "
-        "background).",
+        help="Videos and streams, with --blur-faces: seconds a lost face's place stays "
+        "blurred (longer covers longer misses, such as a head turned away, at the cost of more "
+        "blurred background).",
     ),
 ]
 """The ``--blur-hold`` option of ``analyze`` and ``watch`` (``BlurHold.hold_s``)."""

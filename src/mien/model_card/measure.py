@@ -57,7 +57,8 @@ def calibration_table(
 def quality_table(
     reports: dict[str, EvalReport], thresholds: Any
 ) -> list[tuple[str, str, dict[str, str]]]:
-    """Per quality flag and set: ``n flagged, accuracy flagged (accuracy of the others)``."""
+    """Per quality flag and set: ``n flagged, accuracy flagged (accuracy of the others)``;
+    ``not measured (accuracy)`` for the upright check where no crop was checked (crop mode)."""
     flags = [
         (
             f"face < {thresholds.min_face_px:g} px",
@@ -88,9 +89,13 @@ def quality_table(
         for name, r in reports.items():
             it = r.items
             measured = ~np.isnan(it["face_size_px"])
+            ok = it["y_pred"] == it["y_true"]
+            if label.startswith("upright") and np.isnan(it["upright"][measured]).all():
+                # crop mode reads no aligned crop: "0 flagged" would claim it was checked
+                cells[name] = f"not measured ({ok[measured].mean():.2f})"
+                continue
             with np.errstate(invalid="ignore"):
                 flagged = rule(it) & measured
-            ok = it["y_pred"] == it["y_true"]
             rest = measured & ~flagged
             cells[name] = (
                 f"{int(flagged.sum())}, {ok[flagged].mean():.2f} ({ok[rest].mean():.2f})"

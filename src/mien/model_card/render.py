@@ -224,7 +224,8 @@ def _quality_lines(
         f"sharpness ≥ {thresholds.min_sharpness:g}, abs(yaw) ≤ {thresholds.max_abs_yaw:g}°, "
         f"abs(pitch) ≤ {thresholds.max_abs_pitch:g}°, FaceMesh must find the face, "
         f"upright ≥ {thresholds.min_upright:g}. Each cell: "
-        "faces flagged, their accuracy (accuracy of the others).",
+        "faces flagged, their accuracy (accuracy of the others); the upright check is not "
+        "measured on pre-cropped faces, which are scored without an aligned crop.",
         "",
         "| flag | " + " | ".join(reports) + " |",
         "|---|" + "---|" * len(reports),
