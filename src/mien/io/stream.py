@@ -30,9 +30,11 @@ import collections
 import contextlib
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from urllib.parse import unquote
 
 import cv2
 
@@ -45,6 +47,17 @@ from where they were and close the lag at this share of the clock's rate (1.1 s 
 so the time line does not jump (a jump of 1 s split every track)."""
 STEADY_S = 5.0
 """A connection that ends sooner than this after opening is backed off before the next try."""
+MAX_RATE_ERROR = 1.15
+"""A stream's own times are kept only while, over 2 s after its start-up burst, they advance
+at between 1/1.15 and 1.15 times the clock's rate: FFmpeg's invented 25 fps for a 30 fps MJPEG
+camera (1.2x) ran 6 s ahead in 30 s under the 2/3-3/2 band this replaced."""
+MAX_LEAD_S = 10.0
+"""Stamps at most this far ahead of arrival: past it a connection's own times are dropped (a
+recording served over HTTP, read faster than real time again and again, ran 34 s ahead in 32
+s). FFmpeg's start-up probing hands over about 5 s of a live stream at once."""
+STALL_S = 2.0
+"""``on_status`` is told when no frame has come for this long (a source that stalls without
+closing its connection holds OpenCV's read up to 30 s)."""
 
 _QUIET = threading.Lock()  # OpenCV's log level is process-wide: see _opencv_quiet
 _quiet = {"openers": 0, "saved": 0}
@@ -134,6 +147,7 @@ class LiveStream:
         self._stop = threading.Event()
         self._interrupted = False  # interrupt(): a plain flag, safe in a signal handler
         self._last_frame_at: float | None = None  # monotonic time of the newest frame read
+        self._away = False  # said to be away (dropped, or stalled STALL_S): not back yet
         self._error: StreamError | None = None
         self._t0 = time.monotonic()
         if isinstance(self.source, str) and _looks_local(self.source):
@@ -200,7 +214,6 @@ class LiveStream:
         last_frame = opened_at = time.monotonic()
         media = not isinstance(self.source, int) and not str(self.source).startswith("/dev/")
         timeline = _Timeline(media)
-        away_since: float | None = None  # when the source dropped, until a frame comes again
         cap = None
         try:
             while not self._stop.is_set():
@@ -224,8 +237,8 @@ class LiveStream:
                 if not ok or image is None:
                     cap.release()
                     cap = None
-                    if away_since is None:
-                        away_since = time.monotonic()
+                    if self._last_frame_at is not None and not self._away:
+                        self._away = True
                         self._say("the source dropped: reconnecting")
                     if time.monotonic() - opened_at < STEADY_S:
                         # it ended soon after it opened (a recording served over HTTP, read
@@ -234,16 +247,16 @@ class LiveStream:
                         framed = self._last_frame_at is not None
                         limit = self.give_up_s if framed else self.open_timeout_s
                         if limit is not None and waited > limit:
-                            self._fail(self._absent(framed, waited))
+                            self._fail(self._absent(True, waited))
                             return
                         self._stop.wait(self._backoff(delay, waited, limit))
                         delay = min(delay * 2, self.max_reconnect_s)
                     else:
                         delay = self.reconnect_s
                     continue
-                if away_since is not None:  # the first frame since the source came back
-                    self._say(f"back after {time.monotonic() - away_since:.1f} s away")
-                    away_since = None
+                if self._away:  # the first frame since the source dropped or stalled
+                    self._say(f"back after {time.monotonic() - last_frame:.1f} s without a frame")
+                    self._away = False
                 last_frame = time.monotonic()
                 t = timeline.stamp(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, last_frame - self._t0)
                 self._last_frame_at = last_frame
@@ -264,6 +277,11 @@ class LiveStream:
             self.on_status(f"{self.name}: {message}")
 
     def _absent(self, connected_once: bool, waited: float) -> str:
+        if connected_once and self._last_frame_at is None:  # it opens, then gives nothing
+            return (
+                f"{self.name}: the source opened but has given no frame in {waited:.1f} s "
+                f"({self.reconnects + 1} connection{'s' * (self.reconnects > 0)})"
+            )
         what = "come back" if connected_once else "opened"
         message = f"{self.name}: the source has not {what} for {waited:.1f} s"
         if isinstance(self.source, int) and not connected_once:
@@ -300,6 +318,7 @@ class LiveStream:
                     self._cond.wait(0.1)
                     if not self._frames and (late := self._overdue()) is not None:
                         raise late
+                    self._say_stalled()
                 if self._interrupted:
                     return
                 if self._frames:
@@ -310,6 +329,17 @@ class LiveStream:
                 else:
                     return
             yield frame
+
+    def _say_stalled(self) -> None:
+        """Tell ``on_status`` once when a source that gave frames has given none for
+        :data:`STALL_S` (it may hold its connection open without data: nothing else says so
+        until OpenCV gives up, 30 s on)."""
+        last = self._last_frame_at
+        if last is None or self._away or self.is_file:
+            return
+        if (waited := time.monotonic() - last) > STALL_S:
+            self._away = True
+            self._say(f"no frame for {waited:.0f} s: waiting for the source")
 
     def _overdue(self) -> StreamError | None:
         """The open timeout or ``give_up_s`` passed without a frame while the reader is stuck
@@ -368,44 +398,64 @@ def _is_fifo(source: int | str) -> bool:
         return False
 
 
-SECRET_KEYS = ("pass", "pwd", "token", "key", "secret", "auth", "sig", "cred", "session",
-               "jwt", "mail")  # fmt: skip
+SECRET_KEYS = ("pass", "pwd", "token", "tok", "key", "secret", "auth", "sig", "cred",
+               "session", "jwt", "mail", "hash", "bearer", "access", "ticket", "policy",
+               "streamid", "pin")  # fmt: skip
 """Parts of query keys whose values :func:`redact_url` hides (``password``, ``access_token``,
-``apikey``, ``X-Amz-Signature``, ``sessionid`` …); also the whole keys of
-:data:`SECRET_NAMES`."""
-SECRET_NAMES = ("pw", "user", "usr", "username", "login", "code", "sid", "u", "p")
+``apikey``, ``X-Amz-Signature``, ``sessionid``, SRT's ``streamid`` …), matched in the key
+percent-decoded, case ignored; also the whole keys of :data:`SECRET_NAMES`."""
+SECRET_NAMES = ("pw", "user", "usr", "username", "login", "code", "sid", "uid", "u", "p", "k",
+                "s", "st", "t")  # fmt: skip
 """Query keys whose values :func:`redact_url` hides, matched whole (case ignored)."""
 
 
 def redact_url(source: str) -> str:
-    """``source`` with the secrets a stream URL may carry replaced by ``***``: everything
-    before the last ``@`` of the URL (user name and password, however they are written), the
-    values of query keys that look secret (:data:`SECRET_KEYS`) and the fragment
-    (``rtsp://admin:pw@cam/live?channel=2&token=x`` → ``rtsp://***@cam/live?channel=2&token=***``).
-    Other query values are kept (they tell streams apart: ``channel=1``, ``subtype=0``).
-    A path that is not a URL is returned as it is.
+    """``source`` with the secrets a stream URL may carry replaced by ``***``: its user name
+    and password (before the ``@`` that ends them, however they are written), the values of
+    query keys that look secret (:data:`SECRET_KEYS`, :data:`SECRET_NAMES`) and the fragment
+    (``rtsp://admin:pw@cam/live?channel=2&token=x`` →
+    ``rtsp://***@cam/live?channel=2&token=***``); each URL of an FFmpeg ``concat:a|b`` alike.
+    Other query values are kept (they tell streams apart: ``channel=1``, ``subtype=0``), and
+    so is the path. A path that is not a URL is returned as it is.
 
     Camera and stream URLs often carry credentials, and rows, logs and terminal output get
-    shared. A token written into the path, or under a query key of another name, is not
-    found; an ``@`` in a query value (an e-mail address) hides the host too.
+    shared. A token written into the path (an RTMP stream key), or under a query key of
+    another name, is not found.
     """
     if _looks_local(source):
         return source
+    if source.startswith("concat:") and "|" in source:
+        return "|".join(redact_url(part) for part in source.split("|"))
     scheme, _, rest = source.partition("://")
-    user, at, rest = rest.rpartition("@")
-    if user:  # (``udp://@:1234``, with none, says "listen")
-        user = "***"
+    # the user name and password end at the last "@" before the path; a password with a
+    # "/" in it has none there: then at the last "@" before the query
+    at = rest.rfind("@", 0, _first(rest, "/"))
+    if at < 0:
+        at = rest.rfind("@", 0, _first(rest, "?#"))
+    head = "***@" if at > 0 else rest[: at + 1]
+    rest = rest[at + 1 :]
     rest, hash_, fragment = rest.partition("#")
     rest, question, query = rest.partition("?")
     if question:
-        parts = []
-        for part in query.replace(";", "&").split("&"):
-            key, eq, _value = part.partition("=")
-            low = key.lower()
-            secret = low in SECRET_NAMES or any(k in low for k in SECRET_KEYS)
-            parts.append(f"{key}=***" if eq and secret else part if eq else part and "***")
-        query = "&".join(parts)
-    return f"{scheme}://{user}{at}{rest}{question}{query}{hash_}{'***' if fragment else ''}"
+        query = "".join(_redact_query_part(part) for part in re.split(r"([&;])", query))
+    return f"{scheme}://{head}{rest}{question}{query}{hash_}{'***' if fragment else ''}"
+
+
+def _first(text: str, chars: str) -> int:
+    """Index of the first of ``chars`` in ``text``, else its length."""
+    return min((i for c in chars if (i := text.find(c)) >= 0), default=len(text))
+
+
+def _redact_query_part(part: str) -> str:
+    """One ``key=value`` of a query (or a separator) with a secret-looking value hidden."""
+    if part in ("&", ";", ""):
+        return part
+    key, eq, _value = part.partition("=")
+    if not eq:
+        return "***"  # a bare value: it may be a token
+    low = unquote(key).lower()
+    secret = low in SECRET_NAMES or any(k in low for k in SECRET_KEYS)
+    return f"{key}=***" if secret else part
 
 
 def _looks_local(source: str) -> bool:
@@ -418,8 +468,10 @@ class _Timeline:
     (:class:`_MediaClock`) while its times are trusted, else by arrival, never going back.
 
     ``lead`` is how far the stamps are ahead of arrival (a burst) or behind it (media times
-    that fell behind before they were dropped); a lag closes at :data:`CATCH_UP` of the
-    clock's rate, a lead stays (the next connection's first frame starts from it)."""
+    that fell behind before they were dropped). While the stream's own times are trusted a
+    lead stays (the next connection's first frame starts from it); once they are dropped
+    (for the rest of the stream: also past :data:`MAX_LEAD_S` ahead) a lead or lag closes at
+    :data:`CATCH_UP` of the clock's rate."""
 
     def __init__(self, media: bool) -> None:
         self.media = media
@@ -429,7 +481,9 @@ class _Timeline:
         self.last_arrival: float | None = None
 
     def connect(self) -> None:
-        """A new connection: its own media clock (for a stream with presentation times)."""
+        """A new connection: its own media clock, unless the stream has no presentation
+        times or an earlier connection's were dropped (an MJPEG camera's invented times are
+        invented again on every connection)."""
         self.clock = _MediaClock() if self.media else None
 
     def stamp(self, media_s: float, arrival_s: float) -> float:
@@ -438,9 +492,17 @@ class _Timeline:
         t = None
         if self.clock is not None:
             t = self.clock.time(media_s, arrival_s, max(self.lead, 0.0))
+            if t is not None and t - arrival_s > MAX_LEAD_S:
+                t = None  # read faster than real time for long: not a live stream's times
+            if t is None:
+                self.clock = None
+                self.media = False  # for the rest of the stream, every connection
         if t is None:
-            if self.lead < 0 and self.last_arrival is not None:
-                self.lead = min(0.0, self.lead + CATCH_UP * max(arrival_s - self.last_arrival, 0))
+            if self.last_arrival is not None:  # a lag or lead left closes gradually
+                step = CATCH_UP * max(arrival_s - self.last_arrival, 0.0)
+                self.lead = (
+                    max(0.0, self.lead - step) if self.lead > 0 else min(0.0, self.lead + step)
+                )
             t = arrival_s + self.lead
         self.last_t = t = max(t, self.last_t)
         self.lead = t - arrival_s
@@ -456,7 +518,8 @@ class _MediaClock:
     the caller stamps by arrival) when they fail to advance, when they fall more than
     ``max_behind_s`` behind arrival, or when, over the first ``window_s`` of arrival time
     after the first ``settle_s`` (a start-up burst is over by then), they advance at less
-    than 2/3 or more than 3/2 the rate of the clock: FFmpeg invents a steady 25 fps for a
+    than 1/1.15 or more than 1.15 times the rate of the clock (:data:`MAX_RATE_ERROR`):
+    FFmpeg invents a steady 25 fps for a
     stream without times (MJPEG or raw H.264 through a pipe), however fast its frames come.
     """
 
@@ -489,7 +552,7 @@ class _MediaClock:
         elif not self._checked and arrival_s - self._ref[1] >= self.window_s:
             self._checked = True
             rate = (media_s - self._ref[0]) / (arrival_s - self._ref[1])
-            self._ok = 2 / 3 <= rate <= 3 / 2
+            self._ok = 1 / MAX_RATE_ERROR <= rate <= MAX_RATE_ERROR
         if self._ok and arrival_s + lead_s - t <= self.max_behind_s:
             self._last = media_s
             return t
