@@ -677,8 +677,8 @@ def test_the_media_clock_falls_back_to_arrival_where_times_are_not_real():
     burst = _MediaClock()  # held back by probing: 40 frames at once, then 0.1 s apart
     for k in range(40):
         assert burst.time(k * 0.04, 0.001 * k) == pytest.approx(k * 0.04)
-    later = [burst.time((40 + k) * 0.04, 0.04 + 0.1 * k, 1.5) for k in range(30)]
-    assert later[-1] is None  # its rate (0.4 of the clock's) gave it away within 2.5 s
+    later = [burst.time((40 + k) * 0.04, 0.04 + 0.1 * k) for k in range(50)]
+    assert later[-1] is None  # its rate (0.4 of the clock's) gave it away within 4.5 s
     assert all(t is not None for t in later[:5])
     back = _MediaClock()  # a real burst: media 0-2 s at arrival 0, then the clock restarts
     assert back.time(0.0, 0.0) == 0.0 and back.time(2.0, 0.05, 1.95) == 2.0
@@ -717,16 +717,79 @@ def test_a_streams_time_line_stays_near_the_clock():
     for k in range(900):  # 30 s at 30 fps
         t = mjpeg30.stamp(k * 0.04, 0.2 + k / 30)
     assert abs(t - (0.2 + 899 / 30)) < 0.5
-    mjpeg30.connect()  # reconnected: its invented times are not trusted again
-    assert mjpeg30.clock is None
     recording = _Timeline(media=True)
     arrival = 0.0
-    for _ in range(10):  # 5 s of video read in 0.1 s, then a 0.5 s back-off, ten times
+    for _ in range(20):  # 5 s of video read in 0.1 s, then a 0.5 s back-off, 20 times
         recording.connect()
         for k in range(50):
             t = recording.stamp(k * 0.1, arrival + k * 0.002)
+        last_arrival = arrival + 49 * 0.002
         arrival += 0.1 + 0.5
-    assert t - arrival <= MAX_LEAD_S + 0.6  # it ran 5 s further ahead with every pass
+    assert t - last_arrival <= MAX_LEAD_S  # it ran 5 s further ahead with every pass
+    # once its times are dropped, a lead left closes at a tenth of the clock's rate
+    lead = t - last_arrival
+    recording.connect()
+    recording.clock = None  # (as after a drop)
+    assert recording.stamp(float("nan"), last_arrival + 10) - (last_arrival + 10) == (
+        pytest.approx(lead - 1.0)
+    )
+
+
+def test_a_live_streams_own_times_survive_a_burst_jitter_a_stall_and_a_reconnect():
+    """A real 25 fps stream: a 5 s start-up burst decoded at 4x real time, then frames with
+    +-0.15 s of network jitter, a 1.2 s stall, and a reconnect after a 2 s outage with
+    another 5 s burst. Its own times are kept throughout (the rate check waits for the burst
+    to drain; "behind" counts from the connection's first frame, not frame by frame), and a
+    reconnect does not add a burst to the lead."""
+    from mien.io.stream import _Timeline
+
+    rng = np.random.default_rng(0)
+    line = _Timeline(media=True)
+
+    def connection(start: float, seconds: float) -> tuple[float, float]:
+        line.connect()
+        arrival = start
+        for k in range(int(seconds * 25)):
+            media = k * 0.04
+            if media < 5.0:  # the burst: 4x real time
+                arrival = start + media / 4
+            else:
+                arrival = start + 1.25 + (media - 5.0) + rng.uniform(-0.15, 0.15)
+                if 20.0 <= media < 20.04:
+                    arrival += 1.2  # a stall
+                arrival = max(arrival, line.last_arrival or 0.0)
+            t = line.stamp(media, arrival)
+            assert line.clock is not None, (media, arrival)  # still on its own times
+        return t, arrival
+
+    t, end = connection(0.0, 40.0)
+    lead = t - end
+    assert 3.0 < lead < 5.0  # the burst's lead, kept
+    t, end = connection(end + 2.0, 40.0)  # an outage of 2 s, then another burst
+    assert t - end < lead + 5.0 - 1.9  # the outage took 2 s off the carried lead
+
+
+def test_a_connection_that_ends_at_once_obeys_give_up_and_says_it_opened(monkeypatch):
+    from mien.errors import StreamError
+    from mien.io.stream import LiveStream
+
+    class Empty:  # opens, gives nothing, ends
+        def read(self):
+            time.sleep(0.05)
+            return False, None
+
+        def get(self, _prop):
+            return 0.0
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(LiveStream, "_open", lambda self: Empty())
+    t0 = time.monotonic()
+    with LiveStream("rtsp://cam/live", open_timeout_s=1.5, reconnect_s=0.2) as stream:
+        with pytest.raises(StreamError, match=r"opened but has given no frame in \d"):
+            next(iter(stream))
+    assert time.monotonic() - t0 < 3.0 and stream.reconnects >= 2
 
 
 def test_a_stalled_source_is_said_and_the_time_away_counted_from_its_last_frame(monkeypatch):

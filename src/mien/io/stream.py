@@ -48,13 +48,15 @@ so the time line does not jump (a jump of 1 s split every track)."""
 STEADY_S = 5.0
 """A connection that ends sooner than this after opening is backed off before the next try."""
 MAX_RATE_ERROR = 1.15
-"""A stream's own times are kept only while, over 2 s after its start-up burst, they advance
-at between 1/1.15 and 1.15 times the clock's rate: FFmpeg's invented 25 fps for a 30 fps MJPEG
-camera (1.2x) ran 6 s ahead in 30 s under the 2/3-3/2 band this replaced."""
-MAX_LEAD_S = 10.0
+"""A connection's own times are kept only while, over 4 s once its start-up burst has
+drained, they advance at between 1/1.15 and 1.15 times the clock's rate: FFmpeg's invented 25
+fps for a 30 fps MJPEG camera (1.2x) ran 6 s ahead in 30 s under the 2/3-3/2 band this
+replaced. Network jitter of 0.2 s at both ends of the window moves the rate by 10 %."""
+MAX_LEAD_S = 30.0
 """Stamps at most this far ahead of arrival: past it a connection's own times are dropped (a
 recording served over HTTP, read faster than real time again and again, ran 34 s ahead in 32
-s). FFmpeg's start-up probing hands over about 5 s of a live stream at once."""
+s). FFmpeg's start-up probing hands over about 5 s of a live stream at once, a live HLS
+playlist's three segments back up to 30 s."""
 STALL_S = 2.0
 """``on_status`` is told when no frame has come for this long (a source that stalls without
 closing its connection holds OpenCV's read up to 30 s)."""
@@ -148,6 +150,7 @@ class LiveStream:
         self._interrupted = False  # interrupt(): a plain flag, safe in a signal handler
         self._last_frame_at: float | None = None  # monotonic time of the newest frame read
         self._away = False  # said to be away (dropped, or stalled STALL_S): not back yet
+        self._opened = False  # a connection opened (frames or none)
         self._error: StreamError | None = None
         self._t0 = time.monotonic()
         if isinstance(self.source, str) and _looks_local(self.source):
@@ -222,15 +225,12 @@ class LiveStream:
                     if cap is None:
                         waited = time.monotonic() - (last_frame if connected_once else self._t0)
                         limit = self.give_up_s if connected_once else self.open_timeout_s
-                        if limit is not None and waited > limit:
-                            self._fail(self._absent(connected_once, waited))
+                        if (delay := self._retry_after(delay, waited, limit, connected_once)) < 0:
                             return
-                        self._stop.wait(self._backoff(delay, waited, limit))
-                        delay = min(delay * 2, self.max_reconnect_s)
                         continue
                     if connected_once:
                         self.reconnects += 1
-                    connected_once = True
+                    connected_once = self._opened = True
                     opened_at = time.monotonic()
                     timeline.connect()
                 ok, image = cap.read()
@@ -246,20 +246,18 @@ class LiveStream:
                         waited = time.monotonic() - last_frame
                         framed = self._last_frame_at is not None
                         limit = self.give_up_s if framed else self.open_timeout_s
-                        if limit is not None and waited > limit:
-                            self._fail(self._absent(True, waited))
+                        if (delay := self._retry_after(delay, waited, limit, True)) < 0:
                             return
-                        self._stop.wait(self._backoff(delay, waited, limit))
-                        delay = min(delay * 2, self.max_reconnect_s)
                     else:
                         delay = self.reconnect_s
                     continue
-                if self._away:  # the first frame since the source dropped or stalled
-                    self._say(f"back after {time.monotonic() - last_frame:.1f} s without a frame")
-                    self._away = False
-                last_frame = time.monotonic()
+                now = time.monotonic()
+                with self._cond:  # with the stall check (iterating thread): one or the other
+                    self._last_frame_at, was_away, self._away = now, self._away, False
+                if was_away:  # the first frame since the source dropped or stalled
+                    self._say(f"back after {now - last_frame:.1f} s without a frame")
+                last_frame = now
                 t = timeline.stamp(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, last_frame - self._t0)
-                self._last_frame_at = last_frame
                 frame = Frame(image, self.frames_read, t, self.name)
                 self.frames_read += 1
                 self._push(frame)
@@ -267,10 +265,17 @@ class LiveStream:
             if cap is not None:
                 cap.release()
 
-    @staticmethod
-    def _backoff(delay: float, waited: float, limit: float | None) -> float:
-        """The wait before the next try: ``delay``, but never past the limit."""
-        return delay if limit is None else min(delay, max(0.0, limit - waited) + 0.05)
+    def _retry_after(
+        self, delay: float, waited: float, limit: float | None, connected: bool
+    ) -> float:
+        """Wait ``delay`` before the next try, never past ``limit``, and return the next
+        delay (doubled, up to ``max_reconnect_s``); -1 once ``waited`` (seconds without a
+        frame) is past ``limit``: the stream has failed (:meth:`_fail`)."""
+        if limit is not None and waited > limit:
+            self._fail(self._absent(connected, waited))
+            return -1.0
+        self._stop.wait(delay if limit is None else min(delay, max(0.0, limit - waited) + 0.05))
+        return min(delay * 2, self.max_reconnect_s)
 
     def _say(self, message: str) -> None:
         if self.on_status is not None:
@@ -354,7 +359,7 @@ class LiveStream:
             waited, limit = now - self._last_frame_at, self.give_up_s
         if limit is None or waited <= limit + 1.0:
             return None
-        return StreamError(self._absent(self._last_frame_at is not None, waited))
+        return StreamError(self._absent(self._opened, waited))
 
     @property
     def _started(self) -> bool:
@@ -400,7 +405,7 @@ def _is_fifo(source: int | str) -> bool:
 
 SECRET_KEYS = ("pass", "pwd", "token", "tok", "key", "secret", "auth", "sig", "cred",
                "session", "jwt", "mail", "hash", "bearer", "access", "ticket", "policy",
-               "streamid", "pin")  # fmt: skip
+               "streamid", "md5", "hdnts", "hdnea")  # fmt: skip
 """Parts of query keys whose values :func:`redact_url` hides (``password``, ``access_token``,
 ``apikey``, ``X-Amz-Signature``, ``sessionid``, SRT's ``streamid`` …), matched in the key
 percent-decoded, case ignored; also the whole keys of :data:`SECRET_NAMES`."""
@@ -433,11 +438,14 @@ def redact_url(source: str) -> str:
     if at < 0:
         at = rest.rfind("@", 0, _first(rest, "?#"))
     head = "***@" if at > 0 else rest[: at + 1]
+    in_query = "?" in rest[:at]  # that "@" was in a query value (or a password had a "?")
     rest = rest[at + 1 :]
     rest, hash_, fragment = rest.partition("#")
     rest, question, query = rest.partition("?")
+    if in_query and not question:  # the rest of that query: its secrets hidden all the same
+        rest = _redact_query(rest, bare="kept")
     if question:
-        query = "".join(_redact_query_part(part) for part in re.split(r"([&;])", query))
+        query = _redact_query(query)
     return f"{scheme}://{head}{rest}{question}{query}{hash_}{'***' if fragment else ''}"
 
 
@@ -446,16 +454,25 @@ def _first(text: str, chars: str) -> int:
     return min((i for c in chars if (i := text.find(c)) >= 0), default=len(text))
 
 
-def _redact_query_part(part: str) -> str:
-    """One ``key=value`` of a query (or a separator) with a secret-looking value hidden."""
-    if part in ("&", ";", ""):
-        return part
-    key, eq, _value = part.partition("=")
-    if not eq:
-        return "***"  # a bare value: it may be a token
-    low = unquote(key).lower()
-    secret = low in SECRET_NAMES or any(k in low for k in SECRET_KEYS)
-    return f"{key}=***" if secret else part
+def _redact_query(query: str, bare: str = "hidden") -> str:
+    """A query's ``key=value`` parts with secret-looking values hidden, separators kept; a
+    value that is itself a URL redacted as one; parts without ``=`` hidden (they may be a
+    token) unless ``bare="kept"``."""
+    out = []
+    for part in re.split(r"([&;])", query):
+        key, eq, value = part.partition("=")
+        low = unquote(key).lower()
+        if part in ("&", ";", "") or (not eq and bare == "kept"):
+            out.append(part)
+        elif not eq:
+            out.append("***")
+        elif low in SECRET_NAMES or any(k in low for k in SECRET_KEYS):
+            out.append(f"{key}=***")
+        elif "://" in unquote(value) or "%3a%2f%2f" in value.lower():  # a URL in a URL
+            out.append(f"{key}={redact_url(unquote(value))}")
+        else:
+            out.append(part)
+    return "".join(out)
 
 
 def _looks_local(source: str) -> bool:
@@ -468,10 +485,10 @@ class _Timeline:
     (:class:`_MediaClock`) while its times are trusted, else by arrival, never going back.
 
     ``lead`` is how far the stamps are ahead of arrival (a burst) or behind it (media times
-    that fell behind before they were dropped). While the stream's own times are trusted a
-    lead stays (the next connection's first frame starts from it); once they are dropped
-    (for the rest of the stream: also past :data:`MAX_LEAD_S` ahead) a lead or lag closes at
-    :data:`CATCH_UP` of the clock's rate."""
+    that fell behind before they were dropped). While a connection's own times are trusted a
+    lead stays; once they are dropped (also past :data:`MAX_LEAD_S` ahead) a lead or lag
+    closes at :data:`CATCH_UP` of the clock's rate. A new connection's first frame is
+    stamped at its arrival, or where the stamps had got to if that is later."""
 
     def __init__(self, media: bool) -> None:
         self.media = media
@@ -481,9 +498,7 @@ class _Timeline:
         self.last_arrival: float | None = None
 
     def connect(self) -> None:
-        """A new connection: its own media clock, unless the stream has no presentation
-        times or an earlier connection's were dropped (an MJPEG camera's invented times are
-        invented again on every connection)."""
+        """A new connection: its own media clock (for a stream with presentation times)."""
         self.clock = _MediaClock() if self.media else None
 
     def stamp(self, media_s: float, arrival_s: float) -> float:
@@ -491,12 +506,13 @@ class _Timeline:
         that arrived at ``arrival_s`` (seconds on the stream's clock)."""
         t = None
         if self.clock is not None:
-            t = self.clock.time(media_s, arrival_s, max(self.lead, 0.0))
+            # a new connection starts where the stamps had got to, or at its arrival: an
+            # outage shortens a start-up burst's lead, which grew by a burst a reconnect
+            t = self.clock.time(media_s, arrival_s, max(0.0, self.last_t - arrival_s))
             if t is not None and t - arrival_s > MAX_LEAD_S:
                 t = None  # read faster than real time for long: not a live stream's times
             if t is None:
-                self.clock = None
-                self.media = False  # for the rest of the stream, every connection
+                self.clock = None  # for the rest of this connection
         if t is None:
             if self.last_arrival is not None:  # a lag or lead left closes gradually
                 step = CATCH_UP * max(arrival_s - self.last_arrival, 0.0)
@@ -512,19 +528,21 @@ class _Timeline:
 
 class _MediaClock:
     """Stamps one connection's frames by their presentation time: the first frame at its
-    stamp by arrival, each later one that far after it in media time.
+    stamp by arrival (plus the lead it is given), each later one that far after it in media
+    time.
 
     The media times are dropped for the rest of the connection (``time`` returns ``None``, and
     the caller stamps by arrival) when they fail to advance, when they fall more than
-    ``max_behind_s`` behind arrival, or when, over the first ``window_s`` of arrival time
-    after the first ``settle_s`` (a start-up burst is over by then), they advance at less
-    than 1/1.15 or more than 1.15 times the rate of the clock (:data:`MAX_RATE_ERROR`):
-    FFmpeg invents a steady 25 fps for a
+    ``max_behind_s`` behind arrival since the connection's first frame, or when, over
+    ``window_s`` of arrival time from the first frame after ``settle_s`` that arrives at
+    real-time pace (its arrival step at least half its media step: a start-up burst has
+    drained), they advance at less than 1/:data:`MAX_RATE_ERROR` or more than
+    :data:`MAX_RATE_ERROR` times the rate of the clock: FFmpeg invents a steady 25 fps for a
     stream without times (MJPEG or raw H.264 through a pipe), however fast its frames come.
     """
 
     def __init__(
-        self, max_behind_s: float = 1.0, settle_s: float = 0.5, window_s: float = 2.0
+        self, max_behind_s: float = 1.0, settle_s: float = 0.5, window_s: float = 4.0
     ) -> None:
         self.max_behind_s = max_behind_s
         self.settle_s = settle_s
@@ -532,29 +550,34 @@ class _MediaClock:
         self._base: tuple[float, float, float] | None = None  # media, stamp, arrival
         self._ref: tuple[float, float] | None = None  # media, arrival where the rate check starts
         self._checked = False
-        self._last: float | None = None
+        self._last: tuple[float, float] | None = None  # the previous frame's media, arrival
         self._ok = True
 
     def time(self, media_s: float, arrival_s: float, lead_s: float = 0.0) -> float | None:
         """The stamp of a frame with this media time that arrived at ``arrival_s`` (seconds on
         the stream's clock), or ``None`` once media times are not trusted. ``lead_s``: how far
-        the stream's stamps ran ahead of arrival so far (the first stamp is arrival plus it)."""
-        advancing = math.isfinite(media_s) and (self._last is None or media_s > self._last)
+        the first frame's stamp is ahead of its arrival (the stream's stamps so far, which
+        must not go back)."""
+        last = self._last
+        advancing = math.isfinite(media_s) and (last is None or media_s > last[0])
         if not (self._ok and advancing):
             self._ok = False
             return None
         if self._base is None:
             self._base = (media_s, arrival_s + lead_s, arrival_s)
-        t = self._base[1] + (media_s - self._base[0])
+        media0, stamp0, arrival0 = self._base
+        t = stamp0 + (media_s - media0)
         if self._ref is None:
-            if arrival_s - self._base[2] >= self.settle_s:
+            paced = last is not None and arrival_s - last[1] >= 0.5 * (media_s - last[0])
+            if arrival_s - arrival0 >= self.settle_s and paced:
                 self._ref = (media_s, arrival_s)
         elif not self._checked and arrival_s - self._ref[1] >= self.window_s:
             self._checked = True
             rate = (media_s - self._ref[0]) / (arrival_s - self._ref[1])
             self._ok = 1 / MAX_RATE_ERROR <= rate <= MAX_RATE_ERROR
-        if self._ok and arrival_s + lead_s - t <= self.max_behind_s:
-            self._last = media_s
+        behind = (arrival_s - arrival0) - (media_s - media0)  # since the first frame
+        if self._ok and behind <= self.max_behind_s:
+            self._last = (media_s, arrival_s)
             return t
         self._ok = False
         return None
