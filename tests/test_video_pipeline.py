@@ -294,6 +294,14 @@ def test_a_stream_urls_secrets_stay_out_of_rows_and_messages(tmp_path):
     assert (
         redact_url("http://u:pw@h/v?to=x@y&%70assword=Z") == "http://***@h/v?to=x@y&%70assword=***"
     )
+    # no path, an "@" in the query, and a later "?": what came between showed
+    assert redact_url("http://cam?user=bob@corp.com&password=S&back=/h?x=1") == (
+        "http://***@corp.com&password=***&back=/h?x=1"
+    )
+    assert redact_url("http://cam/p?pin=1234") == "http://cam/p?pin=***"
+    assert (
+        redact_url("http://c/x?r=http%253A%252F%252Fu%253AP%2540h") == "http://c/x?r=http://***@h"
+    )
     assert redact_url("concat:http://a:pw@h/1.ts|http://a:pw@k/2.ts") == (
         "concat:http://***@h/1.ts|http://***@k/2.ts"
     )
@@ -767,6 +775,51 @@ def test_a_live_streams_own_times_survive_a_burst_jitter_a_stall_and_a_reconnect
     assert 3.0 < lead < 5.0  # the burst's lead, kept
     t, end = connection(end + 2.0, 40.0)  # an outage of 2 s, then another burst
     assert t - end < lead + 5.0 - 1.9  # the outage took 2 s off the carried lead
+
+
+def test_a_streams_own_times_that_jump_or_run_a_little_fast_are_dropped_without_a_jump():
+    """Once a connection's burst had drained, only the 30 s cap held its times: a 5 s jump
+    forward (an encoder restart, an HLS discontinuity) went straight into the stamps, and a
+    27 fps MJPEG camera (invented 25 fps: 1.08x) ran 9.6 s ahead in 120 s. A key frame that
+    decodes slowly inside a burst no longer passes for the burst's end."""
+    from mien.io.stream import _Timeline
+
+    jump = _Timeline(media=True)
+    jump.connect()
+    stamps = []
+    for k in range(1500):  # 60 s at 25 fps, its times 5 s ahead from 20 s on
+        media = k * 0.04 + (5.0 if k >= 500 else 0.0)
+        stamps.append(jump.stamp(media, 0.1 + k * 0.04))
+    assert np.diff(stamps).max() < 0.2 and abs(stamps[-1] - (0.1 + 1499 * 0.04)) < 1.0
+    mjpeg27 = _Timeline(media=True)
+    mjpeg27.connect()
+    for k in range(27 * 120):
+        t = mjpeg27.stamp(k * 0.04, k / 27)
+        assert t - k / 27 < 1.2
+    slow_keys = _Timeline(media=True)  # a 5 s burst decoded at 4x, key frames 15 ms slower
+    slow_keys.connect()
+    arrival = 0.0
+    for k in range(25 * 30):
+        media = k * 0.04
+        step = 0.01 + (0.015 if k % 25 == 0 else 0.0) if media < 5 else 0.04
+        arrival += step
+        slow_keys.stamp(media, arrival)
+        assert slow_keys.clock is not None, media
+
+
+def test_a_reconnect_starts_at_its_arrival_and_holds_replayed_frames_at_the_stamps_so_far():
+    from mien.io.stream import _Timeline
+
+    line = _Timeline(media=True)
+    for start in (0.0, 6.5, 13.0, 19.5):  # 10 s of video each, a 5 s burst at 10x, 1 s apart
+        line.connect()
+        before = line.last_t
+        for k in range(250):
+            media = k * 0.04
+            t = line.stamp(media, start + (media / 10 if media < 5 else 0.5 + (media - 5)))
+            assert t >= before
+            before = t
+    assert t - (19.5 + 0.5 + 5.0) < 5.0  # one burst's lead, not four (it was 14.8 s)
 
 
 def test_a_connection_that_ends_at_once_obeys_give_up_and_says_it_opened(monkeypatch):

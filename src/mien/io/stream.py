@@ -52,6 +52,9 @@ MAX_RATE_ERROR = 1.15
 drained, they advance at between 1/1.15 and 1.15 times the clock's rate: FFmpeg's invented 25
 fps for a 30 fps MJPEG camera (1.2x) ran 6 s ahead in 30 s under the 2/3-3/2 band this
 replaced. Network jitter of 0.2 s at both ends of the window moves the rate by 10 %."""
+PACED_SPAN_S = 0.5
+"""A start-up burst has drained once frames arrive at 0.8 of real-time pace or more over this
+much media time (one frame's step was fooled by a slow key frame inside a burst)."""
 MAX_LEAD_S = 30.0
 """Stamps at most this far ahead of arrival: past it a connection's own times are dropped (a
 recording served over HTTP, read faster than real time again and again, ran 34 s ahead in 32
@@ -410,7 +413,7 @@ SECRET_KEYS = ("pass", "pwd", "token", "tok", "key", "secret", "auth", "sig", "c
 ``apikey``, ``X-Amz-Signature``, ``sessionid``, SRT's ``streamid`` …), matched in the key
 percent-decoded, case ignored; also the whole keys of :data:`SECRET_NAMES`."""
 SECRET_NAMES = ("pw", "user", "usr", "username", "login", "code", "sid", "uid", "u", "p", "k",
-                "s", "st", "t")  # fmt: skip
+                "s", "st", "t", "pin", "pincode", "psk")  # fmt: skip
 """Query keys whose values :func:`redact_url` hides, matched whole (case ignored)."""
 
 
@@ -438,12 +441,16 @@ def redact_url(source: str) -> str:
     if at < 0:
         at = rest.rfind("@", 0, _first(rest, "?#"))
     head = "***@" if at > 0 else rest[: at + 1]
-    in_query = "?" in rest[:at]  # that "@" was in a query value (or a password had a "?")
+    in_query = (
+        at > 0 and "?" in rest[:at]
+    )  # that "@" was in a query value (or a password had a "?")
     rest = rest[at + 1 :]
     rest, hash_, fragment = rest.partition("#")
-    rest, question, query = rest.partition("?")
-    if in_query and not question:  # the rest of that query: its secrets hidden all the same
-        rest = _redact_query(rest, bare="kept")
+    if in_query:  # the rest of that query (up to "#", whatever "?" it holds): its secrets
+        # hidden all the same; its first part is the end of the value that held the "@"
+        rest, question, query = _redact_query(rest, first_bare="kept"), "", ""
+    else:
+        rest, question, query = rest.partition("?")
     if question:
         query = _redact_query(query)
     return f"{scheme}://{head}{rest}{question}{query}{hash_}{'***' if fragment else ''}"
@@ -454,22 +461,27 @@ def _first(text: str, chars: str) -> int:
     return min((i for c in chars if (i := text.find(c)) >= 0), default=len(text))
 
 
-def _redact_query(query: str, bare: str = "hidden") -> str:
+def _redact_query(query: str, first_bare: str = "hidden") -> str:
     """A query's ``key=value`` parts with secret-looking values hidden, separators kept; a
-    value that is itself a URL redacted as one; parts without ``=`` hidden (they may be a
-    token) unless ``bare="kept"``."""
+    value that is itself a URL (percent-encoded up to three times, or scheme-relative)
+    redacted as one; parts without ``=`` hidden (they may be a token), except the first with
+    ``first_bare="kept"``."""
     out = []
-    for part in re.split(r"([&;])", query):
+    for i, part in enumerate(re.split(r"([&;])", query)):
         key, eq, value = part.partition("=")
         low = unquote(key).lower()
-        if part in ("&", ";", "") or (not eq and bare == "kept"):
+        for _ in range(3):
+            value = unquote(value)
+        if part in ("&", ";", "") or (not eq and i == 0 and first_bare == "kept"):
             out.append(part)
         elif not eq:
             out.append("***")
         elif low in SECRET_NAMES or any(k in low for k in SECRET_KEYS):
             out.append(f"{key}=***")
-        elif "://" in unquote(value) or "%3a%2f%2f" in value.lower():  # a URL in a URL
-            out.append(f"{key}={redact_url(unquote(value))}")
+        elif "://" in value:  # a URL in a URL
+            out.append(f"{key}={redact_url(value)}")
+        elif value.startswith("//") and "@" in value:
+            out.append(f"{key}={redact_url('x:' + value)[2:]}")
         else:
             out.append(part)
     return "".join(out)
@@ -487,8 +499,9 @@ class _Timeline:
     ``lead`` is how far the stamps are ahead of arrival (a burst) or behind it (media times
     that fell behind before they were dropped). While a connection's own times are trusted a
     lead stays; once they are dropped (also past :data:`MAX_LEAD_S` ahead) a lead or lag
-    closes at :data:`CATCH_UP` of the clock's rate. A new connection's first frame is
-    stamped at its arrival, or where the stamps had got to if that is later."""
+    closes at :data:`CATCH_UP` of the clock's rate. A new connection's own times start at
+    its first frame's arrival; stamps that would fall before the stamps so far are held
+    there."""
 
     def __init__(self, media: bool) -> None:
         self.media = media
@@ -506,9 +519,10 @@ class _Timeline:
         that arrived at ``arrival_s`` (seconds on the stream's clock)."""
         t = None
         if self.clock is not None:
-            # a new connection starts where the stamps had got to, or at its arrival: an
-            # outage shortens a start-up burst's lead, which grew by a burst a reconnect
-            t = self.clock.time(media_s, arrival_s, max(0.0, self.last_t - arrival_s))
+            # each connection starts at its arrival (its start-up burst replays video from
+            # before it: stamps of the stamps so far are held there, never going back), so
+            # a lead does not grow by a burst a reconnect
+            t = self.clock.time(media_s, arrival_s)
             if t is not None and t - arrival_s > MAX_LEAD_S:
                 t = None  # read faster than real time for long: not a live stream's times
             if t is None:
@@ -533,10 +547,11 @@ class _MediaClock:
 
     The media times are dropped for the rest of the connection (``time`` returns ``None``, and
     the caller stamps by arrival) when they fail to advance, when they fall more than
-    ``max_behind_s`` behind arrival since the connection's first frame, or when, over
+    ``max_behind_s`` behind arrival since the connection's first frame (or, once its start-up
+    burst has drained, run that much ahead of it since then: a jump forward), or when, over
     ``window_s`` of arrival time from the first frame after ``settle_s`` that arrives at
-    real-time pace (its arrival step at least half its media step: a start-up burst has
-    drained), they advance at less than 1/:data:`MAX_RATE_ERROR` or more than
+    real-time pace (:data:`PACED_SPAN_S`: the burst has drained), they advance at less than
+    1/:data:`MAX_RATE_ERROR` or more than
     :data:`MAX_RATE_ERROR` times the rate of the clock: FFmpeg invents a steady 25 fps for a
     stream without times (MJPEG or raw H.264 through a pipe), however fast its frames come.
     """
@@ -551,6 +566,7 @@ class _MediaClock:
         self._ref: tuple[float, float] | None = None  # media, arrival where the rate check starts
         self._checked = False
         self._last: tuple[float, float] | None = None  # the previous frame's media, arrival
+        self._recent: collections.deque[tuple[float, float]] = collections.deque()
         self._ok = True
 
     def time(self, media_s: float, arrival_s: float, lead_s: float = 0.0) -> float | None:
@@ -568,14 +584,24 @@ class _MediaClock:
         media0, stamp0, arrival0 = self._base
         t = stamp0 + (media_s - media0)
         if self._ref is None:
-            paced = last is not None and arrival_s - last[1] >= 0.5 * (media_s - last[0])
+            self._recent.append((media_s, arrival_s))
+            while media_s - self._recent[0][0] > PACED_SPAN_S:
+                self._recent.popleft()
+            m0, a0 = self._recent[0]
+            # at real-time pace over the last half second of media: the burst has drained
+            paced = media_s - m0 >= 0.8 * PACED_SPAN_S and arrival_s - a0 >= 0.8 * (media_s - m0)
             if arrival_s - arrival0 >= self.settle_s and paced:
                 self._ref = (media_s, arrival_s)
+                self._recent.clear()
         elif not self._checked and arrival_s - self._ref[1] >= self.window_s:
             self._checked = True
             rate = (media_s - self._ref[0]) / (arrival_s - self._ref[1])
             self._ok = 1 / MAX_RATE_ERROR <= rate <= MAX_RATE_ERROR
         behind = (arrival_s - arrival0) - (media_s - media0)  # since the first frame
+        if self._ref is not None:  # once the burst has drained, not ahead either (a jump
+            # forward in the stream's times; an invented rate a little too fast)
+            ahead = (media_s - self._ref[0]) - (arrival_s - self._ref[1])
+            behind = max(behind, ahead)
         if self._ok and behind <= self.max_behind_s:
             self._last = (media_s, arrival_s)
             return t
