@@ -441,9 +441,8 @@ def redact_url(source: str) -> str:
     if at < 0:
         at = rest.rfind("@", 0, _first(rest, "?#"))
     head = "***@" if at > 0 else rest[: at + 1]
-    in_query = (
-        at > 0 and "?" in rest[:at]
-    )  # that "@" was in a query value (or a password had a "?")
+    # that "@" was in a query value (or a password had a "?")
+    in_query = at > 0 and "?" in rest[:at]
     rest = rest[at + 1 :]
     rest, hash_, fragment = rest.partition("#")
     if in_query:  # the rest of that query (up to "#", whatever "?" it holds): its secrets
@@ -520,8 +519,8 @@ class _Timeline:
         t = None
         if self.clock is not None:
             # each connection starts at its arrival (its start-up burst replays video from
-            # before it: stamps of the stamps so far are held there, never going back), so
-            # a lead does not grow by a burst a reconnect
+            # before it: stamps before the stamps so far are held there, never going back),
+            # so a lead does not grow by a burst a reconnect
             t = self.clock.time(media_s, arrival_s)
             if t is not None and t - arrival_s > MAX_LEAD_S:
                 t = None  # read faster than real time for long: not a live stream's times
