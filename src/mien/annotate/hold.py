@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from mien.tracking.iou import intersection_matrix
+from mien.tracking.iou import intersection_matrix, resized
 
 HOLD_S = 0.5
 """Seconds a face's place stays blurred after its last detection."""
@@ -131,12 +131,9 @@ class BlurHold:
         if self._seen and timestamp_s < self._seen[-1].t:
             self._seen.clear()
             self._last.clear()
-        if image_wh is not None:
-            wh = (int(image_wh[0]), int(image_wh[1]))
-            if min(wh) > 0:
-                if self._image_wh is not None and wh != self._image_wh:
-                    self._rescale(wh[0] / self._image_wh[0], wh[1] / self._image_wh[1])
-                self._image_wh = wh
+        self._image_wh, scale = resized(self._image_wh, image_wh)
+        if scale is not None:
+            self._rescale(*scale)
         # the frames to hold (a suffix: within hold_s, or among the last min_frames), and the
         # one before them, kept only to tell how their faces were moving (without track ids)
         first = len(self._seen) - self.min_frames

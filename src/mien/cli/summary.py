@@ -249,9 +249,11 @@ def _warn_untimed(rows: pd.DataFrame) -> None:
 def _warn_damaged(rows: pd.DataFrame) -> None:
     """Name the videos whose damaged data was left out: the rows do not mark where, so the
     summary times each stretch left out (up to 10 s) as the frame before it held on screen."""
+    from mien.io.video import DAMAGED_DATA
+
     if "error" not in rows:
         return
-    damaged = rows["error"].astype("string").str.contains("damaged data: ", regex=False)
+    damaged = rows["error"].astype("string").str.contains(DAMAGED_DATA, regex=False)
     ok = rows["status"].astype("string").isin(["ok", "no_face"])
     sources = sorted(set(rows.loc[damaged.fillna(False).astype(bool), "source"].astype(str)))
     for source in [s for s in sources if (ok & (rows["source"].astype(str) == s)).any()][:10]:

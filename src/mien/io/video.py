@@ -615,7 +615,7 @@ def iter_frames(
                     max_t,
                 )
         if damage:
-            raise VideoDecodeError(source, "damaged data: " + damage.removeprefix("; "), yielded_t)
+            raise VideoDecodeError(source, DAMAGED_DATA + damage.removeprefix("; "), yielded_t)
     finally:
         container.close()
 
@@ -643,6 +643,9 @@ def _damage(failed_at: list[float | None], left_out: list[float]) -> str:
         return ""
     return "; " + "; ".join(parts) + "; all other frames were read"
 
+
+DAMAGED_DATA = "damaged data: "
+"""How the error of a video whose damaged data was skipped begins (its row's ``error``)."""
 
 _WRITER_TIME_BASE = Fraction(1, 90000)
 

@@ -164,6 +164,20 @@ while the picture does not change, and a face in it stays in view. A longer step
 (a stall of a live source, a pause): tracks end across it unless ``max_age_s`` allows more."""
 
 
+def resized(
+    previous: tuple[int, int] | None, image_wh: tuple[int, int] | None
+) -> tuple[tuple[int, int] | None, tuple[float, float] | None]:
+    """A frame size to remember and the ``(sx, sy)`` to scale boxes kept from earlier frames
+    by: ``None`` unless the size changed (a stream that changes resolution). An unknown or
+    empty size keeps ``previous``."""
+    if image_wh is None or min(int(image_wh[0]), int(image_wh[1])) <= 0:
+        return previous, None
+    wh = (int(image_wh[0]), int(image_wh[1]))
+    if previous is None or wh == previous:
+        return wh, None
+    return wh, (wh[0] / previous[0], wh[1] / previous[1])
+
+
 def gap_limit(
     median_step_s: float, max_age_s: float = MAX_AGE_S, max_missed: int = MAX_MISSED
 ) -> float:
@@ -305,11 +319,9 @@ class FaceTracker:
         t = finite_seconds(timestamp_s, "FaceTracker.update")
         if self._last_t is not None and t < self._last_t:
             self._forget()
-        if image_wh is not None:
-            wh = (int(image_wh[0]), int(image_wh[1]))
-            if self._image_wh is not None and wh != self._image_wh and min(wh) > 0:
-                self._rescale(wh[0] / self._image_wh[0], wh[1] / self._image_wh[1])
-            self._image_wh = wh
+        self._image_wh, scale = resized(self._image_wh, image_wh)
+        if scale is not None:
+            self._rescale(*scale)
         # the usual step: the median of the steps before this one (this one only where there
         # are none), so an outage two frames into a stream is not its own measure
         before = float(np.median(self._steps)) if self._steps else None
