@@ -235,6 +235,43 @@ def test_live_stream_reconnects_after_the_server_goes_away(tmp_path):
     assert all(b.timestamp_s >= a.timestamp_s for a, b in itertools.pairwise(seen))
 
 
+def test_ffmpegs_own_lines_stay_off_the_terminal_when_a_stream_breaks_off(
+    tmp_path, capfd, monkeypatch
+):
+    import http.server
+
+    face = face_patch("grace_hopper.jpg", 120)
+    write_clip(
+        tmp_path / "cam.mkv", [(compose((320, 240), [(face, 60, 40)]), i / 10) for i in range(40)]
+    )
+    data = (tmp_path / "cam.mkv").read_bytes()
+
+    class HalfSent(http.server.BaseHTTPRequestHandler):  # promises the file, sends half of it
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HalfSent)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.delenv("OPENCV_FFMPEG_LOGLEVEL", raising=False)
+    said: list[str] = []
+    url = f"http://127.0.0.1:{server.server_address[1]}/cam.mkv"
+    with LiveStream(url, drop_frames=False, on_status=said.append, reconnect_s=0.1) as stream:
+        deadline = time.monotonic() + 20
+        for _ in stream:  # until the first drop is reported
+            if said or time.monotonic() > deadline:
+                break
+    server.shutdown()
+    out, err = capfd.readouterr()
+    assert any("dropped" in line for line in said)  # our own status line says it, once
+    assert "prematurely" not in out + err and "[http @" not in out + err
+
+
 def test_a_file_source_plays_once_at_its_own_pace(enter_leave):
     t0 = time.monotonic()
     with LiveStream(str(enter_leave), drop_frames=False) as stream:

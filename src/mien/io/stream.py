@@ -63,6 +63,11 @@ playlist's three segments back up to 30 s."""
 STALL_S = 2.0
 """``on_status`` is told when no frame has come for this long (a source that stalls without
 closing its connection holds OpenCV's read up to 30 s)."""
+FFMPEG_LOGLEVEL = "-8"
+"""``OPENCV_FFMPEG_LOGLEVEL`` set for OpenCV's FFmpeg unless the environment sets it:
+FFmpeg's quiet level. Its own lines ("Stream ends prematurely", "Invalid NAL unit size",
+a dozen per drop) said again what the status lines say; set the variable to ``16`` (errors)
+to see them, which OpenCV then prints to stdout."""
 
 _QUIET = threading.Lock()  # OpenCV's log level is process-wide: see _opencv_quiet
 _quiet = {"openers": 0, "saved": 0}
@@ -156,6 +161,7 @@ class LiveStream:
         self._opened = False  # a connection opened (frames or none)
         self._error: StreamError | None = None
         self._t0 = time.monotonic()
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", FFMPEG_LOGLEVEL)  # read at each open
         if isinstance(self.source, str) and _looks_local(self.source):
             if not os.path.exists(self.source):
                 self._error = StreamError(f"{self.source}: no such file or device")
