@@ -211,6 +211,28 @@ def test_the_api_docs_pages_load_nothing_from_other_hosts(client):
             assert client.get(u).status_code == 200, u
 
 
+def test_every_answer_forbids_framing_and_the_page_reaches_only_its_own_origin(client):
+    """A page of another site could show mien's in a frame (and trick a click on "Use
+    camera"); nothing said otherwise."""
+    from mien.service.headers import FRAME_POLICY, PAGE_POLICY
+
+    big = b"\xff" * 2_000_001
+    for answer, policy in [
+        (client.get("/"), PAGE_POLICY),
+        (client.get("/docs"), FRAME_POLICY),  # Swagger UI starts from an inline script
+        (client.get("/v1/health"), FRAME_POLICY),
+        (client.get("/static/app.js"), FRAME_POLICY),
+        (post(client, big), FRAME_POLICY),  # refused before the app: still the headers
+    ]:
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["content-security-policy"] == policy
+    assert "frame-ancestors 'none'" in PAGE_POLICY and "connect-src 'self'" in PAGE_POLICY
+    detail = post(client, big).json()["detail"]
+    assert detail == "upload exceeds 1.91 MB (2000000 bytes; mien serve --max-upload-mb sets it)"
+
+
 def test_model_info_and_openapi(client):
     m = client.get("/v1/model").json()
     assert m["labels"][-1] == "contempt" and m["input_size"] == 48 and "Model card" in m["card"]
@@ -355,7 +377,7 @@ def test_a_video_upload_is_told_where_videos_go(client, tmp_path):
     )
     r = post(client, clip.read_bytes(), "c.mp4")
     assert r.status_code == 400 and r.json()["error"] == "bad_image"
-    assert "a video, not an image: send its frames to WS /v1/stream" in r.json()["detail"]
+    assert "a video, not an image: run `mien analyze` on the file" in r.json()["detail"]
     r = post(client, b"hello, not an image")
     assert "video" not in r.json()["detail"]
 

@@ -40,7 +40,8 @@ from mien.errors import ImageError, ImageTooLargeError
 from mien.export.rows import SCHEMA_VERSION, probability_shown, upright_shown
 from mien.io.image import looks_like_video
 from mien.logs import quiet_native_stderr
-from mien.service.body import BODY_KEY, MULTIPART_SLACK, BodyGuard
+from mien.service.body import BODY_KEY, MULTIPART_SLACK, BodyGuard, too_large_text
+from mien.service.headers import SecurityHeaders
 from mien.service.hosts import TrustedHosts
 from mien.service.schemas import AnalyzeOut, ErrorOut, FaceOut, FrameOut, HealthOut, ModelOut
 from mien.types import FrameResult
@@ -288,6 +289,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         max_concurrent=settings.max_inflight,
         counts=state,
     )
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so every answer has them
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -407,9 +409,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             )
         data = await file.read(settings.max_upload_bytes + 1)
         if len(data) > settings.max_upload_bytes:
-            raise ServiceError(
-                413, "too_large", f"upload exceeds {settings.max_upload_bytes} bytes"
-            )
+            raise ServiceError(413, "too_large", too_large_text(settings.max_upload_bytes))
         if not data:
             raise ServiceError(400, "empty", "the uploaded file is empty (0 bytes)")
         name = file.filename or "<upload>"
@@ -420,8 +420,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 raise ServiceError(413, "too_large", str(err)) from err
             except ImageError as err:
                 problem = (
-                    f"{name}: a video, not an image: send its frames to WS /v1/stream, or run "
-                    "`mien analyze` on the file"
+                    f"{name}: a video, not an image: run `mien analyze` on the file (or send "
+                    "its frames to WS /v1/stream)"
                     if looks_like_video(data[:400])
                     else str(err)
                 )

@@ -28,6 +28,15 @@ BODY_KEY = "mien.body"
 """The ``scope`` key under which :class:`BodyGuard` leaves the body it read (bytes)."""
 
 Scope = dict[str, Any]
+
+
+def too_large_text(limit_bytes: int) -> str:
+    """The ``too_large`` refusal's detail: ``"upload exceeds 10 MB (10485760 bytes; mien
+    serve --max-upload-mb sets it)"`` (MB of 1024 × 1024 bytes, as the option counts)."""
+    mb = limit_bytes / (1024 * 1024)
+    return f"upload exceeds {mb:.3g} MB ({limit_bytes} bytes; mien serve --max-upload-mb sets it)"
+
+
 Message = dict[str, Any]
 
 
@@ -83,7 +92,7 @@ class BodyGuard:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
-        too_large = f"upload exceeds {self.max_bytes - MULTIPART_SLACK} bytes"
+        too_large = too_large_text(self.max_bytes - MULTIPART_SLACK)
         if declared.isdigit() and int(declared) > self.max_bytes:
             await _reply(send, 413, "too_large", too_large)
             return

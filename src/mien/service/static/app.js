@@ -12,6 +12,23 @@ let socket = null;
 let stream = null;
 let waiting = false;
 let sentAt = 0;  // when the frame awaiting its answer was sent (ms)
+let abstainBelow = 0.5;  // the model's abstain threshold (GET /v1/model says it)
+
+// a probability to 2 decimals rounded down, as the server rounds its values down: one just
+// under the 0.5 threshold never shows "0.50" beside "abstained" (the epsilon undoes binary
+// fractions: 0.57 * 100 is 56.99…)
+function shown(p) { return (Math.floor(p * 100 + 1e-9) / 100).toFixed(2); }
+
+// a face's label and its probability as the page shows them: the smoothed ones in live mode
+function topOf(f) {
+  return Object.entries(f.smoothed || f.probabilities).sort((a, b) => b[1] - a[1])[0];
+}
+
+// abstained, as the page shows it: in live mode the smoothed label is shown, so it is judged
+// by the smoothed probability (and this frame's quality); a photo's by the server's flag
+function isAbstained(f) {
+  return f.smoothed ? topOf(f)[1] < abstainBelow || f.quality_ok === false : f.abstained;
+}
 
 function overlay(result) {
   if (result) drawFaces(result.faces, canvas.width / result.image_width, canvas.height / result.image_height);
@@ -27,11 +44,11 @@ function drawFaces(faces, scaleX, scaleY) {
   const panels = barPanels(boxes, rows);
   faces.forEach((f, i) => {
     const [x, y, x2, y2] = boxes[i];
-    ctx.strokeStyle = f.abstained ? "#999" : "#f0a000";
+    ctx.strokeStyle = isAbstained(f) ? "#999" : "#f0a000";
     ctx.strokeRect(x, y, x2 - x, y2 - y);
     const probs = f.smoothed || f.probabilities;
-    const top = Object.entries(probs).sort((a, b) => b[1] - a[1])[0];
-    const text = faceTag(f) + " " + top[0] + " " + top[1].toFixed(2) + (f.abstained ? " ?" : "");
+    const top = topOf(f);
+    const text = faceTag(f) + " " + top[0] + " " + shown(top[1]) + (isAbstained(f) ? " ?" : "");
     ctx.fillStyle = "rgba(0,0,0,0.65)";
     ctx.fillRect(x, Math.max(0, y - 18), ctx.measureText(text).width + 8, 18);
     ctx.fillStyle = "white";
@@ -99,22 +116,62 @@ function enlargement(width, height) {
 // the face's name on the canvas and in the table: its track in live mode, else its number
 function faceTag(f) { return f.track_id != null ? "#" + f.track_id : String(f.face + 1); }
 
+// an element with text (never parsed as HTML: label names come from the model's spec)
+function el(tag, text, attrs) {
+  const e = document.createElement(tag);
+  if (text != null) e.textContent = text;
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  return e;
+}
+
 function showTable(faces) {
-  if (!faces.length) { resultsEl.innerHTML = "<p>No face found.</p>"; return; }
+  if (!faces.length) { resultsEl.replaceChildren(el("p", "No face found.")); return; }
   // live answers carry probabilities smoothed per track: the table shows what the canvas shows
   const live = faces.some(f => f.smoothed);
-  const rows = faces.map(f => {
-    const probs = f.smoothed || f.probabilities;
-    const [label, p] = Object.entries(probs).sort((a, b) => b[1] - a[1])[0];
+  const count = el("p");
+  count.append(el("span", String(faces.length), { id: "face-count" }),
+    " face(s) — perceived expression" + (live ? ", smoothed per track (time constant 0.5 s)" : ""));
+  const table = el("table");
+  const head = el("tr");
+  for (const h of [live ? "track" : "face", "label", "p", "abstained", "quality", "probabilities"])
+    head.append(el("th", h));
+  table.append(head);
+  for (const f of faces) {
+    const [label, p] = topOf(f);
+    const quality = f.quality_ok === false ? "low quality" : f.quality_ok ? "ok" : "not measured";
+    const row = el("tr");
+    row.append(el("td", faceTag(f)), el("td", label, { class: "label" }), el("td", shown(p)),
+      el("td", isAbstained(f) ? "abstained" : "no"), el("td", quality));
+    const cell = el("td");
     // every value as text (screen readers, copying); the bar only repeats it
-    const bars = Object.entries(probs).map(([l, q]) =>
-      `<span class="probability">${l} <span class="bar" aria-hidden="true" style="width:${Math.round(60 * q)}px"></span>${q.toFixed(2)}</span>`).join(" ");
-    return `<tr><td>${faceTag(f)}</td><td class="label">${label}</td><td>${p.toFixed(2)}</td>` +
-      `<td>${f.abstained ? "abstained" : "no"}</td><td>${f.quality_ok === false ? "low quality" : f.quality_ok ? "ok" : "not measured"}</td><td>${bars}</td></tr>`;
-  }).join("");
-  resultsEl.innerHTML = `<p><span id="face-count">${faces.length}</span> face(s) — perceived expression` +
-    (live ? ", smoothed per track (time constant 0.5 s)" : "") + `</p>` +
-    `<table><tr><th>${live ? "track" : "face"}</th><th>label</th><th>p</th><th>abstained</th><th>quality</th><th>probabilities</th></tr>${rows}</table>`;
+    Object.entries(f.smoothed || f.probabilities).forEach(([l, q], k) => {
+      const bar = el("span", null, { class: "bar", "aria-hidden": "true" });
+      bar.style.width = Math.round(60 * q) + "px";
+      const value = el("span", l + " ", { class: "probability" });
+      value.append(bar, shown(q));
+      if (k) cell.append(" ");
+      cell.append(value);
+    });
+    row.append(cell);
+    table.append(row);
+  }
+  resultsEl.replaceChildren(count, table);
+}
+
+// what went wrong with a request, in words for the page: the server's JSON detail, or its
+// plain text (uvicorn's own 400), or the status
+async function failure(response) {
+  const text = await response.text();
+  let detail = text.trim() || `HTTP ${response.status}`;
+  try { detail = JSON.parse(text).detail || detail; } catch { /* not JSON: the text itself */ }
+  return detail;
+}
+
+// an exception from fetch, in words: a network failure is not a bug in the page
+function trouble(err) {
+  return err instanceof TypeError
+    ? "the server cannot be reached (is mien serve still running?)"
+    : String(err);
 }
 
 let fileRun = 0;  // the newest upload; answers to older ones are dropped
@@ -143,9 +200,13 @@ async function analyseFile(file) {
   const body = new FormData();
   body.append("file", file);
   const response = await fetch("/v1/analyze", { method: "POST", body, signal });
+  if (!response.ok) {
+    const detail = await failure(response);
+    if (run === fileRun) setStatus("Error: " + detail);  // else a newer photo's answer counts
+    return;
+  }
   const result = await response.json();
   if (run !== fileRun) return;  // a newer photo was chosen meanwhile: its answer is the one
-  if (!response.ok) { setStatus("Error: " + result.detail); return; }
   if (shown) drawFaces(result.faces, canvas.width / result.image_width, canvas.height / result.image_height);
   showTable(result.faces);
   setStatus(`Done: ${result.faces.length} face(s).` + (shown ? "" : " This browser cannot display the image; the results are in the table."));
@@ -159,7 +220,7 @@ document.getElementById("file").addEventListener("change", e => {
   cameraWanted += 1;  // a camera still starting (its permission prompt open) is not wanted now
   if (socket || stream) stopCamera();  // the live view would draw over the photo's results
   analyseFile(file).catch(err => {
-    if (err.name !== "AbortError") setStatus("Error: " + err);  // aborted: a newer photo
+    if (err.name !== "AbortError") setStatus("Error: " + trouble(err));  // aborted: a newer photo
   });
 });
 
@@ -188,6 +249,7 @@ function showAnalysedFrame(result) {
 }
 
 let cameraWanted = 0;  // the newest camera start; a photo chosen meanwhile cancels it
+let spoken = "";  // the live status last shown: it changes only when faces or labels do
 
 async function startCamera() {
   const want = ++cameraWanted;
@@ -211,7 +273,12 @@ async function startCamera() {
   await video.play();
   if (want !== cameraWanted) { dropped(); return; }
   notice.hidden = false;
+  const focused = document.activeElement === cameraBtn;
   cameraBtn.hidden = true; stopBtn.hidden = false;
+  if (focused) stopBtn.focus();  // a hidden button loses the focus to the page
+  // a frame's table every 0.1 s is not read aloud; the status says when faces or labels change
+  resultsEl.setAttribute("aria-live", "off");
+  spoken = "";
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}/v1/stream`);
   socket.binaryType = "arraybuffer";
@@ -221,13 +288,17 @@ async function startCamera() {
     const result = JSON.parse(event.data);
     if (result.error) {  // e.g. busy: say so, and try again shortly rather than stop
       setStatus("Error: " + result.detail + " (retrying)");
+      spoken = "";  // the next frame's status replaces this one
       setTimeout(sendFrame, 1000);
       return;
     }
     frames += 1;
     showAnalysedFrame(result);
     showTable(result.faces);
-    setStatus(`Live: frame ${result.frame_index}, ${result.faces.length} face(s).`);
+    const said = `Live: ${result.faces.length} face(s)` + result.faces.map(f =>
+      (f === result.faces[0] ? ": " : ", ") + faceTag(f) + " " +
+      (isAbstained(f) ? "uncertain" : topOf(f)[0])).join("") + ".";
+    if (said !== spoken) { spoken = said; setStatus(said); }
     document.body.dataset.liveFrames = String(frames);
     nextVideoFrame(sendFrame);
   };
@@ -248,6 +319,7 @@ setInterval(() => {
   if (waiting && socket && Date.now() - sentAt > 10000) {
     waiting = false;
     setStatus("No answer for 10 s (retrying)");
+    spoken = "";
     sendFrame();
   }
 }, 2000);
@@ -260,11 +332,15 @@ function stopCamera() {
   if (stream) stream.getTracks().forEach(t => t.stop());
   stream = null;
   notice.hidden = true;
+  const focused = document.activeElement === stopBtn;
   cameraBtn.hidden = false; stopBtn.hidden = true;
+  if (focused) cameraBtn.focus();
+  resultsEl.setAttribute("aria-live", "polite");
 }
 
 cameraBtn.addEventListener("click", () => startCamera().catch(err => setStatus("Camera error: " + err)));
 stopBtn.addEventListener("click", stopCamera);
 fetch("/v1/model").then(r => r.json()).then(m => {
   document.getElementById("model").textContent = `model ${m.name}, mien ${m.version}`;
+  if (typeof m.abstain_threshold === "number") abstainBelow = m.abstain_threshold;
 }).catch(() => {});
