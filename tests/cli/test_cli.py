@@ -114,6 +114,24 @@ def test_missing_path_is_a_row_not_a_crash(tmp_path):
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["status"] for r in rows] == ["error", "ok"]
     assert rows[0]["error"] == "no such file"
+    # -q: no table, but the failed file is named (exit 1 alone had said nothing of which)
+    assert result.stderr.strip() == f"{tmp_path / 'nope.jpg'}: no such file"
+
+
+def test_out_dash_is_standard_output_and_an_out_without_suffix_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    photo = str(SAMPLES / "astronaut.jpg")
+    result = runner.invoke(app, ["analyze", photo, "-o", "-", "-f", "csv", "-q"])
+    assert result.exit_code == 0 and not (tmp_path / "-").exists()  # it had written a file "-"
+    assert next(csv.DictReader(io.StringIO(result.stdout)))["status"] == "ok"
+    result = runner.invoke(app, ["analyze", photo, "-o", "results", "-q"])
+    assert result.exit_code == 2 and not (tmp_path / "results").exists()
+    assert "--out results: no suffix to tell the format by" in result.stderr
+    result = runner.invoke(app, ["analyze", photo, "-o", "results", "-f", "csv", "-q"])
+    assert result.exit_code == 0 and (tmp_path / "results").read_text().startswith("schema_")
+    (tmp_path / "r.csv").write_text(result.stdout or (tmp_path / "results").read_text())
+    result = runner.invoke(app, ["summary", "r.csv", "-o", "-"])  # it had been refused
+    assert result.exit_code == 1 and "no tracked faces" in result.stderr  # a still: no tracks
 
 
 def test_annotate_writes_copies(batch, tmp_path):

@@ -26,6 +26,7 @@ from mien.cli.common import (
     PoseInterval,
     StartSeconds,
     Weights,
+    dash_is_stdout,
     describe,
     detector_for,
     err,
@@ -98,7 +99,8 @@ def analyze(
         list[Path], typer.Argument(help="Image or video files, or folders (folders recurse).")
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write rows here (default: stdout).")
+        Path | None,
+        typer.Option("--out", "-o", help="Write rows here (default, or -: stdout)."),
     ] = None,
     fmt: Annotated[
         str | None,
@@ -149,7 +151,12 @@ def analyze(
     pose: MeasurePose = True,
     pose_interval: PoseInterval = 0.2,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No summary table or progress bar.")
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="No summary table or progress bar; a file that failed is still named.",
+        ),
     ] = False,
 ) -> None:
     """Find faces and their perceived expression: one row per face per image or video frame.
@@ -161,6 +168,7 @@ def analyze(
     from mien.export import column_types, open_sink, row_columns
     from mien.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, iter_image_paths, media_kind
 
+    out = dash_is_stdout(out)
     fmt = resolve_format(out, fmt)
     if blur_faces and annotate is None:
         err.print("--blur-faces blurs the annotated copies: add --annotate DIR", style="yellow")
@@ -311,6 +319,12 @@ def analyze(
     analyzer.close()
     if not quiet:
         _print_summary(run.summary, run.n_faces, run.n_failed, out, analyzer.model_name)
+    else:  # no table, but a failure is never silent (exit 1 alone said nothing of which)
+        for name, count, message in run.summary:
+            if count == "error":
+                err.print(
+                    f"{name}: {message}", style="red", markup=False, highlight=False, soft_wrap=True
+                )
     raise typer.Exit(1 if run.n_failed else 0)
 
 

@@ -238,8 +238,16 @@ def make_analyzer(
     return analyzer
 
 
+def dash_is_stdout(out: Path | None) -> Path | None:
+    """``None`` (standard output) for ``--out -``, as Unix tools read a lone dash (it had
+    written a file named ``-``); else ``out``."""
+    return None if out is not None and str(out) == "-" else out
+
+
 def resolve_format(out: Path | None, fmt: str | None) -> str:
-    """The row format: ``fmt``, else ``--out``'s suffix, else jsonl; exit 2 when unusable."""
+    """The row format: ``fmt``, else ``--out``'s suffix, else (standard output) jsonl; exit 2
+    when unusable, also for an ``--out`` without a suffix and no ``fmt`` (readers such as
+    ``mien summary`` go by the suffix)."""
     from mien.export import FORMATS
 
     if fmt is None:
@@ -248,6 +256,11 @@ def resolve_format(out: Path | None, fmt: str | None) -> str:
             fail(
                 f"--out {out}: unknown suffix .{suffix}; use .csv, .json, .jsonl or .parquet, "
                 "or give --format"
+            )
+        if out is not None and not suffix:
+            fail(
+                f"--out {out}: no suffix to tell the format by; name it {out.name}.jsonl (or "
+                ".csv, .json, .parquet), or give --format"
             )
         fmt = suffix or "jsonl"
     fmt = fmt.strip().lower()  # -f CSV

@@ -9,6 +9,7 @@ import typer
 
 from mien.cli.common import (
     ResultsFile,
+    dash_is_stdout,
     err,
     fail,
     plural,
@@ -30,7 +31,7 @@ def summary(
         typer.Option(
             "--out",
             "-o",
-            help="Table to write: .csv, .parquet, .jsonl or .json (default: CSV to stdout).",
+            help="Table to write: .csv, .parquet, .jsonl or .json (default, or -: CSV to stdout).",
         ),
     ] = None,
     windows: Annotated[
@@ -79,6 +80,7 @@ def summary(
         window_summary,
     )
 
+    out = dash_is_stdout(out)
     if out is not None:
         if out.suffix.lower() not in TABLE_SUFFIXES:
             fail(f"--out {out}: use a .csv, .parquet, .jsonl or .json file name")

@@ -24,6 +24,7 @@ from mien.cli.common import (
     ModelName,
     PoseInterval,
     Weights,
+    dash_is_stdout,
     describe,
     detector_for,
     err,
@@ -50,7 +51,10 @@ def watch(
         ),
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write rows here (csv/jsonl/json/parquet).")
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write rows here (csv/jsonl/json/parquet; default, or -: stdout)."
+        ),
     ] = None,
     fmt: Annotated[
         str | None,
@@ -125,6 +129,7 @@ def watch(
     from mien.tracking import ExpressionSmoother, FaceTracker
     from mien.tracking.iou import MAX_HOLD_S
 
+    out = dash_is_stdout(out)
     fmt = resolve_format(out, fmt)
     if max_seconds is not None and not max_seconds > 0:
         fail(f"--max-seconds must be above 0; got {max_seconds:g}")
