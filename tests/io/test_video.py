@@ -626,6 +626,39 @@ def test_a_text_file_is_not_a_video(tmp_path):
     assert media_kind(text) == "image"  # so the image reader names the problem
 
 
+@pytest.mark.parametrize(
+    ("name", "fmt", "codec"), [("talk.m4a", "mp4", "aac"), ("talk.wav", "wav", "pcm_s16le")]
+)
+def test_an_audio_only_file_is_said_to_be_audio_whatever_its_name(tmp_path, name, fmt, codec):
+    """An interview's sound given by mistake: as .mp4 it was "no video stream", as .m4a or
+    .wav "not a recognised image format (mien reads JPEG, PNG…)"."""
+    import av
+
+    from mien.io.kind import media_kind
+
+    path = tmp_path / name
+    with av.open(str(path), "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=16000)
+        planar = codec == "aac"
+        for i in range(10):
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), np.float32 if planar else np.int16),
+                format="fltp" if planar else "s16",
+                layout="mono",
+            )
+            frame.sample_rate, frame.pts = 16000, i * 1024
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    as_mp4 = tmp_path / "talk.mp4"
+    as_mp4.write_bytes(path.read_bytes())
+    for each in (path, as_mp4):
+        assert media_kind(each) == "video"  # so the video reader names the problem
+        with pytest.raises(VideoError, match="audio only, no video stream in the file"):
+            next(iter_frames(each))
+
+
 def test_a_video_writer_that_cannot_write_fails_at_once_with_a_video_error(tmp_path):
     """VideoWriter("/proc/x.mp4") was made without error and raised a bare FileNotFoundError at
     the first frame; a folder that could not be made escaped as a plain OSError."""

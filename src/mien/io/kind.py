@@ -9,13 +9,14 @@ from typing import Literal
 from PIL import Image, UnidentifiedImageError
 
 from mien.io.image import STILL_BRANDS, available_formats
-from mien.io.video import VIDEO_SUFFIXES, is_video
+from mien.io.video import VIDEO_SUFFIXES, is_audio, is_video
 
 
 def media_kind(path: str | os.PathLike[str]) -> Literal["image", "video"]:
     """How to read ``path``: ``"image"`` when Pillow recognises the content, ``"video"`` when
-    PyAV finds a video stream (or the suffix is a video's, so an unreadable ``.mp4`` gets the
-    video reader's reason), else ``"image"`` (the image reader then says what is wrong).
+    PyAV finds a video stream or only audio (or the suffix is a video's, so an unreadable
+    ``.mp4`` gets the video reader's reason: an ``.m4a`` or ``.wav`` had been called "not a
+    recognised image format"), else ``"image"`` (the image reader then says what is wrong).
 
     Only the file's head is read (a video may be gigabytes), and what is not a regular file (a
     folder, a named pipe, a link loop) is never opened: a pipe would block until written to.
@@ -38,6 +39,6 @@ def media_kind(path: str | os.PathLike[str]) -> Literal["image", "video"]:
         head = b""
     if head[4:8] == b"ftyp" and head[8:12] in STILL_BRANDS:
         return "image"  # an ISO still (AVIF, HEIF) that Pillow could not read: say so as an image
-    if is_video(path) or path.suffix.lower() in VIDEO_SUFFIXES:
+    if is_video(path) or path.suffix.lower() in VIDEO_SUFFIXES or is_audio(path):
         return "video"
     return "image"

@@ -164,8 +164,12 @@ def _open(path: str | os.PathLike[str]):
     except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as err:
         raise VideoError(str(path), _unfinished_mp4(p) or f"not a readable video ({err})") from err
     if not container.streams.video:
+        audio = bool(container.streams.audio)
         container.close()
-        raise VideoError(str(path), _unfinished_mp4(p) or "no video stream in the file")
+        problem = (
+            "audio only, no video stream in the file" if audio else "no video stream in the file"
+        )
+        raise VideoError(str(path), _unfinished_mp4(p) or problem)
     if container.format.name in TEXT_FORMATS:
         name = container.format.name
         container.close()
@@ -385,6 +389,18 @@ def is_video(path: str | os.PathLike[str]) -> bool:
     except VideoError:
         return False
     return True
+
+
+def is_audio(path: str | os.PathLike[str]) -> bool:
+    """True when PyAV opens the file and finds audio streams and no video stream (a recording
+    of an interview's sound given by mistake). Never raises."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.audio) and not container.streams.video
+    except Exception:  # not a media file at all
+        return False
 
 
 def iter_frames(
