@@ -349,8 +349,10 @@ def test_one_analyzer_shared_by_two_threads_gives_the_sequential_results():
         for a, b in zip(expected, got, strict=True):
             np.testing.assert_array_equal(a, b)
         assert len(analyzer.analyze(paths[0]).faces) == 1  # still works afterwards
-    with pytest.raises(ValueError, match="an object with detect"):
-        Analyzer(detector=None)
+    from mien.errors import UnknownDetectorError
+
+    with pytest.raises(UnknownDetectorError, match="an object with detect"):  # a ValueError
+        Analyzer(detector=None)  # a plain ValueError, where detector="foo" was the typed one
 
 
 def test_run_takes_grey_frames_and_names_a_bad_one():

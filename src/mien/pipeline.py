@@ -25,6 +25,7 @@ from mien.alignment import TEMPLATES, align_faces, crop_whole_image
 from mien.detection import MediaPipeFaceDetector
 from mien.detection.base import FaceDetector
 from mien.detection.mediapipe import DETECTOR_MODELS, DetectorModel, check_detector_model
+from mien.errors import UnknownDetectorError
 from mien.expression import ExpressionModel
 from mien.io import DEFAULT_MAX_PIXELS, read_image
 from mien.quality import FaceMeshPose, QualityThresholds, assess
@@ -155,7 +156,7 @@ class Analyzer:
             callable(getattr(detector, "detect", None))
             and callable(getattr(detector, "close", None))
         ):
-            raise ValueError(
+            raise UnknownDetectorError(  # a ValueError, as a mode that is not one is
                 f"detector must be one of {DETECTOR_MODELS} or an object with detect() and "
                 f"close(); got {detector!r}"
             )
