@@ -219,7 +219,7 @@ def test_summary_goes_to_stderr(tmp_path):
         (["--format", "xml"], "--format must be one of"),
         (["--model", "nope"], "model must be one of"),
         (["-o", "out.xyz"], "unknown suffix .xyz"),
-        (["--annotate", "one.png"], "give a folder for annotated images"),
+        (["--annotate", "one.gif"], "annotated images are written as .jpg, .jpeg, .png"),
         (["-o", "out.csv", "-f", "jsonl"], "names a .csv file but --format is jsonl"),
         (["--annotate", "one.mp4"], "but the input is an image; give a folder"),
     ],
@@ -228,6 +228,27 @@ def test_bad_options_exit_2(args, match):
     result = runner.invoke(app, ["analyze", str(SAMPLES / "astronaut.jpg"), *args])
     assert result.exit_code == 2
     assert match in result.stderr
+
+
+def test_annotate_names_the_copy_of_a_single_image(tmp_path):
+    """--annotate photo.jpg had been refused ("give a folder") though x.mp4 is taken for a
+    single video."""
+    import cv2
+
+    drawn = tmp_path / "drawn.jpg"
+    args = ["analyze", str(SAMPLES / "astronaut.jpg"), "-q", "-o", str(tmp_path / "r.csv")]
+    result = runner.invoke(app, [*args, "--annotate", str(drawn)])
+    assert result.exit_code == 0, result.stderr
+    copy = cv2.imread(str(drawn))
+    assert copy.shape == cv2.imread(str(SAMPLES / "astronaut.jpg")).shape
+    assert not (tmp_path / ".mien-annotated").exists()  # no folder marker: not a folder
+    two = [*args, str(SAMPLES / "grace_hopper.jpg"), "--annotate", str(tmp_path / "two.png")]
+    result = runner.invoke(app, two)
+    assert result.exit_code == 2 and "names one image file; give a folder" in result.stderr
+    photo = tmp_path / "photo.png"
+    photo.write_bytes((SAMPLES / "astronaut.jpg").read_bytes())
+    result = runner.invoke(app, ["analyze", str(photo), "--annotate", str(photo)])
+    assert result.exit_code == 2 and "is the input image; it would be overwritten" in result.stderr
 
 
 def test_a_missing_video_with_an_annotated_video_named_is_no_such_file(tmp_path):

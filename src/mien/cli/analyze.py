@@ -56,6 +56,18 @@ if TYPE_CHECKING:
 WRITABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
+def _annotate_kind(annotate: Path) -> str:
+    """What ``--annotate`` names: ``"video"`` (an .mp4, .mkv or .mov name: one input video),
+    ``"image"`` (an image name OpenCV writes, not an existing folder: one input image), or
+    ``"folder"`` (copies of every input inside it)."""
+    suffix = annotate.suffix.lower()
+    if suffix in VIDEO_OUT_SUFFIXES:
+        return "video"
+    if suffix in WRITABLE_SUFFIXES and not annotate.is_dir():
+        return "image"
+    return "folder"
+
+
 @dataclass
 class _Run:
     """What one ``mien analyze`` call carries from file to file."""
@@ -115,7 +127,8 @@ def analyze(
         typer.Option(
             "--annotate",
             help="Folder for copies with boxes and labels drawn (videos become .mp4 there); "
-            "or an .mp4, .mkv or .mov file when the input is one video. An annotated video "
+            "or an .mp4, .mkv or .mov file when the input is one video, a .jpg or .png (…) "
+            "file when it is one image. An annotated video "
             "holds the analysed frames only, at their source timestamps.",
         ),
     ] = None,
@@ -243,7 +256,7 @@ def analyze(
         from mien.annotate import ExpressionAnnotator
 
         annotator = ExpressionAnnotator(blur_faces=blur_faces, bars=True)
-        if annotate.suffix.lower() not in VIDEO_OUT_SUFFIXES:
+        if _annotate_kind(annotate) == "folder":
             from mien.io import ANNOTATED_MARKER
 
             # only a folder of ours gets the marker: one that held other files (the user's own
@@ -345,12 +358,14 @@ def _images(run: _Run, paths: list[Path], bar: Any, task: Any) -> None:
             (str(path), str(len(item.result.faces)), _labels(rows, item.result.abstain_threshold))
         )
         if run.annotator is not None and run.annotate is not None and item.image is not None:
-            target = _unique(
-                _image_name(run.annotate / relative_name(path, run.roots)),
-                run.written,
-                path,
-                keep_existing=run.keep_existing,
-            )
+            target = run.annotate  # the one image's copy, named (replaced if there)
+            if _annotate_kind(target) == "folder":
+                target = _unique(
+                    _image_name(run.annotate / relative_name(path, run.roots)),
+                    run.written,
+                    path,
+                    keep_existing=run.keep_existing,
+                )
             try:
                 if run.is_input(target):
                     raise OSError("it would overwrite an input")
@@ -553,10 +568,23 @@ def _check_outputs(
             if same_file(annotate, files) is not None:
                 return f"--annotate {annotate} is the input video; it would be overwritten"
             return None
+        if _annotate_kind(annotate) == "image":
+            if len(files) == 1 and videos:
+                return (
+                    f"--annotate {annotate} names an image file, but the input is a video; "
+                    "give an .mp4, .mkv or .mov name"
+                )
+            if len(files) != 1:
+                return (
+                    f"--annotate {annotate} names one image file; give a folder for several inputs"
+                )
+            if same_file(annotate, files) is not None:
+                return f"--annotate {annotate} is the input image; it would be overwritten"
+            return None
         if annotate.suffix.lower() in IMAGE_SUFFIXES and not annotate.is_dir():
             return (
-                f"--annotate {annotate}: give a folder for annotated images "
-                "(or an .mp4, .mkv or .mov name for a single video)"
+                f"--annotate {annotate}: annotated images are written as "
+                f"{', '.join(WRITABLE_SUFFIXES)} (or give a folder)"
             )
         if annotate.exists() and not annotate.is_dir():
             return f"--annotate {annotate} is a file; give a folder"
@@ -573,9 +601,7 @@ def _check_writable(out: Path | None, annotate: Path | None) -> str | None:
     if out is not None and (problem := unwritable(out, "--out")):
         return problem
     if annotate is not None:
-        return unwritable(
-            annotate, "--annotate", folder=annotate.suffix.lower() not in VIDEO_OUT_SUFFIXES
-        )
+        return unwritable(annotate, "--annotate", folder=_annotate_kind(annotate) == "folder")
     return None
 
 
