@@ -246,8 +246,8 @@ def dash_is_stdout(out: Path | None) -> Path | None:
 
 def resolve_format(out: Path | None, fmt: str | None) -> str:
     """The row format: ``fmt``, else ``--out``'s suffix, else (standard output) jsonl; exit 2
-    when unusable, also for an ``--out`` without a suffix and no ``fmt`` (readers such as
-    ``mien summary`` go by the suffix)."""
+    when unusable, also for an ``--out`` file without a suffix and no ``fmt`` (readers such as
+    ``mien summary`` go by the suffix; a device or pipe such as ``/dev/stdout`` is taken)."""
     from mien.export import FORMATS
 
     if fmt is None:
@@ -257,7 +257,8 @@ def resolve_format(out: Path | None, fmt: str | None) -> str:
                 f"--out {out}: unknown suffix .{suffix}; use .csv, .json, .jsonl or .parquet, "
                 "or give --format"
             )
-        if out is not None and not suffix:
+        # a device or pipe (/dev/stdout, a shell's >(gzip …)) is written as JSON Lines
+        if out is not None and not suffix and (out.is_file() or not out.exists()):
             fail(
                 f"--out {out}: no suffix to tell the format by; name it {out.name}.jsonl (or "
                 ".csv, .json, .parquet), or give --format"
