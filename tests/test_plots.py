@@ -60,6 +60,24 @@ def test_a_track_that_goes_unseen_is_drawn_with_a_break():
     assert fig.axes[0].get_xlim()[1] >= 1.0
 
 
+def test_a_track_breaks_where_damaged_data_was_left_out():
+    """A stretch of a video left out as damaged was drawn as the frame before it held."""
+    import numpy as np
+
+    seen = rows("m", 10)
+    seen = seen[(seen["timestamp_s"] < 0.25) | (seen["timestamp_s"] > 0.65)]
+    # the frame at 0.7 s follows damage that began at 0.3 s (its damaged row comes first)
+    mark = pd.DataFrame([{"source": "a.mp4", "status": "damaged", "model": "m",
+                          "track_id": None, "timestamp_s": 0.3}])  # fmt: skip
+    ok = pd.concat([seen.iloc[:3], mark, seen.iloc[3:]], ignore_index=True)
+    line = plot_tracks(ok).axes[0].lines[0]
+    xs, ys = line.get_xdata(), line.get_ydata()
+    assert len(ys) == 8 and np.isnan(ys[[3, 7]]).all()
+    np.testing.assert_allclose(xs[[3, 7]], [0.3, 1.0])  # 0.2 s holds to the damage, not 0.7 s
+    plain = plot_tracks(seen).axes[0].lines[0].get_ydata()
+    assert not np.isnan(plain[:-1]).any()  # without the damaged row: held across (0.5 s)
+
+
 def test_the_longest_seen_tracks_are_kept_and_appended_runs_are_parts():
     import warnings
 

@@ -43,6 +43,13 @@ def test_frame_durations():
     assert frame_durations([3.0]).tolist() == [0.0] and frame_durations([]).size == 0
 
 
+def test_a_frame_before_damaged_data_stands_for_the_time_up_to_it():
+    t = np.array([0.0, 0.1, 0.2, 0.5, 0.6])
+    np.testing.assert_allclose(frame_durations(t, [0.3]), [0.1, 0.1, 0.1, 0.1, 0.1])
+    np.testing.assert_allclose(frame_durations(t, [0.5]), frame_durations(t))  # at the frame
+    np.testing.assert_allclose(frame_durations(t, [0.25, 0.4]), [0.1, 0.1, 0.05, 0.1, 0.1])
+
+
 def test_track_summary_weighs_frames_by_the_time_they_stand_for():
     s = track_summary(_rows()).set_index("track_id")
     # steps 0.1 0.1 0.3 0.1 0.1, and the frame at 0.7 s takes the median step
@@ -1002,3 +1009,39 @@ def test_summary_warns_where_damaged_data_was_left_out(tmp_path):
     assert "a.mp4: damaged data was left out" in " ".join(result.stderr.split())
     _rows().to_csv(results, index=False)
     assert "damaged" not in CliRunner().invoke(app, ["summary", str(results)]).stderr
+
+
+def test_a_damaged_stretch_marked_in_the_rows_is_not_time_seen(tmp_path):
+    """Rows now mark where damaged data was left out (a ``damaged`` row before the frame
+    after it): the frame before stands for the time up to it, in track_summary as in
+    TrackTimes, and mien summary has nothing to warn of."""
+    from typer.testing import CliRunner
+
+    from mien.cli.main import app
+    from mien.summary import TrackTimes
+
+    mark = {"source": "a.mp4", "status": "damaged", "timestamp_s": 0.3, "track_id": None,
+            "error": "damaged data left out from 0.300 s to this frame at 0.500 s"}  # fmt: skip
+    plain = _rows()
+    marked = pd.concat([plain.iloc[:3], pd.DataFrame([mark]), plain.iloc[3:]], ignore_index=True)
+    before = track_summary(plain).set_index("track_id")["seen_s"]
+    after = track_summary(marked).set_index("track_id")["seen_s"]
+    assert before[1] == pytest.approx(0.7) and after[1] == pytest.approx(0.5)
+    assert after[2] == before[2] == pytest.approx(0.2)
+    clock = TrackTimes()
+    for t, same in marked.groupby("timestamp_s", sort=False):
+        if (same["status"] == "damaged").all():
+            continue
+        here = same.to_dict("records")
+        if t == 0.5:
+            here = [mark, *here]
+        clock.add_rows(t, [r for r in here if r["status"] in ("ok", "damaged")])
+    assert {line.track_id: line.seen_s for line in clock.tracks()}[1] == pytest.approx(0.5)
+    error = {"source": "a.mp4", "status": "error", "timestamp_s": 0.6,
+             "error": "damaged data: 2 damaged frames from 0.3 s to 0.4 s left out"}  # fmt: skip
+    results = tmp_path / "rows.csv"
+    pd.concat([marked, pd.DataFrame([error])], ignore_index=True).to_csv(results, index=False)
+    result = CliRunner().invoke(app, ["summary", str(results)])
+    assert result.exit_code == 0, result.output
+    assert "left out" not in result.stderr  # marked: the summary kept it out of the time seen
+    assert pd.read_csv(io.StringIO(result.stdout)).set_index("track_id")["seen_s"][1] == 0.5

@@ -1010,3 +1010,56 @@ def test_watch_on_a_file_that_breaks_off_ends_its_rows_with_an_error_row(tmp_pat
     assert len(rows) > 5 and {r["status"] for r in rows[:-1]} == {"no_face"}
     assert rows[-1]["status"] == "error" and rows[-1]["source"] == str(cut)
     assert rows[-1]["timestamp_s"] >= rows[-2]["timestamp_s"]
+
+
+def test_a_damaged_stretch_is_marked_in_the_rows_and_not_counted_as_seen(tmp_path):
+    """A video's stretch left out as damaged (1 s here) became time "seen" with the label of
+    the frame before it; rows now mark it, and summaries, plots and the run's own track line
+    keep it out."""
+    from fractions import Fraction
+
+    import av
+    import pandas as pd
+
+    face = face_patch("grace_hopper.jpg", 120)
+    clip = tmp_path / "talk.mp4"
+    with av.open(str(clip), "w") as container:  # a key frame every second: damage heals
+        stream = container.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "15", "keyint_min": "15"}
+        for i in range(90):
+            scene = compose((320, 240), [(face, 60 + i % 7, 40)])
+            frame = av.VideoFrame.from_ndarray(scene, format="bgr24")
+            frame.pts, frame.time_base = i, Fraction(1, 15)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    data = bytearray(clip.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 2000] = np.random.default_rng(1).integers(0, 255, 2000, np.uint8).tobytes()
+    clip.write_bytes(bytes(data))
+    rows_csv = tmp_path / "rows.csv"
+    result = runner.invoke(app, ["analyze", str(clip), "-o", str(rows_csv)])
+    assert result.exit_code == 1  # the damage is reported, as before
+    rows = pd.read_csv(rows_csv)
+    at = rows.index[rows["status"] == "damaged"]
+    assert len(at) == 1
+    mark, after = rows.loc[at[0]], rows.loc[at[0] + 1]  # the frame after the stretch follows
+    assert mark["frame_index"] == after["frame_index"] and after["status"] == "ok"
+    before = rows.loc[at[0] - 1]
+    assert before["timestamp_s"] < mark["timestamp_s"] < after["timestamp_s"]
+    assert mark["timestamp_s"] == pytest.approx(before["timestamp_s"] + 1 / 15, abs=1e-3)
+    gap = after["timestamp_s"] - mark["timestamp_s"]
+    assert gap > 0.5 and "nothing seen in between" in mark["error"]
+    assert rows["status"].iloc[-1] == "error" and "damaged data" in rows["error"].iloc[-1]
+    frames = rows.loc[rows["status"] == "ok", "timestamp_s"]
+    span = frames.max() - frames.min() + 1 / 15
+    summary = runner.invoke(app, ["summary", str(rows_csv)])
+    assert summary.exit_code == 0 and "left out" not in summary.stderr
+    table = pd.read_csv(io.StringIO(summary.stdout))
+    # over 1 s unseen: the face after it is a new track, as after any such gap
+    assert table["track_id"].tolist() == [1, 2]
+    assert table["seen_s"].sum() == pytest.approx(span - gap, abs=1e-3)
+    said = " ".join(result.stderr.split())  # the run's own track line counts it so too
+    assert all(f"of {s:.1f} s" in said for s in table["seen_s"])

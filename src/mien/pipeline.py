@@ -376,6 +376,7 @@ class Analyzer:
             # as analyze() (no copy for the BGR frames of iter_frames)
             image = read_image(frame.image, name=f"{frame.source} frame {frame.index}")
             t = frame.timestamp_s
+            damaged = frame.damaged_from_s is not None  # data left out just before it
             # once a second the detector looks wider: a face short-range never found is never
             # tracked, so the tracks alone never ask for it
             wider = looked_wider is None or not 0 <= t - looked_wider < LOOK_WIDER_S
@@ -391,7 +392,9 @@ class Analyzer:
                 wider=wider,
             )
             t0 = time.perf_counter()
-            faces = tracker.update(result.faces, frame.timestamp_s, result.image_wh)
+            faces = tracker.update(
+                result.faces, frame.timestamp_s, result.image_wh, after_damage=damaged
+            )
             t1 = time.perf_counter()
             if self.quality and self._pose is not None and len(faces):
                 with self._lock:
@@ -401,7 +404,7 @@ class Analyzer:
             faces = smoother.update(faces, frame.timestamp_s)
             result.timings_ms["track"] = (t1 - t0 + time.perf_counter() - t2) * 1e3
             del result.timings_ms["read"]
-            yield dataclasses.replace(result, faces=faces)
+            yield dataclasses.replace(result, faces=faces, damaged_from_s=frame.damaged_from_s)
 
     def _track_pose(
         self,

@@ -409,17 +409,28 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
             "no tracked faces in these results (no face was found, or only still images, which "
             "have no tracks)"
         )
+    from mien.export.rows import DAMAGED
     from mien.summary import frame_durations, with_parts
 
     labels = [c[2:] for c in df.columns if c.startswith("p_")]
     # runs appended or recordings joined are read in parts, as the summaries read them
-    analysed = with_parts(df[df["status"].isin(["ok", "no_face"])], ["source", "model"])
+    marked = with_parts(
+        df[df["status"].isin(["ok", "no_face", DAMAGED])], ["source", "model"]
+    )  # the damaged rows take the parts of the frames they come before
+    damaged = marked[marked["status"] == DAMAGED]
+    analysed = marked[marked["status"] != DAMAGED]
     faces = analysed[(analysed["status"] == "ok") & analysed["track_id"].notna()]
     several = {k for k, n in analysed.groupby(["source", "model"])["part"].max().items() if n}
+    # per source, model and part: where damaged data was left out (nothing seen from there to
+    # the next frame: a track's line breaks there and its last value ends there)
+    marks = {
+        key: rows["timestamp_s"].dropna().to_numpy(np.float64)
+        for key, rows in damaged.groupby(["source", "model", "part"])
+    }
     clocks = {}  # per source, model and part: its analysed rows, frame times and their steps
     for key, same in analysed.groupby(["source", "model", "part"]):
         times = np.unique(same["timestamp_s"].dropna().to_numpy(np.float64))
-        clocks[key] = (same, times, frame_durations(times))
+        clocks[key] = (same, times, frame_durations(times, marks.get(key, ())))
     seen: list[tuple[tuple, pd.DataFrame, np.ndarray]] = []
     for key, rows in faces.groupby(["source", "model", "part", "track_id"]):
         rows = rows.sort_values("timestamp_s", kind="stable")
@@ -449,6 +460,9 @@ def plot_tracks(df: pd.DataFrame, *, max_tracks: int = 12, title: str | None = N
             key = "timestamp_s"  # rows without frame indices (hand-made, or older files)
         frames = same[key].dropna().to_numpy(np.float64)
         breaks = track_breaks(rows[key].to_numpy(np.float64), frames)
+        if (source, model, part) in marks:
+            at = rows["timestamp_s"].to_numpy(np.float64)
+            breaks |= track_breaks(at, marks[(source, model, part)])
         t, cut = with_gaps(rows["timestamp_s"].to_numpy(np.float64), breaks, ends)
         alone = isolated(breaks)  # points no line reaches: drawn as dots
         t_alone = rows["timestamp_s"].to_numpy(np.float64)[alone]

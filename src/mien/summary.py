@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from mien.errors import DatasetError, TimeWindowsError
+from mien.export.rows import DAMAGED
 from mien.tracking.iou import MAX_HOLD_S, STEP_WINDOW, is_hole
 
 if TYPE_CHECKING:
@@ -29,12 +30,17 @@ BOX_COLUMNS = ("x1", "y1", "x2", "y2")
 """The rows' box columns (pixels); summaries give each track's median box."""
 
 
-def frame_durations(timestamps_s: np.ndarray) -> np.ndarray:
+def frame_durations(
+    timestamps_s: np.ndarray, damaged_from_s: np.ndarray | Sequence[float] = ()
+) -> np.ndarray:
     """The time each analysed frame stands for.
 
     Args:
         timestamps_s: ``(n,)`` presentation timestamps in seconds of one source's analysed
             frames, sorted ascending, without repeats.
+        damaged_from_s: ``(k,)`` seconds where damaged data left out began (the ``damaged``
+            rows' ``timestamp_s``): a frame followed by one stands for the time up to it at
+            most, since nothing was seen from there to the next frame.
 
     Returns:
         ``(n,)`` float64 seconds: the step to the next frame (a frame a variable-frame-rate file
@@ -60,6 +66,12 @@ def frame_durations(timestamps_s: np.ndarray) -> np.ndarray:
     )
     before[0] = steps[0]
     held = np.where(np.vectorize(is_hole)(steps, before), before, steps)
+    marks = np.sort(np.asarray(damaged_from_s, np.float64).reshape(-1))
+    if len(marks):  # the first damage after each frame, if before the next frame, ends it
+        k = np.searchsorted(marks, t[:-1], "right")
+        first = marks[np.minimum(k, len(marks) - 1)]
+        cut = (k < len(marks)) & (first <= t[1:])
+        held = np.where(cut, np.minimum(held, first - t[:-1]), held)
     last = float(np.median(steps[-STEP_WINDOW:]))  # the usual step where the clip ends
     # steps between timestamps far from 0 (95443.717678 s) carry float noise below 1e-9 s
     return np.append(held, last).round(TIME_DECIMALS)
@@ -674,7 +686,10 @@ def _timed_faces(
     prefix = "ps_" if use_smoothed and all(f"ps_{n}" in df for n in names) else "p_"
     measured = [n for n in names if f"{prefix}{n}" in df]
     df = df.assign(model=df["model"].fillna("") if "model" in df else "")
-    analysed = with_parts(df[df["status"].isin(["ok", "no_face"])], _KEYS)
+    # the damaged rows take the parts of the frames they come before (their frame_index)
+    marked = with_parts(df[df["status"].isin(["ok", "no_face", DAMAGED])], _KEYS)
+    damaged = marked[marked["status"] == DAMAGED]
+    analysed = marked[marked["status"] != DAMAGED]
     _warn_parts(analysed)
     faces = analysed[
         (analysed["status"] == "ok") & analysed["track_id"].notna() & analysed["label"].notna()
@@ -688,6 +703,10 @@ def _timed_faces(
             "have no tracks)"
         )
     durations = []
+    marks = {
+        key: rows["timestamp_s"].dropna().to_numpy(np.float64)
+        for key, rows in damaged.groupby([*_KEYS, "part"], sort=False)
+    }
     for (source, model, part), rows in analysed.groupby([*_KEYS, "part"], sort=False):
         t = np.unique(rows["timestamp_s"].dropna().to_numpy(np.float64))
         durations.append(
@@ -697,7 +716,7 @@ def _timed_faces(
                     "model": model,
                     "part": part,
                     "timestamp_s": t,
-                    "duration_s": frame_durations(t),
+                    "duration_s": frame_durations(t, marks.get((source, model, part), ())),
                 }
             )
         )
@@ -891,14 +910,20 @@ class TrackTimes:
         self._abstained: dict[int, list[float]] = {}  # track -> [seconds, frames]
 
     def add(
-        self, timestamp_s: float, labels: dict[int, str], abstained: Collection[int] = ()
+        self,
+        timestamp_s: float,
+        labels: dict[int, str],
+        abstained: Collection[int] = (),
+        damaged_from_s: float | None = None,
     ) -> None:
         """One analysed frame: its timestamp in seconds, ``{track_id: top label}`` of the
-        faces in it (empty for a frame without a face) and the track ids whose prediction
-        abstained. Frames come in order; one at the previous timestamp joins that frame, and
+        faces in it (empty for a frame without a face), the track ids whose prediction
+        abstained and, where damaged data was left out just before it, where that began
+        (seconds). Frames come in order; one at the previous timestamp joins that frame, and
         one earlier than it (the clock went back) ends the part before it, whose last frame
         takes the median of that part's last steps, as in :func:`track_summary`; so does a
-        frame before a hole, as :func:`frame_durations` says."""
+        frame before a hole, as :func:`frame_durations` says, and the frame before damage
+        stands for the time up to it at most."""
         if self._last_t is not None and timestamp_s == self._last_t:
             for track, label in labels.items():  # the first row of a track at a time counts
                 if track not in self._pending:
@@ -914,18 +939,24 @@ class TrackTimes:
             # judged by the steps before it, as the tracker does; a hole counts as one of them
             local = float(np.median(self._window)) if self._window else step
             self._window.append(step)
-            self._credit(local if is_hole(step, local, self.hold_s) else step)
+            credit = local if is_hole(step, local, self.hold_s) else step
+            if damaged_from_s is not None and damaged_from_s <= timestamp_s:
+                credit = min(credit, max(damaged_from_s - self._last_t, 0.0))
+            self._credit(credit)
         self._last_t, self._pending = timestamp_s, dict(labels)
         self._pending_abstained = set(abstained) & set(labels)
 
     def add_rows(self, timestamp_s: float, rows: Sequence[Mapping[str, Any]]) -> None:
         """One analysed frame from its rows (:func:`mien.export.result_rows`): each tracked
-        face's per-frame ``label`` and ``abstained``, as :meth:`add` takes them."""
+        face's per-frame ``label`` and ``abstained``, and a ``damaged`` row's time, as
+        :meth:`add` takes them."""
         tracked = [r for r in rows if r.get("track_id")]
+        marks = [float(r["timestamp_s"]) for r in rows if r.get("status") == DAMAGED]
         self.add(
             timestamp_s,
             {int(r["track_id"]): str(r["label"]) for r in tracked},
             {int(r["track_id"]) for r in tracked if r["abstained"]},
+            min(marks) if marks else None,
         )
 
     def _median(self) -> float:

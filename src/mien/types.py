@@ -268,18 +268,30 @@ class Frame:
         timestamp_s: presentation timestamp in seconds: the container's PTS for files (correct
             for variable frame rate), seconds since the stream was opened for live sources.
         source: the file path or stream address.
+        damaged_from_s: where damaged data was left out just before this frame (a video file
+            whose packets would not decode, or whose frames the decoder flagged as corrupt):
+            the presentation time in seconds at which the left-out stretch began, after the
+            previous frame and at most this one's ``timestamp_s``; ``None`` when nothing was
+            left out since the previous frame. Nothing was seen in that stretch: the frame
+            before it is not held on screen through it, as a variable-frame-rate file holds
+            a frame.
     """
 
     image: ImageBGR
     index: int
     timestamp_s: float
     source: str
+    damaged_from_s: float | None = None
 
     def __post_init__(self) -> None:
-        """Raises ``ValueError`` for a ``timestamp_s`` that is not a finite number (NaN made
-        every frame a new track and switched smoothing off); an int becomes a float."""
+        """Raises ``ValueError`` for a ``timestamp_s`` (or ``damaged_from_s``) that is not a
+        finite number (NaN made every frame a new track and switched smoothing off); an int
+        becomes a float."""
         t = finite_seconds(self.timestamp_s, f"{self.source} frame {self.index}")
         object.__setattr__(self, "timestamp_s", t)  # frozen: set once, here
+        if self.damaged_from_s is not None:
+            where = f"{self.source} frame {self.index} damaged_from_s"
+            object.__setattr__(self, "damaged_from_s", finite_seconds(self.damaged_from_s, where))
 
 
 def whole_number(value: object, name: str, minimum: int = 0) -> int:
@@ -337,6 +349,8 @@ class FrameResult:
             (tracking and smoothing) and no ``read``: its frames arrive decoded.
         model: name of the expression model that produced ``faces.expression`` (its spec's
             ``name``, e.g. ``"fer_resnet_v3"``); empty when not recorded.
+        damaged_from_s: the frame's :attr:`Frame.damaged_from_s`: where damaged data left
+            out just before it began, seconds; ``None`` when nothing was left out.
     """
 
     faces: Faces
@@ -348,3 +362,4 @@ class FrameResult:
     abstain_threshold: float
     timings_ms: dict[str, float] = field(default_factory=dict)
     model: str = ""
+    damaged_from_s: float | None = None

@@ -563,6 +563,15 @@ def test_damage_is_followed_and_reported_inside_the_window_only(tmp_path):
     whole, err = _read(damaged)
     skipped = sorted(set(clean) - {round(f.timestamp_s, 4) for f in whole})
     assert err is not None and skipped and skipped[-1] - skipped[0] < 1.0
+    # the frame after the stretch says where it began; no other frame says anything
+    marked = [(f.timestamp_s, f.damaged_from_s) for f in whole if f.damaged_from_s is not None]
+    after = min(t for t in clean if t > skipped[-1])
+    assert marked == [(pytest.approx(after), pytest.approx(skipped[0]))]
+    sampled = [f for f in iter_frames(clip, fps=1)]  # nothing left out of the clean file
+    assert all(f.damaged_from_s is None for f in sampled)
+    sampled, _ = _read(damaged, fps=1)  # sampled frames: the next one kept says it
+    marked = [(f.timestamp_s, f.damaged_from_s) for f in sampled if f.damaged_from_s is not None]
+    assert marked == [(pytest.approx(after), pytest.approx(skipped[0]))]
     after = int(skipped[-1]) + 1.5  # inside the next GOP, past its key frame
     window, err = _read(damaged, start_s=after, end_s=after + 0.4)
     assert err is None and len(window) == 6

@@ -386,6 +386,25 @@ def test_a_live_outage_is_not_a_held_frame():
         assert [round(line.seen_s, 3) for line in clock.tracks()] == seen
 
 
+def test_a_step_over_damaged_data_is_unseen_time_not_a_held_frame():
+    """A video file's step across a stretch left out as damaged is held (a variable frame
+    rate) unless the frame says damaged data was left out before it: then the face after a
+    2 s stretch gets a new id, as after any 2 s unseen."""
+    box = [[100, 100, 160, 160]]
+    times = [k / 30 for k in range(30)] + [3.0 + k / 30 for k in range(30)]
+    for after_damage, ids in ((False, {1}), (True, {1, 2})):
+        tracker = FaceTracker()
+        got = {
+            int(
+                tracker.update(make_faces(box), t, after_damage=after_damage and t == 3.0).track_id[
+                    0
+                ]
+            )
+            for t in times
+        }
+        assert got == ids
+
+
 def test_tracker_and_summaries_agree_where_a_step_just_passes_the_hold():
     """Steps in (10 s, 10 s + the usual step] kept tracks while the summaries called them
     holes: one line drawn across a gap the summary counted as one step."""

@@ -249,20 +249,26 @@ def _warn_untimed(rows: pd.DataFrame) -> None:
 
 
 def _warn_damaged(rows: pd.DataFrame) -> None:
-    """Name the videos whose damaged data was left out: the rows do not mark where, so the
-    summary times each stretch left out (up to 10 s) as the frame before it held on screen."""
+    """Name the videos whose damaged data was left out where rows made before mien 0.2.20 do
+    not mark where (no ``damaged`` rows), so the summary times each stretch left out (up to
+    10 s) as the frame before it held on screen."""
+    from mien.export.rows import DAMAGED
     from mien.io.video import DAMAGED_DATA
 
     if "error" not in rows:
         return
     damaged = rows["error"].astype("string").str.contains(DAMAGED_DATA, regex=False)
-    ok = rows["status"].astype("string").isin(["ok", "no_face"])
+    status = rows["status"].astype("string")
+    ok = status.isin(["ok", "no_face"])
+    marked = set(rows.loc[(status == DAMAGED).fillna(False).astype(bool), "source"].astype(str))
     sources = sorted(set(rows.loc[damaged.fillna(False).astype(bool), "source"].astype(str)))
+    sources = [s for s in sources if s not in marked]
     for source in [s for s in sources if (ok & (rows["source"].astype(str) == s)).any()][:10]:
         err.print(
-            f"{source}: damaged data was left out (its error row says where); the time of "
-            "each stretch left out, up to 10 s, counts as the frame before it held, so "
-            "seen_s and shares there can include time no frame was analysed",
+            f"{source}: damaged data was left out (its error row says where), and these rows "
+            "(from before mien 0.2.20) do not mark where; the time of each stretch left out, "
+            "up to 10 s, counts as the frame before it held, so seen_s and shares there can "
+            "include time no frame was analysed (analyse the video again to have it marked)",
             style="yellow",
             markup=False,
         )

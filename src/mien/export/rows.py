@@ -9,8 +9,12 @@ quality_ok, ps_<label>…, smoothed_label``.
 * ``model``: the expression model's name (``fer_resnet_v3``, or an export's own name given
   with ``--weights``), so rows from different models never mix unnoticed.
 * ``status``: ``ok`` (a face), ``no_face`` (the image or frame was read and has no face; face
-  columns empty) or ``error`` (the file or video could not be used, or broke off; ``error`` says
-  why). A video therefore has at least one row per processed frame: no silent gaps.
+  columns empty), ``error`` (the file or video could not be used, or broke off; ``error`` says
+  why) or ``damaged`` (in a video, before the rows of a frame just before which damaged data
+  was left out: its ``frame_index`` is that frame's, its ``timestamp_s`` where the stretch left
+  out began, and ``error`` says so; nothing was seen from there to the frame, which the
+  summaries and plots respect). A video therefore has at least one row per processed frame:
+  no silent gaps.
 * ``frame_index`` (0-based in the source) and ``timestamp_s`` (the container's presentation
   time, seconds) are 0 and 0.0 for still images.
 * Boxes are pixels of the upright image. ``label`` is the perceived expression with the highest
@@ -110,9 +114,34 @@ def _blank(names: Sequence[str]) -> dict[str, Any]:
     return row
 
 
+DAMAGED = "damaged"
+"""The ``status`` of the row marking where damaged data of a video was left out."""
+
+
 def result_rows(result: FrameResult) -> list[dict[str, Any]]:
-    """Rows for one :class:`FrameResult`: one per face, or one ``no_face`` row."""
+    """Rows for one :class:`FrameResult`: one per face, or one ``no_face`` row; after a
+    ``damaged`` row where damaged data was left out just before the frame
+    (:attr:`FrameResult.damaged_from_s`)."""
     names = result.expression_names
+    marker = []
+    if result.damaged_from_s is not None:
+        t0, t1 = round(result.damaged_from_s, 6), round(result.timestamp_s, 6)
+        marker = [
+            {
+                **_blank(names),
+                "model": result.model,
+                "source": result.source,
+                "status": DAMAGED,
+                "error": f"damaged data left out from {t0:.3f} s to this frame at {t1:.3f} s: "
+                "nothing seen in between",
+                "frame_index": result.frame_index,
+                "timestamp_s": t0,
+            }
+        ]
+    return marker + _frame_rows(result, names)
+
+
+def _frame_rows(result: FrameResult, names: tuple[str, ...]) -> list[dict[str, Any]]:
     base = _blank(names)
     base.update(
         model=result.model,

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import math
 import os
 import re
@@ -213,7 +214,7 @@ class LiveStream:
                 if self._stop.wait(max(ahead, 0.0)):
                     return
                 self.frames_read = frame.index + 1
-                self._push(Frame(frame.image, frame.index, frame.timestamp_s, self.name))
+                self._push(dataclasses.replace(frame, source=self.name))  # damage marks too
         except MienError as e:  # not a video, or decoding broke off
             self._fail(str(e))
         finally:

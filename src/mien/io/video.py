@@ -477,6 +477,7 @@ def iter_frames(
         packets_end = None  # the latest pts + duration among the packets, seconds
         failed_at: list[float | None] = []  # packets that would not decode: their times
         left_out: list[float] = []  # decoded frames not yielded as damaged: their times
+        pending: list[float | None] = []  # damage since the last frame yielded: its times
         resync = False  # after damage: frames are left out until the next good key frame
         damage_from: float | None = None  # when the damage being skipped began
         key_frames = 0  # undamaged key frames decoded so far
@@ -504,6 +505,7 @@ def iter_frames(
                     # damaged data: skip the packet and go on from the next key frame, as
                     # players do (the demuxer still knows where every later packet lies)
                     failed_at.append(when)
+                    pending.append(when)
                     damage_from = when  # each new damage restarts the longest skip
                     last_failed = resync = True
                     continue
@@ -552,6 +554,7 @@ def iter_frames(
                 if damaged:
                     if index % every == 0:  # a frame --every would have kept
                         left_out.append(t)
+                        pending.append(t)
                     continue
                 if index % every:
                     continue
@@ -565,8 +568,10 @@ def iter_frames(
                 if sar != 1.0:  # non-square pixels: shown (and analysed) as displayed
                     image = _square_pixels(image, sar)
                 image = _displayed(image, int(frame.rotation or 0), _display_matrix(frame))
+                gap = _damaged_from(pending, yielded_t, t, step, origin + start_s)
+                pending.clear()
                 yielded_t = t
-                yield Frame(np.ascontiguousarray(image), index, t, source)
+                yield Frame(np.ascontiguousarray(image), index, t, source, gap)
         except av.error.FFmpegError as err:  # the demuxer itself gave up: nothing more to read
             where = (
                 "before the first frame"
@@ -634,6 +639,27 @@ def iter_frames(
             raise VideoDecodeError(source, DAMAGED_DATA + damage.removeprefix("; "), yielded_t)
     finally:
         container.close()
+
+
+def _damaged_from(
+    pending: list[float | None], previous_t: float | None, t: float, step: float, window_t: float
+) -> float | None:
+    """Where the damage left out since the previous frame yielded (at ``previous_t``) began,
+    for the frame yielded at ``t``: the earliest known time among ``pending`` (packets that
+    would not decode, by their pts; frames left out), kept after the previous frame's own
+    step (a packet's pts may come before frames already shown, decode order not being
+    display order) and no later than ``t``; one step after the previous frame where no time
+    is known. Damage before the ``--start`` window (``window_t``) and before the first frame
+    yielded is not this frame's. ``None`` where nothing was left out."""
+    if previous_t is None:  # before the first frame: only damage inside the window
+        pending = [w for w in pending if w is not None and w >= window_t - 1e-9]
+    if not pending:
+        return None
+    known = [w for w in pending if w is not None]
+    start = min(known) if known else (t if previous_t is None else previous_t + step)
+    if previous_t is not None:
+        start = max(start, min(previous_t + step, t))
+    return min(start, t)
 
 
 def _damage(failed_at: list[float | None], left_out: list[float]) -> str:

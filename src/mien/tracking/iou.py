@@ -294,7 +294,12 @@ class FaceTracker:
         return sum(1 for tr in self._tracks if self._last_t - tr.last_t <= within)
 
     def update(
-        self, faces: Faces, timestamp_s: float, image_wh: tuple[int, int] | None = None
+        self,
+        faces: Faces,
+        timestamp_s: float,
+        image_wh: tuple[int, int] | None = None,
+        *,
+        after_damage: bool = False,
     ) -> Faces:
         """Assign track ids to one frame's faces.
 
@@ -309,6 +314,9 @@ class FaceTracker:
                 from the previous frame's (a stream that changes resolution, as adaptive
                 streams and some recorders do), the tracks' boxes are scaled to the new size
                 first, so the faces keep their ids.
+            after_damage: damaged data was left out just before this frame
+                (:attr:`~mien.types.Frame.damaged_from_s`): the frame before it was not held on
+                screen meanwhile, so the whole step counts as unseen, whatever ``hold_s``.
 
         Returns:
             ``faces`` with ``track_id`` set, ``(n,)`` int64, every id ≥ 1.
@@ -332,7 +340,7 @@ class FaceTracker:
         for tr in self._tracks:
             if tr.missed == 0 and tr.last_t == self._last_t:  # seen in the frame before this
                 # a frame held on screen, as the summaries judge it (is_hole): not time unseen
-                held = limit < t - tr.last_t <= self.hold_s
+                held = limit < t - tr.last_t <= self.hold_s and not after_damage
                 tr.hold = t - tr.last_t - step if held else 0.0
         # unseen time leaves out the hold of the frame it was last seen in
         self._tracks = [tr for tr in self._tracks if t - tr.last_t - tr.hold <= limit]
