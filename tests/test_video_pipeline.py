@@ -1063,3 +1063,34 @@ def test_a_damaged_stretch_is_marked_in_the_rows_and_not_counted_as_seen(tmp_pat
     assert table["seen_s"].sum() == pytest.approx(span - gap, abs=1e-3)
     said = " ".join(result.stderr.split())  # the run's own track line counts it so too
     assert all(f"of {s:.1f} s" in said for s in table["seen_s"])
+
+
+def test_one_frames_dip_in_the_upright_check_does_not_abstain_a_tracked_face(tmp_path, monkeypatch):
+    """A clean frontal face moving through a video abstained in single frames where the
+    upright check dipped (0.27-0.49 in 6 of 178 frames); the check is now averaged per track
+    (rows show the average), and a sustained turn still abstains."""
+    import mien
+    from mien.quality.orientation import UprightCheck
+
+    face = face_patch("grace_hopper.jpg", 150)
+    clip = write_clip(
+        tmp_path / "still.mp4", [(compose((320, 240), [(face, 80, 40)]), k / 15) for k in range(12)]
+    )
+    real = UprightCheck.upright
+    calls = {"n": 0}
+
+    def dipping(self, crops):
+        calls["n"] += 1
+        p = real(self, crops)
+        if calls["n"] == 6:  # one frame's dip
+            return np.full_like(p, 0.3)
+        return np.full_like(p, 0.02) if calls["n"] > 9 else p  # turned from the tenth
+
+    monkeypatch.setattr(UprightCheck, "upright", dipping)
+    with mien.Analyzer(pose=False) as analyzer:
+        results = list(analyzer.run(iter_frames(clip)))
+    upright = [float(r.faces.data["upright"][0]) for r in results]
+    ok = [bool(r.faces.data["quality_ok"][0]) for r in results]
+    assert upright[5] > 0.5 and ok[5] and not results[5].faces.abstained[0]  # the dip
+    assert upright[11] < 0.5 and not ok[11] and results[11].faces.abstained[0]  # a real turn
+    assert ok[:11] == [True] * 11  # a turn is called at its third frame (0.2 s at 15 fps)

@@ -395,6 +395,8 @@ class Analyzer:
             faces = tracker.update(
                 result.faces, frame.timestamp_s, result.image_wh, after_damage=damaged
             )
+            if "upright" in faces.data:  # one frame's dip in the upright check: averaged out
+                faces = self._requalify(smoother.upright.update(faces, frame.timestamp_s))
             t1 = time.perf_counter()
             if self.quality and self._pose is not None and len(faces):
                 with self._lock:
@@ -405,6 +407,16 @@ class Analyzer:
             result.timings_ms["track"] = (t1 - t0 + time.perf_counter() - t2) * 1e3
             del result.timings_ms["read"]
             yield dataclasses.replace(result, faces=faces, damaged_from_s=frame.damaged_from_s)
+
+    def _requalify(self, faces: Faces) -> Faces:
+        """``quality_ok`` and ``abstained`` again from ``faces.data`` (after the upright check
+        was averaged per track): abstained where the expression model abstains or the face
+        fails the quality checks (head pose not yet measured, as in :meth:`_assess`)."""
+        ok = quality_ok({**faces.data, "pose_attempted": False}, self.thresholds)
+        abstained = self.expression.abstained(faces.expression)
+        return dataclasses.replace(
+            faces, abstained=abstained | ~ok, data={**faces.data, "quality_ok": ok}
+        )
 
     def _track_pose(
         self,

@@ -443,3 +443,34 @@ def test_tracks_end_exactly_where_the_summaries_see_holes(seed):
     new_id = np.diff(ids) != 0
     hole = ~np.isclose(frame_durations(times)[:-1], np.diff(times), atol=1e-6)
     assert new_id.tolist() == hole.tolist()
+
+
+def test_the_upright_check_is_averaged_per_track_so_one_frames_dip_passes():
+    """A face moving through H.264 video was called turned in single frames (1-5 % of them
+    at 100-130 px), and each such frame abstained; a real turn is still called within about
+    two frames at 15 fps."""
+    from mien.tracking import UprightSmoother
+
+    def faces(upright, ids=(1,)):
+        return make_faces(
+            [[10, 10, 50, 50]] * len(ids),
+            track_id=np.asarray(ids, np.int64),
+            data={"upright": np.asarray(upright, np.float32)},
+        )
+
+    smoother = UprightSmoother()
+    readings = [0.95] * 10 + [0.3] + [0.95] * 5 + [0.05] * 4  # a dip, then a real turn
+    got = [
+        float(smoother.update(faces([p]), k / 15).data["upright"][0])
+        for k, p in enumerate(readings)
+    ]
+    assert got[0] == pytest.approx(0.95, abs=1e-6)  # a track's first reading is its own
+    assert got[10] > 0.6  # the one frame's dip
+    assert got[16] > 0.5 and got[17] < 0.5  # a turn from 0.95 to 0.05: called at its second frame
+    # NaN (not measured) passes through; tracks are kept apart; the clock going back resets
+    out = smoother.update(faces([np.nan, 0.2], ids=(1, 2)), 20 / 15).data["upright"]
+    assert np.isnan(out[0]) and out[1] == pytest.approx(0.2, abs=1e-6)
+    assert smoother.update(faces([0.9]), 0.0).data["upright"][0] == pytest.approx(0.9, abs=1e-6)
+    assert UprightSmoother(0.0).update(faces([0.3]), 1.0).data["upright"][0] == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="tau_s must be >= 0"):
+        UprightSmoother(float("nan"))

@@ -4,6 +4,6 @@ Ids restart with every source; no face embedding or identity is computed or kept
 """
 
 from mien.tracking.iou import FaceTracker
-from mien.tracking.smoothing import ExpressionSmoother
+from mien.tracking.smoothing import ExpressionSmoother, UprightSmoother
 
-__all__ = ["ExpressionSmoother", "FaceTracker"]
+__all__ = ["ExpressionSmoother", "FaceTracker", "UprightSmoother"]
