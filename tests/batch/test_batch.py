@@ -676,6 +676,26 @@ def test_batch_exits_1_when_a_folder_cannot_be_listed(tmp_path, monkeypatch):
     )
 
 
+def test_a_long_name_of_four_byte_letters_is_analysed_not_the_end_of_the_batch(tmp_path):
+    """60 letters of 4 bytes (bold maths letters, rare Han characters) made a part name over
+    255 bytes: every run stopped at that input with "File name too long"."""
+    import shutil
+
+    from mien.batch.work import MAX_STEM_BYTES, output_name
+    from tests.helpers import SAMPLES
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    long = photos / ("\U0001d400" * 62 + ".jpg")
+    shutil.copy(SAMPLES / "grace_hopper.jpg", long)
+    shutil.copy(SAMPLES / "astronaut.jpg", photos / "zz.jpg")
+    assert run_batch(sorted(photos.iterdir()), tmp_path / "out", BatchOptions()) == {"done": 2}
+    name = output_name(str(long), "0123456789abcdef")
+    assert len(name.encode()) <= MAX_STEM_BYTES + 25 and name.startswith("\U0001d400" * 50)
+    three = "\u6f22" * 60  # 3-byte letters: 180 bytes, named as before (folders resume)
+    assert output_name(three + ".jpg", "ab") == three + "-ab.parquet"
+
+
 def test_a_part_name_never_starts_with_what_pyarrow_skips(tmp_path, capsys):
     """A camera's _DSC0001.JPG was written as parts/_DSC0001-<id>.parquet, which pyarrow's
     dataset readers skip: pandas.read_parquet("results/parts") lost its rows, silently."""

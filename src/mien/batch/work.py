@@ -66,13 +66,22 @@ def _exit_with_parent(parent: int, poll_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
+MAX_STEM_BYTES = 200
+"""The most bytes (UTF-8) of a part name's stem: with ``-<id>.<pid>.parquet`` the scratch
+name stays under the 255 bytes a file name may have (60 letters of 4 bytes, 𝐁𝐨𝐥𝐝 title text,
+had made every run stop at that input with "File name too long")."""
+
+
 def output_name(path: str, id_: str, *, legacy: bool = False) -> str:
     """The part file of one input: ``<stem>-<id>.parquet``, the stem's characters other than
-    letters, digits, ``-`` and ``_`` made ``_``, at most 60 of them, and none leading: pyarrow's
+    letters, digits, ``-`` and ``_`` made ``_``, at most 60 of them (and
+    :data:`MAX_STEM_BYTES`), and none leading: pyarrow's
     dataset readers (``pandas.read_parquet("results/parts")``) skip a file whose name starts
     with ``_`` or ``.``, so a camera's ``_DSC0001.JPG`` vanished from that table. ``legacy``:
     the name before 0.2.19, which kept a leading ``_`` (for folders written then)."""
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(path).stem)[:60]
+    while len(stem.encode("utf-8", "surrogateescape")) > MAX_STEM_BYTES:  # 4-byte letters
+        stem = stem[:-1]
     if not legacy:
         stem = stem.lstrip("_") or "input"
     return f"{stem}-{id_}.parquet"
