@@ -158,6 +158,11 @@ def test_ctrl_c_stops_promptly_records_finished_inputs_and_resumes(inputs, refer
     named = re.search(r"not finished, redone from its start next run: (.*) \(a video", stderr)
     caught = named.group(1).split(", ") if named else []
     assert len(caught) <= 3 and all(after[os.path.basename(p)] == "running" for p in caught)
+    # only those: the inputs never handed to a worker are pending again (all had said running)
+    assert list(after.values()).count("running") == len(caught)
+    assert list(after.values()).count("pending") == 9 - len(caught) - int(said.group(1)) - int(
+        said.group(2)
+    )
     assert list(after.values()).count("done") >= 2
     assert "failed" not in {s for name, s in after.items() if name != "broken.jpg"}
     counts = run_batch(inputs, out, BatchOptions(), workers=1)

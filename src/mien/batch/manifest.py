@@ -296,6 +296,14 @@ class Manifest:
         if output is not None:
             self._record_part(id_, self.out_dir / "parts" / output)
 
+    def unstart(self, ids: Iterable[str]) -> None:
+        """Inputs of ``ids`` still ``running`` back to ``pending``: an interrupted run marks
+        those it never handed to a worker so, not as if caught half done."""
+        self._db.executemany(
+            "UPDATE inputs SET state = 'pending', updated = ? WHERE id = ? AND state = 'running'",
+            [(time.time(), id_) for id_ in ids],
+        )
+
     def counts(self, paths: Iterable[str | Path] | None = None) -> dict[str, int]:
         """Inputs per state: all of them, or only ``paths``."""
         wanted = None if paths is None else {input_id(p) for p in paths}

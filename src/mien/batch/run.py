@@ -212,23 +212,20 @@ def run_batch(
             if on_result is not None:
                 on_result(res)
 
-        if todo:
-            threads = max(1, (os.cpu_count() or 1) // max(1, workers))
-            if engine == "local":
-                _local(todo, out_dir, options, opts, workers, threads, record, on_warning)
-            else:
-                _ray(
-                    todo,
-                    out_dir,
-                    options,
-                    opts,
-                    workers,
-                    threads,
-                    ray_address,
-                    record,
-                    on_warning,
-                    quiet=quiet,
-                )
+        started: set[str] = set()  # handed to a worker
+        try:
+            if todo:
+                threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+                if engine == "local":
+                    _local(todo, out_dir, options, opts, workers, threads, record, on_warning,
+                           started=started)  # fmt: skip
+                else:
+                    _ray(todo, out_dir, options, opts, workers, threads, ray_address, record,
+                         on_warning, quiet=quiet, started=started)  # fmt: skip
+        except KeyboardInterrupt:  # those never handed to a worker are pending, not running
+            with manifest.transaction():
+                manifest.unstart(id_ for id_, _ in todo if id_ not in started)
+            raise
         with contextlib.suppress(OSError):  # every worker has ended: what is left is a dead one's
             for leftover in scratch.iterdir():
                 leftover.unlink(missing_ok=True)
@@ -350,6 +347,8 @@ def _local(
     threads: int,
     record: Callable[[dict[str, Any]], None],
     warn: Callable[[str], None] | None = None,
+    *,
+    started: set[str] | None = None,
 ) -> None:
     import multiprocessing as mp
     from collections import deque
@@ -403,6 +402,8 @@ def _local(
                         broken = True
                         break
                     in_flight[future] = (id_, path)
+                    if started is not None:
+                        started.add(id_)
                 if broken:
                     break
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -521,6 +522,7 @@ def _ray(
     warn: Callable[[str], None] | None = None,
     *,
     quiet: bool = False,
+    started: set[str] | None = None,
 ) -> None:
     import logging
     import signal
@@ -592,6 +594,8 @@ def _ray(
         if queue:
             id_, path = queue.popleft()
             pending[actors[slot].process.remote(path, id_)] = (id_, path, slot)
+            if started is not None:
+                started.add(id_)
 
     try:
         for slot in range(len(actors)):  # two inputs in flight per actor keeps it busy

@@ -248,11 +248,13 @@ def batch(
                 1,
             )
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (sigterm_as_interrupt)
-            err.print(
-                f"interrupted: {_interrupted_counts(out, options, inputs, stats)}; "
-                "run the same command again to resume",
-                style="yellow",
+            said = _interrupted_counts(out, options, inputs, stats)
+            then = (
+                "nothing was left to do"  # it came as the last input finished
+                if said.endswith(" 0 to do")
+                else "run the same command again to resume"
             )
+            err.print(f"interrupted: {said}; {then}", style="yellow")
             raise typer.Exit(130) from None
     elapsed = time.perf_counter() - t0
     if counts.get("failed"):
