@@ -732,3 +732,44 @@ def test_a_part_name_never_starts_with_what_pyarrow_skips(tmp_path, capsys):
     assert "belong to inputs not given" not in capsys.readouterr().err
     _warn_foreign_parts(old, [photos / "#2.jpg"])
     assert "belong to inputs not given" in capsys.readouterr().err
+
+
+def test_a_read_only_output_is_told_to_be_made_writable_not_to_free_space(tmp_path, monkeypatch):
+    """A read-only manifest failed after work had started with "free space and run the same
+    command again", and SQLite's read-only -shm file kept the folder blocked after a chmod."""
+    import errno
+    import os
+    import sqlite3
+
+    from typer.testing import CliRunner
+
+    import mien.batch
+    from mien.cli.main import app
+
+    photo = tmp_path / "in" / "a.jpg"
+    photo.parent.mkdir()
+    photo.write_bytes((SAMPLES / "astronaut.jpg").read_bytes())
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.sqlite-shm").write_bytes(b"")
+    real = os.access
+    monkeypatch.setattr(  # as a user other than root sees a read-only file
+        os, "access", lambda p, mode: not str(p).endswith("-shm") and real(p, mode)
+    )
+    args = ["batch", str(photo), "--out", str(out), "-q"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "manifest.sqlite-shm is not writable; make it writable" in result.stderr
+    monkeypatch.setattr(os, "access", real)
+    for err, fix in [
+        (sqlite3.OperationalError("attempt to write a readonly database"), "make it writable"),
+        (OSError(errno.EACCES, "Permission denied"), "make it writable"),
+        (OSError(errno.ENOSPC, "No space left on device"), "free space"),
+    ]:
+
+        def failing(*a, _err=err, **k):
+            raise _err
+
+        monkeypatch.setattr(mien.batch, "run_batch", failing)
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1 and f"{fix} and run the same command" in result.stderr

@@ -635,6 +635,23 @@ def test_a_list_names_a_file_starting_with_hash_through_its_folder(tmp_path):
     assert _expand([listing]) == [tmp_path / "#1.jpg", tmp_path / "a.jpg"]
 
 
+def test_a_list_may_name_lists_the_home_folder_and_paths_through_dotdot(tmp_path, monkeypatch):
+    """A list named in a list was analysed as an image ("not a recognised image format"),
+    ~/x.jpg became lists/~/x.jpg, and lists/../photos/a.jpg stayed the row's source, so it
+    did not join a folder run's photos/a.jpg."""
+    from mien.cli.batch import _expand
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "lists").mkdir()
+    for name in ("x.jpg", "photos/a.jpg"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "lists" / "inner.txt").write_text("~/x.jpg\n../photos/a.jpg\nouter.txt\n")
+    (tmp_path / "lists" / "outer.txt").write_text("inner.txt\nouter.txt\n")  # a loop too
+    expanded = _expand([tmp_path / "lists" / "outer.txt"])
+    assert expanded == [tmp_path / "x.jpg", tmp_path / "photos" / "a.jpg"]
+
+
 def test_weights_option_runs_an_exported_model_and_refuses_a_wrong_file(tmp_path):
     import shutil
 

@@ -100,6 +100,14 @@ def input_id(path: str | Path) -> str:
     ``..`` folded where that names the same file (``small/../small/a.jpg`` and a list's
     ``../photos/a.jpg`` are one input; ``link/../x.jpg`` through a linked folder is not
     ``x.jpg``); links are not followed, so ids of earlier folders stay valid."""
+    folded = folded_path(path)
+    return hashlib.sha256(folded.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def folded_path(path: str | Path) -> str:
+    """``path`` made absolute, with ``..`` folded where that names the same file
+    (``lists/../photos/a.jpg`` is ``photos/a.jpg``; ``link/../x.jpg`` through a linked folder is
+    kept as it is). Links are not followed."""
     absolute = str(Path(path).absolute())
     folded = os.path.normpath(absolute)
     if folded != absolute:
@@ -108,7 +116,7 @@ def input_id(path: str | Path) -> str:
         except OSError:  # missing: nothing to tell them apart by
             same = True
         folded = folded if same else absolute
-    return hashlib.sha256(folded.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return folded
 
 
 class Manifest:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -42,7 +43,8 @@ def _expand(
     skipped: list[Path] | None = None,
     unreadable: list[tuple[Path, str]] | None = None,
 ) -> list[Path]:
-    """Files, folders (recursive) and ``.txt`` lists of paths (one per line, ``#`` comments);
+    """Files, folders (recursive) and ``.txt`` lists of paths (one per line, ``#`` comments,
+    ``~`` for the home folder, relative to the list, which may name other lists);
     folders of annotated copies found inside a folder are appended to ``skipped``, folders
     that cannot be listed to ``unreadable`` with the reason."""
     from mien.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, iter_image_paths
@@ -57,24 +59,35 @@ def _expand(
             )
         )
 
+    from mien.batch.manifest import folded_path
+
     paths: list[Path] = []
+    lists_read: set[object] = set()
+
+    def read_list(src: Path) -> None:
+        if file_key(src) in lists_read:  # a list naming itself, or two naming each other
+            return
+        lists_read.add(file_key(src))
+        try:  # utf-8-sig: a list saved by Notepad starts with a byte-order mark
+            text = src.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            fail(f"{src}: a list of paths must be UTF-8 text")
+        for line in (ln.strip() for ln in text.splitlines()):
+            if not line or line.startswith("#"):
+                continue
+            named = Path(line).expanduser()  # ~/photos/a.jpg, as a shell would read it
+            # lists/../photos/a.jpg is named photos/a.jpg, as a folder run names it
+            p = Path(folded_path(named if named.is_absolute() else src.parent / named))
+            if p.is_dir():  # a listed folder recurses, as on the command line
+                paths.extend(scan(p))
+            elif p.suffix.lower() == ".txt" and p.is_file():  # a list of lists
+                read_list(p)
+            else:
+                paths.append(p)
+
     for src in sources:
         if src.suffix.lower() == ".txt" and src.is_file():
-            try:  # utf-8-sig: a list saved by Notepad starts with a byte-order mark
-                text = src.read_text(encoding="utf-8-sig")
-            except UnicodeDecodeError:
-                fail(f"{src}: a list of paths must be UTF-8 text")
-            lines = [ln.strip() for ln in text.splitlines()]
-            listed = [
-                Path(ln) if Path(ln).is_absolute() else src.parent / ln
-                for ln in lines
-                if ln and not ln.startswith("#")
-            ]
-            for p in listed:  # a listed folder recurses, as on the command line
-                if p.is_dir():
-                    paths += scan(p)
-                else:
-                    paths.append(p)
+            read_list(src)
         else:
             paths += scan(src)
     seen: set[object] = set()
@@ -85,6 +98,16 @@ def _expand(
             seen.add(key)
             unique.append(p)
     return unique
+
+
+def _refused(err: BaseException) -> bool:
+    """Whether ``err`` is a permission refusal (a read-only file, folder or disk), not a full
+    disk: its advice is then to make the output writable, not to free space."""
+    import errno
+
+    if isinstance(err, OSError):
+        return err.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+    return "readonly" in str(err) or "read-only" in str(err)
 
 
 def _interrupted_counts(
@@ -201,6 +224,11 @@ def batch(
         fail(str(e))
     if problem := unwritable(out, "--out", folder=True):
         fail(problem)
+    for name in ("parts", "manifest.sqlite", "manifest.sqlite-shm", "manifest.sqlite-wal"):
+        # SQLite leaves its -shm file read-only when it was made while the database was: a
+        # chmod of manifest.sqlite alone did not unblock the folder
+        if (out / name).exists() and not os.access(out / name, os.W_OK):
+            fail(f"--out {out}: {name} is not writable; make it writable (chmod u+w) to go on")
     stats = {"done": 0, "failed": 0, "frames": 0}
     frameless: list[str] = []  # paths of videos with no frame in range (--start past the end)
     t0 = time.perf_counter()
@@ -242,9 +270,10 @@ def batch(
         except (ManifestError, ValueError, RuntimeError) as e:
             fail(str(e))
         except (OSError, sqlite3.Error) as e:  # the output disk filled, a share went away
+            fix = "make it writable" if _refused(e) else "free space"
             fail(
                 f"could not write the batch in {out}: {getattr(e, 'strerror', None) or e}; "
-                "what finished is kept: free space and run the same command again to resume",
+                f"what finished is kept: {fix} and run the same command again to resume",
                 1,
             )
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (sigterm_as_interrupt)
