@@ -623,6 +623,16 @@ def test_fps_slots_restart_where_the_clock_goes_back_at_a_damaged_frame(tmp_path
     assert sum(t < 10 for t in times) >= 8  # and the second part after its damage
 
 
+def test_a_file_ffmpeg_cannot_read_is_named_in_its_words_without_its_error_number(tmp_path):
+    fake = tmp_path / "fake.mp4"
+    fake.write_bytes(b"hello, not a video\n" * 3)
+    with pytest.raises(VideoError) as caught:
+        probe_video(fake)
+    assert str(caught.value) == (
+        f"{fake}: not a readable video (Invalid data found when processing input)"
+    )
+
+
 def test_a_text_file_is_not_a_video(tmp_path):
     """FFmpeg's tty demuxer drew a 1.2 KB text file as 5 frames of 640×400, and `mien analyze`
     wrote 5 no_face rows for it instead of an error row."""

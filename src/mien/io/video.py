@@ -162,7 +162,10 @@ def _open(path: str | os.PathLike[str]):
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as err:
-        raise VideoError(str(path), _unfinished_mp4(p) or f"not a readable video ({err})") from err
+        # FFmpeg's words without its error number or the path again ("[Errno 1094995529]
+        # Invalid data found when processing input: 'x.mp4'")
+        why = getattr(err, "strerror", None) or err
+        raise VideoError(str(path), _unfinished_mp4(p) or f"not a readable video ({why})") from err
     if not container.streams.video:
         audio = bool(container.streams.audio)
         container.close()
