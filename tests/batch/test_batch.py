@@ -773,3 +773,19 @@ def test_a_read_only_output_is_told_to_be_made_writable_not_to_free_space(tmp_pa
         monkeypatch.setattr(mien.batch, "run_batch", failing)
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 1 and f"{fix} and run the same command" in result.stderr
+
+
+def test_min_upright_is_a_batch_option_kept_in_its_configuration(tmp_path):
+    from mien.batch.manifest import ManifestError
+
+    photo = tmp_path / "in" / "a.jpg"
+    photo.parent.mkdir()
+    photo.write_bytes((SAMPLES / "astronaut.jpg").read_bytes())
+    assert "min_upright" not in BatchOptions().config()  # older folders stay resumable
+    assert BatchOptions(min_upright=0.0).config()["min_upright"] == 0.0
+    out = tmp_path / "out"
+    assert run_batch([photo], out, BatchOptions(min_upright=0.0)) == {"done": 1}
+    with pytest.raises(ManifestError, match="min_upright"):
+        run_batch([photo], out, BatchOptions())
+    with pytest.raises(ValueError, match="--min-upright must be in"):
+        BatchOptions(min_upright=2.0).check()

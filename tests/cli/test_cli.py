@@ -652,6 +652,29 @@ def test_a_list_may_name_lists_the_home_folder_and_paths_through_dotdot(tmp_path
     assert expanded == [tmp_path / "x.jpg", tmp_path / "photos" / "a.jpg"]
 
 
+def test_min_upright_zero_turns_the_upright_check_off_from_the_command_line(tmp_path):
+    """Only Python could turn the check off (QualityThresholds(min_upright=0)), though in
+    video it calls many upright faces under about 60 px turned."""
+    import cv2
+
+    turned = tmp_path / "turned.jpg"
+    cv2.imwrite(
+        str(turned), cv2.rotate(cv2.imread(str(SAMPLES / "grace_hopper.jpg")), cv2.ROTATE_180)
+    )
+    got = {}
+    for value in ("0.5", "0"):
+        result = runner.invoke(
+            app, ["analyze", str(turned), "--min-upright", value, "-q", "-f", "csv"]
+        )
+        assert result.exit_code == 0, result.output
+        row = next(csv.DictReader(io.StringIO(result.stdout)))
+        got[value] = (float(row["upright"]), row["quality_ok"])
+    assert got["0.5"][0] < 0.5 and got["0.5"][1] == "False"
+    assert got["0"] == (got["0.5"][0], "True")  # measured and shown, but no longer failing
+    result = runner.invoke(app, ["analyze", str(turned), "--min-upright", "1.5"])
+    assert result.exit_code == 2
+
+
 def test_weights_option_runs_an_exported_model_and_refuses_a_wrong_file(tmp_path):
     import shutil
 

@@ -39,6 +39,8 @@ class BatchOptions:
         max_pixels: images with more pixels are refused (an ``error`` row).
         pose: measure head pose (FaceMesh); ``False`` leaves the pose columns empty.
         pose_interval_s: videos: each track's head pose at most once per this many seconds.
+        min_upright: faces whose upright check is below this abstain (``0``: the check off;
+            :attr:`mien.quality.QualityThresholds.min_upright`).
     """
 
     model: str = DEFAULT_MODEL
@@ -53,6 +55,7 @@ class BatchOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     pose: bool = True
     pose_interval_s: float = 0.2
+    min_upright: float = 0.5
 
     def check(self) -> None:
         """Raise ``ValueError`` naming the first option a worker could not load a model with
@@ -65,6 +68,8 @@ class BatchOptions:
             )
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ValueError(f"--min-confidence must be in [0, 1]; got {self.min_confidence}")
+        if not 0.0 <= self.min_upright <= 1.0:
+            raise ValueError(f"--min-upright must be in [0, 1]; got {self.min_upright}")
 
     def analyzer_kwargs(self) -> dict[str, Any]:
         """The :class:`~mien.pipeline.Analyzer` arguments each worker loads its model with."""
@@ -76,6 +81,7 @@ class BatchOptions:
             "max_pixels": self.max_pixels,
             "pose": self.pose,
             "pose_interval_s": self.pose_interval_s,
+            "thresholds": {"min_upright": self.min_upright},
         }
 
     def config(self) -> dict[str, Any]:
@@ -121,6 +127,7 @@ _LATER_FIELDS = {
     "max_pixels": DEFAULT_MAX_PIXELS,
     "pose": True,
     "pose_interval_s": 0.2,
+    "min_upright": 0.5,
 }
 """Options added after folders were first written, with the value those folders used."""
 

@@ -22,6 +22,7 @@ from mien.cli.common import (
     MaxPixels,
     MeasurePose,
     MinConfidence,
+    MinUpright,
     ModelName,
     PoseInterval,
     StartSeconds,
@@ -160,6 +161,7 @@ def analyze(
     weights: Weights = None,
     detector: BlurDetectorMode = None,
     min_confidence: MinConfidence = 0.5,
+    min_upright: MinUpright = 0.5,
     max_pixels: MaxPixels = 100_000_000,
     pose: MeasurePose = True,
     pose_interval: PoseInterval = 0.2,
@@ -248,6 +250,7 @@ def analyze(
         pose=pose,
         pose_interval=pose_interval,
         weights=weights,
+        min_upright=min_upright,
     )
     names = analyzer.expression_names
     annotator = None

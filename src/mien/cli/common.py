@@ -147,6 +147,18 @@ MinConfidence = Annotated[
 ]
 """The ``--min-confidence`` option of ``analyze`` and ``batch``."""
 
+MinUpright = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        help="Faces whose upright check is below this abstain (0 turns the check off: in "
+        "video it calls many upright faces under about 60 px turned; see ORIENTATION_CARD.md).",
+    ),
+]
+"""The ``--min-upright`` option of ``analyze``, ``batch`` and ``watch``
+(:attr:`mien.quality.QualityThresholds.min_upright`)."""
+
 MaxPixels = Annotated[
     int,
     typer.Option(
@@ -207,12 +219,14 @@ def make_analyzer(
     pose: bool = True,
     pose_interval: float = 0.2,
     weights: Path | None = None,
+    min_upright: float = 0.5,
 ) -> Analyzer:
     """An :class:`~mien.pipeline.Analyzer` with its MediaPipe graphs built quietly; exit 2 on a
     bad option or missing weights. ``weights``: an exported ``.onnx`` with its spec beside it
     (:func:`mien.weights.check_export`), instead of ``model``."""
     from mien.errors import WeightsError
     from mien.pipeline import Analyzer  # lazily: keeps --help fast
+    from mien.quality import QualityThresholds
 
     check_weights(model, weights, load=False)  # the Analyzer below loads and checks it
     if min_confidence < 0.5:
@@ -231,6 +245,7 @@ def make_analyzer(
                 max_pixels=max_pixels,
                 pose=pose,
                 pose_interval_s=pose_interval,
+                thresholds=QualityThresholds(min_upright=min_upright),
             )
             analyzer.warm_up()  # build the MediaPipe graphs while their C++ logs are hidden
     except (ValueError, WeightsError) as e:

@@ -21,6 +21,7 @@ from mien.cli.common import (
     BlurDetectorMode,
     BlurHoldSeconds,
     MeasurePose,
+    MinUpright,
     ModelName,
     PoseInterval,
     Weights,
@@ -106,6 +107,7 @@ def watch(
     detector: BlurDetectorMode = None,
     pose: MeasurePose = True,
     pose_interval: PoseInterval = 0.2,
+    min_upright: MinUpright = 0.5,
     quiet: Annotated[
         bool,
         typer.Option(
@@ -167,6 +169,7 @@ def watch(
         pose=pose,
         pose_interval=pose_interval,
         weights=weights,
+        min_upright=min_upright,
     )
     names = analyzer.expression_names
     annotator = ExpressionAnnotator(bars=True, blur_faces=blur_faces)
