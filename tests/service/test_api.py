@@ -86,6 +86,21 @@ def test_the_detector_mode_is_a_setting():
         create_app(ServiceSettings(detector="crowd"))  # at once, not when the models load
 
 
+def test_serve_min_upright_turns_the_upright_check_off_for_its_answers():
+    import cv2
+
+    turned = cv2.rotate(cv2.imread(str(SAMPLES / "grace_hopper.jpg")), cv2.ROTATE_180)
+    data = encode(Image.fromarray(turned[:, :, ::-1]))
+    got = {}
+    for value in (0.5, 0.0):
+        settings = ServiceSettings(min_upright=value, workers=1, pose=False)
+        with TestClient(create_app(settings)) as c:
+            face = post(c, data, "turned.png").json()["faces"][0]
+            got[value] = (face["upright"] < 0.5, face["quality_ok"])
+            assert c.get("/v1/model").json()["min_upright"] == value
+    assert got == {0.5: (True, False), 0.0: (True, True)}
+
+
 @pytest.mark.shared
 def test_photos_from_the_shared_set(client, shared):
     for path in sorted((shared / "media" / "faces").glob("*.jpg"))[:5]:

@@ -9,6 +9,7 @@ import typer
 
 from mien.cli.common import (
     DetectorMode,
+    MinUpright,
     ModelName,
     Weights,
     check_weights,
@@ -46,6 +47,7 @@ def serve(
     model: ModelName = DEFAULT_MODEL,
     weights: Weights = None,
     detector: DetectorMode = "auto",
+    min_upright: MinUpright = 0.5,
     access_log: Annotated[
         bool,
         typer.Option(
@@ -81,6 +83,7 @@ def serve(
         timeout_s=timeout,
         max_pixels=max_pixels,
         detector=detector,
+        min_upright=min_upright,
         # on loopback, only loopback names: a DNS-rebinding page's own name is refused
         allowed_hosts=_loopback_names(host) if loopback else None,
     )

@@ -108,6 +108,8 @@ class ServiceSettings:
             :data:`~mien.detection.mediapipe.DETECTOR_MODELS` (``auto``: the first BlazeFace
             range that finds a face; ``multi`` or ``tiled`` for group photos and crowds, at
             more time per image).
+        min_upright: faces whose upright check is below this abstain (``0``: the check off;
+            :attr:`mien.quality.QualityThresholds.min_upright`).
         allowed_hosts: the ``Host`` names accepted (Starlette's ``TrustedHostMiddleware`` rule,
             answered in JSON by :class:`~mien.service.hosts.TrustedHosts`;
             others get 400), or ``None`` for any. ``mien serve`` on a loopback address allows
@@ -125,6 +127,7 @@ class ServiceSettings:
     timeout_s: float = 30.0
     pose: bool = True
     detector: str = "auto"
+    min_upright: float = 0.5
     allowed_hosts: tuple[str, ...] | None = None
 
 
@@ -234,6 +237,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                     pose=settings.pose,
                     detector=cast("DetectorModel", settings.detector),  # checked by Analyzer
                     threads=threads,
+                    thresholds={"min_upright": settings.min_upright},
                 )
                 a.warm_up()
                 analyzers.append(a)
@@ -460,6 +464,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             metrics=spec.metrics,
             version=_version(),
             detector=settings.detector,
+            min_upright=settings.min_upright,
             card=opening,
         )
 

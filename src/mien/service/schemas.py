@@ -79,6 +79,10 @@ class ModelOut(BaseModel):
     metrics: dict[str, object]
     version: str
     detector: str = Field(description="the face detector mode in use (`mien serve --detector`)")
+    min_upright: float = Field(
+        description="faces whose upright check is below this abstain; 0: the check is off "
+        "(`mien serve --min-upright`)"
+    )
     card: str = Field(
         description="the model card's opening, Markdown (empty for your own --weights)"
     )
