@@ -584,6 +584,40 @@ def test_damage_is_followed_and_reported_inside_the_window_only(tmp_path):
         assert np.abs(frame.image.astype(int) - clean[round(frame.timestamp_s, 4)]).mean() < 2
 
 
+@pytest.mark.parametrize(("b_frames", "at"), [(3, 0.25), (3, 0.6), (3, 0.75), (0, 0.3), (0, 0.6)])
+def test_every_frame_left_out_as_damaged_lies_in_a_marked_stretch(tmp_path, b_frames, at):
+    """With B-frames a packet that would not decode was marked on a frame shown before it
+    ("from 2.000 s to this frame at 2.000 s"), and the stretch really left out went unmarked
+    (counted as seen)."""
+    import av
+
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 255, (240, 480, 3), dtype=np.uint8)
+    clip = tmp_path / "clip.mp4"
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = 240, 160, "yuv420p"
+        stream.options = {"preset": "medium" if b_frames else "ultrafast", "g": "15",
+                          "keyint_min": "15", "bf": str(b_frames)}  # fmt: skip
+        for i in range(90):
+            image = np.ascontiguousarray(texture[i : i + 160, 2 * i : 2 * i + 240])
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = i, Fraction(1, 15)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    clean = [f.timestamp_s for f in iter_frames(clip)]
+    got, err = _read(_damaged(clip, tmp_path, at=at))
+    seen = {f.timestamp_s for f in got}
+    marks = [(f.damaged_from_s, f.timestamp_s) for f in got if f.damaged_from_s is not None]
+    missing = [t for t in clean if t not in seen]
+    assert err is not None and missing and marks
+    for t in missing:  # each inside [where its stretch began, the frame after it)
+        assert any(start <= t + 1e-6 < end for start, end in marks), (t, marks)
+    assert all(start < end for start, end in marks)
+
+
 def test_a_stream_without_key_frames_resumes_after_damage(tmp_path):
     # x264's intra refresh has one key frame: the whole rest of the file was left out
     clip = _gop_clip(tmp_path / "refresh.mkv", intra_refresh=True)

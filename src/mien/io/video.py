@@ -481,6 +481,7 @@ def iter_frames(
         failed_at: list[float | None] = []  # packets that would not decode: their times
         left_out: list[float] = []  # decoded frames not yielded as damaged: their times
         pending: list[float | None] = []  # damage since the last frame yielded: its times
+        last_damage: float | None = None  # the latest time damage was met (decoding order)
         resync = False  # after damage: frames are left out until the next good key frame
         damage_from: float | None = None  # when the damage being skipped began
         key_frames = 0  # undamaged key frames decoded so far
@@ -489,7 +490,7 @@ def iter_frames(
         step = 1.0 / (info.fps or 30.0)
 
         def decoded() -> Iterator[Any]:  # container.decode(stream), watching the packets
-            nonlocal cut_short, packets_end, last_failed, resync, damage_from
+            nonlocal cut_short, packets_end, last_failed, resync, damage_from, last_damage
             # every stream's packets are read (the demuxer reads them anyway): the partial
             # last packet of a cut file may be an audio one
             for packet in container.demux():
@@ -509,6 +510,7 @@ def iter_frames(
                     # players do (the demuxer still knows where every later packet lies)
                     failed_at.append(when)
                     pending.append(when)
+                    last_damage = when if when is not None else last_t
                     damage_from = when  # each new damage restarts the longest skip
                     last_failed = resync = True
                     continue
@@ -558,6 +560,7 @@ def iter_frames(
                     if index % every == 0:  # a frame --every would have kept
                         left_out.append(t)
                         pending.append(t)
+                    last_damage = t
                     continue
                 if index % every:
                     continue
@@ -571,8 +574,24 @@ def iter_frames(
                 if sar != 1.0:  # non-square pixels: shown (and analysed) as displayed
                     image = _square_pixels(image, sar)
                 image = _displayed(image, int(frame.rotation or 0), _display_matrix(frame))
-                gap = _damaged_from(pending, yielded_t, t, step, origin + start_s)
-                pending.clear()
+                # damage shown after this frame (a failed packet's later pts: decode order is
+                # not display order, with B-frames) waits for the frame after it
+                mine = [w for w in pending if w is None or w <= t + 1e-9]
+                pending[:] = [w for w in pending if w is not None and w > t + 1e-9]
+                gap = _damaged_from(mine, yielded_t, t, step, origin + start_s)
+                if (
+                    gap is None
+                    and every == 1
+                    and fps is None  # a sampled read's steps are not frames missing
+                    and yielded_t is not None
+                    and t - yielded_t > 1.5 * step
+                    and last_damage is not None
+                    and t - last_damage <= RESYNC_MAX_S
+                ):
+                    # frames missing just after damage whose reported time is elsewhere:
+                    # threaded decoding reports a failed packet late, and under another
+                    # frame's pts (its frame shown, a neighbour's lost)
+                    gap = yielded_t + step
                 yielded_t = t
                 yield Frame(np.ascontiguousarray(image), index, t, source, gap)
         except av.error.FFmpegError as err:  # the demuxer itself gave up: nothing more to read
@@ -653,7 +672,8 @@ def _damaged_from(
     step (a packet's pts may come before frames already shown, decode order not being
     display order) and no later than ``t``; one step after the previous frame where no time
     is known. Damage before the ``--start`` window (``window_t``) and before the first frame
-    yielded is not this frame's. ``None`` where nothing was left out."""
+    yielded is not this frame's. ``None`` where nothing was left out, or where nothing is
+    left unseen before ``t``."""
     if previous_t is None:  # before the first frame: only damage inside the window
         pending = [w for w in pending if w is not None and w >= window_t - 1e-9]
     if not pending:
@@ -662,7 +682,9 @@ def _damaged_from(
     start = min(known) if known else (t if previous_t is None else previous_t + step)
     if previous_t is not None:
         start = max(start, min(previous_t + step, t))
-    return min(start, t)
+    # none where nothing unseen is left before this frame (damage whose time was already
+    # shown, reported late by threaded decoding)
+    return start if start < t - 1e-9 else None
 
 
 def _damage(failed_at: list[float | None], left_out: list[float]) -> str:
