@@ -646,10 +646,12 @@ def test_a_list_may_name_lists_the_home_folder_and_paths_through_dotdot(tmp_path
     (tmp_path / "lists").mkdir()
     for name in ("x.jpg", "photos/a.jpg"):
         (tmp_path / name).write_bytes(b"x")
-    (tmp_path / "lists" / "inner.txt").write_text("~/x.jpg\n../photos/a.jpg\nouter.txt\n")
+    (tmp_path / "lists" / "~old.jpg").write_bytes(b"x")  # a file, not a home folder
+    (tmp_path / "lists" / "inner.txt").write_text("~/x.jpg\n../photos/a.jpg\nouter.txt\n~old.jpg\n")
     (tmp_path / "lists" / "outer.txt").write_text("inner.txt\nouter.txt\n")  # a loop too
-    expanded = _expand([tmp_path / "lists" / "outer.txt"])
-    assert expanded == [tmp_path / "x.jpg", tmp_path / "photos" / "a.jpg"]
+    monkeypatch.chdir(tmp_path)  # relative names stay relative, as a folder run's do
+    expanded = _expand([Path("lists/outer.txt")])
+    assert expanded == [tmp_path / "x.jpg", Path("photos/a.jpg"), Path("lists/~old.jpg")]
 
 
 def test_min_upright_zero_turns_the_upright_check_off_from_the_command_line(tmp_path):

@@ -106,16 +106,21 @@ def input_id(path: str | Path) -> str:
 
 def folded_path(path: str | Path) -> str:
     """``path`` made absolute, with ``..`` folded where that names the same file
-    (``lists/../photos/a.jpg`` is ``photos/a.jpg``; ``link/../x.jpg`` through a linked folder is
-    kept as it is). Links are not followed."""
-    absolute = str(Path(path).absolute())
-    folded = os.path.normpath(absolute)
-    if folded != absolute:
+    (:func:`fold_dots`). Links are not followed."""
+    return fold_dots(str(Path(path).absolute()))
+
+
+def fold_dots(path: str) -> str:
+    """``path`` (relative or absolute, kept so) with ``.`` and ``..`` folded where that names
+    the same file: ``lists/../photos/a.jpg`` is ``photos/a.jpg``, but ``link/../x.jpg`` through
+    a linked folder is kept as it is (it is not ``x.jpg``)."""
+    folded = os.path.normpath(path)
+    if folded != path:
         try:  # link/../x.jpg is not ./x.jpg when link is a linked folder: keep it apart
-            same = os.path.samefile(folded, absolute)
+            same = os.path.samefile(folded, path)
         except OSError:  # missing: nothing to tell them apart by
             same = True
-        folded = folded if same else absolute
+        folded = folded if same else path
     return folded
 
 

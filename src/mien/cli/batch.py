@@ -60,7 +60,7 @@ def _expand(
             )
         )
 
-    from mien.batch.manifest import folded_path
+    from mien.batch.manifest import fold_dots
 
     paths: list[Path] = []
     lists_read: set[object] = set()
@@ -76,9 +76,10 @@ def _expand(
         for line in (ln.strip() for ln in text.splitlines()):
             if not line or line.startswith("#"):
                 continue
-            named = Path(line).expanduser()  # ~/photos/a.jpg, as a shell would read it
+            # ~ and ~/photos/a.jpg as a shell reads them (not ~old.jpg, a file of that name)
+            named = Path(line).expanduser() if line == "~" or line.startswith("~/") else Path(line)
             # lists/../photos/a.jpg is named photos/a.jpg, as a folder run names it
-            p = Path(folded_path(named if named.is_absolute() else src.parent / named))
+            p = Path(fold_dots(str(named if named.is_absolute() else src.parent / named)))
             if p.is_dir():  # a listed folder recurses, as on the command line
                 paths.extend(scan(p))
             elif p.suffix.lower() == ".txt" and p.is_file():  # a list of lists
