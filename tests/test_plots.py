@@ -276,7 +276,7 @@ def test_read_rows_gives_one_set_of_dtypes_and_values_from_every_format(tmp_path
     for fmt, other in got.items():  # same dtypes, same values, whatever the format
         pd.testing.assert_frame_equal(other, df, check_exact=True, obj=fmt)
 
-    assert df["schema_version"].tolist() == ["3"] * 4
+    assert df["schema_version"].tolist() == ["4"] * 4
     assert df["source"].tolist() == ["clips/001.mp4"] * 3 + ["NA"]  # text stays text
     assert df["status"].tolist() == ["ok", "ok", "no_face", "error"]
     assert df["timestamp_s"].iloc[0] == 0.066667 and np.isnan(df["timestamp_s"].iloc[3])

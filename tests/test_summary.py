@@ -1044,4 +1044,10 @@ def test_a_damaged_stretch_marked_in_the_rows_is_not_time_seen(tmp_path):
     result = CliRunner().invoke(app, ["summary", str(results)])
     assert result.exit_code == 0, result.output
     assert "left out" not in result.stderr  # marked: the summary kept it out of the time seen
+    # schema 4 rows with damage but no damaged row (it lay after the last frame): no warning
+    late = pd.concat([plain.assign(schema_version="4"), pd.DataFrame([error])])
+    late.to_csv(results, index=False)
+    assert "left out" not in CliRunner().invoke(app, ["summary", str(results)]).stderr
+    late.assign(schema_version="3").to_csv(results, index=False)  # older rows: it may be inside
+    assert "left out" in CliRunner().invoke(app, ["summary", str(results)]).stderr
     assert pd.read_csv(io.StringIO(result.stdout)).set_index("track_id")["seen_s"][1] == 0.5

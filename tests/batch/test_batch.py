@@ -789,3 +789,26 @@ def test_min_upright_is_a_batch_option_kept_in_its_configuration(tmp_path):
         run_batch([photo], out, BatchOptions())
     with pytest.raises(ValueError, match="--min-upright must be in"):
         BatchOptions(min_upright=2.0).check()
+
+
+def test_a_folder_of_schema_3_rows_is_continued_and_older_ones_are_refused(tmp_path):
+    """Schema 4 only adds rows of a new status ("damaged"): a folder begun by 0.2.16-0.2.19
+    goes on; one of schema 2 (0.2.15 and before, no upright column) is still refused."""
+    from mien.batch.manifest import Manifest, ManifestError
+
+    photo = tmp_path / "in" / "a.jpg"
+    photo.parent.mkdir()
+    photo.write_bytes((SAMPLES / "astronaut.jpg").read_bytes())
+    config = BatchOptions().config()
+    assert config["schema"] == "4"
+    for old, allowed in (("3", True), ("2", False)):
+        out = tmp_path / f"schema{old}"
+        with Manifest(out, {**config, "schema": old}):
+            pass
+        if allowed:
+            assert run_batch([photo], out, BatchOptions()) == {"done": 1}
+            with Manifest(out, config):  # the folder now says schema 4
+                pass
+        else:
+            with pytest.raises(ManifestError, match=r"differs in \['schema'\]"):
+                run_batch([photo], out, BatchOptions())

@@ -82,7 +82,7 @@ def test_rows_and_the_api_carry_the_upright_value(analyzer):
     result = analyzer.analyze(str(SAMPLES / "grace_hopper.jpg"))
     (row,) = result_rows(result)
     columns = row_columns(result.expression_names)
-    assert SCHEMA_VERSION == "3" and row["schema_version"] == "3"
+    assert SCHEMA_VERSION == "4" and row["schema_version"] == "4"
     assert columns.index("upright") == columns.index("truncated") + 1
     value = float(result.faces.data["upright"][0])
     assert row["upright"] == math.floor(value * 100 + 1e-6) / 100 > 0.9  # rounded down

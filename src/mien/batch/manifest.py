@@ -124,6 +124,15 @@ def fold_dots(path: str) -> str:
     return folded
 
 
+def _continues(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether a folder made with ``old`` may be continued with ``new``: the same options, and
+    a row schema that only adds to the old one (:data:`mien.export.rows.CONTINUES`)."""
+    from mien.export.rows import CONTINUES
+
+    same = {**old, "schema": new.get("schema")} == new
+    return same and old.get("schema") in CONTINUES
+
+
 class Manifest:
     """``DIR/manifest.sqlite`` for one batch configuration.
 
@@ -172,6 +181,8 @@ class Manifest:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
         if row is None:
             self._db.execute("INSERT INTO meta VALUES ('config', ?)", (wanted,))
+        elif row[0] != wanted and _continues(json.loads(row[0]), config):
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (wanted,))
         elif row[0] != wanted:
             old, new = json.loads(row[0]), config
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))

@@ -262,6 +262,13 @@ def _warn_damaged(rows: pd.DataFrame) -> None:
     ok = status.isin(["ok", "no_face"])
     marked = set(rows.loc[(status == DAMAGED).fillna(False).astype(bool), "source"].astype(str))
     sources = sorted(set(rows.loc[damaged.fillna(False).astype(bool), "source"].astype(str)))
+    if "schema_version" in rows:  # rows of schema 4 mark every stretch they can place: damage
+        # before the first frame or after the last one has no frame to mark
+        import pandas as pd
+
+        schema = pd.to_numeric(rows["schema_version"].astype("string"), errors="coerce")
+        new = set(rows.loc[(schema >= 4).fillna(False).astype(bool), "source"].astype(str))
+        marked |= new
     sources = [s for s in sources if s not in marked]
     for source in [s for s in sources if (ok & (rows["source"].astype(str) == s)).any()][:10]:
         err.print(

@@ -41,8 +41,14 @@ import numpy as np
 from mien.quality.measures import QUALITY_COLUMNS
 from mien.types import FrameResult
 
-SCHEMA_VERSION = "3"
-"""Bumped when columns change: 2 added ``model`` (mien 0.2.2), 3 added ``upright`` (0.2.16)."""
+SCHEMA_VERSION = "4"
+"""Bumped when columns or their values change: 2 added ``model`` (mien 0.2.2), 3 added
+``upright`` (0.2.16), 4 the ``damaged`` rows (0.2.20; in videos ``upright`` is also averaged
+per track since)."""
+
+CONTINUES = frozenset({"3"})
+"""Older schemas whose batch folders a run may continue: 4 only adds rows of a new ``status``,
+so such a folder holds rows of both (each row says its ``schema_version``)."""
 
 
 def upright_shown(value: float) -> float:
