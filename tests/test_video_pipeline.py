@@ -1094,3 +1094,18 @@ def test_one_frames_dip_in_the_upright_check_does_not_abstain_a_tracked_face(tmp
     assert upright[5] > 0.5 and ok[5] and not results[5].faces.abstained[0]  # the dip
     assert upright[11] < 0.5 and not ok[11] and results[11].faces.abstained[0]  # a real turn
     assert ok[:11] == [True] * 11  # a turn is called at its third frame (0.2 s at 15 fps)
+
+
+def test_a_dropped_frames_damage_mark_goes_on_to_the_frame_kept(tmp_path):
+    """watch keeps only the newest frame: a dropped frame that carried a damage mark took it
+    along, and the stretch counted as the frame before it held."""
+    from mien.types import Frame
+
+    stream = LiveStream(str(tmp_path / "none.mp4"))  # never opens: no reader thread
+    image = np.zeros((8, 8, 3), np.uint8)
+    stream._push(Frame(image, 10, 1.0, "s", damaged_from_s=0.5))
+    stream._push(Frame(image, 11, 1.1, "s"))
+    stream._push(Frame(image, 12, 1.2, "s", damaged_from_s=1.15))
+    (kept,) = stream._frames
+    assert (kept.index, kept.damaged_from_s, stream.frames_dropped) == (12, 0.5, 2)
+    stream.close()

@@ -474,3 +474,24 @@ def test_the_upright_check_is_averaged_per_track_so_one_frames_dip_passes():
     assert UprightSmoother(0.0).update(faces([0.3]), 1.0).data["upright"][0] == pytest.approx(0.3)
     with pytest.raises(ValueError, match="tau_s must be >= 0"):
         UprightSmoother(float("nan"))
+
+
+def test_a_clock_going_back_keeps_the_upright_reading_just_averaged():
+    """The expression smoother's reset on a clock going back also wiped the upright average
+    made for that same frame, so the next frame's dip stood alone (0.3: abstained)."""
+    smoother = ExpressionSmoother()
+
+    def step(t, upright):
+        faces = make_faces(
+            [[10, 10, 50, 50]],
+            track_id=np.array([1]),
+            expression=np.array([[0.2, 0.8]], np.float32),
+            data={"upright": np.array([upright], np.float32)},
+        )
+        faces = smoother.upright.update(faces, t)  # as Analyzer.run orders them
+        smoother.update(faces, t)
+        return float(faces.data["upright"][0])
+
+    for t in (1.0, 1.067, 0.0):  # the clock goes back at 0.0
+        step(t, 0.95)
+    assert step(0.067, 0.3) > 0.8

@@ -308,6 +308,11 @@ class LiveStream:
             if self.drop_frames:
                 if self._frames:
                     self.frames_dropped += 1
+                    dropped = self._frames[-1].damaged_from_s
+                    if dropped is not None:  # its damage mark goes on to the frame kept
+                        marks = [dropped, frame.damaged_from_s]
+                        since = min(m for m in marks if m is not None)
+                        frame = dataclasses.replace(frame, damaged_from_s=since)
                 self._frames.append(frame)
             else:
                 while len(self._frames) >= (self._frames.maxlen or 1) and not self._stop.is_set():

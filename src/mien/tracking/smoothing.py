@@ -145,8 +145,9 @@ class ExpressionSmoother:
         if faces.expression is None or faces.track_id is None:
             raise ValueError("smoothing needs faces with expression and track_id")
         t = finite_seconds(timestamp_s, "ExpressionSmoother.update")
-        if self._last_t is not None and t < self._last_t:
-            self.reset()
+        if self._last_t is not None and t < self._last_t:  # the expression state only: the
+            self._state = {}  # upright averages start afresh themselves, and this frame's
+            # reading was just averaged in
         self._last_t = t
         self._state = {k: v for k, v in self._state.items() if t - v[0] <= self.forget_s}
         out = np.empty_like(faces.expression)
