@@ -327,8 +327,9 @@ class Analyzer:
                 ``reset()`` on it and on ``smoother`` (or pass new ones). A frame earlier than
                 the last one seen (the clock went back) ends every track and smoothed state by
                 itself; new track ids then go on counting, so no id spans the jump.
-            smoother: fills ``faces.smoothed`` per track; a new
-                :class:`~mien.tracking.ExpressionSmoother` (τ = 0.5 s) when ``None``.
+            smoother: fills ``faces.smoothed`` per track, and its ``upright`` averages the
+                upright check per track (which ``quality_ok`` and ``abstained`` then follow);
+                a new :class:`~mien.tracking.ExpressionSmoother` (τ = 0.5 s) when ``None``.
             poses: the head poses measured so far, per track (``{track_id: (timestamp_s,
                 (3,) yaw/pitch/roll degrees)}``), filled in place; a track's pose is measured
                 again once it is ``pose_interval_s`` old. A new dict when ``None``; pass one

@@ -99,6 +99,13 @@ def test_serve_min_upright_turns_the_upright_check_off_for_its_answers():
             got[value] = (face["upright"] < 0.5, face["quality_ok"])
             assert c.get("/v1/model").json()["min_upright"] == value
     assert got == {0.5: (True, False), 0.0: (True, True)}
+    for wrong in (1.5, float("nan")):  # at once, not when the models load
+        with pytest.raises(ValueError, match="min_upright"):
+            create_app(ServiceSettings(min_upright=wrong))
+    from mien.service.body import too_large_text
+
+    assert too_large_text(1000 * 1024 * 1024).startswith("upload exceeds 1000 MB (")
+    assert too_large_text(10 * 1024 * 1024).startswith("upload exceeds 10 MB (")
 
 
 @pytest.mark.shared
@@ -229,11 +236,14 @@ def test_the_api_docs_pages_load_nothing_from_other_hosts(client):
 def test_every_answer_forbids_framing_and_the_page_reaches_only_its_own_origin(client):
     """A page of another site could show mien's in a frame (and trick a click on "Use
     camera"); nothing said otherwise."""
-    from mien.service.headers import FRAME_POLICY, PAGE_POLICY
+    from mien.service.headers import FRAME_POLICY, page_policy
 
     big = b"\xff" * 2_000_001
+    page = page_policy("testserver")
+    assert "connect-src 'self' ws://testserver wss://testserver;" in page
     for answer, policy in [
-        (client.get("/"), PAGE_POLICY),
+        (client.get("/"), page),
+        (client.get("/static/index.html"), page),  # the same page under its file name
         (client.get("/docs"), FRAME_POLICY),  # Swagger UI starts from an inline script
         (client.get("/v1/health"), FRAME_POLICY),
         (client.get("/static/app.js"), FRAME_POLICY),
@@ -243,7 +253,8 @@ def test_every_answer_forbids_framing_and_the_page_reaches_only_its_own_origin(c
         assert answer.headers["x-content-type-options"] == "nosniff"
         assert answer.headers["referrer-policy"] == "no-referrer"
         assert answer.headers["content-security-policy"] == policy
-    assert "frame-ancestors 'none'" in PAGE_POLICY and "connect-src 'self'" in PAGE_POLICY
+    assert "frame-ancestors 'none'" in page
+    assert "ws://" not in page_policy("x; script-src *")  # no header text in the policy
     detail = post(client, big).json()["detail"]
     assert detail == "upload exceeds 1.91 MB (2000000 bytes; mien serve --max-upload-mb sets it)"
 

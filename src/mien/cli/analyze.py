@@ -155,7 +155,11 @@ def analyze(
     end: EndSeconds = None,
     smooth_tau: Annotated[
         float,
-        typer.Option(min=0.0, help="Videos: time constant (s) of the per-track smoothing."),
+        typer.Option(
+            min=0.0,
+            help="Videos: time constant (s) of the per-track smoothing of the expression "
+            "(the upright check is averaged over 0.2 s whatever it is).",
+        ),
     ] = 0.5,
     model: ModelName = DEFAULT_MODEL,
     weights: Weights = None,

@@ -159,7 +159,12 @@ def batch(
     start: StartSeconds = 0.0,
     end: EndSeconds = None,
     smooth_tau: Annotated[
-        float, typer.Option(min=0.0, help="Videos: smoothing time constant (s).")
+        float,
+        typer.Option(
+            min=0.0,
+            help="Videos: expression smoothing time constant (s); the upright check is "
+            "averaged over 0.2 s whatever it is.",
+        ),
     ] = 0.5,
     model: ModelName = DEFAULT_MODEL,
     weights: Weights = None,

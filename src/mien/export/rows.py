@@ -23,7 +23,8 @@ quality_ok, ps_<label>…, smoothed_label``.
   the threshold never shows as the threshold.
 * Quality (:mod:`mien.quality`): ``face_size_px``, ``sharpness``, ``yaw``/``pitch``/``roll``
   (degrees; empty when not measured), ``truncated``, ``upright`` (0-1, the upright check's
-  probability that the aligned face is upright, rounded down; empty when not measured) and
+  probability that the aligned face is upright, rounded down; in videos and streams each
+  track's average, :class:`~mien.tracking.UprightSmoother`; empty when not measured) and
   ``quality_ok``; ``abstained`` is also true when ``quality_ok`` is false.
 * ``track_id`` (videos and streams; ids restart with every source) and the per-track smoothed
   probabilities ``ps_<label>`` with their argmax ``smoothed_label`` are empty for stills.

@@ -68,7 +68,9 @@ FFMPEG_LOGLEVEL = "-8"
 """``OPENCV_FFMPEG_LOGLEVEL`` set for OpenCV's FFmpeg unless the environment sets it:
 FFmpeg's quiet level. Its own lines ("Stream ends prematurely", "Invalid NAL unit size",
 a dozen per drop) said again what the status lines say; set the variable to ``16`` (errors)
-to see them, which OpenCV then prints to stdout."""
+to see them, which OpenCV then prints to stdout (so not with rows written there). Set here,
+at import, before any reading thread runs (OpenCV reads it at each open)."""
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", FFMPEG_LOGLEVEL)
 
 _QUIET = threading.Lock()  # OpenCV's log level is process-wide: see _opencv_quiet
 _quiet = {"openers": 0, "saved": 0}
@@ -162,7 +164,6 @@ class LiveStream:
         self._opened = False  # a connection opened (frames or none)
         self._error: StreamError | None = None
         self._t0 = time.monotonic()
-        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", FFMPEG_LOGLEVEL)  # read at each open
         if isinstance(self.source, str) and _looks_local(self.source):
             if not os.path.exists(self.source):
                 self._error = StreamError(f"{self.source}: no such file or device")

@@ -40,6 +40,7 @@ from mien.errors import ImageError, ImageTooLargeError
 from mien.export.rows import SCHEMA_VERSION, probability_shown, upright_shown
 from mien.io.image import looks_like_video
 from mien.logs import quiet_native_stderr
+from mien.quality import QualityThresholds
 from mien.service.body import BODY_KEY, MULTIPART_SLACK, BodyGuard, too_large_text
 from mien.service.headers import SecurityHeaders
 from mien.service.hosts import TrustedHosts
@@ -215,9 +216,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     Raises:
         UnknownDetectorError: ``settings.detector`` is not a detector mode (before any model
             loads).
+        ValueError: ``settings.min_upright`` is not a probability (before any model loads).
     """
     settings = settings or ServiceSettings()
     check_detector_model(settings.detector)
+    QualityThresholds(min_upright=settings.min_upright)  # raises for 1.5 or NaN, at once
     state: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager

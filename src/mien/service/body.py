@@ -33,8 +33,8 @@ Scope = dict[str, Any]
 def too_large_text(limit_bytes: int) -> str:
     """The ``too_large`` refusal's detail: ``"upload exceeds 10 MB (10485760 bytes; mien
     serve --max-upload-mb sets it)"`` (MB of 1024 × 1024 bytes, as the option counts)."""
-    mb = limit_bytes / (1024 * 1024)
-    return f"upload exceeds {mb:.3g} MB ({limit_bytes} bytes; mien serve --max-upload-mb sets it)"
+    mb = f"{limit_bytes / (1024 * 1024):.2f}".rstrip("0").rstrip(".")  # 1.91, 10, 1000
+    return f"upload exceeds {mb} MB ({limit_bytes} bytes; mien serve --max-upload-mb sets it)"
 
 
 Message = dict[str, Any]

@@ -10,18 +10,29 @@ frame rule alone.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 FRAME_POLICY = "frame-ancestors 'none'"
 """The Content-Security-Policy of every answer but the page's."""
 PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-    "media-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
-    "frame-ancestors 'none'"
+    "media-src 'self' blob:; connect-src 'self'{sockets}; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
 )
 """The page's Content-Security-Policy: its script, style and the service's API only (the
-photo shown is a ``blob:`` URL; the camera a ``MediaStream``, which needs no source)."""
-PAGE_PATHS = frozenset({"/", "/index.html"})
+photo shown is a ``blob:`` URL; the camera a ``MediaStream``, which needs no source).
+``{sockets}``: `` ws://HOST wss://HOST`` for the request's own host, for browsers whose
+``'self'`` does not cover WebSockets (Safari before 16)."""
+PAGE_PATHS = frozenset({"/", "/static/index.html"})
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?")
+
+
+def page_policy(host: str) -> str:
+    """:data:`PAGE_POLICY` for a page served under ``host`` (the ``Host`` header); one that
+    is not a plain host name or address (with a port) adds no socket source."""
+    sockets = f" ws://{host} wss://{host}" if _HOST.fullmatch(host) else ""
+    return PAGE_POLICY.format(sockets=sockets)
 
 
 class SecurityHeaders:
@@ -38,7 +49,10 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = PAGE_POLICY if scope.get("path") in PAGE_PATHS else FRAME_POLICY
+        policy = FRAME_POLICY
+        if scope.get("path") in PAGE_PATHS:
+            host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+            policy = page_policy(host)
 
         async def with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -58,4 +72,4 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-__all__ = ["FRAME_POLICY", "PAGE_POLICY", "SecurityHeaders"]
+__all__ = ["FRAME_POLICY", "PAGE_POLICY", "SecurityHeaders", "page_policy"]

@@ -102,7 +102,8 @@ class ExpressionSmoother:
     :attr:`upright` averages the upright check per track (:class:`UprightSmoother`).
 
     Args:
-        tau_s: time constant in seconds (``0`` disables smoothing: smoothed = raw).
+        tau_s: time constant in seconds (``0`` disables smoothing: smoothed = raw; the
+            upright check stays averaged, by ``upright_tau_s``).
         forget_s: drop a track's state when it has had no good frame (``quality_ok``) for
             this long.
         upright_tau_s: the upright check's time constant, seconds (:data:`UPRIGHT_TAU_S`;

@@ -167,13 +167,6 @@ async function failure(response) {
   return detail;
 }
 
-// an exception from fetch, in words: a network failure is not a bug in the page
-function trouble(err) {
-  return err instanceof TypeError
-    ? "the server cannot be reached (is mien serve still running?)"
-    : String(err);
-}
-
 let fileRun = 0;  // the newest upload; answers to older ones are dropped
 let fileAbort = null;
 
@@ -199,7 +192,14 @@ async function analyseFile(file) {
   }
   const body = new FormData();
   body.append("file", file);
-  const response = await fetch("/v1/analyze", { method: "POST", body, signal });
+  let response;
+  try {
+    response = await fetch("/v1/analyze", { method: "POST", body, signal });
+  } catch (err) {  // fetch itself failed: the network, not the page (an abort: a newer photo)
+    if (err.name === "AbortError") throw err;
+    if (run === fileRun) setStatus("Error: the server cannot be reached (is mien serve still running?)");
+    return;
+  }
   if (!response.ok) {
     const detail = await failure(response);
     if (run === fileRun) setStatus("Error: " + detail);  // else a newer photo's answer counts
@@ -220,7 +220,7 @@ document.getElementById("file").addEventListener("change", e => {
   cameraWanted += 1;  // a camera still starting (its permission prompt open) is not wanted now
   if (socket || stream) stopCamera();  // the live view would draw over the photo's results
   analyseFile(file).catch(err => {
-    if (err.name !== "AbortError") setStatus("Error: " + trouble(err));  // aborted: a newer photo
+    if (err.name !== "AbortError") setStatus("Error: " + err);  // aborted: a newer photo
   });
 });
 
