@@ -12,7 +12,7 @@ import collections
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -96,6 +96,10 @@ RESYNC_MAX_S = 2.0
 left out after each damage: such a stream heals by its refresh period, usually under a second.
 Without an index that lists the key frames (MP4's does), it applies until a second key frame
 is decoded."""
+
+SILENT_DROP_FORMATS = frozenset({"mpegts", "mpeg"})
+"""FFmpeg demuxers (MPEG-TS, MPEG-PS) that drop a damaged packet without reporting it: in
+them a step between frames over 1.5 times the usual one counts as frames lost."""
 
 RAW_STREAM_FORMATS = frozenset({"h264", "hevc", "vvc", "m4v", "mpegvideo", "h263", "obu"})
 """FFmpeg demuxers of bare elementary streams (``.h264``, ``.265``, ``.m4v``): no container
@@ -480,8 +484,21 @@ def iter_frames(
         packets_end = None  # the latest pts + duration among the packets, seconds
         failed_at: list[float | None] = []  # packets that would not decode: their times
         left_out: list[float] = []  # decoded frames not yielded as damaged: their times
-        pending: list[float | None] = []  # damage since the last frame yielded: its times
-        last_damage: float | None = None  # the latest time damage was met (decoding order)
+        lost_at: list[float] = []  # frames shown nowhere, their packets giving none: times
+        pending: list[float] = []  # frames left out as damaged since the last one yielded
+        # Packets whose frame has not come out yet: pts (s) -> their place in decoding order.
+        # A packet still here when a later frame is shown lost its frame: that is where the
+        # damage was (threaded decoding reports a failed packet late and under another
+        # frame's pts, so the failure's own time is no guide).
+        unmatched: dict[float, tuple[int, float]] = {}  # pts to 6 places -> (place, pts)
+        # MPEG-TS and MPEG-PS drop a damaged packet without a word: there a step between
+        # frames over 1.5 times the usual one lost frames (checked only in those containers,
+        # whose streams run at a constant rate; a variable-frame-rate MP4 holds frames)
+        steps: collections.deque[float] = collections.deque(maxlen=16)
+        previous_t: float | None = None  # the previous decoded frame's time
+        silent_drops = info.container in SILENT_DROP_FORMATS
+        packets = 0  # video packets read so far
+        failed_seq = -1  # decoding place of the latest damage (failed packet, corrupt frame)
         resync = False  # after damage: frames are left out until the next good key frame
         damage_from: float | None = None  # when the damage being skipped began
         key_frames = 0  # undamaged key frames decoded so far
@@ -490,7 +507,7 @@ def iter_frames(
         step = 1.0 / (info.fps or 30.0)
 
         def decoded() -> Iterator[Any]:  # container.decode(stream), watching the packets
-            nonlocal cut_short, packets_end, last_failed, resync, damage_from, last_damage
+            nonlocal cut_short, packets_end, last_failed, resync, damage_from, packets, failed_seq
             # every stream's packets are read (the demuxer reads them anyway): the partial
             # last packet of a cut file may be an audio one
             for packet in container.demux():
@@ -503,14 +520,15 @@ def iter_frames(
                     when = float(packet.pts * packet.time_base)
                     end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
                     packets_end = end if packets_end is None else max(packets_end, end)
+                    unmatched[round(when, 6)] = (packets, when)
+                packets += 1
                 try:
                     frames = packet.decode()
                 except av.error.FFmpegError:
                     # damaged data: skip the packet and go on from the next key frame, as
                     # players do (the demuxer still knows where every later packet lies)
                     failed_at.append(when)
-                    pending.append(when)
-                    last_damage = when if when is not None else last_t
+                    failed_seq = packets - 1
                     damage_from = when  # each new damage restarts the longest skip
                     last_failed = resync = True
                     continue
@@ -534,6 +552,34 @@ def iter_frames(
                     origin = t
                 if index == 0:
                     next_t += origin
+                # its packet's place in decoding order (None: not known); a key frame decoded
+                # before the latest damage but coming out after it was reported (threaded
+                # decoding, B-frames) does not end the skip: the frames after it may be
+                # predicted from the damage
+                seq = unmatched.pop(round(t, 6), (None, t))[0] if frame.time is not None else None
+                # frames due between the previous frame and this one that never came out:
+                # their packets were lost to damage, reported or not; the frames after them
+                # up to a key frame may be garbled, as after a failed packet
+                lost: list[float] = []
+                if previous_t is not None and t > previous_t:
+                    lost = [k for k in unmatched if previous_t < k < t - 1e-6]
+                    usual = float(np.median(steps)) if len(steps) >= 3 else None
+                    if silent_drops and not lost and usual and t - previous_t > 1.5 * usual:
+                        lost = [previous_t + usual]
+                    steps.append(t - previous_t)
+                if lost and len(lost_at) + len(lost) > max(10, index // 2):
+                    lost = []  # most packets unmatched: the file's times disagree, not damage
+                previous_t = t
+                if lost:
+                    gone = [unmatched.pop(k) for k in lost if k in unmatched]
+                    lost = [when for _, when in gone] or lost  # exact times
+                    failed_seq = max(failed_seq, *(place for place, _ in gone), (seq or 0) - 1)
+                    lost_at.extend(lost)
+                    pending.extend(lost)
+                    if damage_from is None:
+                        damage_from = min(lost)
+                    resync = True
+                before = seq is not None and seq < failed_seq
                 # A frame the decoder flags as corrupt, and the frames after it up to the next
                 # key frame (predicted from it), would show a garbled face. A stream with no key
                 # frame after its first (x264's intra refresh) heals without one: there at most
@@ -545,8 +591,10 @@ def iter_frames(
                 if damaged:
                     if frame.is_corrupt or damage_from is None:
                         damage_from = t
+                    if frame.is_corrupt and seq is not None:
+                        failed_seq = max(failed_seq, seq)
                     resync = True
-                else:
+                elif not before:  # a good frame decoded after the damage: healed
                     resync, damage_from = False, None
                     key_frames += bool(frame.key_frame)
                 # without --start every frame is kept, even one timed before the first (two
@@ -560,7 +608,6 @@ def iter_frames(
                     if index % every == 0:  # a frame --every would have kept
                         left_out.append(t)
                         pending.append(t)
-                    last_damage = t
                     continue
                 if index % every:
                     continue
@@ -574,24 +621,8 @@ def iter_frames(
                 if sar != 1.0:  # non-square pixels: shown (and analysed) as displayed
                     image = _square_pixels(image, sar)
                 image = _displayed(image, int(frame.rotation or 0), _display_matrix(frame))
-                # damage shown after this frame (a failed packet's later pts: decode order is
-                # not display order, with B-frames) waits for the frame after it
-                mine = [w for w in pending if w is None or w <= t + 1e-9]
-                pending[:] = [w for w in pending if w is not None and w > t + 1e-9]
-                gap = _damaged_from(mine, yielded_t, t, step, origin + start_s)
-                if (
-                    gap is None
-                    and every == 1
-                    and fps is None  # a sampled read's steps are not frames missing
-                    and yielded_t is not None
-                    and t - yielded_t > 1.5 * step
-                    and last_damage is not None
-                    and t - last_damage <= RESYNC_MAX_S
-                ):
-                    # frames missing just after damage whose reported time is elsewhere:
-                    # threaded decoding reports a failed packet late, and under another
-                    # frame's pts (its frame shown, a neighbour's lost)
-                    gap = yielded_t + step
+                gap = _damaged_from(pending, yielded_t, t, origin + start_s)
+                pending.clear()
                 yielded_t = t
                 yield Frame(np.ascontiguousarray(image), index, t, source, gap)
         except av.error.FFmpegError as err:  # the demuxer itself gave up: nothing more to read
@@ -600,8 +631,9 @@ def iter_frames(
                 if last_t is None
                 else f"after {last_t:.3f} s (frame {index})"
             )
+            damage = _damage(failed_at, left_out, lost_at)
             raise VideoDecodeError(
-                source, f"decoding stopped {where}: {err}{_damage(failed_at, left_out)}", last_t
+                source, f"decoding stopped {where}: {err}{damage}", last_t
             ) from err
         if cut_short and last_failed and not reached_end:
             failed_at.pop()  # the cut packet: reported as the truncation below
@@ -609,7 +641,8 @@ def iter_frames(
             low = origin + start_s - 1e-9 if start_s > 0 else float("-inf")
             high = float("inf") if end_s is None else origin + end_s - 1e-9
             failed_at = [w for w in failed_at if w is None or low <= w < high]
-        damage = _damage(failed_at, left_out)
+            lost_at = [w for w in lost_at if low <= w < high]
+        damage = _damage(failed_at, left_out, lost_at)
         if cut_short and not reached_end:
             # A fragmented MP4 cut while it was written ends in a partial packet; with frame
             # threading FFmpeg drops the decode error it gives, and the container has no
@@ -664,32 +697,23 @@ def iter_frames(
 
 
 def _damaged_from(
-    pending: list[float | None], previous_t: float | None, t: float, step: float, window_t: float
+    missing: list[float], previous_t: float | None, t: float, window_t: float
 ) -> float | None:
     """Where the damage left out since the previous frame yielded (at ``previous_t``) began,
-    for the frame yielded at ``t``: the earliest known time among ``pending`` (packets that
-    would not decode, by their pts; frames left out), kept after the previous frame's own
-    step (a packet's pts may come before frames already shown, decode order not being
-    display order) and no later than ``t``; one step after the previous frame where no time
-    is known. Damage before the ``--start`` window (``window_t``) and before the first frame
-    yielded is not this frame's. ``None`` where nothing was left out, or where nothing is
-    left unseen before ``t``."""
-    if previous_t is None:  # before the first frame: only damage inside the window
-        pending = [w for w in pending if w is not None and w >= window_t - 1e-9]
-    if not pending:
-        return None
-    known = [w for w in pending if w is not None]
-    start = min(known) if known else (t if previous_t is None else previous_t + step)
-    if previous_t is not None:
-        start = max(start, min(previous_t + step, t))
-    # none where nothing unseen is left before this frame (damage whose time was already
-    # shown, reported late by threaded decoding)
-    return start if start < t - 1e-9 else None
+    for the frame yielded at ``t``: the earliest of ``missing``, the times of the frames left
+    out as damaged or lost (their packets gave no frame), after the previous frame and
+    before ``t``. Before the first frame yielded, only frames inside the ``--start`` window
+    (from ``window_t``) count. ``None`` where none was missing."""
+    low = window_t - 1e-9 if previous_t is None else previous_t + 1e-9
+    inside = [w for w in missing if low <= w < t - 1e-9]
+    return min(inside) if inside else None
 
 
-def _damage(failed_at: list[float | None], left_out: list[float]) -> str:
-    """``"; 2 packets would not decode (from 2.933 s); …; 14 damaged frames from … left
-    out …"``: what :func:`iter_frames` skipped as damaged, or ``""``."""
+def _damage(
+    failed_at: list[float | None], left_out: list[float], lost_at: Sequence[float] = ()
+) -> str:
+    """``"; 2 packets would not decode (from 2.933 s); …; 3 frames lost …; 14 damaged frames
+    from … left out …"``: what :func:`iter_frames` skipped as damaged, or ``""``."""
     parts = []
     if failed_at:
         known = [t for t in failed_at if t is not None]
@@ -698,6 +722,11 @@ def _damage(failed_at: list[float | None], left_out: list[float]) -> str:
             f"{len(failed_at)} packet{'s' * (len(failed_at) > 1)} would not decode{first}; "
             "their frames are missing and later frame_index values count only the frames "
             "decoded"
+        )
+    if lost_at:
+        parts.append(
+            f"{len(lost_at)} frame{'s' * (len(lost_at) > 1)} lost (their packets gave no "
+            f"frame) from {min(lost_at):.3f} s to {max(lost_at):.3f} s"
         )
     if left_out:
         parts.append(
