@@ -1010,6 +1010,9 @@ def test_watch_on_a_file_that_breaks_off_ends_its_rows_with_an_error_row(tmp_pat
     assert len(rows) > 5 and {r["status"] for r in rows[:-1]} == {"no_face"}
     assert rows[-1]["status"] == "error" and rows[-1]["source"] == str(cut)
     assert rows[-1]["timestamp_s"] >= rows[-2]["timestamp_s"]
+    # worded as analyze words it (it was "StreamError: <path>: the video ends at …")
+    assert rows[-1]["error"].startswith(("the video ends at", "decoding stopped")), rows[-1]
+    assert f"error: {cut}: " in " ".join(result.stderr.split())
 
 
 def test_a_damaged_stretch_is_marked_in_the_rows_and_not_counted_as_seen(tmp_path):

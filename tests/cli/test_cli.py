@@ -220,6 +220,7 @@ def test_summary_goes_to_stderr(tmp_path):
         (["--model", "nope"], "model must be one of"),
         (["-o", "out.xyz"], "unknown suffix .xyz"),
         (["--annotate", "one.gif"], "annotated images are written as .jpg, .jpeg, .png"),
+        (["--annotate", "rows.csv"], "--annotate rows.csv names a table; give a folder"),
         (["-o", "out.csv", "-f", "jsonl"], "names a .csv file but --format is jsonl"),
         (["--annotate", "one.mp4"], "but the input is an image; give a folder"),
     ],

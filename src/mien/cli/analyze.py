@@ -558,6 +558,12 @@ def _check_outputs(
                 f"--out {out} looks like an image or video; rows go to .csv/.json/.jsonl/.parquet"
             )
     if annotate is not None:
+        if annotate.suffix.lower() in (".csv", ".json", ".jsonl", ".parquet", ".txt"):
+            # out.csv became a folder of that name holding the copies
+            return (
+                f"--annotate {annotate} names a table; give a folder for the annotated copies "
+                "(or an image or video file name for a single input), and --out for the rows"
+            )
         if annotate.suffix.lower() in VIDEO_SUFFIXES - set(VIDEO_OUT_SUFFIXES):
             return f"--annotate {annotate}: annotated videos are written as .mp4, .mkv or .mov"
         if annotate.suffix.lower() in VIDEO_OUT_SUFFIXES:

@@ -124,7 +124,7 @@ def watch(
     import cv2
 
     from mien.annotate import BlurHold, ExpressionAnnotator, draw_notice
-    from mien.errors import MienError
+    from mien.errors import MienError, VideoDecodeError
     from mien.export import column_types, open_sink, result_rows, row_columns
     from mien.io import LiveStream, VideoWriter
     from mien.summary import TrackTimes
@@ -282,7 +282,10 @@ def watch(
     except KeyboardInterrupt:
         stop["requested"] = True
     except MienError as e:
-        err.print(Text.assemble(("error:", "red"), " ", describe(e)))
+        said = describe(e)
+        if isinstance(e, VideoDecodeError):  # a file source: its problem, then which file
+            said = f"{stream.name}: {said}"
+        err.print(Text.assemble(("error:", "red"), " ", said))
         failed = True
     finally:
         if timer is not None:

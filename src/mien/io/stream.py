@@ -39,7 +39,7 @@ from urllib.parse import unquote
 
 import cv2
 
-from mien.errors import MienError, StreamError
+from mien.errors import MienError, StreamError, VideoDecodeError
 from mien.types import Frame
 
 CATCH_UP = 0.1
@@ -119,6 +119,9 @@ class LiveStream:
         ValueError: bad arguments (``buffer`` < 1, a back-off or timeout not > 0).
         StreamError: (while iterating) the source never opened, or stayed away longer than
             ``give_up_s``.
+        VideoDecodeError: (while iterating) a video file given as the source broke off, or
+            its damaged data was left out (after its last frame), as :func:`iter_frames`
+            raises it.
     """
 
     def __init__(
@@ -162,7 +165,7 @@ class LiveStream:
         self._last_frame_at: float | None = None  # monotonic time of the newest frame read
         self._away = False  # said to be away (dropped, or stalled STALL_S): not back yet
         self._opened = False  # a connection opened (frames or none)
-        self._error: StreamError | None = None
+        self._error: StreamError | VideoDecodeError | None = None
         self._t0 = time.monotonic()
         if isinstance(self.source, str) and _looks_local(self.source):
             if not os.path.exists(self.source):
@@ -216,7 +219,11 @@ class LiveStream:
                     return
                 self.frames_read = frame.index + 1
                 self._push(dataclasses.replace(frame, source=self.name))  # damage marks too
-        except MienError as e:  # not a video, or decoding broke off
+        except VideoDecodeError as e:  # broke off, or damaged data left out: as analyze says it
+            with self._cond:
+                self._error = e
+                self._cond.notify_all()
+        except MienError as e:  # not a video
             self._fail(str(e))
         finally:
             frames.close()
