@@ -97,9 +97,11 @@ left out after each damage: such a stream heals by its refresh period, usually u
 Without an index that lists the key frames (MP4's does), it applies until a second key frame
 is decoded."""
 
-SILENT_DROP_FORMATS = frozenset({"mpegts", "mpeg"})
-"""FFmpeg demuxers (MPEG-TS, MPEG-PS) that drop a damaged packet without reporting it: in
-them a step between frames over 1.5 times the usual one counts as frames lost."""
+NEAR_DAMAGE_PACKETS = 64
+"""Frames whose packets gave none count as lost to damage only this many packets (in
+decoding order) from damage FFmpeg reported: threaded decoding reports it a few late."""
+UNMATCHED_KEPT = 256
+"""Packets kept waiting for their frame before those 10 s behind are dropped."""
 
 RAW_STREAM_FORMATS = frozenset({"h264", "hevc", "vvc", "m4v", "mpegvideo", "h263", "obu"})
 """FFmpeg demuxers of bare elementary streams (``.h264``, ``.265``, ``.m4v``): no container
@@ -487,16 +489,16 @@ def iter_frames(
         lost_at: list[float] = []  # frames shown nowhere, their packets giving none: times
         pending: list[float] = []  # frames left out as damaged since the last one yielded
         # Packets whose frame has not come out yet: pts (s) -> their place in decoding order.
-        # A packet still here when a later frame is shown lost its frame: that is where the
-        # damage was (threaded decoding reports a failed packet late and under another
-        # frame's pts, so the failure's own time is no guide).
+        # Near damage FFmpeg reported, a packet still here when a later frame is shown lost
+        # its frame: that is where the damage was (threaded decoding reports a failed packet
+        # late and under another frame's pts, so the failure's own time is no guide). Only
+        # there: a clean file's packets may give no frame too (MPEG-4's N-VOPs), and an
+        # AVI's times are in decoding order.
         unmatched: dict[float, tuple[int, float]] = {}  # pts to 6 places -> (place, pts)
-        # MPEG-TS and MPEG-PS drop a damaged packet without a word: there a step between
-        # frames over 1.5 times the usual one lost frames (checked only in those containers,
-        # whose streams run at a constant rate; a variable-frame-rate MP4 holds frames)
-        steps: collections.deque[float] = collections.deque(maxlen=16)
         previous_t: float | None = None  # the previous decoded frame's time
-        silent_drops = info.container in SILENT_DROP_FORMATS
+        reported: int | None = None  # packets read when FFmpeg last reported damage
+        locating = True  # off for good once frames come out of time order
+        damaged_upto: float | None = None  # the latest time of a frame lost or corrupt
         packets = 0  # video packets read so far
         failed_seq = -1  # decoding place of the latest damage (failed packet, corrupt frame)
         resync = False  # after damage: frames are left out until the next good key frame
@@ -508,6 +510,7 @@ def iter_frames(
 
         def decoded() -> Iterator[Any]:  # container.decode(stream), watching the packets
             nonlocal cut_short, packets_end, last_failed, resync, damage_from, packets, failed_seq
+            nonlocal reported
             # every stream's packets are read (the demuxer reads them anyway): the partial
             # last packet of a cut file may be an audio one
             for packet in container.demux():
@@ -522,13 +525,15 @@ def iter_frames(
                     packets_end = end if packets_end is None else max(packets_end, end)
                     unmatched[round(when, 6)] = (packets, when)
                 packets += 1
+                if packet.is_corrupt and packet.size:
+                    reported = packets
                 try:
                     frames = packet.decode()
                 except av.error.FFmpegError:
                     # damaged data: skip the packet and go on from the next key frame, as
                     # players do (the demuxer still knows where every later packet lies)
                     failed_at.append(when)
-                    failed_seq = packets - 1
+                    failed_seq, reported = packets - 1, packets
                     damage_from = when  # each new damage restarts the longest skip
                     last_failed = resync = True
                     continue
@@ -561,14 +566,18 @@ def iter_frames(
                 # their packets were lost to damage, reported or not; the frames after them
                 # up to a key frame may be garbled, as after a failed packet
                 lost: list[float] = []
-                if previous_t is not None and t > previous_t:
-                    lost = [k for k in unmatched if previous_t < k < t - 1e-6]
-                    usual = float(np.median(steps)) if len(steps) >= 3 else None
-                    if silent_drops and not lost and usual and t - previous_t > 1.5 * usual:
-                        lost = [previous_t + usual]
-                    steps.append(t - previous_t)
+                if frame.is_corrupt:
+                    reported = packets
+                if previous_t is not None and t < previous_t - 1e-6:
+                    locating = False  # out of time order (an AVI, recordings joined)
+                elif previous_t is not None and t > previous_t:
+                    if len(unmatched) > UNMATCHED_KEPT:  # long gone: never to come out
+                        unmatched = {k: v for k, v in unmatched.items() if k > previous_t - 10.0}
+                    near = reported is not None and packets - reported <= NEAR_DAMAGE_PACKETS
+                    if locating and near:
+                        lost = [k for k in unmatched if previous_t < k < t - 1e-6]
                 if lost and len(lost_at) + len(lost) > max(10, index // 2):
-                    lost = []  # most packets unmatched: the file's times disagree, not damage
+                    lost, locating = [], False  # most unmatched: the times disagree, not damage
                 previous_t = t
                 if lost:
                     gone = [unmatched.pop(k) for k in lost if k in unmatched]
@@ -578,8 +587,16 @@ def iter_frames(
                     pending.extend(lost)
                     if damage_from is None:
                         damage_from = min(lost)
+                    damaged_upto = max(damaged_upto or -math.inf, *lost)
                     resync = True
-                before = seq is not None and seq < failed_seq
+                # decoded before the damage, so it heals nothing, unless it is a key frame shown
+                # after every frame known lost (an open GOP's leading picture, decoded after
+                # its key frame, was the one lost: the key frame ends the skip)
+                before = (
+                    seq is not None
+                    and seq < failed_seq
+                    and not (frame.key_frame and damaged_upto is not None and t > damaged_upto)
+                )
                 # A frame the decoder flags as corrupt, and the frames after it up to the next
                 # key frame (predicted from it), would show a garbled face. A stream with no key
                 # frame after its first (x264's intra refresh) heals without one: there at most
@@ -593,9 +610,11 @@ def iter_frames(
                         damage_from = t
                     if frame.is_corrupt and seq is not None:
                         failed_seq = max(failed_seq, seq)
+                    if frame.is_corrupt:
+                        damaged_upto = max(damaged_upto or -math.inf, t)
                     resync = True
                 elif not before:  # a good frame decoded after the damage: healed
-                    resync, damage_from = False, None
+                    resync, damage_from, damaged_upto = False, None, None
                     key_frames += bool(frame.key_frame)
                 # without --start every frame is kept, even one timed before the first (two
                 # recordings joined, a stream whose clock restarts)
@@ -716,8 +735,10 @@ def _damage(
     from … left out …"``: what :func:`iter_frames` skipped as damaged, or ``""``."""
     parts = []
     if failed_at:
+        # the time of a packet that would not decode is only where FFmpeg said so (threaded
+        # decoding says it late): the frames lost say where the damage was
         known = [t for t in failed_at if t is not None]
-        first = f" (from {min(known):.3f} s)" if known else ""
+        first = f" (from {min(known):.3f} s)" if known and not lost_at else ""
         parts.append(
             f"{len(failed_at)} packet{'s' * (len(failed_at) > 1)} would not decode{first}; "
             "their frames are missing and later frame_index values count only the frames "
