@@ -115,6 +115,37 @@ def two_small() -> np.ndarray:
     return compose((640, 480), [(grace, 150, 180), (astronaut, 300, 180)])
 
 
+def write_gop_clip(
+    path: Path,
+    images: Sequence[np.ndarray],
+    *,
+    rate: int = 15,
+    gop: int = 15,
+    start_s: float = 0.0,
+    options: dict[str, str] | None = None,
+) -> Path:
+    """Encode BGR ``images`` as H.264 at ``rate`` fps (presentation times from ``start_s``), a
+    key frame every ``gop`` frames, x264 at ``ultrafast`` unless ``options`` say otherwise."""
+    from fractions import Fraction
+
+    import av
+
+    h, w = images[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": str(gop), "keyint_min": str(gop),
+                          **(options or {})}  # fmt: skip
+        for i, image in enumerate(images):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+            frame.pts, frame.time_base = i + round(start_s * rate), Fraction(1, rate)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
 def write_clip(
     path: Path,
     frames: Sequence[tuple[np.ndarray, float]],

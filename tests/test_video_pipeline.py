@@ -18,7 +18,15 @@ from typer.testing import CliRunner
 from mien.cli.main import app
 from mien.io import LiveStream, iter_frames
 from mien.tracking import FaceTracker
-from tests.helpers import compose, face_patch, make_export, two_seated, two_small, write_clip
+from tests.helpers import (
+    compose,
+    face_patch,
+    make_export,
+    two_seated,
+    two_small,
+    write_clip,
+    write_gop_clip,
+)
 
 runner = CliRunner()
 SIZE = (360, 300)
@@ -1019,25 +1027,12 @@ def test_a_damaged_stretch_is_marked_in_the_rows_and_not_counted_as_seen(tmp_pat
     """A video's stretch left out as damaged (1 s here) became time "seen" with the label of
     the frame before it; rows now mark it, and summaries, plots and the run's own track line
     keep it out."""
-    from fractions import Fraction
 
-    import av
     import pandas as pd
 
     face = face_patch("grace_hopper.jpg", 120)
-    clip = tmp_path / "talk.mp4"
-    with av.open(str(clip), "w") as container:  # a key frame every second: damage heals
-        stream = container.add_stream("libx264", rate=15)
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        stream.options = {"preset": "ultrafast", "g": "15", "keyint_min": "15"}
-        for i in range(90):
-            scene = compose((320, 240), [(face, 60 + i % 7, 40)])
-            frame = av.VideoFrame.from_ndarray(scene, format="bgr24")
-            frame.pts, frame.time_base = i, Fraction(1, 15)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    scenes = [compose((320, 240), [(face, 60 + i % 7, 40)]) for i in range(90)]
+    clip = write_gop_clip(tmp_path / "talk.mp4", scenes)  # a key frame every second: heals
     data = bytearray(clip.read_bytes())
     mid = len(data) // 2
     data[mid : mid + 2000] = np.random.default_rng(1).integers(0, 255, 2000, np.uint8).tobytes()

@@ -10,7 +10,7 @@ import pytest
 
 from mien.errors import VideoDecodeError, VideoError
 from mien.io import is_video, iter_frames, probe_video
-from tests.helpers import SAMPLES, write_clip
+from tests.helpers import SAMPLES, write_clip, write_gop_clip
 
 VFR_TIMES = [0.0, 0.033, 0.1, 0.11, 0.5, 0.52, 0.9, 1.25, 1.3, 2.0]
 
@@ -407,29 +407,16 @@ def test_no_false_truncation_from_longer_audio_or_a_long_last_frame(tmp_path, en
         assert len(times) == 75 and times[-1] == pytest.approx(2.96, abs=1e-3), clip
 
 
-def _gop_clip(path, *, n=90, rate=15, gop=15, start_s=0.0, intra_refresh=False):
+def _gop_clip(path, *, n=90, rate=15, gop=15, start_s=0.0, intra_refresh=False, b_frames=0):
     """``n`` frames of a moving textured scene at ``rate`` fps, a key frame every ``gop`` (or,
-    with ``intra_refresh``, none after the first: x264's rolling refresh)."""
-    import av
-
-    rng = np.random.default_rng(0)
-    texture = rng.integers(0, 255, (240, 480, 3), dtype=np.uint8)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=rate)
-        stream.width, stream.height, stream.pix_fmt = 240, 160, "yuv420p"
-        stream.options = {"preset": "ultrafast", "g": str(gop), "keyint_min": str(gop)}
-        if intra_refresh:
-            stream.options = {**stream.options, "intra-refresh": "1"}
-        for i in range(n):
-            image = np.ascontiguousarray(texture[i : i + 160, 2 * i : 2 * i + 240])
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            frame.pts = i + round(start_s * rate)
-            frame.time_base = Fraction(1, rate)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    with ``intra_refresh``, none after the first: x264's rolling refresh), ``b_frames`` B-frames
+    in a row at most (x264's ``medium`` preset then)."""
+    texture = np.random.default_rng(0).integers(0, 255, (240, 480, 3), dtype=np.uint8)
+    images = [texture[i : i + 160, 2 * i : 2 * i + 240] for i in range(n)]
+    options = {"intra-refresh": "1"} if intra_refresh else {}
+    if b_frames:
+        options.update(preset="medium", bf=str(b_frames))
+    return write_gop_clip(path, images, rate=rate, gop=gop, start_s=start_s, options=options)
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".ts"])
@@ -595,24 +582,7 @@ def test_every_frame_left_out_as_damaged_lies_in_a_marked_stretch(tmp_path, suff
     (counted as seen); threaded decoding reports a failed packet late, under another frame's
     pts, so marks began 1-2 frames late. No frame shown is garbled, and no mark covers only
     frames that were shown."""
-    import av
-
-    rng = np.random.default_rng(0)
-    texture = rng.integers(0, 255, (240, 480, 3), dtype=np.uint8)
-    clip = tmp_path / f"clip{suffix}"
-    with av.open(str(clip), "w") as container:
-        stream = container.add_stream("libx264", rate=15)
-        stream.width, stream.height, stream.pix_fmt = 240, 160, "yuv420p"
-        stream.options = {"preset": "medium" if b_frames else "ultrafast", "g": "15",
-                          "keyint_min": "15", "bf": str(b_frames)}  # fmt: skip
-        for i in range(90):
-            image = np.ascontiguousarray(texture[i : i + 160, 2 * i : 2 * i + 240])
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            frame.pts, frame.time_base = i, Fraction(1, 15)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    clip = _gop_clip(tmp_path / f"clip{suffix}", b_frames=b_frames)
     clean = {f.timestamp_s: f.image for f in iter_frames(clip)}
     assert not any(f.damaged_from_s for f in iter_frames(clip))  # nothing marked in it
     got, err = _read(_damaged(clip, tmp_path, at=at))

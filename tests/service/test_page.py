@@ -7,6 +7,7 @@ both checked; screenshots are kept in test-artifacts/ at the repository root.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import cv2
@@ -149,13 +150,21 @@ def test_live_camera_streams_results(server, tmp_path):
         browser.close()
 
 
-def test_the_page_shows_values_as_the_server_rounds_them_and_never_as_markup(server):
+@contextlib.contextmanager
+def opened(server):
+    """The page at ``server`` in headless Chromium (no camera); closed afterwards."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page()
         page.goto(server)
+        yield page
+        browser.close()
+
+
+def test_the_page_shows_values_as_the_server_rounds_them_and_never_as_markup(server):
+    with opened(server) as page:
         page.wait_for_function("() => abstainBelow === 0.5")  # from /v1/model
         # rounded down, as the server's values are: 0.498 never shows 0.50 beside "abstained"
         assert page.evaluate("[shown(0.49808), shown(0.57), shown(1), shown(0.999999)]") == [
@@ -180,16 +189,10 @@ def test_the_page_shows_values_as_the_server_rounds_them_and_never_as_markup(ser
         page.evaluate("f => showTable([f])", face)
         assert page.inner_text("#results tr:nth-child(2) td:nth-child(3)") == "0.45"
         assert page.inner_text("#results tr:nth-child(2) td:nth-child(4)") == "abstained"
-        browser.close()
 
 
 def test_the_page_says_plainly_when_the_server_is_gone_or_answers_plain_text(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page()
-        page.goto(server)
+    with opened(server) as page:
         page.route("**/v1/analyze", lambda route: route.abort())  # the server went away
         page.set_input_files("#file", str(SAMPLES / "grace_hopper.jpg"))
         page.wait_for_function(
@@ -206,7 +209,6 @@ def test_the_page_says_plainly_when_the_server_is_gone_or_answers_plain_text(ser
             "() => document.getElementById('status').innerText.includes('Invalid')"
         )
         assert page.inner_text("#status") == "Error: Invalid HTTP request received."
-        browser.close()
 
 
 def test_a_format_the_browser_cannot_show_is_still_analysed_and_errors_clear_old_results(
