@@ -42,10 +42,11 @@ def test_turn_probabilities_are_distributions_and_bad_crops_are_refused():
         check.upright(np.zeros((2, 48, 48), np.float32))
 
 
-# caught (upright < 0.5) per turn; Grace Hopper turned 270° is one of the card's misses
+# caught (upright < 0.5) per turn; Grace Hopper turned 90° and 270° and the astronaut turned
+# 270° are among the card's misses (quarter turns are missed more often than half turns)
 CAUGHT = {
-    "grace_hopper.jpg": {90: True, 180: True, 270: False},
-    "astronaut.jpg": {90: True, 180: True, 270: True},
+    "grace_hopper.jpg": {90: False, 180: True, 270: False},
+    "astronaut.jpg": {90: True, 180: True, 270: False},
 }
 
 

@@ -7,9 +7,10 @@ with confidence. This check gives the probability that the face in the crop is u
 turned by a quarter or half turn; ``quality_ok`` needs it at
 :attr:`~mien.quality.QualityThresholds.min_upright` or more.
 
-Weights: ``weights/orientation_v1.onnx``, trained by ``scripts/train_orientation.py`` on
+Weights: ``weights/orientation_v2.onnx``, trained by ``scripts/train_orientation.py`` on
 crops that mien's own detector and aligner cut from FER2013, SMILEsmileD and Taiwanese photos
-turned by 0, 90, 180 and 270 degrees; their card is ``weights/ORIENTATION_CARD.md`` and
+(some also made small in a large frame, as faces in video are) turned by 0, 90, 180 and 270
+degrees; their card is ``weights/ORIENTATION_CARD.md`` and
 ``python benchmarks/upright_check.py`` measures it on photos it never saw.
 """
 
@@ -26,7 +27,7 @@ import numpy.typing as npt
 from mien.errors import WeightsError
 from mien.weights import onnx_session, sha256_of
 
-ORIENTATION_MODEL = "orientation_v1"
+ORIENTATION_MODEL = "orientation_v2"
 """Name of the bundled weights (``weights/<name>.onnx`` and ``.json``)."""
 
 CROP_SIDE = 48

@@ -1,1 +1,1 @@
-"""Weights of the upright check (orientation_v1: ONNX, its spec and card)."""
+"""Weights of the upright check (orientation_v2: ONNX, its spec and card)."""
