@@ -86,6 +86,7 @@ class _Run:
     n_failed: int = 0
     n_faces: int = 0
     keep_existing: bool = False  # the annotate folder held the user's own files: never replace
+    one_image: bool = False  # annotate names the one input image's copy, not a folder
     _inputs: set[object] | None = None
 
     def is_input(self, target: Path) -> bool:
@@ -259,11 +260,12 @@ def analyze(
     names = analyzer.expression_names
     annotator = None
     foreign = False  # the annotate folder holds files mien did not write
+    kind = None if annotate is None else _annotate_kind(annotate)
     if annotate is not None:
         from mien.annotate import ExpressionAnnotator
 
         annotator = ExpressionAnnotator(blur_faces=blur_faces, bars=True)
-        if _annotate_kind(annotate) == "folder":
+        if kind == "folder":
             from mien.io import ANNOTATED_MARKER
 
             # only a folder of ours gets the marker: one that held other files (the user's own
@@ -304,7 +306,7 @@ def analyze(
             roots = [p for p in paths if p.is_dir()]
             run = _Run(
                 analyzer, sink, names, annotator, annotate, roots, files, options,
-                keep_existing=foreign,
+                keep_existing=foreign, one_image=kind == "image",
             )  # fmt: skip
             for folder, reason in unreadable:  # its files are missing: a failure, not a note
                 run.error(folder, f"folder could not be read ({reason}): its files are left out")
@@ -366,7 +368,7 @@ def _images(run: _Run, paths: list[Path], bar: Any, task: Any) -> None:
         )
         if run.annotator is not None and run.annotate is not None and item.image is not None:
             target = run.annotate  # the one image's copy, named (replaced if there)
-            if _annotate_kind(target) == "folder":
+            if not run.one_image:  # a folder of copies
                 target = _unique(
                     _image_name(run.annotate / relative_name(path, run.roots)),
                     run.written,
